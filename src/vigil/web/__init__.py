@@ -1,0 +1,1 @@
+"""HTTP surfaces. Each API is its own router module; this package only parses and renders."""
