@@ -71,7 +71,9 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _run_check_metrics(args: argparse.Namespace) -> int:
     from vigil.exposition.check import check_metrics_command
 
-    return check_metrics_command(args.files, args.format, args.lint == "all", sys.stdin.buffer, sys.stdout)
+    return check_metrics_command(
+        args.files, args.format, args.lint == "all", sys.stdin.buffer, sys.stdout
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     return handler(args)

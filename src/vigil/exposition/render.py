@@ -53,7 +53,8 @@ def is_legacy_metric_name(name: str) -> bool:
     return bool(name) and (is_legacy_label_name(name.replace(":", "_")))
 
 
-def _series(name: str, labels: Labels) -> str:
+def series_text(name: str, labels: Labels) -> str:
+    """`name{a="b"}` as a body writes it; quoted where a name is not a classic one."""
     parts = []
     legacy = is_legacy_metric_name(name)
     if not legacy:
@@ -93,16 +94,13 @@ def render_text(families: Iterable[MetricFamily]) -> str:
             samples = [_gauge_histogram_as_histogram(name, s) for s in samples]
         _header_text(out, name, family, _TEXT_TYPE_NAMES[family.type])
         for sample in samples:
-            line = _series(sample.name, sample.labels) + " " + format_value(sample.value)
+            line = series_text(sample.name, sample.labels) + " " + format_value(sample.value)
             if sample.timestamp_ms is not None:
                 line += f" {sample.timestamp_ms}"
             out.append(line)
         if created:
             _header_text(out, family.name + "_created", family, "gauge")
-            out.extend(
-                _series(s.name, s.labels) + " " + format_value(s.value)
-                for s in created
-            )
+            out.extend(series_text(s.name, s.labels) + " " + format_value(s.value) for s in created)
     out.append("")
     return "\n".join(out)
 
@@ -133,7 +131,7 @@ def render_openmetrics(families: Iterable[MetricFamily]) -> str:
         if family.help is not None:
             out.append(f"# HELP {quoted} {_escape_help(family.help, openmetrics=True)}")
         for sample in family.samples:
-            line = _series(sample.name, sample.labels) + " " + format_value(sample.value)
+            line = series_text(sample.name, sample.labels) + " " + format_value(sample.value)
             if sample.timestamp_ms is not None:
                 line += " " + format_value(sample.timestamp_ms / 1000)
             if sample.exemplar is not None:

@@ -19,7 +19,9 @@ def metrics_endpoint(*registries: Any) -> Callable[[Request], Awaitable[Response
         exposition = expose(
             families, request.headers.get("accept"), request.headers.get("accept-encoding")
         )
-        headers = {"Content-Encoding": exposition.content_encoding} if exposition.content_encoding else {}
+        headers = (
+            {"Content-Encoding": exposition.content_encoding} if exposition.content_encoding else {}
+        )
         return Response(exposition.body, media_type=exposition.content_type, headers=headers)
 
     return handle

@@ -1,0 +1,271 @@
+"""The scrape hot path: a body to (series text, value, timestamp) columns in a few C calls.
+
+A scrape of a well-formed body never runs Python code per sample: one `re.findall` over
+the body, one numpy cast for the values, and one `map` over a `SeriesCache` that parses
+a series' labels only the first time it is seen (Prometheus's scrape cache does the
+same). Anything the fast expression does not accept is read again by the line parsers,
+which either accept it (rare spellings such as `1e3` timestamps or quoted UTF-8 names)
+or raise the `ParseError` that names the line and column.
+
+Scrape semantics are Prometheus's scrape parser's: syntax and metadata are checked;
+promtool's family-level checks (TYPE after samples, duplicate HELP) are not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.exposition._lexer import METRIC_NAME_RE, _Line
+from vigil.exposition._types import Format, MetricFamily, MetricType, ParseError
+from vigil.exposition.openmetrics import OpenMetricsParser
+from vigil.exposition.openmetrics import _labels_after_brace as _om_labels
+from vigil.exposition.render import series_text
+from vigil.exposition.text import TextParser, parse_label_block
+from vigil.model import Labels
+
+NO_TIMESTAMP = np.iinfo(np.int64).min
+
+_LABEL = rb'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+_SERIES = rb"[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:" + _LABEL + rb"(?:," + _LABEL + rb")*)?\})?"
+_TEXT_SERIES = rb"[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:" + _LABEL + rb"(?:," + _LABEL + rb")*,?)?\})?"
+_VALUE = rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Inf|NaN"
+_TEXT_LINE = re.compile(
+    rb"^(" + _TEXT_SERIES + rb")(?:(?<=\}) ?| )(" + _VALUE + rb")(?: ([+-]?[0-9]{1,18}))?$",
+    re.M,
+)
+_OM_LINE = re.compile(
+    rb"^("
+    + _SERIES
+    + rb") ("
+    + _VALUE
+    + rb")(?: (-?[0-9]{1,12}(?:\.[0-9]{1,9})?))?(?: # \{[^\n]*)?$",
+    re.M,
+)
+_COMMENT = re.compile(rb"^#[^\n]*", re.M)
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyMetadata:
+    type: MetricType = MetricType.UNKNOWN
+    help: str | None = None
+    unit: str | None = None
+
+
+@dataclass(slots=True)
+class ScrapeBatch:
+    """One scrape's samples as columns. `timestamps` holds NO_TIMESTAMP where a line had none."""
+
+    format: Format
+    series: list[bytes]
+    values: npt.NDArray[np.float64]
+    timestamps: npt.NDArray[np.int64]
+    metadata: dict[str, FamilyMetadata] = field(default_factory=dict)
+    labels: list[tuple[str, Labels]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+
+def detect_format(body: bytes) -> Format:
+    """OpenMetrics when the body ends with `# EOF` (what `--format=auto` means)."""
+    return Format.OPENMETRICS if body.rstrip(b"\n").endswith(b"# EOF") else Format.TEXT
+
+
+def scan(body: bytes, fmt: Format, cache: SeriesCache | None = None) -> ScrapeBatch:
+    """Read a scrape body; raises ParseError (line, column, what was expected).
+
+    Every series is checked through `cache` (a fresh one when none is given), so a batch
+    that comes back is whole: no sample of a broken body is ever handed on.
+    """
+    fast = _scan_openmetrics_fast if fmt is Format.OPENMETRICS else _scan_text_fast
+    batch = fast(body)
+    if batch is None:
+        batch = _scan_slow(body, fmt)
+    cache = cache if cache is not None else SeriesCache(fmt)
+    try:
+        labels = cache.resolve(batch.series)
+    except _SeriesError as err:
+        offset = body.find(err.series)
+        line = body.count(b"\n", 0, offset) + 1
+        col = offset - (body.rfind(b"\n", 0, offset) + 1) + err.col
+        raise ParseError(line, col, err.message) from None
+    batch.labels = labels
+    return batch
+
+
+def _scan_text_fast(body: bytes) -> ScrapeBatch | None:
+    if body and not body.endswith(b"\n"):
+        return None
+    rows = _TEXT_LINE.findall(body)
+    comments = _COMMENT.findall(body)
+    if len(rows) + len(comments) != body.count(b"\n"):
+        return None  # a blank, indented or broken line: let the line parser decide
+    metadata = _text_metadata(comments)
+    if metadata is None:
+        return None
+    return _columns(Format.TEXT, rows, metadata, _ms_from_int)
+
+
+def _scan_openmetrics_fast(body: bytes) -> ScrapeBatch | None:
+    if not (
+        body.endswith(b"\n# EOF\n") or body.endswith(b"\n# EOF") or body in (b"# EOF", b"# EOF\n")
+    ):
+        return None
+    rows = _OM_LINE.findall(body)
+    comments = _COMMENT.findall(body)
+    lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+    if len(rows) + len(comments) != lines or b"\n\n" in body:
+        return None
+    families = OpenMetricsParser(
+        b"\n".join(comments).decode("utf-8", "replace") + "\n", strict=False
+    ).parse()
+    metadata = {f.name: FamilyMetadata(f.type, f.help, f.unit) for f in families}
+    return _columns(Format.OPENMETRICS, rows, metadata, _ms_from_seconds)
+
+
+def _text_metadata(comments: list[bytes]) -> dict[str, FamilyMetadata] | None:
+    if not comments:
+        return {}
+    parser = TextParser(
+        "\n".join(c.decode("utf-8", "replace") for c in comments) + "\n", strict=False
+    )
+    try:
+        parser.parse()
+    except ParseError:
+        return None
+    return {name: FamilyMetadata(f.type, f.help) for name, f in parser.metadata().items()}
+
+
+def _ms_from_int(tokens: list[bytes]) -> npt.NDArray[np.int64]:
+    return np.array([int(t) if t else NO_TIMESTAMP for t in tokens], dtype=np.int64)
+
+
+def _ms_from_seconds(tokens: list[bytes]) -> npt.NDArray[np.int64]:
+    return np.array([round(float(t) * 1000) if t else NO_TIMESTAMP for t in tokens], dtype=np.int64)
+
+
+def _columns(
+    fmt: Format,
+    rows: list[tuple[bytes, bytes, bytes]],
+    metadata: dict[str, FamilyMetadata],
+    timestamps_of: Callable[[list[bytes]], npt.NDArray[np.int64]],
+) -> ScrapeBatch | None:
+    if not rows:
+        return ScrapeBatch(fmt, [], np.empty(0), np.empty(0, dtype=np.int64), metadata)
+    series, value_tokens, ts_tokens = zip(*rows, strict=True)
+    values = np.array(value_tokens).astype(np.float64)
+    if np.isinf(values).any() and any(
+        np.isinf(v) and not t.lstrip(b"+-").startswith(b"I")
+        for v, t in zip(values, value_tokens, strict=True)
+    ):
+        return None  # a literal beyond float64's range: the line parser reports it
+    if any(ts_tokens):
+        timestamps = timestamps_of(list(ts_tokens))
+    else:
+        timestamps = np.full(len(series), NO_TIMESTAMP, dtype=np.int64)
+    return ScrapeBatch(fmt, list(series), values, timestamps, metadata)
+
+
+def _scan_slow(body: bytes, fmt: Format) -> ScrapeBatch:
+    text = decode_body(body)
+    families: list[MetricFamily]
+    if fmt is Format.OPENMETRICS:
+        families = OpenMetricsParser(text, strict=False).parse()
+    else:
+        parser = TextParser(text, strict=False)
+        families = parser.parse()
+    series: list[bytes] = []
+    values: list[float] = []
+    timestamps: list[int] = []
+    for family in families:
+        for s in family.samples:
+            series.append(series_text(s.name, s.labels).encode("utf-8"))
+            values.append(s.value)
+            timestamps.append(NO_TIMESTAMP if s.timestamp_ms is None else s.timestamp_ms)
+    metadata = {f.name: FamilyMetadata(f.type, f.help, f.unit) for f in families}
+    return ScrapeBatch(
+        fmt,
+        series,
+        np.array(values, dtype=np.float64),
+        np.array(timestamps, dtype=np.int64),
+        metadata,
+    )
+
+
+def decode_body(body: bytes) -> str:
+    """UTF-8 text of a body, or a ParseError naming the line and column of the bad byte."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = body[: err.start]
+        line = before.count(b"\n") + 1
+        col = err.start - (before.rfind(b"\n") + 1) + 1
+        raise ParseError(line, col, f"invalid UTF-8 byte 0x{body[err.start]:02x}") from None
+
+
+class SeriesCache:
+    """Series text → (metric name, labels), parsed once per distinct series.
+
+    Kept by a scrape loop across scrapes of one target, so a steady target costs one dict
+    lookup per sample.
+    """
+
+    def __init__(self, fmt: Format) -> None:
+        self._fmt = fmt
+        self._parsed: dict[bytes, tuple[str, Labels]] = {}
+
+    def __len__(self) -> int:
+        return len(self._parsed)
+
+    def resolve(self, series: Iterable[bytes]) -> list[tuple[str, Labels]]:
+        series = list(series)
+        found = list(map(self._parsed.get, series))
+        if None in found:
+            for index, entry in enumerate(found):
+                if entry is None:
+                    found[index] = self._parse(series[index])
+        return found  # type: ignore[return-value]
+
+    def retain(self, series: Iterable[bytes]) -> None:
+        """Forget series not in this scrape (Prometheus drops cache entries the same way)."""
+        keep = set(series)
+        self._parsed = {k: v for k, v in self._parsed.items() if k in keep}
+
+    def _parse(self, raw: bytes) -> tuple[str, Labels]:
+        entry = self._parsed.get(raw)
+        if entry is None:
+            try:
+                entry = parse_series(raw.decode("utf-8"), self._fmt)
+            except ParseError as err:
+                raise _SeriesError(raw, err.col, err.message) from None
+            self._parsed[raw] = entry
+        return entry
+
+
+class _SeriesError(Exception):
+    def __init__(self, series: bytes, col: int, message: str) -> None:
+        super().__init__(message)
+        self.series = series
+        self.col = col
+        self.message = message
+
+
+def parse_series(text: str, fmt: Format) -> tuple[str, Labels]:
+    """`name{a="b"}` (as written in a body) to its name and labels."""
+    line = _Line(text, 0)
+    name = line.take_regex(METRIC_NAME_RE)
+    pairs: list[tuple[str, str]] = []
+    if line.peek() == "{":
+        line.pos += 1
+        if fmt is Format.OPENMETRICS:
+            _om_labels(line, name, pairs)
+        else:
+            name = parse_label_block(line, name, pairs)
+    if not line.at_end() or not name:
+        raise line.error(f"not a series: {text!r}")
+    return name, Labels.from_pairs(pairs) if len(pairs) > 1 else Labels(pairs)
