@@ -84,12 +84,20 @@ def test_upstream_files_parse_and_round_trip(name: str, fmt: Format) -> None:
 def _comparable(families: list) -> list:  # type: ignore[type-arg]
     """Families as tuples in which NaN equals NaN (Python's == says it does not)."""
     return [
-        (f.name, f.type, f.help, f.unit, [(s.name, s.labels, s.value.hex(), s.timestamp_ms, s.exemplar) for s in f.samples])
+        (
+            f.name,
+            f.type,
+            f.help,
+            f.unit,
+            [(s.name, s.labels, s.value.hex(), s.timestamp_ms, s.exemplar) for s in f.samples],
+        )
         for f in families
     ]
 
 
-@pytest.mark.parametrize(("name", "count"), [("alltypes.237mfs.prom.txt", 237), ("alltypes.5mfs.om.txt", 5)])
+@pytest.mark.parametrize(
+    ("name", "count"), [("alltypes.237mfs.prom.txt", 237), ("alltypes.5mfs.om.txt", 5)]
+)
 def test_upstream_family_counts(name: str, count: int) -> None:
     fmt = Format.OPENMETRICS if name.endswith(".om.txt") else Format.TEXT
     assert len(_parse((EXPOSITION / name).read_text(), fmt)) == count
@@ -104,5 +112,7 @@ def test_alltypes_is_not_strict_openmetrics() -> None:
 def test_text_round_trip_of_openmetrics_families_reads_as_text() -> None:
     families = parse_openmetrics((EXPOSITION / "1histogram.om.txt").read_text())
     again = parse_text(render_text(families))
-    assert [(f.name, f.type) for f in again] == [("golang_manual_histogram_seconds", MetricType.HISTOGRAM)]
+    assert [(f.name, f.type) for f in again] == [
+        ("golang_manual_histogram_seconds", MetricType.HISTOGRAM)
+    ]
     assert [s.value for s in again[0].samples] == [s.value for s in families[0].samples]

@@ -123,6 +123,11 @@ class _Line:
             self.pos += 1
 
 
+def quote(text: str) -> str:
+    """Double-quoted, with control characters escaped, for error messages."""
+    return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+
+
 def _show(found: str) -> str:
     return "end of line" if not found else repr(found)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -25,18 +26,17 @@ from vigil.exposition._types import Format, MetricFamily, MetricType, ParseError
 from vigil.exposition.openmetrics import OpenMetricsParser
 from vigil.exposition.openmetrics import _labels_after_brace as _om_labels
 from vigil.exposition.render import series_text
-from vigil.exposition.text import TextParser, parse_label_block
+from vigil.exposition.text import TextParser, parse_label_block, unescape_label_value
 from vigil.model import Labels
 
 NO_TIMESTAMP = np.iinfo(np.int64).min
 
-_LABEL = rb'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
-_SERIES = rb"[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:" + _LABEL + rb"(?:," + _LABEL + rb")*)?\})?"
-_TEXT_SERIES = rb"[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:" + _LABEL + rb"(?:," + _LABEL + rb")*,?)?\})?"
 _VALUE = rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Inf|NaN"
+# Series text is taken loosely (name, then everything up to the last '}'): a series seen
+# before was valid then, and a new one is checked in full by SeriesCache before use.
+_SERIES = rb"[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^\n]*\})?"
 _TEXT_LINE = re.compile(
-    rb"^(" + _TEXT_SERIES + rb")(?:(?<=\}) ?| )(" + _VALUE + rb")(?: ([+-]?[0-9]{1,18}))?$",
-    re.M,
+    rb"^(" + _SERIES + rb")(?:(?<=\}) ?| )(" + _VALUE + rb")(?: ([+-]?[0-9]{1,18}))?$", re.M
 )
 _OM_LINE = re.compile(
     rb"^("
@@ -46,7 +46,10 @@ _OM_LINE = re.compile(
     + rb")(?: (-?[0-9]{1,12}(?:\.[0-9]{1,9})?))?(?: # \{[^\n]*)?$",
     re.M,
 )
-_COMMENT = re.compile(rb"^#[^\n]*", re.M)
+_COMMENT = re.compile(rb"\n(#[^\n]*)")  # searched in b"\n" + body: a literal prefix is fast
+
+
+_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,7 @@ def _scan_text_fast(body: bytes) -> ScrapeBatch | None:
     if body and not body.endswith(b"\n"):
         return None
     rows = _TEXT_LINE.findall(body)
-    comments = _COMMENT.findall(body)
+    comments = _COMMENT.findall(b"\n" + body)
     if len(rows) + len(comments) != body.count(b"\n"):
         return None  # a blank, indented or broken line: let the line parser decide
     metadata = _text_metadata(comments)
@@ -117,7 +120,7 @@ def _scan_openmetrics_fast(body: bytes) -> ScrapeBatch | None:
     ):
         return None
     rows = _OM_LINE.findall(body)
-    comments = _COMMENT.findall(body)
+    comments = _COMMENT.findall(b"\n" + body)
     lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
     if len(rows) + len(comments) != lines or b"\n\n" in body:
         return None
@@ -157,18 +160,20 @@ def _columns(
 ) -> ScrapeBatch | None:
     if not rows:
         return ScrapeBatch(fmt, [], np.empty(0), np.empty(0, dtype=np.int64), metadata)
-    series, value_tokens, ts_tokens = zip(*rows, strict=True)
-    values = np.array(value_tokens).astype(np.float64)
+    series = list(map(_first, rows))
+    value_tokens = list(map(_second, rows))
+    ts_tokens = list(map(_third, rows))
+    values = np.fromiter(map(float, value_tokens), dtype=np.float64, count=len(rows))
     if np.isinf(values).any() and any(
         np.isinf(v) and not t.lstrip(b"+-").startswith(b"I")
         for v, t in zip(values, value_tokens, strict=True)
     ):
         return None  # a literal beyond float64's range: the line parser reports it
     if any(ts_tokens):
-        timestamps = timestamps_of(list(ts_tokens))
+        timestamps = timestamps_of(ts_tokens)
     else:
         timestamps = np.full(len(series), NO_TIMESTAMP, dtype=np.int64)
-    return ScrapeBatch(fmt, list(series), values, timestamps, metadata)
+    return ScrapeBatch(fmt, series, values, timestamps, metadata)
 
 
 def _scan_slow(body: bytes, fmt: Format) -> ScrapeBatch:
@@ -255,8 +260,27 @@ class _SeriesError(Exception):
         self.message = message
 
 
+_STRICT_LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+_STRICT_SERIES = re.compile(
+    rf"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{((?:{_STRICT_LABEL}(?:,{_STRICT_LABEL})*)?)\}})?\Z"
+)
+_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
 def parse_series(text: str, fmt: Format) -> tuple[str, Labels]:
     """`name{a="b"}` (as written in a body) to its name and labels."""
+    m = _STRICT_SERIES.match(text)
+    if m is not None:
+        name, block = m.groups()
+        if not block:
+            return name, Labels()
+        found = _PAIR.findall(block)
+        if "\\" in block:
+            found = [(k, unescape_label_value(v)) for k, v in found]
+        names = dict(found)
+        if len(names) == len(found) and "__name__" not in names:
+            found.sort()
+            return name, Labels(found)
     line = _Line(text, 0)
     name = line.take_regex(METRIC_NAME_RE)
     pairs: list[tuple[str, str]] = []

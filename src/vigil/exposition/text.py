@@ -17,6 +17,7 @@ from vigil.exposition._lexer import (
     check_label_name,
     parse_float,
     parse_int64,
+    quote,
     unescape_lenient,
 )
 from vigil.exposition._types import MetricFamily, MetricType, ParseError, Sample
@@ -158,7 +159,7 @@ class TextParser:
         token = line.take_until_blank()
         value = parse_float(token)
         if value is None:
-            raise line.error(f'expected float as value, got "{token}"', value_pos)
+            raise line.error(f"expected float as value, got {quote(token)}", value_pos)
         if line.at_end():
             return name, pairs, value, None
         line.skip_blanks()
@@ -166,7 +167,7 @@ class TextParser:
         token = line.take_until_blank()
         ts = parse_int64(token)
         if ts is None:
-            raise line.error(f'expected integer as timestamp, got "{token}"', ts_pos)
+            raise line.error(f"expected integer as timestamp, got {quote(token)}", ts_pos)
         if not line.at_end():
             raise line.error(f'spurious string after timestamp: "{line.text[line.pos :]}"')
         return name, pairs, value, ts
@@ -208,7 +209,10 @@ class TextParser:
             if family.samples and not fam.split:
                 fam.split = True
                 self.problems.append(
-                    Problem(family.name, f"samples are not grouped together (again on line {line.lineno})")
+                    Problem(
+                        family.name,
+                        f"samples are not grouped together (again on line {line.lineno})",
+                    )
                 )
             self._current = fam
         key = (name, labels, ts)
@@ -328,7 +332,10 @@ def _found(line: _Line) -> str:
 def _check_float_label(line: _Line, pairs: list[tuple[str, str]], label: str) -> None:
     for key, value in pairs:
         if key == label and parse_float(value) is None:
-            raise line.error(f"expected float as value for '{label}' label, got \"{value}\"")
+            pos = line.text.find(f'{label}="') + len(label) + 2
+            raise line.error(
+                f"expected float as value for '{label}' label, got {quote(value)}", pos
+            )
 
 
 def parse_text(text: str) -> list[MetricFamily]:

@@ -1,0 +1,128 @@
+"""The scrape path: fast and line-by-line readings agree, errors name the line, caching works."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import CONFORMANCE, FIXTURES
+from vigil.exposition import Format, ParseError
+from vigil.exposition.scan import (
+    NO_TIMESTAMP,
+    ScrapeBatch,
+    SeriesCache,
+    _scan_openmetrics_fast,
+    _scan_slow,
+    _scan_text_fast,
+    detect_format,
+    scan,
+)
+from vigil.exposition.text import TextParser
+from vigil.model import Labels
+
+NODE = (FIXTURES / "exposition" / "node-exporter-1.5.0.txt").read_bytes()
+
+
+def _rows(batch: ScrapeBatch) -> list[tuple[str, Labels, str, int]]:
+    labels = SeriesCache(batch.format).resolve(batch.series)
+    return [
+        (name, lab, value.hex(), int(ts))
+        for (name, lab), value, ts in zip(labels, batch.values, batch.timestamps, strict=True)
+    ]
+
+
+def test_node_exporter_takes_the_fast_path() -> None:
+    fast = _scan_text_fast(NODE)
+    assert fast is not None
+    assert len(fast) == 507
+    assert _rows(fast) == _rows(_scan_slow(NODE, Format.TEXT))
+    assert fast.metadata["node_cpu_seconds_total"].type.value == "counter"
+
+
+@pytest.mark.parametrize("name", ["1histogram.om.txt", "alltypes.5mfs.om.txt"])
+def test_openmetrics_fast_equals_slow(name: str) -> None:
+    body = (CONFORMANCE / "exposition" / name).read_bytes()
+    fast = _scan_openmetrics_fast(body)
+    assert fast is not None
+    assert _rows(fast) == _rows(_scan_slow(body, Format.OPENMETRICS))
+
+
+_line = st.builds(
+    lambda name, labels, value, ts: f"{name}{labels} {value}{ts}",
+    st.sampled_from(["a", "b_total", "c:d", "_e"]),
+    st.sampled_from(["", "{}", '{x="1"}', '{x="1",y="q\\"uote"}', '{x="a\\\\b\\n"}', '{x="1",}']),
+    st.sampled_from(["1", "-2.5", "1e3", "+Inf", "-Inf", "NaN", ".5", "nan", "Infinity", "0"]),
+    st.sampled_from(["", " 123", " -5", " +7", " 1234567890123456789"]),
+)
+_comment = st.sampled_from(["# HELP a some help", "# TYPE a gauge", "# plain comment", "#"])
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(st.one_of(_line, _comment, st.just(""), st.just("  a 2")), min_size=1, max_size=8))
+def test_fast_and_slow_paths_agree(lines: list[str]) -> None:
+    body = ("\n".join(lines) + "\n").encode()
+    assert _rows(scan(body, Format.TEXT)) == _rows(_scan_slow(body, Format.TEXT))
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt", "where"),
+    [
+        (b'up 1\nnode_load1{a="b" 1\n', Format.TEXT, (2, 18)),
+        (b"up 1\nup 0x1\n", Format.TEXT, (2, 4)),
+        (b'up 1\nx{a="1",a="2"} 1\n', Format.TEXT, (2, 9)),
+        (b"up 1\n# EOF\ngarbage\n", Format.OPENMETRICS, (3, 1)),
+        (b"up 1\n", Format.OPENMETRICS, (2, 1)),
+        (b"a 1\n\xff 2\n", Format.TEXT, (2, 1)),
+    ],
+)
+def test_broken_body_is_one_error_with_position(
+    body: bytes, fmt: Format, where: tuple[int, int]
+) -> None:
+    with pytest.raises(ParseError) as info:
+        scan(body, fmt)
+    assert (info.value.line, info.value.col) == where
+
+
+def test_values_and_timestamps_columns() -> None:
+    batch = scan(b'a 1 1000\nb{c="d"} NaN\nc +Inf\n', Format.TEXT)
+    assert batch.series == [b"a", b'b{c="d"}', b"c"]
+    assert batch.values[0] == 1 and np.isnan(batch.values[1]) and batch.values[2] == np.inf
+    assert batch.timestamps.tolist() == [1000, NO_TIMESTAMP, NO_TIMESTAMP]
+    assert batch.labels == [("a", Labels()), ("b", Labels.from_dict({"c": "d"})), ("c", Labels())]
+
+
+def test_openmetrics_timestamps_are_seconds() -> None:
+    batch = scan(b"# TYPE a gauge\na 1 1.5\n# EOF\n", Format.OPENMETRICS)
+    assert batch.timestamps.tolist() == [1500]
+
+
+def test_cache_parses_each_series_once() -> None:
+    cache = SeriesCache(Format.TEXT)
+    first = scan(b'a{x="1"} 1\na{x="2"} 2\n', Format.TEXT, cache)
+    assert len(cache) == 2
+    second = scan(b'a{x="1"} 3\na{x="2"} 4\n', Format.TEXT, cache)
+    assert second.labels[0] is first.labels[0]
+    cache.retain([b'a{x="1"}'])
+    assert len(cache) == 1
+
+
+def test_metadata_of_scrape_is_lenient_like_prometheus() -> None:
+    # promtool rejects TYPE after samples; a scrape (like Prometheus's) does not.
+    body = b"a 1\n# TYPE a gauge\n"
+    with pytest.raises(ParseError):
+        TextParser(body.decode()).parse()
+    assert len(scan(body, Format.TEXT)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt"),
+    [
+        (b"a 1\n# EOF\n", Format.OPENMETRICS),
+        (b"a 1\n# EOF", Format.OPENMETRICS),
+        (b"a 1\n", Format.TEXT),
+    ],
+)
+def test_detect_format(body: bytes, fmt: Format) -> None:
+    assert detect_format(body) is fmt
