@@ -72,6 +72,7 @@ def test_fast_and_slow_paths_agree(lines: list[str]) -> None:
         (b'up 1\nnode_load1{a="b" 1\n', Format.TEXT, (2, 18)),
         (b"up 1\nup 0x1\n", Format.TEXT, (2, 4)),
         (b'up 1\nx{a="1",a="2"} 1\n', Format.TEXT, (2, 9)),
+        (b'up 1\nx{__name__="y"} 1\n', Format.TEXT, (2, 3)),
         (b"up 1\n# EOF\ngarbage\n", Format.OPENMETRICS, (3, 1)),
         (b"up 1\n", Format.OPENMETRICS, (2, 1)),
         (b"a 1\n\xff 2\n", Format.TEXT, (2, 1)),

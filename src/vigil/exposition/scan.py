@@ -231,10 +231,36 @@ class SeriesCache:
         series = list(series)
         found = list(map(self._parsed.get, series))
         if None in found:
-            for index, entry in enumerate(found):
-                if entry is None:
-                    found[index] = self._parse(series[index])
+            missing = [index for index, entry in enumerate(found) if entry is None]
+            parsed = self._parse_many([series[index] for index in missing])
+            for index, entry in zip(missing, parsed, strict=True):
+                found[index] = entry
         return found  # type: ignore[return-value]
+
+    def _parse_many(self, raws: list[bytes]) -> list[tuple[str, Labels]]:
+        """New series checked in one regex pass over their joined text (a target's first
+        scrape); anything unusual (escapes, a label twice, errors) goes through `_parse`."""
+        text = b"\n".join(raws).decode("utf-8", "replace")
+        heads = _BATCH_SERIES.findall(text)
+        if len(heads) != len(raws) or "\\" in text or "\ufffd" in text:
+            return [self._parse(raw) for raw in raws]
+        out: list[tuple[str, Labels]] = []
+        pairs_of = _PLAIN_PAIR.findall
+        for raw, (name, block) in zip(raws, heads, strict=True):
+            pairs = pairs_of(block) if block else []
+            if len(pairs) > 1:
+                names = dict(pairs)
+                if len(names) != len(pairs) or "__name__" in names:
+                    out.append(self._parse(raw))  # raises, naming the label
+                    continue
+                pairs.sort()
+            elif pairs and pairs[0][0] == "__name__":
+                out.append(self._parse(raw))
+                continue
+            entry = (name, Labels(pairs))
+            self._parsed[raw] = entry
+            out.append(entry)
+        return out
 
     def retain(self, series: Iterable[bytes]) -> None:
         """Forget series not in this scrape (Prometheus drops cache entries the same way)."""
@@ -265,6 +291,10 @@ _STRICT_SERIES = re.compile(
     rf"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{((?:{_STRICT_LABEL}(?:,{_STRICT_LABEL})*)?)\}})?\Z"
 )
 _PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_BATCH_SERIES = re.compile(
+    rf"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{{((?:{_STRICT_LABEL}(?:,{_STRICT_LABEL})*)?)\}})?$", re.M
+)
+_PLAIN_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')  # values without escapes
 
 
 def parse_series(text: str, fmt: Format) -> tuple[str, Labels]:
