@@ -35,6 +35,7 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/exposition.py
+	$(BIN)/python bench/agent.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

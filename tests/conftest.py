@@ -24,5 +24,7 @@ def peer(binary: str) -> str:
     """Path of a real peer program; a missing peer fails the test (CI installs them)."""
     path = shutil.which(binary)
     if path is None:
-        pytest.fail(f"{binary} is not installed: .ci/run installs the Debian packages the tests compare against")
+        pytest.fail(
+            f"{binary} is not installed: .ci/run installs the Debian packages the tests compare against"
+        )
     return path

@@ -1,0 +1,64 @@
+"""`vigil agent` takes node_exporter's flags: `--[no-]collector.<name>`, `--path.*`, and the
+collector settings that have a twin."""
+
+from __future__ import annotations
+
+import pytest
+
+from vigil.agent import AgentOptions
+from vigil.cli import agent_options, build_parser
+from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, HostPaths
+
+
+def options(*flags: str) -> AgentOptions:
+    return agent_options(build_parser().parse_args(["agent", *flags]))
+
+
+# (flags, collectors enabled)
+COLLECTOR_CASES = [
+    ((), DEFAULT_ENABLED),
+    (("--no-collector.cpu",), DEFAULT_ENABLED - {"cpu"}),
+    (("--no-collector.cpu", "--no-collector.hwmon"), DEFAULT_ENABLED - {"cpu", "hwmon"}),
+    (("--collector.cpu",), DEFAULT_ENABLED),
+    (("--collector.disable-defaults",), frozenset()),
+    (
+        ("--collector.disable-defaults", "--collector.meminfo", "--collector.cpu"),
+        {"meminfo", "cpu"},
+    ),
+    (("--no-collector.cpu", "--collector.cpu"), DEFAULT_ENABLED),  # the last one wins
+]
+
+
+@pytest.mark.parametrize(("flags", "enabled"), COLLECTOR_CASES)
+def test_collector_flags(flags: tuple[str, ...], enabled: frozenset[str]) -> None:
+    assert options(*flags).collectors == enabled
+
+
+def test_path_and_collector_settings() -> None:
+    got = options(
+        "--web.listen-address=127.0.0.1:9200",
+        "--path.procfs=/host/proc",
+        "--path.sysfs",
+        "/host/sys",
+        "--path.rootfs=/host",
+        "--collector.filesystem.mount-points-exclude=^/boot($|/)",
+        "--collector.textfile.directory=/var/lib/node_exporter",
+    )
+    assert got.listen_address == "127.0.0.1:9200"
+    assert got.exporter == ExporterOptions(
+        paths=HostPaths(procfs="/host/proc", sysfs="/host/sys", rootfs="/host"),
+        filesystem_mount_points_exclude="^/boot($|/)",
+        textfile_directory="/var/lib/node_exporter",
+    )
+
+
+def test_defaults_are_node_exporters() -> None:
+    got = options()
+    assert (got.listen_address, got.telemetry_path) == (":9100", "/metrics")
+    assert got.exporter == ExporterOptions()
+
+
+def test_unknown_collector_flag_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["agent", "--collector.nosuch"])
+    assert "unrecognized arguments: --collector.nosuch" in capsys.readouterr().err
