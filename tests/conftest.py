@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,32 @@ def peer(binary: str) -> str:
             f"{binary} is not installed: .ci/run installs the Debian packages the tests compare against"
         )
     return path
+
+
+SUMMARY_KEY = "vigil_summary"
+
+
+@pytest.fixture
+def summary(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
+    """Report a line (a conformance count, a coverage figure) at the end of the test run,
+    also under pytest-xdist, where a test's own prints are not shown."""
+
+    def report(line: str) -> None:
+        record_property(SUMMARY_KEY, line)
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = [
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport) and report.when == "call"
+        for key, value in report.user_properties
+        if key == SUMMARY_KEY
+    ]
+    if lines:
+        terminalreporter.section("vigil conformance and coverage")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -142,12 +142,14 @@ def scrapes(node_exporter: str, vigil_agent: str) -> tuple[Scrape, Scrape, Scrap
     return before, ours, after
 
 
-def test_same_families(scrapes: tuple[Scrape, Scrape, Scrape]) -> None:
+def test_same_families(
+    scrapes: tuple[Scrape, Scrape, Scrape], summary: Callable[[str], None]
+) -> None:
     theirs, ours, _ = scrapes
     wanted = set(theirs.families) - set(ONLY_NODE_EXPORTER)
     covered = wanted & set(ours.families)
-    print(
-        f"\ncoverage: vigil exports {len(covered)} of node_exporter's {len(wanted)} families here"
+    summary(
+        f"node_exporter coverage: vigil exports {len(covered)} of its {len(wanted)} families here"
     )
     assert sorted(wanted - covered) == []
     assert sorted(set(ours.families) - set(theirs.families)) == []

@@ -172,7 +172,7 @@ def _conformance_bodies() -> list[bytes]:
 CORPUS = HAND_CASES + _conformance_bodies()
 
 
-def test_corpus_verdicts_agree() -> None:
+def test_corpus_verdicts_agree(summary: Callable[[str], None]) -> None:
     disagreements = []
     explained: dict[str, int] = {}
     for body in CORPUS:
@@ -184,7 +184,11 @@ def test_corpus_verdicts_agree() -> None:
             disagreements.append((body[:200], ours, theirs))
         else:
             explained[reason] = explained.get(reason, 0) + 1
-    print(f"\npromtool differential: {len(CORPUS)} bodies, intended differences: {explained}")
+    agreed = len(CORPUS) - sum(explained.values()) - len(disagreements)
+    summary(
+        f"promtool check metrics differential: {agreed}/{len(CORPUS)} bodies agree, "
+        f"{sum(explained.values())} intended differences ({len(INTENDED)} reasons listed)"
+    )
     assert disagreements == []
     assert sum(explained.values()) == 5
 

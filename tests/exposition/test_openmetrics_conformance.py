@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,13 +26,13 @@ def _verdict(case: Path) -> tuple[bool, bool]:
     return spec["shouldParse"], True
 
 
-def test_suite_counts() -> None:
+def test_suite_counts(summary: Callable[[str], None]) -> None:
     verdicts = [_verdict(case) for case in CASES]
     good = sum(1 for want, _ in verdicts if want)
     bad = len(verdicts) - good
     good_ok = sum(1 for want, got in verdicts if want and got)
     bad_ok = sum(1 for want, got in verdicts if not want and not got)
-    print(f"\nOpenMetrics conformance: {good_ok}/{good} accepted, {bad_ok}/{bad} rejected")
+    summary(f"OpenMetrics parser cases: {good_ok}/{good} accepted, {bad_ok}/{bad} rejected")
     assert (len(CASES), good, bad) == (211, 44, 167)
     assert (good_ok, bad_ok) == (good, bad)
 
