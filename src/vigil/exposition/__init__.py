@@ -8,7 +8,6 @@ from vigil.exposition._types import (
     ParseError,
     Sample,
 )
-from vigil.exposition.check import CheckResult, check_body
 from vigil.exposition.negotiate import Exposition, expose, negotiate_format
 from vigil.exposition.openmetrics import parse_openmetrics
 from vigil.exposition.registry import families_from_registry
@@ -21,16 +20,31 @@ from vigil.exposition.render import (
     render_text,
     series_text,
 )
-from vigil.exposition.scan import (
-    NO_TIMESTAMP,
-    FamilyMetadata,
-    ScrapeBatch,
-    SeriesCache,
-    decode_body,
-    detect_format,
-    scan,
-)
 from vigil.exposition.text import Problem, TextParser, parse_text
+
+# The scrape path needs numpy; a process that only serves /metrics (vigil agent) should
+# not pay for importing it, so these names load on first use. The scrape parser itself is
+# `vigil.exposition.scan.scan` (the submodule owns the name `scan` here).
+_LAZY = {
+    "NO_TIMESTAMP": "vigil.exposition.scan",
+    "FamilyMetadata": "vigil.exposition.scan",
+    "ScrapeBatch": "vigil.exposition.scan",
+    "SeriesCache": "vigil.exposition.scan",
+    "decode_body": "vigil.exposition.scan",
+    "detect_format": "vigil.exposition.scan",
+    "CheckResult": "vigil.exposition.check",
+    "check_body": "vigil.exposition.check",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vigil.exposition' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "NO_TIMESTAMP",
@@ -61,6 +75,5 @@ __all__ = [
     "render",
     "render_openmetrics",
     "render_text",
-    "scan",
     "series_text",
 ]

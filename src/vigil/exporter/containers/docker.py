@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 
 _CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 
@@ -118,6 +117,9 @@ class DockerClient:
     """The engine API at a unix socket. Not shared between threads: each user builds its own."""
 
     def __init__(self, socket: Path, timeout: float) -> None:
+        import httpx  # only hosts with a Docker socket pay for importing the HTTP client
+
+        self._httpx = httpx
         self.socket = socket
         self._timeout = timeout
         self._http = httpx.Client(
@@ -132,7 +134,7 @@ class DockerClient:
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         try:
             response = self._http.get(path, params=params)
-        except httpx.HTTPError as err:
+        except self._httpx.HTTPError as err:
             raise DockerError(f"GET {path} on {self.socket}: {err or type(err).__name__}") from None
         if response.status_code != 200:
             raise DockerError(
@@ -173,6 +175,7 @@ class DockerClient:
         params = {"filters": json.dumps({"type": ["container"]})}
         if since is not None:
             params["since"] = since
+        httpx = self._httpx
         timeout = httpx.Timeout(self._timeout, read=read_timeout)
         try:
             with self._http.stream("GET", "/events", params=params, timeout=timeout) as response:
