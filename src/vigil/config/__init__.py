@@ -1,0 +1,40 @@
+"""Load and validate every YAML file vigil reads; errors name file, line and key path."""
+
+from vigil.config._yaml import ConfigError
+from vigil.config.duration import Duration, DurationError
+from vigil.config.prometheus import (
+    AlertingConfig,
+    AlertmanagerConfig,
+    Config,
+    GlobalConfig,
+    RemoteReadConfig,
+    RemoteWriteConfig,
+    ScrapeConfig,
+    load_config,
+    parse_config,
+)
+from vigil.config.regex import RegexError
+from vigil.config.relabel import Action, Regex, RelabelConfig, RelabelConfigError
+from vigil.config.targetgroup import TargetGroup, load_sd_file
+
+__all__ = [
+    "Action",
+    "AlertingConfig",
+    "AlertmanagerConfig",
+    "Config",
+    "ConfigError",
+    "Duration",
+    "DurationError",
+    "GlobalConfig",
+    "Regex",
+    "RegexError",
+    "RelabelConfig",
+    "RelabelConfigError",
+    "RemoteReadConfig",
+    "RemoteWriteConfig",
+    "ScrapeConfig",
+    "TargetGroup",
+    "load_config",
+    "load_sd_file",
+    "parse_config",
+]

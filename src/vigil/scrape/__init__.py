@@ -1,0 +1,1 @@
+"""Scraping: target discovery, relabeling, scrape loops, `up`/`scrape_*` series, staleness."""
