@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 _CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 
 
