@@ -1,0 +1,402 @@
+"""The PromQL engine: evaluates each node of a query once over the query's whole step grid.
+
+Instant queries are range queries with one step. Selectors fetch every series once for the
+whole range and locate each step's sample (or window) with one `searchsorted` over all series.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vigil.model import Labels
+from vigil.promql import ast
+from vigil.promql.aggregation import aggregate
+from vigil.promql.binary import evaluate_binary
+from vigil.promql.errors import QueryError, QueryTimeoutError, TooManySamplesError
+from vigil.promql.functions import FUNCTIONS, FunctionCall
+from vigil.promql.parser import parse
+from vigil.promql.value import (
+    F64,
+    I64,
+    Bools,
+    Matrix,
+    QueryResult,
+    QueryValue,
+    RangeSteps,
+    Sample,
+    Scalar,
+    ScalarSteps,
+    Series,
+    String,
+    StringValue,
+    Value,
+    Vector,
+    VectorSteps,
+    empty_vector,
+    merge_same_labels,
+    without_name,
+)
+from vigil.tsdb._api import Querier, SelectHints, SeriesData, is_stale_marker
+
+Queryable = Callable[[int, int], Querier]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Prometheus's query flags: `--query.lookback-delta`, `--query.max-samples`,
+    `--query.timeout`, and the step of subqueries written without one."""
+
+    lookback_delta_ms: int = 300_000
+    max_samples: int = 50_000_000
+    timeout_s: float | None = 120.0
+    default_subquery_step_ms: int = 60_000
+
+
+class Engine:
+    """Runs PromQL against whatever storage `queryable(mint, maxt)` opens."""
+
+    def __init__(
+        self,
+        queryable: Queryable,
+        options: EngineOptions | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._queryable = queryable
+        self._options = options or EngineOptions()
+        self._clock = clock
+
+    def instant_query(self, query: str, t_ms: int) -> QueryResult:
+        expr = parse(query, step_ms=0, range_ms=0)
+        return self._run(expr, t_ms, t_ms, 1, instant=True)
+
+    def range_query(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
+        if step_ms <= 0:
+            raise QueryError("zero or negative query resolution step widths are not accepted")
+        if end_ms < start_ms:
+            raise QueryError("end timestamp must not be before start time")
+        expr = parse(query, step_ms=step_ms, range_ms=end_ms - start_ms)
+        return self._run(expr, start_ms, end_ms, step_ms, instant=False)
+
+    def _run(
+        self, expr: ast.Expr, start_ms: int, end_ms: int, step_ms: int, *, instant: bool
+    ) -> QueryResult:
+        deadline = None
+        if self._options.timeout_s is not None:
+            deadline = self._clock() + self._options.timeout_s
+        evaluation = _Evaluation(
+            self._queryable,
+            self._options,
+            start_ms,
+            end_ms,
+            0 if instant else step_ms,
+            deadline,
+            self._clock,
+        )
+        times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+        value = evaluation.eval(expr, times)
+        if not instant and isinstance(value, RangeSteps):
+            raise QueryError(
+                'invalid expression type "range vector" for range query, must be Scalar or instant Vector'
+            )
+        if not instant and isinstance(value, StringValue):
+            raise QueryError(
+                'invalid expression type "string" for range query, must be Scalar or instant Vector'
+            )
+        return QueryResult(_to_query_value(value, times, instant))
+
+
+class _Evaluation:
+    """State of one query's evaluation: storage, limits, the query's own start and end."""
+
+    def __init__(
+        self,
+        queryable: Queryable,
+        options: EngineOptions,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        deadline: float | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.queryable = queryable
+        self.options = options
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self.step_ms = step_ms
+        self.deadline = deadline
+        self.clock = clock
+
+    def check_deadline(self) -> None:
+        if self.deadline is not None and self.clock() > self.deadline:
+            raise QueryTimeoutError()
+
+    def account(self, samples_at_busiest_step: int) -> None:
+        if samples_at_busiest_step > self.options.max_samples:
+            raise TooManySamplesError()
+
+    def eval(self, node: ast.Expr, times: I64) -> Value:
+        self.check_deadline()
+        if len(times) == 0 and isinstance(node, ast.VectorSelector | ast.MatrixSelector):
+            return empty_vector(0)
+        if isinstance(node, ast.NumberLiteral):
+            return ScalarSteps(np.full(len(times), node.value))
+        if isinstance(node, ast.StringLiteral):
+            return StringValue(node.value)
+        if isinstance(node, ast.VectorSelector):
+            return self.vector_selector(node, times)
+        if isinstance(node, ast.MatrixSelector):
+            return self.matrix_selector(node, times)
+        if isinstance(node, ast.Subquery):
+            return self.subquery(node, times)
+        if isinstance(node, ast.Negation):
+            return _negate(self.eval(node.expr, times))
+        if isinstance(node, ast.Binary):
+            lhs = self.eval(node.lhs, times)
+            rhs = self.eval(node.rhs, times)
+            result = evaluate_binary(node, lhs, rhs)
+            if isinstance(result, VectorSteps):
+                self.account(int(result.present.sum(axis=0).max(initial=0)))
+            return result
+        if isinstance(node, ast.Aggregation):
+            inner = self.eval(node.expr, times)
+            param = None if node.param is None else self.eval(node.param, times)
+            assert isinstance(inner, VectorSteps)
+            return aggregate(node, inner, param)
+        if isinstance(node, ast.Call):
+            return self.call(node, times)
+        raise QueryError(f"unsupported expression {node!r}")
+
+    def call(self, node: ast.Call, times: I64) -> Value:
+        impl = FUNCTIONS.get(node.func)
+        if impl is None:
+            raise QueryError(f"function {node.func!r} is not supported")
+        args = tuple(self.eval(arg, times) for arg in node.args)
+        return impl(
+            FunctionCall(
+                node.func, args, node.args, times, self.start_ms, self.end_ms, self.step_ms
+            )
+        )
+
+    # --- selectors -----------------------------------------------------------------------
+
+    def window_ends(self, offset_ms: int, at: ast.AtModifier | None, times: I64) -> I64:
+        if at is None:
+            return times - offset_ms
+        if at.kind is ast.AtKind.START:
+            fixed = self.start_ms
+        elif at.kind is ast.AtKind.END:
+            fixed = self.end_ms
+        else:
+            fixed = at.t_ms
+        return np.full(len(times), fixed - offset_ms, dtype=np.int64)
+
+    def fetch(self, selector: ast.VectorSelector, mint: int, maxt: int, func: str) -> _FlatSeries:
+        querier = self.queryable(mint, maxt)
+        found: dict[Labels, SeriesData] = {}
+        try:
+            for matchers in selector.matcher_groups:
+                for data in querier.select(matchers, SelectHints(func=func)):
+                    found.setdefault(data.labels, data)
+        finally:
+            querier.close()
+        return _FlatSeries.build(sorted(found.values(), key=lambda s: s.labels), mint, maxt)
+
+    def vector_selector(self, node: ast.VectorSelector, times: I64) -> VectorSteps:
+        ends = self.window_ends(node.offset_ms, node.at, times)
+        lookback = self.options.lookback_delta_ms
+        flat = self.fetch(node, int(ends.min()) - lookback + 1, int(ends.max()), "")
+        idx, found = flat.latest_at(ends)
+        sample_ts = flat.ts[idx]
+        found &= sample_ts > (ends - lookback)[None, :]
+        values = flat.vals[idx]
+        found &= ~is_stale_marker(values)
+        self.account(int(found.sum(axis=0).max(initial=0)))
+        return VectorSteps(
+            flat.labels, values, found, np.zeros(len(flat.labels), dtype=bool), sample_ts
+        )
+
+    def matrix_selector(self, node: ast.MatrixSelector, times: I64) -> RangeSteps:
+        selector = node.selector
+        ends = self.window_ends(selector.offset_ms, selector.at, times)
+        flat = self.fetch(selector, int(ends.min()) - node.range_ms + 1, int(ends.max()), "")
+        flat = flat.without_stale_markers()
+        lo = flat.count_at_or_before(ends - node.range_ms)
+        hi = flat.count_at_or_before(ends)
+        self.account(int((hi - lo).sum(axis=0).max(initial=0)))
+        return RangeSteps(
+            flat.labels,
+            np.zeros(len(flat.labels), dtype=bool),
+            flat.ts,
+            flat.vals,
+            lo,
+            hi,
+            ends,
+            times,
+            node.range_ms,
+        )
+
+    def subquery(self, node: ast.Subquery, times: I64) -> RangeSteps:
+        step = node.step_ms or self.options.default_subquery_step_ms
+        ends = self.window_ends(node.offset_ms, node.at, times)
+        first = int(ends.min()) - node.range_ms
+        inner_start = step * (first // step)
+        if inner_start <= first:
+            inner_start += step
+        inner_times = np.arange(inner_start, int(ends.max()) + 1, step, dtype=np.int64)
+        inner = self.eval(node.expr, inner_times)
+        if isinstance(inner, ScalarSteps):
+            raise QueryError("subquery is only allowed on instant vector, got scalar")
+        assert isinstance(inner, VectorSteps)
+        inner = merge_same_labels(inner)
+        rows, cols = np.nonzero(inner.present)
+        flat = _FlatSeries(
+            inner.labels,
+            inner_times[cols],
+            inner.values[rows, cols],
+            np.searchsorted(rows, np.arange(inner.n_series + 1)),
+            inner_start - 1,
+            int(inner_times[-1]) - inner_start + 3 if len(inner_times) else 3,
+        )
+        lo = flat.count_at_or_before(ends - node.range_ms)
+        hi = flat.count_at_or_before(ends)
+        self.account(int((hi - lo).sum(axis=0).max(initial=0)))
+        return RangeSteps(
+            inner.labels,
+            inner.drop_name.copy(),
+            flat.ts,
+            flat.vals,
+            lo,
+            hi,
+            ends,
+            times,
+            node.range_ms,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _FlatSeries:
+    """All samples of many series in one pair of arrays, series-major; `starts[i]` is where
+    series i begins. Series i's sample at time t has search key `i*span + (t - base)`."""
+
+    labels: tuple[Labels, ...]
+    ts: I64
+    vals: F64
+    starts: I64
+    base: int
+    span: int
+
+    @classmethod
+    def build(cls, series: list[SeriesData], mint: int, maxt: int) -> _FlatSeries:
+        ts_parts, val_parts, lengths = [], [], [0]
+        for data in series:
+            lo = int(np.searchsorted(data.timestamps, mint, "left"))
+            hi = int(np.searchsorted(data.timestamps, maxt, "right"))
+            ts_parts.append(np.asarray(data.timestamps[lo:hi], dtype=np.int64))
+            val_parts.append(np.asarray(data.values[lo:hi], dtype=np.float64))
+            lengths.append(hi - lo)
+        ts = np.concatenate(ts_parts) if ts_parts else np.empty(0, dtype=np.int64)
+        vals = np.concatenate(val_parts) if val_parts else np.empty(0)
+        return cls(
+            tuple(s.labels for s in series),
+            ts,
+            vals,
+            np.cumsum(np.asarray(lengths, dtype=np.int64)),
+            mint - 1,
+            maxt - mint + 3,
+        )
+
+    def _keys(self) -> I64:
+        series_of = np.repeat(np.arange(len(self.labels), dtype=np.int64), np.diff(self.starts))
+        keys: I64 = series_of * self.span + (self.ts - self.base)
+        return keys
+
+    def count_at_or_before(self, t: I64) -> I64:
+        """Per series and step: index one past the last sample with timestamp <= t[step]."""
+        rel = np.clip(t - self.base, 0, self.span - 2)
+        rows = np.arange(len(self.labels), dtype=np.int64)[:, None] * self.span
+        found: I64 = np.searchsorted(self._keys(), rows + rel[None, :], "right")
+        return found
+
+    def latest_at(self, t: I64) -> tuple[I64, Bools]:
+        """Index of each series' latest sample at or before t[step], and whether it exists."""
+        after = self.count_at_or_before(t)
+        idx = after - 1
+        found = idx >= self.starts[:-1, None]
+        return np.maximum(idx, 0) if len(self.ts) else np.zeros_like(idx), found
+
+    def without_stale_markers(self) -> _FlatSeries:
+        stale = is_stale_marker(self.vals)
+        if not stale.any():
+            return self
+        keep = ~stale
+        kept_before = np.concatenate(([0], np.cumsum(keep)))
+        return _FlatSeries(
+            self.labels,
+            self.ts[keep],
+            self.vals[keep],
+            kept_before[self.starts],
+            self.base,
+            self.span,
+        )
+
+
+def _negate(value: Value) -> Value:
+    if isinstance(value, ScalarSteps):
+        return ScalarSteps(-value.values)
+    if isinstance(value, VectorSteps):
+        return VectorSteps(
+            value.labels, -value.values, value.present, np.ones(value.n_series, dtype=bool)
+        )
+    raise QueryError(
+        "unary expression only allowed on expressions of type scalar or instant vector"
+    )
+
+
+def _final_labels(vector: VectorSteps) -> VectorSteps:
+    if not vector.drop_name.any():
+        return vector
+    labels = tuple(
+        without_name(lbls) if drop else lbls
+        for lbls, drop in zip(vector.labels, vector.drop_name, strict=True)
+    )
+    return merge_same_labels(
+        VectorSteps(labels, vector.values, vector.present, np.zeros(len(labels), dtype=bool))
+    )
+
+
+def _to_query_value(value: Value, times: I64, instant: bool) -> QueryValue:
+    if isinstance(value, ScalarSteps):
+        if instant:
+            return Scalar(int(times[0]), float(value.values[0]))
+        return Matrix((Series(Labels(), times.copy(), value.values.copy()),))
+    if isinstance(value, StringValue):
+        return String(int(times[0]), value.value)
+    if isinstance(value, RangeSteps):
+        out = []
+        for i, lbls in enumerate(value.labels):
+            lo, hi = int(value.lo[i, 0]), int(value.hi[i, 0])
+            if hi > lo:
+                name_dropped = without_name(lbls) if value.drop_name[i] else lbls
+                out.append(Series(name_dropped, value.ts[lo:hi], value.vals[lo:hi]))
+        return Matrix(tuple(out))
+    vector = _final_labels(value)
+    if instant:
+        t = int(times[0])
+        return Vector(
+            tuple(
+                Sample(lbls, t, float(vector.values[i, 0]))
+                for i, lbls in enumerate(vector.labels)
+                if vector.present[i, 0]
+            )
+        )
+    series = []
+    for i in range(vector.n_series):
+        row = vector.present[i]
+        if row.any():
+            series.append(Series(vector.labels[i], times[row], vector.values[i][row]))
+    series.sort(key=lambda s: s.labels)
+    return Matrix(tuple(series))

@@ -1,0 +1,40 @@
+"""Errors a PromQL query can raise; messages match Prometheus's where clients depend on them."""
+
+from __future__ import annotations
+
+
+class PromQLError(Exception):
+    """Base of every error the engine raises for a query (never for a bug)."""
+
+
+class ParseError(PromQLError):
+    """The query text is not valid PromQL; `message` is the parser's own wording."""
+
+    def __init__(self, message: str, query: str = "") -> None:
+        super().__init__(f"parse error: {message}")
+        self.message = message
+        self.query = query
+
+
+class UnsupportedFeatureError(PromQLError):
+    """Valid PromQL that vigil does not evaluate yet (native histograms, experimental syntax)."""
+
+
+class QueryError(PromQLError):
+    """The query is valid but its evaluation failed (e.g. many-to-many matching)."""
+
+
+class TooManySamplesError(QueryError):
+    """The query would hold more samples in memory than `max_samples` allows."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "query processing would load too many samples into memory in query execution"
+        )
+
+
+class QueryTimeoutError(QueryError):
+    """The query ran longer than its deadline."""
+
+    def __init__(self, where: str = "expression evaluation") -> None:
+        super().__init__(f"query timed out in {where}")

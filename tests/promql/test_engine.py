@@ -1,0 +1,55 @@
+"""Engine behaviour not covered by the upstream scripts: limits, parse errors, result types."""
+
+from __future__ import annotations
+
+import pytest
+
+from vigil.model import Labels
+from vigil.promql import Engine, EngineOptions, ParseError, TooManySamplesError, Vector
+from vigil.promql.errors import QueryTimeoutError, UnsupportedFeatureError
+from vigil.promql.testing import MemoryStorage
+
+
+def _storage() -> MemoryStorage:
+    storage = MemoryStorage()
+    for i in range(3):
+        labels = Labels.from_dict({"__name__": "up", "instance": str(i)})
+        for t in range(0, 600_000, 15_000):
+            storage.add(labels, t, float(i))
+    return storage
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("sum(", ParseError),
+        ("rate(up[5m] anchored)", UnsupportedFeatureError),
+        ("up + fill(0) up", UnsupportedFeatureError),
+    ],
+)
+def test_bad_queries_raise_user_facing_errors(query: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        Engine(_storage().queryable).instant_query(query, 300_000)
+
+
+def test_max_samples_limit_uses_prometheus_message() -> None:
+    engine = Engine(_storage().queryable, EngineOptions(max_samples=2))
+    with pytest.raises(TooManySamplesError, match="too many samples"):
+        engine.instant_query("up", 300_000)
+
+
+def test_timeout_hook_fires_between_nodes() -> None:
+    ticks = iter(range(100))
+    engine = Engine(_storage().queryable, EngineOptions(timeout_s=1.5), clock=lambda: next(ticks))
+    with pytest.raises(QueryTimeoutError):
+        engine.instant_query("sum(up) + sum(up) + sum(up)", 300_000)
+
+
+def test_instant_query_returns_vector() -> None:
+    result = Engine(_storage().queryable).instant_query("sum by (instance) (up)", 300_000)
+    assert isinstance(result.value, Vector)
+    assert sorted((s.labels.get("instance"), s.value) for s in result.value.samples) == [
+        ("0", 0.0),
+        ("1", 1.0),
+        ("2", 2.0),
+    ]

@@ -1,0 +1,184 @@
+"""The Prometheus HTTP API over an in-memory store: envelope, value formats, error types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from vigil.model import Labels
+from vigil.promql.engine import Engine
+from vigil.promql.testing import MemoryStorage
+from vigil.web.api import APIContext, PrometheusAPI, format_sample_value, parse_duration
+
+
+@pytest.fixture
+def client() -> TestClient:
+    storage = MemoryStorage()
+    for i in range(0, 600_000, 15_000):
+        storage.add(Labels.from_dict({"__name__": "up", "job": "node", "instance": "a"}), i, 1.0)
+        storage.add(Labels.from_dict({"__name__": "up", "job": "vigil", "instance": "b"}), i, 0.0)
+        storage.add(Labels.from_dict({"__name__": "reqs_total", "job": "node"}), i, i / 1000)
+    ctx = APIContext(
+        engine=Engine(storage.queryable),
+        queryable=storage.queryable,
+        clock=lambda: 300.0,
+        flags={"storage.tsdb.path": "data"},
+    )
+    return TestClient(Starlette(routes=PrometheusAPI(ctx).routes()))
+
+
+def _ok(response: Any) -> Any:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "success"
+    return body["data"]
+
+
+def test_instant_vector(client: TestClient) -> None:
+    data = _ok(client.get("/api/v1/query", params={"query": "up", "time": "300"}))
+    assert data["resultType"] == "vector"
+    assert sorted((r["metric"]["job"], r["value"]) for r in data["result"]) == [
+        ("node", [300, "1"]),
+        ("vigil", [300, "0"]),
+    ]
+
+
+def test_post_form_and_default_time(client: TestClient) -> None:
+    data = _ok(client.post("/api/v1/query", data={"query": "sum(up)"}))
+    assert data == {"resultType": "vector", "result": [{"metric": {}, "value": [300, "1"]}]}
+
+
+def test_scalar_and_string(client: TestClient) -> None:
+    assert _ok(client.get("/api/v1/query", params={"query": "1.5", "time": "10.5"})) == {
+        "resultType": "scalar",
+        "result": [10.5, "1.5"],
+    }
+    assert _ok(client.get("/api/v1/query", params={"query": '"x"', "time": "10"}))["result"] == [
+        10,
+        "x",
+    ]
+
+
+def test_range_query(client: TestClient) -> None:
+    data = _ok(
+        client.get(
+            "/api/v1/query_range",
+            params={"query": "rate(reqs_total[1m])", "start": "120", "end": "180", "step": "30s"},
+        )
+    )
+    assert data["resultType"] == "matrix"
+    [series] = data["result"]
+    assert series["metric"] == {"job": "node"}
+    assert [t for t, _ in series["values"]] == [120, 150, 180]
+    assert [float(v) for _, v in series["values"]] == pytest.approx([1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code", "error_type", "fragment"),
+    [
+        ("/api/v1/query", {"query": "sum(", "time": "1"}, 400, "bad_data", "parse error"),
+        ("/api/v1/query", {"time": "1"}, 400, "bad_data", "query must not be empty"),
+        (
+            "/api/v1/query",
+            {"query": "up", "time": "yesterday"},
+            400,
+            "bad_data",
+            'invalid parameter "time"',
+        ),
+        (
+            "/api/v1/query",
+            {"query": "up + ignoring(job, instance) up", "time": "300"},
+            422,
+            "execution",
+            "duplicate series",
+        ),
+        (
+            "/api/v1/query_range",
+            {"query": "up", "start": "0", "end": "100000", "step": "1"},
+            400,
+            "bad_data",
+            "11,000 points",
+        ),
+        (
+            "/api/v1/query_range",
+            {"query": "up", "start": "10", "end": "0", "step": "1"},
+            400,
+            "bad_data",
+            "end timestamp",
+        ),
+        (
+            "/api/v1/query_range",
+            {"query": "up", "start": "0", "end": "10", "step": "0"},
+            400,
+            "bad_data",
+            "zero or negative",
+        ),
+        (
+            "/api/v1/query_range",
+            {"query": "up", "start": "0", "end": "10", "step": "x"},
+            400,
+            "bad_data",
+            'invalid parameter "step"',
+        ),
+        ("/api/v1/series", {}, 400, "bad_data", "no match[] parameter provided"),
+        ("/api/v1/series", {"match[]": "rate(up[1m])"}, 400, "bad_data", "not a series selector"),
+    ],
+)
+def test_errors(
+    client: TestClient, path: str, params: dict[str, str], code: int, error_type: str, fragment: str
+) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == code, response.text
+    body = response.json()
+    assert (body["status"], body["errorType"]) == ("error", error_type)
+    assert fragment in body["error"]
+
+
+def test_series_labels_and_values(client: TestClient) -> None:
+    assert _ok(client.get("/api/v1/series", params={"match[]": 'up{job=~"n.*"}'})) == [
+        {"__name__": "up", "instance": "a", "job": "node"}
+    ]
+    assert _ok(client.get("/api/v1/labels")) == ["__name__", "instance", "job"]
+    assert _ok(client.get("/api/v1/label/job/values")) == ["node", "vigil"]
+    assert _ok(client.get("/api/v1/label/__name__/values", params={"match[]": "up"})) == ["up"]
+    assert _ok(client.get("/api/v1/label/job/values", params={"limit": "1"})) == ["node"]
+
+
+def test_status_and_health(client: TestClient) -> None:
+    assert _ok(client.get("/api/v1/status/flags")) == {"storage.tsdb.path": "data"}
+    assert "version" in _ok(client.get("/api/v1/status/buildinfo"))
+    assert (
+        _ok(client.get("/api/v1/format_query", params={"query": "sum by(job)(up)"}))
+        == "sum by (job) (up)"
+    )
+    assert client.get("/-/healthy").status_code == 200
+    assert client.get("/-/ready").status_code == 200
+    assert _ok(client.get("/api/v1/query_exemplars", params={"query": "up"})) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1.0, "1"),
+        (0.1, "0.1"),
+        (1e22, "10000000000000000000000"),
+        (1e-7, "0.0000001"),
+        (-0.0, "-0"),
+        (float("nan"), "NaN"),
+        (float("-inf"), "-Inf"),
+        (2.5e15, "2500000000000000"),
+    ],
+)
+def test_value_format_is_go_f_minus_one(value: float, text: str) -> None:
+    assert format_sample_value(value) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [("15", 15_000), ("0.5", 500), ("1m30s", 90_000), ("100ms", 100), ("1h", 3_600_000)],
+)
+def test_step_durations(text: str, ms: int) -> None:
+    assert parse_duration(text, "step") == ms
