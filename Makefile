@@ -36,6 +36,7 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/exposition.py
 	$(BIN)/python bench/agent.py
+	$(BIN)/python bench/tsdb.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import vigil
@@ -273,6 +274,52 @@ def _run_check_metrics(args: argparse.Namespace) -> int:
     )
 
 
+def _add_tsdb(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`vigil tsdb import|dump|analyze` (promtool tsdb's twins) on a data dir's blocks."""
+    from pathlib import Path
+
+    parser = sub.add_parser("tsdb", help="work with a data dir's blocks (promtool tsdb's twin)")
+    tsdb = parser.add_subparsers(dest="tsdb", metavar="WHAT", required=True)
+    imp = tsdb.add_parser(
+        "import",
+        help="write 2h-aligned blocks from a file (promtool tsdb create-blocks-from)",
+    )
+    imp.add_argument("kind", choices=["openmetrics"], help="input format")
+    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("data_dir", type=Path, nargs="?", default=Path("data"), metavar="DATA_DIR")
+    imp.set_defaults(
+        handler=lambda a: _tsdb_importer().import_command(
+            a.kind, a.file, a.data_dir, sys.stdout, sys.stderr
+        )
+    )
+    dump = tsdb.add_parser("dump", help="print the samples of the blocks in a data dir")
+    dump.add_argument("data_dir", type=Path, nargs="?", default=Path("data"), metavar="DATA_DIR")
+    dump.add_argument("--match", default=None, help="series selector (default: every series)")
+    dump.add_argument("--min-time", type=int, default=-(2**63), help="ms, inclusive")
+    dump.add_argument("--max-time", type=int, default=2**63 - 1, help="ms, inclusive")
+    dump.set_defaults(
+        handler=lambda a: _tsdb_importer().dump_command(
+            a.data_dir, a.match, a.min_time, a.max_time, sys.stdout, sys.stderr
+        )
+    )
+    analyze = tsdb.add_parser("analyze", help="cardinality of a block: top metrics and labels")
+    analyze.add_argument("data_dir", type=Path, nargs="?", default=Path("data"), metavar="DATA_DIR")
+    analyze.add_argument("block_id", nargs="?", default=None, help="default: the newest block")
+    analyze.add_argument("--limit", type=int, default=20, help="rows per table")
+    analyze.set_defaults(
+        handler=lambda a: _tsdb_importer().analyze_command(
+            a.data_dir, a.block_id, a.limit, sys.stdout, sys.stderr
+        )
+    )
+
+
+def _tsdb_importer() -> ModuleType:
+    """Imported when a tsdb command runs, so `vigil agent` never loads numpy or zstandard."""
+    from vigil.tsdb import importer
+
+    return importer
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vigil",
@@ -283,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_agent(sub)
     _add_check(sub)
+    _add_tsdb(sub)
     return parser
 
 
