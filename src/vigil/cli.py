@@ -311,6 +311,15 @@ def _add_tsdb(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             a.data_dir, a.block_id, a.limit, sys.stdout, sys.stderr
         )
     )
+    repair = tsdb.add_parser(
+        "repair",
+        help="truncate a corrupt WAL at its first unreadable record (asks for --yes)",
+        description="Find the first unreadable WAL record in DATA_DIR/wal and report what "
+        "truncating there would drop; with --yes, truncate (the server must be stopped).",
+    )
+    repair.add_argument("data_dir", type=Path, metavar="DATA_DIR")
+    repair.add_argument("--yes", action="store_true", help="really truncate the WAL")
+    repair.set_defaults(handler=_run_tsdb_repair)
 
 
 def _tsdb_importer() -> ModuleType:
@@ -318,6 +327,12 @@ def _tsdb_importer() -> ModuleType:
     from vigil.tsdb import importer
 
     return importer
+
+
+def _run_tsdb_repair(args: argparse.Namespace) -> int:
+    from vigil.tsdb.db import repair_command
+
+    return repair_command(args.data_dir, args.yes, sys.stdout, sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per scrape is noise
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     return handler(args)

@@ -1,0 +1,510 @@
+"""The embedded TSDB: a WAL-backed head plus persisted blocks behind one Appender/Querier.
+
+`tick()` does the periodic work, driven by the caller's clock: cut the head into a block
+once it spans more than 1.5 block ranges (Prometheus's rule), truncate the head and
+checkpoint the WAL, then apply retention. Layout of the data dir: `lock`, `wal/`, and one
+directory per block (`<ULID>/`).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from vigil.model import Labels, Matcher
+from vigil.tsdb._api import Querier, SelectHints, SeriesData
+from vigil.tsdb.block import (
+    Block,
+    delete_block,
+    merge_series,
+    open_blocks,
+    remove_leftovers,
+    write_block,
+)
+from vigil.tsdb.compact import block_ranges, compact, plan
+from vigil.tsdb.head import (
+    F64,
+    I64,
+    MAX_TIME,
+    MIN_TIME,
+    Head,
+    HeadAppender,
+    HeadOptions,
+    HeadQuerier,
+)
+from vigil.tsdb.limits import default_max_series, memory_limit_bytes
+from vigil.tsdb.retention import expired
+from vigil.tsdb.wal import (
+    WAL,
+    FsyncPolicy,
+    ReplayStats,
+    WALMetrics,
+    remove_stale_temp_dirs,
+    repair,
+    replay,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+"""Wall-clock seconds since the epoch; tests pass a fake one."""
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class TSDBOptions:
+    """`max_series=None` derives the series limit from the memory limit (see limits.py); 0 is
+    unlimited. `retention_bytes` counts WAL and blocks; 0 disables size retention."""
+
+    block_range_ms: int = 2 * HOUR_MS
+    retention_ms: int = 15 * DAY_MS
+    retention_bytes: int = 0
+    out_of_order_time_window_ms: int = 0
+    max_series: int | None = None
+    wal_segment_size: int = 128 * 1024 * 1024
+    wal_fsync: FsyncPolicy = "batch"
+    chunk_samples: int = 120
+
+
+@dataclass(frozen=True, slots=True)
+class TSDBStats:
+    """What `/api/v1/status/tsdb` shows (Prometheus's headStats and cardinality lists)."""
+
+    head_series: int
+    head_chunks: int
+    head_min_time: int
+    head_max_time: int
+    series_count_by_metric_name: list[tuple[str, int]]
+    label_value_count_by_label_name: list[tuple[str, int]]
+    memory_in_bytes_by_label_name: list[tuple[str, int]]
+    series_count_by_label_value_pair: list[tuple[str, int]]
+    max_series: int
+    refused_series_by_metric_name: list[tuple[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one tick did."""
+
+    blocks_written: list[Path] = field(default_factory=list)
+    blocks_compacted: list[Path] = field(default_factory=list)
+    blocks_deleted: list[Path] = field(default_factory=list)
+    series_removed: int = 0
+
+
+class DataDirError(OSError):
+    """The data dir cannot be used: names the path and what is wrong with it."""
+
+
+class _DirLock:
+    """An exclusive `flock` on DATA/lock held while the TSDB is open; released by the
+    kernel if the process dies, so a crash never leaves a stale lock behind."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise DataDirError(
+                errno.EBUSY,
+                f"data dir {path.parent} is in use by another process (lock file {path} is held)",
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _prepare_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except PermissionError as err:
+        raise DataDirError(
+            errno.EACCES,
+            f"cannot create data dir {path}: permission denied on {err.filename or path} "
+            f"(running as uid {os.getuid()}); create it or pick another --storage.tsdb.path",
+        ) from None
+    except OSError as err:
+        raise DataDirError(err.errno, f"cannot create data dir {path}: {err.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise DataDirError(
+            errno.EACCES,
+            f"data dir {path} is not writable by uid {os.getuid()} (mode {path.stat().st_mode & 0o777:o})",
+        )
+
+
+class DBMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.blocks_loaded = Gauge(
+            "prometheus_tsdb_blocks_loaded",
+            "Number of currently loaded data blocks",
+            registry=registry,
+        )
+        self.storage_blocks_bytes = Gauge(
+            "prometheus_tsdb_storage_blocks_bytes",
+            "The number of bytes that are currently used for local storage by all blocks.",
+            registry=registry,
+        )
+        self.head_compactions = Counter(
+            "prometheus_tsdb_compactions",
+            "Total number of compactions that were executed.",
+            registry=registry,
+        )
+        self.block_compactions = Counter(
+            "vigil_tsdb_block_compactions",
+            "Blocks written by merging other blocks (leveled or overlapping).",
+            registry=registry,
+        )
+        self.time_retentions = Counter(
+            "prometheus_tsdb_time_retentions",
+            "The number of times that blocks were deleted because the maximum time limit was exceeded.",
+            registry=registry,
+        )
+        self.size_retentions = Counter(
+            "prometheus_tsdb_size_retentions",
+            "The number of times that blocks were deleted because the maximum number of bytes was exceeded.",
+            registry=registry,
+        )
+        self.max_series = Gauge(
+            "vigil_tsdb_head_max_series",
+            "Series the head accepts before refusing new ones (0: no limit).",
+            registry=registry,
+        )
+
+
+class TSDB:
+    """Open with `TSDB.open`; close to release the data dir."""
+
+    def __init__(
+        self,
+        path: Path,
+        options: TSDBOptions,
+        clock: Clock,
+        head: Head,
+        wal: WAL,
+        blocks: list[Block],
+        lock: _DirLock,
+        metrics: DBMetrics,
+        replay_stats: ReplayStats,
+    ) -> None:
+        self.path = path
+        self.options = options
+        self.head = head
+        self.wal = wal
+        self.replay_stats = replay_stats
+        self._clock = clock
+        self._blocks = blocks
+        self._lock = lock
+        self._metrics = metrics
+        self._refused_logged = 0
+        self._update_block_metrics()
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | str,
+        options: TSDBOptions | None = None,
+        clock: Clock = time.time,
+        registry: CollectorRegistry | None = None,
+    ) -> TSDB:
+        """Lock the dir, load blocks, replay the WAL into a new head. Raises DataDirError or
+        WALCorruptionError (which says how to repair) instead of dropping data silently."""
+        path = Path(path)
+        options = options or TSDBOptions()
+        registry = registry if registry is not None else CollectorRegistry()
+        _prepare_dir(path)
+        lock = _DirLock(path / "lock")
+        try:
+            return cls._load(path, options, clock, registry, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _load(
+        cls,
+        path: Path,
+        options: TSDBOptions,
+        clock: Clock,
+        registry: CollectorRegistry,
+        lock: _DirLock,
+    ) -> TSDB:
+        max_series = options.max_series
+        if max_series is None:
+            max_series = default_max_series(memory_limit_bytes())
+        metrics = DBMetrics(registry)
+        metrics.max_series.set(max_series)
+        for leftover in remove_leftovers(path):
+            log.info("removed leftover block directory %s", leftover)
+        blocks = open_blocks(path)
+        head = Head(
+            HeadOptions(
+                block_range_ms=options.block_range_ms,
+                out_of_order_time_window_ms=options.out_of_order_time_window_ms,
+                max_series=max_series,
+                chunk_samples=options.chunk_samples,
+            ),
+            registry,
+        )
+        if blocks:
+            head.set_min_valid_time(max(b.meta.maxt for b in blocks) + 1)
+        wal_dir = path / "wal"
+        remove_stale_temp_dirs(wal_dir)
+        wal_metrics = WALMetrics(registry)
+        try:
+
+            def add_series(series: list[tuple[int, Labels]]) -> None:
+                for ref, labels in series:
+                    head.replay_series(ref, labels)
+
+            def add_samples(refs: I64, ts: I64, vs: F64, out_of_order: bool) -> None:
+                head.replay(refs, ts, vs, out_of_order)
+
+            stats = replay(wal_dir, add_series, add_samples, wal_metrics)
+        except BaseException:
+            for block in blocks:
+                block.close()
+            raise
+        wal = WAL(wal_dir, options.wal_segment_size, options.wal_fsync, wal_metrics)
+        head.attach_wal(wal)
+        log.info(
+            "replayed WAL %s in %.3fs: checkpoint %s, %d segments, %d series, %d samples; %d blocks loaded",
+            wal_dir,
+            stats.seconds,
+            stats.checkpoint,
+            stats.segments,
+            stats.series,
+            stats.samples,
+            len(blocks),
+        )
+        return cls(path, options, clock, head, wal, blocks, lock, metrics, stats)
+
+    # ----- the two seams -----
+
+    def appender(self) -> HeadAppender:
+        return self.head.appender()
+
+    def querier(self, mint: int, maxt: int) -> TSDBQuerier:
+        """Blocks overlapping [mint, maxt] and the head, merged (head wins on equal timestamps)."""
+        blocks = [b for b in self._blocks if b.meta.mint <= maxt and b.meta.maxt >= mint]
+        return TSDBQuerier([b.querier(mint, maxt) for b in blocks], self.head.querier(mint, maxt))
+
+    @property
+    def blocks(self) -> list[Block]:
+        return list(self._blocks)
+
+    # ----- periodic work -----
+
+    def tick(self) -> TickReport:
+        """fsync the WAL ("batch" policy), cut the head into blocks while it spans more than
+        1.5 block ranges, compact blocks, then apply retention (relative to the clock)."""
+        self.wal.sync()
+        written: list[Path] = []
+        removed = 0
+        block_range = self.options.block_range_ms
+        while True:
+            head_min, head_max = self.head.min_time, self.head.max_time
+            if (
+                head_max == MIN_TIME
+                or head_min == MAX_TIME
+                or head_max - head_min <= block_range * 3 // 2
+            ):
+                break
+            start = head_min - head_min % block_range
+            end = start + block_range  # exclusive
+            series = self.head.querier(start, end - 1).select([])
+            path = write_block(self.path, series, start, end - 1)
+            self._blocks.append(Block.open(path))
+            self._blocks.sort(key=lambda b: (b.meta.mint, b.meta.maxt))
+            written.append(path)
+            self._metrics.head_compactions.inc()
+            removed += self.head.truncate(end)
+            self._checkpoint()
+            log.info("cut head [%d, %d] into block %s", start, end - 1, path)
+        compacted = self._compact()
+        deleted = self._apply_retention()
+        self._log_refused_series()
+        self._update_block_metrics()
+        return TickReport(written, compacted, deleted, removed)
+
+    def _checkpoint(self) -> None:
+        with self.head.locked():
+            upto = self.wal.cut_segment()
+            snapshot = self.head.snapshot()
+        self.wal.write_checkpoint(
+            upto, snapshot.series, snapshot.refs, snapshot.timestamps, snapshot.values
+        )
+
+    def _compact(self) -> list[Path]:
+        """Merge blocks as the leveled planner says (overlapping ones first) until it is done."""
+        written: list[Path] = []
+        ranges = block_ranges(self.options.retention_ms, self.options.block_range_ms)
+        while groups := plan(self._blocks, ranges):
+            for group in groups:
+                path = compact(self.path, group)
+                self._blocks.append(Block.open(path))
+                for source in group:
+                    self._delete(source)
+                written.append(path)
+                self._metrics.block_compactions.inc()
+            self._blocks.sort(key=lambda b: (b.meta.mint, b.meta.maxt))
+        return written
+
+    def _apply_retention(self) -> list[Path]:
+        """Drop blocks wholly older than retention_ms before now, then the oldest ones while
+        WAL + blocks exceed retention_bytes (retention.expired: Prometheus's rules)."""
+        now_ms = int(self._clock() * 1000)
+        doomed = expired(
+            self._blocks,
+            now_ms,
+            self.options.retention_ms,
+            self.options.retention_bytes,
+            other_bytes=self.wal.size_bytes(),
+        )
+        for block in doomed:
+            self._delete(block)
+            if block.meta.maxt < now_ms - self.options.retention_ms:
+                self._metrics.time_retentions.inc()
+            else:
+                self._metrics.size_retentions.inc()
+        return [block.path for block in doomed]
+
+    def _delete(self, block: Block) -> None:
+        self._blocks.remove(block)
+        delete_block(block)
+
+    def _log_refused_series(self) -> None:
+        top = self.head.refused_series_top(5)
+        refused = sum(count for _, count in self.head.refused_series_top(1_000_000))
+        if refused > self._refused_logged:
+            log.warning(
+                "series limit %d reached: %d new series refused so far; top metric names: %s",
+                self.head.options.max_series,
+                refused,
+                ", ".join(f"{name or '<no name>'} ({count})" for name, count in top),
+            )
+            self._refused_logged = refused
+
+    def _update_block_metrics(self) -> None:
+        self._metrics.blocks_loaded.set(len(self._blocks))
+        self._metrics.storage_blocks_bytes.set(sum(b.size_bytes for b in self._blocks))
+
+    # ----- status -----
+
+    def size_bytes(self) -> int:
+        """Disk used by WAL and blocks (what size retention counts)."""
+        return self.wal.size_bytes() + sum(b.size_bytes for b in self._blocks)
+
+    def refused_series_top(self, n: int = 10) -> list[tuple[str, int]]:
+        return self.head.refused_series_top(n)
+
+    def stats(self, limit: int = 10) -> TSDBStats:
+        head = self.head
+        return TSDBStats(
+            head_series=head.num_series,
+            head_chunks=head.num_chunks,
+            head_min_time=head.min_time if head.num_series else 0,
+            head_max_time=head.max_time if head.max_time != MIN_TIME else 0,
+            series_count_by_metric_name=head.series_count_by_metric_name(limit),
+            label_value_count_by_label_name=head.label_value_count_by_name(limit),
+            memory_in_bytes_by_label_name=head.memory_in_bytes_by_label_name(limit),
+            series_count_by_label_value_pair=head.series_count_by_label_pair(limit),
+            max_series=head.options.max_series,
+            refused_series_by_metric_name=head.refused_series_top(limit),
+        )
+
+    def close(self) -> None:
+        self.wal.close()
+        for block in self._blocks:
+            block.close()
+        self._lock.release()
+
+    def __enter__(self) -> TSDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TSDBQuerier:
+    """Block queriers and the head querier as one Querier; overlapping samples deduplicated."""
+
+    def __init__(self, blocks: Sequence[Querier], head: HeadQuerier) -> None:
+        self._parts: list[Querier] = [*blocks, head]
+
+    def _queriers(self) -> list[Querier]:
+        return self._parts
+
+    def select(
+        self, matchers: Sequence[Matcher], hints: SelectHints | None = None
+    ) -> Iterator[SeriesData]:
+        streams = [q.select(matchers, hints) for q in self._queriers()]
+        if len(streams) == 1:
+            return iter(streams[0])
+        return merge_series(streams)
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({name for q in self._queriers() for name in q.label_names(matchers)})
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({value for q in self._queriers() for value in q.label_values(name, matchers)})
+
+    def series(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        return sorted({labels for q in self._queriers() for labels in q.series(matchers)})
+
+    def close(self) -> None:
+        for q in self._queriers():
+            q.close()
+
+
+def repair_command(data_dir: Path, apply: bool, out: TextIO, err: TextIO) -> int:
+    """`vigil tsdb repair DATA_DIR [--yes]`: find the first unreadable WAL record; report what
+    truncating there drops, and truncate only when `apply` (exit 1 if asked to and not done)."""
+    wal_dir = data_dir / "wal"
+    if not wal_dir.is_dir():
+        err.write(f"vigil tsdb repair: {wal_dir} does not exist\n")
+        return 2
+    try:
+        lock = _DirLock(data_dir / "lock")
+    except DataDirError as busy:
+        err.write(f"vigil tsdb repair: {busy}; stop the server first\n")
+        return 2
+    try:
+        report = repair(wal_dir, apply)
+    finally:
+        lock.release()
+    if report is None:
+        out.write(f"WAL in {wal_dir} is intact: nothing to repair\n")
+        return 0
+    dropped = (
+        f"{report.dropped_bytes} bytes: the bad record and {report.dropped_records} readable "
+        f"records after it, including {len(report.dropped_segments)} later segment(s)"
+    )
+    where = f"{report.path} at offset {report.offset} ({report.reason})"
+    if not report.applied:
+        out.write(
+            f"WAL corruption in {where}.\nTruncating there would drop {dropped}.\n"
+            f"Re-run with --yes to truncate: `vigil tsdb repair {data_dir} --yes`\n"
+        )
+        return 1
+    out.write(f"Truncated the WAL at {where}; dropped {dropped}.\n")
+    for path in report.dropped_segments:
+        out.write(f"  deleted {path}\n")
+    return 0

@@ -1,0 +1,867 @@
+"""The head: the most recent samples of every series, in memory, WAL-backed.
+
+Samples live in fixed-size chunks ("slots") of one 2-D numpy array per column, so a whole
+scrape is validated and placed with a handful of numpy calls, with no Python object per
+sample. Series refs are dense, never reused, and index the per-series state arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+from collections import Counter as Tally
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from vigil.model import METRIC_NAME, Labels, Matcher
+from vigil.tsdb._api import SelectHints, SeriesData, SeriesRef
+from vigil.tsdb.index import MemPostings, RefArray, select_refs
+
+if TYPE_CHECKING:
+    from vigil.tsdb.wal import WAL
+
+log = logging.getLogger(__name__)
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+U64 = npt.NDArray[np.uint64]
+Bools = npt.NDArray[np.bool_]
+
+MIN_TIME = int(np.iinfo(np.int64).min)
+MAX_TIME = int(np.iinfo(np.int64).max)
+HOUR_MS = 3_600_000
+
+# Why a sample (or a series) was refused; the `reason` label of vigil_tsdb_rejected_samples_total.
+OUT_OF_ORDER = "out_of_order"
+DUPLICATE = "duplicate"
+OUT_OF_BOUNDS = "out_of_bounds"
+SERIES_LIMIT = "series_limit"
+UNKNOWN_SERIES = "unknown_series"
+
+
+class AppendError(ValueError):
+    """A sample or series the head refuses; `reason` is one of the rejection reasons."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class HeadOptions:
+    block_range_ms: int = 2 * HOUR_MS
+    out_of_order_time_window_ms: int = 0
+    max_series: int = 0  # 0: no limit
+    chunk_samples: int = 120
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    """What one commit did: samples made visible, silently deduplicated, and refused by reason."""
+
+    appended: int = 0
+    deduplicated: int = 0
+    rejected: Mapping[str, int] = field(default_factory=dict)
+
+
+class HeadMetrics:
+    """The head's self-metrics, with Prometheus's names, on a registry the caller owns."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.series = Gauge(
+            "prometheus_tsdb_head_series",
+            "Total number of series in the head block.",
+            registry=registry,
+        )
+        self.series_created = Counter(
+            "prometheus_tsdb_head_series_created",
+            "Total number of series created in the head",
+            registry=registry,
+        )
+        self.series_removed = Counter(
+            "prometheus_tsdb_head_series_removed",
+            "Total number of series removed in the head",
+            registry=registry,
+        )
+        self.chunks = Gauge(
+            "prometheus_tsdb_head_chunks",
+            "Total number of chunks in the head block.",
+            registry=registry,
+        )
+        self.samples_appended = Counter(
+            "prometheus_tsdb_head_samples_appended",
+            "Total number of appended samples.",
+            ["type"],
+            registry=registry,
+        )
+        self.out_of_order = Counter(
+            "prometheus_tsdb_out_of_order_samples",
+            "Total number of out of order samples ingestion failed attempts due to out of order being disabled.",
+            ["type"],
+            registry=registry,
+        )
+        self.out_of_bound = Counter(
+            "prometheus_tsdb_out_of_bound_samples",
+            "Total number of out of bound samples ingestion failed attempts with out of order support disabled.",
+            ["type"],
+            registry=registry,
+        )
+        self.ooo_appended = Counter(
+            "prometheus_tsdb_head_out_of_order_samples_appended",
+            "Total number of appended out of order samples.",
+            ["type"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "vigil_tsdb_rejected_samples",
+            "Samples the head refused, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.series_refused = Counter(
+            "vigil_tsdb_head_series_refused",
+            "New series refused because the head reached its series limit.",
+            registry=registry,
+        )
+        self.truncations = Counter(
+            "prometheus_tsdb_head_truncations",
+            "Total number of head truncations attempted.",
+            registry=registry,
+        )
+        self.min_time = Gauge(
+            "prometheus_tsdb_head_min_time",
+            "Minimum time bound of the head block.",
+            registry=registry,
+        )
+        self.max_time = Gauge(
+            "prometheus_tsdb_head_max_time", "Maximum timestamp of the head.", registry=registry
+        )
+
+
+_Array = TypeVar("_Array", bound=npt.NDArray[Any])
+
+
+def _grown(array: _Array, size: int, fill: object) -> _Array:
+    """A copy with room for at least `size` rows (grown by half), new rows set to `fill`."""
+    capacity = max(size, len(array) + len(array) // 2, 64)
+    grown = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
+    grown[: len(array)] = array
+    grown[len(array) :] = fill
+    return grown  # type: ignore[return-value]
+
+
+def _group_starts(sorted_refs: I64) -> Bools:
+    first = np.empty(len(sorted_refs), dtype=np.bool_)
+    if len(sorted_refs):
+        first[0] = True
+        np.not_equal(sorted_refs[1:], sorted_refs[:-1], out=first[1:])
+    return first
+
+
+def _previous_in_batch(t: I64, bits: U64, first: Bools) -> tuple[I64, U64]:
+    """For samples grouped by series (append order kept within a group): the largest earlier
+    timestamp in the same group and the value bits of its first sample (MIN_TIME if none).
+
+    A segmented prefix-max without a Python loop: timestamps become ranks (ties ranked so the
+    earliest sample wins), offset by group so one `maximum.accumulate` never crosses groups.
+    """
+    n = len(t)
+    positions = np.arange(n, dtype=np.int64)
+    by_rank = np.lexsort((-positions, t))
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_rank] = positions
+    group = np.cumsum(first, dtype=np.int64) - 1
+    key = np.maximum.accumulate(group * n + rank)
+    before = np.empty(n, dtype=np.int64)
+    before[0] = -1
+    before[1:] = key[:-1]
+    before[first] = -1
+    has = before >= 0
+    setter = by_rank[before[has] - group[has] * n]
+    prev_t = np.full(n, MIN_TIME, dtype=np.int64)
+    prev_bits = np.zeros(n, dtype=np.uint64)
+    prev_t[has] = t[setter]
+    prev_bits[has] = bits[setter]
+    return prev_t, prev_bits
+
+
+@dataclass(frozen=True, slots=True)
+class HeadSnapshot:
+    """Everything the head holds, for a WAL checkpoint: series, then samples by (ref, time)."""
+
+    series: list[tuple[int, Labels]]
+    refs: I64
+    timestamps: I64
+    values: F64
+
+
+class Head:
+    """Series registry, postings and append buffers; implements the appender's commit and the
+    querier's reads under one lock (numpy calls are short; no lock is held across I/O but WAL)."""
+
+    def __init__(
+        self,
+        options: HeadOptions | None = None,
+        registry: CollectorRegistry | None = None,
+        wal: WAL | None = None,
+    ) -> None:
+        self.options = options or HeadOptions()
+        self.metrics = HeadMetrics(registry if registry is not None else CollectorRegistry())
+        self._wal = wal
+        self._lock = threading.RLock()
+        self._postings = MemPostings()
+        self._by_labels: dict[Labels, int] = {}
+        self._labels: list[Labels | None] = []
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        self._n_alive = 0
+        # Per series, indexed by ref.
+        self._alive: Bools = np.zeros(0, dtype=np.bool_)
+        self._logged: Bools = np.zeros(0, dtype=np.bool_)
+        self._gc_candidate: Bools = np.zeros(0, dtype=np.bool_)
+        self._open_slot: I64 = np.zeros(0, dtype=np.int64)
+        self._last_t: I64 = np.zeros(0, dtype=np.int64)
+        self._last_bits: U64 = np.zeros(0, dtype=np.uint64)
+        self._min_t: I64 = np.zeros(0, dtype=np.int64)
+        # Per slot (a chunk of up to chunk_samples samples of one series).
+        width = self.options.chunk_samples
+        self._ts: I64 = np.zeros((0, width), dtype=np.int64)
+        self._vs: F64 = np.zeros((0, width), dtype=np.float64)
+        self._slot_owner: I64 = np.zeros(0, dtype=np.int64)
+        self._slot_len: I64 = np.zeros(0, dtype=np.int64)
+        self._slot_seq: I64 = np.zeros(0, dtype=np.int64)
+        self._slots_used = 0
+        self._next_seq = 0
+        self._free: I64 = np.zeros(0, dtype=np.int64)
+        self._n_free = 0
+        # Out-of-order samples (accepted within out_of_order_time_window_ms): a rare side log.
+        self._ooo_ref: I64 = np.zeros(0, dtype=np.int64)
+        self._ooo_t: I64 = np.zeros(0, dtype=np.int64)
+        self._ooo_v: F64 = np.zeros(0, dtype=np.float64)
+        self._n_ooo = 0
+        self._max_t = MIN_TIME
+        self._min_valid_t = MIN_TIME
+        self._refused_by_name: Tally[str] = Tally()
+        self._wal_token = 0
+
+    def attach_wal(self, wal: WAL) -> None:
+        """Log every commit from now on (after replay, which must not re-log)."""
+        with self._lock:
+            self._wal = wal
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold off commits, e.g. while a WAL segment is cut and the head snapshotted."""
+        with self._lock:
+            yield
+
+    # ----- series registry -----
+
+    @property
+    def num_series(self) -> int:
+        return self._n_alive
+
+    @property
+    def num_chunks(self) -> int:
+        return self._slots_used - self._n_free
+
+    def _intern(self, labels: Labels) -> Labels:
+        pairs = self._pairs
+        interned = []
+        for pair in labels:
+            shared = pairs.get(pair)
+            if shared is None:
+                shared = pairs[pair] = (sys.intern(pair[0]), sys.intern(pair[1]))
+            interned.append(shared)
+        return Labels(interned)
+
+    def _ensure_series_capacity(self, size: int) -> None:
+        if size <= len(self._alive):
+            return
+        self._alive = _grown(self._alive, size, False)
+        self._logged = _grown(self._logged, size, False)
+        self._gc_candidate = _grown(self._gc_candidate, size, False)
+        self._open_slot = _grown(self._open_slot, size, -1)
+        self._last_t = _grown(self._last_t, size, MIN_TIME)
+        self._last_bits = _grown(self._last_bits, size, 0)
+        self._min_t = _grown(self._min_t, size, MAX_TIME)
+
+    def _add_series(self, ref: int, labels: Labels) -> None:
+        labels = self._intern(labels)
+        while len(self._labels) <= ref:
+            self._labels.append(None)
+        self._ensure_series_capacity(ref + 1)
+        self._labels[ref] = labels
+        self._by_labels[labels] = ref
+        self._alive[ref] = True
+        self._postings.add(ref, labels)
+        self._n_alive += 1
+        self.metrics.series_created.inc()
+        self.metrics.series.set(self._n_alive)
+
+    def get_or_create(self, labels: Labels) -> SeriesRef:
+        """The series' ref, created if new; -1 (counted, name remembered) past max_series."""
+        ref = self._by_labels.get(labels)
+        if ref is not None:
+            return ref
+        with self._lock:
+            ref = self._by_labels.get(labels)
+            if ref is not None:
+                return ref
+            limit = self.options.max_series
+            if limit and self._n_alive >= limit:
+                self._refused_by_name[labels.get(METRIC_NAME)] += 1
+                self.metrics.series_refused.inc()
+                return -1
+            ref = len(self._labels)
+            self._add_series(ref, labels)
+            return ref
+
+    def refs_for(self, labels: Sequence[Labels]) -> I64:
+        known = self._by_labels
+        refs = [known.get(item) for item in labels]
+        return np.fromiter(
+            (
+                ref if ref is not None else self.get_or_create(item)
+                for ref, item in zip(refs, labels, strict=True)
+            ),
+            dtype=np.int64,
+            count=len(refs),
+        )
+
+    def labels_of(self, ref: SeriesRef) -> Labels | None:
+        return self._labels[ref] if 0 <= ref < len(self._labels) else None
+
+    def refused_series_top(self, n: int = 10) -> list[tuple[str, int]]:
+        """Metric names whose new series were refused by the series limit, most first."""
+        return self._refused_by_name.most_common(n)
+
+    def set_min_valid_time(self, t_ms: int) -> None:
+        """Samples older than this are refused (they belong to persisted blocks)."""
+        with self._lock:
+            self._min_valid_t = max(self._min_valid_t, t_ms)
+
+    # ----- time range -----
+
+    @property
+    def max_time(self) -> int:
+        return self._max_t
+
+    @property
+    def min_time(self) -> int:
+        """Oldest sample time held (MAX_TIME when empty)."""
+        n = len(self._labels)
+        alive = self._alive[:n] & (self._last_t[:n] != MIN_TIME)
+        if not alive.any():
+            return MAX_TIME
+        return max(int(self._min_t[:n][alive].min()), self._min_valid_t)
+
+    # ----- appending -----
+
+    def appender(self) -> HeadAppender:
+        return HeadAppender(self)
+
+    def _appendable_min_time(self) -> int:
+        """Prometheus's bound: nothing older than the last block, nor (when out-of-order is
+        off) than half a block range before the newest sample."""
+        if self.options.out_of_order_time_window_ms > 0 or self._max_t == MIN_TIME:
+            return self._min_valid_t
+        return max(self._min_valid_t, self._max_t - self.options.block_range_ms // 2)
+
+    def commit(self, refs: I64, ts: I64, vs: F64) -> CommitResult:
+        """Validate, log to the WAL, then make visible; a WAL failure raises and applies nothing."""
+        with self._lock:
+            self._wal_token = 0
+            result = self._apply(refs, ts, vs, replaying=False, out_of_order=False)
+            token = self._wal_token
+        if token and self._wal is not None:
+            self._wal.wait_durable(token)
+        return result
+
+    def replay(self, refs: I64, ts: I64, vs: F64, out_of_order: bool) -> CommitResult:
+        """Re-apply one WAL record: samples older than the last block are skipped, nothing is logged."""
+        with self._lock:
+            return self._apply(refs, ts, vs, replaying=True, out_of_order=out_of_order)
+
+    def replay_series(self, ref: int, labels: Labels) -> None:
+        with self._lock:
+            existing = self._by_labels.get(labels)
+            if existing is not None or (ref < len(self._labels) and self._labels[ref] is not None):
+                return
+            self._add_series(ref, labels)
+            self._logged[ref] = True
+
+    def _apply(
+        self, refs: I64, ts: I64, vs: F64, replaying: bool, out_of_order: bool
+    ) -> CommitResult:
+        rejected: Tally[str] = Tally()
+        n_refs = len(self._labels)
+        known = (refs >= 0) & (refs < n_refs)
+        known[known] = self._alive[refs[known]]
+        if not known.all():
+            rejected[SERIES_LIMIT] += int((refs < 0).sum())
+            rejected[UNKNOWN_SERIES] += int(((refs >= 0) & ~known).sum())
+            refs, ts, vs = refs[known], ts[known], vs[known]
+        order = np.argsort(refs, kind="stable")
+        r, t, v = refs[order], ts[order], vs[order]
+        bits = v.view(np.uint64)
+        first = _group_starts(r)
+        prev_t = self._last_t[r]
+        prev_bits = self._last_bits[r]
+        if len(r) and not first.all():
+            batch_t, batch_bits = _previous_in_batch(t, bits, first)
+            later = batch_t > prev_t
+            prev_t = np.where(later, batch_t, prev_t)
+            prev_bits = np.where(later, batch_bits, prev_bits)
+        min_time = self._min_valid_t if replaying else self._appendable_min_time()
+        in_bounds = t >= min_time
+        same = in_bounds & (t == prev_t)
+        deduped = same & (bits == prev_bits)
+        accept = in_bounds & (t > prev_t)
+        older = in_bounds & (t < prev_t)
+        n_bounds = int(len(t) - in_bounds.sum())
+        if n_bounds and not replaying:
+            rejected[OUT_OF_BOUNDS] += n_bounds
+        rejected[DUPLICATE] += int(same.sum() - deduped.sum())
+        window = self.options.out_of_order_time_window_ms
+        ooo_rows: list[int] = []
+        if out_of_order or window > 0:
+            candidates = older if out_of_order else older & (t >= self._max_t - window)
+            ooo_rows, ooo_dups = self._out_of_order_rows(r, t, bits, np.flatnonzero(candidates))
+            rejected[DUPLICATE] += ooo_dups
+            older &= ~candidates
+        rejected[OUT_OF_ORDER] += int(older.sum())
+        acc_r, acc_t, acc_v = r[accept], t[accept], v[accept]
+        ooo = np.asarray(ooo_rows, dtype=np.int64)
+        if not replaying:
+            self._log(acc_r, acc_t, acc_v, r[ooo], t[ooo], v[ooo])
+        if len(acc_r):
+            self._insert_in_order(acc_r, acc_t, acc_v)
+        if len(ooo):
+            self._insert_out_of_order(r[ooo], t[ooo], v[ooo])
+        appended = len(acc_r) + len(ooo)
+        if appended:
+            self._max_t = max(self._max_t, int(acc_t.max()) if len(acc_t) else MIN_TIME)
+            self.metrics.samples_appended.labels("float").inc(appended)
+            self.metrics.max_time.set(self._max_t)
+            self.metrics.chunks.set(self.num_chunks)
+        if len(ooo):
+            self.metrics.ooo_appended.labels("float").inc(len(ooo))
+        result = {reason: count for reason, count in rejected.items() if count}
+        for reason, count in result.items():
+            self.metrics.rejected.labels(reason).inc(count)
+        if result.get(OUT_OF_ORDER):
+            self.metrics.out_of_order.labels("float").inc(result[OUT_OF_ORDER])
+        if result.get(OUT_OF_BOUNDS):
+            self.metrics.out_of_bound.labels("float").inc(result[OUT_OF_BOUNDS])
+        return CommitResult(appended, int(deduped.sum()), result)
+
+    def _out_of_order_rows(self, r: I64, t: I64, bits: U64, rows: I64) -> tuple[list[int], int]:
+        """Rows of older samples to accept out of order: the rare path, one row at a time,
+        refusing a timestamp the series already has (deduplicating an identical value)."""
+        accepted: list[int] = []
+        duplicates = 0
+        seen: dict[tuple[int, int], int] = {}
+        for row in rows.tolist():
+            ref, ts = int(r[row]), int(t[row])
+            existing = seen.get((ref, ts))
+            if existing is None:
+                found = self._value_bits_at(ref, ts)
+                existing = found if found is not None else -1
+            if existing == -1:
+                seen[(ref, ts)] = int(bits[row])
+                accepted.append(row)
+            elif existing != int(bits[row]):
+                duplicates += 1
+        return accepted, duplicates
+
+    def _value_bits_at(self, ref: int, t_ms: int) -> int | None:
+        _, ts, vs = self._gather(np.array([ref], dtype=np.int64), t_ms, t_ms)
+        return int(vs.view(np.uint64)[0]) if len(ts) else None
+
+    def _log(self, r: I64, t: I64, v: F64, ooo_r: I64, ooo_t: I64, ooo_v: F64) -> None:
+        if self._wal is None or not (len(r) or len(ooo_r)):
+            return
+        from vigil.tsdb import wal as walfmt
+
+        touched = np.concatenate([r, ooo_r]) if len(ooo_r) else r
+        new = np.unique(touched[~self._logged[touched]])
+        records = []
+        if len(new):
+            records.append(
+                walfmt.encode_series([(ref, self._series_labels(ref)) for ref in new.tolist()])
+            )
+        if len(r):
+            records.append(walfmt.encode_samples(r, t, v))
+        if len(ooo_r):
+            records.append(walfmt.encode_samples(ooo_r, ooo_t, ooo_v, out_of_order=True))
+        self._wal_token = self._wal.log(records)
+        self._logged[new] = True
+
+    def _series_labels(self, ref: int) -> Labels:
+        labels = self._labels[ref]
+        assert labels is not None
+        return labels
+
+    def _alloc_slots(self, count: int) -> I64:
+        reused = min(count, self._n_free)
+        ids = [self._free[self._n_free - reused : self._n_free].copy()]
+        self._n_free -= reused
+        fresh = count - reused
+        if fresh:
+            start = self._slots_used
+            self._slots_used += fresh
+            if self._slots_used > len(self._slot_owner):
+                size = self._slots_used
+                self._ts = _grown(self._ts, size, 0)
+                self._vs = _grown(self._vs, size, 0.0)
+                self._slot_owner = _grown(self._slot_owner, size, -1)
+                self._slot_len = _grown(self._slot_len, size, 0)
+                self._slot_seq = _grown(self._slot_seq, size, 0)
+            ids.append(np.arange(start, start + fresh, dtype=np.int64))
+        return np.concatenate(ids)
+
+    def _insert_in_order(self, r: I64, t: I64, v: F64) -> None:
+        """Place samples sorted by ref (time ascending within a ref) into the series' open
+        slots, opening new slots where one fills up: all vectorised."""
+        width = self.options.chunk_samples
+        n = len(r)
+        first = _group_starts(r)
+        starts = np.flatnonzero(first)
+        refs = r[starts]
+        counts = np.diff(np.append(starts, n))
+        within = np.arange(n, dtype=np.int64) - np.repeat(starts, counts)
+        open_slot = self._open_slot[refs]
+        fill = np.full(len(refs), width, dtype=np.int64)
+        has_open = open_slot >= 0
+        fill[has_open] = self._slot_len[open_slot[has_open]]
+        new_per_series = (fill + counts - 1) // width
+        total_new = int(new_per_series.sum())
+        new_ids = self._alloc_slots(total_new)
+        if total_new:
+            owners = np.repeat(refs, new_per_series)
+            self._slot_owner[new_ids] = owners
+            self._slot_len[new_ids] = 0
+            self._slot_seq[new_ids] = np.arange(self._next_seq, self._next_seq + total_new)
+            self._next_seq += total_new
+        new_base = np.cumsum(new_per_series) - new_per_series
+        position = np.repeat(fill, counts) + within
+        chunk = position // width
+        column = position % width
+        sample_base = np.repeat(new_base, counts)
+        slot = np.where(
+            chunk == 0,
+            np.repeat(open_slot, counts),
+            new_ids[np.clip(sample_base + chunk - 1, 0, total_new - 1)] if total_new else -1,
+        )
+        self._ts[slot, column] = t
+        self._vs[slot, column] = v
+        last_of_run = np.empty(n, dtype=np.bool_)
+        last_of_run[-1] = True
+        np.not_equal(slot[1:], slot[:-1], out=last_of_run[:-1])
+        self._slot_len[slot[last_of_run]] = column[last_of_run] + 1
+        has_new = new_per_series > 0
+        self._open_slot[refs[has_new]] = new_ids[(new_base + new_per_series - 1)[has_new]]
+        last = np.append(starts[1:], n) - 1
+        self._last_t[refs] = t[last]
+        self._last_bits[refs] = v.view(np.uint64)[last]
+        self._min_t[refs] = np.minimum(self._min_t[refs], t[starts])
+
+    def _insert_out_of_order(self, r: I64, t: I64, v: F64) -> None:
+        end = self._n_ooo + len(r)
+        if end > len(self._ooo_ref):
+            self._ooo_ref = _grown(self._ooo_ref, end, -1)
+            self._ooo_t = _grown(self._ooo_t, end, 0)
+            self._ooo_v = _grown(self._ooo_v, end, 0.0)
+        self._ooo_ref[self._n_ooo : end] = r
+        self._ooo_t[self._n_ooo : end] = t
+        self._ooo_v[self._n_ooo : end] = v
+        self._n_ooo = end
+        np.minimum.at(self._min_t, r, t)
+
+    # ----- reading -----
+
+    def _gather(self, refs: RefArray, mint: int, maxt: int) -> tuple[I64, I64, F64]:
+        """Samples of the given series in [mint, maxt], sorted by (ref, time)."""
+        mint = max(mint, self._min_valid_t)
+        used = self._slots_used
+        chosen = np.zeros(len(self._labels) + 1, dtype=np.bool_)
+        chosen[refs] = True
+        owner = self._slot_owner[:used]
+        slots = np.flatnonzero(chosen[owner])  # free slots have owner -1: the extra False
+        lengths = self._slot_len[slots]
+        slots, lengths = slots[lengths > 0], lengths[lengths > 0]
+        overlap = (self._ts[slots, 0] <= maxt) & (self._ts[slots, lengths - 1] >= mint)
+        slots, lengths = slots[overlap], lengths[overlap]
+        order = np.lexsort((self._slot_seq[slots], owner[slots]))
+        slots, lengths = slots[order], lengths[order]
+        total = int(lengths.sum())
+        rows = np.repeat(slots, lengths)
+        columns = np.arange(total, dtype=np.int64) - np.repeat(
+            np.cumsum(lengths) - lengths, lengths
+        )
+        out_r = np.repeat(owner[slots], lengths)
+        out_t = self._ts[rows, columns]
+        out_v = self._vs[rows, columns]
+        keep = (out_t >= mint) & (out_t <= maxt)
+        out_r, out_t, out_v = out_r[keep], out_t[keep], out_v[keep]
+        if self._n_ooo:
+            o_r = self._ooo_ref[: self._n_ooo]
+            o_t = self._ooo_t[: self._n_ooo]
+            extra = chosen[o_r] & (o_t >= mint) & (o_t <= maxt)
+            if extra.any():
+                out_r = np.concatenate([out_r, o_r[extra]])
+                out_t = np.concatenate([out_t, o_t[extra]])
+                out_v = np.concatenate([out_v, self._ooo_v[: self._n_ooo][extra]])
+                order = np.lexsort((out_t, out_r))
+                out_r, out_t, out_v = out_r[order], out_t[order], out_v[order]
+        return out_r, out_t, out_v
+
+    def select_refs(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> RefArray:
+        """Ascending refs of live series matching all matchers whose samples span [mint, maxt]."""
+        with self._lock:
+            n = len(self._labels)
+            refs = select_refs(self._postings, matchers, lambda: np.flatnonzero(self._alive[:n]))
+            lo = max(mint, self._min_valid_t)
+            keep = (
+                (self._last_t[refs] != MIN_TIME)
+                & (self._min_t[refs] <= maxt)
+                & (self._last_t[refs] >= lo)
+            )
+            selected: RefArray = refs[keep]
+            return selected
+
+    def series_data(self, refs: RefArray, mint: int, maxt: int) -> Iterator[SeriesData]:
+        """SeriesData for those refs that have samples in [mint, maxt], in label order."""
+        with self._lock:
+            out_r, out_t, out_v = self._gather(refs, mint, maxt)
+            labels = self._labels
+            if not len(out_r):
+                return iter(())
+            bounds = np.flatnonzero(out_r[1:] != out_r[:-1]) + 1
+            starts = np.concatenate([[0], bounds]).tolist()
+            ends = [*bounds.tolist(), len(out_r)]
+            owners = out_r[starts].tolist()
+            found = []
+            for ref, a, b in zip(owners, starts, ends, strict=True):
+                series_labels = labels[ref]
+                assert series_labels is not None
+                found.append(SeriesData(series_labels, out_t[a:b], out_v[a:b]))
+        found.sort(key=lambda s: s.labels)
+        return iter(found)
+
+    def querier(self, mint: int, maxt: int) -> HeadQuerier:
+        return HeadQuerier(self, mint, maxt)
+
+    # ----- truncation, snapshots, stats -----
+
+    def truncate(self, cut_ms: int) -> int:
+        """Drop every sample older than cut_ms (now in a block) and series left without any;
+        returns the number of series removed."""
+        with self._lock:
+            self.metrics.truncations.inc()
+            self._min_valid_t = max(self._min_valid_t, cut_ms)
+            used = self._slots_used
+            lengths = self._slot_len[:used]
+            live = lengths > 0
+            slot_max = np.full(used, MAX_TIME, dtype=np.int64)
+            live_ids = np.flatnonzero(live)
+            slot_max[live_ids] = self._ts[live_ids, lengths[live_ids] - 1]
+            dead_slots = np.flatnonzero(live & (slot_max < cut_ms))
+            if len(dead_slots):
+                owners = self._slot_owner[dead_slots]
+                was_open = self._open_slot[owners] == dead_slots
+                self._open_slot[owners[was_open]] = -1
+                self._slot_owner[dead_slots] = -1
+                self._slot_len[dead_slots] = 0
+                end = self._n_free + len(dead_slots)
+                if end > len(self._free):
+                    self._free = _grown(self._free, end, 0)
+                self._free[self._n_free : end] = dead_slots
+                self._n_free = end
+            if self._n_ooo:
+                keep = self._ooo_t[: self._n_ooo] >= cut_ms
+                kept = int(keep.sum())
+                self._ooo_ref[:kept] = self._ooo_ref[: self._n_ooo][keep]
+                self._ooo_t[:kept] = self._ooo_t[: self._n_ooo][keep]
+                self._ooo_v[:kept] = self._ooo_v[: self._n_ooo][keep]
+                self._n_ooo = kept
+            n = len(self._labels)
+            alive = self._alive[:n]
+            last_t = self._last_t[:n]
+            empty = last_t == MIN_TIME
+            dead = alive & (last_t < cut_ms) & (~empty | self._gc_candidate[:n])
+            self._gc_candidate[:n] = alive & empty & ~dead
+            dead_refs = np.flatnonzero(dead)
+            removed = []
+            for ref in dead_refs.tolist():
+                labels = self._labels[ref]
+                assert labels is not None
+                removed.append((ref, labels))
+                del self._by_labels[labels]
+                self._labels[ref] = None
+            self._postings.remove(removed)
+            self._alive[dead_refs] = False
+            self._open_slot[dead_refs] = -1
+            self._n_alive -= len(dead_refs)
+            survivors = np.flatnonzero(self._alive[:n])
+            kept_r, kept_t, _ = self._gather(survivors, cut_ms, MAX_TIME)
+            if len(kept_r):
+                firsts = _group_starts(kept_r)
+                self._min_t[kept_r[firsts]] = kept_t[firsts]
+            self.metrics.series_removed.inc(len(dead_refs))
+            self.metrics.series.set(self._n_alive)
+            self.metrics.chunks.set(self.num_chunks)
+            self.metrics.min_time.set(max(cut_ms, 0))
+            return len(dead_refs)
+
+    def snapshot(self) -> HeadSnapshot:
+        with self._lock:
+            n = len(self._labels)
+            refs = np.flatnonzero(self._alive[:n])
+            series = [(ref, self._series_labels(ref)) for ref in refs.tolist()]
+            r, t, v = self._gather(refs, MIN_TIME, MAX_TIME)
+            return HeadSnapshot(series, r, t, v)
+
+    def series_count_by_metric_name(self, n: int = 10) -> list[tuple[str, int]]:
+        counts = self._postings.cardinality(METRIC_NAME)
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+    def label_value_count_by_name(self, n: int = 10) -> list[tuple[str, int]]:
+        counts = self._postings.value_counts()
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+    def series_count_by_label_pair(self, n: int = 10) -> list[tuple[str, int]]:
+        pairs: list[tuple[str, int]] = []
+        for name in self._postings.names():
+            pairs.extend(
+                (f"{name}={value}", count)
+                for value, count in self._postings.cardinality(name).items()
+            )
+        return sorted(pairs, key=lambda item: (-item[1], item[0]))[:n]
+
+    def memory_in_bytes_by_label_name(self, n: int = 10) -> list[tuple[str, int]]:
+        sizes = {
+            name: sum(
+                len(value) * count for value, count in self._postings.cardinality(name).items()
+            )
+            for name in self._postings.names()
+        }
+        return sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+    def postings(self) -> MemPostings:
+        return self._postings
+
+
+class HeadAppender:
+    """One transaction against the head: buffered until commit, discarded by rollback."""
+
+    def __init__(self, head: Head) -> None:
+        self._head = head
+        self._batches: list[tuple[I64, I64, F64]] = []
+        self._one_refs: list[int] = []
+        self._one_ts: list[int] = []
+        self._one_vs: list[float] = []
+        self.result = CommitResult()
+
+    def append(self, labels: Labels, t_ms: int, value: float) -> SeriesRef:
+        ref = self._head.get_or_create(labels)
+        if ref < 0:
+            raise AppendError(SERIES_LIMIT, f"series limit reached, refusing new series {labels}")
+        self.append_by_ref(ref, t_ms, value)
+        return ref
+
+    def append_by_ref(self, ref: SeriesRef, t_ms: int, value: float) -> None:
+        self._one_refs.append(ref)
+        self._one_ts.append(t_ms)
+        self._one_vs.append(value)
+
+    def append_batch(self, refs: I64, t_ms: I64, values: F64) -> None:
+        if not len(refs) == len(t_ms) == len(values):
+            raise ValueError(
+                f"append_batch needs arrays of one length, got {len(refs)}, {len(t_ms)}, {len(values)}"
+            )
+        self._flush_singles()
+        self._batches.append(
+            (
+                np.array(refs, dtype=np.int64),
+                np.array(t_ms, dtype=np.int64),
+                np.array(values, dtype=np.float64),
+            )
+        )
+
+    def refs_for(self, labels: Sequence[Labels]) -> I64:
+        return self._head.refs_for(labels)
+
+    def _flush_singles(self) -> None:
+        if self._one_refs:
+            self._batches.append(
+                (
+                    np.array(self._one_refs, dtype=np.int64),
+                    np.array(self._one_ts, dtype=np.int64),
+                    np.array(self._one_vs, dtype=np.float64),
+                )
+            )
+            self._one_refs, self._one_ts, self._one_vs = [], [], []
+
+    def commit(self) -> None:
+        self._flush_singles()
+        batches, self._batches = self._batches, []
+        if not batches:
+            self.result = CommitResult()
+            return
+        if len(batches) == 1:
+            refs, ts, vs = batches[0]
+        else:
+            refs = np.concatenate([b[0] for b in batches])
+            ts = np.concatenate([b[1] for b in batches])
+            vs = np.concatenate([b[2] for b in batches])
+        self.result = self._head.commit(refs, ts, vs)
+
+    def rollback(self) -> None:
+        self._batches = []
+        self._one_refs, self._one_ts, self._one_vs = [], [], []
+
+
+class HeadQuerier:
+    """The head as a Querier over [mint, maxt]."""
+
+    def __init__(self, head: Head, mint: int, maxt: int) -> None:
+        self._head = head
+        self.mint = mint
+        self.maxt = maxt
+
+    def select(
+        self, matchers: Sequence[Matcher], hints: SelectHints | None = None
+    ) -> Iterator[SeriesData]:
+        refs = self._head.select_refs(matchers, self.mint, self.maxt)
+        if hints is not None and hints.series_only:
+            empty_t = np.empty(0, dtype=np.int64)
+            empty_v = np.empty(0, dtype=np.float64)
+            return iter([SeriesData(labels, empty_t, empty_v) for labels in self.series(matchers)])
+        return self._head.series_data(refs, self.mint, self.maxt)
+
+    def _labels(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        refs = self._head.select_refs(matchers, self.mint, self.maxt)
+        found = [self._head.labels_of(ref) for ref in refs.tolist()]
+        return [labels for labels in found if labels is not None]
+
+    def series(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        return sorted(self._labels(matchers))
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({name for labels in self._labels(matchers) for name in labels.names()})
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        values = {labels.get(name) for labels in self._labels(matchers)}
+        values.discard("")
+        return sorted(values)
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,171 @@
+"""WAL: framing round trip, torn tails dropped with a log line, middle corruption refused with
+file + offset and repaired by `vigil tsdb repair`, ENOSPC rolls back one commit only."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from vigil import cli
+from vigil.model import Labels
+from vigil.tsdb.db import TSDB, TSDBOptions
+from vigil.tsdb.wal import (
+    HEADER,
+    WALCorruptionError,
+    WALWriteError,
+    decode_samples,
+    decode_series,
+    encode_samples,
+    encode_series,
+    list_segments,
+)
+
+OPTIONS = TSDBOptions(max_series=0, wal_fsync="never")
+LABELS = [Labels.from_dict({"__name__": "m", "i": str(i)}) for i in range(3)]
+
+
+def _open(path: Path, options: TSDBOptions = OPTIONS) -> TSDB:
+    return TSDB.open(path, options, registry=CollectorRegistry())
+
+
+def _commit(db: TSDB, k: int) -> None:
+    appender = db.appender()
+    refs = appender.refs_for(LABELS)
+    appender.append_batch(refs, np.full(3, 1000 + k), np.full(3, float(k)))
+    appender.commit()
+
+
+def _write_commits(path: Path, n: int) -> tuple[Path, list[int]]:
+    """n commits in one segment; returns the segment and its size after each commit."""
+    ends = []
+    with _open(path) as db:
+        segment = db.wal._segment.path
+        for k in range(n):
+            _commit(db, k)
+            ends.append(segment.stat().st_size)
+    return segment, ends
+
+
+def _committed(path: Path) -> list[int]:
+    with _open(path) as db:
+        found = {s.labels: s.timestamps.tolist() for s in db.querier(0, 10**6).select([])}
+    assert len({tuple(ts) for ts in found.values()}) <= 1, "all series got the same commits"
+    return [t - 1000 for t in next(iter(found.values()), [])]
+
+
+def test_records_round_trip() -> None:
+    series = [
+        (7, Labels.from_dict({"__name__": "up", "job": "ünïcode", "e": ""})),
+        (2**40, Labels()),
+    ]
+    assert decode_series(encode_series(series)) == series
+    refs, ts, vs = np.array([1, 2]), np.array([-5, 2**62]), np.array([float("nan"), -0.0])
+    got = decode_samples(encode_samples(refs, ts, vs))
+    assert [a.tobytes() for a in got] == [refs.tobytes(), ts.tobytes(), vs.tobytes()]
+
+
+def test_torn_tail_is_dropped_with_a_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rng = np.random.default_rng(3)
+    for trial in range(8):
+        path = tmp_path / str(trial)
+        segment, ends = _write_commits(path, 6)
+        series_record_end = ends[0] - (ends[1] - ends[0])  # the first commit also logged series
+        cut = int(rng.integers(series_record_end + 1, ends[-1]))
+        os.truncate(segment, cut)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="vigil.tsdb.wal"):
+            got = _committed(path)
+        kept = [k for k, end in enumerate(ends) if end <= cut]
+        dropped = cut - (ends[kept[-1]] if kept else series_record_end)
+        assert got == kept
+        if dropped:
+            assert f"dropping the last {dropped} bytes" in caplog.text
+            assert str(segment) in caplog.text
+
+
+# Which byte of the 3rd commit's record to flip: length field, checksum, payload.
+FLIPS = [("length", 1), ("checksum", 5), ("payload", HEADER.size + 30)]
+
+
+@pytest.mark.parametrize(("where", "byte"), FLIPS, ids=[f[0] for f in FLIPS])
+def test_middle_corruption_stops_and_repair_recovers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str, byte: int
+) -> None:
+    segment, ends = _write_commits(tmp_path, 6)
+    record = ends[1]  # the third commit's record starts where the second ended
+    data = bytearray(segment.read_bytes())
+    data[record + byte] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    with pytest.raises(WALCorruptionError) as err:
+        _open(tmp_path)
+    assert (err.value.path, err.value.offset) == (segment, record)
+    assert f"vigil tsdb repair {tmp_path}" in str(err.value)
+
+    assert cli.main(["tsdb", "repair", str(tmp_path)]) == 1
+    report = capsys.readouterr().out
+    assert f"{segment} at offset {record}" in report
+    assert "3 readable records after it" in report
+    assert segment.stat().st_size == len(data), "nothing changes without --yes"
+
+    assert cli.main(["tsdb", "repair", str(tmp_path), "--yes"]) == 0
+    assert "Truncated the WAL" in capsys.readouterr().out
+    assert _committed(tmp_path) == [0, 1]
+    assert cli.main(["tsdb", "repair", str(tmp_path)]) == 0
+
+
+def test_corrupt_record_in_an_earlier_segment_is_an_error(tmp_path: Path) -> None:
+    options = TSDBOptions(max_series=0, wal_fsync="never", wal_segment_size=200)
+    with _open(tmp_path, options) as db:
+        for k in range(5):
+            _commit(db, k)
+    segments = [p for p in list_segments(tmp_path / "wal") if p.stat().st_size]
+    assert len(segments) >= 3
+    os.truncate(segments[0], segments[0].stat().st_size - 3)  # torn, but later segments exist
+    with pytest.raises(WALCorruptionError) as err:
+        _open(tmp_path, options)
+    assert err.value.path == segments[0]
+
+
+class _DiskFull:
+    """os.write that fails with ENOSPC while `full`, after writing `partial` bytes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, partial: int) -> None:
+        self.full = False
+        self.partial = partial
+        self._write = os.write
+        monkeypatch.setattr(os, "write", self)
+
+    def __call__(self, fd: int, data: bytes | memoryview) -> int:
+        if not self.full:
+            return self._write(fd, data)
+        if self.partial:  # the disk fills up in the middle of the record
+            self._write(fd, bytes(data[: self.partial]))
+            self.partial = 0
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("partial", [0, 10], ids=["nothing-written", "partial-write"])
+def test_enospc_fails_one_commit_and_ingestion_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partial: int
+) -> None:
+    disk = _DiskFull(monkeypatch, partial)
+    with _open(tmp_path) as db:
+        _commit(db, 0)
+        disk.full = True
+        with pytest.raises(WALWriteError, match="no space left on device") as err:
+            _commit(db, 1)
+        assert err.value.errno == errno.ENOSPC
+        disk.full = False
+        _commit(db, 2)
+        in_memory = [
+            t - 1000 for t in next(iter(db.querier(0, 10**6).select([]))).timestamps.tolist()
+        ]
+    assert (in_memory, _committed(tmp_path)) == ([0, 2], [0, 2])
