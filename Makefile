@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/vigil agent --web.listen-address=127.0.0.1:9100
+	$(BIN)/vigil server --web.listen-address=127.0.0.1:9090 --storage.tsdb.path=./data
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -335,6 +335,158 @@ def _run_tsdb_repair(args: argparse.Namespace) -> int:
     return repair_command(args.data_dir, args.yes, sys.stdout, sys.stderr)
 
 
+def _duration_ms(text: str) -> int:
+    from vigil.config.duration import Duration, DurationError
+
+    try:
+        return Duration.parse(text).milliseconds
+    except DurationError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+_SIZE_UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40, "PB": 1 << 50}
+
+
+def _size_bytes(text: str) -> int:
+    """Prometheus's `--storage.tsdb.retention.size` units (base 1024): `512MB`, `10GB`."""
+    upper = text.strip().upper()
+    for unit in sorted(_SIZE_UNITS, key=len, reverse=True):
+        number = upper[: -len(unit)]
+        if upper.endswith(unit) and number.isdigit():
+            return int(number) * _SIZE_UNITS[unit]
+    if upper.isdigit():
+        return int(upper)
+    raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 512MB, 10GB)")
+
+
+def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "server",
+        help="scrape, store, query (Prometheus's job); takes Prometheus's flags",
+        description="Scrapes the targets of --config.file (without one: this host, through "
+        "vigil's own /metrics), stores samples under --storage.tsdb.path and serves "
+        "Prometheus's HTTP API.",
+    )
+    add = parser.add_argument
+    add(
+        "--config.file",
+        dest="config_file",
+        default=None,
+        help="prometheus.yml (default: scrape this host)",
+    )
+    add(
+        "--storage.tsdb.path",
+        dest="data_dir",
+        default="data",
+        help="data directory (default: %(default)s)",
+    )
+    add(
+        "--storage.tsdb.retention.time",
+        dest="retention",
+        type=_duration_ms,
+        default=None,
+        help="how long to keep samples (default: 15d)",
+    )
+    add(
+        "--storage.tsdb.retention.size",
+        dest="retention_size",
+        type=_size_bytes,
+        default=0,
+        help="most bytes to keep, WAL and blocks together (e.g. 512MB; default: no limit)",
+    )
+    add(
+        "--web.listen-address",
+        dest="listen_address",
+        default="0.0.0.0:9090",
+        help="address to listen on for the UI, API and telemetry (default: %(default)s)",
+    )
+    add(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="allow POST /-/reload",
+    )
+    add("--web.external-url", dest="external_url", default="", help="URL vigil is reachable at")
+    add(
+        "--query.lookback-delta",
+        dest="lookback",
+        type=_duration_ms,
+        default=300_000,
+        help="how far back a selector looks for a sample (default: 5m)",
+    )
+    add(
+        "--query.timeout",
+        dest="query_timeout",
+        type=_duration_ms,
+        default=120_000,
+        help="most time a query may take (default: 2m)",
+    )
+    add(
+        "--query.max-samples",
+        dest="max_samples",
+        type=int,
+        default=50_000_000,
+        help="most samples a query may hold in memory (default: %(default)s)",
+    )
+    add(
+        "--agent.disable",
+        dest="agent_disable",
+        action="store_true",
+        help="do not serve this host's metrics on /metrics",
+    )
+    parser.set_defaults(handler=_run_server)
+
+
+def _run_server(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import uvicorn
+
+    from vigil.app import Server, ServerOptions
+    from vigil.config import ConfigError
+    from vigil.tsdb.db import DataDirError
+    from vigil.web.listen import parse_listen_address
+
+    try:
+        host, port = parse_listen_address(args.listen_address)
+    except ValueError as err:
+        print(f"vigil server: {err}", file=sys.stderr)
+        return 2
+    flags = {
+        "config.file": args.config_file or "",
+        "storage.tsdb.path": args.data_dir,
+        "storage.tsdb.retention.time": "15d" if args.retention is None else f"{args.retention}ms",
+        "storage.tsdb.retention.size": str(args.retention_size),
+        "web.listen-address": args.listen_address,
+        "web.enable-lifecycle": str(args.enable_lifecycle).lower(),
+        "query.lookback-delta": f"{args.lookback}ms",
+        "query.timeout": f"{args.query_timeout}ms",
+        "query.max-samples": str(args.max_samples),
+    }
+    options = ServerOptions(
+        config_file=Path(args.config_file) if args.config_file else None,
+        data_dir=Path(args.data_dir),
+        listen_address=args.listen_address,
+        retention_ms=15 * 86_400_000 if args.retention is None else args.retention,
+        retention_bytes=args.retention_size,
+        lookback_delta_ms=args.lookback,
+        query_timeout_s=args.query_timeout / 1000,
+        query_max_samples=args.max_samples,
+        enable_lifecycle=args.enable_lifecycle,
+        host_collectors=not args.agent_disable,
+        external_url=args.external_url,
+        flags=flags,
+    )
+    try:
+        server = Server(options)
+    except (ConfigError, DataDirError, OSError) as err:
+        print(f"vigil server: {err}", file=sys.stderr)
+        return 1
+    logging.getLogger("vigil").info("listening on %s:%d, data in %s", host, port, options.data_dir)
+    uvicorn.run(server.app(), host=host, port=port, log_level="warning")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vigil",
@@ -343,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vigil {vigil.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_server(sub)
     _add_agent(sub)
     _add_check(sub)
     _add_tsdb(sub)

@@ -1,0 +1,275 @@
+"""`vigil server`: builds every stage once and wires them into one process.
+
+TSDB ← scrape manager (appender seam); PromQL engine → TSDB (querier seam); the web layer
+mounts each API as its own router. Nothing here is global: a test builds a server the
+same way, with its own data dir, port and clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import platform
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+import vigil
+from vigil.config import ConfigError
+from vigil.config.prometheus import Config, load_config, parse_config
+from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, ScrapeCollector, build_host_collectors
+from vigil.promql.engine import Engine, EngineOptions
+from vigil.scrape.manager import ScrapeManager
+from vigil.selfmetrics import self_registry
+from vigil.tsdb.db import TSDB, TSDBOptions
+from vigil.web.api import APIContext, PrometheusAPI
+from vigil.web.listen import parse_listen_address
+from vigil.web.metrics import metrics_endpoint
+from vigil.web.targets import GlobalURLOptions, TargetsAPI
+
+log = logging.getLogger("vigil.server")
+
+TICK_SECONDS = 60.0
+
+_INDEX = """<!DOCTYPE html>
+<html><head><title>vigil</title></head>
+<body><h1>vigil {version}</h1>
+<ul>
+<li><a href="/api/v1/targets">Targets</a> (JSON)</li>
+<li><a href="/api/v1/query?query=up">up</a> (JSON)</li>
+<li><a href="/api/v1/status/tsdb">TSDB status</a> (JSON)</li>
+<li><a href="/metrics">vigil's own metrics and this host's</a></li>
+</ul>
+<p>Query with Grafana's Prometheus data source or <code>promtool query instant http://{address} up</code>.</p>
+</body></html>
+"""
+
+
+def default_config(listen_address: str) -> str:
+    """What vigil scrapes with no --config.file: itself, which serves this host's metrics."""
+    host, port = parse_listen_address(listen_address)
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return (
+        "global:\n"
+        "  scrape_interval: 15s\n"
+        "  evaluation_interval: 15s\n"
+        "scrape_configs:\n"
+        "  - job_name: vigil\n"
+        "    static_configs:\n"
+        f"      - targets: ['{target}']\n"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """`vigil server`'s flags, spelled as Prometheus spells them in cli.py."""
+
+    config_file: Path | None = None
+    data_dir: Path = Path("data")
+    listen_address: str = "0.0.0.0:9090"
+    retention_ms: int = 15 * 24 * 3_600_000
+    retention_bytes: int = 0
+    lookback_delta_ms: int = 300_000
+    query_timeout_s: float = 120.0
+    query_max_samples: int = 50_000_000
+    enable_lifecycle: bool = False
+    host_collectors: bool = True
+    external_url: str = ""
+    flags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Server:
+    """The stages of one `vigil server` process and their lifecycle."""
+
+    def __init__(self, options: ServerOptions, clock: Callable[[], float] = time.time) -> None:
+        self.options = options
+        self.clock = clock
+        self.registry = self_registry()
+        self.config, self.config_text = self._load_config()
+        self.started = clock()
+        self.last_reload_ok = True
+        self.last_reload_time = self.started
+        self.tsdb = TSDB.open(options.data_dir, self._tsdb_options(), registry=self.registry)
+        self.manager = ScrapeManager(self.tsdb.appender)
+        self.engine = Engine(
+            self.tsdb.querier,
+            EngineOptions(
+                lookback_delta_ms=options.lookback_delta_ms,
+                max_samples=options.query_max_samples,
+                timeout_s=options.query_timeout_s,
+            ),
+        )
+        self._tick_task: asyncio.Task[None] | None = None
+
+    def _load_config(self) -> tuple[Config, str]:
+        path = self.options.config_file
+        if path is None:
+            text = default_config(self.options.listen_address)
+            return parse_config(text, "(default config)"), text
+        return load_config(str(path)), path.read_text()
+
+    def _tsdb_options(self) -> TSDBOptions:
+        tsdb = self.config.storage.tsdb
+        return TSDBOptions(
+            retention_ms=self.options.retention_ms or tsdb.retention_time.milliseconds,
+            retention_bytes=self.options.retention_bytes or tsdb.retention_size,
+            out_of_order_time_window_ms=tsdb.out_of_order_time_window.milliseconds,
+        )
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.manager.apply(self.config)
+        self._tick_task = asyncio.get_running_loop().create_task(self._tick_forever())
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: asyncio.ensure_future(self.reload())
+            )
+
+    async def stop(self) -> None:
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tick_task
+        await self.manager.stop()
+        await run_in_threadpool(self.tsdb.close)
+
+    async def _tick_forever(self) -> None:
+        """Cut blocks, compact and apply retention off the event loop, once a minute."""
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                await run_in_threadpool(self.tsdb.tick)
+            except OSError as err:
+                log.error("storage maintenance failed: %s", err)
+
+    async def reload(self) -> bool:
+        """SIGHUP and `POST /-/reload`: a config that fails to load leaves the old one running."""
+        try:
+            config, text = self._load_config()
+        except (ConfigError, OSError) as err:
+            log.error(
+                "reloading %s failed, keeping the running config: %s", self.options.config_file, err
+            )
+            self.last_reload_ok = False
+            return False
+        await self.manager.apply(config)
+        self.config, self.config_text = config, text
+        self.last_reload_ok = True
+        self.last_reload_time = self.clock()
+        log.info("reloaded %s", self.options.config_file or "the default config")
+        return True
+
+    # --- what the APIs read ---------------------------------------------------------------
+
+    def tsdb_stats(self) -> dict[str, Any]:
+        stats = self.tsdb.stats()
+
+        def pairs(rows: list[tuple[str, int]]) -> list[dict[str, Any]]:
+            return [{"name": name, "value": value} for name, value in rows]
+
+        return {
+            "headStats": {
+                "numSeries": stats.head_series,
+                "chunkCount": stats.head_chunks,
+                "minTime": stats.head_min_time,
+                "maxTime": stats.head_max_time,
+            },
+            "seriesCountByMetricName": pairs(stats.series_count_by_metric_name),
+            "labelValueCountByLabelName": pairs(stats.label_value_count_by_label_name),
+            "memoryInBytesByLabelName": pairs(stats.memory_in_bytes_by_label_name),
+            "seriesCountByLabelValuePair": pairs(stats.series_count_by_label_value_pair),
+        }
+
+    def runtime(self) -> dict[str, Any]:
+        return {
+            "startTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+            "CWD": os.getcwd(),
+            "reloadConfigSuccess": self.last_reload_ok,
+            "lastConfigTime": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.last_reload_time)
+            ),
+            "corruptionCount": 0,
+            "goroutineCount": 0,
+            "GOMAXPROCS": os.cpu_count() or 1,
+            "GOGC": "",
+            "GODEBUG": "",
+            "storageRetention": _retention_text(self.options),
+            "pythonVersion": platform.python_version(),
+        }
+
+    def ready(self) -> bool:
+        return True
+
+    # --- the HTTP app ---------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        options = self.options
+        collectors = []
+        if options.host_collectors:
+            collectors = build_host_collectors(DEFAULT_ENABLED, ExporterOptions(), self.clock)
+        scrape = ScrapeCollector(collectors, time.perf_counter)
+        api = PrometheusAPI(
+            APIContext(
+                engine=self.engine,
+                queryable=self.tsdb.querier,
+                clock=self.clock,
+                flags=options.flags,
+                config_yaml=lambda: self.config_text,
+                tsdb_stats=self.tsdb_stats,
+                ready=self.ready,
+                runtime=self.runtime,
+            )
+        )
+        targets = TargetsAPI(self.manager, GlobalURLOptions())
+
+        async def index(_: Request) -> HTMLResponse:
+            host, port = parse_listen_address(options.listen_address)
+            shown = f"127.0.0.1:{port}" if host in ("0.0.0.0", "::") else options.listen_address
+            return HTMLResponse(_INDEX.format(version=vigil.__version__, address=shown))
+
+        async def reload(_: Request) -> Response:
+            if not options.enable_lifecycle:
+                return PlainTextResponse("Lifecycle API is not enabled.", status_code=403)
+            if await self.reload():
+                return PlainTextResponse("")
+            return PlainTextResponse("failed to reload config", status_code=500)
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        routes = [
+            Route("/", index),
+            Route("/metrics", metrics_endpoint(scrape, self.registry)),
+            Route("/-/reload", reload, methods=["POST", "PUT"]),
+            *api.routes(),
+            *targets.routes(),
+        ]
+        return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _retention_text(options: ServerOptions) -> str:
+    parts = []
+    if options.retention_ms:
+        parts.append(f"{options.retention_ms // 86_400_000}d")
+    if options.retention_bytes:
+        parts.append(f"{options.retention_bytes}B")
+    return " or ".join(parts)

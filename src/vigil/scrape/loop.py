@@ -1,0 +1,526 @@
+"""One target's scrape loop: fetch, scan, map series to TSDB refs, append, report, mark stale.
+
+The per-scrape cost is a handful of C-level passes: `scan` resolves series text through its
+cache, one `map(dict.get)` turns series text into TSDB refs, and numpy builds the columns
+handed to `Appender.append_batch`. Python code runs per *new* series only: the honor_labels
+merge, `metric_relabel_configs` and the label limits are applied once and the resulting ref
+(or -1 when relabeling drops the series) is cached under the series text, as Prometheus's
+scrape cache does.
+
+Failure semantics are Prometheus's: a fetch error, a parse error or an exceeded limit fails
+the whole scrape (`up` 0, nothing of it appended but the report series) and every series of
+the previous scrape gets a staleness marker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from vigil import __version__
+from vigil.config.prometheus import ScrapeConfig
+from vigil.config.relabel import RelabelConfig
+from vigil.exposition._types import Format, ParseError
+from vigil.exposition.scan import NO_TIMESTAMP, ScrapeBatch, SeriesCache, scan
+from vigil.model import METRIC_NAME, Labels
+from vigil.model.labels import json_quote
+from vigil.scrape.clock import Clock
+from vigil.scrape.relabel import relabel
+from vigil.scrape.target import ScrapeOutcome, Target, accept_header
+from vigil.tsdb import STALE_NAN, Appender
+
+log = logging.getLogger(__name__)
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+_NEW = -2  # series text not seen before: its labels are still to be worked out
+_DROPPED = -1  # metric_relabel_configs dropped it (also what refs_for returns when refused)
+_EMPTY_REFS: I64 = np.empty(0, dtype=np.int64)
+_TIMESTAMP_TOLERANCE_MS = 2  # Prometheus's ScrapeTimestampTolerance
+EXPORTED_PREFIX = "exported_"
+
+REPORT_SERIES = (
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+)
+
+Appendable = Callable[[], Appender]
+
+
+class ScrapeError(Exception):
+    """Why a scrape failed, worded as the targets page shows it (`lastError`)."""
+
+
+class SampleLimitExceeded(ScrapeError):
+    """sample_limit hit; carries the post-relabeling count Prometheus still reports."""
+
+    def __init__(self, post_relabel: int) -> None:
+        super().__init__("sample limit exceeded")
+        self.post_relabel = post_relabel
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeOptions:
+    """The per-job settings a loop needs, taken from a ScrapeConfig once per (re)load."""
+
+    honor_labels: bool = False
+    honor_timestamps: bool = True
+    track_timestamps_staleness: bool = False
+    sample_limit: int = 0
+    label_limit: int = 0
+    label_name_length_limit: int = 0
+    label_value_length_limit: int = 0
+    body_size_limit: int = 0
+    metric_relabel_configs: tuple[RelabelConfig, ...] = ()
+    accept: str = accept_header(("OpenMetricsText1.0.0", "PrometheusText0.0.4"))
+    enable_compression: bool = True
+    fallback_format: Format | None = None
+
+    @classmethod
+    def of(cls, config: ScrapeConfig) -> ScrapeOptions:
+        fallback = config.fallback_scrape_protocol
+        return cls(
+            honor_labels=config.honor_labels,
+            honor_timestamps=config.honor_timestamps,
+            track_timestamps_staleness=config.track_timestamps_staleness,
+            sample_limit=config.sample_limit,
+            label_limit=config.label_limit,
+            label_name_length_limit=config.label_name_length_limit,
+            label_value_length_limit=config.label_value_length_limit,
+            body_size_limit=config.body_size_limit,
+            metric_relabel_configs=config.metric_relabel_configs,
+            accept=accept_header(config.scrape_protocols, config.metric_name_escaping_scheme),
+            enable_compression=config.enable_compression,
+            fallback_format=(
+                Format.OPENMETRICS
+                if fallback.startswith("OpenMetrics")
+                else Format.TEXT
+                if fallback.startswith("PrometheusText")
+                else None
+            ),
+        )
+
+    def series_rules(self) -> tuple[object, ...]:
+        """Everything that decides a series' final labels: cached refs stay valid across a
+        reload exactly when this is unchanged."""
+        return (
+            self.honor_labels,
+            self.metric_relabel_configs,
+            self.label_limit,
+            self.label_name_length_limit,
+            self.label_value_length_limit,
+        )
+
+
+class SeriesState:
+    """What a target's loop remembers between scrapes, handed to its successor on reload."""
+
+    __slots__ = ("parsed", "refs", "report_refs", "tracked", "tracked_in_order")
+
+    def __init__(self, tracked: I64 = _EMPTY_REFS, report_refs: I64 | None = None) -> None:
+        self.parsed: dict[Format, SeriesCache] = {}
+        self.refs: dict[bytes, int] = {}  # series text → TSDB ref, or _DROPPED
+        self.tracked = tracked  # sorted refs written last scrape: stale-marked if they vanish
+        self.tracked_in_order = _EMPTY_REFS  # the same, in body order: a cheap "unchanged" test
+        self.report_refs = report_refs
+
+    def without_caches(self) -> SeriesState:
+        """Same staleness bookkeeping, caches forgotten (the series rules changed)."""
+        return SeriesState(self.tracked, self.report_refs)
+
+    def series_cache(self, fmt: Format) -> SeriesCache:
+        cache = self.parsed.get(fmt)
+        if cache is None:
+            cache = self.parsed[fmt] = SeriesCache(fmt)
+        return cache
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """A scrape's samples ready for the appender, plus the counts its report needs."""
+
+    refs: I64
+    timestamps: I64
+    values: F64
+    tracked: I64
+    post_relabel: int
+    series_added: int
+
+
+class ScrapeLoop:
+    """Scrapes one target every interval, at a hash-derived offset, until stopped."""
+
+    def __init__(
+        self,
+        target: Target,
+        options: ScrapeOptions,
+        client: httpx.AsyncClient,
+        appendable: Appendable,
+        clock: Clock,
+        state: SeriesState | None = None,
+    ) -> None:
+        self.target = target
+        self.options = options
+        self.state = state if state is not None else SeriesState()
+        self.scrapes = 0
+        self.forced_error = ""  # set by the pool (target_limit): scrapes fail without fetching
+        self._client = client
+        self._appendable = appendable
+        self._clock = clock
+        self._next_ms: int | None = None
+        self._headers = {
+            "Accept": options.accept,
+            "Accept-Encoding": "gzip" if options.enable_compression else "identity",
+            "User-Agent": f"vigil/{__version__}",
+            "X-Prometheus-Scrape-Timeout-Seconds": f"{target.timeout.seconds:g}",
+        }
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self._client
+
+    # ------------------------------------------------------------------ schedule
+
+    async def run(self) -> None:
+        """Scrape at offset + k·interval; a scrape that overruns skips the slots it missed."""
+        interval_ms = self.target.interval.milliseconds
+        now_ms = round(self._clock.now() * 1000)
+        next_ms = now_ms - now_ms % interval_ms + self.target.offset(interval_ms)
+        if next_ms < now_ms:
+            next_ms += interval_ms
+        while True:
+            self._next_ms = next_ms
+            await self._clock.sleep_until(next_ms / 1000)
+            now_ms = round(self._clock.now() * 1000)
+            start_ms = next_ms if abs(now_ms - next_ms) <= _TIMESTAMP_TOLERANCE_MS else now_ms
+            await self.scrape(start_ms / 1000)
+            next_ms += interval_ms
+            now_ms = round(self._clock.now() * 1000)
+            if next_ms <= now_ms:
+                next_ms += -(-(now_ms - next_ms + 1) // interval_ms) * interval_ms
+
+    async def mark_stale_after_stop(self) -> None:
+        """Run once the loop's task is cancelled because its target went away: like Prometheus,
+        wait until two more scrapes would have happened (a recreated target has written by
+        then), then mark every series of the last scrape and the report series stale at the
+        time the next scrape would have been."""
+        if self._next_ms is None or self.scrapes == 0:
+            return
+        interval_ms = self.target.interval.milliseconds
+        stale_ms = self._next_ms
+        await self._clock.sleep_until((stale_ms + interval_ms + interval_ms / 10) / 1000)
+        state = self.state
+        refs = state.tracked
+        if state.report_refs is not None:
+            refs = np.concatenate((refs, state.report_refs[state.report_refs >= 0]))
+        if not refs.size:
+            return
+        app = self._appendable()
+        try:
+            app.append_batch(
+                refs, np.full(refs.size, stale_ms, np.int64), np.full(refs.size, STALE_NAN)
+            )
+            app.commit()
+        except BaseException:
+            app.rollback()
+            raise
+        state.tracked = state.tracked_in_order = _EMPTY_REFS
+
+    # ------------------------------------------------------------------ one scrape
+
+    async def scrape(self, start: float) -> ScrapeOutcome:
+        """Scrape once with `start` (Unix seconds) as the samples' time; never raises: any
+        failure becomes `up` 0 and the outcome's error text."""
+        target = self.target
+        t_ms = round(start * 1000)
+        batch: ScrapeBatch | None = None
+        try:
+            if self.forced_error:
+                raise ScrapeError(self.forced_error)
+            body, content_type = await self._fetch(start + target.timeout.seconds)
+            fmt = self._format_of(content_type)
+            batch = scan(body, fmt, self.state.series_cache(fmt))
+            error = ""
+        except (ScrapeError, ParseError) as err:
+            error = str(err)
+        try:
+            error = self._append(batch, t_ms, start, error)
+        except Exception as err:  # e.g. the store refused the commit: report it, keep looping
+            log.exception("scrape of %s: appending failed", target.url)
+            error = f"append failed: {err}"
+        if batch is not None:
+            target.metadata = batch.metadata
+        outcome = ScrapeOutcome(start, max(0.0, self._clock.now() - start), error)
+        target.outcome = outcome
+        self.scrapes += 1
+        return outcome
+
+    async def _fetch(self, deadline: float) -> tuple[bytes, str]:
+        """The body and Content-Type, or ScrapeError; the timeout is measured on the clock."""
+        request = asyncio.ensure_future(self._request())
+        timer = asyncio.ensure_future(self._clock.sleep_until(deadline))
+        try:
+            done, _ = await asyncio.wait((request, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not request.done():
+                request.cancel()
+        if request in done:
+            return request.result()
+        raise ScrapeError(f'Get "{self.target.url}": context deadline exceeded')
+
+    async def _request(self) -> tuple[bytes, str]:
+        url = self.target.url
+        limit = self.options.body_size_limit
+        try:
+            async with self._client.stream("GET", url, headers=self._headers) as response:
+                if response.status_code != 200:
+                    raise ScrapeError(
+                        f"server returned HTTP status {response.status_code} "
+                        f"{response.reason_phrase}"
+                    )
+                chunks = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if limit > 0 and size >= limit:
+                        raise ScrapeError("body size limit exceeded")
+                    chunks.append(chunk)
+                return b"".join(chunks), response.headers.get("content-type", "")
+        except httpx.HTTPError as err:
+            raise ScrapeError(f'Get "{url}": {err or type(err).__name__}') from None
+
+    def _format_of(self, content_type: str) -> Format:
+        """The parser Prometheus 3 picks for a Content-Type, else the fallback protocol."""
+        media = content_type.partition(";")[0].strip().lower()
+        if media == "application/openmetrics-text":
+            return Format.OPENMETRICS
+        if media == "text/plain":
+            return Format.TEXT
+        if self.options.fallback_format is not None:
+            return self.options.fallback_format
+        if not media:
+            raise ScrapeError(
+                "non-compliant scrape target sending blank Content-Type and no "
+                "fallback_scrape_protocol specified for target"
+            )
+        raise ScrapeError(
+            f"received unsupported Content-Type {json_quote(content_type)} and no "
+            "fallback_scrape_protocol specified for target"
+        )
+
+    # ------------------------------------------------------------------ appending
+
+    def _append(self, batch: ScrapeBatch | None, t_ms: int, start: float, error: str) -> str:
+        """Append the scrape (unless it failed), its staleness markers and its report in one
+        transaction; returns the error text, which an exceeded limit sets."""
+        state = self.state
+        app = self._appendable()
+        try:
+            columns = None
+            post_relabel = 0
+            if batch is not None and not error:
+                try:
+                    columns = self._columns(batch, t_ms, app)
+                    post_relabel = columns.post_relabel
+                except SampleLimitExceeded as err:
+                    error, post_relabel = str(err), err.post_relabel
+                except ScrapeError as err:
+                    error = str(err)
+            tracked = columns.tracked if columns is not None else _EMPTY_REFS
+            gone = _vanished(state.tracked, tracked)
+            state.tracked = tracked
+            if columns is None:
+                state.tracked_in_order = _EMPTY_REFS
+            if state.report_refs is None:
+                state.report_refs = app.refs_for(report_labels(self.target))
+            report = np.array(
+                [
+                    0.0 if error else 1.0,
+                    max(0.0, self._clock.now() - start),
+                    len(batch) if batch is not None else 0,
+                    post_relabel,
+                    columns.series_added if columns is not None else 0,
+                ]
+            )
+            refs = [gone, state.report_refs]
+            times = [np.full(gone.size + report.size, t_ms, np.int64)]
+            values = [np.full(gone.size, STALE_NAN), report]
+            if columns is not None:
+                refs.insert(0, columns.refs)
+                times.insert(0, columns.timestamps)
+                values.insert(0, columns.values)
+            all_refs = np.concatenate(refs)
+            usable = all_refs >= 0
+            all_times = np.concatenate(times)
+            all_values = np.concatenate(values)
+            if not usable.all():
+                all_refs, all_times, all_values = (
+                    all_refs[usable],
+                    all_times[usable],
+                    all_values[usable],
+                )
+            app.append_batch(all_refs, all_times, all_values)
+            app.commit()
+        except BaseException:
+            app.rollback()
+            raise
+        if batch is not None and columns is not None:
+            self._prune(batch)
+        return error
+
+    def _columns(self, batch: ScrapeBatch, t_ms: int, app: Appender) -> _Columns:
+        """The hot path: cached refs by series text; new series resolved once, in a batch."""
+        opts = self.options
+        n = len(batch)
+        cache = self.state.refs
+        refs = np.fromiter(map(cache.get, batch.series, repeat(_NEW, n)), np.int64, n)
+        new_at = np.flatnonzero(refs == _NEW)
+        new_labels: list[Labels] = []
+        new_kept: list[int] = []
+        if new_at.size:
+            labels_of = batch.labels
+            for index in new_at.tolist():
+                name, labels = labels_of[index]
+                final = self._final_labels(name, labels)
+                if final is None:
+                    refs[index] = _DROPPED
+                else:
+                    new_labels.append(final)
+                    new_kept.append(index)
+        post_relabel = int(np.count_nonzero(refs >= 0)) + len(new_kept)
+        if opts.sample_limit and post_relabel > opts.sample_limit:
+            raise SampleLimitExceeded(post_relabel)
+        series = batch.series
+        for index in new_at[refs[new_at] == _DROPPED].tolist():
+            cache[series[index]] = _DROPPED
+        added = 0
+        if new_kept:
+            created = app.refs_for(new_labels)
+            refs[new_kept] = created
+            for index, ref in zip(new_kept, created.tolist(), strict=True):
+                if ref >= 0:  # a ref the store refused is asked for again next scrape
+                    cache[series[index]] = ref
+                    added += 1
+        timestamps = batch.timestamps
+        explicit: npt.NDArray[np.bool_] | None = None
+        if opts.honor_timestamps and n and timestamps.max() != NO_TIMESTAMP:
+            explicit = timestamps != NO_TIMESTAMP
+            times = np.where(explicit, timestamps, t_ms)
+        else:
+            times = np.full(n, t_ms, np.int64)
+        kept = refs >= 0
+        if explicit is None or opts.track_timestamps_staleness:
+            tracked_mask = kept
+        else:
+            tracked_mask = kept & ~explicit
+        in_order = refs if tracked_mask.all() else refs[tracked_mask]
+        state = self.state
+        if np.array_equal(in_order, state.tracked_in_order):
+            tracked = state.tracked  # the usual scrape: same series in the same order
+        else:
+            tracked = np.unique(in_order)
+            state.tracked_in_order = in_order.copy()
+        return _Columns(
+            refs=refs,
+            timestamps=times,
+            values=batch.values,
+            tracked=tracked,
+            post_relabel=post_relabel,
+            series_added=added,
+        )
+
+    def _final_labels(self, name: str, labels: Labels) -> Labels | None:
+        """A new series' stored labels: target labels merged (honor_labels or `exported_`),
+        metric_relabel_configs applied, limits checked. None when relabeling drops it."""
+        opts = self.options
+        merged = dict(labels)
+        merged[METRIC_NAME] = name
+        if opts.honor_labels:
+            for key, value in self.target.labels:
+                if key not in merged:
+                    merged[key] = value
+        else:
+            conflicts = []
+            for key, value in self.target.labels:
+                existing = merged.get(key, "")
+                if existing:
+                    conflicts.append((key, existing))
+                merged[key] = value
+            conflicts.sort(key=lambda pair: len(pair[0]))
+            for key, value in conflicts:
+                exported = key
+                while True:
+                    exported = EXPORTED_PREFIX + exported
+                    if not merged.get(exported):
+                        merged[exported] = value
+                        break
+        final = Labels.from_dict({k: v for k, v in merged.items() if v})
+        if opts.metric_relabel_configs:
+            relabeled = relabel(final, opts.metric_relabel_configs)
+            if relabeled is None:
+                return None
+            if not relabeled.get(METRIC_NAME):
+                raise ScrapeError("missing metric name (__name__ label)")
+            final = relabeled
+        _check_label_limits(final, opts)
+        return final
+
+    def _prune(self, batch: ScrapeBatch) -> None:
+        """Forget series the target no longer exposes once they outnumber the live ones."""
+        state = self.state
+        if len(state.refs) <= 2 * len(batch) + 64:
+            return
+        live = set(batch.series)
+        state.refs = {s: ref for s, ref in state.refs.items() if s in live}
+        for cache in state.parsed.values():
+            cache.retain(live)
+
+
+def _vanished(previous: I64, current: I64) -> I64:
+    """Refs written last scrape and not this one (both sorted and unique)."""
+    if not previous.size or np.array_equal(previous, current):
+        return _EMPTY_REFS
+    gone: I64 = np.setdiff1d(previous, current, assume_unique=True)
+    return gone
+
+
+def _check_label_limits(labels: Labels, opts: ScrapeOptions) -> None:
+    """Prometheus's verifyLabelLimits, with its messages."""
+    metric = labels.get(METRIC_NAME)[:50]
+    if opts.label_limit and len(labels) > opts.label_limit:
+        raise ScrapeError(
+            f"label_limit exceeded (metric: {metric}, number of labels: {len(labels)}, "
+            f"limit: {opts.label_limit})"
+        )
+    name_limit = opts.label_name_length_limit
+    value_limit = opts.label_value_length_limit
+    if not (name_limit or value_limit):
+        return
+    for key, value in labels:
+        if name_limit and len(key) > name_limit:
+            raise ScrapeError(
+                f"label_name_length_limit exceeded (metric: {metric}, label name: {key[:50]}, "
+                f"length: {len(key)}, limit: {name_limit})"
+            )
+        if value_limit and len(value) > value_limit:
+            raise ScrapeError(
+                f"label_value_length_limit exceeded (metric: {metric}, label name: {key[:50]}, "
+                f"value: {json_quote(value[:50])}, length: {len(value)}, limit: {value_limit})"
+            )
+
+
+def report_labels(target: Target) -> Sequence[Labels]:
+    """The label sets of a target's report series, in REPORT_SERIES order."""
+    return [target.labels.with_label(METRIC_NAME, name) for name in REPORT_SERIES]

@@ -1,0 +1,397 @@
+"""The scrape loop against fake targets: one table row per behaviour, each scrape's whole
+commit compared at once (samples, staleness markers, report series)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from vigil.config.duration import Duration
+from vigil.config.prometheus import ScrapeConfig
+from vigil.config.relabel import Action, Regex, RelabelConfig
+from vigil.model import Labels, Matcher
+from vigil.scrape.clock import ManualClock
+from vigil.scrape.loop import ScrapeLoop, ScrapeOptions
+from vigil.scrape.relabel import populate_labels
+from vigil.scrape.target import Target, accept_header
+from vigil.tsdb import STALE_NAN_BITS
+from vigil.tsdb.head import Head
+
+from .fakes import Exporters, FakeStorage, render
+
+T = '{instance="t:9100",job="j"}'
+
+
+def report(up: int, scraped: int, post: int | None = None, added: int = 0) -> dict[str, str]:
+    """The five report series of one scrape (the manual clock makes every duration 0)."""
+    return {
+        "up" + T: str(up),
+        "scrape_duration_seconds" + T: "0",
+        "scrape_samples_scraped" + T: str(scraped),
+        "scrape_samples_post_metric_relabeling" + T: str(scraped if post is None else post),
+        "scrape_series_added" + T: str(added),
+    }
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "text/plain; version=0.0.4"
+    gzip: bool = False
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    answers: tuple[Answer, ...]
+    want: tuple[dict[str, str], ...]
+    errors: tuple[str, ...] = ()  # a substring of each scrape's error ("" = none)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+DROP_B = RelabelConfig(source_labels=("__name__",), regex=Regex.compile("b"), action=Action.DROP)
+KEEP_B = RelabelConfig(source_labels=("__name__",), regex=Regex.compile("b"), action=Action.KEEP)
+
+CASES = [
+    Case(
+        "values change, series are added once",
+        (Answer(b'a 1\nb{x="1"} 2\n'), Answer(b'a 3\nb{x="1"} 4\n')),
+        (
+            {"a" + T: "1", 'b{instance="t:9100",job="j",x="1"}': "2", **report(1, 2, added=2)},
+            {"a" + T: "3", 'b{instance="t:9100",job="j",x="1"}': "4", **report(1, 2)},
+        ),
+    ),
+    Case(
+        "a series that disappears gets one staleness marker",
+        (Answer(b"a 1\nb 2\n"), Answer(b"a 1\n"), Answer(b"a 1\n")),
+        (
+            {"a" + T: "1", "b" + T: "2", **report(1, 2, added=2)},
+            {"a" + T: "1", "b" + T: "stale", **report(1, 1)},
+            {"a" + T: "1", **report(1, 1)},
+        ),
+    ),
+    Case(
+        "a broken body fails the scrape, names line and column, marks everything stale",
+        (Answer(b"a 1\nb 2\n"), Answer(b"a 1\nb{x=} 2\n"), Answer(b"a 5\n")),
+        (
+            {"a" + T: "1", "b" + T: "2", **report(1, 2, added=2)},
+            {"a" + T: "stale", "b" + T: "stale", **report(0, 0)},
+            {"a" + T: "5", **report(1, 1)},
+        ),
+        ("", "line 2, col 5", ""),
+    ),
+    Case(
+        "HTTP 500",
+        (Answer(b"a 1\n"), Answer(b"oops", status=500)),
+        ({"a" + T: "1", **report(1, 1, added=1)}, {"a" + T: "stale", **report(0, 0)}),
+        ("", "server returned HTTP status 500 Internal Server Error"),
+    ),
+    Case(
+        "a body at body_size_limit fails (as in Prometheus, the limit is exclusive)",
+        (Answer(b"a 1\n"), Answer(b"a 1\nb 2\n")),
+        ({"a" + T: "1", **report(1, 1, added=1)}, {"a" + T: "stale", **report(0, 0)}),
+        ("", "body size limit exceeded"),
+        {"body_size_limit": 8},
+    ),
+    Case(
+        "gzip bodies are inflated before the size limit counts",
+        (Answer(b"a 1\n" * 1, gzip=True),),
+        ({"a" + T: "1", **report(1, 1, added=1)},),
+        config={"body_size_limit": 5},
+    ),
+    Case(
+        "sample_limit fails the whole scrape, nothing but the report is appended",
+        (Answer(b"a 1\n"), Answer(b"a 1\nb 2\nc 3\n"), Answer(b"a 1\nb 2\nc 3\n")),
+        (
+            {"a" + T: "1", **report(1, 1, added=1)},
+            {"a" + T: "stale", **report(0, 3)},
+            report(0, 3),
+        ),
+        ("", "sample limit exceeded", "sample limit exceeded"),
+        {"sample_limit": 2},
+    ),
+    Case(
+        "sample_limit counts samples after metric relabeling",
+        (Answer(b"a 1\nb 2\nb{x='1'} 3\n".replace(b"'", b'"')),),
+        ({"a" + T: "1", **report(1, 3, post=1, added=1)},),
+        config={"sample_limit": 1, "metric_relabel_configs": (DROP_B,)},
+    ),
+    Case(
+        "honor_labels false: exposed job/instance become exported_*",
+        (Answer(b'a{job="other",instance="x",exported_job="y"} 1\n'),),
+        (
+            {
+                'a{exported_exported_job="other",exported_instance="x",exported_job="y",'
+                'instance="t:9100",job="j"}': "1",
+                **report(1, 1, added=1),
+            },
+        ),
+    ),
+    Case(
+        "honor_labels true: exposed labels win, missing ones come from the target",
+        (Answer(b'a{job="other"} 1\nb{instance=""} 2\n'),),
+        (
+            {
+                'a{instance="t:9100",job="other"}': "1",
+                'b{job="j"}': "2",
+                **report(1, 2, added=2),
+            },
+        ),
+        config={"honor_labels": True},
+    ),
+    Case(
+        "honor_timestamps: explicit timestamps kept and never marked stale",
+        (Answer(b"a 1 1000\nb 2\n"), Answer(b"c 3\n")),
+        (
+            {"a" + T: "1 @1000", "b" + T: "2", **report(1, 2, added=2)},
+            {"b" + T: "stale", "c" + T: "3", **report(1, 1, added=1)},
+        ),
+    ),
+    Case(
+        "track_timestamps_staleness: explicit timestamps kept and marked stale",
+        (Answer(b"a 1 1000\nb 2\n"), Answer(b"c 3\n")),
+        (
+            {"a" + T: "1 @1000", "b" + T: "2", **report(1, 2, added=2)},
+            {"a" + T: "stale", "b" + T: "stale", "c" + T: "3", **report(1, 1, added=1)},
+        ),
+        config={"track_timestamps_staleness": True},
+    ),
+    Case(
+        "honor_timestamps false: the scrape's time, and staleness for every series",
+        (Answer(b"a 1 1000\n"), Answer(b"c 3\n")),
+        (
+            {"a" + T: "1", **report(1, 1, added=1)},
+            {"a" + T: "stale", "c" + T: "3", **report(1, 1, added=1)},
+        ),
+        config={"honor_timestamps": False},
+    ),
+    Case(
+        "metric_relabel_configs drop",
+        (Answer(b"a 1\nb 2\n"), Answer(b"a 1\nb 2\n")),
+        ({"a" + T: "1", **report(1, 2, post=1, added=1)}, {"a" + T: "1", **report(1, 2, post=1)}),
+        config={"metric_relabel_configs": (DROP_B,)},
+    ),
+    Case(
+        "metric_relabel_configs keep",
+        (Answer(b"a 1\nb 2\n"),),
+        ({"b" + T: "2", **report(1, 2, post=1, added=1)},),
+        config={"metric_relabel_configs": (KEEP_B,)},
+    ),
+    Case(
+        "label_limit counts __name__ and target labels",
+        (Answer(b'a{x="1"} 1\n'),),
+        (report(0, 1, post=0),),
+        ("label_limit exceeded (metric: a, number of labels: 4, limit: 3)",),
+        {"label_limit": 3},
+    ),
+    Case(
+        "label_value_length_limit",
+        (Answer(b'a{x="1234567"} 1\n'),),
+        (report(0, 1, post=0),),
+        ('label_value_length_limit exceeded (metric: a, label name: x, value: "1234567"',),
+        {"label_value_length_limit": 6},
+    ),
+    Case(
+        "OpenMetrics by Content-Type: timestamps in seconds",
+        (
+            Answer(
+                b"# TYPE a counter\na_total 1 2.5\n# EOF\n",
+                content_type="application/openmetrics-text; version=1.0.0",
+            ),
+        ),
+        ({"a_total" + T: "1 @2500", **report(1, 1, added=1)},),
+    ),
+    Case(
+        "an unknown Content-Type without fallback_scrape_protocol fails",
+        (Answer(b"a 1\n", content_type="text/html"),),
+        (report(0, 0),),
+        ('received unsupported Content-Type "text/html"',),
+    ),
+    Case(
+        "fallback_scrape_protocol reads a blank Content-Type",
+        (Answer(b"a 1\n", content_type=""),),
+        ({"a" + T: "1", **report(1, 1, added=1)},),
+        config={"fallback_scrape_protocol": "PrometheusText0.0.4"},
+    ),
+]
+
+
+def make_loop(
+    config: ScrapeConfig, exporters: Exporters, storage: FakeStorage, clock: ManualClock
+) -> ScrapeLoop:
+    internal, discovered = populate_labels(Labels.from_dict({"__address__": "t:9100"}), config)
+    assert internal is not None
+    target = Target.of(config, internal, discovered)
+    client = httpx.AsyncClient(transport=exporters.transport())
+    return ScrapeLoop(target, ScrapeOptions.of(config), client, storage.appender, clock)
+
+
+def job(**overrides: Any) -> ScrapeConfig:
+    return ScrapeConfig(
+        job_name="j",
+        scrape_interval=Duration(15_000),
+        scrape_timeout=Duration(10_000),
+        **overrides,
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_scrape(case: Case) -> None:
+    async def scenario() -> tuple[list[dict[str, str]], list[str]]:
+        clock = ManualClock()
+        exporters, storage = Exporters(), FakeStorage()
+        loop = make_loop(job(**case.config), exporters, storage, clock)
+        commits, errors = [], []
+        for answer in case.answers:
+            exporter = exporters["t:9100"]
+            for name, value in dataclasses.asdict(answer).items():
+                setattr(exporter, name, value)
+            outcome = await loop.scrape(clock.now())
+            commits.append(render(storage.commits[-1], round(outcome.started * 1000)))
+            errors.append(outcome.error)
+            clock.advance(15)
+        return commits, errors
+
+    commits, errors = asyncio.run(scenario())
+    assert commits == list(case.want)
+    want_errors = case.errors or ("",) * len(case.answers)
+    assert [
+        (want in got) if want else got == "" for want, got in zip(want_errors, errors, strict=True)
+    ] == [True] * len(errors), errors
+
+
+def test_request_headers_are_prometheus_3s() -> None:
+    async def scenario() -> httpx.Request:
+        exporters, storage = Exporters(), FakeStorage()
+        exporters["t:9100"].body = b"a 1\n"
+        loop = make_loop(job(), exporters, storage, ManualClock())
+        await loop.scrape(loop._clock.now())
+        return exporters["t:9100"].requests[0]
+
+    request = asyncio.run(scenario())
+    assert request.headers["Accept"] == (
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
+        "application/openmetrics-text;version=0.0.1;q=0.5,"
+        "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,"
+        "text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+    )
+    assert request.headers["Accept-Encoding"] == "gzip"
+    assert request.headers["X-Prometheus-Scrape-Timeout-Seconds"] == "10"
+    assert str(request.url) == "http://t:9100/metrics"
+    assert accept_header(("OpenMetricsText1.0.0", "PrometheusText0.0.4")) == (
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
+        "text/plain;version=0.0.4;q=0.5,*/*;q=0.4"
+    )
+
+
+def test_timeout_is_measured_on_the_clock() -> None:
+    async def scenario() -> tuple[str, dict[str, str]]:
+        clock = ManualClock()
+        exporters, storage = Exporters(), FakeStorage()
+        loop = make_loop(job(), exporters, storage, clock)
+        exporter = exporters["t:9100"]
+        exporter.body = b"a 1\n"
+        await loop.scrape(clock.now())
+        clock.advance(15)
+        exporter.hang, exporter.entered = True, asyncio.Event()
+        start = clock.now()
+        scrape = asyncio.create_task(loop.scrape(start))
+        await exporter.entered.wait()
+        clock.advance(9.9)
+        await asyncio.sleep(0)
+        assert not scrape.done()
+        clock.advance(0.1)
+        outcome = await scrape
+        return outcome.error, render(storage.commits[-1], round(start * 1000))
+
+    error, commit = asyncio.run(scenario())
+    assert error == 'Get "http://t:9100/metrics": context deadline exceeded'
+    assert commit == {"a" + T: "stale", **report(0, 0), "scrape_duration_seconds" + T: "10"}
+
+
+def test_connection_refused() -> None:
+    async def scenario() -> str:
+        loop = make_loop(job(), Exporters(), FakeStorage(), ManualClock())
+        return (await loop.scrape(loop._clock.now())).error
+
+    assert asyncio.run(scenario()) == 'Get "http://t:9100/metrics": connect: connection refused'
+
+
+def test_refused_series_are_retried_and_not_cached() -> None:
+    async def scenario() -> list[dict[str, str]]:
+        clock = ManualClock()
+        exporters, storage = Exporters(), FakeStorage()
+        storage.refused_names.add("b")
+        loop = make_loop(job(), exporters, storage, clock)
+        exporters["t:9100"].body = b"a 1\nb 2\n"
+        out = []
+        for _ in range(2):
+            outcome = await loop.scrape(clock.now())
+            out.append(render(storage.commits[-1], round(outcome.started * 1000)))
+            storage.refused_names.clear()
+            clock.advance(15)
+        return out
+
+    first, second = asyncio.run(scenario())
+    assert first == {"a" + T: "1", **report(1, 2, added=1)}
+    assert second == {"a" + T: "1", "b" + T: "2", **report(1, 2, added=1)}
+
+
+def test_into_the_real_head_staleness_markers_are_bit_exact() -> None:
+    async def scenario() -> dict[str, list[tuple[int, int]]]:
+        clock = ManualClock()
+        exporters, head = Exporters(), Head()
+        loop = make_loop(job(), exporters, FakeStorage(), clock)
+        loop._appendable = head.appender
+        for body in (b"a 1\nb 2\n", b"a 3\n"):
+            exporters["t:9100"].body = body
+            await loop.scrape(clock.now())
+            clock.advance(15)
+        querier = head.querier(0, 2**62)
+        found = querier.select([Matcher.of("__name__", "=~", "a|b")])
+        return {
+            data.labels.get("__name__"): list(
+                zip(data.timestamps.tolist(), data.values.view(np.uint64).tolist(), strict=True)
+            )
+            for data in found
+        }
+
+    t0 = round(ManualClock().now() * 1000)
+    bits = {v: int(np.float64(v).view(np.uint64)) for v in (1.0, 2.0, 3.0)}
+    assert asyncio.run(scenario()) == {
+        "a": [(t0, bits[1.0]), (t0 + 15_000, bits[3.0])],
+        "b": [(t0, bits[2.0]), (t0 + 15_000, STALE_NAN_BITS)],
+    }
+
+
+def test_a_store_that_refuses_the_commit_is_reported_and_the_next_scrape_works() -> None:
+    class RefusingOnce(FakeStorage):
+        def appender(self) -> Any:
+            app = super().appender()
+            if not self.commits and not self.rollbacks:
+
+                def refuse() -> None:
+                    raise OSError("disk full")
+
+                app.commit = refuse  # type: ignore[method-assign]
+            return app
+
+    async def scenario() -> list[str]:
+        clock = ManualClock()
+        exporters, storage = Exporters(), RefusingOnce()
+        exporters["t:9100"].body = b"a 1\n"
+        loop = make_loop(job(), exporters, storage, clock)
+        errors = []
+        for _ in range(2):
+            errors.append((await loop.scrape(clock.now())).error)
+            clock.advance(15)
+        return errors
+
+    assert asyncio.run(scenario()) == ["append failed: disk full", ""]

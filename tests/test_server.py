@@ -1,0 +1,121 @@
+"""`vigil server` end to end: scrape a real node_exporter, query it, survive a restart."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, peer
+
+pytestmark = pytest.mark.slow
+
+
+def _wait(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer in time")
+
+
+@contextmanager
+def _running(args: list[str], url: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait(url, time.monotonic() + 30)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def _query(api: str, query: str) -> list[dict[str, Any]]:
+    body = httpx.get(f"{api}/api/v1/query", params={"query": query}).json()
+    assert body["status"] == "success", body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def _until(check: Any, deadline: float) -> Any:
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_scrapes_node_exporter_and_keeps_data_across_restart(tmp_path: Path) -> None:
+    exporter_port, port = free_port(), free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+        "scrape_configs:\n"
+        f"  - job_name: node\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
+    )
+    server = [
+        sys.executable, "-m", "vigil", "server",
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]  # fmt: skip
+    api = f"http://127.0.0.1:{port}"
+    node = [peer("prometheus-node-exporter"), f"--web.listen-address=127.0.0.1:{exporter_port}"]
+    with _running(node, f"http://127.0.0.1:{exporter_port}/metrics"):
+        with _running(server, f"{api}/-/ready"):
+            deadline = time.monotonic() + 30
+            up = _until(lambda: _query(api, 'up{job="node"}'), deadline)
+            assert up[0]["value"][1] == "1"
+            total = _until(lambda: _query(api, "node_memory_MemTotal_bytes"), deadline)
+            assert float(total[0]["value"][1]) > 0
+            targets = httpx.get(f"{api}/api/v1/targets").json()["data"]["activeTargets"]
+            assert [(t["labels"]["job"], t["health"]) for t in targets] == [("node", "up")]
+            before = _until(lambda: _query(api, "count_over_time(up[10m])"), deadline)
+        with _running(server, f"{api}/-/ready"):
+            after = _query(api, "count_over_time(up[10m])")
+            assert float(after[0]["value"][1]) >= float(before[0]["value"][1])
+
+
+def test_bad_config_names_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 15\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vigil",
+            "server",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'd'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert f"{config}:2: global.scrape_interval" in done.stderr
+
+
+def test_unwritable_data_dir_says_which_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = subprocess.run(
+        [sys.executable, "-m", "vigil", "server", f"--storage.tsdb.path={blocker / 'data'}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert str(blocker / "data") in done.stderr
