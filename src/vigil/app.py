@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Gauge
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -102,6 +103,18 @@ class Server:
         self.started = clock()
         self.last_reload_ok = True
         self.last_reload_time = self.started
+        self._reload_ok = Gauge(
+            "prometheus_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+            registry=self.registry,
+        )
+        self._reload_time = Gauge(
+            "prometheus_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+            registry=self.registry,
+        )
+        self._reload_ok.set(1)
+        self._reload_time.set(self.started)
         self.tsdb = TSDB.open(options.data_dir, self._tsdb_options(), registry=self.registry)
         self.manager = ScrapeManager(self.tsdb.appender)
         self.engine = Engine(
@@ -164,14 +177,20 @@ class Server:
             log.error(
                 "reloading %s failed, keeping the running config: %s", self.options.config_file, err
             )
-            self.last_reload_ok = False
+            self._record_reload(ok=False)
             return False
         await self.manager.apply(config)
         self.config, self.config_text = config, text
-        self.last_reload_ok = True
-        self.last_reload_time = self.clock()
+        self._record_reload(ok=True)
         log.info("reloaded %s", self.options.config_file or "the default config")
         return True
+
+    def _record_reload(self, *, ok: bool) -> None:
+        self.last_reload_ok = ok
+        self._reload_ok.set(1 if ok else 0)
+        if ok:
+            self.last_reload_time = self.clock()
+            self._reload_time.set(self.last_reload_time)
 
     # --- what the APIs read ---------------------------------------------------------------
 

@@ -1,0 +1,64 @@
+"""The server's wiring in-process: reload keeps a good config running, the APIs are mounted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from vigil.app import Server, ServerOptions, default_config
+
+
+def _config(path: Path, job: str) -> None:
+    path.write_text(
+        f"scrape_configs:\n  - job_name: {job}\n    static_configs: [{{targets: ['127.0.0.1:9']}}]\n"
+    )
+
+
+def _jobs(client: TestClient) -> list[str]:
+    targets = client.get("/api/v1/targets").json()["data"]["activeTargets"]
+    return sorted(t["labels"]["job"] for t in targets)
+
+
+def _reload_metric(client: TestClient) -> str:
+    lines = client.get("/metrics").text.splitlines()
+    return next(
+        line for line in lines if line.startswith("prometheus_config_last_reload_successful")
+    )
+
+
+def test_reload_applies_good_config_and_keeps_it_on_a_bad_one(tmp_path: Path) -> None:
+    config = tmp_path / "prometheus.yml"
+    _config(config, "first")
+    server = Server(
+        ServerOptions(
+            config_file=config,
+            data_dir=tmp_path / "data",
+            enable_lifecycle=True,
+            host_collectors=False,
+        )
+    )
+    with TestClient(server.app()) as client:
+        assert _jobs(client) == ["first"]
+        _config(config, "second")
+        assert client.post("/-/reload").status_code == 200
+        assert _jobs(client) == ["second"]
+        assert _reload_metric(client) == "prometheus_config_last_reload_successful 1"
+        config.write_text("scrape_configs:\n  - job_name: [oops\n")
+        assert client.post("/-/reload").status_code == 500
+        assert _jobs(client) == ["second"]
+        assert _reload_metric(client) == "prometheus_config_last_reload_successful 0"
+        assert "second" in client.get("/api/v1/status/config").json()["data"]["yaml"]
+
+
+def test_reload_needs_the_lifecycle_flag(tmp_path: Path) -> None:
+    server = Server(ServerOptions(data_dir=tmp_path / "data", host_collectors=False))
+    with TestClient(server.app()) as client:
+        assert client.post("/-/reload").status_code == 403
+        assert client.get("/-/healthy").status_code == 200
+        assert client.get("/api/v1/status/tsdb").json()["data"]["headStats"]["numSeries"] >= 0
+
+
+def test_default_config_scrapes_the_server_itself() -> None:
+    assert "targets: ['127.0.0.1:9090']" in default_config("0.0.0.0:9090")
+    assert "targets: ['[::1]:9091']" in default_config("[::1]:9091")
