@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
+from tests.conftest import CONFORMANCE as KIT
 from vigil.promql.testing import FileReport, run_script
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "promqltest"
+CONFORMANCE = KIT / "promqltest"
 BASELINE = Path(__file__).with_name("promqltest_baseline.json")
 
 
-@pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="conformance kit not present")
-def test_promqltest_pass_counts_never_drop() -> None:
+def test_promqltest_pass_counts_never_drop(summary: Callable[[str], None]) -> None:
     baseline: dict[str, int] = json.loads(BASELINE.read_text())
-    reports: list[FileReport] = [
-        run_script(path.read_text(), path.stem) for path in sorted(CONFORMANCE.glob("*.test"))
-    ]
-    print(f"\n{'file':24s} {'pass':>5s} {'fail':>5s} {'skip':>5s}")
+    scripts = sorted(CONFORMANCE.glob("*.test"))
+    assert len(scripts) == 21, f"expected the 21 promqltest scripts in {CONFORMANCE}"
+    reports: list[FileReport] = [run_script(path.read_text(), path.stem) for path in scripts]
     for r in reports:
-        print(f"{r.name:24s} {r.passed:5d} {r.failed:5d} {r.skipped:5d}")
+        summary(
+            f"promqltest {r.name:22s} {r.passed:4d} passed {r.failed:4d} failed {r.skipped:4d} skipped"
+        )
     dropped = {
         r.name: (r.passed, baseline[r.name], r.failures)
         for r in reports
