@@ -211,6 +211,9 @@ class Server:
             "labelValueCountByLabelName": pairs(stats.label_value_count_by_label_name),
             "memoryInBytesByLabelName": pairs(stats.memory_in_bytes_by_label_name),
             "seriesCountByLabelValuePair": pairs(stats.series_count_by_label_value_pair),
+            # vigil's own: the memory self-budget and who ran into it.
+            "maxSeries": stats.max_series,
+            "refusedSeriesByMetricName": pairs(stats.refused_series_by_metric_name),
         }
 
     def runtime(self) -> dict[str, Any]:
