@@ -254,15 +254,105 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "can never work, then 'FILE: SUCCESS' or 'FILE: FAILED: <error>'.",
     )
     config.add_argument("files", nargs="+", metavar="FILE")
+    _add_alert_rule_flags(config)
     config.set_defaults(handler=_run_check_config)
+    am_config = checks.add_parser(
+        "alertmanager-config",
+        help="check alertmanager.yml files (amtool check-config's twin)",
+        description="Load each FILE as an Alertmanager config; print warnings for settings "
+        "that can never work, then 'FILE: SUCCESS' or 'FILE: FAILED: <error>'.",
+    )
+    am_config.add_argument("files", nargs="+", metavar="FILE")
+    _add_alert_rule_flags(am_config)
+    am_config.set_defaults(handler=_run_check_alertmanager_config)
+
+
+def _add_alert_rule_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="alerting rule files (globs) to cross-check an alertmanager.yml's inhibit rules with",
+    )
+    parser.add_argument(
+        "--prometheus.config",
+        dest="prometheus_config",
+        default=None,
+        metavar="FILE",
+        help="prometheus.yml whose rule_files to cross-check an alertmanager.yml with",
+    )
+
+
+def _alert_rule_files(args: argparse.Namespace) -> list[str]:
+    from vigil.alerting.lint import prometheus_rule_files
+
+    files = list(args.rules)
+    if args.prometheus_config:
+        files.extend(prometheus_rule_files(args.prometheus_config))
+    return files
 
 
 def _run_check_config(args: argparse.Namespace) -> int:
+    """Alertmanager configs (top-level route/receivers) are checked as amtool would."""
+    from vigil.alerting.lint import check_command
+    from vigil.config.alertmanager import looks_like_alertmanager
     from vigil.config.check import TargetRules, check_config_command
     from vigil.scrape.relabel import alertmanager_labels, populate_labels
 
-    return check_config_command(
-        args.files, sys.stdout, TargetRules(populate_labels, alertmanager_labels)
+    status = 0
+    for path in args.files:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                is_alertmanager = looks_like_alertmanager(handle.read())
+        except (OSError, UnicodeDecodeError):
+            is_alertmanager = False
+        if is_alertmanager:
+            status |= check_command([path], sys.stdout, _alert_rule_files(args))
+        else:
+            rules = TargetRules(populate_labels, alertmanager_labels)
+            status |= check_config_command([path], sys.stdout, rules)
+    return status
+
+
+def _run_check_alertmanager_config(args: argparse.Namespace) -> int:
+    from vigil.alerting.lint import check_command
+
+    return check_command(args.files, sys.stdout, _alert_rule_files(args))
+
+
+def _add_alertmanager(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`vigil alertmanager config routes test` (amtool config routes test's twin)."""
+    parser = sub.add_parser("alertmanager", help="Alertmanager tools (amtool's twins)")
+    commands = parser.add_subparsers(dest="alertmanager", metavar="WHAT", required=True)
+    config = commands.add_parser("config", help="work with an alertmanager.yml")
+    config_commands = config.add_subparsers(dest="config_command", metavar="WHAT", required=True)
+    routes = config_commands.add_parser("routes", help="the routing tree")
+    routes_commands = routes.add_subparsers(dest="routes_command", metavar="WHAT", required=True)
+    test = routes_commands.add_parser(
+        "test",
+        help="print the receivers an alert with LABEL=VALUE... is routed to",
+        description="Route a label set through the tree of --config.file and print the "
+        "receivers it reaches, comma-separated, as amtool does.",
+    )
+    test.add_argument(
+        "--config.file", dest="config_file", required=True, help="alertmanager.yml to test"
+    )
+    test.add_argument(
+        "--verify.receivers",
+        dest="verify_receivers",
+        default=None,
+        help="fail unless the label set routes to exactly these receivers (comma-separated)",
+    )
+    test.add_argument("labels", nargs="*", metavar="LABEL=VALUE")
+    test.set_defaults(handler=_run_routes_test)
+
+
+def _run_routes_test(args: argparse.Namespace) -> int:
+    from vigil.alerting.lint import routes_test_command
+
+    return routes_test_command(
+        args.config_file, args.labels, args.verify_receivers, sys.stdout, sys.stderr
     )
 
 
@@ -499,6 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent(sub)
     _add_check(sub)
     _add_tsdb(sub)
+    _add_alertmanager(sub)
     return parser
 
 
