@@ -1,0 +1,1 @@
+"""Notification: receivers, retries and the Go templates they render."""
