@@ -31,12 +31,16 @@ from vigil.config import ConfigError
 from vigil.config.prometheus import Config, load_config, parse_config
 from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, ScrapeCollector, build_host_collectors
 from vigil.promql.engine import Engine, EngineOptions
+from vigil.rules import RuleManager, engine_query_func
+from vigil.scrape.clock import SystemClock
 from vigil.scrape.manager import ScrapeManager
 from vigil.selfmetrics import self_registry
+from vigil.startup import StorageStartup
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.web.api import APIContext, PrometheusAPI
 from vigil.web.listen import parse_listen_address
 from vigil.web.metrics import metrics_endpoint
+from vigil.web.rules import RulesAPI
 from vigil.web.targets import GlobalURLOptions, TargetsAPI
 
 log = logging.getLogger("vigil.server")
@@ -86,6 +90,7 @@ class ServerOptions:
     lookback_delta_ms: int = 300_000
     query_timeout_s: float = 120.0
     query_max_samples: int = 50_000_000
+    query_max_concurrency: int = 20
     enable_lifecycle: bool = False
     host_collectors: bool = True
     external_url: str = ""
@@ -115,17 +120,35 @@ class Server:
         )
         self._reload_ok.set(1)
         self._reload_time.set(self.started)
-        self.tsdb = TSDB.open(options.data_dir, self._tsdb_options(), registry=self.registry)
-        self.manager = ScrapeManager(self.tsdb.appender)
+        # The dir is locked here (a second server fails at once); start() replays the WAL in
+        # the background while HTTP is served: until then `tsdb` raises StorageNotReady.
+        self.storage = StorageStartup(
+            TSDB.prepare(options.data_dir, self._tsdb_options(), registry=self.registry)
+        )
+        self.manager = ScrapeManager(self.storage.appender)
         self.engine = Engine(
-            self.tsdb.querier,
+            self.storage.querier,
             EngineOptions(
                 lookback_delta_ms=options.lookback_delta_ms,
                 max_samples=options.query_max_samples,
                 timeout_s=options.query_timeout_s,
             ),
         )
+        self.rules = RuleManager(
+            engine_query_func(self.engine),
+            self.storage.appender,
+            self.storage.querier,
+            SystemClock(),
+            registry=self.registry,
+            external_url=options.external_url,
+        )
+        self._rule_groups = self.rules.load(self.config)
+        self._rules_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
+
+    @property
+    def tsdb(self) -> TSDB:
+        return self.storage.tsdb
 
     def _load_config(self) -> tuple[Config, str]:
         path = self.options.config_file
@@ -146,6 +169,8 @@ class Server:
 
     async def start(self) -> None:
         await self.manager.apply(self.config)
+        await self.storage.begin()
+        self._rules_task = asyncio.get_running_loop().create_task(self._start_rules())
         self._tick_task = asyncio.get_running_loop().create_task(self._tick_forever())
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(
@@ -157,11 +182,23 @@ class Server:
             self._tick_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tick_task
+        if self._rules_task is not None:
+            self._rules_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rules_task
+        await self.rules.stop()
         await self.manager.stop()
-        await run_in_threadpool(self.tsdb.close)
+        await run_in_threadpool(self.storage.close)
+
+    async def _start_rules(self) -> None:
+        """Rules read and write the TSDB, so they start once its WAL is replayed."""
+        if await self.storage.wait():
+            self.rules.replace(self._rule_groups)
 
     async def _tick_forever(self) -> None:
         """Cut blocks, compact and apply retention off the event loop, once a minute."""
+        if not await self.storage.wait():
+            return
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
@@ -173,6 +210,7 @@ class Server:
         """SIGHUP and `POST /-/reload`: a config that fails to load leaves the old one running."""
         try:
             config, text = self._load_config()
+            rule_groups = self.rules.load(config)
         except (ConfigError, OSError) as err:
             log.error(
                 "reloading %s failed, keeping the running config: %s", self.options.config_file, err
@@ -180,6 +218,9 @@ class Server:
             self._record_reload(ok=False)
             return False
         await self.manager.apply(config)
+        self._rule_groups = rule_groups
+        if self._rules_task is not None and self._rules_task.done():
+            self.rules.replace(rule_groups)
         self.config, self.config_text = config, text
         self._record_reload(ok=True)
         log.info("reloaded %s", self.options.config_file or "the default config")
@@ -234,7 +275,7 @@ class Server:
         }
 
     def ready(self) -> bool:
-        return True
+        return self.storage.status() is None
 
     # --- the HTTP app ---------------------------------------------------------------------
 
@@ -247,13 +288,14 @@ class Server:
         api = PrometheusAPI(
             APIContext(
                 engine=self.engine,
-                queryable=self.tsdb.querier,
+                queryable=self.storage.querier,
                 clock=self.clock,
                 flags=options.flags,
                 config_yaml=lambda: self.config_text,
                 tsdb_stats=self.tsdb_stats,
                 ready=self.ready,
                 runtime=self.runtime,
+                max_concurrency=options.query_max_concurrency,
             )
         )
         targets = TargetsAPI(self.manager, GlobalURLOptions())
@@ -280,10 +322,12 @@ class Server:
 
         routes = [
             Route("/", index),
+            Route("/-/ready", self.storage.ready_endpoint, methods=["GET", "HEAD"]),
             Route("/metrics", metrics_endpoint(scrape, self.registry)),
             Route("/-/reload", reload, methods=["POST", "PUT"]),
             *api.routes(),
             *targets.routes(),
+            *RulesAPI(self.rules).routes(),
         ]
         return Starlette(routes=routes, lifespan=lifespan)
 

@@ -256,6 +256,7 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     config.add_argument("files", nargs="+", metavar="FILE")
     _add_alert_rule_flags(config)
     config.set_defaults(handler=_run_check_config)
+    _add_check_rules(checks)
     am_config = checks.add_parser(
         "alertmanager-config",
         help="check alertmanager.yml files (amtool check-config's twin)",
@@ -361,6 +362,61 @@ def _run_check_metrics(args: argparse.Namespace) -> int:
 
     return check_metrics_command(
         args.files, args.format, args.lint == "all", sys.stdin.buffer, sys.stdout
+    )
+
+
+def _add_check_rules(checks: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rules = checks.add_parser(
+        "rules",
+        help="check rule files (promtool check rules' twin)",
+        description="Load each FILE as a Prometheus rule file; print 'SUCCESS: N rules found' "
+        "or 'FAILED:' with the file, line, group, rule and error, plus lint warnings.",
+    )
+    rules.add_argument("files", nargs="+", metavar="FILE")
+    rules.add_argument(
+        "--ignore-unknown-fields",
+        action="store_true",
+        help="ignore unknown fields in the rule files",
+    )
+    rules.set_defaults(handler=_run_check_rules)
+
+
+def _run_check_rules(args: argparse.Namespace) -> int:
+    from vigil.rules.check import check_rules_command
+
+    return check_rules_command(args.files, sys.stdout, sys.stderr, args.ignore_unknown_fields)
+
+
+def _add_test(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("test", help="run unit tests (promtool test's twin)")
+    tests = parser.add_subparsers(dest="test", metavar="WHAT", required=True)
+    rules = tests.add_parser(
+        "rules",
+        help="run promtool-format rule unit tests",
+        description="Run each FILE in promtool's rule unit-test format; print 'SUCCESS' or "
+        "'FAILED:' with the differences; exit 1 when any test fails.",
+    )
+    rules.add_argument("files", nargs="+", metavar="FILE")
+    rules.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="only run test groups whose name matches REGEX (repeatable)",
+    )
+    rules.add_argument(
+        "--ignore-unknown-fields",
+        action="store_true",
+        help="ignore unknown fields in the rule files the tests load",
+    )
+    rules.set_defaults(handler=_run_test_rules)
+
+
+def _run_test_rules(args: argparse.Namespace) -> int:
+    from vigil.rules.unittest import test_rules_command
+
+    return test_rules_command(
+        args.files, sys.stdout, sys.stderr, args.run, args.ignore_unknown_fields
     )
 
 
@@ -519,6 +575,13 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="most samples a query may hold in memory (default: %(default)s)",
     )
     add(
+        "--query.max-concurrency",
+        dest="max_concurrency",
+        type=int,
+        default=20,
+        help="most queries evaluated at once; more wait their turn (default: %(default)s)",
+    )
+    add(
         "--agent.disable",
         dest="agent_disable",
         action="store_true",
@@ -552,6 +615,7 @@ def _run_server(args: argparse.Namespace) -> int:
         "query.lookback-delta": f"{args.lookback}ms",
         "query.timeout": f"{args.query_timeout}ms",
         "query.max-samples": str(args.max_samples),
+        "query.max-concurrency": str(args.max_concurrency),
     }
     options = ServerOptions(
         config_file=Path(args.config_file) if args.config_file else None,
@@ -562,6 +626,7 @@ def _run_server(args: argparse.Namespace) -> int:
         lookback_delta_ms=args.lookback,
         query_timeout_s=args.query_timeout / 1000,
         query_max_samples=args.max_samples,
+        query_max_concurrency=args.max_concurrency,
         enable_lifecycle=args.enable_lifecycle,
         host_collectors=not args.agent_disable,
         external_url=args.external_url,
@@ -577,6 +642,13 @@ def _run_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_query(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`vigil query instant|range|series|labels` (promtool query's twin)."""
+    from vigil import query_cli
+
+    query_cli.add_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vigil",
@@ -588,7 +660,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server(sub)
     _add_agent(sub)
     _add_check(sub)
+    _add_test(sub)
     _add_tsdb(sub)
+    _add_query(sub)
     _add_alertmanager(sub)
     return parser
 

@@ -53,3 +53,26 @@ def test_instant_query_returns_vector() -> None:
         ("1", 1.0),
         ("2", 2.0),
     ]
+
+
+@pytest.mark.parametrize(
+    ("query", "want"),
+    [
+        # found by tests/promql/test_prometheus_differential.py against Prometheus
+        ("sgn(vector(-0.0))", "-0.0"),
+        ("sgn(vector(0))", "0.0"),
+        ("deg(vector(22270911.064421))", "1276029209.9025314"),
+        ("rad(vector(22270911.064421))", "388700.7254929814"),
+    ],
+)
+def test_elementwise_functions_match_go_bit_for_bit(query: str, want: str) -> None:
+    value = Engine(_storage().queryable).instant_query(query, 300_000).value
+    assert isinstance(value, Vector)
+    assert [repr(s.value) for s in value.samples] == [want]
+
+
+def test_range_vector_is_refused_for_a_range_query() -> None:
+    from vigil.promql import InvalidQueryError
+
+    with pytest.raises(InvalidQueryError, match='invalid expression type "range vector"'):
+        Engine(_storage().queryable).range_query("up[5m]", 0, 60_000, 15_000)

@@ -119,3 +119,22 @@ def test_garbage_is_a_format_error() -> None:
 def test_mismatched_columns_are_refused() -> None:
     with pytest.raises(ValueError, match="equal 1-d arrays"):
         encode(np.arange(3, dtype=np.int64), np.arange(4, dtype=np.float64))
+
+
+def test_decode_from_many_threads_at_once() -> None:
+    """Queries read blocks from a thread pool; a shared zstd decompressor broke under that
+    ("Destination buffer is too small")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    records = [
+        (n, encode(np.arange(n, dtype=np.int64) * 15_000, np.arange(n, dtype=np.float64) * 1.5))
+        for n in (1, 480, 5_000, 20_000) * 50
+    ]
+
+    def roundtrip(item: tuple[int, bytes]) -> bool:
+        n, record = item
+        samples = decode(record)
+        return len(samples.values) == n and float(samples.values[-1]) == (n - 1) * 1.5
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert all(pool.map(roundtrip, records * 20))

@@ -3,6 +3,7 @@ over whole series and every step of a query at once."""
 
 from vigil.promql.engine import Engine, EngineOptions, Queryable
 from vigil.promql.errors import (
+    InvalidQueryError,
     ParseError,
     PromQLError,
     QueryError,
@@ -16,6 +17,7 @@ from vigil.promql.value import Matrix, QueryResult, Sample, Scalar, Series, Stri
 __all__ = [
     "Engine",
     "EngineOptions",
+    "InvalidQueryError",
     "Matrix",
     "ParseError",
     "PromQLError",

@@ -16,7 +16,12 @@ from vigil.model import Labels
 from vigil.promql import ast
 from vigil.promql.aggregation import aggregate
 from vigil.promql.binary import evaluate_binary
-from vigil.promql.errors import QueryError, QueryTimeoutError, TooManySamplesError
+from vigil.promql.errors import (
+    InvalidQueryError,
+    QueryError,
+    QueryTimeoutError,
+    TooManySamplesError,
+)
 from vigil.promql.functions import FUNCTIONS, FunctionCall
 from vigil.promql.parser import parse
 from vigil.promql.value import (
@@ -79,6 +84,11 @@ class Engine:
         if end_ms < start_ms:
             raise QueryError("end timestamp must not be before start time")
         expr = parse(query, step_ms=step_ms, range_ms=end_ms - start_ms)
+        if isinstance(expr, ast.MatrixSelector | ast.Subquery | ast.StringLiteral):
+            kind = "string" if isinstance(expr, ast.StringLiteral) else "range vector"
+            raise InvalidQueryError(
+                f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector'
+            )
         return self._run(expr, start_ms, end_ms, step_ms, instant=False)
 
     def _run(
@@ -98,14 +108,6 @@ class Engine:
         )
         times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         value = evaluation.eval(expr, times)
-        if not instant and isinstance(value, RangeSteps):
-            raise QueryError(
-                'invalid expression type "range vector" for range query, must be Scalar or instant Vector'
-            )
-        if not instant and isinstance(value, StringValue):
-            raise QueryError(
-                'invalid expression type "string" for range query, must be Scalar or instant Vector'
-            )
         return QueryResult(_to_query_value(value, times, instant))
 
 

@@ -20,6 +20,11 @@ class UnsupportedFeatureError(PromQLError):
     """Valid PromQL that vigil does not evaluate yet (native histograms, experimental syntax)."""
 
 
+class InvalidQueryError(PromQLError):
+    """Valid PromQL of a type the request cannot answer (a range vector for a range query):
+    the client's mistake, like a parse error."""
+
+
 class QueryError(PromQLError):
     """The query is valid but its evaluation failed (e.g. many-to-many matching)."""
 

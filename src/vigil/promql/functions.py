@@ -88,6 +88,21 @@ def _dropping(vector: VectorSteps, values: F64, present: Bools | None = None) ->
 
 # --- elementwise ------------------------------------------------------------------------------
 
+
+def _sgn(v: F64) -> F64:
+    """Prometheus returns a zero as it is: `sgn(-0)` is -0."""
+    return np.where(v == 0, v, np.sign(v))
+
+
+def _deg(v: F64) -> F64:
+    """`v * 180 / math.Pi` in Go's order (np.degrees rounds differently in the last bit)."""
+    return v * 180 / np.pi
+
+
+def _rad(v: F64) -> F64:
+    return v * np.pi / 180
+
+
 _ELEMENTWISE: dict[str, Callable[[F64], F64]] = {
     "abs": np.abs,
     "ceil": np.ceil,
@@ -97,7 +112,7 @@ _ELEMENTWISE: dict[str, Callable[[F64], F64]] = {
     "ln": np.log,
     "log2": np.log2,
     "log10": np.log10,
-    "sgn": np.sign,
+    "sgn": _sgn,
     "acos": np.arccos,
     "acosh": np.arccosh,
     "asin": np.arcsin,
@@ -110,8 +125,8 @@ _ELEMENTWISE: dict[str, Callable[[F64], F64]] = {
     "sinh": np.sinh,
     "tan": np.tan,
     "tanh": np.tanh,
-    "deg": np.degrees,
-    "rad": np.radians,
+    "deg": _deg,
+    "rad": _rad,
 }
 
 

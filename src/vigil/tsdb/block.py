@@ -29,6 +29,7 @@ import mmap
 import os
 import shutil
 import struct
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -290,6 +291,11 @@ class Block:
         self._index = index
         self._tombstones = tombstones
         self.size_bytes = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        self._guard = threading.Lock()
+        self._readers = 0
+        self._retired = False
+        self._finished = False
+        self._doomed: Path | None = None
 
     @classmethod
     def open(cls, path: Path) -> Block:
@@ -319,7 +325,55 @@ class Block:
         self.close()
 
     def close(self) -> None:
+        self.retire(delete=False)
+
+    # Prometheus's pending-readers count: a TSDB querier holds every block it reads, so
+    # compaction or retention running meanwhile never unmaps or deletes one under it.
+
+    def acquire(self) -> None:
+        """Count a reader; a retired block stays readable until its last reader releases it."""
+        with self._guard:
+            if self._finished:
+                raise RuntimeError(f"{self!r} is closed")
+            self._readers += 1
+
+    def release(self) -> None:
+        with self._guard:
+            self._readers -= 1
+            finish = self._retired and self._readers == 0
+        if finish:
+            self._finish()
+
+    @property
+    def readers(self) -> int:
+        return self._readers
+
+    def retire(self, delete: bool) -> None:
+        """Close the block, and delete its directory if `delete`, once no reader holds it. A
+        doomed directory is renamed aside at once (the mmaps stay valid), so a crash before
+        the last reader leaves cannot bring it back: `remove_leftovers` deletes it."""
+        with self._guard:
+            if self._retired:
+                return
+            self._retired = True
+            if delete:
+                self._doomed = self.path.with_name(self.path.name + TMP_DELETION)
+                self.path.rename(self._doomed)
+            finish = self._readers == 0
+        if delete:
+            assert self._doomed is not None
+            _fsync_dir(self._doomed.parent)
+        if finish:
+            self._finish()
+
+    def _finish(self) -> None:
+        with self._guard:
+            if self._finished:
+                return
+            self._finished = True
         self._index.close()
+        if self._doomed is not None:
+            shutil.rmtree(self._doomed)
 
     def querier(self, mint: int, maxt: int) -> BlockQuerier:
         """A Querier over this block limited to inclusive [mint, maxt]."""
@@ -706,12 +760,9 @@ def open_blocks(parent_dir: Path) -> list[Block]:
 
 
 def delete_block(block: Block) -> None:
-    """Remove a block so that a crash midway never leaves a half-deleted block visible."""
-    block.close()
-    doomed = block.path.with_name(block.path.name + TMP_DELETION)
-    block.path.rename(doomed)
-    _fsync_dir(doomed.parent)
-    shutil.rmtree(doomed)
+    """Remove a block so that a crash midway never leaves a half-deleted block visible; with
+    readers still holding it, its directory goes when the last one releases it."""
+    block.retire(delete=True)
 
 
 def remove_leftovers(parent_dir: Path) -> list[Path]:

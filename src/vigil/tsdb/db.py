@@ -12,12 +12,14 @@ import errno
 import fcntl
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from vigil.model import Labels, Matcher
@@ -46,6 +48,7 @@ from vigil.tsdb.retention import expired
 from vigil.tsdb.wal import (
     WAL,
     FsyncPolicy,
+    ReplayProgress,
     ReplayStats,
     WALMetrics,
     remove_stale_temp_dirs,
@@ -59,6 +62,7 @@ Clock = Callable[[], float]
 """Wall-clock seconds since the epoch; tests pass a fake one."""
 
 HOUR_MS = 3_600_000
+_REPLAY_BATCH_SAMPLES = 4_000_000
 DAY_MS = 24 * HOUR_MS
 
 
@@ -74,6 +78,7 @@ class TSDBOptions:
     max_series: int | None = None
     wal_segment_size: int = 128 * 1024 * 1024
     wal_fsync: FsyncPolicy = "batch"
+    wal_fsync_interval_s: float = 1.0  # "batch": fsync at most this long after a write
     chunk_samples: int = 120
 
 
@@ -211,10 +216,18 @@ class TSDB:
         self.replay_stats = replay_stats
         self._clock = clock
         self._blocks = blocks
+        self._blocks_lock = threading.Lock()  # the list, against queriers picking blocks
         self._lock = lock
         self._metrics = metrics
         self._refused_logged = 0
         self._update_block_metrics()
+        self._closing = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if options.wal_fsync == "batch" and options.wal_fsync_interval_s > 0:
+            self._flusher = threading.Thread(
+                target=self._flush_wal, name="vigil-wal-fsync", daemon=True
+            )
+            self._flusher.start()
 
     @classmethod
     def open(
@@ -223,19 +236,31 @@ class TSDB:
         options: TSDBOptions | None = None,
         clock: Clock = time.time,
         registry: CollectorRegistry | None = None,
+        on_replay_progress: ReplayProgress | None = None,
     ) -> TSDB:
         """Lock the dir, load blocks, replay the WAL into a new head. Raises DataDirError or
         WALCorruptionError (which says how to repair) instead of dropping data silently."""
+        return cls.prepare(path, options, clock, registry).load(on_replay_progress)
+
+    @classmethod
+    def prepare(
+        cls,
+        path: Path | str,
+        options: TSDBOptions | None = None,
+        clock: Clock = time.time,
+        registry: CollectorRegistry | None = None,
+    ) -> TSDBLoader:
+        """The fast half of `open`: create and lock the data dir (DataDirError at once); the
+        returned loader's `load()` does the slow half, which a server runs in the background."""
         path = Path(path)
-        options = options or TSDBOptions()
-        registry = registry if registry is not None else CollectorRegistry()
         _prepare_dir(path)
-        lock = _DirLock(path / "lock")
-        try:
-            return cls._load(path, options, clock, registry, lock)
-        except BaseException:
-            lock.release()
-            raise
+        return TSDBLoader(
+            path,
+            options or TSDBOptions(),
+            clock,
+            registry if registry is not None else CollectorRegistry(),
+            _DirLock(path / "lock"),
+        )
 
     @classmethod
     def _load(
@@ -245,6 +270,7 @@ class TSDB:
         clock: Clock,
         registry: CollectorRegistry,
         lock: _DirLock,
+        on_replay_progress: ReplayProgress | None,
     ) -> TSDB:
         max_series = options.max_series
         if max_series is None:
@@ -274,15 +300,40 @@ class TSDB:
                 for ref, labels in series:
                     head.replay_series(ref, labels)
 
-            def add_samples(refs: I64, ts: I64, vs: F64, out_of_order: bool) -> None:
-                head.replay(refs, ts, vs, out_of_order)
+            # In-order records are applied many at a time: each series then gets a run of
+            # samples per batch, written to adjacent memory (3x faster than record by record).
+            pending: list[tuple[I64, I64, F64]] = []
 
-            stats = replay(wal_dir, add_series, add_samples, wal_metrics)
+            def flush() -> None:
+                if pending:
+                    refs, ts, vs = (np.concatenate(column) for column in zip(*pending, strict=True))
+                    pending.clear()
+                    head.replay(refs, ts, vs, False)
+
+            def add_samples(refs: I64, ts: I64, vs: F64, out_of_order: bool) -> None:
+                if out_of_order:
+                    flush()
+                    head.replay(refs, ts, vs, True)
+                    return
+                pending.append((refs, ts, vs))
+                if sum(len(batch[0]) for batch in pending) >= _REPLAY_BATCH_SAMPLES:
+                    flush()
+
+            stats = replay(
+                wal_dir, add_series, add_samples, wal_metrics, on_progress=on_replay_progress
+            )
+            flush()
         except BaseException:
             for block in blocks:
                 block.close()
             raise
-        wal = WAL(wal_dir, options.wal_segment_size, options.wal_fsync, wal_metrics)
+        wal = WAL(
+            wal_dir,
+            options.wal_segment_size,
+            options.wal_fsync,
+            wal_metrics,
+            sync_interval_s=options.wal_fsync_interval_s,
+        )
         head.attach_wal(wal)
         log.info(
             "replayed WAL %s in %.3fs: checkpoint %s, %d segments, %d series, %d samples; %d blocks loaded",
@@ -302,13 +353,24 @@ class TSDB:
         return self.head.appender()
 
     def querier(self, mint: int, maxt: int) -> TSDBQuerier:
-        """Blocks overlapping [mint, maxt] and the head, merged (head wins on equal timestamps)."""
-        blocks = [b for b in self._blocks if b.meta.mint <= maxt and b.meta.maxt >= mint]
-        return TSDBQuerier([b.querier(mint, maxt) for b in blocks], self.head.querier(mint, maxt))
+        """Blocks overlapping [mint, maxt] and the head, merged (head wins on equal timestamps).
+        The querier holds its blocks until closed: a tick meanwhile defers their deletion."""
+        with self._blocks_lock:
+            blocks = [b for b in self._blocks if b.meta.mint <= maxt and b.meta.maxt >= mint]
+            for block in blocks:
+                block.acquire()
+        return TSDBQuerier(
+            [b.querier(mint, maxt) for b in blocks], self.head.querier(mint, maxt), blocks
+        )
 
     @property
     def blocks(self) -> list[Block]:
         return list(self._blocks)
+
+    def _add_block(self, block: Block) -> None:
+        with self._blocks_lock:
+            self._blocks.append(block)
+            self._blocks.sort(key=lambda b: (b.meta.mint, b.meta.maxt))
 
     # ----- periodic work -----
 
@@ -331,8 +393,7 @@ class TSDB:
             end = start + block_range  # exclusive
             series = self.head.querier(start, end - 1).select([])
             path = write_block(self.path, series, start, end - 1)
-            self._blocks.append(Block.open(path))
-            self._blocks.sort(key=lambda b: (b.meta.mint, b.meta.maxt))
+            self._add_block(Block.open(path))
             written.append(path)
             self._metrics.head_compactions.inc()
             removed += self.head.truncate(end)
@@ -343,6 +404,15 @@ class TSDB:
         self._log_refused_series()
         self._update_block_metrics()
         return TickReport(written, compacted, deleted, removed)
+
+    def _flush_wal(self) -> None:
+        """The "batch" policy's timer: look ten times per interval whether a write has waited
+        for its fsync for a whole interval."""
+        while not self._closing.wait(self.options.wal_fsync_interval_s / 10):
+            try:
+                self.wal.sync_if_due()
+            except OSError as err:
+                log.error("fsync of WAL segment in %s failed: %s", self.wal.directory, err)
 
     def _checkpoint(self) -> None:
         with self.head.locked():
@@ -359,12 +429,11 @@ class TSDB:
         while groups := plan(self._blocks, ranges):
             for group in groups:
                 path = compact(self.path, group)
-                self._blocks.append(Block.open(path))
+                self._add_block(Block.open(path))
                 for source in group:
                     self._delete(source)
                 written.append(path)
                 self._metrics.block_compactions.inc()
-            self._blocks.sort(key=lambda b: (b.meta.mint, b.meta.maxt))
         return written
 
     def _apply_retention(self) -> list[Path]:
@@ -387,7 +456,9 @@ class TSDB:
         return [block.path for block in doomed]
 
     def _delete(self, block: Block) -> None:
-        self._blocks.remove(block)
+        """Unlist the block now; its directory goes once the queriers holding it close."""
+        with self._blocks_lock:
+            self._blocks.remove(block)
         delete_block(block)
 
     def _log_refused_series(self) -> None:
@@ -431,6 +502,9 @@ class TSDB:
         )
 
     def close(self) -> None:
+        self._closing.set()
+        if self._flusher is not None:
+            self._flusher.join()
         self.wal.close()
         for block in self._blocks:
             block.close()
@@ -443,11 +517,43 @@ class TSDB:
         self.close()
 
 
-class TSDBQuerier:
-    """Block queriers and the head querier as one Querier; overlapping samples deduplicated."""
+class TSDBLoader:
+    """A created and locked data dir whose blocks and WAL are not loaded yet."""
 
-    def __init__(self, blocks: Sequence[Querier], head: HeadQuerier) -> None:
+    def __init__(
+        self,
+        path: Path,
+        options: TSDBOptions,
+        clock: Clock,
+        registry: CollectorRegistry,
+        lock: _DirLock,
+    ) -> None:
+        self.path = path
+        self._args = (options, clock, registry, lock)
+
+    def load(self, on_replay_progress: ReplayProgress | None = None) -> TSDB:
+        """Load blocks and replay the WAL; on failure the dir is unlocked again."""
+        options, clock, registry, lock = self._args
+        try:
+            return TSDB._load(self.path, options, clock, registry, lock, on_replay_progress)
+        except BaseException:
+            lock.release()
+            raise
+
+    def abandon(self) -> None:
+        """Unlock the dir without loading it."""
+        self._args[3].release()
+
+
+class TSDBQuerier:
+    """Block queriers and the head querier as one Querier; overlapping samples deduplicated.
+    Releases the blocks it holds (`held`) on close."""
+
+    def __init__(
+        self, blocks: Sequence[Querier], head: HeadQuerier, held: Sequence[Block] = ()
+    ) -> None:
         self._parts: list[Querier] = [*blocks, head]
+        self._held = list(held)
 
     def _queriers(self) -> list[Querier]:
         return self._parts
@@ -472,6 +578,9 @@ class TSDBQuerier:
     def close(self) -> None:
         for q in self._queriers():
             q.close()
+        held, self._held = self._held, []
+        for block in held:
+            block.release()
 
 
 def repair_command(data_dir: Path, apply: bool, out: TextIO, err: TextIO) -> int:

@@ -13,6 +13,7 @@ stored in the narrowest width that holds it, byte-planes shuffled so zstd sees r
 from __future__ import annotations
 
 import struct
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +38,19 @@ _DECIMAL = struct.Struct("<BBqqBI")
 _VALUES_DECIMAL = 0
 _VALUES_XOR = 1
 
-_compressor = zstandard.ZstdCompressor(
-    level=_ZSTD_LEVEL, write_checksum=True, write_content_size=True, write_dict_id=False
-)
-_decompressor = zstandard.ZstdDecompressor()
+
+class _Codecs(threading.local):
+    """zstd (de)compressor objects are not thread-safe, and queries read blocks from a
+    thread pool: one pair per thread."""
+
+    def __init__(self) -> None:
+        self.compressor = zstandard.ZstdCompressor(
+            level=_ZSTD_LEVEL, write_checksum=True, write_content_size=True, write_dict_id=False
+        )
+        self.decompressor = zstandard.ZstdDecompressor()
+
+
+_codecs = _Codecs()
 
 
 class ChunkFormatError(ValueError):
@@ -70,13 +80,13 @@ def encode(timestamps: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -
     mode, value_parts = _encode_values(vs)
     parts.extend(value_parts)
     parts[0] = _HEADER.pack(FORMAT_VERSION, mode, n, t0, step, ts_width)
-    return _compressor.compress(b"".join(parts))
+    return _codecs.compressor.compress(b"".join(parts))
 
 
 def decode(record: bytes | memoryview) -> Samples:
     """The samples `encode` was given, bit-exact; raises ChunkFormatError on a bad record."""
     try:
-        raw = _decompressor.decompress(record)
+        raw = _codecs.decompressor.decompress(record)
     except zstandard.ZstdError as err:
         raise ChunkFormatError(f"not a zstd record: {err}") from None
     try:

@@ -173,6 +173,13 @@ def _previous_in_batch(t: I64, bits: U64, first: Bools) -> tuple[I64, U64]:
     earliest sample wins), offset by group so one `maximum.accumulate` never crosses groups.
     """
     n = len(t)
+    if n and bool(np.all((t[1:] > t[:-1]) | first[1:])):
+        # Time ascending within every group (WAL replay, most commits): the previous sample.
+        prev_t = np.empty(n, dtype=np.int64)
+        prev_bits = np.empty(n, dtype=np.uint64)
+        prev_t[1:], prev_bits[1:] = t[:-1], bits[:-1]
+        prev_t[first], prev_bits[first] = MIN_TIME, 0
+        return prev_t, prev_bits
     positions = np.arange(n, dtype=np.int64)
     by_rank = np.lexsort((-positions, t))
     rank = np.empty(n, dtype=np.int64)

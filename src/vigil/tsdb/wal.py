@@ -253,6 +253,9 @@ class _Progress:
 
 SeriesSink = Callable[[list[tuple[int, Labels]]], None]
 SamplesSink = Callable[[I64, I64, F64, bool], None]
+ReplayProgress = Callable[[int, int], None]
+"""Called with (files replayed, files in all) before the first file and after each one;
+the checkpoint's files count like segments."""
 
 
 def _replay_file(
@@ -305,22 +308,30 @@ def replay(
     on_samples: SamplesSink,
     metrics: WALMetrics | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    on_progress: ReplayProgress | None = None,
 ) -> ReplayStats:
     """Feed the latest checkpoint, then every later segment, to the sinks, in write order."""
     started = clock()
     progress = _Progress()
     checkpoint = latest_checkpoint(wal_dir)
     after = -1
+    checkpoint_files: list[Path] = []
     if checkpoint is not None:
         after, checkpoint_dir = checkpoint
-        for path in list_segments(checkpoint_dir):
-            _replay_file(path, on_series, on_samples, progress, False, metrics)
+        checkpoint_files = list_segments(checkpoint_dir)
     segments = [p for p in list_segments(wal_dir) if segment_index(p) > after]
+    total = len(checkpoint_files) + len(segments)
+    report = on_progress if on_progress is not None else lambda done, total: None
+    report(0, total)
+    for done, path in enumerate(checkpoint_files, start=1):
+        _replay_file(path, on_series, on_samples, progress, False, metrics)
+        report(done, total)
     # The last segment with data may end torn (a crash mid-write); only empty ones follow it.
     sizes = [p.stat().st_size for p in segments]
     last_written = max((i for i, size in enumerate(sizes) if size), default=-1)
     for i, path in enumerate(segments):
         _replay_file(path, on_series, on_samples, progress, i == last_written, metrics)
+        report(len(checkpoint_files) + i + 1, total)
     return ReplayStats(
         checkpoint=None if checkpoint is None else checkpoint[0],
         segments=len(segments),
@@ -466,7 +477,15 @@ class _Segment:
 
 
 class WAL:
-    """The writer: appends framed records to the newest segment; never rewrites a byte."""
+    """The writer: appends framed records to the newest segment; never rewrites a byte.
+
+    fsync policies: "always" fsyncs before a commit returns (commits that arrive during one
+    fsync share the next: group commit); "batch" returns once the record is written (it
+    survives a crash of the process, not of the host) and fsyncs within `sync_interval_s` of
+    the first unsynced write (`sync_if_due`, run by the TSDB's flusher thread), at every
+    segment cut, tick and close, so a power loss costs at most that interval of commits
+    (Prometheus itself fsyncs only when it completes a segment); "never" leaves it to the OS.
+    """
 
     def __init__(
         self,
@@ -475,10 +494,13 @@ class WAL:
         fsync: FsyncPolicy = "batch",
         metrics: WALMetrics | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        sync_interval_s: float = 1.0,
     ) -> None:
         self.directory = directory
         self.segment_size = segment_size
         self.fsync_policy: FsyncPolicy = fsync
+        self.sync_interval_s = sync_interval_s
+        self._dirty_since: float | None = None  # clock() at the first write not yet fsynced
         self.metrics = metrics if metrics is not None else WALMetrics(CollectorRegistry())
         self._clock = clock
         self._lock = threading.Lock()
@@ -522,6 +544,8 @@ class WAL:
                 ) from err
             segment.size += len(data)
             self._written += len(data)
+            if self._dirty_since is None:
+                self._dirty_since = self._clock()
             self.metrics.record_bytes.inc(len(data))
             return self._written
 
@@ -549,8 +573,15 @@ class WAL:
                 return
             with self._lock:
                 target, fd = self._written, self._segment.fd
+                dirty_since, self._dirty_since = self._dirty_since, None
             started = self._clock()
-            os.fsync(fd)
+            try:
+                os.fsync(fd)
+            except OSError:
+                with self._lock:  # still due: the next sync_if_due tries again
+                    if self._dirty_since is None:
+                        self._dirty_since = dirty_since
+                raise
             self.metrics.fsync_duration.observe(self._clock() - started)
             self._synced = max(self._synced, target)
 
@@ -559,6 +590,21 @@ class WAL:
         if self.fsync_policy != "never":
             self._sync_through(self._written)
 
+    @property
+    def unsynced_bytes(self) -> int:
+        return self._written - self._synced
+
+    def sync_if_due(self) -> bool:
+        """With the "batch" policy, fsync once the oldest unsynced write is sync_interval_s old;
+        True if it did."""
+        since = self._dirty_since
+        if self.fsync_policy != "batch" or since is None:
+            return False
+        if self._clock() - since < self.sync_interval_s:
+            return False
+        self.sync()
+        return True
+
     def _cut_locked(self) -> int:
         old = self._segment
         started = self._clock()
@@ -566,6 +612,7 @@ class WAL:
         self.metrics.fsync_duration.observe(self._clock() - started)
         os.close(old.fd)
         self._synced = max(self._synced, self._written)
+        self._dirty_since = None
         self._segment = self._open_segment(old.index + 1)
         return old.index
 

@@ -7,6 +7,7 @@ Queries run in a worker thread so a long one never blocks scraping on the event 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import time
@@ -25,6 +26,7 @@ import vigil
 from vigil.model import Labels, Matcher
 from vigil.promql.engine import Engine, Queryable
 from vigil.promql.errors import (
+    InvalidQueryError,
     ParseError,
     PromQLError,
     QueryTimeoutError,
@@ -34,6 +36,7 @@ from vigil.promql.value import Matrix, QueryValue, Scalar, String, Vector
 
 MIN_TIME_MS = -(2**63) // 1000 * 1000  # Prometheus's minTime, rounded to ms
 MAX_TIME_MS = (2**63 - 1) // 1000 * 1000
+_FAR_TIME_MS = 2**62
 MAX_POINTS = 11_000
 
 
@@ -69,17 +72,21 @@ class APIContext:
     metadata: Callable[[], Mapping[str, list[dict[str, str]]]] = lambda: {}
     ready: Callable[[], bool] = lambda: True
     runtime: Callable[[], Mapping[str, Any]] = lambda: {}
+    max_concurrency: int = 20  # --query.max-concurrency: more queries wait their turn
 
 
 # --- formatting -------------------------------------------------------------------------
 
 
 def format_sample_value(value: float) -> str:
-    """Prometheus's `strconv.FormatFloat(v, 'f', -1, 64)`: no exponent, shortest digits."""
+    """Prometheus's `jsonutil.MarshalFloat`: shortest digits, `strconv.FormatFloat` 'f' but 'e'
+    below 1e-6 and from 1e21 on (where Python's repr is the same as Go's: `1e-07`, `1e+21`)."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
+    if value and not 1e-6 <= abs(value) < 1e21:
+        return repr(value)
     if value == int(value) and abs(value) < 1e15:
         return str(int(value)) if value or math.copysign(1, value) > 0 else "-0"
     return str(np.format_float_positional(value, trim="-"))
@@ -160,7 +167,9 @@ def parse_time(text: str, name: str) -> int:
         return round(parsed.timestamp() * 1000)
     if not math.isfinite(seconds):
         raise bad
-    return round(seconds * 1000)
+    # Prometheus answers far-off times (an empty result) rather than refusing them; clamped,
+    # they stay clear of int64 overflow in the engine's arithmetic.
+    return max(-_FAR_TIME_MS, min(_FAR_TIME_MS, round(seconds * 1000)))
 
 
 _UNITS_MS = {
@@ -216,6 +225,13 @@ def _one(params: Mapping[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _check_timeout(params: Mapping[str, list[str]]) -> None:
+    """A query's own `timeout` must parse (the server's --query.timeout still bounds it)."""
+    text = _one(params, "timeout")
+    if text:
+        parse_duration(text, "timeout")
+
+
 def _matchers_of(selectors: Sequence[str]) -> list[list[Matcher]]:
     """`match[]` selectors to matcher sets (one per selector and per `or` alternative)."""
     from vigil.promql import ast
@@ -243,6 +259,7 @@ class PrometheusAPI:
 
     def __init__(self, ctx: APIContext) -> None:
         self.ctx = ctx
+        self._slots = asyncio.Semaphore(max(1, ctx.max_concurrency))
 
     def routes(self) -> list[BaseRoute]:
         both = ["GET", "POST"]
@@ -281,8 +298,9 @@ class PrometheusAPI:
 
     async def _run(self, fn: Callable[[], Any]) -> Any:
         try:
-            return await run_in_threadpool(fn)
-        except ParseError as err:
+            async with self._slots:
+                return await run_in_threadpool(fn)
+        except (ParseError, InvalidQueryError) as err:
             raise APIError("bad_data", str(err)) from None
         except UnsupportedFeatureError as err:
             raise APIError("bad_data", str(err)) from None
@@ -292,6 +310,7 @@ class PrometheusAPI:
             raise APIError("execution", str(err)) from None
 
     async def query(self, params: dict[str, list[str]], _: Request) -> Response:
+        _check_timeout(params)
         text = _one(params, "query")
         if text is None:
             raise APIError("bad_data", 'invalid parameter "query": query must not be empty')
@@ -301,6 +320,7 @@ class PrometheusAPI:
         return success(render_value(result.value), result.warnings, result.infos)
 
     async def query_range(self, params: dict[str, list[str]], _: Request) -> Response:
+        _check_timeout(params)
         text = _one(params, "query")
         start_text, end_text, step_text = (_one(params, n) for n in ("start", "end", "step"))
         if start_text is None:

@@ -1,0 +1,195 @@
+"""The rule manager's loop on a driven clock (slots, restore pass, missed iterations) and the
+/api/v1/rules and /api/v1/alerts routes over it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from vigil.config.prometheus import parse_config
+from vigil.model import Labels
+from vigil.promql.engine import Engine, EngineOptions
+from vigil.promql.testing import MemoryStorage
+from vigil.rules import RuleManager, engine_query_func, evaluate_group
+from vigil.rules.unittest import MemoryAppender
+from vigil.scrape.clock import ManualClock
+from vigil.web.rules import RulesAPI
+
+RULES = """
+groups:
+  - name: node
+    rules:
+      - record: job:up:sum
+        expr: sum by (job) (up)
+      - alert: Down
+        expr: up == 0
+        for: 1m
+        labels: {severity: page}
+        annotations: {summary: "{{ $labels.job }} is down ({{ $value }})"}
+  - name: other
+    interval: 30s
+    rules:
+      - record: one
+        expr: vector(1)
+"""
+
+START = 1_700_000_000.0
+
+
+def _manager(tmp_path: Path, clock: ManualClock) -> tuple[RuleManager, MemoryStorage, Any]:
+    (tmp_path / "rules.yml").write_text(RULES)
+    config = parse_config(
+        "global: {evaluation_interval: 1m}\nrule_files: ['rules.yml']\n",
+        str(tmp_path / "prometheus.yml"),
+    )
+    storage = MemoryStorage()
+    known: list[Labels] = []
+    registry = CollectorRegistry()
+    manager = RuleManager(
+        engine_query_func(Engine(storage.queryable, EngineOptions(timeout_s=None))),
+        lambda: MemoryAppender(storage, known),
+        storage.queryable,
+        clock,
+        registry=registry,
+    )
+    manager.replace(manager.load(config))
+    return manager, storage, registry
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def test_groups_run_in_their_slots_and_count_missed_iterations(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        clock = ManualClock(START)
+        manager, _, registry = _manager(tmp_path, clock)
+        node = manager.groups()[0]
+        interval_ns = 60 * 10**9
+        first_ns = node.eval_timestamp_ns(int(START * 1e9)) + interval_ns
+        assert first_ns % interval_ns == node.slot_hash() % interval_ns
+        await _settle()
+        assert node.last_evaluation_ms is None
+        clock.set(first_ns / 1e9)
+        await _settle()
+        assert node.last_evaluation_ms == first_ns // 10**6
+        clock.set((first_ns + interval_ns) / 1e9)  # the second pass, then restore
+        await _settle()
+        assert node.last_evaluation_ms == (first_ns + interval_ns) // 10**6
+        assert all(rule.restored for rule in node.alerting_rules())
+        clock.set((first_ns + 4 * interval_ns + 10**9) / 1e9)  # two slots slept through
+        await _settle()
+        assert node.last_evaluation_ms == (first_ns + 4 * interval_ns) // 10**6
+        labels = {"rule_group": node.key}
+        missed = registry.get_sample_value("prometheus_rule_group_iterations_missed_total", labels)
+        total = registry.get_sample_value("prometheus_rule_group_iterations_total", labels)
+        assert (missed, total) == (2.0, 5.0)
+        await manager.stop()
+
+    asyncio.run(scenario())
+
+
+def _client(tmp_path: Path) -> tuple[TestClient, RuleManager]:
+    async def build() -> RuleManager:
+        manager, storage, _ = _manager(tmp_path, ManualClock(START))
+        await manager.stop()
+        storage.add(Labels.from_dict({"__name__": "up", "job": "node"}), 0, 0.0)
+        for group in manager.groups():
+            evaluate_group(group, 0)
+        return manager
+
+    manager = asyncio.run(build())
+    app = Starlette(routes=RulesAPI(manager).routes())
+    return TestClient(app), manager
+
+
+def test_rules_api_shape(tmp_path: Path) -> None:
+    client, _ = _client(tmp_path)
+    body = client.get("/api/v1/rules").json()
+    assert body["status"] == "success"
+    node, other = body["data"]["groups"]
+    assert (node["name"], node["file"], node["interval"], node["limit"]) == (
+        "node",
+        str(tmp_path / "rules.yml"),
+        60.0,
+        0,
+    )
+    assert other["interval"] == 30.0
+    record, alert = node["rules"]
+    assert {k: record[k] for k in ("name", "query", "labels", "health", "type")} == {
+        "name": "job:up:sum",
+        "query": "sum by (job) (up)",
+        "labels": {},
+        "health": "ok",
+        "type": "recording",
+    }
+    assert record["lastEvaluation"] == "1970-01-01T00:00:00Z"
+    assert "lastError" not in record
+    assert {k: v for k, v in alert.items() if k not in ("evaluationTime", "lastEvaluation")} == {
+        "state": "pending",
+        "name": "Down",
+        "query": "up == 0",
+        "duration": 60.0,
+        "keepFiringFor": 0.0,
+        "labels": {"severity": "page"},
+        "annotations": {"summary": "{{ $labels.job }} is down ({{ $value }})"},
+        "alerts": [
+            {
+                "labels": {"alertname": "Down", "job": "node", "severity": "page"},
+                "annotations": {"summary": "node is down (0)"},
+                "state": "pending",
+                "activeAt": "1970-01-01T00:00:00Z",
+                "value": "0e+00",
+            }
+        ],
+        "health": "ok",
+        "type": "alerting",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "want"),
+    [
+        ("type=alert", {"node": ["Down"]}),
+        ("type=record", {"node": ["job:up:sum"], "other": ["one"]}),
+        ("rule_name[]=one", {"other": ["one"]}),
+        ("group_name[]=node", {"node": ["job:up:sum", "Down"]}),
+        ("file[]=nope.yml", {}),
+    ],
+)
+def test_rules_api_filters(tmp_path: Path, query: str, want: dict[str, list[str]]) -> None:
+    client, _ = _client(tmp_path)
+    groups = client.get(f"/api/v1/rules?{query}").json()["data"]["groups"]
+    assert {g["name"]: [r["name"] for r in g["rules"]] for g in groups} == want
+
+
+def test_rules_api_rejects_unknown_type(tmp_path: Path) -> None:
+    client, _ = _client(tmp_path)
+    response = client.get("/api/v1/rules?type=bogus")
+    assert (response.status_code, response.json()["errorType"]) == (400, "bad_data")
+
+
+def test_alerts_api(tmp_path: Path) -> None:
+    client, _ = _client(tmp_path)
+    body = client.get("/api/v1/alerts").json()
+    assert body == {
+        "status": "success",
+        "data": {
+            "alerts": [
+                {
+                    "labels": {"alertname": "Down", "job": "node", "severity": "page"},
+                    "annotations": {"summary": "node is down (0)"},
+                    "state": "pending",
+                    "activeAt": "1970-01-01T00:00:00Z",
+                    "value": "0e+00",
+                }
+            ]
+        },
+    }

@@ -1,0 +1,83 @@
+"""`vigil server` answers HTTP while its WAL replays: `/-/ready` shows the progress, queries
+get Prometheus's `unavailable` error, and both recover once the replay is done."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
+
+import vigil.startup
+from vigil.app import Server, ServerOptions
+from vigil.model import Labels
+from vigil.tsdb.db import TSDB, TSDBLoader, TSDBOptions
+
+
+def _write_wal(data: Path, segments: int) -> None:
+    """One commit per segment (each open starts a new segment)."""
+    options = TSDBOptions(max_series=0, wal_fsync="never")
+    for i in range(segments):
+        with TSDB.open(data, options, registry=CollectorRegistry()) as db:
+            app = db.appender()
+            refs = app.refs_for([Labels.from_dict({"__name__": "m"})])
+            app.append_batch(refs, np.array([i * 1000], dtype=np.int64), np.array([float(i)]))
+            app.commit()
+
+
+@contextmanager
+def _released(release: threading.Event) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        release.set()
+
+
+def test_ready_reports_replay_progress_and_queries_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    _write_wal(data, 3)
+    reached, release = threading.Event(), threading.Event()
+    load = TSDBLoader.load
+
+    def held_load(
+        self: TSDBLoader, on_replay_progress: Callable[[int, int], None] | None = None
+    ) -> TSDB:
+        def progress(done: int, total: int) -> None:
+            assert on_replay_progress is not None
+            on_replay_progress(done, total)
+            if done == 1:
+                reached.set()
+                assert release.wait(10)
+
+        return load(self, progress)
+
+    monkeypatch.setattr(TSDBLoader, "load", held_load)
+    monkeypatch.setattr(vigil.startup, "GRACE_S", 0.0)
+    config = tmp_path / "prometheus.yml"
+    config.write_text("scrape_configs: []\n")
+    server = Server(ServerOptions(config_file=config, data_dir=data, host_collectors=False))
+    with TestClient(server.app()) as client, _released(release):
+        assert reached.wait(10)
+        ready = client.get("/-/ready")
+        query = client.get("/api/v1/query", params={"query": "m", "time": "10"})
+        assert (ready.status_code, ready.text) == (
+            503,
+            "Service Unavailable: replaying WAL, segment 1 of 3 (33%)\n",
+        )
+        assert (query.status_code, query.json()["errorType"]) == (503, "unavailable")
+        assert client.get("/api/v1/series", params={"match[]": "m"}).status_code == 503
+        assert client.get("/api/v1/status/tsdb").status_code == 503
+        assert client.get("/-/healthy").status_code == 200
+        release.set()
+        assert server.storage._thread is not None
+        server.storage._thread.join(10)
+        assert client.get("/-/ready").text == "vigil is Ready.\n"
+        result = client.get("/api/v1/query", params={"query": "m", "time": "2"}).json()
+        assert result["data"]["result"][0]["value"] == [2, "2"]
