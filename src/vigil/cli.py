@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import vigil
 
@@ -211,18 +211,24 @@ def container_options(args: argparse.Namespace) -> ContainerOptions | None:
 
 
 def _run_agent(args: argparse.Namespace) -> int:
+    from vigil.agent import build_app
+
+    return _serve("agent", args.listen_address, lambda: build_app(agent_options(args)))
+
+
+def _serve(command: str, listen_address: str, build: Callable[[], Any]) -> int:
+    """Build the ASGI app and serve it on --web.listen-address until stopped."""
     import uvicorn
 
-    from vigil.agent import build_app
     from vigil.web.listen import parse_listen_address
 
     try:
-        host, port = parse_listen_address(args.listen_address)
+        host, port = parse_listen_address(listen_address)
     except ValueError as err:
-        print(f"vigil agent: {err}", file=sys.stderr)
+        print(f"vigil {command}: {err}", file=sys.stderr)
         return 2
-    app = build_app(agent_options(args))
-    logging.getLogger("vigil").info("listening on %s:%d", host, port)
+    app = build()
+    logging.getLogger("vigil").info("%s listening on %s:%d", command, host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
 
@@ -593,15 +599,13 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def _run_server(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import uvicorn
-
     from vigil.app import Server, ServerOptions
     from vigil.config import ConfigError
     from vigil.tsdb.db import DataDirError
     from vigil.web.listen import parse_listen_address
 
     try:
-        host, port = parse_listen_address(args.listen_address)
+        parse_listen_address(args.listen_address)  # before the data dir is locked
     except ValueError as err:
         print(f"vigil server: {err}", file=sys.stderr)
         return 2
@@ -637,9 +641,8 @@ def _run_server(args: argparse.Namespace) -> int:
     except (ConfigError, DataDirError, OSError) as err:
         print(f"vigil server: {err}", file=sys.stderr)
         return 1
-    logging.getLogger("vigil").info("listening on %s:%d, data in %s", host, port, options.data_dir)
-    uvicorn.run(server.app(), host=host, port=port, log_level="warning")
-    return 0
+    logging.getLogger("vigil").info("data in %s", options.data_dir)
+    return _serve("server", args.listen_address, server.app)
 
 
 def _add_query(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
