@@ -32,6 +32,12 @@ from vigil.config.prometheus import Config, load_config, parse_config
 from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, ScrapeCollector, build_host_collectors
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.rules import RuleManager, engine_query_func
+from vigil.rules.notifier import (
+    DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_RESEND_DELAY_MS,
+    Notifier,
+    NotifierOptions,
+)
 from vigil.scrape.clock import SystemClock
 from vigil.scrape.manager import ScrapeManager
 from vigil.selfmetrics import self_registry
@@ -94,6 +100,8 @@ class ServerOptions:
     enable_lifecycle: bool = False
     host_collectors: bool = True
     external_url: str = ""
+    notification_queue_capacity: int = DEFAULT_QUEUE_CAPACITY
+    resend_delay_ms: int = DEFAULT_RESEND_DELAY_MS
     flags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -134,6 +142,15 @@ class Server:
                 timeout_s=options.query_timeout_s,
             ),
         )
+        self.notifier = Notifier(
+            SystemClock(),
+            registry=self.registry,
+            options=NotifierOptions(
+                queue_capacity=options.notification_queue_capacity,
+                resend_delay_ms=options.resend_delay_ms,
+                external_url=options.external_url,
+            ),
+        )
         self.rules = RuleManager(
             engine_query_func(self.engine),
             self.storage.appender,
@@ -141,6 +158,7 @@ class Server:
             SystemClock(),
             registry=self.registry,
             external_url=options.external_url,
+            notify=self.notifier.notify_group,
         )
         self._rule_groups = self.rules.load(self.config)
         self._rules_task: asyncio.Task[None] | None = None
@@ -169,6 +187,8 @@ class Server:
 
     async def start(self) -> None:
         await self.manager.apply(self.config)
+        await self.notifier.apply(self.config)
+        self.notifier.start()
         await self.storage.begin()
         self._rules_task = asyncio.get_running_loop().create_task(self._start_rules())
         self._tick_task = asyncio.get_running_loop().create_task(self._tick_forever())
@@ -187,6 +207,7 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._rules_task
         await self.rules.stop()
+        await self.notifier.stop()
         await self.manager.stop()
         await run_in_threadpool(self.storage.close)
 
@@ -218,6 +239,7 @@ class Server:
             self._record_reload(ok=False)
             return False
         await self.manager.apply(config)
+        await self.notifier.apply(config)
         self._rule_groups = rule_groups
         if self._rules_task is not None and self._rules_task.done():
             self.rules.replace(rule_groups)

@@ -588,6 +588,20 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="most queries evaluated at once; more wait their turn (default: %(default)s)",
     )
     add(
+        "--alertmanager.notification-queue-capacity",
+        dest="notification_queue_capacity",
+        type=int,
+        default=10_000,
+        help="most alerts waiting to be sent to Alertmanager (default: %(default)s)",
+    )
+    add(
+        "--rules.alert.resend-delay",
+        dest="resend_delay",
+        type=_duration_ms,
+        default=60_000,
+        help="least time before an alert still firing is sent to Alertmanager again (default: 1m)",
+    )
+    add(
         "--agent.disable",
         dest="agent_disable",
         action="store_true",
@@ -620,6 +634,8 @@ def _run_server(args: argparse.Namespace) -> int:
         "query.timeout": f"{args.query_timeout}ms",
         "query.max-samples": str(args.max_samples),
         "query.max-concurrency": str(args.max_concurrency),
+        "alertmanager.notification-queue-capacity": str(args.notification_queue_capacity),
+        "rules.alert.resend-delay": f"{args.resend_delay}ms",
     }
     options = ServerOptions(
         config_file=Path(args.config_file) if args.config_file else None,
@@ -634,6 +650,8 @@ def _run_server(args: argparse.Namespace) -> int:
         enable_lifecycle=args.enable_lifecycle,
         host_collectors=not args.agent_disable,
         external_url=args.external_url,
+        notification_queue_capacity=args.notification_queue_capacity,
+        resend_delay_ms=args.resend_delay,
         flags=flags,
     )
     try:

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import glob
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -116,7 +116,9 @@ class RuleManager:
         registry: CollectorRegistry | None = None,
         options: RuleManagerOptions = RuleManagerOptions(),
         external_url: str = "",
+        notify: Callable[[Group, int], None] | None = None,
     ) -> None:
+        """`notify(group, t_ms)` runs after each evaluation (the notifier's hand-over)."""
         self._query = query
         self._appendable = appendable
         self._queryable = queryable
@@ -124,6 +126,7 @@ class RuleManager:
         self._metrics = RuleMetrics(registry) if registry is not None else None
         self._options = options
         self._external_url = external_url
+        self._notify = notify
         self._groups: dict[str, Group] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._restored = False
@@ -215,6 +218,8 @@ class RuleManager:
         if self._metrics is not None:
             self._metrics.iterations.labels(group.key).inc()
         group.evaluate(eval_ns // 1_000_000)
+        if self._notify is not None:
+            self._notify(group, eval_ns // 1_000_000)
 
     def _now_ns(self) -> int:
         return int(self._clock.now() * 1e9)
