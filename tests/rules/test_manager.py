@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,7 @@ def _manager(tmp_path: Path, clock: ManualClock) -> tuple[RuleManager, MemorySto
         storage.queryable,
         clock,
         registry=registry,
+        offload=inline,
     )
     manager.replace(manager.load(config))
     return manager, storage, registry
@@ -193,3 +196,32 @@ def test_alerts_api(tmp_path: Path) -> None:
             ]
         },
     }
+
+
+async def inline(work: Callable[[], None]) -> None:
+    """Run an evaluation on the event loop: the manual clock then fully decides timing."""
+    work()
+
+
+def test_evaluation_runs_off_the_event_loop(tmp_path: Path) -> None:
+    """A slow group must not stall the loop that scrapes and serves the API."""
+    release = threading.Event()
+
+    class SlowGroup:
+        key = "slow"
+
+        def evaluate(self, t_ms: int) -> None:
+            assert release.wait(10), "the event loop never got to run"
+
+    async def scenario() -> None:
+        manager, _, _ = _manager(tmp_path, ManualClock(START))
+        await manager.stop()
+        unblocked = RuleManager(
+            manager._query, manager._appendable, manager._queryable, ManualClock(START)
+        )
+        evaluation = asyncio.ensure_future(unblocked._iterate(SlowGroup(), 0))  # type: ignore[arg-type]
+        await asyncio.sleep(0.01)  # the loop keeps running while the group evaluates
+        release.set()
+        await asyncio.wait_for(evaluation, 10)
+
+    asyncio.run(scenario())

@@ -355,6 +355,7 @@ def test_rule_manager_hands_alerts_to_the_running_notifier(tmp_path: Path) -> No
             storage.queryable,
             clock,
             notify=notifier.notify_group,
+            offload=inline,
         )
         await notifier.apply(config)
         notifier.start()
@@ -374,3 +375,8 @@ def test_rule_manager_hands_alerts_to_the_running_notifier(tmp_path: Path) -> No
             await notifier.stop()
 
     asyncio.run(main())
+
+
+async def inline(work: Callable[[], None]) -> None:
+    """Run an evaluation on the event loop: the manual clock then fully decides timing."""
+    work()
