@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import struct
 import sys
 import threading
 from collections import Counter as Tally
@@ -199,6 +200,203 @@ def _previous_in_batch(t: I64, bits: U64, first: Bools) -> tuple[I64, U64]:
     return prev_t, prev_bits
 
 
+# ----- closed chunks: a per-chunk codec, vectorised over every chunk closed in one commit -----
+
+# n, timestamp width code, value mode, value params (a, b), t0, first delta, first value, delta
+_CHUNK_HEADER = np.dtype(
+    [
+        ("n", "<u2"),
+        ("t_width", "u1"),
+        ("mode", "u1"),
+        ("a", "u1"),
+        ("b", "u1"),
+        ("t0", "<i8"),
+        ("t_delta", "<i8"),
+        ("v0", "<i8"),
+        ("v_delta", "<i8"),
+    ]
+)
+_SIGNATURE = 6  # header bytes that fix a record's layout and length
+_INT_WIDTHS = (0, 1, 2, 4, 8)
+_INT_TYPES = (np.int8, np.int8, np.int16, np.int32, np.int64)
+_MODE_DECIMAL = 0  # a = scale k, b = width code of the deltas of deltas of v * 10**k
+_MODE_XOR = 1  # a, b = the byte window [a, b) kept of each value's XOR with the previous
+_MAX_SCALE = 6
+_POW10 = np.array([10.0**k for k in range(_MAX_SCALE + 1)])
+_MAX_EXACT = float(2**53)
+_NEG_ZERO = np.uint64(0x8000000000000000)
+
+
+def _width_codes(x: I64) -> npt.NDArray[np.uint8]:
+    """Per row, the code of the narrowest integer width holding every value (0: all zero)."""
+    if x.shape[1] == 0:
+        return np.zeros(len(x), dtype=np.uint8)
+    low, high = x.min(axis=1), x.max(axis=1)
+    code = np.full(len(x), 4, dtype=np.uint8)
+    for c in (3, 2, 1):
+        info = np.iinfo(_INT_TYPES[c])
+        code[(low >= info.min) & (high <= info.max)] = c
+    code[(low == 0) & (high == 0)] = 0
+    return code
+
+
+def _decimal_scales(vs: F64) -> npt.NDArray[np.int64]:
+    """Per row, the least k such that every value is exactly `rint(v * 10**k) / 10**k` with an
+    exact integer numerator; -1 where none is (NaN, ±Inf, -0.0, too many digits)."""
+    scale = np.full(len(vs), -1, dtype=np.int64)
+    bits = vs.view(np.uint64)
+    pending = np.flatnonzero((np.isfinite(vs) & (bits != _NEG_ZERO)).all(axis=1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(_MAX_SCALE + 1):
+            if not len(pending):
+                break
+            rows = vs[pending]
+            scaled = np.rint(rows * _POW10[k])
+            back = scaled / _POW10[k] if k else scaled
+            exact = (back.view(np.uint64) == rows.view(np.uint64)).all(axis=1)
+            exact &= (np.abs(scaled) <= _MAX_EXACT).all(axis=1)
+            scale[pending[exact]] = k
+            pending = pending[~exact]
+    return scale
+
+
+def _encode_chunks(ts: I64, vs: F64) -> list[bytes]:
+    """One self-describing record per row of full chunks (timestamps ascending per row).
+
+    Timestamps are stored as first value, first delta and deltas of deltas; values as deltas
+    of deltas of `v * 10**k` when that is exact, else as XOR with the previous value's bits,
+    keeping only the byte window where any XOR is non-zero. Integer columns take the
+    narrowest width that holds them; wrap-around arithmetic keeps every row bit-exact.
+    """
+    k_rows, n = ts.shape
+    header = np.zeros(k_rows, dtype=_CHUNK_HEADER)
+    header["n"] = n
+    header["t0"] = ts[:, 0]
+    t_deltas = np.diff(ts, axis=1)
+    if n > 1:
+        header["t_delta"] = t_deltas[:, 0]
+    t_dod = np.diff(t_deltas, axis=1)
+    header["t_width"] = _width_codes(t_dod)
+    scale = _decimal_scales(vs)
+    decimal = scale >= 0
+    header["mode"] = np.where(decimal, _MODE_DECIMAL, _MODE_XOR)
+    v_dod = np.zeros((k_rows, max(n - 2, 0)), dtype=np.int64)
+    if decimal.any():
+        rows = np.flatnonzero(decimal)
+        ints = (np.rint(vs[rows] * _POW10[scale[rows]][:, None])).astype(np.int64)
+        header["v0"][rows] = ints[:, 0]
+        v_deltas = np.diff(ints, axis=1)
+        if n > 1:
+            header["v_delta"][rows] = v_deltas[:, 0]
+        v_dod[rows] = np.diff(v_deltas, axis=1)
+        header["a"][rows] = scale[rows]
+        header["b"][rows] = _width_codes(v_dod[rows])
+    bits = vs.view(np.uint64)
+    xor = bits[:, 1:] ^ bits[:, :-1]
+    if not decimal.all():
+        rows = np.flatnonzero(~decimal)
+        header["v0"][rows] = bits[rows, 0].view(np.int64)
+        used = np.bitwise_or.reduce(xor[rows], axis=1) if n > 1 else np.zeros(len(rows), np.uint64)
+        nonzero = used[:, None].view(np.uint8).reshape(-1, 8) != 0
+        anywhere = nonzero.any(axis=1)
+        header["a"][rows] = np.where(anywhere, nonzero.argmax(axis=1), 0)
+        header["b"][rows] = np.where(anywhere, 8 - nonzero[:, ::-1].argmax(axis=1), 0)
+    head_bytes = header.view(np.uint8).reshape(k_rows, _CHUNK_HEADER.itemsize)
+    signatures = head_bytes[:, :_SIGNATURE]
+    keys = (
+        signatures[:, 2].astype(np.int64) << 24
+        | signatures[:, 3].astype(np.int64) << 16
+        | signatures[:, 4].astype(np.int64) << 8
+        | signatures[:, 5].astype(np.int64)
+    )
+    out: list[bytes] = [b""] * k_rows
+    for key in np.unique(keys).tolist():
+        rows = np.flatnonzero(keys == key)
+        t_width, mode, a, b = key >> 24, (key >> 16) & 0xFF, (key >> 8) & 0xFF, key & 0xFF
+        parts = [head_bytes[rows]]
+        if t_width:
+            parts.append(t_dod[rows].astype(_INT_TYPES[t_width]).view(np.uint8))
+        if mode == _MODE_DECIMAL and b:
+            parts.append(v_dod[rows].astype(_INT_TYPES[b]).view(np.uint8))
+        elif mode == _MODE_XOR and b > a:
+            window = xor[rows].view(np.uint8).reshape(len(rows), -1, 8)[:, :, a:b]
+            parts.append(window.reshape(len(rows), -1))
+        matrix = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        width = matrix.shape[1]
+        flat = np.ascontiguousarray(matrix).tobytes()
+        for i, row in enumerate(rows.tolist()):
+            out[row] = flat[i * width : (i + 1) * width]
+    return out
+
+
+def _decode_chunks(records: Sequence[bytes]) -> tuple[I64, F64, I64]:
+    """The samples of the given records, record after record, and each record's length."""
+    groups: dict[bytes, list[int]] = {}
+    for i, record in enumerate(records):
+        groups.setdefault(record[:_SIGNATURE], []).append(i)
+    lengths = np.zeros(len(records), dtype=np.int64)
+    decoded: list[tuple[list[int], I64, F64]] = []
+    for signature, members in groups.items():
+        n, t_width, mode, a, b = struct.unpack("<HBBBB", signature)
+        flat = np.frombuffer(b"".join(records[i] for i in members), dtype=np.uint8)
+        matrix = flat.reshape(len(members), -1)
+        header = matrix[:, : _CHUNK_HEADER.itemsize].copy().view(_CHUNK_HEADER)[:, 0]
+        pos = _CHUNK_HEADER.itemsize
+        t_dod, pos = _read_ints(matrix, pos, t_width, n - 2)
+        ts = _undo_deltas(header["t0"], header["t_delta"], t_dod, n)
+        if mode == _MODE_DECIMAL:
+            v_dod, pos = _read_ints(matrix, pos, b, n - 2)
+            ints = _undo_deltas(header["v0"], header["v_delta"], v_dod, n)
+            vs = ints.astype(np.float64)
+            if a:
+                vs /= _POW10[a]
+        else:
+            xor = np.zeros((len(members), max(n - 1, 0), 8), dtype=np.uint8)
+            if b > a:
+                window = matrix[:, pos : pos + (n - 1) * (b - a)]
+                xor[:, :, a:b] = window.reshape(len(members), -1, b - a)
+            pos += (n - 1) * (b - a)
+            bits = np.empty((len(members), n), dtype=np.uint64)
+            bits[:, 0] = header["v0"].view(np.uint64)
+            bits[:, 1:] = xor.view(np.uint64).reshape(len(members), -1)
+            vs = np.bitwise_xor.accumulate(bits, axis=1).view(np.float64)
+        assert pos == matrix.shape[1], "chunk record length does not match its header"
+        lengths[members] = n
+        decoded.append((members, ts, vs))
+    starts = np.cumsum(lengths) - lengths
+    total = int(lengths.sum())
+    out_t = np.empty(total, dtype=np.int64)
+    out_v = np.empty(total, dtype=np.float64)
+    for members, ts, vs in decoded:
+        n = ts.shape[1]
+        at = (starts[members][:, None] + np.arange(n)).reshape(-1)
+        out_t[at] = ts.reshape(-1)
+        out_v[at] = vs.reshape(-1)
+    return out_t, out_v, lengths
+
+
+def _read_ints(matrix: npt.NDArray[np.uint8], pos: int, code: int, count: int) -> tuple[I64, int]:
+    count = max(count, 0)
+    if not code:
+        return np.zeros((len(matrix), count), dtype=np.int64), pos
+    size = _INT_WIDTHS[code]
+    raw = matrix[:, pos : pos + count * size].copy().view(_INT_TYPES[code])
+    return raw.astype(np.int64), pos + count * size
+
+
+def _undo_deltas(first: I64, delta: I64, dod: I64, n: int) -> I64:
+    out = np.empty((len(first), n), dtype=np.int64)
+    out[:, 0] = first
+    if n > 1:
+        deltas = np.empty((len(first), n - 1), dtype=np.int64)
+        deltas[:, 0] = delta
+        np.cumsum(dod, axis=1, out=deltas[:, 1:])
+        deltas[:, 1:] += delta[:, None]
+        np.cumsum(deltas, axis=1, out=out[:, 1:])
+        out[:, 1:] += first[:, None]
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class HeadSnapshot:
     """Everything the head holds, for a WAL checkpoint: series, then samples by (ref, time)."""
@@ -236,17 +434,21 @@ class Head:
         self._last_t: I64 = np.zeros(0, dtype=np.int64)
         self._last_bits: U64 = np.zeros(0, dtype=np.uint64)
         self._min_t: I64 = np.zeros(0, dtype=np.int64)
-        # Per slot (a chunk of up to chunk_samples samples of one series).
-        width = self.options.chunk_samples
+        # Open chunks, raw: at most one per series, a row ("slot") of 2-D arrays whose width
+        # grows, as series fill their chunks, up to chunk_samples.
+        width = min(self.options.chunk_samples, 4)
         self._ts: I64 = np.zeros((0, width), dtype=np.int64)
         self._vs: F64 = np.zeros((0, width), dtype=np.float64)
         self._slot_owner: I64 = np.zeros(0, dtype=np.int64)
         self._slot_len: I64 = np.zeros(0, dtype=np.int64)
-        self._slot_seq: I64 = np.zeros(0, dtype=np.int64)
         self._slots_used = 0
-        self._next_seq = 0
         self._free: I64 = np.zeros(0, dtype=np.int64)
         self._n_free = 0
+        # Closed (full) chunks, encoded, in the order they closed, with owner and time range.
+        self._chunks: list[bytes] = []
+        self._chunk_owner: I64 = np.zeros(0, dtype=np.int64)
+        self._chunk_mint: I64 = np.zeros(0, dtype=np.int64)
+        self._chunk_maxt: I64 = np.zeros(0, dtype=np.int64)
         # Out-of-order samples (accepted within out_of_order_time_window_ms): a rare side log.
         self._ooo_ref: I64 = np.zeros(0, dtype=np.int64)
         self._ooo_t: I64 = np.zeros(0, dtype=np.int64)
@@ -276,7 +478,8 @@ class Head:
 
     @property
     def num_chunks(self) -> int:
-        return self._slots_used - self._n_free
+        open_chunks = int(np.count_nonzero(self._slot_len[: self._slots_used]))
+        return len(self._chunks) + open_chunks
 
     def _intern(self, labels: Labels) -> Labels:
         pairs = self._pairs
@@ -530,55 +733,114 @@ class Head:
                 self._vs = _grown(self._vs, size, 0.0)
                 self._slot_owner = _grown(self._slot_owner, size, -1)
                 self._slot_len = _grown(self._slot_len, size, 0)
-                self._slot_seq = _grown(self._slot_seq, size, 0)
             ids.append(np.arange(start, start + fresh, dtype=np.int64))
         return np.concatenate(ids)
 
+    def _free_slots(self, slots: I64) -> None:
+        self._slot_owner[slots] = -1
+        self._slot_len[slots] = 0
+        end = self._n_free + len(slots)
+        if end > len(self._free):
+            self._free = _grown(self._free, end, 0)
+        self._free[self._n_free : end] = slots
+        self._n_free = end
+
+    def _widen_slots(self, needed: int) -> None:
+        """Give every slot room for `needed` samples (doubling, at most chunk_samples)."""
+        old = self._ts.shape[1]
+        width = min(self.options.chunk_samples, max(needed, 2 * old))
+        ts = np.zeros((len(self._ts), width), dtype=np.int64)
+        vs = np.zeros((len(self._vs), width), dtype=np.float64)
+        ts[:, :old] = self._ts
+        vs[:, :old] = self._vs
+        self._ts, self._vs = ts, vs
+
     def _insert_in_order(self, r: I64, t: I64, v: F64) -> None:
         """Place samples sorted by ref (time ascending within a ref) into the series' open
-        slots, opening new slots where one fills up: all vectorised."""
-        width = self.options.chunk_samples
+        chunks, vectorised; chunks that fill up are encoded, all of this commit's together."""
+        size = self.options.chunk_samples
         n = len(r)
         first = _group_starts(r)
         starts = np.flatnonzero(first)
         refs = r[starts]
         counts = np.diff(np.append(starts, n))
-        within = np.arange(n, dtype=np.int64) - np.repeat(starts, counts)
         open_slot = self._open_slot[refs]
-        fill = np.full(len(refs), width, dtype=np.int64)
+        fill = np.zeros(len(refs), dtype=np.int64)
         has_open = open_slot >= 0
         fill[has_open] = self._slot_len[open_slot[has_open]]
-        new_per_series = (fill + counts - 1) // width
-        total_new = int(new_per_series.sum())
-        new_ids = self._alloc_slots(total_new)
-        if total_new:
-            owners = np.repeat(refs, new_per_series)
-            self._slot_owner[new_ids] = owners
-            self._slot_len[new_ids] = 0
-            self._slot_seq[new_ids] = np.arange(self._next_seq, self._next_seq + total_new)
-            self._next_seq += total_new
-        new_base = np.cumsum(new_per_series) - new_per_series
-        position = np.repeat(fill, counts) + within
-        chunk = position // width
-        column = position % width
-        sample_base = np.repeat(new_base, counts)
-        slot = np.where(
-            chunk == 0,
-            np.repeat(open_slot, counts),
-            new_ids[np.clip(sample_base + chunk - 1, 0, total_new - 1)] if total_new else -1,
+        closing = (fill + counts) // size
+        remain = (fill + counts) % size
+        position = (
+            np.repeat(fill, counts) + np.arange(n, dtype=np.int64) - np.repeat(starts, counts)
         )
-        self._ts[slot, column] = t
-        self._vs[slot, column] = v
-        last_of_run = np.empty(n, dtype=np.bool_)
-        last_of_run[-1] = True
-        np.not_equal(slot[1:], slot[:-1], out=last_of_run[:-1])
-        self._slot_len[slot[last_of_run]] = column[last_of_run] + 1
-        has_new = new_per_series > 0
-        self._open_slot[refs[has_new]] = new_ids[(new_base + new_per_series - 1)[has_new]]
+        chunk = position // size
+        column = position % size
+        to_open = chunk == np.repeat(closing, counts)
+        if closing.any():
+            self._close_chunks(
+                refs, counts, fill, open_slot, closing, chunk, column, ~to_open, t, v
+            )
+        lacking = (remain > 0) & (open_slot < 0)
+        if lacking.any():
+            ids = self._alloc_slots(int(lacking.sum()))
+            open_slot[lacking] = ids
+            self._slot_owner[ids] = refs[lacking]
+            self._open_slot[refs[lacking]] = ids
+        if to_open.any():
+            widest = int(remain.max())
+            if widest > self._ts.shape[1]:
+                self._widen_slots(widest)
+            slot = np.repeat(open_slot, counts)[to_open]
+            self._ts[slot, column[to_open]] = t[to_open]
+            self._vs[slot, column[to_open]] = v[to_open]
+        has_slot = open_slot >= 0
+        self._slot_len[open_slot[has_slot]] = remain[has_slot]
         last = np.append(starts[1:], n) - 1
         self._last_t[refs] = t[last]
         self._last_bits[refs] = v.view(np.uint64)[last]
         self._min_t[refs] = np.minimum(self._min_t[refs], t[starts])
+
+    def _close_chunks(
+        self,
+        refs: I64,
+        counts: I64,
+        fill: I64,
+        open_slot: I64,
+        closing: I64,
+        chunk: I64,
+        column: I64,
+        closed: Bools,
+        t: I64,
+        v: F64,
+    ) -> None:
+        """Encode every chunk this commit fills: each series' open samples, then new ones."""
+        size = self.options.chunk_samples
+        total = int(closing.sum())
+        base = np.cumsum(closing) - closing
+        chunk_ts = np.empty((total, size), dtype=np.int64)
+        chunk_vs = np.empty((total, size), dtype=np.float64)
+        carried = np.flatnonzero((fill > 0) & (closing > 0))
+        if len(carried):
+            which, cols = np.nonzero(
+                np.arange(self._ts.shape[1], dtype=np.int64) < fill[carried][:, None]
+            )
+            src, dst = open_slot[carried][which], base[carried][which]
+            chunk_ts[dst, cols] = self._ts[src, cols]
+            chunk_vs[dst, cols] = self._vs[src, cols]
+        row = (np.repeat(base, counts) + chunk)[closed]
+        chunk_ts[row, column[closed]] = t[closed]
+        chunk_vs[row, column[closed]] = v[closed]
+        records = _encode_chunks(chunk_ts, chunk_vs)
+        start = len(self._chunks)
+        end = start + total
+        if end > len(self._chunk_owner):
+            self._chunk_owner = _grown(self._chunk_owner, end, -1)
+            self._chunk_mint = _grown(self._chunk_mint, end, 0)
+            self._chunk_maxt = _grown(self._chunk_maxt, end, 0)
+        self._chunks.extend(records)
+        self._chunk_owner[start:end] = np.repeat(refs, closing)
+        self._chunk_mint[start:end] = chunk_ts[:, 0]
+        self._chunk_maxt[start:end] = chunk_ts[:, -1]
 
     def _insert_out_of_order(self, r: I64, t: I64, v: F64) -> None:
         end = self._n_ooo + len(r)
@@ -597,25 +859,46 @@ class Head:
     def _gather(self, refs: RefArray, mint: int, maxt: int) -> tuple[I64, I64, F64]:
         """Samples of the given series in [mint, maxt], sorted by (ref, time)."""
         mint = max(mint, self._min_valid_t)
-        used = self._slots_used
         chosen = np.zeros(len(self._labels) + 1, dtype=np.bool_)
         chosen[refs] = True
-        owner = self._slot_owner[:used]
-        slots = np.flatnonzero(chosen[owner])  # free slots have owner -1: the extra False
+        parts_r: list[I64] = []
+        parts_t: list[I64] = []
+        parts_v: list[F64] = []
+        n_chunks = len(self._chunks)
+        if n_chunks:
+            owner = self._chunk_owner[:n_chunks]
+            ids = np.flatnonzero(
+                chosen[owner]
+                & (self._chunk_mint[:n_chunks] <= maxt)
+                & (self._chunk_maxt[:n_chunks] >= mint)
+            )
+            if len(ids):
+                ids = ids[np.argsort(owner[ids], kind="stable")]
+                chunks = self._chunks
+                ct, cv, lengths = _decode_chunks([chunks[i] for i in ids.tolist()])
+                parts_r.append(np.repeat(owner[ids], lengths))
+                parts_t.append(ct)
+                parts_v.append(cv)
+        slot_owner = self._slot_owner[: self._slots_used]
+        slots = np.flatnonzero(chosen[slot_owner])  # free slots have owner -1: the extra False
         lengths = self._slot_len[slots]
         slots, lengths = slots[lengths > 0], lengths[lengths > 0]
         overlap = (self._ts[slots, 0] <= maxt) & (self._ts[slots, lengths - 1] >= mint)
         slots, lengths = slots[overlap], lengths[overlap]
-        order = np.lexsort((self._slot_seq[slots], owner[slots]))
-        slots, lengths = slots[order], lengths[order]
         total = int(lengths.sum())
         rows = np.repeat(slots, lengths)
         columns = np.arange(total, dtype=np.int64) - np.repeat(
             np.cumsum(lengths) - lengths, lengths
         )
-        out_r = np.repeat(owner[slots], lengths)
-        out_t = self._ts[rows, columns]
-        out_v = self._vs[rows, columns]
+        parts_r.append(np.repeat(slot_owner[slots], lengths))
+        parts_t.append(self._ts[rows, columns])
+        parts_v.append(self._vs[rows, columns])
+        # A series' closed chunks all precede its open one: a stable sort by ref orders time.
+        out_r = np.concatenate(parts_r)
+        order = np.argsort(out_r, kind="stable")
+        out_r = out_r[order]
+        out_t = np.concatenate(parts_t)[order]
+        out_v = np.concatenate(parts_v)[order]
         keep = (out_t >= mint) & (out_t <= maxt)
         out_r, out_t, out_v = out_r[keep], out_t[keep], out_v[keep]
         if self._n_ooo:
@@ -685,13 +968,8 @@ class Head:
                 owners = self._slot_owner[dead_slots]
                 was_open = self._open_slot[owners] == dead_slots
                 self._open_slot[owners[was_open]] = -1
-                self._slot_owner[dead_slots] = -1
-                self._slot_len[dead_slots] = 0
-                end = self._n_free + len(dead_slots)
-                if end > len(self._free):
-                    self._free = _grown(self._free, end, 0)
-                self._free[self._n_free : end] = dead_slots
-                self._n_free = end
+                self._free_slots(dead_slots)
+            self._drop_chunks_before(cut_ms)
             if self._n_ooo:
                 keep = self._ooo_t[: self._n_ooo] >= cut_ms
                 kept = int(keep.sum())
@@ -715,18 +993,54 @@ class Head:
                 self._labels[ref] = None
             self._postings.remove(removed)
             self._alive[dead_refs] = False
+            leftover = self._open_slot[dead_refs]
+            self._free_slots(leftover[leftover >= 0])
             self._open_slot[dead_refs] = -1
             self._n_alive -= len(dead_refs)
-            survivors = np.flatnonzero(self._alive[:n])
-            kept_r, kept_t, _ = self._gather(survivors, cut_ms, MAX_TIME)
-            if len(kept_r):
-                firsts = _group_starts(kept_r)
-                self._min_t[kept_r[firsts]] = kept_t[firsts]
+            self._reset_min_times(np.flatnonzero(self._alive[:n]), cut_ms)
             self.metrics.series_removed.inc(len(dead_refs))
             self.metrics.series.set(self._n_alive)
             self.metrics.chunks.set(self.num_chunks)
             self.metrics.min_time.set(max(cut_ms, 0))
             return len(dead_refs)
+
+    def _drop_chunks_before(self, cut_ms: int) -> None:
+        """Forget closed chunks wholly older than cut_ms, keeping the others in closing order."""
+        n_chunks = len(self._chunks)
+        keep = np.flatnonzero(self._chunk_maxt[:n_chunks] >= cut_ms)
+        if len(keep) == n_chunks:
+            return
+        chunks = self._chunks
+        self._chunks = [chunks[i] for i in keep.tolist()]
+        kept = len(keep)
+        for column in (self._chunk_owner, self._chunk_mint, self._chunk_maxt):
+            column[:kept] = column[keep]
+            column[kept:n_chunks] = -1
+
+    def _reset_min_times(self, survivors: I64, cut_ms: int) -> None:
+        """Each survivor's oldest sample from cut_ms on: a closed chunk's start where the
+        series' first chunk starts after the cut, else found by reading (one chunk at most)."""
+        if not len(survivors):
+            return
+        self._min_t[survivors] = MAX_TIME
+        n_chunks = len(self._chunks)
+        owners, first = np.unique(self._chunk_owner[:n_chunks], return_index=True)
+        first_mint = self._chunk_mint[first]
+        after = first_mint >= cut_ms
+        self._min_t[owners[after]] = first_mint[after]
+        reads = [(owners[~after], int(self._chunk_maxt[first[~after]].max(initial=MIN_TIME)))]
+        without = np.setdiff1d(survivors, owners, assume_unique=True)
+        if self._n_ooo:
+            without = np.union1d(without, self._ooo_ref[: self._n_ooo])
+        reads.append((without, MAX_TIME))
+        for refs, upto in reads:
+            if not len(refs):
+                continue
+            kept_r, kept_t, _ = self._gather(refs, cut_ms, upto)
+            if len(kept_r):
+                firsts = _group_starts(kept_r)
+                found = kept_r[firsts]
+                self._min_t[found] = np.minimum(self._min_t[found], kept_t[firsts])
 
     def snapshot(self) -> HeadSnapshot:
         with self._lock:
