@@ -493,6 +493,57 @@ class _Windows:
         return total
 
 
+_PADDED_BLOCK = 1 << 21  # samples per block when windows must be walked sample by sample
+_PREFIX_RTOL = 1e-12  # a prefix-sum window whose error bound passes this is summed exactly
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _over_padded(
+    rng: RangeSteps, select: Bools, rows: Callable[[F64, I64, Bools, I64], F64]
+) -> F64:
+    """`rows(values, timestamps, valid, count)` over the selected windows, padded to their
+    longest, a block of windows at a time so memory stays bounded; one result per window."""
+    lo, hi = rng.lo[select], rng.hi[select]
+    count = hi - lo
+    out = np.empty(len(lo))
+    if not len(lo):
+        return out
+    width = int(count.max())
+    if width == 0 or not len(rng.vals):
+        empty = np.zeros((len(lo), width))
+        return rows(empty, empty.astype(np.int64), np.zeros(empty.shape, dtype=bool), count)
+    step = max(1, _PADDED_BLOCK // width)
+    offsets = np.arange(width)
+    for at in range(0, len(lo), step):
+        block = slice(at, at + step)
+        idx = lo[block, None] + offsets
+        valid = idx < hi[block, None]
+        safe = np.minimum(idx, len(rng.vals) - 1)
+        out[block] = rows(rng.vals[safe], rng.ts[safe], valid, count[block])
+    return out
+
+
+def _prefix_sums(rng: RangeSteps, values: F64) -> tuple[F64, F64]:
+    """Each window's sum of `values` (finite) from per-series prefix sums, and a bound of its
+    rounding error: the steps of a prefix between a window's edges are all that differ."""
+    sums, spread = np.zeros(rng.lo.shape), np.zeros(rng.lo.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in range(rng.lo.shape[0]):
+            lo, hi = rng.lo[s], rng.hi[s]
+            if not len(lo):
+                break
+            first, end = int(lo.min()), int(hi.max())
+            if first >= end:
+                continue
+            prefix = np.zeros(end - first + 1)
+            np.cumsum(values[first:end], out=prefix[1:])
+            magnitude = np.zeros(end - first + 1)
+            np.cumsum(np.abs(prefix[1:]), out=magnitude[1:])
+            sums[s] = prefix[hi - first] - prefix[lo - first]
+            spread[s] = magnitude[hi - first] - magnitude[lo - first]
+        return sums, _EPS * (2 * spread + np.abs(sums))
+
+
 def _pairs(vals: F64) -> tuple[F64, F64]:
     prev = np.concatenate(([np.nan], vals[:-1]))
     return prev, vals
@@ -615,17 +666,26 @@ def _changes(call: FunctionCall) -> Value:
 
 
 def _kahan_over_windows(w: _Windows, *, mean: bool) -> F64:
-    """Plain sums where they are exact enough; Prometheus's compensated order elsewhere."""
-    vals, _, valid = w.padded()
+    """Prefix sums where their error bound is tiny; Prometheus's compensated order over the
+    windows that hold a non-finite value or whose sum cancels."""
+    rng, count = w.rng, w.count
+    if not len(rng.vals):
+        return np.zeros(count.shape)
+    finite = np.isfinite(rng.vals)
+    sums, error = _prefix_sums(rng, np.where(finite, rng.vals, 0.0))
+    non_finite = np.concatenate(([0], np.cumsum(~finite)))
     with np.errstate(all="ignore"):
-        masked = np.where(valid, vals, 0.0)
-        plain = masked.sum(axis=-1)
-        biggest = np.abs(masked).max(axis=-1, initial=0.0)
-        risky = (np.abs(plain) < biggest * 1e-6) | (np.isinf(plain) & np.isfinite(biggest))
-        risky &= w.count > 1
-        result: F64 = plain / np.maximum(w.count, 1) if mean else plain
-    if risky.any():
-        result[risky] = _kahan_rows(vals[risky], valid[risky], w.count[risky], mean=mean)
+        sums = np.where(count == 1, rng.vals[np.minimum(rng.lo, len(rng.vals) - 1)], sums)
+        exact = (count > 1) & (
+            (non_finite[rng.hi] > non_finite[rng.lo])
+            | ~np.isfinite(sums)
+            | ~(error <= _PREFIX_RTOL * np.abs(sums))
+        )
+        result: F64 = sums / np.maximum(count, 1) if mean else sums
+    if exact.any():
+        result[exact] = _over_padded(
+            rng, exact, lambda vals, _, valid, n: _kahan_rows(vals, valid, n, mean=mean)
+        )
     return result
 
 
@@ -713,20 +773,34 @@ def _ts_of_last_over_time(call: FunctionCall) -> Value:
 
 @_register("min_over_time", "max_over_time", "ts_of_min_over_time", "ts_of_max_over_time")
 def _extreme_over_time(call: FunctionCall) -> Value:
-    w = _Windows(call.range())
-    vals, ts, valid = w.padded()
-    is_min = "min" in call.name
-    masked = np.where(valid, vals, np.nan)
-    if vals.shape[-1] == 0:
-        return w.result(np.zeros(w.count.shape), w.count > 0)
+    rng = call.range()
+    w = _Windows(rng)
+    present = w.count > 0
+    if not len(rng.vals):
+        return w.result(np.zeros(w.count.shape), present)
+    reduce = np.fmin if "min" in call.name else np.fmax
+    if call.name.startswith("ts_of_"):
+        stamps = np.zeros(w.count.shape)
+        stamps[present] = _over_padded(
+            rng, present, lambda vals, ts, valid, _: _last_extreme_stamp(reduce, vals, ts, valid)
+        )
+        return w.result(stamps, present)
+    # each window [lo, hi) is one reduceat segment; the gaps between them are dropped
+    edges = np.stack((rng.lo, rng.hi), axis=-1).reshape(-1)
+    padded_vals = np.append(rng.vals, np.nan)
     with np.errstate(invalid="ignore"):
-        best = np.fmin.reduce(masked, axis=-1) if is_min else np.fmax.reduce(masked, axis=-1)
-    if not call.name.startswith("ts_of_"):
-        return w.result(best, w.count > 0)
+        best = reduce.reduceat(padded_vals, edges)[::2].reshape(w.count.shape)
+    return w.result(np.where(present, best, np.nan), present)
+
+
+def _last_extreme_stamp(reduce: np.ufunc, vals: F64, ts: I64, valid: Bools) -> F64:
+    """The time (s) of the last sample holding the window's min or max (NaN if all are)."""
+    with np.errstate(invalid="ignore"):
+        best = reduce.reduce(np.where(valid, vals, np.nan), axis=-1)
     hit = valid & ((vals == best[..., None]) | (np.isnan(best)[..., None] & np.isnan(vals)))
     last_hit = vals.shape[-1] - 1 - np.argmax(hit[..., ::-1], axis=-1)
-    stamps = np.take_along_axis(ts, last_hit[..., None], axis=-1)[..., 0] / 1000.0
-    return w.result(stamps, w.count > 0)
+    stamps: F64 = np.take_along_axis(ts, last_hit[..., None], axis=-1)[..., 0] / 1000.0
+    return stamps
 
 
 def _sorted_windows(w: _Windows) -> F64:
@@ -775,8 +849,17 @@ def _quantile_over_time(call: FunctionCall) -> Value:
 @_register("stddev_over_time", "stdvar_over_time")
 def _stddev_over_time(call: FunctionCall) -> Value:
     w = _Windows(call.range())
-    vals, _, valid = w.padded()
-    shape = w.count.shape
+    present = w.count > 0
+    variance = np.zeros(w.count.shape)
+    variance[present] = _over_padded(w.rng, present, _welford_rows)
+    with np.errstate(invalid="ignore"):
+        values = np.sqrt(variance) if call.name == "stddev_over_time" else variance
+    return w.result(values, present)
+
+
+def _welford_rows(vals: F64, _: I64, valid: Bools, count: I64) -> F64:
+    """Prometheus's compensated Welford variance of each padded row."""
+    shape = count.shape
     mean, c_mean, aux, c_aux = (np.zeros(shape) for _ in range(4))
     with np.errstate(all="ignore"):
         for j in range(vals.shape[-1]):
@@ -786,9 +869,8 @@ def _stddev_over_time(call: FunctionCall) -> Value:
             a, ca = kahan_inc(delta * (f - (m + cm)), aux, c_aux)
             mean, c_mean = np.where(p, m, mean), np.where(p, cm, c_mean)
             aux, c_aux = np.where(p, a, aux), np.where(p, ca, c_aux)
-        variance = (aux + c_aux) / np.maximum(w.count, 1)
-        values = np.sqrt(variance) if call.name == "stddev_over_time" else variance
-    return w.result(values, w.count > 0)
+        variance: F64 = (aux + c_aux) / np.maximum(count, 1)
+    return variance
 
 
 @_register("mad_over_time")

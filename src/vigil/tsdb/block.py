@@ -20,7 +20,6 @@ once every file and the directory are fsynced; a block being deleted is first re
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import heapq
 import itertools
@@ -31,6 +30,7 @@ import shutil
 import struct
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -497,6 +497,8 @@ class _Index:
         self._block = block
         self._mm: mmap.mmap | None = None
         self._chunks: mmap.mmap | None = None
+        self._symbols: _SymbolTable | None = None
+        self._postings_cache = _PostingsCache(_POSTINGS_CACHE_BYTES)
         path = block / INDEX_FILE
         try:
             with path.open("rb") as f:
@@ -549,7 +551,7 @@ class _Index:
         self.postings_offsets = tables["postings_offsets"]
         self.postings = tables["postings"]
         self.num_series = len(self.series_mint)
-        self._name_slot = {self.symbol(int(s)): i for i, s in enumerate(self.label_names)}
+        self._name_slot = {self._decode_symbol(int(s)): i for i, s in enumerate(self.label_names)}
         return tables
 
     def _open_chunks(self) -> None:
@@ -578,22 +580,36 @@ class _Index:
                 with contextlib.suppress(BufferError):  # views still held by a caller
                     mm.close()
         self._mm = self._chunks = None
+        self._symbols = None
+        self._postings_cache.clear()
 
-    def symbol(self, sid: int) -> str:
+    def _decode_symbol(self, sid: int) -> str:
         assert self._mm is not None, "block is closed"
         base, offsets = self._symbol_base, self.symbol_offsets
         return self._mm[base + offsets.item(sid) : base + offsets.item(sid + 1)].decode("utf-8")
 
+    def _symbol_table(self) -> _SymbolTable:
+        """Every symbol decoded once, on first use: a block's symbols bound its size."""
+        table = self._symbols
+        if table is None:
+            assert self._mm is not None, "block is closed"
+            offsets = self.symbol_offsets.tolist()
+            data = self._mm[self._symbol_base : self._symbol_base + offsets[-1]]
+            texts = [data[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
+            table = self._symbols = _SymbolTable(texts, {t: i for i, t in enumerate(texts)})
+        return table
+
+    def symbol(self, sid: int) -> str:
+        return self._symbol_table().texts[sid]
+
     def symbol_id(self, text: str) -> int | None:
-        symbols = _SymbolView(self)
-        at = bisect.bisect_left(symbols, text)
-        return at if at < len(symbols) and symbols[at] == text else None
+        return self._symbol_table().ids.get(text)
 
     def labels(self, sid: int) -> Labels:
         offsets = self.series_label_offsets
         syms = self.series_labels[2 * offsets.item(sid) : 2 * offsets.item(sid + 1)].tolist()
-        symbol = self.symbol
-        return Labels((symbol(syms[i]), symbol(syms[i + 1])) for i in range(0, len(syms), 2))
+        texts = self._symbol_table().texts
+        return Labels((texts[syms[i]], texts[syms[i + 1]]) for i in range(0, len(syms), 2))
 
     def record(self, sid: int) -> memoryview:
         assert self._chunks is not None, "block is closed or empty"
@@ -618,27 +634,46 @@ class _Index:
         """Ids (ascending) of the series that satisfy every matcher: regexes anchored, and a
         matcher that matches the empty string also matches series without the label
         (Prometheus's rules). Postings of matchers that need a value are intersected; the
-        others only take away series whose value fails them."""
+        others only take away series whose value fails them. Results, whole and per matcher,
+        are kept in a bounded LRU (the index never changes); callers get read-only arrays."""
+        key = ("all", frozenset(_matcher_key(m) for m in matchers))
+        ids = self._postings_cache.get(key)
+        if ids is None:
+            ids = self._postings_cache.put(key, self._match_all(matchers))
+        return ids
+
+    def _match_all(self, matchers: Sequence[Matcher]) -> npt.NDArray[np.int64]:
         ids: npt.NDArray[np.int64] | None = None
-        excluded: list[npt.NDArray[np.uint32]] = []
+        excluded: list[npt.NDArray[np.int64]] = []
         for m in sorted(matchers, key=lambda m: m.matches_empty()):
-            lo, hi = self.value_range(m.name)
             if m.matches_empty():
-                failing = self._positions(m, lo, hi, want=False)
+                failing = self._series_of(m, want=False)
                 if len(failing):
-                    excluded.append(self._postings(failing))
+                    excluded.append(failing)
                 continue
-            passing = self._positions(m, lo, hi, want=True)
-            hits = self._postings(passing).astype(np.int64)
-            if len(passing) > 1:
-                hits = np.unique(hits)
+            hits = self._series_of(m, want=True)
             ids = hits if ids is None else np.intersect1d(ids, hits, assume_unique=True)
             if not len(ids):
                 return ids
         if ids is None:
             ids = np.arange(self.num_series, dtype=np.int64)
         if excluded:
-            ids = ids[~np.isin(ids, np.concatenate(excluded))]
+            failing = excluded[0] if len(excluded) == 1 else np.concatenate(excluded)
+            ids = ids[~np.isin(ids, failing)]
+        return ids
+
+    def _series_of(self, m: Matcher, want: bool) -> npt.NDArray[np.int64]:
+        """Ids (ascending, unique) of the series whose value of `m.name` matches (`want`) or
+        fails `m`; series without the label are in neither."""
+        key = (want, _matcher_key(m))
+        ids = self._postings_cache.get(key)
+        if ids is None:
+            lo, hi = self.value_range(m.name)
+            positions = self._positions(m, lo, hi, want)
+            ids = self._postings(positions).astype(np.int64)
+            if len(positions) > 1:
+                ids = np.unique(ids)
+            ids = self._postings_cache.put(key, ids)
         return ids
 
     def _positions(self, m: Matcher, lo: int, hi: int, want: bool) -> npt.NDArray[np.int64]:
@@ -657,9 +692,9 @@ class _Index:
             rest = np.arange(lo, hi, dtype=np.int64)
             others: npt.NDArray[np.int64] = rest[rest != hit]
             return others
-        symbol = self.symbol
+        texts = self._symbol_table().texts
         values = self.pair_values[lo:hi].tolist()
-        found = [lo + i for i, s in enumerate(values) if m.matches(symbol(s)) == want]
+        found = [lo + i for i, s in enumerate(values) if m.matches(texts[s]) == want]
         return np.array(found, dtype=np.int64)
 
     def _postings(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.uint32]:
@@ -684,17 +719,59 @@ _TABLE_VIEWS = (
 )
 
 
-class _SymbolView(Sequence[str]):
-    """The sorted symbol table as a sequence (for bisect), decoding one symbol per access."""
+@dataclass(frozen=True, slots=True)
+class _SymbolTable:
+    """A block's symbols decoded: id -> text (sorted) and text -> id."""
 
-    def __init__(self, index: _Index) -> None:
-        self._index = index
+    texts: list[str]
+    ids: dict[str, int]
 
-    def __len__(self) -> int:
-        return len(self._index.symbol_offsets) - 1
 
-    def __getitem__(self, i: int) -> str:  # type: ignore[override]
-        return self._index.symbol(i)
+_POSTINGS_CACHE_BYTES = 16 << 20  # per block: ~2M series ids
+
+
+def _matcher_key(m: Matcher) -> tuple[Matcher, str | None]:
+    """A matcher with its regex's source: matchers equal as values may compile differently."""
+    regex = m._regex
+    return m, None if regex is None else f"{regex.flags}:{regex.pattern}"
+
+
+class _PostingsCache:
+    """Series ids computed from an immutable index, least recently used dropped first once
+    their arrays pass `max_bytes`; stored arrays are made read-only."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._entries: OrderedDict[object, npt.NDArray[np.int64]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: object) -> npt.NDArray[np.int64] | None:
+        with self._lock:
+            ids = self._entries.get(key)
+            if ids is not None:
+                self._entries.move_to_end(key)
+            return ids
+
+    def put(self, key: object, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        ids.flags.writeable = False
+        if ids.nbytes > self._max_bytes:
+            return ids
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._entries[key] = ids
+            self._bytes += ids.nbytes
+            while self._bytes > self._max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= dropped.nbytes
+        return ids
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
 
 
 def _ranges(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
