@@ -119,3 +119,29 @@ def test_unwritable_data_dir_says_which_path(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert str(blocker / "data") in done.stderr
+
+
+def test_sighup_reloads_the_config(tmp_path: Path) -> None:
+    import signal
+
+    port = free_port()
+    config = tmp_path / "prometheus.yml"
+    job = "scrape_configs:\n  - job_name: {}\n    static_configs: [{{targets: ['127.0.0.1:9']}}]\n"
+    config.write_text(job.format("before"))
+    api = f"http://127.0.0.1:{port}"
+    server = [
+        sys.executable, "-m", "vigil", "server", "--agent.disable",
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]  # fmt: skip
+
+    def jobs() -> list[str]:
+        targets = httpx.get(f"{api}/api/v1/targets").json()["data"]["activeTargets"]
+        return sorted(t["labels"]["job"] for t in targets)
+
+    with _running(server, f"{api}/-/ready") as proc:
+        assert jobs() == ["before"]
+        config.write_text(job.format("after"))
+        proc.send_signal(signal.SIGHUP)
+        _until(lambda: jobs() == ["after"], time.monotonic() + 20)
