@@ -16,7 +16,6 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.conftest import free_port
+from tests.conftest import free_port, running
 
 METRICS, INSTANCES = 100, 100
 
@@ -92,24 +91,6 @@ def _serve(exporter: _Exporter) -> Iterator[int]:
         yield int(server.server_address[1])
     finally:
         server.shutdown()
-
-
-@contextmanager
-def _process(args: list[str], ready: str) -> Iterator[None]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(ready, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def _rule_file(path: Path) -> None:
@@ -192,14 +173,14 @@ def main() -> int:
         for name in ports:
             _config(root / f"{name}.yml", name, port, rules)
         stack.enter_context(
-            _process(
+            running(
                 [prometheus, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'p'}",
                  f"--web.listen-address=127.0.0.1:{ports['prometheus']}"],
                 f"http://127.0.0.1:{ports['prometheus']}/-/ready",
             )
         )  # fmt: skip
         stack.enter_context(
-            _process(
+            running(
                 [sys.executable, "-m", "vigil", "server", f"--config.file={root / 'vigil.yml'}",
                  f"--storage.tsdb.path={root / 'v'}", f"--web.listen-address=127.0.0.1:{ports['vigil']}",
                  "--agent.disable"],

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import Callable
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,6 +33,34 @@ def peer(binary: str) -> str:
             f"{binary} is not installed: .ci/run installs the Debian packages the tests compare against"
         )
     return path
+
+
+def wait_ok(url: str, seconds: float = 30) -> None:
+    """Poll `url` until it answers 200 (a bounded wait for a process to come up)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer 200 within {seconds:.0f} s")
+
+
+@contextmanager
+def running(
+    args: list[str], ready_url: str, seconds: float = 30
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process (a real peer or `vigil ...`), ready when `ready_url` answers 200,
+    stopped when the block ends."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ok(ready_url, seconds)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 SUMMARY_KEY = "vigil_summary"

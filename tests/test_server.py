@@ -5,38 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import free_port, peer
+from tests.conftest import free_port, peer, running
 
 pytestmark = pytest.mark.slow
-
-
-def _wait(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer in time")
-
-
-@contextmanager
-def _running(args: list[str], url: str) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait(url, time.monotonic() + 30)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def _query(api: str, query: str) -> list[dict[str, Any]]:
@@ -71,8 +48,8 @@ def test_scrapes_node_exporter_and_keeps_data_across_restart(tmp_path: Path) -> 
     ]  # fmt: skip
     api = f"http://127.0.0.1:{port}"
     node = [peer("prometheus-node-exporter"), f"--web.listen-address=127.0.0.1:{exporter_port}"]
-    with _running(node, f"http://127.0.0.1:{exporter_port}/metrics"):
-        with _running(server, f"{api}/-/ready"):
+    with running(node, f"http://127.0.0.1:{exporter_port}/metrics"):
+        with running(server, f"{api}/-/ready"):
             deadline = time.monotonic() + 30
             up = _until(lambda: _query(api, 'up{job="node"}'), deadline)
             assert up[0]["value"][1] == "1"
@@ -81,7 +58,7 @@ def test_scrapes_node_exporter_and_keeps_data_across_restart(tmp_path: Path) -> 
             targets = httpx.get(f"{api}/api/v1/targets").json()["data"]["activeTargets"]
             assert [(t["labels"]["job"], t["health"]) for t in targets] == [("node", "up")]
             before = _until(lambda: _query(api, "count_over_time(up[10m])"), deadline)
-        with _running(server, f"{api}/-/ready"):
+        with running(server, f"{api}/-/ready"):
             after = _query(api, "count_over_time(up[10m])")
             assert float(after[0]["value"][1]) >= float(before[0]["value"][1])
 
@@ -140,7 +117,7 @@ def test_sighup_reloads_the_config(tmp_path: Path) -> None:
         targets = httpx.get(f"{api}/api/v1/targets").json()["data"]["activeTargets"]
         return sorted(t["labels"]["job"] for t in targets)
 
-    with _running(server, f"{api}/-/ready") as proc:
+    with running(server, f"{api}/-/ready") as proc:
         assert jobs() == ["before"]
         config.write_text(job.format("after"))
         proc.send_signal(signal.SIGHUP)

@@ -9,7 +9,6 @@ order they fired and resolved, with which labels and annotations.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -19,11 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
-from tests.conftest import FIXTURES, free_port, peer
+from tests.conftest import FIXTURES, free_port, peer, running
 
 pytestmark = pytest.mark.slow
 
@@ -80,26 +78,6 @@ def _http_server(world: _World) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@contextmanager
-def _process(args: list[str], ready_url: str) -> Iterator[None]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(ready_url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"{args[0]} did not get ready")
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def _rules(tmp: Path) -> Path:
@@ -196,8 +174,8 @@ def test_seed_alerts_match_prometheus(tmp_path: Path, summary: Callable[[str], N
             "--agent.disable",
         ]  # fmt: skip
         with (
-            _process(prometheus, f"http://127.0.0.1:{prom_port}/-/ready"),
-            _process(vigil, f"http://127.0.0.1:{vigil_port}/-/ready"),
+            running(prometheus, f"http://127.0.0.1:{prom_port}/-/ready"),
+            running(vigil, f"http://127.0.0.1:{vigil_port}/-/ready"),
         ):
 
             def both_have(event: tuple[str, str]) -> Callable[[], bool]:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import free_port, peer
+from tests.conftest import free_port, peer, running
 from vigil.agent import AgentOptions, build_app
 from vigil.exposition import Format
 from vigil.exposition.check import check_body
@@ -39,30 +39,12 @@ def test_promtool_accepts_metrics() -> None:
     assert done.returncode in (0, 3), done.stderr.decode()
 
 
-def _wait_http(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer")
-
-
 @pytest.fixture
 def agent() -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vigil", "agent", f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/", time.monotonic() + 20)
+    args = [sys.executable, "-m", "vigil", "agent", f"--web.listen-address=127.0.0.1:{port}"]
+    with running(args, f"http://127.0.0.1:{port}/"):
         yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.mark.slow
@@ -73,20 +55,15 @@ def test_real_prometheus_scrapes_vigil(agent: str, tmp_path: Path) -> None:
         f"scrape_configs:\n  - job_name: vigil\n    static_configs: [{{targets: ['{agent}']}}]\n"
     )
     port = free_port()
-    prometheus = subprocess.Popen(
-        [
-            peer("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    prometheus = [
+        peer("prometheus"),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
     api = f"http://127.0.0.1:{port}/api/v1"
-    try:
+    with running(prometheus, api + "/status/buildinfo", seconds=60):
         deadline = time.monotonic() + 60
-        _wait_http(api + "/status/buildinfo", deadline)
         target: dict[str, object] = {}
         while time.monotonic() < deadline:
             targets = httpx.get(api + "/targets").json()["data"]["activeTargets"]
@@ -102,6 +79,3 @@ def test_real_prometheus_scrapes_vigil(agent: str, tmp_path: Path) -> None:
         assert float(samples["data"]["result"][0]["value"][1]) > 0
         build = httpx.get(api + "/query", params={"query": "vigil_build_info"}).json()
         assert build["data"]["result"], build
-    finally:
-        prometheus.terminate()
-        prometheus.wait(20)
