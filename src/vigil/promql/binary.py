@@ -24,40 +24,41 @@ from vigil.promql.value import (
 Signature = tuple[tuple[str, str], ...]
 
 
+_ARITHMETIC: dict[str, np.ufunc] = {
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": np.divide,
+    "%": np.fmod,
+    "^": np.power,
+    "atan2": np.arctan2,
+}
+_COMPARISON: dict[str, np.ufunc] = {
+    "==": np.equal,
+    "!=": np.not_equal,
+    ">": np.greater,
+    "<": np.less,
+    ">=": np.greater_equal,
+    "<=": np.less_equal,
+}
+
+
 def arithmetic(op: str, lhs: F64, rhs: F64) -> F64:
+    ufunc = _ARITHMETIC.get(op)
+    if ufunc is None:
+        raise QueryError(f"operator {op!r} not allowed for float operations")
     with np.errstate(all="ignore"):
-        if op == "+":
-            return np.add(lhs, rhs)
-        if op == "-":
-            return np.subtract(lhs, rhs)
-        if op == "*":
-            return np.multiply(lhs, rhs)
-        if op == "/":
-            return np.divide(lhs, rhs)
-        if op == "%":
-            return np.fmod(lhs, rhs)
-        if op == "^":
-            return np.power(lhs, rhs)
-        if op == "atan2":
-            return np.arctan2(lhs, rhs)
-    raise QueryError(f"operator {op!r} not allowed for float operations")
+        result: F64 = ufunc(lhs, rhs)
+    return result
 
 
 def compare(op: str, lhs: F64, rhs: F64) -> Bools:
+    ufunc = _COMPARISON.get(op)
+    if ufunc is None:
+        raise QueryError(f"operator {op!r} is not a comparison")
     with np.errstate(invalid="ignore"):
-        if op == "==":
-            return np.equal(lhs, rhs)
-        if op == "!=":
-            return np.not_equal(lhs, rhs)
-        if op == ">":
-            return np.greater(lhs, rhs)
-        if op == "<":
-            return np.less(lhs, rhs)
-        if op == ">=":
-            return np.greater_equal(lhs, rhs)
-        if op == "<=":
-            return np.less_equal(lhs, rhs)
-    raise QueryError(f"operator {op!r} is not a comparison")
+        result: Bools = ufunc(lhs, rhs)
+    return result
 
 
 def evaluate_binary(node: ast.Binary, lhs: Value, rhs: Value) -> Value:
