@@ -30,6 +30,7 @@ import vigil
 from vigil.config import ConfigError
 from vigil.config.prometheus import Config, load_config, parse_config
 from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, ScrapeCollector, build_host_collectors
+from vigil.model.clock import SystemClock
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.rules import RuleManager, engine_query_func
 from vigil.rules.notifier import (
@@ -38,7 +39,6 @@ from vigil.rules.notifier import (
     Notifier,
     NotifierOptions,
 )
-from vigil.scrape.clock import SystemClock
 from vigil.scrape.manager import ScrapeManager
 from vigil.selfmetrics import self_registry
 from vigil.startup import StorageStartup

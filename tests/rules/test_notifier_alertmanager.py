@@ -20,8 +20,8 @@ from prometheus_client import CollectorRegistry
 from tests.conftest import free_port, peer
 from vigil.config.prometheus import parse_config
 from vigil.model import Labels
+from vigil.model.clock import SystemClock
 from vigil.rules.notifier import Notifier, PostableAlert
-from vigil.scrape.clock import SystemClock
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model import Labels
-from vigil.scrape.clock import ManualClock
+from vigil.model.clock import ManualClock
 from vigil.tsdb import STALE_NAN_BITS
 
 START = 1_700_000_000.0  # ManualClock's default start

@@ -16,7 +16,7 @@ from vigil.config.duration import Duration
 from vigil.config.prometheus import ScrapeConfig
 from vigil.config.relabel import Action, Regex, RelabelConfig
 from vigil.model import Labels, Matcher
-from vigil.scrape.clock import ManualClock
+from vigil.model.clock import ManualClock
 from vigil.scrape.loop import ScrapeLoop, ScrapeOptions
 from vigil.scrape.relabel import populate_labels
 from vigil.scrape.target import Target, accept_header

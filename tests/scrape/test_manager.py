@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from vigil.config.prometheus import Config, parse_config
-from vigil.scrape.clock import ManualClock
+from vigil.model.clock import ManualClock
 from vigil.scrape.manager import ScrapeManager
 
 from .fakes import START, Exporters, FakeStorage, render, run_until, settle

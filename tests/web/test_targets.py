@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from tests.scrape.fakes import START, Exporters, FakeStorage, run_until
 from vigil.config.prometheus import parse_config
-from vigil.scrape.clock import ManualClock
+from vigil.model.clock import ManualClock
 from vigil.scrape.manager import ScrapeManager
 from vigil.web.targets import GlobalURLOptions, TargetsAPI, global_url
 

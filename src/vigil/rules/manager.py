@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from vigil.config.prometheus import Config
 from vigil.model import METRIC_NAME, Labels, Matcher
+from vigil.model.clock import Clock
 from vigil.promql.engine import Queryable
 from vigil.rules.alerting import (
     ALERT_NAME_LABEL,
@@ -26,7 +27,6 @@ from vigil.rules.alerting import (
 from vigil.rules.group import Appendable, Group, GroupOptions, RuleMetrics
 from vigil.rules.query import QueryFunc
 from vigil.rules.rulefile import load_rule_file
-from vigil.scrape.clock import Clock
 from vigil.tsdb._api import is_stale_marker
 
 log = logging.getLogger("vigil.rules")

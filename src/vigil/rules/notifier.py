@@ -24,10 +24,10 @@ from vigil import __version__
 from vigil.config.prometheus import AlertmanagerConfig, Config
 from vigil.config.relabel import RelabelConfig
 from vigil.model import Labels
+from vigil.model.clock import Clock
 from vigil.rules.alerting import Alert, AlertingRule, AlertState
 from vigil.rules.group import Group
 from vigil.rules.query import RuleHealth
-from vigil.scrape.clock import Clock
 from vigil.scrape.discovery import Discoverer, FileDiscovery, HTTPDiscovery, StaticDiscovery
 from vigil.scrape.manager import http_client
 from vigil.scrape.relabel import ADDRESS, ALERTS_PATH, SCHEME, TargetError, alertmanager_labels

@@ -20,7 +20,7 @@ from vigil import __version__
 from vigil.config._yaml import ConfigError
 from vigil.config.prometheus import FileSDConfig, HTTPSDConfig
 from vigil.config.targetgroup import TargetGroup, _json_groups, load_sd_file
-from vigil.scrape.clock import Clock
+from vigil.model.clock import Clock
 
 FILEPATH_LABEL = "__meta_filepath"
 URL_LABEL = "__meta_url"

@@ -30,8 +30,8 @@ from vigil.config.relabel import RelabelConfig
 from vigil.exposition._types import Format, ParseError
 from vigil.exposition.scan import NO_TIMESTAMP, ScrapeBatch, SeriesCache, scan
 from vigil.model import METRIC_NAME, Labels
+from vigil.model.clock import Clock
 from vigil.model.labels import json_quote
-from vigil.scrape.clock import Clock
 from vigil.scrape.relabel import relabel
 from vigil.scrape.target import ScrapeOutcome, Target, accept_header
 from vigil.tsdb import STALE_NAN, Appender

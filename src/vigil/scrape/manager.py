@@ -24,7 +24,7 @@ from vigil.config.prometheus import (
     ScrapeConfig,
 )
 from vigil.model import Labels
-from vigil.scrape.clock import Clock, SystemClock
+from vigil.model.clock import Clock, SystemClock
 from vigil.scrape.discovery import (
     DEFAULT_FILE_POLL_SECONDS,
     Discoverer,

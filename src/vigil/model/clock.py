@@ -1,5 +1,5 @@
-"""Time for the scrape stage, injected so that tests drive schedules, timeouts and discovery
-polling without sleeping (see DESIGN.md: every stage that keeps state takes a clock)."""
+"""Time, injected into every stage that keeps state, so that tests drive schedules, timeouts,
+group waits and `for:` durations without sleeping (see DESIGN.md)."""
 
 from __future__ import annotations
 
