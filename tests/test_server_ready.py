@@ -3,10 +3,15 @@ get Prometheus's `unavailable` error, and both recover once the replay is done."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
 import vigil.startup
+from tests.conftest import free_port
 from vigil.app import Server, ServerOptions
 from vigil.model import Labels
 from vigil.tsdb.db import TSDB, TSDBLoader, TSDBOptions
@@ -28,6 +34,21 @@ def _write_wal(data: Path, segments: int) -> None:
             refs = app.refs_for([Labels.from_dict({"__name__": "m"})])
             app.append_batch(refs, np.array([i * 1000], dtype=np.int64), np.array([float(i)]))
             app.commit()
+
+
+SCRAPE_ONE = """
+scrape_configs:
+  - job_name: unreachable
+    static_configs: [{targets: ["127.0.0.1:1"]}]
+"""
+
+
+def _wait_loops(server: Server) -> list[Any]:
+    """The scrape loops, once the task that starts them after the replay has run."""
+    deadline = time.monotonic() + 10
+    while not server.manager.loops() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return server.manager.loops()
 
 
 @contextmanager
@@ -61,10 +82,11 @@ def test_ready_reports_replay_progress_and_queries_wait_for_it(
     monkeypatch.setattr(TSDBLoader, "load", held_load)
     monkeypatch.setattr(vigil.startup, "GRACE_S", 0.0)
     config = tmp_path / "prometheus.yml"
-    config.write_text("scrape_configs: []\n")
+    config.write_text(SCRAPE_ONE)
     server = Server(ServerOptions(config_file=config, data_dir=data, host_collectors=False))
     with TestClient(server.app()) as client, _released(release):
         assert reached.wait(10)
+        assert server.manager.loops() == [], "no scrape may start before the WAL is replayed"
         ready = client.get("/-/ready")
         query = client.get("/api/v1/query", params={"query": "m", "time": "10"})
         assert (ready.status_code, ready.text) == (
@@ -79,5 +101,32 @@ def test_ready_reports_replay_progress_and_queries_wait_for_it(
         assert server.storage._thread is not None
         server.storage._thread.join(10)
         assert client.get("/-/ready").text == "vigil is Ready.\n"
+        assert [loop.target.url for loop in _wait_loops(server)] == ["http://127.0.0.1:1/metrics"]
         result = client.get("/api/v1/query", params={"query": "m", "time": "2"}).json()
         assert result["data"]["result"][0]["value"] == [2, "2"]
+
+
+def test_a_corrupt_wal_stops_the_server_and_names_the_repair(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _write_wal(data, 3)
+    first = min((data / "wal").glob("0*"))
+    os.truncate(first, first.stat().st_size - 3)  # torn, but later segments follow
+    config = tmp_path / "prometheus.yml"
+    config.write_text("scrape_configs: []\n")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vigil",
+            "server",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{free_port()}",
+            "--agent.disable",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert f"vigil tsdb repair {data}" in run.stderr.splitlines()[-1]

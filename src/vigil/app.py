@@ -108,9 +108,18 @@ class ServerOptions:
 class Server:
     """The stages of one `vigil server` process and their lifecycle."""
 
-    def __init__(self, options: ServerOptions, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        options: ServerOptions,
+        clock: Callable[[], float] = time.time,
+        on_fatal: Callable[[str], None] | None = None,
+    ) -> None:
+        """`on_fatal` is called when the server cannot go on (the CLI stops the process)."""
         self.options = options
         self.clock = clock
+        self._on_fatal = on_fatal
+        self.failure: str | None = None
+        self._storage_ready = False
         self.registry = self_registry()
         self.config, self.config_text = self._load_config()
         self.started = clock()
@@ -161,7 +170,7 @@ class Server:
             notify=self.notifier.notify_group,
         )
         self._rule_groups = self.rules.load(self.config)
-        self._rules_task: asyncio.Task[None] | None = None
+        self._after_storage_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
 
     @property
@@ -186,11 +195,12 @@ class Server:
     # --- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.manager.apply(self.config)
         await self.notifier.apply(self.config)
         self.notifier.start()
         await self.storage.begin()
-        self._rules_task = asyncio.get_running_loop().create_task(self._start_rules())
+        self._after_storage_task = asyncio.get_running_loop().create_task(
+            self._start_after_storage()
+        )
         self._tick_task = asyncio.get_running_loop().create_task(self._tick_forever())
         # SIGHUP reloads, as in Prometheus; a loop outside the main thread (tests) cannot
         # take signal handlers and raises, which leaves /-/reload as the only way.
@@ -204,19 +214,27 @@ class Server:
             self._tick_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tick_task
-        if self._rules_task is not None:
-            self._rules_task.cancel()
+        if self._after_storage_task is not None:
+            self._after_storage_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._rules_task
+                await self._after_storage_task
         await self.rules.stop()
         await self.notifier.stop()
         await self.manager.stop()
         await run_in_threadpool(self.storage.close)
 
-    async def _start_rules(self) -> None:
-        """Rules read and write the TSDB, so they start once its WAL is replayed."""
-        if await self.storage.wait():
-            self.rules.replace(self._rule_groups)
+    async def _start_after_storage(self) -> None:
+        """Scrapes and rules write the TSDB, so they start once its WAL is replayed; a TSDB
+        that cannot be opened (a corrupt WAL) stops the server with the reason."""
+        if not await self.storage.wait():
+            self.failure = self.storage.status() or "opening the TSDB failed"
+            log.critical("vigil server stops: %s", self.failure)
+            if self._on_fatal is not None:
+                self._on_fatal(self.failure)
+            return
+        self._storage_ready = True
+        await self.manager.apply(self.config)
+        self.rules.replace(self._rule_groups)
 
     async def _tick_forever(self) -> None:
         """Cut blocks, compact and apply retention off the event loop, once a minute."""
@@ -240,12 +258,12 @@ class Server:
             )
             self._record_reload(ok=False)
             return False
-        await self.manager.apply(config)
+        self.config, self.config_text = config, text
         await self.notifier.apply(config)
         self._rule_groups = rule_groups
-        if self._rules_task is not None and self._rules_task.done():
+        if self._storage_ready:
+            await self.manager.apply(config)
             self.rules.replace(rule_groups)
-        self.config, self.config_text = config, text
         self._record_reload(ok=True)
         log.info("reloaded %s", self.options.config_file or "the default config")
         return True

@@ -216,8 +216,14 @@ def _run_agent(args: argparse.Namespace) -> int:
     return _serve("agent", args.listen_address, lambda: build_app(agent_options(args)))
 
 
-def _serve(command: str, listen_address: str, build: Callable[[], Any]) -> int:
-    """Build the ASGI app and serve it on --web.listen-address until stopped."""
+def _serve(
+    command: str,
+    listen_address: str,
+    build: Callable[[], Any],
+    serving: Callable[[Any], None] | None = None,
+) -> int:
+    """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
+    the uvicorn server (setting its `should_exit` stops it)."""
     import uvicorn
 
     from vigil.web.listen import parse_listen_address
@@ -229,7 +235,10 @@ def _serve(command: str, listen_address: str, build: Callable[[], Any]) -> int:
         return 2
     app = build()
     logging.getLogger("vigil").info("%s listening on %s:%d", command, host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    if serving is not None:
+        serving(server)
+    server.run()
     return 0
 
 
@@ -654,13 +663,23 @@ def _run_server(args: argparse.Namespace) -> int:
         resend_delay_ms=args.resend_delay,
         flags=flags,
     )
+    http: list[Any] = []
+
+    def stop(_: str) -> None:
+        for running in http:
+            running.should_exit = True
+
     try:
-        server = Server(options)
+        server = Server(options, on_fatal=stop)
     except (ConfigError, DataDirError, OSError) as err:
         print(f"vigil server: {err}", file=sys.stderr)
         return 1
     logging.getLogger("vigil").info("data in %s", options.data_dir)
-    return _serve("server", args.listen_address, server.app)
+    code = _serve("server", args.listen_address, server.app, http.append)
+    if server.failure is not None:
+        print(f"vigil server: {server.failure}", file=sys.stderr)
+        return 1
+    return code
 
 
 def _add_query(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
