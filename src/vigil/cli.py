@@ -362,6 +362,34 @@ def _add_alertmanager(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     test.add_argument("labels", nargs="*", metavar="LABEL=VALUE")
     test.set_defaults(handler=_run_routes_test)
+    explain = commands.add_parser(
+        "explain",
+        help="what Alertmanager does with an alert: routes, group, inhibitions, timeline",
+        description="Print the routes an alert with --labels takes, its group key, the inhibit "
+        "rules that could mute it and when notifications would go out; with "
+        "--alertmanager.url, also what silences or inhibits it there now.",
+    )
+    explain.add_argument(
+        "--config.file", dest="config_file", default="alertmanager.yml", help="alertmanager.yml"
+    )
+    explain.add_argument(
+        "--labels", required=True, help="the alert's labels: 'alertname=X,severity=critical'"
+    )
+    explain.add_argument(
+        "--alertmanager.url",
+        dest="alertmanager_url",
+        default=None,
+        help="a running Alertmanager (or vigil) to ask for silences and firing alerts",
+    )
+    explain.set_defaults(handler=_run_explain)
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from vigil.alerting.explain import explain_command
+
+    return explain_command(
+        args.config_file, args.labels, args.alertmanager_url, sys.stdout, sys.stderr
+    )
 
 
 def _run_routes_test(args: argparse.Namespace) -> int:

@@ -1,0 +1,614 @@
+"""Alertmanager's API v2 (`/api/v2/*`): the JSON shapes, status codes and error bodies that
+Prometheus, amtool and Grafana expect from Alertmanager 0.25, over vigil's alerting core.
+
+Thin by design: it parses requests, calls the core (`AlertmanagerCore`), renders results.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from vigil.config.matchers import MatcherParseError, new_matcher, parse_matchers
+from vigil.model.alert import Alert, fingerprint_hex
+from vigil.model.labels import Labels, is_legacy_label_name
+from vigil.model.matchers import Matcher, MatchType
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStatus:
+    """What the marker knows of an alert: `state` is active, suppressed or unprocessed."""
+
+    state: str
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertGroupView:
+    labels: Labels
+    receiver: str
+    alerts: tuple[Alert, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceView:
+    """A silence as the API shows and accepts it; `id` is "" for a new one."""
+
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    updated_at: float = 0.0
+    state: str = ""
+
+
+class SilenceError(ValueError):
+    """A silence the core refuses; `not_found` when the id names none."""
+
+    def __init__(self, message: str, *, not_found: bool = False) -> None:
+        super().__init__(message)
+        self.not_found = not_found
+
+
+class AlertmanagerCore(Protocol):
+    """What the API reads and changes; `vigil.alertmanager_app.AlertmanagerService` is one."""
+
+    def now(self) -> float: ...
+
+    @property
+    def resolve_timeout(self) -> float: ...
+
+    def put_alerts(self, alerts: Sequence[Alert]) -> None: ...
+
+    def alerts(self) -> list[Alert]: ...
+
+    def alert_status(self, alert: Alert) -> AlertStatus: ...
+
+    def receivers_for(self, labels: Labels) -> list[str]: ...
+
+    def alert_groups(self) -> list[AlertGroupView]: ...
+
+    def silences(self) -> list[SilenceView]: ...
+
+    def get_silence(self, silence_id: str) -> SilenceView | None: ...
+
+    def set_silence(self, silence: SilenceView) -> str: ...
+
+    def expire_silence(self, silence_id: str) -> None: ...
+
+    def receiver_names(self) -> list[str]: ...
+
+    def config_text(self) -> str: ...
+
+    @property
+    def started_at(self) -> float: ...
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def format_time(t: float) -> str:
+    """strfmt.DateTime as go-swagger writes it: RFC 3339 with milliseconds, in UTC."""
+    stamp = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=round(t * 1000))
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str, field: str) -> float:
+    """An RFC 3339 time with any fraction and offset, as seconds since the epoch."""
+    found = _RFC3339.match(text)
+    if found is None:
+        raise ValueError(f'{field} in body must be of type date-time: "{text}"')
+    year, month, day, hour, minute, second, fraction, zone = found.groups()
+    try:
+        base = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    except ValueError:
+        raise ValueError(f'{field} in body must be of type date-time: "{text}"') from None
+    offset = 0
+    if zone not in ("Z", "z"):
+        sign = -1 if zone[0] == "-" else 1
+        offset = sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    seconds = (base - datetime(1970, 1, 1)).total_seconds() - offset
+    return seconds + (float("0." + fraction) if fraction else 0.0)
+
+
+def alert_json(alert: Alert, status: AlertStatus, receivers: Iterable[str]) -> dict[str, Any]:
+    """models.GettableAlert, keys in Alertmanager's order."""
+    body: dict[str, Any] = {
+        "annotations": dict(alert.annotations),
+        "endsAt": format_time(alert.ends_at),
+        "fingerprint": fingerprint_hex(alert.labels),
+        "receivers": [{"name": name} for name in receivers],
+        "startsAt": format_time(alert.starts_at),
+        "status": {
+            "inhibitedBy": list(status.inhibited_by),
+            "silencedBy": list(status.silenced_by),
+            "state": status.state,
+        },
+        "updatedAt": format_time(alert.updated_at),
+    }
+    if alert.generator_url:
+        body["generatorURL"] = alert.generator_url
+    body["labels"] = dict(alert.labels)
+    return body
+
+
+def matcher_json(matcher: Matcher) -> dict[str, Any]:
+    return {
+        "isEqual": matcher.type in (MatchType.EQUAL, MatchType.REGEX),
+        "isRegex": matcher.type in (MatchType.REGEX, MatchType.NOT_REGEX),
+        "name": matcher.name,
+        "value": matcher.value,
+    }
+
+
+def silence_json(silence: SilenceView) -> dict[str, Any]:
+    """models.GettableSilence, keys in Alertmanager's order."""
+    return {
+        "id": silence.id,
+        "status": {"state": silence.state},
+        "updatedAt": format_time(silence.updated_at),
+        "comment": silence.comment,
+        "createdBy": silence.created_by,
+        "endsAt": format_time(silence.ends_at),
+        "matchers": [matcher_json(m) for m in silence.matchers],
+        "startsAt": format_time(silence.starts_at),
+    }
+
+
+def sort_silences(silences: Iterable[SilenceView]) -> list[SilenceView]:
+    """Alertmanager's order: active by end, then pending by start, then expired latest first."""
+    rank = {"active": 0, "pending": 1, "expired": 2}
+
+    def key(s: SilenceView) -> tuple[int, float]:
+        if s.state == "active":
+            return (0, s.ends_at)
+        if s.state == "pending":
+            return (1, s.starts_at)
+        return (rank.get(s.state, 2), -s.ends_at)
+
+    return sorted(silences, key=key)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _BadRequest(Exception):
+    def __init__(self, body: Any, status: int = 400) -> None:
+        super().__init__(str(body))
+        self.body = body
+        self.status = status
+
+
+def _swagger_error(code: int, message: str, status: int) -> _BadRequest:
+    return _BadRequest({"code": code, "message": message}, status)
+
+
+async def _json_body(request: Request, what: str) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise _swagger_error(
+            400, f'parsing {what} body from "" failed, because {_json_reason(err)}', 400
+        ) from None
+
+
+def _json_reason(err: Exception) -> str:
+    if isinstance(err, json.JSONDecodeError):
+        return f"{err.msg} at line {err.lineno} column {err.colno}"
+    return str(err)
+
+
+def _labels_of(value: Any, field: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise _swagger_error(400, f"{field} in body must be a map of strings", 400)
+    return value
+
+
+def _optional_time(item: dict[str, Any], key: str, field: str) -> float:
+    value = item.get(key)
+    if value in (None, ""):
+        return 0.0
+    if not isinstance(value, str):
+        raise _swagger_error(602, f"{field} in body must be of type date-time", 422)
+    try:
+        return parse_time(value, field)
+    except ValueError as err:
+        raise _swagger_error(602, str(err), 422) from None
+
+
+def postable_alerts(body: Any, now: float, resolve_timeout: float) -> list[Alert | str]:
+    """The alerts of a POST, with Alertmanager's defaults applied; a string stands for an
+    invalid alert and says why (the valid ones are still accepted)."""
+    if not isinstance(body, list):
+        raise _swagger_error(400, "alerts in body must be of type array", 400)
+    out: list[Alert | str] = []
+    for index, item in enumerate(body):
+        field = f"[{index}]"
+        if not isinstance(item, dict):
+            raise _swagger_error(400, f"{field} in body must be of type object", 400)
+        if "labels" not in item:
+            raise _swagger_error(602, f"{field}.labels in body is required", 422)
+        labels = {k: v for k, v in _labels_of(item["labels"], f"{field}.labels").items() if v}
+        annotations = _labels_of(item.get("annotations"), f"{field}.annotations")
+        starts = _optional_time(item, "startsAt", f"{field}.startsAt")
+        ends = _optional_time(item, "endsAt", f"{field}.endsAt")
+        url = item.get("generatorURL") or ""
+        if not isinstance(url, str):
+            raise _swagger_error(602, f"{field}.generatorURL in body must be of type uri", 422)
+        if starts == 0.0:
+            starts = ends if ends else now
+        timeout = ends == 0.0
+        if timeout:
+            ends = now + resolve_timeout
+        problem = _validate_alert(labels, annotations, starts, ends)
+        if problem:
+            out.append(problem)
+            continue
+        out.append(
+            Alert(
+                labels=Labels.from_dict(labels),
+                annotations=Labels.from_dict(annotations),
+                starts_at=starts,
+                ends_at=ends,
+                generator_url=url,
+                updated_at=now,
+                timeout=timeout,
+            )
+        )
+    return out
+
+
+def _validate_alert(
+    labels: dict[str, str], annotations: dict[str, str], starts: float, ends: float
+) -> str:
+    """types.Alert.Validate's messages."""
+    if ends and ends < starts:
+        return "start time must be before end time"
+    for name in labels:
+        if not _valid_label_name(name):
+            return f'invalid label set: invalid name "{name}"'
+    if not labels:
+        return "at least one label pair required"
+    for name in annotations:
+        if not _valid_label_name(name):
+            return f'invalid annotations: invalid name "{name}"'
+    return ""
+
+
+def _valid_label_name(name: str) -> bool:
+    return is_legacy_label_name(name)
+
+
+def _filters(request: Request) -> tuple[Matcher, ...]:
+    matchers: list[Matcher] = []
+    for text in request.query_params.getlist("filter"):
+        try:
+            matchers.extend(parse_matchers(text))
+        except MatcherParseError as err:
+            raise _BadRequest(str(err)) from None
+    return tuple(matchers)
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "true").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise _swagger_error(
+            601, f'{name} in query must be of type boolean: "{request.query_params[name]}"', 400
+        )
+    return value in ("true", "1")
+
+
+def _receiver_regex(request: Request) -> re.Pattern[str] | None:
+    text = request.query_params.get("receiver")
+    if not text:
+        return None
+    try:
+        return re.compile(f"^(?:{text})$")
+    except re.error as err:
+        raise _BadRequest(f"failed to parse receiver param: {err}") from None
+
+
+def postable_silence(body: Any, now: float) -> SilenceView:
+    """models.PostableSilence, validated the way Alertmanager 0.25 does before storing it."""
+    if not isinstance(body, dict):
+        raise _swagger_error(400, "silence in body must be of type object", 400)
+    for key in ("matchers", "startsAt", "endsAt", "createdBy", "comment"):
+        if key not in body:
+            raise _swagger_error(602, f"{key} in body is required", 422)
+    raw_matchers = body["matchers"]
+    if not isinstance(raw_matchers, list):
+        raise _swagger_error(400, "matchers in body must be of type array", 400)
+    matchers = tuple(_silence_matcher(m) for m in raw_matchers)
+    starts = _optional_time(body, "startsAt", "startsAt")
+    ends = _optional_time(body, "endsAt", "endsAt")
+    if starts >= ends:
+        raise _BadRequest("failed to create silence: start time must be before end time")
+    if ends < now:
+        raise _BadRequest("failed to create silence: end time can't be in the past")
+    silence_id = body.get("id") or ""
+    if not isinstance(silence_id, str):
+        raise _swagger_error(400, "id in body must be of type string", 400)
+    return SilenceView(
+        id=silence_id,
+        matchers=matchers,
+        starts_at=starts,
+        ends_at=ends,
+        created_by=str(body["createdBy"]),
+        comment=str(body["comment"]),
+    )
+
+
+def _silence_matcher(raw: Any) -> Matcher:
+    if not isinstance(raw, dict) or "name" not in raw or "value" not in raw:
+        raise _swagger_error(602, "matchers in body must have name, value and isRegex", 422)
+    name, value = raw["name"], raw["value"]
+    regex, equal = bool(raw.get("isRegex", False)), bool(raw.get("isEqual", True))
+    op = {
+        (False, True): "=",
+        (False, False): "!=",
+        (True, True): "=~",
+        (True, False): "!~",
+    }[(regex, equal)]
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise _swagger_error(602, "matcher name and value must be strings", 422)
+    try:
+        return new_matcher(name, op, value)
+    except MatcherParseError as err:
+        raise _BadRequest(f"silence invalid: {err}") from None
+
+
+def silence_matches_filter(silence: SilenceView, matchers: Sequence[Matcher]) -> bool:
+    """Alertmanager's filter on silences: the filter must match the label set formed by the
+    silence's equality matchers."""
+    labels = Labels.from_dict(
+        {m.name: m.value for m in silence.matchers if m.type is MatchType.EQUAL}
+    )
+    return all(m.matches_labels(labels) for m in matchers)
+
+
+# --------------------------------------------------------------------------- routes
+
+
+@dataclass(frozen=True, slots=True)
+class BuildInfo:
+    version: str
+    revision: str = ""
+    branch: str = ""
+    build_user: str = ""
+    build_date: str = ""
+    go_version: str = ""
+
+
+class AlertmanagerAPI:
+    """The `/api/v2` routes plus Alertmanager's `/-/healthy`, `/-/ready` and `/-/reload`."""
+
+    def __init__(
+        self,
+        core: AlertmanagerCore,
+        build: BuildInfo,
+        reload: Callable[[], Awaitable[bool]] | None = None,
+        ready: Callable[[], bool] = lambda: True,
+        prefix: str = "",
+    ) -> None:
+        self._core = core
+        self._build = build
+        self._reload = reload
+        self._ready = ready
+        self._prefix = prefix
+
+    def routes(self, lifecycle: bool = True) -> list[BaseRoute]:
+        p = self._prefix
+        routes: list[BaseRoute] = [
+            Route(f"{p}/api/v2/alerts", self._wrap(self.get_alerts), methods=["GET"]),
+            Route(f"{p}/api/v2/alerts", self._wrap(self.post_alerts), methods=["POST"]),
+            Route(f"{p}/api/v2/alerts/groups", self._wrap(self.get_groups), methods=["GET"]),
+            Route(f"{p}/api/v2/silences", self._wrap(self.get_silences), methods=["GET"]),
+            Route(f"{p}/api/v2/silences", self._wrap(self.post_silences), methods=["POST"]),
+            Route(f"{p}/api/v2/silence/{{id}}", self._wrap(self.get_silence), methods=["GET"]),
+            Route(
+                f"{p}/api/v2/silence/{{id}}", self._wrap(self.delete_silence), methods=["DELETE"]
+            ),
+            Route(f"{p}/api/v2/status", self._wrap(self.get_status), methods=["GET"]),
+            Route(f"{p}/api/v2/receivers", self._wrap(self.get_receivers), methods=["GET"]),
+        ]
+        if p or lifecycle:
+            routes += [
+                Route(f"{p}/-/healthy", self.healthy, methods=["GET", "HEAD"]),
+                Route(f"{p}/-/ready", self.ready, methods=["GET", "HEAD"]),
+            ]
+        if lifecycle:
+            routes.append(Route(f"{p}/-/reload", self.reload, methods=["POST", "PUT"]))
+        return routes
+
+    @staticmethod
+    def _wrap(
+        handler: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except _BadRequest as err:
+                return JSONResponse(err.body, status_code=err.status)
+
+        return endpoint
+
+    # ---- alerts
+
+    async def get_alerts(self, request: Request) -> Response:
+        matchers = _filters(request)
+        receiver = _receiver_regex(request)
+        show = {
+            "active": _flag(request, "active"),
+            "silenced": _flag(request, "silenced"),
+            "inhibited": _flag(request, "inhibited"),
+            "unprocessed": _flag(request, "unprocessed"),
+        }
+        now = self._core.now()
+        out = []
+        for alert in self._core.alerts():
+            if alert.resolved_at(now) or not all(m.matches_labels(alert.labels) for m in matchers):
+                continue
+            receivers = self._core.receivers_for(alert.labels)
+            if receiver is not None and not any(receiver.match(r) for r in receivers):
+                continue
+            status = self._core.alert_status(alert)
+            if not _shown(status, show):
+                continue
+            out.append(alert_json(alert, status, receivers))
+        out.sort(key=lambda a: a["fingerprint"])
+        return JSONResponse(out)
+
+    async def post_alerts(self, request: Request) -> Response:
+        body = await _json_body(request, "alerts")
+        parsed = postable_alerts(body, self._core.now(), self._core.resolve_timeout)
+        valid = [a for a in parsed if isinstance(a, Alert)]
+        if valid:
+            self._core.put_alerts(valid)
+        errors = [a for a in parsed if isinstance(a, str)]
+        if errors:
+            return JSONResponse("; ".join(errors), status_code=400)
+        return Response(status_code=200)
+
+    async def get_groups(self, request: Request) -> Response:
+        matchers = _filters(request)
+        receiver = _receiver_regex(request)
+        show = {
+            "active": _flag(request, "active"),
+            "silenced": _flag(request, "silenced"),
+            "inhibited": _flag(request, "inhibited"),
+            "unprocessed": True,
+        }
+        now = self._core.now()
+        out = []
+        for group in self._core.alert_groups():
+            if receiver is not None and not receiver.match(group.receiver):
+                continue
+            alerts = []
+            for alert in group.alerts:
+                if alert.resolved_at(now) or not all(
+                    m.matches_labels(alert.labels) for m in matchers
+                ):
+                    continue
+                status = self._core.alert_status(alert)
+                if _shown(status, show):
+                    alerts.append(alert_json(alert, status, self._core.receivers_for(alert.labels)))
+            if alerts:
+                out.append(
+                    {
+                        "alerts": alerts,
+                        "labels": dict(group.labels),
+                        "receiver": {"name": group.receiver},
+                    }
+                )
+        return JSONResponse(out)
+
+    # ---- silences
+
+    async def get_silences(self, request: Request) -> Response:
+        matchers = _filters(request)
+        silences = [s for s in self._core.silences() if silence_matches_filter(s, matchers)]
+        return JSONResponse([silence_json(s) for s in sort_silences(silences)])
+
+    async def post_silences(self, request: Request) -> Response:
+        body = await _json_body(request, "silence")
+        silence = postable_silence(body, self._core.now())
+        try:
+            silence_id = self._core.set_silence(silence)
+        except SilenceError as err:
+            status = 404 if err.not_found else 400
+            return JSONResponse(str(err), status_code=status)
+        return JSONResponse({"silenceID": silence_id})
+
+    async def get_silence(self, request: Request) -> Response:
+        silence_id = self._silence_id(request)
+        found = self._core.get_silence(silence_id)
+        if found is None:
+            return Response(status_code=404)
+        return JSONResponse(silence_json(found))
+
+    async def delete_silence(self, request: Request) -> Response:
+        silence_id = self._silence_id(request)
+        try:
+            self._core.expire_silence(silence_id)
+        except SilenceError as err:
+            return JSONResponse(str(err), status_code=404 if err.not_found else 500)
+        return Response(status_code=200)
+
+    @staticmethod
+    def _silence_id(request: Request) -> str:
+        silence_id = str(request.path_params["id"])
+        if not _UUID.match(silence_id):
+            raise _swagger_error(
+                601, f'silenceID in path must be of type uuid: "{silence_id}"', 422
+            )
+        return silence_id
+
+    # ---- status
+
+    async def get_status(self, _: Request) -> Response:
+        build = self._build
+        return JSONResponse(
+            {
+                "cluster": {"peers": [], "status": "disabled"},
+                "config": {"original": self._core.config_text()},
+                "uptime": format_time(self._core.started_at),
+                "versionInfo": {
+                    "branch": build.branch,
+                    "buildDate": build.build_date,
+                    "buildUser": build.build_user,
+                    "goVersion": build.go_version,
+                    "revision": build.revision,
+                    "version": build.version,
+                },
+            }
+        )
+
+    async def get_receivers(self, _: Request) -> Response:
+        return JSONResponse([{"name": name} for name in self._core.receiver_names()])
+
+    # ---- lifecycle
+
+    async def healthy(self, _: Request) -> Response:
+        return PlainTextResponse("OK")
+
+    async def ready(self, _: Request) -> Response:
+        if self._ready():
+            return PlainTextResponse("OK")
+        return PlainTextResponse("Service Unavailable", status_code=503)
+
+    async def reload(self, _: Request) -> Response:
+        if self._reload is None:
+            return PlainTextResponse("Lifecycle API is not enabled.", status_code=403)
+        if await self._reload():
+            return Response(status_code=200)
+        return PlainTextResponse("failed to reload config", status_code=500)
+
+
+def _shown(status: AlertStatus, show: dict[str, bool]) -> bool:
+    """Alertmanager's alertFilter on the marker's state."""
+    if not show["unprocessed"] and status.state == "unprocessed":
+        return False
+    if not show["active"] and status.state == "active":
+        return False
+    if not show["silenced"] and status.silenced_by:
+        return False
+    return show["inhibited"] or not status.inhibited_by
