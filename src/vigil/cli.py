@@ -413,7 +413,8 @@ def _add_check_rules(checks: argparse._SubParsersAction[argparse.ArgumentParser]
         "rules",
         help="check rule files (promtool check rules' twin)",
         description="Load each FILE as a Prometheus rule file; print 'SUCCESS: N rules found' "
-        "or 'FAILED:' with the file, line, group, rule and error, plus lint warnings.",
+        "or 'FAILED:' with the file, line, group, rule and error. Lint findings go to stderr "
+        "and change the exit status (to 3) only with --lint-fatal, as promtool's do.",
     )
     rules.add_argument("files", nargs="+", metavar="FILE")
     rules.add_argument(
@@ -421,13 +422,52 @@ def _add_check_rules(checks: argparse._SubParsersAction[argparse.ArgumentParser]
         action="store_true",
         help="ignore unknown fields in the rule files",
     )
+    rules.add_argument(
+        "--lint",
+        default="all",
+        metavar="OPTIONS",
+        help="comma-separated lints: all (default), none, or promtool's duplicate-rules and "
+        "vigil's short-for, conflicting-alert-labels, missing-metrics",
+    )
+    rules.add_argument(
+        "--lint-fatal", action="store_true", help="make lint findings exit with status 3"
+    )
+    rules.add_argument(
+        "--lint.metrics-from",
+        dest="lint_metrics_from",
+        metavar="URL",
+        help="a Prometheus-compatible server (vigil or Prometheus): warn about rules selecting "
+        "a metric it has no series of and no rule in the FILEs records",
+    )
     rules.set_defaults(handler=_run_check_rules)
 
 
 def _run_check_rules(args: argparse.Namespace) -> int:
-    from vigil.rules.check import check_rules_command
+    import dataclasses
 
-    return check_rules_command(args.files, sys.stdout, sys.stderr, args.ignore_unknown_fields)
+    from vigil.rules.check import LINT_MISSING_METRICS, LintSettings, check_rules_command
+    from vigil.rules.lint import MetricNamesUnavailableError, fetch_metric_names
+
+    lint, unknown = LintSettings.parse(args.lint, args.lint_fatal)
+    for problem in unknown:
+        print(f"WARNING: {problem}", file=sys.stderr)
+    url = args.lint_metrics_from
+    if url and LINT_MISSING_METRICS in lint.enabled:
+        try:
+            names = fetch_metric_names(url)
+        except MetricNamesUnavailableError as err:
+            print(f"vigil check rules: --lint.metrics-from: {err}", file=sys.stderr)
+            return 1
+        lint = dataclasses.replace(lint, metric_names=names, metrics_from=url)
+    elif not url and LINT_MISSING_METRICS in args.lint.split(","):
+        print(
+            "vigil check rules: --lint=missing-metrics needs --lint.metrics-from=URL",
+            file=sys.stderr,
+        )
+        return 2
+    return check_rules_command(
+        args.files, sys.stdout, sys.stderr, args.ignore_unknown_fields, lint=lint
+    )
 
 
 def _add_test(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,5 +1,6 @@
-"""`vigil check rules`: promtool check rules' verdicts and output, plus lints promtool lacks
-(a `for:` shorter than the evaluation interval, one alert name with conflicting labels)."""
+"""`vigil check rules`: promtool check rules' verdicts, output and `--lint`/`--lint-fatal`, plus
+lints promtool lacks (a `for:` shorter than the evaluation interval, one alert name with
+conflicting labels, a selected metric that no series at `--lint.metrics-from` has)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TextIO
 
 from vigil.config._yaml import ConfigError
 from vigil.model import Labels
+from vigil.rules.lint import missing_metrics, recorded_names
 from vigil.rules.rulefile import AlertingRuleSpec, RuleFile, load_rule_file
 
 DEFAULT_EVALUATION_INTERVAL_MS = 60_000
@@ -40,21 +42,33 @@ def duplicate_rules(rule_file: RuleFile) -> list[DuplicateRule]:
 
 def rule_warnings(rule_file: RuleFile, default_interval_ms: int) -> list[str]:
     """Lints beyond promtool: rules that load but cannot behave as written."""
+    return short_for_warnings(rule_file, default_interval_ms) + conflicting_alert_labels(rule_file)
+
+
+def short_for_warnings(rule_file: RuleFile, default_interval_ms: int) -> list[str]:
+    """A `for:` shorter than its group's interval: the alert waits a whole interval anyway."""
     warnings = []
-    alert_labels: dict[str, set[Labels]] = {}
     for group in rule_file.groups:
         interval = group.interval_ms or default_interval_ms
         for rule in group.rules:
-            if not isinstance(rule, AlertingRuleSpec):
-                continue
-            if 0 < rule.for_ms < interval:
+            if isinstance(rule, AlertingRuleSpec) and 0 < rule.for_ms < interval:
                 warnings.append(
                     f'group "{group.name}", alert "{rule.alert}" (line {rule.line}): for: '
                     f"{rule.for_ms / 1000:g}s is shorter than the evaluation interval "
                     f"{interval / 1000:g}s, so it acts as {interval / 1000:g}s"
                 )
-            labels = Labels.from_dict({**dict(group.labels), **dict(rule.labels)})
-            alert_labels.setdefault(rule.alert, set()).add(labels)
+    return warnings
+
+
+def conflicting_alert_labels(rule_file: RuleFile) -> list[str]:
+    """One alert name defined with different static labels (group labels included)."""
+    alert_labels: dict[str, set[Labels]] = {}
+    for group in rule_file.groups:
+        for rule in group.rules:
+            if isinstance(rule, AlertingRuleSpec):
+                labels = Labels.from_dict({**dict(group.labels), **dict(rule.labels)})
+                alert_labels.setdefault(rule.alert, set()).add(labels)
+    warnings = []
     for name, label_sets in alert_labels.items():
         if len(label_sets) < 2:
             continue
@@ -74,27 +88,85 @@ def rule_warnings(rule_file: RuleFile, default_interval_ms: int) -> list[str]:
     return warnings
 
 
+LINT_DUPLICATE_RULES = "duplicate-rules"
+LINT_SHORT_FOR = "short-for"
+LINT_ALERT_LABELS = "conflicting-alert-labels"
+LINT_MISSING_METRICS = "missing-metrics"
+LINT_OPTIONS = (LINT_DUPLICATE_RULES, LINT_SHORT_FOR, LINT_ALERT_LABELS, LINT_MISSING_METRICS)
+LINT_ERROR_EXIT = 3  # promtool's lintErrExitCode
+
+
+@dataclass(frozen=True, slots=True)
+class LintSettings:
+    """`--lint` (promtool's names `all`, `duplicate-rules`, `none`, plus vigil's own) and
+    `--lint-fatal`; `metric_names` is what `--lint.metrics-from` read from a server."""
+
+    enabled: frozenset[str] = frozenset(LINT_OPTIONS)
+    fatal: bool = False
+    metric_names: frozenset[str] | None = None
+    metrics_from: str = ""
+
+    @classmethod
+    def parse(cls, text: str, fatal: bool = False) -> tuple[LintSettings, list[str]]:
+        """Comma-separated options as promtool reads them: an unknown one is warned about and
+        ignored (promtool exits as if it were absent)."""
+        enabled: set[str] = set()
+        unknown = []
+        for option in text.split(","):
+            if option == "all":
+                enabled.update(LINT_OPTIONS)
+            elif option in LINT_OPTIONS:
+                enabled.add(option)
+            elif option != "none":
+                unknown.append(
+                    f"unknown lint option {option} (valid: all, none, {', '.join(LINT_OPTIONS)})"
+                )
+        return cls(frozenset(enabled), fatal), unknown
+
+
+def _lint_warnings(
+    rule_file: RuleFile, lint: LintSettings, recorded: frozenset[str], interval_ms: int
+) -> list[str]:
+    warnings = []
+    if LINT_SHORT_FOR in lint.enabled:
+        warnings.extend(short_for_warnings(rule_file, interval_ms))
+    if LINT_ALERT_LABELS in lint.enabled:
+        warnings.extend(conflicting_alert_labels(rule_file))
+    if LINT_MISSING_METRICS in lint.enabled and lint.metric_names is not None:
+        known = lint.metric_names | recorded
+        warnings.extend(m.message(lint.metrics_from) for m in missing_metrics(rule_file, known))
+    return warnings
+
+
 def check_rules_command(
     files: Sequence[str],
     out: TextIO,
     err: TextIO,
     ignore_unknown_fields: bool = False,
     evaluation_interval_ms: int = DEFAULT_EVALUATION_INTERVAL_MS,
+    lint: LintSettings = LintSettings(),
 ) -> int:
-    """promtool check rules: exit 1 when any file fails to load; lint findings do not fail."""
-    failed = False
+    """promtool check rules: exit 1 when any file fails to load; lint findings go to stderr
+    and exit 3 only under `--lint-fatal` (promtool's codes)."""
+    loaded: list[tuple[str, RuleFile | ConfigError]] = []
     for path in files:
-        print(f"Checking {path}", file=out)
         try:
-            rule_file = load_rule_file(path, ignore_unknown_fields)
+            loaded.append((path, load_rule_file(path, ignore_unknown_fields)))
         except ConfigError as error:
+            loaded.append((path, error))
+    recorded = recorded_names([f for _, f in loaded if isinstance(f, RuleFile)])
+    failed = linted = False
+    for path, rule_file in loaded:
+        print(f"Checking {path}", file=out)
+        if not isinstance(rule_file, RuleFile):
             failed = True
             print("  FAILED:", file=err)
-            print(error, file=err)
+            print(rule_file, file=err)
             print(file=out)
             continue
-        duplicates = duplicate_rules(rule_file)
+        duplicates = duplicate_rules(rule_file) if LINT_DUPLICATE_RULES in lint.enabled else []
         if duplicates:
+            linted = True
             print("  FAILED:", file=err)
             print(f"lint error {len(duplicates)} duplicate rule(s) found.", file=err)
             for duplicate in duplicates:
@@ -104,7 +176,10 @@ def check_rules_command(
             print("Might cause inconsistency while recording expressions", file=err)
         else:
             print(f"  SUCCESS: {rule_file.rule_count} rules found", file=out)
-        for warning in rule_warnings(rule_file, evaluation_interval_ms):
-            print(f"  WARNING: {warning}", file=out)
+        for warning in _lint_warnings(rule_file, lint, recorded, evaluation_interval_ms):
+            linted = True
+            print(f"  WARNING: {path}: {warning}", file=err)
         print(file=out)
-    return 1 if failed else 0
+    if failed:
+        return 1
+    return LINT_ERROR_EXIT if linted and lint.fatal else 0

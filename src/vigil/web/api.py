@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 import vigil
 from vigil.model import Labels, Matcher
+from vigil.promql.ast_json import parse_query_ast
 from vigil.promql.engine import Engine, Queryable
 from vigil.promql.errors import (
     InvalidQueryError,
@@ -272,6 +273,7 @@ class PrometheusAPI:
             Route("/api/v1/metadata", self._wrap(self.metadata), methods=["GET"]),
             Route("/api/v1/query_exemplars", self._wrap(self.exemplars), methods=both),
             Route("/api/v1/format_query", self._wrap(self.format_query), methods=both),
+            Route("/api/v1/parse_query", self._wrap(self.parse_query), methods=both),
             Route("/api/v1/status/buildinfo", self._wrap(self.buildinfo), methods=["GET"]),
             Route("/api/v1/status/runtimeinfo", self._wrap(self.runtimeinfo), methods=["GET"]),
             Route("/api/v1/status/config", self._wrap(self.status_config), methods=["GET"]),
@@ -457,6 +459,13 @@ class PrometheusAPI:
         try:
             return success(promql_parser.parse(text).prettify())
         except ValueError as err:
+            raise APIError("bad_data", f'invalid parameter "query": {err}') from None
+
+    async def parse_query(self, params: dict[str, list[str]], _: Request) -> Response:
+        text = _one(params, "query") or ""
+        try:
+            return success(parse_query_ast(text))
+        except (ParseError, UnsupportedFeatureError) as err:
             raise APIError("bad_data", f'invalid parameter "query": {err}') from None
 
     async def buildinfo(self, params: dict[str, list[str]], _: Request) -> Response:
