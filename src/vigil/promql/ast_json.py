@@ -23,7 +23,7 @@ import numpy as np
 import promql_parser as pp
 
 from vigil.promql.errors import ParseError
-from vigil.promql.parser import _EPOCH, _match_op, _ms, _rewrite_prometheus3_syntax, parse
+from vigil.promql.parser import EPOCH, duration_ms, match_op, parse, rewrite_prometheus3_syntax
 
 JSON = dict[str, Any]
 _SET_OPS = frozenset({"and", "or", "unless"})
@@ -42,7 +42,7 @@ def parse_query_ast(query: str) -> JSON:
     `/api/v1/query` would reject, so both endpoints agree on what a valid query is.
     """
     parse(query)
-    code, at_values = _rewrite_prometheus3_syntax(query, 0, 0)
+    code, at_values = rewrite_prometheus3_syntax(query, 0, 0)
     return _Translator(at_values).node(pp.parse(code))
 
 
@@ -93,21 +93,21 @@ class _Translator:
         if at.type == pp.AtModifierType.End:
             return {"timestamp": None, "startOrEnd": "end"}
         assert isinstance(at.at, dt.datetime)
-        t_ms = _ms(at.at - _EPOCH)
+        t_ms = duration_ms(at.at - EPOCH)
         return {"timestamp": self._at_values.get(t_ms, t_ms), "startOrEnd": None}
 
     def _selector_fields(self, node: pp.VectorSelector) -> JSON:
         if node.matchers.or_matchers:
             raise ParseError("'or' between label matchers is not Prometheus syntax")
         matchers = [
-            {"type": _match_op(m.op), "name": m.name, "value": m.value}
+            {"type": match_op(m.op), "name": m.name, "value": m.value}
             for m in node.matchers.matchers
         ]
         if node.name is not None and not any(m["name"] == "__name__" for m in matchers):
             matchers.append({"type": "=", "name": "__name__", "value": node.name})
         return {
             "name": node.name or "",
-            "offset": _ms(node.offset),
+            "offset": duration_ms(node.offset),
             "matchers": matchers,
             **self._at(node.at),
         }
@@ -117,15 +117,15 @@ class _Translator:
 
     def _matrix_selector(self, node: pp.MatrixSelector) -> JSON:
         fields = self._selector_fields(node.vector_selector)
-        return {"type": "matrixSelector", "range": _ms(node.range), **fields}
+        return {"type": "matrixSelector", "range": duration_ms(node.range), **fields}
 
     def _subquery(self, node: pp.SubqueryExpr) -> JSON:
         return {
             "type": "subquery",
             "expr": self.node(node.expr),
-            "range": _ms(node.range),
-            "offset": _ms(node.offset),
-            "step": _ms(node.step),
+            "range": duration_ms(node.range),
+            "offset": duration_ms(node.offset),
+            "step": duration_ms(node.step),
             **self._at(node.at),
         }
 

@@ -36,7 +36,7 @@ from vigil.promql.ast import (
 )
 from vigil.promql.errors import ParseError, UnsupportedFeatureError
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _AT_PLACEHOLDER_BASE_S = 100_000_000_000  # year ~5138: far beyond any real @ timestamp
 _EXPERIMENTAL = (
     (re.compile(r"\banchored\b"), "the 'anchored' range modifier"),
@@ -54,13 +54,13 @@ _MATCH_OPS = (
 )
 
 
-def _match_op(op: pp.MatchOp) -> str:
+def match_op(op: pp.MatchOp) -> str:
     return next(text for known, text in _MATCH_OPS if known == op)
 
 
 def parse(query: str, *, step_ms: int = 0, range_ms: int = 0) -> Expr:
     """Parse a query; `step_ms`/`range_ms` give `step()`/`range()` their values."""
-    code, at_values = _rewrite_prometheus3_syntax(query, step_ms, range_ms)
+    code, at_values = rewrite_prometheus3_syntax(query, step_ms, range_ms)
     try:
         raw = pp.parse(code)
     except ValueError as err:
@@ -73,7 +73,7 @@ def parse(query: str, *, step_ms: int = 0, range_ms: int = 0) -> Expr:
     return _Converter(at_values).convert(raw)
 
 
-def _ms(delta: dt.timedelta | None) -> int:
+def duration_ms(delta: dt.timedelta | None) -> int:
     if delta is None:
         return 0
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
@@ -111,7 +111,7 @@ class _Converter:
         if at.type == pp.AtModifierType.End:
             return AtModifier(AtKind.END)
         assert at.at is not None
-        t_ms = _ms(at.at - _EPOCH)
+        t_ms = duration_ms(at.at - EPOCH)
         return AtModifier(AtKind.TIME, self._at_values.get(t_ms, t_ms))
 
     def _vector_selector(self, node: pp.VectorSelector) -> VectorSelector:
@@ -120,21 +120,21 @@ class _Converter:
         for raw_group in groups_raw:
             group = []
             for m in raw_group:
-                group.append(_matcher(m.name, _match_op(m.op), m.value))
+                group.append(_matcher(m.name, match_op(m.op), m.value))
             if node.name is not None and not any(m.name == METRIC_NAME for m in group):
                 group.insert(0, Matcher.of(METRIC_NAME, "=", node.name))
             groups.append(tuple(group))
-        return VectorSelector(node.name, tuple(groups), _ms(node.offset), self._at(node.at))
+        return VectorSelector(node.name, tuple(groups), duration_ms(node.offset), self._at(node.at))
 
     def _matrix_selector(self, node: pp.MatrixSelector) -> MatrixSelector:
-        return MatrixSelector(self._vector_selector(node.vector_selector), _ms(node.range))
+        return MatrixSelector(self._vector_selector(node.vector_selector), duration_ms(node.range))
 
     def _subquery(self, node: pp.SubqueryExpr) -> Subquery:
         return Subquery(
             self.convert(node.expr),
-            _ms(node.range),
-            _ms(node.step),
-            _ms(node.offset),
+            duration_ms(node.range),
+            duration_ms(node.step),
+            duration_ms(node.offset),
             self._at(node.at),
         )
 
@@ -247,7 +247,7 @@ def _code_only(query: str) -> str:
     return _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group(0)), query)
 
 
-def _rewrite_prometheus3_syntax(
+def rewrite_prometheus3_syntax(
     query: str, step_ms: int, range_ms: int
 ) -> tuple[str, dict[int, int]]:
     """Fold duration expressions and swap negative `@` values, leaving strings untouched."""

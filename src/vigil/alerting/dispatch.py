@@ -1,0 +1,383 @@
+"""The dispatcher: sorts stored alerts into aggregation groups (one per route and group labels)
+and flushes each group into the notification pipeline on Alertmanager 0.25's timers.
+
+A group's first flush comes `group_wait` after it was created — at once if an alert in it
+started more than `group_wait` ago and the group has not flushed yet — then one every
+`group_interval`, each carrying all of the group's alerts. Alerts resolved at a flush leave
+the group once the pipeline succeeded, unless they were updated meanwhile; empty groups are
+dropped by a maintenance pass every 30 s. Whether a flush reaches a receiver (repeat_interval,
+send_resolved) is the notification log's business, further down the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from prometheus_client import Gauge, Summary
+
+from vigil.alerting._api import Notification, NotifyError, Stage
+from vigil.alerting.route import Route
+from vigil.alerting.store import AlertStore
+from vigil.model.alert import Alert
+from vigil.model.clock import Clock
+from vigil.model.labels import Labels
+
+_log = logging.getLogger(__name__)
+
+MIN_NOTIFICATION_TIMEOUT = 10.0
+"""Alertmanager's `notify.MinTimeout`: a flush may take at least this long."""
+
+MAINTENANCE_INTERVAL = 30.0
+"""How often Alertmanager's dispatcher drops empty aggregation groups."""
+
+NotifyFunc = Callable[[Notification], Awaitable[bool]]
+
+
+def notification_timeout(group_interval: float) -> float:
+    """How long one flush may take: until the next one, but at least 10 s."""
+    return max(group_interval, MIN_NOTIFICATION_TIMEOUT)
+
+
+def labels_before(a: Labels, b: Labels) -> bool:
+    """Prometheus's `LabelSet.Before`: fewer labels first, then at the first differing
+    name the set that has the *larger* name comes first, else the smaller value."""
+    if len(a) != len(b):
+        return len(a) < len(b)
+    for (name_a, value_a), (name_b, value_b) in zip(a, b, strict=True):
+        if name_a != name_b:
+            return name_a > name_b
+        if value_a != value_b:
+            return value_a < value_b
+    return False
+
+
+def _compare_alerts(a: Alert, b: Alert) -> int:
+    """Alertmanager's `AlertSlice.Less`: by `job`, then `instance` (alerts having the label
+    first), then `labels_before`."""
+    for name in ("job", "instance"):
+        value_a = _label(a.labels, name)
+        value_b = _label(b.labels, name)
+        if value_a is None and value_b is None:
+            continue
+        if value_a is None:
+            return 1
+        if value_b is None:
+            return -1
+        if value_a != value_b:
+            return -1 if value_a < value_b else 1
+    if labels_before(a.labels, b.labels):
+        return -1
+    return 1 if labels_before(b.labels, a.labels) else 0
+
+
+def _label(labels: Labels, name: str) -> str | None:
+    for key, value in labels:
+        if key == name:
+            return value
+    return None
+
+
+def sort_alerts(alerts: list[Alert]) -> list[Alert]:
+    """Sorted (stably) in the order Alertmanager lists a group's alerts."""
+    return sorted(alerts, key=functools.cmp_to_key(_compare_alerts))
+
+
+@dataclass(frozen=True, slots=True)
+class AlertGroup:
+    """One aggregation group as `/api/v2/alerts/groups` shows it."""
+
+    labels: Labels
+    receiver: str
+    group_key: str
+    alerts: tuple[Alert, ...]
+
+
+def _compare_groups(a: AlertGroup, b: AlertGroup) -> int:
+    if a.labels == b.labels:
+        return (a.receiver > b.receiver) - (a.receiver < b.receiver)
+    if labels_before(a.labels, b.labels):
+        return -1
+    return 1 if labels_before(b.labels, a.labels) else 0
+
+
+class AggregationGroup:
+    """The alerts of one route with the same group labels, flushed on the group's timer by
+    an asyncio task (`start`/`stop`)."""
+
+    def __init__(
+        self,
+        route: Route,
+        labels: Labels,
+        clock: Clock,
+        notify: NotifyFunc,
+        timeout: Callable[[float], float] = notification_timeout,
+    ) -> None:
+        self.route = route
+        self.labels = labels
+        self.key = route.group_key(labels)
+        self._clock = clock
+        self._notify = notify
+        self._timeout = timeout
+        self._alerts: dict[int, Alert] = {}
+        self._next = clock.now() + route.options.group_wait.seconds
+        self._has_flushed = False
+        self._woken = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"AggregationGroup({self.key!r}, {len(self._alerts)} alerts)"
+
+    def alerts(self) -> list[Alert]:
+        return list(self._alerts.values())
+
+    def empty(self) -> bool:
+        return not self._alerts
+
+    def insert(self, alert: Alert) -> None:
+        """Add or replace the alert; flush now if the group has not flushed yet and the
+        alert has waited out `group_wait` already."""
+        self._alerts[alert.fingerprint] = alert
+        now = self._clock.now()
+        if not self._has_flushed and alert.starts_at + self.route.options.group_wait.seconds < now:
+            self._next = now
+            self._woken.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"aggregation group {self.key}"
+        )
+
+    async def stop(self) -> None:
+        """Cancel the timer and any flush in progress; returns when the task has ended."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        options = self.route.options
+        while True:
+            await self._sleep()
+            fired_at = self._next
+            self._next = self._clock.now() + options.group_interval.seconds
+            self._has_flushed = True
+            await self._flush(fired_at)
+
+    async def _sleep(self) -> None:
+        """Until `_next`, which `insert` may move earlier while we wait."""
+        while self._clock.now() < self._next:
+            self._woken.clear()
+            sleeper = asyncio.ensure_future(self._clock.sleep_until(self._next))
+            waker = asyncio.ensure_future(self._woken.wait())
+            try:
+                await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()
+
+    async def _flush(self, fired_at: float) -> None:
+        """Send all alerts (those not resolved yet without an end time, so they don't resolve
+        downstream as time passes); after success drop the resolved ones unchanged since.
+
+        The notification's `now` is when the timer fired, as in Alertmanager, where a flush
+        that overran its interval is followed at once by one stamped with the missed tick.
+        """
+        if not self._alerts:
+            return
+        now = self._clock.now()
+        sent: list[Alert] = []
+        resolved: list[Alert] = []
+        for alert in self._alerts.values():
+            if alert.resolved_at(now):
+                resolved.append(alert)
+                sent.append(alert)
+            else:
+                sent.append(replace(alert, ends_at=0.0))
+        options = self.route.options
+        notification = Notification(
+            receiver=options.receiver,
+            group_key=self.key,
+            group_labels=self.labels,
+            alerts=tuple(sort_alerts(sent)),
+            now=fired_at,
+            deadline=now + self._timeout(options.group_interval.seconds),
+            repeat_interval=options.repeat_interval.seconds,
+            mute_time_intervals=options.mute_time_intervals,
+            active_time_intervals=options.active_time_intervals,
+        )
+        if not await self._notify(notification):
+            return
+        for alert in resolved:
+            current = self._alerts.get(alert.fingerprint)
+            if current is not None and current.updated_at == alert.updated_at:
+                del self._alerts[alert.fingerprint]
+
+
+class DispatcherMetrics:
+    """The dispatcher's self-metrics; made once per registry and handed to each dispatcher
+    (a config reload builds a new dispatcher, the metrics stay)."""
+
+    def __init__(self, registry: Any) -> None:
+        self.aggregation_groups = Gauge(
+            "alertmanager_dispatcher_aggregation_groups",
+            "Number of active aggregation groups",
+            registry=registry,
+        )
+        self.processing_duration = Summary(
+            "alertmanager_dispatcher_alert_processing_duration_seconds",
+            "Summary of latencies for the processing of alerts.",
+            registry=registry,
+        )
+
+
+class Dispatcher:
+    """Routes every alert the store takes into aggregation groups and runs their timers.
+
+    `start()` (inside the event loop) takes the alerts already stored, then subscribes;
+    `stop()` unsubscribes and cancels every group, including flushes in progress.
+    """
+
+    def __init__(
+        self,
+        route: Route,
+        store: AlertStore,
+        stage: Stage,
+        clock: Clock,
+        *,
+        timeout: Callable[[float], float] = notification_timeout,
+        maintenance_interval: float = MAINTENANCE_INTERVAL,
+        metrics: DispatcherMetrics | None = None,
+    ) -> None:
+        self.route = route
+        self._store = store
+        self._stage = stage
+        self._clock = clock
+        self._timeout = timeout
+        self._maintenance_interval = maintenance_interval
+        self._metrics = metrics
+        self._groups: dict[Route, dict[Labels, AggregationGroup]] = {}
+        self._unsubscribe: Callable[[], None] | None = None
+        self._maintenance: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._unsubscribe is not None:
+            raise RuntimeError("the dispatcher is running already")
+        loop = asyncio.get_running_loop()
+        self._groups = {}
+        self._count_groups()
+        for alert in self._store.list():
+            self._route_alert(alert)
+        self._unsubscribe = self._store.subscribe(self._route_alert)
+        self._maintenance = loop.create_task(self._maintain(), name="dispatcher maintenance")
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        maintenance, self._maintenance = self._maintenance, None
+        if maintenance is not None:
+            maintenance.cancel()
+            await asyncio.gather(maintenance, return_exceptions=True)
+        await asyncio.gather(*(group.stop() for group in self._all_groups()))
+
+    def _all_groups(self) -> list[AggregationGroup]:
+        return [group for groups in self._groups.values() for group in groups.values()]
+
+    def _route_alert(self, alert: Alert) -> None:
+        started = time.perf_counter()
+        for route in self.route.match(alert.labels):
+            self._insert(alert, route)
+        if self._metrics is not None:
+            self._metrics.processing_duration.observe(time.perf_counter() - started)
+
+    def _insert(self, alert: Alert, route: Route) -> None:
+        labels = route.group_labels(alert.labels)
+        groups = self._groups.setdefault(route, {})
+        group = groups.get(labels)
+        if group is not None:
+            group.insert(alert)
+            return
+        group = AggregationGroup(route, labels, self._clock, self._notify, self._timeout)
+        groups[labels] = group
+        self._count_groups()
+        group.insert(alert)
+        group.start()
+
+    async def _notify(self, notification: Notification) -> bool:
+        """Run the pipeline until the notification's deadline; True when it succeeded."""
+        work = asyncio.ensure_future(self._stage.exec(notification))
+        timer = asyncio.ensure_future(self._clock.sleep_until(notification.deadline))
+        try:
+            await asyncio.wait((work, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not work.done():
+                work.cancel()
+                await asyncio.wait((work,))
+        problem: BaseException | str | None = (
+            "deadline exceeded" if work.cancelled() else work.exception()
+        )
+        if problem is None:
+            return True
+        where = (
+            f"receiver {notification.receiver!r}, group {notification.group_key}, "
+            f"{len(notification.alerts)} alerts"
+        )
+        if isinstance(problem, str | NotifyError):
+            _log.error("Notify for alerts failed (%s): %s", where, problem)
+        else:
+            _log.error("Notify for alerts failed (%s)", where, exc_info=problem)
+        return False
+
+    async def _maintain(self) -> None:
+        while True:
+            await self._clock.sleep_until(self._clock.now() + self._maintenance_interval)
+            await self.remove_empty_groups()
+
+    async def remove_empty_groups(self) -> None:
+        """Alertmanager's maintenance pass: stop and forget the groups left without alerts."""
+        emptied: list[AggregationGroup] = []
+        for groups in self._groups.values():
+            for labels, group in list(groups.items()):
+                if group.empty():
+                    del groups[labels]
+                    emptied.append(group)
+        if emptied:
+            self._count_groups()
+            await asyncio.gather(*(group.stop() for group in emptied))
+
+    def _count_groups(self) -> None:
+        if self._metrics is not None:
+            self._metrics.aggregation_groups.set(len(self._all_groups()))
+
+    def groups(
+        self,
+        route_filter: Callable[[Route], bool] | None = None,
+        alert_filter: Callable[[Alert, float], bool] | None = None,
+    ) -> tuple[list[AlertGroup], dict[int, tuple[str, ...]]]:
+        """The groups whose route passes `route_filter`, each with its alerts that pass
+        `alert_filter(alert, now)` (groups left without any are skipped), in Alertmanager's
+        order; and for every listed alert's fingerprint, its receivers, sorted."""
+        now = self._clock.now()
+        listed: list[AlertGroup] = []
+        receivers: dict[int, list[str]] = {}
+        for route, groups in self._groups.items():
+            if route_filter is not None and not route_filter(route):
+                continue
+            receiver = route.receiver
+            for group in groups.values():
+                alerts = [a for a in group.alerts() if alert_filter is None or alert_filter(a, now)]
+                if not alerts:
+                    continue
+                for alert in alerts:
+                    receivers.setdefault(alert.fingerprint, []).append(receiver)
+                listed.append(AlertGroup(group.labels, receiver, group.key, tuple(alerts)))
+        listed.sort(key=functools.cmp_to_key(_compare_groups))
+        ordered = [replace(g, alerts=tuple(sort_alerts(list(g.alerts)))) for g in listed]
+        return ordered, {fp: tuple(sorted(names)) for fp, names in receivers.items()}

@@ -1,0 +1,229 @@
+"""The alert store: every alert Alertmanager currently knows, by fingerprint (Alertmanager's
+`provider/mem` plus the defaults its API applies on a POST).
+
+`put` stamps, validates and merges alerts and tells subscribers (the dispatcher, the inhibitor)
+about each stored one; `gc` forgets resolved alerts and tells them too. Aggregation groups keep
+their own copies, so a resolved alert still gets its resolved notification after a GC.
+Call `put` and `gc` from the event loop's thread: subscribers may start asyncio tasks.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+
+from vigil.model.alert import Alert
+from vigil.model.clock import Clock
+from vigil.model.labels import Labels, is_legacy_label_name
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_GC_INTERVAL = 30 * 60.0
+"""Alertmanager's `--alerts.gc-interval` default."""
+
+AlertCallback = Callable[[Alert], None]
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidAlert:
+    """An alert `put` refused; `message` is Alertmanager's (the API joins them with "; " into
+    its 400 answer), `index` its position in the batch."""
+
+    index: int
+    alert: Alert
+    message: str
+
+
+def validate(alert: Alert) -> str:
+    """Alertmanager's `Alert.Validate()` message, or "" for a valid alert."""
+    if alert.starts_at == 0.0:
+        return "start time missing"
+    if alert.ends_at != 0.0 and alert.ends_at < alert.starts_at:
+        return "start time must be before end time"
+    problem = _label_set_problem(alert.labels)
+    if problem:
+        return f"invalid label set: {problem}"
+    if not alert.labels:
+        return "at least one label pair required"
+    problem = _label_set_problem(alert.annotations)
+    if problem:
+        return f"invalid annotations: {problem}"
+    return ""
+
+
+def _label_set_problem(labels: Labels) -> str:
+    for name, value in labels:
+        if not is_legacy_label_name(name):
+            return f"invalid name {_go_quote(name)}"
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return f"invalid value {_go_quote(value)}"
+    return ""
+
+
+def _go_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class _Subscription:
+    __slots__ = ("on_delete", "on_put")
+
+    def __init__(self, on_put: AlertCallback, on_delete: AlertCallback | None) -> None:
+        self.on_put = on_put
+        self.on_delete = on_delete
+
+
+class AlertStore:
+    """Alerts by fingerprint, with Alertmanager's stamping (`updated_at`, default `starts_at`,
+    `ends_at` = now + `resolve_timeout` flagged `timeout`) and merge on overlap.
+
+    `state_of(fingerprint)` ("active", "suppressed", "unprocessed": the marker's view) feeds
+    `alertmanager_alerts{state}`; without it every unresolved alert counts as active.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        resolve_timeout: float,
+        *,
+        registry: Any = None,
+        state_of: Callable[[int], str] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.resolve_timeout = resolve_timeout
+        self._alerts: dict[int, Alert] = {}
+        self._subscriptions: list[_Subscription] = []
+        self._state_of = state_of
+        if registry is not None:
+            registry.register(_AlertsByState(self))
+
+    def __len__(self) -> int:
+        return len(self._alerts)
+
+    def get(self, fingerprint: int) -> Alert | None:
+        return self._alerts.get(fingerprint)
+
+    def list(self) -> list[Alert]:
+        return list(self._alerts.values())
+
+    def put(self, alerts: Iterable[Alert]) -> builtins.list[InvalidAlert]:
+        """Store the valid alerts (merging each with the stored one when their activity
+        overlaps) and return the invalid ones; the valid ones are stored either way."""
+        now = self.clock.now()
+        invalid: builtins.list[InvalidAlert] = []
+        for index, alert in enumerate(alerts):
+            stamped = self._stamp(alert, now)
+            problem = validate(stamped)
+            if problem:
+                invalid.append(InvalidAlert(index, alert, problem))
+                continue
+            stored = self._merge(stamped, now)
+            self._alerts[stored.fingerprint] = stored
+            for subscription in tuple(self._subscriptions):
+                subscription.on_put(stored)
+        return invalid
+
+    def _stamp(self, alert: Alert, now: float) -> Alert:
+        """What Alertmanager's POST handler does before validating: update time, default
+        start, end by `resolve_timeout`, labels with empty values dropped."""
+        starts, ends, timeout = alert.starts_at, alert.ends_at, alert.timeout
+        if starts == 0.0:
+            starts = ends if ends != 0.0 else now
+        if ends == 0.0:
+            ends, timeout = now + self.resolve_timeout, True
+        labels = alert.labels
+        if any(value == "" for _, value in labels):
+            labels = Labels(pair for pair in labels if pair[1] != "")
+        return replace(
+            alert, labels=labels, starts_at=starts, ends_at=ends, timeout=timeout, updated_at=now
+        )
+
+    def _merge(self, alert: Alert, now: float) -> Alert:
+        old = self._alerts.get(alert.fingerprint)
+        if old is None:
+            return alert
+        overlaps = (old.starts_at < alert.ends_at < old.ends_at) or (
+            old.starts_at < alert.starts_at < old.ends_at
+        )
+        return old.merge(alert, now) if overlaps else alert
+
+    def subscribe(
+        self, on_put: AlertCallback, on_delete: AlertCallback | None = None
+    ) -> Callable[[], None]:
+        """Call `on_put` with every alert stored from now on (as merged) and `on_delete` with
+        every alert GC drops; returns the function that ends the subscription."""
+        subscription = _Subscription(on_put, on_delete)
+        self._subscriptions.append(subscription)
+
+        def unsubscribe() -> None:
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
+
+        return unsubscribe
+
+    def gc(self, now: float | None = None) -> builtins.list[Alert]:
+        """Drop the alerts resolved at `now` (default: the clock's now) and return them."""
+        at = self.clock.now() if now is None else now
+        dropped = [alert for alert in self._alerts.values() if alert.resolved_at(at)]
+        for alert in dropped:
+            del self._alerts[alert.fingerprint]
+        for alert in dropped:
+            for subscription in tuple(self._subscriptions):
+                if subscription.on_delete is not None:
+                    subscription.on_delete(alert)
+        if dropped:
+            _log.debug("alert store GC dropped %d resolved alerts", len(dropped))
+        return dropped
+
+    async def run_gc(self, interval: float = DEFAULT_GC_INTERVAL) -> None:
+        """GC every `interval` seconds of the clock, until cancelled."""
+        while True:
+            await self.clock.sleep_until(self.clock.now() + interval)
+            self.gc()
+
+    def count_by_state(self) -> dict[str, int]:
+        """How many stored alerts are active and suppressed (Alertmanager's marker count)."""
+        counts = {"active": 0, "suppressed": 0}
+        for state in self._states():
+            if state in counts:
+                counts[state] += 1
+        return counts
+
+    def _states(self) -> Iterator[str]:
+        if self._state_of is not None:
+            state_of = self._state_of
+            yield from (state_of(fp) for fp in self._alerts)
+            return
+        now = self.clock.now()
+        yield from (
+            "unprocessed" if a.resolved_at(now) else "active" for a in self._alerts.values()
+        )
+
+
+class _AlertsByState:
+    """`alertmanager_alerts{state}`, read at scrape time like Alertmanager's GaugeFuncs."""
+
+    def __init__(self, store: AlertStore) -> None:
+        self._store = store
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = self._family()
+        for state, count in self._store.count_by_state().items():
+            family.add_metric([state], count)
+        yield family
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "alertmanager_alerts", "How many alerts by state.", labels=["state"]
+        )
