@@ -1,0 +1,104 @@
+"""Inhibition with Alertmanager 0.25's semantics: a firing alert matching a rule's source
+matchers mutes alerts matching its target matchers when both carry the same values for the
+rule's `equal` labels (a missing label equals the empty value).
+
+Two refinements from Alertmanager: a resolved source alert inhibits nothing, and when the
+muted candidate matches the source side too, source alerts that also match the target side
+are ignored, so that an alert matching both sides never mutes itself (nor its peers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from vigil.alerting.marker import Marker
+from vigil.config.alertmanager import InhibitRule
+from vigil.model.alert import Alert, fingerprint
+from vigil.model.clock import Clock, SystemClock
+from vigil.model.labels import Labels
+from vigil.model.matchers import matches_all
+
+GC_INTERVAL = 15 * 60.0
+"""How often Alertmanager drops resolved alerts from a rule's source cache."""
+
+
+@dataclass(slots=True)
+class _Rule:
+    """One rule and the source alerts it has seen, indexed by their `equal` label values so
+    that deciding for one target costs a dict lookup, not a scan of every source alert."""
+
+    config: InhibitRule
+    sources: dict[tuple[str, ...], dict[int, Alert]] = field(default_factory=dict)
+
+    def key(self, labels: Labels) -> tuple[str, ...]:
+        return tuple(labels.get(name) for name in self.config.equal)
+
+    def inhibitor(self, labels: Labels, exclude_two_sided: bool, now: float) -> int | None:
+        """The fingerprint of a firing source alert inhibiting `labels`, if any."""
+        for fp, alert in self.sources.get(self.key(labels), {}).items():
+            if alert.resolved_at(now):
+                continue
+            if exclude_two_sided and matches_all(self.config.target_matchers, alert.labels):
+                continue
+            return fp
+        return None
+
+
+class Inhibitor:
+    """Alertmanager's inhibitor; fed every stored alert via `observe`, it answers `mutes` and
+    records `inhibited_by` in the marker."""
+
+    def __init__(
+        self, rules: Iterable[InhibitRule], marker: Marker, clock: Clock | None = None
+    ) -> None:
+        self._rules = [_Rule(rule) for rule in rules]
+        self._marker = marker
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._last_gc = 0.0
+
+    def observe(self, alert: Alert, now: float | None = None) -> None:
+        """Take in a new or updated alert (subscribe this to the store, which calls it on
+        every put); `now` defaults to the clock's."""
+        if now is None:
+            now = self._clock.now()
+        fp = alert.fingerprint
+        for rule in self._rules:
+            if matches_all(rule.config.source_matchers, alert.labels):
+                rule.sources.setdefault(rule.key(alert.labels), {})[fp] = alert
+        if now - self._last_gc >= GC_INTERVAL:
+            self.gc(now)
+
+    def forget(self, fp: int) -> None:
+        """Drop an alert the store no longer holds."""
+        for rule in self._rules:
+            for key, alerts in list(rule.sources.items()):
+                if alerts.pop(fp, None) is not None and not alerts:
+                    del rule.sources[key]
+
+    def gc(self, now: float) -> int:
+        """Drop source alerts resolved at `now`; returns how many were dropped."""
+        self._last_gc = now
+        dropped = 0
+        for rule in self._rules:
+            for key, alerts in list(rule.sources.items()):
+                for fp in [fp for fp, alert in alerts.items() if alert.resolved_at(now)]:
+                    del alerts[fp]
+                    dropped += 1
+                if not alerts:
+                    del rule.sources[key]
+        return dropped
+
+    def mutes(self, labels: Labels) -> bool:
+        """Whether a firing source alert of some rule inhibits `labels` now."""
+        now = self._clock.now()
+        by: list[str] = []
+        for rule in self._rules:
+            if not matches_all(rule.config.target_matchers, labels):
+                continue
+            two_sided = matches_all(rule.config.source_matchers, labels)
+            source = rule.inhibitor(labels, two_sided, now)
+            if source is not None:
+                by.append(f"{source:016x}")
+                break
+        self._marker.set_inhibited(fingerprint(labels), by)
+        return bool(by)
