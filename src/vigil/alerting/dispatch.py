@@ -34,6 +34,7 @@ MIN_NOTIFICATION_TIMEOUT = 10.0
 """Alertmanager's `notify.MinTimeout`: a flush may take at least this long."""
 
 MAINTENANCE_INTERVAL = 30.0
+_ROUTE_CACHE_SIZE = 100_000
 """How often Alertmanager's dispatcher drops empty aggregation groups."""
 
 NotifyFunc = Callable[[Notification], Awaitable[bool]]
@@ -262,6 +263,8 @@ class Dispatcher:
         self._maintenance_interval = maintenance_interval
         self._metrics = metrics
         self._groups: dict[Route, dict[Labels, AggregationGroup]] = {}
+        # Routes and group labels per alert label set: resends repeat the same sets.
+        self._destinations: dict[Labels, tuple[tuple[Route, Labels], ...]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
 
@@ -291,13 +294,21 @@ class Dispatcher:
 
     def _route_alert(self, alert: Alert) -> None:
         started = time.perf_counter()
-        for route in self.route.match(alert.labels):
-            self._insert(alert, route)
+        destinations = self._destinations.get(alert.labels)
+        if destinations is None:
+            if len(self._destinations) >= _ROUTE_CACHE_SIZE:
+                self._destinations.clear()
+            destinations = tuple(
+                (route, route.group_labels(alert.labels))
+                for route in self.route.match(alert.labels)
+            )
+            self._destinations[alert.labels] = destinations
+        for route, labels in destinations:
+            self._insert(alert, route, labels)
         if self._metrics is not None:
             self._metrics.processing_duration.observe(time.perf_counter() - started)
 
-    def _insert(self, alert: Alert, route: Route) -> None:
-        labels = route.group_labels(alert.labels)
+    def _insert(self, alert: Alert, route: Route, labels: Labels) -> None:
         groups = self._groups.setdefault(route, {})
         group = groups.get(labels)
         if group is not None:

@@ -10,9 +10,10 @@ Call `put` and `gc` from the event loop's thread: subscribers may start asyncio 
 from __future__ import annotations
 
 import builtins
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -56,7 +57,9 @@ def validate(alert: Alert) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=1 << 15)
 def _label_set_problem(labels: Labels) -> str:
+    """Cached: senders repeat the same label sets every resend."""
     for name, value in labels:
         if not is_legacy_label_name(name):
             return f"invalid name {_go_quote(name)}"
@@ -141,9 +144,10 @@ class AlertStore:
         labels = alert.labels
         if any(value == "" for _, value in labels):
             labels = Labels(pair for pair in labels if pair[1] != "")
-        return replace(
-            alert, labels=labels, starts_at=starts, ends_at=ends, timeout=timeout, updated_at=now
-        )
+        stamped = Alert(labels, alert.annotations, starts, ends, alert.generator_url, now, timeout)
+        if labels is alert.labels:
+            object.__setattr__(stamped, "_fingerprint", alert._fingerprint)
+        return stamped
 
     def _merge(self, alert: Alert, now: float) -> Alert:
         old = self._alerts.get(alert.fingerprint)

@@ -7,7 +7,7 @@ moves between the API, the store, templates and snapshots without conversions.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 from vigil.model.labels import Labels
 
@@ -47,10 +47,16 @@ class Alert:
     generator_url: str = ""
     updated_at: float = 0.0
     timeout: bool = False
+    _fingerprint: int = field(default=-1, init=False, repr=False, compare=False)
 
     @property
     def fingerprint(self) -> int:
-        return fingerprint(self.labels)
+        """Computed once per alert object (a hot path: every store, group and marker lookup)."""
+        fp = self._fingerprint
+        if fp < 0:
+            fp = fingerprint(self.labels)
+            object.__setattr__(self, "_fingerprint", fp)
+        return fp
 
     @property
     def name(self) -> str:
@@ -65,12 +71,23 @@ class Alert:
         and a sender's explicit end time beats one set by `resolve_timeout`."""
         if other.updated_at < self.updated_at:
             return other.merge(self, now)
-        result = other
-        if self.starts_at < other.starts_at:
-            result = replace(result, starts_at=self.starts_at)
+        starts = min(self.starts_at, other.starts_at)
+        ends = other.ends_at
         if other.resolved_at(now):
             if self.resolved_at(now) and self.ends_at > other.ends_at:
-                result = replace(result, ends_at=self.ends_at)
+                ends = self.ends_at
         elif self.ends_at > other.ends_at and not self.timeout:
-            result = replace(result, ends_at=self.ends_at)
-        return result
+            ends = self.ends_at
+        if starts == other.starts_at and ends == other.ends_at:
+            return other
+        merged = Alert(
+            other.labels,
+            other.annotations,
+            starts,
+            ends,
+            other.generator_url,
+            other.updated_at,
+            other.timeout,
+        )
+        object.__setattr__(merged, "_fingerprint", other._fingerprint)
+        return merged
