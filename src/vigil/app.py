@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import platform
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,15 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 import vigil
+from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService, load_service_config
 from vigil.config import ConfigError
+from vigil.config.alertmanager import Config as AlertmanagerConfig
+from vigil.config.alertmanager import parse_config as parse_alertmanager_config
 from vigil.config.prometheus import Config, load_config, parse_config
 from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, ScrapeCollector, build_host_collectors
+from vigil.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
+from vigil.heartbeat import GroupHealth, Heartbeat, rules_problem
+from vigil.model.alert import Alert
 from vigil.model.clock import SystemClock
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.rules import RuleManager, engine_query_func
@@ -38,11 +46,13 @@ from vigil.rules.notifier import (
     DEFAULT_RESEND_DELAY_MS,
     Notifier,
     NotifierOptions,
+    PostableAlert,
 )
 from vigil.scrape.manager import ScrapeManager
 from vigil.selfmetrics import self_registry
 from vigil.startup import StorageStartup
 from vigil.tsdb.db import TSDB, TSDBOptions
+from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
 from vigil.web.api import APIContext, PrometheusAPI
 from vigil.web.listen import parse_listen_address
 from vigil.web.metrics import metrics_endpoint
@@ -50,6 +60,18 @@ from vigil.web.rules import RulesAPI
 from vigil.web.targets import GlobalURLOptions, TargetsAPI
 
 log = logging.getLogger("vigil.server")
+
+
+def default_rule_files() -> list[str]:
+    """The default alert pack shipped in the package (rules/default/*.yml)."""
+    folder = resources.files("vigil") / "rules" / "default"
+    return sorted(
+        str(folder / entry.name) for entry in folder.iterdir() if entry.name.endswith(".yml")
+    )
+
+
+DEFAULT_ALERTMANAGER_CONFIG = resources.files("vigil") / "alerting" / "default" / "alertmanager.yml"
+"""The in-process Alertmanager's config without --alertmanager.config.file: no receiver yet."""
 
 TICK_SECONDS = 60.0
 
@@ -102,6 +124,11 @@ class ServerOptions:
     external_url: str = ""
     notification_queue_capacity: int = DEFAULT_QUEUE_CAPACITY
     resend_delay_ms: int = DEFAULT_RESEND_DELAY_MS
+    alertmanager_config_file: Path | None = None
+    alertmanager_enabled: bool = True
+    default_rules: bool = True
+    heartbeat_url: str = ""
+    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL
     flags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -169,9 +196,24 @@ class Server:
             external_url=options.external_url,
             notify=self.notifier.notify_group,
         )
-        self._rule_groups = self.rules.load(self.config)
+        self._rule_groups = self.rules.load(self._with_default_rules(self.config))
+        self.alertmanager: AlertmanagerService | None = None
+        if options.alertmanager_enabled:
+            am_config, am_text = self._load_alertmanager_config()
+            self.alertmanager = AlertmanagerService(
+                am_config,
+                am_text,
+                AlertmanagerOptions(
+                    storage_path=options.data_dir / "alertmanager",
+                    config_file=options.alertmanager_config_file,
+                    external_url=options.external_url,
+                ),
+                SystemClock(),
+                registry=self.registry,
+            )
         self._after_storage_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
 
     @property
     def tsdb(self) -> TSDB:
@@ -184,6 +226,39 @@ class Server:
             return parse_config(text, "(default config)"), text
         return load_config(str(path)), path.read_text()
 
+    def _with_default_rules(self, config: Config) -> Config:
+        """The config with the default alert pack's files after the user's own."""
+        if not self.options.default_rules:
+            return config
+        return dataclasses.replace(config, rule_files=(*config.rule_files, *default_rule_files()))
+
+    def _load_alertmanager_config(self) -> tuple[AlertmanagerConfig, str]:
+        path = self.options.alertmanager_config_file
+        if path is None:
+            text = DEFAULT_ALERTMANAGER_CONFIG.read_text(encoding="utf-8")
+            return parse_alertmanager_config(text, "(default alertmanager.yml)"), text
+        return load_service_config(path)
+
+    def _route_alerts(self) -> None:
+        """Alerts go to the in-process Alertmanager unless prometheus.yml names others."""
+        local = self.alertmanager is not None and not self.config.alerting.alertmanagers
+        self.notifier.deliver_locally(self._deliver if local else None)
+
+    def _deliver(self, alerts: Sequence[PostableAlert]) -> None:
+        assert self.alertmanager is not None
+        self.alertmanager.put_alerts(
+            [
+                Alert(
+                    labels=a.labels,
+                    annotations=a.annotations,
+                    starts_at=a.starts_at_ms / 1000,
+                    ends_at=a.ends_at_ms / 1000,
+                    generator_url=a.generator_url,
+                )
+                for a in alerts
+            ]
+        )
+
     def _tsdb_options(self) -> TSDBOptions:
         tsdb = self.config.storage.tsdb
         return TSDBOptions(
@@ -195,7 +270,20 @@ class Server:
     # --- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.alertmanager is not None:
+            await self.alertmanager.start()
+        if self.options.heartbeat_url:
+            heartbeat = Heartbeat(
+                self.options.heartbeat_url,
+                SystemClock(),
+                self.health_problem,
+                interval=self.options.heartbeat_interval_s,
+                external_url=self.options.external_url,
+                registry=self.registry,
+            )
+            self._heartbeat_task = asyncio.get_running_loop().create_task(heartbeat.run())
         await self.notifier.apply(self.config)
+        self._route_alerts()
         self.notifier.start()
         await self.storage.begin()
         self._after_storage_task = asyncio.get_running_loop().create_task(
@@ -209,7 +297,28 @@ class Server:
                 signal.SIGHUP, lambda: asyncio.ensure_future(self.reload())
             )
 
+    def health_problem(self) -> str | None:
+        """Why vigil cannot vouch for itself now (the heartbeat is withheld), or None."""
+        status = self.storage.status()
+        if status is not None:
+            return f"storage: {status}"
+        if self.notifier.queue_length() >= self.options.notification_queue_capacity:
+            return "the alert notification queue is full"
+        groups = [
+            GroupHealth(
+                g.name,
+                g.interval_ms / 1000,
+                None if g.last_evaluation_ms is None else g.last_evaluation_ms / 1000,
+            )
+            for g in self.rules.groups()
+        ]
+        return rules_problem(groups, self.clock(), self.started)
+
     async def stop(self) -> None:
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
         if self._tick_task is not None:
             self._tick_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -220,6 +329,8 @@ class Server:
                 await self._after_storage_task
         await self.rules.stop()
         await self.notifier.stop()
+        if self.alertmanager is not None:
+            await self.alertmanager.stop()
         await self.manager.stop()
         await run_in_threadpool(self.storage.close)
 
@@ -251,7 +362,7 @@ class Server:
         """SIGHUP and `POST /-/reload`: a config that fails to load leaves the old one running."""
         try:
             config, text = self._load_config()
-            rule_groups = self.rules.load(config)
+            rule_groups = self.rules.load(self._with_default_rules(config))
         except (ConfigError, OSError) as err:
             log.error(
                 "reloading %s failed, keeping the running config: %s", self.options.config_file, err
@@ -260,7 +371,11 @@ class Server:
             return False
         self.config, self.config_text = config, text
         await self.notifier.apply(config)
+        self._route_alerts()
         self._rule_groups = rule_groups
+        if self.alertmanager is not None and not await self.alertmanager.reload():
+            self._record_reload(ok=False)
+            return False
         if self._storage_ready:
             await self.manager.apply(config)
             self.rules.replace(rule_groups)
@@ -371,6 +486,10 @@ class Server:
             *targets.routes(),
             *RulesAPI(self.rules).routes(),
         ]
+        if self.alertmanager is not None:
+            build = BuildInfo(version=ALERTMANAGER_API_VERSION, branch="vigil")
+            am_api = AlertmanagerAPI(self.alertmanager, build)
+            routes += am_api.routes(lifecycle=False)
         return Starlette(routes=routes, lifespan=lifespan)
 
 

@@ -339,8 +339,56 @@ def _run_check_alertmanager_config(args: argparse.Namespace) -> int:
 
 def _add_alertmanager(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`vigil alertmanager config routes test` (amtool config routes test's twin)."""
-    parser = sub.add_parser("alertmanager", help="Alertmanager tools (amtool's twins)")
-    commands = parser.add_subparsers(dest="alertmanager", metavar="WHAT", required=True)
+    parser = sub.add_parser(
+        "alertmanager",
+        help="run vigil's Alertmanager alone (a drop-in), or its tools (amtool's twins)",
+        description="Without WHAT: serve Alertmanager's API v2 with routing, grouping, "
+        "inhibition, silences and receivers, taking Alertmanager's own flags.",
+    )
+    parser.add_argument(
+        "--config.file", dest="config_file", default="alertmanager.yml", help="alertmanager.yml"
+    )
+    parser.add_argument(
+        "--storage.path", dest="storage_path", default="data/", help="silences and notification log"
+    )
+    parser.add_argument(
+        "--web.listen-address", dest="listen_address", default=":9093", help="host:port to serve"
+    )
+    parser.add_argument(
+        "--web.external-url", dest="external_url", default="", help="URL users reach it at"
+    )
+    parser.add_argument(
+        "--web.route-prefix", dest="route_prefix", default="", help="prefix of every route"
+    )
+    parser.add_argument(
+        "--data.retention",
+        dest="retention",
+        type=_duration_ms,
+        default=120 * 3_600_000,
+        help="how long silences and notification log entries are kept (default 120h)",
+    )
+    parser.add_argument(
+        "--cluster.listen-address",
+        dest="cluster_listen_address",
+        default="",
+        help="accepted for compatibility; vigil's Alertmanager does not cluster",
+    )
+    parser.add_argument("--cluster.peer", dest="cluster_peer", action="append", default=[])
+    parser.add_argument("--log.level", dest="log_level", default="info")
+    parser.set_defaults(handler=_run_alertmanager)
+    commands = parser.add_subparsers(dest="alertmanager", metavar="WHAT", required=False)
+    receiver = commands.add_parser(
+        "test-receiver",
+        help="send a test notification through a receiver and report what it answered",
+        description="Send one clearly marked test notification through every integration of "
+        "receiver NAME, with its real templates, and print each HTTP status or SMTP reply.",
+    )
+    receiver.add_argument("name", metavar="NAME")
+    receiver.add_argument(
+        "--config.file", dest="config_file", default="alertmanager.yml", help="alertmanager.yml"
+    )
+    receiver.add_argument("--web.external-url", dest="external_url", default="")
+    receiver.set_defaults(handler=_run_test_receiver)
     config = commands.add_parser("config", help="work with an alertmanager.yml")
     config_commands = config.add_subparsers(dest="config_command", metavar="WHAT", required=True)
     routes = config_commands.add_parser("routes", help="the routing tree")
@@ -390,6 +438,82 @@ def _run_explain(args: argparse.Namespace) -> int:
     return explain_command(
         args.config_file, args.labels, args.alertmanager_url, sys.stdout, sys.stderr
     )
+
+
+def _run_alertmanager(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vigil.alertmanager_app import (
+        AlertmanagerOptions,
+        AlertmanagerService,
+        ServiceConfigError,
+        alertmanager_app,
+        load_service_config,
+        storage_error,
+    )
+    from vigil.config import ConfigError
+    from vigil.model.clock import SystemClock
+
+    logging.getLogger().setLevel(args.log_level.upper())
+    if args.cluster_listen_address or args.cluster_peer:
+        logging.getLogger("vigil").warning(
+            "vigil's Alertmanager does not cluster: ignoring --cluster.*"
+        )
+    storage = Path(args.storage_path)
+    problem = storage_error(storage)
+    if problem:
+        print(f"vigil alertmanager: {problem}", file=sys.stderr)
+        return 1
+    path = Path(args.config_file)
+    try:
+        config, text = load_service_config(path)
+    except (ConfigError, OSError, ServiceConfigError) as err:
+        print(f"vigil alertmanager: {err}", file=sys.stderr)
+        return 1
+    prefix = args.route_prefix.rstrip("/")
+    options = AlertmanagerOptions(
+        storage_path=storage,
+        config_file=path,
+        external_url=args.external_url or _default_external_url(args.listen_address, prefix),
+        retention=args.retention / 1000,
+    )
+
+    def build() -> Any:
+        return alertmanager_app(AlertmanagerService(config, text, options, SystemClock()), prefix)
+
+    return _serve("alertmanager", args.listen_address, build)
+
+
+def _default_external_url(listen_address: str, prefix: str = "") -> str:
+    """Alertmanager's and Prometheus's default: http://<this host's name>:<port><prefix>."""
+    import socket
+
+    port = listen_address.rsplit(":", 1)[-1]
+    return f"http://{socket.gethostname()}:{port}{prefix}"
+
+
+def _run_test_receiver(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from vigil.alertmanager_app import ServiceConfigError, load_service_config
+    from vigil.config import ConfigError
+    from vigil.model.clock import SystemClock
+    from vigil.notify.receivers import test_receiver
+
+    try:
+        config, _ = load_service_config(Path(args.config_file))
+        results = asyncio.run(
+            test_receiver(config, args.name, SystemClock(), external_url=args.external_url)
+        )
+    except (ConfigError, OSError, ServiceConfigError, KeyError) as err:
+        print(f"vigil alertmanager test-receiver: {err}", file=sys.stderr)
+        return 1
+    for result in results:
+        print(
+            f"{args.name}/{result.integration}: {'OK' if result.ok else 'FAILED'}: {result.detail}"
+        )
+    return 0 if results and all(r.ok for r in results) else 1
 
 
 def _run_routes_test(args: argparse.Namespace) -> int:
@@ -684,12 +808,46 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         action="store_true",
         help="do not serve this host's metrics on /metrics",
     )
+    add(
+        "--alertmanager.config.file",
+        dest="alertmanager_config_file",
+        default=None,
+        help="alertmanager.yml for the in-process Alertmanager (routes, receivers, inhibitions); "
+        "without it alerts are grouped and shown but sent nowhere",
+    )
+    add(
+        "--heartbeat.url",
+        dest="heartbeat_url",
+        default="",
+        help="dead man's switch: POST here every --heartbeat.interval while rules and "
+        "notifications work (a healthchecks-style ping URL or an Alertmanager webhook)",
+    )
+    add(
+        "--heartbeat.interval",
+        dest="heartbeat_interval",
+        type=_duration_ms,
+        default=60_000,
+        help="how often to ping --heartbeat.url (default: 1m)",
+    )
+    add(
+        "--rules.default.disable",
+        dest="default_rules_disable",
+        action="store_true",
+        help="do not evaluate vigil's default alert pack (host, containers, apps, vigil itself)",
+    )
+    add(
+        "--alertmanager.disable",
+        dest="alertmanager_disable",
+        action="store_true",
+        help="no in-process Alertmanager: alerts go only to those prometheus.yml names",
+    )
     parser.set_defaults(handler=_run_server)
 
 
 def _run_server(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from vigil.alertmanager_app import ServiceConfigError
     from vigil.app import Server, ServerOptions
     from vigil.config import ConfigError
     from vigil.tsdb.db import DataDirError
@@ -729,6 +887,13 @@ def _run_server(args: argparse.Namespace) -> int:
         external_url=args.external_url,
         notification_queue_capacity=args.notification_queue_capacity,
         resend_delay_ms=args.resend_delay,
+        alertmanager_config_file=(
+            Path(args.alertmanager_config_file) if args.alertmanager_config_file else None
+        ),
+        alertmanager_enabled=not args.alertmanager_disable,
+        default_rules=not args.default_rules_disable,
+        heartbeat_url=args.heartbeat_url,
+        heartbeat_interval_s=args.heartbeat_interval / 1000,
         flags=flags,
     )
     http: list[Any] = []
@@ -739,7 +904,7 @@ def _run_server(args: argparse.Namespace) -> int:
 
     try:
         server = Server(options, on_fatal=stop)
-    except (ConfigError, DataDirError, OSError) as err:
+    except (ConfigError, DataDirError, OSError, ServiceConfigError) as err:
         print(f"vigil server: {err}", file=sys.stderr)
         return 1
     logging.getLogger("vigil").info("data in %s", options.data_dir)

@@ -11,7 +11,12 @@ import pytest
 from tests.conftest import FIXTURES
 from vigil.alerting.lint import check, lint, load_alert_rules
 from vigil.config._yaml import ConfigError
-from vigil.config.alertmanager import looks_like_alertmanager, parse_config
+from vigil.config.alertmanager import (
+    EmailConfig,
+    SlackConfig,
+    looks_like_alertmanager,
+    parse_config,
+)
 from vigil.config.duration import Duration
 from vigil.config.matchers import (
     MatcherParseError,
@@ -52,15 +57,17 @@ def test_defaults_and_global_inheritance() -> None:
         "conf/am.yml",
     )
     email, slack = config.receivers[0].integrations
+    assert isinstance(email, EmailConfig)
+    assert isinstance(slack, SlackConfig)
     assert (
         config.global_config.resolve_timeout,
         config.templates,
-        email.get("smarthost"),
-        email.get("from"),
-        email.get("hello"),
-        email.get("require_tls"),
+        email.smarthost,
+        email.from_,
+        email.hello,
+        email.require_tls,
         email.send_resolved,
-        slack.get("api_url"),
+        slack.api_url,
         slack.send_resolved,
     ) == (
         Duration(300_000),

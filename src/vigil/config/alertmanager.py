@@ -9,6 +9,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from vigil.config._yaml import ConfigError, Mapping, Node, load_yaml
@@ -27,6 +28,7 @@ from vigil.model.matchers import Matcher, MatchType
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _NO_SECRET = Secret("")
 _5M = Duration(5 * 60_000)
+_NO_TIMEOUT = Duration(0)
 _NO_HTTP = HTTPClientConfig()
 _NO_TLS = TLSConfig()
 
@@ -112,10 +114,121 @@ class Integration:
 
 
 @dataclass(frozen=True, slots=True)
+class SlackField:
+    title: str
+    value: str
+    short: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConfirmationField:
+    text: str
+    title: str = ""
+    ok_text: str = ""
+    dismiss_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SlackAction:
+    type: str
+    text: str
+    url: str = ""
+    style: str = ""
+    name: str = ""
+    value: str = ""
+    confirm: SlackConfirmationField | None = None
+
+
+_SLACK_DEFAULT = '{{{{ template "slack.default.{}" . }}}}'
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConfig:
+    """`slack_configs` entry with Alertmanager's defaults (templates from default.tmpl) and
+    `api_url(_file)`, `app_token(_file)`, `http_config` inherited from `global:`."""
+
+    kind: ClassVar[str] = "slack"
+    line: int = 0
+    send_resolved: bool = False
+    http_config: HTTPClientConfig = _NO_HTTP
+    api_url: Secret = _NO_SECRET
+    api_url_file: str = ""
+    app_token: Secret = _NO_SECRET
+    app_token_file: str = ""
+    app_url: str = "https://slack.com/api/chat.postMessage"
+    channel: str = ""
+    username: str = _SLACK_DEFAULT.format("username")
+    color: str = '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}'
+    title: str = _SLACK_DEFAULT.format("title")
+    title_link: str = _SLACK_DEFAULT.format("titlelink")
+    pretext: str = _SLACK_DEFAULT.format("pretext")
+    text: str = _SLACK_DEFAULT.format("text")
+    message_text: str = ""
+    fields: tuple[SlackField, ...] = ()
+    short_fields: bool = False
+    footer: str = _SLACK_DEFAULT.format("footer")
+    fallback: str = _SLACK_DEFAULT.format("fallback")
+    callback_id: str = _SLACK_DEFAULT.format("callbackid")
+    icon_emoji: str = _SLACK_DEFAULT.format("iconemoji")
+    icon_url: str = _SLACK_DEFAULT.format("iconurl")
+    image_url: str = ""
+    thumb_url: str = ""
+    link_names: bool = False
+    mrkdwn_in: tuple[str, ...] = ()
+    actions: tuple[SlackAction, ...] = ()
+    update_message: bool = False
+    timeout: Duration = _NO_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """`webhook_configs` entry; `max_alerts` 0 means all; `http_config` from `global:`."""
+
+    kind: ClassVar[str] = "webhook"
+    line: int = 0
+    send_resolved: bool = True
+    http_config: HTTPClientConfig = _NO_HTTP
+    url: Secret = _NO_SECRET
+    url_file: str = ""
+    max_alerts: int = 0
+    timeout: Duration = _NO_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    """`email_configs` entry with smarthost, from, hello, auth and TLS settings from `global:`
+    (`smtp_*`). `headers` keep Alertmanager's canonical names (`Subject`, `X-Foo`); Subject, To
+    and From get their defaults when the notifier is built, as Alertmanager does."""
+
+    kind: ClassVar[str] = "email"
+    line: int = 0
+    send_resolved: bool = False
+    to: str = ""
+    from_: str = ""
+    hello: str = "localhost"
+    smarthost: str = ""
+    auth_username: str = ""
+    auth_password: Secret = _NO_SECRET
+    auth_password_file: str = ""
+    auth_secret: Secret = _NO_SECRET
+    auth_secret_file: str = ""
+    auth_identity: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    html: str = '{{ template "email.default.html" . }}'
+    text: str = ""
+    require_tls: bool = True
+    force_implicit_tls: bool | None = None
+    tls_config: TLSConfig = _NO_TLS
+
+
+IntegrationConfig = SlackConfig | WebhookConfig | EmailConfig | Integration
+
+
+@dataclass(frozen=True, slots=True)
 class Receiver:
     name: str
     line: int
-    integrations: tuple[Integration, ...] = ()
+    integrations: tuple[IntegrationConfig, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +358,7 @@ def parse_config(text: str, file: str = "alertmanager.yml") -> Config:
     for node, (name, integrations) in zip(receiver_nodes, raw_receivers, strict=True):
         if any(r.name == name for r in receivers):
             raise node.error(f'notification config name "{name}" is not unique')
-        resolved = tuple(_with_globals(i, n, global_config) for i, n in integrations)
+        resolved = tuple(_typed(_with_globals(i, n, global_config)) for i, n in integrations)
         receivers.append(Receiver(name, node.line, resolved))
     if route is None or route_node is None:
         where = top.key("route") if "route" in top.entries else root
@@ -1005,7 +1118,7 @@ def _validate(integration: Integration, fields: Mapping, node: Node) -> None:
             raise node.error("missing to address in email config")
         seen: set[str] = set()
         for header, _ in _pairs(get("headers")):
-            canonical = "-".join(part.capitalize() for part in header.split("-"))
+            canonical = _canonical_header(header)
             if canonical in seen:
                 raise fields.key("headers").error(f'duplicate header "{canonical}" in email config')
             seen.add(canonical)
@@ -1255,3 +1368,62 @@ def _slack_globals(values: dict[str, Setting], node: Node, glob: GlobalConfig) -
         )
     if not isinstance(http, HTTPClientConfig):
         values["http_config"] = glob.http_config
+
+
+# --------------------------------------------------------------------------- typed integrations
+
+
+def _typed(integration: Integration) -> IntegrationConfig:
+    """The typed form of the kinds vigil sends to (Slack, webhook, email); others stay generic."""
+    settings = dict(integration.settings)
+    common = {"line": integration.line, "send_resolved": integration.send_resolved}
+    if integration.kind == "webhook":
+        return WebhookConfig(**common, **settings)  # type: ignore[arg-type]
+    if integration.kind == "email":
+        settings["from_"] = settings.pop("from", "")
+        settings["headers"] = tuple(
+            (_canonical_header(k), v) for k, v in _pairs(settings.get("headers"))
+        )
+        return EmailConfig(**common, **settings)  # type: ignore[arg-type]
+    if integration.kind == "slack":
+        settings["fields"] = tuple(_slack_field(v) for v in _items(settings.get("fields")))
+        settings["actions"] = tuple(_slack_action(v) for v in _items(settings.get("actions")))
+        return SlackConfig(**common, **settings)  # type: ignore[arg-type]
+    return integration
+
+
+def _canonical_header(name: str) -> str:
+    """Go's strings.Title as Alertmanager applies it to email header names."""
+    return re.sub(r"(?:^|(?<=[^A-Za-z0-9_]))([a-z])", lambda m: m.group(1).upper(), name)
+
+
+def _items(value: Setting | None) -> tuple[dict[str, object], ...]:
+    """A `_ANY` list of mappings (`((key, value), …)` tuples) as dicts."""
+    if not isinstance(value, tuple) or not value or not isinstance(value[0], tuple):
+        return ()
+    return tuple(dict(item) for item in value[0] if isinstance(item, tuple))
+
+
+def _slack_field(raw: dict[str, object]) -> SlackField:
+    short = raw.get("short")
+    return SlackField(
+        title=str(raw.get("title", "")),
+        value=str(raw.get("value", "")),
+        short=None if short is None else str(short).lower() == "true",
+    )
+
+
+def _slack_action(raw: dict[str, object]) -> SlackAction:
+    confirm = raw.get("confirm")
+    confirm_fields = dict(confirm) if isinstance(confirm, tuple) else None
+    return SlackAction(
+        **{k: str(raw.get(k, "")) for k in ("type", "text", "url", "style", "name", "value")},
+        confirm=None
+        if confirm_fields is None
+        else SlackConfirmationField(
+            **{
+                k: str(confirm_fields.get(k, ""))
+                for k in ("text", "title", "ok_text", "dismiss_text")
+            }
+        ),
+    )

@@ -38,6 +38,8 @@ log = logging.getLogger("vigil.notifier")
 DEFAULT_QUEUE_CAPACITY = 10_000
 DEFAULT_RESEND_DELAY_MS = 60_000
 MAX_BATCH_SIZE = 64
+IN_PROCESS = "in-process"
+"""The `alertmanager` label of alerts handed to vigil's own Alertmanager."""
 _USER_AGENT = f"vigil/{__version__}"
 _NO_LABELS = Labels()
 _GO_HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
@@ -291,6 +293,7 @@ class Notifier:
         self._more = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
+        self._local: Callable[[Sequence[PostableAlert]], None] | None = None
         self.metrics = NotifierMetrics(
             registry if registry is not None else CollectorRegistry(),
             options.queue_capacity,
@@ -353,6 +356,10 @@ class Notifier:
         loop = asyncio.get_running_loop()
         am_set.tasks = [loop.create_task(d.run(am_set.sync)) for d in discoverers]
         return am_set
+
+    def deliver_locally(self, sink: Callable[[Sequence[PostableAlert]], None] | None) -> None:
+        """Also hand every batch to the in-process Alertmanager (no network hop); None stops."""
+        self._local = sink
 
     # --- queueing -----------------------------------------------------------------------
 
@@ -437,6 +444,9 @@ class Notifier:
 
     async def _send_all(self, alerts: list[PostableAlert]) -> bool:
         begin = self._timer()
+        if self._local is not None:
+            self._local(alerts)
+            self.metrics.sent.labels(IN_PROCESS).inc(len(alerts))
         shared_payload = b""
         posts = []
         for am_set in list(self._sets):

@@ -17,31 +17,29 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from vigil.alerting.marker import AlertStatus
 from vigil.config.matchers import MatcherParseError, new_matcher, parse_matchers
 from vigil.model.alert import Alert, fingerprint_hex
-from vigil.model.labels import Labels, is_legacy_label_name
+from vigil.model.labels import Labels
 from vigil.model.matchers import Matcher, MatchType
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+ALERTMANAGER_API_VERSION = "0.25.0"
+"""The Alertmanager release whose API vigil serves; amtool warns when its own version differs."""
+_GO_ZERO_TIME = datetime(1, 1, 1)
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
 )
 
 
 @dataclass(frozen=True, slots=True)
-class AlertStatus:
-    """What the marker knows of an alert: `state` is active, suppressed or unprocessed."""
-
-    state: str
-    silenced_by: tuple[str, ...] = ()
-    inhibited_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class AlertGroupView:
+    """One aggregation group; `receivers[i]` are the receivers of `alerts[i]`, sorted."""
+
     labels: Labels
     receiver: str
     alerts: tuple[Alert, ...]
+    receivers: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +72,9 @@ class AlertmanagerCore(Protocol):
     @property
     def resolve_timeout(self) -> float: ...
 
-    def put_alerts(self, alerts: Sequence[Alert]) -> None: ...
+    def put_alerts(self, alerts: Sequence[Alert]) -> list[str]:
+        """Store the valid alerts; Alertmanager's message for each invalid one."""
+        ...
 
     def alerts(self) -> list[Alert]: ...
 
@@ -84,7 +84,7 @@ class AlertmanagerCore(Protocol):
 
     def alert_groups(self) -> list[AlertGroupView]: ...
 
-    def silences(self) -> list[SilenceView]: ...
+    def list_silences(self) -> list[SilenceView]: ...
 
     def get_silence(self, silence_id: str) -> SilenceView | None: ...
 
@@ -94,7 +94,11 @@ class AlertmanagerCore(Protocol):
 
     def receiver_names(self) -> list[str]: ...
 
-    def config_text(self) -> str: ...
+    async def test_receiver(self, name: str) -> list[tuple[str, bool, str]]:
+        """Send a test notification through receiver `name`: (integration, ok, reply)."""
+        ...
+
+    def status_config(self) -> str: ...
 
     @property
     def started_at(self) -> float: ...
@@ -123,6 +127,8 @@ def parse_time(text: str, field: str) -> float:
     if zone not in ("Z", "z"):
         sign = -1 if zone[0] == "-" else 1
         offset = sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    if base == _GO_ZERO_TIME and not offset and not (fraction or "").strip("0"):
+        return 0.0  # Go's zero time: "unset" (amtool sends it for an alert without an end)
     seconds = (base - datetime(1970, 1, 1)).total_seconds() - offset
     return seconds + (float("0." + fraction) if fraction else 0.0)
 
@@ -201,6 +207,8 @@ def _swagger_error(code: int, message: str, status: int) -> _BadRequest:
 
 async def _json_body(request: Request, what: str) -> Any:
     raw = await request.body()
+    if not raw.strip():
+        raise _swagger_error(602, f"{what} in body is required", 422)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
@@ -210,7 +218,12 @@ async def _json_body(request: Request, what: str) -> Any:
 
 
 def _json_reason(err: Exception) -> str:
+    """Go's encoding/json wording for the common cases, Python's (with the position) else."""
     if isinstance(err, json.JSONDecodeError):
+        if err.pos >= len(err.doc):
+            return "unexpected end of JSON input"
+        if err.msg == "Expecting value":
+            return f"invalid character {err.doc[err.pos]!r} looking for beginning of value"
         return f"{err.msg} at line {err.lineno} column {err.colno}"
     return str(err)
 
@@ -235,67 +248,33 @@ def _optional_time(item: dict[str, Any], key: str, field: str) -> float:
         raise _swagger_error(602, str(err), 422) from None
 
 
-def postable_alerts(body: Any, now: float, resolve_timeout: float) -> list[Alert | str]:
-    """The alerts of a POST, with Alertmanager's defaults applied; a string stands for an
-    invalid alert and says why (the valid ones are still accepted)."""
+def postable_alerts(body: Any) -> list[Alert]:
+    """The alerts of a POST as sent (unset times stay 0.0: the store applies Alertmanager's
+    defaults and validation); a body of the wrong shape is a swagger-style error."""
     if not isinstance(body, list):
         raise _swagger_error(400, "alerts in body must be of type array", 400)
-    out: list[Alert | str] = []
+    out: list[Alert] = []
     for index, item in enumerate(body):
         field = f"[{index}]"
         if not isinstance(item, dict):
             raise _swagger_error(400, f"{field} in body must be of type object", 400)
         if "labels" not in item:
             raise _swagger_error(602, f"{field}.labels in body is required", 422)
-        labels = {k: v for k, v in _labels_of(item["labels"], f"{field}.labels").items() if v}
-        annotations = _labels_of(item.get("annotations"), f"{field}.annotations")
-        starts = _optional_time(item, "startsAt", f"{field}.startsAt")
-        ends = _optional_time(item, "endsAt", f"{field}.endsAt")
         url = item.get("generatorURL") or ""
         if not isinstance(url, str):
             raise _swagger_error(602, f"{field}.generatorURL in body must be of type uri", 422)
-        if starts == 0.0:
-            starts = ends if ends else now
-        timeout = ends == 0.0
-        if timeout:
-            ends = now + resolve_timeout
-        problem = _validate_alert(labels, annotations, starts, ends)
-        if problem:
-            out.append(problem)
-            continue
         out.append(
             Alert(
-                labels=Labels.from_dict(labels),
-                annotations=Labels.from_dict(annotations),
-                starts_at=starts,
-                ends_at=ends,
+                labels=Labels.from_dict(_labels_of(item["labels"], f"{field}.labels")),
+                annotations=Labels.from_dict(
+                    _labels_of(item.get("annotations"), f"{field}.annotations")
+                ),
+                starts_at=_optional_time(item, "startsAt", f"{field}.startsAt"),
+                ends_at=_optional_time(item, "endsAt", f"{field}.endsAt"),
                 generator_url=url,
-                updated_at=now,
-                timeout=timeout,
             )
         )
     return out
-
-
-def _validate_alert(
-    labels: dict[str, str], annotations: dict[str, str], starts: float, ends: float
-) -> str:
-    """types.Alert.Validate's messages."""
-    if ends and ends < starts:
-        return "start time must be before end time"
-    for name in labels:
-        if not _valid_label_name(name):
-            return f'invalid label set: invalid name "{name}"'
-    if not labels:
-        return "at least one label pair required"
-    for name in annotations:
-        if not _valid_label_name(name):
-            return f'invalid annotations: invalid name "{name}"'
-    return ""
-
-
-def _valid_label_name(name: str) -> bool:
-    return is_legacy_label_name(name)
 
 
 def _filters(request: Request) -> tuple[Matcher, ...]:
@@ -341,9 +320,9 @@ def postable_silence(body: Any, now: float) -> SilenceView:
     starts = _optional_time(body, "startsAt", "startsAt")
     ends = _optional_time(body, "endsAt", "endsAt")
     if starts >= ends:
-        raise _BadRequest("failed to create silence: start time must be before end time")
+        raise _BadRequest("Failed to create silence: start time must be before end time")
     if ends < now:
-        raise _BadRequest("failed to create silence: end time can't be in the past")
+        raise _BadRequest("Failed to create silence: end time can't be in the past")
     silence_id = body.get("id") or ""
     if not isinstance(silence_id, str):
         raise _swagger_error(400, "id in body must be of type string", 400)
@@ -429,6 +408,12 @@ class AlertmanagerAPI:
             ),
             Route(f"{p}/api/v2/status", self._wrap(self.get_status), methods=["GET"]),
             Route(f"{p}/api/v2/receivers", self._wrap(self.get_receivers), methods=["GET"]),
+            # vigil's own, outside Alertmanager's namespace: the UI's "test this receiver".
+            Route(
+                f"{p}/api/vigil/v1/receivers/{{name}}/test",
+                self._wrap(self.test_receiver),
+                methods=["POST"],
+            ),
         ]
         if p or lifecycle:
             routes += [
@@ -479,11 +464,7 @@ class AlertmanagerAPI:
 
     async def post_alerts(self, request: Request) -> Response:
         body = await _json_body(request, "alerts")
-        parsed = postable_alerts(body, self._core.now(), self._core.resolve_timeout)
-        valid = [a for a in parsed if isinstance(a, Alert)]
-        if valid:
-            self._core.put_alerts(valid)
-        errors = [a for a in parsed if isinstance(a, str)]
+        errors = self._core.put_alerts(postable_alerts(body))
         if errors:
             return JSONResponse("; ".join(errors), status_code=400)
         return Response(status_code=200)
@@ -503,14 +484,14 @@ class AlertmanagerAPI:
             if receiver is not None and not receiver.match(group.receiver):
                 continue
             alerts = []
-            for alert in group.alerts:
+            for alert, receivers in zip(group.alerts, group.receivers, strict=True):
                 if alert.resolved_at(now) or not all(
                     m.matches_labels(alert.labels) for m in matchers
                 ):
                     continue
                 status = self._core.alert_status(alert)
                 if _shown(status, show):
-                    alerts.append(alert_json(alert, status, self._core.receivers_for(alert.labels)))
+                    alerts.append(alert_json(alert, status, receivers))
             if alerts:
                 out.append(
                     {
@@ -525,7 +506,7 @@ class AlertmanagerAPI:
 
     async def get_silences(self, request: Request) -> Response:
         matchers = _filters(request)
-        silences = [s for s in self._core.silences() if silence_matches_filter(s, matchers)]
+        silences = [s for s in self._core.list_silences() if silence_matches_filter(s, matchers)]
         return JSONResponse([silence_json(s) for s in sort_silences(silences)])
 
     async def post_silences(self, request: Request) -> Response:
@@ -550,7 +531,7 @@ class AlertmanagerAPI:
         try:
             self._core.expire_silence(silence_id)
         except SilenceError as err:
-            return JSONResponse(str(err), status_code=404 if err.not_found else 500)
+            return JSONResponse(str(err), status_code=500)  # Alertmanager 0.25: 500 either way
         return Response(status_code=200)
 
     @staticmethod
@@ -569,7 +550,7 @@ class AlertmanagerAPI:
         return JSONResponse(
             {
                 "cluster": {"peers": [], "status": "disabled"},
-                "config": {"original": self._core.config_text()},
+                "config": {"original": self._core.status_config()},
                 "uptime": format_time(self._core.started_at),
                 "versionInfo": {
                     "branch": build.branch,
@@ -584,6 +565,15 @@ class AlertmanagerAPI:
 
     async def get_receivers(self, _: Request) -> Response:
         return JSONResponse([{"name": name} for name in self._core.receiver_names()])
+
+    async def test_receiver(self, request: Request) -> Response:
+        name = str(request.path_params["name"])
+        if name not in self._core.receiver_names():
+            return JSONResponse(f'receiver "{name}" does not exist', status_code=404)
+        results = await self._core.test_receiver(name)
+        body = [{"integration": i, "ok": ok, "reply": reply} for i, ok, reply in results]
+        ok = bool(results) and all(ok for _, ok, _ in results)
+        return JSONResponse(body, status_code=200 if ok else 502)
 
     # ---- lifecycle
 

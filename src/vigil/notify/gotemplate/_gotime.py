@@ -76,7 +76,7 @@ class GoTime:
         sign = "-" if minutes < 0 else "+"
         zone = w.tzname() or "UTC"
         return (
-            f"{w:%Y-%m-%d %H:%M:%S}{'.' + frac if frac else ''} "
+            f"{w.year:04d}-{w:%m-%d %H:%M:%S}{'.' + frac if frac else ''} "
             f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d} {zone}"
         )
 
