@@ -7,13 +7,17 @@
    printed is the time from the crossing to the POST reaching an Alertmanager-API sink.
 
     .venv/bin/python bench/rules.py [--seconds 40]
+    .venv/bin/python bench/rules.py --profile   # in-process cProfile of one group iteration
 Not a test: the machine is shared, only the ratio from one run means anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
+import pstats
 import shutil
 import statistics
 import sys
@@ -156,10 +160,79 @@ def _group_seconds(url: str) -> float | None:
     return None
 
 
+def _profile(iterations: int) -> None:
+    """The recording group evaluated in-process over a TSDB holding 2 min of the exporter's
+    series at 1 s (what the server holds during the run): wall time and cProfile."""
+    import numpy as np
+
+    from vigil.model import Labels
+    from vigil.promql import Engine
+    from vigil.rules.group import Group, GroupOptions
+    from vigil.rules.query import engine_query_func
+    from vigil.rules.rulefile import load_rule_file
+    from vigil.tsdb.db import TSDB
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _rule_file(root / "rules.yml")
+        spec = load_rule_file(str(root / "rules.yml")).groups[0]
+        db = TSDB.open(root / "data")
+        try:
+            labels = [
+                Labels.from_dict({"__name__": f"app_metric_{m}_total", "instance": f"i{i}",
+                                  "job": "bench"})
+                for m in range(METRICS) for i in range(INSTANCES)
+            ]  # fmt: skip
+            t0 = 1_700_000_000_000
+            steps = np.arange(1, 121)
+            growth = np.tile(np.arange(1, INSTANCES + 1, dtype=np.float64), METRICS)
+            for k in steps.tolist():
+                appender = db.appender()
+                refs = appender.refs_for(labels)
+                appender.append_batch(
+                    refs, np.full(len(refs), t0 + k * 1000, dtype=np.int64), growth * k
+                )
+                appender.commit()
+            engine = Engine(db.querier)
+            group = Group(spec, GroupOptions(), engine_query_func(engine), db.appender)
+            t = t0 + 120_000
+            group.evaluate(t)  # warm-up: first output series are created here
+            seconds, cpu = [], []
+            for _ in range(iterations):
+                t += 5000
+                began = time.thread_time()
+                group.evaluate(t)
+                cpu.append(time.thread_time() - began)
+                seconds.append(group.evaluation_seconds)
+            profiler = cProfile.Profile()
+            t += 5000
+            profiler.enable()
+            group.evaluate(t)
+            profiler.disable()
+        finally:
+            db.close()
+    print(f"{len(spec.rules)} rules, group iteration: "
+          + ", ".join(f"{s:.2f} s" for s in seconds)
+          + " (CPU " + ", ".join(f"{s:.2f}" for s in cpu) + ")"
+          + f"; profiled: {group.evaluation_seconds:.2f} s")  # fmt: skip
+    for order in ("tottime", "cumulative"):
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats(order).print_stats(25)
+        print(f"\nvigil group profile, by {order}:")
+        print("\n".join(text.getvalue().splitlines()[4:]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=40, help="how long both evaluate")
+    parser.add_argument(
+        "--profile", type=int, nargs="?", const=2, metavar="N",
+        help="instead: time N in-process iterations of the recording group, profile one more",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.profile:
+        _profile(args.profile)
+        return 0
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         print("prometheus is not installed", file=sys.stderr)
@@ -183,7 +256,7 @@ def main() -> int:
             running(
                 [sys.executable, "-m", "vigil", "server", f"--config.file={root / 'vigil.yml'}",
                  f"--storage.tsdb.path={root / 'v'}", f"--web.listen-address=127.0.0.1:{ports['vigil']}",
-                 "--agent.disable"],
+                 "--agent.disable", "--rules.default.disable"],
                 f"http://127.0.0.1:{ports['vigil']}/-/ready",
             )
         )  # fmt: skip

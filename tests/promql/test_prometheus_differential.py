@@ -312,6 +312,7 @@ def start_servers(root: Path, vigil_dir: Path, prom_dir: Path) -> Generator[Serv
                 f"--storage.tsdb.path={vigil_dir}",
                 f"--web.listen-address=127.0.0.1:{vigil_port}",
                 "--agent.disable",
+                "--rules.default.disable",  # only the rules Prometheus runs too
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,

@@ -6,6 +6,7 @@ whole range and locate each step's sample (or window) with one `searchsorted` ov
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from vigil.promql.errors import (
     TooManySamplesError,
 )
 from vigil.promql.functions import FUNCTIONS, FunctionCall
-from vigil.promql.parser import parse
+from vigil.promql.parser import parse as _parse_uncached
 from vigil.promql.value import (
     F64,
     I64,
@@ -46,8 +47,12 @@ from vigil.promql.value import (
     without_name,
 )
 from vigil.tsdb._api import Querier, SelectHints, SeriesData, is_stale_marker
+from vigil.tsdb.block import SeriesBatch, select_batch
 
 Queryable = Callable[[int, int], Querier]
+
+# Rule groups and dashboards send the same texts again and again; the AST is immutable.
+parse = functools.lru_cache(maxsize=4096)(_parse_uncached)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +203,19 @@ class _Evaluation:
 
     def fetch(self, selector: ast.VectorSelector, mint: int, maxt: int, func: str) -> _FlatSeries:
         querier = self.queryable(mint, maxt)
-        found: dict[Labels, SeriesData] = {}
+        hints = SelectHints(func=func)
         try:
-            for matchers in selector.matcher_groups:
-                for data in querier.select(matchers, SelectHints(func=func)):
-                    found.setdefault(data.labels, data)
+            if len(selector.matcher_groups) == 1:
+                batch = select_batch(querier, selector.matcher_groups[0], hints)
+            else:
+                found: dict[Labels, SeriesData] = {}
+                for matchers in selector.matcher_groups:
+                    for data in querier.select(matchers, hints):
+                        found.setdefault(data.labels, data)
+                batch = SeriesBatch.of(sorted(found.values(), key=lambda s: s.labels))
         finally:
             querier.close()
-        return _FlatSeries.build(sorted(found.values(), key=lambda s: s.labels), mint, maxt)
+        return _FlatSeries.of(batch, mint, maxt)
 
     def vector_selector(self, node: ast.VectorSelector, times: I64) -> VectorSteps:
         ends = self.window_ends(node.offset_ms, node.at, times)
@@ -226,8 +236,7 @@ class _Evaluation:
         ends = self.window_ends(selector.offset_ms, selector.at, times)
         flat = self.fetch(selector, int(ends.min()) - node.range_ms + 1, int(ends.max()), "")
         flat = flat.without_stale_markers()
-        lo = flat.count_at_or_before(ends - node.range_ms)
-        hi = flat.count_at_or_before(ends)
+        lo, hi = flat.window_bounds(ends, node.range_ms)
         self.account(int((hi - lo).sum(axis=0).max(initial=0)))
         return RangeSteps(
             flat.labels,
@@ -263,8 +272,7 @@ class _Evaluation:
             inner_start - 1,
             int(inner_times[-1]) - inner_start + 3 if len(inner_times) else 3,
         )
-        lo = flat.count_at_or_before(ends - node.range_ms)
-        hi = flat.count_at_or_before(ends)
+        lo, hi = flat.window_bounds(ends, node.range_ms)
         self.account(int((hi - lo).sum(axis=0).max(initial=0)))
         return RangeSteps(
             inner.labels,
@@ -292,24 +300,15 @@ class _FlatSeries:
     span: int
 
     @classmethod
-    def build(cls, series: list[SeriesData], mint: int, maxt: int) -> _FlatSeries:
-        ts_parts, val_parts, lengths = [], [], [0]
-        for data in series:
-            lo = int(np.searchsorted(data.timestamps, mint, "left"))
-            hi = int(np.searchsorted(data.timestamps, maxt, "right"))
-            ts_parts.append(np.asarray(data.timestamps[lo:hi], dtype=np.int64))
-            val_parts.append(np.asarray(data.values[lo:hi], dtype=np.float64))
-            lengths.append(hi - lo)
-        ts = np.concatenate(ts_parts) if ts_parts else np.empty(0, dtype=np.int64)
-        vals = np.concatenate(val_parts) if val_parts else np.empty(0)
-        return cls(
-            tuple(s.labels for s in series),
-            ts,
-            vals,
-            np.cumsum(np.asarray(lengths, dtype=np.int64)),
-            mint - 1,
-            maxt - mint + 3,
-        )
+    def of(cls, batch: SeriesBatch, mint: int, maxt: int) -> _FlatSeries:
+        """The batch's samples within [mint, maxt] (stores mostly return no others)."""
+        ts, vals, starts = batch.timestamps, batch.values, batch.starts
+        if len(ts) and (ts.min() < mint or ts.max() > maxt):
+            keep = (ts >= mint) & (ts <= maxt)
+            kept_before = np.zeros(len(ts) + 1, dtype=np.int64)
+            np.cumsum(keep, out=kept_before[1:])
+            ts, vals, starts = ts[keep], vals[keep], kept_before[starts]
+        return cls(batch.labels, ts, vals, starts, mint - 1, maxt - mint + 3)
 
     def _keys(self) -> I64:
         series_of = np.repeat(np.arange(len(self.labels), dtype=np.int64), np.diff(self.starts))
@@ -322,6 +321,13 @@ class _FlatSeries:
         rows = np.arange(len(self.labels), dtype=np.int64)[:, None] * self.span
         found: I64 = np.searchsorted(self._keys(), rows + rel[None, :], "right")
         return found
+
+    def window_bounds(self, ends: I64, range_ms: int) -> tuple[I64, I64]:
+        """`count_at_or_before` of `ends - range_ms` and of `ends` (left-open windows), with
+        one search over the keys for both."""
+        both = np.concatenate((ends - range_ms, ends))
+        found = self.count_at_or_before(both)
+        return found[:, : len(ends)], found[:, len(ends) :]
 
     def latest_at(self, t: I64) -> tuple[I64, Bools]:
         """Index of each series' latest sample at or before t[step], and whether it exists."""

@@ -567,13 +567,8 @@ def _extrapolated_rate(call: FunctionCall) -> Value:
             prev, cur = _pairs(rng.vals)
             drops = cur < prev
             has_reset = w.pair_prefix(drops) > 0
-            if has_reset.any():
-                vals, _, valid = w.padded()
-                prev_p = vals[..., :-1]
-                cur_p = vals[..., 1:]
-                both = valid[..., 1:]
-                corr = np.where(both & (cur_p < prev_p), prev_p, 0.0).sum(axis=-1)
-                result = np.where(has_reset, result + corr, result)
+            if has_reset.any():  # only windows with a reset are walked sample by sample
+                result[has_reset] += _over_padded(rng, has_reset, _reset_corrections)
         range_end = rng.window_end[None, :]
         range_start = range_end - rng.range_ms
         to_start = (first_t - range_start) / 1000.0
@@ -593,6 +588,13 @@ def _extrapolated_rate(call: FunctionCall) -> Value:
             factor = factor / (rng.range_ms / 1000.0)
         result = result * factor
     return w.result(result, present)
+
+
+def _reset_corrections(vals: F64, _: I64, valid: Bools, __: I64) -> F64:
+    """Per window (row): the value before each counter reset, summed."""
+    prev, cur = vals[:, :-1], vals[:, 1:]
+    corrections: F64 = np.where(valid[:, 1:] & (cur < prev), prev, 0.0).sum(axis=-1)
+    return corrections
 
 
 @_register("irate", "idelta")

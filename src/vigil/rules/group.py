@@ -13,8 +13,10 @@ import numpy as np
 import xxhash
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from vigil.model import Labels
+from vigil.model import METRIC_NAME, Labels, MatchType
+from vigil.promql import ast
 from vigil.promql.errors import PromQLError
+from vigil.promql.parser import parse
 from vigil.rules.alerting import AlertingRule, TemplateContext
 from vigil.rules.query import QueryFunc, RuleEvaluationError, RuleHealth
 from vigil.rules.recording import RecordingRule
@@ -140,6 +142,9 @@ class Group:
         self.evaluation_seconds = 0.0
         self.last_evaluation_ms: int | None = None
         self._previous: list[set[Labels]] = [set() for _ in self.rules]
+        self._reads = [_metric_names_read(rule) for rule in self.rules]
+        self._pending: list[tuple[Labels, float]] = []
+        self._pending_names: set[str] = set()
         if metrics is not None:
             metrics.interval.labels(self.key).set(self.interval_ms / 1000)
             metrics.rules.labels(self.key).set(len(self.rules))
@@ -187,11 +192,18 @@ class Group:
                 rule.copy_state_from(old_rule)
 
     def evaluate(self, t_ms: int) -> None:
-        """Evaluate every rule at `t_ms`, in order; each rule's output is committed before the
-        next rule runs, so later rules see it (as in Prometheus)."""
+        """Evaluate every rule at `t_ms`, in order; a rule's output is committed before any
+        later rule that may read it runs (as in Prometheus), and outputs no later rule reads
+        are committed together: one commit costs about the same for 1 sample or 10k."""
         start = self.timer()
-        for index, rule in enumerate(self.rules):
-            self._evaluate_rule(index, rule, t_ms)
+        try:
+            for index, rule in enumerate(self.rules):
+                reads = self._reads[index]
+                if self._pending and (reads is None or not reads.isdisjoint(self._pending_names)):
+                    self._flush(t_ms - self.query_offset_ms)
+                self._evaluate_rule(index, rule, t_ms)
+        finally:
+            self._flush(t_ms - self.query_offset_ms)
         self.evaluation_seconds = self.timer() - start
         self.last_evaluation_ms = t_ms
         if self.metrics is not None:
@@ -212,23 +224,31 @@ class Group:
                 self.logger.warning("rule %s of group %s failed: %s", rule.name, self.key, err)
         else:
             rule.health, rule.last_error = RuleHealth.OK, ""
-            self._append(index, samples, t_ms - self.query_offset_ms)
+            self._append(index, samples)
         rule.last_evaluation_ms = t_ms
         rule.evaluation_seconds = self.timer() - started
 
-    def _append(self, index: int, samples: Sequence[tuple[Labels, float]], t_ms: int) -> None:
+    def _append(self, index: int, samples: Sequence[tuple[Labels, float]]) -> None:
         produced = {labels for labels, _ in samples}
         gone = [labels for labels in self._previous[index] if labels not in produced]
         self._previous[index] = produced
-        self._write([*samples, *((labels, STALE_NAN) for labels in gone)], t_ms)
+        self._write([*samples, *((labels, STALE_NAN) for labels in gone)])
 
     def mark_all_stale(self, t_ms: int) -> None:
         """A removed group's series end now rather than fading out after the lookback."""
         series = {labels for seen in self._previous for labels in seen}
         self._previous = [set() for _ in self.rules]
-        self._write([(labels, STALE_NAN) for labels in series], t_ms)
+        self._write([(labels, STALE_NAN) for labels in series])
+        self._flush(t_ms)
 
-    def _write(self, samples: Sequence[tuple[Labels, float]], t_ms: int) -> None:
+    def _write(self, samples: Sequence[tuple[Labels, float]]) -> None:
+        """Queue samples for the next `_flush` (one iteration's samples share a timestamp)."""
+        self._pending.extend(samples)
+        self._pending_names.update(labels.get(METRIC_NAME) for labels, _ in samples)
+
+    def _flush(self, t_ms: int) -> None:
+        samples, self._pending = self._pending, []
+        self._pending_names = set()
         if not samples:
             return
         appender = self.appendable()
@@ -239,6 +259,37 @@ class Group:
             refs[keep], np.full(int(keep.sum()), t_ms, dtype=np.int64), values[keep]
         )
         appender.commit()
+
+
+def _metric_names_read(rule: Rule) -> frozenset[str] | None:
+    """The metric names `rule` can read, or None when that is not known (a selector without
+    a `__name__` equality, a template that may run a query, an expression that fails to
+    parse): what decides whether earlier rules' output must be committed first."""
+    if isinstance(rule, AlertingRule) and any(
+        "query" in text for pairs in (rule.spec.labels, rule.spec.annotations) for _, text in pairs
+    ):
+        return None
+    try:
+        expr = parse(rule.expr)
+    except PromQLError:
+        return None
+    names: set[str] = set()
+    pending: list[object] = [expr]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.VectorSelector):
+            for matchers in node.matcher_groups:
+                equal = [
+                    m.value for m in matchers if m.name == METRIC_NAME and m.type is MatchType.EQUAL
+                ]
+                if not equal:
+                    return None
+                names.update(equal)
+        elif isinstance(node, tuple):
+            pending.extend(node)
+        elif hasattr(node, "__dataclass_fields__"):
+            pending.extend(getattr(node, name) for name in node.__dataclass_fields__)
+    return frozenset(names)
 
 
 def evaluate_group(group: Group, t_ms: int) -> None:

@@ -3,8 +3,11 @@
 Layout (`DATA/wal/`): segments `00000000`, `00000001`, … (at most `segment_size` bytes each,
 unless one record is larger) and at most one `checkpoint.NNNNNNNN/` holding what the head
 kept when segments up to NNNNNNNN were deleted. A record is `u32 length, u32 crc32c,
-payload`; the payload's first byte is its type. Series records map ref -> labels; sample
-records hold a commit's refs, timestamps and values as raw little-endian numpy bytes.
+payload`; the payload's first byte is its type. Series records map ref -> labels (refs and
+label counts as arrays, then every name and value as UTF-8 ended by a 0xff byte, which UTF-8
+never uses, so a whole record decodes in a few C calls; the older record of one
+length-prefixed string at a time is still read); sample records hold a commit's refs,
+timestamps and values as raw little-endian numpy bytes.
 
 Replay drops a torn or corrupt *tail* of the last segment (logging how many bytes); any
 other corruption stops with `WALCorruptionError` naming file and offset, which
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import mmap
 import os
 import re
 import shutil
@@ -41,10 +45,12 @@ FsyncPolicy = Literal["always", "batch", "never"]
 
 DEFAULT_SEGMENT_SIZE = 128 * 1024 * 1024
 HEADER = struct.Struct("<II")  # payload length, crc32c of payload
-SERIES = 1
+SERIES_V1 = 1
 SAMPLES = 2
 OOO_SAMPLES = 3
-RECORD_TYPES = frozenset((SERIES, SAMPLES, OOO_SAMPLES))
+SERIES = 4
+RECORD_TYPES = frozenset((SERIES_V1, SAMPLES, OOO_SAMPLES, SERIES))
+SERIES_TYPES = frozenset((SERIES_V1, SERIES))
 _COUNT = struct.Struct("<BI")  # record type, entries
 _SERIES_HEAD = struct.Struct("<qH")  # ref, label count
 _NAME_LEN = struct.Struct("<H")
@@ -81,23 +87,62 @@ def frame(payload: bytes) -> bytes:
     return HEADER.pack(len(payload), crc32c.crc32c(payload)) + payload
 
 
+_SEPARATOR = "\udcff"  # what surrogateescape decodes the 0xff ending each string to
+
+
 def encode_series(series: Iterable[tuple[int, Labels]]) -> bytes:
-    parts: list[bytes] = []
-    count = 0
+    refs: list[int] = []
+    sizes: list[int] = []
+    strings: list[str] = []
     for ref, labels in series:
-        count += 1
-        parts.append(_SERIES_HEAD.pack(ref, len(labels)))
+        refs.append(ref)
+        sizes.append(len(labels))
         for name, value in labels:
-            raw_name, raw_value = name.encode(), value.encode()
-            parts.append(_NAME_LEN.pack(len(raw_name)))
-            parts.append(raw_name)
-            parts.append(_VALUE_LEN.pack(len(raw_value)))
-            parts.append(raw_value)
-    return _COUNT.pack(SERIES, count) + b"".join(parts)
+            strings.append(name)
+            strings.append(value)
+    strings.append("")
+    "".join(strings).encode("utf-8")  # a lone surrogate (not UTF-8) raises here, not later
+    return b"".join(
+        (
+            _COUNT.pack(SERIES, len(refs)),
+            np.array(refs, dtype="<i8").tobytes(),
+            np.array(sizes, dtype="<u2").tobytes(),
+            _SEPARATOR.join(strings).encode("utf-8", "surrogateescape"),
+        )
+    )
 
 
 def decode_series(payload: bytes | memoryview) -> list[tuple[int, Labels]]:
-    _, count = _COUNT.unpack_from(payload, 0)
+    kind, count = _COUNT.unpack_from(payload, 0)
+    if kind == SERIES_V1:
+        return _decode_series_v1(payload, count)
+    start = _COUNT.size
+    if len(payload) < start + 10 * count:
+        raise ValueError(f"series record of {count} series has only {len(payload)} bytes")
+    refs = np.frombuffer(payload, dtype="<i8", count=count, offset=start)
+    if count and int(refs.min()) < 0:
+        raise ValueError(f"series record has a negative ref {int(refs.min())}")
+    sizes = np.frombuffer(payload, dtype="<u2", count=count, offset=start + 8 * count)
+    strings = (
+        bytes(payload[start + 10 * count :]).decode("utf-8", "surrogateescape").split(_SEPARATOR)
+    )
+    total = int(sizes.sum(dtype=np.int64))
+    if len(strings) != 2 * total + 1 or strings[-1]:
+        raise ValueError(f"series record has {len(strings) - 1} strings for {total} labels")
+    try:  # bytes that are not UTF-8 were escaped to lone surrogates, which UTF-8 refuses
+        "".join(strings).encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"series record holds a label that is not UTF-8 ({err.reason})") from None
+    pairs = list(zip(strings[0:-1:2], strings[1:-1:2], strict=True))
+    found: list[tuple[int, Labels]] = []
+    end = 0
+    for ref, size in zip(refs.tolist(), sizes.tolist(), strict=True):
+        begin, end = end, end + size
+        found.append((ref, Labels(pairs[begin:end])))
+    return found
+
+
+def _decode_series_v1(payload: bytes | memoryview, count: int) -> list[tuple[int, Labels]]:
     offset = _COUNT.size
     found: list[tuple[int, Labels]] = []
     view = memoryview(payload)
@@ -138,11 +183,11 @@ def decode_samples(payload: bytes | memoryview) -> tuple[I64, I64, F64]:
     if len(payload) != _COUNT.size + 24 * count:
         raise ValueError(f"sample record of {count} samples has {len(payload)} bytes")
     start = _COUNT.size
-    refs = np.frombuffer(payload, dtype="<i8", count=count, offset=start).astype(np.int64)
-    ts = np.frombuffer(payload, dtype="<i8", count=count, offset=start + 8 * count).astype(np.int64)
-    vs = np.frombuffer(payload, dtype="<f8", count=count, offset=start + 16 * count).astype(
-        np.float64
-    )
+    # Read-only views of the payload (vigil runs on little-endian hosts only): replay copies
+    # them once, into the head's blocks, rather than here as well.
+    refs = np.frombuffer(payload, dtype=np.int64, count=count, offset=start)
+    ts = np.frombuffer(payload, dtype=np.int64, count=count, offset=start + 8 * count)
+    vs = np.frombuffer(payload, dtype=np.float64, count=count, offset=start + 16 * count)
     return refs, ts, vs
 
 
@@ -156,7 +201,10 @@ class _BadRecord(Exception):
         self.reason = reason
 
 
-def _check_record(data: bytes, offset: int) -> tuple[int, str]:
+Data = bytes | mmap.mmap
+
+
+def _check_record(data: Data, offset: int) -> tuple[int, str]:
     """Length of the valid record at offset, or 0 and why it is not one."""
     if len(data) - offset < HEADER.size:
         return 0, f"torn record header ({len(data) - offset} of {HEADER.size} bytes)"
@@ -168,12 +216,12 @@ def _check_record(data: bytes, offset: int) -> tuple[int, str]:
     start = offset + HEADER.size
     if data[start] not in RECORD_TYPES:
         return 0, f"unknown record type {data[start]}"
-    if crc32c.crc32c(data[start : start + length]) != crc:
+    if crc32c.crc32c(memoryview(data)[start : start + length]) != crc:
         return 0, "checksum mismatch"
     return length, ""
 
 
-def _records(data: bytes) -> Iterator[tuple[int, memoryview]]:
+def _records(data: Data) -> Iterator[tuple[int, memoryview]]:
     """(offset, payload) of each record; raises _BadRecord at the first that is not valid."""
     view = memoryview(data)
     offset = 0
@@ -186,7 +234,7 @@ def _records(data: bytes) -> Iterator[tuple[int, memoryview]]:
         offset = start + length
 
 
-def _next_valid_offset(data: bytes, start: int) -> int | None:
+def _next_valid_offset(data: Data, start: int) -> int | None:
     """Where the next readable record starts after a bad one (a byte-by-byte resync)."""
     for offset in range(start, len(data) - HEADER.size):
         length = int.from_bytes(data[offset : offset + 4], "little")
@@ -195,7 +243,7 @@ def _next_valid_offset(data: bytes, start: int) -> int | None:
     return None
 
 
-def _count_records_from(data: bytes, start: int | None) -> int:
+def _count_records_from(data: Data, start: int | None) -> int:
     count = 0
     offset = start
     while offset is not None and offset < len(data):
@@ -258,6 +306,16 @@ ReplayProgress = Callable[[int, int], None]
 the checkpoint's files count like segments."""
 
 
+def _mapped(path: Path) -> Data:
+    """The file's bytes, mapped rather than read: replay takes sample arrays as views of
+    them and copies each sample once, into the head (no 128 MiB buffer filled per segment).
+    The map lives as long as a view of it does."""
+    with path.open("rb") as handle:
+        if not os.fstat(handle.fileno()).st_size:
+            return b""
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
 def _replay_file(
     path: Path,
     on_series: SeriesSink,
@@ -266,12 +324,12 @@ def _replay_file(
     tail_may_tear: bool,
     metrics: WALMetrics | None,
 ) -> None:
-    data = path.read_bytes()
+    data = _mapped(path)
     try:
         for offset, payload in _records(data):
             kind = payload[0]
             try:
-                if kind == SERIES:
+                if kind in SERIES_TYPES:
                     series = decode_series(payload)
                     on_series(series)
                     progress.series += len(series)
@@ -373,7 +431,7 @@ def find_corruption(wal_dir: Path) -> RepairReport | None:
         try:
             for offset, payload in _records(data):
                 try:
-                    if payload[0] == SERIES:
+                    if payload[0] in SERIES_TYPES:
                         decode_series(payload)
                     else:
                         decode_samples(payload)
