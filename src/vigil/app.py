@@ -35,6 +35,7 @@ from vigil.config.alertmanager import Config as AlertmanagerConfig
 from vigil.config.alertmanager import parse_config as parse_alertmanager_config
 from vigil.config.prometheus import Config, load_config, parse_config
 from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, ScrapeCollector, build_host_collectors
+from vigil.exporter.containers import ContainerOptions, build_exporter
 from vigil.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
 from vigil.heartbeat import GroupHealth, Heartbeat, rules_problem
 from vigil.model.alert import Alert
@@ -121,6 +122,7 @@ class ServerOptions:
     query_max_concurrency: int = 20
     enable_lifecycle: bool = False
     host_collectors: bool = True
+    containers: ContainerOptions | None = None  # the container collectors; None: off
     external_url: str = ""
     notification_queue_capacity: int = DEFAULT_QUEUE_CAPACITY
     resend_delay_ms: int = DEFAULT_RESEND_DELAY_MS
@@ -439,8 +441,13 @@ class Server:
     def app(self) -> Starlette:
         options = self.options
         collectors = []
+        containers = None
         if options.host_collectors:
             collectors = build_host_collectors(DEFAULT_ENABLED, ExporterOptions(), self.clock)
+            if options.containers is not None:
+                # The agent's container half in-process: cgroups, Docker, OOM kills.
+                containers = build_exporter(options.containers)
+                collectors = [*collectors, *containers.collectors]
         scrape = ScrapeCollector(collectors, time.perf_counter)
         api = PrometheusAPI(
             APIContext(
@@ -471,11 +478,15 @@ class Server:
 
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            if containers is not None:
+                containers.start()
             await self.start()
             try:
                 yield
             finally:
                 await self.stop()
+                if containers is not None:
+                    containers.stop()
 
         routes = [
             Route("/", index),

@@ -841,7 +841,8 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         action="store_true",
         help="no in-process Alertmanager: alerts go only to those prometheus.yml names",
     )
-    parser.set_defaults(handler=_run_server)
+    _add_container_flags(parser)
+    parser.set_defaults(handler=_run_server, path_procfs="/proc")
 
 
 def _run_server(args: argparse.Namespace) -> int:
@@ -884,6 +885,7 @@ def _run_server(args: argparse.Namespace) -> int:
         query_max_concurrency=args.max_concurrency,
         enable_lifecycle=args.enable_lifecycle,
         host_collectors=not args.agent_disable,
+        containers=container_options(args),
         external_url=args.external_url,
         notification_queue_capacity=args.notification_queue_capacity,
         resend_delay_ms=args.resend_delay,

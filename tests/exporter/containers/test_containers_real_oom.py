@@ -3,18 +3,22 @@ collectors' output within one scrape and classified; and the process collector o
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.exporter.containers.memory_cgroups import (
+    CGROUPFS,
+    HIERARCHY,
+    MemoryHierarchy,
+    memory_cgroup,
+    needs_memory_cgroup,
+)
 
 from vigil.exporter.containers import (
     ContainerOptions,
@@ -26,76 +30,9 @@ from vigil.exporter.containers import (
 from vigil.exporter.containers.cgroupfs import CgroupFs
 from vigil.exporter.containers.kmsg import KernelOomLog
 
-CGROUPFS = Path("/sys/fs/cgroup")
 # Waits for a line on stdin (so a scrape can see it first), then touches 200 MB.
 ALLOCATE = "import sys; sys.stdin.readline(); b = b'x' * (200 << 20); print('survived', len(b))"
 SLEEP = "import sys; b = b'x' * (10 << 20); sys.stdin.readline()"
-
-
-@dataclass(frozen=True)
-class MemoryHierarchy:
-    version: int
-    parent: Path
-    """Where a test may create its cgroup."""
-
-
-def _writable_hierarchy() -> MemoryHierarchy | str:
-    """The memory cgroup hierarchy to test in, or why there is none."""
-    if os.geteuid() != 0:
-        return "not root: cannot create memory cgroups"
-    controllers = CGROUPFS / "cgroup.controllers"
-    if controllers.exists():
-        if "memory" not in (CGROUPFS / "cgroup.subtree_control").read_text().split():
-            return (
-                f"cgroup v2 at {CGROUPFS} without the memory controller in cgroup.subtree_control"
-            )
-        candidate = MemoryHierarchy(2, CGROUPFS)
-    elif (CGROUPFS / "memory" / "memory.limit_in_bytes").exists():
-        candidate = MemoryHierarchy(1, CGROUPFS / "memory")
-    else:
-        return f"no cgroup v1 memory controller or cgroup v2 hierarchy at {CGROUPFS}"
-    probe = candidate.parent / f"vigil-probe-{uuid.uuid4().hex[:12]}"
-    try:
-        probe.mkdir()
-        probe.rmdir()
-    except OSError as err:
-        return f"memory cgroup hierarchy at {candidate.parent} is not writable: {err}"
-    return candidate
-
-
-HIERARCHY = _writable_hierarchy()
-needs_memory_cgroup = pytest.mark.skipif(
-    isinstance(HIERARCHY, str), reason=f"needs a writable memory cgroup: {HIERARCHY}"
-)
-
-
-@contextlib.contextmanager
-def memory_cgroup(limit: int) -> Iterator[str]:
-    """A fresh cgroup (unique per test, xdist runs them in parallel) limited to `limit` bytes without
-    swap; yields its id and removes it afterwards."""
-    assert isinstance(HIERARCHY, MemoryHierarchy)
-    name = f"vigil-test-{uuid.uuid4().hex[:12]}"
-    path = HIERARCHY.parent / name
-    path.mkdir()
-    try:
-        if HIERARCHY.version == 1:
-            (path / "memory.limit_in_bytes").write_text(str(limit))
-            with contextlib.suppress(OSError):  # no swap accounting: nothing to limit
-                (path / "memory.memsw.limit_in_bytes").write_text(str(limit))
-        else:
-            (path / "memory.max").write_text(str(limit))
-            with contextlib.suppress(OSError):
-                (path / "memory.swap.max").write_text("0")
-        yield "/" + name
-    finally:
-        for _ in range(50):  # the kernel may still be tearing the killed task down
-            try:
-                path.rmdir()
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                threading.Event().wait(0.1)
 
 
 def spawn_in(cgroup: str, code: str, tag: str) -> subprocess.Popen[bytes]:
