@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where `make run` listens and keeps its data (`make run VIGIL_LISTEN_ADDRESS=127.0.0.1:9191`).
+VIGIL_LISTEN_ADDRESS ?= 127.0.0.1:9090
+VIGIL_DATA_DIR ?= ./data
 
 .PHONY: run test lint fmt typecheck unit bench clean
 
@@ -15,7 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/vigil server --web.listen-address=127.0.0.1:9090 --storage.tsdb.path=./data
+	$(BIN)/vigil server --web.listen-address=$(VIGIL_LISTEN_ADDRESS) --storage.tsdb.path=$(VIGIL_DATA_DIR)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
