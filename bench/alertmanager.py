@@ -6,12 +6,19 @@ POST throughput (alerts/s, median round), RSS after the rounds, and how many web
 notifications reached a local sink (one per group expected).
 
     .venv/bin/python bench/alertmanager.py [--alerts 10000 --groups 500 --rounds 5]
-Not a test: the machine is shared, only the ratios from one run mean anything.
+    .venv/bin/python bench/alertmanager.py --profile   # vigil in-process under cProfile
+Not a test: the machine is shared, only the ratios from one run mean anything. Under
+PYTHONDONTWRITEBYTECODE=1 with vigil's sources not compiled, vigil compiles every module at
+start, which adds a few MiB to its RSS that a pip-installed vigil does not pay.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import cProfile
+import json
+import pstats
 import statistics
 import sys
 import tempfile
@@ -95,7 +102,7 @@ def _rss_mib(pid: int) -> float:
 
 def _measure(
     base: str, pid: int, alerts: list[dict[str, object]], rounds: int
-) -> tuple[float, float]:
+) -> tuple[list[float], float]:
     rates = []
     with httpx.Client(timeout=60) as client:
         for _ in range(rounds):
@@ -103,7 +110,36 @@ def _measure(
             for i in range(0, len(alerts), BATCH):
                 client.post(f"{base}/api/v2/alerts", json=alerts[i : i + BATCH]).raise_for_status()
             rates.append(len(alerts) / (time.perf_counter() - start))
-    return statistics.median(rates), _rss_mib(pid)
+    return rates, _rss_mib(pid)
+
+
+async def _profile_in_process(alerts: list[dict[str, object]], rounds: int) -> None:
+    """The POST handler's work without HTTP: JSON decode, `postable_alerts`, `put_alerts`
+    (store, inhibitor, dispatcher), under cProfile; the first round (cold caches) apart."""
+    from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService
+    from vigil.config.alertmanager import parse_config
+    from vigil.model.clock import SystemClock
+    from vigil.web.alertmanager_api import postable_alerts
+
+    # No notifications: group_wait outlasts the run.
+    text = CONFIG.format(url="http://127.0.0.1:9/").replace("group_wait: 2s", "group_wait: 1h")
+    with tempfile.TemporaryDirectory() as tmp:
+        options = AlertmanagerOptions(Path(tmp))
+        service = AlertmanagerService(parse_config(text), text, options, SystemClock())
+        await service.start()
+        bodies = [json.dumps(alerts[i : i + BATCH]).encode() for i in range(0, len(alerts), BATCH)]
+        profile = cProfile.Profile()
+        for round_ in range(rounds):
+            if round_ == 1:
+                profile.enable()
+            start = time.perf_counter()
+            for body in bodies:
+                service.put_alerts(postable_alerts(json.loads(body)))
+            rate = len(alerts) / (time.perf_counter() - start)
+            print(f"round {round_}: {rate:.0f} alerts/s{' (profiled)' if round_ else ''}")
+        profile.disable()
+        await service.stop()
+    pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
 
 def main() -> None:
@@ -111,10 +147,15 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--groups", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="profile vigil in-process")
     args = parser.parse_args()
     alerts = _alerts(args.alerts, args.groups)
+    if args.profile:
+        asyncio.run(_profile_in_process(alerts, args.rounds))
+        return
     sink = _Sink()
     rows = []
+    rounds_seen: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("alertmanager", "vigil"):
             config = Path(tmp) / f"{name}.yml"
@@ -133,15 +174,20 @@ def main() -> None:
             ]
             with running(command, f"{base}/-/ready") as proc:
                 idle = _rss_mib(proc.pid)
-                rate, rss = _measure(base, proc.pid, alerts, args.rounds)
+                rates, rss = _measure(base, proc.pid, alerts, args.rounds)
+                rate = statistics.median(rates)
                 deadline = time.monotonic() + 30
                 while sink.counts.get(f"/{name}", 0) < args.groups and time.monotonic() < deadline:
                     time.sleep(0.2)
                 rows.append((name, rate, idle, rss, sink.counts.get(f"/{name}", 0)))
+                rounds_seen.append(f"{name} rounds: " + " ".join(f"{r:.0f}" for r in rates))
     print(f"{args.alerts} alerts in {args.groups} groups, batches of {BATCH}, {args.rounds} rounds")
     print(f"{'':14}{'alerts/s':>12}{'RSS idle MiB':>14}{'RSS MiB':>10}{'notifications':>15}")
     for name, rate, idle, rss, notes in rows:
         print(f"{name:14}{rate:12.0f}{idle:14.1f}{rss:10.1f}{notes:15d}")
+    print("alerts/s per round (the groups' first notifications go out during rounds 1-2):")
+    for line in rounds_seen:
+        print(f"  {line}")
     (_, am_rate, _, am_rss, _), (_, v_rate, _, v_rss, _) = rows
     print(
         f"vigil/alertmanager: throughput {v_rate / am_rate:.2f}x, RSS {v_rss / am_rss:.2f}x "

@@ -146,6 +146,10 @@ def main() -> None:
                     results[name] = (prom, vigil)
                     if statistics.median(vigil) > TARGET_RATIO * statistics.median(prom):
                         over_target.append((name, queries, start, end, step))
+                floor = [
+                    _time_queries(client, url, ["vector(1)"] * 15, end - 3600, end, 15)
+                    for url in (urls.prometheus, urls.vigil)
+                ]
         finally:
             servers.close()
         print(
@@ -167,6 +171,10 @@ def main() -> None:
                 f"{name:8s} vigil/prometheus: p50 {ratio50:.2f}×, p95 {ratio95:.2f}× "
                 f"({verdict} the ≤ {TARGET_RATIO}× p50 target)"
             )
+        print(
+            "HTTP floor, vector(1) over 1 h, p50 ms: "
+            f"prometheus {_p(floor[0], 0.5) * 1e3:.1f}, vigil {_p(floor[1], 0.5) * 1e3:.1f}"
+        )
         for name, queries, start, stop, step in over_target:
             print(f"\nprofiling vigil's engine on the {name} window (over the target):")
             _profile(vigil_dir, queries, start, stop, step)

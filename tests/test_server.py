@@ -122,3 +122,55 @@ def test_sighup_reloads_the_config(tmp_path: Path) -> None:
         config.write_text(job.format("after"))
         proc.send_signal(signal.SIGHUP)
         _until(lambda: jobs() == ["after"], time.monotonic() + 20)
+
+
+def _metric(api: str, name: str) -> float:
+    lines = httpx.get(f"{api}/metrics").text.splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name))
+
+
+ALWAYS = """
+groups:
+  - name: always
+    interval: 1s
+    rules:
+      - alert: Always
+        expr: vector(1)
+"""
+
+
+@pytest.mark.parametrize("am_flag", [True, False], ids=["with-am-config", "without"])
+def test_seed_style_alerting_section_still_reaches_the_builtin_alertmanager(
+    tmp_path: Path, am_flag: bool
+) -> None:
+    """The seed's prometheus.yml names localhost:9093; started with --alertmanager.config.file,
+    vigil is that Alertmanager, so alerts reach it too (without the flag they go only where
+    prometheus.yml says); /api/v1/alertmanagers lists the configured one."""
+    port, nobody = free_port(), free_port()
+    (tmp_path / "rules.yml").write_text(ALWAYS)
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {evaluation_interval: 1s}\n"
+        "rule_files: [rules.yml]\n"
+        f"alerting: {{alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{nobody}']}}]}}]}}\n"
+    )
+    (tmp_path / "alertmanager.yml").write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    server = [
+        sys.executable, "-m", "vigil", "server", "--agent.disable", "--rules.default.disable",
+        f"--config.file={tmp_path / 'prometheus.yml'}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]  # fmt: skip
+    if am_flag:
+        server.append(f"--alertmanager.config.file={tmp_path / 'alertmanager.yml'}")
+    api = f"http://127.0.0.1:{port}"
+    with running(server, f"{api}/-/ready"):
+        managers = httpx.get(f"{api}/api/v1/alertmanagers").json()["data"]
+        # A batch was sent (and failed: nobody listens there); local delivery happens in
+        # the same hand-over.
+        _until(
+            lambda: _metric(api, "prometheus_notifications_errors_total") > 0, time.monotonic() + 30
+        )
+        received = httpx.get(f"{api}/api/v2/alerts").json()
+    assert managers["activeAlertmanagers"] == [{"url": f"http://127.0.0.1:{nobody}/api/v2/alerts"}]
+    names = [a["labels"]["alertname"] for a in received]
+    assert names == (["Always"] if am_flag else [])

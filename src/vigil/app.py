@@ -40,7 +40,11 @@ from vigil.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
 from vigil.heartbeat import GroupHealth, Heartbeat, rules_problem
 from vigil.model.alert import Alert
 from vigil.model.clock import SystemClock
-from vigil.promql.engine import Engine, EngineOptions
+from vigil.promql.engine import Engine, EngineOptions, QueryEngine
+from vigil.remote.read import ReadEndpoint, ReadOptions, RemoteReadQueryable, oldest_timestamp
+from vigil.remote.receiver import WriteReceiver
+from vigil.remote.remote_query import RemoteEngine
+from vigil.remote.write import RemoteWriteStorage, scrape_metadata
 from vigil.rules import RuleManager, engine_query_func
 from vigil.rules.notifier import (
     DEFAULT_QUEUE_CAPACITY,
@@ -54,7 +58,7 @@ from vigil.selfmetrics import self_registry
 from vigil.startup import StorageStartup
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
-from vigil.web.api import APIContext, PrometheusAPI
+from vigil.web.api import APIContext, PrometheusAPI, success
 from vigil.web.listen import parse_listen_address
 from vigil.web.metrics import metrics_endpoint
 from vigil.web.rules import RulesAPI
@@ -131,6 +135,8 @@ class ServerOptions:
     default_rules: bool = True
     heartbeat_url: str = ""
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL
+    query_remote_url: str = ""  # --query.remote-url: PromQL runs on an external API
+    remote_write_receiver: bool = False  # --web.enable-remote-write-receiver
     flags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -172,14 +178,31 @@ class Server:
             TSDB.prepare(options.data_dir, self._tsdb_options(), registry=self.registry)
         )
         self.manager = ScrapeManager(self.storage.appender)
-        self.engine = Engine(
-            self.storage.querier,
+        # --- remote_write (issue 12, item 1): one queue per `remote_write` entry, fed from
+        # the WAL; started once the WAL is replayed, re-applied on reload.
+        self.remote_write = RemoteWriteStorage(
+            options.data_dir / "wal",
+            options.data_dir / "remote_write",
+            self.registry,
+            metadata_source=scrape_metadata(lambda: self.manager.pools.values()),
+        )
+        # --- remote_read (issue 12, item 3): queries also read each `remote_read` store.
+        self.remote_read = RemoteReadQueryable(
+            self.storage.querier, lambda: oldest_timestamp(self.tsdb)
+        )
+        self.remote_read.apply(self.config.remote_read)
+        self.engine: QueryEngine = Engine(
+            self.remote_read,
             EngineOptions(
                 lookback_delta_ms=options.lookback_delta_ms,
                 max_samples=options.query_max_samples,
                 timeout_s=options.query_timeout_s,
             ),
         )
+        # --- remote query engine (issue 12, item 4): rules and /api/v1/query[_range] ask
+        # an external Prometheus-compatible API instead of the local TSDB.
+        if options.query_remote_url:
+            self.engine = RemoteEngine(options.query_remote_url, timeout_s=options.query_timeout_s)
         self.notifier = Notifier(
             SystemClock(),
             registry=self.registry,
@@ -242,8 +265,18 @@ class Server:
         return load_service_config(path)
 
     def _route_alerts(self) -> None:
-        """Alerts go to the in-process Alertmanager unless prometheus.yml names others."""
-        local = self.alertmanager is not None and not self.config.alerting.alertmanagers
+        """Alerts go to the in-process Alertmanager when prometheus.yml names no other, or
+        when --alertmanager.config.file says vigil is the Alertmanager (a seed-style
+        prometheus.yml still naming localhost:9093 must not leave alerts undelivered)."""
+        named = bool(self.config.alerting.alertmanagers)
+        local = self.alertmanager is not None and (
+            not named or self.options.alertmanager_config_file is not None
+        )
+        if local and named:
+            log.warning(
+                "alerts go to the built-in Alertmanager (--alertmanager.config.file) and also "
+                "to the Alertmanagers prometheus.yml's alerting: section names"
+            )
         self.notifier.deliver_locally(self._deliver if local else None)
 
     def _deliver(self, alerts: Sequence[PostableAlert]) -> None:
@@ -334,7 +367,11 @@ class Server:
         if self.alertmanager is not None:
             await self.alertmanager.stop()
         await self.manager.stop()
+        await self.remote_write.stop()
         await run_in_threadpool(self.storage.close)
+        if isinstance(self.engine, RemoteEngine):
+            self.engine.close()
+        self.remote_read.close()
 
     async def _start_after_storage(self) -> None:
         """Scrapes and rules write the TSDB, so they start once its WAL is replayed; a TSDB
@@ -346,6 +383,7 @@ class Server:
                 self._on_fatal(self.failure)
             return
         self._storage_ready = True
+        await self.remote_write.apply(self.config)
         await self.manager.apply(self.config)
         self.rules.replace(self._rule_groups)
 
@@ -372,6 +410,7 @@ class Server:
             self._record_reload(ok=False)
             return False
         self.config, self.config_text = config, text
+        self.remote_read.apply(config.remote_read)
         await self.notifier.apply(config)
         self._route_alerts()
         self._rule_groups = rule_groups
@@ -379,6 +418,7 @@ class Server:
             self._record_reload(ok=False)
             return False
         if self._storage_ready:
+            await self.remote_write.apply(config)
             await self.manager.apply(config)
             self.rules.replace(rule_groups)
         self._record_reload(ok=True)
@@ -432,6 +472,11 @@ class Server:
             "storageRetention": _retention_text(self.options),
             "pythonVersion": platform.python_version(),
         }
+
+    async def _alertmanagers_endpoint(self, _: Request) -> Response:
+        """Prometheus's `/api/v1/alertmanagers`: where alerts are POSTed."""
+        active = [{"url": url} for url in self.notifier.alertmanagers()]
+        return success({"activeAlertmanagers": active, "droppedAlertmanagers": []})
 
     def ready(self) -> bool:
         return self.storage.status() is None
@@ -496,6 +541,14 @@ class Server:
             *api.routes(),
             *targets.routes(),
             *RulesAPI(self.rules).routes(),
+            Route("/api/v1/alertmanagers", self._alertmanagers_endpoint),
+            # --- remote write receiver (issue 12, item 2)
+            *WriteReceiver(self.storage.appender, enabled=options.remote_write_receiver).routes(),
+            # --- remote read endpoint (issue 12, item 3)
+            *ReadEndpoint(
+                self.storage.querier,
+                lambda: ReadOptions(external_labels=self.config.global_config.external_labels),
+            ).routes(),
         ]
         if self.alertmanager is not None:
             build = BuildInfo(version=ALERTMANAGER_API_VERSION, branch="vigil")

@@ -223,7 +223,8 @@ def _serve(
     serving: Callable[[Any], None] | None = None,
 ) -> int:
     """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
-    the uvicorn server (setting its `should_exit` stops it)."""
+    the uvicorn server (setting its `should_exit` stops it). uvicorn's "auto" takes the C HTTP
+    parser (httptools) and event loop (uvloop) when they import, else h11 and asyncio."""
     import uvicorn
 
     from vigil.web.listen import parse_listen_address
@@ -235,7 +236,10 @@ def _serve(
         return 2
     app = build()
     logging.getLogger("vigil").info("%s listening on %s:%d", command, host, port)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", http="auto", loop="auto"
+    )
+    server = uvicorn.Server(config)
     if serving is not None:
         serving(server)
     server.run()
@@ -697,6 +701,18 @@ def _duration_ms(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _http_url(text: str) -> str:
+    """--query.remote-url: an http(s) URL with a host (its path is the API's prefix)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if text and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http:// or https:// URL (e.g. http://vm.example:8428)"
+        )
+    return text
+
+
 _SIZE_UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40, "PB": 1 << 50}
 
 
@@ -759,6 +775,12 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         action="store_true",
         help="allow POST /-/reload",
     )
+    add(
+        "--web.enable-remote-write-receiver",
+        dest="remote_write_receiver",
+        action="store_true",
+        help="accept Prometheus remote-write pushes on POST /api/v1/write",
+    )
     add("--web.external-url", dest="external_url", default="", help="URL vigil is reachable at")
     add(
         "--query.lookback-delta",
@@ -787,6 +809,15 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         type=int,
         default=20,
         help="most queries evaluated at once; more wait their turn (default: %(default)s)",
+    )
+    add(
+        "--query.remote-url",
+        dest="query_remote_url",
+        type=_http_url,
+        default="",
+        help="run PromQL (rules and /api/v1/query, query_range) on this external "
+        "Prometheus-compatible API (VictoriaMetrics, Mimir, Thanos Query, Prometheus) instead "
+        "of the local TSDB",
     )
     add(
         "--alertmanager.notification-queue-capacity",
@@ -866,10 +897,12 @@ def _run_server(args: argparse.Namespace) -> int:
         "storage.tsdb.retention.size": str(args.retention_size),
         "web.listen-address": args.listen_address,
         "web.enable-lifecycle": str(args.enable_lifecycle).lower(),
+        "web.enable-remote-write-receiver": str(args.remote_write_receiver).lower(),
         "query.lookback-delta": f"{args.lookback}ms",
         "query.timeout": f"{args.query_timeout}ms",
         "query.max-samples": str(args.max_samples),
         "query.max-concurrency": str(args.max_concurrency),
+        "query.remote-url": args.query_remote_url,
         "alertmanager.notification-queue-capacity": str(args.notification_queue_capacity),
         "rules.alert.resend-delay": f"{args.resend_delay}ms",
     }
@@ -896,6 +929,8 @@ def _run_server(args: argparse.Namespace) -> int:
         default_rules=not args.default_rules_disable,
         heartbeat_url=args.heartbeat_url,
         heartbeat_interval_s=args.heartbeat_interval / 1000,
+        query_remote_url=args.query_remote_url,
+        remote_write_receiver=args.remote_write_receiver,
         flags=flags,
     )
     http: list[Any] = []

@@ -149,6 +149,22 @@ def test_source_stops_inhibiting_when_it_resolves_and_when_forgotten() -> None:
     assert not inh.mutes(target)
 
 
+def test_a_source_observed_again_after_being_forgotten_inhibits_again() -> None:
+    """Observing caches where a label set goes; forgetting the only source of an `equal`
+    value must not leave that cache pointing at a dropped index entry."""
+    clock = ManualClock(T0)
+    inh, _ = inhibitor(clock)
+    source = firing("severity=critical cluster=a")
+    target = L("severity=warning cluster=a")
+    results = []
+    for _ in range(2):
+        inh.observe_all([source], T0)
+        results.append(inh.mutes(target))
+        inh.forget(source.fingerprint)
+        results.append(inh.mutes(target))
+    assert results == [True, False, True, False]
+
+
 def test_gc_drops_resolved_sources() -> None:
     inh, _ = inhibitor()
     inh.observe(Alert(L("severity=critical cluster=a"), starts_at=T0, ends_at=T0 + 30), T0)

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from vigil.alerting.store import AlertStore, InvalidAlert
-from vigil.model.alert import Alert
+from vigil.model.alert import Alert, make_alert
 from vigil.model.clock import ManualClock
 from vigil.model.labels import Labels
 
@@ -125,6 +125,20 @@ MERGE_CASES: list[tuple[str, Alert, Alert, Alert]] = [
         Alert(A, starts_at=NOW - 30),
         Alert(A, starts_at=NOW - 30, ends_at=NOW + RESOLVE, updated_at=NOW, timeout=True),
     ),
+    (
+        "a resend with new annotations keeps the earliest start and takes the annotations",
+        Alert(A, _labels(summary="old"), starts_at=NOW - 100, ends_at=NOW + 300, timeout=True),
+        Alert(A, _labels(summary="new"), starts_at=NOW - 50, generator_url="http://p"),
+        Alert(
+            A,
+            _labels(summary="new"),
+            starts_at=NOW - 100,
+            ends_at=NOW + RESOLVE,
+            generator_url="http://p",
+            updated_at=NOW,
+            timeout=True,
+        ),
+    ),
 ]
 
 
@@ -137,6 +151,45 @@ def test_put_merges_overlapping_activity(case: str, old: Alert, new: Alert, want
     store._alerts[old.fingerprint] = replace(old, updated_at=NOW - 200)
     clock.set(NOW)
     assert (store.put([new]), store.get(want.fingerprint)) == ([], want)
+
+
+def test_put_merges_like_alert_merge_when_the_clock_went_back() -> None:
+    """A stored alert updated after the store's now is the younger one: `Alert.merge` keeps
+    its fields, as Alertmanager's merge does."""
+    clock = ManualClock(NOW)
+    store = AlertStore(clock, RESOLVE)
+    old = Alert(A, _labels(summary="old"), NOW - 100, NOW + 300, updated_at=NOW + 60)
+    store._alerts[old.fingerprint] = old
+    posted = Alert(A, _labels(summary="new"), starts_at=NOW - 50)
+    store.put([posted])
+    stamped = Alert(A, posted.annotations, NOW - 50, NOW + RESOLVE, updated_at=NOW, timeout=True)
+    assert (store.get(old.fingerprint), old.merge(stamped, NOW).annotations) == (
+        old.merge(stamped, NOW),
+        old.annotations,
+    )
+
+
+def test_batch_subscribers_get_each_put_at_once() -> None:
+    clock = ManualClock(NOW)
+    store = AlertStore(clock, RESOLVE)
+    batches: list[tuple[str, list[str]]] = []
+    store.subscribe_batches(
+        lambda alerts: batches.append(("put", [a.name for a in alerts])),
+        lambda alerts: batches.append(("delete", [a.name for a in alerts])),
+    )
+    store.put(
+        [Alert(_labels(alertname="A")), Alert(Labels()), Alert(_labels(alertname="B"), ends_at=NOW)]
+    )
+    store.put([Alert(Labels())])  # nothing stored: no call
+    clock.advance(1)
+    store.gc()
+    assert batches == [("put", ["A", "B"]), ("delete", ["B"])]
+
+
+def test_labels_with_empty_values_are_stored_without_them_under_their_fingerprint() -> None:
+    store = AlertStore(ManualClock(NOW), RESOLVE)
+    store.put([Alert(Labels.from_dict({"alertname": "A", "empty": ""}))])
+    assert [(a.labels, a.fingerprint) for a in store.list()] == [(A, Alert(A).fingerprint)]
 
 
 def test_subscribers_see_stored_alerts_and_gc_drops() -> None:
@@ -215,3 +268,18 @@ def test_alerts_gauge_without_marker_counts_unresolved_as_active() -> None:
         for s in ("active", "suppressed")
     ]
     assert got == [1.0, 0.0]
+
+
+MAKE_CASES = [
+    ("unset times", (A, Labels(), 0.0, 0.0, "", 0.0, False)),
+    ("every field", (A, _labels(summary="s"), NOW - 1, NOW, "http://p", NOW, True)),
+]
+
+
+@pytest.mark.parametrize(("case", "fields"), MAKE_CASES, ids=[c[0] for c in MAKE_CASES])
+def test_make_alert_is_the_dataclass_with_its_fingerprint(
+    case: str, fields: tuple[Labels, Labels, float, float, str, float, bool]
+) -> None:
+    made = make_alert(*fields)
+    built = Alert(*fields)
+    assert (made, repr(made), made.fingerprint) == (built, repr(built), built.fingerprint)

@@ -15,16 +15,17 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from prometheus_client import Gauge, Summary
+from prometheus_client import Gauge
+from prometheus_client.core import SummaryMetricFamily
 
 from vigil.alerting._api import Notification, NotifyError, Stage
 from vigil.alerting.route import Route
 from vigil.alerting.store import AlertStore
-from vigil.model.alert import Alert
+from vigil.model.alert import Alert, make_alert
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels
 
@@ -140,12 +141,15 @@ class AggregationGroup:
     def empty(self) -> bool:
         return not self._alerts
 
-    def insert(self, alert: Alert) -> None:
+    def insert(self, alert: Alert, now: float | None = None) -> None:
         """Add or replace the alert; flush now if the group has not flushed yet and the
-        alert has waited out `group_wait` already."""
+        alert has waited out `group_wait` already (`now` defaults to the clock's)."""
         self._alerts[alert.fingerprint] = alert
-        now = self._clock.now()
-        if not self._has_flushed and alert.starts_at + self.route.options.group_wait.seconds < now:
+        if self._has_flushed:
+            return
+        if now is None:
+            now = self._clock.now()
+        if alert.starts_at + self.route.options.group_wait.seconds < now:
             self._next = now
             self._woken.set()
 
@@ -199,7 +203,18 @@ class AggregationGroup:
                 resolved.append(alert)
                 sent.append(alert)
             else:
-                sent.append(replace(alert, ends_at=0.0))
+                sent.append(
+                    make_alert(
+                        alert.labels,
+                        alert.annotations,
+                        alert.starts_at,
+                        0.0,
+                        alert.generator_url,
+                        alert.updated_at,
+                        alert.timeout,
+                        alert.fingerprint,
+                    )
+                )
         options = self.route.options
         notification = Notification(
             receiver=options.receiver,
@@ -230,10 +245,34 @@ class DispatcherMetrics:
             "Number of active aggregation groups",
             registry=registry,
         )
-        self.processing_duration = Summary(
+        self.processing_duration = _DurationSummary(
             "alertmanager_dispatcher_alert_processing_duration_seconds",
             "Summary of latencies for the processing of alerts.",
-            registry=registry,
+        )
+        if registry is not None:
+            registry.register(self.processing_duration)
+
+
+class _DurationSummary:
+    """A summary without quantiles that takes a whole batch in one `observe_many` (a
+    prometheus_client Summary costs a lock and two increments per alert)."""
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self._name = name
+        self._documentation = documentation
+        self.count = 0
+        self.sum = 0.0
+
+    def observe_many(self, count: int, total: float) -> None:
+        self.count += count
+        self.sum += total
+
+    def describe(self) -> list[SummaryMetricFamily]:
+        return [SummaryMetricFamily(self._name, self._documentation)]
+
+    def collect(self) -> Iterator[SummaryMetricFamily]:
+        yield SummaryMetricFamily(
+            self._name, self._documentation, count_value=self.count, sum_value=self.sum
         )
 
 
@@ -263,8 +302,8 @@ class Dispatcher:
         self._maintenance_interval = maintenance_interval
         self._metrics = metrics
         self._groups: dict[Route, dict[Labels, AggregationGroup]] = {}
-        # Routes and group labels per alert label set: resends repeat the same sets.
-        self._destinations: dict[Labels, tuple[tuple[Route, Labels], ...]] = {}
+        # By fingerprint: the label set, and the routes with group labels it goes to.
+        self._destinations: dict[int, tuple[Labels, tuple[tuple[Route, Labels], ...]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
 
@@ -274,9 +313,8 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         self._groups = {}
         self._count_groups()
-        for alert in self._store.list():
-            self._route_alert(alert)
-        self._unsubscribe = self._store.subscribe(self._route_alert)
+        self._route_alerts(self._store.list())
+        self._unsubscribe = self._store.subscribe_batches(self._route_alerts)
         self._maintenance = loop.create_task(self._maintain(), name="dispatcher maintenance")
 
     async def stop(self) -> None:
@@ -292,32 +330,46 @@ class Dispatcher:
     def _all_groups(self) -> list[AggregationGroup]:
         return [group for groups in self._groups.values() for group in groups.values()]
 
-    def _route_alert(self, alert: Alert) -> None:
+    def _route_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Insert each alert into the group of every route it matches; the routes and group
+        labels of a label set are cached by fingerprint (resends repeat the same sets)."""
+        if not alerts:
+            return
         started = time.perf_counter()
-        destinations = self._destinations.get(alert.labels)
-        if destinations is None:
-            if len(self._destinations) >= _ROUTE_CACHE_SIZE:
-                self._destinations.clear()
-            destinations = tuple(
-                (route, route.group_labels(alert.labels))
-                for route in self.route.match(alert.labels)
-            )
-            self._destinations[alert.labels] = destinations
-        for route, labels in destinations:
-            self._insert(alert, route, labels)
+        now = self._clock.now()
+        cache = self._destinations
+        for alert in alerts:
+            labels = alert.labels
+            cached = cache.get(alert.fingerprint)
+            if cached is None or (cached[0] is not labels and cached[0] != labels):
+                if len(cache) >= _ROUTE_CACHE_SIZE:
+                    cache.clear()
+                cached = (
+                    labels,
+                    tuple(
+                        (route, route.group_labels(labels)) for route in self.route.match(labels)
+                    ),
+                )
+                cache[alert.fingerprint] = cached
+            for route, group_labels in cached[1]:
+                self._insert(alert, route, group_labels, now)
         if self._metrics is not None:
-            self._metrics.processing_duration.observe(time.perf_counter() - started)
+            self._metrics.processing_duration.observe_many(
+                len(alerts), time.perf_counter() - started
+            )
 
-    def _insert(self, alert: Alert, route: Route, labels: Labels) -> None:
-        groups = self._groups.setdefault(route, {})
+    def _insert(self, alert: Alert, route: Route, labels: Labels, now: float) -> None:
+        groups = self._groups.get(route)
+        if groups is None:
+            groups = self._groups[route] = {}
         group = groups.get(labels)
         if group is not None:
-            group.insert(alert)
+            group.insert(alert, now)
             return
         group = AggregationGroup(route, labels, self._clock, self._notify, self._timeout)
         groups[labels] = group
         self._count_groups()
-        group.insert(alert)
+        group.insert(alert, now)
         group.start()
 
     async def _notify(self, notification: Notification) -> bool:

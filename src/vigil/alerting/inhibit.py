@@ -20,6 +20,10 @@ from vigil.model.matchers import matches_all
 
 GC_INTERVAL = 15 * 60.0
 """How often Alertmanager drops resolved alerts from a rule's source cache."""
+_SIDES_CACHE_SIZE = 100_000
+
+_Sources = dict[int, Alert]
+"""A rule's source alerts with the same `equal` label values, by fingerprint."""
 
 
 @dataclass(slots=True)
@@ -28,7 +32,7 @@ class _Rule:
     that deciding for one target costs a dict lookup, not a scan of every source alert."""
 
     config: InhibitRule
-    sources: dict[tuple[str, ...], dict[int, Alert]] = field(default_factory=dict)
+    sources: dict[tuple[str, ...], _Sources] = field(default_factory=dict)
 
     def key(self, labels: Labels) -> tuple[str, ...]:
         return tuple(labels.get(name) for name in self.config.equal)
@@ -55,18 +59,39 @@ class Inhibitor:
         self._marker = marker
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._last_gc = 0.0
+        # By fingerprint: the label set, and the `sources` entries of the rules whose source
+        # side it matches (senders resend the same label sets); cleared when an entry goes.
+        self._sides: dict[int, tuple[Labels, tuple[_Sources, ...]]] = {}
 
     def observe(self, alert: Alert, now: float | None = None) -> None:
-        """Take in a new or updated alert (subscribe this to the store, which calls it on
-        every put); `now` defaults to the clock's."""
+        """Take in a new or updated alert; `now` defaults to the clock's."""
+        self.observe_all((alert,), now)
+
+    def observe_all(self, alerts: Iterable[Alert], now: float | None = None) -> None:
+        """Take in new or updated alerts (subscribe this to the store's batches)."""
         if now is None:
             now = self._clock.now()
-        fp = alert.fingerprint
-        for rule in self._rules:
-            if matches_all(rule.config.source_matchers, alert.labels):
-                rule.sources.setdefault(rule.key(alert.labels), {})[fp] = alert
+        if self._rules:
+            sides = self._sides
+            for alert in alerts:
+                fp = alert.fingerprint
+                labels = alert.labels
+                cached = sides.get(fp)
+                if cached is None or (cached[0] is not labels and cached[0] != labels):
+                    if len(sides) >= _SIDES_CACHE_SIZE:
+                        sides.clear()
+                    cached = sides[fp] = (labels, self._source_entries(labels))
+                for entry in cached[1]:
+                    entry[fp] = alert
         if now - self._last_gc >= GC_INTERVAL:
             self.gc(now)
+
+    def _source_entries(self, labels: Labels) -> tuple[_Sources, ...]:
+        entries = []
+        for rule in self._rules:
+            if matches_all(rule.config.source_matchers, labels):
+                entries.append(rule.sources.setdefault(rule.key(labels), {}))
+        return tuple(entries)
 
     def forget(self, fp: int) -> None:
         """Drop an alert the store no longer holds."""
@@ -74,6 +99,7 @@ class Inhibitor:
             for key, alerts in list(rule.sources.items()):
                 if alerts.pop(fp, None) is not None and not alerts:
                     del rule.sources[key]
+                    self._sides.clear()
 
     def gc(self, now: float) -> int:
         """Drop source alerts resolved at `now`; returns how many were dropped."""
@@ -86,6 +112,7 @@ class Inhibitor:
                     dropped += 1
                 if not alerts:
                     del rule.sources[key]
+                    self._sides.clear()
         return dropped
 
     def mutes(self, labels: Labels) -> bool:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import builtins
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 
-from vigil.model.alert import Alert
+from vigil.model.alert import Alert, fingerprint, make_alert, merged_span
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels, is_legacy_label_name
 
@@ -28,6 +28,7 @@ DEFAULT_GC_INTERVAL = 30 * 60.0
 """Alertmanager's `--alerts.gc-interval` default."""
 
 AlertCallback = Callable[[Alert], None]
+BatchCallback = Callable[[Sequence[Alert]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +43,33 @@ class InvalidAlert:
 
 def validate(alert: Alert) -> str:
     """Alertmanager's `Alert.Validate()` message, or "" for a valid alert."""
-    if alert.starts_at == 0.0:
+    return _problem(alert.starts_at, alert.ends_at, alert.labels, alert.annotations)
+
+
+def _problem(starts_at: float, ends_at: float, labels: Labels, annotations: Labels) -> str:
+    if starts_at == 0.0:
         return "start time missing"
-    if alert.ends_at != 0.0 and alert.ends_at < alert.starts_at:
+    if ends_at != 0.0 and ends_at < starts_at:
         return "start time must be before end time"
-    problem = _label_set_problem(alert.labels)
+    problem = _label_set_problem(labels)
     if problem:
         return f"invalid label set: {problem}"
-    if not alert.labels:
+    if not labels:
         return "at least one label pair required"
-    problem = _label_set_problem(alert.annotations)
+    problem = _label_set_problem(annotations)
     if problem:
         return f"invalid annotations: {problem}"
     return ""
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stored_labels(labels: Labels) -> tuple[Labels, int]:
+    """The labels Alertmanager stores (pairs with empty values dropped) and their
+    fingerprint (-1 for labels that fail validation); cached, as senders repeat the same
+    label sets every resend."""
+    if any(value == "" for _, value in labels):
+        labels = Labels(pair for pair in labels if pair[1] != "")
+    return labels, -1 if _label_set_problem(labels) else fingerprint(labels)
 
 
 @functools.lru_cache(maxsize=1 << 15)
@@ -78,7 +93,7 @@ def _go_quote(text: str) -> str:
 class _Subscription:
     __slots__ = ("on_delete", "on_put")
 
-    def __init__(self, on_put: AlertCallback, on_delete: AlertCallback | None) -> None:
+    def __init__(self, on_put: BatchCallback, on_delete: BatchCallback | None) -> None:
         self.on_put = on_put
         self.on_delete = on_delete
 
@@ -118,51 +133,71 @@ class AlertStore:
 
     def put(self, alerts: Iterable[Alert]) -> builtins.list[InvalidAlert]:
         """Store the valid alerts (merging each with the stored one when their activity
-        overlaps) and return the invalid ones; the valid ones are stored either way."""
+        overlaps) and return the invalid ones; the valid ones are stored either way.
+
+        One pass builds each stored alert once: the stamping of Alertmanager's POST handler
+        (update time, default start, end by `resolve_timeout`, empty label values dropped),
+        validation, and `Alert.merge` with the stored alert. Subscribers then get the batch.
+        """
         now = self.clock.now()
+        timeout_end = now + self.resolve_timeout
+        table = self._alerts
         invalid: builtins.list[InvalidAlert] = []
+        stored: builtins.list[Alert] = []
         for index, alert in enumerate(alerts):
-            stamped = self._stamp(alert, now)
-            problem = validate(stamped)
+            starts, ends, timeout = alert.starts_at, alert.ends_at, alert.timeout
+            if starts == 0.0:
+                starts = ends if ends != 0.0 else now
+            if ends == 0.0:
+                ends, timeout = timeout_end, True
+            labels, fp = _stored_labels(alert.labels)
+            problem = _problem(starts, ends, labels, alert.annotations)
             if problem:
                 invalid.append(InvalidAlert(index, alert, problem))
                 continue
-            stored = self._merge(stamped, now)
-            self._alerts[stored.fingerprint] = stored
+            old = table.get(fp)
+            younger: Alert | None = None  # a stored alert updated after now: the clock went back
+            if old is not None and (
+                old.starts_at < ends < old.ends_at or old.starts_at < starts < old.ends_at
+            ):
+                if old.updated_at > now:
+                    younger = old
+                else:
+                    starts, ends = merged_span(old, starts, ends, now)
+            new = make_alert(
+                labels, alert.annotations, starts, ends, alert.generator_url, now, timeout, fp
+            )
+            if younger is not None:
+                new = younger.merge(new, now)
+            table[fp] = new
+            stored.append(new)
+        if stored:
             for subscription in tuple(self._subscriptions):
                 subscription.on_put(stored)
         return invalid
-
-    def _stamp(self, alert: Alert, now: float) -> Alert:
-        """What Alertmanager's POST handler does before validating: update time, default
-        start, end by `resolve_timeout`, labels with empty values dropped."""
-        starts, ends, timeout = alert.starts_at, alert.ends_at, alert.timeout
-        if starts == 0.0:
-            starts = ends if ends != 0.0 else now
-        if ends == 0.0:
-            ends, timeout = now + self.resolve_timeout, True
-        labels = alert.labels
-        if any(value == "" for _, value in labels):
-            labels = Labels(pair for pair in labels if pair[1] != "")
-        stamped = Alert(labels, alert.annotations, starts, ends, alert.generator_url, now, timeout)
-        if labels is alert.labels:
-            object.__setattr__(stamped, "_fingerprint", alert._fingerprint)
-        return stamped
-
-    def _merge(self, alert: Alert, now: float) -> Alert:
-        old = self._alerts.get(alert.fingerprint)
-        if old is None:
-            return alert
-        overlaps = (old.starts_at < alert.ends_at < old.ends_at) or (
-            old.starts_at < alert.starts_at < old.ends_at
-        )
-        return old.merge(alert, now) if overlaps else alert
 
     def subscribe(
         self, on_put: AlertCallback, on_delete: AlertCallback | None = None
     ) -> Callable[[], None]:
         """Call `on_put` with every alert stored from now on (as merged) and `on_delete` with
         every alert GC drops; returns the function that ends the subscription."""
+
+        def put_each(alerts: Sequence[Alert]) -> None:
+            for alert in alerts:
+                on_put(alert)
+
+        def delete_each(alerts: Sequence[Alert]) -> None:
+            assert on_delete is not None
+            for alert in alerts:
+                on_delete(alert)
+
+        return self.subscribe_batches(put_each, delete_each if on_delete is not None else None)
+
+    def subscribe_batches(
+        self, on_put: BatchCallback, on_delete: BatchCallback | None = None
+    ) -> Callable[[], None]:
+        """`subscribe` by batch: `on_put` gets the alerts each `put` stored, in order, once
+        they all are stored; `on_delete` the alerts each GC dropped."""
         subscription = _Subscription(on_put, on_delete)
         self._subscriptions.append(subscription)
 
@@ -178,10 +213,10 @@ class AlertStore:
         dropped = [alert for alert in self._alerts.values() if alert.resolved_at(at)]
         for alert in dropped:
             del self._alerts[alert.fingerprint]
-        for alert in dropped:
+        if dropped:
             for subscription in tuple(self._subscriptions):
                 if subscription.on_delete is not None:
-                    subscription.on_delete(alert)
+                    subscription.on_delete(dropped)
         if dropped:
             _log.debug("alert store GC dropped %d resolved alerts", len(dropped))
         return dropped

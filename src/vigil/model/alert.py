@@ -71,16 +71,10 @@ class Alert:
         and a sender's explicit end time beats one set by `resolve_timeout`."""
         if other.updated_at < self.updated_at:
             return other.merge(self, now)
-        starts = min(self.starts_at, other.starts_at)
-        ends = other.ends_at
-        if other.resolved_at(now):
-            if self.resolved_at(now) and self.ends_at > other.ends_at:
-                ends = self.ends_at
-        elif self.ends_at > other.ends_at and not self.timeout:
-            ends = self.ends_at
+        starts, ends = merged_span(self, other.starts_at, other.ends_at, now)
         if starts == other.starts_at and ends == other.ends_at:
             return other
-        merged = Alert(
+        return make_alert(
             other.labels,
             other.annotations,
             starts,
@@ -88,6 +82,53 @@ class Alert:
             other.generator_url,
             other.updated_at,
             other.timeout,
+            other._fingerprint,
         )
-        object.__setattr__(merged, "_fingerprint", other._fingerprint)
-        return merged
+
+
+def merged_span(old: Alert, starts_at: float, ends_at: float, now: float) -> tuple[float, float]:
+    """Start and end of `old` merged with a younger update of it spanning `starts_at` to
+    `ends_at` (the time rules of `Alert.merge`, for callers that build the result once)."""
+    starts = old.starts_at if old.starts_at < starts_at else starts_at
+    if ends_at != 0.0 and ends_at <= now:
+        if old.resolved_at(now) and old.ends_at > ends_at:
+            return starts, old.ends_at
+    elif old.ends_at > ends_at and not old.timeout:
+        return starts, old.ends_at
+    return starts, ends_at
+
+
+_new = object.__new__
+_set_labels = Alert.__dict__["labels"].__set__
+_set_annotations = Alert.__dict__["annotations"].__set__
+_set_starts_at = Alert.__dict__["starts_at"].__set__
+_set_ends_at = Alert.__dict__["ends_at"].__set__
+_set_generator_url = Alert.__dict__["generator_url"].__set__
+_set_updated_at = Alert.__dict__["updated_at"].__set__
+_set_timeout = Alert.__dict__["timeout"].__set__
+_set_fingerprint = Alert.__dict__["_fingerprint"].__set__
+
+
+def make_alert(
+    labels: Labels,
+    annotations: Labels,
+    starts_at: float,
+    ends_at: float,
+    generator_url: str,
+    updated_at: float,
+    timeout: bool,
+    fingerprint: int = -1,
+) -> Alert:
+    """`Alert(...)` with every field given (and the fingerprint when known), for the ingestion
+    path: it sets the slots directly, about twice as fast as the frozen dataclass's
+    `__init__`. A `fingerprint` other than -1 must be `fingerprint(labels)`."""
+    alert: Alert = _new(Alert)
+    _set_labels(alert, labels)
+    _set_annotations(alert, annotations)
+    _set_starts_at(alert, starts_at)
+    _set_ends_at(alert, ends_at)
+    _set_generator_url(alert, generator_url)
+    _set_updated_at(alert, updated_at)
+    _set_timeout(alert, timeout)
+    _set_fingerprint(alert, fingerprint)
+    return alert

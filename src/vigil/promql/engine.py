@@ -10,6 +10,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -50,6 +51,16 @@ from vigil.tsdb._api import Querier, SelectHints, SeriesData, is_stale_marker
 from vigil.tsdb.block import SeriesBatch, select_batch
 
 Queryable = Callable[[int, int], Querier]
+
+
+class QueryEngine(Protocol):
+    """What the rule engine and the HTTP API run PromQL through: the local `Engine`, or
+    `vigil.remote.RemoteEngine` over an external Prometheus-compatible API."""
+
+    def instant_query(self, query: str, t_ms: int) -> QueryResult: ...
+
+    def range_query(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult: ...
+
 
 # Rule groups and dashboards send the same texts again and again; the AST is immutable.
 parse = functools.lru_cache(maxsize=4096)(_parse_uncached)

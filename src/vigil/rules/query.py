@@ -10,7 +10,7 @@ import enum
 from collections.abc import Callable
 
 from vigil.model import Labels
-from vigil.promql.engine import Engine
+from vigil.promql.engine import QueryEngine
 from vigil.promql.value import Sample, Scalar, Vector
 
 QueryFunc = Callable[[str, int], tuple[Sample, ...]]
@@ -26,7 +26,7 @@ class RuleHealth(enum.StrEnum):
     ERR = "err"
 
 
-def engine_query_func(engine: Engine) -> QueryFunc:
+def engine_query_func(engine: QueryEngine) -> QueryFunc:
     """Prometheus's EngineQueryFunc: an instant query; a scalar becomes one unlabelled sample."""
 
     def query(expr: str, t_ms: int) -> tuple[Sample, ...]:

@@ -6,6 +6,7 @@ Thin by design: it parses requests, calls the core (`AlertmanagerCore`), renders
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -19,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from vigil.alerting.marker import AlertStatus
 from vigil.config.matchers import MatcherParseError, new_matcher, parse_matchers
-from vigil.model.alert import Alert, fingerprint_hex
+from vigil.model.alert import Alert, fingerprint_hex, make_alert
 from vigil.model.labels import Labels
 from vigil.model.matchers import Matcher, MatchType
 
@@ -228,24 +229,62 @@ def _json_reason(err: Exception) -> str:
     return str(err)
 
 
-def _labels_of(value: Any, field: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise _swagger_error(400, f"{field} in body must be a map of strings", 400)
-    return value
+def _interned_labels(items: tuple[tuple[str, Any], ...]) -> Labels:
+    """The Labels of a JSON object's items, or ValueError when a value is not a string.
+
+    Wrapped in LRU caches below: a sender resends the same label sets (Prometheus every
+    evaluation), so a hit costs one hash of the items and every resend of a set shares one
+    Labels object and its strings. A hit implies string values: no other JSON value equals
+    a string."""
+    for _, value in items:
+        if not isinstance(value, str):
+            raise ValueError("not a map of strings")
+    return Labels(sorted(items))
 
 
-def _optional_time(item: dict[str, Any], key: str, field: str) -> float:
+_alert_labels = functools.lru_cache(maxsize=1 << 16)(_interned_labels)
+_alert_annotations = functools.lru_cache(maxsize=1 << 14)(_interned_labels)
+_NO_LABELS = Labels()
+
+
+def _labels_field(
+    item: dict[str, Any],
+    key: str,
+    index: int,
+    intern: Callable[[tuple[tuple[str, Any], ...]], Labels],
+) -> Labels:
     value = item.get(key)
-    if value in (None, ""):
+    if value is None:
+        return _NO_LABELS
+    if isinstance(value, dict):
+        try:
+            return intern(tuple(value.items()))
+        except (ValueError, TypeError):  # TypeError: an unhashable value, a list or map
+            pass
+    raise _swagger_error(400, f"[{index}].{key} in body must be a map of strings", 400)
+
+
+def _optional_time(item: dict[str, Any], key: str, index: int | None = None) -> float:
+    """The time under `key`, 0.0 when absent; `index` is the item's place in an array."""
+    value = item.get(key)
+    if value is None or value == "":
         return 0.0
+    field = key if index is None else f"[{index}].{key}"
     if not isinstance(value, str):
         raise _swagger_error(602, f"{field} in body must be of type date-time", 422)
     try:
-        return parse_time(value, field)
-    except ValueError as err:
-        raise _swagger_error(602, str(err), 422) from None
+        return _cached_time(value)
+    except ValueError:
+        try:
+            return parse_time(value, field)  # raises again, naming the field
+        except ValueError as err:
+            raise _swagger_error(602, str(err), 422) from None
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _cached_time(text: str) -> float:
+    """Prometheus resends each firing alert with the same `startsAt`."""
+    return parse_time(text, "")
 
 
 def postable_alerts(body: Any) -> list[Alert]:
@@ -254,24 +293,24 @@ def postable_alerts(body: Any) -> list[Alert]:
     if not isinstance(body, list):
         raise _swagger_error(400, "alerts in body must be of type array", 400)
     out: list[Alert] = []
+    append = out.append
     for index, item in enumerate(body):
-        field = f"[{index}]"
         if not isinstance(item, dict):
-            raise _swagger_error(400, f"{field} in body must be of type object", 400)
+            raise _swagger_error(400, f"[{index}] in body must be of type object", 400)
         if "labels" not in item:
-            raise _swagger_error(602, f"{field}.labels in body is required", 422)
+            raise _swagger_error(602, f"[{index}].labels in body is required", 422)
         url = item.get("generatorURL") or ""
         if not isinstance(url, str):
-            raise _swagger_error(602, f"{field}.generatorURL in body must be of type uri", 422)
-        out.append(
-            Alert(
-                labels=Labels.from_dict(_labels_of(item["labels"], f"{field}.labels")),
-                annotations=Labels.from_dict(
-                    _labels_of(item.get("annotations"), f"{field}.annotations")
-                ),
-                starts_at=_optional_time(item, "startsAt", f"{field}.startsAt"),
-                ends_at=_optional_time(item, "endsAt", f"{field}.endsAt"),
-                generator_url=url,
+            raise _swagger_error(602, f"[{index}].generatorURL in body must be of type uri", 422)
+        append(
+            make_alert(
+                _labels_field(item, "labels", index, _alert_labels),
+                _labels_field(item, "annotations", index, _alert_annotations),
+                _optional_time(item, "startsAt", index),
+                _optional_time(item, "endsAt", index),
+                url,
+                0.0,
+                False,
             )
         )
     return out
@@ -317,8 +356,8 @@ def postable_silence(body: Any, now: float) -> SilenceView:
     if not isinstance(raw_matchers, list):
         raise _swagger_error(400, "matchers in body must be of type array", 400)
     matchers = tuple(_silence_matcher(m) for m in raw_matchers)
-    starts = _optional_time(body, "startsAt", "startsAt")
-    ends = _optional_time(body, "endsAt", "endsAt")
+    starts = _optional_time(body, "startsAt")
+    ends = _optional_time(body, "endsAt")
     if starts >= ends:
         raise _BadRequest("Failed to create silence: start time must be before end time")
     if ends < now:

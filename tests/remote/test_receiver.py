@@ -1,0 +1,221 @@
+"""`POST /api/v1/write` into a real TSDB: what a valid push stores (bit-exact, staleness markers
+included), and each kind of bad push answered 400 with a clear message, leaving what was
+stored before untouched."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cramjam
+import numpy as np
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from vigil.model import Labels, Matcher
+from vigil.remote.prompb import Label, MetricMetadata, Sample, TimeSeries, WriteRequest
+from vigil.remote.receiver import (
+    DISABLED_MESSAGE,
+    CommittingAppender,
+    ReceiverOptions,
+    WriteReceiver,
+)
+from vigil.startup import StorageNotReady
+from vigil.tsdb._api import STALE_NAN, STALE_NAN_BITS
+from vigil.tsdb.db import TSDB
+
+Points = Sequence[tuple[int, float]]
+
+
+def _series(labels: dict[str, str], points: Points) -> TimeSeries:
+    return TimeSeries(
+        labels=[Label(name=k, value=v) for k, v in sorted(labels.items())],
+        samples=[Sample(value=v, timestamp=t) for t, v in points],
+    )
+
+
+def _push(*series: TimeSeries, metadata: Sequence[MetricMetadata] = ()) -> bytes:
+    raw = WriteRequest(timeseries=series, metadata=metadata).SerializeToString()
+    return bytes(cramjam.snappy.compress_raw(raw))
+
+
+@pytest.fixture
+def tsdb(tmp_path: Path) -> Iterator[TSDB]:
+    with TSDB.open(tmp_path / "data") as db:
+        yield db
+
+
+def _client(tsdb: TSDB, options: ReceiverOptions | None = None, enabled: bool = True) -> TestClient:
+    receiver = WriteReceiver(tsdb.appender, options or ReceiverOptions(), enabled=enabled)
+    return TestClient(Starlette(routes=list(receiver.routes())))
+
+
+def _stored(tsdb: TSDB) -> dict[Labels, list[tuple[int, int]]]:
+    """Every series with its (timestamp, value bits) pairs."""
+    querier = tsdb.querier(0, 10**13)
+    try:
+        return {
+            s.labels: list(
+                zip(s.timestamps.tolist(), s.values.view(np.uint64).tolist(), strict=True)
+            )
+            for s in querier.select([Matcher.of("__name__", "=~", ".+")])
+        }
+    finally:
+        querier.close()
+
+
+def _bits(points: Points) -> list[tuple[int, int]]:
+    return [(t, int(np.array([v]).view(np.uint64)[0])) for t, v in points]
+
+
+def _post(client: TestClient, body: bytes) -> tuple[int, str]:
+    response = client.post(
+        "/api/v1/write",
+        content=body,
+        headers={
+            "Content-Encoding": "snappy",
+            "Content-Type": "application/x-protobuf",
+            "X-Prometheus-Remote-Write-Version": "0.1.0",
+        },
+    )
+    return response.status_code, response.text
+
+
+UP = {"__name__": "up", "job": "node", "instance": "a:9100"}
+LOAD = {"__name__": "node_load1", "instance": "a:9100"}
+UP_POINTS: Points = [(1_000, 1.0), (16_000, 0.0), (31_000, STALE_NAN)]
+LOAD_POINTS: Points = [(1_000, 0.25), (16_000, math.inf), (31_000, -1e-300)]
+
+
+def test_a_push_is_stored_exactly(tsdb: TSDB) -> None:
+    metadata = [MetricMetadata(type=MetricMetadata.GAUGE, metric_family_name="up", help="h")]
+    body = _push(_series(UP, UP_POINTS), _series(LOAD, LOAD_POINTS), metadata=metadata)
+    with _client(tsdb) as client:
+        assert _post(client, body) == (204, "")
+    assert _stored(tsdb) == {
+        Labels.from_dict(UP): _bits(UP_POINTS),
+        Labels.from_dict(LOAD): _bits(LOAD_POINTS),
+    }
+    assert _stored(tsdb)[Labels.from_dict(UP)][-1][1] == STALE_NAN_BITS
+
+
+def test_empty_label_values_are_absent_labels_and_empty_series_store_nothing(tsdb: TSDB) -> None:
+    body = _push(_series({**UP, "zone": ""}, UP_POINTS[:1]), _series({"__name__": "nothing"}, []))
+    with _client(tsdb) as client:
+        assert _post(client, body) == (204, "")
+    assert _stored(tsdb) == {Labels.from_dict(UP): _bits(UP_POINTS[:1])}
+
+
+def _truncated() -> bytes:
+    raw = WriteRequest(timeseries=[_series(UP, [(99_000, 1.0)])]).SerializeToString()
+    return bytes(cramjam.snappy.compress_raw(raw[:-3]))
+
+
+def _duplicate_label() -> bytes:
+    series = TimeSeries(
+        labels=[Label(name="__name__", value="up"), Label(name="job", value="a")] * 2,
+        samples=[Sample(value=1, timestamp=99_000)],
+    )
+    return _push(series)
+
+
+BIG = WriteRequest(timeseries=[_series(UP, [(99_000 + i, 1.0) for i in range(2_000)])])
+
+
+def _big() -> bytes:
+    return bytes(cramjam.snappy.compress_raw(BIG.SerializeToString()))
+
+
+@pytest.mark.parametrize(
+    ("body", "options", "message"),
+    [
+        (
+            WriteRequest(timeseries=[_series(UP, [(99_000, 1.0)])]).SerializeToString(),
+            ReceiverOptions(),
+            "body is not snappy-compressed (block format): snappy: corrupt input",
+        ),
+        (
+            b"",
+            ReceiverOptions(),
+            "body is not snappy-compressed (block format): snappy: corrupt input (empty)",
+        ),
+        (
+            _truncated(),
+            ReceiverOptions(),
+            "body is not a valid WriteRequest protobuf (truncated or corrupt): timeseries 0 is "
+            "truncated",
+        ),
+        (_duplicate_label(), ReceiverOptions(), "timeseries 0: duplicate label name '__name__'"),
+        (
+            _big(),
+            ReceiverOptions(max_body_bytes=1_000),
+            "request too large: body of more than 1000 bytes (the limit)",
+        ),
+        (
+            _big(),
+            ReceiverOptions(max_decoded_bytes=10_000),
+            f"request too large: {BIG.ByteSize()} bytes decompressed, more than the limit of 10000",
+        ),
+    ],
+    ids=["not-snappy", "empty", "truncated", "duplicate-label", "huge-body", "huge-decoded"],
+)
+def test_bad_pushes_are_refused_and_lose_nothing(
+    tsdb: TSDB, body: bytes, options: ReceiverOptions, message: str
+) -> None:
+    with _client(tsdb, options) as client:
+        assert _post(client, _push(_series(UP, UP_POINTS))) == (204, "")
+        before = _stored(tsdb)
+        status, text = _post(client, body)
+    assert (status, text[: len(message)]) == (400, message)
+    assert _stored(tsdb) == before == {Labels.from_dict(UP): _bits(UP_POINTS)}
+
+
+def test_out_of_order_samples_are_refused_and_the_rest_is_stored(tsdb: TSDB) -> None:
+    new = {"__name__": "up", "job": "other"}
+    body = _push(
+        _series(UP, [(500, 1.0), (31_000, 5.0), (40_000, 1.0)]),  # older, clashing, newer
+        _series(new, [(2_000, 1.0)]),
+    )
+    with _client(tsdb) as client:
+        assert _post(client, _push(_series(UP, UP_POINTS))) == (204, "")
+        status, text = _post(client, body)
+    assert (status, text) == (
+        400,
+        "2 of 4 samples refused (1 duplicate sample for timestamp, 1 out of order); 2 stored",
+    )
+    assert _stored(tsdb) == {
+        Labels.from_dict(UP): _bits([*UP_POINTS, (40_000, 1.0)]),
+        Labels.from_dict(new): _bits([(2_000, 1.0)]),
+    }
+
+
+def test_a_resent_push_stores_nothing_twice(tsdb: TSDB) -> None:
+    """A sender retries a batch whose answer it lost: as in Prometheus, its older samples are
+    out of order (the sender drops the batch on 400) and the last one is a silent duplicate."""
+    body = _push(_series(UP, UP_POINTS))
+    with _client(tsdb) as client:
+        assert [_post(client, body), _post(client, body)] == [
+            (204, ""),
+            (400, "2 of 3 samples refused (2 out of order); 0 stored, 1 already stored"),
+        ]
+    assert _stored(tsdb) == {Labels.from_dict(UP): _bits(UP_POINTS)}
+
+
+def test_without_the_flag_the_endpoint_says_how_to_enable_it(tsdb: TSDB) -> None:
+    with _client(tsdb, enabled=False) as client:
+        assert _post(client, _push(_series(UP, UP_POINTS))) == (404, DISABLED_MESSAGE)
+    assert _stored(tsdb) == {}
+
+
+def test_a_push_before_the_wal_is_replayed_is_answered_503_for_a_retry() -> None:
+    def not_ready() -> CommittingAppender:
+        raise StorageNotReady("replaying the WAL (40%)")
+
+    receiver = WriteReceiver(not_ready)
+    with TestClient(Starlette(routes=list(receiver.routes()))) as client:
+        assert _post(client, _push(_series(UP, UP_POINTS))) == (
+            503,
+            "TSDB not ready: replaying the WAL (40%)",
+        )
