@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ def families_from_registry(registry: Any) -> Iterator[MetricFamily]:
         samples = [
             Sample(
                 s.name,
-                Labels.from_dict(s.labels),
+                _labels(tuple(s.labels.items())),
                 float(s.value),
                 None if s.timestamp is None else round(float(s.timestamp) * 1000),
                 None
@@ -35,3 +36,9 @@ def families_from_registry(registry: Any) -> Iterator[MetricFamily]:
             metric.unit or None,
             samples,
         )
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _labels(items: tuple[tuple[str, str], ...]) -> Labels:
+    """Self-metrics repeat the same label sets on every scrape."""
+    return Labels(sorted(items))
