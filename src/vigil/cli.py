@@ -302,6 +302,24 @@ def _add_alert_rule_flags(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="prometheus.yml whose rule_files to cross-check an alertmanager.yml with",
     )
+    parser.add_argument(
+        "--explain",
+        action="append",
+        default=[],
+        metavar="LABELS",
+        help="also show what an alertmanager.yml does with an alert with these labels "
+        "('alertname=X,severity=critical'): routes, group, inhibitions, timeline (repeatable)",
+    )
+
+
+def _explain_alerts(path: str, args: argparse.Namespace) -> int:
+    from vigil.alerting.explain import explain_command
+
+    status = 0
+    for labels in args.explain:
+        print(file=sys.stdout)
+        status |= explain_command(path, labels, None, sys.stdout, sys.stderr)
+    return status
 
 
 def _alert_rule_files(args: argparse.Namespace) -> list[str]:
@@ -328,7 +346,8 @@ def _run_check_config(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError):
             is_alertmanager = False
         if is_alertmanager:
-            status |= check_command([path], sys.stdout, _alert_rule_files(args))
+            checked = check_command([path], sys.stdout, _alert_rule_files(args))
+            status |= checked or _explain_alerts(path, args)
         else:
             rules = TargetRules(populate_labels, alertmanager_labels)
             status |= check_config_command([path], sys.stdout, rules)
@@ -338,7 +357,10 @@ def _run_check_config(args: argparse.Namespace) -> int:
 def _run_check_alertmanager_config(args: argparse.Namespace) -> int:
     from vigil.alerting.lint import check_command
 
-    return check_command(args.files, sys.stdout, _alert_rule_files(args))
+    status = check_command(args.files, sys.stdout, _alert_rule_files(args))
+    for path in args.files if status == 0 else ():
+        status |= _explain_alerts(path, args)
+    return status
 
 
 def _add_alertmanager(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
