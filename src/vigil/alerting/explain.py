@@ -16,7 +16,12 @@ from vigil.alerting.route import Route, build_tree, label_set_string, matchers_s
 from vigil.config._yaml import ConfigError
 from vigil.config.alertmanager import Config, InhibitRule, load_config
 from vigil.config.duration import Duration
-from vigil.config.matchers import MatcherParseError, new_matcher, parse_matchers
+from vigil.config.matchers import (
+    MatcherParseError,
+    api_matcher_op,
+    new_matcher,
+    parse_matchers,
+)
 from vigil.model.labels import Labels, json_quote
 from vigil.model.matchers import Matcher, MatchType
 
@@ -209,13 +214,13 @@ def fetch_live_state(url: str) -> LiveState:
         if silence.get("status", {}).get("state") != "active":
             continue
         matchers = tuple(
-            new_matcher(m["name"], _op(m), m["value"]) for m in silence.get("matchers", [])
+            new_matcher(
+                m["name"],
+                api_matcher_op(bool(m.get("isRegex")), bool(m.get("isEqual", True))),
+                m["value"],
+            )
+            for m in silence.get("matchers", [])
         )
         active.append((str(silence["id"]), matchers))
     firing = tuple(Labels.from_dict(a.get("labels", {})) for a in alerts)
     return LiveState(silences=tuple(active), firing=firing)
-
-
-def _op(matcher: dict[str, object]) -> str:
-    regex, equal = bool(matcher.get("isRegex")), bool(matcher.get("isEqual", True))
-    return ("=~" if equal else "!~") if regex else ("=" if equal else "!=")

@@ -50,6 +50,13 @@ def new_matcher(name: str, op: str, value: str) -> Matcher:
     return Matcher(mtype, name, value, regex)
 
 
+def api_matcher_op(is_regex: bool, is_equal: bool) -> str:
+    """The operator of a matcher as Alertmanager's API v2 spells it (`isRegex`, `isEqual`)."""
+    if is_regex:
+        return "=~" if is_equal else "!~"
+    return "=" if is_equal else "!="
+
+
 def parse_matchers(text: str) -> tuple[Matcher, ...]:
     """Alertmanager's default ("fallback") parsing of one `matchers:` entry or amtool argument."""
     try:

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vigil.alerting.marker import AlertStatus
-from vigil.config.matchers import MatcherParseError, new_matcher, parse_matchers
+from vigil.config.matchers import MatcherParseError, api_matcher_op, new_matcher, parse_matchers
 from vigil.model.alert import Alert, fingerprint_hex, make_alert
 from vigil.model.labels import Labels
 from vigil.model.matchers import Matcher, MatchType
@@ -379,13 +379,7 @@ def _silence_matcher(raw: Any) -> Matcher:
     if not isinstance(raw, dict) or "name" not in raw or "value" not in raw:
         raise _swagger_error(602, "matchers in body must have name, value and isRegex", 422)
     name, value = raw["name"], raw["value"]
-    regex, equal = bool(raw.get("isRegex", False)), bool(raw.get("isEqual", True))
-    op = {
-        (False, True): "=",
-        (False, False): "!=",
-        (True, True): "=~",
-        (True, False): "!~",
-    }[(regex, equal)]
+    op = api_matcher_op(bool(raw.get("isRegex", False)), bool(raw.get("isEqual", True)))
     if not isinstance(name, str) or not isinstance(value, str):
         raise _swagger_error(602, "matcher name and value must be strings", 422)
     try:
@@ -478,26 +472,18 @@ class AlertmanagerAPI:
     # ---- alerts
 
     async def get_alerts(self, request: Request) -> Response:
-        matchers = _filters(request)
-        receiver = _receiver_regex(request)
-        show = {
-            "active": _flag(request, "active"),
-            "silenced": _flag(request, "silenced"),
-            "inhibited": _flag(request, "inhibited"),
-            "unprocessed": _flag(request, "unprocessed"),
-        }
+        query = _AlertQuery.parse(request, with_unprocessed=True)
         now = self._core.now()
         out = []
         for alert in self._core.alerts():
-            if alert.resolved_at(now) or not all(m.matches_labels(alert.labels) for m in matchers):
+            if not query.matches(alert, now):
                 continue
             receivers = self._core.receivers_for(alert.labels)
-            if receiver is not None and not any(receiver.match(r) for r in receivers):
+            if query.receiver is not None and not any(query.receiver.match(r) for r in receivers):
                 continue
             status = self._core.alert_status(alert)
-            if not _shown(status, show):
-                continue
-            out.append(alert_json(alert, status, receivers))
+            if query.shows(status):
+                out.append(alert_json(alert, status, receivers))
         out.sort(key=lambda a: a["fingerprint"])
         return JSONResponse(out)
 
@@ -509,27 +495,18 @@ class AlertmanagerAPI:
         return Response(status_code=200)
 
     async def get_groups(self, request: Request) -> Response:
-        matchers = _filters(request)
-        receiver = _receiver_regex(request)
-        show = {
-            "active": _flag(request, "active"),
-            "silenced": _flag(request, "silenced"),
-            "inhibited": _flag(request, "inhibited"),
-            "unprocessed": True,
-        }
+        query = _AlertQuery.parse(request, with_unprocessed=False)
         now = self._core.now()
         out = []
         for group in self._core.alert_groups():
-            if receiver is not None and not receiver.match(group.receiver):
+            if query.receiver is not None and not query.receiver.match(group.receiver):
                 continue
             alerts = []
             for alert, receivers in zip(group.alerts, group.receivers, strict=True):
-                if alert.resolved_at(now) or not all(
-                    m.matches_labels(alert.labels) for m in matchers
-                ):
+                if not query.matches(alert, now):
                     continue
                 status = self._core.alert_status(alert)
-                if _shown(status, show):
+                if query.shows(status):
                     alerts.append(alert_json(alert, status, receivers))
             if alerts:
                 out.append(
@@ -632,12 +609,41 @@ class AlertmanagerAPI:
         return PlainTextResponse("failed to reload config", status_code=500)
 
 
-def _shown(status: AlertStatus, show: dict[str, bool]) -> bool:
-    """Alertmanager's alertFilter on the marker's state."""
-    if not show["unprocessed"] and status.state == "unprocessed":
-        return False
-    if not show["active"] and status.state == "active":
-        return False
-    if not show["silenced"] and status.silenced_by:
-        return False
-    return show["inhibited"] or not status.inhibited_by
+@dataclass(frozen=True, slots=True)
+class _AlertQuery:
+    """The filters of `GET /api/v2/alerts` and `/alerts/groups` (the groups endpoint has no
+    `unprocessed` flag: it always shows them)."""
+
+    matchers: tuple[Matcher, ...]
+    receiver: re.Pattern[str] | None
+    active: bool
+    silenced: bool
+    inhibited: bool
+    unprocessed: bool
+
+    @classmethod
+    def parse(cls, request: Request, *, with_unprocessed: bool) -> _AlertQuery:
+        return cls(
+            _filters(request),
+            _receiver_regex(request),
+            _flag(request, "active"),
+            _flag(request, "silenced"),
+            _flag(request, "inhibited"),
+            _flag(request, "unprocessed") if with_unprocessed else True,
+        )
+
+    def matches(self, alert: Alert, now: float) -> bool:
+        """Still firing at `now`, and every filter matcher matches its labels."""
+        return not alert.resolved_at(now) and all(
+            m.matches_labels(alert.labels) for m in self.matchers
+        )
+
+    def shows(self, status: AlertStatus) -> bool:
+        """Alertmanager's alertFilter on the marker's state."""
+        if not self.unprocessed and status.state == "unprocessed":
+            return False
+        if not self.active and status.state == "active":
+            return False
+        if not self.silenced and status.silenced_by:
+            return False
+        return self.inhibited or not status.inhibited_by
