@@ -6,8 +6,12 @@ STAMP := $(VENV)/.installed
 # Where `make run` listens and keeps its data (`make run VIGIL_LISTEN_ADDRESS=127.0.0.1:9191`).
 VIGIL_LISTEN_ADDRESS ?= 127.0.0.1:9090
 VIGIL_DATA_DIR ?= ./data
+# The web UI's bundle, built from ui/ with the machine's Node (20+) when missing or stale.
+UI_OUT := src/vigil/web/static/app.js
+UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/build.mjs ui/index.html ui/tsconfig.json
+UI_DEPS := ui/node_modules/.installed
 
-.PHONY: run test lint fmt typecheck unit bench clean
+.PHONY: run test lint fmt typecheck unit bench clean ui wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,17 +21,27 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+$(UI_DEPS): ui/package.json ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+	touch $(UI_DEPS)
+
+$(UI_OUT): $(UI_DEPS) $(UI_SOURCES)
+	cd ui && npm run --silent build
+
+ui: $(UI_OUT)
+
+run: $(STAMP) $(UI_OUT)
 	$(BIN)/vigil server --web.listen-address=$(VIGIL_LISTEN_ADDRESS) --storage.tsdb.path=$(VIGIL_DATA_DIR)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(UI_DEPS)
 	$(BIN)/mypy
+	cd ui && npm run --silent check
 
-unit: $(STAMP)
+unit: $(STAMP) $(UI_OUT)
 	$(BIN)/pytest -n auto
 
 test: lint typecheck unit
@@ -41,5 +55,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/agent.py
 	$(BIN)/python bench/tsdb.py
 
+# A wheel with the UI built in, so pip users need no Node.
+wheel: $(STAMP) $(UI_OUT)
+	$(BIN)/python -m pip wheel --no-deps --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info
+	rm -rf $(VENV) build dist src/*.egg-info src/vigil/web/static ui/node_modules

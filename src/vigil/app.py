@@ -25,10 +25,9 @@ from prometheus_client import Gauge
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-import vigil
 from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService, load_service_config
 from vigil.config import ConfigError
 from vigil.config.alertmanager import Config as AlertmanagerConfig
@@ -63,6 +62,7 @@ from vigil.web.listen import parse_listen_address
 from vigil.web.metrics import metrics_endpoint
 from vigil.web.rules import RulesAPI
 from vigil.web.targets import GlobalURLOptions, TargetsAPI
+from vigil.web.ui import UIAssets
 
 log = logging.getLogger("vigil.server")
 
@@ -79,19 +79,6 @@ DEFAULT_ALERTMANAGER_CONFIG = resources.files("vigil") / "alerting" / "default" 
 """The in-process Alertmanager's config without --alertmanager.config.file: no receiver yet."""
 
 TICK_SECONDS = 60.0
-
-_INDEX = """<!DOCTYPE html>
-<html><head><title>vigil</title></head>
-<body><h1>vigil {version}</h1>
-<ul>
-<li><a href="/api/v1/targets">Targets</a> (JSON)</li>
-<li><a href="/api/v1/query?query=up">up</a> (JSON)</li>
-<li><a href="/api/v1/status/tsdb">TSDB status</a> (JSON)</li>
-<li><a href="/metrics">vigil's own metrics and this host's</a></li>
-</ul>
-<p>Query with Grafana's Prometheus data source or <code>promtool query instant http://{address} up</code>.</p>
-</body></html>
-"""
 
 
 def default_config(listen_address: str) -> str:
@@ -509,11 +496,6 @@ class Server:
         )
         targets = TargetsAPI(self.manager, GlobalURLOptions())
 
-        async def index(_: Request) -> HTMLResponse:
-            host, port = parse_listen_address(options.listen_address)
-            shown = f"127.0.0.1:{port}" if host in ("0.0.0.0", "::") else options.listen_address
-            return HTMLResponse(_INDEX.format(version=vigil.__version__, address=shown))
-
         async def reload(_: Request) -> Response:
             if not options.enable_lifecycle:
                 return PlainTextResponse("Lifecycle API is not enabled.", status_code=403)
@@ -534,7 +516,7 @@ class Server:
                     containers.stop()
 
         routes = [
-            Route("/", index),
+            *UIAssets().routes(),
             Route("/-/ready", self.storage.ready_endpoint, methods=["GET", "HEAD"]),
             Route("/metrics", metrics_endpoint(scrape, self.registry)),
             Route("/-/reload", reload, methods=["POST", "PUT"]),

@@ -1,0 +1,84 @@
+// vigil's UI: a nav bar and one page at a time, each page talking only to the HTTP APIs.
+import "./style.css";
+import { h, notice, replace } from "./dom";
+import { type Cleanup, type Page, type Route, onNavigate } from "./router";
+import { queryPage } from "./query";
+import { targetsPage } from "./targets";
+import { rulesPage } from "./rules";
+import { alertsPage } from "./alerts";
+import { silencesPage } from "./silences";
+import { statusPage } from "./status";
+import { dashboardListPage, dashboardPage, homePage } from "./dashboards/pages";
+
+const ROUTES: [RegExp, Page][] = [
+  [/^\/$/, homePage],
+  [/^\/(?:query|graph)$/, queryPage],
+  [/^\/targets$/, targetsPage],
+  [/^\/rules$/, rulesPage],
+  [/^\/alerts$/, alertsPage],
+  [/^\/silences$/, silencesPage],
+  [/^\/status$/, statusPage],
+  [/^\/dashboards$/, dashboardListPage],
+  [/^\/d\/([^/]+)(?:\/[^/]*)?$/, dashboardPage],
+];
+
+const NAV: [string, string][] = [
+  ["/dashboards", "Dashboards"],
+  ["/query", "Query"],
+  ["/alerts", "Alerts"],
+  ["/rules", "Rules"],
+  ["/targets", "Targets"],
+  ["/silences", "Silences"],
+  ["/status", "Status"],
+];
+
+let cleanup: Cleanup | void = undefined;
+let generation = 0;
+
+function shell(): { nav: HTMLElement; main: HTMLElement } {
+  const nav = h(
+    "nav",
+    { class: "topbar", "aria-label": "Main" },
+    h("a", { href: "/", class: "brand" }, "vigil"),
+    h("ul", null, NAV.map(([href, text]) => h("li", null, h("a", { href }, text)))),
+  );
+  const main = h("main", { id: "page", tabindex: "-1" });
+  document.body.append(nav, main);
+  return { nav, main };
+}
+
+async function render(nav: HTMLElement, main: HTMLElement): Promise<void> {
+  const mine = ++generation;
+  if (typeof cleanup === "function") cleanup();
+  cleanup = undefined;
+  const path = location.pathname;
+  for (const a of nav.querySelectorAll("ul a")) {
+    const href = a.getAttribute("href") ?? "";
+    if (path === href || (href === "/dashboards" && path.startsWith("/d/"))) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  replace(main);
+  for (const [pattern, page] of ROUTES) {
+    const m = pattern.exec(path);
+    if (!m) continue;
+    const route: Route = { path, params: new URLSearchParams(location.search), args: m.slice(1).map(decodeURIComponent) };
+    try {
+      const done = await page(main, route);
+      if (mine === generation) cleanup = done;
+      else if (typeof done === "function") done();
+    } catch (err) {
+      main.append(notice("error", `This page failed: ${err instanceof Error ? err.message : String(err)}`));
+    }
+    return;
+  }
+  main.append(notice("warn", `No page at ${path}. `, h("a", { href: "/" }, "Home")));
+}
+
+function start(): void {
+  const { nav, main } = shell();
+  onNavigate(() => void render(nav, main));
+  void render(nav, main);
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();
