@@ -1,0 +1,115 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real `vigil server`.
+
+Chromium comes from the Debian package (`.ci/run` installs it); Playwright never downloads a
+browser. A missing Chromium fails the tests, as a missing peer does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, free_port, wait_ok
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "tests" / "artifacts"
+# As root on a closed network: no sandbox, no GPU, no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    """A fresh page; console errors and uncaught exceptions fail the test that made them."""
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    tab.on(
+        "console",
+        lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None,
+    )
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def start_server(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A `vigil server` on a free 127.0.0.1 port; the caller stops it."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = [
+        sys.executable,
+        "-m",
+        "vigil",
+        "server",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--storage.tsdb.path={data_dir}",
+        *extra,
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ok(f"{base}/-/ready", 60)
+    except BaseException:
+        proc.terminate()
+        proc.wait(30)
+        raise
+    return proc, base
+
+
+def wait_for_data(base: str, query: str = "up", seconds: float = 30) -> None:
+    """Until `query` returns at least one series (the first scrape has landed)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{base}/api/v1/query", params={"query": query}, timeout=5).json()
+        if body["data"]["result"]:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{query} returned nothing within {seconds:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """vigil with its default config (it scrapes itself every 15 s), after its first scrape."""
+    proc, base = start_server(tmp_path_factory.mktemp("vigil-ui"))
+    try:
+        wait_for_data(base)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
