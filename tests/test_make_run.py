@@ -1,5 +1,6 @@
-"""What a new user gets: `make run` on a fresh clone (its own .venv, installed for real)
-scrapes vigil itself and fires Watchdog within 30 s of listening, and stops on Ctrl-C."""
+"""What a new user gets: `make run` on a fresh clone (its own .venv, installed for real, and
+the UI built with npm) scrapes vigil itself, fires Watchdog within 30 s of listening, serves
+the UI, and stops on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -93,6 +94,10 @@ def test_make_run_on_a_fresh_clone(tmp_path: Path) -> None:
             ("rules", "firing"),
             ("alertmanager", "active"),
         ]
+        # The UI was built by make (npm) and is served with the API.
+        index = httpx.get(f"{api}/", timeout=5)
+        assert index.status_code == 200 and "/static/app.js" in index.text
+        assert httpx.get(f"{api}/static/app.js", timeout=5).status_code == 200
     finally:
         stopped = _interrupt(proc)
         log.close()
