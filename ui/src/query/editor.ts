@@ -1,0 +1,177 @@
+// The PromQL editor: a growing monospace <textarea> with an ARIA combobox/listbox of
+// completions. ArrowUp/ArrowDown move, Enter/Tab accept, Escape closes; Enter with the list
+// closed runs the query and Shift+Enter inserts a newline.
+import { h } from "../dom";
+import { type Sources, type Suggestion, contextAt, suggest } from "./autocomplete";
+
+export interface Editor {
+  element: HTMLElement;
+  textarea: HTMLTextAreaElement;
+  value(): string;
+  setValue(text: string): void;
+  close(): void;
+}
+
+let ids = 0;
+
+export function editor(options: { sources: Sources; value: string; label: string; onRun: () => void }): Editor {
+  const id = `promql-${++ids}`;
+  const list = h("ul", { id: `${id}-list`, class: "completions", role: "listbox", "aria-label": "Completions", hidden: true });
+  const textarea = h("textarea", {
+    id,
+    class: "promql",
+    rows: 1,
+    spellcheck: "false",
+    autocomplete: "off",
+    autocapitalize: "off",
+    role: "combobox",
+    "aria-label": options.label,
+    "aria-autocomplete": "list",
+    "aria-expanded": "false",
+    "aria-controls": list.id,
+    "aria-multiline": "true",
+    placeholder: "Expression (press Shift+Enter for newlines)",
+  });
+  textarea.value = options.value;
+  const element = h("div", { class: "promql-editor" }, textarea, list);
+
+  let items: Suggestion[] = [];
+  let active = -1;
+  let from = 0;
+  let request = 0;
+
+  const grow = (): void => {
+    textarea.style.height = "auto";
+    textarea.style.height = `${textarea.scrollHeight + 2}px`;
+  };
+
+  const close = (): void => {
+    request++;
+    items = [];
+    active = -1;
+    list.hidden = true;
+    list.replaceChildren();
+    textarea.setAttribute("aria-expanded", "false");
+    textarea.removeAttribute("aria-activedescendant");
+  };
+
+  const highlight = (i: number): void => {
+    active = i;
+    list.querySelectorAll("li").forEach((li, j) => li.setAttribute("aria-selected", String(j === i)));
+    const li = list.children[i] as HTMLElement | undefined;
+    if (li) {
+      textarea.setAttribute("aria-activedescendant", li.id);
+      li.scrollIntoView({ block: "nearest" });
+    } else textarea.removeAttribute("aria-activedescendant");
+  };
+
+  const accept = (i: number): void => {
+    const item = items[i];
+    if (!item) return;
+    const end = textarea.selectionStart;
+    const text = textarea.value;
+    let insert = item.insert;
+    // A label value is closed with the quote it was opened with, unless one follows already.
+    const quote = text[from - 1];
+    if (item.kind === "value" && text[end] !== quote) insert += quote;
+    textarea.value = text.slice(0, from) + insert + text.slice(end);
+    const cursor = from + insert.length;
+    textarea.setSelectionRange(cursor, cursor);
+    close();
+    grow();
+  };
+
+  const open = async (): Promise<void> => {
+    const mine = ++request;
+    const ctx = contextAt(textarea.value, textarea.selectionStart);
+    const found = textarea.selectionStart === textarea.selectionEnd ? await suggest(ctx, options.sources) : [];
+    if (mine !== request || document.activeElement !== textarea) return;
+    if (!found.length || ctx.kind === "none") {
+      close();
+      return;
+    }
+    items = found;
+    from = ctx.from;
+    list.replaceChildren(
+      ...found.map((item, i) =>
+        h(
+          "li",
+          {
+            id: `${id}-opt-${i}`,
+            role: "option",
+            "aria-selected": "false",
+            class: `completion ${item.kind}`,
+            // Keep the focus in the editor when an option is clicked.
+            onmousedown: (e: Event) => e.preventDefault(),
+            onclick: () => accept(i),
+          },
+          h("span", { class: "completion-text" }, item.text),
+          h("span", { class: "completion-kind", "aria-hidden": "true" }, item.kind),
+        ),
+      ),
+    );
+    list.hidden = false;
+    textarea.setAttribute("aria-expanded", "true");
+    highlight(0);
+  };
+
+  textarea.addEventListener("input", () => {
+    grow();
+    void open();
+  });
+  textarea.addEventListener("blur", close);
+  textarea.addEventListener("keydown", (event) => {
+    const isOpen = !list.hidden && items.length > 0;
+    if (isOpen) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        const n = items.length;
+        highlight((active + (event.key === "ArrowDown" ? 1 : n - 1)) % n);
+        return;
+      }
+      if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        close();
+        return;
+      }
+      if ((event.key === "Enter" && !event.shiftKey) || (event.key === "Tab" && !event.shiftKey)) {
+        const item = items[active];
+        const typed = textarea.value.slice(from, textarea.selectionStart);
+        // Accepting what is already typed changes nothing: Enter then runs the query.
+        if (item && !(event.key === "Enter" && item.insert === typed)) {
+          event.preventDefault();
+          accept(active);
+          return;
+        }
+        close();
+      }
+    }
+    if (event.key === " " && event.ctrlKey) {
+      event.preventDefault();
+      void open();
+      return;
+    }
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      options.onRun();
+    }
+  });
+  // Moving the cursor away from the word closes the list.
+  textarea.addEventListener("click", close);
+  textarea.addEventListener("keyup", (event) => {
+    if (["ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown"].includes(event.key)) close();
+  });
+  requestAnimationFrame(grow);
+
+  return {
+    element,
+    textarea,
+    value: () => textarea.value,
+    setValue(text: string) {
+      textarea.value = text;
+      grow();
+    },
+    close,
+  };
+}
