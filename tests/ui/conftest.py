@@ -11,12 +11,11 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-
 from tests.conftest import REPO, free_port, wait_ok
 
 CHROMIUM = "/usr/bin/chromium"
