@@ -33,6 +33,7 @@ from vigil.config import ConfigError
 from vigil.config.alertmanager import Config as AlertmanagerConfig
 from vigil.config.alertmanager import parse_config as parse_alertmanager_config
 from vigil.config.prometheus import Config, load_config, parse_config
+from vigil.dashboards import DashboardStore
 from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, ScrapeCollector, build_host_collectors
 from vigil.exporter.containers import ContainerOptions, build_exporter
 from vigil.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
@@ -58,6 +59,7 @@ from vigil.startup import StorageStartup
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
 from vigil.web.api import APIContext, PrometheusAPI, success
+from vigil.web.dashboards_api import DashboardsAPI
 from vigil.web.listen import parse_listen_address
 from vigil.web.metrics import metrics_endpoint
 from vigil.web.rules import RulesAPI
@@ -226,6 +228,8 @@ class Server:
         self._after_storage_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
+        # --- dashboards (issue 11): imported Grafana JSON under the data dir + built-ins
+        self.dashboards = DashboardStore(options.data_dir / "dashboards")
 
     @property
     def tsdb(self) -> TSDB:
@@ -441,6 +445,19 @@ class Server:
             # vigil's own: the memory self-budget and who ran into it.
             "maxSeries": stats.max_series,
             "refusedSeriesByMetricName": pairs(stats.refused_series_by_metric_name),
+            # vigil's own, for the Status page: the persisted blocks, oldest first.
+            "blocks": [
+                {
+                    "ulid": b.meta.ulid,
+                    "minTime": b.meta.mint,
+                    "maxTime": b.meta.maxt,
+                    "numSamples": b.meta.num_samples,
+                    "numSeries": b.meta.num_series,
+                    "level": b.meta.level,
+                    "size": b.size_bytes,
+                }
+                for b in self.tsdb.blocks
+            ],
         }
 
     def runtime(self) -> dict[str, Any]:
@@ -523,6 +540,7 @@ class Server:
             *api.routes(),
             *targets.routes(),
             *RulesAPI(self.rules).routes(),
+            *DashboardsAPI(self.dashboards).routes(),  # issue 11
             Route("/api/v1/alertmanagers", self._alertmanagers_endpoint),
             # --- remote write receiver (issue 12, item 2)
             *WriteReceiver(self.storage.appender, enabled=options.remote_write_receiver).routes(),

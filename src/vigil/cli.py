@@ -981,6 +981,13 @@ def _add_query(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     query_cli.add_parser(sub)
 
 
+def _add_dashboards(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`vigil dashboards import|list|export|delete` (issue 11)."""
+    from vigil.dashboards import cli as dashboards_cli
+
+    dashboards_cli.add_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vigil",
@@ -996,6 +1003,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tsdb(sub)
     _add_query(sub)
     _add_alertmanager(sub)
+    _add_dashboards(sub)
     return parser
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.conftest import REPO, free_port, wait_ok
 
 CHROMIUM = "/usr/bin/chromium"
