@@ -15,8 +15,10 @@ def test_every_nav_link_opens_its_page(server: str, page: object) -> None:
     assert isinstance(page, Page)
     page.goto(server + "/")
     for name in NAV:
-        page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
-        link = page.get_by_role("link", name=name)
+        page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name=name, exact=True
+        ).click()
+        link = page.get_by_role("link", name=name, exact=True)
         expect(link).to_have_attribute("aria-current", "page")
         expect(page.locator("main h1").first).to_be_visible()
 

@@ -1,7 +1,240 @@
-// The Alerts page (being written).
-import { h, notice } from "./dom";
-import type { Route } from "./router";
+// The Alerts page: Prometheus's — alerting rules by file and group, filtered by state (inactive,
+// pending, firing: checkboxes kept in the URL), each rule expandable to its definition and active
+// alerts (labels, state, active since, value, annotations), each alert with a "Silence" link that
+// opens the Silences page's form prefilled with the alert's labels.
+import { h, notice, pill, replace } from "./dom";
+import { getJSON, promGet } from "./api";
+import { type Route, setParams } from "./router";
+import { type Labels, errorText, labelChips, matchesSearch, matcherText, searchBox, timeEl, utc } from "./pages/common";
+import { type ActiveAlert, type AlertingRule, type RuleGroup, type RulesData, ruleText } from "./pages/rules-api";
 
-export function alertsPage(root: HTMLElement, _route: Route): void {
-  root.append(h("h1", null, "Alerts"), notice("info", "This page is being written."));
+type State = "inactive" | "pending" | "firing";
+const STATES: State[] = ["inactive", "pending", "firing"];
+
+/** An alert as Alertmanager's API v2 reports it: only its silenced/inhibited status is used here. */
+interface AMAlert {
+  labels: Labels;
+  status: { state: string; silencedBy: string[]; inhibitedBy: string[] };
+}
+
+function labelsKey(labels: Labels): string {
+  return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+}
+
+/** /silences?new=1&matcher=... : the new-silence form with one equality matcher per label. */
+export function silenceLink(labels: Labels): string {
+  const p = new URLSearchParams();
+  p.set("new", "1");
+  for (const name of Object.keys(labels).sort()) p.append("matcher", matcherText({ name, op: "=", value: labels[name] }));
+  return `/silences?${p.toString()}`;
+}
+
+export async function alertsPage(root: HTMLElement, route: Route): Promise<void> {
+  const params = new URLSearchParams(route.params);
+  const chosen = new Set<State>(
+    params.has("state") ? (params.get("state") ?? "").split(",").filter((s): s is State => STATES.includes(s as State)) : STATES,
+  );
+  let search = params.get("search") ?? "";
+  const open = new Set(params.getAll("open"));
+  let groups: RuleGroup[] | null = null;
+  const amStatus = new Map<string, AMAlert["status"]>();
+
+  const filters = h("div", { class: "tabs", role: "group", "aria-label": "Show rules by state" });
+  const list = h("div");
+  const save = (): void => {
+    const p = new URLSearchParams();
+    if (chosen.size !== STATES.length) p.set("state", STATES.filter((s) => chosen.has(s)).join(","));
+    if (search) p.set("search", search);
+    for (const key of [...open].sort()) p.append("open", key);
+    setParams(p);
+  };
+
+  const rulesOf = (g: RuleGroup): AlertingRule[] => g.rules.filter((r): r is AlertingRule => r.type === "alerting");
+
+  const drawFilters = (): void => {
+    const counts: Record<State, number> = { inactive: 0, pending: 0, firing: 0 };
+    for (const g of groups ?? []) for (const r of rulesOf(g)) counts[r.state]++;
+    replace(
+      filters,
+      STATES.map((state) =>
+        h(
+          "label",
+          { class: "state-filter" },
+          h("input", {
+            type: "checkbox",
+            name: state,
+            checked: chosen.has(state),
+            onchange: (e: Event) => {
+              if ((e.target as HTMLInputElement).checked) chosen.add(state);
+              else chosen.delete(state);
+              save();
+              draw();
+            },
+          }),
+          " ",
+          pill(state, `${state[0].toUpperCase()}${state.slice(1)} (${counts[state]})`),
+        ),
+      ),
+    );
+  };
+
+  const setOpen = (keys: string[], value: boolean): void => {
+    for (const k of keys) {
+      if (value) open.add(k);
+      else open.delete(k);
+    }
+    save();
+  };
+
+  const draw = (): void => {
+    if (groups === null) return;
+    drawFilters();
+    const sections: HTMLElement[] = [];
+    for (const g of groups) {
+      const rules = rulesOf(g).filter(
+        (r) => chosen.has(r.state) && matchesSearch(search, r.name, r.labels, ...r.alerts.map((a) => a.labels)),
+      );
+      if (!rules.length) continue;
+      sections.push(
+        h(
+          "section",
+          { class: "section alert-group", "data-group": g.name },
+          h(
+            "div",
+            { class: "section-head" },
+            h("h2", { class: "title" }, `${g.file} > ${g.name}`),
+          ),
+          rules.map((r) => ruleDetails(g, r, open.has(`${g.name}/${r.name}`), amStatus, (value) => setOpen([`${g.name}/${r.name}`], value))),
+        ),
+      );
+    }
+    if (sections.length) replace(list, sections);
+    else replace(list, notice("info", groups.some((g) => rulesOf(g).length) ? "No alerting rule matches these filters." : "No alerting rules."));
+  };
+
+  const load = async (): Promise<void> => {
+    try {
+      const [rules, am] = await Promise.all([
+        promGet<RulesData>("/api/v1/rules", { type: "alert" }),
+        // The built-in Alertmanager may be disabled (--alertmanager.disable): then no silenced state.
+        getJSON<AMAlert[]>("/api/v2/alerts").catch(() => [] as AMAlert[]),
+      ]);
+      groups = rules.groups;
+      amStatus.clear();
+      for (const a of am) amStatus.set(labelsKey(a.labels), a.status);
+    } catch (err) {
+      replace(list, notice("error", `Could not load alerting rules: ${errorText(err)}`));
+      return;
+    }
+    draw();
+  };
+
+  const expandAll = (value: boolean): void => {
+    const keys = (groups ?? []).flatMap((g) => rulesOf(g).map((r) => `${g.name}/${r.name}`));
+    if (value) setOpen(keys.filter((k) => !open.has(k)), true);
+    else setOpen([...open], false);
+    draw();
+  };
+
+  root.append(
+    h("h1", null, "Alerts"),
+    h(
+      "div",
+      { class: "toolbar" },
+      filters,
+      searchBox("Filter by rule name or label", search, (value) => {
+        search = value;
+        save();
+        draw();
+      }),
+      h("button", { type: "button", onclick: () => expandAll(true) }, "Expand all"),
+      h("button", { type: "button", onclick: () => expandAll(false) }, "Collapse all"),
+      h("button", { type: "button", onclick: () => void load() }, "Refresh"),
+    ),
+    list,
+  );
+  list.append(h("p", { class: "muted" }, "Loading…"));
+  await load();
+}
+
+function ruleDetails(
+  group: RuleGroup,
+  rule: AlertingRule,
+  open: boolean,
+  amStatus: Map<string, AMAlert["status"]>,
+  onToggle: (open: boolean) => void,
+): HTMLDetailsElement {
+  const active = rule.alerts.length;
+  const details = h(
+    "details",
+    { class: `rule-row ${rule.state}`, open, "data-rule-name": rule.name, "data-state": rule.state },
+    h(
+      "summary",
+      null,
+      h("span", { class: "name" }, rule.name),
+      pill(rule.state),
+      h("span", { class: "muted" }, active ? `${active} active` : "no active alerts"),
+    ),
+    h(
+      "div",
+      { class: "body" },
+      h("pre", { class: "rule" }, ruleText(rule)),
+      rule.lastError ? h("p", { class: "error-text" }, rule.lastError) : null,
+      active
+        ? h(
+            "table",
+            { class: "data alerts" },
+            h(
+              "thead",
+              null,
+              h("tr", null, ["Labels", "State", "Active since", "Value", "Annotations", ""].map((t) => h("th", { scope: "col" }, t))),
+            ),
+            h("tbody", null, rule.alerts.map((a) => alertRow(a, amStatus.get(labelsKey(a.labels))))),
+          )
+        : null,
+    ),
+  );
+  details.dataset.group = group.name;
+  details.addEventListener("toggle", () => onToggle(details.open));
+  return details;
+}
+
+function alertRow(alert: ActiveAlert, am: AMAlert["status"] | undefined): HTMLTableRowElement {
+  const silenced = am && am.silencedBy.length > 0;
+  const inhibited = am && am.inhibitedBy.length > 0;
+  const names = Object.keys(alert.annotations ?? {}).sort();
+  return h(
+    "tr",
+    { class: "alert", "data-state": alert.state },
+    h("td", null, labelChips(alert.labels)),
+    h(
+      "td",
+      null,
+      pill(alert.state, alert.state.toUpperCase()),
+      silenced ? [" ", pill("silenced")] : null,
+      inhibited ? [" ", pill("inhibited")] : null,
+    ),
+    h("td", null, h("span", null, utc(alert.activeAt)), h("div", { class: "muted" }, timeEl(alert.activeAt))),
+    h("td", { class: "num" }, alert.value),
+    h(
+      "td",
+      null,
+      names.length
+        ? h(
+            "dl",
+            { class: "annotations" },
+            names.map((k) => [h("dt", null, k), h("dd", null, alert.annotations[k])]),
+          )
+        : null,
+    ),
+    h(
+      "td",
+      null,
+      h(
+        "a",
+        { class: "button silence-link", href: silenceLink(alert.labels), title: "Silence this alert in the built-in Alertmanager" },
+        silenced ? "Silence again" : "Silence",
+      ),
+    ),
+  );
 }
