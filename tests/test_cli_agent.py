@@ -52,9 +52,9 @@ def test_path_and_collector_settings() -> None:
     )
 
 
-def test_defaults_are_node_exporters() -> None:
+def test_defaults_are_node_exporters_but_local() -> None:
     got = options()
-    assert (got.listen_address, got.telemetry_path) == (":9100", "/metrics")
+    assert (got.listen_address, got.telemetry_path) == ("127.0.0.1:9100", "/metrics")
     assert got.exporter == ExporterOptions()
 
 

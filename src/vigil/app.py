@@ -57,6 +57,8 @@ from vigil.scrape.manager import ScrapeManager
 from vigil.selfmetrics import self_registry
 from vigil.startup import StorageStartup
 from vigil.tsdb.db import TSDB, TSDBOptions
+from vigil.tsdb.snapshot import snapshot
+from vigil.web.admin import AdminAPI
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
 from vigil.web.api import APIContext, PrometheusAPI, success
 from vigil.web.dashboards_api import DashboardsAPI
@@ -106,7 +108,7 @@ class ServerOptions:
 
     config_file: Path | None = None
     data_dir: Path = Path("data")
-    listen_address: str = "0.0.0.0:9090"
+    listen_address: str = "127.0.0.1:9090"
     retention_ms: int = 15 * 24 * 3_600_000
     retention_bytes: int = 0
     lookback_delta_ms: int = 300_000
@@ -114,6 +116,7 @@ class ServerOptions:
     query_max_samples: int = 50_000_000
     query_max_concurrency: int = 20
     enable_lifecycle: bool = False
+    enable_admin_api: bool = False  # --web.enable-admin-api: /api/v1/admin/tsdb/*
     host_collectors: bool = True
     containers: ContainerOptions | None = None  # the container collectors; None: off
     external_url: str = ""
@@ -137,11 +140,13 @@ class Server:
         options: ServerOptions,
         clock: Callable[[], float] = time.time,
         on_fatal: Callable[[str], None] | None = None,
+        on_quit: Callable[[], None] | None = None,
     ) -> None:
         """`on_fatal` is called when the server cannot go on (the CLI stops the process)."""
         self.options = options
         self.clock = clock
         self._on_fatal = on_fatal
+        self._on_quit = on_quit  # POST /-/quit (--web.enable-lifecycle) stops the process
         self.failure: str | None = None
         self._storage_ready = False
         self.registry = self_registry()
@@ -520,6 +525,13 @@ class Server:
                 return PlainTextResponse("")
             return PlainTextResponse("failed to reload config", status_code=500)
 
+        async def quit_(_: Request) -> Response:
+            if not options.enable_lifecycle:
+                return PlainTextResponse("Lifecycle API is not enabled.", status_code=403)
+            if self._on_quit is not None:
+                asyncio.get_running_loop().call_soon(self._on_quit)  # after this answer
+            return PlainTextResponse("Requesting termination... Goodbye!")
+
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
             if containers is not None:
@@ -537,6 +549,12 @@ class Server:
             Route("/-/ready", self.storage.ready_endpoint, methods=["GET", "HEAD"]),
             Route("/metrics", metrics_endpoint(scrape, self.registry)),
             Route("/-/reload", reload, methods=["POST", "PUT"]),
+            # --- web security (issue 11, item 4): /-/quit and the TSDB admin API
+            Route("/-/quit", quit_, methods=["POST", "PUT"]),
+            *AdminAPI(
+                options.enable_admin_api,
+                lambda with_head: snapshot(self.tsdb, with_head, self.clock()),
+            ).routes(),
             *api.routes(),
             *targets.routes(),
             *RulesAPI(self.rules).routes(),

@@ -14,6 +14,7 @@ import vigil
 if TYPE_CHECKING:
     from vigil.agent import AgentOptions
     from vigil.exporter.containers import ContainerOptions
+    from vigil.web.webconfig import WebConfigSource
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -23,7 +24,7 @@ def _add_agent(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--web.listen-address",
         dest="listen_address",
-        default=":9100",
+        default="127.0.0.1:9100",
         help="address to listen on for the web interface and telemetry (default: %(default)s)",
     )
     parser.add_argument(
@@ -32,6 +33,7 @@ def _add_agent(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="/metrics",
         help="path under which to expose metrics (default: %(default)s)",
     )
+    _add_web_config_flag(parser)
     _add_collector_flags(parser)
     _add_container_flags(parser)
     parser.set_defaults(handler=_run_agent)
@@ -213,7 +215,8 @@ def container_options(args: argparse.Namespace) -> ContainerOptions | None:
 def _run_agent(args: argparse.Namespace) -> int:
     from vigil.agent import build_app
 
-    return _serve("agent", args.listen_address, lambda: build_app(agent_options(args)))
+    web = _web_config("agent", args.web_config_file)
+    return _serve("agent", args.listen_address, lambda: build_app(agent_options(args)), web=web)
 
 
 def _serve(
@@ -221,10 +224,14 @@ def _serve(
     listen_address: str,
     build: Callable[[], Any],
     serving: Callable[[Any], None] | None = None,
+    web: WebConfigSource | None = None,
+    external_url: str = "",
 ) -> int:
     """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
     the uvicorn server (setting its `should_exit` stops it). uvicorn's "auto" takes the C HTTP
-    parser (httptools) and event loop (uvloop) when they import, else h11 and asyncio."""
+    parser (httptools) and event loop (uvloop) when they import, else h11 and asyncio.
+    The app is always behind WebGuard (CSRF; with `web`, basic auth and headers); `web`'s
+    tls_server_config turns on HTTPS."""
     import uvicorn
 
     from vigil.web.listen import parse_listen_address
@@ -234,16 +241,53 @@ def _serve(
     except ValueError as err:
         print(f"vigil {command}: {err}", file=sys.stderr)
         return 2
-    app = build()
-    logging.getLogger("vigil").info("%s listening on %s:%d", command, host, port)
+    from vigil.web.guard import WebGuard
+    from vigil.web.webconfig import WebConfig
+
+    current = web.current if web is not None else WebConfig
+    tls = current().tls
+    context = tls.context() if tls is not None else None
+    app = WebGuard(build(), current, external_url)
+    scheme = "https" if context is not None else "http"
+    logging.getLogger("vigil").info("%s listening on %s://%s:%d", command, scheme, host, port)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", http="auto", loop="auto"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        http="auto",
+        loop="auto",
+        ssl_context_factory=None if context is None else lambda _config, _default: context,
     )
     server = uvicorn.Server(config)
     if serving is not None:
         serving(server)
     server.run()
     return 0
+
+
+def _add_web_config_flag(parser: argparse.ArgumentParser) -> None:
+    """exporter-toolkit's flag: TLS, response headers and basic-auth users from one file."""
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default="",
+        metavar="FILE",
+        help="web config (exporter-toolkit's format): TLS, basic_auth_users, headers",
+    )
+
+
+def _web_config(command: str, path: str) -> WebConfigSource | None:
+    """--web.config.file, checked before anything starts: an unusable file exits 1."""
+    if not path:
+        return None
+    from vigil.web.webconfig import ConfigError, WebConfigSource
+
+    try:
+        return WebConfigSource.open(path)
+    except ConfigError as err:
+        print(f"vigil {command}: --web.config.file: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -380,6 +424,7 @@ def _add_alertmanager(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--web.listen-address", dest="listen_address", default=":9093", help="host:port to serve"
     )
+    _add_web_config_flag(parser)
     parser.add_argument(
         "--web.external-url", dest="external_url", default="", help="URL users reach it at"
     )
@@ -485,6 +530,7 @@ def _run_alertmanager(args: argparse.Namespace) -> int:
         logging.getLogger("vigil").warning(
             "vigil's Alertmanager does not cluster: ignoring --cluster.*"
         )
+    web = _web_config("alertmanager", args.web_config_file)
     storage = Path(args.storage_path)
     problem = storage_error(storage)
     if problem:
@@ -507,7 +553,9 @@ def _run_alertmanager(args: argparse.Namespace) -> int:
     def build() -> Any:
         return alertmanager_app(AlertmanagerService(config, text, options, SystemClock()), prefix)
 
-    return _serve("alertmanager", args.listen_address, build)
+    return _serve(
+        "alertmanager", args.listen_address, build, web=web, external_url=options.external_url
+    )
 
 
 def _default_external_url(listen_address: str, prefix: str = "") -> str:
@@ -788,15 +836,22 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add(
         "--web.listen-address",
         dest="listen_address",
-        default="0.0.0.0:9090",
+        default="127.0.0.1:9090",
         help="address to listen on for the UI, API and telemetry (default: %(default)s)",
     )
     add(
         "--web.enable-lifecycle",
         dest="enable_lifecycle",
         action="store_true",
-        help="allow POST /-/reload",
+        help="allow POST /-/reload and /-/quit",
     )
+    add(
+        "--web.enable-admin-api",
+        dest="enable_admin_api",
+        action="store_true",
+        help="allow /api/v1/admin/tsdb/* (snapshot)",
+    )
+    _add_web_config_flag(parser)
     add(
         "--web.enable-remote-write-receiver",
         dest="remote_write_receiver",
@@ -912,6 +967,7 @@ def _run_server(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"vigil server: {err}", file=sys.stderr)
         return 2
+    web = _web_config("server", args.web_config_file)
     flags = {
         "config.file": args.config_file or "",
         "storage.tsdb.path": args.data_dir,
@@ -919,6 +975,8 @@ def _run_server(args: argparse.Namespace) -> int:
         "storage.tsdb.retention.size": str(args.retention_size),
         "web.listen-address": args.listen_address,
         "web.enable-lifecycle": str(args.enable_lifecycle).lower(),
+        "web.enable-admin-api": str(args.enable_admin_api).lower(),
+        "web.config.file": args.web_config_file,
         "web.enable-remote-write-receiver": str(args.remote_write_receiver).lower(),
         "query.lookback-delta": f"{args.lookback}ms",
         "query.timeout": f"{args.query_timeout}ms",
@@ -939,6 +997,7 @@ def _run_server(args: argparse.Namespace) -> int:
         query_max_samples=args.max_samples,
         query_max_concurrency=args.max_concurrency,
         enable_lifecycle=args.enable_lifecycle,
+        enable_admin_api=args.enable_admin_api,
         host_collectors=not args.agent_disable,
         containers=container_options(args),
         external_url=args.external_url,
@@ -962,12 +1021,12 @@ def _run_server(args: argparse.Namespace) -> int:
             running.should_exit = True
 
     try:
-        server = Server(options, on_fatal=stop)
+        server = Server(options, on_fatal=stop, on_quit=lambda: stop("quit"))
     except (ConfigError, DataDirError, OSError, ServiceConfigError) as err:
         print(f"vigil server: {err}", file=sys.stderr)
         return 1
     logging.getLogger("vigil").info("data in %s", options.data_dir)
-    code = _serve("server", args.listen_address, server.app, http.append)
+    code = _serve("server", args.listen_address, server.app, http.append, web, args.external_url)
     if server.failure is not None:
         print(f"vigil server: {server.failure}", file=sys.stderr)
         return 1

@@ -1,0 +1,223 @@
+"""The ASGI middleware in front of every vigil HTTP app: basic auth, CSRF and response headers.
+
+Basic auth (`basic_auth_users` of `--web.config.file`): every route — UI pages, /static/*,
+every API, /metrics, /-/healthy — answers 401 with `WWW-Authenticate: Basic` unless the
+request carries a listed user and the password of its bcrypt hash, as exporter-toolkit does.
+A bcrypt check costs tens of ms, so results are cached by (user, stored hash, SHA-256 of the
+password given); a changed hash misses the cache. Unknown users are checked against a dummy
+hash so the answer takes as long as for a known one.
+
+CSRF model. vigil's API is called by programs (curl, Grafana's backend, amtool, Prometheus
+remote-write), which send no `Origin`, and by vigil's own UI, served from the same origin.
+A browser, whatever page it runs, attaches the user's basic-auth credentials to any request
+to vigil, and it always sends `Origin` (and, recent ones, `Sec-Fetch-Site`) on a
+state-changing one. So a POST, PUT, PATCH or DELETE is refused with 403 when:
+- `Sec-Fetch-Site: cross-site`, or
+- `Origin` is present and is neither the request's own scheme://host:port nor that of
+  `--web.external-url` (vigil behind a reverse proxy), or
+- it carries `X-Vigil-UI: 1` (the UI's mark) and credentials but no `Origin`: a browser
+  request that lost the header that proves where it comes from.
+Requests without `Origin` pass: a program that can forge headers can also just send the
+request, so there is nothing a check could protect. Nothing else is exempt.
+
+Headers from `http_server_config.headers` are added to every response that does not set the
+header itself (the UI's own `X-Frame-Options` and CSP on index.html are kept).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
+
+import bcrypt
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vigil.config._yaml import ConfigError
+from vigil.web.webconfig import WebConfig
+
+log = logging.getLogger(__name__)
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_CACHE_SIZE = 100
+# bcrypt of a random password nobody knows: checked for unknown users, so that timing does
+# not tell which user names exist.
+_DUMMY_HASH = b"$2b$10$R8RxXFMZjY3FCelMDKnirOROzRetEcEeaiFNvYmhPkNsnkrCsjsn."
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> str | None:
+    """`scheme://host:port`, lower-cased, with the scheme's default port made explicit."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}:{port or _DEFAULT_PORTS[parts.scheme]}"
+
+
+class BasicAuthCache:
+    """Checks (user, password) against bcrypt hashes, remembering the last results."""
+
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        self._size = size
+        self._results: OrderedDict[tuple[str, bytes, bytes], bool] = OrderedDict()
+        self._lock = threading.Lock()  # one bcrypt at a time, as exporter-toolkit
+        self.bcrypt_checks = 0
+
+    def cached(self, users: Mapping[str, bytes], user: str, password: bytes) -> bool | None:
+        key = self._key(users, user, password)
+        with self._lock:
+            result = self._results.get(key)
+            if result is not None:
+                self._results.move_to_end(key)
+            return result
+
+    def check(self, users: Mapping[str, bytes], user: str, password: bytes) -> bool:
+        """Compare in constant time (bcrypt.checkpw); slow the first time, cached after."""
+        key = self._key(users, user, password)
+        with self._lock:
+            cached = self._results.get(key)
+            if cached is not None:
+                return cached
+            hashed = users.get(user)
+            self.bcrypt_checks += 1
+            try:
+                ok = bcrypt.checkpw(password, hashed or _DUMMY_HASH) and hashed is not None
+            except ValueError:  # a password bcrypt refuses (over 72 bytes)
+                ok = False
+            self._results[key] = ok
+            if len(self._results) > self._size:
+                self._results.popitem(last=False)
+            return ok
+
+    @staticmethod
+    def _key(users: Mapping[str, bytes], user: str, password: bytes) -> tuple[str, bytes, bytes]:
+        return user, users.get(user, b""), hashlib.sha256(password).digest()
+
+
+def _credentials(header: bytes) -> tuple[str, bytes] | None:
+    scheme, _, encoded = header.partition(b" ")
+    if scheme.lower() != b"basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, password = decoded.partition(b":")
+    if not sep:
+        return None
+    return user.decode("utf-8", "replace"), password
+
+
+async def _plain(send: Send, status: int, text: str, extra: list[tuple[bytes, bytes]]) -> None:
+    body = text.encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class WebGuard:
+    """ASGI middleware; `config` returns the current WebConfig (raising ConfigError when the
+    file has become unusable: every request then gets 500, as with exporter-toolkit)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: Callable[[], WebConfig],
+        external_url: str = "",
+        cache: BasicAuthCache | None = None,
+    ) -> None:
+        self.app = app
+        self._config = config
+        self._external_origin = _origin(external_url) if external_url else None
+        self.cache = cache if cache is not None else BasicAuthCache()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            config = self._config()
+        except ConfigError as err:
+            log.error("refusing %s: %s", scope.get("path"), err)
+            await _plain(send, 500, "Internal Server Error\n", [])
+            return
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope.get("headers", ()):
+            headers.setdefault(name.lower(), value)
+        extra = [(k.lower().encode(), v.encode()) for k, v in config.http.headers]
+        if scope["type"] == "http" and scope.get("method") in STATE_CHANGING:
+            refusal = self._cross_origin(scope, headers)
+            if refusal is not None:
+                await _plain(send, 403, refusal, extra)
+                return
+        if config.basic_auth_users and not await self._authorized(config, headers):
+            await _plain(send, 401, "Unauthorized\n", [(b"www-authenticate", b"Basic"), *extra])
+            return
+        if not extra:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", ())}
+                added = [(k, v) for k, v in extra if k not in present]
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _cross_origin(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
+        """Why a state-changing request is refused as cross-origin, or None."""
+        if headers.get(b"sec-fetch-site", b"").lower() == b"cross-site":
+            return (
+                "cross-site request refused (Sec-Fetch-Site: cross-site): vigil refuses "
+                "state-changing requests from other sites (CSRF)\n"
+            )
+        origin = headers.get(b"origin")
+        if origin is None:
+            if headers.get(b"x-vigil-ui") and headers.get(b"authorization"):
+                return (
+                    "request refused: a UI request with credentials must carry an Origin header\n"
+                )
+            return None
+        claimed = _origin(origin.decode("latin-1"))
+        own = _origin(
+            f"{scope.get('scheme', 'http')}://{headers.get(b'host', b'').decode('latin-1')}"
+        )
+        if claimed is not None and claimed in (own, self._external_origin):
+            return None
+        return (
+            f"cross-origin request refused: Origin {origin.decode('latin-1')} is not this "
+            f"server's ({own or 'unknown'}); vigil refuses state-changing requests from other "
+            "origins (CSRF)\n"
+        )
+
+    async def _authorized(self, config: WebConfig, headers: dict[bytes, bytes]) -> bool:
+        header = headers.get(b"authorization")
+        credentials = _credentials(header) if header is not None else None
+        if credentials is None:
+            return False
+        user, password = credentials
+        users = config.basic_auth_users
+        cached = self.cache.cached(users, user, password)
+        if cached is not None:
+            return cached
+        return await run_in_threadpool(self.cache.check, users, user, password)
