@@ -85,18 +85,34 @@ DEFAULT_ALERTMANAGER_CONFIG = resources.files("vigil") / "alerting" / "default" 
 TICK_SECONDS = 60.0
 
 
-def default_config(listen_address: str) -> str:
+@dataclass(frozen=True, slots=True)
+class SelfScrape:
+    """How vigil's default self-scrape gets past its own --web.config.file: over HTTPS when
+    TLS is on (its own cert on loopback, unverified), with a per-process token the web guard
+    accepts in place of a basic-auth password."""
+
+    token: str = ""
+    https: bool = False
+
+
+def default_config(listen_address: str, self_scrape: SelfScrape = SelfScrape()) -> str:
     """What vigil scrapes with no --config.file: itself, which serves this host's metrics."""
     host, port = parse_listen_address(listen_address)
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    access = ""
+    if self_scrape.https:
+        access += "    scheme: https\n    tls_config: {insecure_skip_verify: true}\n"
+    if self_scrape.token:
+        access += f"    authorization: {{credentials: {self_scrape.token}}}\n"
     return (
         "global:\n"
         "  scrape_interval: 15s\n"
         "  evaluation_interval: 15s\n"
         "scrape_configs:\n"
         "  - job_name: vigil\n"
+        f"{access}"
         "    static_configs:\n"
         f"      - targets: ['{target}']\n"
     )
@@ -127,6 +143,7 @@ class ServerOptions:
     default_rules: bool = True
     heartbeat_url: str = ""
     heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL
+    self_scrape: SelfScrape = SelfScrape()  # what the default config needs past the web guard
     query_remote_url: str = ""  # --query.remote-url: PromQL runs on an external API
     remote_write_receiver: bool = False  # --web.enable-remote-write-receiver
     flags: Mapping[str, str] = field(default_factory=dict)
@@ -243,8 +260,11 @@ class Server:
     def _load_config(self) -> tuple[Config, str]:
         path = self.options.config_file
         if path is None:
-            text = default_config(self.options.listen_address)
-            return parse_config(text, "(default config)"), text
+            text = default_config(self.options.listen_address, self.options.self_scrape)
+            shown = text.replace(self.options.self_scrape.token, "<secret>")
+            return parse_config(
+                text, "(default config)"
+            ), shown if self.options.self_scrape.token else text
         return load_config(str(path)), path.read_text()
 
     def _with_default_rules(self, config: Config) -> Config:

@@ -226,12 +226,14 @@ def _serve(
     serving: Callable[[Any], None] | None = None,
     web: WebConfigSource | None = None,
     external_url: str = "",
+    internal_token: str = "",
 ) -> int:
     """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
     the uvicorn server (setting its `should_exit` stops it). uvicorn's "auto" takes the C HTTP
     parser (httptools) and event loop (uvloop) when they import, else h11 and asyncio.
     The app is always behind WebGuard (CSRF; with `web`, basic auth and headers); `web`'s
-    tls_server_config turns on HTTPS."""
+    tls_server_config turns on HTTPS; `internal_token` is the bearer token vigil's own
+    self-scrape shows the guard instead of a password."""
     import uvicorn
 
     from vigil.web.listen import parse_listen_address
@@ -247,7 +249,7 @@ def _serve(
     current = web.current if web is not None else WebConfig
     tls = current().tls
     context = tls.context() if tls is not None else None
-    app = WebGuard(build(), current, external_url)
+    app = WebGuard(build(), current, external_url, internal_token=internal_token)
     scheme = "https" if context is not None else "http"
     logging.getLogger("vigil").info("%s listening on %s://%s:%d", command, scheme, host, port)
     config = uvicorn.Config(
@@ -954,10 +956,11 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _run_server(args: argparse.Namespace) -> int:
+    import secrets
     from pathlib import Path
 
     from vigil.alertmanager_app import ServiceConfigError
-    from vigil.app import Server, ServerOptions
+    from vigil.app import SelfScrape, Server, ServerOptions
     from vigil.config import ConfigError
     from vigil.tsdb.db import DataDirError
     from vigil.web.listen import parse_listen_address
@@ -968,6 +971,10 @@ def _run_server(args: argparse.Namespace) -> int:
         print(f"vigil server: {err}", file=sys.stderr)
         return 2
     web = _web_config("server", args.web_config_file)
+    self_scrape = SelfScrape()
+    if web is not None:
+        # The default config scrapes vigil itself: through its own TLS and basic auth.
+        self_scrape = SelfScrape(secrets.token_urlsafe(32), web.current().tls is not None)
     flags = {
         "config.file": args.config_file or "",
         "storage.tsdb.path": args.data_dir,
@@ -1013,6 +1020,7 @@ def _run_server(args: argparse.Namespace) -> int:
         query_remote_url=args.query_remote_url,
         remote_write_receiver=args.remote_write_receiver,
         flags=flags,
+        self_scrape=self_scrape,
     )
     http: list[Any] = []
 
@@ -1026,7 +1034,15 @@ def _run_server(args: argparse.Namespace) -> int:
         print(f"vigil server: {err}", file=sys.stderr)
         return 1
     logging.getLogger("vigil").info("data in %s", options.data_dir)
-    code = _serve("server", args.listen_address, server.app, http.append, web, args.external_url)
+    code = _serve(
+        "server",
+        args.listen_address,
+        server.app,
+        http.append,
+        web,
+        args.external_url,
+        internal_token=self_scrape.token,
+    )
     if server.failure is not None:
         print(f"vigil server: {server.failure}", file=sys.stderr)
         return 1
