@@ -42,6 +42,7 @@ typecheck: $(STAMP) $(UI_DEPS)
 	cd ui && npm run --silent check
 
 unit: $(STAMP) $(UI_OUT)
+	cd ui && npm test --silent
 	$(BIN)/pytest -n auto
 
 test: lint typecheck unit
@@ -54,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/exposition.py
 	$(BIN)/python bench/agent.py
 	$(BIN)/python bench/tsdb.py
+	$(MAKE) --no-print-directory ui && $(BIN)/python bench/ui.py
 
 # A wheel with the UI built in, so pip users need no Node.
 wheel: $(STAMP) $(UI_OUT)

@@ -116,3 +116,32 @@ def test_over_time_matches_a_walk_of_each_window(name: str, step: int, width: in
             if not _close(float(out.values[s, j]), want):
                 wrong.append((KINDS[s], j, float(out.values[s, j]), want))
     assert not wrong, wrong[:5]
+
+
+# Every range function whose windows are read through first/last sample indices.
+EDGE_FUNCTIONS = ["rate", "increase", "delta", "irate", "idelta", "resets", "changes", "deriv"]
+
+
+@pytest.mark.parametrize("name", EDGE_FUNCTIONS)
+def test_windows_past_the_last_sample_are_empty_not_errors(name: str) -> None:
+    """A series that stopped reporting, last in the batch: the range's last windows start at
+    the end of the sample array (an IndexError once, a 500 from query_range)."""
+    n, steps = 8, 6
+    vals = np.arange(n, dtype=np.float64)
+    ts = np.arange(n, dtype=np.int64) * 15_000
+    lo = np.array([[0, 2, 4, n, n, n]], dtype=np.int64)
+    hi = np.array([[2, 4, n, n, n, n]], dtype=np.int64)
+    rng = RangeSteps(
+        (Labels([("k", "v")]),),
+        np.ones(1, dtype=bool),
+        ts,
+        vals,
+        lo,
+        hi,
+        np.arange(steps, dtype=np.int64),
+        np.arange(steps, dtype=np.int64) * 30_000 + 30_000,
+        60_000,
+    )
+    out = FUNCTIONS[name](FunctionCall(name, (rng,), (), rng.eval_times))
+    assert isinstance(out, VectorSteps)
+    assert out.present[0].tolist()[3:] == [False, False, False]

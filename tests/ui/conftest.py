@@ -120,3 +120,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def history_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """vigil on a data dir holding a day of one host's node_exporter (job="node",
+    instance="host1:9100") and container history at 15 s (tests/ui/history.py); with its
+    default config it scrapes only itself, as job="vigil"."""
+    from tests.ui.history import write_history
+
+    data_dir = tmp_path_factory.mktemp("vigil-history")
+    write_history(data_dir)
+    proc, base = start_server(data_dir)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)

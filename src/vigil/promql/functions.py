@@ -466,8 +466,12 @@ class _Windows:
     def __init__(self, rng: RangeSteps) -> None:
         self.rng = rng
         self.count = rng.hi - rng.lo
-        self.first = rng.lo
-        self.last = np.maximum(rng.hi - 1, 0)
+        # An empty window may start at the end of the samples (a series that stopped before
+        # the range ended, last in the batch): clamp so indexing stays in bounds; `present`
+        # masks what such windows compute.
+        top = max(len(rng.vals) - 1, 0)
+        self.first = np.minimum(rng.lo, top)
+        self.last = np.clip(rng.hi - 1, 0, top)
 
     def result(self, values: F64, present: Bools, *, keep_name: bool = False) -> VectorSteps:
         drop = self.rng.drop_name.copy() if keep_name else np.ones(self.rng.n_series, dtype=bool)
