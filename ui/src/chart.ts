@@ -41,6 +41,11 @@ export interface ChartOptions {
   legend?: boolean;
   /** Lines from threshold steps: value and colour. */
   thresholds?: { value: number; color: string }[];
+  /** How thresholds are drawn (Grafana's custom.thresholdsStyle.mode): "line" (default), "dashed", "area", "line+area", "dashed+area". */
+  thresholdsStyle?: string;
+  /** The axis includes these values when the data does not reach them (Grafana's axisSoftMin/Max). */
+  softMin?: number | null;
+  softMax?: number | null;
 }
 
 export interface Chart {
@@ -83,7 +88,7 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
   const series: uPlot.Series[] = [
     {},
     ...options.series.map((s, i): uPlot.Series => {
-      const color = s.color ?? PALETTE[i % PALETTE.length];
+      const color = cssColor(s.color ?? PALETTE[i % PALETTE.length]);
       const style = s.style ?? "line";
       return {
         label: s.label,
@@ -113,12 +118,7 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
     scales: {
       x: { time: true },
       y: {
-        range: (_u, lo, hi) => {
-          const min = options.min ?? (lo >= 0 ? 0 : lo);
-          let max = options.max ?? hi;
-          if (max <= min) max = min + 1;
-          return [min, options.max ?? max + (max - min) * 0.05];
-        },
+        range: (_u, lo, hi) => yRange(options, lo, hi),
       },
     },
     axes: [
@@ -126,13 +126,13 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
       {
         stroke: "#8e8e8e",
         grid: { stroke: "rgba(128,128,128,0.15)" },
-        size: 64,
+        space: 36,
+        // Wide enough for the longest tick label ("37.3 GiB"), so no label is cut off.
+        size: (_u, values) => (values?.length ? 22 + Math.ceil(7.5 * Math.max(...values.map((v) => String(v).length))) : 40),
         values: (_u, splits) => splits.map((v) => format(options.series.some((s) => s.negate) ? Math.abs(v) : v)),
       },
     ],
-    hooks: options.thresholds?.length
-      ? { draw: [(u: uPlot) => drawThresholds(u, options.thresholds ?? [])] }
-      : {},
+    hooks: options.thresholds?.length ? thresholdHooks(options.thresholds, options.thresholdsStyle ?? "line") : {},
   };
   const plot = new uPlot(opts, [Array.from(options.timestamps), ...drawn] as uPlot.AlignedData, el);
   const observer = new ResizeObserver(() => {
@@ -164,7 +164,8 @@ function stackedValues(options: ChartOptions): (number | null)[][] {
   for (const s of options.series) {
     const sign = s.negate ? -1 : 1;
     if (!s.stack || s.hidden) {
-      out.push(Array.from(s.values, (v) => (v === null ? null : sign * v)));
+      if (sign === 1) out.push(s.values as (number | null)[]);
+      else out.push(Array.from(s.values, (v) => (v === null ? null : -v)));
       continue;
     }
     const column: (number | null)[] = new Array(n);
@@ -183,16 +184,55 @@ function stackedValues(options: ChartOptions): (number | null)[][] {
   return out;
 }
 
-function drawThresholds(u: uPlot, steps: { value: number; color: string }[]): void {
+function yRange(options: ChartOptions, lo: number | null, hi: number | null): uPlot.Range.MinMax {
+  if (options.percent && options.min == null && options.max == null) return [0, 1];
+  let dataLo = lo ?? 0;
+  let dataHi = hi ?? 1;
+  if (options.softMin != null) dataLo = Math.min(dataLo, options.softMin);
+  if (options.softMax != null) dataHi = Math.max(dataHi, options.softMax);
+  const min = options.min ?? (dataLo >= 0 && options.softMin == null ? 0 : dataLo);
+  let max = options.max ?? dataHi;
+  if (max <= min) max = min + (Math.abs(min) || 1);
+  const pad = options.max != null || (options.softMax != null && options.softMax >= (hi ?? 0)) ? 0 : (max - min) * 0.05;
+  const lower = options.min != null || dataLo >= 0 || (options.softMin != null && options.softMin <= (lo ?? 0)) ? min : min - (max - min) * 0.05;
+  return [lower, max + pad];
+}
+
+function thresholdHooks(steps: { value: number; color: string }[], style: string): Partial<uPlot.Hooks.Arrays> {
+  const hooks: Partial<uPlot.Hooks.Arrays> = {};
+  if (style.includes("area")) hooks.drawAxes = [(u: uPlot) => drawThresholdAreas(u, steps)];
+  if (style !== "area") hooks.draw = [(u: uPlot) => drawThresholds(u, steps, style.startsWith("dashed"))];
+  return hooks;
+}
+
+/** Bands between threshold steps, under the series; the first step runs from the bottom. */
+function drawThresholdAreas(u: uPlot, steps: { value: number; color: string }[]): void {
+  const ctx = u.ctx;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  for (let i = 0; i < steps.length; i++) {
+    const lo = Number.isFinite(steps[i].value) ? u.valToPos(steps[i].value, "y", true) : top + height;
+    const next = steps[i + 1];
+    const hi = next && Number.isFinite(next.value) ? u.valToPos(next.value, "y", true) : top;
+    const y0 = Math.max(top, Math.min(top + height, hi));
+    const y1 = Math.max(top, Math.min(top + height, lo));
+    if (y1 <= y0) continue;
+    ctx.fillStyle = withAlpha(cssColor(steps[i].color), 0.15);
+    ctx.fillRect(left, y0, width, y1 - y0);
+  }
+  ctx.restore();
+}
+
+function drawThresholds(u: uPlot, steps: { value: number; color: string }[], dashed: boolean): void {
   const ctx = u.ctx;
   ctx.save();
-  ctx.setLineDash([4, 4]);
+  ctx.setLineDash(dashed ? [4, 4] : []);
   ctx.lineWidth = 1;
   for (const step of steps) {
     if (!Number.isFinite(step.value)) continue;
     const y = u.valToPos(step.value, "y", true);
     if (y < u.bbox.top || y > u.bbox.top + u.bbox.height) continue;
-    ctx.strokeStyle = step.color;
+    ctx.strokeStyle = cssColor(step.color);
     ctx.beginPath();
     ctx.moveTo(u.bbox.left, y);
     ctx.lineTo(u.bbox.left + u.bbox.width, y);
@@ -201,7 +241,25 @@ function drawThresholds(u: uPlot, steps: { value: number; color: string }[]): vo
   ctx.restore();
 }
 
+/** Grafana's named colours (its classic and "semi-dark" palette names) as hex; CSS colours pass through. */
+const NAMED: Record<string, string> = {
+  green: "#73BF69", "semi-dark-green": "#56A64B", "dark-green": "#37872D", "light-green": "#96D98D", "super-light-green": "#C8F2C2",
+  red: "#F2495C", "semi-dark-red": "#E02F44", "dark-red": "#C4162A", "light-red": "#FF7383", "super-light-red": "#FFA6B0",
+  yellow: "#FADE2A", "semi-dark-yellow": "#F2CC0C", "dark-yellow": "#E0B400", "light-yellow": "#FFEE52", "super-light-yellow": "#FFF899",
+  orange: "#FF9830", "semi-dark-orange": "#FF780A", "dark-orange": "#FA6400", "light-orange": "#FFB357", "super-light-orange": "#FFCB7D",
+  blue: "#5794F2", "semi-dark-blue": "#3274D9", "dark-blue": "#1F60C4", "light-blue": "#8AB8FF", "super-light-blue": "#C0D8FF",
+  purple: "#B877D9", "semi-dark-purple": "#A352CC", "dark-purple": "#8F3BB8", "light-purple": "#CA95E5", "super-light-purple": "#DEB6F2",
+  "transparent": "#00000000", text: "#8E8E8E",
+};
+
+/** A colour canvas and withAlpha understand: Grafana names to hex, `rgb()`/hex kept. */
+export function cssColor(color: string): string {
+  return NAMED[color] ?? NAMED[color.toLowerCase()] ?? color;
+}
+
 export function withAlpha(color: string, alpha: number): string {
+  const rgb = /^rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)/i.exec(color);
+  if (rgb) return `rgba(${rgb[1]}, ${rgb[2]}, ${rgb[3]}, ${Math.max(0, Math.min(1, alpha))})`;
   const m = /^#([0-9a-f]{6})$/i.exec(color);
   if (!m) return color;
   const a = Math.round(Math.max(0, Math.min(1, alpha)) * 255).toString(16).padStart(2, "0");

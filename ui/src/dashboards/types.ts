@@ -50,6 +50,8 @@ export interface GrafanaTarget {
   format?: "time_series" | "table" | "heatmap";
   hide?: boolean;
   step?: number;
+  /** A target's own datasource (mixed panels); non-Prometheus ones are skipped. */
+  datasource?: unknown;
 }
 
 export interface Threshold { value: number | null; color: string }

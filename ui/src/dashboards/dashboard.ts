@@ -1,0 +1,504 @@
+// One imported Grafana dashboard: header (time range, refresh), variables bar, and the
+// 24-column grid with rows and repeats; every panel runs its queries through one small
+// concurrency limit and reports its state in data-panel-state (ui.md's contract).
+import { h, replace } from "../dom";
+import { setParams } from "../router";
+import { type Scope, interpolate, parseDuration, single } from "./interpolate";
+import { PANELS } from "./panels";
+import { Limiter, datasourceProblem, runQueries } from "./queries";
+import { QUICK_RANGES, REFRESH_CHOICES, type TimeRange, describeRange, localTime, parseTime, resolveRange } from "./time";
+import type { GrafanaPanel, PanelState } from "./types";
+import { ALL, type Variable, dependents, parseVariables, refreshVariables, selectedValues, variableBar, variableScope, writeParams } from "./variables";
+import "./dashboards.css";
+
+/** Grafana's dashboard JSON, as far as the page reads it. */
+export interface DashboardModel {
+  uid?: string;
+  title?: string;
+  panels?: GrafanaPanel[];
+  templating?: { list?: unknown[] };
+  time?: { from?: string; to?: string };
+  refresh?: string | boolean;
+  [key: string]: unknown;
+}
+
+const COLUMNS = 24;
+const CELL_HEIGHT = 30;
+const MARGIN = 8;
+const HEADER = 26;
+/** Queries in flight at once for the whole dashboard. */
+const CONCURRENCY = 6;
+
+interface Placed {
+  panel: GrafanaPanel;
+  /** Values repeats bind in this copy. */
+  scope: Scope;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+interface Section {
+  row: GrafanaPanel | null;
+  scope: Scope;
+  key: string;
+  panels: Placed[];
+}
+
+interface PanelView {
+  placed: Placed;
+  el: HTMLElement;
+  body: HTMLElement;
+  width: number;
+  height: number;
+  cleanup: (() => void) | null;
+  run: number;
+  /** Set when this view's queries are no longer wanted (a newer run, or the page left). */
+  signal: { cancelled: boolean };
+}
+
+function pos(p: GrafanaPanel): { x: number; y: number; w: number; h: number } {
+  const g = p.gridPos ?? { x: 0, y: 0, w: 12, h: 8 };
+  const w = Math.max(1, Math.min(COLUMNS, Math.round(g.w || 12)));
+  return { x: Math.max(0, Math.min(COLUMNS - w, Math.round(g.x || 0))), y: Math.max(0, g.y || 0), w, h: Math.max(1, Math.round(g.h || 8)) };
+}
+
+/** Splits the panel list into sections: panels above the first row, then one per row. */
+function sections(panels: GrafanaPanel[]): { row: GrafanaPanel | null; panels: GrafanaPanel[] }[] {
+  const sorted = [...panels].sort((a, b) => pos(a).y - pos(b).y || pos(a).x - pos(b).x);
+  const out: { row: GrafanaPanel | null; panels: GrafanaPanel[] }[] = [{ row: null, panels: [] }];
+  for (const p of sorted) {
+    if (p.type === "row") out.push({ row: p, panels: p.collapsed ? [...(p.panels ?? [])] : [] });
+    else out[out.length - 1].panels.push(p);
+  }
+  return out.filter((s, i) => i > 0 || s.panels.length);
+}
+
+/** Grafana's panel repeat: one copy per selected value, across (h, wrapping at maxPerRow) or down (v). */
+function repeatPanels(panels: GrafanaPanel[], vars: Variable[], outer: Scope): Placed[] {
+  const out: Placed[] = [];
+  for (const p of panels) {
+    const g = pos(p);
+    const v = p.repeat ? vars.find((x) => x.name === p.repeat) : undefined;
+    if (!v) {
+      out.push({ panel: p, scope: outer, ...g });
+      continue;
+    }
+    const values = selectedValues(v);
+    if (!values.length) continue;
+    if (p.repeatDirection === "v") {
+      values.forEach((o, i) => out.push({ panel: p, scope: { ...outer, [v.name]: single(o.value, o.text) }, x: g.x, y: g.y + i * g.h, w: g.w, h: g.h }));
+      continue;
+    }
+    const perRow = Math.max(1, Math.min(p.maxPerRow || 4, values.length));
+    const w = Math.max(1, Math.floor(COLUMNS / perRow));
+    values.forEach((o, i) => {
+      const col = i % perRow;
+      const line = Math.floor(i / perRow);
+      out.push({ panel: p, scope: { ...outer, [v.name]: single(o.value, o.text) }, x: col * w, y: g.y + line * g.h, w, h: g.h });
+    });
+  }
+  return compact(out);
+}
+
+/** Vertical compaction (as Grafana's grid does): each panel moves up until it meets one above it. */
+function compact(items: Placed[]): Placed[] {
+  const sorted = [...items].sort((a, b) => a.y - b.y || a.x - b.x);
+  const placed: Placed[] = [];
+  for (const it of sorted) {
+    let y = 0;
+    for (const p of placed) if (p.x < it.x + it.w && it.x < p.x + p.w) y = Math.max(y, p.y + p.h);
+    placed.push({ ...it, y });
+  }
+  return placed;
+}
+
+/** Sections with row repeats expanded and panel repeats placed. */
+export function layout(panels: GrafanaPanel[], vars: Variable[]): Section[] {
+  const out: Section[] = [];
+  for (const [i, s] of sections(panels).entries()) {
+    const v = s.row?.repeat ? vars.find((x) => x.name === s.row?.repeat) : undefined;
+    const copies: Scope[] = v ? selectedValues(v).map((o) => ({ [v.name]: single(o.value, o.text) })) : [{}];
+    for (const [j, scope] of copies.entries()) {
+      const key = `${i}:${s.row?.title ?? ""}:${j}`;
+      out.push({ row: s.row, scope, key, panels: repeatPanels(s.panels, vars, scope) });
+    }
+  }
+  return out;
+}
+
+function rowStateKey(uid: string): string {
+  return `vigil.rows.${uid}`;
+}
+
+function readRowState(uid: string): Record<string, boolean> {
+  try {
+    return JSON.parse(sessionStorage.getItem(rowStateKey(uid)) ?? "{}") as Record<string, boolean>;
+  } catch {
+    return {};
+  }
+}
+
+/** Draws dashboard `model` into `root`; returns the cleanup (timers, charts). */
+export function renderDashboard(root: HTMLElement, uid: string, model: DashboardModel, params: URLSearchParams): () => void {
+  const title = model.title || uid;
+  const vars = parseVariables(model.templating?.list, params);
+  const defaultRefresh = typeof model.refresh === "string" ? model.refresh : "";
+  let range: TimeRange = resolveRange(params.get("from") ?? model.time?.from ?? "now-6h", params.get("to") ?? model.time?.to ?? "now");
+  let refresh = params.has("refresh") ? params.get("refresh") ?? "" : defaultRefresh;
+  const limiter = new Limiter(CONCURRENCY);
+  let views: PanelView[] = [];
+  let timer: number | undefined;
+  let closed = false;
+  let generation = 0;
+  /** Variable loads under way: the dashboard is not "done" while a rebuild may follow. */
+  let varsLoading = 0;
+  const loadVariables = async (only: Set<string> | null, onTimeChange = false): Promise<void> => {
+    varsLoading++;
+    try {
+      await refreshVariables(vars, range, only, onTimeChange);
+    } finally {
+      varsLoading--;
+    }
+  };
+  const rowState = readRowState(uid);
+
+  const dash = h("div", { class: "dashboard", "data-dashboard-state": "loading", "data-dashboard-uid": uid });
+  const varsBox = h("div", { class: "dash-vars-box" });
+  const grid = h("div", { class: "dash-grid" });
+  const rangeText = h("span", { class: "range-text muted", "aria-live": "polite" });
+
+  // ---- header: time picker, refresh, auto-refresh
+  const rangeSelect = h("select", { "aria-label": "Time range", class: "time-range" });
+  for (const [from, text] of QUICK_RANGES) rangeSelect.append(h("option", { value: from }, text));
+  rangeSelect.append(h("option", { value: "custom" }, "Custom range"));
+  const fromInput = h("input", { type: "text", "aria-label": "From", class: "time-from", size: 19 });
+  const toInput = h("input", { type: "text", "aria-label": "To", class: "time-to", size: 19 });
+  const customForm = h("form", { class: "time-custom" }, fromInput, toInput, h("button", { type: "submit" }, "Apply"));
+  const customError = h("span", { class: "var-error", role: "alert" });
+  customForm.append(customError);
+  const refreshButton = h("button", { type: "button", class: "refresh", "aria-label": "Refresh" }, "Refresh");
+  const autoSelect = h("select", { "aria-label": "Auto refresh", class: "auto-refresh" });
+  const choices = REFRESH_CHOICES.includes(refresh) ? REFRESH_CHOICES : [...REFRESH_CHOICES, refresh];
+  for (const c of choices) autoSelect.append(h("option", { value: c }, c ? `Every ${c}` : "Auto refresh off"));
+
+  const syncHeader = (): void => {
+    const quick = range.raw.to === "now" && QUICK_RANGES.some(([f]) => f === range.raw.from);
+    rangeSelect.value = quick ? range.raw.from : "custom";
+    customForm.hidden = quick;
+    fromInput.value = /^\d+$/.test(range.raw.from) ? localTime(range.from) : range.raw.from;
+    toInput.value = /^\d+$/.test(range.raw.to) ? localTime(range.to) : range.raw.to;
+    rangeText.textContent = quick ? "" : describeRange(range);
+    autoSelect.value = refresh;
+  };
+
+  const writeUrl = (): void => {
+    const p = new URLSearchParams(location.search);
+    p.set("from", range.raw.from);
+    p.set("to", range.raw.to);
+    if (refresh !== defaultRefresh) p.set("refresh", refresh);
+    else p.delete("refresh");
+    writeParams(vars, p);
+    setParams(p);
+  };
+
+  rangeSelect.addEventListener("change", () => {
+    if (rangeSelect.value === "custom") {
+      customForm.hidden = false;
+      fromInput.focus();
+      return;
+    }
+    range = resolveRange(rangeSelect.value, "now");
+    void timeChanged();
+  });
+  customForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const now = Date.now();
+    const toMs = (text: string, up: boolean): string | null => {
+      const t = text.trim();
+      if (/^now/.test(t) || /^\d{9,}$/.test(t)) return parseTime(t, now, up) === null ? null : t;
+      const ms = parseTime(t, now, up);
+      return ms === null ? null : String(ms);
+    };
+    const f = toMs(fromInput.value, false);
+    const t = toMs(toInput.value, true);
+    const fr = f === null ? null : parseTime(f, now);
+    const tr = t === null ? null : parseTime(t, now, true);
+    if (f === null || t === null || fr === null || tr === null || fr >= tr) {
+      customError.textContent = "Enter a from time before the to time: now-6h, now, or 2024-05-01 13:45:00.";
+      return;
+    }
+    customError.textContent = "";
+    range = resolveRange(f, t, now);
+    void timeChanged();
+  });
+  refreshButton.addEventListener("click", () => void timeChanged());
+  autoSelect.addEventListener("change", () => {
+    refresh = autoSelect.value;
+    schedule();
+    writeUrl();
+  });
+
+  const schedule = (): void => {
+    if (timer !== undefined) window.clearInterval(timer);
+    timer = undefined;
+    const ms = parseDuration(refresh);
+    if (ms && ms >= 1000 && !closed) {
+      timer = window.setInterval(() => {
+        if (dash.getAttribute("data-dashboard-state") === "done") void timeChanged();
+      }, ms);
+    }
+  };
+
+  const header = h(
+    "header",
+    { class: "dash-header" },
+    h("h1", null, title),
+    h("div", { class: "toolbar dash-controls" }, rangeText, rangeSelect, customForm, refreshButton, autoSelect),
+  );
+  dash.append(header, varsBox, grid);
+  root.append(dash);
+
+  // ---- variables
+  const drawVars = (focusName?: string): void => {
+    // A multi-value picker stays open, with focus on the same checkbox, across the redraw.
+    const open = varsBox.querySelector("details[open] > summary")?.getAttribute("data-var") ?? null;
+    const active = document.activeElement instanceof HTMLInputElement && varsBox.contains(document.activeElement) ? document.activeElement.value : null;
+    replace(varsBox, variableBar(vars, (name) => void varChanged(name)));
+    if (!focusName) return;
+    const control = varsBox.querySelector(`[data-var="${CSS.escape(focusName)}"]`) as HTMLElement | null;
+    const details = control?.parentElement;
+    if (open === focusName && details instanceof HTMLDetailsElement) {
+      details.open = true;
+      const box = [...details.querySelectorAll("input")].find((i) => i.value === active);
+      (box ?? control)?.focus();
+    } else control?.focus();
+  };
+
+  const varChanged = async (name: string): Promise<void> => {
+    const mine = ++generation;
+    dash.setAttribute("data-dashboard-state", "loading");
+    writeUrl();
+    await loadVariables(dependents(vars, name));
+    if (closed || mine !== generation) return;
+    writeUrl();
+    drawVars(name);
+    build();
+  };
+
+  const timeChanged = async (): Promise<void> => {
+    const mine = ++generation;
+    range = resolveRange(range.raw.from, range.raw.to);
+    syncHeader();
+    writeUrl();
+    dash.setAttribute("data-dashboard-state", "loading");
+    const before = JSON.stringify(vars.map((v) => [v.options, v.current]));
+    await loadVariables(null, true);
+    if (closed || mine !== generation) return;
+    if (JSON.stringify(vars.map((v) => [v.options, v.current])) !== before) {
+      writeUrl();
+      drawVars();
+      build();
+    } else {
+      for (const v of views) void runPanel(v);
+      settle();
+    }
+  };
+
+  // ---- the grid
+  const settle = (): void => {
+    const loading = varsLoading > 0 || views.some((v) => v.el.getAttribute("data-panel-state") === "loading");
+    dash.setAttribute("data-dashboard-state", loading ? "loading" : "done");
+  };
+
+  const setState = (view: PanelView, state: PanelState): void => {
+    view.el.setAttribute("data-panel-state", state);
+    if (state !== "loading") settle();
+  };
+
+  const baseScope = (): Scope => ({ ...variableScope(vars, range), __dashboard: single(title) });
+
+  const runPanel = async (view: PanelView): Promise<void> => {
+    const run = ++view.run;
+    const { panel, scope: repeatScope } = view.placed;
+    const scope = { ...baseScope(), ...repeatScope };
+    const type = panel.type || "unknown";
+    const kind = PANELS[type];
+    const show = (state: PanelState, ...children: (Node | string)[]): void => {
+      view.cleanup?.();
+      view.cleanup = null;
+      replace(view.body, h("div", { class: `panel-note ${state}` }, ...children));
+      setState(view, state);
+    };
+    if (!kind) {
+      const what = panel.libraryPanel ? "Library panels are" : `Panel type '${type}' is`;
+      show("unsupported", `${what} not supported by vigil`);
+      return;
+    }
+    // Unsupported when the panel's datasource, or every target's, is one vigil does not serve.
+    const targetProblems = (panel.targets ?? []).map((t) => datasourceProblem(t.datasource));
+    const problem = datasourceProblem(panel.datasource) ?? (targetProblems.length && targetProblems.every((x) => x) ? targetProblems[0] : null);
+    if (problem && kind.queries) {
+      show("unsupported", `This panel queries ${problem}, which vigil does not serve.`);
+      return;
+    }
+    view.el.setAttribute("data-panel-state", "loading");
+    dash.setAttribute("data-dashboard-state", "loading");
+    view.signal.cancelled = true;
+    const signal = { cancelled: false };
+    view.signal = signal;
+    try {
+      const frames = kind.queries
+        ? await runQueries({ panel, scope, from: range.from, to: range.to, width: view.width, limiter, signal })
+        : [];
+      if (closed || run !== view.run) return;
+      if (kind.queries && !frames.length) {
+        show("nodata", "No data");
+        return;
+      }
+      view.cleanup?.();
+      view.cleanup = null;
+      view.body.replaceChildren();
+      const done = kind.render(view.body, {
+        panel,
+        frames,
+        width: view.width,
+        height: view.height,
+        from: range.from / 1000,
+        to: range.to / 1000,
+        interpolate: (text: string) => interpolate(text, scope, "text"),
+      });
+      view.cleanup = typeof done === "function" ? done : null;
+      setState(view, "rendered");
+    } catch (err) {
+      if (closed || run !== view.run) return;
+      show("error", err instanceof Error ? err.message : String(err));
+    }
+  };
+
+  const panelView = (placed: Placed, colWidth: number): PanelView => {
+    const { panel } = placed;
+    const scope = { ...baseScope(), ...placed.scope };
+    const ptitle = interpolate(panel.title ?? "", scope, "text");
+    const width = Math.max(50, Math.round(placed.w * colWidth + (placed.w - 1) * MARGIN) - 2 * 6);
+    const height = Math.max(40, placed.h * CELL_HEIGHT + (placed.h - 1) * MARGIN - HEADER - 6);
+    const description = panel.description ? interpolate(panel.description, scope, "text") : "";
+    const body = h("div", { class: "panel-body", style: `height:${height}px` });
+    const el = h(
+      "section",
+      {
+        class: "panel",
+        style: `grid-column:${placed.x + 1} / span ${placed.w};grid-row:${placed.y + 1} / span ${placed.h}`,
+        "data-panel-state": "loading",
+        "data-panel-type": panel.type || "unknown",
+        "data-panel-title": ptitle,
+        "aria-label": ptitle || "Panel",
+      },
+      h(
+        "header",
+        { class: "panel-header" },
+        h("h2", { class: "panel-title", title: ptitle }, ptitle),
+        description ? h("span", { class: "panel-info", tabindex: "0", role: "note", title: description, "aria-label": description }, "i") : null,
+      ),
+      body,
+    );
+    return { placed, el, body, width, height, cleanup: null, run: 0, signal: { cancelled: false } };
+  };
+
+  const build = (): void => {
+    for (const v of views) {
+      v.run++;
+      v.signal.cancelled = true;
+      v.cleanup?.();
+    }
+    views = [];
+    grid.replaceChildren();
+    const gridWidth = grid.clientWidth || root.clientWidth || 1200;
+    const colWidth = (gridWidth - (COLUMNS - 1) * MARGIN) / COLUMNS;
+    const secs = layout(model.panels ?? [], vars);
+    const fresh: PanelView[] = [];
+    for (const s of secs) {
+      const box = h("div", { class: "dash-section" });
+      const cells = h("div", { class: "dash-cells" });
+      const draw = (): PanelView[] => {
+        const made = s.panels.map((p) => panelView(p, colWidth));
+        cells.replaceChildren(...made.map((v) => v.el));
+        views.push(...made);
+        return made;
+      };
+      if (s.row) {
+        const rowScope = { ...baseScope(), ...s.scope };
+        const rtitle = interpolate(s.row.title ?? "", rowScope, "text");
+        let collapsed = rowState[s.key] ?? s.row.collapsed === true;
+        let drawn = false;
+        const button = h("button", { type: "button", class: "row-toggle", "aria-expanded": String(!collapsed) },
+          h("span", { class: "chevron", "aria-hidden": "true" }), rtitle || "Row", h("span", { class: "row-count muted" }, ` (${s.panels.length} panels)`));
+        box.append(h("h2", { class: "dash-row", "data-panel-type": "row", "data-row-title": rtitle }, button));
+        cells.hidden = collapsed;
+        if (!collapsed) {
+          fresh.push(...draw());
+          drawn = true;
+        }
+        button.addEventListener("click", () => {
+          collapsed = !collapsed;
+          rowState[s.key] = collapsed;
+          try {
+            sessionStorage.setItem(rowStateKey(uid), JSON.stringify(rowState));
+          } catch {
+            // Private mode: the state lasts for this page only.
+          }
+          button.setAttribute("aria-expanded", String(!collapsed));
+          cells.hidden = collapsed;
+          if (!collapsed && !drawn) {
+            drawn = true;
+            for (const v of draw()) void runPanel(v);
+            settle();
+          }
+        });
+      } else {
+        fresh.push(...draw());
+      }
+      box.append(cells);
+      grid.append(box);
+    }
+    if (!fresh.length) {
+      settle();
+      if (!secs.length) grid.append(h("p", { class: "muted" }, "This dashboard has no panels."));
+    }
+    for (const v of fresh) void runPanel(v);
+    settle();
+  };
+
+  syncHeader();
+  schedule();
+  void (async () => {
+    const mine = ++generation;
+    // When the URL (or the saved dashboard) already names every variable's value, panels
+    // start at once and the options load beside them; panels are redone only if a value
+    // turns out not to exist.
+    const known = vars.every((v) => v.current.length > 0 && !(v.current.includes(ALL) && v.allValue === null));
+    const chosen = JSON.stringify(variableScope(vars, range));
+    if (known) {
+      drawVars();
+      build();
+    }
+    await loadVariables(null);
+    if (closed || mine !== generation) return;
+    writeUrl();
+    drawVars();
+    if (!known || JSON.stringify(variableScope(vars, range)) !== chosen) build();
+    else settle();
+  })();
+
+  return () => {
+    closed = true;
+    if (timer !== undefined) window.clearInterval(timer);
+    for (const v of views) {
+      v.run++;
+      v.signal.cancelled = true;
+      v.cleanup?.();
+    }
+    views = [];
+  };
+}

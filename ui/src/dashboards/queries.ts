@@ -1,0 +1,172 @@
+// Running a panel's targets against vigil's Prometheus API as Grafana's Prometheus datasource
+// would: interpolated PromQL, the interval/step arithmetic, range aligned to the step,
+// legendFormat; results lined up into Frames (types.ts).
+import { type MatrixSeries, type Metric, queryInstant, queryRange } from "../api";
+import { alignMatrix } from "../chart";
+import { seriesName } from "../dom";
+import { type Scope, calculateInterval, interpolate, rangeScope, targetInterval } from "./interpolate";
+import type { Frame, GrafanaPanel, GrafanaTarget } from "./types";
+
+/** At most `n` tasks at once; the rest wait in order. */
+export class Limiter {
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
+  constructor(private readonly n: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.n) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+/** Datasources vigil answers: Prometheus-like ones, mixed/default, and dashboard inputs. */
+export function datasourceProblem(ds: unknown): string | null {
+  if (ds === null || ds === undefined || ds === "") return null;
+  let type = "";
+  let uid = "";
+  if (typeof ds === "string") uid = ds;
+  else if (typeof ds === "object") {
+    const o = ds as Record<string, unknown>;
+    type = typeof o.type === "string" ? o.type : "";
+    uid = typeof o.uid === "string" ? o.uid : "";
+  }
+  const t = type.toLowerCase();
+  const u = uid.toLowerCase();
+  if (u === "-- grafana --" || u === "grafana" || t === "grafana" || t === "datasource" && u === "grafana") return "Grafana's built-in datasource";
+  if (u === "-- dashboard --" || t === "dashboard") return "the Dashboard datasource";
+  if (u === "-- mixed --" || t === "mixed") return null;
+  if (t && !/prometheus|vigil|^datasource$/.test(t)) return `a ${type} datasource`;
+  if (!t && /loki|elastic|influx|graphite|mysql|postgres|tempo|jaeger/.test(u)) return `datasource ${uid}`;
+  return null;
+}
+
+export interface QueryContext {
+  panel: GrafanaPanel;
+  scope: Scope;
+  /** Unix ms. */
+  from: number;
+  to: number;
+  /** Plot width in pixels, Grafana's resolution when the panel has no maxDataPoints. */
+  width: number;
+  limiter: Limiter;
+  signal: { cancelled: boolean };
+}
+
+/** One query as sent: what tests read back from the requests the page makes. */
+export interface PlannedQuery {
+  refId: string;
+  expr: string;
+  instant: boolean;
+  start: number;
+  end: number;
+  step: number;
+  legendFormat: string;
+}
+
+/** The queries a panel sends: one per visible target with an expression. */
+export function planQueries(ctx: QueryContext): PlannedQuery[] {
+  const panel = ctx.panel;
+  const rangeMs = ctx.to - ctx.from;
+  const resolution = panel.maxDataPoints || ctx.width || 1000;
+  const panelMin = panel.interval ? interpolate(panel.interval, ctx.scope, "query") : "15s";
+  const panelInterval = calculateInterval(rangeMs, resolution, panelMin);
+  const base: Scope = { ...ctx.scope, ...rangeScope(ctx.from, ctx.to) };
+  const out: PlannedQuery[] = [];
+  for (const [i, t] of (panel.targets ?? []).entries()) {
+    if (t.hide || !t.expr || !t.expr.trim() || datasourceProblem(t.datasource)) continue;
+    const start = ctx.from / 1000;
+    const end = ctx.to / 1000;
+    const minInterval = t.interval ? interpolate(t.interval, base, "query") : null;
+    const iv = targetInterval(panelInterval, Math.ceil(end - start), minInterval, t.intervalFactor);
+    const scope = { ...base, ...iv.scope };
+    const expr = interpolate(t.expr, scope, "query");
+    const instant = isInstant(t, panel);
+    const step = iv.step;
+    out.push({
+      refId: t.refId ?? String.fromCharCode(65 + i),
+      expr,
+      instant,
+      start: Math.floor(start / step) * step,
+      end: instant ? end : Math.ceil(end / step) * step,
+      step,
+      legendFormat: t.legendFormat ? interpolate(t.legendFormat, scope, "text") : "",
+    });
+  }
+  return out;
+}
+
+function isInstant(t: GrafanaTarget, panel: GrafanaPanel): boolean {
+  if (t.instant && t.range !== true) return true;
+  if (t.format === "table" && t.range !== true && panel.type === "table") return true;
+  return false;
+}
+
+/** Runs a panel's queries (through the shared limiter) into frames, in target order. */
+export async function runQueries(ctx: QueryContext): Promise<Frame[]> {
+  const planned = planQueries(ctx);
+  const results = await Promise.all(
+    planned.map((q) =>
+      ctx.limiter.run(async () => {
+        if (ctx.signal.cancelled) return [];
+        return q.instant ? instantFrames(q) : rangeFrames(q);
+      }),
+    ),
+  );
+  return results.flat();
+}
+
+async function rangeFrames(q: PlannedQuery): Promise<Frame[]> {
+  const data = await queryRange(q.expr, q.start, q.end, q.step);
+  if (data.resultType === "scalar" || data.resultType === "string") {
+    return [{ refId: q.refId, labels: {}, name: q.legendFormat || q.expr, timestamps: new Float64Array([data.result[0]]), values: [parseFloat(data.result[1])] }];
+  }
+  const series: MatrixSeries[] = data.resultType === "matrix" ? data.result : data.result.map((s) => ({ metric: s.metric, values: [s.value] }));
+  if (!series.length) return [];
+  const { timestamps, columns } = alignMatrix(series, q.start, q.end, q.step);
+  return series.map((s, i) => ({
+    refId: q.refId,
+    labels: s.metric,
+    name: legend(q, s.metric),
+    timestamps,
+    values: columns[i],
+  }));
+}
+
+async function instantFrames(q: PlannedQuery): Promise<Frame[]> {
+  const data = await queryInstant(q.expr, q.end);
+  if (data.resultType === "scalar" || data.resultType === "string") {
+    return [{ refId: q.refId, labels: {}, name: q.legendFormat || q.expr, timestamps: new Float64Array([data.result[0]]), values: [toNumber(data.result[1])] }];
+  }
+  if (data.resultType === "matrix") {
+    return data.result.map((s) => {
+      const last = s.values[s.values.length - 1];
+      return { refId: q.refId, labels: s.metric, name: legend(q, s.metric), timestamps: new Float64Array(last ? [last[0]] : []), values: last ? [toNumber(last[1])] : [] };
+    });
+  }
+  return data.result.map((s) => ({
+    refId: q.refId,
+    labels: s.metric,
+    name: legend(q, s.metric),
+    timestamps: new Float64Array([s.value[0]]),
+    values: [toNumber(s.value[1])],
+  }));
+}
+
+function toNumber(v: string): number | null {
+  const f = parseFloat(v);
+  return Number.isNaN(f) ? null : f;
+}
+
+/** legendFormat with `{{label}}` replaced (a missing label gives ""), else the series as Prometheus prints it. */
+export function legend(q: Pick<PlannedQuery, "legendFormat" | "expr">, metric: Metric): string {
+  const f = q.legendFormat;
+  if (f && f !== "__auto") return f.replace(/\{\{\s*(.+?)\s*\}\}/g, (_m, name: string) => metric[name] ?? "");
+  if (Object.keys(metric).length === 0) return q.expr;
+  return seriesName(metric);
+}
