@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -137,27 +136,6 @@ DASHBOARD: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def page_400(browser: Any) -> Iterator[Any]:
-    """Like the `page` fixture, but Chromium's console line for an HTTP 400 is expected: the
-    dashboard holds a query vigil rejects, and its panel must show that error."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-
-    def console(msg: Any) -> None:
-        if msg.type == "error" and "status of 400" not in msg.text:
-            errors.append(f"console: {msg.text}")
-
-    tab.on("console", console)
-    try:
-        yield tab
-    finally:
-        context.close()
-    assert not errors, errors
-
-
 def _serve(page: Any, dashboard: dict[str, Any]) -> None:
     body = json.dumps(
         {
@@ -224,10 +202,9 @@ def test_home_shows_the_node_dashboard(server: str, page: Any) -> None:
     expect(page).to_have_url(re.compile(r"var-job=vigil"))
 
 
-def test_panel_states_interpolation_and_escaping(server: str, page_400: Any) -> None:
+def test_panel_states_interpolation_and_escaping(server: str, page: Any) -> None:
     from playwright.sync_api import expect
 
-    page = page_400
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     _serve(page, DASHBOARD)
@@ -275,10 +252,9 @@ def test_panel_states_interpolation_and_escaping(server: str, page_400: Any) -> 
     ).to_contain_text("30s")
 
 
-def test_variable_change_updates_url_and_requeries(server: str, page_400: Any) -> None:
+def test_variable_change_updates_url_and_requeries(server: str, page: Any) -> None:
     from playwright.sync_api import expect
 
-    page = page_400
     _serve(page, DASHBOARD)
     sent = _range_queries(page)
     page.goto(server + "/d/g1-test?var-metric=up")
@@ -313,10 +289,9 @@ def test_variable_change_updates_url_and_requeries(server: str, page_400: Any) -
     expect(page.locator('summary[data-var="multi"]')).to_be_focused()
 
 
-def test_rows_collapse_and_repeats_copy_panels(server: str, page_400: Any) -> None:
+def test_rows_collapse_and_repeats_copy_panels(server: str, page: Any) -> None:
     from playwright.sync_api import expect
 
-    page = page_400
     _serve(page, DASHBOARD)
     page.goto(server + "/d/g1-test")
     _settled_states(page)
@@ -364,12 +339,11 @@ def test_rows_collapse_and_repeats_copy_panels(server: str, page_400: Any) -> No
     expect(page.locator('[data-panel-title^="In row "]')).to_have_count(1)
 
 
-def test_time_picker_sets_the_range_in_the_url(server: str, page_400: Any) -> None:
+def test_time_picker_sets_the_range_in_the_url(server: str, page: Any) -> None:
     import time
 
     from playwright.sync_api import expect
 
-    page = page_400
     _serve(page, DASHBOARD)
     sent = _range_queries(page)
     page.goto(server + "/d/g1-test")

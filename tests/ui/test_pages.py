@@ -348,25 +348,6 @@ def test_silence_an_alert_from_the_alerts_page_then_expire_it(
     expect(expired.get_by_role("link", name="Recreate")).to_be_visible()
 
 
-@pytest.fixture
-def refusing_page(browser: Any) -> Iterator[Any]:
-    """A page on which the only console errors allowed are the browser's own notes about 4xx
-    answers (the API refusing a silence is what these tests provoke)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-    tab.on(
-        "console",
-        lambda msg: errors.append(msg.text) if msg.type == "error" else None,
-    )
-    try:
-        yield tab
-    finally:
-        context.close()
-    assert [e for e in errors if "status of 400" not in e] == []
-
-
 def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
@@ -384,7 +365,7 @@ REFUSED = [
 @pytest.mark.parametrize(("matcher", "creator", "times", "want"), REFUSED)
 def test_silence_form_shows_why_a_silence_is_refused(
     vigil: str,
-    refusing_page: Any,
+    page: Any,
     matcher: str,
     creator: str,
     times: tuple[int, int] | None,
@@ -392,7 +373,6 @@ def test_silence_form_shows_why_a_silence_is_refused(
 ) -> None:
     from playwright.sync_api import expect
 
-    page = refusing_page
     page.goto(f"{vigil}/silences?new=1&matcher={quote(matcher)}")
     expect(page.locator("main h1")).to_have_text("New silence")
     page.get_by_label("Creator").fill(creator)

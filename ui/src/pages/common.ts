@@ -1,7 +1,7 @@
 // Helpers shared by the Targets, Rules, Alerts, Silences and Status pages: label chips, times,
 // durations, matchers, polling. Everything renders through h(), so every string stays text.
 import "./pages.css";
-import { type Child, h } from "../dom";
+import { type Child, h, humanDuration } from "../dom";
 
 export type Labels = Record<string, string>;
 
@@ -33,7 +33,7 @@ export function utc(when: string | number | undefined | null): string {
 export function relative(when: string | number, now: number = Date.now()): string {
   const t = toMs(when);
   if (Number.isNaN(t)) return "never";
-  return t > now ? `in ${humanMs(t - now)}` : `${humanMs(now - t)} ago`;
+  return t > now ? `in ${humanDuration(t - now)}` : `${humanDuration(now - t)} ago`;
 }
 
 /** A <time> element: the absolute time as its title, the relative time as text (or vice versa). */
@@ -44,21 +44,6 @@ export function timeEl(when: string | number | undefined | null, mode: "relative
   return mode === "relative"
     ? h("time", { datetime: iso, title: utc(t) }, relative(t))
     : h("time", { datetime: iso, title: relative(t) }, utc(t));
-}
-
-export function humanMs(ms: number): string {
-  const s = Math.abs(ms) / 1000;
-  if (s < 1) return `${Math.round(s * 1000)}ms`;
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
-  const parts: string[] = [];
-  let rest = Math.floor(s);
-  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]] as const) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-  }
-  return parts.slice(0, 2).join(" ");
 }
 
 /** A duration in seconds as the API reports it (e.g. a scrape's 0.0042) for people: "4.2ms". */
