@@ -35,8 +35,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one test module. Not for the session: Playwright's sync API keeps an
+    event loop running in this thread while it is open, and later tests in the same xdist
+    worker that call asyncio.run() would fail."""
     from playwright.sync_api import sync_playwright
 
     if shutil.which(CHROMIUM) is None:
