@@ -62,3 +62,12 @@ def test_reload_needs_the_lifecycle_flag(tmp_path: Path) -> None:
 def test_default_config_scrapes_the_server_itself() -> None:
     assert "targets: ['127.0.0.1:9090']" in default_config("0.0.0.0:9090")
     assert "targets: ['[::1]:9091']" in default_config("[::1]:9091")
+
+
+def test_block_cache_size_flag_reaches_the_tsdb(tmp_path: Path) -> None:
+    from vigil.cli import build_parser
+
+    args = build_parser().parse_args(["server", "--storage.tsdb.block-cache-size=4MB"])
+    assert args.block_cache_size == 4 * 1024 * 1024
+    server = Server(ServerOptions(data_dir=tmp_path / "data", block_cache_bytes=0))
+    assert server._tsdb_options().block_cache_bytes == 0

@@ -127,6 +127,7 @@ class ServerOptions:
     listen_address: str = "127.0.0.1:9090"
     retention_ms: int = 15 * 24 * 3_600_000
     retention_bytes: int = 0
+    block_cache_bytes: int = 32 * 1024 * 1024  # decoded samples of persisted blocks, LRU
     lookback_delta_ms: int = 300_000
     query_timeout_s: float = 120.0
     query_max_samples: int = 50_000_000
@@ -316,6 +317,7 @@ class Server:
             retention_ms=self.options.retention_ms or tsdb.retention_time.milliseconds,
             retention_bytes=self.options.retention_bytes or tsdb.retention_size,
             out_of_order_time_window_ms=tsdb.out_of_order_time_window.milliseconds,
+            block_cache_bytes=self.options.block_cache_bytes,
         )
 
     # --- lifecycle ------------------------------------------------------------------

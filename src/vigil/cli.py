@@ -836,6 +836,14 @@ def _add_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="most bytes to keep, WAL and blocks together (e.g. 512MB; default: no limit)",
     )
     add(
+        "--storage.tsdb.block-cache-size",
+        dest="block_cache_size",
+        type=_size_bytes,
+        default=32 * 1024 * 1024,
+        help="most bytes of decoded block samples kept for repeated queries (dashboards); "
+        "0 turns the cache off (default: 32MB)",
+    )
+    add(
         "--web.listen-address",
         dest="listen_address",
         default="127.0.0.1:9090",
@@ -980,6 +988,7 @@ def _run_server(args: argparse.Namespace) -> int:
         "storage.tsdb.path": args.data_dir,
         "storage.tsdb.retention.time": "15d" if args.retention is None else f"{args.retention}ms",
         "storage.tsdb.retention.size": str(args.retention_size),
+        "storage.tsdb.block-cache-size": str(args.block_cache_size),
         "web.listen-address": args.listen_address,
         "web.enable-lifecycle": str(args.enable_lifecycle).lower(),
         "web.enable-admin-api": str(args.enable_admin_api).lower(),
@@ -999,6 +1008,7 @@ def _run_server(args: argparse.Namespace) -> int:
         listen_address=args.listen_address,
         retention_ms=15 * 86_400_000 if args.retention is None else args.retention,
         retention_bytes=args.retention_size,
+        block_cache_bytes=args.block_cache_size,
         lookback_delta_ms=args.lookback,
         query_timeout_s=args.query_timeout / 1000,
         query_max_samples=args.max_samples,

@@ -15,6 +15,7 @@ from vigil.tsdb.block import (
     INDEX_FILE,
     Block,
     CorruptBlockError,
+    DecodedCache,
     delete_block,
     open_blocks,
     remove_leftovers,
@@ -276,3 +277,77 @@ def test_tombstones_hide_deleted_ranges(tmp_path: Path) -> None:
     with Block.open(path) as b:
         (got,) = b.select([Matcher.of("__name__", "=", "node_load1")])
         assert got.timestamps.tolist() == [0, *range(60_000, 150_000, 15_000)]
+
+
+# ---------------------------------------------------------------- decoded-series cache
+
+
+def _bits(found: list[SeriesData]) -> list[tuple[Labels, list[int], list[int]]]:
+    return [(s.labels, s.timestamps.tolist(), s.values.view(np.uint64).tolist()) for s in found]
+
+
+@pytest.mark.parametrize(
+    ("mint", "maxt"),
+    [(0, 2 * HOUR - 1), (30_000, 60_000), (HOUR, 2 * HOUR), (-HOUR, 3 * HOUR)],
+)
+def test_cached_reads_are_the_uncached_reads(tmp_path: Path, mint: int, maxt: int) -> None:
+    """Twice through the cache (decoded, then kept) gives what the block decodes each time,
+    stale markers and -0.0 bit-exact, clipped to each querier's own range."""
+    series = make_series(n=100)
+    series[0] = SeriesData(series[0].labels, series[0].timestamps, series[0].values.copy())
+    series[0].values[[3, 4]] = [STALE_NAN, -0.0]
+    path = write_block(tmp_path, series, 0, 2 * HOUR - 1)
+    cache = DecodedCache(1 << 20)
+    with Block.open(path) as plain, Block.open(path, cache) as cached:
+        want = _bits(list(plain.querier(mint, maxt).select([])))
+        first = _bits(list(cached.querier(mint, maxt).select([])))
+        assert len(cache) == len(want)
+        again = _bits(list(cached.querier(mint, maxt).select([])))
+    assert first == want and again == want
+
+
+def test_cache_drops_least_recently_used_past_its_bytes(tmp_path: Path) -> None:
+    path = write_block(tmp_path, make_series(n=100), 0, 2 * HOUR - 1)
+    entry = 100 * 16 + 3 * block_module._LABEL_PAIR_BYTES  # samples and 3 label pairs
+    cache = DecodedCache(2 * entry)
+    up_a, load1, weird = SERIES_LABELS[0], SERIES_LABELS[5], SERIES_LABELS[6]
+    with Block.open(path, cache) as b:
+        for read in (up_a, weird, up_a, load1):  # up_a read again: weird is the oldest
+            (got,) = b.select([Matcher.of(k, "=", v) for k, v in read])
+            assert got.labels == read
+        assert len(cache) == 2 and cache.bytes == 2 * entry
+        kept = {sid for _, sid in cache._entries}
+        ids = b.series([])
+    assert kept == {ids.index(up_a), ids.index(load1)}
+
+
+def test_cached_samples_are_read_only(tmp_path: Path) -> None:
+    path = write_block(tmp_path, make_series(), 0, 2 * HOUR - 1)
+    with Block.open(path, DecodedCache(1 << 20)) as b:
+        (got,) = b.select([Matcher.of("__name__", "=", "node_load1")])
+        with pytest.raises(ValueError, match="read-only"):
+            got.values[0] = 1.0
+
+
+def test_compaction_reads_and_closed_blocks_leave_the_cache(tmp_path: Path) -> None:
+    path = write_block(tmp_path, make_series(), 0, 2 * HOUR - 1)
+    cache = DecodedCache(1 << 20)
+    with Block.open(path, cache) as b:
+        assert len(list(b.all_series())) == len(SERIES_LABELS) and len(cache) == 0
+        list(b.select([Matcher.of("job", "=", "node")]))
+        assert len(cache) == 3
+    assert len(cache) == 0 and cache.bytes == 0
+
+
+def test_open_blocks_share_one_cache(tmp_path: Path) -> None:
+    write_block(tmp_path, make_series(), 0, 2 * HOUR - 1)
+    write_block(tmp_path, make_series(start=2 * HOUR), 2 * HOUR, 4 * HOUR - 1)
+    cache = DecodedCache(1 << 20)
+    blocks = open_blocks(tmp_path, cache)
+    try:
+        for b in blocks:
+            list(b.select([Matcher.of("__name__", "=", "node_load1")]))
+        assert len(cache) == 2
+    finally:
+        for b in blocks:
+            b.close()

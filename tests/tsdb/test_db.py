@@ -258,6 +258,25 @@ def test_tick_cuts_blocks_and_applies_retention(tmp_path: Path) -> None:
         assert db.blocks == []
 
 
+@pytest.mark.parametrize(("cache_bytes", "kept"), [(1 << 20, 3), (0, None)])
+def test_block_cache_option(tmp_path: Path, cache_bytes: int, kept: int | None) -> None:
+    """Queries keep decoded block series in a cache of `block_cache_bytes` (0: none), shared
+    by the blocks the TSDB opens and the ones its ticks write."""
+    options = TSDBOptions(
+        block_range_ms=1000, max_series=0, wal_fsync="never", block_cache_bytes=cache_bytes
+    )
+    with TSDB.open(tmp_path, options, clock=lambda: 3.9, registry=CollectorRegistry()) as db:
+        _fill(db, ["m"], range(0, 4000, 100))
+        db.tick()
+        assert len(db.blocks) == 3
+        [fresh] = db.querier(0, 10_000).select([])
+        assert (len(db.block_cache) if db.block_cache is not None else None) == kept
+    with TSDB.open(tmp_path, options, registry=CollectorRegistry()) as db:
+        [reopened] = db.querier(0, 10_000).select([])
+        assert (len(db.block_cache) if db.block_cache is not None else None) == kept
+    assert fresh.timestamps.tolist() == reopened.timestamps.tolist() == list(range(0, 4000, 100))
+
+
 LIMIT_CASES = [
     ("cgroup v2", {"sys/fs/cgroup/memory.max": "1073741824\n"}, 1 << 30),
     ("cgroup v2 unlimited", {"sys/fs/cgroup/memory.max": "max\n"}, 4 << 30),

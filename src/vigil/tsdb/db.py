@@ -26,6 +26,7 @@ from vigil.model import Labels, Matcher
 from vigil.tsdb._api import Querier, SelectHints, SeriesData
 from vigil.tsdb.block import (
     Block,
+    DecodedCache,
     SeriesBatch,
     delete_block,
     merge_batches,
@@ -87,6 +88,8 @@ class TSDBOptions:
     wal_fsync: FsyncPolicy = "batch"
     wal_fsync_interval_s: float = 1.0  # "batch": fsync at most this long after a write
     chunk_samples: int = 120
+    # decoded block series kept for queries (DecodedCache); 0 turns the cache off
+    block_cache_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +218,10 @@ class TSDB:
         lock: _DirLock,
         metrics: DBMetrics,
         replay_stats: ReplayStats,
+        block_cache: DecodedCache | None = None,
     ) -> None:
         self.path = path
+        self.block_cache = block_cache
         self.options = options
         self.head = head
         self.wal = wal
@@ -286,7 +291,8 @@ class TSDB:
         metrics.max_series.set(max_series)
         for leftover in remove_leftovers(path):
             log.info("removed leftover block directory %s", leftover)
-        blocks = open_blocks(path)
+        cache = DecodedCache(options.block_cache_bytes) if options.block_cache_bytes > 0 else None
+        blocks = open_blocks(path, cache)
         head = Head(
             HeadOptions(
                 block_range_ms=options.block_range_ms,
@@ -361,7 +367,7 @@ class TSDB:
             stats.samples,
             len(blocks),
         )
-        return cls(path, options, clock, head, wal, blocks, lock, metrics, stats)
+        return cls(path, options, clock, head, wal, blocks, lock, metrics, stats, cache)
 
     # ----- the two seams -----
 
@@ -409,7 +415,7 @@ class TSDB:
             end = start + block_range  # exclusive
             series = self.head.querier(start, end - 1).select([])
             path = write_block(self.path, series, start, end - 1)
-            self._add_block(Block.open(path))
+            self._add_block(Block.open(path, self.block_cache))
             written.append(path)
             self._metrics.head_compactions.inc()
             removed += self.head.truncate(end)
@@ -445,7 +451,7 @@ class TSDB:
         while groups := plan(self._blocks, ranges):
             for group in groups:
                 path = compact(self.path, group)
-                self._add_block(Block.open(path))
+                self._add_block(Block.open(path, self.block_cache))
                 for source in group:
                     self._delete(source)
                 written.append(path)

@@ -1463,6 +1463,8 @@ class HeadQuerier:
         if hints is not None and hints.series_only:
             return SeriesBatch.of(list(self.select(matchers, hints)))
         refs = self._head.select_refs(matchers, self.mint, self.maxt)
+        if not len(refs):  # e.g. history only in blocks: skip gathering nothing
+            return SeriesBatch.of([])
         return self._head.series_batch(refs, self.mint, self.maxt)
 
     def _labels(self, matchers: Sequence[Matcher]) -> list[Labels]:
