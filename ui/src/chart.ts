@@ -2,6 +2,9 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { MatrixSeries } from "./api";
+import { type TooltipOptions, tooltipPlugin } from "./tooltip";
+
+export type { TooltipMode, TooltipOptions, TooltipSort } from "./tooltip";
 
 /** Grafana's classic palette, so imported dashboards keep their familiar colours. */
 export const PALETTE = [
@@ -24,6 +27,8 @@ export interface ChartSeries {
   hidden?: boolean;
   /** Values are negated on the chart (Grafana's transform: negative-Y); the legend shows them as they are. */
   negate?: boolean;
+  /** Left out of the hover tooltip (Grafana's hideFrom.tooltip). */
+  hideFromTooltip?: boolean;
 }
 
 export interface ChartOptions {
@@ -46,6 +51,8 @@ export interface ChartOptions {
   /** The axis includes these values when the data does not reach them (Grafana's axisSoftMin/Max). */
   softMin?: number | null;
   softMax?: number | null;
+  /** The hover tooltip; default multi (every series at the hovered time), `mode: "none"` for none. */
+  tooltip?: TooltipOptions;
 }
 
 export interface Chart {
@@ -85,10 +92,12 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
   const raw = options.series.map((s) => s.values);
   const drawn = stackedValues(options);
   const paths = uPlot.paths;
+  const colors = options.series.map((s, i) => cssColor(s.color ?? PALETTE[i % PALETTE.length]));
+  const tooltip = options.tooltip ?? { mode: "multi" };
   const series: uPlot.Series[] = [
     {},
     ...options.series.map((s, i): uPlot.Series => {
-      const color = cssColor(s.color ?? PALETTE[i % PALETTE.length]);
+      const color = colors[i];
       const style = s.style ?? "line";
       return {
         label: s.label,
@@ -133,6 +142,9 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
       },
     ],
     hooks: options.thresholds?.length ? thresholdHooks(options.thresholds, options.thresholdsStyle ?? "line") : {},
+    plugins: tooltip.mode === "none"
+      ? []
+      : [tooltipPlugin(tooltip, options.series.map((s, i) => ({ label: s.label, color: colors[i], values: raw[i], hidden: s.hideFromTooltip })), format)],
   };
   const plot = new uPlot(opts, [Array.from(options.timestamps), ...drawn] as uPlot.AlignedData, el);
   const observer = new ResizeObserver(() => {

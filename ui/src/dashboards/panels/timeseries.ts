@@ -1,6 +1,6 @@
 // Grafana's `timeseries` panel and the legacy `graph` panel, drawn by uPlot (chart.ts).
 // Both are mapped to one description (series styles, axis, legend), so the drawing is shared.
-import { type ChartSeries, PALETTE, cssColor, timeChart } from "../../chart";
+import { type ChartSeries, PALETTE, type TooltipOptions, cssColor, timeChart } from "../../chart";
 import { h } from "../../dom";
 import { resolveField } from "../fieldconfig";
 import type { Frame, GrafanaPanel, PanelContext, PanelRenderer } from "../types";
@@ -25,6 +25,7 @@ interface Plan {
   thresholds: { value: number; color: string }[];
   thresholdsStyle: string;
   legend: Legend;
+  tooltip: TooltipOptions;
 }
 
 const CALC_NAMES: Record<string, string> = {
@@ -83,9 +84,11 @@ function timeseriesPlan(panel: GrafanaPanel, frames: Frame[], columns: (number |
       stack: (st.mode ?? stacking.mode ?? "none") !== "none",
       hidden: field.hidden || hideFrom.viz === true,
       negate: c.transform === "negative-Y",
+      hideFromTooltip: hideFrom.tooltip === true,
     };
   });
   const options = obj(panel.options);
+  const tt = obj(options.tooltip);
   const lg = obj(options.legend);
   const calcs = Array.isArray(lg.calcs) ? lg.calcs.filter((x): x is string => typeof x === "string") : [];
   const thresholdsMode = String(obj(dc.thresholdsStyle).mode ?? "off");
@@ -105,6 +108,12 @@ function timeseriesPlan(panel: GrafanaPanel, frames: Frame[], columns: (number |
       show: lg.showLegend !== false && lg.displayMode !== "hidden",
       table: lg.displayMode === "table",
       calcs,
+    },
+    // Grafana's timeseries default is "single"; an unknown mode falls back to it too.
+    tooltip: {
+      mode: tt.mode === "multi" || tt.mode === "none" ? tt.mode : "single",
+      sort: tt.sort === "asc" || tt.sort === "desc" ? tt.sort : "none",
+      hideZeros: tt.hideZeros === true,
     },
   };
 }
@@ -137,6 +146,7 @@ function graphPlan(panel: GrafanaPanel, frames: Frame[], columns: (number | null
     let negate = false;
     let color: string | undefined;
     let hidden = false;
+    let hideFromTooltip = false;
     for (const o of overrides) {
       if (!aliasMatches(o.alias, frame.name)) continue;
       if (o.transform === "negative-Y") negate = true;
@@ -148,6 +158,7 @@ function graphPlan(panel: GrafanaPanel, frames: Frame[], columns: (number | null
       if (o.bars === true) style = "bars";
       if (o.lines === false && o.points === true) style = "points";
       if (o.hiddenSeries === true) hidden = true;
+      if (o.hideTooltip === true) hideFromTooltip = true;
     }
     return {
       label: frame.name,
@@ -159,6 +170,7 @@ function graphPlan(panel: GrafanaPanel, frames: Frame[], columns: (number | null
       stack,
       negate,
       hidden,
+      hideFromTooltip,
     };
   });
   const legend = obj(panel.legend);
@@ -171,6 +183,9 @@ function graphPlan(panel: GrafanaPanel, frames: Frame[], columns: (number | null
     if (legend.total === true) calcs.push("sum");
   }
   const percent = panel.percentage === true && panel.stack === true;
+  // The graph panel's tooltip: shared (its default) shows every series; sort 1/2 is ascending/descending.
+  const tt = obj(panel.tooltip);
+  const sortCode = num(tt.sort) ?? 0;
   return {
     series,
     format: percent ? unitFormatter("percentunit", decimals) : unitFormatter(unit, decimals),
@@ -182,6 +197,7 @@ function graphPlan(panel: GrafanaPanel, frames: Frame[], columns: (number | null
     thresholds: legacyThresholds(panel),
     thresholdsStyle: "line",
     legend: { show: legend.show !== false, table: legend.alignAsTable === true || calcs.length > 0, calcs },
+    tooltip: { mode: tt.shared === false ? "single" : "multi", sort: sortCode === 1 ? "asc" : sortCode === 2 ? "desc" : "none" },
   };
 }
 
@@ -262,6 +278,7 @@ function draw(el: HTMLElement, ctx: PanelContext, plan: Plan, timestamps: Float6
     legend: plan.legend.show && !tableLegend,
     thresholds: plan.thresholds,
     thresholdsStyle: plan.thresholdsStyle,
+    tooltip: plan.tooltip,
   });
   if (legendH && !tableLegend) {
     const native = chart.plot.root.querySelector(".u-legend");
