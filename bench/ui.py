@@ -203,7 +203,9 @@ class _Network:
 def _load(browser: Any, url: str, wait: Callable[[Any], float], watch: list[str]) -> Load:
     """Open `url` in a fresh context (empty cache) and measure until `wait(page)` returns
     the page's own time (ms since navigation start) of the awaited state."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    # bypass_csp: Playwright polls wait_for_function by evaluating a string in the page,
+    # which vigil's CSP (script-src 'self', no eval) refuses.
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
     page = context.new_page()
     network = _Network(context.new_cdp_session(page))
     page.add_init_script(script=f"({_MARKS})({json.dumps(watch)})")
