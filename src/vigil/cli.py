@@ -244,11 +244,10 @@ def _serve(
         print(f"vigil {command}: {err}", file=sys.stderr)
         return 2
     from vigil.web.guard import WebGuard
-    from vigil.web.webconfig import WebConfig
+    from vigil.web.webconfig import WebConfig, reloading_context
 
     current = web.current if web is not None else WebConfig
-    tls = current().tls
-    context = tls.context() if tls is not None else None
+    context = reloading_context(current)
     app = WebGuard(build(), current, external_url, internal_token=internal_token)
     scheme = "https" if context is not None else "http"
     logging.getLogger("vigil").info("%s listening on %s://%s:%d", command, scheme, host, port)

@@ -24,6 +24,7 @@ from vigil.web.webconfig import (
     WebConfigSource,
     load_web_config,
     parse_web_config,
+    reloading_context,
 )
 
 HASH = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
@@ -354,3 +355,47 @@ def test_cli_refuses_to_start(tmp_path: Path, command: str, body: str, want: str
     assert done.returncode == 1
     assert f"vigil {command}: --web.config.file: {tmp_path}/{want}" in done.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_tls_certificate_is_reloaded_at_the_next_handshake(tmp_path: Path) -> None:
+    """A renewed certificate (same paths, new files) is served to the next connection without
+    a restart; a broken renewal keeps the last good one."""
+    import asyncio
+    import shutil
+
+    cert, key = self_signed(tmp_path, "server")
+    path = tmp_path / "web.yml"
+    path.write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n")
+    source = WebConfigSource.open(path)
+    context = reloading_context(source.current)
+    assert context is not None
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    port: list[int] = []
+
+    async def serve() -> None:
+        async def answer(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
+        port.append(server.sockets[0].getsockname()[1])
+        ready.set()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(serve(), loop)
+    assert ready.wait(10)
+    try:
+        first = ssl.get_server_certificate(("127.0.0.1", port[0]), timeout=10)
+        renewed, renewed_key = self_signed(tmp_path, "renewed")
+        shutil.copy(renewed, cert)
+        shutil.copy(renewed_key, key)
+        second = ssl.get_server_certificate(("127.0.0.1", port[0]), timeout=10)
+        assert first != second
+        assert second.strip() == renewed.read_text().strip()
+        key.write_text("not a key\n")  # a broken renewal: the last good certificate stays
+        cert.write_text("not a certificate\n")
+        assert ssl.get_server_certificate(("127.0.0.1", port[0]), timeout=10) == second
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

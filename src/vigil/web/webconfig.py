@@ -17,9 +17,10 @@ import os
 import re
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vigil.config._yaml import ConfigError, Node, load_yaml
 
@@ -406,3 +407,50 @@ class WebConfigSource:
 def _stamp(path: Path) -> tuple[int, int, int]:
     st = os.stat(path)
     return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def reloading_context(current: Callable[[], WebConfig]) -> ssl.SSLContext | None:
+    """The server's SSLContext, which re-reads the certificate and key at each handshake when
+    they (or the web config's TLS section) have changed, as exporter-toolkit does per
+    connection: a renewed certificate is served without a restart. What an SSL object keeps
+    from the context it started with (client_auth_type, client CAs) needs a restart. None
+    when the config has no TLS. A change that cannot be loaded is logged and the last good
+    context keeps serving."""
+    tls = current().tls
+    if tls is None:
+        return None
+    state: dict[str, Any] = {"key": _tls_key(tls), "context": tls.context()}
+
+    def on_hello(sock: ssl.SSLObject | ssl.SSLSocket, _name: str | None, _: ssl.SSLContext) -> None:
+        try:
+            now = current().tls
+            key = _tls_key(now) if now is not None else None
+            if now is not None and key != state["key"]:
+                state["context"] = _with_callback(now.context(), on_hello)
+                state["key"] = key
+        except (ConfigError, OSError, ssl.SSLError) as err:
+            log.warning("web config: keeping the last TLS certificate: %s", err)
+        sock.context = state["context"]
+
+    state["context"] = _with_callback(state["context"], on_hello)
+    first: ssl.SSLContext = state["context"]
+    return first
+
+
+def _with_callback(
+    ctx: ssl.SSLContext,
+    callback: Callable[[ssl.SSLObject | ssl.SSLSocket, str | None, ssl.SSLContext], None],
+) -> ssl.SSLContext:
+    ctx.sni_callback = callback
+    return ctx
+
+
+def _tls_key(tls: TLSServerConfig) -> tuple[object, ...]:
+    """What a handshake compares to decide whether to load the files again."""
+    stamps = []
+    for path in (tls.cert_file, tls.key_file):
+        try:
+            stamps.append(_stamp(Path(path)))
+        except OSError:
+            stamps.append((0, 0, 0))
+    return (tls, *stamps)
