@@ -156,8 +156,9 @@ def test_external_labels_are_added_and_matched(tsdb: TSDB) -> None:
             ReadOptions(sample_limit=5),
             "exceeded sample limit (5)",
         ),
+        (b"x" * 20, ReadOptions(max_body_bytes=10), "request too large: more than 10 bytes"),
     ],
-    ids=["not-snappy", "not-protobuf", "bad-regex", "sample-limit"],
+    ids=["not-snappy", "not-protobuf", "bad-regex", "sample-limit", "too-large"],
 )
 def test_bad_requests_are_refused(
     tsdb: TSDB, body: bytes, options: ReadOptions, message: str

@@ -45,6 +45,7 @@ from vigil.remote.prompb import (
 from vigil.tsdb._api import Querier, SelectHints, SeriesData
 from vigil.tsdb.block import SeriesBatch, merge_batches, select_batch
 from vigil.tsdb.db import TSDB
+from vigil.web.body import read_capped
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +165,8 @@ class ReadEndpoint:
 
     async def read(self, request: Request) -> Response:
         options = self._options()
-        body = await request.body()
-        if len(body) > options.max_body_bytes:
+        body = await read_capped(request, options.max_body_bytes)
+        if body is None:
             return PlainTextResponse(
                 f"request too large: more than {options.max_body_bytes} bytes", status_code=400
             )

@@ -36,6 +36,7 @@ from vigil.tsdb.head import (
     UNKNOWN_SERIES,
     CommitResult,
 )
+from vigil.web.body import read_capped
 
 log = logging.getLogger(__name__)
 
@@ -391,17 +392,10 @@ class WriteReceiver:
         too_large = WriteRejected(
             400, f"request too large: body of more than {limit} bytes (the limit)"
         )
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        body = await read_capped(request, limit)
+        if body is None:
             raise too_large
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return body
 
 
 def _client(request: Request) -> str:

@@ -33,6 +33,7 @@ from vigil.dashboards import (
     DashboardSummary,
 )
 from vigil.web.api import success
+from vigil.web.body import read_capped
 
 PREFIX = "/api/vigil/v1/dashboards"
 _MULTIPART_SLACK = 64 * 1024  # a multipart body's boundaries and headers around the file
@@ -300,20 +301,12 @@ async def _upload(request: Request) -> tuple[bytes, str]:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise _BodyError('multipart upload has no file in a field named "file"')
-            raw = await upload.read(MAX_BYTES + 1)
-            return raw, f"upload {upload.filename or 'file'}"
+            return await upload.read(MAX_BYTES + 1), f"upload {upload.filename or 'file'}"
         finally:
             await form.close()
-    if declared > MAX_BYTES:
+    body = await read_capped(request, MAX_BYTES)
+    if body is None:
         raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BYTES:
-            raise too_large
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
+    if not body.strip():
         raise _BodyError("request body is empty: send a dashboard's JSON or upload a file")
-    return raw, "request body"
+    return body, "request body"
