@@ -8,10 +8,10 @@ where it went wrong, and left for the user to inspect."""
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from vigil.durable import write_atomically
 
 FORMAT_VERSION = 1
 
@@ -33,23 +33,7 @@ def write_snapshot(path: str, kind: str, entries: Iterable[Mapping[str, Any]]) -
         separators=(",", ":"),
         ensure_ascii=False,
     ).encode()
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = f"{path}.{secrets.token_hex(6)}.tmp"
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, data)
     return len(data)
 
 

@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from vigil.durable import write_atomically
 
 MAX_BYTES = 10 * 1024 * 1024
 """Largest dashboard accepted (Node Exporter Full, one of the biggest in use, is ~470 KB)."""
@@ -506,7 +507,7 @@ class DashboardStore:
                     )
             body = json.dumps(model, indent=2, ensure_ascii=False).encode() + b"\n"
             self.directory.mkdir(parents=True, exist_ok=True)
-            _write_atomically(path, body)
+            write_atomically(path, body)
         loaded = self._load(path)
         if isinstance(loaded, DashboardError):
             raise loaded
@@ -524,19 +525,6 @@ class DashboardStore:
         if uid in BUILTIN_UIDS:
             raise BuiltinDashboardError(uid, "is a built-in dashboard and cannot be deleted")
         raise DashboardNotFoundError(uid, "no dashboard has this uid")
-
-
-def _write_atomically(path: Path, body: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _dashboard(model: dict[str, Any], *, builtin: bool, updated: float) -> Dashboard:
