@@ -24,9 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +33,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the tests' data generator and server launcher
 
-from tests.conftest import free_port, wait_ok  # noqa: E402
-from tests.ui.conftest import start_server  # noqa: E402
+from tests.ui.conftest import prometheus_server, vigil_server  # noqa: E402
 from tests.ui.history import write_history, write_openmetrics  # noqa: E402
 
 BROWSER_CONCURRENCY = 6
@@ -145,40 +142,6 @@ def _metric_names() -> set[str]:
     return set(re.findall(r"\b([a-zA-Z_:][\w:]*)\{", exprs))
 
 
-@contextmanager
-def _prometheus(data_dir: Path, root: Path) -> Iterator[str]:
-    config = root / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 15s\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data_dir}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ok(f"{base}/-/ready", 60)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
-@contextmanager
-def _vigil(data_dir: Path) -> Iterator[str]:
-    proc, base = start_server(data_dir)
-    try:
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
 def _send(client: httpx.Client, base: str, request: Request) -> tuple[float, int]:
     """Seconds until the whole answer is read, and how many series (or values) it holds."""
     began = time.perf_counter()
@@ -265,7 +228,7 @@ def main() -> None:
         root = Path(tmp)
         vigil_dir, prom_dir, end_ms = _prepare(root, args.hours)
         requests = requests_for(end_ms - int(args.hours * 3600_000), end_ms)
-        with _vigil(vigil_dir) as vigil, _prometheus(prom_dir, root) as prom:
+        with vigil_server(vigil_dir) as vigil, prometheus_server(prom_dir, root) as prom:
             ours = _measure("vigil", vigil, requests, args.runs)
             theirs = _measure("prometheus", prom, requests, args.runs)
     print(

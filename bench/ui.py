@@ -24,8 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +35,8 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the tests' data generator and browser settings
 
-from tests.conftest import CONFORMANCE, free_port, wait_ok  # noqa: E402
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402
+from tests.conftest import CONFORMANCE  # noqa: E402
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, prometheus_server, vigil_server  # noqa: E402
 from tests.ui.history import INSTANCE, JOB, NODENAME, write_history, write_openmetrics  # noqa: E402
 
 BUNDLE = REPO / "src" / "vigil" / "web" / "static" / "app.js"
@@ -125,40 +124,6 @@ def _prepare(root: Path, hours: float) -> tuple[Path, Path, int]:
     )
     om.unlink()
     return vigil_dir, prom_dir, int(history.timestamps[-1])
-
-
-@contextmanager
-def _prometheus(data_dir: Path, root: Path) -> Iterator[str]:
-    config = root / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 15s\n")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data_dir}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ok(f"{base}/-/ready", 60)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
-@contextmanager
-def _vigil(data_dir: Path) -> Iterator[str]:
-    proc, base = start_server(data_dir)
-    try:
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 class _Network:
@@ -332,8 +297,8 @@ def main() -> None:
         # while the bench runs, and `to=now` would drift past its end.
         span = f"from={end_ms - int(args.hours * 3600_000)}&to={end_ms}"
         with (
-            _vigil(vigil_dir) as vigil,
-            _prometheus(prom_dir, root) as prom,
+            vigil_server(vigil_dir) as vigil,
+            prometheus_server(prom_dir, root) as prom,
             sync_playwright() as pw,
         ):
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

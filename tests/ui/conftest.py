@@ -11,13 +11,14 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port, wait_ok
+from tests.conftest import REPO, free_port, peer, running, wait_ok
 
 CHROMIUM = "/usr/bin/chromium"
 _EXPECTED_API_ERROR = re.compile(r"Failed to load resource: .* status of (400|403|409|422) ")
@@ -100,6 +101,35 @@ def start_server(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], 
     return proc, base
 
 
+@contextmanager
+def vigil_server(data_dir: Path, *extra: str) -> Iterator[str]:
+    """start_server for a with block: its base URL, the server stopped when the block ends."""
+    proc, base = start_server(data_dir, *extra)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@contextmanager
+def prometheus_server(data_dir: Path, root: Path) -> Iterator[str]:
+    """The real Prometheus serving `data_dir` (blocks promtool wrote) and scraping nothing;
+    its config goes in `root`. Yields its base URL."""
+    config = root / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 15s\n")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = [
+        peer("prometheus"),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data_dir}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with running(args, f"{base}/-/ready", 60):
+        yield base
+
+
 def wait_for_data(base: str, query: str = "up", seconds: float = 30) -> None:
     """Until `query` returns at least one series (the first scrape has landed)."""
     import time
@@ -116,13 +146,9 @@ def wait_for_data(base: str, query: str = "up", seconds: float = 30) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """vigil with its default config (it scrapes itself every 15 s), after its first scrape."""
-    proc, base = start_server(tmp_path_factory.mktemp("vigil-ui"))
-    try:
+    with vigil_server(tmp_path_factory.mktemp("vigil-ui")) as base:
         wait_for_data(base)
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +160,5 @@ def history_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     data_dir = tmp_path_factory.mktemp("vigil-history")
     write_history(data_dir)
-    proc, base = start_server(data_dir)
-    try:
+    with vigil_server(data_dir) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)

@@ -18,8 +18,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import CONFORMANCE, free_port, peer, running
-from tests.ui.conftest import ARTIFACTS, start_server
+from tests.conftest import CONFORMANCE, peer
+from tests.ui.conftest import ARTIFACTS, prometheus_server, start_server, vigil_server
 from tests.ui.history import (
     INSTANCE,
     JOB,
@@ -89,16 +89,6 @@ def test_history_reads_the_same_in_prometheus(tmp_path: Path) -> None:
         timeout=300,
     )
     assert created.returncode == 0, created.stderr
-    config = tmp_path / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 15s\n")
-    port = free_port()
-    prom = f"http://127.0.0.1:{port}"
-    args = [
-        peer("prometheus"),
-        f"--config.file={config}",
-        f"--storage.tsdb.path={tmp_path / 'prom'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
     # between two scrapes, so no sample sits on a range's edge: Prometheus 2.42's windows
     # are closed on the left, vigil's (as Prometheus 3's) open
     end = int(grid[-1]) / 1000 - STEP_S / 2
@@ -108,20 +98,18 @@ def test_history_reads_the_same_in_prometheus(tmp_path: Path) -> None:
         'rate(node_network_receive_bytes_total{device="eth0"}[5m])',
         "avg_over_time(node_load1[1h])",
     ]
-    with running(args, f"{prom}/-/ready", 60):
-        proc, base = start_server(tmp_path / "vigil")
-        try:
-            for query in queries:
-                ours, theirs = _query_range(base, query, end), _query_range(prom, query, end)
-                got, want = _matrix(ours), _matrix(theirs)
-                assert got.keys() == want.keys() and got, query
-                for key, points in want.items():
-                    ours_a, theirs_a = np.array(got[key]), np.array(points)
-                    assert ours_a.shape == theirs_a.shape, (query, key)
-                    assert np.allclose(ours_a, theirs_a, rtol=1e-9, atol=0), (query, key)
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    with (
+        prometheus_server(tmp_path / "prom", tmp_path) as prom,
+        vigil_server(tmp_path / "vigil") as base,
+    ):
+        for query in queries:
+            ours, theirs = _query_range(base, query, end), _query_range(prom, query, end)
+            got, want = _matrix(ours), _matrix(theirs)
+            assert got.keys() == want.keys() and got, query
+            for key, points in want.items():
+                ours_a, theirs_a = np.array(got[key]), np.array(points)
+                assert ours_a.shape == theirs_a.shape, (query, key)
+                assert np.allclose(ours_a, theirs_a, rtol=1e-9, atol=0), (query, key)
 
 
 def _matrix(result: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
