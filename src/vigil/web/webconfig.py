@@ -20,7 +20,6 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from vigil.config._yaml import ConfigError, Node, load_yaml
 
@@ -417,32 +416,31 @@ def reloading_context(current: Callable[[], WebConfig]) -> ssl.SSLContext | None
     when the config has no TLS. A change that cannot be loaded is logged and the last good
     context keeps serving."""
     tls = current().tls
-    if tls is None:
-        return None
-    state: dict[str, Any] = {"key": _tls_key(tls), "context": tls.context()}
+    return None if tls is None else _ReloadingTLS(current, tls).context
 
-    def on_hello(sock: ssl.SSLObject | ssl.SSLSocket, _name: str | None, _: ssl.SSLContext) -> None:
+
+class _ReloadingTLS:
+    """The context a handshake starts with; its SNI callback (run for every ClientHello,
+    with or without SNI) swaps in a context built from the files when they have changed."""
+
+    def __init__(self, current: Callable[[], WebConfig], tls: TLSServerConfig) -> None:
+        self._current = current
+        self._key = _tls_key(tls)
+        self.context = self._load(tls)
+
+    def _load(self, tls: TLSServerConfig) -> ssl.SSLContext:
+        ctx = tls.context()
+        ctx.sni_callback = self._on_hello
+        return ctx
+
+    def _on_hello(self, sock: ssl.SSLObject | ssl.SSLSocket, _: str | None, __: object) -> None:
         try:
-            now = current().tls
-            key = _tls_key(now) if now is not None else None
-            if now is not None and key != state["key"]:
-                state["context"] = _with_callback(now.context(), on_hello)
-                state["key"] = key
+            tls = self._current().tls
+            if tls is not None and (key := _tls_key(tls)) != self._key:
+                self.context, self._key = self._load(tls), key
         except (ConfigError, OSError, ssl.SSLError) as err:
             log.warning("web config: keeping the last TLS certificate: %s", err)
-        sock.context = state["context"]
-
-    state["context"] = _with_callback(state["context"], on_hello)
-    first: ssl.SSLContext = state["context"]
-    return first
-
-
-def _with_callback(
-    ctx: ssl.SSLContext,
-    callback: Callable[[ssl.SSLObject | ssl.SSLSocket, str | None, ssl.SSLContext], None],
-) -> ssl.SSLContext:
-    ctx.sni_callback = callback
-    return ctx
+        sock.context = self.context
 
 
 def _tls_key(tls: TLSServerConfig) -> tuple[object, ...]:
