@@ -78,6 +78,24 @@ def page(browser: object) -> Iterator[object]:
     assert not errors, errors
 
 
+@pytest.fixture
+def no_dialogs(page: object) -> Iterator[list[str]]:
+    """Fails the test if any alert/confirm/prompt opens (an injected script would open one);
+    dialogs are dismissed and their messages collected in the list it yields."""
+    from playwright.sync_api import Dialog, Page
+
+    assert isinstance(page, Page)
+    opened: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        opened.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    yield opened
+    assert opened == []
+
+
 def start_server(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     """A `vigil server` on a free 127.0.0.1 port; the caller stops it."""
     port = free_port()

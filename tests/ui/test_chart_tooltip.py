@@ -123,17 +123,10 @@ def dashboard(server: str) -> str:
 
 
 @pytest.fixture
-def shown(page: Any, dashboard: str) -> Iterator[Any]:
+def shown(page: Any, dashboard: str, no_dialogs: list[str]) -> Iterator[Any]:
     """The dashboard open and settled; fails if anything opened a dialog (alert from markup)."""
     from playwright.sync_api import expect
 
-    dialogs: list[str] = []
-
-    def dismiss(dialog: Any) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", dismiss)
     page.goto(dashboard)
     expect(page.locator(".dashboard")).to_have_attribute(
         "data-dashboard-state", "done", timeout=30_000
@@ -141,7 +134,6 @@ def shown(page: Any, dashboard: str) -> Iterator[Any]:
     for title in ("Single", "Multi", "None", "Default", "Legacy", "Many"):
         expect(_panel(page, title)).to_have_attribute("data-panel-state", "rendered")
     yield page
-    assert dialogs == []
 
 
 def _panel(page: Any, title: str) -> Any:
@@ -272,13 +264,13 @@ def test_tooltip_stays_in_viewport_and_is_removed_with_the_chart(shown: Any) -> 
     expect(page.locator(".chart-tooltip")).to_have_count(0)
 
 
-def test_query_page_graph_has_a_multi_tooltip(server: str, page: Any) -> None:
+def test_query_page_graph_has_a_multi_tooltip(
+    server: str, page: Any, no_dialogs: list[str]
+) -> None:
     """The Query page's chart keeps uPlot's live legend and adds the tooltip in multi mode."""
     from playwright.sync_api import expect
 
     expr = f'label_replace(vector(1), "name", "{XSS}", "", "") or label_replace(vector(2), "name", "b", "", "")'
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     params = {"g0.expr": expr, "g0.tab": "graph", "g0.range_input": "5m"}
     page.goto(f"{server}/query?{urlencode(params)}")
     panel = page.locator(".query-panel")
@@ -291,4 +283,4 @@ def test_query_page_graph_has_a_multi_tooltip(server: str, page: Any) -> None:
     assert _tip(page).locator("img").count() == 0
     page.mouse.move(2, 2)
     expect(_tip(page)).to_have_count(0)
-    assert dialogs == []
+    assert no_dialogs == []

@@ -202,11 +202,11 @@ def test_home_shows_the_node_dashboard(server: str, page: Any) -> None:
     expect(page).to_have_url(re.compile(r"var-job=vigil"))
 
 
-def test_panel_states_interpolation_and_escaping(server: str, page: Any) -> None:
+def test_panel_states_interpolation_and_escaping(
+    server: str, page: Any, no_dialogs: list[str]
+) -> None:
     from playwright.sync_api import expect
 
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     _serve(page, DASHBOARD)
     sent = _range_queries(page)
     page.goto(server + "/d/g1-test")
@@ -219,7 +219,7 @@ def test_panel_states_interpolation_and_escaping(server: str, page: Any) -> None
     expect(memory).to_have_attribute("data-panel-state", "rendered")
     expect(memory.locator(".u-legend")).to_contain_text(f"vigil {XSS} ")
     assert page.locator("img").count() == 0
-    assert not dialogs
+    assert not no_dialogs
 
     assert states["Heat"] == "unsupported"
     expect(page.locator('[data-panel-title="Heat"]')).to_contain_text(

@@ -133,23 +133,6 @@ def vigil(tmp_path_factory: pytest.TempPathFactory, exporter: str) -> Iterator[s
         proc.wait(30)
 
 
-@pytest.fixture
-def no_dialogs(page: object) -> Iterator[list[str]]:
-    """Fails the test if any alert/confirm/prompt opens (an injected script would open one)."""
-    from playwright.sync_api import Dialog, Page
-
-    assert isinstance(page, Page)
-    opened: list[str] = []
-
-    def on_dialog(dialog: Dialog) -> None:
-        opened.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    yield opened
-    assert opened == []
-
-
 def _no_injected_markup(page: Any) -> None:
     assert page.locator("main img, main script").count() == 0
 

@@ -219,23 +219,15 @@ def dashboard(server: str) -> str:
 
 
 @pytest.fixture
-def shown(page: Any, dashboard: str) -> Iterator[tuple[Any, list[str]]]:
+def shown(page: Any, dashboard: str, no_dialogs: list[str]) -> Iterator[tuple[Any, list[str]]]:
     """The dashboard open and settled, and the dialogs it tried to open (must stay empty)."""
     from playwright.sync_api import expect
 
-    dialogs: list[str] = []
-
-    def dismiss(dialog: Any) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", dismiss)
     page.goto(dashboard)
     expect(page.locator(".dashboard")).to_have_attribute(
         "data-dashboard-state", "done", timeout=30_000
     )
-    yield page, dialogs
-    assert dialogs == []
+    yield page, no_dialogs
 
 
 def _panel_el(page: Any, title: str) -> Any:

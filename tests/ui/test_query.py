@@ -293,7 +293,9 @@ def test_keyboard_only_query_from_nav_to_table_and_graph(server: str, page: Any)
     expect(page).to_have_url(re.compile(r"g0\.tab=0.*g0\.range_input=2h"))
 
 
-def test_label_values_render_as_text(server: str, page: Any, tmp_path: Path) -> None:
+def test_label_values_render_as_text(
+    server: str, page: Any, tmp_path: Path, no_dialogs: list[str]
+) -> None:
     from playwright.sync_api import expect
 
     target = server.removeprefix("http://")
@@ -304,8 +306,6 @@ def test_label_values_render_as_text(server: str, page: Any, tmp_path: Path) -> 
         f"      - targets: ['{target}']\n        labels: {{evil: {json.dumps(EVIL)}}}\n"
     )
     proc, base = start_server(tmp_path / "data", f"--config.file={config}")
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     try:
         expr = 'up{evil!=""}'
         at = str(now_with_data(base, expr))
@@ -323,4 +323,4 @@ def test_label_values_render_as_text(server: str, page: Any, tmp_path: Path) -> 
     finally:
         proc.terminate()
         proc.wait(30)
-    assert dialogs == []
+    assert no_dialogs == []
