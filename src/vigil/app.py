@@ -261,11 +261,10 @@ class Server:
     def _load_config(self) -> tuple[Config, str]:
         path = self.options.config_file
         if path is None:
+            token = self.options.self_scrape.token
             text = default_config(self.options.listen_address, self.options.self_scrape)
-            shown = text.replace(self.options.self_scrape.token, "<secret>")
-            return parse_config(
-                text, "(default config)"
-            ), shown if self.options.self_scrape.token else text
+            shown = text.replace(token, "<secret>") if token else text
+            return parse_config(text, "(default config)"), shown
         return load_config(str(path)), path.read_text()
 
     def _with_default_rules(self, config: Config) -> Config:
