@@ -9,10 +9,8 @@ import pytest
 
 from vigil.config import ConfigError
 from vigil.config.duration import Duration
+from vigil.config.http import Authorization, BasicAuth, HTTPClientConfig
 from vigil.config.prometheus import (
-    Authorization,
-    BasicAuth,
-    HTTPClientConfig,
     MetadataConfig,
     QueueConfig,
     parse_config,

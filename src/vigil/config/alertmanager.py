@@ -14,15 +14,15 @@ from urllib.parse import urlsplit
 
 from vigil.config._yaml import ConfigError, Mapping, Node, load_yaml
 from vigil.config.duration import Duration
-from vigil.config.matchers import MatcherParseError, new_matcher, parse_matchers
-from vigil.config.prometheus import (
-    _HTTP_CLIENT_KEYS,
+from vigil.config.http import (
+    HTTP_CLIENT_KEYS,
     HTTPClientConfig,
     Secret,
     TLSConfig,
-    _http_client,
-    _tls,
+    parse_http_client,
+    parse_tls_config,
 )
+from vigil.config.matchers import MatcherParseError, new_matcher, parse_matchers
 from vigil.model.matchers import Matcher, MatchType
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -491,8 +491,10 @@ def _global(node: Node, base: str) -> GlobalConfig:
             values[key] = _scalar(value, kind)
     http = fields.get("http_config")
     if http is not None:
-        values["http_config"] = _http_client(http.mapping(_HTTP_CLIENT_KEYS, "http_config"), base)
-    values["smtp_tls_config"] = _tls(fields.get("smtp_tls_config"), base)
+        values["http_config"] = parse_http_client(
+            http.mapping(HTTP_CLIENT_KEYS, "http_config"), base
+        )
+    values["smtp_tls_config"] = parse_tls_config(fields.get("smtp_tls_config"), base)
     values["resolve_timeout"] = fields.duration("resolve_timeout", _5M)
     return GlobalConfig(**values)  # type: ignore[arg-type]
 
@@ -1078,7 +1080,7 @@ def _integration(kind: str, node: Node, base: str) -> Integration:
         elif kind_of == _MAP:
             settings[key] = tuple((k.string(), v.string()) for k, v in value.items())
         elif kind_of == _TLS:
-            settings[key] = _tls(value, base)
+            settings[key] = parse_tls_config(value, base)
         elif kind_of == _ANY:
             settings[key] = (_any(value),)
         elif kind_of == _FILE:
@@ -1087,7 +1089,9 @@ def _integration(kind: str, node: Node, base: str) -> Integration:
             settings[key] = _scalar(value, kind_of)
     http = fields.get("http_config")
     if http is not None:
-        settings["http_config"] = _http_client(http.mapping(_HTTP_CLIENT_KEYS, "http_config"), base)
+        settings["http_config"] = parse_http_client(
+            http.mapping(HTTP_CLIENT_KEYS, "http_config"), base
+        )
     integration = Integration(
         kind,
         node.line,

@@ -11,11 +11,11 @@ from typing import TextIO
 
 from vigil.config._yaml import ConfigError, load_yaml
 from vigil.config.duration import Duration
+from vigil.config.http import HTTPClientConfig
 from vigil.config.prometheus import (
     AlertmanagerConfig,
     Config,
     Discovery,
-    HTTPClientConfig,
     ScrapeConfig,
     load_config,
     relabel_lists,

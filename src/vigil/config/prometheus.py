@@ -12,12 +12,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import SplitResult, urlsplit
 
 import yaml
 
 from vigil.config._yaml import ConfigError, Mapping, Node, load_yaml
 from vigil.config.duration import Duration
+from vigil.config.http import (
+    HTTP_CLIENT_KEYS,
+    RESERVED_HEADERS,
+    HTTPClientConfig,
+    Secret,
+    TLSConfig,
+    join_dir,
+    parse_http_client,
+    parse_tls_config,
+    parse_url,
+)
 from vigil.config.regex import RegexError
 from vigil.config.relabel import (
     DEFAULT_REGEX,
@@ -93,27 +103,6 @@ _SD_KEYS = (
     "http_sd_configs",
     *(f"{name}_sd_configs" for name in OTHER_DISCOVERY),
 )
-_RESERVED_HEADERS = frozenset(
-    {
-        "host",
-        "content-encoding",
-        "content-length",
-        "content-type",
-        "user-agent",
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "www-authenticate",
-        "accept-encoding",
-        "x-prometheus-remote-write-version",
-        "x-prometheus-remote-read-version",
-        "x-prometheus-scrape-timeout-seconds",
-        "x-amz-date",
-        "x-amz-security-token",
-        "x-amz-content-sha256",
-    }
-)
 
 
 _0S = Duration(0)
@@ -124,86 +113,10 @@ _30S = Duration(30000)
 _1M = Duration(60000)
 _5M = Duration(300000)
 _NO_LABELS = Labels()
-
-
-class Secret(str):
-    """A password or token: a str that never shows its value in reprs or logs."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "Secret('<hidden>')" if self else "Secret('')"
-
-
 _NO_SECRET = Secret("")
-
-
-# --------------------------------------------------------------------------- HTTP client
-
-
-@dataclass(frozen=True, slots=True)
-class TLSConfig:
-    ca: str = ""
-    ca_file: str = ""
-    cert: str = ""
-    cert_file: str = ""
-    key: Secret = _NO_SECRET
-    key_file: str = ""
-    server_name: str = ""
-    insecure_skip_verify: bool = False
-    min_version: str = ""
-    max_version: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class BasicAuth:
-    username: str = ""
-    username_file: str = ""
-    password: Secret = _NO_SECRET
-    password_file: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Authorization:
-    """`authorization`, and also where `bearer_token(_file)` ends up, as in Prometheus."""
-
-    type: str = "Bearer"
-    credentials: Secret = _NO_SECRET
-    credentials_file: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class OAuth2:
-    client_id: str
-    token_url: str
-    client_secret: Secret = _NO_SECRET
-    client_secret_file: str = ""
-    scopes: tuple[str, ...] = ()
-    endpoint_params: tuple[tuple[str, str], ...] = ()
-    tls_config: TLSConfig = TLSConfig()
-    proxy_url: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class HTTPHeader:
-    values: tuple[str, ...] = ()
-    secrets: tuple[Secret, ...] = ()
-    files: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class HTTPClientConfig:
-    basic_auth: BasicAuth | None = None
-    authorization: Authorization | None = None
-    oauth2: OAuth2 | None = None
-    tls_config: TLSConfig = TLSConfig()
-    proxy_url: str = ""
-    no_proxy: str = ""
-    proxy_from_environment: bool = False
-    proxy_connect_header: tuple[tuple[str, tuple[Secret, ...]], ...] = ()
-    follow_redirects: bool = True
-    enable_http2: bool = True
-    http_headers: tuple[tuple[str, HTTPHeader], ...] = ()
+_NO_HTTP = HTTPClientConfig()
+_NO_HTTP2 = HTTPClientConfig(enable_http2=False)
+_NO_TLS = TLSConfig()
 
 
 # --------------------------------------------------------------------------- discovery
@@ -220,7 +133,7 @@ class FileSDConfig:
 class HTTPSDConfig:
     url: str
     refresh_interval: Duration = _1M
-    http_client: HTTPClientConfig = HTTPClientConfig()
+    http_client: HTTPClientConfig = _NO_HTTP
     line: int = 0
 
 
@@ -306,7 +219,7 @@ class ScrapeConfig:
     keep_dropped_targets: int = 0
     metric_name_validation_scheme: str = "utf8"
     metric_name_escaping_scheme: str = "allow-utf-8"
-    http_client: HTTPClientConfig = HTTPClientConfig()
+    http_client: HTTPClientConfig = _NO_HTTP
     discovery: Discovery = Discovery()
     relabel_configs: tuple[RelabelConfig, ...] = ()
     metric_relabel_configs: tuple[RelabelConfig, ...] = ()
@@ -334,7 +247,7 @@ class SigV4Config:
 
 @dataclass(frozen=True, slots=True)
 class AlertmanagerConfig:
-    http_client: HTTPClientConfig = HTTPClientConfig()
+    http_client: HTTPClientConfig = _NO_HTTP
     sigv4: SigV4Config | None = None
     scheme: str = "http"
     path_prefix: str = ""
@@ -385,7 +298,7 @@ class RemoteWriteConfig:
     send_native_histograms: bool = False
     round_robin_dns: bool = False
     protobuf_message: str = "prometheus.WriteRequest"
-    http_client: HTTPClientConfig = HTTPClientConfig(enable_http2=False)
+    http_client: HTTPClientConfig = _NO_HTTP2
     queue_config: QueueConfig = QueueConfig()
     metadata_config: MetadataConfig = MetadataConfig()
     sigv4: SigV4Config | None = None
@@ -401,7 +314,7 @@ class RemoteReadConfig:
     headers: tuple[tuple[str, str], ...] = ()
     read_recent: bool = False
     name: str = ""
-    http_client: HTTPClientConfig = HTTPClientConfig()
+    http_client: HTTPClientConfig = _NO_HTTP
     required_matchers: Labels = _NO_LABELS
     filter_external_labels: bool = True
     line: int = 0
@@ -426,7 +339,7 @@ class TracingConfig:
     client_type: str = "grpc"
     sampling_fraction: float = 0.0
     insecure: bool = False
-    tls_config: TLSConfig = TLSConfig()
+    tls_config: TLSConfig = _NO_TLS
     headers: tuple[tuple[str, str], ...] = ()
     compression: str = ""
     timeout: Duration = _0S
@@ -590,15 +503,8 @@ def _file_patterns(top: Mapping, key: str, what: str, base: str) -> tuple[str, .
         pattern = item.string()
         if _RULE_PATH.fullmatch(pattern) is None:
             raise item.error(f'invalid {what} path "{pattern}": "*" only in the last path segment')
-        out.append(_join(base, pattern))
+        out.append(join_dir(base, pattern))
     return tuple(out)
-
-
-def _join(base: str, path: str) -> str:
-    """Prometheus's config.JoinDir: relative paths are relative to the config file."""
-    if not path or os.path.isabs(path):
-        return path
-    return os.path.normpath(os.path.join(base, path))
 
 
 def _named_unique(configs: list[T], node: Node | None, what: str) -> tuple[T, ...]:
@@ -665,8 +571,8 @@ def _global(node: Node, base: str) -> GlobalConfig:
         evaluation_interval=fields.duration("evaluation_interval", Duration(0))
         or default.evaluation_interval,
         rule_query_offset=fields.duration("rule_query_offset", Duration(0)),
-        query_log_file=_join(base, fields.string("query_log_file")),
-        scrape_failure_log_file=_join(base, fields.string("scrape_failure_log_file")),
+        query_log_file=join_dir(base, fields.string("query_log_file")),
+        scrape_failure_log_file=join_dir(base, fields.string("scrape_failure_log_file")),
         external_labels=Labels.from_pairs(external),
         body_size_limit=_bytes(fields.get("body_size_limit")),
         sample_limit=fields.uint("sample_limit"),
@@ -751,21 +657,6 @@ def _bytes(node: Node | None) -> int:
 
 # --------------------------------------------------------------------------- scrape configs
 
-_HTTP_CLIENT_KEYS = (
-    "basic_auth",
-    "authorization",
-    "oauth2",
-    "bearer_token",
-    "bearer_token_file",
-    "tls_config",
-    "proxy_url",
-    "no_proxy",
-    "proxy_from_environment",
-    "proxy_connect_header",
-    "follow_redirects",
-    "enable_http2",
-    "http_headers",
-)
 _SCRAPE_OWN_KEYS = (
     "job_name",
     "honor_labels",
@@ -798,7 +689,7 @@ _SCRAPE_OWN_KEYS = (
     "relabel_configs",
     "metric_relabel_configs",
 )
-_SCRAPE_KEYS = (*_SCRAPE_OWN_KEYS, *_HTTP_CLIENT_KEYS, *_SD_KEYS)
+_SCRAPE_KEYS = (*_SCRAPE_OWN_KEYS, *HTTP_CLIENT_KEYS, *_SD_KEYS)
 
 
 def _scrape_config(node: Node, glob_cfg: GlobalConfig, base: str, file: str) -> ScrapeConfig:
@@ -808,7 +699,7 @@ def _scrape_config(node: Node, glob_cfg: GlobalConfig, base: str, file: str) -> 
     job_name = fields.string("job_name")
     if not job_name:
         raise fields.key("job_name").error("job_name is empty")
-    http_client = _http_client(fields, base)
+    http_client = parse_http_client(fields, base)
     relabel_node = fields.get("relabel_configs")
     discovery = _discovery(fields, base, check_addresses=relabel_node is None)
     interval = fields.duration("scrape_interval", Duration(0)) or glob_cfg.scrape_interval
@@ -855,7 +746,7 @@ def _scrape_config(node: Node, glob_cfg: GlobalConfig, base: str, file: str) -> 
         if nhcb is None
         else nhcb,
         extra_scrape_metrics=glob_cfg.extra_scrape_metrics if extra is None else extra,
-        scrape_failure_log_file=_join(base, failure_log) or glob_cfg.scrape_failure_log_file,
+        scrape_failure_log_file=join_dir(base, failure_log) or glob_cfg.scrape_failure_log_file,
         body_size_limit=_bytes(fields.get("body_size_limit")) or glob_cfg.body_size_limit,
         sample_limit=fields.uint("sample_limit") or glob_cfg.sample_limit,
         target_limit=fields.uint("target_limit") or glob_cfg.target_limit,
@@ -956,18 +847,18 @@ def _file_sd(node: Node, base: str) -> FileSDConfig:
                 f'path "{name}" is not valid for file discovery (*.json, *.yml or *.yaml)'
             )
     return FileSDConfig(
-        tuple(_join(base, name) for name in files),
+        tuple(join_dir(base, name) for name in files),
         fields.duration("refresh_interval", Duration(5 * 60_000)),
         node.line,
     )
 
 
 def _http_sd(node: Node, base: str) -> HTTPSDConfig:
-    fields = node.mapping(("url", "refresh_interval", *_HTTP_CLIENT_KEYS), "http_sd_configs")
+    fields = node.mapping(("url", "refresh_interval", *HTTP_CLIENT_KEYS), "http_sd_configs")
     url = fields.string("url")
     if not url:
         raise fields.key("url").error("http_sd_configs needs a url")
-    parts = _url(fields.key("url"), url)
+    parts = parse_url(fields.key("url"), url)
     if parts.scheme not in ("http", "https"):
         raise fields.key("url").error("URL scheme must be 'http' or 'https'")
     if not parts.hostname:
@@ -975,231 +866,9 @@ def _http_sd(node: Node, base: str) -> HTTPSDConfig:
     return HTTPSDConfig(
         url,
         fields.duration("refresh_interval", Duration(60_000)),
-        _http_client(fields, base),
+        parse_http_client(fields, base),
         node.line,
     )
-
-
-def _url(node: Node, url: str) -> SplitResult:
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError as err:
-        raise node.error(f'"{url}" is not a valid URL: {err}') from None
-    return parts
-
-
-# --------------------------------------------------------------------------- HTTP client parsing
-
-
-def _http_client(
-    fields: Mapping, base: str, default: HTTPClientConfig = HTTPClientConfig()
-) -> HTTPClientConfig:
-    basic = _basic_auth(fields.get("basic_auth"), base)
-    authorization = _authorization(fields.get("authorization"), base)
-    oauth2 = _oauth2(fields.get("oauth2"), base)
-    token = fields.string("bearer_token")
-    token_file = fields.string("bearer_token_file")
-    if token and token_file:
-        raise fields.key("bearer_token_file").error(
-            "at most one of bearer_token and bearer_token_file"
-        )
-    if (basic or oauth2) and (token or token_file):
-        raise fields.key("bearer_token" if token else "bearer_token_file").error(
-            "at most one of basic_auth, oauth2, bearer_token and bearer_token_file"
-        )
-    if authorization is not None:
-        if token or token_file:
-            raise fields.key("authorization").error(
-                "authorization cannot be combined with bearer_token or bearer_token_file"
-            )
-        if basic or oauth2:
-            raise fields.key("authorization").error(
-                "at most one of basic_auth, oauth2 and authorization"
-            )
-    elif token or token_file:
-        authorization = Authorization("Bearer", Secret(token), _join(base, token_file))
-    if oauth2 is not None and basic is not None:
-        raise fields.key("oauth2").error("at most one of basic_auth, oauth2 and authorization")
-    proxy_url = fields.string("proxy_url")
-    if proxy_url:
-        _url(fields.key("proxy_url"), proxy_url)
-    no_proxy = fields.string("no_proxy")
-    from_env = fields.boolean("proxy_from_environment", False)
-    connect = _proxy_connect_header(fields.get("proxy_connect_header"))
-    if connect and not from_env and not proxy_url:
-        raise fields.key("proxy_connect_header").error(
-            "proxy_connect_header needs proxy_url or proxy_from_environment"
-        )
-    if from_env and proxy_url:
-        raise fields.key("proxy_url").error("proxy_url cannot be set with proxy_from_environment")
-    if from_env and no_proxy:
-        raise fields.key("no_proxy").error("no_proxy cannot be set with proxy_from_environment")
-    if no_proxy and not proxy_url:
-        raise fields.key("no_proxy").error("no_proxy needs proxy_url")
-    return HTTPClientConfig(
-        basic_auth=basic,
-        authorization=authorization,
-        oauth2=oauth2,
-        tls_config=_tls(fields.get("tls_config"), base),
-        proxy_url=proxy_url,
-        no_proxy=no_proxy,
-        proxy_from_environment=from_env,
-        proxy_connect_header=connect,
-        follow_redirects=fields.boolean("follow_redirects", default.follow_redirects),
-        enable_http2=fields.boolean("enable_http2", default.enable_http2),
-        http_headers=_http_headers(fields.get("http_headers"), base),
-    )
-
-
-def _basic_auth(node: Node | None, base: str) -> BasicAuth | None:
-    if node is None:
-        return None
-    fields = node.mapping(("username", "username_file", "password", "password_file"), "basic_auth")
-    auth = BasicAuth(
-        fields.string("username"),
-        _join(base, fields.string("username_file")),
-        Secret(fields.string("password")),
-        _join(base, fields.string("password_file")),
-    )
-    if auth.username and auth.username_file:
-        raise node.error("at most one of basic_auth username and username_file")
-    if auth.password and auth.password_file:
-        raise node.error("at most one of basic_auth password and password_file")
-    return auth
-
-
-def _authorization(node: Node | None, base: str) -> Authorization | None:
-    if node is None:
-        return None
-    fields = node.mapping(("type", "credentials", "credentials_file"), "authorization")
-    auth = Authorization(
-        fields.string("type").strip() or "Bearer",
-        Secret(fields.string("credentials")),
-        _join(base, fields.string("credentials_file")),
-    )
-    if auth.credentials and auth.credentials_file:
-        raise node.error("at most one of authorization credentials and credentials_file")
-    if auth.type.lower() == "basic":
-        raise fields.key("type").error(
-            'authorization type cannot be "basic", use basic_auth instead'
-        )
-    return auth
-
-
-_OAUTH2_KEYS = (
-    "client_id",
-    "client_secret",
-    "client_secret_file",
-    "scopes",
-    "token_url",
-    "endpoint_params",
-    "tls_config",
-    "proxy_url",
-    "no_proxy",
-    "proxy_from_environment",
-    "proxy_connect_header",
-)
-
-
-def _oauth2(node: Node | None, base: str) -> OAuth2 | None:
-    if node is None:
-        return None
-    fields = node.mapping(_OAUTH2_KEYS, "oauth2")
-    auth = OAuth2(
-        client_id=fields.string("client_id"),
-        token_url=fields.string("token_url"),
-        client_secret=Secret(fields.string("client_secret")),
-        client_secret_file=_join(base, fields.string("client_secret_file")),
-        scopes=fields.strings("scopes"),
-        endpoint_params=fields.string_map("endpoint_params"),
-        tls_config=_tls(fields.get("tls_config"), base),
-        proxy_url=fields.string("proxy_url"),
-    )
-    if not auth.client_id:
-        raise node.error("oauth2 client_id must be configured")
-    if not auth.token_url:
-        raise node.error("oauth2 token_url must be configured")
-    if auth.client_secret and auth.client_secret_file:
-        raise node.error("at most one of oauth2 client_secret and client_secret_file")
-    return auth
-
-
-_TLS_KEYS = (
-    "ca",
-    "ca_file",
-    "cert",
-    "cert_file",
-    "key",
-    "key_file",
-    "server_name",
-    "insecure_skip_verify",
-    "min_version",
-    "max_version",
-)
-_TLS_VERSIONS = ("TLS10", "TLS11", "TLS12", "TLS13")
-
-
-def _tls(node: Node | None, base: str) -> TLSConfig:
-    if node is None:
-        return TLSConfig()
-    fields = node.mapping(_TLS_KEYS, "tls_config")
-    for key in ("min_version", "max_version"):
-        _choice(fields, key, _TLS_VERSIONS, "")
-    tls = TLSConfig(
-        ca=fields.string("ca"),
-        ca_file=_join(base, fields.string("ca_file")),
-        cert=fields.string("cert"),
-        cert_file=_join(base, fields.string("cert_file")),
-        key=Secret(fields.string("key")),
-        key_file=_join(base, fields.string("key_file")),
-        server_name=fields.string("server_name"),
-        insecure_skip_verify=fields.boolean("insecure_skip_verify", False),
-        min_version=fields.string("min_version"),
-        max_version=fields.string("max_version"),
-    )
-    for inline, path in (("ca", "ca_file"), ("cert", "cert_file"), ("key", "key_file")):
-        if getattr(tls, inline) and getattr(tls, path):
-            raise fields.key(path).error(f"at most one of {inline} and {path}")
-    has_cert, has_key = bool(tls.cert or tls.cert_file), bool(tls.key or tls.key_file)
-    if has_cert and not has_key:
-        raise node.error("a client certificate needs key or key_file")
-    if has_key and not has_cert:
-        raise node.error("a client key needs cert or cert_file")
-    return tls
-
-
-def _proxy_connect_header(node: Node | None) -> tuple[tuple[str, tuple[Secret, ...]], ...]:
-    if node is None:
-        return ()
-    return tuple(
-        (key.string(), tuple(Secret(v) for v in value.strings())) for key, value in node.items()
-    )
-
-
-def _http_headers(node: Node | None, base: str) -> tuple[tuple[str, HTTPHeader], ...]:
-    if node is None:
-        return ()
-    out = []
-    for key, value in node.items():
-        name = key.string()
-        if name.lower() in _RESERVED_HEADERS or name.lower() == "authorization":
-            raise key.error(f'setting header "{name}" is not allowed')
-        if value.is_null:
-            out.append((name, HTTPHeader()))
-            continue
-        fields = value.mapping(("values", "secrets", "files"), "an HTTP header")
-        out.append(
-            (
-                name,
-                HTTPHeader(
-                    fields.strings("values"),
-                    tuple(Secret(s) for s in fields.strings("secrets")),
-                    tuple(_join(base, f) for f in fields.strings("files")),
-                ),
-            )
-        )
-    return tuple(out)
 
 
 # --------------------------------------------------------------------------- relabeling
@@ -1278,7 +947,7 @@ _ALERTMANAGER_KEYS = (
     "sigv4",
     "relabel_configs",
     "alert_relabel_configs",
-    *_HTTP_CLIENT_KEYS,
+    *HTTP_CLIENT_KEYS,
     *_SD_KEYS,
 )
 
@@ -1302,7 +971,7 @@ def _alerting(node: Node | None, base: str, legacy: bool, line: int) -> Alerting
 
 def _alertmanager(node: Node, base: str, legacy: bool) -> AlertmanagerConfig:
     fields = node.mapping(_ALERTMANAGER_KEYS, "an alertmanager config")
-    http_client = _http_client(fields, base)
+    http_client = parse_http_client(fields, base)
     sigv4 = _sigv4(fields.get("sigv4"))
     if sigv4 is not None and (
         http_client.basic_auth or http_client.authorization or http_client.oauth2
@@ -1376,7 +1045,7 @@ _REMOTE_WRITE_KEYS = (
     "sigv4",
     "azuread",
     "google_iam",
-    *_HTTP_CLIENT_KEYS,
+    *HTTP_CLIENT_KEYS,
 )
 _PROTOBUF_MESSAGES = ("prometheus.WriteRequest", "io.prometheus.write.v2.Request")
 
@@ -1391,7 +1060,7 @@ def _headers(node: Node | None) -> tuple[tuple[str, str], ...]:
             raise key.error(
                 "set the authorization header with basic_auth, authorization, oauth2 or sigv4"
             )
-        if name.lower() in _RESERVED_HEADERS:
+        if name.lower() in RESERVED_HEADERS:
             raise key.error(f"{name} is a reserved header; it must not be changed")
         out.append((name, value.string()))
     return tuple(out)
@@ -1401,14 +1070,14 @@ def _remote_url(fields: Mapping, what: str) -> str:
     url = fields.string("url")
     if not url:
         raise fields.node.error(f"url for {what} is empty")
-    _url(fields.key("url"), url)
+    parse_url(fields.key("url"), url)
     return url
 
 
 def _remote_write(node: Node, base: str, legacy: bool) -> RemoteWriteConfig:
     fields = node.mapping(_REMOTE_WRITE_KEYS, "a remote_write config")
     url = _remote_url(fields, "remote_write")
-    http_client = _http_client(fields, base, HTTPClientConfig(enable_http2=False))
+    http_client = parse_http_client(fields, base, _NO_HTTP2)
     sigv4 = _sigv4(fields.get("sigv4"))
     other_auth = ""
     for key in ("azuread", "google_iam"):
@@ -1493,7 +1162,7 @@ _REMOTE_READ_KEYS = (
     "name",
     "required_matchers",
     "filter_external_labels",
-    *_HTTP_CLIENT_KEYS,
+    *HTTP_CLIENT_KEYS,
 )
 
 
@@ -1506,7 +1175,7 @@ def _remote_read(node: Node, base: str) -> RemoteReadConfig:
         headers=_headers(fields.get("headers")),
         read_recent=fields.boolean("read_recent", False),
         name=fields.string("name"),
-        http_client=_http_client(fields, base),
+        http_client=parse_http_client(fields, base),
         required_matchers=Labels.from_pairs(fields.string_map("required_matchers")),
         filter_external_labels=fields.boolean("filter_external_labels", True),
         line=node.line,
@@ -1557,7 +1226,7 @@ def _tracing(node: Node | None, base: str) -> TracingConfig | None:
         client_type=_choice(fields, "client_type", ("grpc", "http"), "grpc"),
         sampling_fraction=fields.number("sampling_fraction"),
         insecure=fields.boolean("insecure", False),
-        tls_config=_tls(fields.get("tls_config"), base),
+        tls_config=parse_tls_config(fields.get("tls_config"), base),
         headers=_headers(fields.get("headers")),
         compression=_choice(fields, "compression", ("gzip",), ""),
         timeout=fields.duration("timeout", Duration(0)),

@@ -14,7 +14,7 @@ from collections.abc import Generator
 import httpx
 
 from vigil import __version__
-from vigil.config.prometheus import HTTPClientConfig, TLSConfig
+from vigil.config.http import HTTPClientConfig, TLSConfig
 from vigil.notify.integration import SendError
 
 USER_AGENT = f"vigil/{__version__} (Alertmanager/0.25.0 compatible)"

@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 
+from vigil.config.http import HTTPClientConfig
 from vigil.config.prometheus import (
     Config,
     FileSDConfig,
-    HTTPClientConfig,
     HTTPSDConfig,
     ScrapeConfig,
 )
