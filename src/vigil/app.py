@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import platform
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -24,8 +22,6 @@ from typing import Any
 from prometheus_client import Gauge
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService, load_service_config
@@ -60,11 +56,13 @@ from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.tsdb.snapshot import snapshot
 from vigil.web.admin import AdminAPI
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
-from vigil.web.api import APIContext, PrometheusAPI, success
+from vigil.web.api import APIContext, PrometheusAPI
 from vigil.web.dashboards_api import DashboardsAPI
+from vigil.web.lifecycle import Lifecycle
 from vigil.web.listen import parse_listen_address
 from vigil.web.metrics import metrics_endpoint
 from vigil.web.rules import RulesAPI
+from vigil.web.status import RuntimeFacts, alertmanagers_routes, runtime_info, tsdb_status
 from vigil.web.targets import GlobalURLOptions, TargetsAPI
 from vigil.web.ui import UIAssets
 
@@ -415,8 +413,9 @@ class Server:
             except OSError as err:
                 log.error("storage maintenance failed: %s", err)
 
-    async def reload(self) -> bool:
-        """SIGHUP and `POST /-/reload`: a config that fails to load leaves the old one running."""
+    async def reload(self) -> str | None:
+        """SIGHUP and `POST /-/reload`: a config that fails to load leaves the old one running;
+        returns why it failed, or None."""
         try:
             config, text = self._load_config()
             rule_groups = self.rules.load(self._with_default_rules(config))
@@ -425,7 +424,7 @@ class Server:
                 "reloading %s failed, keeping the running config: %s", self.options.config_file, err
             )
             self._record_reload(ok=False)
-            return False
+            return str(err)
         self.config, self.config_text = config, text
         self.remote_read.apply(config.remote_read)
         await self.notifier.apply(config)
@@ -433,14 +432,14 @@ class Server:
         self._rule_groups = rule_groups
         if self.alertmanager is not None and not await self.alertmanager.reload():
             self._record_reload(ok=False)
-            return False
+            return "the Alertmanager config was refused"
         if self._storage_ready:
             await self.remote_write.apply(config)
             await self.manager.apply(config)
             self.rules.replace(rule_groups)
         self._record_reload(ok=True)
         log.info("reloaded %s", self.options.config_file or "the default config")
-        return True
+        return None
 
     def _record_reload(self, *, ok: bool) -> None:
         self.last_reload_ok = ok
@@ -449,67 +448,16 @@ class Server:
             self.last_reload_time = self.clock()
             self._reload_time.set(self.last_reload_time)
 
-    # --- what the APIs read ---------------------------------------------------------------
-
-    def tsdb_stats(self) -> dict[str, Any]:
-        stats = self.tsdb.stats()
-
-        def pairs(rows: list[tuple[str, int]]) -> list[dict[str, Any]]:
-            return [{"name": name, "value": value} for name, value in rows]
-
-        return {
-            "headStats": {
-                "numSeries": stats.head_series,
-                "chunkCount": stats.head_chunks,
-                "minTime": stats.head_min_time,
-                "maxTime": stats.head_max_time,
-            },
-            "seriesCountByMetricName": pairs(stats.series_count_by_metric_name),
-            "labelValueCountByLabelName": pairs(stats.label_value_count_by_label_name),
-            "memoryInBytesByLabelName": pairs(stats.memory_in_bytes_by_label_name),
-            "seriesCountByLabelValuePair": pairs(stats.series_count_by_label_value_pair),
-            # vigil's own: the memory self-budget and who ran into it.
-            "maxSeries": stats.max_series,
-            "refusedSeriesByMetricName": pairs(stats.refused_series_by_metric_name),
-            # vigil's own, for the Status page: the persisted blocks, oldest first.
-            "blocks": [
-                {
-                    "ulid": b.meta.ulid,
-                    "minTime": b.meta.mint,
-                    "maxTime": b.meta.maxt,
-                    "numSamples": b.meta.num_samples,
-                    "numSeries": b.meta.num_series,
-                    "level": b.meta.level,
-                    "size": b.size_bytes,
-                }
-                for b in self.tsdb.blocks
-            ],
-        }
-
-    def runtime(self) -> dict[str, Any]:
-        return {
-            "startTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
-            "CWD": os.getcwd(),
-            "reloadConfigSuccess": self.last_reload_ok,
-            "lastConfigTime": time.strftime(
-                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.last_reload_time)
-            ),
-            "corruptionCount": 0,
-            "goroutineCount": 0,
-            "GOMAXPROCS": os.cpu_count() or 1,
-            "GOGC": "",
-            "GODEBUG": "",
-            "storageRetention": _retention_text(self.options),
-            "pythonVersion": platform.python_version(),
-        }
-
-    async def _alertmanagers_endpoint(self, _: Request) -> Response:
-        """Prometheus's `/api/v1/alertmanagers`: where alerts are POSTed."""
-        active = [{"url": url} for url in self.notifier.alertmanagers()]
-        return success({"activeAlertmanagers": active, "droppedAlertmanagers": []})
-
-    def ready(self) -> bool:
-        return self.storage.status() is None
+    def _runtime(self) -> dict[str, Any]:
+        return runtime_info(
+            RuntimeFacts(
+                started=self.started,
+                reload_ok=self.last_reload_ok,
+                last_reload_time=self.last_reload_time,
+                retention_ms=self.options.retention_ms,
+                retention_bytes=self.options.retention_bytes,
+            )
+        )
 
     # --- the HTTP app ---------------------------------------------------------------------
 
@@ -531,27 +479,12 @@ class Server:
                 clock=self.clock,
                 flags=options.flags,
                 config_yaml=lambda: self.config_text,
-                tsdb_stats=self.tsdb_stats,
-                ready=self.ready,
-                runtime=self.runtime,
+                tsdb_stats=lambda: tsdb_status(self.tsdb),
+                runtime=self._runtime,
                 max_concurrency=options.query_max_concurrency,
             )
         )
         targets = TargetsAPI(self.manager, GlobalURLOptions())
-
-        async def reload(_: Request) -> Response:
-            if not options.enable_lifecycle:
-                return PlainTextResponse("Lifecycle API is not enabled.", status_code=403)
-            if await self.reload():
-                return PlainTextResponse("")
-            return PlainTextResponse("failed to reload config", status_code=500)
-
-        async def quit_(_: Request) -> Response:
-            if not options.enable_lifecycle:
-                return PlainTextResponse("Lifecycle API is not enabled.", status_code=403)
-            if self._on_quit is not None:
-                asyncio.get_running_loop().call_soon(self._on_quit)  # after this answer
-            return PlainTextResponse("Requesting termination... Goodbye!")
 
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -567,11 +500,13 @@ class Server:
 
         routes = [
             *UIAssets().routes(),
-            Route("/-/ready", self.storage.ready_endpoint, methods=["GET", "HEAD"]),
+            *Lifecycle(
+                enabled=options.enable_lifecycle,
+                not_ready=self.storage.status,
+                reload=self.reload,
+                quit_=self._on_quit,
+            ).routes(),
             Route("/metrics", metrics_endpoint(scrape, self.registry)),
-            Route("/-/reload", reload, methods=["POST", "PUT"]),
-            # --- web security (issue 11, item 4): /-/quit and the TSDB admin API
-            Route("/-/quit", quit_, methods=["POST", "PUT"]),
             *AdminAPI(
                 options.enable_admin_api,
                 lambda with_head: snapshot(self.tsdb, with_head, self.clock()),
@@ -580,7 +515,7 @@ class Server:
             *targets.routes(),
             *RulesAPI(self.rules).routes(),
             *DashboardsAPI(self.dashboards).routes(),  # issue 11
-            Route("/api/v1/alertmanagers", self._alertmanagers_endpoint),
+            *alertmanagers_routes(self.notifier.alertmanagers),
             # --- remote write receiver (issue 12, item 2)
             *WriteReceiver(self.storage.appender, enabled=options.remote_write_receiver).routes(),
             # --- remote read endpoint (issue 12, item 3)
@@ -594,12 +529,3 @@ class Server:
             am_api = AlertmanagerAPI(self.alertmanager, build)
             routes += am_api.routes(lifecycle=False)
         return Starlette(routes=routes, lifespan=lifespan)
-
-
-def _retention_text(options: ServerOptions) -> str:
-    parts = []
-    if options.retention_ms:
-        parts.append(f"{options.retention_ms // 86_400_000}d")
-    if options.retention_bytes:
-        parts.append(f"{options.retention_bytes}B")
-    return " or ".join(parts)

@@ -10,9 +10,6 @@ import contextlib
 import logging
 import threading
 
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-
 from vigil.tsdb.db import TSDB, TSDBLoader, TSDBQuerier
 from vigil.tsdb.head import HeadAppender
 from vigil.web.api import APIError
@@ -104,12 +101,6 @@ class StorageStartup:
 
     def querier(self, mint: int, maxt: int) -> TSDBQuerier:
         return self.tsdb.querier(mint, maxt)
-
-    async def ready_endpoint(self, _: Request) -> Response:
-        status = self.status()
-        if status is None:
-            return PlainTextResponse("vigil is Ready.\n")
-        return PlainTextResponse(f"Service Unavailable: {status}\n", status_code=503)
 
     def close(self) -> None:
         """Stop a replay still running (at its next segment), then close the TSDB or unlock

@@ -161,15 +161,13 @@ def test_series_labels_and_values(client: TestClient) -> None:
     assert _ok(client.get("/api/v1/label/job/values", params={"limit": "1"})) == ["node"]
 
 
-def test_status_and_health(client: TestClient) -> None:
+def test_status(client: TestClient) -> None:
     assert _ok(client.get("/api/v1/status/flags")) == {"storage.tsdb.path": "data"}
     assert "version" in _ok(client.get("/api/v1/status/buildinfo"))
     assert (
         _ok(client.get("/api/v1/format_query", params={"query": "sum by(job)(up)"}))
         == "sum by (job) (up)"
     )
-    assert client.get("/-/healthy").status_code == 200
-    assert client.get("/-/ready").status_code == 200
     assert _ok(client.get("/api/v1/query_exemplars", params={"query": "up"})) == []
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import vigil
@@ -77,7 +77,6 @@ class APIContext:
     config_yaml: Callable[[], str] = lambda: ""
     tsdb_stats: Callable[[], Mapping[str, Any]] = lambda: {}
     metadata: Callable[[], Mapping[str, list[dict[str, str]]]] = lambda: {}
-    ready: Callable[[], bool] = lambda: True
     runtime: Callable[[], Mapping[str, Any]] = lambda: {}
     max_concurrency: int = 20  # --query.max-concurrency: more queries wait their turn
 
@@ -387,8 +386,6 @@ class PrometheusAPI:
             Route("/api/v1/status/config", self._wrap(self.status_config), methods=["GET"]),
             Route("/api/v1/status/flags", self._wrap(self.flags), methods=["GET"]),
             Route("/api/v1/status/tsdb", self._wrap(self.status_tsdb), methods=["GET"]),
-            Route("/-/healthy", self.healthy, methods=["GET", "HEAD"]),
-            Route("/-/ready", self.ready_check, methods=["GET", "HEAD"]),
         ]
 
     @staticmethod
@@ -614,14 +611,6 @@ class PrometheusAPI:
 
     async def status_tsdb(self, params: dict[str, list[str]], _: Request) -> Response:
         return success(dict(self.ctx.tsdb_stats()))
-
-    async def healthy(self, _: Request) -> Response:
-        return PlainTextResponse("vigil is Healthy.\n")
-
-    async def ready_check(self, _: Request) -> Response:
-        if self.ctx.ready():
-            return PlainTextResponse("vigil is Ready.\n")
-        return PlainTextResponse("Service Unavailable", status_code=503)
 
 
 def _unescape_label_name(name: str) -> str:
