@@ -39,7 +39,6 @@ from vigil.model.alert import Alert
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels
 from vigil.notify.gotemplate import TemplateError
-from vigil.notify.http import HTTPConfigError
 from vigil.notify.receivers import UnsupportedIntegration, build_integrations, test_receiver
 from vigil.notify.retry import NotifyMetrics, RetryStage
 from vigil.notify.template import Templates
@@ -451,7 +450,7 @@ def check_service_config(config: Config) -> None:
         templates = Templates.load(config.templates)
         for receiver in config.receivers:
             build_integrations(config, receiver.name, templates, "", time.time)
-    except (TemplateError, UnsupportedIntegration, HTTPConfigError) as err:
+    except (TemplateError, UnsupportedIntegration) as err:
         raise ServiceConfigError(str(err)) from None
 
 

@@ -26,7 +26,6 @@ from vigil.model.clock import ManualClock
 from vigil.model.labels import Labels
 from vigil.notify import NotifyMetrics, RetryStage, Templates, build_integrations, receivers
 from vigil.notify.email import q_encode
-from vigil.notify.http import HTTPConfigError
 from vigil.notify.receivers import UnsupportedIntegration
 from vigil.notify.retry import Backoff
 
@@ -394,11 +393,6 @@ def test_test_receiver_reports_each_integration() -> None:
             "pagerduty_configs: [{routing_key: k}]",
             UnsupportedIntegration,
             "am.yml:4: receiver 'r': pagerduty_configs are not supported by vigil yet",
-        ),
-        (
-            "webhook_configs: [{url: 'http://x/', http_config: {oauth2: {client_id: a, client_secret: b, token_url: 'http://t/'}}}]",
-            HTTPConfigError,
-            "http_config.oauth2 is not supported",
         ),
     ],
 )

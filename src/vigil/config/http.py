@@ -300,6 +300,11 @@ def parse_tls_config(node: Node | None, base: str) -> TLSConfig:
     for inline, path in (("ca", "ca_file"), ("cert", "cert_file"), ("key", "key_file")):
         if getattr(tls, inline) and getattr(tls, path):
             raise fields.key(path).error(f"at most one of {inline} and {path}")
+    if tls.min_version and tls.max_version and tls.max_version < tls.min_version:
+        raise fields.key("max_version").error(
+            "tls_config.max_version must be greater than or equal to tls_config.min_version"
+            " if both are specified"
+        )
     has_cert, has_key = bool(tls.cert or tls.cert_file), bool(tls.key or tls.key_file)
     if has_cert and not has_key:
         raise node.error("a client certificate needs key or key_file")

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from vigil.alerting._api import Notification
 from vigil.config.alertmanager import EmailConfig
+from vigil.config.http_client import ClientSetupError, ssl_context
 from vigil.notify.gotemplate import TemplateError
-from vigil.notify.http import HTTPConfigError, ssl_context
 from vigil.notify.integration import SendError, read_secret_file
 from vigil.notify.template import Templates, notification_data
 
@@ -143,7 +143,7 @@ class Email:
         host = host.strip("[]")
         try:
             context = ssl_context(conf.tls_config)
-        except HTTPConfigError as err:
+        except ClientSetupError as err:
             raise SendError(str(err), retry=False) from None
         implicit = conf.force_implicit_tls if conf.force_implicit_tls is not None else port == "465"
         try:

@@ -9,7 +9,13 @@ from typing import Protocol
 
 import httpx
 
+from vigil import __version__
 from vigil.alerting._api import Notification, NotifyError
+from vigil.config.http import HTTPClientConfig
+from vigil.config.http_client import UnreadableSecret, async_client
+from vigil.config.http_client import read_secret_file as _read_file
+
+USER_AGENT = f"vigil/{__version__} (Alertmanager/0.25.0 compatible)"
 
 
 class SendError(NotifyError):
@@ -110,9 +116,13 @@ _GO_JSON_ESCAPES = (
 def read_secret_file(path: str, what: str) -> str:
     """A `*_file` setting's content, trimmed (Alertmanager reads it at each send)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().strip()
-    except OSError as err:
-        raise SendError(
-            f"unable to read {what} {path}: {err.strerror or err}", retry=False
-        ) from None
+        return _read_file(path)
+    except UnreadableSecret as err:
+        raise SendError(f"unable to read {what}: {err}", retry=False) from None
+
+
+def build_client(config: HTTPClientConfig, timeout: float | None = None) -> httpx.AsyncClient:
+    """The client a receiver posts with; `timeout` (seconds) bounds each request, None for
+    no bound other than the notification's deadline. Settings that cannot be used fail each
+    send (retried) with the reason."""
+    return async_client(config, timeout=timeout, headers={"User-Agent": USER_AGENT})

@@ -19,7 +19,6 @@ from vigil.model.alert import Alert
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels
 from vigil.notify.email import Email
-from vigil.notify.http import check_http_config
 from vigil.notify.integration import Integration, Sender
 from vigil.notify.slack import Slack
 from vigil.notify.template import Templates
@@ -73,10 +72,8 @@ def _sender(
     receiver: str,
 ) -> Sender:
     if isinstance(entry, SlackConfig):
-        check_http_config(entry.http_config)
         return Slack(entry, templates, external_url)
     if isinstance(entry, WebhookConfig):
-        check_http_config(entry.http_config)
         return Webhook(entry, external_url)
     if isinstance(entry, EmailConfig):
         return Email(entry, templates, external_url, now)

@@ -8,8 +8,13 @@ from typing import Any
 from vigil.alerting._api import Notification
 from vigil.config.alertmanager import SlackAction, SlackConfig
 from vigil.notify.gotemplate import TemplateError
-from vigil.notify.http import build_client
-from vigil.notify.integration import SendError, go_json, post_json, read_secret_file
+from vigil.notify.integration import (
+    SendError,
+    build_client,
+    go_json,
+    post_json,
+    read_secret_file,
+)
 from vigil.notify.template import Data, Templates, notification_data
 
 MAX_TITLE_RUNES = 1024

@@ -8,8 +8,7 @@ from typing import Any
 
 from vigil.alerting._api import Notification
 from vigil.config.alertmanager import WebhookConfig
-from vigil.notify.http import build_client
-from vigil.notify.integration import go_json, post_json, read_secret_file
+from vigil.notify.integration import build_client, go_json, post_json, read_secret_file
 from vigil.notify.template import notification_data
 
 

@@ -16,7 +16,6 @@ left out of the result: local data is still answered.
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from vigil.config.http_client import sync_client
 from vigil.config.prometheus import RemoteReadConfig
 from vigil.model import Labels, Matcher
 from vigil.model.matchers import MatchType
@@ -224,7 +224,9 @@ class RemoteReadClient:
     def __init__(self, config: RemoteReadConfig, client: httpx.Client | None = None) -> None:
         self.config = config
         self.name = config.name or config.url
-        self._client = client or _sync_client(config)
+        self._client = client or sync_client(
+            config.http_client, timeout=config.remote_timeout.milliseconds / 1000
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -292,47 +294,6 @@ def _series_data(ts: TimeSeries) -> SeriesData:
         np.fromiter((s.timestamp for s in samples), dtype=np.int64, count=n),
         np.fromiter((s.value for s in samples), dtype=np.float64, count=n),
     )
-
-
-def _sync_client(config: RemoteReadConfig) -> httpx.Client:
-    http = config.http_client
-    headers: dict[str, str] = {}
-    auth: httpx.Auth | None = None
-    if http.basic_auth is not None:
-        basic = http.basic_auth
-        auth = httpx.BasicAuth(
-            _secret(basic.username, basic.username_file),
-            _secret(basic.password, basic.password_file),
-        )
-    if http.authorization is not None:
-        authz = http.authorization
-        headers["Authorization"] = (
-            f"{authz.type} {_secret(authz.credentials, authz.credentials_file)}"
-        )
-    tls = http.tls_config
-    verify: ssl.SSLContext | bool = not tls.insecure_skip_verify
-    if verify and (tls.ca_file or tls.cert_file):
-        context = ssl.create_default_context(cafile=tls.ca_file or None)
-        if tls.cert_file:
-            context.load_cert_chain(tls.cert_file, tls.key_file or None)
-        verify = context
-    timeout_s = config.remote_timeout.milliseconds / 1000
-    return httpx.Client(
-        auth=auth,
-        headers=headers,
-        verify=verify,
-        proxy=http.proxy_url or None,
-        follow_redirects=http.follow_redirects,
-        trust_env=http.proxy_from_environment,
-        timeout=httpx.Timeout(timeout_s),
-    )
-
-
-def _secret(inline: str, path: str) -> str:
-    if not path:
-        return str(inline)
-    with open(path, encoding="utf-8") as handle:
-        return handle.read().strip()
 
 
 def oldest_timestamp(tsdb: TSDB) -> int:

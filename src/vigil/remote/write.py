@@ -34,10 +34,10 @@ import numpy.typing as npt
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vigil import __version__
+from vigil.config.http_client import async_client
 from vigil.config.prometheus import Config, QueueConfig, RemoteWriteConfig
 from vigil.model import Labels
 from vigil.model.clock import Clock, SystemClock
-from vigil.notify.http import build_client
 from vigil.remote.encode import LabelTable, encode_metadata
 from vigil.remote.watcher import Position, SampleRecord, WALWatcher
 from vigil.scrape.manager import ScrapePool
@@ -273,7 +273,7 @@ class QueueManager:
         self.wal_dir = wal_dir
         self.position_file = state_dir / self.name / "position.json"
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self._client = client if client is not None else build_client(config.http_client)
+        self._client = client if client is not None else async_client(config.http_client)
         self._owns_client = client is None
         self._metadata_source = metadata_source
         self.poll_interval = poll_interval

@@ -21,6 +21,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
 
 from vigil import __version__
+from vigil.config.http_client import async_client
 from vigil.config.prometheus import AlertmanagerConfig, Config
 from vigil.config.relabel import RelabelConfig
 from vigil.model import Labels
@@ -29,7 +30,6 @@ from vigil.rules.alerting import Alert, AlertingRule, AlertState
 from vigil.rules.group import Group
 from vigil.rules.query import RuleHealth
 from vigil.scrape.discovery import Discoverer, FileDiscovery, HTTPDiscovery, StaticDiscovery
-from vigil.scrape.manager import http_client
 from vigil.scrape.relabel import ADDRESS, ALERTS_PATH, SCHEME, TargetError, alertmanager_labels
 from vigil.scrape.relabel import relabel as relabel_labels
 
@@ -346,11 +346,16 @@ class Notifier:
         for http_sd in discovery.http_sd_configs:
             discoverers.append(
                 HTTPDiscovery(
-                    http_sd, self._clock, http_client(http_sd.http_client, self._transport)
+                    http_sd,
+                    self._clock,
+                    async_client(http_sd.http_client, transport=self._transport),
                 )
             )
         am_set = AlertmanagerSet(
-            config, http_client(config.http_client, self._transport), discoverers, self.metrics
+            config,
+            async_client(config.http_client, transport=self._transport),
+            discoverers,
+            self.metrics,
         )
         am_set.sync()
         loop = asyncio.get_running_loop()

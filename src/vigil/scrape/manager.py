@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 
 from vigil.config.http import HTTPClientConfig
+from vigil.config.http_client import async_client
 from vigil.config.prometheus import (
     Config,
     FileSDConfig,
@@ -39,55 +39,6 @@ from vigil.scrape.target import DroppedTarget, Target
 log = logging.getLogger(__name__)
 
 TargetKey = tuple[Labels, str]
-
-
-def http_client(
-    config: HTTPClientConfig, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
-    """An httpx client for a job's `http_client` settings (auth, TLS, proxy, headers)."""
-    headers: dict[str, str] = {}
-    auth: httpx.Auth | None = None
-    if config.basic_auth is not None:
-        basic = config.basic_auth
-        password = _read_secret(basic.password, basic.password_file)
-        username = _read_secret(basic.username, basic.username_file)
-        auth = httpx.BasicAuth(username, password)
-    if config.authorization is not None:
-        authz = config.authorization
-        token = _read_secret(authz.credentials, authz.credentials_file)
-        headers["Authorization"] = f"{authz.type} {token}"
-    for name, header in config.http_headers:
-        values = [*header.values, *header.secrets]
-        values += [_read_secret("", path) for path in header.files]
-        if values:
-            headers[name] = ", ".join(values)
-    tls = config.tls_config
-    verify: ssl.SSLContext | bool = True
-    if tls.insecure_skip_verify:
-        verify = False
-    elif tls.ca_file or tls.cert_file:
-        context = ssl.create_default_context(cafile=tls.ca_file or None)
-        if tls.cert_file:
-            context.load_cert_chain(tls.cert_file, tls.key_file or None)
-        verify = context
-    return httpx.AsyncClient(
-        auth=auth,
-        headers=headers,
-        verify=verify,
-        proxy=config.proxy_url or None,
-        follow_redirects=config.follow_redirects,
-        trust_env=config.proxy_from_environment,
-        transport=transport,
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000),
-        timeout=None,  # scrape timeouts are measured on the injected clock
-    )
-
-
-def _read_secret(inline: str, path: str) -> str:
-    if not path:
-        return str(inline)
-    with open(path, encoding="utf-8") as handle:
-        return handle.read().strip()
 
 
 class ScrapePool:
@@ -280,7 +231,14 @@ class ScrapeManager:
         return self._pools
 
     def new_client(self, config: HTTPClientConfig) -> httpx.AsyncClient:
-        return http_client(config, self._transport)
+        """A client for a job or an http_sd entry; one that cannot be built fails each request
+        with the reason, so its targets show `up` 0 with it and apply() never raises."""
+        return async_client(
+            config,
+            transport=self._transport,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000),
+            timeout=None,  # scrape timeouts are measured on the injected clock
+        )
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `work` as a task this manager cancels on stop()."""
