@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from starlette.testclient import TestClient
@@ -71,3 +72,38 @@ def test_block_cache_size_flag_reaches_the_tsdb(tmp_path: Path) -> None:
     assert args.block_cache_size == 4 * 1024 * 1024
     server = Server(ServerOptions(data_dir=tmp_path / "data", block_cache_bytes=0))
     assert server._tsdb_options().block_cache_bytes == 0
+
+
+def test_a_job_whose_secret_file_is_missing_is_down_with_the_reason_and_rules_still_run(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "prometheus.yml"
+    (tmp_path / "rules.yml").write_text(
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - record: one\n        expr: vector(1)\n"
+    )
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "rule_files: [rules.yml]\n"
+        "scrape_configs:\n"
+        "  - job_name: locked\n"
+        "    authorization: {credentials_file: missing-token}\n"
+        "    static_configs: [{targets: ['127.0.0.1:9']}]\n"
+    )
+    server = Server(
+        ServerOptions(config_file=config, data_dir=tmp_path / "data", host_collectors=False)
+    )
+    with TestClient(server.app()) as client:
+        deadline = time.monotonic() + 20  # bounded wait for the first evaluation and scrape
+        while time.monotonic() < deadline:
+            rule = client.get("/api/v1/rules").json()["data"]["groups"][0]["rules"][0]
+            (target,) = client.get("/api/v1/targets").json()["data"]["activeTargets"]
+            if rule["health"] == "ok" and target["health"] == "down":
+                break
+            time.sleep(0.1)
+    missing = tmp_path / "missing-token"
+    assert (rule["health"], target["health"], target["lastError"]) == (
+        "ok",
+        "down",
+        f'Get "http://127.0.0.1:9/metrics": unable to read authorization credentials:'
+        f" unable to read file {missing}: open {missing}: no such file or directory",
+    )
