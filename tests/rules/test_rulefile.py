@@ -21,6 +21,15 @@ BAD_FILES = [
         ['rules.yml: 7:15: group "g", rule 2, "broken": could not parse expression'],
     ),
     (
+        "an expression nested past the parser's bounds is refused, not parsed",
+        "groups:\n  - name: g\n    rules:\n      - record: deep\n        expr: '"
+        + "(" * 10_000
+        + "1"
+        + ")" * 10_000
+        + "'\n",
+        ['rules.yml: 5:15: group "g", rule 1, "deep": could not parse expression', "nested"],
+    ),
+    (
         "template error at load time",
         "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n"
         "        annotations:\n          summary: '{{ $label.x }}'\n",

@@ -156,8 +156,47 @@ class _Evaluation:
         if samples_at_busiest_step > self.options.max_samples:
             raise TooManySamplesError()
 
-    def eval(self, node: ast.Expr, times: I64) -> Value:
-        self.check_deadline()
+    def eval(self, root: ast.Expr, times: I64) -> Value:
+        """The value of `root` at `times`: a post-order walk with its own stack, so a tree as
+        deep as the parser's bounds allow never meets Python's recursion limit."""
+        values: list[Value] = []
+        # (node, its times, None until its children are queued, then their times)
+        pending: list[tuple[ast.Expr, I64, tuple[I64, ...] | None]] = [(root, times, None)]
+        while pending:
+            node, at, child_times = pending.pop()
+            self.check_deadline()
+            if child_times is None:
+                children = self.children(node, at)
+                if children:
+                    pending.append((node, at, tuple(t for _, t in children)))
+                    pending.extend((child, t, None) for child, t in reversed(children))
+                    continue
+                child_times = ()
+            args = values[len(values) - len(child_times) :]
+            del values[len(values) - len(child_times) :]
+            values.append(self.combine(node, at, args, child_times))
+        [value] = values
+        return value
+
+    def children(self, node: ast.Expr, times: I64) -> list[tuple[ast.Expr, I64]]:
+        """The subexpressions `node`'s value is computed from, each with its own step times."""
+        if isinstance(node, ast.Negation):
+            return [(node.expr, times)]
+        if isinstance(node, ast.Binary):
+            return [(node.lhs, times), (node.rhs, times)]
+        if isinstance(node, ast.Aggregation):
+            param = [] if node.param is None else [(node.param, times)]
+            return [(node.expr, times), *param]
+        if isinstance(node, ast.Call):
+            return [(arg, times) for arg in node.args]
+        if isinstance(node, ast.Subquery):
+            return [(node.expr, self.subquery_times(node, times))]
+        return []
+
+    def combine(
+        self, node: ast.Expr, times: I64, args: list[Value], child_times: tuple[I64, ...]
+    ) -> Value:
+        """`node`'s value from its children's (`args`, computed at `child_times`)."""
         if len(times) == 0 and isinstance(node, ast.VectorSelector | ast.MatrixSelector):
             return empty_vector(0)
         if isinstance(node, ast.NumberLiteral):
@@ -169,30 +208,26 @@ class _Evaluation:
         if isinstance(node, ast.MatrixSelector):
             return self.matrix_selector(node, times)
         if isinstance(node, ast.Subquery):
-            return self.subquery(node, times)
+            return self.subquery(node, times, args[0], child_times[0])
         if isinstance(node, ast.Negation):
-            return _negate(self.eval(node.expr, times))
+            return _negate(args[0])
         if isinstance(node, ast.Binary):
-            lhs = self.eval(node.lhs, times)
-            rhs = self.eval(node.rhs, times)
-            result = evaluate_binary(node, lhs, rhs)
+            result = evaluate_binary(node, args[0], args[1])
             if isinstance(result, VectorSteps):
                 self.account(int(result.present.sum(axis=0).max(initial=0)))
             return result
         if isinstance(node, ast.Aggregation):
-            inner = self.eval(node.expr, times)
-            param = None if node.param is None else self.eval(node.param, times)
+            inner = args[0]
             assert isinstance(inner, VectorSteps)
-            return aggregate(node, inner, param)
+            return aggregate(node, inner, args[1] if len(args) > 1 else None)
         if isinstance(node, ast.Call):
-            return self.call(node, times)
+            return self.call(node, times, tuple(args))
         raise QueryError(f"unsupported expression {node!r}")
 
-    def call(self, node: ast.Call, times: I64) -> Value:
+    def call(self, node: ast.Call, times: I64, args: tuple[Value, ...]) -> Value:
         impl = FUNCTIONS.get(node.func)
         if impl is None:
             raise QueryError(f"function {node.func!r} is not supported")
-        args = tuple(self.eval(arg, times) for arg in node.args)
         return impl(
             FunctionCall(
                 node.func, args, node.args, times, self.start_ms, self.end_ms, self.step_ms
@@ -261,15 +296,26 @@ class _Evaluation:
             node.range_ms,
         )
 
-    def subquery(self, node: ast.Subquery, times: I64) -> RangeSteps:
+    def subquery_start(self, node: ast.Subquery, ends: I64) -> tuple[int, int]:
+        """The first step of a subquery's inner expression, and its step: the inner steps are
+        the multiples of the step after the earliest window's start."""
         step = node.step_ms or self.options.default_subquery_step_ms
-        ends = self.window_ends(node.offset_ms, node.at, times)
         first = int(ends.min()) - node.range_ms
         inner_start = step * (first // step)
         if inner_start <= first:
             inner_start += step
-        inner_times = np.arange(inner_start, int(ends.max()) + 1, step, dtype=np.int64)
-        inner = self.eval(node.expr, inner_times)
+        return inner_start, step
+
+    def subquery_times(self, node: ast.Subquery, times: I64) -> I64:
+        ends = self.window_ends(node.offset_ms, node.at, times)
+        inner_start, step = self.subquery_start(node, ends)
+        return np.arange(inner_start, int(ends.max()) + 1, step, dtype=np.int64)
+
+    def subquery(
+        self, node: ast.Subquery, times: I64, inner: Value, inner_times: I64
+    ) -> RangeSteps:
+        ends = self.window_ends(node.offset_ms, node.at, times)
+        inner_start, _ = self.subquery_start(node, ends)
         if isinstance(inner, ScalarSteps):
             raise QueryError("subquery is only allowed on instant vector, got scalar")
         assert isinstance(inner, VectorSteps)

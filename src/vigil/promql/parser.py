@@ -35,6 +35,7 @@ from vigil.promql.ast import (
     VectorSelector,
 )
 from vigil.promql.errors import ParseError, UnsupportedFeatureError
+from vigil.promql.limits import check_query_size
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _AT_PLACEHOLDER_BASE_S = 100_000_000_000  # year ~5138: far beyond any real @ timestamp
@@ -60,6 +61,7 @@ def match_op(op: pp.MatchOp) -> str:
 
 def parse(query: str, *, step_ms: int = 0, range_ms: int = 0) -> Expr:
     """Parse a query; `step_ms`/`range_ms` give `step()`/`range()` their values."""
+    check_query_size(query)
     code, at_values = rewrite_prometheus3_syntax(query, step_ms, range_ms)
     try:
         raw = pp.parse(code)
@@ -71,6 +73,15 @@ def parse(query: str, *, step_ms: int = 0, range_ms: int = 0) -> Expr:
                 ) from None
         raise ParseError(str(err), query) from None
     return _Converter(at_values).convert(raw)
+
+
+def prettify(query: str) -> str:
+    """The query as Prometheus's `/api/v1/format_query` prints it."""
+    check_query_size(query)
+    try:
+        return str(pp.parse(query).prettify())
+    except ValueError as err:
+        raise ParseError(str(err), query) from None
 
 
 def duration_ms(delta: dt.timedelta | None) -> int:

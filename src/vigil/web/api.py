@@ -37,6 +37,7 @@ from vigil.promql.errors import (
     QueryTimeoutError,
     UnsupportedFeatureError,
 )
+from vigil.promql.parser import prettify
 from vigil.promql.value import F64, QueryResult, QueryValue, Scalar, Series, String, Vector
 
 _T = TypeVar("_T")
@@ -501,7 +502,7 @@ class PrometheusAPI:
         selectors = params.get("match[]", [])
         if not selectors:
             raise APIError("bad_data", "no match[] parameter provided")
-        matcher_sets = _matchers_of(selectors)
+        matcher_sets = await _in_thread(lambda: _matchers_of(selectors))
         start, end = self._range(params)
         limit = self._limit(params)
 
@@ -519,7 +520,7 @@ class PrometheusAPI:
         return success(await _in_thread(run))
 
     async def labels(self, params: dict[str, list[str]], _: Request) -> Response:
-        matcher_sets = _matchers_of(params.get("match[]", []))
+        matcher_sets = await _in_thread(lambda: _matchers_of(params.get("match[]", [])))
         start, end = self._range(params)
         limit = self._limit(params)
 
@@ -540,7 +541,7 @@ class PrometheusAPI:
         name = request.path_params["name"]
         if name.startswith("U__"):
             name = _unescape_label_name(name)
-        matcher_sets = _matchers_of(params.get("match[]", []))
+        matcher_sets = await _in_thread(lambda: _matchers_of(params.get("match[]", [])))
         start, end = self._range(params)
         limit = self._limit(params)
 
@@ -571,18 +572,16 @@ class PrometheusAPI:
         return success([])
 
     async def format_query(self, params: dict[str, list[str]], _: Request) -> Response:
-        import promql_parser
-
         text = _one(params, "query") or ""
         try:
-            return success(promql_parser.parse(text).prettify())
-        except ValueError as err:
-            raise APIError("bad_data", f'invalid parameter "query": {err}') from None
+            return success(await _in_thread(lambda: prettify(text)))
+        except ParseError as err:
+            raise APIError("bad_data", f'invalid parameter "query": {err.message}') from None
 
     async def parse_query(self, params: dict[str, list[str]], _: Request) -> Response:
         text = _one(params, "query") or ""
         try:
-            return success(parse_query_ast(text))
+            return success(await _in_thread(lambda: parse_query_ast(text)))
         except (ParseError, UnsupportedFeatureError) as err:
             raise APIError("bad_data", f'invalid parameter "query": {err}') from None
 

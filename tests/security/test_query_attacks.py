@@ -1,0 +1,107 @@
+"""Requests that once killed, froze or exhausted `vigil server`, sent to a live server beside the
+real Prometheus 2.42: each must answer with the status and error type in the table, within a
+bounded time and peak-RSS growth, while /-/healthy keeps answering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from tests.security.conftest import LiveServer, health_watched, send
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True, slots=True)
+class Attack:
+    name: str
+    method: str
+    path: str
+    params: dict[str, str]
+    vigil: tuple[int, str | None]
+    # Prometheus's answer to the same request; None where it is not sent, because Prometheus
+    # itself takes minutes (the reason is in the name).
+    prometheus: tuple[int, str | None] | None
+    seconds: float = 5.0
+
+
+def _parens(n: int) -> str:
+    return "(" * n + "1" + ")" * n
+
+
+ATTACKS = [
+    # Prometheus parses these (slowly); vigil refuses them before its parser could overflow.
+    Attack(
+        "10,000 nested parentheses",
+        "POST",
+        "/api/v1/query",
+        {"query": _parens(10_000)},
+        (400, "bad_data"),
+        (200, None),
+    ),
+    Attack(
+        "4,000-term sum",
+        "POST",
+        "/api/v1/query",
+        {"query": "+".join(["1"] * 4_000)},
+        (400, "bad_data"),
+        (200, None),
+    ),
+    Attack(
+        "nesting at vigil's bound",
+        "POST",
+        "/api/v1/query",
+        {"query": _parens(256)},
+        (200, None),
+        (200, None),
+    ),
+    Attack(
+        "format_query, 3,000 parentheses (Prometheus: over a minute)",
+        "POST",
+        "/api/v1/format_query",
+        {"query": _parens(3_000)},
+        (400, "bad_data"),
+        None,
+    ),
+    Attack(
+        "parse_query, 10,000 parentheses (Prometheus 3 only)",
+        "POST",
+        "/api/v1/parse_query",
+        {"query": _parens(10_000)},
+        (400, "bad_data"),
+        None,
+    ),
+    Attack(
+        "series match[] of 10,000 parentheses",
+        "POST",
+        "/api/v1/series",
+        {"match[]": _parens(10_000)},
+        (400, "bad_data"),
+        (400, "bad_data"),
+    ),
+]
+
+PEAK_RSS_GROWTH_KIB = 100 * 1024
+HEALTHY_WITHIN_S = 2.0
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+def test_vigil_survives(vigil: LiveServer, attack: Attack) -> None:
+    before = vigil.reset_peak_rss()
+    with health_watched(vigil) as watch:
+        status, error_type, seconds = send(vigil, attack.method, attack.path, attack.params)
+    grown = vigil.peak_rss_kib() - before
+    assert (status, error_type) == attack.vigil
+    assert seconds < attack.seconds
+    assert grown < PEAK_RSS_GROWTH_KIB, f"peak RSS grew {grown} KiB"
+    assert [a for a in watch.answers if a[0] != 200 or a[1] > HEALTHY_WITHIN_S] == []
+
+
+COMPARED = [a for a in ATTACKS if a.prometheus is not None]
+
+
+@pytest.mark.parametrize("attack", COMPARED, ids=[a.name for a in COMPARED])
+def test_prometheus_answers_as_the_table_says(prometheus: LiveServer, attack: Attack) -> None:
+    status, error_type, _ = send(prometheus, attack.method, attack.path, attack.params)
+    assert (status, error_type) == attack.prometheus
