@@ -8,7 +8,7 @@ import numpy as np
 
 from vigil.model import Labels
 from vigil.promql import Engine
-from vigil.promql.testing import MemoryStorage
+from vigil.tsdb import MemoryStorage
 
 
 def main() -> None:

@@ -34,10 +34,10 @@ from vigil.model.alert import Alert
 from vigil.model.clock import ManualClock
 from vigil.model.labels import Labels
 from vigil.promql.engine import Engine, EngineOptions
-from vigil.promql.testing import MemoryStorage
 from vigil.rules import AlertState, Group, GroupOptions, engine_query_func, parse_rule_file
 from vigil.rules.notifier import Notifier, NotifierOptions, PostableAlert
 from vigil.rules.unittest import MemoryAppender
+from vigil.tsdb import MemoryStorage
 
 SEED = FIXTURES / "seed-stack"
 SLACK_URL = "https://hooks.slack.com/services/XXXXXXXXX/XXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXXXX"

@@ -384,8 +384,7 @@ class Server:
         await self.manager.stop()
         await self.remote_write.stop()
         await run_in_threadpool(self.storage.close)
-        if isinstance(self.engine, RemoteEngine):
-            self.engine.close()
+        self.engine.close()
         self.remote_read.close()
 
     async def _start_after_storage(self) -> None:

@@ -7,7 +7,7 @@ import pytest
 from vigil.model import Labels
 from vigil.promql import Engine, EngineOptions, ParseError, TooManySamplesError, Vector
 from vigil.promql.errors import QueryTimeoutError, UnsupportedFeatureError
-from vigil.promql.testing import MemoryStorage
+from vigil.tsdb import MemoryStorage
 
 
 def _storage() -> MemoryStorage:

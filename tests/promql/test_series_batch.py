@@ -4,6 +4,7 @@ queries must give the range path's numbers bit for bit."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,15 @@ import pytest
 
 from vigil.model import Labels, Matcher
 from vigil.promql import Engine, EngineOptions, Matrix, Vector
-from vigil.promql.testing import MemoryStorage
-from vigil.tsdb._api import SeriesData
-from vigil.tsdb.block import SeriesBatch, merge_batches, merge_series
+from vigil.tsdb import (
+    MemoryStorage,
+    Querier,
+    SelectHints,
+    SeriesBatch,
+    SeriesData,
+    merge_batches,
+    merge_series,
+)
 from vigil.tsdb.db import TSDB, TSDBOptions
 
 
@@ -110,3 +117,61 @@ def test_instant_variance_equals_the_range_querys_step(op: str) -> None:
             assert isinstance(instant, Vector)
             (sample,) = [s for s in instant.samples if s.labels == series.labels]
             assert sample.value == value
+
+
+class _BatchOnlyQuerier:
+    """A store behind the Querier seam that serves only the engine's read, `select_batch`,
+    and records what it was asked."""
+
+    def __init__(self, inner: Querier) -> None:
+        self._inner = inner
+        self.asked: list[list[str]] = []
+
+    def select(
+        self, matchers: Sequence[Matcher], hints: SelectHints | None = None
+    ) -> Iterable[SeriesData]:
+        raise AssertionError("the engine reads select_batch")
+
+    def select_batch(
+        self, matchers: Sequence[Matcher], hints: SelectHints | None = None
+    ) -> SeriesBatch:
+        self.asked.append(sorted(str(m) for m in matchers))
+        return self._inner.select_batch(matchers, hints)
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return self._inner.label_names(matchers)
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return self._inner.label_values(name, matchers)
+
+    def series(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        return self._inner.series(matchers)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "want"),
+    [
+        ('x{job="a"}', {"a": 1.0}),
+        ('{__name__="x", job="a" or __name__="x", job="b"}', {"a": 1.0, "b": 2.0}),
+        ('{__name__="x", job=~"a|b" or __name__="x", job="b"}', {"a": 1.0, "b": 2.0}),
+    ],
+)
+def test_a_querier_of_another_store_gets_the_engines_batch_read(
+    query: str, want: dict[str, float]
+) -> None:
+    storage = MemoryStorage()
+    for value, job in enumerate(["a", "b", "c"], start=1):
+        storage.add(Labels.from_dict({"__name__": "x", "job": job}), 0, float(value))
+    opened: list[_BatchOnlyQuerier] = []
+
+    def queryable(mint: int, maxt: int) -> Querier:
+        opened.append(_BatchOnlyQuerier(storage.queryable(mint, maxt)))
+        return opened[-1]
+
+    result = Engine(queryable, EngineOptions(timeout_s=None)).instant_query(query, 0).value
+    assert isinstance(result, Vector)
+    assert {s.labels.get("job"): s.value for s in result.samples} == want
+    assert opened and all(q.asked for q in opened)

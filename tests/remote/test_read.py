@@ -27,7 +27,7 @@ from vigil.remote.read import (
     RemoteReadQueryable,
     oldest_timestamp,
 )
-from vigil.tsdb._api import STALE_NAN, SeriesData
+from vigil.tsdb import STALE_NAN, SeriesData
 from vigil.tsdb.db import TSDB
 
 UP_A = Labels.from_dict({"__name__": "up", "instance": "a", "job": "node"})

@@ -19,13 +19,13 @@ from tests.conftest import free_port
 from vigil.cli import build_parser
 from vigil.model import Labels
 from vigil.promql.errors import InvalidQueryError, PromQLError, QueryError, QueryTimeoutError
-from vigil.promql.testing import MemoryStorage
 from vigil.promql.value import Matrix, QueryResult, Sample, Scalar, String, Vector
 from vigil.remote.remote_query import RemoteEngine
 from vigil.rules.group import Group, GroupOptions
 from vigil.rules.query import RuleHealth, engine_query_func
 from vigil.rules.rulefile import parse_rule_file
 from vigil.rules.unittest import MemoryAppender
+from vigil.tsdb import MemoryStorage
 from vigil.web.api import APIContext, PrometheusAPI
 
 URL = "http://remote.test:9090"

@@ -18,13 +18,13 @@ from tests.conftest import free_port, peer, running, wait_ok
 
 from vigil.model import Labels
 from vigil.promql.engine import Engine, EngineOptions, QueryEngine
-from vigil.promql.testing import MemoryStorage
 from vigil.remote.remote_query import RemoteEngine
 from vigil.rules.alerting import AlertingRule
 from vigil.rules.group import Group, GroupOptions
 from vigil.rules.query import engine_query_func
 from vigil.rules.rulefile import parse_rule_file
 from vigil.rules.unittest import MemoryAppender
+from vigil.tsdb import MemoryStorage
 from vigil.tsdb.db import TSDB
 from vigil.tsdb.importer import import_openmetrics
 

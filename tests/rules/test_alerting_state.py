@@ -9,7 +9,6 @@ import pytest
 
 from vigil.model import Labels
 from vigil.promql.engine import Engine, EngineOptions
-from vigil.promql.testing import MemoryStorage
 from vigil.rules import (
     AlertState,
     Group,
@@ -21,6 +20,7 @@ from vigil.rules import (
     restore_for_state,
 )
 from vigil.rules.unittest import MemoryAppender
+from vigil.tsdb import MemoryStorage
 from vigil.tsdb._api import STALE_NAN_BITS
 
 MIN = 60_000

@@ -22,9 +22,9 @@ from vigil.cli import main
 from vigil.model import Labels
 from vigil.promql import parse
 from vigil.promql.engine import Engine
-from vigil.promql.testing import MemoryStorage
 from vigil.rules.check import LINT_OPTIONS, LintSettings, check_rules_command
 from vigil.rules.lint import MetricNamesUnavailableError, fetch_metric_names, metric_names
+from vigil.tsdb import MemoryStorage
 from vigil.web.api import APIContext, PrometheusAPI
 
 ALERTS_YML = """\

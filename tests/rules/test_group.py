@@ -11,12 +11,12 @@ import pytest
 
 from vigil.model import Labels
 from vigil.promql.engine import Engine, EngineOptions
-from vigil.promql.testing import MemoryStorage
 from vigil.rules import engine_query_func
 from vigil.rules.group import Group, GroupOptions, _metric_names_read
 from vigil.rules.recording import RecordingRule
 from vigil.rules.rulefile import RecordingRuleSpec, parse_rule_file
 from vigil.rules.unittest import MemoryAppender
+from vigil.tsdb import MemoryStorage
 from vigil.tsdb._api import SeriesRef
 
 T_MS = 600_000

@@ -18,9 +18,9 @@ from vigil.config.prometheus import parse_config
 from vigil.model import Labels
 from vigil.model.clock import ManualClock
 from vigil.promql.engine import Engine, EngineOptions
-from vigil.promql.testing import MemoryStorage
 from vigil.rules import RuleManager, engine_query_func, evaluate_group
 from vigil.rules.unittest import MemoryAppender
+from vigil.tsdb import MemoryStorage
 from vigil.web.rules import RulesAPI
 
 RULES = """

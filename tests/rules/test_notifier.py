@@ -18,10 +18,10 @@ from vigil.config.prometheus import Config, parse_config
 from vigil.model import Labels
 from vigil.model.clock import ManualClock
 from vigil.promql.engine import Engine, EngineOptions
-from vigil.promql.testing import MemoryStorage
 from vigil.rules import Group, GroupOptions, RuleManager, engine_query_func, parse_rule_file
 from vigil.rules.notifier import Notifier, NotifierOptions, PostableAlert
 from vigil.rules.unittest import MemoryAppender
+from vigil.tsdb import MemoryStorage
 
 START = 1_700_000_040.0
 T0 = int(START * 1000)

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from vigil.model import Labels
 from vigil.promql.engine import Engine
-from vigil.promql.testing import MemoryStorage
+from vigil.tsdb import MemoryStorage
 from vigil.web.api import APIContext, PrometheusAPI, format_sample_value, parse_duration
 
 

@@ -9,13 +9,15 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from vigil.promql.testing import MemoryStorage
 from vigil.promql.value import QueryResult, Scalar
+from vigil.tsdb import MemoryStorage
 from vigil.web.api import APIContext, PrometheusAPI
 
 
 class _GatedEngine:
     """Counts queries running at once; each waits until the test opens the gate."""
+
+    in_process = False
 
     def __init__(self) -> None:
         self.gate = threading.Event()

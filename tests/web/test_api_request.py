@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 import vigil.web.api
 from vigil.model import Labels
 from vigil.promql.engine import Engine
-from vigil.promql.testing import MemoryStorage
 from vigil.promql.value import QueryResult, Scalar
+from vigil.tsdb import MemoryStorage
 from vigil.tsdb._api import Querier
 from vigil.web.api import APIContext, PrometheusAPI
 
@@ -97,8 +97,13 @@ def test_a_query_that_ran_fast_runs_on_the_loop(
 class _RemoteEngine:
     """Stands for an engine behind the network: never run on the event loop."""
 
+    in_process = False
+
     def __init__(self) -> None:
         self.threads: list[int] = []
+
+    def close(self) -> None:
+        return None
 
     def instant_query(self, query: str, t_ms: int) -> QueryResult:
         self.threads.append(threading.get_ident())
@@ -108,7 +113,7 @@ class _RemoteEngine:
         raise AssertionError("not used")
 
 
-def test_other_engines_always_run_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engines_behind_the_network_always_run_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vigil.web.api, "_INLINE_S", 3600.0)
     engine = _RemoteEngine()
     ctx = APIContext(engine=engine, queryable=_storage().queryable)

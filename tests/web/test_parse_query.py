@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from vigil.promql.ast_json import parse_query_ast
 from vigil.promql.engine import Engine
-from vigil.promql.testing import MemoryStorage
+from vigil.tsdb import MemoryStorage
 from vigil.web.api import APIContext, PrometheusAPI
 
 QUERY = 'sum by (job) (rate(http_requests_total{code=~"5.."}[5m])) > bool 0.1'

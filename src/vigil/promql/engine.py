@@ -47,19 +47,27 @@ from vigil.promql.value import (
     merge_same_labels,
     without_name,
 )
-from vigil.tsdb._api import Querier, SelectHints, SeriesData, is_stale_marker
-from vigil.tsdb.block import SeriesBatch, select_batch
+from vigil.tsdb import Querier, SelectHints, SeriesBatch, is_stale_marker, merge_batches
 
 Queryable = Callable[[int, int], Querier]
 
 
 class QueryEngine(Protocol):
     """What the rule engine and the HTTP API run PromQL through: the local `Engine`, or
-    `vigil.remote.RemoteEngine` over an external Prometheus-compatible API."""
+    `vigil.remote.RemoteEngine` over an external Prometheus-compatible API.
+
+    `in_process` is true when a query only costs this process's CPU (it never waits on the
+    network), so a caller may run a query known to be quick on its event loop."""
+
+    in_process: bool
 
     def instant_query(self, query: str, t_ms: int) -> QueryResult: ...
 
     def range_query(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult: ...
+
+    def close(self) -> None:
+        """Release what the engine holds (connections); queries after it are an error."""
+        ...
 
 
 # Rule groups and dashboards send the same texts again and again; the AST is immutable.
@@ -79,6 +87,8 @@ class EngineOptions:
 
 class Engine:
     """Runs PromQL against whatever storage `queryable(mint, maxt)` opens."""
+
+    in_process = True
 
     def __init__(
         self,
@@ -106,6 +116,9 @@ class Engine:
                 f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector'
             )
         return self._run(expr, start_ms, end_ms, step_ms, instant=False)
+
+    def close(self) -> None:
+        return None
 
     def _run(
         self, expr: ast.Expr, start_ms: int, end_ms: int, step_ms: int, *, instant: bool
@@ -251,14 +264,11 @@ class _Evaluation:
         querier = self.queryable(mint, maxt)
         hints = SelectHints(func=func)
         try:
-            if len(selector.matcher_groups) == 1:
-                batch = select_batch(querier, selector.matcher_groups[0], hints)
-            else:
-                found: dict[Labels, SeriesData] = {}
-                for matchers in selector.matcher_groups:
-                    for data in querier.select(matchers, hints):
-                        found.setdefault(data.labels, data)
-                batch = SeriesBatch.of(sorted(found.values(), key=lambda s: s.labels))
+            groups = selector.matcher_groups
+            if len(groups) == 1:
+                batch = querier.select_batch(groups[0], hints)
+            else:  # a series matched by several alternatives comes back the same from each
+                batch = merge_batches([querier.select_batch(group, hints) for group in groups])
         finally:
             querier.close()
         return _FlatSeries.of(batch, mint, maxt)

@@ -1,5 +1,5 @@
-"""Prometheus's promqltest script format, run against vigil's engine, plus the in-memory
-storage it loads into (also handy for any test that needs a `Querier`).
+"""Prometheus's promqltest script format, run against vigil's engine over the in-memory
+storage (`vigil.tsdb.MemoryStorage`).
 
 Cases on native histograms and on experimental syntax are reported as skipped. vigil emits no
 annotations yet, so `expect warn`/`expect info` lines are not checked.
@@ -9,67 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from vigil.model import METRIC_NAME, Labels, Matcher, matches_all
+from vigil.model import METRIC_NAME, Labels
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.promql.errors import PromQLError, UnsupportedFeatureError
 from vigil.promql.value import Matrix, QueryValue, Scalar, String, Vector
-from vigil.tsdb._api import STALE_NAN, Querier, SelectHints, SeriesData
-
-
-class MemoryStorage:
-    """Series kept as Python lists until queried; `queryable` opens a `Querier` over them."""
-
-    def __init__(self) -> None:
-        self._series: dict[Labels, tuple[list[int], list[float]]] = {}
-
-    def add(self, labels: Labels, t_ms: int, value: float) -> None:
-        ts, vals = self._series.setdefault(labels, ([], []))
-        ts.append(t_ms)
-        vals.append(value)
-
-    def clear(self) -> None:
-        self._series.clear()
-
-    def queryable(self, mint: int, maxt: int) -> Querier:
-        return _MemoryQuerier(self._series, mint, maxt)
-
-
-class _MemoryQuerier:
-    def __init__(
-        self, series: dict[Labels, tuple[list[int], list[float]]], mint: int, maxt: int
-    ) -> None:
-        self._series, self._mint, self._maxt = series, mint, maxt
-
-    def select(
-        self, matchers: Sequence[Matcher], hints: SelectHints | None = None
-    ) -> Iterable[SeriesData]:
-        for labels, (ts, vals) in self._series.items():
-            if not matches_all(list(matchers), labels):
-                continue
-            t = np.asarray(ts, dtype=np.int64)
-            order = np.argsort(t, kind="stable")
-            t, v = t[order], np.asarray(vals, dtype=np.float64)[order]
-            keep = (t >= self._mint) & (t <= self._maxt)
-            if keep.any():
-                yield SeriesData(labels, t[keep], v[keep])
-
-    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({n for lbls in self.series(matchers) for n in lbls.names()})
-
-    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({lbls.get(name) for lbls in self.series(matchers)} - {""})
-
-    def series(self, matchers: Sequence[Matcher]) -> list[Labels]:
-        return [lbls for lbls in self._series if matches_all(list(matchers), lbls)]
-
-    def close(self) -> None:
-        return None
-
+from vigil.tsdb import STALE_NAN, MemoryStorage
 
 # --- script parsing --------------------------------------------------------------------------
 

@@ -42,8 +42,7 @@ from vigil.remote.prompb import (
     ReadResponse,
     TimeSeries,
 )
-from vigil.tsdb._api import Querier, SelectHints, SeriesData
-from vigil.tsdb.block import SeriesBatch, merge_batches, select_batch
+from vigil.tsdb import Querier, SelectHints, SeriesBatch, SeriesData, merge_batches
 from vigil.tsdb.db import TSDB
 from vigil.web.body import read_capped
 
@@ -361,7 +360,7 @@ class MergedQuerier:
     ) -> SeriesBatch:
         """The engine's fast path: the remotes' batches, then the local one (which wins)."""
         remote = [SeriesBatch.of(series) for series in self._read_remotes(matchers, hints)]
-        return merge_batches([*remote, select_batch(self._local, matchers, hints)])
+        return merge_batches([*remote, self._local.select_batch(matchers, hints)])
 
     def _read_remotes(
         self, matchers: Sequence[Matcher], hints: SelectHints | None

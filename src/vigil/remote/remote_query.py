@@ -52,6 +52,8 @@ class RemoteEngine:
     """A `QueryEngine` over `{url}/api/v1/query[_range]`; thread-safe (queries run in worker
     threads, one shared connection pool)."""
 
+    in_process = False
+
     def __init__(
         self,
         url: str,

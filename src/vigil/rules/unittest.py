@@ -21,12 +21,13 @@ from vigil.promql import ast
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.promql.errors import PromQLError, UnsupportedFeatureError
 from vigil.promql.parser import parse
-from vigil.promql.testing import MemoryStorage, expand_values
+from vigil.promql.testing import expand_values
 from vigil.rules.alerting import AlertingRule, AlertState, TemplateContext, go_float_e
 from vigil.rules.group import Group, GroupOptions
 from vigil.rules.manager import expand_rule_files
 from vigil.rules.query import QueryFunc, RuleEvaluationError, engine_query_func
 from vigil.rules.rulefile import GroupSpec, load_rule_file
+from vigil.tsdb import MemoryStorage
 from vigil.tsdb._api import SeriesRef
 
 _FILE_KEYS = ("rule_files", "evaluation_interval", "group_eval_order", "tests", "fuzzy_compare")

@@ -4,20 +4,25 @@ from vigil.tsdb._api import (
     STALE_NAN,
     STALE_NAN_BITS,
     Appender,
+    MemoryStorage,
     Querier,
     SelectHints,
-    SeriesData,
     SeriesRef,
     is_stale_marker,
 )
+from vigil.tsdb.series import SeriesBatch, SeriesData, merge_batches, merge_series
 
 __all__ = [
     "STALE_NAN",
     "STALE_NAN_BITS",
     "Appender",
+    "MemoryStorage",
     "Querier",
     "SelectHints",
+    "SeriesBatch",
     "SeriesData",
     "SeriesRef",
     "is_stale_marker",
+    "merge_batches",
+    "merge_series",
 ]

@@ -1,7 +1,8 @@
 """The two seams of storage (see STYLE.md): writers see an `Appender`, readers a `Querier`.
 
 The scrape loop, the rule engine and the importer only ever hold an Appender; PromQL
-only ever holds a Querier. A remote store or a test fake implements the same Protocols.
+only ever holds a Querier. A remote store or a test fake implements the same Protocols;
+`MemoryStorage`, the fake, lives here beside them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from vigil.model import Labels, Matcher
+from vigil.model import Labels, Matcher, matches_all
+from vigil.tsdb.series import SeriesBatch, SeriesData
 
 SeriesRef = int
 
@@ -26,15 +28,6 @@ STALE_NAN: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
 def is_stale_marker(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     marks: npt.NDArray[np.bool_] = values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
     return marks
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesData:
-    """One series' samples in [mint, maxt], timestamps ascending (ms)."""
-
-    labels: Labels
-    timestamps: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +66,21 @@ class Appender(Protocol):
 
 
 class Querier(Protocol):
-    """Read access over a fixed time range [mint, maxt] (ms, inclusive)."""
+    """Read access over a fixed time range [mint, maxt] (ms, inclusive).
+
+    Both selects return the same series: each series once, in label order, with its samples
+    in [mint, maxt] by ascending timestamp, each timestamp once; a series without samples in
+    range is left out (except with `hints.series_only`, where every match comes with none)."""
 
     def select(
         self, matchers: Sequence[Matcher], hints: SelectHints | None = None
     ) -> Iterable[SeriesData]: ...
+
+    def select_batch(
+        self, matchers: Sequence[Matcher], hints: SelectHints | None = None
+    ) -> SeriesBatch:
+        """`select` as one SeriesBatch: what the engine reads, without an object per series."""
+        ...
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]: ...
 
@@ -86,3 +89,65 @@ class Querier(Protocol):
     def series(self, matchers: Sequence[Matcher]) -> list[Labels]: ...
 
     def close(self) -> None: ...
+
+
+class MemoryStorage:
+    """Series kept as Python lists until queried; `queryable` opens a `Querier` over them.
+    The storage of promqltest scripts, `vigil test rules` and any test that needs a Querier."""
+
+    def __init__(self) -> None:
+        self._series: dict[Labels, tuple[list[int], list[float]]] = {}
+
+    def add(self, labels: Labels, t_ms: int, value: float) -> None:
+        ts, vals = self._series.setdefault(labels, ([], []))
+        ts.append(t_ms)
+        vals.append(value)
+
+    def clear(self) -> None:
+        self._series.clear()
+
+    def queryable(self, mint: int, maxt: int) -> Querier:
+        return _MemoryQuerier(self._series, mint, maxt)
+
+
+class _MemoryQuerier:
+    def __init__(
+        self, series: dict[Labels, tuple[list[int], list[float]]], mint: int, maxt: int
+    ) -> None:
+        self._series, self._mint, self._maxt = series, mint, maxt
+
+    def select(
+        self, matchers: Sequence[Matcher], hints: SelectHints | None = None
+    ) -> Iterable[SeriesData]:
+        return iter(self._selected(matchers))
+
+    def select_batch(
+        self, matchers: Sequence[Matcher], hints: SelectHints | None = None
+    ) -> SeriesBatch:
+        return SeriesBatch.of(self._selected(matchers))
+
+    def _selected(self, matchers: Sequence[Matcher]) -> list[SeriesData]:
+        found = []
+        for labels in sorted(self._series):
+            ts, vals = self._series[labels]
+            if not matches_all(list(matchers), labels):
+                continue
+            t = np.asarray(ts, dtype=np.int64)
+            order = np.argsort(t, kind="stable")
+            t, v = t[order], np.asarray(vals, dtype=np.float64)[order]
+            keep = (t >= self._mint) & (t <= self._maxt)
+            if keep.any():
+                found.append(SeriesData(labels, t[keep], v[keep]))
+        return found
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({n for lbls in self.series(matchers) for n in lbls.names()})
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({lbls.get(name) for lbls in self.series(matchers)} - {""})
+
+    def series(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        return [lbls for lbls in self._series if matches_all(list(matchers), lbls)]
+
+    def close(self) -> None:
+        return None

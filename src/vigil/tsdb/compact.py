@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from vigil.tsdb.block import Block, merge_series, write_block
+from vigil.tsdb.block import Block, write_block
+from vigil.tsdb.series import merge_series
 
 HOUR_MS = 3600 * 1000
 MAX_BLOCK_MS = 31 * 24 * HOUR_MS

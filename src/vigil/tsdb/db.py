@@ -23,17 +23,13 @@ from typing import TextIO
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from vigil.model import Labels, Matcher
-from vigil.tsdb._api import Querier, SelectHints, SeriesData
+from vigil.tsdb._api import Querier, SelectHints
 from vigil.tsdb.block import (
     Block,
     DecodedCache,
-    SeriesBatch,
     delete_block,
-    merge_batches,
-    merge_series,
     open_blocks,
     remove_leftovers,
-    select_batch,
     write_block,
 )
 from vigil.tsdb.compact import block_ranges, compact, plan
@@ -49,6 +45,7 @@ from vigil.tsdb.head import (
 )
 from vigil.tsdb.limits import default_max_series, memory_limit_bytes
 from vigil.tsdb.retention import expired
+from vigil.tsdb.series import SeriesBatch, SeriesData, merge_batches, merge_series
 from vigil.tsdb.wal import (
     WAL,
     FsyncPolicy,
@@ -591,8 +588,7 @@ class TSDBQuerier:
     def select_batch(
         self, matchers: Sequence[Matcher], hints: SelectHints | None = None
     ) -> SeriesBatch:
-        """`select` as one SeriesBatch: what the engine reads, without an object per series."""
-        return merge_batches([select_batch(q, matchers, hints) for q in self._queriers()])
+        return merge_batches([q.select_batch(matchers, hints) for q in self._queriers()])
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         return sorted({name for q in self._queriers() for name in q.label_names(matchers)})

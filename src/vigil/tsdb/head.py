@@ -23,9 +23,9 @@ import numpy.typing as npt
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from vigil.model import METRIC_NAME, Labels, Matcher
-from vigil.tsdb._api import SelectHints, SeriesData, SeriesRef
-from vigil.tsdb.block import SeriesBatch
+from vigil.tsdb._api import SelectHints, SeriesRef
 from vigil.tsdb.index import MemPostings, RefArray, select_refs
+from vigil.tsdb.series import SeriesBatch, SeriesData
 
 if TYPE_CHECKING:
     from vigil.tsdb.wal import WAL

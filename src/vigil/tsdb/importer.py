@@ -18,8 +18,8 @@ import numpy.typing as npt
 from vigil.exposition import Format, ParseError
 from vigil.exposition.scan import NO_TIMESTAMP, SeriesCache, scan
 from vigil.model import METRIC_NAME, Labels, Matcher
-from vigil.tsdb._api import SeriesData
-from vigil.tsdb.block import Block, merge_series, open_blocks, write_block
+from vigil.tsdb.block import Block, open_blocks, write_block
+from vigil.tsdb.series import SeriesData, merge_series
 
 BLOCK_MS = 2 * 3600 * 1000
 _PIECE_BYTES = 32 << 20

@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 import vigil
 from vigil.model import Labels, Matcher
 from vigil.promql.ast_json import parse_query_ast
-from vigil.promql.engine import Engine, Queryable, QueryEngine
+from vigil.promql.engine import Queryable, QueryEngine
 from vigil.promql.errors import (
     InvalidQueryError,
     ParseError,
@@ -368,7 +368,7 @@ class PrometheusAPI:
         self.ctx = ctx
         self._slots = asyncio.Semaphore(max(1, ctx.max_concurrency))
         self._seconds: dict[tuple[object, ...], float] = {}  # last run's, oldest key first
-        self._may_inline = isinstance(ctx.engine, Engine)  # a remote one waits on the network
+        self._may_inline = ctx.engine.in_process
 
     def routes(self) -> list[BaseRoute]:
         both = ["GET", "POST"]
