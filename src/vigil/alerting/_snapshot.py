@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from vigil.durable import write_atomically
+from vigil.tsdb.fileutil import write_atomically
 
 FORMAT_VERSION = 1
 

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from vigil.durable import write_atomically
+from vigil.tsdb.fileutil import write_atomically
 
 MAX_BYTES = 10 * 1024 * 1024
 """Largest dashboard accepted (Node Exporter Full, one of the biggest in use, is ~470 KB)."""

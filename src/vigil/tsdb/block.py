@@ -42,6 +42,7 @@ import numpy.typing as npt
 from vigil.model import Labels, Matcher, MatchType
 from vigil.tsdb._api import SelectHints
 from vigil.tsdb.encoding import ChunkFormatError, Samples, decode, encode
+from vigil.tsdb.fileutil import fsync_dir, write_synced
 from vigil.tsdb.series import SeriesBatch, SeriesData
 
 META_VERSION = 1
@@ -152,7 +153,7 @@ def write_block(
             if before.labels == after.labels:
                 raise ValueError(f"series {after.labels} given twice")
         _write_index(tmp / INDEX_FILE, entries)
-        _write_file(tmp / TOMBSTONES_FILE, _TOMBSTONES_HEAD.pack(_TOMBSTONES_MAGIC, 1, 0))
+        write_synced(tmp / TOMBSTONES_FILE, _TOMBSTONES_HEAD.pack(_TOMBSTONES_MAGIC, 1, 0))
         meta = BlockMeta(
             ulid=ulid,
             mint=mint,
@@ -162,9 +163,9 @@ def write_block(
             level=level,
             sources=tuple(sources) if sources else (ulid,),
         )
-        _write_file(tmp / META_FILE, json.dumps(meta.to_json(), indent=2).encode() + b"\n")
-        _fsync_dir(tmp / "chunks")
-        _fsync_dir(tmp)
+        write_synced(tmp / META_FILE, json.dumps(meta.to_json(), indent=2).encode() + b"\n")
+        fsync_dir(tmp / "chunks")
+        fsync_dir(tmp)
         _publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -175,7 +176,7 @@ def write_block(
 def _publish(tmp: Path, final: Path) -> None:
     """The commit point: after this rename (and the parent's fsync) the block exists."""
     tmp.rename(final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,22 +262,7 @@ def _write_index(path: Path, entries: list[_Entry]) -> None:
     toc_bytes = json.dumps({"tables": toc, "body_bytes": position}).encode()
     toc_bytes += b" " * (-(len(toc_bytes) + _INDEX_HEAD.size) % 8)
     head = _INDEX_HEAD.pack(_INDEX_MAGIC, INDEX_VERSION, len(toc_bytes)) + toc_bytes
-    _write_file(path, head + b"".join(body))
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with path.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_synced(path, head + b"".join(body))
 
 
 # ---------------------------------------------------------------- reading
@@ -372,7 +358,7 @@ class Block:
             finish = self._readers == 0
         if delete:
             assert self._doomed is not None
-            _fsync_dir(self._doomed.parent)
+            fsync_dir(self._doomed.parent)
         if finish:
             self._finish()
 

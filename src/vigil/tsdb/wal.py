@@ -36,6 +36,7 @@ import numpy.typing as npt
 from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
 
 from vigil.model import Labels
+from vigil.tsdb.fileutil import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -457,7 +458,7 @@ def repair(wal_dir: Path, apply: bool) -> RepairReport | None:
         os.fsync(handle.fileno())
     for path in report.dropped_segments:
         path.unlink()
-    _fsync_dir(report.path.parent)
+    fsync_dir(report.path.parent)
     return RepairReport(
         report.path,
         report.offset,
@@ -509,14 +510,6 @@ class WALMetrics:
             "Total number of checkpoint creations attempted.",
             registry=registry,
         )
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -576,7 +569,7 @@ class WAL:
     def _open_segment(self, index: int) -> _Segment:
         path = self.directory / f"{index:08d}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         self.metrics.segment_current.set(index)
         return _Segment(index, fd, os.fstat(fd).st_size, path)
 
@@ -705,11 +698,11 @@ class WAL:
             shutil.rmtree(temp, ignore_errors=True)
             raise
         os.close(fd)
-        _fsync_dir(temp)
+        fsync_dir(temp)
         if final.exists():
             shutil.rmtree(final)
         os.replace(temp, final)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         for segment in list_segments(self.directory):
             if segment_index(segment) <= upto:
                 segment.unlink()
