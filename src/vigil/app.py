@@ -52,11 +52,12 @@ from vigil.rules.notifier import (
 from vigil.scrape.manager import ScrapeManager
 from vigil.selfmetrics import self_registry
 from vigil.startup import StorageStartup
+from vigil.tsdb import StorageNotReady
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.tsdb.snapshot import snapshot
 from vigil.web.admin import AdminAPI
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
-from vigil.web.api import APIContext, PrometheusAPI
+from vigil.web.api import APIContext, PrometheusAPI, storage_not_ready
 from vigil.web.dashboards_api import DashboardsAPI
 from vigil.web.lifecycle import Lifecycle
 from vigil.web.listen import parse_listen_address
@@ -527,4 +528,8 @@ class Server:
             build = BuildInfo(version=ALERTMANAGER_API_VERSION, branch="vigil")
             am_api = AlertmanagerAPI(self.alertmanager, build)
             routes += am_api.routes(lifecycle=False)
-        return Starlette(routes=routes, lifespan=lifespan)
+        return Starlette(
+            routes=routes,
+            lifespan=lifespan,
+            exception_handlers={StorageNotReady: storage_not_ready},
+        )

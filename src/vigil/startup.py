@@ -10,22 +10,15 @@ import contextlib
 import logging
 import threading
 
+from vigil.tsdb import StorageNotReady
 from vigil.tsdb.db import TSDB, TSDBLoader, TSDBQuerier
 from vigil.tsdb.head import HeadAppender
-from vigil.web.api import APIError
 
 log = logging.getLogger(__name__)
 
 GRACE_S = 0.5
 """How long `begin` waits for the TSDB before the server answers HTTP without it: a quick
 start never shows a 503."""
-
-
-class StorageNotReady(APIError):
-    """Storage asked for before the TSDB is open: the API answers 503 `unavailable`."""
-
-    def __init__(self, status: str) -> None:
-        super().__init__("unavailable", f"TSDB not ready: {status}")
 
 
 class _Abandoned(Exception):

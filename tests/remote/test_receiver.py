@@ -22,8 +22,7 @@ from vigil.remote.receiver import (
     ReceiverOptions,
     WriteReceiver,
 )
-from vigil.startup import StorageNotReady
-from vigil.tsdb._api import STALE_NAN, STALE_NAN_BITS
+from vigil.tsdb import STALE_NAN, STALE_NAN_BITS, StorageNotReady
 from vigil.tsdb.db import TSDB
 
 Points = Sequence[tuple[int, float]]

@@ -26,8 +26,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vigil.model import Labels
-from vigil.startup import StorageNotReady
-from vigil.tsdb._api import Appender
+from vigil.tsdb import Appender, StorageNotReady
 from vigil.tsdb.head import (
     DUPLICATE,
     OUT_OF_BOUNDS,
@@ -376,7 +375,7 @@ class WriteReceiver:
             log.warning("remote write from %s refused: %s", _client(request), err.message)
             return PlainTextResponse(err.message, status_code=err.status)
         except StorageNotReady as err:  # the WAL is still replaying: the sender retries a 5xx
-            return PlainTextResponse(err.message, status_code=503)
+            return PlainTextResponse(str(err), status_code=503)
         problem = refusal(result, total)
         if problem is not None:
             log.warning("remote write from %s: %s", _client(request), problem)

@@ -8,6 +8,7 @@ from vigil.tsdb._api import (
     Querier,
     SelectHints,
     SeriesRef,
+    StorageNotReady,
     is_stale_marker,
 )
 from vigil.tsdb.series import SeriesBatch, SeriesData, merge_batches, merge_series
@@ -22,6 +23,7 @@ __all__ = [
     "SeriesBatch",
     "SeriesData",
     "SeriesRef",
+    "StorageNotReady",
     "is_stale_marker",
     "merge_batches",
     "merge_series",

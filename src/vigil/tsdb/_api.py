@@ -30,6 +30,15 @@ def is_stale_marker(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     return marks
 
 
+class StorageNotReady(Exception):
+    """Storage asked for before it is open (the WAL still replaying, or opening it failed):
+    the caller should retry later; the web layer answers 503 `unavailable`."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"TSDB not ready: {status}")
+        self.status = status
+
+
 @dataclass(frozen=True, slots=True)
 class SelectHints:
     """What the caller will do with the data; a store may use it to read less."""

@@ -238,6 +238,11 @@ def failure(err: APIError) -> Response:
     )
 
 
+async def storage_not_ready(_: Request, err: Exception) -> Response:
+    """The server's handler for `StorageNotReady` from any route: 503 `unavailable`."""
+    return failure(APIError("unavailable", str(err)))
+
+
 # --- parameters -------------------------------------------------------------------------
 
 
