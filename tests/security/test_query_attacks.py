@@ -80,6 +80,55 @@ ATTACKS = [
         (400, "bad_data"),
         (400, "bad_data"),
     ),
+    # Sample bombs: both servers run with --query.max-samples=100000.
+    Attack(
+        "subquery of a day at 1ms",
+        "GET",
+        "/api/v1/query",
+        {"query": "count_over_time(vector(1)[1d:1ms])"},
+        (422, "execution"),
+        (422, "execution"),
+    ),
+    Attack(
+        "subquery of 30 days at 1ms",
+        "GET",
+        "/api/v1/query",
+        {"query": "count_over_time(vector(1)[30d:1ms])"},
+        (422, "execution"),
+        (422, "execution"),
+    ),
+    Attack(
+        "subquery of 10 years at 1ms (Prometheus: spins past its timeout)",
+        "GET",
+        "/api/v1/query",
+        {"query": "count_over_time(vector(1)[10y:1ms])"},
+        (422, "execution"),
+        None,
+    ),
+    Attack(
+        "subquery just under max-samples",
+        "GET",
+        "/api/v1/query",
+        {"query": "count_over_time(vector(1)[30s:1ms])"},
+        (200, None),
+        (200, None),
+    ),
+    Attack(
+        "subquery just over max-samples",
+        "GET",
+        "/api/v1/query",
+        {"query": "count_over_time(vector(1)[2m:1ms])"},
+        (422, "execution"),
+        (422, "execution"),
+    ),
+    Attack(
+        "range query of a day at 1ms steps",
+        "GET",
+        "/api/v1/query_range",
+        {"query": "vector(1)", "start": "0", "end": "86400", "step": "0.001"},
+        (400, "bad_data"),
+        (400, "bad_data"),
+    ),
 ]
 
 PEAK_RSS_GROWTH_KIB = 100 * 1024

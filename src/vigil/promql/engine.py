@@ -135,6 +135,7 @@ class Engine:
             deadline,
             self._clock,
         )
+        evaluation.reserve((end_ms - start_ms) // step_ms + 1)
         times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         value = evaluation.eval(expr, times)
         return QueryResult(_to_query_value(value, times, instant))
@@ -167,6 +168,13 @@ class _Evaluation:
 
     def account(self, samples_at_busiest_step: int) -> None:
         if samples_at_busiest_step > self.options.max_samples:
+            raise TooManySamplesError()
+
+    def reserve(self, cells: int) -> None:
+        """Refuse, before allocating them, step grids (series × steps) of more cells than
+        `max_samples`: Prometheus counts every point of a range evaluation, and a dense grid
+        holds one per cell."""
+        if cells > self.options.max_samples:
             raise TooManySamplesError()
 
     def eval(self, root: ast.Expr, times: I64) -> Value:
@@ -277,6 +285,7 @@ class _Evaluation:
         ends = self.window_ends(node.offset_ms, node.at, times)
         lookback = self.options.lookback_delta_ms
         flat = self.fetch(node, int(ends.min()) - lookback + 1, int(ends.max()), "")
+        self.reserve(len(flat.labels) * len(ends))
         idx, found = flat.latest_at(ends)
         sample_ts = flat.ts[idx]
         found &= sample_ts > (ends - lookback)[None, :]
@@ -292,6 +301,7 @@ class _Evaluation:
         ends = self.window_ends(selector.offset_ms, selector.at, times)
         flat = self.fetch(selector, int(ends.min()) - node.range_ms + 1, int(ends.max()), "")
         flat = flat.without_stale_markers()
+        self.reserve(len(flat.labels) * len(ends))
         lo, hi = flat.window_bounds(ends, node.range_ms)
         self.account(int((hi - lo).sum(axis=0).max(initial=0)))
         return RangeSteps(
@@ -319,6 +329,7 @@ class _Evaluation:
     def subquery_times(self, node: ast.Subquery, times: I64) -> I64:
         ends = self.window_ends(node.offset_ms, node.at, times)
         inner_start, step = self.subquery_start(node, ends)
+        self.reserve(max(0, (int(ends.max()) - inner_start) // step + 1))
         return np.arange(inner_start, int(ends.max()) + 1, step, dtype=np.int64)
 
     def subquery(
@@ -330,6 +341,7 @@ class _Evaluation:
             raise QueryError("subquery is only allowed on instant vector, got scalar")
         assert isinstance(inner, VectorSteps)
         inner = merge_same_labels(inner)
+        self.reserve(inner.n_series * len(ends))
         rows, cols = np.nonzero(inner.present)
         flat = _FlatSeries(
             inner.labels,
