@@ -8,19 +8,12 @@ import numpy as np
 import pytest
 
 from vigil.model import Labels, Matcher
-from vigil.tsdb import STALE_NAN, SelectHints, SeriesData
+from vigil.tsdb import STALE_NAN, SelectHints, SeriesData, tombstones
 from vigil.tsdb import block as block_module
-from vigil.tsdb.block import (
-    CHUNKS_FILE,
-    INDEX_FILE,
-    Block,
-    CorruptBlockError,
-    DecodedCache,
-    delete_block,
-    open_blocks,
-    remove_leftovers,
-    write_block,
-)
+from vigil.tsdb import cache as cache_module
+from vigil.tsdb.block import Block, delete_block, open_blocks, remove_leftovers, write_block
+from vigil.tsdb.cache import DecodedCache
+from vigil.tsdb.index import CHUNKS_FILE, INDEX_FILE, CorruptBlockError
 
 HOUR = 3600_000
 
@@ -271,8 +264,8 @@ def test_tombstones_hide_deleted_ranges(tmp_path: Path) -> None:
     path = write_block(tmp_path, make_series(), 0, 2 * HOUR - 1)
     with Block.open(path) as b:
         sid = [s.labels for s in b.select([])].index(SERIES_LABELS[5])
-    entries = np.array([(sid, 15_000, 45_000)], dtype=block_module._TOMBSTONE)
-    head = block_module._TOMBSTONES_HEAD.pack(block_module._TOMBSTONES_MAGIC, 1, 1)
+    entries = np.array([(sid, 15_000, 45_000)], dtype=tombstones._TOMBSTONE)
+    head = tombstones._TOMBSTONES_HEAD.pack(tombstones._TOMBSTONES_MAGIC, 1, 1)
     (path / "tombstones").write_bytes(head + entries.tobytes())
     with Block.open(path) as b:
         (got,) = b.select([Matcher.of("__name__", "=", "node_load1")])
@@ -308,7 +301,7 @@ def test_cached_reads_are_the_uncached_reads(tmp_path: Path, mint: int, maxt: in
 
 def test_cache_drops_least_recently_used_past_its_bytes(tmp_path: Path) -> None:
     path = write_block(tmp_path, make_series(n=100), 0, 2 * HOUR - 1)
-    entry = 100 * 16 + 3 * block_module._LABEL_PAIR_BYTES  # samples and 3 label pairs
+    entry = 100 * 16 + 3 * cache_module._LABEL_PAIR_BYTES  # samples and 3 label pairs
     cache = DecodedCache(2 * entry)
     up_a, load1, weird = SERIES_LABELS[0], SERIES_LABELS[5], SERIES_LABELS[6]
     with Block.open(path, cache) as b:

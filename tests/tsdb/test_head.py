@@ -19,7 +19,7 @@ from vigil.tsdb.head import (
     Head,
     HeadOptions,
 )
-from vigil.tsdb.index import literal_alternatives
+from vigil.tsdb.postings import literal_alternatives
 
 SERIES = [
     {"__name__": "up", "job": "node", "instance": "a:9100"},

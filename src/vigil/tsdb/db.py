@@ -26,12 +26,12 @@ from vigil.model import Labels, Matcher
 from vigil.tsdb._api import Querier, SelectHints
 from vigil.tsdb.block import (
     Block,
-    DecodedCache,
     delete_block,
     open_blocks,
     remove_leftovers,
     write_block,
 )
+from vigil.tsdb.cache import DecodedCache
 from vigil.tsdb.compact import block_ranges, compact, plan
 from vigil.tsdb.head import (
     F64,

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from vigil.model import METRIC_NAME, Labels, Matcher
 from vigil.tsdb._api import SelectHints, SeriesRef
-from vigil.tsdb.index import MemPostings, RefArray, select_refs
+from vigil.tsdb.postings import MemPostings, RefArray, select_refs
 from vigil.tsdb.series import SeriesBatch, SeriesData
 
 if TYPE_CHECKING:

@@ -1,169 +1,361 @@
-"""In-memory postings (label pair -> ascending series refs) and Prometheus's selection of
-series for a set of matchers (`PostingsForMatchers`): intersect what must match, subtract
-what must not, with direct look-ups for `=` and for regexes that are literal alternations."""
+"""A block's on-disk index, written and read here: the symbols table (every label name and
+value once, sorted), the series (label pairs as symbol ids, time range, sample count, offset
+of the series' record in `chunks/`) and the postings (for each label pair, the series that
+have it). Every table is a flat little-endian array behind a JSON table of contents, read in
+place through mmap; the reader also maps the chunks file the index points into."""
 
 from __future__ import annotations
 
-import bisect
-from array import array
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+import itertools
+import json
+import mmap
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from vigil.model import Labels, Matcher, MatchType
+from vigil.tsdb.cache import PostingsCache
+from vigil.tsdb.fileutil import write_synced
 
-RefArray = npt.NDArray[np.int64]
+INDEX_VERSION = 1
+INDEX_FILE = "index"
+CHUNKS_FILE = "chunks/000001"
 
-_EMPTY: RefArray = np.empty(0, dtype=np.int64)
-_REGEX_META = frozenset(".^$*+?{}[]\\|()")
+_INDEX_MAGIC = b"VIGILIDX"
+_INDEX_HEAD = struct.Struct("<8sII")  # magic, version, table-of-contents length
+_EMPTY_I64: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+_POSTINGS_CACHE_BYTES = 16 << 20  # per block: ~2M series ids
 
 
-def literal_alternatives(pattern: str) -> list[str] | None:
-    """The literal strings a regex is an alternation of (`a|b|c`, `(?:x|y)`, `a\\.b`),
-    or None when it uses any other regex syntax (then values are tested one by one)."""
-    body = pattern
-    if body.startswith("(?:") and body.endswith(")"):
-        body = body[3:-1]
-    elif body.startswith("(") and body.endswith(")") and not body.startswith("(?"):
-        body = body[1:-1]
-    alternatives: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(body):
-        char = body[i]
-        if char == "\\":
-            if i + 1 < len(body) and body[i + 1] in _REGEX_META:
-                current.append(body[i + 1])
-                i += 2
+class CorruptBlockError(Exception):
+    """A block that cannot be read as written; names the block directory and the file."""
+
+    def __init__(self, block: Path, file: str, reason: str) -> None:
+        super().__init__(f"corrupt block {block}: {file}: {reason}")
+        self.block = block
+        self.file = file
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One series as the index records it."""
+
+    labels: Labels
+    offset: int
+    length: int
+    mint: int
+    maxt: int
+    samples: int
+
+
+def write_index(path: Path, entries: list[IndexEntry]) -> None:
+    """Write the index of `entries` (label order, each series once) to `path`, fsynced."""
+    symbols = sorted({text for e in entries for pair in e.labels for text in pair})
+    symbol_id = {text: i for i, text in enumerate(symbols)}
+    encoded = [s.encode("utf-8") for s in symbols]
+    symbol_offsets = np.zeros(len(encoded) + 1, dtype=np.uint64)
+    np.cumsum([len(b) for b in encoded], out=symbol_offsets[1:])
+
+    flat = [symbol_id[text] for e in entries for pair in e.labels for text in pair]
+    pairs = np.array(flat, dtype=np.uint32).reshape(-1, 2)
+    label_counts = np.array([len(e.labels) for e in entries], dtype=np.uint64)
+    label_offsets = np.zeros(len(entries) + 1, dtype=np.uint64)
+    np.cumsum(label_counts, out=label_offsets[1:])
+
+    # postings: series ids grouped by (name, value), each group ascending
+    owner = np.repeat(np.arange(len(entries), dtype=np.uint32), label_counts.astype(np.int64))
+    key = pairs[:, 0].astype(np.int64) * max(len(symbols), 1) + pairs[:, 1]
+    order = np.argsort(key, kind="stable")
+    keys, starts = np.unique(key[order], return_index=True)
+    pair_names = (keys // max(len(symbols), 1)).astype(np.uint32)
+    pair_values = (keys % max(len(symbols), 1)).astype(np.uint32)
+    names, name_starts = np.unique(pair_names, return_index=True)
+    tables: dict[str, npt.NDArray[Any]] = {
+        "symbol_offsets": symbol_offsets,
+        "symbol_data": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+        "series_label_offsets": label_offsets,
+        "series_labels": pairs.reshape(-1),
+        "series_chunk_offsets": np.array([e.offset for e in entries], dtype=np.uint64),
+        "series_chunk_lengths": np.array([e.length for e in entries], dtype=np.uint64),
+        "series_mint": np.array([e.mint for e in entries], dtype=np.int64),
+        "series_maxt": np.array([e.maxt for e in entries], dtype=np.int64),
+        "series_samples": np.array([e.samples for e in entries], dtype=np.uint64),
+        "label_names": names.astype(np.uint32),
+        "label_value_offsets": np.append(name_starts, len(pair_values)).astype(np.uint64),
+        "pair_values": pair_values,
+        "postings_offsets": np.append(starts, len(order)).astype(np.uint64),
+        "postings": owner[order],
+    }
+    toc: dict[str, list[Any]] = {}
+    body: list[bytes] = []
+    position = 0
+    for name, table in tables.items():
+        data = np.ascontiguousarray(table).tobytes()
+        toc[name] = [position, table.dtype.str, len(table)]
+        body.append(data + b"\0" * (-len(data) % 8))
+        position += len(body[-1])
+    toc_bytes = json.dumps({"tables": toc, "body_bytes": position}).encode()
+    toc_bytes += b" " * (-(len(toc_bytes) + _INDEX_HEAD.size) % 8)
+    head = _INDEX_HEAD.pack(_INDEX_MAGIC, INDEX_VERSION, len(toc_bytes)) + toc_bytes
+    write_synced(path, head + b"".join(body))
+
+
+class IndexReader:
+    """The index file's tables as numpy views over one read-only mmap."""
+
+    def __init__(self, block: Path) -> None:
+        self._block = block
+        self._mm: mmap.mmap | None = None
+        self._chunks: mmap.mmap | None = None
+        self._symbols: _SymbolTable | None = None
+        self._postings_cache = PostingsCache(_POSTINGS_CACHE_BYTES)
+        path = block / INDEX_FILE
+        try:
+            with path.open("rb") as f:
+                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except FileNotFoundError:
+            raise CorruptBlockError(block, INDEX_FILE, "missing") from None
+        except ValueError:  # mmap of an empty file
+            raise CorruptBlockError(block, INDEX_FILE, "empty") from None
+        try:
+            self._tables = self._read_tables(self._mm)
+            self._open_chunks()
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_tables(self, mm: mmap.mmap) -> dict[str, npt.NDArray[Any]]:
+        fail = self._fail
+        if len(mm) < _INDEX_HEAD.size:
+            raise fail(INDEX_FILE, f"{len(mm)} bytes is shorter than the header")
+        magic, version, toc_len = _INDEX_HEAD.unpack_from(mm, 0)
+        if magic != _INDEX_MAGIC:
+            raise fail(INDEX_FILE, "not a vigil index (bad magic)")
+        if version != INDEX_VERSION:
+            raise fail(INDEX_FILE, f"index version {version}, this vigil reads {INDEX_VERSION}")
+        base = _INDEX_HEAD.size + toc_len
+        try:
+            toc = json.loads(mm[_INDEX_HEAD.size : base])
+        except ValueError as err:
+            raise fail(INDEX_FILE, f"unreadable table of contents: {err}") from None
+        if len(mm) != base + toc["body_bytes"]:
+            raise fail(
+                INDEX_FILE, f"{len(mm)} bytes, expected {base + toc['body_bytes']} (truncated?)"
+            )
+        tables: dict[str, npt.NDArray[Any]] = {}
+        for name, (offset, dtype, count) in toc["tables"].items():
+            tables[name] = np.frombuffer(
+                mm, dtype=np.dtype(dtype), count=count, offset=base + offset
+            )
+        self.symbol_offsets = tables["symbol_offsets"]
+        self._symbol_base = base + toc["tables"]["symbol_data"][0]
+        self.series_label_offsets = tables["series_label_offsets"]
+        self.series_labels = tables["series_labels"]
+        self.chunk_offsets = tables["series_chunk_offsets"]
+        self.chunk_lengths = tables["series_chunk_lengths"]
+        self.series_mint = tables["series_mint"]
+        self.series_maxt = tables["series_maxt"]
+        self.label_names = tables["label_names"]
+        self.label_value_offsets = tables["label_value_offsets"]
+        self.pair_values = tables["pair_values"]
+        self.postings_offsets = tables["postings_offsets"]
+        self.postings = tables["postings"]
+        self.num_series = len(self.series_mint)
+        self._name_slot = {self._decode_symbol(int(s)): i for i, s in enumerate(self.label_names)}
+        return tables
+
+    def _open_chunks(self) -> None:
+        path = self._block / CHUNKS_FILE
+        want = int(self.chunk_lengths.sum())
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise self._fail(CHUNKS_FILE, "missing") from None
+        if size != want:
+            raise self._fail(CHUNKS_FILE, f"{size} bytes, the index expects {want} (truncated?)")
+        if size:
+            with path.open("rb") as f:
+                self._chunks = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def _fail(self, file: str, reason: str) -> CorruptBlockError:
+        return CorruptBlockError(self._block, file, reason)
+
+    def close(self) -> None:
+        """Drop the views, then unmap (a mapping still viewed by a caller is left to GC)."""
+        self._tables = {}
+        for name in _TABLE_VIEWS:
+            setattr(self, name, _EMPTY_I64)
+        for mm in (self._mm, self._chunks):
+            if mm is not None:
+                with contextlib.suppress(BufferError):  # views still held by a caller
+                    mm.close()
+        self._mm = self._chunks = None
+        self._symbols = None
+        self._postings_cache.clear()
+
+    def _decode_symbol(self, sid: int) -> str:
+        assert self._mm is not None, "block is closed"
+        base, offsets = self._symbol_base, self.symbol_offsets
+        return self._mm[base + offsets.item(sid) : base + offsets.item(sid + 1)].decode("utf-8")
+
+    def _symbol_table(self) -> _SymbolTable:
+        """Every symbol decoded once, on first use: a block's symbols bound its size."""
+        table = self._symbols
+        if table is None:
+            assert self._mm is not None, "block is closed"
+            offsets = self.symbol_offsets.tolist()
+            data = self._mm[self._symbol_base : self._symbol_base + offsets[-1]]
+            texts = [data[a:b].decode("utf-8") for a, b in itertools.pairwise(offsets)]
+            table = self._symbols = _SymbolTable(texts, {t: i for i, t in enumerate(texts)})
+        return table
+
+    def symbol(self, sid: int) -> str:
+        return self._symbol_table().texts[sid]
+
+    def symbol_id(self, text: str) -> int | None:
+        return self._symbol_table().ids.get(text)
+
+    def labels(self, sid: int) -> Labels:
+        offsets = self.series_label_offsets
+        syms = self.series_labels[2 * offsets.item(sid) : 2 * offsets.item(sid + 1)].tolist()
+        texts = self._symbol_table().texts
+        return Labels((texts[syms[i]], texts[syms[i + 1]]) for i in range(0, len(syms), 2))
+
+    def record(self, sid: int) -> memoryview:
+        assert self._chunks is not None, "block is closed or empty"
+        offset = self.chunk_offsets.item(sid)
+        return memoryview(self._chunks)[offset : offset + self.chunk_lengths.item(sid)]
+
+    def value_range(self, name: str) -> tuple[int, int]:
+        """The slice of `pair_values` holding the label's values (empty if absent)."""
+        slot = self._name_slot.get(name)
+        if slot is None:
+            return 0, 0
+        return self.label_value_offsets.item(slot), self.label_value_offsets.item(slot + 1)
+
+    def pairs_of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.uint32]:
+        """The (name, value) symbol pairs of the given series, as rows."""
+        starts = self.series_label_offsets[ids].astype(np.int64)
+        counts = self.series_label_offsets[ids + 1].astype(np.int64) - starts
+        rows = _ranges(starts, counts)
+        return self.series_labels.reshape(-1, 2)[rows]
+
+    def matching(self, matchers: Sequence[Matcher]) -> npt.NDArray[np.int64]:
+        """Ids (ascending) of the series that satisfy every matcher: regexes anchored, and a
+        matcher that matches the empty string also matches series without the label
+        (Prometheus's rules). Postings of matchers that need a value are intersected; the
+        others only take away series whose value fails them. Results, whole and per matcher,
+        are kept in a bounded LRU (the index never changes); callers get read-only arrays."""
+        key = ("all", frozenset(_matcher_key(m) for m in matchers))
+        ids = self._postings_cache.get(key)
+        if ids is None:
+            ids = self._postings_cache.put(key, self._match_all(matchers))
+        return ids
+
+    def _match_all(self, matchers: Sequence[Matcher]) -> npt.NDArray[np.int64]:
+        ids: npt.NDArray[np.int64] | None = None
+        excluded: list[npt.NDArray[np.int64]] = []
+        for m in sorted(matchers, key=lambda m: m.matches_empty()):
+            if m.matches_empty():
+                failing = self._series_of(m, want=False)
+                if len(failing):
+                    excluded.append(failing)
                 continue
-            return None
-        if char == "|":
-            alternatives.append("".join(current))
-            current = []
-        elif char in _REGEX_META:
-            return None
-        else:
-            current.append(char)
-        i += 1
-    alternatives.append("".join(current))
-    return alternatives
+            hits = self._series_of(m, want=True)
+            ids = hits if ids is None else np.intersect1d(ids, hits, assume_unique=True)
+            if not len(ids):
+                return ids
+        if ids is None:
+            ids = np.arange(self.num_series, dtype=np.int64)
+        if excluded:
+            failing = excluded[0] if len(excluded) == 1 else np.concatenate(excluded)
+            ids = ids[~np.isin(ids, failing)]
+        return ids
+
+    def _series_of(self, m: Matcher, want: bool) -> npt.NDArray[np.int64]:
+        """Ids (ascending, unique) of the series whose value of `m.name` matches (`want`) or
+        fails `m`; series without the label are in neither."""
+        key = (want, _matcher_key(m))
+        ids = self._postings_cache.get(key)
+        if ids is None:
+            lo, hi = self.value_range(m.name)
+            positions = self._positions(m, lo, hi, want)
+            ids = self._postings(positions).astype(np.int64)
+            if len(positions) > 1:
+                ids = np.unique(ids)
+            ids = self._postings_cache.put(key, ids)
+        return ids
+
+    def _positions(self, m: Matcher, lo: int, hi: int, want: bool) -> npt.NDArray[np.int64]:
+        """Positions in `pair_values[lo:hi]` whose value matches (`want`) or not."""
+        if lo == hi:
+            return np.empty(0, dtype=np.int64)
+        if m.type in (MatchType.EQUAL, MatchType.NOT_EQUAL):
+            sym = self.symbol_id(m.value)
+            hit = -1
+            if sym is not None:
+                at = lo + int(np.searchsorted(self.pair_values[lo:hi], sym))
+                hit = at if at < hi and self.pair_values[at] == sym else -1
+            equal: npt.NDArray[np.int64] = np.array([hit] if hit >= 0 else [], dtype=np.int64)
+            if want == (m.type is MatchType.EQUAL):
+                return equal
+            rest = np.arange(lo, hi, dtype=np.int64)
+            others: npt.NDArray[np.int64] = rest[rest != hit]
+            return others
+        texts = self._symbol_table().texts
+        values = self.pair_values[lo:hi].tolist()
+        found = [lo + i for i, s in enumerate(values) if m.matches(texts[s]) == want]
+        return np.array(found, dtype=np.int64)
+
+    def _postings(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.uint32]:
+        starts = self.postings_offsets[positions].astype(np.int64)
+        counts = self.postings_offsets[positions + 1].astype(np.int64) - starts
+        return self.postings[_ranges(starts, counts)]
 
 
-def _as_refs(values: array[int]) -> RefArray:
-    return np.frombuffer(values, dtype=np.int64).copy() if len(values) else _EMPTY
+_TABLE_VIEWS = (
+    "symbol_offsets",
+    "series_label_offsets",
+    "series_labels",
+    "chunk_offsets",
+    "chunk_lengths",
+    "series_mint",
+    "series_maxt",
+    "label_names",
+    "label_value_offsets",
+    "pair_values",
+    "postings_offsets",
+    "postings",
+)
 
 
-class MemPostings:
-    """Label pair -> ascending series refs, kept as compact `array('q')` (8 bytes a ref)."""
+@dataclass(frozen=True, slots=True)
+class _SymbolTable:
+    """A block's symbols decoded: id -> text (sorted) and text -> id."""
 
-    def __init__(self) -> None:
-        self._by_name: dict[str, dict[str, array[int]]] = {}
-
-    def add(self, ref: int, labels: Labels) -> None:
-        for name, value in labels:
-            values = self._by_name.get(name)
-            if values is None:
-                values = self._by_name[name] = {}
-            refs = values.get(value)
-            if refs is None:
-                values[value] = array("q", (ref,))
-            elif not refs or refs[-1] < ref:
-                refs.append(ref)
-            else:
-                refs.insert(bisect.bisect_left(refs, ref), ref)
-
-    def remove(self, dead: Iterable[tuple[int, Labels]]) -> None:
-        """Drop series from every list they are in (head truncation's garbage collection)."""
-        touched: dict[tuple[str, str], list[int]] = {}
-        for ref, labels in dead:
-            for pair in labels:
-                touched.setdefault(pair, []).append(ref)
-        for (name, value), refs in touched.items():
-            values = self._by_name[name]
-            kept = np.setdiff1d(_as_refs(values[value]), np.asarray(refs, dtype=np.int64))
-            if len(kept):
-                values[value] = array("q", kept.tobytes())
-            else:
-                del values[value]
-                if not values:
-                    del self._by_name[name]
-
-    def get(self, name: str, value: str) -> RefArray:
-        refs = self._by_name.get(name, {}).get(value)
-        return _as_refs(refs) if refs is not None else _EMPTY
-
-    def names(self) -> list[str]:
-        return sorted(self._by_name)
-
-    def values(self, name: str) -> list[str]:
-        return list(self._by_name.get(name, ()))
-
-    def cardinality(self, name: str) -> dict[str, int]:
-        """Series count per value of one label name."""
-        return {value: len(refs) for value, refs in self._by_name.get(name, {}).items()}
-
-    def value_counts(self) -> dict[str, int]:
-        """Number of distinct values per label name."""
-        return {name: len(values) for name, values in self._by_name.items()}
-
-    def union(self, name: str, values: Iterable[str]) -> RefArray:
-        known = self._by_name.get(name, {})
-        parts = [_as_refs(known[v]) for v in values if v in known]
-        if not parts:
-            return _EMPTY
-        if len(parts) == 1:
-            return parts[0]
-        return np.unique(np.concatenate(parts))
+    texts: list[str]
+    ids: dict[str, int]
 
 
-def _union_where(postings: MemPostings, name: str, predicate: Callable[[str], bool]) -> RefArray:
-    return postings.union(name, [v for v in postings.values(name) if predicate(v)])
+def _matcher_key(m: Matcher) -> tuple[Matcher, str | None]:
+    """A matcher with its regex's source: matchers equal as values may compile differently."""
+    regex = m._regex
+    return m, None if regex is None else f"{regex.flags}:{regex.pattern}"
 
 
-def _matching(postings: MemPostings, matcher: Matcher) -> RefArray:
-    """Refs of series whose label has a value the matcher accepts (missing labels excluded)."""
-    if matcher.type is MatchType.EQUAL:
-        return postings.get(matcher.name, matcher.value)
-    if matcher.type is MatchType.REGEX:
-        literals = literal_alternatives(matcher.value)
-        if literals is not None:
-            return postings.union(matcher.name, literals)
-    return _union_where(postings, matcher.name, matcher.matches)
-
-
-def _rejected(postings: MemPostings, matcher: Matcher) -> RefArray:
-    """Refs of series whose label has a value the matcher refuses."""
-    if matcher.type is MatchType.NOT_EQUAL:
-        return postings.get(matcher.name, matcher.value)
-    if matcher.type is MatchType.NOT_REGEX:
-        literals = literal_alternatives(matcher.value)
-        if literals is not None:
-            return postings.union(matcher.name, literals)
-    return _union_where(postings, matcher.name, lambda v: not matcher.matches(v))
-
-
-def select_refs(
-    postings: MemPostings, matchers: Sequence[Matcher], all_refs: Callable[[], RefArray]
-) -> RefArray:
-    """Ascending refs of the series matching every matcher, with Prometheus's rule that a
-    matcher accepting "" also accepts series without that label."""
-    positive = [m for m in matchers if not m.matches_empty()]
-    negative = [m for m in matchers if m.matches_empty()]
-    if positive:
-        # Most selective first: `=` look-ups are cheapest and usually smallest.
-        positive.sort(key=lambda m: m.type is not MatchType.EQUAL)
-        result = _matching(postings, positive[0])
-        for matcher in positive[1:]:
-            if not len(result):
-                return _EMPTY
-            result = np.intersect1d(result, _matching(postings, matcher), assume_unique=True)
-    else:
-        result = all_refs()
-    for matcher in negative:
-        if not len(result):
-            break
-        drop = _rejected(postings, matcher)
-        if len(drop):
-            result = np.setdiff1d(result, drop, assume_unique=True)
-    return result
+def _ranges(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Concatenation of arange(s, s + c) for each (s, c), without a Python loop."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    shift = np.repeat(starts - (ends - counts), counts)
+    out: npt.NDArray[np.int64] = np.arange(total, dtype=np.int64) + shift
+    return out
