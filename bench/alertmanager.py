@@ -119,13 +119,14 @@ async def _profile_in_process(alerts: list[dict[str, object]], rounds: int) -> N
     from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService
     from vigil.config.alertmanager import parse_config
     from vigil.model.clock import SystemClock
+    from vigil.notify.kinds import KINDS
     from vigil.web.alertmanager_api import postable_alerts
 
     # No notifications: group_wait outlasts the run.
     text = CONFIG.format(url="http://127.0.0.1:9/").replace("group_wait: 2s", "group_wait: 1h")
     with tempfile.TemporaryDirectory() as tmp:
         options = AlertmanagerOptions(Path(tmp))
-        service = AlertmanagerService(parse_config(text), text, options, SystemClock())
+        service = AlertmanagerService(parse_config(text, KINDS), text, options, SystemClock())
         await service.start()
         bodies = [json.dumps(alerts[i : i + BATCH]).encode() for i in range(0, len(alerts), BATCH)]
         profile = cProfile.Profile()

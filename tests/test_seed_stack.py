@@ -28,11 +28,11 @@ from prometheus_client import CollectorRegistry
 from tests.conftest import FIXTURES, free_port, peer, running
 from tests.notify.capture import HTTPCapture, http_capture
 from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService
-from vigil.config.alertmanager import parse_config as parse_alertmanager_config
 from vigil.config.prometheus import parse_config as parse_prometheus_config
 from vigil.model.alert import Alert
 from vigil.model.clock import ManualClock
 from vigil.model.labels import Labels
+from vigil.notify.kinds import parse_config as parse_alertmanager_config
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.rules import AlertState, Group, GroupOptions, engine_query_func, parse_rule_file
 from vigil.rules.notifier import Notifier, NotifierOptions, PostableAlert

@@ -39,6 +39,7 @@ from vigil.model.alert import Alert
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels
 from vigil.notify.gotemplate import TemplateError
+from vigil.notify.kinds import KINDS
 from vigil.notify.receivers import UnsupportedIntegration, build_integrations, test_receiver
 from vigil.notify.retry import NotifyMetrics, RetryStage
 from vigil.notify.template import Templates
@@ -440,7 +441,7 @@ def load_service_config(path: Path) -> tuple[Config, str]:
     """The config and its text; also checks that its templates parse and every integration
     has a sender, so a config vigil cannot honour fails at load, not at the first alert.
     Raises ConfigError, OSError or ServiceConfigError."""
-    config = load_config(str(path))
+    config = load_config(str(path), KINDS)
     check_service_config(config)
     return config, path.read_text(encoding="utf-8")
 

@@ -36,6 +36,7 @@ from vigil.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
 from vigil.heartbeat import GroupHealth, Heartbeat, rules_problem
 from vigil.model.alert import Alert
 from vigil.model.clock import SystemClock
+from vigil.notify.kinds import KINDS
 from vigil.promql.engine import Engine, EngineOptions, QueryEngine
 from vigil.remote.read import ReadEndpoint, ReadOptions, RemoteReadQueryable, oldest_timestamp
 from vigil.remote.receiver import WriteReceiver
@@ -276,7 +277,7 @@ class Server:
         path = self.options.alertmanager_config_file
         if path is None:
             text = DEFAULT_ALERTMANAGER_CONFIG.read_text(encoding="utf-8")
-            return parse_alertmanager_config(text, "(default alertmanager.yml)"), text
+            return parse_alertmanager_config(text, KINDS, "(default alertmanager.yml)"), text
         return load_service_config(path)
 
     def _route_alerts(self) -> None:

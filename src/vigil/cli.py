@@ -359,11 +359,12 @@ def _add_alert_rule_flags(parser: argparse.ArgumentParser) -> None:
 
 def _explain_alerts(path: str, args: argparse.Namespace) -> int:
     from vigil.alerting.explain import explain_command
+    from vigil.notify.kinds import KINDS
 
     status = 0
     for labels in args.explain:
         print(file=sys.stdout)
-        status |= explain_command(path, labels, None, sys.stdout, sys.stderr)
+        status |= explain_command(path, KINDS, labels, None, sys.stdout, sys.stderr)
     return status
 
 
@@ -381,6 +382,7 @@ def _run_check_config(args: argparse.Namespace) -> int:
     from vigil.alerting.lint import check_command
     from vigil.config.alertmanager import looks_like_alertmanager
     from vigil.config.check import TargetRules, check_config_command
+    from vigil.notify.kinds import KINDS
     from vigil.scrape.relabel import alertmanager_labels, populate_labels
 
     status = 0
@@ -391,7 +393,7 @@ def _run_check_config(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError):
             is_alertmanager = False
         if is_alertmanager:
-            checked = check_command([path], sys.stdout, _alert_rule_files(args))
+            checked = check_command([path], KINDS, sys.stdout, _alert_rule_files(args))
             status |= checked or _explain_alerts(path, args)
         else:
             rules = TargetRules(populate_labels, alertmanager_labels)
@@ -401,8 +403,9 @@ def _run_check_config(args: argparse.Namespace) -> int:
 
 def _run_check_alertmanager_config(args: argparse.Namespace) -> int:
     from vigil.alerting.lint import check_command
+    from vigil.notify.kinds import KINDS
 
-    status = check_command(args.files, sys.stdout, _alert_rule_files(args))
+    status = check_command(args.files, KINDS, sys.stdout, _alert_rule_files(args))
     for path in args.files if status == 0 else ():
         status |= _explain_alerts(path, args)
     return status
@@ -506,9 +509,10 @@ def _add_alertmanager(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _run_explain(args: argparse.Namespace) -> int:
     from vigil.alerting.explain import explain_command
+    from vigil.notify.kinds import KINDS
 
     return explain_command(
-        args.config_file, args.labels, args.alertmanager_url, sys.stdout, sys.stderr
+        args.config_file, KINDS, args.labels, args.alertmanager_url, sys.stdout, sys.stderr
     )
 
 
@@ -593,9 +597,10 @@ def _run_test_receiver(args: argparse.Namespace) -> int:
 
 def _run_routes_test(args: argparse.Namespace) -> int:
     from vigil.alerting.lint import routes_test_command
+    from vigil.notify.kinds import KINDS
 
     return routes_test_command(
-        args.config_file, args.labels, args.verify_receivers, sys.stdout, sys.stderr
+        args.config_file, KINDS, args.labels, args.verify_receivers, sys.stdout, sys.stderr
     )
 
 

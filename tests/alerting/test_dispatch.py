@@ -30,10 +30,10 @@ from vigil.alerting.dispatch import (
 )
 from vigil.alerting.route import Route, build_tree
 from vigil.alerting.store import AlertStore
-from vigil.config.alertmanager import parse_config
 from vigil.model.alert import Alert
 from vigil.model.clock import ManualClock
 from vigil.model.labels import Labels
+from vigil.notify.kinds import parse_config
 
 START = 1_700_000_000.0
 

@@ -13,10 +13,10 @@ import pytest
 from tests.conftest import FIXTURES, free_port, peer, running
 from vigil.alerting.explain import LiveState, explain, explain_command, timeline
 from vigil.alerting.route import build_tree
-from vigil.config.alertmanager import load_config, parse_config
 from vigil.config.duration import Duration
 from vigil.config.matchers import parse_matchers
 from vigil.model import Labels
+from vigil.notify.kinds import KINDS, load_config, parse_config
 
 SEED = FIXTURES / "seed-stack" / "alertmanager.yml"
 WARNING = Labels.from_dict(
@@ -92,7 +92,7 @@ def test_live_state_names_the_silence_and_the_inhibiting_alert() -> None:
 )
 def test_bad_labels_are_refused(labels: str, error: str) -> None:
     out, err = io.StringIO(), io.StringIO()
-    assert explain_command(str(SEED), labels, None, out, err) == 1
+    assert explain_command(str(SEED), KINDS, labels, None, out, err) == 1
     assert error in err.getvalue()
 
 
@@ -128,7 +128,7 @@ def test_live_state_from_a_real_alertmanager(tmp_path: Path) -> None:
         )
         out, err = io.StringIO(), io.StringIO()
         labels = "alertname=HighMemoryUsage,severity=warning,instance=a:9100"
-        assert explain_command(str(SEED), labels, url, out, err) == 0, err.getvalue()
+        assert explain_command(str(SEED), KINDS, labels, url, out, err) == 0, err.getvalue()
     text = out.getvalue()
     assert "silenced by " in text and "no active silence" not in text
     assert 'inhibited by {alertname="HighMemoryUsage", instance="a:9100", severity="critical"}' in (

@@ -15,11 +15,11 @@ import pytest
 
 from tests.conftest import free_port, peer, running
 from vigil.alerting import AlertState, Inhibitor, Marker, Silence, Silences
-from vigil.config.alertmanager import parse_config
 from vigil.model.alert import Alert, fingerprint, fingerprint_hex
 from vigil.model.clock import ManualClock
 from vigil.model.labels import Labels
 from vigil.model.matchers import Matcher
+from vigil.notify.kinds import parse_config
 
 T0 = 1_700_000_000.0
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from tests.conftest import CONFORMANCE, FIXTURES, peer
 from vigil.alerting import build_tree
 from vigil.alerting.lint import routes_test_command
-from vigil.config.alertmanager import parse_config
 from vigil.config.duration import Duration
+from vigil.notify.kinds import KINDS, parse_config
 
 TESTDATA = CONFORMANCE / "alertmanager" / "config-testdata"
 SEED = FIXTURES / "seed-stack" / "alertmanager.yml"
@@ -82,7 +82,7 @@ def _amtool(case: tuple[Path, tuple[str, ...]]) -> str:
 def _vigil(case: tuple[Path, tuple[str, ...]]) -> str:
     path, labels = case
     out, err = io.StringIO(), io.StringIO()
-    routes_test_command(str(path), labels, None, out, err)
+    routes_test_command(str(path), KINDS, labels, None, out, err)
     return out.getvalue().strip()
 
 

@@ -11,8 +11,9 @@ import pytest
 
 from vigil.alerting import TimeActiveStage, TimeMuteStage, contains
 from vigil.alerting._api import Notification, NotifyError
-from vigil.config.alertmanager import TimeInterval, parse_config
+from vigil.config.alertmanager import TimeInterval
 from vigil.model.labels import Labels
+from vigil.notify.kinds import parse_config
 
 
 def interval(body: str) -> TimeInterval:

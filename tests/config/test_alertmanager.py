@@ -11,12 +11,7 @@ import pytest
 from tests.conftest import FIXTURES
 from vigil.alerting.lint import check, lint, load_alert_rules
 from vigil.config._yaml import ConfigError
-from vigil.config.alertmanager import (
-    EmailConfig,
-    SlackConfig,
-    looks_like_alertmanager,
-    parse_config,
-)
+from vigil.config.alertmanager import looks_like_alertmanager
 from vigil.config.duration import Duration
 from vigil.config.matchers import (
     MatcherParseError,
@@ -24,6 +19,9 @@ from vigil.config.matchers import (
     parse_matchers_classic,
     parse_matchers_utf8,
 )
+from vigil.notify.email import EmailConfig
+from vigil.notify.kinds import KINDS, parse_config
+from vigil.notify.slack import SlackConfig
 
 BASE = """
 route:
@@ -221,7 +219,9 @@ def test_detects_alertmanager_configs() -> None:
 def test_seed_inhibition_can_never_happen() -> None:
     seed = FIXTURES / "seed-stack"
     rules = load_alert_rules([str(seed / "rules" / "*.yml")])
-    warnings = check(str(seed / "alertmanager.yml"), [str(seed / "rules" / "*.yml")]).warnings
+    warnings = check(
+        str(seed / "alertmanager.yml"), KINDS, [str(seed / "rules" / "*.yml")]
+    ).warnings
     assert [r.name for r in rules] == ["HighMemoryUsage", "MediumMemoryUsage"]
     assert len(warnings) == 2
     assert "(HighMemoryUsage)" in warnings[0] and "can never happen" in warnings[0]

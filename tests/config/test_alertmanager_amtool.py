@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import CONFORMANCE, FIXTURES, peer
 from vigil.alerting.lint import check
+from vigil.notify.kinds import KINDS
 
 TESTDATA = CONFORMANCE / "alertmanager" / "config-testdata"
 SEED = FIXTURES / "seed-stack" / "alertmanager.yml"
@@ -59,7 +60,7 @@ def test_check_config_agrees_with_amtool(summary: Callable[[str], None]) -> None
         amtool = dict(zip(files, pool.map(_amtool, files), strict=True))
     disagreements = []
     for path in files:
-        result = check(str(path))
+        result = check(str(path), KINDS)
         want = amtool[path]
         if path.name in DIFFERENCES:
             assert not amtool[path], f"{path.name} is listed as a difference but amtool accepts it"
@@ -67,7 +68,9 @@ def test_check_config_agrees_with_amtool(summary: Callable[[str], None]) -> None
         if (result.error is None) != want:
             disagreements.append(f"{path.name}: want ok={want}, vigil: {result.error}")
     agreed = sum(
-        (check(str(p)).error is None) == amtool[p] for p in files if p.name not in DIFFERENCES
+        (check(str(p), KINDS).error is None) == amtool[p]
+        for p in files
+        if p.name not in DIFFERENCES
     )
     summary(
         f"vigil check config (alertmanager.yml) agrees with amtool check-config 0.25 on"
@@ -88,7 +91,7 @@ def _name_says_invalid(name: str) -> bool:
 
 @pytest.mark.parametrize("path", _files(), ids=lambda p: p.name)
 def test_verdict_follows_upstream_file_names(path: Path) -> None:
-    result = check(str(path))
+    result = check(str(path), KINDS)
     assert (result.error is not None) == _name_says_invalid(path.name), result.error
 
 
@@ -122,5 +125,5 @@ def test_verdict_follows_upstream_file_names(path: Path) -> None:
     ],
 )
 def test_errors_say_what_amtool_says_with_file_line_and_path(name: str, message: str) -> None:
-    error = check(str(TESTDATA / name)).error
+    error = check(str(TESTDATA / name), KINDS).error
     assert error == f"{TESTDATA / name}{message}"

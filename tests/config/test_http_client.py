@@ -32,6 +32,7 @@ from vigil.config import alertmanager as am
 from vigil.config import prometheus as prom
 from vigil.model import Labels, Matcher
 from vigil.model.clock import ManualClock
+from vigil.notify.kinds import load_config as load_alertmanager_config
 from vigil.notify.receivers import build_integrations, test_notification
 from vigil.notify.template import Templates
 from vigil.remote import prompb
@@ -254,7 +255,7 @@ receivers:
 {nested(10)}
 """
     )
-    return prom.load_config(str(prometheus_yml)), am.load_config(str(alertmanager_yml))
+    return prom.load_config(str(prometheus_yml)), load_alertmanager_config(str(alertmanager_yml))
 
 
 async def _scrape(config: prom.Config) -> str:
@@ -491,7 +492,7 @@ def test_bad_files_are_refused_at_load_by_both_configs(name: str, tmp_path: Path
     messages = []
     for load in (
         lambda: _configs(block, "http://127.0.0.1:9", tmp_path)[0],
-        lambda: am.load_config(str(_alertmanager_only(block, tmp_path))),
+        lambda: load_alertmanager_config(str(_alertmanager_only(block, tmp_path))),
     ):
         with pytest.raises(ConfigError) as info:
             load()

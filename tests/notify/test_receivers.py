@@ -20,12 +20,13 @@ from prometheus_client import CollectorRegistry
 from tests.conftest import free_port
 from tests.notify.capture import http_capture, smtp_capture
 from vigil.alerting._api import Notification, NotifyError
-from vigil.config.alertmanager import Config, parse_config
+from vigil.config.alertmanager import Config
 from vigil.model.alert import Alert
 from vigil.model.clock import ManualClock
 from vigil.model.labels import Labels
 from vigil.notify import NotifyMetrics, RetryStage, Templates, build_integrations, receivers
 from vigil.notify.email import q_encode
+from vigil.notify.kinds import parse_config
 from vigil.notify.receivers import UnsupportedIntegration
 from vigil.notify.retry import Backoff
 

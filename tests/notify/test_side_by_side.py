@@ -22,11 +22,11 @@ from tests.conftest import FIXTURES, free_port, peer, running
 from tests.notify.capture import HTTPCapture, Mail, SMTPCapture, http_capture, smtp_capture
 from tests.notify.test_template import HTML_CASES, HTML_DATA, HTML_DEFINES
 from vigil.alerting._api import Notification
-from vigil.config.alertmanager import load_config
 from vigil.model.alert import Alert
 from vigil.model.clock import ManualClock
 from vigil.model.labels import Labels
 from vigil.notify import NotifyMetrics, RetryStage, Templates, build_integrations
+from vigil.notify.kinds import load_config
 
 EXTERNAL_URL = "http://am.example:9093/am"
 

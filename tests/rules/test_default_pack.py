@@ -20,9 +20,9 @@ import yaml
 from tests.conftest import REPO, free_port, peer, running
 from vigil.alerting import Inhibitor, Marker
 from vigil.cli import main
-from vigil.config.alertmanager import parse_config
 from vigil.model.alert import Alert
 from vigil.model.labels import Labels
+from vigil.notify.kinds import parse_config
 from vigil.rules.rulefile import AlertingRuleSpec, load_rule_file
 
 PACK = REPO / "src" / "vigil" / "rules" / "default"

@@ -14,7 +14,7 @@ import httpx
 
 from vigil.alerting.route import Route, build_tree, label_set_string, matchers_string
 from vigil.config._yaml import ConfigError
-from vigil.config.alertmanager import Config, InhibitRule, load_config
+from vigil.config.alertmanager import Config, InhibitRule, Kinds, load_config
 from vigil.config.duration import Duration
 from vigil.config.matchers import (
     MatcherParseError,
@@ -175,11 +175,11 @@ def _ms(ms: int) -> str:
 
 
 def explain_command(
-    config_file: str, labels_text: str, url: str | None, out: TextIO, err: TextIO
+    config_file: str, kinds: Kinds, labels_text: str, url: str | None, out: TextIO, err: TextIO
 ) -> int:
     """`vigil alertmanager explain`; exit 1 with the reason for a bad file, labels or URL."""
     try:
-        config = load_config(config_file)
+        config = load_config(config_file, kinds)
         labels = _parse_labels(labels_text)
         live = fetch_live_state(url) if url else None
     except (ConfigError, MatcherParseError, ValueError) as error:

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from vigil.alerting.route import Route, build_tree, matchers_string
 from vigil.config._yaml import ConfigError, Node, load_yaml
-from vigil.config.alertmanager import Config, InhibitRule, load_config
+from vigil.config.alertmanager import Config, InhibitRule, Kinds, load_config
 from vigil.model.matchers import Matcher, MatchType
 
 ALERTNAME = "alertname"
@@ -160,20 +160,22 @@ class CheckResult:
     warnings: tuple[str, ...] = ()
 
 
-def check(path: str, rule_files: Sequence[str] = ()) -> CheckResult:
+def check(path: str, kinds: Kinds, rule_files: Sequence[str] = ()) -> CheckResult:
     try:
-        config = load_config(path)
+        config = load_config(path, kinds)
         rules = load_alert_rules(rule_files) if rule_files else None
     except ConfigError as err:
         return CheckResult(path, str(err))
     return CheckResult(path, None, tuple(lint(config, rules)))
 
 
-def check_command(files: Sequence[str], out: TextIO, rule_files: Sequence[str] = ()) -> int:
+def check_command(
+    files: Sequence[str], kinds: Kinds, out: TextIO, rule_files: Sequence[str] = ()
+) -> int:
     """Print warnings then `FILE: SUCCESS` or `FILE: FAILED: <error>`; 1 when any file fails."""
     status = 0
     for path in files:
-        result = check(path, rule_files)
+        result = check(path, kinds, rule_files)
         for warning in result.warnings:
             print(f"{path}: WARNING: {warning}", file=out)
         if result.error is None:
@@ -185,7 +187,12 @@ def check_command(files: Sequence[str], out: TextIO, rule_files: Sequence[str] =
 
 
 def routes_test_command(
-    config_file: str, labels: Sequence[str], verify: str | None, out: TextIO, err: TextIO
+    config_file: str,
+    kinds: Kinds,
+    labels: Sequence[str],
+    verify: str | None,
+    out: TextIO,
+    err: TextIO,
 ) -> int:
     """`amtool config routes test`'s twin: print the receivers an alert with these labels goes
     to, comma-separated; with `verify`, fail when they differ from it."""
@@ -206,7 +213,7 @@ def routes_test_command(
             return 1
         label_set[matchers[0].name] = matchers[0].value
     try:
-        config = load_config(config_file)
+        config = load_config(config_file, kinds)
     except ConfigError as error:
         print(f"vigil: error: {error}", file=err)
         return 1

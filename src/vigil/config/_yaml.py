@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Iterator
+from types import MappingProxyType
 
 import yaml
 
@@ -21,6 +23,20 @@ _CONSTRUCTOR = yaml.SafeLoader("")
 _LOADER: type[yaml.SafeLoader] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
 )  # libyaml: ~5x faster
+
+
+NOT_A_KEY = MappingProxyType({"yaml_key": False})
+"""Field metadata of a settings dataclass field that is no YAML key of its own."""
+
+
+def settings_keys(cls: type) -> tuple[str, ...]:
+    """The YAML keys of a settings dataclass, each written once as a field: the field's name
+    with a trailing `_` dropped (`from_` is `from`); `line` and NOT_A_KEY fields are not keys."""
+    return tuple(
+        f.name.removesuffix("_")
+        for f in dataclasses.fields(cls)
+        if f.name != "line" and f.metadata.get("yaml_key", True)
+    )
 
 
 class ConfigError(ValueError):

@@ -7,28 +7,29 @@ from __future__ import annotations
 import os
 import re
 import zoneinfo
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from typing import ClassVar
-from urllib.parse import urlsplit
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from vigil.config._yaml import ConfigError, Mapping, Node, load_yaml
 from vigil.config.duration import Duration
-from vigil.config.http import (
-    HTTP_CLIENT_KEYS,
-    HTTPClientConfig,
-    Secret,
-    TLSConfig,
-    parse_http_client,
-    parse_tls_config,
-)
+from vigil.config.http import HTTPClientConfig, Secret, TLSConfig
 from vigil.config.matchers import MatcherParseError, new_matcher, parse_matchers
+from vigil.config.receiver import (
+    URL,
+    Entry,
+    HostPort,
+    ReceiverKind,
+    SecretURL,
+    build,
+    read_entry,
+    read_values,
+    yaml_keys,
+)
 from vigil.model.matchers import Matcher, MatchType
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _NO_SECRET = Secret("")
 _5M = Duration(5 * 60_000)
-_NO_TIMEOUT = Duration(0)
 _NO_HTTP = HTTPClientConfig()
 _NO_TLS = TLSConfig()
 
@@ -44,7 +45,7 @@ class GlobalConfig:
     http_config: HTTPClientConfig = _NO_HTTP
     smtp_from: str = ""
     smtp_hello: str = "localhost"
-    smtp_smarthost: str = ""
+    smtp_smarthost: HostPort = ""
     smtp_auth_username: str = ""
     smtp_auth_password: Secret = _NO_SECRET
     smtp_auth_password_file: str = ""
@@ -54,181 +55,41 @@ class GlobalConfig:
     smtp_require_tls: bool = True
     smtp_tls_config: TLSConfig = _NO_TLS
     smtp_force_implicit_tls: bool | None = None
-    slack_api_url: Secret = _NO_SECRET
+    slack_api_url: SecretURL = _NO_SECRET
     slack_api_url_file: str = ""
     slack_app_token: Secret = _NO_SECRET
     slack_app_token_file: str = ""
-    slack_app_url: str = "https://slack.com/api/chat.postMessage"
-    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
-    opsgenie_api_url: str = "https://api.opsgenie.com/"
+    slack_app_url: URL = "https://slack.com/api/chat.postMessage"
+    pagerduty_url: URL = "https://events.pagerduty.com/v2/enqueue"
+    opsgenie_api_url: URL = "https://api.opsgenie.com/"
     opsgenie_api_key: Secret = _NO_SECRET
     opsgenie_api_key_file: str = ""
-    wechat_api_url: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+    wechat_api_url: URL = "https://qyapi.weixin.qq.com/cgi-bin/"
     wechat_api_secret: Secret = _NO_SECRET
     wechat_api_secret_file: str = ""
     wechat_api_corp_id: str = ""
-    victorops_api_url: str = "https://alert.victorops.com/integrations/generic/20131114/alert/"
+    victorops_api_url: URL = "https://alert.victorops.com/integrations/generic/20131114/alert/"
     victorops_api_key: Secret = _NO_SECRET
     victorops_api_key_file: str = ""
-    telegram_api_url: str = "https://api.telegram.org"
+    telegram_api_url: URL = "https://api.telegram.org"
     telegram_bot_token: Secret = _NO_SECRET
     telegram_bot_token_file: str = ""
-    webex_api_url: str = "https://webexapis.com/v1/messages"
-    rocketchat_api_url: str = "https://open.rocket.chat/"
+    webex_api_url: URL = "https://webexapis.com/v1/messages"
+    rocketchat_api_url: URL = "https://open.rocket.chat/"
     rocketchat_token: Secret = _NO_SECRET
     rocketchat_token_file: str = ""
     rocketchat_token_id: Secret = _NO_SECRET
     rocketchat_token_id_file: str = ""
-    mattermost_webhook_url: Secret = _NO_SECRET
+    mattermost_webhook_url: SecretURL = _NO_SECRET
     mattermost_webhook_url_file: str = ""
-    jira_api_url: str = ""
-
-
-Setting = str | bool | int | float | Duration | HTTPClientConfig | TLSConfig | tuple[object, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Integration:
-    """One `<kind>_configs` entry (kind "slack", "email", …) with global defaults applied.
-
-    `settings` holds every key the user could set, by its YAML name (secrets as `Secret`,
-    durations as `Duration`, maps and lists as tuples); absent keys hold Alertmanager's default.
-    """
-
-    kind: str
-    line: int
-    send_resolved: bool
-    settings: tuple[tuple[str, Setting], ...]
-
-    def get(self, key: str) -> Setting | None:
-        return next((value for name, value in self.settings if name == key), None)
-
-    def text(self, key: str) -> str:
-        value = self.get(key)
-        return value if isinstance(value, str) else ""
-
-    @property
-    def http_config(self) -> HTTPClientConfig:
-        value = self.get("http_config")
-        return value if isinstance(value, HTTPClientConfig) else HTTPClientConfig()
-
-
-@dataclass(frozen=True, slots=True)
-class SlackField:
-    title: str
-    value: str
-    short: bool | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SlackConfirmationField:
-    text: str
-    title: str = ""
-    ok_text: str = ""
-    dismiss_text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class SlackAction:
-    type: str
-    text: str
-    url: str = ""
-    style: str = ""
-    name: str = ""
-    value: str = ""
-    confirm: SlackConfirmationField | None = None
-
-
-_SLACK_DEFAULT = '{{{{ template "slack.default.{}" . }}}}'
-
-
-@dataclass(frozen=True, slots=True)
-class SlackConfig:
-    """`slack_configs` entry with Alertmanager's defaults (templates from default.tmpl) and
-    `api_url(_file)`, `app_token(_file)`, `http_config` inherited from `global:`."""
-
-    kind: ClassVar[str] = "slack"
-    line: int = 0
-    send_resolved: bool = False
-    http_config: HTTPClientConfig = _NO_HTTP
-    api_url: Secret = _NO_SECRET
-    api_url_file: str = ""
-    app_token: Secret = _NO_SECRET
-    app_token_file: str = ""
-    app_url: str = "https://slack.com/api/chat.postMessage"
-    channel: str = ""
-    username: str = _SLACK_DEFAULT.format("username")
-    color: str = '{{ if eq .Status "firing" }}danger{{ else }}good{{ end }}'
-    title: str = _SLACK_DEFAULT.format("title")
-    title_link: str = _SLACK_DEFAULT.format("titlelink")
-    pretext: str = _SLACK_DEFAULT.format("pretext")
-    text: str = _SLACK_DEFAULT.format("text")
-    message_text: str = ""
-    fields: tuple[SlackField, ...] = ()
-    short_fields: bool = False
-    footer: str = _SLACK_DEFAULT.format("footer")
-    fallback: str = _SLACK_DEFAULT.format("fallback")
-    callback_id: str = _SLACK_DEFAULT.format("callbackid")
-    icon_emoji: str = _SLACK_DEFAULT.format("iconemoji")
-    icon_url: str = _SLACK_DEFAULT.format("iconurl")
-    image_url: str = ""
-    thumb_url: str = ""
-    link_names: bool = False
-    mrkdwn_in: tuple[str, ...] = ()
-    actions: tuple[SlackAction, ...] = ()
-    update_message: bool = False
-    timeout: Duration = _NO_TIMEOUT
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookConfig:
-    """`webhook_configs` entry; `max_alerts` 0 means all; `http_config` from `global:`."""
-
-    kind: ClassVar[str] = "webhook"
-    line: int = 0
-    send_resolved: bool = True
-    http_config: HTTPClientConfig = _NO_HTTP
-    url: Secret = _NO_SECRET
-    url_file: str = ""
-    max_alerts: int = 0
-    timeout: Duration = _NO_TIMEOUT
-
-
-@dataclass(frozen=True, slots=True)
-class EmailConfig:
-    """`email_configs` entry with smarthost, from, hello, auth and TLS settings from `global:`
-    (`smtp_*`). `headers` keep Alertmanager's canonical names (`Subject`, `X-Foo`); Subject, To
-    and From get their defaults when the notifier is built, as Alertmanager does."""
-
-    kind: ClassVar[str] = "email"
-    line: int = 0
-    send_resolved: bool = False
-    to: str = ""
-    from_: str = ""
-    hello: str = "localhost"
-    smarthost: str = ""
-    auth_username: str = ""
-    auth_password: Secret = _NO_SECRET
-    auth_password_file: str = ""
-    auth_secret: Secret = _NO_SECRET
-    auth_secret_file: str = ""
-    auth_identity: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
-    html: str = '{{ template "email.default.html" . }}'
-    text: str = ""
-    require_tls: bool = True
-    force_implicit_tls: bool | None = None
-    tls_config: TLSConfig = _NO_TLS
-
-
-IntegrationConfig = SlackConfig | WebhookConfig | EmailConfig | Integration
+    jira_api_url: URL = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Receiver:
     name: str
     line: int
-    integrations: tuple[IntegrationConfig, ...] = ()
+    integrations: tuple[ReceiverKind, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,13 +168,14 @@ def looks_like_alertmanager(text: str) -> bool:
     return bool(keys & {"route", "receivers"}) and not keys & {"scrape_configs", "rule_files"}
 
 
-def load_config(path: str) -> Config:
+def load_config(path: str, kinds: Kinds) -> Config:
+    """Read and parse `path`; `kinds` are the receiver kinds there may be (vigil.notify.KINDS)."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as err:
         raise ConfigError(path, 0, "", err.strerror or str(err)) from None
-    return parse_config(text, path)
+    return parse_config(text, kinds, path)
 
 
 _TOP_KEYS = (
@@ -328,7 +190,7 @@ _TOP_KEYS = (
 )
 
 
-def parse_config(text: str, file: str = "alertmanager.yml") -> Config:
+def parse_config(text: str, kinds: Kinds, file: str = "alertmanager.yml") -> Config:
     """Parse and validate in Alertmanager's order: each block as it is decoded, then the global
     settings, then receivers against the globals, then the route tree."""
     root = load_yaml(text, file)
@@ -342,7 +204,7 @@ def parse_config(text: str, file: str = "alertmanager.yml") -> Config:
     route = _route(route_node) if route_node is not None else None
     inhibit = tuple(_inhibit_rule(node) for node in top.sequence("inhibit_rules"))
     receiver_nodes = top.sequence("receivers")
-    raw_receivers = [_receiver(node, base) for node in receiver_nodes]
+    raw_receivers = [_receiver(node, base, kinds) for node in receiver_nodes]
     templates = tuple(os.path.join(base, p) if base else p for p in top.strings("templates"))
     interval_nodes = [
         (node, kind)
@@ -358,7 +220,7 @@ def parse_config(text: str, file: str = "alertmanager.yml") -> Config:
     for node, (name, integrations) in zip(receiver_nodes, raw_receivers, strict=True):
         if any(r.name == name for r in receivers):
             raise node.error(f'notification config name "{name}" is not unique')
-        resolved = tuple(_typed(_with_globals(i, n, global_config)) for i, n in integrations)
+        resolved = tuple(_finish(kind, entry, global_config) for kind, entry in integrations)
         receivers.append(Receiver(name, node.line, resolved))
     if route is None or route_node is None:
         where = top.key("route") if "route" in top.entries else root
@@ -386,117 +248,9 @@ def parse_config(text: str, file: str = "alertmanager.yml") -> Config:
 # --------------------------------------------------------------------------- global
 
 
-def _url_value(node: Node, secret: bool = False) -> str:
-    """Alertmanager's URL type: http or https with a host (`<secret>` stands for a hidden one)."""
-    text = node.string()
-    if secret and text == "<secret>":
-        return text
-    try:
-        parts = urlsplit(text)
-    except ValueError as err:
-        raise node.error(f'parse "{text}": {err}') from None
-    if parts.scheme not in ("http", "https"):
-        raise node.error(f'unsupported scheme "{parts.scheme}" for URL')
-    if not parts.netloc:
-        raise node.error("host is missing in URL")
-    return text
-
-
-def _host_port(node: Node) -> str:
-    text = node.string()
-    if not text:
-        return ""
-    host, sep, port = text.rpartition(":")
-    if not sep or (":" in host and not (host.startswith("[") and host.endswith("]"))):
-        problem = "missing port in address" if not sep else "too many colons in address"
-        raise node.error(f"address {text}: {problem}")
-    if not port:
-        raise node.error(f'address "{text}": port cannot be empty')
-    return text
-
-
-_STR, _SECRET, _URL, _SECRET_URL, _BOOL, _HOSTPORT = (
-    "str",
-    "secret",
-    "url",
-    "secret_url",
-    "bool",
-    "hostport",
-)
-_GLOBAL_KINDS = {
-    "smtp_from": _STR,
-    "smtp_hello": _STR,
-    "smtp_smarthost": _HOSTPORT,
-    "smtp_auth_username": _STR,
-    "smtp_auth_password": _SECRET,
-    "smtp_auth_password_file": _STR,
-    "smtp_auth_secret": _SECRET,
-    "smtp_auth_secret_file": _STR,
-    "smtp_auth_identity": _STR,
-    "smtp_require_tls": _BOOL,
-    "smtp_force_implicit_tls": _BOOL,
-    "slack_api_url": _SECRET_URL,
-    "slack_api_url_file": _STR,
-    "slack_app_token": _SECRET,
-    "slack_app_token_file": _STR,
-    "slack_app_url": _URL,
-    "pagerduty_url": _URL,
-    "opsgenie_api_url": _URL,
-    "opsgenie_api_key": _SECRET,
-    "opsgenie_api_key_file": _STR,
-    "wechat_api_url": _URL,
-    "wechat_api_secret": _SECRET,
-    "wechat_api_secret_file": _STR,
-    "wechat_api_corp_id": _STR,
-    "victorops_api_url": _URL,
-    "victorops_api_key": _SECRET,
-    "victorops_api_key_file": _STR,
-    "telegram_api_url": _URL,
-    "telegram_bot_token": _SECRET,
-    "telegram_bot_token_file": _STR,
-    "webex_api_url": _URL,
-    "rocketchat_api_url": _URL,
-    "rocketchat_token": _SECRET,
-    "rocketchat_token_file": _STR,
-    "rocketchat_token_id": _SECRET,
-    "rocketchat_token_id_file": _STR,
-    "mattermost_webhook_url": _SECRET_URL,
-    "mattermost_webhook_url_file": _STR,
-    "jira_api_url": _URL,
-}
-
-
-def _scalar(node: Node, kind: str) -> Setting:
-    if kind == _BOOL:
-        return node.boolean()
-    if kind == _SECRET:
-        return Secret(node.string())
-    if kind == _URL:
-        return _url_value(node)
-    if kind == _SECRET_URL:
-        return Secret(_url_value(node, secret=True))
-    if kind == _HOSTPORT:
-        return _host_port(node)
-    return node.string()
-
-
 def _global(node: Node, base: str) -> GlobalConfig:
-    fields = node.mapping(
-        ("resolve_timeout", "http_config", "smtp_tls_config", *_GLOBAL_KINDS), "global"
-    )
-    values: dict[str, object] = {}
-    for key, kind in _GLOBAL_KINDS.items():
-        value = fields.get(key)
-        if value is not None:
-            values[key] = _scalar(value, kind)
-    http = fields.get("http_config")
-    if http is not None:
-        values["http_config"] = parse_http_client(
-            http.mapping(HTTP_CLIENT_KEYS, "http_config"), base
-        )
-    values["smtp_tls_config"] = parse_tls_config(fields.get("smtp_tls_config"), base)
-    values["resolve_timeout"] = fields.duration("resolve_timeout", _5M)
-    return GlobalConfig(**values)  # type: ignore[arg-type]
+    fields = node.mapping(yaml_keys(GlobalConfig), "global")
+    return build(GlobalConfig, read_values(GlobalConfig, fields, base))
 
 
 _GLOBAL_PAIRS = (
@@ -811,623 +565,28 @@ def _ranges(
 
 # --------------------------------------------------------------------------- receivers
 
-_ANY = "any"
-_FILE = "file"
-_INT = "int"
-_FLOAT = "float"
-_DURATION = "duration"
-_STRINGS = "strings"
-_MAP = "map"
-_HTTP = "http_config"
-_TLS = "tls_config"
-
-# key -> kind for each integration; `send_resolved` and (except email) `http_config` are common.
-_SPECS: dict[str, dict[str, str]] = {
-    "webhook": {"url": _SECRET_URL, "url_file": _FILE, "max_alerts": _INT, "timeout": _DURATION},
-    "email": {
-        "to": _STR,
-        "from": _STR,
-        "hello": _STR,
-        "smarthost": _HOSTPORT,
-        "auth_username": _STR,
-        "auth_password": _SECRET,
-        "auth_password_file": _FILE,
-        "auth_secret": _SECRET,
-        "auth_secret_file": _FILE,
-        "auth_identity": _STR,
-        "headers": _MAP,
-        "html": _STR,
-        "text": _STR,
-        "require_tls": _BOOL,
-        "force_implicit_tls": _BOOL,
-        "tls_config": _TLS,
-    },
-    "pagerduty": {
-        "service_key": _SECRET,
-        "service_key_file": _FILE,
-        "routing_key": _SECRET,
-        "routing_key_file": _FILE,
-        "url": _URL,
-        "client": _STR,
-        "client_url": _STR,
-        "description": _STR,
-        "details": _MAP,
-        "images": _ANY,
-        "links": _ANY,
-        "source": _STR,
-        "severity": _STR,
-        "class": _STR,
-        "component": _STR,
-        "group": _STR,
-        "timeout": _DURATION,
-    },
-    "slack": {
-        "api_url": _SECRET_URL,
-        "api_url_file": _FILE,
-        "app_token": _SECRET,
-        "app_token_file": _FILE,
-        "app_url": _URL,
-        "channel": _STR,
-        "username": _STR,
-        "color": _STR,
-        "title": _STR,
-        "title_link": _STR,
-        "pretext": _STR,
-        "text": _STR,
-        "message_text": _STR,
-        "fields": _ANY,
-        "short_fields": _BOOL,
-        "footer": _STR,
-        "fallback": _STR,
-        "callback_id": _STR,
-        "icon_emoji": _STR,
-        "icon_url": _STR,
-        "image_url": _STR,
-        "thumb_url": _STR,
-        "link_names": _BOOL,
-        "mrkdwn_in": _STRINGS,
-        "actions": _ANY,
-        "update_message": _BOOL,
-        "timeout": _DURATION,
-    },
-    "opsgenie": {
-        "api_key": _SECRET,
-        "api_key_file": _FILE,
-        "api_url": _URL,
-        "message": _STR,
-        "description": _STR,
-        "source": _STR,
-        "details": _MAP,
-        "entity": _STR,
-        "responders": _ANY,
-        "actions": _STR,
-        "tags": _STR,
-        "note": _STR,
-        "priority": _STR,
-        "update_alerts": _BOOL,
-    },
-    "wechat": {
-        "api_secret": _SECRET,
-        "api_secret_file": _FILE,
-        "corp_id": _STR,
-        "message": _STR,
-        "api_url": _URL,
-        "to_user": _STR,
-        "to_party": _STR,
-        "to_tag": _STR,
-        "agent_id": _STR,
-        "message_type": _STR,
-    },
-    "victorops": {
-        "api_key": _SECRET,
-        "api_key_file": _FILE,
-        "api_url": _URL,
-        "routing_key": _STR,
-        "message_type": _STR,
-        "state_message": _STR,
-        "entity_display_name": _STR,
-        "monitoring_tool": _STR,
-        "custom_fields": _MAP,
-    },
-    "pushover": {
-        "user_key": _SECRET,
-        "user_key_file": _FILE,
-        "token": _SECRET,
-        "token_file": _FILE,
-        "title": _STR,
-        "message": _STR,
-        "url": _STR,
-        "url_title": _STR,
-        "device": _STR,
-        "sound": _STR,
-        "priority": _STR,
-        "retry": _DURATION,
-        "expire": _DURATION,
-        "ttl": _DURATION,
-        "html": _BOOL,
-        "monospace": _BOOL,
-    },
-    "sns": {
-        "api_url": _STR,
-        "sigv4": _ANY,
-        "topic_arn": _STR,
-        "phone_number": _STR,
-        "target_arn": _STR,
-        "subject": _STR,
-        "message": _STR,
-        "attributes": _MAP,
-    },
-    "telegram": {
-        "api_url": _URL,
-        "bot_token": _SECRET,
-        "bot_token_file": _FILE,
-        "chat_id": _INT,
-        "message_thread_id": _INT,
-        "message": _STR,
-        "disable_notifications": _BOOL,
-        "parse_mode": _STR,
-    },
-    "discord": {
-        "webhook_url": _SECRET_URL,
-        "webhook_url_file": _FILE,
-        "title": _STR,
-        "message": _STR,
-        "content": _STR,
-        "username": _STR,
-        "avatar_url": _STR,
-    },
-    "webex": {"api_url": _URL, "message": _STR, "room_id": _STR},
-    "msteams": {
-        "webhook_url": _SECRET_URL,
-        "webhook_url_file": _FILE,
-        "title": _STR,
-        "summary": _STR,
-        "text": _STR,
-    },
-    "msteamsv2": {
-        "webhook_url": _SECRET_URL,
-        "webhook_url_file": _FILE,
-        "title": _STR,
-        "text": _STR,
-    },
-    "rocketchat": {
-        "api_url": _URL,
-        "channel": _STR,
-        "token": _SECRET,
-        "token_file": _FILE,
-        "token_id": _SECRET,
-        "token_id_file": _FILE,
-        "color": _STR,
-        "emoji": _STR,
-        "icon_url": _STR,
-        "text": _STR,
-        "title": _STR,
-        "title_link": _STR,
-        "fields": _ANY,
-        "short_fields": _BOOL,
-        "image_url": _STR,
-        "thumb_url": _STR,
-        "link_names": _BOOL,
-        "actions": _ANY,
-    },
-    "mattermost": {
-        "webhook_url": _SECRET_URL,
-        "webhook_url_file": _FILE,
-        "channel": _STR,
-        "username": _STR,
-        "text": _STR,
-        "icon_url": _STR,
-        "icon_emoji": _STR,
-        "attachments": _ANY,
-        "props": _ANY,
-        "priority": _ANY,
-    },
-    "jira": {
-        "api_url": _URL,
-        "project": _STR,
-        "summary": _STR,
-        "description": _STR,
-        "labels": _STRINGS,
-        "priority": _STR,
-        "issue_type": _STR,
-        "reopen_transition": _STR,
-        "resolve_transition": _STR,
-        "wont_fix_resolution": _STR,
-        "reopen_duration": _DURATION,
-        "fields": _ANY,
-    },
-}
-_SEND_RESOLVED_DEFAULT = {"email": False, "slack": False, "wechat": False, "rocketchat": False}
+Kinds = Sequence[type[ReceiverKind]]
 
 
-def _receiver(node: Node, base: str) -> tuple[str, list[tuple[Integration, Node]]]:
-    keys = ("name", *(f"{kind}_configs" for kind in _SPECS))
-    fields = node.mapping(keys, "receivers")
+def _receiver(
+    node: Node, base: str, kinds: Kinds
+) -> tuple[str, list[tuple[type[ReceiverKind], Entry]]]:
+    fields = node.mapping(("name", *(f"{kind.kind}_configs" for kind in kinds)), "receivers")
     name = fields.string("name")
     if not name:
         raise node.error("missing name in receiver")
-    integrations: list[tuple[Integration, Node]] = []
-    for kind in _SPECS:
-        for item in fields.sequence(f"{kind}_configs"):
-            integrations.append((_integration(kind, item, base), item))
-    integrations.sort(key=lambda pair: pair[0].line)
+    integrations: list[tuple[type[ReceiverKind], Entry]] = []
+    for kind in kinds:
+        for item in fields.sequence(f"{kind.kind}_configs"):
+            entry = read_entry(kind, item, f"{kind.kind}_configs", base)
+            kind.check(entry)
+            integrations.append((kind, entry))
+    integrations.sort(key=lambda pair: pair[1].node.line)
     return name, integrations
 
 
-def _any(node: Node) -> object:
-    if node.raw.tag.endswith(":map"):
-        return tuple((k.string(), _any(v)) for k, v in node.items())
-    if node.raw.tag.endswith(":seq"):
-        return tuple(_any(item) for item in node.sequence())
-    return node.string()
-
-
-def _integration(kind: str, node: Node, base: str) -> Integration:
-    spec = _SPECS[kind]
-    common = ("send_resolved",) if kind == "email" else ("send_resolved", "http_config")
-    fields = node.mapping((*common, *spec), f"{kind}_configs")
-    settings: dict[str, Setting] = {}
-    for key, kind_of in spec.items():
-        value = fields.get(key)
-        if value is None:
-            continue
-        if kind_of == _INT:
-            settings[key] = value.integer()
-        elif kind_of == _DURATION:
-            settings[key] = value.duration()
-        elif kind_of == _STRINGS:
-            settings[key] = value.strings()
-        elif kind_of == _MAP:
-            settings[key] = tuple((k.string(), v.string()) for k, v in value.items())
-        elif kind_of == _TLS:
-            settings[key] = parse_tls_config(value, base)
-        elif kind_of == _ANY:
-            settings[key] = (_any(value),)
-        elif kind_of == _FILE:
-            settings[key] = value.string()
-        else:
-            settings[key] = _scalar(value, kind_of)
-    http = fields.get("http_config")
-    if http is not None:
-        settings["http_config"] = parse_http_client(
-            http.mapping(HTTP_CLIENT_KEYS, "http_config"), base
-        )
-    integration = Integration(
-        kind,
-        node.line,
-        fields.boolean("send_resolved", _SEND_RESOLVED_DEFAULT.get(kind, True)),
-        tuple(settings.items()),
-    )
-    _validate(integration, fields, node)
-    return integration
-
-
-def _validate(integration: Integration, fields: Mapping, node: Node) -> None:
-    """What Alertmanager's per-integration UnmarshalYAML rejects, before any global default."""
-    kind, get = integration.kind, integration.get
-
-    def exclusive(inline: str, path: str) -> None:
-        if get(inline) and get(path):
-            raise fields.key(path).error(f"at most one of {inline} & {path} must be configured")
-
-    def one_of(inline: str, path: str) -> None:
-        if not get(inline) and not get(path):
-            raise node.error(f"one of {inline} or {path} must be configured")
-        exclusive(inline, path)
-
-    if kind == "webhook":
-        one_of("url", "url_file")
-    elif kind == "email":
-        if not get("to"):
-            raise node.error("missing to address in email config")
-        seen: set[str] = set()
-        for header, _ in _pairs(get("headers")):
-            canonical = _canonical_header(header)
-            if canonical in seen:
-                raise fields.key("headers").error(f'duplicate header "{canonical}" in email config')
-            seen.add(canonical)
-    elif kind == "pagerduty":
-        if not any(
-            get(k) for k in ("routing_key", "service_key", "routing_key_file", "service_key_file")
-        ):
-            raise node.error("missing service or routing key in PagerDuty config")
-        exclusive("routing_key", "routing_key_file")
-        exclusive("service_key", "service_key_file")
-    elif kind == "slack":
-        exclusive("api_url", "api_url_file")
-        exclusive("app_token", "app_token_file")
-        _slack_parts(fields)
-    elif kind == "opsgenie":
-        exclusive("api_key", "api_key_file")
-        _opsgenie_responders(fields)
-    elif kind == "wechat":
-        exclusive("api_secret", "api_secret_file")
-        message_type = integration.text("message_type") or "text"
-        if message_type not in ("text", "markdown"):
-            raise fields.key("message_type").error(
-                f'weChat message type "{message_type}" does not match valid options ^(text|markdown)$'
-            )
-    elif kind == "victorops":
-        if not get("routing_key"):
-            raise node.error("missing Routing key in VictorOps config")
-        exclusive("api_key", "api_key_file")
-        reserved = (
-            "routing_key",
-            "message_type",
-            "state_message",
-            "entity_display_name",
-            "monitoring_tool",
-            "entity_id",
-            "entity_state",
-        )
-        for key, _ in _pairs(get("custom_fields")):
-            if key in reserved:
-                raise fields.key("custom_fields").error(
-                    f"victorOps config contains custom field {key} which cannot be used as it"
-                    " conflicts with the fixed/static fields"
-                )
-    elif kind == "pushover":
-        one_of("user_key", "user_key_file")
-        one_of("token", "token_file")
-    elif kind == "sns":
-        arns = [bool(get(k)) for k in ("target_arn", "topic_arn", "phone_number")]
-        if sum(arns) != 1:
-            raise node.error(
-                "must provide either a Target ARN, Topic ARN, or Phone Number for SNS config"
-            )
-    elif kind == "telegram":
-        exclusive("bot_token", "bot_token_file")
-        if not get("chat_id"):
-            raise node.error("missing chat_id on telegram_config")
-        parse_mode = integration.text("parse_mode")
-        if parse_mode not in ("", "Markdown", "MarkdownV2", "HTML"):
-            raise fields.key("parse_mode").error(
-                "unknown parse_mode on telegram_config, must be Markdown, MarkdownV2, HTML or empty string"
-            )
-    elif kind in ("discord", "msteams", "msteamsv2"):
-        one_of("webhook_url", "webhook_url_file")
-    elif kind == "webex":
-        if not get("room_id"):
-            raise node.error("missing room_id on webex_config")
-        if integration.http_config.authorization is None:
-            raise node.error("missing webex_configs.http_config.authorization")
-    elif kind == "rocketchat":
-        exclusive("token", "token_file")
-        exclusive("token_id", "token_id_file")
-    elif kind == "mattermost":
-        exclusive("webhook_url", "webhook_url_file")
-    elif kind == "jira":
-        if not get("project"):
-            raise node.error("missing project in jira_config")
-        if not get("issue_type"):
-            raise node.error("missing issue_type in jira_config")
-
-
-def _pairs(value: Setting | None) -> Iterator[tuple[str, str]]:
-    if isinstance(value, tuple):
-        for item in value:
-            if isinstance(item, tuple) and len(item) == 2:
-                yield str(item[0]), str(item[1])
-
-
-def _slack_parts(fields: Mapping) -> None:
-    for item in fields.sequence("fields"):
-        part = item.mapping(("title", "value", "short"), "slack fields")
-        for key in ("title", "value"):
-            if not part.string(key):
-                raise item.error(f"missing {key} in Slack field configuration")
-    for item in fields.sequence("actions"):
-        action = item.mapping(
-            ("type", "text", "url", "style", "name", "value", "confirm"), "actions"
-        )
-        for key in ("type", "text"):
-            if not action.string(key):
-                raise item.error(f"missing {key} in Slack action configuration")
-        if not action.string("url") and not action.string("name"):
-            raise item.error("missing name or url in Slack action configuration")
-        confirm = action.get("confirm")
-        if confirm is not None:
-            confirm_fields = confirm.mapping(
-                ("text", "title", "ok_text", "dismiss_text"), "confirm"
-            )
-            if not confirm_fields.string("text"):
-                raise confirm.error("missing text in Slack confirmation configuration")
-
-
-def _opsgenie_responders(fields: Mapping) -> None:
-    valid = ("team", "teams", "user", "escalation", "schedule")
-    for item in fields.sequence("responders"):
-        responder = item.mapping(("id", "name", "username", "type"), "responders")
-        if not any(responder.string(k) for k in ("id", "name", "username")):
-            raise item.error(
-                "opsGenieConfig responder has to have at least one of id, username or name specified"
-            )
-        rtype = responder.string("type")
-        if "{{" not in rtype and rtype.lower() not in valid:
-            raise responder.key("type").error(
-                f'opsGenieConfig responder type "{rtype}" does not match valid options'
-                " ^(team|teams|user|escalation|schedule)$"
-            )
-
-
-def _with_globals(integration: Integration, node: Node, glob: GlobalConfig) -> Integration:
-    """Fill in what the integration inherits from `global:`; fail as Alertmanager does when a
-    required value is set neither here nor there."""
-    values: dict[str, Setting] = dict(integration.settings)
-    kind = integration.kind
-
-    def inherit(key: str, default: Setting) -> Setting:
-        if not values.get(key) and default:
-            values[key] = default
-        return values.get(key, "")
-
-    def inherit_pair(inline: str, path: str, glob_inline: Setting, glob_path: str) -> bool:
-        if not values.get(inline) and not values.get(path):
-            values[inline], values[path] = glob_inline, glob_path
-        return bool(values.get(inline) or values.get(path))
-
-    if kind != "email":
-        inherit("http_config", glob.http_config)
-    if kind == "email":
-        inherit("tls_config", glob.smtp_tls_config)
-        if not inherit("smarthost", glob.smtp_smarthost):
-            raise node.error("no global SMTP smarthost set")
-        if not inherit("from", glob.smtp_from):
-            raise node.error("no global SMTP from set")
-        inherit("hello", glob.smtp_hello)
-        inherit("auth_username", glob.smtp_auth_username)
-        inherit_pair(
-            "auth_password",
-            "auth_password_file",
-            glob.smtp_auth_password,
-            glob.smtp_auth_password_file,
-        )
-        inherit("auth_secret", glob.smtp_auth_secret)
-        inherit("auth_secret_file", glob.smtp_auth_secret_file)
-        inherit("auth_identity", glob.smtp_auth_identity)
-        values.setdefault("require_tls", glob.smtp_require_tls)
-        if glob.smtp_force_implicit_tls is not None:
-            values.setdefault("force_implicit_tls", glob.smtp_force_implicit_tls)
-    elif kind == "slack":
-        _slack_globals(values, node, glob)
-    elif kind == "pagerduty":
-        inherit("url", glob.pagerduty_url)
-    elif kind == "opsgenie":
-        inherit("api_url", glob.opsgenie_api_url)
-        inherit("api_key", glob.opsgenie_api_key)
-        inherit("api_key_file", glob.opsgenie_api_key_file)
-        if not values.get("api_key") and not values.get("api_key_file"):
-            raise node.error("no global OpsGenie API Key set either inline or in a file")
-    elif kind == "wechat":
-        inherit("api_url", glob.wechat_api_url)
-        if not inherit_pair(
-            "api_secret", "api_secret_file", glob.wechat_api_secret, glob.wechat_api_secret_file
-        ):
-            raise node.error("no global Wechat Api Secret set either inline or in a file")
-        if not inherit("corp_id", glob.wechat_api_corp_id):
-            raise node.error("no global Wechat CorpID set")
-    elif kind == "victorops":
-        inherit("api_url", glob.victorops_api_url)
-        inherit("api_key", glob.victorops_api_key)
-        inherit("api_key_file", glob.victorops_api_key_file)
-        if not values.get("api_key") and not values.get("api_key_file"):
-            raise node.error("no global VictorOps API Key set")
-    elif kind == "telegram":
-        inherit("api_url", glob.telegram_api_url)
-        if not inherit_pair(
-            "bot_token", "bot_token_file", glob.telegram_bot_token, glob.telegram_bot_token_file
-        ):
-            raise node.error("missing bot_token or bot_token_file on telegram_config")
-    elif kind == "webex":
-        inherit("api_url", glob.webex_api_url)
-    elif kind == "jira":
-        if not inherit("api_url", glob.jira_api_url):
-            raise node.error("no global Jira Cloud URL set")
-    elif kind == "rocketchat":
-        inherit("api_url", glob.rocketchat_api_url)
-        inherit("token_id", glob.rocketchat_token_id)
-        inherit("token_id_file", glob.rocketchat_token_id_file)
-        if not values.get("token_id") and not values.get("token_id_file"):
-            raise node.error("no global Rocketchat TokenID set either inline or in a file")
-        inherit("token", glob.rocketchat_token)
-        inherit("token_file", glob.rocketchat_token_file)
-        if not values.get("token") and not values.get("token_file"):
-            raise node.error("no global Rocketchat Token set either inline or in a file")
-    elif kind == "mattermost" and not inherit_pair(
-        "webhook_url",
-        "webhook_url_file",
-        glob.mattermost_webhook_url,
-        glob.mattermost_webhook_url_file,
-    ):
-        raise node.error("missing webhook_url or webhook_url_file on mattermost_config")
-    return replace(integration, settings=tuple(values.items()))
-
-
-def _slack_globals(values: dict[str, Setting], node: Node, glob: GlobalConfig) -> None:
-    if not values.get("app_url"):
-        values["app_url"] = glob.slack_app_url
-    http = values.get("http_config")
-    local_auth = isinstance(http, HTTPClientConfig) and http.authorization is not None
-    if (
-        not values.get("app_token")
-        and not values.get("app_token_file")
-        and not local_auth
-        and not values.get("api_url")
-    ):
-        values["app_token"], values["app_token_file"] = (
-            glob.slack_app_token,
-            glob.slack_app_token_file,
-        )
-    if not values.get("api_url") and not values.get("api_url_file"):
-        values["api_url"], values["api_url_file"] = glob.slack_api_url, glob.slack_api_url_file
-    has_token = bool(values.get("app_token") or values.get("app_token_file"))
-    if not values.get("api_url") and not values.get("api_url_file") and not has_token:
-        raise node.error("no Slack API URL nor App token set either inline or in a file")
-    if has_token and local_auth:
-        raise node.error("http authorization can't be set when using Slack App tokens")
-    if values.get("update_message") and not has_token:
-        raise node.error(
-            "update_message needs a Slack app token (app_token or app_token_file):"
-            " webhook URLs cannot update messages"
-        )
-    if not isinstance(http, HTTPClientConfig):
-        values["http_config"] = glob.http_config
-
-
-# --------------------------------------------------------------------------- typed integrations
-
-
-def _typed(integration: Integration) -> IntegrationConfig:
-    """The typed form of the kinds vigil sends to (Slack, webhook, email); others stay generic."""
-    settings = dict(integration.settings)
-    common = {"line": integration.line, "send_resolved": integration.send_resolved}
-    if integration.kind == "webhook":
-        return WebhookConfig(**common, **settings)  # type: ignore[arg-type]
-    if integration.kind == "email":
-        settings["from_"] = settings.pop("from", "")
-        settings["headers"] = tuple(
-            (_canonical_header(k), v) for k, v in _pairs(settings.get("headers"))
-        )
-        return EmailConfig(**common, **settings)  # type: ignore[arg-type]
-    if integration.kind == "slack":
-        settings["fields"] = tuple(_slack_field(v) for v in _items(settings.get("fields")))
-        settings["actions"] = tuple(_slack_action(v) for v in _items(settings.get("actions")))
-        return SlackConfig(**common, **settings)  # type: ignore[arg-type]
-    return integration
-
-
-def _canonical_header(name: str) -> str:
-    """Go's strings.Title as Alertmanager applies it to email header names."""
-    return re.sub(r"(?:^|(?<=[^A-Za-z0-9_]))([a-z])", lambda m: m.group(1).upper(), name)
-
-
-def _items(value: Setting | None) -> tuple[dict[str, object], ...]:
-    """A `_ANY` list of mappings (`((key, value), …)` tuples) as dicts."""
-    if not isinstance(value, tuple) or not value or not isinstance(value[0], tuple):
-        return ()
-    return tuple(dict(item) for item in value[0] if isinstance(item, tuple))
-
-
-def _slack_field(raw: dict[str, object]) -> SlackField:
-    short = raw.get("short")
-    return SlackField(
-        title=str(raw.get("title", "")),
-        value=str(raw.get("value", "")),
-        short=None if short is None else str(short).lower() == "true",
-    )
-
-
-def _slack_action(raw: dict[str, object]) -> SlackAction:
-    confirm = raw.get("confirm")
-    confirm_fields = dict(confirm) if isinstance(confirm, tuple) else None
-    return SlackAction(
-        **{k: str(raw.get(k, "")) for k in ("type", "text", "url", "style", "name", "value")},
-        confirm=None
-        if confirm_fields is None
-        else SlackConfirmationField(
-            **{
-                k: str(confirm_fields.get(k, ""))
-                for k in ("text", "title", "ok_text", "dismiss_text")
-            }
-        ),
-    )
+def _finish(kind: type[ReceiverKind], entry: Entry, glob: GlobalConfig) -> ReceiverKind:
+    """The entry with what it inherits from `global:` filled in; fails as Alertmanager does
+    when a required value is set neither here nor there."""
+    kind.inherit(entry, glob)
+    return build(kind, entry.values, line=entry.node.line)

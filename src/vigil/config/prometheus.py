@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import yaml
 
-from vigil.config._yaml import ConfigError, Mapping, Node, load_yaml
+from vigil.config._yaml import NOT_A_KEY, ConfigError, Mapping, Node, load_yaml, settings_keys
 from vigil.config.duration import Duration
 from vigil.config.http import (
     HTTP_CLIENT_KEYS,
@@ -184,7 +184,7 @@ class GlobalConfig:
     convert_classic_histograms_to_nhcb: bool = False
     always_scrape_classic_histograms: bool = False
     extra_scrape_metrics: bool = False
-    scrape_timeout_explicit: bool = field(default=False, compare=False)
+    scrape_timeout_explicit: bool = field(default=False, compare=False, metadata=NOT_A_KEY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,13 +219,13 @@ class ScrapeConfig:
     keep_dropped_targets: int = 0
     metric_name_validation_scheme: str = "utf8"
     metric_name_escaping_scheme: str = "allow-utf-8"
-    http_client: HTTPClientConfig = _NO_HTTP
-    discovery: Discovery = Discovery()
+    http_client: HTTPClientConfig = field(default=_NO_HTTP, metadata=NOT_A_KEY)  # inline keys
+    discovery: Discovery = field(default=Discovery(), metadata=NOT_A_KEY)  # inline keys
     relabel_configs: tuple[RelabelConfig, ...] = ()
     metric_relabel_configs: tuple[RelabelConfig, ...] = ()
-    file: str = ""
+    file: str = field(default="", metadata=NOT_A_KEY)
     line: int = 0
-    scrape_timeout_explicit: bool = field(default=False, compare=False)
+    scrape_timeout_explicit: bool = field(default=False, compare=False, metadata=NOT_A_KEY)
 
     def param(self, name: str) -> str:
         """The first value of a query parameter ("" when absent), as `__param_<name>` starts."""
@@ -518,33 +518,8 @@ def _named_unique(configs: list[T], node: Node | None, what: str) -> tuple[T, ..
     return tuple(configs)
 
 
-_GLOBAL_KEYS = (
-    "scrape_interval",
-    "scrape_timeout",
-    "scrape_protocols",
-    "evaluation_interval",
-    "rule_query_offset",
-    "query_log_file",
-    "scrape_failure_log_file",
-    "external_labels",
-    "body_size_limit",
-    "sample_limit",
-    "target_limit",
-    "label_limit",
-    "label_name_length_limit",
-    "label_value_length_limit",
-    "keep_dropped_targets",
-    "metric_name_validation_scheme",
-    "metric_name_escaping_scheme",
-    "scrape_native_histograms",
-    "convert_classic_histograms_to_nhcb",
-    "always_scrape_classic_histograms",
-    "extra_scrape_metrics",
-)
-
-
 def _global(node: Node, base: str) -> GlobalConfig:
-    fields = node.mapping(_GLOBAL_KEYS, "global")
+    fields = node.mapping(settings_keys(GlobalConfig), "global")
     default = GlobalConfig()
     validation = _choice(fields, "metric_name_validation_scheme", ("utf8", "legacy"), "utf8")
     legacy = validation == "legacy"
@@ -657,39 +632,8 @@ def _bytes(node: Node | None) -> int:
 
 # --------------------------------------------------------------------------- scrape configs
 
-_SCRAPE_OWN_KEYS = (
-    "job_name",
-    "honor_labels",
-    "honor_timestamps",
-    "track_timestamps_staleness",
-    "params",
-    "scrape_interval",
-    "scrape_timeout",
-    "scrape_protocols",
-    "fallback_scrape_protocol",
-    "scrape_native_histograms",
-    "always_scrape_classic_histograms",
-    "convert_classic_histograms_to_nhcb",
-    "scrape_failure_log_file",
-    "metrics_path",
-    "scheme",
-    "enable_compression",
-    "body_size_limit",
-    "sample_limit",
-    "target_limit",
-    "label_limit",
-    "label_name_length_limit",
-    "label_value_length_limit",
-    "native_histogram_bucket_limit",
-    "native_histogram_min_bucket_factor",
-    "keep_dropped_targets",
-    "metric_name_validation_scheme",
-    "metric_name_escaping_scheme",
-    "extra_scrape_metrics",
-    "relabel_configs",
-    "metric_relabel_configs",
-)
-_SCRAPE_KEYS = (*_SCRAPE_OWN_KEYS, *HTTP_CLIENT_KEYS, *_SD_KEYS)
+_SCRAPE_KEYS = (*settings_keys(ScrapeConfig), *HTTP_CLIENT_KEYS, *_SD_KEYS)
+_JOB = ScrapeConfig(job_name="")
 
 
 def _scrape_config(node: Node, glob_cfg: GlobalConfig, base: str, file: str) -> ScrapeConfig:
@@ -729,13 +673,15 @@ def _scrape_config(node: Node, glob_cfg: GlobalConfig, base: str, file: str) -> 
         job_name=job_name,
         scrape_interval=interval,
         scrape_timeout=timeout or min(glob_cfg.scrape_timeout, interval),
-        metrics_path=fields.string("metrics_path", "/metrics"),
-        scheme=fields.string("scheme", "http"),
+        metrics_path=fields.string("metrics_path", _JOB.metrics_path),
+        scheme=fields.string("scheme", _JOB.scheme),
         params=_params(fields.get("params")),
-        honor_labels=fields.boolean("honor_labels", False),
-        honor_timestamps=fields.boolean("honor_timestamps", True),
-        track_timestamps_staleness=fields.boolean("track_timestamps_staleness", False),
-        enable_compression=fields.boolean("enable_compression", True),
+        honor_labels=fields.boolean("honor_labels", _JOB.honor_labels),
+        honor_timestamps=fields.boolean("honor_timestamps", _JOB.honor_timestamps),
+        track_timestamps_staleness=fields.boolean(
+            "track_timestamps_staleness", _JOB.track_timestamps_staleness
+        ),
+        enable_compression=fields.boolean("enable_compression", _JOB.enable_compression),
         scrape_protocols=protocols,
         fallback_scrape_protocol=fallback,
         scrape_native_histograms=native,

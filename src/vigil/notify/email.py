@@ -13,22 +13,95 @@ import datetime as dt
 import email.utils
 import quopri
 import random
+import re
 import smtplib
 import socket
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from vigil.alerting._api import Notification
-from vigil.config.alertmanager import EmailConfig
+from vigil.config.alertmanager import GlobalConfig
+from vigil.config.http import Secret, TLSConfig
 from vigil.config.http_client import ClientSetupError, ssl_context
+from vigil.config.receiver import NO_SECRET, NO_TLS, Entry, HostPort
 from vigil.notify.gotemplate import TemplateError
-from vigil.notify.integration import SendError, read_secret_file
+from vigil.notify.integration import Sender, SenderContext, SendError, read_secret_file
 from vigil.notify.template import Templates, notification_data
 
 DEFAULT_SUBJECT = '{{ template "email.default.subject" . }}'
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    """`email_configs` entry with smarthost, from, hello, auth and TLS settings from `global:`
+    (`smtp_*`). `headers` keep Alertmanager's canonical names (`Subject`, `X-Foo`); Subject, To
+    and From get their defaults when the notifier is built, as Alertmanager does."""
+
+    kind: ClassVar[str] = "email"
+    line: int = 0
+    send_resolved: bool = False
+    to: str = ""
+    from_: str = ""
+    hello: str = "localhost"
+    smarthost: HostPort = ""
+    auth_username: str = ""
+    auth_password: Secret = NO_SECRET
+    auth_password_file: str = ""
+    auth_secret: Secret = NO_SECRET
+    auth_secret_file: str = ""
+    auth_identity: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    html: str = '{{ template "email.default.html" . }}'
+    text: str = ""
+    require_tls: bool = True
+    force_implicit_tls: bool | None = None
+    tls_config: TLSConfig = NO_TLS
+
+    @staticmethod
+    def check(entry: Entry) -> None:
+        if not entry.get("to"):
+            raise entry.error("missing to address in email config")
+        seen: set[str] = set()
+        for header, _ in entry.pairs("headers"):
+            canonical = canonical_header(header)
+            if canonical in seen:
+                raise entry.key_error("headers", f'duplicate header "{canonical}" in email config')
+            seen.add(canonical)
+
+    @staticmethod
+    def inherit(entry: Entry, glob: GlobalConfig) -> None:
+        entry.inherit("tls_config", glob.smtp_tls_config)
+        if not entry.inherit("smarthost", glob.smtp_smarthost):
+            raise entry.error("no global SMTP smarthost set")
+        if not entry.inherit("from", glob.smtp_from):
+            raise entry.error("no global SMTP from set")
+        entry.inherit("hello", glob.smtp_hello)
+        entry.inherit("auth_username", glob.smtp_auth_username)
+        entry.inherit_pair(
+            "auth_password",
+            "auth_password_file",
+            glob.smtp_auth_password,
+            glob.smtp_auth_password_file,
+        )
+        entry.inherit("auth_secret", glob.smtp_auth_secret)
+        entry.inherit("auth_secret_file", glob.smtp_auth_secret_file)
+        entry.inherit("auth_identity", glob.smtp_auth_identity)
+        entry.setdefault("require_tls", glob.smtp_require_tls)
+        if glob.smtp_force_implicit_tls is not None:
+            entry.setdefault("force_implicit_tls", glob.smtp_force_implicit_tls)
+        entry.set("headers", tuple((canonical_header(k), v) for k, v in entry.pairs("headers")))
+
+    def sender(self, context: SenderContext) -> Sender:
+        return Email(self, context.templates, context.external_url, context.now)
+
+
+def canonical_header(name: str) -> str:
+    """Go's strings.Title as Alertmanager applies it to email header names."""
+    return re.sub(r"(?:^|(?<=[^A-Za-z0-9_]))([a-z])", lambda m: m.group(1).upper(), name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,9 @@ sends, under which name and index, and the error type that says why a send faile
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx
 
@@ -14,6 +15,8 @@ from vigil.alerting._api import Notification, NotifyError
 from vigil.config.http import HTTPClientConfig
 from vigil.config.http_client import UnreadableSecret, async_client
 from vigil.config.http_client import read_secret_file as _read_file
+from vigil.config.receiver import ReceiverKind
+from vigil.notify.template import Templates
 
 USER_AGENT = f"vigil/{__version__} (Alertmanager/0.25.0 compatible)"
 
@@ -32,6 +35,22 @@ class Sender(Protocol):
     reply) or raises NotifyError."""
 
     async def send(self, notification: Notification) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SenderContext:
+    """What a receiver kind's sender may need besides its own settings."""
+
+    templates: Templates
+    external_url: str
+    now: Callable[[], float]
+
+
+@runtime_checkable
+class SendingKind(ReceiverKind, Protocol):
+    """A receiver kind with its sender: None for kinds vigil validates but cannot send to."""
+
+    def sender(self, context: SenderContext) -> Sender | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,21 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vigil.alerting._api import Notification, NotifyError
-from vigil.config.alertmanager import (
-    Config,
-    EmailConfig,
-    IntegrationConfig,
-    SlackConfig,
-    WebhookConfig,
-)
+from vigil.config.alertmanager import Config
 from vigil.model.alert import Alert
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels
-from vigil.notify.email import Email
-from vigil.notify.integration import Integration, Sender
-from vigil.notify.slack import Slack
+from vigil.notify.integration import Integration, SenderContext, SendingKind
 from vigil.notify.template import Templates
-from vigil.notify.webhook import Webhook
 
 TEST_TIMEOUT = 30.0
 
@@ -51,36 +42,23 @@ def build_integrations(
     receiver = config.receiver(receiver_name)
     if receiver is None:
         raise UnknownReceiver(f'{config.file}: receiver "{receiver_name}" does not exist')
+    context = SenderContext(templates, external_url, now)
     integrations: list[Integration] = []
     counts: dict[str, int] = {}
     for entry in receiver.integrations:
         index = counts.get(entry.kind, 0)
         counts[entry.kind] = index + 1
-        sender = _sender(entry, templates, external_url, now, config.file, receiver_name)
+        sender = entry.sender(context) if isinstance(entry, SendingKind) else None
+        if sender is None:
+            raise UnsupportedIntegration(
+                f"{config.file}:{entry.line}: receiver {receiver_name!r}: {entry.kind}_configs"
+                " are not supported by vigil yet (supported: email_configs, slack_configs,"
+                " webhook_configs)"
+            )
         integrations.append(
             Integration(receiver_name, entry.kind, index, entry.send_resolved, sender)
         )
     return integrations
-
-
-def _sender(
-    entry: IntegrationConfig,
-    templates: Templates,
-    external_url: str,
-    now: Callable[[], float],
-    file: str,
-    receiver: str,
-) -> Sender:
-    if isinstance(entry, SlackConfig):
-        return Slack(entry, templates, external_url)
-    if isinstance(entry, WebhookConfig):
-        return Webhook(entry, external_url)
-    if isinstance(entry, EmailConfig):
-        return Email(entry, templates, external_url, now)
-    raise UnsupportedIntegration(
-        f"{file}:{entry.line}: receiver {receiver!r}: {entry.kind}_configs are not supported by"
-        " vigil yet (supported: email_configs, slack_configs, webhook_configs)"
-    )
 
 
 @dataclass(frozen=True, slots=True)

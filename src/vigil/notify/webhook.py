@@ -3,13 +3,43 @@ version, groupKey and truncatedAlerts), byte-compatible with what Alertmanager 0
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 from vigil.alerting._api import Notification
-from vigil.config.alertmanager import WebhookConfig
-from vigil.notify.integration import build_client, go_json, post_json, read_secret_file
+from vigil.config.duration import Duration
+from vigil.config.http import HTTPClientConfig
+from vigil.config.receiver import NO_DURATION, NO_HTTP, NO_SECRET, Entry, KindDefaults, SecretURL
+from vigil.notify.integration import (
+    Sender,
+    SenderContext,
+    build_client,
+    go_json,
+    post_json,
+    read_secret_file,
+)
 from vigil.notify.template import notification_data
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig(KindDefaults):
+    """`webhook_configs` entry; `max_alerts` 0 means all; `http_config` from `global:`."""
+
+    kind: ClassVar[str] = "webhook"
+    line: int = 0
+    send_resolved: bool = True
+    http_config: HTTPClientConfig = NO_HTTP
+    url: SecretURL = NO_SECRET
+    url_file: str = ""
+    max_alerts: int = 0
+    timeout: Duration = NO_DURATION
+
+    @staticmethod
+    def check(entry: Entry) -> None:
+        entry.one_of("url", "url_file")
+
+    def sender(self, context: SenderContext) -> Sender:
+        return Webhook(self, context.external_url)
 
 
 class Webhook:
