@@ -129,6 +129,18 @@ ATTACKS = [
         (400, "bad_data"),
         (400, "bad_data"),
     ),
+    # Parameters far out of range.
+    Attack(
+        "@ far beyond int64",
+        "GET",
+        "/api/v1/query",
+        {"query": "up @ 1e300"},
+        (400, "bad_data"),
+        (400, "bad_data"),
+    ),
+    Attack(
+        "@ past year 9999", "GET", "/api/v1/query", {"query": "up @ 1e12"}, (200, None), (200, None)
+    ),
 ]
 
 PEAK_RSS_GROWTH_KIB = 100 * 1024

@@ -139,6 +139,7 @@ def test_range_query(client: TestClient) -> None:
             "bad_data",
             'invalid parameter "timeout"',
         ),
+        ("/api/v1/query", {"query": "up @ 1e300"}, 400, "bad_data", "timestamp out of bounds"),
     ],
 )
 def test_errors(
@@ -169,6 +170,8 @@ def test_status(client: TestClient) -> None:
         == "sum by (job) (up)"
     )
     assert _ok(client.get("/api/v1/query_exemplars", params={"query": "up"})) == []
+    assert _ok(client.get("/api/v1/query", params={"query": "up @ 1e12"}))["result"] == []
+    assert _ok(client.get("/api/v1/query", params={"query": "up", "time": "1e305"}))["result"] == []
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,8 @@ from vigil.promql.errors import ParseError, UnsupportedFeatureError
 from vigil.promql.limits import check_query_size
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_AT_PLACEHOLDER_BASE_S = 100_000_000_000  # year ~5138: far beyond any real @ timestamp
+_AT_PLACEHOLDER_BASE_S = 100_000_000_000  # year ~5138: `@` values from here on are swapped
+_FAR_TIME_MS = 2**62  # farther `@` times evaluate as this one: no data either way
 _EXPERIMENTAL = (
     (re.compile(r"\banchored\b"), "the 'anchored' range modifier"),
     (re.compile(r"\bsmoothed\b"), "the 'smoothed' range modifier"),
@@ -251,7 +252,9 @@ def _scoped_flags(pattern: str) -> str:
 _STRING_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`|#[^\n]*')
 _PLAIN_DURATION = re.compile(r"\s*((\d+(ms|[smhdwy]))+|\d+)\s*\Z")
 _OFFSET = re.compile(r"\boffset\b", re.IGNORECASE)
-_NEGATIVE_AT = re.compile(r"@(\s*)-\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
+_AT_NUMBER = re.compile(
+    r"@(\s*)([-+]?)\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)(?![\w.])"
+)
 
 
 def _code_only(query: str) -> str:
@@ -261,7 +264,8 @@ def _code_only(query: str) -> str:
 def rewrite_prometheus3_syntax(
     query: str, step_ms: int, range_ms: int
 ) -> tuple[str, dict[int, int]]:
-    """Fold duration expressions and swap negative `@` values, leaving strings untouched."""
+    """Fold duration expressions and swap `@` values the package cannot represent (negative, or
+    past year 9999) for placeholders, leaving strings untouched."""
     masked = _code_only(query)
     edits: list[tuple[int, int, str]] = []
     at_values: dict[int, int] = {}
@@ -290,14 +294,22 @@ def rewrite_prometheus3_syntax(
             if text == "0ms":
                 start, text = match.start(), ""
             edits.append((start, end, text))
-    for n, match in enumerate(_NEGATIVE_AT.finditer(masked)):
-        placeholder_s = _AT_PLACEHOLDER_BASE_S + n
-        at_values[placeholder_s * 1000] = -round(float(match.group(2)) * 1000)
+    for match in _AT_NUMBER.finditer(masked):
+        at_ms = float(match.group(3)) * 1000 * (-1 if match.group(2) == "-" else 1)
+        if abs(at_ms) >= 2.0**63:
+            raise ParseError(f"timestamp out of bounds for @ modifier: {at_ms:f}", query)
+        if at_ms >= 0 and at_ms < _AT_PLACEHOLDER_BASE_S * 1000:
+            continue
+        placeholder_s = _AT_PLACEHOLDER_BASE_S + len(at_values)
+        at_values[placeholder_s * 1000] = max(-_FAR_TIME_MS, min(_FAR_TIME_MS, round(at_ms)))
         edits.append((match.start(), match.end(), f"@{match.group(1)}{placeholder_s}"))
-    out = query
-    for start, end, text in sorted(edits, reverse=True):
-        out = out[:start] + text + out[end:]
-    return out, at_values
+    pieces: list[str] = []
+    done = 0
+    for start, end, text in sorted(edits):
+        pieces += (query[done:start], text)
+        done = end
+    pieces.append(query[done:])
+    return "".join(pieces), at_values
 
 
 def _fold_range_body(body: str, step_ms: int, range_ms: int) -> str | None:

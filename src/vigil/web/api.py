@@ -265,7 +265,7 @@ def parse_time(text: str, name: str) -> int:
         raise bad
     # Prometheus answers far-off times (an empty result) rather than refusing them; clamped,
     # they stay clear of int64 overflow in the engine's arithmetic.
-    return max(-_FAR_TIME_MS, min(_FAR_TIME_MS, round(seconds * 1000)))
+    return round(max(-_FAR_TIME_MS, min(_FAR_TIME_MS, seconds * 1000.0)))
 
 
 _UNITS_MS = {
