@@ -31,7 +31,7 @@ from vigil.exposition.scan import scan
 from vigil.model import METRIC_NAME, Labels, Matcher
 from vigil.tsdb import SeriesData
 from vigil.tsdb.block import Block, open_blocks
-from vigil.tsdb.encoding import decode, encode
+from vigil.tsdb.chunkenc import decode, encode
 from vigil.tsdb.importer import import_openmetrics
 
 FIXTURE = (

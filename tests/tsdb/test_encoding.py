@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from vigil.tsdb import STALE_NAN, STALE_NAN_BITS
-from vigil.tsdb.encoding import ChunkFormatError, decode, encode
+from vigil.tsdb.chunkenc import ChunkFormatError, decode, encode
 
 SPECIAL_BITS = [
     STALE_NAN_BITS,

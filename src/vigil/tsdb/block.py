@@ -38,7 +38,7 @@ import numpy.typing as npt
 from vigil.model import Labels, Matcher
 from vigil.tsdb._api import SelectHints
 from vigil.tsdb.cache import DecodedCache
-from vigil.tsdb.encoding import ChunkFormatError, decode, encode
+from vigil.tsdb.chunkenc import ChunkFormatError, decode, encode
 from vigil.tsdb.fileutil import fsync_dir, write_synced
 from vigil.tsdb.index import (
     CHUNKS_FILE,

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model import Labels
-from vigil.tsdb.encoding import Samples
+from vigil.tsdb.chunkenc import Samples
 
 _LABEL_PAIR_BYTES = 80  # what a cached series' Labels cost per pair, roughly (tuples)
 

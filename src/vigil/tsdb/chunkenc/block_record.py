@@ -1,4 +1,4 @@
-"""One series' samples in a block as one zstd-compressed record, encoded and decoded in numpy.
+"""A block's format for samples: one series as one zstd-compressed record, in numpy.
 
 Chosen by measuring on node_exporter data (`bench/tsdb.py` prints the figures): scrape
 timestamps sit on a regular grid, so they are stored as the grid (start, step) plus the
@@ -21,13 +21,19 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
+from vigil.tsdb.chunkenc.primitives import (
+    NEG_ZERO_BITS,
+    POW10,
+    WIDTH_TYPES,
+    decimal_scales,
+    width_codes,
+    width_dtype,
+)
+
 FORMAT_VERSION = 1
 
-_MAX_SCALE = 15  # 10**k is an exact double up to k = 22; past 15 digits nothing fits
+_MAX_SCALE = 15  # past 15 digits nothing fits
 _MAX_EXACT = float(2**51)  # so every partial sum in decoding stays an exact double
-_POW10 = np.array([10.0**k for k in range(_MAX_SCALE + 1)])
-_WIDTHS = (np.int8, np.int16, np.int32, np.int64)
-_WIDTH_LIMITS = [(int(np.iinfo(w).min), int(np.iinfo(w).max)) for w in _WIDTHS]
 _ZSTD_LEVEL = 9
 
 # header: version, value mode, n, t0, step, timestamp width code
@@ -121,9 +127,9 @@ def _encode_values(vs: npt.NDArray[np.float64]) -> tuple[int, list[bytes]]:
     if scale is None or int(exceptional.sum()) * 8 > n:
         return _VALUES_XOR, [_shuffle(_xor_bits(bits))]
     if exceptional.any():
-        ints = _fill_forward(np.rint(np.where(exceptional, 0.0, vs) * _POW10[scale]), exceptional)
+        ints = _fill_forward(np.rint(np.where(exceptional, 0.0, vs) * POW10[scale]), exceptional)
     else:
-        ints = np.rint(vs * _POW10[scale])
+        ints = np.rint(vs * POW10[scale])
     ints_i = ints.astype(np.int64)
     first = int(ints_i[0]) if n else 0
     second = int(ints_i[1]) if n > 1 else 0
@@ -160,7 +166,7 @@ def _decode_decimal(raw: memoryview, pos: int, n: int) -> tuple[npt.NDArray[np.f
         np.cumsum(deltas, out=values[1:])
         values[1:] += first
     if scale:
-        values /= _POW10[scale]
+        values /= POW10[scale]
     if n_exc:
         where = np.frombuffer(raw, dtype=np.uint32, count=n_exc, offset=pos)
         exc_bits = np.frombuffer(raw, dtype=np.uint64, count=n_exc, offset=pos + 4 * n_exc)
@@ -177,17 +183,10 @@ def _decode_xor(raw: memoryview, pos: int, n: int) -> tuple[npt.NDArray[np.float
 def _decimal_scale(vs: npt.NDArray[np.float64]) -> tuple[int | None, npt.NDArray[np.bool_]]:
     """The least k such that every ordinary value is exactly `round(v*10**k) / 10**k`, and
     which values are exceptional (kept as raw bits: non-finite, -0.0, or too many digits)."""
-    bits = vs.view(np.uint64)
-    exceptional = ~np.isfinite(vs) | (bits == np.uint64(0x8000000000000000))
-    candidates = vs[~exceptional]
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(_MAX_SCALE + 1):
-            scaled = np.rint(candidates * _POW10[k])
-            back = scaled / _POW10[k] if k else scaled
-            exact = back.view(np.uint64) == candidates.view(np.uint64)
-            if (exact & (np.abs(scaled) <= _MAX_EXACT)).all():
-                return k, exceptional
-    return None, exceptional
+    exceptional = ~np.isfinite(vs) | (vs.view(np.uint64) == NEG_ZERO_BITS)
+    scale, _ = decimal_scales(vs[~exceptional][None, :], _MAX_SCALE, _MAX_EXACT)
+    k = int(scale[0])
+    return (None if k < 0 else k), exceptional
 
 
 def _fill_forward(
@@ -213,13 +212,10 @@ def _xor_bits(bits: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 
 def _pack_ints(column: npt.NDArray[np.int64]) -> tuple[int, bytes]:
     """Width code and byte-shuffled bytes; width code 0 means an all-zero column."""
-    if not len(column) or not column.any():
+    code = int(width_codes(column[None, :])[0])
+    if code == 0:
         return 0, b""
-    low, high = int(column.min()), int(column.max())
-    for code, (dtype, (least, most)) in enumerate(zip(_WIDTHS, _WIDTH_LIMITS, strict=True), 1):
-        if least <= low and high <= most:
-            return code, _shuffle(column.astype(dtype))
-    raise AssertionError("int64 always fits")
+    return code, _shuffle(column.astype(width_dtype(code)))
 
 
 def _unpack_ints(
@@ -228,9 +224,9 @@ def _unpack_ints(
     """The column `_pack_ints` wrote (None for an all-zero one) and the position after it."""
     if code == 0:
         return None, pos
-    if not 1 <= code <= len(_WIDTHS):
+    if not 1 <= code <= len(WIDTH_TYPES):
         raise ChunkFormatError(f"bad integer width code {code}")
-    dtype = np.dtype(_WIDTHS[code - 1])
+    dtype = width_dtype(code)
     column = _unshuffle(raw, pos, count, dtype.itemsize).view(dtype)
     return column, pos + count * dtype.itemsize
 
