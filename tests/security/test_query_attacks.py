@@ -139,6 +139,39 @@ ATTACKS = [
         (400, "bad_data"),
     ),
     Attack(
+        "timeout of 10^14 years",
+        "GET",
+        "/api/v1/query",
+        {"query": "up", "timeout": "99999999999999y"},
+        (400, "bad_data"),
+        (400, "bad_data"),
+    ),
+    Attack(
+        "timeout of 10^10 seconds",
+        "GET",
+        "/api/v1/query",
+        {"query": "up", "timeout": "1e10"},
+        (400, "bad_data"),
+        (400, "bad_data"),
+    ),
+    Attack(
+        "exemplars of a garbage query",
+        "GET",
+        "/api/v1/query_exemplars",
+        {"query": "((("},
+        (400, "bad_data"),
+        (400, "bad_data"),
+    ),
+    Attack(
+        "values of an invalid label name",
+        "GET",
+        "/api/v1/label/0bad-na me/values",
+        {},
+        (400, "bad_data"),
+        (400, "bad_data"),
+    ),
+    Attack("POST to /api/v1/alerts", "POST", "/api/v1/alerts", {}, (405, None), (405, None)),
+    Attack(
         "@ past year 9999", "GET", "/api/v1/query", {"query": "up @ 1e12"}, (200, None), (200, None)
     ),
 ]

@@ -139,7 +139,38 @@ def test_range_query(client: TestClient) -> None:
             "bad_data",
             'invalid parameter "timeout"',
         ),
+        (
+            "/api/v1/query",
+            {"query": "up", "timeout": "99999999999999y"},
+            400,
+            "bad_data",
+            'cannot parse "99999999999999y" to a valid duration',
+        ),
+        (
+            "/api/v1/query_range",
+            {"query": "up", "start": "0", "end": "10", "step": "1e10"},
+            400,
+            "bad_data",
+            "It overflows int64",
+        ),
         ("/api/v1/query", {"query": "up @ 1e300"}, 400, "bad_data", "timestamp out of bounds"),
+        ("/api/v1/query_exemplars", {"query": "((("}, 400, "bad_data", "parse error"),
+        ("/api/v1/query_exemplars", {}, 400, "bad_data", "parse error"),
+        (
+            "/api/v1/query_exemplars",
+            {"query": "up", "start": "5", "end": "1"},
+            400,
+            "bad_data",
+            "end timestamp must not be before start time",
+        ),
+        (
+            "/api/v1/label/0bad-na me/values",
+            {},
+            400,
+            "bad_data",
+            'invalid label name: "0bad-na me"',
+        ),
+        ("/api/v1/label/a.b/values", {}, 400, "bad_data", "invalid label name"),
     ],
 )
 def test_errors(
@@ -170,6 +201,7 @@ def test_status(client: TestClient) -> None:
         == "sum by (job) (up)"
     )
     assert _ok(client.get("/api/v1/query_exemplars", params={"query": "up"})) == []
+    assert _ok(client.get("/api/v1/label/U__a_2e_b/values")) == []
     assert _ok(client.get("/api/v1/query", params={"query": "up @ 1e12"}))["result"] == []
     assert _ok(client.get("/api/v1/query", params={"query": "up", "time": "1e305"}))["result"] == []
 

@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 import vigil
 from vigil.model import Labels, Matcher
+from vigil.model.labels import is_legacy_label_name
 from vigil.promql.ast_json import parse_query_ast
 from vigil.promql.engine import Queryable, QueryEngine
 from vigil.promql.errors import (
@@ -37,7 +38,7 @@ from vigil.promql.errors import (
     QueryTimeoutError,
     UnsupportedFeatureError,
 )
-from vigil.promql.parser import prettify
+from vigil.promql.parser import parse, prettify
 from vigil.promql.value import F64, QueryResult, QueryValue, Scalar, Series, String, Vector
 
 _T = TypeVar("_T")
@@ -280,13 +281,14 @@ _UNITS_MS = {
 
 
 def parse_duration(text: str, name: str) -> int:
-    """Float seconds or a Prometheus duration (`1m30s`), to milliseconds."""
+    """Float seconds or a Prometheus duration (`1m30s`), to milliseconds; as in Prometheus, one
+    that does not fit Go's int64 nanoseconds (~292 years) is refused."""
     try:
         seconds = float(text)
     except ValueError:
         pass
     else:
-        if not math.isfinite(seconds) or abs(seconds) > 2**62 / 1000:
+        if not math.isfinite(seconds) or abs(seconds) * 1e9 >= 2.0**63:
             raise APIError(
                 "bad_data",
                 f'invalid parameter "{name}": cannot parse "{text}" to a valid duration. It overflows int64',
@@ -296,7 +298,7 @@ def parse_duration(text: str, name: str) -> int:
     for number, unit in re.findall(r"(\d+)(ms|[smhdwy])", text):
         total += int(number) * _UNITS_MS[unit]
         rest = rest.replace(number + unit, "", 1)
-    if rest or not text:
+    if rest or not text or total * 1_000_000 >= 2**63:
         raise APIError(
             "bad_data", f'invalid parameter "{name}": cannot parse "{text}" to a valid duration'
         )
@@ -339,7 +341,6 @@ def _check_timeout(params: Mapping[str, list[str]]) -> None:
 def _matchers_of(selectors: Sequence[str]) -> list[list[Matcher]]:
     """`match[]` selectors to matcher sets (one per selector and per `or` alternative)."""
     from vigil.promql import ast
-    from vigil.promql.parser import parse
 
     out: list[list[Matcher]] = []
     for text in selectors:
@@ -546,6 +547,8 @@ class PrometheusAPI:
         name = request.path_params["name"]
         if name.startswith("U__"):
             name = _unescape_label_name(name)
+        elif not is_legacy_label_name(name):
+            raise APIError("bad_data", f"invalid label name: {orjson.dumps(name).decode()}")
         matcher_sets = await _in_thread(lambda: _matchers_of(params.get("match[]", [])))
         start, end = self._range(params)
         limit = self._limit(params)
@@ -574,6 +577,13 @@ class PrometheusAPI:
         return success(found)
 
     async def exemplars(self, params: dict[str, list[str]], _: Request) -> Response:
+        """No exemplars are stored; the request is still checked as Prometheus checks it."""
+        self._range(params)
+        text = _one(params, "query") or ""
+        try:
+            await _in_thread(lambda: parse(text))
+        except PromQLError as err:
+            raise APIError("bad_data", str(err)) from None
         return success([])
 
     async def format_query(self, params: dict[str, list[str]], _: Request) -> Response:

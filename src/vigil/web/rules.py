@@ -82,7 +82,7 @@ class RulesAPI:
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/api/v1/rules", self.rules, methods=["GET", "POST"]),
-            Route("/api/v1/alerts", self.alerts, methods=["GET", "POST"]),
+            Route("/api/v1/alerts", self.alerts, methods=["GET"]),
         ]
 
     async def rules(self, request: Request) -> Response:
