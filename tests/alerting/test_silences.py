@@ -100,7 +100,7 @@ def test_state_by_time(now: float, want: SilenceState) -> None:
                 ends_at=T0 + 1,
             ),
             'silence invalid: invalid label matcher 1: invalid regular expression "(":'
-            " missing ), unterminated subpattern at position 0",
+            " error parsing regexp: missing closing ): `(`",
         ),
         (sil("a=x", end=0.0), "silence invalid: invalid zero end timestamp"),
         (

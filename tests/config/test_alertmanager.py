@@ -133,8 +133,8 @@ def test_defaults_and_global_inheritance() -> None:
         ),
         (
             "route:\n  receiver: r\n  routes: [{matchers: ['a=~(']}]\nreceivers: [{name: r}]\n",
-            "am.yml:3: route.routes[0].matchers[0]: invalid regular expression '(': missing"
-            " closing ) at position 1",
+            "am.yml:3: route.routes[0].matchers[0]: invalid regular expression '(': error"
+            " parsing regexp: missing closing ): `(`",
         ),
         ("receivers: [{name: r}]\n", "am.yml:1: no routes provided"),
     ],

@@ -69,12 +69,12 @@ CASES = [
     ),
     pytest.param(
         "scrape_configs:\n  - job_name: node\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: 'foo(bar'\n        target_label: x\n",
-        'prometheus.yml:5: scrape_configs[0].relabel_configs[0].regex: "foo(bar" is not a valid regular expression: missing closing ) at position 7',
+        'prometheus.yml:5: scrape_configs[0].relabel_configs[0].regex: "foo(bar" is not a valid regular expression: error parsing regexp: missing closing ): `foo(bar`',
         id="bad_regex",
     ),
     pytest.param(
         "scrape_configs:\n  - job_name: node\n    metric_relabel_configs:\n      - source_labels: [__name__]\n        regex: '(?!go_).*'\n        action: keep\n",
-        'prometheus.yml:5: scrape_configs[0].metric_relabel_configs[0].regex: "(?!go_).*" is not a valid regular expression: invalid or unsupported Perl syntax (?! at position 0',
+        'prometheus.yml:5: scrape_configs[0].metric_relabel_configs[0].regex: "(?!go_).*" is not a valid regular expression: error parsing regexp: invalid or unsupported Perl syntax: `(?!`',
         id="lookahead",
     ),
     pytest.param(

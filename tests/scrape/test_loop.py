@@ -14,9 +14,10 @@ import pytest
 
 from vigil.config.duration import Duration
 from vigil.config.prometheus import ScrapeConfig
-from vigil.config.relabel import Action, Regex, RelabelConfig
+from vigil.config.relabel import Action, RelabelConfig
 from vigil.model import Labels, Matcher
 from vigil.model.clock import ManualClock
+from vigil.model.regex import Regex
 from vigil.scrape.loop import ScrapeLoop, ScrapeOptions
 from vigil.scrape.relabel import populate_labels
 from vigil.scrape.target import Target, accept_header
@@ -56,8 +57,8 @@ class Case:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-DROP_B = RelabelConfig(source_labels=("__name__",), regex=Regex.compile("b"), action=Action.DROP)
-KEEP_B = RelabelConfig(source_labels=("__name__",), regex=Regex.compile("b"), action=Action.KEEP)
+DROP_B = RelabelConfig(source_labels=("__name__",), regex=Regex("b"), action=Action.DROP)
+KEEP_B = RelabelConfig(source_labels=("__name__",), regex=Regex("b"), action=Action.KEEP)
 
 CASES = [
     Case(

@@ -19,6 +19,7 @@ from vigil.model.alert import fingerprint
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels, json_quote
 from vigil.model.matchers import Matcher, MatchType, matches_all
+from vigil.model.regex import Anchor, Regex, RegexError
 
 DEFAULT_RETENTION = 120 * 3600.0
 """Alertmanager's `--data.retention` default (120 h)."""
@@ -308,8 +309,8 @@ def _matcher_problem(matcher: Matcher) -> str:
         return f"invalid label name {json_quote(matcher.name)}"
     if matcher.type in (MatchType.REGEX, MatchType.NOT_REGEX):
         try:
-            re.compile(matcher.value)
-        except re.error as err:
+            Regex(matcher.value, Anchor.ALERTMANAGER)
+        except RegexError as err:
             return f"invalid regular expression {json_quote(matcher.value)}: {err}"
     else:
         try:
@@ -324,7 +325,7 @@ def _matches_empty(matcher: Matcher) -> bool:
     if matcher.type is MatchType.EQUAL:
         return matcher.value == ""
     if matcher.type is MatchType.REGEX:
-        return re.fullmatch(matcher.value, "", re.DOTALL) is not None
+        return matcher.matches("")
     return False
 
 
@@ -347,7 +348,9 @@ def _from_json(record: Record) -> Silence:
     for item in record.records("matchers"):
         op = item.text("type")
         try:
-            matchers.append(Matcher.of(item.text("name"), op, item.text("value")))
+            matchers.append(
+                Matcher.of(item.text("name"), op, item.text("value"), Anchor.ALERTMANAGER)
+            )
         except ValueError as err:
             raise item.error("type" if op not in _OPS else "value", str(err)) from None
     silence = Silence(

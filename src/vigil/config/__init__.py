@@ -13,9 +13,9 @@ from vigil.config.prometheus import (
     load_config,
     parse_config,
 )
-from vigil.config.regex import RegexError
-from vigil.config.relabel import Action, Regex, RelabelConfig, RelabelConfigError
+from vigil.config.relabel import Action, RelabelConfig, RelabelConfigError
 from vigil.config.targetgroup import TargetGroup, load_sd_file
+from vigil.model.regex import Regex, RegexError
 
 __all__ = [
     "Action",

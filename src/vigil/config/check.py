@@ -240,7 +240,7 @@ def _always_drops(where: str, configs: Sequence[RelabelConfig]) -> list[str]:
     for index, config in enumerate(configs):
         if config.source_labels or config.action not in (Action.KEEP, Action.DROP):
             continue
-        matches_empty = config.regex.fullmatch("") is not None
+        matches_empty = config.regex.matches("")
         if (config.action is Action.DROP) == matches_empty:
             return [f"{where}[{index}]: {config.action} without source_labels drops everything"]
     return []

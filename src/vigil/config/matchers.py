@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from vigil.config.regex import RegexError, compile_anchored
 from vigil.model.matchers import Matcher, MatchType
+from vigil.model.regex import Anchor, Regex, RegexError
 
 _CLASSIC = re.compile(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*\Z", re.DOTALL)
 _RESERVED = frozenset("{}!=~,\\\"'`")
@@ -39,14 +39,10 @@ def new_matcher(name: str, op: str, value: str) -> Matcher:
     mtype = MatchType(op)
     if mtype not in (MatchType.REGEX, MatchType.NOT_REGEX):
         return Matcher(mtype, name, value)
-    wrapper = "(?-s:"
     try:
-        regex = compile_anchored(f"{wrapper}{value})")
+        regex = Regex(value, Anchor.ALERTMANAGER)
     except RegexError as err:
-        position = max(0, min(err.position - len(wrapper), len(value)))
-        raise MatcherParseError(
-            f"invalid regular expression {value!r}: {err.reason} at position {position}"
-        ) from None
+        raise MatcherParseError(f"invalid regular expression {value!r}: {err}") from None
     return Matcher(mtype, name, value, regex)
 
 

@@ -28,17 +28,16 @@ from vigil.config.http import (
     parse_tls_config,
     parse_url,
 )
-from vigil.config.regex import RegexError
 from vigil.config.relabel import (
     DEFAULT_REGEX,
     Action,
-    Regex,
     RelabelConfig,
     RelabelConfigError,
     is_valid_label_name,
 )
 from vigil.config.targetgroup import TargetGroup, parse_target_group
 from vigil.model import Labels
+from vigil.model.regex import Regex, RegexError
 
 T = TypeVar("T")
 
@@ -856,11 +855,11 @@ def parse_relabel_config(node: Node, legacy: bool = False) -> RelabelConfig:
     if regex_node is not None:
         text = regex_node.string()
         try:
-            regex = Regex.compile(text)
+            regex = Regex(text)
         except RegexError as err:
             raise regex_node.error(f'"{text}" is not a valid regular expression: {err}') from None
     elif "regex" in fields.entries:
-        regex = Regex.compile("")
+        regex = Regex("")
     source_node = fields.get("source_labels")
     try:
         config = RelabelConfig(

@@ -7,7 +7,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-from vigil.config.regex import compile_anchored
+from vigil.model.regex import Regex
 
 _LEGACY_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _LEGACY_TEMPLATE = re.compile(r"(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+", re.ASCII)
@@ -54,23 +54,7 @@ class RelabelConfigError(ValueError):
         return f"{self.field}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
-class Regex:
-    """The user's regex text and its RE2-faithful, fully anchored compiled form."""
-
-    text: str
-    compiled: re.Pattern[str] = field(compare=False, repr=False)
-
-    @classmethod
-    def compile(cls, text: str) -> Regex:
-        """Raises `vigil.config.regex.RegexError` (with the position) for what RE2 rejects."""
-        return cls(text, compile_anchored(text))
-
-    def fullmatch(self, value: str) -> re.Match[str] | None:
-        return self.compiled.fullmatch(value)
-
-
-DEFAULT_REGEX = Regex.compile("(.*)")
+DEFAULT_REGEX = Regex("(.*)")
 DEFAULT_SEPARATOR = ";"
 DEFAULT_REPLACEMENT = "$1"
 

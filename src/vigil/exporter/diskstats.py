@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from vigil.exporter._collector import SourceError, read_text
 from vigil.exporter._options import HostPaths
+from vigil.model.regex import Anchor, Regex
 
 _SECTOR_BYTES = 512.0
 _MS = 0.001
@@ -114,13 +114,13 @@ class DiskstatsCollector:
         self._path = paths.proc("diskstats")
         # Checked once, as node_exporter does: without a udev database the labels stay empty.
         self._udev = paths.udev_data if os.path.isdir(paths.udev_data) else None
-        self._exclude = re.compile(device_exclude) if device_exclude else None
+        self._exclude = Regex(device_exclude, Anchor.SEARCH) if device_exclude else None
         self._included: dict[str, bool] = {}
 
     def _include(self, device: str) -> bool:
         keep = self._included.get(device)
         if keep is None:
-            keep = self._included[device] = not (self._exclude and self._exclude.search(device))
+            keep = self._included[device] = not (self._exclude and self._exclude.matches(device))
         return keep
 
     def collect(self) -> list[Metric]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from vigil.exporter._collector import read_text
 from vigil.exporter._options import HostPaths
+from vigil.model.regex import Anchor, Regex
 
 log = logging.getLogger("vigil.exporter.filesystem")
 
@@ -36,8 +36,8 @@ class FilesystemCollector:
         statfs: StatFS = os.statvfs,
     ) -> None:
         self._paths = paths
-        self._mount_points_exclude = re.compile(mount_points_exclude)
-        self._fs_types_exclude = re.compile(fs_types_exclude)
+        self._mount_points_exclude = Regex(mount_points_exclude, Anchor.SEARCH)
+        self._fs_types_exclude = Regex(fs_types_exclude, Anchor.SEARCH)
         self._statfs = statfs
 
     def _mounts(self) -> str:
@@ -67,7 +67,7 @@ class FilesystemCollector:
                 continue
             device, fstype, options = parts[0], parts[2], parts[3]
             mountpoint = self._paths.strip_root(unescape_mount(parts[1]))
-            if self._mount_points_exclude.search(mountpoint) or self._fs_types_exclude.search(
+            if self._mount_points_exclude.matches(mountpoint) or self._fs_types_exclude.matches(
                 fstype
             ):
                 continue

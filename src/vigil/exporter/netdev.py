@@ -4,12 +4,12 @@ node_exporter 1.5 gets over netlink), as node_network_{receive,transmit}_<stat>_
 from __future__ import annotations
 
 import contextlib
-import re
 
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from vigil.exporter._collector import SourceError, read_text
 from vigil.exporter._options import HostPaths
+from vigil.model.regex import Anchor, Regex
 
 _RECEIVE = ("bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast")
 _TRANSMIT = ("bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed")
@@ -25,13 +25,13 @@ class NetdevCollector:
     def __init__(self, paths: HostPaths, device_exclude: str) -> None:
         self._paths = paths
         self._path = paths.proc("net", "dev")
-        self._exclude = re.compile(device_exclude) if device_exclude else None
+        self._exclude = Regex(device_exclude, Anchor.SEARCH) if device_exclude else None
         self._included: dict[str, bool] = {}
 
     def _include(self, device: str) -> bool:
         keep = self._included.get(device)
         if keep is None:
-            keep = self._included[device] = not (self._exclude and self._exclude.search(device))
+            keep = self._included[device] = not (self._exclude and self._exclude.matches(device))
         return keep
 
     def collect(self) -> list[Metric]:

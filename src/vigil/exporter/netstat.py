@@ -4,12 +4,12 @@ and /proc/net/snmp6, as node_netstat_<Protocol>_<Field> (untyped, as node_export
 from __future__ import annotations
 
 import contextlib
-import re
 
 from prometheus_client.core import Metric, UntypedMetricFamily
 
 from vigil.exporter._collector import SourceError, read_text
 from vigil.exporter._options import HostPaths
+from vigil.model.regex import Anchor, Regex
 
 
 def parse_paired(path: str, text: str, into: dict[str, str]) -> None:
@@ -44,7 +44,7 @@ class NetstatCollector:
         self._netstat = paths.proc("net", "netstat")
         self._snmp = paths.proc("net", "snmp")
         self._snmp6 = paths.proc("net", "snmp6")
-        self._fields = re.compile(fields)
+        self._fields = Regex(fields, Anchor.SEARCH)
         self._wanted: dict[str, bool] = {}  # the regex runs once per key, not per scrape
 
     def collect(self) -> list[Metric]:
@@ -58,7 +58,7 @@ class NetstatCollector:
         for key, value in stats.items():
             keep = wanted.get(key)
             if keep is None:
-                keep = wanted[key] = self._fields.match(key) is not None
+                keep = wanted[key] = self._fields.matches(key)
             if not keep:
                 continue
             try:

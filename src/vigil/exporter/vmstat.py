@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from prometheus_client.core import Metric, UntypedMetricFamily
 
 from vigil.exporter._collector import SourceError, read_text
 from vigil.exporter._options import HostPaths
+from vigil.model.regex import Anchor, Regex
 
 
 class VmstatCollector:
@@ -15,7 +14,7 @@ class VmstatCollector:
 
     def __init__(self, paths: HostPaths, fields: str) -> None:
         self._path = paths.proc("vmstat")
-        self._fields = re.compile(fields)
+        self._fields = Regex(fields, Anchor.SEARCH)
         self._wanted: dict[str, bool] = {}  # the regex runs once per field name, not per scrape
 
     def collect(self) -> list[Metric]:
@@ -25,7 +24,7 @@ class VmstatCollector:
             key, _, value = line.partition(" ")
             keep = wanted.get(key)
             if keep is None:
-                keep = wanted[key] = self._fields.match(key) is not None
+                keep = wanted[key] = self._fields.matches(key)
             if not keep:
                 continue
             try:

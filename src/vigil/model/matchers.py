@@ -1,13 +1,14 @@
-"""Label matchers with Prometheus's semantics: regexes are fully anchored and `.` matches
+"""Label matchers with Prometheus's semantics: regexes are RE2, fully anchored and `.` matches
 newlines (`^(?s:re)$`); a matcher that matches "" also matches a missing label."""
 
 from __future__ import annotations
 
 import enum
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from vigil.model.labels import Labels
+from vigil.model.regex import Anchor, Regex, RegexError
 
 
 class MatchType(enum.StrEnum):
@@ -22,17 +23,17 @@ class Matcher:
     type: MatchType
     name: str
     value: str
-    _regex: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    _regex: Regex | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def of(cls, name: str, op: str, value: str) -> Matcher:
+    def of(cls, name: str, op: str, value: str, anchor: Anchor = Anchor.PROMETHEUS) -> Matcher:
         """`Matcher.of("job", "=~", "node.*")`; a bad regex raises ValueError naming it."""
         mtype = MatchType(op)
         regex = None
         if mtype in (MatchType.REGEX, MatchType.NOT_REGEX):
             try:
-                regex = re.compile(value, re.DOTALL)
-            except re.error as err:
+                regex = Regex(value, anchor)
+            except RegexError as err:
                 raise ValueError(
                     f"invalid regular expression {value!r} for label {name!r}: {err}"
                 ) from None
@@ -45,8 +46,17 @@ class Matcher:
         if self.type is MatchType.NOT_EQUAL:
             return value != self.value
         assert self._regex is not None
-        found = self._regex.fullmatch(value) is not None
-        return found if self.type is MatchType.REGEX else not found
+        return self._regex.matches(value) is (self.type is MatchType.REGEX)
+
+    def accepted(self, values: Sequence[str]) -> list[int]:
+        """Indices of the values the matcher accepts, in order; regexes test them in bulk."""
+        if self._regex is None:
+            return [i for i, value in enumerate(values) if self.matches(value)]
+        hits = self._regex.matching(values)
+        if self.type is MatchType.REGEX:
+            return hits
+        hit_set = set(hits)
+        return [i for i in range(len(values)) if i not in hit_set]
 
     def matches_empty(self) -> bool:
         """True when series *without* this label match (Prometheus's empty-value rule)."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from vigil.model import METRIC_NAME, Labels, MatchType
 from vigil.model.labels import is_legacy_label_name
+from vigil.model.regex import Regex, RegexError, RegexMatch
 from vigil.promql import ast
 from vigil.promql.aggregation import kahan_inc
 from vigil.promql.errors import QueryError
@@ -351,7 +352,7 @@ def _sort_by_label(call: FunctionCall) -> Value:
 _GO_TEMPLATE = re.compile(r"\$(?:(\$)|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 
 
-def _expand(template: str, match: re.Match[str]) -> str:
+def _expand(template: str, match: RegexMatch) -> str:
     """Go's Regexp.Expand: `$1`, `${1}`, `$name`; unknown groups expand to ""."""
 
     def replace(m: re.Match[str]) -> str:
@@ -379,8 +380,8 @@ def _label_replace(call: FunctionCall) -> Value:
     vector = call.vector()
     dst, replacement, src, pattern = (call.string(i) for i in range(1, 5))
     try:
-        regex = re.compile(f"(?s:{pattern})")
-    except re.error as err:
+        regex = Regex(pattern)
+    except RegexError as err:
         raise QueryError(
             f"invalid regular expression in label_replace(): {pattern}: {err}"
         ) from None
@@ -388,7 +389,7 @@ def _label_replace(call: FunctionCall) -> Value:
         raise QueryError(f"invalid destination label name in label_replace(): {dst}")
     out = []
     for lbls in vector.labels:
-        match = regex.fullmatch(lbls.get(src))
+        match = regex.captures(lbls.get(src))
         if match is None:
             out.append(lbls)
             continue

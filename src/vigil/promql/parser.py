@@ -17,7 +17,7 @@ from typing import Any
 
 import promql_parser as pp
 
-from vigil.model import METRIC_NAME, Matcher, MatchType
+from vigil.model import METRIC_NAME, Matcher
 from vigil.promql.ast import (
     Aggregation,
     AtKind,
@@ -201,50 +201,10 @@ class _Converter:
 
 
 def _matcher(name: str, op: str, value: str) -> Matcher:
-    """A vigil Matcher; Go's mid-pattern flag groups (`a(?i)b`) become Python scoped flags."""
-    if op in ("=", "!=") or "(?" not in value:
-        try:
-            return Matcher.of(name, op, value)
-        except ValueError as err:
-            raise ParseError(str(err)) from None
     try:
-        regex = re.compile(_scoped_flags(value), re.DOTALL)
-    except re.error as err:
-        raise ParseError(
-            f"invalid regular expression {value!r} for label {name!r}: {err}"
-        ) from None
-    return Matcher(MatchType(op), name, value, regex)
-
-
-_INLINE_FLAGS = re.compile(r"\(\?([imsU]+)\)")
-
-
-def _scoped_flags(pattern: str) -> str:
-    """RE2 lets `(?i)` appear anywhere and apply to the rest of its group; Python only
-    allows that at the very start, so wrap the rest of the group in `(?i:...)`."""
-    out: list[str] = []
-    closers: list[int] = [0]
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        flags = _INLINE_FLAGS.match(pattern, i)
-        if flags is not None:
-            out.append(f"(?{flags.group(1).replace('U', '')}:")
-            closers[-1] += 1
-            i = flags.end()
-            continue
-        if ch == "(":
-            closers.append(0)
-        elif ch == ")":
-            out.append(")" * closers.pop())
-        out.append(ch)
-        i += 1
-    out.append(")" * closers.pop())
-    return "".join(out)
+        return Matcher.of(name, op, value)
+    except ValueError as err:
+        raise ParseError(str(err)) from None
 
 
 # --- Prometheus 3 syntax the package lacks -------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import re
 from collections.abc import Sequence
 
 from vigil.config.duration import Duration, DurationError
@@ -17,12 +16,12 @@ from vigil.config.prometheus import AlertmanagerConfig, ScrapeConfig
 from vigil.config.relabel import (
     DEFAULT_REGEX,
     Action,
-    Regex,
     RelabelConfig,
     RelabelConfigError,
     is_valid_label_name,
 )
 from vigil.model import Labels
+from vigil.model.regex import Regex, RegexMatch
 
 __all__ = [
     "Action",
@@ -75,9 +74,9 @@ def _apply(config: RelabelConfig, builder: dict[str, str]) -> bool:
     value = config.separator.join(builder.get(name, "") for name in config.source_labels)
     action = config.action
     if action is Action.DROP:
-        return config.regex.fullmatch(value) is None
+        return not config.regex.matches(value)
     if action is Action.KEEP:
-        return config.regex.fullmatch(value) is not None
+        return config.regex.matches(value)
     if action is Action.DROPEQUAL:
         return builder.get(config.target_label, "") != value
     if action is Action.KEEPEQUAL:
@@ -92,16 +91,16 @@ def _apply(config: RelabelConfig, builder: dict[str, str]) -> bool:
         _set(builder, config.target_label, str(hashmod(value, config.modulus)))
     elif action is Action.LABELMAP:
         for name, label_value in sorted(builder.items()):
-            match = config.regex.fullmatch(name)
+            match = config.regex.captures(name)
             if match is not None:
                 new_name = expand(config.replacement, match)
                 if new_name:
                     _set(builder, new_name, label_value)
     elif action is Action.LABELDROP:
-        for name in [n for n in builder if config.regex.fullmatch(n) is not None]:
+        for name in [n for n in builder if config.regex.matches(n)]:
             del builder[name]
     elif action is Action.LABELKEEP:
-        for name in [n for n in builder if config.regex.fullmatch(n) is None]:
+        for name in [n for n in builder if not config.regex.matches(n)]:
             del builder[name]
     return True
 
@@ -115,7 +114,7 @@ def _replace(config: RelabelConfig, value: str, builder: dict[str, str]) -> None
     ):
         _set(builder, config.target_label, config.replacement)
         return
-    match = config.regex.fullmatch(value)
+    match = config.regex.captures(value)
     if match is None:
         return
     target = expand(config.target_label, match)
@@ -138,7 +137,7 @@ def _is_name_char(char: str) -> bool:
     return char.isalpha() or char.isdecimal() or char == "_"
 
 
-def expand(template: str, match: re.Match[str]) -> str:
+def expand(template: str, match: RegexMatch) -> str:
     """Go's Regexp.Expand: `$1`, `${1}`, `$name`, `${name}`, `$$`; an unknown group is empty and
     `$name` takes the longest run of letters, digits and `_` (`$1x` is group "1x")."""
     out: list[str] = []
@@ -165,7 +164,7 @@ def expand(template: str, match: re.Match[str]) -> str:
         out.append(_group(match, name))
 
 
-def _group(match: re.Match[str], name: str) -> str:
+def _group(match: RegexMatch, name: str) -> str:
     if name.isascii() and name.isdigit() and not (name.startswith("0") and len(name) > 1):
         index = int(name)
         if index > match.re.groups:

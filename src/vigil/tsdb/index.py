@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model import Labels, Matcher, MatchType
+from vigil.model.regex import Regex
 from vigil.tsdb.cache import PostingsCache
 from vigil.tsdb.fileutil import write_synced
 
@@ -310,9 +311,14 @@ class IndexReader:
             others: npt.NDArray[np.int64] = rest[rest != hit]
             return others
         texts = self._symbol_table().texts
-        values = self.pair_values[lo:hi].tolist()
-        found = [lo + i for i, s in enumerate(values) if m.matches(texts[s]) == want]
-        return np.array(found, dtype=np.int64)
+        values = [texts[s] for s in self.pair_values[lo:hi].tolist()]
+        hits = np.array(m.accepted(values), dtype=np.int64)
+        if not want:
+            keep = np.ones(hi - lo, dtype=bool)
+            keep[hits] = False
+            hits = np.flatnonzero(keep)
+        found: npt.NDArray[np.int64] = hits + lo
+        return found
 
     def _postings(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.uint32]:
         starts = self.postings_offsets[positions].astype(np.int64)
@@ -344,10 +350,9 @@ class _SymbolTable:
     ids: dict[str, int]
 
 
-def _matcher_key(m: Matcher) -> tuple[Matcher, str | None]:
-    """A matcher with its regex's source: matchers equal as values may compile differently."""
-    regex = m._regex
-    return m, None if regex is None else f"{regex.flags}:{regex.pattern}"
+def _matcher_key(m: Matcher) -> tuple[Matcher, Regex | None]:
+    """A matcher with its regex: matchers equal as values may be anchored differently."""
+    return m, m._regex
 
 
 def _ranges(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -117,8 +117,13 @@ class MemPostings:
         return np.unique(np.concatenate(parts))
 
 
-def _union_where(postings: MemPostings, name: str, predicate: Callable[[str], bool]) -> RefArray:
-    return postings.union(name, [v for v in postings.values(name) if predicate(v)])
+def _union_where(postings: MemPostings, matcher: Matcher, want: bool) -> RefArray:
+    values = postings.values(matcher.name)
+    accepted = matcher.accepted(values)
+    if not want:
+        hit = set(accepted)
+        return postings.union(matcher.name, [v for i, v in enumerate(values) if i not in hit])
+    return postings.union(matcher.name, [values[i] for i in accepted])
 
 
 def _matching(postings: MemPostings, matcher: Matcher) -> RefArray:
@@ -129,7 +134,7 @@ def _matching(postings: MemPostings, matcher: Matcher) -> RefArray:
         literals = literal_alternatives(matcher.value)
         if literals is not None:
             return postings.union(matcher.name, literals)
-    return _union_where(postings, matcher.name, matcher.matches)
+    return _union_where(postings, matcher, want=True)
 
 
 def _rejected(postings: MemPostings, matcher: Matcher) -> RefArray:
@@ -140,7 +145,7 @@ def _rejected(postings: MemPostings, matcher: Matcher) -> RefArray:
         literals = literal_alternatives(matcher.value)
         if literals is not None:
             return postings.union(matcher.name, literals)
-    return _union_where(postings, matcher.name, lambda v: not matcher.matches(v))
+    return _union_where(postings, matcher, want=False)
 
 
 def select_refs(

@@ -23,6 +23,7 @@ from vigil.config.matchers import MatcherParseError, api_matcher_op, new_matcher
 from vigil.model.alert import Alert, fingerprint_hex, make_alert
 from vigil.model.labels import Labels
 from vigil.model.matchers import Matcher, MatchType
+from vigil.model.regex import Anchor, Regex, RegexError
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ALERTMANAGER_API_VERSION = "0.25.0"
@@ -335,13 +336,13 @@ def _flag(request: Request, name: str) -> bool:
     return value in ("true", "1")
 
 
-def _receiver_regex(request: Request) -> re.Pattern[str] | None:
+def _receiver_regex(request: Request) -> Regex | None:
     text = request.query_params.get("receiver")
     if not text:
         return None
     try:
-        return re.compile(f"^(?:{text})$")
-    except re.error as err:
+        return Regex(text, Anchor.ALERTMANAGER)
+    except RegexError as err:
         raise _BadRequest(f"failed to parse receiver param: {err}") from None
 
 
@@ -479,7 +480,7 @@ class AlertmanagerAPI:
             if not query.matches(alert, now):
                 continue
             receivers = self._core.receivers_for(alert.labels)
-            if query.receiver is not None and not any(query.receiver.match(r) for r in receivers):
+            if query.receiver is not None and not any(query.receiver.matches(r) for r in receivers):
                 continue
             status = self._core.alert_status(alert)
             if query.shows(status):
@@ -499,7 +500,7 @@ class AlertmanagerAPI:
         now = self._core.now()
         out = []
         for group in self._core.alert_groups():
-            if query.receiver is not None and not query.receiver.match(group.receiver):
+            if query.receiver is not None and not query.receiver.matches(group.receiver):
                 continue
             alerts = []
             for alert, receivers in zip(group.alerts, group.receivers, strict=True):
@@ -615,7 +616,7 @@ class _AlertQuery:
     `unprocessed` flag: it always shows them)."""
 
     matchers: tuple[Matcher, ...]
-    receiver: re.Pattern[str] | None
+    receiver: Regex | None
     active: bool
     silenced: bool
     inhibited: bool

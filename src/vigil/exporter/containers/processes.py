@@ -13,6 +13,7 @@ from pathlib import Path
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from vigil.exporter.containers.kmsg import KernelOomLog, read_boot_time
+from vigil.model.regex import Anchor, Regex, RegexError
 
 _NAMED = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<regex>.+)$")
 
@@ -21,7 +22,7 @@ _NAMED = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<regex>.+)$")
 class ProcessMatch:
     name: str
     """The `name` label: NAME of `NAME=REGEX`, or the regex itself."""
-    pattern: re.Pattern[str]
+    pattern: Regex
 
 
 def parse_process_match(spec: str) -> ProcessMatch:
@@ -29,8 +30,8 @@ def parse_process_match(spec: str) -> ProcessMatch:
     named = _NAMED.match(spec)
     name, regex = (named["name"], named["regex"]) if named else (spec, spec)
     try:
-        return ProcessMatch(name, re.compile(regex))
-    except re.error as err:
+        return ProcessMatch(name, Regex(regex, Anchor.SEARCH))
+    except RegexError as err:
         raise ValueError(
             f"--collector.processes.match {spec!r}: invalid regular expression: {err}"
         ) from None
@@ -83,7 +84,7 @@ class ProcessCollector:
                 if not raw:
                     continue  # kernel thread, or a zombie
                 cmdline = raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
-                names = [m.name for m in self._matches if m.pattern.search(cmdline)]
+                names = [m.name for m in self._matches if m.pattern.matches(cmdline)]
                 if not names:
                     continue
                 stat = Path(entry.path, "stat").read_text()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vigil.model.regex import Anchor, Regex, RegexError, RegexMatch
 from vigil.notify.gotemplate._builtins import FuncError
 from vigil.notify.gotemplate._fmt import format_value, sprintf
 from vigil.notify.gotemplate._gotime import GoTime
@@ -220,17 +221,15 @@ def to_lower(s: str) -> str:
     return s.lower()
 
 
-def _go_regexp(pattern: str) -> re.Pattern[str]:
-    """Compiles a Go RE2 pattern with Python's re (the common syntax is shared)."""
-    translated = re.sub(r"\(\?P<", "(?P<", pattern)
+def _go_regexp(pattern: str) -> Regex:
     try:
-        return re.compile(translated)
-    except re.error as err:
-        raise FuncError(f"error parsing regexp: {err}: `{pattern}`") from None
+        return Regex(pattern, Anchor.SEARCH)
+    except RegexError as err:
+        raise FuncError(str(err)) from None
 
 
 def match(pattern: str, text: str) -> bool:
-    return _go_regexp(pattern).search(text) is not None
+    return _go_regexp(pattern).matches(text)
 
 
 _GO_REPL = re.compile(r"\$(\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
@@ -240,7 +239,7 @@ def re_replace_all(pattern: str, repl: str, text: str) -> str:
     """regexp.ReplaceAllString: `$1`/`${name}` expand; `$1x` names group "1x" (empty), as in Go."""
     regex = _go_regexp(pattern)
 
-    def expand(m: re.Match[str]) -> str:
+    def expand(m: RegexMatch) -> str:
         def group(g: re.Match[str]) -> str:
             if g.group(1) == "$":
                 return "$"
