@@ -9,7 +9,6 @@ import contextlib
 import gc
 import logging
 import os
-import re
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -55,11 +54,6 @@ PERSIST_INTERVAL = 0.05
 GC_INTERVAL = 30 * 60.0
 SILENCES_FILE = "silences"
 NFLOG_FILE = "nflog"
-_SECRET_KEYS = re.compile(
-    r"^(\s*-?\s*(?:[a-z_]*api_url|[a-z_]*password|[a-z_]*secret|[a-z_]*token|[a-z_]*api_key|"
-    r"routing_key|service_key|credentials|bot_token|webhook_url|url)\s*:\s*)(\S.*)$",
-    re.MULTILINE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,7 +407,7 @@ class AlertmanagerService:
 
     def status_config(self) -> str:
         """The config as `/api/v2/status` shows it, secrets hidden as Alertmanager hides them."""
-        return _SECRET_KEYS.sub(lambda m: m.group(1) + "<secret>", self.config_text)
+        return self.config.shown
 
     def active_alerts_count(self) -> int:
         return self.marker.count(AlertState.ACTIVE)

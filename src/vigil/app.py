@@ -261,11 +261,11 @@ class Server:
     def _load_config(self) -> tuple[Config, str]:
         path = self.options.config_file
         if path is None:
-            token = self.options.self_scrape.token
             text = default_config(self.options.listen_address, self.options.self_scrape)
-            shown = text.replace(token, "<secret>") if token else text
-            return parse_config(text, "(default config)"), shown
-        return load_config(str(path)), path.read_text()
+            config = parse_config(text, "(default config)")
+        else:
+            config = load_config(str(path))
+        return config, config.shown
 
     def _with_default_rules(self, config: Config) -> Config:
         """The config with the default alert pack's files after the user's own."""

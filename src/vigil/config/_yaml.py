@@ -18,6 +18,10 @@ _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _MERGE = "tag:yaml.org,2002:merge"
+SECRET_TAG = "tag:vigil,2026:secret"
+"""The tag of a scalar the parser read as a secret."""
+URL_TAG = "tag:vigil,2026:url"
+"""The tag of a scalar the parser read as a URL."""
 
 _CONSTRUCTOR = yaml.SafeLoader("")
 _LOADER: type[yaml.SafeLoader] = getattr(
@@ -209,6 +213,23 @@ class Node:
     def strings(self) -> tuple[str, ...]:
         return tuple(item.string() for item in self.sequence())
 
+    def secret(self) -> str:
+        """The text of a secret; the document as shown (`shown_text`) has `<secret>` here."""
+        text = self.string()
+        if text and isinstance(self.raw, yaml.ScalarNode):
+            self.raw.tag = SECRET_TAG
+        return text
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(item.secret() for item in self.sequence())
+
+    def url(self) -> str:
+        """The text of a URL; the document as shown has a password in it as `xxxxx`."""
+        text = self.string()
+        if text and isinstance(self.raw, yaml.ScalarNode):
+            self.raw.tag = URL_TAG
+        return text
+
     def _is_int(self) -> bool:
         return isinstance(self.raw, yaml.ScalarNode) and self.raw.tag == _INT
 
@@ -267,6 +288,18 @@ class Mapping:
     def strings(self, key: str) -> tuple[str, ...]:
         node = self.get(key)
         return () if node is None else node.strings()
+
+    def secret(self, key: str) -> str:
+        node = self.get(key)
+        return "" if node is None else node.secret()
+
+    def secrets(self, key: str) -> tuple[str, ...]:
+        node = self.get(key)
+        return () if node is None else node.secrets()
+
+    def url(self, key: str) -> str:
+        node = self.get(key)
+        return "" if node is None else node.url()
 
     def sequence(self, key: str) -> list[Node]:
         node = self.get(key)

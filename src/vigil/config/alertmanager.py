@@ -8,7 +8,7 @@ import os
 import re
 import zoneinfo
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vigil.config._yaml import ConfigError, Mapping, Node, load_yaml
 from vigil.config.duration import Duration
@@ -25,6 +25,7 @@ from vigil.config.receiver import (
     read_values,
     yaml_keys,
 )
+from vigil.config.shown import shown_text
 from vigil.model.matchers import Matcher, MatchType
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -151,6 +152,9 @@ class Config:
     templates: tuple[str, ...] = ()
     time_intervals: tuple[TimeInterval, ...] = ()
 
+    shown: str = field(default="", compare=False, repr=False)
+    """The file as every view shows it: secrets `<secret>` (see config.shown)."""
+
     def receiver(self, name: str) -> Receiver | None:
         return next((r for r in self.receivers if r.name == name), None)
 
@@ -242,6 +246,7 @@ def parse_config(text: str, kinds: Kinds, file: str = "alertmanager.yml") -> Con
         inhibit_rules=inhibit,
         templates=templates,
         time_intervals=tuple(intervals),
+        shown=shown_text(root),
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from vigil.config._yaml import Mapping, Node
+from vigil.config.shown import redact_url
 
 HTTP_CLIENT_KEYS = (
     "basic_auth",
@@ -136,7 +137,7 @@ def parse_http_client(
     basic = _basic_auth(fields.get("basic_auth"), base)
     authorization = _authorization(fields.get("authorization"), base)
     oauth2 = _oauth2(fields.get("oauth2"), base)
-    token = fields.string("bearer_token")
+    token = fields.secret("bearer_token")
     token_file = fields.string("bearer_token_file")
     if token and token_file:
         raise fields.key("bearer_token_file").error(
@@ -159,7 +160,7 @@ def parse_http_client(
         authorization = Authorization("Bearer", Secret(token), join_dir(base, token_file))
     if oauth2 is not None and basic is not None:
         raise fields.key("oauth2").error("at most one of basic_auth, oauth2 and authorization")
-    proxy_url = fields.string("proxy_url")
+    proxy_url = fields.url("proxy_url")
     if proxy_url:
         parse_url(fields.key("proxy_url"), proxy_url)
     no_proxy = fields.string("no_proxy")
@@ -197,7 +198,7 @@ def _basic_auth(node: Node | None, base: str) -> BasicAuth | None:
     auth = BasicAuth(
         fields.string("username"),
         join_dir(base, fields.string("username_file")),
-        Secret(fields.string("password")),
+        Secret(fields.secret("password")),
         join_dir(base, fields.string("password_file")),
     )
     if auth.username and auth.username_file:
@@ -213,7 +214,7 @@ def _authorization(node: Node | None, base: str) -> Authorization | None:
     fields = node.mapping(("type", "credentials", "credentials_file"), "authorization")
     auth = Authorization(
         fields.string("type").strip() or "Bearer",
-        Secret(fields.string("credentials")),
+        Secret(fields.secret("credentials")),
         join_dir(base, fields.string("credentials_file")),
     )
     if auth.credentials and auth.credentials_file:
@@ -247,7 +248,7 @@ def _oauth2(node: Node | None, base: str) -> OAuth2 | None:
     auth = OAuth2(
         client_id=fields.string("client_id"),
         token_url=fields.string("token_url"),
-        client_secret=Secret(fields.string("client_secret")),
+        client_secret=Secret(fields.secret("client_secret")),
         client_secret_file=join_dir(base, fields.string("client_secret_file")),
         scopes=fields.strings("scopes"),
         endpoint_params=fields.string_map("endpoint_params"),
@@ -290,7 +291,7 @@ def parse_tls_config(node: Node | None, base: str) -> TLSConfig:
         ca_file=join_dir(base, fields.string("ca_file")),
         cert=fields.string("cert"),
         cert_file=join_dir(base, fields.string("cert_file")),
-        key=Secret(fields.string("key")),
+        key=Secret(fields.secret("key")),
         key_file=join_dir(base, fields.string("key_file")),
         server_name=fields.string("server_name"),
         insecure_skip_verify=fields.boolean("insecure_skip_verify", False),
@@ -317,7 +318,7 @@ def _proxy_connect_header(node: Node | None) -> tuple[tuple[str, tuple[Secret, .
     if node is None:
         return ()
     return tuple(
-        (key.string(), tuple(Secret(v) for v in value.strings())) for key, value in node.items()
+        (key.string(), tuple(Secret(v) for v in value.secrets())) for key, value in node.items()
     )
 
 
@@ -338,7 +339,7 @@ def _http_headers(node: Node | None, base: str) -> tuple[tuple[str, HTTPHeader],
                 name,
                 HTTPHeader(
                     fields.strings("values"),
-                    tuple(Secret(s) for s in fields.strings("secrets")),
+                    tuple(Secret(s) for s in fields.secrets("secrets")),
                     tuple(join_dir(base, f) for f in fields.strings("files")),
                 ),
             )
@@ -358,5 +359,5 @@ def parse_url(node: Node, url: str) -> SplitResult:
         parts = urlsplit(url)
         _ = parts.port
     except ValueError as err:
-        raise node.error(f'"{url}" is not a valid URL: {err}') from None
+        raise node.error(f'"{redact_url(url)}" is not a valid URL: {err}') from None
     return parts

@@ -6,6 +6,7 @@ resolved against the config file's directory. Every error names file, line and k
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import re
@@ -15,7 +16,14 @@ from typing import TypeVar
 
 import yaml
 
-from vigil.config._yaml import NOT_A_KEY, ConfigError, Mapping, Node, load_yaml, settings_keys
+from vigil.config._yaml import (
+    NOT_A_KEY,
+    ConfigError,
+    Mapping,
+    Node,
+    load_yaml,
+    settings_keys,
+)
 from vigil.config.duration import Duration
 from vigil.config.http import (
     HTTP_CLIENT_KEYS,
@@ -35,6 +43,7 @@ from vigil.config.relabel import (
     RelabelConfigError,
     is_valid_label_name,
 )
+from vigil.config.shown import shown_text
 from vigil.config.targetgroup import TargetGroup, parse_target_group
 from vigil.model import Labels
 from vigil.model.regex import Regex, RegexError
@@ -371,6 +380,8 @@ class Config:
     remote_read: tuple[RemoteReadConfig, ...] = ()
     otlp: OTLPConfig = OTLPConfig()
     gogc: int = 75
+    shown: str = field(default="", compare=False, repr=False)
+    """The file as every view shows it: secrets `<secret>` (see config.shown)."""
 
     def job(self, name: str) -> ScrapeConfig | None:
         return next((job for job in self.scrape_configs if job.job_name == name), None)
@@ -410,7 +421,7 @@ def parse_config(text: str, file: str = "prometheus.yml") -> Config:
         for path in sorted(glob.glob(pattern)):
             for job, item in _scrape_config_file(path, global_config):
                 _add_job(jobs, job, item)
-    return Config(
+    config = Config(
         file=file,
         global_config=global_config,
         alerting=_alerting(top.get("alerting"), base, legacy, top.key("alerting").line),
@@ -435,6 +446,7 @@ def parse_config(text: str, file: str = "prometheus.yml") -> Config:
         otlp=_otlp(top.get("otlp")),
         gogc=_runtime(top.get("runtime")),
     )
+    return dataclasses.replace(config, shown=shown_text(root))
 
 
 def _reject_other_kinds(root: Node) -> None:
@@ -800,7 +812,7 @@ def _file_sd(node: Node, base: str) -> FileSDConfig:
 
 def _http_sd(node: Node, base: str) -> HTTPSDConfig:
     fields = node.mapping(("url", "refresh_interval", *HTTP_CLIENT_KEYS), "http_sd_configs")
-    url = fields.string("url")
+    url = fields.url("url")
     if not url:
         raise fields.key("url").error("http_sd_configs needs a url")
     parts = parse_url(fields.key("url"), url)
@@ -952,7 +964,7 @@ def _sigv4(node: Node | None) -> SigV4Config | None:
     sigv4 = SigV4Config(
         fields.string("region"),
         fields.string("access_key"),
-        Secret(fields.string("secret_key")),
+        Secret(fields.secret("secret_key")),
         fields.string("profile"),
         fields.string("role_arn"),
         fields.boolean("use_fips_sts_endpoint", False),
@@ -1012,7 +1024,7 @@ def _headers(node: Node | None) -> tuple[tuple[str, str], ...]:
 
 
 def _remote_url(fields: Mapping, what: str) -> str:
-    url = fields.string("url")
+    url = fields.url("url")
     if not url:
         raise fields.node.error(f"url for {what} is empty")
     parse_url(fields.key("url"), url)
@@ -1028,7 +1040,9 @@ def _remote_write(node: Node, base: str, legacy: bool) -> RemoteWriteConfig:
     for key in ("azuread", "google_iam"):
         other = fields.get(key)
         if other is not None:
-            other.mapping(_AnyKeys(), key)
+            oauth = other.mapping(_AnyKeys(), key).get("oauth")
+            if oauth is not None:
+                oauth.mapping(_AnyKeys(), "oauth").secret("client_secret")
             other_auth = key
     configured = [
         name

@@ -216,7 +216,7 @@ def _nested(cls: type, node: Node, base: str) -> object:
 
 def url_value(node: Node, secret: bool = False) -> str:
     """Alertmanager's URL type: http or https with a host (`<secret>` stands for a hidden one)."""
-    text = node.string()
+    text = node.secret() if secret else node.string()
     if secret and text == "<secret>":
         return text
     try:
@@ -259,7 +259,7 @@ _MARKED: dict[str, Reader] = {
 }
 _PLAIN: dict[object, Reader] = {
     str: lambda node, _: node.string(),
-    Secret: lambda node, _: Secret(node.string()),
+    Secret: lambda node, _: Secret(node.secret()),
     bool: lambda node, _: node.boolean(),
     int: lambda node, _: node.integer(),
     float: lambda node, _: node.number(),

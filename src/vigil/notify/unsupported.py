@@ -236,13 +236,28 @@ class PushoverConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
+class SNSSigV4:
+    """SNS's `sigv4` block (AWS Signature Version 4 credentials)."""
+
+    what: ClassVar[str] = "sigv4"
+    region: str = ""
+    access_key: str = ""
+    secret_key: Secret = NO_SECRET
+    profile: str = ""
+    role_arn: str = ""
+
+
+_NO_SIGV4 = SNSSigV4()
+
+
+@dataclass(frozen=True, slots=True)
 class SNSConfig(_Unsent):
     kind: ClassVar[str] = "sns"
     line: int = 0
     send_resolved: bool = True
     http_config: HTTPClientConfig = NO_HTTP
     api_url: str = ""
-    sigv4: Raw = ()
+    sigv4: SNSSigV4 = _NO_SIGV4
     topic_arn: str = ""
     phone_number: str = ""
     target_arn: str = ""
