@@ -5,18 +5,26 @@ Prometheus and Alertmanager show them (`<secret>`), and URL passwords are `xxxxx
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import textwrap
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
 from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService, alertmanager_app
 from vigil.app import Server, ServerOptions
 from vigil.config import prometheus
 from vigil.config.shown import redact_url
+from vigil.model import Labels
 from vigil.model.clock import ManualClock
 from vigil.notify.kinds import parse_config as parse_alertmanager_config
+from vigil.remote.write import RemoteWriteStorage
+from vigil.tsdb.wal import WAL, encode_samples, encode_series
 
 PROMETHEUS = {
     "block": """
@@ -161,3 +169,42 @@ def test_alertmanager_status_hides_secrets(tmp_path: Path) -> None:
 )
 def test_url_passwords_are_redacted_as_go_does(url: str, want: str) -> None:
     assert redact_url(url) == want
+
+
+def test_remote_write_retries_log_the_url_without_its_password(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = prometheus.parse_config(
+        "remote_write:\n  - url: https://user:hidden-pw@remote.test/write\n    name: q\n"
+    )
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async def run() -> None:
+        clock = ManualClock(1_700_000_000.0)
+        wal = WAL(tmp_path / "wal")
+        storage = RemoteWriteStorage(
+            tmp_path / "wal",
+            tmp_path / "rw",
+            CollectorRegistry(),
+            clock=clock,
+            client_factory=lambda _: httpx.AsyncClient(transport=httpx.MockTransport(refuse)),
+        )
+        await storage.apply(config)
+        wal.log([encode_series([(1, Labels.from_dict({"__name__": "up"}))])])
+        wal.log([encode_samples(np.array([1]), np.array([1_700_000_000_000]), np.array([1.0]))])
+        for _ in range(200):
+            await asyncio.sleep(0)
+            clock.set(clock.now() + 0.5)
+            if any("retrying" in r.getMessage() for r in caplog.records):
+                break
+        await storage.stop()
+        wal.close()
+
+    with caplog.at_level(logging.WARNING, logger="vigil.remote.write"):
+        asyncio.run(run())
+    logged = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert logged[0].startswith(
+        "remote_write q: sending to https://user:xxxxx@remote.test/write failed: ConnectError:"
+    ), logged

@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, Route
 
 from vigil.config.http_client import sync_client
 from vigil.config.prometheus import RemoteReadConfig
+from vigil.config.shown import redact_url
 from vigil.model import Labels, Matcher
 from vigil.model.matchers import MatchType
 from vigil.remote.encode import encode_labels, varint
@@ -222,7 +223,7 @@ class RemoteReadClient:
 
     def __init__(self, config: RemoteReadConfig, client: httpx.Client | None = None) -> None:
         self.config = config
-        self.name = config.name or config.url
+        self.name = config.name or redact_url(config.url)
         self._client = client or sync_client(
             config.http_client, timeout=config.remote_timeout.milliseconds / 1000
         )

@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from vigil import __version__
 from vigil.config.http_client import async_client
 from vigil.config.prometheus import Config, QueueConfig, RemoteWriteConfig
+from vigil.config.shown import redact_url
 from vigil.model import Labels
 from vigil.model.clock import Clock, SystemClock
 from vigil.remote.encode import LabelTable, encode_metadata
@@ -279,7 +280,7 @@ class QueueManager:
         self.poll_interval = poll_interval
         self.position_save_interval = position_save_interval
         q = self.config.queue_config
-        labels = (self.name, config.url)
+        labels = (self.name, redact_url(config.url))
         self._m_samples = metrics.samples.labels(*labels)
         self._m_failed = metrics.failed.labels(*labels)
         self._m_retried = metrics.retried.labels(*labels)
@@ -575,7 +576,8 @@ class QueueManager:
                 timeout=self.config.remote_timeout.milliseconds / 1000,
             )
         except httpx.HTTPError as err:
-            raise _Recoverable(f"sending to {self.config.url} failed: {err!r}") from None
+            where = redact_url(self.config.url)
+            raise _Recoverable(f"sending to {where} failed: {type(err).__name__}: {err}") from None
         finally:
             self._m_duration.observe(time.perf_counter() - started)
         code = response.status_code

@@ -24,6 +24,7 @@ from vigil import __version__
 from vigil.config.http_client import async_client
 from vigil.config.prometheus import AlertmanagerConfig, Config
 from vigil.config.relabel import RelabelConfig
+from vigil.config.shown import redact_url
 from vigil.model import Labels
 from vigil.model.clock import Clock
 from vigil.rules.alerting import Alert, AlertingRule, AlertState
@@ -496,7 +497,7 @@ class Notifier:
             error = str(err) or type(err).__name__
         duration = self._timer() - begin
         if error:
-            log.error("error sending %d alerts to %s: %s", count, url, error)
+            log.error("error sending %d alerts to %s: %s", count, redact_url(url), error)
             self.metrics.errors.labels(url).inc(count)
         else:
             self.metrics.sent.labels(url).inc(count)
