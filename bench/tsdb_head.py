@@ -18,7 +18,8 @@ from prometheus_client import CollectorRegistry
 
 from vigil.model import Labels
 from vigil.tsdb.db import TSDB, TSDBOptions
-from vigil.tsdb.head import F64, I64, Head, HeadOptions
+from vigil.tsdb.head import Head
+from vigil.tsdb.head_state import F64, I64, HeadOptions
 
 
 def _labels(n_series: int) -> list[Labels]:

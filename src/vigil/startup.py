@@ -12,7 +12,7 @@ import threading
 
 from vigil.tsdb import StorageNotReady
 from vigil.tsdb.db import TSDB, TSDBLoader, TSDBQuerier
-from vigil.tsdb.head import HeadAppender
+from vigil.tsdb.head_append import HeadAppender
 
 log = logging.getLogger(__name__)
 

@@ -10,15 +10,15 @@ import pytest
 
 from vigil.model import Labels, Matcher
 from vigil.tsdb import STALE_NAN
-from vigil.tsdb.head import (
+from vigil.tsdb.head import Head
+from vigil.tsdb.head_append import (
     DUPLICATE,
     OUT_OF_BOUNDS,
     OUT_OF_ORDER,
     SERIES_LIMIT,
     AppendError,
-    Head,
-    HeadOptions,
 )
+from vigil.tsdb.head_state import HeadOptions
 from vigil.tsdb.postings import literal_alternatives
 
 SERIES = [

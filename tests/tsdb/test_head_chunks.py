@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from vigil.model import Labels
 from vigil.tsdb import STALE_NAN
-from vigil.tsdb.head import MAX_TIME, MIN_TIME, Head, HeadOptions
+from vigil.tsdb.head import Head
+from vigil.tsdb.head_state import MAX_TIME, MIN_TIME, HeadOptions
 
 _BITS = [
     0x7FF8000000000ABC,  # NaN with a payload
@@ -85,7 +86,11 @@ def test_full_chunks_are_encoded_and_open_chunks_stay_small() -> None:
     for step in range(250):
         appender.append_batch(refs, np.full(50, step * 15_000), np.full(50, float(step)))
         appender.commit()
-    assert (len(head._chunks), head._ts.shape[1], head.num_chunks) == (100, 120, 150)
+    assert (len(head._state.closed.records), head._state.open.ts.shape[1], head.num_chunks) == (
+        100,
+        120,
+        150,
+    )
     [series] = list(head.querier(0, 10**9).select([]))[:1]
     assert series.timestamps.tolist() == [i * 15_000 for i in range(250)]
     assert series.values.tolist() == [float(i) for i in range(250)]

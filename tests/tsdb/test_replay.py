@@ -18,7 +18,8 @@ from prometheus_client import CollectorRegistry
 from vigil.model import Labels
 from vigil.tsdb import STALE_NAN
 from vigil.tsdb.db import TSDB, TSDBOptions
-from vigil.tsdb.head import MAX_TIME, MIN_TIME, Head, HeadOptions
+from vigil.tsdb.head import Head
+from vigil.tsdb.head_state import MAX_TIME, MIN_TIME, HeadOptions
 from vigil.tsdb.wal import SERIES_V1, decode_series, encode_samples, encode_series, frame
 
 LABELS = [Labels.from_dict({"__name__": "m", "i": str(i)}) for i in range(6)]
@@ -107,12 +108,12 @@ def _state(head: Head, registry: CollectorRegistry) -> dict[str, object]:
         s.labels: list(zip(s.timestamps.tolist(), s.values.view(np.uint64).tolist(), strict=True))
         for s in head.querier(MIN_TIME, MAX_TIME).select([])
     }
-    n_chunks = len(head._chunks)
+    n_chunks = len(head._state.closed.records)
     chunks = sorted(
         zip(
-            head._chunk_owner[:n_chunks].tolist(),
-            head._chunk_mint[:n_chunks].tolist(),
-            head._chunk_maxt[:n_chunks].tolist(),
+            head._state.closed.owner[:n_chunks].tolist(),
+            head._state.closed.mint[:n_chunks].tolist(),
+            head._state.closed.maxt[:n_chunks].tolist(),
             strict=True,
         )
     )
@@ -221,14 +222,14 @@ def _dump(db: TSDB) -> dict[Labels, list[tuple[int, int]]]:
 
 def _head_chunks(db: TSDB) -> list[tuple[Labels | None, int, int, bytes]]:
     head = db.head
-    n = len(head._chunks)
+    n = len(head._state.closed.records)
     return sorted(
         (head.labels_of(int(owner)), int(mint), int(maxt), record)
         for owner, mint, maxt, record in zip(
-            head._chunk_owner[:n],
-            head._chunk_mint[:n],
-            head._chunk_maxt[:n],
-            head._chunks,
+            head._state.closed.owner[:n],
+            head._state.closed.mint[:n],
+            head._state.closed.maxt[:n],
+            head._state.closed.records,
             strict=True,
         )
     )

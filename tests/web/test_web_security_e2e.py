@@ -22,7 +22,7 @@ from tests.conftest import REPO, free_port, peer
 from tests.web.test_webconfig import self_signed
 from vigil.model import Labels
 from vigil.tsdb.db import TSDB, TSDBOptions
-from vigil.tsdb.head import MAX_TIME, MIN_TIME
+from vigil.tsdb.head_state import MAX_TIME, MIN_TIME
 from vigil.tsdb.snapshot import snapshot
 
 PASSWORD = "s3cret"

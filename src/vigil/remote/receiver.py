@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from vigil.model import Labels
 from vigil.tsdb import Appender, StorageNotReady
-from vigil.tsdb.head import (
+from vigil.tsdb.head_append import (
     DUPLICATE,
     OUT_OF_BOUNDS,
     OUT_OF_ORDER,

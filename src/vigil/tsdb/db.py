@@ -33,16 +33,10 @@ from vigil.tsdb.block import (
 )
 from vigil.tsdb.cache import DecodedCache
 from vigil.tsdb.compact import block_ranges, compact, plan
-from vigil.tsdb.head import (
-    F64,
-    I64,
-    MAX_TIME,
-    MIN_TIME,
-    Head,
-    HeadAppender,
-    HeadOptions,
-    HeadQuerier,
-)
+from vigil.tsdb.head import Head
+from vigil.tsdb.head_append import HeadAppender
+from vigil.tsdb.head_read import HeadQuerier
+from vigil.tsdb.head_state import F64, I64, MAX_TIME, MIN_TIME, HeadOptions
 from vigil.tsdb.limits import default_max_series, memory_limit_bytes
 from vigil.tsdb.retention import expired
 from vigil.tsdb.series import SeriesBatch, SeriesData, merge_batches, merge_series

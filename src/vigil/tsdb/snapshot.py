@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vigil.tsdb.block import TMP_DELETION, Block, write_block
 from vigil.tsdb.db import TSDB
-from vigil.tsdb.head import MAX_TIME, MIN_TIME
+from vigil.tsdb.head_state import MAX_TIME, MIN_TIME
 
 SNAPSHOTS_DIR = "snapshots"
 
