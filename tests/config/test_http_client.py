@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import ssl
@@ -22,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cramjam
+import httpx
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
@@ -30,6 +32,9 @@ from vigil.alerting._api import NotifyError
 from vigil.config import ConfigError
 from vigil.config import alertmanager as am
 from vigil.config import prometheus as prom
+from vigil.config._yaml import Mapping, load_yaml
+from vigil.config.http import HTTP_CLIENT_KEYS, parse_http_client
+from vigil.config.http_client import bypasses_proxy, sync_client
 from vigil.model import Labels, Matcher
 from vigil.model.clock import ManualClock
 from vigil.notify.kinds import load_config as load_alertmanager_config
@@ -513,3 +518,45 @@ def _alertmanager_only(block: str, folder: Path) -> Path:
 def test_testdata_files_are_all_in_a_table() -> None:
     named = {c.file for c in GOOD + FAILS} | set(BAD)
     assert sorted(p.name for p in TESTDATA.glob("http.*.yml")) == sorted(named)
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "host", "port", "direct"),
+    [
+        ("*", "anything.example", 80, True),
+        ("10.0.0.0/8", "10.1.2.3", 80, True),
+        ("10.0.0.0/8", "11.1.2.3", 80, False),
+        ("example.com", "example.com", 80, True),
+        ("example.com", "a.example.com", 80, True),
+        ("example.com", "badexample.com", 80, False),
+        (".example.com", "example.com", 80, False),
+        (".example.com", "a.example.com", 80, True),
+        ("example.com:8080", "example.com", 80, False),
+        ("example.com:8080", "example.com", 8080, True),
+        ("::1, 127.0.0.1", "::1", 80, True),
+        ("fd00::/8", "fd12::1", 80, True),
+    ],
+)
+def test_no_proxy_follows_gos_rules(no_proxy: str, host: str, port: int, direct: bool) -> None:
+    assert bypasses_proxy(no_proxy, host, port) is direct
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.0/8", "10.0.0.0/8"])
+def test_no_proxy_hosts_are_reached_directly_the_others_through_the_proxy(no_proxy: str) -> None:
+    with capture_server(None) as target, capture_server(None) as proxy:
+        config = parse_http_client(
+            _mapping(f"proxy_url: {proxy.base}\nno_proxy: '{no_proxy}'\n"), ""
+        )
+        # the capture server is no proxy: a forwarded request is recorded, then fails
+        with sync_client(config, timeout=5) as client, contextlib.suppress(httpx.HTTPError):
+            client.get(f"{target.base}/metrics")
+    seen = {"target": [r.path for r in target.requests], "proxy": [r.path for r in proxy.requests]}
+    direct = {"target": ["/metrics"], "proxy": []}
+    proxied = {"target": [], "proxy": [f"{target.base}/metrics"]}
+    assert seen == (direct if no_proxy == "127.0.0.0/8" else proxied)
+
+
+def _mapping(text: str) -> Mapping:
+    root = load_yaml(text, "http.yml")
+    assert root is not None
+    return root.mapping(HTTP_CLIENT_KEYS)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import ipaddress
 import json
 import os
 import ssl
@@ -343,18 +344,76 @@ def _proxy(config: HTTPClientConfig) -> httpx.Proxy | None:
     )
 
 
-def _no_proxy(config: HTTPClientConfig) -> list[str]:
-    """httpx mount patterns for `no_proxy` hosts (`.example.com` covers its subdomains)."""
-    patterns: list[str] = []
-    if not config.proxy_url:
-        return patterns
-    for entry in config.no_proxy.split(","):
-        host = entry.strip()
-        if host.startswith("."):
-            patterns.append(f"all://*{host}")
-        elif host:
-            patterns.append(f"all://{host}")
-    return patterns
+def bypasses_proxy(no_proxy: str, host: str, port: int | None = None) -> bool:
+    """Whether `no_proxy` (Go's NO_PROXY syntax: `*`, IPs, CIDR ranges, domains, each with an
+    optional port) sends requests to `host` directly: `example.com` covers its subdomains,
+    `.example.com` only them."""
+    host = host.lower().strip("[]")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if entry == "*":
+            return True
+        if "/" in entry:
+            try:
+                if address is not None and address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
+        name = name.strip("[]")
+        if not name or (entry_port and port is not None and entry_port != str(port)):
+            continue
+        if name.startswith("."):
+            if host.endswith(name):
+                return True
+        elif host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def _has_port(entry: str) -> bool:
+    head, sep, tail = entry.rpartition(":")
+    return bool(sep) and tail.isdigit() and (":" not in head or head.endswith("]"))
+
+
+class _AsyncRouted(httpx.AsyncBaseTransport):
+    """Through the proxy, except to the `no_proxy` hosts."""
+
+    def __init__(
+        self, proxied: httpx.AsyncBaseTransport, direct: httpx.AsyncBaseTransport, no_proxy: str
+    ) -> None:
+        self._proxied, self._direct, self._no_proxy = proxied, direct, no_proxy
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        direct = bypasses_proxy(self._no_proxy, url.host, url.port)
+        return await (self._direct if direct else self._proxied).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._proxied.aclose()
+        await self._direct.aclose()
+
+
+class _Routed(httpx.BaseTransport):
+    """Through the proxy, except to the `no_proxy` hosts."""
+
+    def __init__(
+        self, proxied: httpx.BaseTransport, direct: httpx.BaseTransport, no_proxy: str
+    ) -> None:
+        self._proxied, self._direct, self._no_proxy = proxied, direct, no_proxy
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        direct = bypasses_proxy(self._no_proxy, url.host, url.port)
+        return (self._direct if direct else self._proxied).handle_request(request)
+
+    def close(self) -> None:
+        self._proxied.close()
+        self._direct.close()
 
 
 def async_client(
@@ -368,20 +427,22 @@ def async_client(
 ) -> httpx.AsyncClient:
     """The asyncio client for `config`; never raises (see the module's note). `timeout` in
     seconds bounds each request (None: no bound), `headers` are sent with every request,
-    `transport` replaces the network (tests)."""
+    `limits` size the connection pool, `transport` replaces the network (tests)."""
     options, context, reason = _options(config, timeout, headers, now)
-    kwargs: dict[str, object] = {"limits": limits or httpx.Limits()}
+    kwargs: dict[str, object] = {}
+    pool = limits or httpx.Limits()
     if context is None:
         kwargs.update(transport=_Refusal(reason), trust_env=False)
     elif transport is not None:
         kwargs["transport"] = transport
     else:
-        proxy = _proxy(config)
-        kwargs.update(
-            verify=context,
-            transport=httpx.AsyncHTTPTransport(verify=context, proxy=proxy),
-            mounts={p: httpx.AsyncHTTPTransport(verify=context) for p in _no_proxy(config)},
+        network: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(
+            verify=context, proxy=_proxy(config), limits=pool
         )
+        if config.proxy_url and config.no_proxy:
+            direct = httpx.AsyncHTTPTransport(verify=context, limits=pool)
+            network = _AsyncRouted(network, direct, config.no_proxy)
+        kwargs.update(verify=context, transport=network)
     return httpx.AsyncClient(**{**options, **kwargs})  # type: ignore[arg-type]
 
 
@@ -401,10 +462,12 @@ def sync_client(
     elif transport is not None:
         kwargs["transport"] = transport
     else:
-        proxy = _proxy(config)
-        kwargs.update(
-            verify=context,
-            transport=httpx.HTTPTransport(verify=context, proxy=proxy),
-            mounts={p: httpx.HTTPTransport(verify=context) for p in _no_proxy(config)},
+        sync_network: httpx.BaseTransport = httpx.HTTPTransport(
+            verify=context, proxy=_proxy(config)
         )
+        if config.proxy_url and config.no_proxy:
+            sync_network = _Routed(
+                sync_network, httpx.HTTPTransport(verify=context), config.no_proxy
+            )
+        kwargs.update(verify=context, transport=sync_network)
     return httpx.Client(**{**options, **kwargs})  # type: ignore[arg-type]
