@@ -34,7 +34,7 @@ from vigil.config import alertmanager as am
 from vigil.config import prometheus as prom
 from vigil.config._yaml import Mapping, load_yaml
 from vigil.config.http import HTTP_CLIENT_KEYS, parse_http_client
-from vigil.config.http_client import bypasses_proxy, sync_client
+from vigil.config.http_client import async_client, bypasses_proxy, sync_client
 from vigil.model import Labels, Matcher
 from vigil.model.clock import ManualClock
 from vigil.notify.kinds import load_config as load_alertmanager_config
@@ -560,3 +560,35 @@ def _mapping(text: str) -> Mapping:
     root = load_yaml(text, "http.yml")
     assert root is not None
     return root.mapping(HTTP_CLIENT_KEYS)
+
+
+def test_oauth2_token_is_kept_until_it_expires_and_fetched_again_for_a_new_secret(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("first\n")
+    clock = ManualClock(START)
+    with capture_server(None) as capture:
+        config = parse_http_client(
+            _mapping(
+                f"oauth2: {{client_id: vigil, client_secret_file: {secret},"
+                f" token_url: '{capture.base}/token'}}\n"
+            ),
+            "",
+        )
+
+        async def scrape_at(offsets: list[float]) -> None:
+            async with async_client(config, now=clock.now) as client:
+                for offset in offsets:
+                    clock.set(START + offset)
+                    if offset == 4000:
+                        secret.write_text("second\n")
+                    await client.get(f"{capture.base}/metrics")
+
+        # the token lives 3600 s and is renewed 10 s early, as Go's oauth2 does
+        asyncio.run(scrape_at([0, 3589, 3591, 3600, 4000]))
+    tokens = [r.values("Authorization")[0] for r in capture.seen("/token")]
+    assert tokens == [_basic("vigil", "first"), _basic("vigil", "first"), _basic("vigil", "second")]
+    assert {tuple(r.values("Authorization")) for r in capture.seen("/metrics")} == {
+        (f"Bearer {TOKEN}",)
+    }

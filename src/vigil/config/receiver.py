@@ -222,7 +222,7 @@ def url_value(node: Node, secret: bool = False) -> str:
     try:
         parts = urlsplit(text)
     except ValueError as err:
-        raise node.error(f'parse "{text}": {err}') from None
+        raise node.error(f'parse "{"<secret>" if secret else text}": {err}') from None
     if parts.scheme not in ("http", "https"):
         raise node.error(f'unsupported scheme "{parts.scheme}" for URL')
     if not parts.netloc:
