@@ -76,3 +76,51 @@ def test_range_vector_is_refused_for_a_range_query() -> None:
 
     with pytest.raises(InvalidQueryError, match='invalid expression type "range vector"'):
         Engine(_storage().queryable).range_query("up[5m]", 0, 60_000, 15_000)
+
+
+class _Ticks:
+    """A clock that reads 0, 1, 2, … one second further each time it is asked."""
+
+    def __init__(self) -> None:
+        self.now = -1.0
+
+    def __call__(self) -> float:
+        self.now += 1
+        return self.now
+
+
+def test_time_spent_queued_counts_against_the_timeout() -> None:
+    engine = Engine(_storage().queryable, EngineOptions(timeout_s=10))
+    with pytest.raises(QueryTimeoutError, match="query timed out in query queue"):
+        engine.instant_query("up", 300_000, queued_s=10.5)
+    with pytest.raises(QueryTimeoutError, match="query queue"):
+        engine.range_query("up", 0, 300_000, 15_000, timeout_s=1, queued_s=1)
+    assert engine.instant_query("up", 300_000, timeout_s=1, queued_s=0.5).value
+
+
+def test_a_callers_tighter_timeout_applies() -> None:
+    engine = Engine(_storage().queryable, EngineOptions(timeout_s=100), clock=_Ticks())
+    with pytest.raises(QueryTimeoutError, match="expression evaluation"):
+        engine.instant_query("sum(up) + sum(up) + sum(up)", 300_000, timeout_s=2.5)
+
+
+def test_the_deadline_is_checked_inside_window_functions() -> None:
+    """Four checks between nodes pass (deadline 4.5 s, one second per check); the per-series
+    check inside sum_over_time is the one that fires."""
+    engine = Engine(_storage().queryable, EngineOptions(timeout_s=4.5), clock=_Ticks())
+    with pytest.raises(QueryTimeoutError):
+        engine.instant_query("sum_over_time(up[5m])", 300_000)
+    engine = Engine(_storage().queryable, EngineOptions(timeout_s=4.5), clock=_Ticks())
+    assert engine.instant_query("count_over_time(up[5m])", 300_000).value
+
+
+def test_padded_windows_are_reserved_against_max_samples() -> None:
+    """One long window beside many short ones: few samples, but quantile_over_time pads every
+    window to the longest one, and that grid is what counts."""
+    storage = _storage()
+    for i in range(10):
+        storage.add(Labels.from_dict({"__name__": "up", "instance": f"x{i}"}), 300_000, 1.0)
+    engine = Engine(storage.queryable, EngineOptions(max_samples=100))
+    assert engine.instant_query("count_over_time(up[10m])", 300_000).value
+    with pytest.raises(TooManySamplesError):
+        engine.instant_query("quantile_over_time(0.5, up[10m])", 300_000)

@@ -170,6 +170,22 @@ ATTACKS = [
         (400, "bad_data"),
         (400, "bad_data"),
     ),
+    Attack(
+        "timeout of zero",
+        "GET",
+        "/api/v1/query",
+        {"query": "up", "timeout": "0s"},
+        (503, "timeout"),
+        (503, "timeout"),
+    ),
+    Attack(
+        "negative timeout",
+        "GET",
+        "/api/v1/query",
+        {"query": "up", "timeout": "-1"},
+        (503, "timeout"),
+        (503, "timeout"),
+    ),
     Attack("POST to /api/v1/alerts", "POST", "/api/v1/alerts", {}, (405, None), (405, None)),
     Attack(
         "@ past year 9999", "GET", "/api/v1/query", {"query": "up @ 1e12"}, (200, None), (200, None)

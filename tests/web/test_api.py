@@ -154,6 +154,8 @@ def test_range_query(client: TestClient) -> None:
             "It overflows int64",
         ),
         ("/api/v1/query", {"query": "up @ 1e300"}, 400, "bad_data", "timestamp out of bounds"),
+        ("/api/v1/query", {"query": "up", "timeout": "0s"}, 503, "timeout", "query queue"),
+        ("/api/v1/query", {"query": "up", "timeout": "-1"}, 503, "timeout", "query queue"),
         ("/api/v1/query_exemplars", {"query": "((("}, 400, "bad_data", "parse error"),
         ("/api/v1/query_exemplars", {}, 400, "bad_data", "parse error"),
         (

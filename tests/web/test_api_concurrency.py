@@ -1,4 +1,5 @@
-"""`--query.max-concurrency`: queries past the limit wait for a slot instead of running."""
+"""`--query.max-concurrency`: queries past the limit wait for a slot instead of running, and
+the wait counts against their timeout."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
+from vigil.promql.engine import Engine, EngineOptions
 from vigil.promql.value import QueryResult, Scalar
 from vigil.tsdb import MemoryStorage
 from vigil.web.api import APIContext, PrometheusAPI
@@ -25,8 +28,12 @@ class _GatedEngine:
         self.running = 0
         self.most = 0
         self.started = threading.Semaphore(0)
+        self.timeouts: list[float | None] = []
 
-    def instant_query(self, query: str, t_ms: int) -> QueryResult:
+    def instant_query(
+        self, query: str, t_ms: int, *, timeout_s: float | None = None, queued_s: float = 0.0
+    ) -> QueryResult:
+        self.timeouts.append(timeout_s)
         with self.lock:
             self.running += 1
             self.most = max(self.most, self.running)
@@ -60,3 +67,32 @@ def test_queries_past_the_limit_wait() -> None:
 
     assert asyncio.run(run()) == ["success"] * 3
     assert engine.most == 1
+
+
+def test_time_waited_for_a_slot_counts_against_the_timeout() -> None:
+    """The API's clock says 11 s passed between the request's arrival and its run: with
+    --query.timeout=10s that is Prometheus's 503 "query timed out in query queue"."""
+    readings = iter([0.0, 11.0, 100.0, 100.5])
+    storage = MemoryStorage()
+    ctx = APIContext(
+        engine=Engine(storage.queryable, EngineOptions(timeout_s=10)),
+        queryable=storage.queryable,
+        monotonic=lambda: next(readings),
+    )
+    client = TestClient(Starlette(routes=PrometheusAPI(ctx).routes()))
+    late = client.get("/api/v1/query", params={"query": "1", "time": "1"})
+    assert (late.status_code, late.json()["errorType"], late.json()["error"]) == (
+        503,
+        "timeout",
+        "query timed out in query queue",
+    )
+    assert client.get("/api/v1/query", params={"query": "1", "time": "1"}).status_code == 200
+
+
+def test_a_requests_own_timeout_reaches_the_engine() -> None:
+    engine = _GatedEngine()
+    engine.gate.set()
+    ctx = APIContext(engine=engine, queryable=MemoryStorage().queryable)  # type: ignore[arg-type]
+    client = TestClient(Starlette(routes=PrometheusAPI(ctx).routes()))
+    client.get("/api/v1/query", params={"query": "1", "time": "1", "timeout": "2500ms"})
+    assert engine.timeouts == [2.5]

@@ -105,11 +105,13 @@ class _RemoteEngine:
     def close(self) -> None:
         return None
 
-    def instant_query(self, query: str, t_ms: int) -> QueryResult:
+    def instant_query(self, query: str, t_ms: int, **_: float | None) -> QueryResult:
         self.threads.append(threading.get_ident())
         return QueryResult(Scalar(t_ms, 1.0))
 
-    def range_query(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
+    def range_query(
+        self, query: str, start_ms: int, end_ms: int, step_ms: int, **_: float | None
+    ) -> QueryResult:
         raise AssertionError("not used")
 
 

@@ -61,9 +61,23 @@ class QueryEngine(Protocol):
 
     in_process: bool
 
-    def instant_query(self, query: str, t_ms: int) -> QueryResult: ...
+    def instant_query(
+        self, query: str, t_ms: int, *, timeout_s: float | None = None, queued_s: float = 0.0
+    ) -> QueryResult:
+        """`timeout_s` is the caller's own limit (a request's `timeout`), `queued_s` how long
+        the query already waited for a slot: both limits count from when it was queued."""
+        ...
 
-    def range_query(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult: ...
+    def range_query(
+        self,
+        query: str,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        *,
+        timeout_s: float | None = None,
+        queued_s: float = 0.0,
+    ) -> QueryResult: ...
 
     def close(self) -> None:
         """Release what the engine holds (connections); queries after it are an error."""
@@ -100,11 +114,24 @@ class Engine:
         self._options = options or EngineOptions()
         self._clock = clock
 
-    def instant_query(self, query: str, t_ms: int) -> QueryResult:
+    def instant_query(
+        self, query: str, t_ms: int, *, timeout_s: float | None = None, queued_s: float = 0.0
+    ) -> QueryResult:
+        deadline = self._deadline(timeout_s, queued_s)
         expr = parse(query, step_ms=0, range_ms=0)
-        return self._run(expr, t_ms, t_ms, 1, instant=True)
+        return self._run(expr, t_ms, t_ms, 1, deadline, instant=True)
 
-    def range_query(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
+    def range_query(
+        self,
+        query: str,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        *,
+        timeout_s: float | None = None,
+        queued_s: float = 0.0,
+    ) -> QueryResult:
+        deadline = self._deadline(timeout_s, queued_s)
         if step_ms <= 0:
             raise QueryError("zero or negative query resolution step widths are not accepted")
         if end_ms < start_ms:
@@ -115,17 +142,32 @@ class Engine:
             raise InvalidQueryError(
                 f'invalid expression type "{kind}" for range query, must be Scalar or instant Vector'
             )
-        return self._run(expr, start_ms, end_ms, step_ms, instant=False)
+        return self._run(expr, start_ms, end_ms, step_ms, deadline, instant=False)
 
     def close(self) -> None:
         return None
 
+    def _deadline(self, timeout_s: float | None, queued_s: float) -> float | None:
+        """When the query must be done on the engine's clock: the tighter of --query.timeout
+        and the caller's limit, less the time it spent queued."""
+        limits = [t for t in (self._options.timeout_s, timeout_s) if t is not None]
+        if not limits:
+            return None
+        budget = min(limits) - queued_s
+        if budget <= 0:
+            raise QueryTimeoutError("query queue")
+        return self._clock() + budget
+
     def _run(
-        self, expr: ast.Expr, start_ms: int, end_ms: int, step_ms: int, *, instant: bool
+        self,
+        expr: ast.Expr,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        deadline: float | None,
+        *,
+        instant: bool,
     ) -> QueryResult:
-        deadline = None
-        if self._options.timeout_s is not None:
-            deadline = self._clock() + self._options.timeout_s
         evaluation = _Evaluation(
             self._queryable,
             self._options,
@@ -251,7 +293,14 @@ class _Evaluation:
             raise QueryError(f"function {node.func!r} is not supported")
         return impl(
             FunctionCall(
-                node.func, args, node.args, times, self.start_ms, self.end_ms, self.step_ms
+                node.func,
+                args,
+                node.args,
+                times,
+                self.start_ms,
+                self.end_ms,
+                self.step_ms,
+                self,
             )
         )
 

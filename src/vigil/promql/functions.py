@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -34,6 +35,26 @@ from vigil.promql.value import (
 )
 
 
+class Guard(Protocol):
+    """The running query's limits, for functions whose work or memory grows with a window's
+    length: each raises the query's error (timeout, too many samples) when it is exceeded."""
+
+    def check_deadline(self) -> None: ...
+
+    def reserve(self, cells: int) -> None: ...
+
+
+class _Unguarded:
+    def check_deadline(self) -> None:
+        return None
+
+    def reserve(self, cells: int) -> None:
+        return None
+
+
+UNGUARDED: Guard = _Unguarded()
+
+
 @dataclass(frozen=True, slots=True)
 class FunctionCall:
     name: str
@@ -43,6 +64,7 @@ class FunctionCall:
     query_start_ms: int = 0
     query_end_ms: int = 0
     query_step_ms: int = 0
+    guard: Guard = field(default_factory=lambda: UNGUARDED)
 
     def vector(self, i: int = 0) -> VectorSteps:
         arg = self.args[i]
@@ -464,8 +486,9 @@ def _absent_over_time(call: FunctionCall) -> Value:
 class _Windows:
     """Views of a RangeSteps' windows: counts, first/last indices, padded samples."""
 
-    def __init__(self, rng: RangeSteps) -> None:
+    def __init__(self, rng: RangeSteps, guard: Guard) -> None:
         self.rng = rng
+        self.guard = guard
         self.count = rng.hi - rng.lo
         # An empty window may start at the end of the samples (a series that stopped before
         # the range ended, last in the batch): clamp so indexing stays in bounds; `present`
@@ -481,6 +504,7 @@ class _Windows:
     def padded(self) -> tuple[F64, I64, Bools]:
         """(values, timestamps, valid) of shape (series, steps, max window length)."""
         width = int(self.count.max(initial=0))
+        self.guard.reserve(self.count.size * width)
         idx = self.rng.lo[..., None] + np.arange(width)
         valid = idx < self.rng.hi[..., None]
         if len(self.rng.vals) == 0:
@@ -504,7 +528,7 @@ _EPS = float(np.finfo(np.float64).eps)
 
 
 def _over_padded(
-    rng: RangeSteps, select: Bools, rows: Callable[[F64, I64, Bools, I64], F64]
+    rng: RangeSteps, select: Bools, rows: Callable[[F64, I64, Bools, I64], F64], guard: Guard
 ) -> F64:
     """`rows(values, timestamps, valid, count)` over the selected windows, padded to their
     longest, a block of windows at a time so memory stays bounded; one result per window."""
@@ -520,6 +544,7 @@ def _over_padded(
     step = max(1, _PADDED_BLOCK // width)
     offsets = np.arange(width)
     for at in range(0, len(lo), step):
+        guard.check_deadline()
         block = slice(at, at + step)
         idx = lo[block, None] + offsets
         valid = idx < hi[block, None]
@@ -528,12 +553,13 @@ def _over_padded(
     return out
 
 
-def _prefix_sums(rng: RangeSteps, values: F64) -> tuple[F64, F64]:
+def _prefix_sums(rng: RangeSteps, values: F64, guard: Guard) -> tuple[F64, F64]:
     """Each window's sum of `values` (finite) from per-series prefix sums, and a bound of its
     rounding error: the steps of a prefix between a window's edges are all that differ."""
     sums, spread = np.zeros(rng.lo.shape), np.zeros(rng.lo.shape)
     with np.errstate(over="ignore", invalid="ignore"):
         for s in range(rng.lo.shape[0]):
+            guard.check_deadline()
             lo, hi = rng.lo[s], rng.hi[s]
             if not len(lo):
                 break
@@ -557,7 +583,7 @@ def _pairs(vals: F64) -> tuple[F64, F64]:
 @_register("rate", "increase", "delta")
 def _extrapolated_rate(call: FunctionCall) -> Value:
     rng = call.range()
-    w = _Windows(rng)
+    w = _Windows(rng, call.guard)
     is_counter = call.name != "delta"
     present = w.count >= 2
     first_v, last_v = (
@@ -573,7 +599,7 @@ def _extrapolated_rate(call: FunctionCall) -> Value:
             drops = cur < prev
             has_reset = w.pair_prefix(drops) > 0
             if has_reset.any():  # only windows with a reset are walked sample by sample
-                result[has_reset] += _over_padded(rng, has_reset, _reset_corrections)
+                result[has_reset] += _over_padded(rng, has_reset, _reset_corrections, w.guard)
         range_end = rng.window_end[None, :]
         range_start = range_end - rng.range_ms
         to_start = (first_t - range_start) / 1000.0
@@ -605,7 +631,7 @@ def _reset_corrections(vals: F64, _: I64, valid: Bools, __: I64) -> F64:
 @_register("irate", "idelta")
 def _instant_rate(call: FunctionCall) -> Value:
     rng = call.range()
-    w = _Windows(rng)
+    w = _Windows(rng, call.guard)
     present = w.count >= 2
     if not len(rng.vals):
         return w.result(np.zeros(w.count.shape), present)
@@ -642,7 +668,7 @@ def _regression(w: _Windows, intercept_t: I64) -> tuple[F64, F64]:
 @_register("deriv")
 def _deriv(call: FunctionCall) -> Value:
     rng = call.range()
-    w = _Windows(rng)
+    w = _Windows(rng, call.guard)
     first_t = rng.ts[w.first] if len(rng.ts) else w.first
     slope, _ = _regression(w, first_t)
     return w.result(slope, w.count >= 2)
@@ -651,7 +677,7 @@ def _deriv(call: FunctionCall) -> Value:
 @_register("predict_linear")
 def _predict_linear(call: FunctionCall) -> Value:
     rng = call.range()
-    w = _Windows(rng)
+    w = _Windows(rng, call.guard)
     at = np.broadcast_to(rng.eval_times[None, :], w.count.shape)
     slope, intercept = _regression(w, at)
     with np.errstate(all="ignore"):
@@ -661,7 +687,7 @@ def _predict_linear(call: FunctionCall) -> Value:
 @_register("changes", "resets")
 def _changes(call: FunctionCall) -> Value:
     rng = call.range()
-    w = _Windows(rng)
+    w = _Windows(rng, call.guard)
     prev, cur = _pairs(rng.vals)
     with np.errstate(invalid="ignore"):
         if call.name == "changes":
@@ -679,7 +705,7 @@ def _kahan_over_windows(w: _Windows, *, mean: bool) -> F64:
     if not len(rng.vals):
         return np.zeros(count.shape)
     finite = np.isfinite(rng.vals)
-    sums, error = _prefix_sums(rng, np.where(finite, rng.vals, 0.0))
+    sums, error = _prefix_sums(rng, np.where(finite, rng.vals, 0.0), w.guard)
     non_finite = np.concatenate(([0], np.cumsum(~finite)))
     with np.errstate(all="ignore"):
         sums = np.where(count == 1, rng.vals[np.minimum(rng.lo, len(rng.vals) - 1)], sums)
@@ -691,7 +717,10 @@ def _kahan_over_windows(w: _Windows, *, mean: bool) -> F64:
         result: F64 = sums / np.maximum(count, 1) if mean else sums
     if exact.any():
         result[exact] = _over_padded(
-            rng, exact, lambda vals, _, valid, n: _kahan_rows(vals, valid, n, mean=mean)
+            rng,
+            exact,
+            lambda vals, _, valid, n: _kahan_rows(vals, valid, n, mean=mean),
+            w.guard,
         )
     return result
 
@@ -738,32 +767,32 @@ def _kahan_rows(vals: F64, valid: Bools, count: I64, *, mean: bool) -> F64:
 
 @_register("sum_over_time")
 def _sum_over_time(call: FunctionCall) -> Value:
-    w = _Windows(call.range())
+    w = _Windows(call.range(), call.guard)
     return w.result(_kahan_over_windows(w, mean=False), w.count > 0)
 
 
 @_register("avg_over_time")
 def _avg_over_time(call: FunctionCall) -> Value:
-    w = _Windows(call.range())
+    w = _Windows(call.range(), call.guard)
     return w.result(_kahan_over_windows(w, mean=True), w.count > 0)
 
 
 @_register("count_over_time")
 def _count_over_time(call: FunctionCall) -> Value:
-    w = _Windows(call.range())
+    w = _Windows(call.range(), call.guard)
     return w.result(w.count.astype(np.float64), w.count > 0)
 
 
 @_register("present_over_time")
 def _present_over_time(call: FunctionCall) -> Value:
-    w = _Windows(call.range())
+    w = _Windows(call.range(), call.guard)
     return w.result(np.ones(w.count.shape), w.count > 0)
 
 
 @_register("last_over_time", "first_over_time")
 def _last_over_time(call: FunctionCall) -> Value:
     rng = call.range()
-    w = _Windows(rng)
+    w = _Windows(rng, call.guard)
     idx = w.last if call.name == "last_over_time" else w.first
     values = rng.vals[idx] if len(rng.vals) else np.zeros(w.count.shape)
     return w.result(values, w.count > 0, keep_name=True)
@@ -772,7 +801,7 @@ def _last_over_time(call: FunctionCall) -> Value:
 @_register("ts_of_last_over_time", "ts_of_first_over_time")
 def _ts_of_last_over_time(call: FunctionCall) -> Value:
     rng = call.range()
-    w = _Windows(rng)
+    w = _Windows(rng, call.guard)
     idx = w.last if call.name == "ts_of_last_over_time" else w.first
     values = rng.ts[idx] / 1000.0 if len(rng.ts) else np.zeros(w.count.shape)
     return w.result(values, w.count > 0)
@@ -781,7 +810,7 @@ def _ts_of_last_over_time(call: FunctionCall) -> Value:
 @_register("min_over_time", "max_over_time", "ts_of_min_over_time", "ts_of_max_over_time")
 def _extreme_over_time(call: FunctionCall) -> Value:
     rng = call.range()
-    w = _Windows(rng)
+    w = _Windows(rng, call.guard)
     present = w.count > 0
     if not len(rng.vals):
         return w.result(np.zeros(w.count.shape), present)
@@ -789,7 +818,10 @@ def _extreme_over_time(call: FunctionCall) -> Value:
     if call.name.startswith("ts_of_"):
         stamps = np.zeros(w.count.shape)
         stamps[present] = _over_padded(
-            rng, present, lambda vals, ts, valid, _: _last_extreme_stamp(reduce, vals, ts, valid)
+            rng,
+            present,
+            lambda vals, ts, valid, _: _last_extreme_stamp(reduce, vals, ts, valid),
+            w.guard,
         )
         return w.result(stamps, present)
     # each window [lo, hi) is one reduceat segment; the gaps between them are dropped
@@ -849,16 +881,16 @@ def _quantile_rows(ordered: F64, counts: I64, q: F64) -> F64:
 @_register("quantile_over_time")
 def _quantile_over_time(call: FunctionCall) -> Value:
     rng = call.range(1)
-    w = _Windows(rng)
+    w = _Windows(rng, call.guard)
     return w.result(_window_quantile(w, call.scalar(0)), w.count > 0)
 
 
 @_register("stddev_over_time", "stdvar_over_time")
 def _stddev_over_time(call: FunctionCall) -> Value:
-    w = _Windows(call.range())
+    w = _Windows(call.range(), call.guard)
     present = w.count > 0
     variance = np.zeros(w.count.shape)
-    variance[present] = _over_padded(w.rng, present, _welford_rows)
+    variance[present] = _over_padded(w.rng, present, _welford_rows, w.guard)
     with np.errstate(invalid="ignore"):
         values = np.sqrt(variance) if call.name == "stddev_over_time" else variance
     return w.result(values, present)
@@ -883,13 +915,13 @@ def _welford_rows(vals: F64, _: I64, valid: Bools, count: I64) -> F64:
 @_register("mad_over_time")
 def _mad_over_time(call: FunctionCall) -> Value:
     rng = call.range()
-    w = _Windows(rng)
+    w = _Windows(rng, call.guard)
     half = np.full(len(rng.eval_times), 0.5)
     median = _window_quantile(w, half)
     vals, _, valid = w.padded()
     dev = np.abs(vals - median[..., None])
     dev_rng = _padded_as_range(dev, valid, rng)
-    mad = _window_quantile(_Windows(dev_rng), half)
+    mad = _window_quantile(_Windows(dev_rng, call.guard), half)
     has_nan = (np.isnan(vals) & valid).any(axis=-1)
     return w.result(np.where(has_nan, np.nan, mad), w.count > 0)
 
@@ -913,7 +945,7 @@ def _padded_as_range(values: F64, valid: Bools, rng: RangeSteps) -> RangeSteps:
 
 @_register("double_exponential_smoothing", "holt_winters")
 def _double_exponential_smoothing(call: FunctionCall) -> Value:
-    w = _Windows(call.range())
+    w = _Windows(call.range(), call.guard)
     sf, tf = call.scalar(1), call.scalar(2)
     if ((sf <= 0) | (sf >= 1)).any():
         raise QueryError(f"invalid smoothing factor. Expected: 0 < sf < 1, got: {sf[0]:f}")

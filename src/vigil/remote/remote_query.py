@@ -70,26 +70,43 @@ class RemoteEngine:
             headers=dict(headers or {}),
         )
 
-    def instant_query(self, query: str, t_ms: int) -> QueryResult:
-        return self._ask("/api/v1/query", {"query": query, "time": _seconds(t_ms)})
+    def instant_query(
+        self, query: str, t_ms: int, *, timeout_s: float | None = None, queued_s: float = 0.0
+    ) -> QueryResult:
+        params = {"query": query, "time": _seconds(t_ms)}
+        return self._ask("/api/v1/query", params, self._budget(timeout_s, queued_s))
 
-    def range_query(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
-        return self._ask(
-            "/api/v1/query_range",
-            {
-                "query": query,
-                "start": _seconds(start_ms),
-                "end": _seconds(end_ms),
-                "step": _seconds(step_ms),
-            },
-        )
+    def range_query(
+        self,
+        query: str,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        *,
+        timeout_s: float | None = None,
+        queued_s: float = 0.0,
+    ) -> QueryResult:
+        params = {
+            "query": query,
+            "start": _seconds(start_ms),
+            "end": _seconds(end_ms),
+            "step": _seconds(step_ms),
+        }
+        return self._ask("/api/v1/query_range", params, self._budget(timeout_s, queued_s))
+
+    def _budget(self, timeout_s: float | None, queued_s: float) -> float:
+        """The remote query's own `timeout`: this engine's, or the caller's if tighter, less
+        the time already spent queued (at least a millisecond: the remote answers 503)."""
+        limit = self.timeout_s if timeout_s is None else min(self.timeout_s, timeout_s)
+        return limit - queued_s
 
     def close(self) -> None:
         self._client.close()
 
-    def _ask(self, path: str, params: dict[str, str]) -> QueryResult:
+    def _ask(self, path: str, params: dict[str, str], timeout_s: float) -> QueryResult:
         where = f"remote query engine {self.url}"
-        params["timeout"] = f"{self.timeout_s:g}s"
+        ms = max(1, round(timeout_s * 1000))
+        params["timeout"] = f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
         try:
             response = self._client.post(self.url + path, data=params)
         except httpx.TimeoutException as err:

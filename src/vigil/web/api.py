@@ -81,6 +81,7 @@ class APIContext:
     metadata: Callable[[], Mapping[str, list[dict[str, str]]]] = lambda: {}
     runtime: Callable[[], Mapping[str, Any]] = lambda: {}
     max_concurrency: int = 20  # --query.max-concurrency: more queries wait their turn
+    monotonic: Callable[[], float] = time.monotonic  # measures how long a query waited
 
 
 # --- formatting -------------------------------------------------------------------------
@@ -331,11 +332,10 @@ def _one(params: Mapping[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _check_timeout(params: Mapping[str, list[str]]) -> None:
-    """A query's own `timeout` must parse (the server's --query.timeout still bounds it)."""
+def _request_timeout(params: Mapping[str, list[str]]) -> float | None:
+    """A query's own `timeout` in seconds, if it has one; --query.timeout bounds it too."""
     text = _one(params, "timeout")
-    if text:
-        parse_duration(text, "timeout")
+    return parse_duration(text, "timeout") / 1000 if text else None
 
 
 def _matchers_of(selectors: Sequence[str]) -> list[list[Matcher]]:
@@ -410,10 +410,18 @@ class PrometheusAPI:
     def _now_ms(self) -> int:
         return round(self.ctx.clock() * 1000)
 
-    async def _run(self, key: tuple[object, ...], fn: Callable[[], QueryResult]) -> QueryResult:
-        """Run a query in a worker thread, or on the event loop when the in-process engine last
-        ran the same `key` (text, range, step) in under _INLINE_S; each run's time decides where
-        the next one runs."""
+    async def _run(
+        self, key: tuple[object, ...], query: Callable[[float], QueryResult]
+    ) -> QueryResult:
+        """Run `query(seconds it waited)` in a worker thread, or on the event loop when the
+        in-process engine last ran the same `key` (text, range, step) in under _INLINE_S; each
+        run's time decides where the next one runs. The wait for a slot (and for a thread)
+        counts against the query's timeout, as in Prometheus."""
+        arrived = self.ctx.monotonic()
+
+        def fn() -> QueryResult:
+            return query(self.ctx.monotonic() - arrived)
+
         try:
             async with self._slots:
                 began = time.perf_counter()
@@ -435,17 +443,22 @@ class PrometheusAPI:
             raise APIError("execution", str(err)) from None
 
     async def query(self, params: dict[str, list[str]], _: Request) -> Response:
-        _check_timeout(params)
+        timeout = _request_timeout(params)
         text = _one(params, "query")
         if text is None:
             raise APIError("bad_data", 'invalid parameter "query": query must not be empty')
         when = _one(params, "time")
         t_ms = parse_time(when, "time") if when else self._now_ms()
-        result = await self._run((text,), lambda: self.ctx.engine.instant_query(text, t_ms))
+        result = await self._run(
+            (text,),
+            lambda queued: self.ctx.engine.instant_query(
+                text, t_ms, timeout_s=timeout, queued_s=queued
+            ),
+        )
         return _success_json(render_value(result.value), result.warnings, result.infos)
 
     async def query_range(self, params: dict[str, list[str]], _: Request) -> Response:
-        _check_timeout(params)
+        timeout = _request_timeout(params)
         text = _one(params, "query")
         start_text, end_text, step_text = (_one(params, n) for n in ("start", "end", "step"))
         if start_text is None:
@@ -479,7 +492,10 @@ class PrometheusAPI:
         if not text:
             raise APIError("bad_data", 'invalid parameter "query": query must not be empty')
         result = await self._run(
-            (text, end - start, step), lambda: self.ctx.engine.range_query(text, start, end, step)
+            (text, end - start, step),
+            lambda queued: self.ctx.engine.range_query(
+                text, start, end, step, timeout_s=timeout, queued_s=queued
+            ),
         )
         return _success_json(render_value(result.value), result.warnings, result.infos)
 
