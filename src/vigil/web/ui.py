@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +51,12 @@ class _Asset:
 
 
 class UIAssets:
-    """Serves the built UI from `root`, caching each file's bytes, gzip and ETag in memory."""
+    """Serves the built UI from `root`, caching each file's bytes, gzip and ETag in memory,
+    keyed by the resolved file: the cache holds at most the bundle's files whatever the URLs."""
 
     def __init__(self, root: Path = STATIC_DIR) -> None:
         self.root = root
-        self._cache: dict[str, _Asset] = {}
+        self._cache: dict[Path, _Asset] = {}
 
     def routes(self) -> list[BaseRoute]:
         pages: list[BaseRoute] = [Route(p, self.page, methods=["GET", "HEAD"]) for p in PAGE_PATHS]
@@ -89,14 +91,24 @@ class UIAssets:
             headers["Content-Encoding"] = "gzip"
         return Response(body, media_type=asset.media_type, headers=headers)
 
-    def _load(self, name: str) -> _Asset | None:
-        asset = self._cache.get(name)
-        if asset is not None:
-            return asset
+    def _resolve(self, name: str) -> Path | None:
+        """The file `name` names inside the root, or None (outside it, NUL, not a file)."""
+        clean = posixpath.normpath(name)
+        if "\x00" in clean or clean == ".." or clean.startswith(("/", "../")):
+            return None
         root = self.root.resolve()
-        path = (root / name).resolve()
+        path = (root / clean).resolve()
         if not path.is_relative_to(root) or not path.is_file():
             return None
+        return path
+
+    def _load(self, name: str) -> _Asset | None:
+        path = self._resolve(name)
+        if path is None:
+            return None
+        asset = self._cache.get(path)
+        if asset is not None:
+            return asset
         body = path.read_bytes()
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if media_type.startswith("text/") or media_type.endswith("javascript"):
@@ -104,7 +116,7 @@ class UIAssets:
         packed = gzip.compress(body, 9, mtime=0) if len(body) > 512 else b""
         etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
         asset = _Asset(body, packed, etag, media_type)
-        self._cache[name] = asset
+        self._cache[path] = asset
         return asset
 
 
