@@ -13,9 +13,12 @@ from vigil.model.alert import Alert
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels
 from vigil.notify.integration import Integration, SenderContext, SendingKind
+from vigil.notify.kinds import KINDS
 from vigil.notify.template import Templates
+from vigil.notify.unsupported import Unsent
 
 TEST_TIMEOUT = 30.0
+_SUPPORTED = ", ".join(sorted(f"{k.kind}_configs" for k in KINDS if not issubclass(k, Unsent)))
 
 
 class UnknownReceiver(KeyError):
@@ -52,8 +55,7 @@ def build_integrations(
         if sender is None:
             raise UnsupportedIntegration(
                 f"{config.file}:{entry.line}: receiver {receiver_name!r}: {entry.kind}_configs"
-                " are not supported by vigil yet (supported: email_configs, slack_configs,"
-                " webhook_configs)"
+                f" are not supported by vigil yet (supported: {_SUPPORTED})"
             )
         integrations.append(
             Integration(receiver_name, entry.kind, index, entry.send_resolved, sender)

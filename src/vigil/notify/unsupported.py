@@ -24,7 +24,9 @@ from vigil.config.receiver import (
 from vigil.notify.integration import Sender, SenderContext
 
 
-class _Unsent(KindDefaults):
+class Unsent(KindDefaults):
+    """A kind without a sender."""
+
     __slots__ = ()
 
     def sender(self, context: SenderContext) -> Sender | None:
@@ -32,7 +34,7 @@ class _Unsent(KindDefaults):
 
 
 @dataclass(frozen=True, slots=True)
-class PagerDutyConfig(_Unsent):
+class PagerDutyConfig(Unsent):
     kind: ClassVar[str] = "pagerduty"
     line: int = 0
     send_resolved: bool = True
@@ -70,7 +72,7 @@ class PagerDutyConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class OpsGenieConfig(_Unsent):
+class OpsGenieConfig(Unsent):
     kind: ClassVar[str] = "opsgenie"
     line: int = 0
     send_resolved: bool = True
@@ -119,7 +121,7 @@ class OpsGenieConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class WeChatConfig(_Unsent):
+class WeChatConfig(Unsent):
     kind: ClassVar[str] = "wechat"
     line: int = 0
     send_resolved: bool = False
@@ -159,7 +161,7 @@ class WeChatConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class VictorOpsConfig(_Unsent):
+class VictorOpsConfig(Unsent):
     kind: ClassVar[str] = "victorops"
     line: int = 0
     send_resolved: bool = True
@@ -207,7 +209,7 @@ class VictorOpsConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class PushoverConfig(_Unsent):
+class PushoverConfig(Unsent):
     kind: ClassVar[str] = "pushover"
     line: int = 0
     send_resolved: bool = True
@@ -251,7 +253,7 @@ _NO_SIGV4 = SNSSigV4()
 
 
 @dataclass(frozen=True, slots=True)
-class SNSConfig(_Unsent):
+class SNSConfig(Unsent):
     kind: ClassVar[str] = "sns"
     line: int = 0
     send_resolved: bool = True
@@ -275,7 +277,7 @@ class SNSConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class TelegramConfig(_Unsent):
+class TelegramConfig(Unsent):
     kind: ClassVar[str] = "telegram"
     line: int = 0
     send_resolved: bool = True
@@ -312,7 +314,7 @@ class TelegramConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class DiscordConfig(_Unsent):
+class DiscordConfig(Unsent):
     kind: ClassVar[str] = "discord"
     line: int = 0
     send_resolved: bool = True
@@ -331,7 +333,7 @@ class DiscordConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class WebexConfig(_Unsent):
+class WebexConfig(Unsent):
     kind: ClassVar[str] = "webex"
     line: int = 0
     send_resolved: bool = True
@@ -355,7 +357,7 @@ class WebexConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class MSTeamsConfig(_Unsent):
+class MSTeamsConfig(Unsent):
     kind: ClassVar[str] = "msteams"
     line: int = 0
     send_resolved: bool = True
@@ -372,7 +374,7 @@ class MSTeamsConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class MSTeamsV2Config(_Unsent):
+class MSTeamsV2Config(Unsent):
     kind: ClassVar[str] = "msteamsv2"
     line: int = 0
     send_resolved: bool = True
@@ -388,7 +390,7 @@ class MSTeamsV2Config(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class RocketChatConfig(_Unsent):
+class RocketChatConfig(Unsent):
     kind: ClassVar[str] = "rocketchat"
     line: int = 0
     send_resolved: bool = False
@@ -432,7 +434,7 @@ class RocketChatConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class MattermostConfig(_Unsent):
+class MattermostConfig(Unsent):
     kind: ClassVar[str] = "mattermost"
     line: int = 0
     send_resolved: bool = True
@@ -465,7 +467,7 @@ class MattermostConfig(_Unsent):
 
 
 @dataclass(frozen=True, slots=True)
-class JiraConfig(_Unsent):
+class JiraConfig(Unsent):
     kind: ClassVar[str] = "jira"
     line: int = 0
     send_resolved: bool = True
