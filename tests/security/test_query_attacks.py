@@ -186,6 +186,14 @@ ATTACKS = [
         (503, "timeout"),
         (503, "timeout"),
     ),
+    Attack(
+        "form body of 11 MB",
+        "POST",
+        "/api/v1/query",
+        {"query": "1", "pad": "x" * (11 << 20)},
+        (400, "bad_data"),
+        (400, "bad_data"),
+    ),
     Attack("POST to /api/v1/alerts", "POST", "/api/v1/alerts", {}, (405, None), (405, None)),
     Attack(
         "@ past year 9999", "GET", "/api/v1/query", {"query": "up @ 1e12"}, (200, None), (200, None)

@@ -1,9 +1,11 @@
-"""The query endpoints' request path: form bodies parsed like Starlette's form parser, and where
-a query runs (a worker thread, or the event loop once the same query has proved cheap)."""
+"""The query endpoints' request path: form bodies parsed like Starlette's form parser and capped
+at Go's 10 MB, and where a query runs (a worker thread, or the event loop once the same query has
+proved cheap)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 from starlette.applications import Starlette
@@ -47,6 +49,49 @@ def test_multipart_bodies_still_parse() -> None:
     client = TestClient(Starlette(routes=PrometheusAPI(ctx).routes()))
     answer = client.post("/api/v1/query", files={"query": (None, "up"), "time": (None, "300")})
     assert [r["value"] for r in answer.json()["data"]["result"]] == [[300, "1"]]
+
+
+def _chunks(body: bytes, size: int = 1 << 20) -> Iterator[bytes]:
+    """The body streamed in chunks, without a Content-Length."""
+    for at in range(0, len(body), size):
+        yield body[at : at + size]
+
+
+FORM_LIMIT = vigil.web.api.MAX_FORM_BYTES
+PADDED_QUERY = b"query=1&pad="
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "streamed", "want"),
+    [
+        ("at the limit", PADDED_QUERY.ljust(FORM_LIMIT, b"x"), False, (200, None)),
+        ("a byte over", PADDED_QUERY.ljust(FORM_LIMIT + 1, b"x"), False, (400, "bad_data")),
+        ("over, streamed", PADDED_QUERY.ljust(FORM_LIMIT + 1, b"x"), True, (400, "bad_data")),
+        ("too many fields", b"query=1" + b"&a=" * 10_000, False, (400, "bad_data")),
+        ("many fields", b"query=1" + b"&a=" * 9_999, False, (200, None)),
+    ],
+)
+def test_form_bodies_are_capped_like_prometheus(
+    name: str, body: bytes, streamed: bool, want: tuple[int, str | None]
+) -> None:
+    ctx = APIContext(engine=Engine(_storage().queryable), queryable=_storage().queryable)
+    client = TestClient(Starlette(routes=PrometheusAPI(ctx).routes()))
+    answer = client.post(
+        "/api/v1/query",
+        content=_chunks(body) if streamed else body,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert (answer.status_code, answer.json().get("errorType")) == want, answer.text
+
+
+def test_multipart_bodies_are_capped_too() -> None:
+    ctx = APIContext(engine=Engine(_storage().queryable), queryable=_storage().queryable)
+    client = TestClient(Starlette(routes=PrometheusAPI(ctx).routes()))
+    pad = "x" * (FORM_LIMIT // 2)
+    answer = client.post(
+        "/api/v1/query", files={"query": (None, "1"), "a": (None, pad), "b": (None, pad)}
+    )
+    assert (answer.status_code, answer.json()["errorType"]) == (400, "bad_data")
 
 
 class _ThreadRecorder:

@@ -25,6 +25,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Message, Receive
 
 import vigil
 from vigil.model import Labels, Matcher
@@ -40,6 +41,7 @@ from vigil.promql.errors import (
 )
 from vigil.promql.parser import parse, prettify
 from vigil.promql.value import F64, QueryResult, QueryValue, Scalar, Series, String, Vector
+from vigil.web.body import read_capped
 
 _T = TypeVar("_T")
 
@@ -47,6 +49,9 @@ MIN_TIME_MS = -(2**63) // 1000 * 1000  # Prometheus's minTime, rounded to ms
 MAX_TIME_MS = (2**63 - 1) // 1000 * 1000
 _FAR_TIME_MS = 2**62
 MAX_POINTS = 11_000
+MAX_FORM_BYTES = 10 << 20  # Go's ParseForm limit, which Prometheus's API inherits
+MAX_FORM_FIELDS = 10_000
+_PARSE_INLINE_BYTES = 64 << 10  # a larger form is parsed in a worker thread
 
 
 class APIError(Exception):
@@ -313,18 +318,43 @@ async def _params(request: Request) -> dict[str, list[str]]:
         params.setdefault(key, []).append(value)
     if request.method != "POST":
         return params
+    body = await read_capped(request, MAX_FORM_BYTES)
+    if body is None:
+        raise APIError(
+            "bad_data", f"http: POST too large: a form may have at most {MAX_FORM_BYTES} bytes"
+        )
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type == "application/x-www-form-urlencoded":
         # Starlette's form parser, without its per-byte callbacks; raw bytes are UTF-8 as in Go.
-        body = (await request.body()).decode("utf-8", "replace")
-        for key, value in parse_qsl(body, keep_blank_values=True):
+        text = body.decode("utf-8", "replace")
+        try:
+            if len(body) < _PARSE_INLINE_BYTES:
+                fields = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+            else:
+                fields = await _in_thread(
+                    lambda: parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+                )
+        except ValueError:
+            raise APIError(
+                "bad_data", f"a form may have at most {MAX_FORM_FIELDS} fields"
+            ) from None
+        for key, value in fields:
             params.setdefault(key, []).append(value)
         return params
-    form = await request.form()
+    form = await Request(request.scope, _replay(body)).form(max_fields=MAX_FORM_FIELDS)
     for key, field_value in form.multi_items():
         if isinstance(field_value, str):
             params.setdefault(key, []).append(field_value)
     return params
+
+
+def _replay(body: bytes) -> Receive:
+    """An ASGI `receive` that hands over `body`, already read, as the whole request."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 def _one(params: Mapping[str, list[str]], name: str) -> str | None:
