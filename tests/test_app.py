@@ -107,3 +107,59 @@ def test_a_job_whose_secret_file_is_missing_is_down_with_the_reason_and_rules_st
         f'Get "http://127.0.0.1:9/metrics": unable to read authorization credentials:'
         f" unable to read file {missing}: open {missing}: no such file or directory",
     )
+
+
+def test_a_reload_of_a_file_not_utf8_answers_why_and_keeps_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "prometheus.yml"
+    _config(config, "first")
+    server = Server(
+        ServerOptions(
+            config_file=config,
+            data_dir=tmp_path / "data",
+            enable_lifecycle=True,
+            host_collectors=False,
+            default_rules=False,
+        )
+    )
+    with TestClient(server.app()) as client:
+        config.write_bytes(b"scrape_configs:\n  - job_name: caf\xe9\n")
+        answer = client.post("/-/reload")
+        assert (answer.status_code, answer.text) == (
+            500,
+            f"failed to reload config: {config}:2: not valid UTF-8: byte 0xe9 at column 18",
+        )
+        assert _reload_metric(client) == "prometheus_config_last_reload_successful 0"
+        assert _jobs(client) == ["first"]
+
+
+def test_a_stage_that_refuses_a_reload_is_named_and_the_others_apply(tmp_path: Path) -> None:
+    """A broken alertmanager.yml keeps the running Alertmanager config; the scrape config in
+    the same reload is applied; the answer and the metric say the reload failed, and why."""
+    config, am_config = tmp_path / "prometheus.yml", tmp_path / "alertmanager.yml"
+    _config(config, "first")
+    am_config.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    server = Server(
+        ServerOptions(
+            config_file=config,
+            alertmanager_config_file=am_config,
+            data_dir=tmp_path / "data",
+            enable_lifecycle=True,
+            host_collectors=False,
+            default_rules=False,
+        )
+    )
+    with TestClient(server.app()) as client:
+        _config(config, "second")
+        am_config.write_text("route: {receiver: nobody}\nreceivers: [{name: x}]\n")
+        answer = client.post("/-/reload")
+        assert answer.status_code == 500
+        assert answer.text.startswith("failed to reload config: alertmanager: ")
+        assert "nobody" in answer.text
+        assert _jobs(client) == ["second"]
+        assert _reload_metric(client) == "prometheus_config_last_reload_successful 0"
+        assert server.alertmanager is not None
+        assert server.alertmanager.receiver_names() == ["x"]
+        am_config.write_text("route: {receiver: y}\nreceivers: [{name: y}]\n")
+        assert client.post("/-/reload").status_code == 200
+        assert _reload_metric(client) == "prometheus_config_last_reload_successful 1"
+        assert server.alertmanager.receiver_names() == ["y"]

@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from tests.conftest import FIXTURES, free_port, peer, running
 from tests.notify.capture import HTTPCapture, http_capture
 from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService
+from vigil.app import Server, ServerOptions
 from vigil.config.prometheus import parse_config as parse_prometheus_config
 from vigil.model.alert import Alert
 from vigil.model.clock import ManualClock
@@ -436,6 +437,104 @@ def test_the_seeds_timings_on_a_manual_clock(
         Sent(210.0, "Memory Usage Warning", warning),
         Sent(4110.0, "Memory Usage Critical", critical),
         Sent(4110.0, "Memory Usage Warning", warning),
+    ]
+
+
+async def _quiet(clock: ManualClock) -> None:
+    """Until no task the clock woke is still at work (a scrape waiting for its answer, a
+    rule evaluation in its worker thread, a Slack POST), and what those handed on has run."""
+    deadline = time.monotonic() + 30
+    while True:
+        await _settle()
+        if not clock.busy():
+            return
+        assert time.monotonic() < deadline, "a task woken by the clock did not finish"
+        await asyncio.sleep(0.001)  # for the network or a worker thread, not for the clock
+
+
+def test_the_seeds_timings_through_a_whole_server_on_a_manual_clock(tmp_path: Path) -> None:
+    """The seed's three files run by one `Server` on a ManualClock: it scrapes a node whose
+    memory goes to 95% at 60 s and back to 50% at 4200 s, evaluates the rules, delivers to its
+    own Alertmanager, which posts to a local Slack sink. HighMemoryUsage is pending at the
+    first evaluation that sees the pressure, firing `for: 2m` later; one Slack message per
+    alert follows group_wait (30s) later, a repeat at the first group_interval (5m) tick more
+    than repeat_interval (1h) after it, and nothing on resolution (no send_resolved)."""
+    clock = ManualClock(float(int(time.time())))
+    start = clock.now()
+    sent: list[Sent] = []
+    transitions: list[tuple[float, str]] = []
+    end = 4200.0 + 3 * 300
+    with fake_node(0.5) as node, http_capture() as slack:
+        config = write_seed(
+            tmp_path,
+            seed_prometheus(node.address, None),
+            seed_rules(),
+            seed_alertmanager(slack.url("/slack")),
+        )
+        server = Server(
+            ServerOptions(
+                config_file=config,
+                alertmanager_config_file=tmp_path / "alertmanager.yml",
+                data_dir=tmp_path / "data",
+                external_url=EXTERNAL_URL,
+                host_collectors=False,
+                default_rules=False,
+            ),
+            clock=clock,
+        )
+
+        def record() -> None:
+            offset = clock.now() - start
+            for request in slack.requests[len(sent) :]:
+                attachment = json.loads(request.body)["attachments"][0]
+                sent.append(Sent(offset, attachment["title"], attachment["text"]))
+            states = [
+                str(rule.state())
+                for group in server.rules.groups()
+                for rule in group.alerting_rules()
+                if rule.name == "HighMemoryUsage"
+            ]
+            if states and (not transitions or transitions[-1][1] != states[0]):
+                transitions.append((offset, states[0]))
+
+        async def scenario() -> None:
+            await server.start()
+            try:
+                assert await server.applied()
+                while True:
+                    await _quiet(clock)
+                    record()
+                    deadline = clock.next_deadline()
+                    if deadline is None or deadline > start + end:
+                        return
+                    node.used = 0.95 if 60 <= deadline - start < 4200 else 0.5
+                    clock.set(deadline)
+            finally:
+                await server.stop()
+
+        asyncio.run(scenario())
+
+    inactive, pending, firing = (
+        str(s) for s in (AlertState.INACTIVE, AlertState.PENDING, AlertState.FIRING)
+    )
+    (_, first), (pending_at, second), (firing_at, third), (resolved_at, last) = transitions
+    assert (first, second, third, last) == (inactive, pending, firing, inactive)
+    assert 60 <= pending_at < 60 + 2 * 15, "pending at the first evaluation after the pressure"
+    assert firing_at - pending_at == 120
+    assert 4200 <= resolved_at < 4200 + 2 * 15
+    value = (MEM_TOTAL - round(MEM_TOTAL * 0.05)) / MEM_TOTAL
+    critical = (
+        " *Alert:* Memory usage is above 90% for more than 2 minutes."
+        f" Current value: {value} *Instance:* {node.address} \n"
+    )
+    warning = critical.replace("above 90%", "above 80%")
+    first_send = firing_at + 30
+    repeat = first_send + 13 * 300
+    assert sorted(sent, key=lambda s: (s.at, s.title)) == [
+        Sent(first_send, "Memory Usage Critical", critical),
+        Sent(first_send, "Memory Usage Warning", warning),
+        Sent(repeat, "Memory Usage Critical", critical),
+        Sent(repeat, "Memory Usage Warning", warning),
     ]
 
 

@@ -51,6 +51,17 @@ def _wait_loops(server: Server) -> list[Any]:
     return server.manager.loops()
 
 
+def _ready(client: TestClient) -> str:
+    """`/-/ready` once the replay is done: the config is applied just after (bounded wait)."""
+    deadline = time.monotonic() + 10
+    answer = client.get("/-/ready").text
+    while answer == "Service Unavailable: applying the configuration\n":
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.01)
+        answer = client.get("/-/ready").text
+    return answer
+
+
 @contextmanager
 def _released(release: threading.Event) -> Iterator[None]:
     try:
@@ -100,7 +111,7 @@ def test_ready_reports_replay_progress_and_queries_wait_for_it(
         release.set()
         assert server.storage._thread is not None
         server.storage._thread.join(10)
-        assert client.get("/-/ready").text == "vigil is Ready.\n"
+        assert _ready(client) == "vigil is Ready.\n"
         assert [loop.target.url for loop in _wait_loops(server)] == ["http://127.0.0.1:1/metrics"]
         result = client.get("/api/v1/query", params={"query": "m", "time": "2"}).json()
         assert result["data"]["result"][0]["value"] == [2, "2"]

@@ -25,17 +25,24 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService, load_service_config
+from vigil.cmd.services import Reloader, Service, Services, apply_all, background
 from vigil.config import ConfigError
 from vigil.config.alertmanager import Config as AlertmanagerConfig
 from vigil.config.alertmanager import parse_config as parse_alertmanager_config
 from vigil.config.prometheus import Config, load_config, parse_config
 from vigil.dashboards import DashboardStore
-from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, ScrapeCollector, build_host_collectors
-from vigil.exporter.containers import ContainerOptions, build_exporter
+from vigil.exporter import (
+    DEFAULT_ENABLED,
+    ExporterOptions,
+    HostCollector,
+    ScrapeCollector,
+    build_host_collectors,
+)
+from vigil.exporter.containers import ContainerExporter, ContainerOptions, build_exporter
 from vigil.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
 from vigil.heartbeat import GroupHealth, Heartbeat, rules_problem
 from vigil.model.alert import Alert
-from vigil.model.clock import SystemClock
+from vigil.model.clock import Clock, SystemClock
 from vigil.notify.kinds import KINDS
 from vigil.promql.engine import Engine, EngineOptions, QueryEngine
 from vigil.remote.read import ReadEndpoint, ReadOptions, RemoteReadQueryable, oldest_timestamp
@@ -151,25 +158,26 @@ class ServerOptions:
 
 
 class Server:
-    """The stages of one `vigil server` process and their lifecycle."""
+    """The stages of one `vigil server` process: built here, then run as a list of services
+    (started in order, stopped in reverse) and a list of reloaders (applied in order to
+    each config, first once the TSDB is open, then on SIGHUP or `POST /-/reload`)."""
 
     def __init__(
         self,
         options: ServerOptions,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
         on_fatal: Callable[[str], None] | None = None,
         on_quit: Callable[[], None] | None = None,
     ) -> None:
         """`on_fatal` is called when the server cannot go on (the CLI stops the process)."""
         self.options = options
-        self.clock = clock
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self._on_fatal = on_fatal
         self._on_quit = on_quit  # POST /-/quit (--web.enable-lifecycle) stops the process
         self.failure: str | None = None
-        self._storage_ready = False
         self.registry = self_registry()
         self.config, self.config_text = self._load_config()
-        self.started = clock()
+        self.started = self.clock.now()
         self.last_reload_ok = True
         self.last_reload_time = self.started
         self._reload_ok = Gauge(
@@ -184,25 +192,24 @@ class Server:
         )
         self._reload_ok.set(1)
         self._reload_time.set(self.started)
-        # The dir is locked here (a second server fails at once); start() replays the WAL in
-        # the background while HTTP is served: until then `tsdb` raises StorageNotReady.
+        self._reloading = asyncio.Lock()
+        self._applied: asyncio.Event | None = None
+        # The dir is locked here (a second server fails at once); the WAL replays in the
+        # background while HTTP is served: until then `tsdb` raises StorageNotReady.
         self.storage = StorageStartup(
             TSDB.prepare(options.data_dir, self._tsdb_options(), registry=self.registry)
         )
-        self.manager = ScrapeManager(self.storage.appender)
-        # --- remote_write (issue 12, item 1): one queue per `remote_write` entry, fed from
-        # the WAL; started once the WAL is replayed, re-applied on reload.
+        self.manager = ScrapeManager(self.storage.appender, clock=self.clock)
         self.remote_write = RemoteWriteStorage(
             options.data_dir / "wal",
             options.data_dir / "remote_write",
             self.registry,
             metadata_source=scrape_metadata(lambda: self.manager.pools.values()),
+            clock=self.clock,
         )
-        # --- remote_read (issue 12, item 3): queries also read each `remote_read` store.
         self.remote_read = RemoteReadQueryable(
             self.storage.querier, lambda: oldest_timestamp(self.tsdb)
         )
-        self.remote_read.apply(self.config.remote_read)
         self.engine: QueryEngine = Engine(
             self.remote_read,
             EngineOptions(
@@ -211,12 +218,10 @@ class Server:
                 timeout_s=options.query_timeout_s,
             ),
         )
-        # --- remote query engine (issue 12, item 4): rules and /api/v1/query[_range] ask
-        # an external Prometheus-compatible API instead of the local TSDB.
         if options.query_remote_url:
             self.engine = RemoteEngine(options.query_remote_url, timeout_s=options.query_timeout_s)
         self.notifier = Notifier(
-            SystemClock(),
+            self.clock,
             registry=self.registry,
             options=NotifierOptions(
                 queue_capacity=options.notification_queue_capacity,
@@ -228,12 +233,12 @@ class Server:
             engine_query_func(self.engine),
             self.storage.appender,
             self.storage.querier,
-            SystemClock(),
+            self.clock,
             registry=self.registry,
             external_url=options.external_url,
             notify=self.notifier.notify_group,
         )
-        self._rule_groups = self.rules.load(self._with_default_rules(self.config))
+        self.rules.load(self._with_default_rules(self.config))  # a bad rule file stops the start
         self.alertmanager: AlertmanagerService | None = None
         if options.alertmanager_enabled:
             am_config, am_text = self._load_alertmanager_config()
@@ -245,14 +250,62 @@ class Server:
                     config_file=options.alertmanager_config_file,
                     external_url=options.external_url,
                 ),
-                SystemClock(),
+                self.clock,
                 registry=self.registry,
             )
-        self._after_storage_task: asyncio.Task[None] | None = None
-        self._tick_task: asyncio.Task[None] | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
-        # --- dashboards (issue 11): imported Grafana JSON under the data dir + built-ins
         self.dashboards = DashboardStore(options.data_dir / "dashboards")
+        self.host_collectors: list[HostCollector] = []
+        self.containers: ContainerExporter | None = None
+        if options.host_collectors:
+            self.host_collectors = build_host_collectors(
+                DEFAULT_ENABLED, ExporterOptions(), self.clock.now
+            )
+            if options.containers is not None:
+                # The agent's container half in-process: cgroups, Docker, OOM kills.
+                self.containers = build_exporter(options.containers)
+                self.host_collectors += self.containers.collectors
+        self.reloaders: list[Reloader[Config]] = [
+            Reloader("remote_read", self._apply_remote_read),
+            Reloader("remote_write", self.remote_write.apply),
+            Reloader("scrape", self.manager.apply),
+            Reloader("notifier", self._apply_notifier),
+            Reloader("alertmanager", self._apply_alertmanager),
+            Reloader("rules", self._apply_rules),
+        ]
+        self._services = Services(self._service_list())
+
+    def _service_list(self) -> list[Service]:
+        """Stopped in reverse: the loops that write the TSDB end before it closes."""
+        services = [
+            Service("query", stop=self._close_queriers),
+            Service("storage", self.storage.begin, self._close_storage),
+            Service("remote_write", stop=self.remote_write.stop),
+            Service("scrape", stop=self.manager.stop),
+        ]
+        if self.alertmanager is not None:
+            services.append(
+                Service("alertmanager", self.alertmanager.start, self.alertmanager.stop)
+            )
+        services += [
+            Service("notifier", self._start_notifier, self.notifier.stop),
+            Service("rules", stop=self.rules.stop),
+            background("config", self._apply_once_storage_is_open),
+            background("tsdb maintenance", self._maintain_tsdb),
+        ]
+        if self.options.heartbeat_url:
+            heartbeat = Heartbeat(
+                self.options.heartbeat_url,
+                self.clock,
+                self.health_problem,
+                interval=self.options.heartbeat_interval_s,
+                external_url=self.options.external_url,
+                registry=self.registry,
+            )
+            services.append(background("heartbeat", heartbeat.run))
+        if self.containers is not None:
+            services.append(Service("containers", self._start_containers, self._stop_containers))
+        services.append(Service("sighup", self._catch_sighup))
+        return services
 
     @property
     def tsdb(self) -> TSDB:
@@ -280,11 +333,26 @@ class Server:
             return parse_alertmanager_config(text, KINDS, "(default alertmanager.yml)"), text
         return load_service_config(path)
 
-    def _route_alerts(self) -> None:
+    def _tsdb_options(self) -> TSDBOptions:
+        tsdb = self.config.storage.tsdb
+        return TSDBOptions(
+            retention_ms=self.options.retention_ms or tsdb.retention_time.milliseconds,
+            retention_bytes=self.options.retention_bytes or tsdb.retention_size,
+            out_of_order_time_window_ms=tsdb.out_of_order_time_window.milliseconds,
+            block_cache_bytes=self.options.block_cache_bytes,
+        )
+
+    # --- reloaders --------------------------------------------------------------------
+
+    async def _apply_remote_read(self, config: Config) -> None:
+        self.remote_read.apply(config.remote_read)
+
+    async def _apply_notifier(self, config: Config) -> None:
         """Alerts go to the in-process Alertmanager when prometheus.yml names no other, or
         when --alertmanager.config.file says vigil is the Alertmanager (a seed-style
         prometheus.yml still naming localhost:9093 must not leave alerts undelivered)."""
-        named = bool(self.config.alerting.alertmanagers)
+        await self.notifier.apply(config)
+        named = bool(config.alerting.alertmanagers)
         local = self.alertmanager is not None and (
             not named or self.options.alertmanager_config_file is not None
         )
@@ -294,6 +362,18 @@ class Server:
                 "to the Alertmanagers prometheus.yml's alerting: section names"
             )
         self.notifier.deliver_locally(self._deliver if local else None)
+
+    async def _apply_alertmanager(self, _: Config) -> None:
+        """alertmanager.yml is read again with prometheus.yml; unchanged, it is left running
+        (its aggregation groups keep their timers)."""
+        if self.alertmanager is None or self.options.alertmanager_config_file is None:
+            return
+        config, text = load_service_config(self.options.alertmanager_config_file)
+        if text != self.alertmanager.config_text:
+            await self.alertmanager.apply(config, text)
+
+    async def _apply_rules(self, config: Config) -> None:
+        await self.rules.apply(self._with_default_rules(config))
 
     def _deliver(self, alerts: Sequence[PostableAlert]) -> None:
         assert self.alertmanager is not None
@@ -310,44 +390,109 @@ class Server:
             ]
         )
 
-    def _tsdb_options(self) -> TSDBOptions:
-        tsdb = self.config.storage.tsdb
-        return TSDBOptions(
-            retention_ms=self.options.retention_ms or tsdb.retention_time.milliseconds,
-            retention_bytes=self.options.retention_bytes or tsdb.retention_size,
-            out_of_order_time_window_ms=tsdb.out_of_order_time_window.milliseconds,
-            block_cache_bytes=self.options.block_cache_bytes,
-        )
-
     # --- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.alertmanager is not None:
-            await self.alertmanager.start()
-        if self.options.heartbeat_url:
-            heartbeat = Heartbeat(
-                self.options.heartbeat_url,
-                SystemClock(),
-                self.health_problem,
-                interval=self.options.heartbeat_interval_s,
-                external_url=self.options.external_url,
-                registry=self.registry,
-            )
-            self._heartbeat_task = asyncio.get_running_loop().create_task(heartbeat.run())
-        await self.notifier.apply(self.config)
-        self._route_alerts()
+        self._applied = asyncio.Event()
+        await self._services.start()
+
+    async def stop(self) -> None:
+        await self._services.stop()
+
+    async def applied(self) -> bool:
+        """Wait until the config is first applied (True) or the TSDB failed to open (False)."""
+        if not await self.storage.wait():
+            return False
+        assert self._applied is not None, "start() first"
+        await self._applied.wait()
+        return True
+
+    async def _apply_once_storage_is_open(self) -> None:
+        """Scrapes and rules write the TSDB, so the config is first applied once its WAL is
+        replayed; a TSDB that cannot be opened (a corrupt WAL) stops the server."""
+        if not await self.storage.wait():
+            self.failure = self.storage.status() or "opening the TSDB failed"
+            log.critical("vigil server stops: %s", self.failure)
+            if self._on_fatal is not None:
+                self._on_fatal(self.failure)
+            return
+        async with self._reloading:
+            refused = await apply_all(self.reloaders, self.config)
+            self._record_reload(refused)
+        assert self._applied is not None
+        self._applied.set()
+
+    async def reload(self) -> str | None:
+        """SIGHUP and `POST /-/reload`: returns why the reload failed, or None. A config file
+        that does not load leaves everything running as it was; a stage that refuses the
+        new config keeps its own while the others take theirs."""
+        if not await self.applied():
+            return self.storage.status() or "opening the TSDB failed"
+        async with self._reloading:
+            try:
+                config, text = self._load_config()
+            except (ConfigError, OSError) as err:
+                log.error("reloading failed, keeping the running config: %s", err)
+                self._record_reload([str(err)])
+                return str(err)
+            self.config, self.config_text = config, text
+            refused = await apply_all(self.reloaders, config)
+            self._record_reload(refused)
+        if refused:
+            return "; ".join(refused)
+        log.info("reloaded %s", self.options.config_file or "the default config")
+        return None
+
+    def _record_reload(self, refused: list[str]) -> None:
+        self.last_reload_ok = not refused
+        self._reload_ok.set(0 if refused else 1)
+        if not refused:
+            self.last_reload_time = self.clock.now()
+            self._reload_time.set(self.last_reload_time)
+
+    async def _maintain_tsdb(self) -> None:
+        """Cut blocks, compact and apply retention off the event loop, once a minute."""
+        if not await self.storage.wait():
+            return
+        while True:
+            await self.clock.sleep_until(self.clock.now() + TICK_SECONDS)
+            try:
+                await run_in_threadpool(self.tsdb.tick)
+            except OSError as err:
+                log.error("storage maintenance failed: %s", err)
+
+    async def _start_notifier(self) -> None:
         self.notifier.start()
-        await self.storage.begin()
-        self._after_storage_task = asyncio.get_running_loop().create_task(
-            self._start_after_storage()
-        )
-        self._tick_task = asyncio.get_running_loop().create_task(self._tick_forever())
-        # SIGHUP reloads, as in Prometheus; a loop outside the main thread (tests) cannot
-        # take signal handlers and raises, which leaves /-/reload as the only way.
+
+    async def _close_storage(self) -> None:
+        await run_in_threadpool(self.storage.close)
+
+    async def _close_queriers(self) -> None:
+        self.engine.close()
+        self.remote_read.close()
+
+    async def _start_containers(self) -> None:
+        assert self.containers is not None
+        self.containers.start()
+
+    async def _stop_containers(self) -> None:
+        assert self.containers is not None
+        self.containers.stop()
+
+    async def _catch_sighup(self) -> None:
+        """SIGHUP reloads, as in Prometheus; a loop outside the main thread (tests) cannot
+        take signal handlers and raises, which leaves /-/reload as the only way."""
         with contextlib.suppress(RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(
                 signal.SIGHUP, lambda: asyncio.ensure_future(self.reload())
             )
+
+    def not_ready(self) -> str | None:
+        """What `/-/ready` waits for: the TSDB, then the config's first application."""
+        status = self.storage.status()
+        if status is None and (self._applied is None or not self._applied.is_set()):
+            return "applying the configuration"
+        return status
 
     def health_problem(self) -> str | None:
         """Why vigil cannot vouch for itself now (the heartbeat is withheld), or None."""
@@ -364,90 +509,7 @@ class Server:
             )
             for g in self.rules.groups()
         ]
-        return rules_problem(groups, self.clock(), self.started)
-
-    async def stop(self) -> None:
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat_task
-        if self._tick_task is not None:
-            self._tick_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
-        if self._after_storage_task is not None:
-            self._after_storage_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._after_storage_task
-        await self.rules.stop()
-        await self.notifier.stop()
-        if self.alertmanager is not None:
-            await self.alertmanager.stop()
-        await self.manager.stop()
-        await self.remote_write.stop()
-        await run_in_threadpool(self.storage.close)
-        self.engine.close()
-        self.remote_read.close()
-
-    async def _start_after_storage(self) -> None:
-        """Scrapes and rules write the TSDB, so they start once its WAL is replayed; a TSDB
-        that cannot be opened (a corrupt WAL) stops the server with the reason."""
-        if not await self.storage.wait():
-            self.failure = self.storage.status() or "opening the TSDB failed"
-            log.critical("vigil server stops: %s", self.failure)
-            if self._on_fatal is not None:
-                self._on_fatal(self.failure)
-            return
-        self._storage_ready = True
-        await self.remote_write.apply(self.config)
-        await self.manager.apply(self.config)
-        self.rules.replace(self._rule_groups)
-
-    async def _tick_forever(self) -> None:
-        """Cut blocks, compact and apply retention off the event loop, once a minute."""
-        if not await self.storage.wait():
-            return
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            try:
-                await run_in_threadpool(self.tsdb.tick)
-            except OSError as err:
-                log.error("storage maintenance failed: %s", err)
-
-    async def reload(self) -> str | None:
-        """SIGHUP and `POST /-/reload`: a config that fails to load leaves the old one running;
-        returns why it failed, or None."""
-        try:
-            config, text = self._load_config()
-            rule_groups = self.rules.load(self._with_default_rules(config))
-        except (ConfigError, OSError) as err:
-            log.error(
-                "reloading %s failed, keeping the running config: %s", self.options.config_file, err
-            )
-            self._record_reload(ok=False)
-            return str(err)
-        self.config, self.config_text = config, text
-        self.remote_read.apply(config.remote_read)
-        await self.notifier.apply(config)
-        self._route_alerts()
-        self._rule_groups = rule_groups
-        if self.alertmanager is not None and not await self.alertmanager.reload():
-            self._record_reload(ok=False)
-            return "the Alertmanager config was refused"
-        if self._storage_ready:
-            await self.remote_write.apply(config)
-            await self.manager.apply(config)
-            self.rules.replace(rule_groups)
-        self._record_reload(ok=True)
-        log.info("reloaded %s", self.options.config_file or "the default config")
-        return None
-
-    def _record_reload(self, *, ok: bool) -> None:
-        self.last_reload_ok = ok
-        self._reload_ok.set(1 if ok else 0)
-        if ok:
-            self.last_reload_time = self.clock()
-            self._reload_time.set(self.last_reload_time)
+        return rules_problem(groups, self.clock.now(), self.started)
 
     def _runtime(self) -> dict[str, Any]:
         return runtime_info(
@@ -464,20 +526,11 @@ class Server:
 
     def app(self) -> Starlette:
         options = self.options
-        collectors = []
-        containers = None
-        if options.host_collectors:
-            collectors = build_host_collectors(DEFAULT_ENABLED, ExporterOptions(), self.clock)
-            if options.containers is not None:
-                # The agent's container half in-process: cgroups, Docker, OOM kills.
-                containers = build_exporter(options.containers)
-                collectors = [*collectors, *containers.collectors]
-        scrape = ScrapeCollector(collectors, time.perf_counter)
         api = PrometheusAPI(
             APIContext(
                 engine=self.engine,
                 queryable=self.storage.querier,
-                clock=self.clock,
+                clock=self.clock.now,
                 flags=options.flags,
                 config_yaml=lambda: self.config_text,
                 tsdb_stats=lambda: tsdb_status(self.tsdb),
@@ -485,41 +538,39 @@ class Server:
                 max_concurrency=options.query_max_concurrency,
             )
         )
-        targets = TargetsAPI(self.manager, GlobalURLOptions())
 
         @contextlib.asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
-            if containers is not None:
-                containers.start()
             await self.start()
             try:
                 yield
             finally:
                 await self.stop()
-                if containers is not None:
-                    containers.stop()
 
         routes = [
             *UIAssets().routes(),
             *Lifecycle(
                 enabled=options.enable_lifecycle,
-                not_ready=self.storage.status,
+                not_ready=self.not_ready,
                 reload=self.reload,
                 quit_=self._on_quit,
             ).routes(),
-            Route("/metrics", metrics_endpoint(scrape, self.registry)),
+            Route(
+                "/metrics",
+                metrics_endpoint(
+                    ScrapeCollector(self.host_collectors, time.perf_counter), self.registry
+                ),
+            ),
             *AdminAPI(
                 options.enable_admin_api,
-                lambda with_head: snapshot(self.tsdb, with_head, self.clock()),
+                lambda with_head: snapshot(self.tsdb, with_head, self.clock.now()),
             ).routes(),
             *api.routes(),
-            *targets.routes(),
+            *TargetsAPI(self.manager, GlobalURLOptions()).routes(),
             *RulesAPI(self.rules).routes(),
-            *DashboardsAPI(self.dashboards).routes(),  # issue 11
+            *DashboardsAPI(self.dashboards).routes(),
             *alertmanagers_routes(self.notifier.alertmanagers),
-            # --- remote write receiver (issue 12, item 2)
             *WriteReceiver(self.storage.appender, enabled=options.remote_write_receiver).routes(),
-            # --- remote read endpoint (issue 12, item 3)
             *ReadEndpoint(
                 self.storage.querier,
                 lambda: ReadOptions(external_labels=self.config.global_config.external_labels),
@@ -527,8 +578,7 @@ class Server:
         ]
         if self.alertmanager is not None:
             build = BuildInfo(version=ALERTMANAGER_API_VERSION, branch="vigil")
-            am_api = AlertmanagerAPI(self.alertmanager, build)
-            routes += am_api.routes(lifecycle=False)
+            routes += AlertmanagerAPI(self.alertmanager, build).routes(lifecycle=False)
         return Starlette(
             routes=routes,
             lifespan=lifespan,

@@ -129,7 +129,6 @@ class AggregationGroup:
         self._alerts: dict[int, Alert] = {}
         self._next = clock.now() + route.options.group_wait.seconds
         self._has_flushed = False
-        self._woken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -151,7 +150,9 @@ class AggregationGroup:
             now = self._clock.now()
         if alert.starts_at + self.route.options.group_wait.seconds < now:
             self._next = now
-            self._woken.set()
+            if self._task is not None:  # still waiting out group_wait: flush at once instead
+                self._task.cancel()
+                self.start()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(
@@ -175,16 +176,8 @@ class AggregationGroup:
             await self._flush(fired_at)
 
     async def _sleep(self) -> None:
-        """Until `_next`, which `insert` may move earlier while we wait."""
-        while self._clock.now() < self._next:
-            self._woken.clear()
-            sleeper = asyncio.ensure_future(self._clock.sleep_until(self._next))
-            waker = asyncio.ensure_future(self._woken.wait())
-            try:
-                await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                waker.cancel()
+        """Until `_next`; on the group's own task, so a test clock sees who it woke."""
+        await self._clock.sleep_until(self._next)
 
     async def _flush(self, fired_at: float) -> None:
         """Send all alerts (those not resolved yet without an end time, so they don't resolve

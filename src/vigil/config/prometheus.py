@@ -397,6 +397,12 @@ def load_config(path: str) -> Config:
             text = handle.read()
     except OSError as err:
         raise ConfigError(path, 0, "", err.strerror or str(err)) from None
+    except UnicodeDecodeError as err:
+        line = err.object.count(b"\n", 0, err.start) + 1
+        column = err.start - err.object.rfind(b"\n", 0, err.start)
+        byte = err.object[err.start]
+        message = f"not valid UTF-8: byte 0x{byte:02x} at column {column}"
+        raise ConfigError(path, line, "", message) from None
     return parse_config(text, path)
 
 

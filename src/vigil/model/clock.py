@@ -7,7 +7,7 @@ import asyncio
 import heapq
 import itertools
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -32,13 +32,16 @@ class ManualClock:
     """A clock that only moves when told to; sleepers wake when `advance` passes their deadline.
 
     After advancing, callers yield to the event loop (e.g. poll for the effect they expect)
-    so the woken tasks can run.
+    so the woken tasks can run; `busy()` says whether a task the clock woke is still at work
+    (it has neither slept on the clock again nor ended), e.g. waiting for a scrape's answer.
     """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = start
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self._sleeping: dict[asyncio.Future[None], asyncio.Task[Any] | None] = {}
+        self._woken: set[asyncio.Task[Any]] = set()
 
     def now(self) -> float:
         return self._now
@@ -49,7 +52,14 @@ class ManualClock:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (deadline, next(self._order), future))
-        await future
+        task = asyncio.current_task()
+        self._sleeping[future] = task
+        if task is not None:
+            self._woken.discard(task)
+        try:
+            await future
+        finally:
+            del self._sleeping[future]
 
     def advance(self, seconds: float) -> None:
         self.set(self._now + seconds)
@@ -61,6 +71,15 @@ class ManualClock:
             _, _, future = heapq.heappop(self._sleepers)
             if not future.done():
                 future.set_result(None)
+                task = self._sleeping.get(future)
+                if task is not None:
+                    self._woken.add(task)
+
+    def busy(self) -> bool:
+        """Whether a task woken by this clock is still running: a test waits for it (an
+        answer over the network, a worker thread) before moving the clock on."""
+        self._woken = {task for task in self._woken if not task.done()}
+        return bool(self._woken)
 
     def next_deadline(self) -> float | None:
         """The earliest instant someone is waiting for (cancelled sleepers skipped)."""
