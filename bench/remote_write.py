@@ -37,7 +37,8 @@ from vigil.config.prometheus import parse_config
 from vigil.model import Labels
 from vigil.model.clock import SystemClock
 from vigil.remote.write import QueueManager, RemoteWriteMetrics
-from vigil.tsdb.wal import WAL, encode_samples, encode_series
+from vigil.tsdb.wal import encode_samples, encode_series
+from vigil.tsdb.wlog import WAL
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -47,7 +47,8 @@ from vigil.scrape.loop import ScrapeLoop, ScrapeOptions
 from vigil.scrape.manager import ScrapeManager
 from vigil.scrape.relabel import populate_labels
 from vigil.scrape.target import Target
-from vigil.tsdb.wal import WAL, encode_samples, encode_series
+from vigil.tsdb.wal import encode_samples, encode_series
+from vigil.tsdb.wlog import WAL
 
 from ..scrape.fakes import FakeStorage
 

@@ -24,7 +24,8 @@ from vigil.model import Labels
 from vigil.model.clock import ManualClock
 from vigil.notify.kinds import parse_config as parse_alertmanager_config
 from vigil.remote.write import RemoteWriteStorage
-from vigil.tsdb.wal import WAL, encode_samples, encode_series
+from vigil.tsdb.wal import encode_samples, encode_series
+from vigil.tsdb.wlog import WAL
 
 PROMETHEUS = {
     "block": """

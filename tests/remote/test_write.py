@@ -21,7 +21,8 @@ from vigil.model import Labels
 from vigil.model.clock import ManualClock
 from vigil.remote import prompb
 from vigil.remote.write import RemoteWriteStorage
-from vigil.tsdb.wal import WAL, encode_samples, encode_series
+from vigil.tsdb.wal import checkpoint_records, encode_samples, encode_series
+from vigil.tsdb.wlog import WAL
 
 START = 1_700_000_000.0
 URL = "http://remote.test/api/v1/write"
@@ -402,7 +403,9 @@ def test_segments_checkpointed_away_during_an_outage_are_skipped_series_kept(
         write_scrapes(wal, 2)  # series records only in the segment about to go
         await h.until(lambda: h.value("prometheus_remote_storage_samples_retried_total") >= 3)
         upto = wal.cut_segment()
-        wal.write_checkpoint(upto, SERIES, empty, empty, empty.astype(np.float64))
+        wal.write_checkpoint(
+            upto, checkpoint_records(SERIES, empty, empty, empty.astype(np.float64))
+        )
         write_scrapes(wal, 2, first=2, series=False)
         await h.until(lambda: len(h.capture.accepted) >= 6, step=0.1)
         await h.storage.stop()

@@ -10,7 +10,8 @@ import pytest
 
 from vigil.model import Labels
 from vigil.remote.watcher import Position, WALWatcher
-from vigil.tsdb.wal import WAL, encode_samples, encode_series, frame
+from vigil.tsdb.wal import encode_samples, encode_series
+from vigil.tsdb.wlog import WAL, frame
 
 SERIES = [(1, Labels.from_dict({"__name__": "a"})), (2, Labels.from_dict({"__name__": "b"}))]
 

@@ -12,7 +12,8 @@ from prometheus_client import CollectorRegistry
 from vigil.model import Labels
 from vigil.tsdb.block import TMP_DELETION
 from vigil.tsdb.db import TSDB, TSDBOptions
-from vigil.tsdb.wal import WAL, encode_samples
+from vigil.tsdb.wal import encode_samples
+from vigil.tsdb.wlog import WAL
 
 
 def _fill(db: TSDB, timestamps: range) -> None:

@@ -20,7 +20,8 @@ from vigil.tsdb import STALE_NAN
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.tsdb.head import Head
 from vigil.tsdb.head_state import MAX_TIME, MIN_TIME, HeadOptions
-from vigil.tsdb.wal import SERIES_V1, decode_series, encode_samples, encode_series, frame
+from vigil.tsdb.wal import SERIES_V1, decode_series, encode_samples, encode_series
+from vigil.tsdb.wlog import frame
 
 LABELS = [Labels.from_dict({"__name__": "m", "i": str(i)}) for i in range(6)]
 TARGETS = [(0, 1, 2), (3, 4), (5,)]  # series scraped together: their records repeat one refs array

@@ -15,16 +15,8 @@ from prometheus_client import CollectorRegistry
 from vigil import cli
 from vigil.model import Labels
 from vigil.tsdb.db import TSDB, TSDBOptions
-from vigil.tsdb.wal import (
-    HEADER,
-    WALCorruptionError,
-    WALWriteError,
-    decode_samples,
-    decode_series,
-    encode_samples,
-    encode_series,
-    list_segments,
-)
+from vigil.tsdb.wal import decode_samples, decode_series, encode_samples, encode_series
+from vigil.tsdb.wlog import HEADER, WALCorruptionError, WALWriteError, list_segments
 
 OPTIONS = TSDBOptions(max_series=0, wal_fsync="never")
 LABELS = [Labels.from_dict({"__name__": "m", "i": str(i)}) for i in range(3)]
@@ -81,7 +73,7 @@ def test_torn_tail_is_dropped_with_a_log_line(
         cut = int(rng.integers(series_record_end + 1, ends[-1]))
         os.truncate(segment, cut)
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="vigil.tsdb.wal"):
+        with caplog.at_level(logging.WARNING, logger="vigil.tsdb.wlog"):
             got = _committed(path)
         kept = [k for k, end in enumerate(ends) if end <= cut]
         dropped = cut - (ends[kept[-1]] if kept else series_record_end)

@@ -22,16 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model import Labels
-from vigil.tsdb.wal import (
-    HEADER,
-    RECORD_TYPES,
-    SERIES_TYPES,
-    decode_samples,
-    decode_series,
-    latest_checkpoint,
-    list_segments,
-    segment_index,
-)
+from vigil.tsdb.wal import RECORD_TYPES, SERIES_TYPES, decode_samples, decode_series
+from vigil.tsdb.wlog import HEADER, latest_checkpoint, list_segments, segment_index
 
 log = logging.getLogger(__name__)
 

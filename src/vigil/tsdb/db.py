@@ -40,15 +40,13 @@ from vigil.tsdb.head_state import F64, I64, MAX_TIME, MIN_TIME, HeadOptions
 from vigil.tsdb.limits import default_max_series, memory_limit_bytes
 from vigil.tsdb.retention import expired
 from vigil.tsdb.series import SeriesBatch, SeriesData, merge_batches, merge_series
-from vigil.tsdb.wal import (
+from vigil.tsdb.wal import ReplayStats, checkpoint_records, repair, replay
+from vigil.tsdb.wlog import (
     WAL,
     FsyncPolicy,
     ReplayProgress,
-    ReplayStats,
     WALMetrics,
     remove_stale_temp_dirs,
-    repair,
-    replay,
 )
 
 log = logging.getLogger(__name__)
@@ -432,7 +430,10 @@ class TSDB:
             upto = self.wal.cut_segment()
             snapshot = self.head.snapshot()
         self.wal.write_checkpoint(
-            upto, snapshot.series, snapshot.refs, snapshot.timestamps, snapshot.values
+            upto,
+            checkpoint_records(
+                snapshot.series, snapshot.refs, snapshot.timestamps, snapshot.values
+            ),
         )
 
     def _compact(self) -> list[Path]:

@@ -12,7 +12,6 @@ import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from prometheus_client import CollectorRegistry
@@ -31,9 +30,7 @@ from vigil.tsdb.head_state import (
     HeadState,
     group_starts,
 )
-
-if TYPE_CHECKING:
-    from vigil.tsdb.wal import WAL
+from vigil.tsdb.wlog import WAL
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from vigil.model import Labels
+from vigil.tsdb import wal as walfmt
 from vigil.tsdb._api import SeriesRef
 from vigil.tsdb.head_read import gather
 from vigil.tsdb.head_state import (
@@ -239,8 +240,6 @@ def _value_bits_at(state: HeadState, ref: int, t_ms: int) -> int | None:
 def _log(state: HeadState, r: I64, t: I64, v: F64, ooo_r: I64, ooo_t: I64, ooo_v: F64) -> None:
     if state.wal is None or not (len(r) or len(ooo_r)):
         return
-    from vigil.tsdb import wal as walfmt
-
     touched = np.concatenate([r, ooo_r]) if len(ooo_r) else r
     new = np.unique(touched[~state.series.logged[touched]])
     records = []

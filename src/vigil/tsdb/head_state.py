@@ -10,7 +10,7 @@ import threading
 from collections import Counter as Tally
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -19,9 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from vigil.model import Labels
 from vigil.tsdb.chunkenc.head_chunk import decode_chunks, encode_chunks
 from vigil.tsdb.postings import MemPostings
-
-if TYPE_CHECKING:
-    from vigil.tsdb.wal import WAL
+from vigil.tsdb.wlog import WAL
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
