@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from vigil.web.body import read_capped
+from vigil.web.body import JSONBodyError, parse_json, read_capped, read_json
 
 LIMIT = 10
 
@@ -44,3 +44,49 @@ def test_read_capped(name: str, data: bytes, chunked: bool, want: tuple[int, str
     client = TestClient(Starlette(routes=[Route("/", echo, methods=["POST"])]))
     response = client.post("/", content=_chunks(data) if chunked else data)
     assert (response.status_code, response.text) == want
+
+
+JSON_CASES = [
+    (b'{"a": [1, "b"]}', {"a": [1, "b"]}),
+    (b'"x\\ud800y"', "x\ufffdy"),  # Go turns a lone surrogate escape into U+FFFD
+    (b'{"\\udc00": ["\\ud83d\\ude00", {"k": "\\ud800"}]}', {"\ufffd": ["😀", {"k": "\ufffd"}]}),
+    (b'"\xff"', "\ufffd"),  # so is invalid UTF-8
+]
+
+
+@pytest.mark.parametrize(("raw", "want"), JSON_CASES)
+def test_json_is_read_as_go_reads_it(raw: bytes, want: object) -> None:
+    assert parse_json(raw) == want
+
+
+REFUSED = [
+    (b"[" * 100_000 + b"]" * 100_000, "exceeded max depth"),
+    (b'{"a": "\\ud800", "b": ' + b"[" * 5000 + b"]" * 5000 + b"}", "exceeded max depth"),
+    (b"{", "unexpected end of JSON input"),
+    (b"nope", "invalid character 'n' looking for beginning of value"),
+]
+
+
+@pytest.mark.parametrize(("raw", "reason"), REFUSED)
+def test_json_too_deep_or_broken_is_refused(raw: bytes, reason: str) -> None:
+    with pytest.raises(JSONBodyError) as caught:
+        parse_json(raw)
+    assert (caught.value.reason, caught.value.status) == (reason, 400)
+
+
+async def echo_json(request: Request) -> JSONResponse:
+    try:
+        return JSONResponse(await read_json(request, LIMIT))
+    except JSONBodyError as err:
+        return JSONResponse(err.reason, status_code=err.status)
+
+
+def test_read_json_caps_the_body_before_parsing() -> None:
+    client = TestClient(Starlette(routes=[Route("/", echo_json, methods=["POST"])]))
+    assert client.post("/", content=b'["abc"]').json() == ["abc"]
+    too_large = client.post("/", content=b'["' + b"a" * LIMIT + b'"]')
+    assert (too_large.status_code, too_large.json()) == (
+        413,
+        f"request body is larger than {LIMIT} bytes",
+    )
+    assert client.post("/", content=b"").json() is None

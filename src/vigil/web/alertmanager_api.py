@@ -7,7 +7,6 @@ Thin by design: it parses requests, calls the core (`AlertmanagerCore`), renders
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,10 @@ from vigil.model.alert import Alert, fingerprint_hex, make_alert
 from vigil.model.labels import Labels
 from vigil.model.matchers import Matcher, MatchType
 from vigil.model.regex import Anchor, Regex, RegexError
+from vigil.web.body import JSONBodyError, read_json
 
+# Alertmanager sets no limit; 100,000 alerts of ordinary size are ~30 MB.
+MAX_BODY_BYTES = 64 << 20
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ALERTMANAGER_API_VERSION = "0.25.0"
 """The Alertmanager release whose API vigil serves; amtool warns when its own version differs."""
@@ -208,26 +210,14 @@ def _swagger_error(code: int, message: str, status: int) -> _BadRequest:
 
 
 async def _json_body(request: Request, what: str) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        raise _swagger_error(602, f"{what} in body is required", 422)
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise _swagger_error(
-            400, f'parsing {what} body from "" failed, because {_json_reason(err)}', 400
-        ) from None
-
-
-def _json_reason(err: Exception) -> str:
-    """Go's encoding/json wording for the common cases, Python's (with the position) else."""
-    if isinstance(err, json.JSONDecodeError):
-        if err.pos >= len(err.doc):
-            return "unexpected end of JSON input"
-        if err.msg == "Expecting value":
-            return f"invalid character {err.doc[err.pos]!r} looking for beginning of value"
-        return f"{err.msg} at line {err.lineno} column {err.colno}"
-    return str(err)
+        body = await read_json(request, MAX_BODY_BYTES)
+    except JSONBodyError as err:
+        message = f'parsing {what} body from "" failed, because {err.reason}'
+        raise _swagger_error(err.status, message, err.status) from None
+    if body is None:
+        raise _swagger_error(602, f"{what} in body is required", 422)
+    return body
 
 
 def _interned_labels(items: tuple[tuple[str, Any], ...]) -> Labels:
