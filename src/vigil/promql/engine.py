@@ -25,6 +25,7 @@ from vigil.promql.errors import (
     TooManySamplesError,
 )
 from vigil.promql.functions import FUNCTIONS, FunctionCall
+from vigil.promql.heap import trim_heap
 from vigil.promql.parser import parse as _parse_uncached
 from vigil.promql.value import (
     F64,
@@ -84,6 +85,10 @@ class QueryEngine(Protocol):
         ...
 
 
+# A query whose step grids reached this many cells (8 MB per float grid) gives the memory it
+# freed back to the system afterwards.
+TRIM_AFTER_CELLS = 1_000_000
+
 # Rule groups and dashboards send the same texts again and again; the AST is immutable.
 parse = functools.lru_cache(maxsize=4096)(_parse_uncached)
 
@@ -109,10 +114,13 @@ class Engine:
         queryable: Queryable,
         options: EngineOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
+        release: Callable[[], object] = trim_heap,
     ) -> None:
+        """`release` runs after a query whose step grids reached TRIM_AFTER_CELLS cells."""
         self._queryable = queryable
         self._options = options or EngineOptions()
         self._clock = clock
+        self._release = release
 
     def instant_query(
         self, query: str, t_ms: int, *, timeout_s: float | None = None, queued_s: float = 0.0
@@ -179,8 +187,12 @@ class Engine:
         )
         evaluation.reserve((end_ms - start_ms) // step_ms + 1)
         times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        value = evaluation.eval(expr, times)
-        return QueryResult(_to_query_value(value, times, instant))
+        try:
+            value = evaluation.eval(expr, times)
+            return QueryResult(_to_query_value(value, times, instant))
+        finally:
+            if evaluation.largest_grid >= TRIM_AFTER_CELLS:
+                self._release()
 
 
 class _Evaluation:
@@ -203,6 +215,7 @@ class _Evaluation:
         self.step_ms = step_ms
         self.deadline = deadline
         self.clock = clock
+        self.largest_grid = 0  # cells of the largest grid reserved so far
 
     def check_deadline(self) -> None:
         if self.deadline is not None and self.clock() > self.deadline:
@@ -218,6 +231,7 @@ class _Evaluation:
         holds one per cell."""
         if cells > self.options.max_samples:
             raise TooManySamplesError()
+        self.largest_grid = max(self.largest_grid, cells)
 
     def eval(self, root: ast.Expr, times: I64) -> Value:
         """The value of `root` at `times`: a post-order walk with its own stack, so a tree as
