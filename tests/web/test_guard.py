@@ -69,12 +69,13 @@ def test_no_users_no_auth() -> None:
     assert client.get("/x").status_code == 200
 
 
-def test_bcrypt_runs_once_per_credentials_and_hash() -> None:
+def test_bcrypt_runs_once_per_correct_credentials_and_hash() -> None:
+    """Only successes are cached (exporter-toolkit's rule): wrong passwords cannot evict them."""
     client, guard = _client(USERS)
     for _ in range(5):
         assert client.get("/x", headers=_auth("alice", "secret")).status_code == 200
         assert client.get("/x", headers=_auth("alice", "bad")).status_code == 401
-    assert guard.cache.bcrypt_checks == 2
+    assert guard.cache.bcrypt_checks == 1 + 5
 
 
 def test_changed_hash_misses_the_cache() -> None:

@@ -3,9 +3,11 @@
 Basic auth (`basic_auth_users` of `--web.config.file`): every route — UI pages, /static/*,
 every API, /metrics, /-/healthy — answers 401 with `WWW-Authenticate: Basic` unless the
 request carries a listed user and the password of its bcrypt hash, as exporter-toolkit does.
-A bcrypt check costs tens of ms, so results are cached by (user, stored hash, SHA-256 of the
-password given); a changed hash misses the cache. Unknown users are checked against a dummy
-hash so the answer takes as long as for a known one.
+A bcrypt check costs tens of ms, so successes are cached by (user, stored hash, SHA-256 of the
+password given), as exporter-toolkit does; a changed hash misses the cache. Checks run in
+worker threads, at most a few at a time: a flood of wrong passwords queues behind that bound
+and can neither evict a cached success nor delay a request that has one. Unknown users are
+checked against a dummy hash so the answer takes as long as for a known one.
 
 CSRF model. vigil's API is called by programs (curl, Grafana's backend, amtool, Prometheus
 remote-write), which send no `Origin`, and by vigil's own UI, served from the same origin.
@@ -36,8 +38,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
+import anyio
+import anyio.to_thread
 import bcrypt
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.config._yaml import ConfigError
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CACHE_SIZE = 100
+_BCRYPT_CONCURRENCY = 2  # bcrypt holds a core each: more only queues inside the CPU
 # bcrypt of a random password nobody knows: checked for unknown users, so that timing does
 # not tell which user names exist.
 _DUMMY_HASH = b"$2b$10$R8RxXFMZjY3FCelMDKnirOROzRetEcEeaiFNvYmhPkNsnkrCsjsn."
@@ -69,39 +73,50 @@ def _origin(url: str) -> str | None:
 
 
 class BasicAuthCache:
-    """Checks (user, password) against bcrypt hashes, remembering the last results."""
+    """Checks (user, password) against bcrypt hashes off the event loop, at most
+    `concurrency` at once, remembering the last `size` successes."""
 
-    def __init__(self, size: int = _CACHE_SIZE) -> None:
+    def __init__(self, size: int = _CACHE_SIZE, concurrency: int = _BCRYPT_CONCURRENCY) -> None:
         self._size = size
-        self._results: OrderedDict[tuple[str, bytes, bytes], bool] = OrderedDict()
-        self._lock = threading.Lock()  # one bcrypt at a time, as exporter-toolkit
+        self._good: OrderedDict[tuple[str, bytes, bytes], None] = OrderedDict()
+        self._lock = threading.Lock()  # guards `_good` only, never held during bcrypt
+        self._slots = anyio.CapacityLimiter(concurrency)
         self.bcrypt_checks = 0
 
-    def cached(self, users: Mapping[str, bytes], user: str, password: bytes) -> bool | None:
+    def cached(self, users: Mapping[str, bytes], user: str, password: bytes) -> bool:
         key = self._key(users, user, password)
         with self._lock:
-            result = self._results.get(key)
-            if result is not None:
-                self._results.move_to_end(key)
-            return result
+            if key not in self._good:
+                return False
+            self._good.move_to_end(key)
+            return True
 
-    def check(self, users: Mapping[str, bytes], user: str, password: bytes) -> bool:
-        """Compare in constant time (bcrypt.checkpw); slow the first time, cached after."""
-        key = self._key(users, user, password)
+    async def verify(self, users: Mapping[str, bytes], user: str, password: bytes) -> bool:
+        """A cached success at once; else bcrypt in a worker thread, queued behind the
+        concurrency bound (the wait holds no thread)."""
+        if self.cached(users, user, password):
+            return True
+        return await anyio.to_thread.run_sync(
+            self._check, users, user, password, limiter=self._slots
+        )
+
+    def _check(self, users: Mapping[str, bytes], user: str, password: bytes) -> bool:
+        """Compare in constant time (bcrypt.checkpw); remember a success."""
+        if self.cached(users, user, password):  # verified while this one queued
+            return True
+        hashed = users.get(user)
         with self._lock:
-            cached = self._results.get(key)
-            if cached is not None:
-                return cached
-            hashed = users.get(user)
             self.bcrypt_checks += 1
-            try:
-                ok = bcrypt.checkpw(password, hashed or _DUMMY_HASH) and hashed is not None
-            except ValueError:  # a password bcrypt refuses (over 72 bytes)
-                ok = False
-            self._results[key] = ok
-            if len(self._results) > self._size:
-                self._results.popitem(last=False)
-            return ok
+        try:
+            ok = bcrypt.checkpw(password, hashed or _DUMMY_HASH) and hashed is not None
+        except ValueError:  # a password bcrypt refuses (over 72 bytes)
+            ok = False
+        if ok:
+            with self._lock:
+                self._good[self._key(users, user, password)] = None
+                if len(self._good) > self._size:
+                    self._good.popitem(last=False)
+        return ok
 
     @staticmethod
     def _key(users: Mapping[str, bytes], user: str, password: bytes) -> tuple[str, bytes, bytes]:
@@ -222,8 +237,4 @@ class WebGuard:
         if credentials is None:
             return False
         user, password = credentials
-        users = config.basic_auth_users
-        cached = self.cache.cached(users, user, password)
-        if cached is not None:
-            return cached
-        return await run_in_threadpool(self.cache.check, users, user, password)
+        return await self.cache.verify(config.basic_auth_users, user, password)
