@@ -97,7 +97,9 @@ QUERIES = st.one_of(
 SELECTORS = st.lists(st.one_of(QUERIES, st.sampled_from(["up", '{job="a"}', "{}"])), max_size=3)
 LABEL_NAMES = st.one_of(
     st.sampled_from(["job", "__name__", "U__a_2e_b", "U___zz_", "U__", "0bad-na me"]),
-    st.text(alphabet=string.ascii_letters + string.digits + "_-. %é", min_size=1, max_size=12),
+    st.text(alphabet=string.ascii_letters + string.digits + "_-. %é", min_size=1, max_size=12)
+    # "." and ".." are dot segments: clients resolve them before a request is sent.
+    .filter(lambda name: name not in (".", "..")),
 )
 
 
@@ -121,6 +123,7 @@ def _assert_not_500(client: TestClient, path: str, params: list[tuple[str, str]]
 _FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
