@@ -73,6 +73,22 @@ ATTACKS = [
         None,
     ),
     Attack(
+        "unclosed string of 20,000 escaped quotes",
+        "POST",
+        "/api/v1/query",
+        {"query": '"' + '\\"' * 20_000},
+        (400, "bad_data"),
+        (400, "bad_data"),
+    ),
+    Attack(
+        "2,000 operators at vigil's bound",
+        "POST",
+        "/api/v1/query",
+        {"query": " * ".join(["(" + "+".join(["1"] * 100) + ")"] * 19)},
+        (200, None),
+        (200, None),
+    ),
+    Attack(
         "series match[] of 10,000 parentheses",
         "POST",
         "/api/v1/series",

@@ -23,7 +23,8 @@ _TOKEN = re.compile(
     r"""["'`#]|[()\[\]{},]|==|!=|>=|<=|=~|!~|[-+*/%^<>]|\b(?:and|or|unless|atan2)\b""",
     re.IGNORECASE,
 )
-_STRING_END = {
+# From a quote or `#`: the whole string or comment (the match fails when it is not closed).
+STRING_ENDS = {
     '"': re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL),
     "'": re.compile(r"'(?:[^'\\]|\\.)*'", re.DOTALL),
     "`": re.compile(r"`[^`]*`"),
@@ -48,8 +49,8 @@ def check_query_size(query: str) -> None:
     while (token := _TOKEN.search(query, pos)) is not None:
         text = token.group(0)
         pos = token.end()
-        if text in _STRING_END:
-            skipped = _STRING_END[text].match(query, token.start())
+        if text in STRING_ENDS:
+            skipped = STRING_ENDS[text].match(query, token.start())
             if skipped is None:
                 return  # an unterminated string: the parser stops there with its own error
             pos = skipped.end()

@@ -35,7 +35,7 @@ from vigil.promql.ast import (
     VectorSelector,
 )
 from vigil.promql.errors import ParseError, UnsupportedFeatureError
-from vigil.promql.limits import check_query_size
+from vigil.promql.limits import STRING_ENDS, check_query_size
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _AT_PLACEHOLDER_BASE_S = 100_000_000_000  # year ~5138: `@` values from here on are swapped
@@ -209,7 +209,7 @@ def _matcher(name: str, op: str, value: str) -> Matcher:
 
 # --- Prometheus 3 syntax the package lacks -------------------------------------------------
 
-_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`|#[^\n]*')
+_STRING_START = re.compile(r"[\"'`#]")
 _PLAIN_DURATION = re.compile(r"\s*((\d+(ms|[smhdwy]))+|\d+)\s*\Z")
 _OFFSET = re.compile(r"\boffset\b", re.IGNORECASE)
 _AT_NUMBER = re.compile(
@@ -218,7 +218,17 @@ _AT_NUMBER = re.compile(
 
 
 def _code_only(query: str) -> str:
-    return _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group(0)), query)
+    """`query` with its strings and comments blanked out, in one pass: an unclosed string
+    blanks the rest (the parser refuses it anyway)."""
+    pieces: list[str] = []
+    done = 0
+    while (start := _STRING_START.search(query, done)) is not None:
+        closed = STRING_ENDS[start.group()].match(query, start.start())
+        end = len(query) if closed is None else closed.end()
+        pieces += (query[done : start.start()], " " * (end - start.start()))
+        done = end
+    pieces.append(query[done:])
+    return "".join(pieces)
 
 
 def rewrite_prometheus3_syntax(
