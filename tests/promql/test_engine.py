@@ -114,6 +114,16 @@ def test_the_deadline_is_checked_inside_window_functions() -> None:
     assert engine.instant_query("count_over_time(up[5m])", 300_000).value
 
 
+def test_a_query_that_overran_its_deadline_in_one_step_times_out() -> None:
+    """Three checks between nodes pass (deadline 3.5 s, one second per check); the result is
+    a timeout, not a late success."""
+    engine = Engine(_storage().queryable, EngineOptions(timeout_s=3.5), clock=_Ticks())
+    with pytest.raises(QueryTimeoutError):
+        engine.instant_query("vector(1)", 300_000)
+    engine = Engine(_storage().queryable, EngineOptions(timeout_s=4.5), clock=_Ticks())
+    assert engine.instant_query("vector(1)", 300_000).value
+
+
 def test_padded_windows_are_reserved_against_max_samples() -> None:
     """One long window beside many short ones: few samples, but quantile_over_time pads every
     window to the longest one, and that grid is what counts."""

@@ -189,6 +189,7 @@ class Engine:
         times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         try:
             value = evaluation.eval(expr, times)
+            evaluation.check_deadline()  # one long step (a join) may have overrun it
             return QueryResult(_to_query_value(value, times, instant))
         finally:
             if evaluation.largest_grid >= TRIM_AFTER_CELLS:
