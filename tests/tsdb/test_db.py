@@ -277,13 +277,25 @@ def test_block_cache_option(tmp_path: Path, cache_bytes: int, kept: int | None) 
     assert fresh.timestamps.tolist() == reopened.timestamps.tolist() == list(range(0, 4000, 100))
 
 
+_V2_SELF = {
+    "proc/self/cgroup": "0::/\n",
+    "proc/self/mountinfo": "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+}
+_V1_SELF = {
+    "proc/self/cgroup": "4:memory:/\n",
+    "proc/self/mountinfo": "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+}
 LIMIT_CASES = [
-    ("cgroup v2", {"sys/fs/cgroup/memory.max": "1073741824\n"}, 1 << 30),
-    ("cgroup v2 unlimited", {"sys/fs/cgroup/memory.max": "max\n"}, 4 << 30),
-    ("cgroup v1", {"sys/fs/cgroup/memory/memory.limit_in_bytes": "536870912\n"}, 512 << 20),
+    ("cgroup v2", {**_V2_SELF, "sys/fs/cgroup/memory.max": "1073741824\n"}, 1 << 30),
+    ("cgroup v2 unlimited", {**_V2_SELF, "sys/fs/cgroup/memory.max": "max\n"}, 4 << 30),
+    (
+        "cgroup v1",
+        {**_V1_SELF, "sys/fs/cgroup/memory/memory.limit_in_bytes": "536870912\n"},
+        512 << 20,
+    ),
     (
         "cgroup v1 unlimited",
-        {"sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"},
+        {**_V1_SELF, "sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"},
         4 << 30,
     ),
     ("no cgroup", {}, 4 << 30),
