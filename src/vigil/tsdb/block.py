@@ -8,7 +8,7 @@ Layout of `<parent>/<ULID>/` (see DESIGN.md, storage):
   labels: label pairs as symbol ids, per-series time range and sample count, offset of
   its record in `chunks/`), and postings (for each label pair, the series that have it).
   Every table is a flat little-endian array, read in place through mmap.
-- `chunks/000001` — one `encoding` record per series, back to back.
+- `chunks/000001` — one `chunkenc.block_record` record per series, back to back.
 - `tombstones` — deleted (series, time range) intervals; written empty today, honoured by
   every read, so deletion can come later without a format change.
 

@@ -25,8 +25,8 @@ from vigil.tsdb.chunkenc.primitives import (
     NEG_ZERO_BITS,
     POW10,
     WIDTH_TYPES,
-    decimal_scales,
-    width_codes,
+    decimal_scale,
+    width_code,
     width_dtype,
 )
 
@@ -184,8 +184,7 @@ def _decimal_scale(vs: npt.NDArray[np.float64]) -> tuple[int | None, npt.NDArray
     """The least k such that every ordinary value is exactly `round(v*10**k) / 10**k`, and
     which values are exceptional (kept as raw bits: non-finite, -0.0, or too many digits)."""
     exceptional = ~np.isfinite(vs) | (vs.view(np.uint64) == NEG_ZERO_BITS)
-    scale, _ = decimal_scales(vs[~exceptional][None, :], _MAX_SCALE, _MAX_EXACT)
-    k = int(scale[0])
+    k = decimal_scale(vs[~exceptional], _MAX_SCALE, _MAX_EXACT)
     return (None if k < 0 else k), exceptional
 
 
@@ -212,7 +211,7 @@ def _xor_bits(bits: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 
 def _pack_ints(column: npt.NDArray[np.int64]) -> tuple[int, bytes]:
     """Width code and byte-shuffled bytes; width code 0 means an all-zero column."""
-    code = int(width_codes(column[None, :])[0])
+    code = width_code(column)
     if code == 0:
         return 0, b""
     return code, _shuffle(column.astype(width_dtype(code)))
