@@ -20,7 +20,7 @@ from vigil.model import METRIC_NAME, Labels
 from vigil.tsdb._api import SeriesRef
 from vigil.tsdb.head_append import CommitResult, HeadAppender, apply
 from vigil.tsdb.head_read import HeadQuerier, gather
-from vigil.tsdb.head_replay import replay_in_order, replay_series, replay_series_many
+from vigil.tsdb.head_replay import replay, replay_in_order, replay_series, replay_series_many
 from vigil.tsdb.head_state import (
     F64,
     I64,
@@ -160,7 +160,7 @@ class Head:
     def replay(self, refs: I64, ts: I64, vs: F64, out_of_order: bool) -> CommitResult:
         """Re-apply one WAL record: samples older than the last block are skipped, nothing is logged."""
         with self._lock:
-            return apply(self._state, refs, ts, vs, replaying=True, out_of_order=out_of_order)
+            return replay(self._state, refs, ts, vs, out_of_order)
 
     def replay_series(self, ref: int, labels: Labels) -> None:
         with self._lock:
