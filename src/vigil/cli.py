@@ -216,7 +216,11 @@ def _run_agent(args: argparse.Namespace) -> int:
     from vigil.agent import build_app
 
     web = _web_config("agent", args.web_config_file)
-    return _serve("agent", args.listen_address, lambda: build_app(agent_options(args)), web=web)
+
+    def build() -> Any:
+        return build_app(agent_options(args))
+
+    return _serve("agent", args.listen_address, build, web=web, allowed_hosts=args.allowed_hosts)
 
 
 def _serve(
@@ -227,6 +231,7 @@ def _serve(
     web: WebConfigSource | None = None,
     external_url: str = "",
     internal_token: str = "",
+    allowed_hosts: str = "",
 ) -> int:
     """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
     the uvicorn server (setting its `should_exit` stops it). uvicorn's "auto" takes the C HTTP
@@ -244,11 +249,15 @@ def _serve(
         print(f"vigil {command}: {err}", file=sys.stderr)
         return 2
     from vigil.web.guard import WebGuard
+    from vigil.web.hosts import AllowedHosts
     from vigil.web.webconfig import WebConfig, reloading_context
 
     current = web.current if web is not None else WebConfig
     context = reloading_context(current)
-    app = WebGuard(build(), current, external_url, internal_token=internal_token)
+    hosts = AllowedHosts.parse(allowed_hosts, host, external_url)
+    app = WebGuard(
+        build(), current, external_url, internal_token=internal_token, allowed_hosts=hosts
+    )
     scheme = "https" if context is not None else "http"
     logging.getLogger("vigil").info("%s listening on %s://%s:%d", command, scheme, host, port)
     config = uvicorn.Config(
@@ -268,13 +277,23 @@ def _serve(
 
 
 def _add_web_config_flag(parser: argparse.ArgumentParser) -> None:
-    """exporter-toolkit's flag: TLS, response headers and basic-auth users from one file."""
+    """exporter-toolkit's flag: TLS, response headers and basic-auth users from one file; and
+    the Host names state-changing requests may use."""
     parser.add_argument(
         "--web.config.file",
         dest="web_config_file",
         default="",
         metavar="FILE",
         help="web config (exporter-toolkit's format): TLS, basic_auth_users, headers",
+    )
+    parser.add_argument(
+        "--web.allowed-hosts",
+        dest="allowed_hosts",
+        default="",
+        metavar="NAMES",
+        help="comma-separated Host names POST/PUT/DELETE requests may use (* for any; IP "
+        "addresses always pass); default: localhost, the listen address, this machine's "
+        "names and --web.external-url's host (refuses DNS-rebinding pages)",
     )
 
 
@@ -559,7 +578,12 @@ def _run_alertmanager(args: argparse.Namespace) -> int:
         return alertmanager_app(AlertmanagerService(config, text, options, SystemClock()), prefix)
 
     return _serve(
-        "alertmanager", args.listen_address, build, web=web, external_url=options.external_url
+        "alertmanager",
+        args.listen_address,
+        build,
+        web=web,
+        external_url=options.external_url,
+        allowed_hosts=args.allowed_hosts,
     )
 
 
@@ -1056,6 +1080,7 @@ def _run_server(args: argparse.Namespace) -> int:
         web,
         args.external_url,
         internal_token=self_scrape.token,
+        allowed_hosts=args.allowed_hosts,
     )
     if server.failure is not None:
         print(f"vigil server: {server.failure}", file=sys.stderr)

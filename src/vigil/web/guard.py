@@ -20,7 +20,9 @@ state-changing one. So a POST, PUT, PATCH or DELETE is refused with 403 when:
 - it carries `X-Vigil-UI: 1` (the UI's mark) and credentials but no `Origin`: a browser
   request that lost the header that proves where it comes from.
 Requests without `Origin` pass: a program that can forge headers can also just send the
-request, so there is nothing a check could protect. Nothing else is exempt.
+request, so there is nothing a check could protect. Nothing else is exempt. Before that, a
+state-changing request whose `Host` is not one of the server's names (`--web.allowed-hosts`)
+is refused with 403: a DNS-rebinding page's requests are same-origin for the browser.
 
 Headers from `http_server_config.headers` are added to every response that does not set the
 header itself (the UI's own `X-Frame-Options` and CSP on index.html are kept).
@@ -44,6 +46,7 @@ import bcrypt
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.config._yaml import ConfigError
+from vigil.web.hosts import AllowedHosts
 from vigil.web.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
@@ -160,8 +163,10 @@ class WebGuard:
         external_url: str = "",
         cache: BasicAuthCache | None = None,
         internal_token: str = "",
+        allowed_hosts: AllowedHosts | None = None,
     ) -> None:
         self.app = app
+        self._allowed_hosts = allowed_hosts
         # `Authorization: Bearer <token>` from vigil's own default self-scrape.
         self._internal = b"Bearer " + internal_token.encode() if internal_token else b""
         self._config = config
@@ -183,7 +188,7 @@ class WebGuard:
             headers.setdefault(name.lower(), value)
         extra = [(k.lower().encode(), v.encode()) for k, v in config.http.headers]
         if scope["type"] == "http" and scope.get("method") in STATE_CHANGING:
-            refusal = self._cross_origin(scope, headers)
+            refusal = self._unknown_host(headers) or self._cross_origin(scope, headers)
             if refusal is not None:
                 await _plain(send, 403, refusal, extra)
                 return
@@ -202,6 +207,17 @@ class WebGuard:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _unknown_host(self, headers: dict[bytes, bytes]) -> str | None:
+        """Why a state-changing request's Host is refused (DNS rebinding), or None."""
+        host = headers.get(b"host", b"").decode("latin-1")
+        if self._allowed_hosts is None or self._allowed_hosts.allows(host):
+            return None
+        return (
+            f"request refused: Host {host} is not one of this server's names "
+            "(--web.allowed-hosts); a page that re-resolved its own name to this server "
+            "(DNS rebinding) sends such requests\n"
+        )
 
     def _cross_origin(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
         """Why a state-changing request is refused as cross-origin, or None."""
