@@ -241,9 +241,11 @@ def test_builtins_listed_first_and_protected(store: DashboardStore) -> None:
     with pytest.raises(BuiltinDashboardError):
         store.delete("vigil-node")
     shadow = json.dumps({"uid": "vigil-node", "title": "My node", "panels": []}).encode()
-    with pytest.raises(DashboardConflictError, match="built-in dashboard"):
-        store.import_dashboard(shadow, "mine.json")
-    store.import_dashboard(shadow, "mine.json", overwrite=True)
+    for overwrite in (False, True):
+        with pytest.raises(BuiltinDashboardError, match="read-only"):
+            store.import_dashboard(shadow, "mine.json", overwrite=overwrite)
+    assert not (store.directory / "vigil-node.json").exists()
+    (store.directory / "vigil-node.json").write_bytes(shadow)  # dropped by hand: it shadows
     assert store.get("vigil-node").title == "My node"
     assert [s.title for s in store.list()][:2] == ["My node", "Containers"]
     store.delete("vigil-node")  # removes the shadowing copy: the shipped one is back

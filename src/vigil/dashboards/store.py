@@ -61,7 +61,7 @@ class DashboardNotFoundError(DashboardError):
 
 
 class BuiltinDashboardError(DashboardError):
-    """A built-in dashboard cannot be deleted."""
+    """A built-in dashboard is read-only: it can be neither replaced nor deleted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +121,18 @@ def parse_dashboard(raw: bytes, source: str) -> tuple[dict[str, Any], bool]:
         ) from None
     try:
         value = json.loads(text)
+        overwrite = False
+        wrapped = isinstance(value, dict) and isinstance(value.get("dashboard"), dict)
+        if wrapped and "panels" not in value and "rows" not in value:
+            overwrite = value.get("overwrite") is True
+            value = value["dashboard"]
+        return normalize(value, source), overwrite
     except json.JSONDecodeError as err:
         raise DashboardError(
             source, f"not JSON: {err.msg} at line {err.lineno}, column {err.colno}"
         ) from None
-    overwrite = False
-    wrapped = isinstance(value, dict) and isinstance(value.get("dashboard"), dict)
-    if wrapped and "panels" not in value and "rows" not in value:
-        overwrite = value.get("overwrite") is True
-        value = value["dashboard"]
-    return normalize(value, source), overwrite
+    except RecursionError:
+        raise DashboardError(source, "nested too deeply to be a dashboard") from None
 
 
 def normalize(value: Any, source: str) -> dict[str, Any]:
@@ -456,7 +458,7 @@ class DashboardStore:
                 yield path
 
     def _load(self, path: Path) -> Dashboard | DashboardError:
-        source = str(path)
+        source = path.name  # never the server's directory: errors reach API clients
         try:
             stat = path.stat()
             key = (stat.st_mtime_ns, stat.st_size)
@@ -487,25 +489,32 @@ class DashboardStore:
 
     def import_dashboard(self, raw: bytes, source: str, *, overwrite: bool = False) -> Dashboard:
         """Store `raw` (any accepted form); `overwrite` (or the wrapper's own flag) replaces a
-        dashboard with the same uid, also a built-in one."""
+        stored dashboard with the same uid. Built-ins are read-only. Everything is checked
+        before the file is written (atomically), so a refused import leaves nothing behind."""
         model, wrapper_overwrite = parse_dashboard(raw, source)
         overwrite = overwrite or wrapper_overwrite
         uid = str(model["uid"])
+        if uid in BUILTIN_UIDS:
+            raise BuiltinDashboardError(
+                source,
+                f'uid "{uid}" is a built-in dashboard, which is read-only; give your copy '
+                'another "uid" (or none, for one derived from its title) to import it',
+            )
+        body = json.dumps(model, indent=2, ensure_ascii=False).encode() + b"\n"
+        if len(body) > MAX_BYTES:
+            raise DashboardError(
+                source,
+                f"is {len(body) / 1048576:.1f} MiB once normalised, more than the "
+                f"{MAX_BYTES >> 20} MiB allowed",
+            )
         with self._lock:
             path = self.directory / f"{uid}.json"
-            if not overwrite:
-                if uid in BUILTIN_UIDS:
-                    raise DashboardConflictError(
-                        source,
-                        f'uid "{uid}" is a built-in dashboard; import with overwrite to replace it',
-                    )
-                if path.exists():
-                    raise DashboardConflictError(
-                        source,
-                        f'a dashboard with uid "{uid}" exists already; import with overwrite '
-                        "to replace it",
-                    )
-            body = json.dumps(model, indent=2, ensure_ascii=False).encode() + b"\n"
+            if not overwrite and path.exists():
+                raise DashboardConflictError(
+                    source,
+                    f'a dashboard with uid "{uid}" exists already; import with overwrite '
+                    "to replace it",
+                )
             self.directory.mkdir(parents=True, exist_ok=True)
             write_atomically(path, body)
         loaded = self._load(path)

@@ -151,7 +151,7 @@ class DashboardsAPI:
             dashboard = await run_in_threadpool(
                 lambda: self._store.import_dashboard(raw, source, overwrite=overwrite)
             )
-        except DashboardConflictError as err:
+        except (DashboardConflictError, BuiltinDashboardError) as err:
             return _error(409, "conflict", str(err))
         except DashboardError as err:
             return _error(400, "bad_data", str(err))
