@@ -116,7 +116,7 @@ def _measure(
 async def _profile_in_process(alerts: list[dict[str, object]], rounds: int) -> None:
     """The POST handler's work without HTTP: JSON decode, `postable_alerts`, `put_alerts`
     (store, inhibitor, dispatcher), under cProfile; the first round (cold caches) apart."""
-    from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService
+    from vigil.cmd.alertmanager_service import AlertmanagerOptions, AlertmanagerService
     from vigil.config.alertmanager import parse_config
     from vigil.model.clock import SystemClock
     from vigil.notify.kinds import KINDS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from vigil.app import Server, ServerOptions, default_config
+from vigil.cmd.server_process import Server, ServerOptions, default_config
 
 
 def _config(path: Path, job: str) -> None:
@@ -66,10 +66,10 @@ def test_default_config_scrapes_the_server_itself() -> None:
 
 
 def test_block_cache_size_flag_reaches_the_tsdb(tmp_path: Path) -> None:
-    from vigil.cli import build_parser
+    from vigil.cmd import build_parser
 
     args = build_parser().parse_args(["server", "--storage.tsdb.block-cache-size=4MB"])
-    assert args.block_cache_size == 4 * 1024 * 1024
+    assert args.block_cache_bytes == 4 * 1024 * 1024
     server = Server(ServerOptions(data_dir=tmp_path / "data", block_cache_bytes=0))
     assert server._tsdb_options().block_cache_bytes == 0
 

@@ -11,7 +11,7 @@ import pytest
 
 import vigil
 from tests.conftest import FIXTURES
-from vigil.cli import main
+from vigil.cmd import main
 from vigil.exposition.check import check_metrics_command
 
 

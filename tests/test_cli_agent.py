@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.agent import AgentOptions
-from vigil.cli import agent_options, build_parser
+from vigil.cmd import build_parser
+from vigil.cmd.agent import agent_options
+from vigil.cmd.agent_app import AgentOptions
 from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, HostPaths
 
 

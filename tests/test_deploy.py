@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from vigil.cli import build_parser
+from vigil.cmd import build_parser
 
 UNITS = sorted((REPO / "deploy").glob("*.service"))
 

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from tests.conftest import free_port, running
 from tests.notify.capture import http_capture
-from vigil.heartbeat import GroupHealth, Heartbeat, rules_problem
 from vigil.model.clock import ManualClock
+from vigil.notify.heartbeat import GroupHealth, Heartbeat, rules_problem
 
 START = 1_700_000_000.0
 

@@ -9,8 +9,8 @@ import math
 import pytest
 
 from tests.conftest import free_port
-from vigil.cli import build_parser
-from vigil.query_cli import (
+from vigil.cmd import build_parser
+from vigil.cmd.query import (
     QueryCommandError,
     format_label_set,
     format_metric,

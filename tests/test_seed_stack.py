@@ -27,8 +27,8 @@ from prometheus_client import CollectorRegistry
 
 from tests.conftest import FIXTURES, free_port, peer, running
 from tests.notify.capture import HTTPCapture, http_capture
-from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService
-from vigil.app import Server, ServerOptions
+from vigil.cmd.alertmanager_service import AlertmanagerOptions, AlertmanagerService
+from vigil.cmd.server_process import Server, ServerOptions
 from vigil.config.prometheus import parse_config as parse_prometheus_config
 from vigil.model.alert import Alert
 from vigil.model.clock import ManualClock

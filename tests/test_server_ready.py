@@ -18,9 +18,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
-import vigil.startup
+import vigil.tsdb.startup
 from tests.conftest import free_port
-from vigil.app import Server, ServerOptions
+from vigil.cmd.server_process import Server, ServerOptions
 from vigil.model import Labels
 from vigil.tsdb.db import TSDB, TSDBLoader, TSDBOptions
 
@@ -91,7 +91,7 @@ def test_ready_reports_replay_progress_and_queries_wait_for_it(
         return load(self, progress)
 
     monkeypatch.setattr(TSDBLoader, "load", held_load)
-    monkeypatch.setattr(vigil.startup, "GRACE_S", 0.0)
+    monkeypatch.setattr(vigil.tsdb.startup, "GRACE_S", 0.0)
     config = tmp_path / "prometheus.yml"
     config.write_text(SCRAPE_ONE)
     server = Server(ServerOptions(config_file=config, data_dir=data, host_collectors=False))

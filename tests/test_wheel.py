@@ -37,3 +37,6 @@ def test_wheel_ships_the_built_ui(tmp_path: Path) -> None:
     assert [n for n in SHIPPED if n not in names] == []
     assert any(n.startswith("vigil/rules/default/") and n.endswith(".yml") for n in names)
     assert not [n for n in names if "node_modules" in n or n.startswith("ui/")]
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "vigil = vigil.cmd:main" in scripts.splitlines()

@@ -4,6 +4,6 @@ import sys
 # to be installed; vigil never runs it, so it is marked absent before anything imports httpx.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from vigil.cli import main  # noqa: E402
+from vigil.cmd import main  # noqa: E402
 
 raise SystemExit(main())

@@ -138,10 +138,10 @@ def test_live_state_from_a_real_alertmanager(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["config", "alertmanager-config"])
 def test_check_config_explains_alerts_too(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from vigil import cli
+    from vigil import cmd
 
     labels = "alertname=HighMemoryUsage,severity=warning,instance=a:9100"
-    assert cli.main(["check", command, str(SEED), "--explain", labels]) == 0
+    assert cmd.main(["check", command, str(SEED), "--explain", labels]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{SEED}: SUCCESS")
     assert 'group key: {}:{alertname="HighMemoryUsage"}' in out

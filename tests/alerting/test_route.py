@@ -152,7 +152,7 @@ def test_match_continue_inheritance_and_group_keys() -> None:
 
 
 def test_cli_routes_test() -> None:
-    from vigil.cli import main
+    from vigil.cmd import main
 
     config = str(TESTDATA / "conf.good.yml")
     args = ["alertmanager", "config", "routes", "test", f"--config.file={config}"]

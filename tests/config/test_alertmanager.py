@@ -254,7 +254,7 @@ def test_lints(text: str, fragment: str) -> None:
 def test_cli_check_config_detects_alertmanager(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from vigil.cli import main
+    from vigil.cmd import main
 
     path = tmp_path / "alertmanager.yml"
     path.write_text(BASE + "  - name: unused\n")

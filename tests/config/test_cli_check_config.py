@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES
-from vigil.cli import main
+from vigil.cmd import main
 
 
 def test_seed_config_passes(capsys: pytest.CaptureFixture[str]) -> None:

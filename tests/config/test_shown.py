@@ -16,8 +16,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
-from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService, alertmanager_app
-from vigil.app import Server, ServerOptions
+from vigil.cmd.alertmanager_service import (
+    AlertmanagerOptions,
+    AlertmanagerService,
+    alertmanager_app,
+)
+from vigil.cmd.server_process import Server, ServerOptions
 from vigil.config import prometheus
 from vigil.config.shown import redact_url
 from vigil.model import Labels

@@ -11,8 +11,12 @@ import httpx
 from starlette.testclient import TestClient
 
 from tests.conftest import free_port, peer, running
-from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService, alertmanager_app
-from vigil.app import Server, ServerOptions
+from vigil.cmd.alertmanager_service import (
+    AlertmanagerOptions,
+    AlertmanagerService,
+    alertmanager_app,
+)
+from vigil.cmd.server_process import Server, ServerOptions
 from vigil.model.clock import ManualClock
 from vigil.notify.kinds import load_config
 

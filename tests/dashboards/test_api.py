@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.conftest import CONFORMANCE
-from vigil.app import Server, ServerOptions
+from vigil.cmd.server_process import Server, ServerOptions
 from vigil.dashboards import BUILTIN_UIDS, MAX_BYTES, DashboardStore, count_panels
 from vigil.web.dashboards_api import DashboardsAPI
 

@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import vigil.exporter.containers
-from vigil.agent import AgentOptions, build_app
+from vigil.cmd.agent_app import AgentOptions, build_app
 from vigil.dashboards import BUILTIN_UIDS, Dashboard, DashboardStore
 from vigil.promql.ast import VectorSelector
 from vigil.promql.parser import parse

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CONFORMANCE, free_port, running
-from vigil.cli import main
+from vigil.cmd import main
 from vigil.dashboards import BUILTIN_UIDS, count_panels
 
 NODE_EXPORTER_FULL = CONFORMANCE / "grafana" / "node-exporter-full.json"

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from tests.conftest import free_port
 
-from vigil.cli import build_parser
+from vigil.cmd import build_parser
 from vigil.model import Labels
 from vigil.promql.errors import InvalidQueryError, PromQLError, QueryError, QueryTimeoutError
 from vigil.promql.value import Matrix, QueryResult, Sample, Scalar, String, Vector

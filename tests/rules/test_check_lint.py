@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from tests.conftest import free_port, peer, running
-from vigil.cli import main
+from vigil.cmd import main
 from vigil.model import Labels
 from vigil.promql import parse
 from vigil.promql.engine import Engine

@@ -19,7 +19,7 @@ import yaml
 
 from tests.conftest import REPO, free_port, peer, running
 from vigil.alerting import Inhibitor, Marker
-from vigil.cli import main
+from vigil.cmd import main
 from vigil.model.alert import Alert
 from vigil.model.labels import Labels
 from vigil.notify.kinds import parse_config

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONFORMANCE, peer
-from vigil.cli import main
+from vigil.cmd import main
 
 PROMTOOL_DIR = CONFORMANCE / "promtool"
 

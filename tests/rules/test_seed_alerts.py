@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import peer
-from vigil.cli import main
+from vigil.cmd import main
 
 SEED_TEST = Path(__file__).parent / "fixtures" / "seed-alerts.test.yml"
 

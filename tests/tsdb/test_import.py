@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vigil.cli import main
+from vigil.cmd import main
 from vigil.exposition import ParseError
 from vigil.model import Matcher
 from vigil.tsdb.block import open_blocks

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from vigil import cli
+from vigil import cmd
 from vigil.model import Labels
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.tsdb.wal import decode_samples, decode_series, encode_samples, encode_series
@@ -101,16 +101,16 @@ def test_middle_corruption_stops_and_repair_recovers(
     assert (err.value.path, err.value.offset) == (segment, record)
     assert f"vigil tsdb repair {tmp_path}" in str(err.value)
 
-    assert cli.main(["tsdb", "repair", str(tmp_path)]) == 1
+    assert cmd.main(["tsdb", "repair", str(tmp_path)]) == 1
     report = capsys.readouterr().out
     assert f"{segment} at offset {record}" in report
     assert "3 readable records after it" in report
     assert segment.stat().st_size == len(data), "nothing changes without --yes"
 
-    assert cli.main(["tsdb", "repair", str(tmp_path), "--yes"]) == 0
+    assert cmd.main(["tsdb", "repair", str(tmp_path), "--yes"]) == 0
     assert "Truncated the WAL" in capsys.readouterr().out
     assert _committed(tmp_path) == [0, 1]
-    assert cli.main(["tsdb", "repair", str(tmp_path)]) == 0
+    assert cmd.main(["tsdb", "repair", str(tmp_path)]) == 0
 
 
 def test_corrupt_record_in_an_earlier_segment_is_an_error(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import free_port, peer, running
-from vigil.agent import AgentOptions, build_app
+from vigil.cmd.agent_app import AgentOptions, build_app
 from vigil.exposition import Format
 from vigil.exposition.check import check_body
 

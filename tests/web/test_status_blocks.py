@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from starlette.testclient import TestClient
 
-from vigil.app import Server, ServerOptions
+from vigil.cmd.server_process import Server, ServerOptions
 from vigil.model import Labels
 from vigil.tsdb import SeriesData
 from vigil.tsdb.block import Block, write_block

@@ -1,2 +1,37 @@
-"""vigil's commands, one module each; what a process runs is a list of services and
-reloaders (`vigil.cmd.services`)."""
+"""vigil's commands, one module each: `register(subparsers)` adds its parser and
+`run(args) -> int` does its work; `main` is the `vigil` entry point. Each module imports
+the stages it runs inside `run`, so `vigil agent` never loads the TSDB or PromQL."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+
+import vigil
+from vigil.cmd import agent, alertmanager, check, dashboards, query, server, test, tsdb
+
+COMMANDS = (server, agent, check, test, tsdb, query, alertmanager, dashboards)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vigil",
+        description="The observability stack of a small VM in one process: host metrics, "
+        "TSDB, PromQL, rules and alerting.",
+    )
+    parser.add_argument("--version", action="version", version=f"vigil {vigil.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per scrape is noise
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run_command
+    return run(args)

@@ -69,7 +69,7 @@ class SilenceError(ValueError):
 
 
 class AlertmanagerCore(Protocol):
-    """What the API reads and changes; `vigil.alertmanager_app.AlertmanagerService` is one."""
+    """What the API reads and changes; `vigil.cmd.alertmanager_service.AlertmanagerService` is one."""
 
     def now(self) -> float: ...
 

@@ -75,7 +75,7 @@ class APIError(Exception):
 
 @dataclass(slots=True)
 class APIContext:
-    """What the API reads from the rest of the process; each piece is passed in by app.py."""
+    """What the API reads from the rest of the process; each piece is passed in by the server."""
 
     engine: QueryEngine
     queryable: Queryable

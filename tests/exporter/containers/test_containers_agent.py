@@ -11,8 +11,9 @@ from containers_testdata import CGROUP2, DB_ID
 from fake_dockerd import FakeDockerd, load_fixture_containers
 from starlette.testclient import TestClient
 
-from vigil.agent import AgentOptions, build_app
-from vigil.cli import agent_options, build_parser
+from vigil.cmd import build_parser
+from vigil.cmd.agent import agent_options
+from vigil.cmd.agent_app import AgentOptions, build_app
 from vigil.exporter.containers import ContainerOptions
 
 

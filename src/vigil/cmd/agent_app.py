@@ -23,7 +23,7 @@ from vigil.exporter import (
     build_host_collectors,
 )
 from vigil.exporter.containers import ContainerOptions, build_exporter
-from vigil.selfmetrics import self_registry
+from vigil.exporter.selfmetrics import self_registry
 from vigil.web.metrics import metrics_endpoint
 
 _INDEX = """<!DOCTYPE html>

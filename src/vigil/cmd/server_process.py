@@ -1,4 +1,4 @@
-"""`vigil server`: builds every stage once and wires them into one process.
+"""`vigil server`'s process: builds every stage once and wires them together.
 
 TSDB ← scrape manager (appender seam); PromQL engine → TSDB (querier seam); the web layer
 mounts each API as its own router. Nothing here is global: a test builds a server the
@@ -13,10 +13,8 @@ import dataclasses
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import Gauge
@@ -24,7 +22,13 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from vigil.alertmanager_app import AlertmanagerOptions, AlertmanagerService, load_service_config
+from vigil.cmd import server_flags
+from vigil.cmd.alertmanager_service import (
+    AlertmanagerOptions,
+    AlertmanagerService,
+    load_service_config,
+)
+from vigil.cmd.server_flags import SelfScrape, ServerOptions
 from vigil.cmd.services import Reloader, Service, Services, apply_all, background
 from vigil.config import ConfigError
 from vigil.config.alertmanager import Config as AlertmanagerConfig
@@ -38,11 +42,11 @@ from vigil.exporter import (
     ScrapeCollector,
     build_host_collectors,
 )
-from vigil.exporter.containers import ContainerExporter, ContainerOptions, build_exporter
-from vigil.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
-from vigil.heartbeat import GroupHealth, Heartbeat, rules_problem
+from vigil.exporter.containers import ContainerExporter, build_exporter
+from vigil.exporter.selfmetrics import self_registry
 from vigil.model.alert import Alert
 from vigil.model.clock import Clock, SystemClock
+from vigil.notify.heartbeat import GroupHealth, Heartbeat, rules_problem
 from vigil.notify.kinds import KINDS
 from vigil.promql.engine import Engine, EngineOptions, QueryEngine
 from vigil.remote.read import ReadEndpoint, ReadOptions, RemoteReadQueryable, oldest_timestamp
@@ -51,18 +55,15 @@ from vigil.remote.remote_query import RemoteEngine
 from vigil.remote.write import RemoteWriteStorage, scrape_metadata
 from vigil.rules import RuleManager, engine_query_func
 from vigil.rules.notifier import (
-    DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_RESEND_DELAY_MS,
     Notifier,
     NotifierOptions,
     PostableAlert,
 )
 from vigil.scrape.manager import ScrapeManager
-from vigil.selfmetrics import self_registry
-from vigil.startup import StorageStartup
 from vigil.tsdb import StorageNotReady
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.tsdb.snapshot import snapshot
+from vigil.tsdb.startup import StorageStartup
 from vigil.web.admin import AdminAPI
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
 from vigil.web.api import APIContext, PrometheusAPI, storage_not_ready
@@ -92,18 +93,9 @@ DEFAULT_ALERTMANAGER_CONFIG = resources.files("vigil") / "alerting" / "default" 
 TICK_SECONDS = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class SelfScrape:
-    """How vigil's default self-scrape gets past its own --web.config.file: over HTTPS when
-    TLS is on (its own cert on loopback, unverified), with a per-process token the web guard
-    accepts in place of a basic-auth password."""
-
-    token: str = ""
-    https: bool = False
-
-
-def default_config(listen_address: str, self_scrape: SelfScrape = SelfScrape()) -> str:
+def default_config(listen_address: str, self_scrape: SelfScrape | None = None) -> str:
     """What vigil scrapes with no --config.file: itself, which serves this host's metrics."""
+    self_scrape = self_scrape or SelfScrape()
     host, port = parse_listen_address(listen_address)
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
@@ -123,38 +115,6 @@ def default_config(listen_address: str, self_scrape: SelfScrape = SelfScrape()) 
         "    static_configs:\n"
         f"      - targets: ['{target}']\n"
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ServerOptions:
-    """`vigil server`'s flags, spelled as Prometheus spells them in cli.py."""
-
-    config_file: Path | None = None
-    data_dir: Path = Path("data")
-    listen_address: str = "127.0.0.1:9090"
-    retention_ms: int = 15 * 24 * 3_600_000
-    retention_bytes: int = 0
-    block_cache_bytes: int = 32 * 1024 * 1024  # decoded samples of persisted blocks, LRU
-    lookback_delta_ms: int = 300_000
-    query_timeout_s: float = 120.0
-    query_max_samples: int = 50_000_000
-    query_max_concurrency: int = 20
-    enable_lifecycle: bool = False
-    enable_admin_api: bool = False  # --web.enable-admin-api: /api/v1/admin/tsdb/*
-    host_collectors: bool = True
-    containers: ContainerOptions | None = None  # the container collectors; None: off
-    external_url: str = ""
-    notification_queue_capacity: int = DEFAULT_QUEUE_CAPACITY
-    resend_delay_ms: int = DEFAULT_RESEND_DELAY_MS
-    alertmanager_config_file: Path | None = None
-    alertmanager_enabled: bool = True
-    default_rules: bool = True
-    heartbeat_url: str = ""
-    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL
-    self_scrape: SelfScrape = SelfScrape()  # what the default config needs past the web guard
-    query_remote_url: str = ""  # --query.remote-url: PromQL runs on an external API
-    remote_write_receiver: bool = False  # --web.enable-remote-write-receiver
-    flags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Server:
@@ -531,7 +491,7 @@ class Server:
                 engine=self.engine,
                 queryable=self.storage.querier,
                 clock=self.clock.now,
-                flags=options.flags,
+                flags=server_flags.shown(options),
                 config_yaml=lambda: self.config_text,
                 tsdb_stats=lambda: tsdb_status(self.tsdb),
                 runtime=self._runtime,

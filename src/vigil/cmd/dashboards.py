@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,13 +24,14 @@ class _RemoteError(Exception):
     """The server refused or could not be reached; the message says which and why."""
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "dashboards",
         help="import, list, export and delete Grafana dashboards",
         description="Work with the Grafana dashboards vigil's UI shows: those under "
         "<--storage.tsdb.path>/dashboards, or with --url those of a running vigil server.",
     )
+    parser.set_defaults(run_command=run)
     commands = parser.add_subparsers(dest="dashboards", metavar="WHAT", required=True)
     imp = commands.add_parser(
         "import",
@@ -63,6 +65,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             default="",
             help="a running vigil server (http://host:9090): go through its API instead",
         )
+
+
+def run(args: argparse.Namespace) -> int:
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
 
 
 def _run_import(args: argparse.Namespace) -> int:

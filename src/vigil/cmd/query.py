@@ -225,14 +225,14 @@ def run(
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "query",
         help="run a query against a Prometheus-compatible server (promtool query's twin)",
         description="Run a query against a server with Prometheus's HTTP API (vigil, "
         "Prometheus, VictoriaMetrics, ...) and print the result as promtool does.",
     )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(run_command=run)
     commands = parser.add_subparsers(dest="what", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str, fn: Command) -> argparse.ArgumentParser:

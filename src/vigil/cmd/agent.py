@@ -1,0 +1,222 @@
+"""`vigil agent`: node_exporter's flags (`--[no-]collector.<name>`, `--path.*`) and the
+container half's (`--collector.containers`, `--path.cgroupfs`, …), which `vigil server` also
+takes; the app it serves is in `agent_app`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from vigil.cmd.serving import add_web_config_flag, serve, web_config
+
+if TYPE_CHECKING:
+    from vigil.cmd.agent_app import AgentOptions
+    from vigil.exporter.containers import ContainerOptions
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("agent", help="serve host metrics on /metrics (node_exporter's job)")
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default="127.0.0.1:9100",
+        help="address to listen on for the web interface and telemetry (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--web.telemetry-path",
+        dest="telemetry_path",
+        default="/metrics",
+        help="path under which to expose metrics (default: %(default)s)",
+    )
+    add_web_config_flag(parser)
+    _add_collector_flags(parser)
+    add_container_flags(parser)
+    parser.set_defaults(run_command=run)
+
+
+# node_exporter's value flags that have a twin: (flag, ExporterOptions or HostPaths field)
+
+
+_PATH_FLAGS = (
+    ("--path.procfs", "procfs", "procfs mountpoint"),
+    ("--path.sysfs", "sysfs", "sysfs mountpoint"),
+    ("--path.rootfs", "rootfs", "rootfs mountpoint"),
+    ("--path.udev.data", "udev_data", "udev data path"),
+)
+
+
+_COLLECTOR_FLAGS = (
+    (
+        "--collector.filesystem.mount-points-exclude",
+        "filesystem_mount_points_exclude",
+        "regexp of mount points to exclude for filesystem collector",
+    ),
+    (
+        "--collector.filesystem.fs-types-exclude",
+        "filesystem_fs_types_exclude",
+        "regexp of filesystem types to exclude for filesystem collector",
+    ),
+    (
+        "--collector.diskstats.device-exclude",
+        "diskstats_device_exclude",
+        "regexp of diskstats devices to exclude",
+    ),
+    (
+        "--collector.netdev.device-exclude",
+        "netdev_device_exclude",
+        "regexp of net devices to exclude",
+    ),
+    (
+        "--collector.netstat.fields",
+        "netstat_fields",
+        "regexp of fields to return for netstat collector",
+    ),
+    (
+        "--collector.vmstat.fields",
+        "vmstat_fields",
+        "regexp of fields to return for vmstat collector",
+    ),
+    (
+        "--collector.textfile.directory",
+        "textfile_directory",
+        "directory to read text files with metrics from",
+    ),
+)
+
+
+def _add_collector_flags(parser: argparse.ArgumentParser) -> None:
+    """node_exporter's spellings: `--collector.<name>` / `--no-collector.<name>`, `--path.*`."""
+    from vigil.exporter import DEFAULT_ENABLED, FACTORIES, ExporterOptions, HostPaths
+
+    paths, exporter = HostPaths(), ExporterOptions()
+    for flag, attr, help_text in _PATH_FLAGS:
+        parser.add_argument(
+            flag,
+            dest=f"path_{attr}",
+            default=getattr(paths, attr),
+            help=f"{help_text} (default: %(default)s)",
+        )
+    for flag, attr, help_text in _COLLECTOR_FLAGS:
+        parser.add_argument(
+            flag,
+            dest=f"exporter_{attr}",
+            default=getattr(exporter, attr),
+            help=f"{help_text} (default: %(default)r)",
+        )
+    parser.add_argument(
+        "--collector.disable-defaults",
+        dest="collector_disable_defaults",
+        action="store_true",
+        help="set all collectors to disabled by default",
+    )
+    for name in sorted(FACTORIES):
+        state = "enabled" if name in DEFAULT_ENABLED else "disabled"
+        parser.add_argument(
+            f"--collector.{name}",
+            dest=f"collector_{name}",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=f"enable the {name} collector (default: {state})",
+        )
+
+
+def agent_options(args: argparse.Namespace) -> AgentOptions:
+    """The parsed `vigil agent` flags as options: an explicit `--[no-]collector.<name>` wins,
+    otherwise node_exporter's default (unless `--collector.disable-defaults`)."""
+    from vigil.cmd.agent_app import AgentOptions
+    from vigil.exporter import DEFAULT_ENABLED, FACTORIES, ExporterOptions, HostPaths
+
+    enabled = set()
+    for name in FACTORIES:
+        explicit = getattr(args, f"collector_{name}")
+        default = name in DEFAULT_ENABLED and not args.collector_disable_defaults
+        if explicit if explicit is not None else default:
+            enabled.add(name)
+    paths = HostPaths(**{attr: getattr(args, f"path_{attr}") for _, attr, _ in _PATH_FLAGS})
+    exporter = ExporterOptions(
+        paths=paths,
+        **{attr: getattr(args, f"exporter_{attr}") for _, attr, _ in _COLLECTOR_FLAGS},
+    )
+    return AgentOptions(
+        args.listen_address,
+        args.telemetry_path,
+        frozenset(enabled),
+        exporter,
+        containers=container_options(args),
+    )
+
+
+def _process_match(spec: str) -> str:
+    from vigil.exporter.containers.processes import parse_process_match
+
+    try:
+        parse_process_match(spec)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return spec
+
+
+def add_container_flags(parser: argparse.ArgumentParser) -> None:
+    """The container half of the agent: cgroups, Docker, OOM kills, processes by name."""
+    parser.add_argument(
+        "--collector.containers",
+        dest="containers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="enable the container, Docker, OOM-kill and process collectors (default: enabled)",
+    )
+    parser.add_argument(
+        "--path.cgroupfs",
+        dest="path_cgroupfs",
+        default="/sys/fs/cgroup",
+        help="cgroup v1 or v2 mountpoint (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--path.kmsg",
+        dest="path_kmsg",
+        default="/dev/kmsg",
+        help="kernel log device, read for OOM-kill victims (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--collector.docker.socket",
+        dest="docker_socket",
+        default="/var/run/docker.sock",
+        help="Docker engine API socket; empty to not ask Docker (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--collector.processes.match",
+        dest="process_match",
+        action="append",
+        default=[],
+        type=_process_match,
+        metavar="[NAME=]REGEX",
+        help="watch processes whose command line matches REGEX (repeatable)",
+    )
+
+
+def container_options(args: argparse.Namespace) -> ContainerOptions | None:
+    """None when `--no-collector.containers`."""
+    from pathlib import Path
+
+    from vigil.exporter.containers import ContainerOptions
+
+    if not args.containers:
+        return None
+    return ContainerOptions(
+        cgroupfs=Path(args.path_cgroupfs),
+        procfs=Path(args.path_procfs),
+        kmsg=Path(args.path_kmsg),
+        docker_socket=Path(args.docker_socket) if args.docker_socket else None,
+        process_patterns=tuple(args.process_match),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from vigil.cmd.agent_app import build_app
+
+    web = web_config("agent", args.web_config_file)
+
+    def build() -> Any:
+        return build_app(agent_options(args))
+
+    return serve("agent", args.listen_address, build, web=web, allowed_hosts=args.allowed_hosts)

@@ -1,0 +1,236 @@
+"""`vigil server`'s flags in one table, spelled as Prometheus spells them: the argparse
+parser, `ServerOptions` and `/api/v1/status/flags` are all built from it, so a flag is
+written once (its default once, on ServerOptions)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vigil.cmd import flagkinds as kinds
+from vigil.cmd.flagkinds import Kind
+from vigil.cmd.serving import ALLOWED_HOSTS_HELP, WEB_CONFIG_HELP
+
+if TYPE_CHECKING:
+    from vigil.exporter.containers import ContainerOptions
+
+
+@dataclass(frozen=True, slots=True)
+class SelfScrape:
+    """How vigil's default self-scrape gets past its own --web.config.file: over HTTPS when
+    TLS is on (its own cert on loopback, unverified), with a per-process token the web guard
+    accepts in place of a basic-auth password."""
+
+    token: str = ""
+    https: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """What `vigil server` runs with; each field set from the command line is in FLAGS."""
+
+    config_file: Path | None = None
+    data_dir: Path = Path("data")
+    retention_ms: int = 15 * 24 * 3_600_000
+    retention_bytes: int = 0
+    block_cache_bytes: int = 32 * 1024 * 1024  # decoded samples of persisted blocks, LRU
+    listen_address: str = "127.0.0.1:9090"
+    enable_lifecycle: bool = False
+    enable_admin_api: bool = False
+    web_config_file: Path | None = None
+    allowed_hosts: str = ""
+    remote_write_receiver: bool = False
+    external_url: str = ""
+    lookback_delta_ms: int = 300_000
+    query_timeout_s: float = 120.0
+    query_max_samples: int = 50_000_000
+    query_max_concurrency: int = 20
+    query_remote_url: str = ""
+    notification_queue_capacity: int = 10_000
+    resend_delay_ms: int = 60_000
+    host_collectors: bool = True
+    alertmanager_config_file: Path | None = None
+    heartbeat_url: str = ""
+    heartbeat_interval_s: float = 60.0
+    default_rules: bool = True
+    alertmanager_enabled: bool = True
+    containers: ContainerOptions | None = None  # the container collectors; None: off
+    self_scrape: SelfScrape = SelfScrape()  # what the default config needs past the web guard
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """`--<name>` sets ServerOptions.<field>; a `negated` switch turns the field off."""
+
+    name: str
+    field: str
+    kind: Kind[Any]
+    help: str
+    negated: bool = False
+
+
+FLAGS = (
+    Flag("config.file", "config_file", kinds.PATH, "prometheus.yml (default: scrape this host)"),
+    Flag("storage.tsdb.path", "data_dir", kinds.DIR, "data directory"),
+    Flag(
+        "storage.tsdb.retention.time", "retention_ms", kinds.DURATION_MS, "how long to keep samples"
+    ),
+    Flag(
+        "storage.tsdb.retention.size",
+        "retention_bytes",
+        kinds.SIZE,
+        "most bytes to keep, WAL and blocks together (e.g. 512MB; 0: no limit)",
+    ),
+    Flag(
+        "storage.tsdb.block-cache-size",
+        "block_cache_bytes",
+        kinds.SIZE,
+        "most bytes of decoded block samples kept for repeated queries (dashboards); "
+        "0 turns the cache off",
+    ),
+    Flag(
+        "web.listen-address",
+        "listen_address",
+        kinds.TEXT,
+        "address to listen on for the UI, API and telemetry",
+    ),
+    Flag(
+        "web.enable-lifecycle", "enable_lifecycle", kinds.SWITCH, "allow POST /-/reload and /-/quit"
+    ),
+    Flag(
+        "web.enable-admin-api",
+        "enable_admin_api",
+        kinds.SWITCH,
+        "allow /api/v1/admin/tsdb/* (snapshot)",
+    ),
+    Flag("web.config.file", "web_config_file", kinds.PATH, WEB_CONFIG_HELP),
+    Flag("web.allowed-hosts", "allowed_hosts", kinds.TEXT, ALLOWED_HOSTS_HELP),
+    Flag(
+        "web.enable-remote-write-receiver",
+        "remote_write_receiver",
+        kinds.SWITCH,
+        "accept Prometheus remote-write pushes on POST /api/v1/write",
+    ),
+    Flag("web.external-url", "external_url", kinds.TEXT, "URL vigil is reachable at"),
+    Flag(
+        "query.lookback-delta",
+        "lookback_delta_ms",
+        kinds.DURATION_MS,
+        "how far back a selector looks for a sample",
+    ),
+    Flag("query.timeout", "query_timeout_s", kinds.DURATION_S, "most time a query may take"),
+    Flag(
+        "query.max-samples",
+        "query_max_samples",
+        kinds.INT,
+        "most samples a query may hold in memory",
+    ),
+    Flag(
+        "query.max-concurrency",
+        "query_max_concurrency",
+        kinds.INT,
+        "most queries evaluated at once; more wait their turn",
+    ),
+    Flag(
+        "query.remote-url",
+        "query_remote_url",
+        kinds.URL,
+        "run PromQL (rules and /api/v1/query, query_range) on this external "
+        "Prometheus-compatible API (VictoriaMetrics, Mimir, Thanos Query, Prometheus) instead "
+        "of the local TSDB",
+    ),
+    Flag(
+        "alertmanager.notification-queue-capacity",
+        "notification_queue_capacity",
+        kinds.INT,
+        "most alerts waiting to be sent to Alertmanager",
+    ),
+    Flag(
+        "rules.alert.resend-delay",
+        "resend_delay_ms",
+        kinds.DURATION_MS,
+        "least time before an alert still firing is sent to Alertmanager again",
+    ),
+    Flag(
+        "agent.disable",
+        "host_collectors",
+        kinds.SWITCH,
+        "do not serve this host's metrics on /metrics",
+        negated=True,
+    ),
+    Flag(
+        "alertmanager.config.file",
+        "alertmanager_config_file",
+        kinds.PATH,
+        "alertmanager.yml for the in-process Alertmanager (routes, receivers, inhibitions); "
+        "without it alerts are grouped and shown but sent nowhere",
+    ),
+    Flag(
+        "heartbeat.url",
+        "heartbeat_url",
+        kinds.TEXT,
+        "dead man's switch: POST here every --heartbeat.interval while rules and "
+        "notifications work (a healthchecks-style ping URL or an Alertmanager webhook)",
+    ),
+    Flag(
+        "heartbeat.interval",
+        "heartbeat_interval_s",
+        kinds.DURATION_S,
+        "how often to ping --heartbeat.url",
+    ),
+    Flag(
+        "rules.default.disable",
+        "default_rules",
+        kinds.SWITCH,
+        "do not evaluate vigil's default alert pack (host, containers, apps, vigil itself)",
+        negated=True,
+    ),
+    Flag(
+        "alertmanager.disable",
+        "alertmanager_enabled",
+        kinds.SWITCH,
+        "no in-process Alertmanager: alerts go only to those prometheus.yml names",
+        negated=True,
+    ),
+)
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = ServerOptions()
+    for flag in FLAGS:
+        default = getattr(defaults, flag.field)
+        if flag.kind is kinds.SWITCH:
+            parser.add_argument(
+                f"--{flag.name}",
+                dest=flag.field,
+                action="store_false" if flag.negated else "store_true",
+                default=default,
+                help=flag.help,
+            )
+            continue
+        shown = flag.kind.show(default)
+        parser.add_argument(
+            f"--{flag.name}",
+            dest=flag.field,
+            type=flag.kind.parse,
+            default=default,
+            metavar=flag.kind.metavar,
+            help=f"{flag.help} (default: {shown})" if shown else flag.help,
+        )
+
+
+def options(args: argparse.Namespace, **rest: Any) -> ServerOptions:
+    """ServerOptions from parsed flags; `rest` sets what no flag spells (containers, …)."""
+    return ServerOptions(**{flag.field: getattr(args, flag.field) for flag in FLAGS}, **rest)
+
+
+def shown(server_options: ServerOptions) -> Mapping[str, str]:
+    """`/api/v1/status/flags`: every flag's value as text, as Prometheus lists them."""
+    values = {}
+    for flag in FLAGS:
+        value = getattr(server_options, flag.field)
+        values[flag.name] = flag.kind.show(not value if flag.negated else value)
+    return values

@@ -1,0 +1,106 @@
+"""What the serving commands (server, agent, alertmanager) share: `--web.config.file`, read
+before anything starts, and one uvicorn server behind the web guard."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vigil.web.webconfig import WebConfigSource
+
+
+WEB_CONFIG_HELP = "web config (exporter-toolkit's format): TLS, basic_auth_users, headers"
+ALLOWED_HOSTS_HELP = (
+    "comma-separated Host names POST/PUT/DELETE requests may use (* for any; IP "
+    "addresses always pass); default: localhost, the listen address, this machine's "
+    "names and --web.external-url's host (refuses DNS-rebinding pages)"
+)
+
+
+def add_web_config_flag(parser: argparse.ArgumentParser) -> None:
+    """exporter-toolkit's flag: TLS, response headers and basic-auth users from one file; and
+    the Host names state-changing requests may use."""
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default="",
+        metavar="FILE",
+        help=WEB_CONFIG_HELP,
+    )
+    parser.add_argument(
+        "--web.allowed-hosts",
+        dest="allowed_hosts",
+        default="",
+        metavar="NAMES",
+        help=ALLOWED_HOSTS_HELP,
+    )
+
+
+def web_config(command: str, path: str) -> WebConfigSource | None:
+    """--web.config.file, checked before anything starts: an unusable file exits 1."""
+    if not path:
+        return None
+    from vigil.web.webconfig import ConfigError, WebConfigSource
+
+    try:
+        return WebConfigSource.open(path)
+    except ConfigError as err:
+        print(f"vigil {command}: --web.config.file: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def serve(
+    command: str,
+    listen_address: str,
+    build: Callable[[], Any],
+    serving: Callable[[Any], None] | None = None,
+    web: WebConfigSource | None = None,
+    external_url: str = "",
+    internal_token: str = "",
+    allowed_hosts: str = "",
+) -> int:
+    """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
+    the uvicorn server (setting its `should_exit` stops it). uvicorn's "auto" takes the C HTTP
+    parser (httptools) and event loop (uvloop) when they import, else h11 and asyncio.
+    The app is always behind WebGuard (CSRF; with `web`, basic auth and headers); `web`'s
+    tls_server_config turns on HTTPS; `internal_token` is the bearer token vigil's own
+    self-scrape shows the guard instead of a password."""
+    import uvicorn
+
+    from vigil.web.listen import parse_listen_address
+
+    try:
+        host, port = parse_listen_address(listen_address)
+    except ValueError as err:
+        print(f"vigil {command}: {err}", file=sys.stderr)
+        return 2
+    from vigil.web.guard import WebGuard
+    from vigil.web.hosts import AllowedHosts
+    from vigil.web.webconfig import WebConfig, reloading_context
+
+    current = web.current if web is not None else WebConfig
+    context = reloading_context(current)
+    hosts = AllowedHosts.parse(allowed_hosts, host, external_url)
+    app = WebGuard(
+        build(), current, external_url, internal_token=internal_token, allowed_hosts=hosts
+    )
+    scheme = "https" if context is not None else "http"
+    logging.getLogger("vigil").info("%s listening on %s://%s:%d", command, scheme, host, port)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        http="auto",
+        loop="auto",
+        ssl_context_factory=None if context is None else lambda _config, _default: context,
+    )
+    server = uvicorn.Server(config)
+    if serving is not None:
+        serving(server)
+    server.run()
+    return 0
