@@ -29,7 +29,6 @@ from starlette.types import Message, Receive
 
 import vigil
 from vigil.model import Labels, Matcher
-from vigil.model.labels import is_legacy_label_name
 from vigil.promql.ast_json import parse_query_ast
 from vigil.promql.engine import Queryable, QueryEngine
 from vigil.promql.errors import (
@@ -593,8 +592,6 @@ class PrometheusAPI:
         name = request.path_params["name"]
         if name.startswith("U__"):
             name = _unescape_label_name(name)
-        elif not is_legacy_label_name(name):
-            raise APIError("bad_data", f"invalid label name: {orjson.dumps(name).decode()}")
         matcher_sets = await _in_thread(lambda: _matchers_of(params.get("match[]", [])))
         start, end = self._range(params)
         limit = self._limit(params)
