@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -72,6 +73,16 @@ def test_block_cache_size_flag_reaches_the_tsdb(tmp_path: Path) -> None:
     assert args.block_cache_bytes == 4 * 1024 * 1024
     server = Server(ServerOptions(data_dir=tmp_path / "data", block_cache_bytes=0))
     assert server._tsdb_options().block_cache_bytes == 0
+
+
+def test_max_future_flag_reaches_the_head(tmp_path: Path) -> None:
+    from vigil.cmd import build_parser
+    from vigil.cmd.server_flags import options
+
+    assert build_parser().parse_args(["server"]).max_future_ms == 10 * 60 * 1000
+    args = build_parser().parse_args(["server", "--storage.tsdb.max-future=1h"])
+    server = Server(dataclasses.replace(options(args), data_dir=tmp_path / "data"))
+    assert server._tsdb_options().max_future_ms == 3_600_000
 
 
 def test_a_job_whose_secret_file_is_missing_is_down_with_the_reason_and_rules_still_run(

@@ -218,3 +218,44 @@ def test_a_push_before_the_wal_is_replayed_is_answered_503_for_a_retry() -> None
             503,
             "TSDB not ready: replaying the WAL (40%)",
         )
+
+
+NOW_MS = 1_700_000_000_000
+INT64_MAX = 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    "future_ms", [NOW_MS + 10**12, INT64_MAX, NOW_MS + 10 * 60 * 1000 + 1], ids=str
+)
+def test_a_far_future_sample_is_refused_and_does_not_poison_the_head(
+    tmp_path: Path, future_ms: int
+) -> None:
+    clock = [NOW_MS / 1000]
+    with TSDB.open(tmp_path / "data", clock=lambda: clock[0]) as db, _client(db) as client:
+        status, text = _post(
+            client,
+            _push(
+                _series(UP, [(NOW_MS, 1.0), (future_ms, 2.0)]), _series(LOAD, [(future_ms, 1.0)])
+            ),
+        )
+        assert (status, text) == (
+            400,
+            "2 of 3 samples refused (2 out of bounds (too far in the future: beyond now + "
+            "--storage.tsdb.max-future)); 1 stored",
+        )
+        assert db.head.max_time == NOW_MS
+        assert db.head.num_series == 1  # LOAD had no sample in bounds: never created
+        clock[0] += 15
+        assert _post(client, _push(_series(UP, [(NOW_MS + 15_000, 3.0)]))) == (204, "")
+        assert _stored(db) == {Labels.from_dict(UP): _bits([(NOW_MS, 1.0), (NOW_MS + 15_000, 3.0)])}
+
+
+def test_refused_samples_create_no_series(tmp_path: Path) -> None:
+    clock = [NOW_MS / 1000]
+    body = _push(
+        *(_series({"__name__": "m", "i": str(i)}, [(INT64_MAX, 1.0)]) for i in range(2_000))
+    )
+    with TSDB.open(tmp_path / "data", clock=lambda: clock[0]) as db, _client(db) as client:
+        status, text = _post(client, body)
+        assert (status, db.head.num_series) == (400, 0)
+        assert text.startswith("2000 of 2000 samples refused (2000 out of bounds (too far")

@@ -7,6 +7,7 @@ import struct
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
 from vigil.model import Labels, Matcher
 from vigil.tsdb import STALE_NAN
@@ -16,6 +17,7 @@ from vigil.tsdb.head_append import (
     OUT_OF_BOUNDS,
     OUT_OF_ORDER,
     SERIES_LIMIT,
+    TOO_FAR_IN_FUTURE,
     AppendError,
 )
 from vigil.tsdb.head_state import HeadOptions
@@ -305,6 +307,56 @@ def test_series_limit_refuses_new_series_only() -> None:
         SERIES_LIMIT,
     )
     assert head.refused_series_top(2) == [("c", 2), ("d", 1)]
+
+
+NOW_MS = 1_700_000_000_000
+MINUTE_MS = 60_000
+
+
+@pytest.mark.parametrize(
+    ("max_future_ms", "t_ms", "want_rejected"),
+    [
+        (10 * MINUTE_MS, NOW_MS + 10 * MINUTE_MS, {}),
+        (10 * MINUTE_MS, NOW_MS + 10 * MINUTE_MS + 1, {TOO_FAR_IN_FUTURE: 1}),
+        (10 * MINUTE_MS, 2**63 - 1, {TOO_FAR_IN_FUTURE: 1}),
+        (0, NOW_MS + 10**12, {}),  # the bound turned off
+    ],
+)
+def test_samples_beyond_now_plus_max_future_are_refused_before_their_series_exists(
+    max_future_ms: int, t_ms: int, want_rejected: dict[str, int]
+) -> None:
+    registry = CollectorRegistry()
+    clock = [NOW_MS / 1000]
+    head = Head(HeadOptions(max_future_ms=max_future_ms), registry, clock=lambda: clock[0])
+    appender = head.appender()
+    ref = appender.append(Labels.from_dict({"__name__": "far"}), t_ms, 1.0)
+    appender.commit()
+    assert (ref >= 0, head.num_series, appender.result.rejected) == (
+        not want_rejected,
+        0 if want_rejected else 1,
+        want_rejected,
+    )
+    refused = registry.get_sample_value(
+        "prometheus_tsdb_out_of_bound_samples_total", {"type": "float"}
+    )
+    assert (refused or 0) == sum(want_rejected.values())
+    appender.append(Labels.from_dict({"__name__": "now"}), NOW_MS, 1.0)
+    appender.commit()
+    # bounded, the head's max time stayed now; unbounded, one far sample pushed now out of bounds
+    assert appender.result.appended == (1 if max_future_ms else 0)
+
+
+def test_the_future_bound_follows_the_clock() -> None:
+    clock = [NOW_MS / 1000]
+    head = Head(HeadOptions(max_future_ms=MINUTE_MS), clock=lambda: clock[0])
+    appender = head.appender()
+    refs = appender.refs_for([Labels.from_dict({"__name__": "m"})])
+    appender.append_batch(refs, np.array([NOW_MS + 2 * MINUTE_MS]), np.ones(1))
+    appender.commit()
+    clock[0] += 60
+    appender.append_batch(refs, np.array([NOW_MS + 2 * MINUTE_MS]), np.ones(1))
+    appender.commit()
+    assert head.max_time == NOW_MS + 2 * MINUTE_MS
 
 
 def test_truncate_drops_old_samples_and_empty_series() -> None:

@@ -48,7 +48,7 @@ def _bits(vs: np.ndarray) -> list[int]:
 def test_head_matches_a_list_of_samples(
     history: list[list[tuple[int, int, float]]], chunk_samples: int, start: int, cut: int
 ) -> None:
-    head = Head(HeadOptions(chunk_samples=chunk_samples, block_range_ms=2**62))
+    head = Head(HeadOptions(chunk_samples=chunk_samples, block_range_ms=2**62, max_future_ms=0))
     labels = [Labels.from_dict({"__name__": "m", "i": str(i)}) for i in range(4)]
     refs = head.refs_for(labels)
     model: dict[int, list[tuple[int, int]]] = {i: [] for i in range(4)}

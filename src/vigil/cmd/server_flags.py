@@ -37,6 +37,7 @@ class ServerOptions:
     retention_ms: int = 15 * 24 * 3_600_000
     retention_bytes: int = 0
     block_cache_bytes: int = 32 * 1024 * 1024  # decoded samples of persisted blocks, LRU
+    max_future_ms: int = 10 * 60 * 1000  # samples newer than now + this are refused
     listen_address: str = "127.0.0.1:9090"
     enable_lifecycle: bool = False
     enable_admin_api: bool = False
@@ -90,6 +91,13 @@ FLAGS = (
         kinds.SIZE,
         "most bytes of decoded block samples kept for repeated queries (dashboards); "
         "0 turns the cache off",
+    ),
+    Flag(
+        "storage.tsdb.max-future",
+        "max_future_ms",
+        kinds.DURATION_MS,
+        "refuse samples (scraped, pushed, imported) newer than now + this: one far-future "
+        "sample would push every later one out of bounds; 0 turns the bound off",
     ),
     Flag(
         "web.listen-address",

@@ -157,7 +157,9 @@ class Server:
         # The dir is locked here (a second server fails at once); the WAL replays in the
         # background while HTTP is served: until then `tsdb` raises StorageNotReady.
         self.storage = StorageStartup(
-            TSDB.prepare(options.data_dir, self._tsdb_options(), registry=self.registry)
+            TSDB.prepare(
+                options.data_dir, self._tsdb_options(), self.clock.now, registry=self.registry
+            )
         )
         self.manager = ScrapeManager(self.storage.appender, clock=self.clock)
         self.remote_write = RemoteWriteStorage(
@@ -300,6 +302,7 @@ class Server:
             retention_bytes=self.options.retention_bytes or tsdb.retention_size,
             out_of_order_time_window_ms=tsdb.out_of_order_time_window.milliseconds,
             block_cache_bytes=self.options.block_cache_bytes,
+            max_future_ms=self.options.max_future_ms,
         )
 
     # --- reloaders --------------------------------------------------------------------

@@ -32,6 +32,7 @@ from vigil.tsdb.head_append import (
     OUT_OF_BOUNDS,
     OUT_OF_ORDER,
     SERIES_LIMIT,
+    TOO_FAR_IN_FUTURE,
     UNKNOWN_SERIES,
     CommitResult,
 )
@@ -47,6 +48,7 @@ _REASONS = {
     OUT_OF_ORDER: "out of order",
     DUPLICATE: "duplicate sample for timestamp",
     OUT_OF_BOUNDS: "out of bounds (older than the head accepts)",
+    TOO_FAR_IN_FUTURE: "out of bounds (too far in the future: beyond now + --storage.tsdb.max-future)",
     SERIES_LIMIT: "refused by the series limit",
     UNKNOWN_SERIES: "of an unknown series",
 }
@@ -56,6 +58,17 @@ class CommittingAppender(Appender, Protocol):
     """An Appender that tells what its last commit did (the head's appender does)."""
 
     result: CommitResult
+
+    def append_series(
+        self,
+        labels: Sequence[Labels],
+        counts: npt.NDArray[np.int64],
+        t_ms: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+    ) -> None:
+        """Samples grouped by series; a series with no sample in the accepted time range is
+        not created."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,13 +336,10 @@ _SCANNER = _Scanner()
 
 
 def store(appender: CommittingAppender, write: DecodedWrite) -> CommitResult:
-    """One batch, one commit; series without samples create nothing."""
-    keep = write.counts > 0
-    if not keep.any():
+    """One batch, one commit; series without samples in the accepted time range create nothing."""
+    if not write.counts.any():
         return CommitResult()
-    labels = [lbls for lbls, k in zip(write.labels, keep.tolist(), strict=True) if k]
-    refs = appender.refs_for(labels)
-    appender.append_batch(np.repeat(refs, write.counts[keep]), write.timestamps, write.values)
+    appender.append_series(write.labels, write.counts, write.timestamps, write.values)
     appender.commit()
     return appender.result
 

@@ -72,6 +72,7 @@ class TSDBOptions:
     retention_ms: int = 15 * DAY_MS
     retention_bytes: int = 0
     out_of_order_time_window_ms: int = 0
+    max_future_ms: int = 10 * 60 * 1000  # refuse samples newer than now + this; 0: no bound
     max_series: int | None = None
     wal_segment_size: int = 128 * 1024 * 1024
     wal_fsync: FsyncPolicy = "batch"
@@ -288,8 +289,10 @@ class TSDB:
                 out_of_order_time_window_ms=options.out_of_order_time_window_ms,
                 max_series=max_series,
                 chunk_samples=options.chunk_samples,
+                max_future_ms=options.max_future_ms,
             ),
             registry,
+            clock=clock,
         )
         if blocks:
             head.set_min_valid_time(max(b.meta.maxt for b in blocks) + 1)

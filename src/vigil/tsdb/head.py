@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,13 @@ from prometheus_client import CollectorRegistry
 
 from vigil.model import METRIC_NAME, Labels
 from vigil.tsdb._api import SeriesRef
-from vigil.tsdb.head_append import CommitResult, HeadAppender, apply
+from vigil.tsdb.head_append import (
+    CommitResult,
+    HeadAppender,
+    appendable_max_time,
+    appendable_min_time,
+    apply,
+)
 from vigil.tsdb.head_read import HeadQuerier, gather
 from vigil.tsdb.head_replay import replay, replay_in_order, replay_series, replay_series_many
 from vigil.tsdb.head_state import (
@@ -53,8 +60,10 @@ class Head:
         options: HeadOptions | None = None,
         registry: CollectorRegistry | None = None,
         wal: WAL | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.options = options or HeadOptions()
+        self._clock = clock
         registry = registry if registry is not None else CollectorRegistry()
         self._state = HeadState(self.options, registry)
         self._state.wal = wal
@@ -127,6 +136,11 @@ class Head:
 
     # ----- time range -----
 
+    def time_bounds(self) -> tuple[int, int]:
+        """The oldest and newest sample times a commit would accept now (for any series)."""
+        state = self._state
+        return appendable_min_time(state), appendable_max_time(state, int(self._clock() * 1000))
+
     @property
     def max_time(self) -> int:
         return self._state.max_t
@@ -151,7 +165,8 @@ class Head:
         state = self._state
         with self._lock:
             state.wal_token = 0
-            result = apply(state, refs, ts, vs, replaying=False, out_of_order=False)
+            now_ms = int(self._clock() * 1000)
+            result = apply(state, refs, ts, vs, False, False, now_ms)
             token = state.wal_token
         if token and state.wal is not None:
             state.wal.wait_durable(token)

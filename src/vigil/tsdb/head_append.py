@@ -18,6 +18,7 @@ from vigil.tsdb.head_read import gather
 from vigil.tsdb.head_state import (
     F64,
     I64,
+    MAX_TIME,
     MIN_TIME,
     U64,
     Bools,
@@ -29,6 +30,7 @@ from vigil.tsdb.head_state import (
 OUT_OF_ORDER = "out_of_order"
 DUPLICATE = "duplicate"
 OUT_OF_BOUNDS = "out_of_bounds"
+TOO_FAR_IN_FUTURE = "too_far_in_future"
 SERIES_LIMIT = "series_limit"
 UNKNOWN_SERIES = "unknown_series"
 
@@ -55,6 +57,8 @@ class AppendTarget(Protocol):
 
     def get_or_create(self, labels: Labels) -> SeriesRef: ...
 
+    def time_bounds(self) -> tuple[int, int]: ...
+
     def refs_for(self, labels: Sequence[Labels]) -> I64: ...
 
     def commit(self, refs: I64, ts: I64, vs: F64) -> CommitResult: ...
@@ -72,6 +76,11 @@ class HeadAppender:
         self.result = CommitResult()
 
     def append(self, labels: Labels, t_ms: int, value: float) -> SeriesRef:
+        """A sample the head would refuse for its time creates no series (its ref is -1)."""
+        lo, hi = self._head.time_bounds()
+        if not lo <= t_ms <= hi:
+            self.append_by_ref(-1, t_ms, value)
+            return -1
         ref = self._head.get_or_create(labels)
         if ref < 0:
             raise AppendError(SERIES_LIMIT, f"series limit reached, refusing new series {labels}")
@@ -99,6 +108,20 @@ class HeadAppender:
 
     def refs_for(self, labels: Sequence[Labels]) -> I64:
         return self._head.refs_for(labels)
+
+    def append_series(self, labels: Sequence[Labels], counts: I64, t_ms: I64, values: F64) -> None:
+        """`counts[i]` samples of series `labels[i]`, in that order; a series none of whose
+        samples the head would accept for their time is not created (its samples are refused
+        with the time's reason)."""
+        lo, hi = self._head.time_bounds()
+        in_time = (t_ms >= lo) & (t_ms <= hi)
+        refs = np.full(len(labels), -1, dtype=np.int64)
+        nonempty = np.flatnonzero(counts > 0)
+        starts = (np.cumsum(counts) - counts)[nonempty]
+        wanted = nonempty[np.logical_or.reduceat(in_time, starts)] if len(in_time) else nonempty
+        if len(wanted):
+            refs[wanted] = self._head.refs_for([labels[i] for i in wanted.tolist()])
+        self.append_batch(np.repeat(refs, counts), t_ms, values)
 
     def _flush_singles(self) -> None:
         if self._one_refs:
@@ -130,6 +153,13 @@ class HeadAppender:
         self._one_refs, self._one_ts, self._one_vs = [], [], []
 
 
+def appendable_max_time(state: HeadState, now_ms: int) -> int:
+    """The newest time the head accepts: `max_future_ms` past the clock's now."""
+    if state.options.max_future_ms <= 0:
+        return MAX_TIME
+    return now_ms + state.options.max_future_ms
+
+
 def appendable_min_time(state: HeadState) -> int:
     """Prometheus's bound: nothing older than the last block, nor (when out-of-order is
     off) than half a block range before the newest sample."""
@@ -139,15 +169,32 @@ def appendable_min_time(state: HeadState) -> int:
 
 
 def apply(
-    state: HeadState, refs: I64, ts: I64, vs: F64, replaying: bool, out_of_order: bool
+    state: HeadState,
+    refs: I64,
+    ts: I64,
+    vs: F64,
+    replaying: bool,
+    out_of_order: bool,
+    now_ms: int = 0,
 ) -> CommitResult:
+    """Validate and place one batch; `now_ms` bounds how far in the future samples may be
+    (replay re-applies what was accepted, unbounded)."""
     rejected: Tally[str] = Tally()
+    min_time = state.min_valid_t if replaying else appendable_min_time(state)
+    if not replaying:
+        too_new = ts > appendable_max_time(state, now_ms)
+        rejected[TOO_FAR_IN_FUTURE] += int(too_new.sum())
+        if too_new.any():
+            refs, ts, vs = refs[~too_new], ts[~too_new], vs[~too_new]
     n_refs = len(state.series.labels)
     known = (refs >= 0) & (refs < n_refs)
     known[known] = state.series.alive[refs[known]]
     if not known.all():
-        rejected[SERIES_LIMIT] += int((refs < 0).sum())
-        rejected[UNKNOWN_SERIES] += int(((refs >= 0) & ~known).sum())
+        too_old = ~known & (ts < min_time)
+        if not replaying:
+            rejected[OUT_OF_BOUNDS] += int(too_old.sum())
+        rejected[SERIES_LIMIT] += int(((refs < 0) & ~too_old).sum())
+        rejected[UNKNOWN_SERIES] += int(((refs >= 0) & ~known & ~too_old).sum())
         refs, ts, vs = refs[known], ts[known], vs[known]
     order = np.argsort(refs, kind="stable")
     r, t, v = refs[order], ts[order], vs[order]
@@ -160,13 +207,6 @@ def apply(
         later = batch_t > prev_t
         prev_t = np.where(later, batch_t, prev_t)
         prev_bits = np.where(later, batch_bits, prev_bits)
-    min_time = (
-        state.min_valid_t
-        if replaying
-        else appendable_min_time(
-            state,
-        )
-    )
     in_bounds = t >= min_time
     same = in_bounds & (t == prev_t)
     deduped = same & (bits == prev_bits)
@@ -205,8 +245,9 @@ def apply(
         state.metrics.rejected.labels(reason).inc(count)
     if result.get(OUT_OF_ORDER):
         state.metrics.out_of_order.labels("float").inc(result[OUT_OF_ORDER])
-    if result.get(OUT_OF_BOUNDS):
-        state.metrics.out_of_bound.labels("float").inc(result[OUT_OF_BOUNDS])
+    out_of_bounds = result.get(OUT_OF_BOUNDS, 0) + result.get(TOO_FAR_IN_FUTURE, 0)
+    if out_of_bounds:
+        state.metrics.out_of_bound.labels("float").inc(out_of_bounds)
     return CommitResult(appended, int(deduped.sum()), result)
 
 

@@ -59,6 +59,7 @@ class HeadOptions:
     out_of_order_time_window_ms: int = 0
     max_series: int = 0  # 0: no limit
     chunk_samples: int = 120
+    max_future_ms: int = 10 * 60 * 1000  # samples newer than now + this are refused; 0: no bound
 
 
 class HeadMetrics:
