@@ -1,10 +1,9 @@
-"""`vigil query`: Go's formatting of values (what promtool prints), flag parsing, failures.
+"""`vigil query`: output formatting (what promtool prints), flag parsing, failures.
 Output against real servers is compared with promtool in tests/web/test_promtool_query.py."""
 
 from __future__ import annotations
 
 import io
-import math
 
 import pytest
 
@@ -15,29 +14,9 @@ from vigil.cmd.query import (
     format_label_set,
     format_metric,
     format_result,
-    go_float,
     parse_go_duration,
     run,
 )
-
-
-@pytest.mark.parametrize(
-    ("value", "want"),
-    [
-        (1.0, "1"),
-        (0.1, "0.1"),
-        (-0.0, "-0"),
-        (1e21, "1000000000000000000000"),
-        (-1.234e-7, "-0.0000001234"),
-        (123456789012.0, "123456789012"),
-        (1700005407.123, "1700005407.123"),
-        (math.inf, "+Inf"),
-        (-math.inf, "-Inf"),
-        (math.nan, "NaN"),
-    ],
-)
-def test_go_float(value: float, want: str) -> None:
-    assert go_float(value) == want
 
 
 @pytest.mark.parametrize(

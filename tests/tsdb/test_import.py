@@ -12,7 +12,7 @@ from vigil.cmd import main
 from vigil.exposition import ParseError
 from vigil.model import Matcher
 from vigil.tsdb.block import open_blocks
-from vigil.tsdb.importer import dump, go_float, import_openmetrics
+from vigil.tsdb.importer import dump, import_openmetrics
 
 H = 3600_000
 T0 = 1_700_000_000  # s, 2h-aligned would be 1_699_999_200
@@ -96,26 +96,6 @@ def test_dump_prints_like_promtool(om: Path, tmp_path: Path) -> None:
         f'{{__name__="up", instance="a", job="node"}} 1 {(T0 + 7200) * 1000}',
         f'{{__name__="up", instance="b", job="node"}} 1 {T0 * 1000}',
     ]
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (1e6, "1e+06"),
-        (123456.0, "123456"),
-        (1234567.0, "1.234567e+06"),
-        (0.0001, "0.0001"),
-        (1e-05, "1e-05"),
-        (-0.0, "-0"),
-        (2.5, "2.5"),
-        (float("inf"), "+Inf"),
-        (float("-inf"), "-Inf"),
-        (1.7e9, "1.7e+09"),
-        (100.0, "100"),
-    ],
-)
-def test_go_float(value: float, text: str) -> None:
-    assert go_float(value) == text
 
 
 def test_cli_import_dump_analyze(

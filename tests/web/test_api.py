@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from vigil.model import Labels
 from vigil.promql.engine import Engine
 from vigil.tsdb import MemoryStorage
-from vigil.web.api import APIContext, PrometheusAPI, format_sample_value, parse_duration
+from vigil.web.api import APIContext, PrometheusAPI, parse_duration
 
 
 @pytest.fixture
@@ -201,28 +201,6 @@ def test_status(client: TestClient) -> None:
     )  # any UTF-8 name, as Prometheus 3
     assert _ok(client.get("/api/v1/query", params={"query": "up @ 1e12"}))["result"] == []
     assert _ok(client.get("/api/v1/query", params={"query": "up", "time": "1e305"}))["result"] == []
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (1.0, "1"),
-        (0.1, "0.1"),
-        (1e22, "1e+22"),  # Prometheus's own answers (2.42 and 3.x)
-        (1e21, "1e+21"),
-        (9.99e20, "999000000000000000000"),
-        (1e-7, "1e-07"),
-        (-9.514654542040123e-12, "-9.514654542040123e-12"),
-        (1e-6, "0.000001"),
-        (5e-324, "5e-324"),
-        (-0.0, "-0"),
-        (float("nan"), "NaN"),
-        (float("-inf"), "-Inf"),
-        (2.5e15, "2500000000000000"),
-    ],
-)
-def test_value_format_is_prometheus_marshal_float(value: float, text: str) -> None:
-    assert format_sample_value(value) == text
 
 
 @pytest.mark.parametrize(

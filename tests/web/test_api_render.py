@@ -1,5 +1,5 @@
 """Query results rendered as JSON in bulk: each value and time must read exactly as the one-value
-formatters (`format_sample_value`, held to Prometheus's answers in test_api.py) print it."""
+formatters (`format_json`, held to Prometheus's answers in tests/model/test_gofloat.py) print it."""
 
 from __future__ import annotations
 
@@ -14,13 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from vigil.model import Labels
+from vigil.model.gofloat import format_json, format_json_all
 from vigil.promql.value import Matrix, QueryValue, Sample, Scalar, Series, String, Vector
-from vigil.web.api import (
-    format_sample_value,
-    format_sample_values,
-    format_timestamp,
-    render_value,
-)
+from vigil.web.api import format_timestamp, render_value
 
 EDGES = [
     0.0,
@@ -63,12 +59,12 @@ EDGES = [
 
 @pytest.mark.parametrize("value", EDGES, ids=repr)
 def test_each_edge_value_alone(value: float) -> None:
-    assert format_sample_values(np.array([value])) == [format_sample_value(value)]
+    assert format_json_all(np.array([value])) == [format_json(value)]
 
 
 def test_edge_values_together() -> None:
     values = np.array(EDGES)
-    assert format_sample_values(values) == [format_sample_value(v) for v in EDGES]
+    assert format_json_all(values) == [format_json(v) for v in EDGES]
 
 
 @pytest.mark.parametrize(
@@ -82,18 +78,18 @@ def test_edge_values_together() -> None:
     ],
 )
 def test_known_texts(values: list[float], texts: list[str]) -> None:
-    assert format_sample_values(np.array(values, dtype=np.float64)) == texts
+    assert format_json_all(np.array(values, dtype=np.float64)) == texts
 
 
 @given(hnp.arrays(np.float64, st.integers(0, 40), elements=st.floats(width=64)))
 def test_any_floats_read_as_one_by_one(values: Any) -> None:
-    assert format_sample_values(values) == [format_sample_value(v) for v in values.tolist()]
+    assert format_json_all(values) == [format_json(v) for v in values.tolist()]
 
 
 @given(st.lists(st.integers(-(2**62), 2**62)))
 def test_any_bit_patterns_read_as_one_by_one(bits: list[int]) -> None:
     values = np.array(bits, dtype=np.int64).view(np.float64)
-    assert format_sample_values(values) == [format_sample_value(v) for v in values.tolist()]
+    assert format_json_all(values) == [format_json(v) for v in values.tolist()]
 
 
 @pytest.mark.parametrize(
@@ -118,12 +114,12 @@ def _expected(value: QueryValue) -> dict[str, Any]:
         return float(format_timestamp(t_ms))
 
     if isinstance(value, Scalar):
-        return {"resultType": "scalar", "result": [t(value.t_ms), format_sample_value(value.value)]}
+        return {"resultType": "scalar", "result": [t(value.t_ms), format_json(value.value)]}
     if isinstance(value, String):
         return {"resultType": "string", "result": [t(value.t_ms), value.value]}
     if isinstance(value, Vector):
         result = [
-            {"metric": dict(s.labels), "value": [t(s.t_ms), format_sample_value(s.value)]}
+            {"metric": dict(s.labels), "value": [t(s.t_ms), format_json(s.value)]}
             for s in value.samples
         ]
         return {"resultType": "vector", "result": result}
@@ -133,7 +129,7 @@ def _expected(value: QueryValue) -> dict[str, Any]:
             {
                 "metric": dict(s.labels),
                 "values": [
-                    [t(ts), format_sample_value(v)]
+                    [t(ts), format_json(v)]
                     for ts, v in zip(s.timestamps.tolist(), s.values.tolist(), strict=True)
                 ],
             }

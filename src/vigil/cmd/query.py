@@ -12,8 +12,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, TextIO
+
+from vigil.model.gofloat import format_float
 
 _MAX_MINUTES = 9999 * 60  # promtool's default series/labels window: now ± 9999h
 
@@ -75,16 +76,6 @@ def parse_time(text: str) -> float:
 # --- Go's formatting of prometheus/common/model values -----------------------------------------
 
 
-def go_float(value: float) -> str:
-    """`strconv.FormatFloat(v, 'f', -1, 64)`: shortest digits, never an exponent."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    text = format(Decimal(repr(value)), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def _go_quote(text: str) -> str:
     """Go's `%q` of a string."""
     escapes = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f"}
@@ -117,7 +108,7 @@ def format_metric(labels: dict[str, str]) -> str:
 
 
 def _point(pair: Sequence[Any]) -> str:
-    return f"{go_float(float(pair[1]))} @[{go_float(float(pair[0]))}]"
+    return f"{format_float(float(pair[1]), 'f')} @[{format_float(float(pair[0]), 'f')}]"
 
 
 def format_result(data: dict[str, Any]) -> str:
@@ -164,7 +155,7 @@ def _ask(server: str, path: str, params: list[tuple[str, str]]) -> Any:
 
 
 def _seconds(value: float) -> str:
-    return go_float(round(value, 3))
+    return format_float(round(value, 3), "f")
 
 
 def _window(args: argparse.Namespace, now: float) -> list[tuple[str, str]]:
@@ -186,7 +177,7 @@ def _range(args: argparse.Namespace, now: float) -> tuple[str, Any]:
         raise QueryCommandError("start time is not before end time")
     step = parse_go_duration(args.step) if args.step else max(math.floor((end - start) / 250), 1)
     params = [("query", args.expr), ("start", _seconds(start)), ("end", _seconds(end))]
-    data = _ask(args.server, "/api/v1/query_range", [*params, ("step", go_float(step))])
+    data = _ask(args.server, "/api/v1/query_range", [*params, ("step", format_float(step, "f"))])
     return format_result(data), data["result"]
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import xxhash
 
 from vigil.model import METRIC_NAME, Labels
+from vigil.model.gofloat import format_float
 from vigil.model.labels import is_legacy_label_name
 from vigil.promql import ast
 from vigil.promql.errors import QueryError
@@ -349,15 +350,6 @@ def _label_hash(labels: Labels) -> int:
     return int(digest.intdigest())
 
 
-def format_value_label(value: float) -> str:
-    """Go's strconv.FormatFloat(v, 'f', -1, 64)."""
-    if np.isnan(value):
-        return "NaN"
-    if np.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return str(np.format_float_positional(value, trim="-"))
-
-
 def _count_values(
     label: str, grouped: _Groups, vector: VectorSteps, group_labels: list[Labels]
 ) -> VectorSteps:
@@ -366,7 +358,7 @@ def _count_values(
     rows, cols = np.nonzero(vector.present)
     cell_values = vector.values[rows, cols]
     uniq, inverse = np.unique(cell_values, return_inverse=True)
-    text = [format_value_label(float(v)) for v in uniq]
+    text = [format_float(float(v), "f") for v in uniq]
     out_index: dict[Labels, int] = {}
     out_of_cell = np.empty(len(rows), dtype=np.int64)
     pair_keys = grouped.group[rows] * (len(uniq) + 1) + inverse

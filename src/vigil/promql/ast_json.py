@@ -15,13 +15,12 @@ non-literal is dropped by `promql_parser` (Prometheus keeps a `unaryExpr` with o
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import promql_parser as pp
 
+from vigil.model.gofloat import format_float
 from vigil.promql.errors import ParseError
 from vigil.promql.parser import EPOCH, duration_ms, match_op, parse, rewrite_prometheus3_syntax
 
@@ -46,16 +45,6 @@ def parse_query_ast(query: str) -> JSON:
     return _Translator(at_values).node(pp.parse(code))
 
 
-def format_go_float(value: float) -> str:
-    """Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip digits, never an
-    exponent (`1e21` → `"1000000000000000000000"`), `+Inf`/`-Inf`/`NaN` spelled as Go does."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return str(np.format_float_positional(value, trim="-"))
-
-
 def _value_type(kind: object) -> str:
     return str(kind).rsplit(".", 1)[-1].lower()
 
@@ -72,7 +61,10 @@ class _Translator:
 
     def _handlers(self) -> tuple[tuple[type, Callable[[Any], JSON]], ...]:
         return (
-            (pp.NumberLiteral, lambda n: {"type": "numberLiteral", "val": format_go_float(n.val)}),
+            (
+                pp.NumberLiteral,
+                lambda n: {"type": "numberLiteral", "val": format_float(n.val, "f")},
+            ),
             (pp.StringLiteral, lambda n: {"type": "stringLiteral", "val": str(n.val)}),
             (pp.ParenExpr, lambda n: {"type": "parenExpr", "expr": self.node(n.expr)}),
             (pp.UnaryExpr, lambda n: {"type": "unaryExpr", "op": "-", "expr": self.node(n.expr)}),

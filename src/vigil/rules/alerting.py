@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 
 from vigil.model import METRIC_NAME, Labels
 from vigil.promql.value import Sample
@@ -231,19 +229,3 @@ class AlertingRule:
             self.context.external_url,
             template_query,
         )
-
-
-def go_float_e(value: float, upper: bool = True) -> str:
-    """Go's strconv.FormatFloat(v, 'E' or 'e', -1, 64): shortest digits, `1E+00`, `2.5e-03`;
-    promtool prints sample values so and the alerts API renders alert values so."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    text = "".join(map(str, digits)) or "0"
-    power = exponent + len(text) - 1 if value != 0 else 0
-    mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-    mark = "E" if upper else "e"
-    return f"{'-' if sign else ''}{mantissa}{mark}{'-' if power < 0 else '+'}{abs(power):02d}"

@@ -17,12 +17,13 @@ import numpy.typing as npt
 from vigil.config._yaml import ConfigError, Node, load_yaml
 from vigil.config.duration import Duration
 from vigil.model import METRIC_NAME, Labels, MatchType
+from vigil.model.gofloat import format_float
 from vigil.promql import ast
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.promql.errors import PromQLError, UnsupportedFeatureError
 from vigil.promql.parser import parse
 from vigil.promql.testing import expand_values
-from vigil.rules.alerting import AlertingRule, AlertState, TemplateContext, go_float_e
+from vigil.rules.alerting import AlertingRule, AlertState, TemplateContext
 from vigil.rules.group import Group, GroupOptions
 from vigil.rules.manager import expand_rule_files
 from vigil.rules.query import QueryFunc, RuleEvaluationError, engine_query_func
@@ -363,7 +364,9 @@ def _float_equal(got: float, want: float, fuzzy: bool) -> bool:
 def _samples_text(samples: list[tuple[Labels, float]]) -> str:
     if not samples:
         return "nil"
-    return "\n".join(f"{_labels_text(labels)} {go_float_e(value)}" for labels, value in samples)
+    return "\n".join(
+        f"{_labels_text(labels)} {format_float(value, 'E')}" for labels, value in samples
+    )
 
 
 def _go_duration(ms: int) -> str:

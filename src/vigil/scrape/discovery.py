@@ -21,6 +21,7 @@ from vigil.config._yaml import ConfigError
 from vigil.config.prometheus import FileSDConfig, HTTPSDConfig
 from vigil.config.targetgroup import TargetGroup, _json_groups, load_sd_file
 from vigil.model.clock import Clock
+from vigil.model.gofloat import format_float
 
 FILEPATH_LABEL = "__meta_filepath"
 URL_LABEL = "__meta_url"
@@ -160,7 +161,7 @@ class HTTPDiscovery:
             headers={
                 "Accept": "application/json",
                 "User-Agent": f"vigil/{__version__}",
-                "X-Prometheus-Refresh-Interval-Seconds": f"{interval:g}",
+                "X-Prometheus-Refresh-Interval-Seconds": format_float(interval, "f"),
             },
             timeout=max(1.0, min(interval, 30.0)),
         )

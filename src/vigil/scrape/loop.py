@@ -31,6 +31,7 @@ from vigil.exposition._types import Format, ParseError
 from vigil.exposition.scan import NO_TIMESTAMP, ScrapeBatch, SeriesCache, scan
 from vigil.model import METRIC_NAME, Labels
 from vigil.model.clock import Clock
+from vigil.model.gofloat import format_float
 from vigil.model.labels import json_quote
 from vigil.scrape.relabel import relabel
 from vigil.scrape.target import ScrapeOutcome, Target, accept_header
@@ -183,7 +184,7 @@ class ScrapeLoop:
             "Accept": options.accept,
             "Accept-Encoding": "gzip" if options.enable_compression else "identity",
             "User-Agent": f"vigil/{__version__}",
-            "X-Prometheus-Scrape-Timeout-Seconds": f"{target.timeout.seconds:g}",
+            "X-Prometheus-Scrape-Timeout-Seconds": format_float(target.timeout.seconds, "f"),
         }
 
     @property

@@ -3,8 +3,6 @@ blocks: backfill history from a file, print what a data dir holds, find cardinal
 
 from __future__ import annotations
 
-import decimal
-import math
 import mmap
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,6 +16,7 @@ import numpy.typing as npt
 from vigil.exposition import Format, ParseError
 from vigil.exposition.scan import NO_TIMESTAMP, SeriesCache, scan
 from vigil.model import METRIC_NAME, Labels, Matcher
+from vigil.model.gofloat import format_float
 from vigil.tsdb.block import Block, open_blocks, write_block
 from vigil.tsdb.series import SeriesData, merge_series
 
@@ -191,7 +190,7 @@ def dump(
         for s in merge_series(streams):
             prefix = f"{s.labels} "
             out.writelines(
-                f"{prefix}{go_float(v)} {t}\n"
+                f"{prefix}{format_float(v)} {t}\n"
                 for v, t in zip(s.values.tolist(), s.timestamps.tolist(), strict=True)
             )
             total += len(s.timestamps)
@@ -202,30 +201,6 @@ def dump(
 
 
 _ALL = (Matcher.of(METRIC_NAME, "=~", ".+"),)
-
-
-def go_float(value: float) -> str:
-    """A float as Go's `%g` prints it (shortest round-trip digits, exponent form when the
-    decimal exponent is below -4 or at least 6), which is what promtool's dump shows."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    sign, digits, exponent = decimal.Decimal(repr(value)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    text = "".join(map(str, digits))
-    exp10 = len(text) + exponent - 1
-    minus = "-" if sign else ""
-    if exp10 < -4 or exp10 >= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return f"{minus}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if exp10 < 0:
-        return f"{minus}0.{'0' * (-exp10 - 1)}{text}"
-    if len(text) <= exp10 + 1:
-        return f"{minus}{text}{'0' * (exp10 + 1 - len(text))}"
-    return f"{minus}{text[: exp10 + 1]}.{text[exp10 + 1 :]}"
 
 
 # ---------------------------------------------------------------- analyze

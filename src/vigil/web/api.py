@@ -29,6 +29,7 @@ from starlette.types import Message, Receive
 
 import vigil
 from vigil.model import Labels, Matcher
+from vigil.model.gofloat import format_json, format_json_all, rewrite_orjson_floats
 from vigil.promql.ast_json import parse_query_ast
 from vigil.promql.engine import Queryable, QueryEngine
 from vigil.promql.errors import (
@@ -91,60 +92,6 @@ class APIContext:
 # --- formatting -------------------------------------------------------------------------
 
 
-def format_sample_value(value: float) -> str:
-    """Prometheus's `jsonutil.MarshalFloat`: shortest digits, `strconv.FormatFloat` 'f' but 'e'
-    below 1e-6 and from 1e21 on (where Python's repr is the same as Go's: `1e-07`, `1e+21`)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value and not 1e-6 <= abs(value) < 1e21:
-        return repr(value)
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value)) if value or math.copysign(1, value) > 0 else "-0"
-    return str(np.format_float_positional(value, trim="-"))
-
-
-def format_sample_values(values: F64) -> list[str]:
-    """`format_sample_value` of each value, computed for the whole array at once."""
-    if not len(values):
-        return []
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    text = b'["' + orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1] + b'"]'
-    return list(orjson.loads(_go_floats(text.replace(b",", b'","'), values)))
-
-
-# orjson prints the same shortest digits as Go, positional from 1e-5 up to 1e16, else as
-# `1e-7` and `1e+16` (`1e16` before 3.11); Go's 'f' format runs from 1e-6 up to 1e21, and its
-# exponents have a sign and at least two digits.
-_POSITIONAL_EXPONENT = re.compile(rb'"-?[0-9.]+e(?:-[1-6]|\+?1?[0-9]|\+?20)"')
-_UNSIGNED_EXPONENT = re.compile(rb"(?<=e)(?=[0-9])")
-_ONE_DIGIT_EXPONENT = re.compile(rb'(?<=e-)(?=[0-9]")')
-
-
-def _positional(match: re.Match[bytes]) -> bytes:
-    return b'"' + format_sample_value(float(match[0][1:-1])).encode() + b'"'
-
-
-def _go_floats(text: bytes, values: F64) -> bytes:
-    """`text` with each of `values` as the quoted orjson number (`null` where not finite), in
-    order, rewritten as `format_sample_value` prints it; other numbers in `text` are unquoted."""
-    text = text.replace(b'.0"', b'"')
-    if b"e" in text:
-        text = _POSITIONAL_EXPONENT.sub(_positional, text)
-        text = _UNSIGNED_EXPONENT.sub(b"+", _ONE_DIGIT_EXPONENT.sub(b"0", text))
-    finite = np.isfinite(values)
-    if finite.all():
-        return text
-    odd = values[~finite]
-    if np.isnan(odd).all():
-        return text.replace(b'"null"', b'"NaN"')
-    names = iter(
-        np.where(np.isnan(odd), b'"NaN"', np.where(odd > 0, b'"+Inf"', b'"-Inf"')).tolist()
-    )
-    return re.sub(rb'"null"', lambda _: next(names), text)
-
-
 def format_timestamp(t_ms: int) -> str:
     """Prometheus's `jsonutil.MarshalTimestamp`: seconds, with milliseconds when there are any."""
     sign, t_ms = ("-", -t_ms) if t_ms < 0 else ("", t_ms)
@@ -174,7 +121,7 @@ def _matrix_json(series: Sequence[Series]) -> bytes:
     rows[:, 1] = np.concatenate(values_parts[:-1])
     text = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY).replace(b".0,", b",")
     text = text.replace(b",", b',"').replace(b'],"[', b'"],[')[:-2] + b'"]]'
-    points = _go_floats(text, rows[:, 1])[2:-2].split(_SERIES_BREAK)
+    points = rewrite_orjson_floats(text, rows[:, 1])[2:-2].split(_SERIES_BREAK)
     return (
         b"["
         + b",".join(
@@ -188,7 +135,7 @@ def _matrix_json(series: Sequence[Series]) -> bytes:
 def _series_json_exactly(series: Series) -> bytes:
     """The slow way, for points whose time in float seconds would not print exactly."""
     times = map(format_timestamp, series.timestamps.tolist())
-    values = format_sample_values(series.values)
+    values = format_json_all(series.values)
     pairs = ",".join(map('[{},"{}"]'.format, times, values))
     return (
         b'{"metric":' + orjson.dumps(dict(series.labels)) + b',"values":[' + pairs.encode() + b"]}"
@@ -198,11 +145,11 @@ def _series_json_exactly(series: Series) -> bytes:
 def render_value(value: QueryValue) -> bytes:
     """A query's value as the JSON of the API's `data` member."""
     if isinstance(value, Scalar | String):
-        text = format_sample_value(value.value) if isinstance(value, Scalar) else value.value
+        text = format_json(value.value) if isinstance(value, Scalar) else value.value
         kind = b"scalar" if isinstance(value, Scalar) else b"string"
         result = b"[" + format_timestamp(value.t_ms).encode() + b"," + orjson.dumps(text) + b"]"
     elif isinstance(value, Vector):
-        values = format_sample_values(np.array([s.value for s in value.samples], dtype=np.float64))
+        values = format_json_all(np.array([s.value for s in value.samples], dtype=np.float64))
         result = (
             b"["
             + b",".join(

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from vigil.rules.alerting import Alert, AlertingRule, AlertState, go_float_e
+from vigil.model.gofloat import format_float
+from vigil.rules.alerting import Alert, AlertingRule, AlertState
 from vigil.rules.group import Group, Rule
 from vigil.web.api import APIError, failure, success
 
@@ -38,7 +39,7 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "annotations": dict(alert.annotations),
         "state": str(alert.state),
         "activeAt": _rfc3339(alert.active_at_ms),
-        "value": go_float_e(alert.value, upper=False),
+        "value": format_float(alert.value, "e"),
     }
     if alert.keep_firing_since_ms:
         body["keepFiringSince"] = _rfc3339(alert.keep_firing_since_ms)

@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vigil.model.gofloat import format_float
 from vigil.notify.gotemplate._gotime import GoTime
 from vigil.notify.gotemplate._values import MISSING, go_type
 
@@ -39,60 +40,6 @@ def go_quote(s: str, quote: str = '"') -> str:
             out.append(f"\\U{ord(c):08x}")
     out.append(quote)
     return "".join(out)
-
-
-def _shortest_digits(x: float) -> tuple[str, int]:
-    """Shortest round-trip decimal digits of a positive finite float and the decimal point position."""
-    mant, _, exp = repr(x).partition("e")
-    whole, _, frac = mant.partition(".")
-    if frac == "0":
-        frac = ""
-    digits = (whole + frac).lstrip("0")
-    dp = len(whole) + (int(exp) if exp else 0)
-    if whole == "0":
-        lead = len(frac) - len(frac.lstrip("0"))
-        dp = -lead + (int(exp) if exp else 0)
-    digits = digits.rstrip("0") or "0"
-    return digits, dp
-
-
-def _fmt_exp(exp: int) -> str:
-    return f"e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-
-
-def format_float(x: float, verb: str = "g", prec: int = -1) -> str:
-    """strconv.FormatFloat(x, verb, prec, 64): prec -1 means the shortest exact representation."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    if prec >= 0:
-        if verb in "gG" and prec == 0:
-            prec = 1
-        return f"{x:.{prec}{verb}}"
-    sign = "-" if math.copysign(1.0, x) < 0 else ""
-    if x == 0:
-        digits, dp = "0", 1
-    else:
-        digits, dp = _shortest_digits(abs(x))
-    if verb in "eE":
-        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "") + _fmt_exp(dp - 1)
-        return sign + (body.upper() if verb == "E" else body)
-    if verb == "f":
-        return sign + _fmt_f(digits, dp)
-    exp = dp - 1
-    if exp < -4 or exp >= 6:
-        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "") + _fmt_exp(exp)
-        return sign + (body.upper() if verb == "G" else body)
-    return sign + _fmt_f(digits, dp)
-
-
-def _fmt_f(digits: str, dp: int) -> str:
-    if dp <= 0:
-        return "0." + "0" * -dp + digits
-    if dp >= len(digits):
-        return digits + "0" * (dp - len(digits))
-    return digits[:dp] + "." + digits[dp:]
 
 
 def format_value(v: Any, verb: str = "v") -> str:
