@@ -123,6 +123,27 @@ def test_range_query(client: TestClient) -> None:
             "bad_data",
             'invalid parameter "step"',
         ),
+        (
+            "/api/v1/query_range",
+            {"query": "up", "start": "0", "end": "7200", "step": "1m1h"},
+            400,
+            "bad_data",
+            'invalid parameter "step": cannot parse "1m1h" to a valid duration',
+        ),
+        (
+            "/api/v1/query_range",
+            {"query": "up", "start": "0", "end": "7200", "step": "1m1m"},
+            400,
+            "bad_data",
+            'invalid parameter "step": cannot parse "1m1m" to a valid duration',
+        ),
+        (
+            "/api/v1/query",
+            {"query": "up", "time": "300", "timeout": "1s1m"},
+            400,
+            "bad_data",
+            'invalid parameter "timeout": cannot parse "1s1m" to a valid duration',
+        ),
         ("/api/v1/series", {}, 400, "bad_data", "no match[] parameter provided"),
         ("/api/v1/series", {"match[]": "rate(up[1m])"}, 400, "bad_data", "not a series selector"),
         (
@@ -209,6 +230,15 @@ def test_status(client: TestClient) -> None:
 )
 def test_step_durations(text: str, ms: int) -> None:
     assert parse_duration(text, "step") == ms
+
+
+@pytest.mark.parametrize(("step", "times"), [("15", [120, 135, 150]), ("1.5", [120, 121.5, 123])])
+def test_range_query_step_in_float_seconds(
+    client: TestClient, step: str, times: list[float]
+) -> None:
+    params = {"query": "up", "start": "120", "end": str(times[-1]), "step": step}
+    [series, *_] = _ok(client.get("/api/v1/query_range", params=params))["result"]
+    assert [t for t, _ in series["values"]] == times
 
 
 @pytest.mark.parametrize("when", ["1e30", "-1e30"])

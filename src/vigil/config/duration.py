@@ -1,8 +1,10 @@
 """Prometheus durations (`1h30m`, `15s`, `100ms`, `1d`, `1w`, `1y`): parsed and printed exactly
-as Prometheus does, so `__scrape_interval__` and error messages read the same."""
+as Prometheus does, so `__scrape_interval__` and error messages read the same. The one parser
+for config files, flags, API parameters, templates and promqltest scripts."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -20,6 +22,9 @@ _UNITS_MS = (
     ("ms", 1),
 )
 _MAX_MS = (1 << 63) // 1_000_000  # Go's time.Duration limit, in milliseconds
+_GO_FLOAT = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf|infinity|nan))\Z"
+)
 
 
 class DurationError(ValueError):
@@ -72,6 +77,22 @@ class Duration:
             if count:
                 out.append(f"{count}{unit}")
         return "".join(out)
+
+
+def parse_seconds_or_duration(text: str) -> int:
+    """Milliseconds of float seconds (`15`, `1.5`) or of a Prometheus duration (`1m30s`), as
+    Prometheus's API reads `step`, `timeout` and its other duration parameters."""
+    if _GO_FLOAT.match(text):
+        seconds = float(text)
+        if not math.isfinite(seconds) or abs(seconds) * 1e9 >= 2**63:
+            raise DurationError(
+                f"cannot parse {_go_quote(text)} to a valid duration. It overflows int64"
+            )
+        return round(seconds * 1000)
+    try:
+        return Duration.parse(text).milliseconds
+    except DurationError:
+        raise DurationError(f"cannot parse {_go_quote(text)} to a valid duration") from None
 
 
 def _go_quote(text: str) -> str:

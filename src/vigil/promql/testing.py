@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from vigil.config.duration import Duration
 from vigil.model import METRIC_NAME, Labels
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.promql.errors import PromQLError, UnsupportedFeatureError
@@ -20,22 +21,8 @@ from vigil.tsdb import STALE_NAN, MemoryStorage
 # --- script parsing --------------------------------------------------------------------------
 
 
-def parse_duration_ms(text: str) -> int:
-    text = text.strip()
-    if re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return round(float(text) * 1000)
-    negative = text.startswith("-")
-    units = {
-        "ms": 1,
-        "s": 1000,
-        "m": 60_000,
-        "h": 3_600_000,
-        "d": 86_400_000,
-        "w": 604_800_000,
-        "y": 31_536_000_000,
-    }
-    ms = sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|[smhdwy])", text))
-    return -ms if negative else ms
+def _duration_ms(text: str) -> int:
+    return Duration.parse(text).milliseconds
 
 
 _SERIES_LINE = re.compile(r"\s*(?P<metric>[^{\s]*)\s*(?P<labels>\{.*\})?\s*(?P<values>.*)$")
@@ -203,7 +190,7 @@ def _load(
     storage: MemoryStorage, header: str, body: list[str], native: set[str], floats: set[str]
 ) -> None:
     parts = header.split()
-    interval = parse_duration_ms(parts[1])
+    interval = _duration_ms(parts[1])
     for line in body:
         labels, tokens = _split_series_line(line)
         if "{{" in line or labels.get("__type__") or labels.get("__unit__"):
@@ -233,7 +220,7 @@ _EVAL_RANGE = re.compile(
 def _parse_case(header: str, body: list[str], line: int) -> Case:
     m = _EVAL_INSTANT.match(header)
     if m is not None:
-        t = parse_duration_ms(m.group("t"))
+        t = _duration_ms(m.group("t"))
         case = Case(line, m.group("q"), t, t, 1, True)
     else:
         m = _EVAL_RANGE.match(header)
@@ -242,9 +229,9 @@ def _parse_case(header: str, body: list[str], line: int) -> Case:
         case = Case(
             line,
             m.group("q"),
-            parse_duration_ms(m.group("a")),
-            parse_duration_ms(m.group("b")),
-            parse_duration_ms(m.group("s")),
+            _duration_ms(m.group("a")),
+            _duration_ms(m.group("b")),
+            _duration_ms(m.group("s")),
             False,
         )
     kind = m.group("kind")
@@ -284,9 +271,9 @@ def _parse_expect(case: Case, text: str) -> None:
         m = re.match(r"range vector from (\S+) to (\S+) step (\S+)", text)
         assert m is not None
         case.range_vector = (
-            parse_duration_ms(m.group(1)),
-            parse_duration_ms(m.group(2)),
-            parse_duration_ms(m.group(3)),
+            _duration_ms(m.group(1)),
+            _duration_ms(m.group(2)),
+            _duration_ms(m.group(3)),
         )
 
 

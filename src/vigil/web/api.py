@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive
 
 import vigil
+from vigil.config.duration import DurationError, parse_seconds_or_duration
 from vigil.model import Labels, Matcher
 from vigil.model.gofloat import format_json, format_json_all, rewrite_orjson_floats
 from vigil.promql.ast_json import parse_query_ast
@@ -221,40 +222,13 @@ def parse_time(text: str, name: str) -> int:
     return round(max(-_FAR_TIME_MS, min(_FAR_TIME_MS, seconds * 1000.0)))
 
 
-_UNITS_MS = {
-    "ms": 1,
-    "s": 1000,
-    "m": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-    "w": 604_800_000,
-    "y": 31_536_000_000,
-}
-
-
 def parse_duration(text: str, name: str) -> int:
     """Float seconds or a Prometheus duration (`1m30s`), to milliseconds; as in Prometheus, one
     that does not fit Go's int64 nanoseconds (~292 years) is refused."""
     try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(seconds) or abs(seconds) * 1e9 >= 2.0**63:
-            raise APIError(
-                "bad_data",
-                f'invalid parameter "{name}": cannot parse "{text}" to a valid duration. It overflows int64',
-            )
-        return round(seconds * 1000)
-    total, rest = 0, text
-    for number, unit in re.findall(r"(\d+)(ms|[smhdwy])", text):
-        total += int(number) * _UNITS_MS[unit]
-        rest = rest.replace(number + unit, "", 1)
-    if rest or not text or total * 1_000_000 >= 2**63:
-        raise APIError(
-            "bad_data", f'invalid parameter "{name}": cannot parse "{text}" to a valid duration'
-        )
-    return total
+        return parse_seconds_or_duration(text)
+    except DurationError as err:
+        raise APIError("bad_data", f'invalid parameter "{name}": {err}') from None
 
 
 async def _params(request: Request) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vigil.config.duration import Duration, DurationError
 from vigil.model.regex import Anchor, Regex, RegexError, RegexMatch
 from vigil.notify.gotemplate._builtins import FuncError
 from vigil.notify.gotemplate._fmt import format_value, sprintf
@@ -331,19 +332,12 @@ def sort_by_label(name: str, v: _QueryResult) -> _QueryResult:
     return v
 
 
-_DURATION = re.compile(r"((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?")
-_UNIT_MS = (365 * 86400_000, 7 * 86400_000, 86400_000, 3600_000, 60_000, 1000, 1)
-
-
 def parse_duration(d: str) -> float:
     """model.ParseDuration in seconds: `1h30m`, `5m`, `100ms`, `0`."""
-    if d == "0":
-        return 0.0
-    m = _DURATION.fullmatch(d)
-    if d == "" or m is None:
-        raise FuncError(f'not a valid duration string: "{d}"')
-    total = sum(int(m.group(2 * i + 2) or 0) * unit for i, unit in enumerate(_UNIT_MS))
-    return total / 1000
+    try:
+        return Duration.parse(d).seconds
+    except DurationError:
+        raise FuncError(f'not a valid duration string: "{d}"') from None
 
 
 @dataclass(slots=True)
