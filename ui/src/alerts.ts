@@ -5,17 +5,14 @@
 import { h, notice, pill, replace } from "./dom";
 import { getJSON, promGet } from "./api";
 import { type Route, setParams } from "./router";
-import { type Labels, errorText, labelChips, matchesSearch, matcherText, searchBox, timeEl, utc } from "./pages/common";
-import { type ActiveAlert, type AlertingRule, type RuleGroup, type RulesData, ruleText } from "./pages/rules-api";
+import type { AMAlert } from "./api/types/am-alerts";
+import type { Labels } from "./api/types/labels";
+import type { ActiveAlert, AlertingRule, RuleGroup, RulesData } from "./api/types/rules";
+import { errorText, labelChips, matchesSearch, matcherText, searchBox, timeEl, utc } from "./pages/common";
+import { ruleText } from "./pages/rules-api";
 
 type State = "inactive" | "pending" | "firing";
 const STATES: State[] = ["inactive", "pending", "firing"];
-
-/** An alert as Alertmanager's API v2 reports it: only its silenced/inhibited status is used here. */
-interface AMAlert {
-  labels: Labels;
-  status: { state: string; silencedBy: string[]; inhibitedBy: string[] };
-}
 
 function labelsKey(labels: Labels): string {
   return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));

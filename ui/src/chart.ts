@@ -1,7 +1,7 @@
 // Time-series charts on uPlot: aligned data, stacking, units on the axis and in the legend.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import type { MatrixSeries } from "./api";
+import type { MatrixSeries } from "./api/types/query";
 import { type TooltipOptions, tooltipPlugin } from "./tooltip";
 
 export type { TooltipMode, TooltipOptions, TooltipSort } from "./tooltip";

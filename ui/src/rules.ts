@@ -1,10 +1,12 @@
 // The Rules page: every rule group (file, interval, last evaluation and its duration) and each rule
 // as its rule-file text with health, last error, last evaluation and evaluation time.
 import { h, notice, pill, replace } from "./dom";
+import { formatDuration } from "./duration";
 import { promGet } from "./api";
+import type { Rule, RuleGroup, RulesData } from "./api/types/rules";
 import { type Route, setParams } from "./router";
-import { errorText, matchesSearch, promDuration, searchBox, seconds, timeEl, toggle } from "./pages/common";
-import { type Rule, type RuleGroup, type RulesData, ruleText } from "./pages/rules-api";
+import { errorText, matchesSearch, searchBox, seconds, timeEl, toggle } from "./pages/common";
+import { ruleText } from "./pages/rules-api";
 
 export async function rulesPage(root: HTMLElement, route: Route): Promise<void> {
   const params = new URLSearchParams(route.params);
@@ -81,7 +83,7 @@ function groupSection(group: RuleGroup, rules: Rule[]): HTMLElement {
         "div",
         { class: "meta" },
         h("span", null, "file ", h("b", null, group.file)),
-        h("span", null, "interval ", h("b", null, promDuration(group.interval * 1000))),
+        h("span", null, "interval ", h("b", null, formatDuration(group.interval * 1000))),
         h("span", null, "last evaluation ", h("b", null, timeEl(group.lastEvaluation))),
         h("span", null, "evaluation time ", h("b", null, seconds(group.evaluationTime))),
         group.limit ? h("span", null, "limit ", h("b", null, String(group.limit))) : null,

@@ -3,11 +3,12 @@
 // (matchers, start, duration or end, creator, comment) that previews the alerts it would silence.
 // URL: ?state=expired, ?new=1&matcher=alertname%3D%22X%22 (prefilled form), ?edit=<id>, ?recreate=<id>.
 import { append, h, notice, replace } from "./dom";
+import { formatDuration, parseDuration } from "./duration";
 import { getJSON, sendJSON } from "./api";
+import type { AMAlert } from "./api/types/am-alerts";
+import type { Silence, SilenceState } from "./api/types/am-silences";
 import { type Route, navigate, setParams } from "./router";
 import {
-  type APIMatcher,
-  type Labels,
   MATCH_OPS,
   type MatchOp,
   type Matcher,
@@ -17,9 +18,7 @@ import {
   matcherChips,
   matcherText,
   matchesSearch,
-  parseDuration,
   parseMatcher,
-  promDuration,
   searchBox,
   timeEl,
   toAPI,
@@ -27,27 +26,9 @@ import {
   utc,
 } from "./pages/common";
 
-type SilenceState = "active" | "pending" | "expired";
 const STATES: SilenceState[] = ["active", "pending", "expired"];
 const DEFAULT_DURATION = "2h";
 const CREATOR_KEY = "vigil.silences.creator";
-
-interface Silence {
-  id: string;
-  status: { state: SilenceState };
-  matchers: APIMatcher[];
-  startsAt: string;
-  endsAt: string;
-  updatedAt: string;
-  createdBy: string;
-  comment: string;
-}
-
-interface AMAlert {
-  labels: Labels;
-  startsAt: string;
-  status: { state: string; silencedBy: string[]; inhibitedBy: string[] };
-}
 
 export async function silencesPage(root: HTMLElement, route: Route): Promise<void> {
   const p = route.params;
@@ -216,11 +197,11 @@ async function initialForm(params: URLSearchParams): Promise<{ form: FormState; 
       form.id = s.id;
       form.start = isoSeconds(Math.max(Date.parse(s.startsAt), 0));
       form.end = isoSeconds(Date.parse(s.endsAt));
-      form.duration = promDuration(Date.parse(s.endsAt) - Date.parse(form.start));
+      form.duration = formatDuration(Date.parse(s.endsAt) - Date.parse(form.start));
     } else {
       title = "Recreate silence";
       const span = Date.parse(s.endsAt) - Date.parse(s.startsAt);
-      form.duration = span > 0 ? promDuration(Math.round(span / 1000) * 1000) : DEFAULT_DURATION;
+      form.duration = span > 0 ? formatDuration(Math.round(span / 1000) * 1000) : DEFAULT_DURATION;
       form.end = isoSeconds(now + (parseDuration(form.duration) ?? 0));
     }
   }
@@ -389,7 +370,7 @@ async function silenceForm(root: HTMLElement, params: URLSearchParams): Promise<
   endInput.addEventListener("input", () => {
     const start = Date.parse(startInput.value);
     const end = Date.parse(endInput.value);
-    if (Number.isFinite(start) && Number.isFinite(end) && end > start) durationInput.value = promDuration(end - start);
+    if (Number.isFinite(start) && Number.isFinite(end) && end > start) durationInput.value = formatDuration(end - start);
   });
   const creatorInput = h("input", { type: "text", value: form.createdBy, autocomplete: "username" });
   const commentInput = h("textarea", null, form.comment);

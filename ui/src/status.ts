@@ -1,41 +1,12 @@
 // The Status page: Prometheus's status pages in one — build and runtime information, command-line
 // flags (filterable), the loaded configuration, TSDB statistics and the persisted blocks.
 import { type Child, append, h, notice, replace } from "./dom";
+import { formatDuration } from "./duration";
 import { getJSON, promGet } from "./api";
+import type { AMStatus } from "./api/types/am-status";
+import type { Block, NameValue, TSDBStatus } from "./api/types/status-tsdb";
 import { type Route, setParams } from "./router";
-import { bytes, errorText, jumpLink, promDuration, relative, searchBox, utc } from "./pages/common";
-
-interface NameValue {
-  name: string;
-  value: number;
-}
-
-interface Block {
-  ulid: string;
-  minTime: number;
-  maxTime: number;
-  numSamples: number;
-  numSeries: number;
-  level?: number;
-  size?: number;
-}
-
-interface TSDBStatus {
-  headStats: { numSeries: number; chunkCount: number; minTime: number; maxTime: number };
-  seriesCountByMetricName: NameValue[];
-  labelValueCountByLabelName: NameValue[];
-  memoryInBytesByLabelName?: NameValue[];
-  seriesCountByLabelValuePair: NameValue[];
-  maxSeries?: number;
-  refusedSeriesByMetricName?: NameValue[];
-  blocks?: Block[];
-}
-
-interface AMStatus {
-  cluster?: { status: string; peers?: unknown[] };
-  uptime?: string;
-  versionInfo?: Record<string, string>;
-}
+import { bytes, errorText, jumpLink, relative, searchBox, utc } from "./pages/common";
 
 const SECTIONS: [string, string][] = [
   ["status-build", "Build information"],
@@ -228,7 +199,7 @@ function drawBlocks(target: HTMLElement, blocks: Block[] | undefined): void {
             h("td", { class: "mono" }, b.ulid),
             h("td", null, msTime(b.minTime)),
             h("td", null, msTime(b.maxTime)),
-            h("td", null, promDuration(b.maxTime - b.minTime + 1)),
+            h("td", null, formatDuration(b.maxTime - b.minTime + 1)),
             h("td", { class: "num" }, String(b.numSamples)),
             h("td", { class: "num" }, String(b.numSeries)),
             h("td", { class: "num" }, b.level === undefined ? "–" : String(b.level)),

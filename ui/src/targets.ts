@@ -3,26 +3,9 @@
 // error. Filters (health, text) live in the URL; the page refreshes itself every 15 s.
 import { h, notice, pill, replace } from "./dom";
 import { promGet } from "./api";
+import type { Target, TargetsData } from "./api/types/targets";
 import { type Route, setParams } from "./router";
-import { type Labels, errorText, labelChips, matchesSearch, poll, searchBox, seconds, timeEl, toggle } from "./pages/common";
-
-interface Target {
-  discoveredLabels: Labels;
-  labels: Labels;
-  scrapePool: string;
-  scrapeUrl: string;
-  globalUrl?: string;
-  lastError: string;
-  lastScrape: string;
-  lastScrapeDuration: number;
-  health: "up" | "down" | "unknown";
-  scrapeInterval?: string;
-  scrapeTimeout?: string;
-}
-
-interface TargetsData {
-  activeTargets: Target[];
-}
+import { errorText, labelChips, matchesSearch, poll, searchBox, seconds, timeEl, toggle } from "./pages/common";
 
 const REFRESH_MS = 15_000;
 

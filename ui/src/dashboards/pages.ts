@@ -1,36 +1,22 @@
 // Dashboard pages: the list (import, delete), a dashboard at /d/<uid>, and the home page
 // (the built-in Node dashboard, or the list when it is missing).
 import { APIError, promGet, sendJSON } from "../api";
+import type { DashboardSummary, StoredDashboard } from "../api/types/dashboards";
 import { h, notice, pill, replace } from "../dom";
 import type { Route } from "../router";
-import { type DashboardModel, renderDashboard } from "./dashboard";
+import { renderDashboard } from "./dashboard";
 
 const API = "/api/vigil/v1/dashboards";
 const HOME_UID = "vigil-node";
-
-interface Summary {
-  uid: string;
-  title: string;
-  tags?: string[];
-  builtin?: boolean;
-  panels?: number;
-  updated?: string;
-}
-
-interface Stored {
-  uid: string;
-  builtin?: boolean;
-  dashboard: DashboardModel;
-}
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 export async function homePage(root: HTMLElement, route: Route): Promise<(() => void) | void> {
-  let stored: Stored;
+  let stored: StoredDashboard;
   try {
-    stored = await promGet<Stored>(`${API}/${HOME_UID}`);
+    stored = await promGet<StoredDashboard>(`${API}/${HOME_UID}`);
   } catch {
     return dashboardListPage(root, route);
   }
@@ -39,9 +25,9 @@ export async function homePage(root: HTMLElement, route: Route): Promise<(() => 
 
 export async function dashboardPage(root: HTMLElement, route: Route): Promise<(() => void) | void> {
   const uid = route.args[0] ?? "";
-  let stored: Stored;
+  let stored: StoredDashboard;
   try {
-    stored = await promGet<Stored>(`${API}/${encodeURIComponent(uid)}`);
+    stored = await promGet<StoredDashboard>(`${API}/${encodeURIComponent(uid)}`);
   } catch (err) {
     const missing = err instanceof APIError && err.status === 404;
     root.append(
@@ -68,9 +54,9 @@ export async function dashboardListPage(root: HTMLElement, _route: Route): Promi
   root.append(h("h1", null, "Dashboards"), form, importError, status, listBox);
 
   const load = async (): Promise<void> => {
-    let list: Summary[];
+    let list: DashboardSummary[];
     try {
-      list = await promGet<Summary[]>(API);
+      list = await promGet<DashboardSummary[]>(API);
     } catch (err) {
       replace(listBox, notice("error", `The dashboards could not be listed: ${message(err)}`));
       return;
@@ -102,7 +88,7 @@ export async function dashboardListPage(root: HTMLElement, _route: Route): Promi
     );
   };
 
-  const remove = async (d: Summary): Promise<void> => {
+  const remove = async (d: DashboardSummary): Promise<void> => {
     if (!window.confirm(`Delete the dashboard "${d.title || d.uid}"?`)) return;
     try {
       await sendJSON("DELETE", `${API}/${encodeURIComponent(d.uid)}`);
@@ -130,7 +116,7 @@ export async function dashboardListPage(root: HTMLElement, _route: Route): Promi
         return;
       }
       try {
-        const made = await sendJSON<{ status?: string; data?: Summary }>("POST", API, body);
+        const made = await sendJSON<{ status?: string; data?: DashboardSummary }>("POST", API, body);
         const s = made.data;
         replace(importError, notice("info", "Imported ", s ? h("a", { href: `/d/${encodeURIComponent(s.uid)}` }, s.title || s.uid) : file.name, "."));
         form.reset();

@@ -1,7 +1,9 @@
 // Running a panel's targets against vigil's Prometheus API as Grafana's Prometheus datasource
 // would: interpolated PromQL, the interval/step arithmetic, range aligned to the step,
 // legendFormat; results lined up into Frames (types.ts).
-import { type MatrixSeries, type Metric, queryInstant, queryRange } from "../api";
+import { queryInstant, queryRange } from "../api";
+import type { Labels } from "../api/types/labels";
+import type { MatrixSeries } from "../api/types/query";
 import { alignMatrix } from "../chart";
 import { seriesName } from "../dom";
 import { type Scope, calculateInterval, interpolate, rangeScope, targetInterval } from "./interpolate";
@@ -164,7 +166,7 @@ function toNumber(v: string): number | null {
 }
 
 /** legendFormat with `{{label}}` replaced (a missing label gives ""), else the series as Prometheus prints it. */
-export function legend(q: Pick<PlannedQuery, "legendFormat" | "expr">, metric: Metric): string {
+export function legend(q: Pick<PlannedQuery, "legendFormat" | "expr">, metric: Labels): string {
   const f = q.legendFormat;
   if (f && f !== "__auto") return f.replace(/\{\{\s*(.+?)\s*\}\}/g, (_m, name: string) => metric[name] ?? "");
   if (Object.keys(metric).length === 0) return q.expr;

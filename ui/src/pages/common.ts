@@ -1,9 +1,9 @@
 // Helpers shared by the Targets, Rules, Alerts, Silences and Status pages: label chips, times,
-// durations, matchers, polling. Everything renders through h(), so every string stays text.
+// matchers, polling. Everything renders through h(), so every string stays text.
 import "./pages.css";
+import type { APIMatcher } from "../api/types/am-matcher";
+import type { Labels } from "../api/types/labels";
 import { type Child, h, humanDuration } from "../dom";
-
-export type Labels = Record<string, string>;
 
 /** Labels as Prometheus's pages show them: one `name="value"` chip each, sorted by name. */
 export function labelChips(labels: Labels, omit: readonly string[] = []): HTMLDivElement {
@@ -54,34 +54,6 @@ export function seconds(s: number | undefined): string {
   return `${s.toFixed(3)}s`;
 }
 
-const UNITS: [string, number][] = [["y", 365 * 86_400_000], ["w", 7 * 86_400_000], ["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000], ["ms", 1]];
-
-/** Prometheus's duration text (`1h30m`, `0s`) for a number of milliseconds. */
-export function promDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms <= 0) return "0s";
-  let rest = Math.round(ms);
-  let out = "";
-  for (const [unit, size] of UNITS) {
-    if (rest >= size) {
-      out += `${Math.floor(rest / size)}${unit}`;
-      rest %= size;
-    }
-  }
-  return out;
-}
-
-/** `1h30m`, `2h`, `90m`, `1d` → milliseconds; null when the text is not a duration. */
-export function parseDuration(text: string): number | null {
-  const s = text.trim();
-  if (!/^(\d+(ms|y|w|d|h|m|s))+$/.test(s)) return null;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+)(ms|y|w|d|h|m|s)/g)) {
-    const size = UNITS.find(([u]) => u === m[2])?.[1] ?? 0;
-    total += Number(m[1]) * size;
-  }
-  return total > 0 ? total : null;
-}
-
 // ---- matchers, as Alertmanager writes them (`name="value"`, `name=~"re"`)
 
 export type MatchOp = "=" | "!=" | "=~" | "!~";
@@ -91,14 +63,6 @@ export interface Matcher {
   name: string;
   value: string;
   op: MatchOp;
-}
-
-/** The Alertmanager API v2's matcher shape. */
-export interface APIMatcher {
-  name: string;
-  value: string;
-  isRegex: boolean;
-  isEqual?: boolean;
 }
 
 export function fromAPI(m: APIMatcher): Matcher {

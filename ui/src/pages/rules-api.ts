@@ -1,53 +1,7 @@
-// The shapes of /api/v1/rules, shared by the Rules and Alerts pages, and a rule as YAML-like text.
-import { type Labels, promDuration } from "./common";
-
-export interface ActiveAlert {
-  labels: Labels;
-  annotations: Labels;
-  state: "pending" | "firing" | "inactive";
-  activeAt: string;
-  value: string;
-  keepFiringSince?: string;
-}
-
-interface RuleBase {
-  name: string;
-  query: string;
-  labels?: Labels;
-  health: "ok" | "err" | "unknown";
-  lastError?: string;
-  evaluationTime: number;
-  lastEvaluation: string;
-}
-
-export interface AlertingRule extends RuleBase {
-  type: "alerting";
-  state: "inactive" | "pending" | "firing";
-  duration: number;
-  keepFiringFor?: number;
-  annotations: Labels;
-  alerts: ActiveAlert[];
-}
-
-export interface RecordingRule extends RuleBase {
-  type: "recording";
-}
-
-export type Rule = AlertingRule | RecordingRule;
-
-export interface RuleGroup {
-  name: string;
-  file: string;
-  interval: number;
-  limit?: number;
-  evaluationTime: number;
-  lastEvaluation: string;
-  rules: Rule[];
-}
-
-export interface RulesData {
-  groups: RuleGroup[];
-}
+// A rule of /api/v1/rules as YAML-like text, shared by the Rules and Alerts pages.
+import type { Labels } from "../api/types/labels";
+import type { Rule } from "../api/types/rules";
+import { formatDuration } from "../duration";
 
 /** A YAML scalar: plain when that reads back the same, else double-quoted; multi-line as `|`. */
 function scalar(value: string, indent: string): string {
@@ -73,8 +27,8 @@ export function ruleText(rule: Rule): string {
   if (rule.type === "alerting") {
     lines.push(`alert: ${scalar(rule.name, "")}`);
     lines.push(`expr: ${scalar(rule.query, "")}`);
-    if (rule.duration > 0) lines.push(`for: ${promDuration(rule.duration * 1000)}`);
-    if (rule.keepFiringFor) lines.push(`keep_firing_for: ${promDuration(rule.keepFiringFor * 1000)}`);
+    if (rule.duration > 0) lines.push(`for: ${formatDuration(rule.duration * 1000)}`);
+    if (rule.keepFiringFor) lines.push(`keep_firing_for: ${formatDuration(rule.keepFiringFor * 1000)}`);
     lines.push(...mapping("labels", rule.labels), ...mapping("annotations", rule.annotations));
   } else {
     lines.push(`record: ${scalar(rule.name, "")}`);

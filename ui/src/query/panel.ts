@@ -1,13 +1,15 @@
 // One query panel of the Query page: editor, Table/Graph tabs and their controls. Its state is
 // Prometheus's graph-page URL state (g0.expr, g0.tab, g0.range_input, ...), so links from
 // Prometheus open here and links from here open in Prometheus.
-import { type QueryData, queryInstant, queryRange } from "../api";
+import { queryInstant, queryRange } from "../api";
+import type { QueryData } from "../api/types/query";
 import { type Chart, alignMatrix, timeChart } from "../chart";
 import { h, notice, replace, seriesName } from "../dom";
+import { formatDuration } from "../duration";
 import type { Sources } from "./autocomplete";
 import { type Editor, editor } from "./editor";
 import { resultCount, resultTable } from "./table";
-import { autoStep, formatDuration, formatTime, parseDuration, parseTime, stepRange } from "./time";
+import { autoStep, formatTime, parseSeconds, parseTime, stepRange } from "./time";
 
 export type Tab = "table" | "graph";
 
@@ -46,7 +48,7 @@ export function readPanels(params: URLSearchParams): PanelState[] {
         s.stacked = value === "1" || value === "true";
         break;
       case "range_input": {
-        const r = parseDuration(value);
+        const r = parseSeconds(value);
         if (r) s.range = r;
         break;
       }
@@ -57,7 +59,7 @@ export function readPanels(params: URLSearchParams): PanelState[] {
         break;
       }
       case "step_input": {
-        const step = parseDuration(value);
+        const step = parseSeconds(value);
         if (step) s.step = step;
         break;
       }
@@ -76,7 +78,7 @@ export function writePanels(params: URLSearchParams, panels: PanelState[]): URLS
     out.set(g + "expr", s.expr);
     out.set(g + "tab", s.tab === "graph" ? "0" : "1");
     if (s.stacked) out.set(g + "stacked", "1");
-    out.set(g + "range_input", formatDuration(s.range));
+    out.set(g + "range_input", formatDuration(s.range * 1000));
     if (s.end !== null) {
       out.set(g + "end_input", formatTime(s.end));
       out.set(g + "moment_input", formatTime(s.end));
@@ -282,7 +284,7 @@ export class QueryPanel {
         const data = await queryRange(this.state.expr, start, end, step);
         if (mine !== this.generation) return;
         const took = performance.now() - started;
-        replace(stats, `Load time: ${Math.round(took)}ms · Resolution: ${formatDuration(step)} · Result series: ${resultCount(data)}`);
+        replace(stats, `Load time: ${Math.round(took)}ms · Resolution: ${formatDuration(step * 1000)} · Result series: ${resultCount(data)}`);
         this.lastMatrix = { data, start, end, step };
         this.redraw();
       }
@@ -381,10 +383,10 @@ export class QueryPanel {
       input.value = end;
       input.removeAttribute("aria-invalid");
     }
-    this.rangeInput.value = formatDuration(this.state.range);
+    this.rangeInput.value = formatDuration(this.state.range * 1000);
     this.rangeInput.removeAttribute("aria-invalid");
-    this.stepInput.value = this.state.step === null ? "" : formatDuration(this.state.step);
-    this.stepInput.placeholder = `auto (${formatDuration(autoStep(this.state.range))})`;
+    this.stepInput.value = this.state.step === null ? "" : formatDuration(this.state.step * 1000);
+    this.stepInput.placeholder = `auto (${formatDuration(autoStep(this.state.range) * 1000)})`;
     this.stepInput.removeAttribute("aria-invalid");
     this.stackedInput.checked = this.state.stacked;
   }
@@ -413,7 +415,7 @@ export class QueryPanel {
   }
 
   private setRange(text: string): void {
-    const r = parseDuration(text);
+    const r = parseSeconds(text);
     if (r === null) {
       this.rangeInput.setAttribute("aria-invalid", "true");
       return;
@@ -429,7 +431,7 @@ export class QueryPanel {
   }
 
   private setStep(text: string): void {
-    const s = text.trim() === "" ? null : parseDuration(text);
+    const s = text.trim() === "" ? null : parseSeconds(text);
     if (s === null && text.trim() !== "") {
       this.stepInput.setAttribute("aria-invalid", "true");
       return;

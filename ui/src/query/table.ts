@@ -1,5 +1,5 @@
 // The Table tab: an instant query's result as rows of series and values (labels as text).
-import type { QueryData } from "../api";
+import type { QueryData } from "../api/types/query";
 import { h, notice } from "../dom";
 
 /** More rows than this make the browser crawl; the rest are counted, not drawn. */

@@ -1,46 +1,17 @@
 // Durations and times as Prometheus's graph page spells them: "1h30m" ranges, the +/- ladder,
 // auto resolution, and "YYYY-MM-DD HH:mm:ss" (UTC) end times in the URL.
+import { parseDuration } from "../duration";
 
-const UNITS: [string, number][] = [
-  ["y", 365 * 86400],
-  ["w", 7 * 86400],
-  ["d", 86400],
-  ["h", 3600],
-  ["m", 60],
-  ["s", 1],
-  ["ms", 0.001],
-];
-
-const DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
-
-/** "1h30m" -> 5400 (seconds); a bare number is seconds; null when it is not a duration. */
-export function parseDuration(text: string): number | null {
+/** A range or step as the graph page takes it, in seconds: a Prometheus duration ("1h30m") or,
+ * as Prometheus's API also accepts, a bare number of seconds; null when it is neither. */
+export function parseSeconds(text: string): number | null {
   const s = text.trim();
-  if (s === "") return null;
   if (/^\d+(?:\.\d+)?$/.test(s)) {
     const n = parseFloat(s);
     return n > 0 ? n : null;
   }
-  const m = DURATION.exec(s);
-  if (!m) return null;
-  let total = 0;
-  for (let i = 0; i < UNITS.length; i++) if (m[i + 1]) total += parseInt(m[i + 1], 10) * UNITS[i][1];
-  return total > 0 ? total : null;
-}
-
-/** 5400 -> "1h30m", as Prometheus formats a range. */
-export function formatDuration(seconds: number): string {
-  if (!(seconds > 0)) return "0s";
-  let rest = Math.round(seconds * 1000);
-  let out = "";
-  for (const [unit, size] of UNITS) {
-    const ms = Math.round(size * 1000);
-    if (rest >= ms) {
-      out += `${Math.floor(rest / ms)}${unit}`;
-      rest %= ms;
-    }
-  }
-  return out;
+  const ms = parseDuration(s);
+  return ms === null ? null : ms / 1000;
 }
 
 /** The steps Prometheus's range +/- buttons walk through, in seconds. */

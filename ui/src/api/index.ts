@@ -2,6 +2,8 @@
 // Every state-changing request carries `X-Vigil-UI: 1` and same-origin credentials; the server
 // refuses state-changing requests from other origins (CSRF).
 
+import type { QueryData } from "./types/query";
+
 export class APIError extends Error {
   constructor(
     message: string,
@@ -79,17 +81,6 @@ export function withParams(path: string, params: Record<string, string | string[
   const q = search.toString();
   return q ? `${path}${path.includes("?") ? "&" : "?"}${q}` : path;
 }
-
-// ---- shapes of the Prometheus API's query results
-
-export type Metric = Record<string, string>;
-export interface VectorSample { metric: Metric; value: [number, string] }
-export interface MatrixSeries { metric: Metric; values: [number, string][] }
-export type QueryData =
-  | { resultType: "vector"; result: VectorSample[] }
-  | { resultType: "matrix"; result: MatrixSeries[] }
-  | { resultType: "scalar"; result: [number, string] }
-  | { resultType: "string"; result: [number, string] };
 
 export function queryInstant(query: string, time?: number): Promise<QueryData> {
   const params: Record<string, string> = { query };
