@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import CONFORMANCE
 from vigil.model.alert import Alert, fingerprint_hex
 from vigil.model.labels import Labels
-from vigil.notify.gotemplate import TemplateError
 from vigil.notify.template import DEFAULT_TEMPLATES, Templates, go_time, template_data
+from vigil.template import TemplateError
 
 NOW = 1_700_000_000.0
 

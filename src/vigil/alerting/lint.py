@@ -12,6 +12,8 @@ from typing import TextIO
 from vigil.alerting.route import Route, build_tree, matchers_string
 from vigil.config._yaml import ConfigError, Node, load_yaml
 from vigil.config.alertmanager import Config, InhibitRule, Kinds, load_config
+from vigil.config.matchers import MatcherParseError, parse_matchers
+from vigil.config.prometheus import load_config as load_prometheus_config
 from vigil.model.matchers import Matcher, MatchType
 
 ALERTNAME = "alertname"
@@ -196,8 +198,6 @@ def routes_test_command(
 ) -> int:
     """`amtool config routes test`'s twin: print the receivers an alert with these labels goes
     to, comma-separated; with `verify`, fail when they differ from it."""
-    from vigil.config.matchers import MatcherParseError, parse_matchers
-
     label_set: dict[str, str] = {}
     for arg in labels:
         try:
@@ -227,6 +227,4 @@ def routes_test_command(
 
 def prometheus_rule_files(path: str) -> list[str]:
     """The rule file patterns a prometheus.yml names (joined to its directory)."""
-    from vigil.config.prometheus import load_config as load_prometheus_config
-
     return list(load_prometheus_config(path).rule_files)

@@ -37,11 +37,11 @@ from vigil.config.alertmanager import Config, load_config
 from vigil.model.alert import Alert
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels
-from vigil.notify.gotemplate import TemplateError
 from vigil.notify.kinds import KINDS
 from vigil.notify.receivers import UnsupportedIntegration, build_integrations, test_receiver
 from vigil.notify.retry import NotifyMetrics, RetryStage
 from vigil.notify.template import Templates
+from vigil.template import TemplateError
 from vigil.web import alertmanager_api as api
 from vigil.web.metrics import metrics_endpoint
 

@@ -27,9 +27,9 @@ from vigil.config.alertmanager import GlobalConfig
 from vigil.config.http import Secret, TLSConfig
 from vigil.config.http_client import ClientSetupError, ssl_context
 from vigil.config.receiver import NO_SECRET, NO_TLS, Entry, HostPort
-from vigil.notify.gotemplate import TemplateError
 from vigil.notify.integration import Sender, SenderContext, SendError, read_secret_file
 from vigil.notify.template import Templates, notification_data
+from vigil.template import TemplateError
 
 DEFAULT_SUBJECT = '{{ template "email.default.subject" . }}'
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")

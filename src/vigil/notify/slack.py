@@ -19,7 +19,6 @@ from vigil.config.receiver import (
     KindDefaults,
     SecretURL,
 )
-from vigil.notify.gotemplate import TemplateError
 from vigil.notify.integration import (
     Sender,
     SenderContext,
@@ -30,6 +29,7 @@ from vigil.notify.integration import (
     read_secret_file,
 )
 from vigil.notify.template import Data, Templates, notification_data
+from vigil.template import TemplateError
 
 MAX_TITLE_RUNES = 1024
 _DEFAULT_MRKDWN_IN = ("fallback", "pretext", "text")

@@ -18,13 +18,13 @@ from vigil.alerting._api import Notification
 from vigil.model.alert import Alert as ModelAlert
 from vigil.model.alert import fingerprint_hex
 from vigil.model.labels import Labels
-from vigil.notify.gotemplate import GoTime, StringMap, Template, TemplateError
-from vigil.notify.gotemplate._ast import TextNode
-from vigil.notify.gotemplate._builtins import BUILTINS
-from vigil.notify.gotemplate._gotime import go_time_format
-from vigil.notify.gotemplate._parse import ParseError, Parser, Tree
-from vigil.notify.gotemplate.alertmanager import alertmanager_funcs
-from vigil.notify.html import escape_trees
+from vigil.template import GoTime, StringMap, Template, TemplateError
+from vigil.template._ast import TextNode
+from vigil.template._builtins import BUILTINS
+from vigil.template._gotime import go_time_format
+from vigil.template._parse import ParseError, Parser, Tree
+from vigil.template.alertmanager import alertmanager_funcs
+from vigil.template.html import escape_trees
 
 _ZERO_TIME = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 _RFC3339_NANO = "2006-01-02T15:04:05.999999999Z07:00"

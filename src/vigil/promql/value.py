@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model import METRIC_NAME, Labels
+from vigil.promql.errors import QueryError
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -149,8 +150,6 @@ def merge_same_labels(vector: VectorSteps) -> VectorSteps:
     )
     if len(index) == len(vector.labels):
         return vector
-    from vigil.promql.errors import QueryError
-
     n_steps = vector.values.shape[1]
     counts = np.zeros((len(index), n_steps), dtype=np.int64)
     np.add.at(counts, group, vector.present.astype(np.int64))

@@ -13,6 +13,7 @@ from vigil.model import METRIC_NAME, Labels
 from vigil.promql.value import Sample
 from vigil.rules.query import QueryFunc, RuleEvaluationError, RuleHealth
 from vigil.rules.rulefile import AlertingRuleSpec
+from vigil.template.prometheus import QueryResultSample, expand_alert_template
 
 log = logging.getLogger("vigil.rules")
 
@@ -215,7 +216,6 @@ class AlertingRule:
         in place of the text, never a lost alert."""
         if "{{" not in text:
             return text
-        from vigil.notify.gotemplate.prometheus import QueryResultSample, expand_alert_template
 
         def template_query(expr: str) -> list[QueryResultSample]:
             return [QueryResultSample(dict(s.labels), s.value) for s in query(expr, t_ms)]

@@ -11,6 +11,8 @@ from vigil.config.duration import Duration
 from vigil.model import Labels
 from vigil.promql.errors import PromQLError
 from vigil.promql.parser import parse
+from vigil.template import TemplateError
+from vigil.template.prometheus import parse_prometheus_template
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -246,9 +248,6 @@ def template_problem(rule_name: str, text: str) -> str | None:
     such rules at load time rather than sending `<error expanding template>` later."""
     if "{{" not in text:
         return None
-    from vigil.notify.gotemplate import TemplateError
-    from vigil.notify.gotemplate.prometheus import parse_prometheus_template
-
     try:
         parse_prometheus_template(f"__alert_{rule_name}", TEMPLATE_DEFINITIONS + text)
     except TemplateError as err:

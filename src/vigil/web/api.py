@@ -31,6 +31,7 @@ import vigil
 from vigil.config.duration import DurationError, parse_seconds_or_duration
 from vigil.model import Labels, Matcher
 from vigil.model.gofloat import format_json, format_json_all, rewrite_orjson_floats
+from vigil.promql import ast
 from vigil.promql.ast_json import parse_query_ast
 from vigil.promql.engine import Queryable, QueryEngine
 from vigil.promql.errors import (
@@ -290,8 +291,6 @@ def _request_timeout(params: Mapping[str, list[str]]) -> float | None:
 
 def _matchers_of(selectors: Sequence[str]) -> list[list[Matcher]]:
     """`match[]` selectors to matcher sets (one per selector and per `or` alternative)."""
-    from vigil.promql import ast
-
     out: list[list[Matcher]] = []
     for text in selectors:
         try:

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vigil.model.gofloat import format_float
-from vigil.notify.gotemplate._gotime import GoTime
-from vigil.notify.gotemplate._values import MISSING, go_type
+from vigil.template._gotime import GoTime
+from vigil.template._values import MISSING, go_type
 
 _ESCAPES = {
     "\a": "\\a",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.notify.gotemplate._fmt import go_quote
+from vigil.template._fmt import go_quote
 
 
 @dataclass(eq=False, slots=True)

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from tests.conftest import CONFORMANCE, FIXTURES
-from tests.notify.promtool_recorded import PROMTOOL_RECORDED, RECORDED_LABELS, RECORDED_VALUE
-from vigil.notify.gotemplate import TemplateError
-from vigil.notify.gotemplate.prometheus import (
+from tests.template.promtool_recorded import PROMTOOL_RECORDED, RECORDED_LABELS, RECORDED_VALUE
+from vigil.template import TemplateError
+from vigil.template.prometheus import (
     QueryResultSample,
     expand_alert_template,
     parse_prometheus_template,

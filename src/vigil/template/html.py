@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vigil.notify.gotemplate._ast import (
+from vigil.template._ast import (
     ActionNode,
     BranchNode,
     CommandNode,
@@ -25,9 +25,9 @@ from vigil.notify.gotemplate._ast import (
     TemplateNode,
     TextNode,
 )
-from vigil.notify.gotemplate._fmt import sprint
-from vigil.notify.gotemplate._parse import Tree
-from vigil.notify.gotemplate._values import MISSING
+from vigil.template._fmt import sprint
+from vigil.template._parse import Tree
+from vigil.template._values import MISSING
 
 
 class SafeHTML(str):

@@ -10,9 +10,9 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from vigil.notify.gotemplate._builtins import FuncError
-from vigil.notify.gotemplate._gotime import GoDuration, GoTime, go_time_format
-from vigil.notify.gotemplate.prometheus import (
+from vigil.template._builtins import FuncError
+from vigil.template._gotime import GoDuration, GoTime, go_time_format
+from vigil.template.prometheus import (
     humanize_duration,
     match,
     re_replace_all,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from vigil.notify.gotemplate._parse import go_unquote
+from vigil.template._parse import go_unquote
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from vigil.notify.gotemplate._builtins import BUILTINS
-from vigil.notify.gotemplate._exec import ExecError, MissingKey, State
-from vigil.notify.gotemplate._parse import ParseError, Parser, Tree
-from vigil.notify.gotemplate._values import MISSING
+from vigil.template._builtins import BUILTINS
+from vigil.template._exec import ExecError, MissingKey, State
+from vigil.template._parse import ParseError, Parser, Tree
+from vigil.template._values import MISSING
 
 
 class TemplateError(Exception):

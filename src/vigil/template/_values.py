@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from vigil.notify.gotemplate._gotime import GoTime
+from vigil.template._gotime import GoTime
 
 
 class _Missing:

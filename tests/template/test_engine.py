@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from vigil.notify.gotemplate import GoTime, StringMap, Template, TemplateError
+from vigil.template import GoTime, StringMap, Template, TemplateError
 
 
 @dataclasses.dataclass(frozen=True)

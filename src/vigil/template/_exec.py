@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
-from vigil.notify.gotemplate._ast import (
+from vigil.template._ast import (
     ActionNode,
     BoolNode,
     BreakNode,
@@ -28,12 +28,12 @@ from vigil.notify.gotemplate._ast import (
     VariableNode,
     WithNode,
 )
-from vigil.notify.gotemplate._builtins import BUILTINS
-from vigil.notify.gotemplate._call import ANY, ParamType, signature_of, type_error
-from vigil.notify.gotemplate._fmt import format_value, go_quote, sorted_keys
-from vigil.notify.gotemplate._gotime import GoTime
-from vigil.notify.gotemplate._parse import Tree
-from vigil.notify.gotemplate._values import (
+from vigil.template._builtins import BUILTINS
+from vigil.template._call import ANY, ParamType, signature_of, type_error
+from vigil.template._fmt import format_value, go_quote, sorted_keys
+from vigil.template._gotime import GoTime
+from vigil.template._parse import Tree
+from vigil.template._values import (
     MISSING,
     go_type,
     is_true,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vigil.notify.gotemplate._values import go_type
+from vigil.template._values import go_type
 
 _SCALARS: dict[type, str] = {str: "string", int: "int", float: "float64", bool: "bool"}
 

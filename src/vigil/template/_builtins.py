@@ -6,8 +6,8 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from vigil.notify.gotemplate._fmt import format_value, sprint, sprintf, sprintln
-from vigil.notify.gotemplate._values import MISSING, go_type, is_true
+from vigil.template._fmt import format_value, sprint, sprintf, sprintln
+from vigil.template._values import MISSING, go_type, is_true
 
 
 class FuncError(Exception):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import peer
-from vigil.notify.gotemplate import GoTime, Template
-from vigil.notify.gotemplate.alertmanager import GoDuration, alertmanager_funcs
+from vigil.template import GoTime, Template
+from vigil.template.alertmanager import GoDuration, alertmanager_funcs
 
 NOW = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 STARTS = GoTime(dt.datetime(2024, 1, 1, 1, 2, 3, 500000, tzinfo=dt.UTC))

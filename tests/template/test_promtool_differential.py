@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from tests.conftest import FIXTURES, peer
-from tests.notify.promtool_oracle import AlertCase, parse_error, run_unit_test, write_unit_test
-from tests.notify.promtool_recorded import PROMTOOL_RECORDED, RECORDED_LABELS, RECORDED_VALUE
-from tests.notify.test_gotemplate import PARSE_ERRORS
-from vigil.notify.gotemplate import TemplateError
-from vigil.notify.gotemplate.prometheus import (
+from tests.template.promtool_oracle import AlertCase, parse_error, run_unit_test, write_unit_test
+from tests.template.promtool_recorded import PROMTOOL_RECORDED, RECORDED_LABELS, RECORDED_VALUE
+from tests.template.test_engine import PARSE_ERRORS
+from vigil.template import TemplateError
+from vigil.template.prometheus import (
     ALERT_DEFS,
     expand_alert_template,
     parse_prometheus_template,

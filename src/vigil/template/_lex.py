@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import Enum, auto
 
-from vigil.notify.gotemplate._fmt import go_quote
+from vigil.template._fmt import go_quote
 
 
 class Tok(Enum):

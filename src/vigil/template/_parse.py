@@ -6,7 +6,7 @@ import re
 from collections.abc import Container
 from dataclasses import dataclass
 
-from vigil.notify.gotemplate._ast import (
+from vigil.template._ast import (
     ActionNode,
     BoolNode,
     BranchNode,
@@ -32,8 +32,8 @@ from vigil.notify.gotemplate._ast import (
     VariableNode,
     WithNode,
 )
-from vigil.notify.gotemplate._fmt import go_quote
-from vigil.notify.gotemplate._lex import Lexer, Tok, Token
+from vigil.template._fmt import go_quote
+from vigil.template._lex import Lexer, Tok, Token
 
 
 class ParseError(Exception):

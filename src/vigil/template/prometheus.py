@@ -14,11 +14,11 @@ from typing import Any
 
 from vigil.config.duration import Duration, DurationError
 from vigil.model.regex import Anchor, Regex, RegexError, RegexMatch
-from vigil.notify.gotemplate._builtins import FuncError
-from vigil.notify.gotemplate._fmt import format_value, sprintf
-from vigil.notify.gotemplate._gotime import GoTime
-from vigil.notify.gotemplate._template import Template, TemplateError
-from vigil.notify.gotemplate._values import StringMap, go_type
+from vigil.template._builtins import FuncError
+from vigil.template._fmt import format_value, sprintf
+from vigil.template._gotime import GoTime
+from vigil.template._template import Template, TemplateError
+from vigil.template._values import StringMap, go_type
 
 
 @dataclass(frozen=True, slots=True)
