@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vigil.rules import AlertingRuleSpec, RecordingRuleSpec, RuleFileError, parse_rule_file
-from vigil.rules.check import duplicate_rules, rule_warnings
+from vigil.rules.check import conflicting_alert_labels, duplicate_rules, short_for_warnings
 
 # (name, rule file, substrings the error must contain)
 BAD_FILES = [
@@ -149,7 +149,8 @@ LINT_CASES = [
     ("text", "wanted"), [c[1:] for c in LINT_CASES], ids=[c[0] for c in LINT_CASES]
 )
 def test_lints(text: str, wanted: list[str]) -> None:
-    warnings = rule_warnings(parse_rule_file(text, "rules.yml"), 60_000)
+    rule_file = parse_rule_file(text, "rules.yml")
+    warnings = short_for_warnings(rule_file, 60_000) + conflicting_alert_labels(rule_file)
     assert [w.split(": its")[0].split(", so")[0] for w in warnings] == wanted
 
 

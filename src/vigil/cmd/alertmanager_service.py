@@ -24,7 +24,7 @@ from vigil.alerting._api import Notification, Stage
 from vigil.alerting._snapshot import SnapshotError
 from vigil.alerting.dispatch import Dispatcher, DispatcherMetrics
 from vigil.alerting.inhibit import Inhibitor
-from vigil.alerting.marker import AlertState, AlertStatus, Marker
+from vigil.alerting.marker import AlertStatus, Marker
 from vigil.alerting.nflog import DedupStage, NotificationLog, ReceiverKey, RecordStage
 from vigil.alerting.pipeline import FanoutStage, MultiStage, MuteStage, RoutingStage
 from vigil.alerting.route import build_tree
@@ -408,9 +408,6 @@ class AlertmanagerService:
     def status_config(self) -> str:
         """The config as `/api/v2/status` shows it, secrets hidden as Alertmanager hides them."""
         return self.config.shown
-
-    def active_alerts_count(self) -> int:
-        return self.marker.count(AlertState.ACTIVE)
 
 
 def _view(silence: Silence, now: float) -> api.SilenceView:

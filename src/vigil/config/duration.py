@@ -53,10 +53,6 @@ class Duration:
             raise DurationError(f"{_go_quote(text)} is out of range (at most about 292y)")
         return cls(total)
 
-    @classmethod
-    def of_seconds(cls, seconds: float) -> Duration:
-        return cls(round(seconds * 1000))
-
     @property
     def seconds(self) -> float:
         return self.milliseconds / 1000

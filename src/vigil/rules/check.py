@@ -40,11 +40,6 @@ def duplicate_rules(rule_file: RuleFile) -> list[DuplicateRule]:
     return out
 
 
-def rule_warnings(rule_file: RuleFile, default_interval_ms: int) -> list[str]:
-    """Lints beyond promtool: rules that load but cannot behave as written."""
-    return short_for_warnings(rule_file, default_interval_ms) + conflicting_alert_labels(rule_file)
-
-
 def short_for_warnings(rule_file: RuleFile, default_interval_ms: int) -> list[str]:
     """A `for:` shorter than its group's interval: the alert waits a whole interval anyway."""
     warnings = []

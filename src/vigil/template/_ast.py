@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from vigil.template._fmt import go_quote
 
@@ -212,14 +211,3 @@ class EndNode(Node):
 
     def __str__(self) -> str:
         return "{{end}}"
-
-
-def literal_value(node: Node) -> Any:
-    """Value of a literal operand as interface{} receives it."""
-    if isinstance(node, BoolNode):
-        return node.value
-    if isinstance(node, StringNode):
-        return node.text
-    if isinstance(node, NumberNode):
-        return node.ideal()
-    raise TypeError(node)

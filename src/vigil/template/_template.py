@@ -65,9 +65,6 @@ class Template:
     def name(self) -> str:
         return self._name
 
-    def defined_templates(self) -> list[str]:
-        return sorted(self._trees)
-
     def lookup(self, name: str) -> Template | None:
         """The template `name` defined in this set ({{define}} or {{block}}), sharing its functions."""
         if name not in self._trees:

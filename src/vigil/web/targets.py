@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, Router
+from starlette.routing import BaseRoute, Route
 
 from vigil.model import Matcher, matches_all
 from vigil.promql import ast
@@ -107,9 +107,6 @@ class TargetsAPI:
             Route("/api/v1/targets", self.targets, methods=["GET"]),
             Route("/api/v1/targets/metadata", self.metadata, methods=["GET"]),
         ]
-
-    def router(self) -> Router:
-        return Router(routes=self.routes())
 
     async def targets(self, request: Request) -> Response:
         state = request.query_params.get("state", "").lower()
