@@ -11,7 +11,7 @@ UI_OUT := src/vigil/web/static/app.js
 UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/build.mjs ui/index.html ui/tsconfig.json
 UI_DEPS := ui/node_modules/.installed
 
-.PHONY: run test lint fmt typecheck unit bench clean ui wheel
+.PHONY: run test lint fmt typecheck unit fuzz bench clean ui wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ unit: $(STAMP) $(UI_OUT)
 	$(BIN)/pytest -n auto
 
 test: lint typecheck unit
+
+# The property tests with 20 times the examples `make test` runs, freshly drawn each time.
+fuzz: $(STAMP)
+	VIGIL_FUZZ_SCALE=20 $(BIN)/pytest -n auto tests/security/test_parser_fuzz.py \
+		tests/web/test_api_fuzz.py tests/exposition/test_scan.py tests/exposition/test_differential_promtool.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CONFORMANCE, FIXTURES, peer
+from tests.fuzzing import DERANDOMIZE, examples
 from vigil.exposition import Format
 from vigil.exposition.check import check_body
 
@@ -272,7 +273,10 @@ _bodies = st.lists(
 
 
 @settings(
-    max_examples=300, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
+    max_examples=examples(300),
+    derandomize=DERANDOMIZE,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
 )
 @given(body=_bodies, newline=st.booleans())
 def test_generated_verdicts_agree(body: str, newline: bool) -> None:

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CONFORMANCE, FIXTURES
+from tests.fuzzing import DERANDOMIZE, examples
 from vigil.exposition import Format, ParseError
 from vigil.exposition.scan import (
     NO_TIMESTAMP,
@@ -59,7 +60,7 @@ _line = st.builds(
 _comment = st.sampled_from(["# HELP a some help", "# TYPE a gauge", "# plain comment", "#"])
 
 
-@settings(max_examples=200, derandomize=True, deadline=None)
+@settings(max_examples=examples(200), derandomize=DERANDOMIZE, deadline=None)
 @given(st.lists(st.one_of(_line, _comment, st.just(""), st.just("  a 2")), min_size=1, max_size=8))
 def test_fast_and_slow_paths_agree(lines: list[str]) -> None:
     body = ("\n".join(lines) + "\n").encode()

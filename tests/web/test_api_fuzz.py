@@ -11,12 +11,11 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from tests.fuzzing import DERANDOMIZE, examples
 from vigil.model import Labels
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.promql.testing import MemoryStorage
 from vigil.web.api import APIContext, PrometheusAPI
-
-EXAMPLES = 150
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +120,9 @@ def _assert_not_500(client: TestClient, path: str, params: list[tuple[str, str]]
 
 
 _FUZZ = settings(
-    max_examples=EXAMPLES,
+    max_examples=examples(150),
     deadline=None,
-    derandomize=True,
+    derandomize=DERANDOMIZE,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
