@@ -9,11 +9,8 @@ import pytest
 from vigil.config import Duration, load_config, parse_config
 from vigil.config.check import check_config
 from vigil.config.http import Authorization, Secret
-from vigil.config.prometheus import (
-    DEFAULT_SCRAPE_PROTOCOLS,
-    PROTO_FIRST_SCRAPE_PROTOCOLS,
-)
 from vigil.config.relabel import Action
+from vigil.config.scrape import DEFAULT_SCRAPE_PROTOCOLS, PROTO_FIRST_SCRAPE_PROTOCOLS
 from vigil.model import Labels
 
 

@@ -10,12 +10,9 @@ import pytest
 from vigil.config import ConfigError
 from vigil.config.duration import Duration
 from vigil.config.http import Authorization, BasicAuth, HTTPClientConfig
-from vigil.config.prometheus import (
-    MetadataConfig,
-    QueueConfig,
-    parse_config,
-)
+from vigil.config.prometheus import parse_config
 from vigil.config.relabel import Action
+from vigil.config.remote import MetadataConfig, QueueConfig
 from vigil.remote.write import queue_name
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from vigil.config.duration import Duration
-from vigil.config.prometheus import ScrapeConfig
 from vigil.config.relabel import Action, RelabelConfig
+from vigil.config.scrape import ScrapeConfig
 from vigil.model import Labels, Matcher
 from vigil.model.clock import ManualClock
 from vigil.model.regex import Regex

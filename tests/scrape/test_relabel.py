@@ -14,7 +14,8 @@ import pytest
 from tests.conftest import free_port, peer
 from vigil.config import RelabelConfig, parse_config
 from vigil.config._yaml import load_yaml
-from vigil.config.prometheus import ScrapeConfig, parse_relabel_config
+from vigil.config.relabel import parse_relabel_config
+from vigil.config.scrape import ScrapeConfig
 from vigil.model import Labels
 from vigil.scrape.relabel import (
     TargetError,

@@ -10,17 +10,13 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from vigil.config._yaml import ConfigError, load_yaml
+from vigil.config.alerting import AlertmanagerConfig
+from vigil.config.discovery import Discovery
 from vigil.config.duration import Duration
 from vigil.config.http import HTTPClientConfig
-from vigil.config.prometheus import (
-    AlertmanagerConfig,
-    Config,
-    Discovery,
-    ScrapeConfig,
-    load_config,
-    relabel_lists,
-)
+from vigil.config.prometheus import Config, load_config, relabel_lists
 from vigil.config.relabel import Action, RelabelConfig
+from vigil.config.scrape import ScrapeConfig
 from vigil.config.targetgroup import TargetGroup, load_sd_file
 from vigil.model import Labels
 

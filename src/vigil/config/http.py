@@ -347,6 +347,23 @@ def _http_headers(node: Node | None, base: str) -> tuple[tuple[str, HTTPHeader],
     return tuple(out)
 
 
+def parse_headers(node: Node | None) -> tuple[tuple[str, str], ...]:
+    """A plain `headers:` map (remote write/read, tracing): one value a name, no secrets."""
+    if node is None:
+        return ()
+    out = []
+    for key, value in node.items():
+        name = key.string()
+        if name.lower() == "authorization":
+            raise key.error(
+                "set the authorization header with basic_auth, authorization, oauth2 or sigv4"
+            )
+        if name.lower() in RESERVED_HEADERS:
+            raise key.error(f"{name} is a reserved header; it must not be changed")
+        out.append((name, value.string()))
+    return tuple(out)
+
+
 def join_dir(base: str, path: str) -> str:
     """Prometheus's config.JoinDir: relative paths are relative to the config file."""
     if not path or os.path.isabs(path):

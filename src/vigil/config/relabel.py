@@ -1,5 +1,5 @@
-"""Relabel rules as configured (`relabel_configs`, `metric_relabel_configs`, …), validated the
-way Prometheus 3 validates them; applying them is `vigil.scrape.relabel`'s job."""
+"""Relabel rules as configured (`relabel_configs`, `metric_relabel_configs`, …), read from YAML and
+validated the way Prometheus 3 validates them; applying them is `vigil.scrape.relabel`'s job."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-from vigil.model.regex import Regex
+from vigil.config._yaml import Node
+from vigil.model.regex import Regex, RegexError
 
 _LEGACY_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _LEGACY_TEMPLATE = re.compile(r"(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+", re.ASCII)
@@ -162,3 +163,66 @@ class _Defaults:
 
 
 _DEFAULTS = _Defaults()
+
+
+_RELABEL_KEYS = (
+    "source_labels",
+    "separator",
+    "target_label",
+    "regex",
+    "modulus",
+    "replacement",
+    "action",
+)
+
+
+def parse_relabel_configs(node: Node | None, legacy: bool, what: str) -> tuple[RelabelConfig, ...]:
+    if node is None:
+        return ()
+    out = []
+    for item in node.sequence():
+        if item.is_null:
+            raise item.error(f"empty or null {what}")
+        out.append(parse_relabel_config(item, legacy))
+    return tuple(out)
+
+
+def parse_relabel_config(node: Node, legacy: bool = False) -> RelabelConfig:
+    """One relabel rule from YAML; errors point at the offending key's line."""
+    fields = node.mapping(_RELABEL_KEYS, "a relabel rule")
+    action_text = fields.string("action", "replace")
+    try:
+        action = Action(action_text.lower())
+    except ValueError:
+        raise fields.key("action").error(
+            f'unknown relabel action "{action_text}" (one of {", ".join(a.value for a in Action)})'
+        ) from None
+    regex = DEFAULT_REGEX
+    regex_node = fields.get("regex")
+    if regex_node is not None:
+        text = regex_node.string()
+        try:
+            regex = Regex(text)
+        except RegexError as err:
+            raise regex_node.error(f'"{text}" is not a valid regular expression: {err}') from None
+    elif "regex" in fields.entries:
+        regex = Regex("")
+    source_node = fields.get("source_labels")
+    try:
+        config = RelabelConfig(
+            source_labels=fields.strings("source_labels"),
+            separator=fields.string("separator", ";") if "separator" in fields else ";",
+            target_label=fields.string("target_label"),
+            regex=regex,
+            modulus=fields.uint("modulus"),
+            replacement=fields.string("replacement", "$1")
+            if "replacement" in fields.entries
+            else "$1",
+            action=action,
+            source_labels_set=source_node is not None,
+        )
+        if legacy:
+            config.validate(legacy_names=True)
+    except RelabelConfigError as err:
+        raise fields.key(err.field).error(err.message) from None
+    return config

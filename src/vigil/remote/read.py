@@ -30,7 +30,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vigil.config.http_client import sync_client
-from vigil.config.prometheus import RemoteReadConfig
+from vigil.config.remote import RemoteReadConfig
 from vigil.config.shown import redact_url
 from vigil.model import Labels, Matcher
 from vigil.model.matchers import MatchType

@@ -35,7 +35,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from vigil import __version__
 from vigil.config.http_client import async_client
-from vigil.config.prometheus import Config, QueueConfig, RemoteWriteConfig
+from vigil.config.prometheus import Config
+from vigil.config.remote import QueueConfig, RemoteWriteConfig
 from vigil.config.shown import redact_url
 from vigil.model import Labels
 from vigil.model.clock import Clock, SystemClock

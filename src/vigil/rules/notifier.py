@@ -21,8 +21,9 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
 
 from vigil import __version__
+from vigil.config.alerting import AlertmanagerConfig
 from vigil.config.http_client import async_client
-from vigil.config.prometheus import AlertmanagerConfig, Config
+from vigil.config.prometheus import Config
 from vigil.config.relabel import RelabelConfig
 from vigil.config.shown import redact_url
 from vigil.model import Labels

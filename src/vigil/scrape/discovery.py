@@ -18,7 +18,7 @@ import httpx
 
 from vigil import __version__
 from vigil.config._yaml import ConfigError
-from vigil.config.prometheus import FileSDConfig, HTTPSDConfig
+from vigil.config.discovery import FileSDConfig, HTTPSDConfig
 from vigil.config.targetgroup import TargetGroup, _json_groups, load_sd_file
 from vigil.model.clock import Clock
 from vigil.model.gofloat import format_float

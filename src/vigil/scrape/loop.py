@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil import __version__
-from vigil.config.prometheus import ScrapeConfig
 from vigil.config.relabel import RelabelConfig
+from vigil.config.scrape import ScrapeConfig
 from vigil.exposition._types import Format, ParseError
 from vigil.exposition.scan import NO_TIMESTAMP, ScrapeBatch, SeriesCache, scan
 from vigil.model import METRIC_NAME, Labels

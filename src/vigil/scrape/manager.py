@@ -15,14 +15,11 @@ from typing import Any
 
 import httpx
 
+from vigil.config.discovery import FileSDConfig, HTTPSDConfig
 from vigil.config.http import HTTPClientConfig
 from vigil.config.http_client import async_client
-from vigil.config.prometheus import (
-    Config,
-    FileSDConfig,
-    HTTPSDConfig,
-    ScrapeConfig,
-)
+from vigil.config.prometheus import Config
+from vigil.config.scrape import ScrapeConfig
 from vigil.model import Labels
 from vigil.model.clock import Clock, SystemClock
 from vigil.scrape.discovery import (

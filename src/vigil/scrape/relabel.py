@@ -11,8 +11,8 @@ import hashlib
 import posixpath
 from collections.abc import Sequence
 
+from vigil.config.alerting import AlertmanagerConfig
 from vigil.config.duration import Duration, DurationError
-from vigil.config.prometheus import AlertmanagerConfig, ScrapeConfig
 from vigil.config.relabel import (
     DEFAULT_REGEX,
     Action,
@@ -20,6 +20,7 @@ from vigil.config.relabel import (
     RelabelConfigError,
     is_valid_label_name,
 )
+from vigil.config.scrape import ScrapeConfig
 from vigil.model import Labels
 from vigil.model.regex import Regex, RegexMatch
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from vigil.config.duration import Duration
-from vigil.config.prometheus import ScrapeConfig
+from vigil.config.scrape import ScrapeConfig
 from vigil.exposition.scan import FamilyMetadata
 from vigil.model import Labels
 from vigil.scrape.relabel import (
