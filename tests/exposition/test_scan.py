@@ -12,6 +12,7 @@ from tests.fuzzing import DERANDOMIZE, examples
 from vigil.exposition import Format, ParseError
 from vigil.exposition.scan import (
     NO_TIMESTAMP,
+    SampleLimitReached,
     ScrapeBatch,
     SeriesCache,
     _scan_openmetrics_fast,
@@ -19,11 +20,23 @@ from vigil.exposition.scan import (
     _scan_text_fast,
     detect_format,
     scan,
+    scan_steps,
 )
 from vigil.exposition.text import TextParser
 from vigil.model import Labels
 
 NODE = (FIXTURES / "exposition" / "node-exporter-1.5.0.txt").read_bytes()
+
+
+def _fast(body: bytes, fmt: Format) -> ScrapeBatch | None:
+    """The fast reading alone, run to its end."""
+    read = _scan_openmetrics_fast if fmt is Format.OPENMETRICS else _scan_text_fast
+    steps = read(body, SeriesCache(fmt), 0)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def _rows(batch: ScrapeBatch) -> list[tuple[str, Labels, str, int]]:
@@ -35,7 +48,7 @@ def _rows(batch: ScrapeBatch) -> list[tuple[str, Labels, str, int]]:
 
 
 def test_node_exporter_takes_the_fast_path() -> None:
-    fast = _scan_text_fast(NODE)
+    fast = _fast(NODE, Format.TEXT)
     assert fast is not None
     assert len(fast) == 507
     assert _rows(fast) == _rows(_scan_slow(NODE, Format.TEXT))
@@ -45,7 +58,7 @@ def test_node_exporter_takes_the_fast_path() -> None:
 @pytest.mark.parametrize("name", ["1histogram.om.txt", "alltypes.5mfs.om.txt"])
 def test_openmetrics_fast_equals_slow(name: str) -> None:
     body = (CONFORMANCE / "exposition" / name).read_bytes()
-    fast = _scan_openmetrics_fast(body)
+    fast = _fast(body, Format.OPENMETRICS)
     assert fast is not None
     assert _rows(fast) == _rows(_scan_slow(body, Format.OPENMETRICS))
 
@@ -58,6 +71,36 @@ _line = st.builds(
     st.sampled_from(["", " 123", " -5", " +7", " 1234567890123456789"]),
 )
 _comment = st.sampled_from(["# HELP a some help", "# TYPE a gauge", "# plain comment", "#"])
+
+
+@pytest.mark.parametrize("slice_bytes", [1, 64, 1000])
+def test_a_body_read_in_slices_is_read_the_same(
+    slice_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = _rows(scan(NODE, Format.TEXT))
+    monkeypatch.setattr("vigil.exposition.scan._SLICE_BYTES", slice_bytes)
+    steps = scan_steps(NODE, Format.TEXT)
+    pauses = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            batch = done.value
+            break
+        pauses += 1
+    assert (_rows(batch), batch.metadata) == (whole, scan(NODE, Format.TEXT).metadata)
+    assert pauses > len(NODE) // max(slice_bytes, 200) // 4
+
+
+def test_sample_limit_stops_reading_at_the_slice_that_exceeds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("vigil.exposition.scan._SLICE_BYTES", 1000)
+    steps = scan_steps(NODE, Format.TEXT, max_samples=20)
+    with pytest.raises(SampleLimitReached) as info:
+        while True:
+            next(steps)
+    assert 20 < info.value.seen < 60
 
 
 @settings(max_examples=examples(200), derandomize=DERANDOMIZE, deadline=None)

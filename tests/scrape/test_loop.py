@@ -125,6 +125,13 @@ CASES = [
         config={"sample_limit": 1, "metric_relabel_configs": (DROP_B,)},
     ),
     Case(
+        "sample_limit after metric relabeling fails the scrape when exceeded",
+        (Answer(b"a 1\nb 2\nc 3\n"),),
+        (report(0, 3, post=2),),
+        ("sample limit exceeded",),
+        {"sample_limit": 1, "metric_relabel_configs": (DROP_B,)},
+    ),
+    Case(
         "honor_labels false: exposed job/instance become exported_*",
         (Answer(b'a{job="other",instance="x",exported_job="y"} 1\n'),),
         (
@@ -317,6 +324,52 @@ def test_timeout_is_measured_on_the_clock() -> None:
     assert commit == {"a" + T: "stale", **report(0, 0), "scrape_duration_seconds" + T: "10"}
 
 
+def test_a_big_scrape_lets_the_event_loop_run_between_slices() -> None:
+    body = b"".join(b'm{i="%d"} %d\n' % (i, i) for i in range(50_000))
+
+    async def scenario() -> tuple[int, str, int]:
+        clock = ManualClock()
+        exporters, storage = Exporters(), FakeStorage()
+        exporters["t:9100"].body = body
+        loop = make_loop(job(), exporters, storage, clock)
+        turns = 0
+        scrape = asyncio.create_task(loop.scrape(clock.now()))
+        while not scrape.done():
+            turns += 1
+            await asyncio.sleep(0)
+        return turns, scrape.result().error, len(storage.series)
+
+    turns, error, series = asyncio.run(scenario())
+    assert (error, series) == ("", 50_000 + 5)
+    assert turns > 50_000 // 1024  # at least one turn per slice of new series
+
+
+def test_timeout_bounds_the_parsing_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock moves one second per event-loop turn: a body that takes more than ten turns
+    (slices) to scan fails at the deadline, not after it is read through."""
+    monkeypatch.setattr("vigil.exposition.scan._SLICE_BYTES", 4096)
+    body = b"".join(b'm{i="%d"} %d\n' % (i, i) for i in range(20_000))
+
+    async def scenario() -> tuple[str, dict[str, str]]:
+        clock = ManualClock()
+        exporters, storage = Exporters(), FakeStorage()
+        exporters["t:9100"].body = body
+        loop = make_loop(job(), exporters, storage, clock)
+        start = clock.now()
+        scrape = asyncio.create_task(loop.scrape(start))
+        while not scrape.done():
+            clock.advance(1)
+            await asyncio.sleep(0)
+        return scrape.result().error, render(storage.commits[-1], round(start * 1000))
+
+    error, commit = asyncio.run(scenario())
+    assert error == 'Get "http://t:9100/metrics": context deadline exceeded'
+    duration = float(commit.pop("scrape_duration_seconds" + T))
+    want = report(0, 0)
+    del want["scrape_duration_seconds" + T]
+    assert (commit, 10 <= duration < 20) == (want, True)
+
+
 def test_connection_refused() -> None:
     async def scenario() -> str:
         loop = make_loop(job(), Exporters(), FakeStorage(), ManualClock())
@@ -374,14 +427,19 @@ def test_into_the_real_head_staleness_markers_are_bit_exact() -> None:
 
 def test_a_store_that_refuses_the_commit_is_reported_and_the_next_scrape_works() -> None:
     class RefusingOnce(FakeStorage):
+        refused = False
+
         def appender(self) -> Any:
             app = super().appender()
-            if not self.commits and not self.rollbacks:
+            commit = app.commit
 
-                def refuse() -> None:
+            def refuse_the_first() -> None:
+                if not self.refused:
+                    self.refused = True
                     raise OSError("disk full")
+                commit()
 
-                app.commit = refuse  # type: ignore[method-assign]
+            app.commit = refuse_the_first  # type: ignore[method-assign]
             return app
 
     async def scenario() -> list[str]:

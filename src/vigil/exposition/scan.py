@@ -14,7 +14,7 @@ promtool's family-level checks (TYPE after samples, duplicate HELP) are not.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 
@@ -79,56 +79,162 @@ def detect_format(body: bytes) -> Format:
     return Format.OPENMETRICS if body.rstrip(b"\n").endswith(b"# EOF") else Format.TEXT
 
 
+class SampleLimitReached(Exception):
+    """More samples than the caller allows; `seen` counts those read before reading stopped."""
+
+    def __init__(self, seen: int) -> None:
+        super().__init__("sample limit exceeded")
+        self.seen = seen
+
+
 def scan(body: bytes, fmt: Format, cache: SeriesCache | None = None) -> ScrapeBatch:
     """Read a scrape body; raises ParseError (line, column, what was expected).
 
     Every series is checked through `cache` (a fresh one when none is given), so a batch
     that comes back is whole: no sample of a broken body is ever handed on.
     """
+    steps = scan_steps(body, fmt, cache)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            batch: ScrapeBatch = done.value
+            return batch
+
+
+def scan_steps(
+    body: bytes, fmt: Format, cache: SeriesCache | None = None, max_samples: int = 0
+) -> Generator[None, None, ScrapeBatch]:
+    """`scan`, one slice of about a megabyte at a time: it pauses (yields) after each, so a
+    caller on an event loop can serve others between slices, or stop at any pause. Raises
+    SampleLimitReached as soon as more than `max_samples` (when > 0) have been read."""
+    cache = cache if cache is not None else SeriesCache(fmt)
     fast = _scan_openmetrics_fast if fmt is Format.OPENMETRICS else _scan_text_fast
-    batch = fast(body)
+    batch = yield from fast(body, cache, max_samples)
     if batch is None:
         batch = _scan_slow(body, fmt)
-    cache = cache if cache is not None else SeriesCache(fmt)
+        if max_samples and len(batch) > max_samples:
+            raise SampleLimitReached(len(batch))
+        labels: list[tuple[str, Labels]] = []
+        for start in range(0, len(batch), _SERIES_PER_STEP):
+            labels += _resolve(body, cache, batch.series[start : start + _SERIES_PER_STEP])
+            yield
+        batch.labels = labels
+    return batch
+
+
+_SLICE_BYTES = 1 << 20
+_SERIES_PER_STEP = 16384
+
+
+def _slices(body: bytes) -> Iterator[bytes]:
+    """The body in pieces of about _SLICE_BYTES, each cut after a newline."""
+    if len(body) <= _SLICE_BYTES:
+        if body:
+            yield body
+        return
+    start = 0
+    while start < len(body):
+        cut = body.find(b"\n", start + _SLICE_BYTES - 1) + 1
+        end = cut if cut > 0 else len(body)
+        yield body[start:end]
+        start = end
+
+
+def _resolve(body: bytes, cache: SeriesCache, series: list[bytes]) -> list[tuple[str, Labels]]:
     try:
-        labels = cache.resolve(batch.series)
+        return cache.resolve(series)
     except _SeriesError as err:
         offset = body.find(err.series)
         line = body.count(b"\n", 0, offset) + 1
         col = offset - (body.rfind(b"\n", 0, offset) + 1) + err.col
         raise ParseError(line, col, err.message) from None
-    batch.labels = labels
-    return batch
 
 
-def _scan_text_fast(body: bytes) -> ScrapeBatch | None:
+def _scan_text_fast(
+    body: bytes, cache: SeriesCache, max_samples: int
+) -> Generator[None, None, ScrapeBatch | None]:
     if body and not body.endswith(b"\n"):
         return None
-    rows = _TEXT_LINE.findall(body)
-    comments = _COMMENT.findall(b"\n" + body)
-    if len(rows) + len(comments) != body.count(b"\n"):
-        return None  # a blank, indented or broken line: let the line parser decide
+    pieces = _Pieces()
+    comments = yield from _scan_lines(body, _TEXT_LINE, _ms_from_int, cache, max_samples, pieces)
+    if comments is None:
+        return None
     metadata = _text_metadata(comments)
     if metadata is None:
         return None
-    return _columns(Format.TEXT, rows, metadata, _ms_from_int)
+    return pieces.batch(Format.TEXT, metadata)
 
 
-def _scan_openmetrics_fast(body: bytes) -> ScrapeBatch | None:
+def _scan_openmetrics_fast(
+    body: bytes, cache: SeriesCache, max_samples: int
+) -> Generator[None, None, ScrapeBatch | None]:
     if not (
         body.endswith(b"\n# EOF\n") or body.endswith(b"\n# EOF") or body in (b"# EOF", b"# EOF\n")
     ):
         return None
-    rows = _OM_LINE.findall(body)
-    comments = _COMMENT.findall(b"\n" + body)
-    lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
-    if len(rows) + len(comments) != lines or b"\n\n" in body:
+    pieces = _Pieces()
+    comments = yield from _scan_lines(body, _OM_LINE, _ms_from_seconds, cache, max_samples, pieces)
+    if comments is None:
         return None
     families = OpenMetricsParser(
         b"\n".join(comments).decode("utf-8", "replace") + "\n", strict=False
     ).parse()
     metadata = {f.name: FamilyMetadata(f.type, f.help, f.unit) for f in families}
-    return _columns(Format.OPENMETRICS, rows, metadata, _ms_from_seconds)
+    return pieces.batch(Format.OPENMETRICS, metadata)
+
+
+@dataclass(slots=True)
+class _Pieces:
+    """Columns of the slices read so far."""
+
+    series: list[bytes] = field(default_factory=list)
+    values: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    timestamps: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    labels: list[tuple[str, Labels]] = field(default_factory=list)
+
+    def batch(self, fmt: Format, metadata: dict[str, FamilyMetadata]) -> ScrapeBatch:
+        if len(self.values) == 1:
+            values, timestamps = self.values[0], self.timestamps[0]
+        elif self.values:
+            values, timestamps = np.concatenate(self.values), np.concatenate(self.timestamps)
+        else:
+            values, timestamps = np.empty(0), np.empty(0, dtype=np.int64)
+        return ScrapeBatch(fmt, self.series, values, timestamps, metadata, self.labels)
+
+
+def _scan_lines(
+    body: bytes,
+    line_re: re.Pattern[bytes],
+    timestamps_of: Callable[[list[bytes]], npt.NDArray[np.int64]],
+    cache: SeriesCache,
+    max_samples: int,
+    pieces: _Pieces,
+) -> Generator[None, None, list[bytes] | None]:
+    """Sample lines into `pieces`, slice by slice; the comment lines, or None when a line
+    needs the line parsers (a blank, indented or broken line, or a value beyond float64)."""
+    comments: list[bytes] = []
+    for piece in _slices(body):
+        rows = line_re.findall(piece)
+        found = _COMMENT.findall(b"\n" + piece)
+        lines = piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
+        if len(rows) + len(found) != lines or b"\n\n" in piece:
+            return None
+        comments += found
+        if not rows:
+            continue
+        if max_samples and len(pieces.series) + len(rows) > max_samples:
+            raise SampleLimitReached(len(pieces.series) + len(rows))
+        columns = _columns(rows, timestamps_of)
+        if columns is None:
+            return None
+        series, values, timestamps = columns
+        pieces.labels += _resolve(body, cache, series)
+        pieces.series += series
+        pieces.values.append(values)
+        pieces.timestamps.append(timestamps)
+        yield
+    return comments
 
 
 def _text_metadata(comments: list[bytes]) -> dict[str, FamilyMetadata] | None:
@@ -153,13 +259,9 @@ def _ms_from_seconds(tokens: list[bytes]) -> npt.NDArray[np.int64]:
 
 
 def _columns(
-    fmt: Format,
     rows: list[tuple[bytes, bytes, bytes]],
-    metadata: dict[str, FamilyMetadata],
     timestamps_of: Callable[[list[bytes]], npt.NDArray[np.int64]],
-) -> ScrapeBatch | None:
-    if not rows:
-        return ScrapeBatch(fmt, [], np.empty(0), np.empty(0, dtype=np.int64), metadata)
+) -> tuple[list[bytes], npt.NDArray[np.float64], npt.NDArray[np.int64]] | None:
     series = list(map(_first, rows))
     value_tokens = list(map(_second, rows))
     ts_tokens = list(map(_third, rows))
@@ -173,7 +275,7 @@ def _columns(
         timestamps = timestamps_of(ts_tokens)
     else:
         timestamps = np.full(len(series), NO_TIMESTAMP, dtype=np.int64)
-    return ScrapeBatch(fmt, series, values, timestamps, metadata)
+    return series, values, timestamps
 
 
 def _scan_slow(body: bytes, fmt: Format) -> ScrapeBatch:

@@ -28,7 +28,13 @@ from vigil import __version__
 from vigil.config.relabel import RelabelConfig
 from vigil.config.scrape import ScrapeConfig
 from vigil.exposition._types import Format, ParseError
-from vigil.exposition.scan import NO_TIMESTAMP, ScrapeBatch, SeriesCache, scan
+from vigil.exposition.scan import (
+    NO_TIMESTAMP,
+    SampleLimitReached,
+    ScrapeBatch,
+    SeriesCache,
+    scan_steps,
+)
 from vigil.model import METRIC_NAME, Labels
 from vigil.model.clock import Clock
 from vigil.model.gofloat import format_float
@@ -45,6 +51,7 @@ F64 = npt.NDArray[np.float64]
 _NEW = -2  # series text not seen before: its labels are still to be worked out
 _DROPPED = -1  # metric_relabel_configs dropped it (also what refs_for returns when refused)
 _EMPTY_REFS: I64 = np.empty(0, dtype=np.int64)
+_NEW_SERIES_PER_STEP = 1024  # new series labelled and created between two event-loop turns
 _TIMESTAMP_TOLERANCE_MS = 2  # Prometheus's ScrapeTimestampTolerance
 EXPORTED_PREFIX = "exported_"
 
@@ -64,11 +71,11 @@ class ScrapeError(Exception):
 
 
 class SampleLimitExceeded(ScrapeError):
-    """sample_limit hit; carries the post-relabeling count Prometheus still reports."""
+    """sample_limit hit while the body was read: the samples read until then are reported."""
 
-    def __init__(self, post_relabel: int) -> None:
+    def __init__(self, read: int) -> None:
         super().__init__("sample limit exceeded")
-        self.post_relabel = post_relabel
+        self.read = read
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,15 +155,25 @@ class SeriesState:
 
 
 @dataclass(frozen=True, slots=True)
+class _Read:
+    """A scanned body and each sample's TSDB ref (_DROPPED: relabeling dropped it), or the
+    error that its new series raised (a limit: nothing of it is appended)."""
+
+    batch: ScrapeBatch
+    refs: I64
+    post_relabel: int = 0
+    series_added: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class _Columns:
-    """A scrape's samples ready for the appender, plus the counts its report needs."""
+    """A scrape's samples ready for the appender, and the refs it tracks for staleness."""
 
     refs: I64
     timestamps: I64
     values: F64
     tracked: I64
-    post_relabel: int
-    series_added: int
 
 
 class ScrapeLoop:
@@ -245,31 +262,34 @@ class ScrapeLoop:
         failure becomes `up` 0 and the outcome's error text."""
         target = self.target
         t_ms = round(start * 1000)
-        batch: ScrapeBatch | None = None
+        read: _Read | None = None
+        limited = 0
         try:
             if self.forced_error:
                 raise ScrapeError(self.forced_error)
-            body, content_type = await self._fetch(start + target.timeout.seconds)
-            fmt = self._format_of(content_type)
-            batch = scan(body, fmt, self.state.series_cache(fmt))
-            error = ""
+            batch = await self._fetch(start + target.timeout.seconds)
+            read = await self._series_refs(batch)
+            error = read.error
+        except SampleLimitExceeded as err:
+            error, limited = str(err), err.read
         except (ScrapeError, ParseError) as err:
             error = str(err)
         try:
-            error = self._append(batch, t_ms, start, error)
+            error = self._append(read, t_ms, start, error, limited)
         except Exception as err:  # e.g. the store refused the commit: report it, keep looping
             log.exception("scrape of %s: appending failed", target.url)
             error = f"append failed: {err}"
-        if batch is not None:
-            target.metadata = batch.metadata
+        if read is not None:
+            target.metadata = read.batch.metadata
         outcome = ScrapeOutcome(start, max(0.0, self._clock.now() - start), error)
         target.outcome = outcome
         self.scrapes += 1
         return outcome
 
-    async def _fetch(self, deadline: float) -> tuple[bytes, str]:
-        """The body and Content-Type, or ScrapeError; the timeout is measured on the clock."""
-        request = asyncio.ensure_future(self._request())
+    async def _fetch(self, deadline: float) -> ScrapeBatch:
+        """The body read and scanned, or ScrapeError; the timeout (measured on the clock)
+        bounds both."""
+        request = asyncio.ensure_future(self._read())
         timer = asyncio.ensure_future(self._clock.sleep_until(deadline))
         try:
             done, _ = await asyncio.wait((request, timer), return_when=asyncio.FIRST_COMPLETED)
@@ -280,6 +300,81 @@ class ScrapeLoop:
         if request in done:
             return request.result()
         raise ScrapeError(f'Get "{self.target.url}": context deadline exceeded')
+
+    async def _read(self) -> ScrapeBatch:
+        """Fetch and scan, letting the event loop run between slices of a big body; with no
+        metric_relabel_configs every sample counts against sample_limit, so reading stops as
+        soon as it is exceeded."""
+        body, content_type = await self._request()
+        fmt = self._format_of(content_type)
+        opts = self.options
+        limit = 0 if opts.metric_relabel_configs else opts.sample_limit
+        steps = scan_steps(body, fmt, self.state.series_cache(fmt), limit)
+        del body
+        try:
+            while True:
+                next(steps)
+                await asyncio.sleep(0)
+        except StopIteration as done:
+            batch: ScrapeBatch = done.value
+            return batch
+        except SampleLimitReached as err:
+            raise SampleLimitExceeded(err.seen) from None
+
+    async def _series_refs(self, batch: ScrapeBatch) -> _Read:
+        """Each sample's ref: cached by series text; a new series is labelled (target labels,
+        metric_relabel_configs, limits) and created once, a slice at a time with the event
+        loop let run between slices, stopping as soon as sample_limit is exceeded. Not under
+        scrape_timeout (as appending is not in Prometheus): series created stay cached, so a
+        target with many new series is never refused for good by its own size."""
+        opts = self.options
+        n = len(batch)
+        cache = self.state.refs
+        refs = np.fromiter(map(cache.get, batch.series, repeat(_NEW, n)), np.int64, n)
+        new_at = np.flatnonzero(refs == _NEW)
+        cached = int(np.count_nonzero(refs >= 0))
+        new_labels: list[Labels] = []
+        new_kept: list[int] = []
+        labels_of = batch.labels
+        try:
+            for start in range(0, max(new_at.size, 1), _NEW_SERIES_PER_STEP):
+                for index in new_at[start : start + _NEW_SERIES_PER_STEP].tolist():
+                    name, labels = labels_of[index]
+                    final = self._final_labels(name, labels)
+                    if final is None:
+                        refs[index] = _DROPPED
+                    else:
+                        new_labels.append(final)
+                        new_kept.append(index)
+                post_relabel = cached + len(new_kept)
+                if opts.sample_limit and post_relabel > opts.sample_limit:
+                    return _Read(batch, refs, post_relabel, error="sample limit exceeded")
+                if new_at.size:
+                    await asyncio.sleep(0)
+        except ScrapeError as err:
+            return _Read(batch, refs, error=str(err))
+        series = batch.series
+        for index in new_at[refs[new_at] == _DROPPED].tolist():
+            cache[series[index]] = _DROPPED
+        added = 0
+        if new_kept:
+            app = self._appendable()
+            try:
+                for start in range(0, len(new_kept), _NEW_SERIES_PER_STEP):
+                    kept = new_kept[start : start + _NEW_SERIES_PER_STEP]
+                    created = app.refs_for(new_labels[start : start + _NEW_SERIES_PER_STEP])
+                    refs[kept] = created
+                    for index, ref in zip(kept, created.tolist(), strict=True):
+                        if ref >= 0:  # a ref the store refused is asked for again next scrape
+                            cache[series[index]] = ref
+                            added += 1
+                    await asyncio.sleep(0)
+            except Exception as err:
+                log.exception("scrape of %s: creating series failed", self.target.url)
+                return _Read(batch, refs, error=f"append failed: {err}")
+            finally:
+                app.rollback()  # it only created series: nothing to commit
+        return _Read(batch, refs, cached + len(new_kept), added)
 
     async def _request(self) -> tuple[bytes, str]:
         url = self.target.url
@@ -323,22 +418,19 @@ class ScrapeLoop:
 
     # ------------------------------------------------------------------ appending
 
-    def _append(self, batch: ScrapeBatch | None, t_ms: int, start: float, error: str) -> str:
+    def _append(
+        self, read: _Read | None, t_ms: int, start: float, error: str, limited: int = 0
+    ) -> str:
         """Append the scrape (unless it failed), its staleness markers and its report in one
-        transaction; returns the error text, which an exceeded limit sets."""
+        transaction; returns the error text. `limited` counts the samples read before
+        sample_limit stopped the reading."""
         state = self.state
         app = self._appendable()
         try:
             columns = None
-            post_relabel = 0
-            if batch is not None and not error:
-                try:
-                    columns = self._columns(batch, t_ms, app)
-                    post_relabel = columns.post_relabel
-                except SampleLimitExceeded as err:
-                    error, post_relabel = str(err), err.post_relabel
-                except ScrapeError as err:
-                    error = str(err)
+            post_relabel = read.post_relabel if read is not None else limited
+            if read is not None and not error:
+                columns = self._columns(read, t_ms)
             tracked = columns.tracked if columns is not None else _EMPTY_REFS
             gone = _vanished(state.tracked, tracked)
             state.tracked = tracked
@@ -350,9 +442,9 @@ class ScrapeLoop:
                 [
                     0.0 if error else 1.0,
                     max(0.0, self._clock.now() - start),
-                    len(batch) if batch is not None else 0,
+                    len(read.batch) if read is not None else limited,
                     post_relabel,
-                    columns.series_added if columns is not None else 0,
+                    read.series_added if columns is not None and read is not None else 0,
                 ]
             )
             refs = [gone, state.report_refs]
@@ -377,43 +469,15 @@ class ScrapeLoop:
         except BaseException:
             app.rollback()
             raise
-        if batch is not None and columns is not None:
-            self._prune(batch)
+        if read is not None and columns is not None:
+            self._prune(read.batch)
         return error
 
-    def _columns(self, batch: ScrapeBatch, t_ms: int, app: Appender) -> _Columns:
-        """The hot path: cached refs by series text; new series resolved once, in a batch."""
+    def _columns(self, read: _Read, t_ms: int) -> _Columns:
+        """The hot path: refs, times and the sorted refs to track for staleness."""
         opts = self.options
+        batch, refs = read.batch, read.refs
         n = len(batch)
-        cache = self.state.refs
-        refs = np.fromiter(map(cache.get, batch.series, repeat(_NEW, n)), np.int64, n)
-        new_at = np.flatnonzero(refs == _NEW)
-        new_labels: list[Labels] = []
-        new_kept: list[int] = []
-        if new_at.size:
-            labels_of = batch.labels
-            for index in new_at.tolist():
-                name, labels = labels_of[index]
-                final = self._final_labels(name, labels)
-                if final is None:
-                    refs[index] = _DROPPED
-                else:
-                    new_labels.append(final)
-                    new_kept.append(index)
-        post_relabel = int(np.count_nonzero(refs >= 0)) + len(new_kept)
-        if opts.sample_limit and post_relabel > opts.sample_limit:
-            raise SampleLimitExceeded(post_relabel)
-        series = batch.series
-        for index in new_at[refs[new_at] == _DROPPED].tolist():
-            cache[series[index]] = _DROPPED
-        added = 0
-        if new_kept:
-            created = app.refs_for(new_labels)
-            refs[new_kept] = created
-            for index, ref in zip(new_kept, created.tolist(), strict=True):
-                if ref >= 0:  # a ref the store refused is asked for again next scrape
-                    cache[series[index]] = ref
-                    added += 1
         timestamps = batch.timestamps
         explicit: npt.NDArray[np.bool_] | None = None
         if opts.honor_timestamps and n and timestamps.max() != NO_TIMESTAMP:
@@ -433,14 +497,7 @@ class ScrapeLoop:
         else:
             tracked = np.unique(in_order)
             state.tracked_in_order = in_order.copy()
-        return _Columns(
-            refs=refs,
-            timestamps=times,
-            values=batch.values,
-            tracked=tracked,
-            post_relabel=post_relabel,
-            series_added=added,
-        )
+        return _Columns(refs=refs, timestamps=times, values=batch.values, tracked=tracked)
 
     def _final_labels(self, name: str, labels: Labels) -> Labels | None:
         """A new series' stored labels: target labels merged (honor_labels or `exported_`),
