@@ -356,6 +356,21 @@ def test_snapshot_round_trip(tmp_path: Path) -> None:
     assert restored.mutes(L(a="x")) is False
 
 
+@pytest.mark.parametrize("pattern", ["(?=y)", "(y)\\\\1", "("])
+def test_load_drops_a_stored_silence_whose_regex_re2_refuses(tmp_path: Path, pattern: str) -> None:
+    """Snapshots written when regexes were checked with Python's re may hold a lookahead or a
+    backreference: that one silence is dropped, the others load (alerting must not stay down)."""
+    silences, _, _ = store()
+    kept = silences.set(sil("a=x"))
+    refused = silences.set(sil("b=~y"))
+    path = tmp_path / "silences"
+    silences.snapshot(str(path))
+    path.write_text(path.read_text().replace('"value":"y"', f'"value":"{pattern}"'))
+    restored, _, _ = store()
+    assert restored.load(str(path)) is True
+    assert [s.id for s in restored.query()] == [kept] != [refused]
+
+
 def test_load_missing_file(tmp_path: Path) -> None:
     silences, _, _ = store()
     sid = silences.set(sil("a=x"))
@@ -417,10 +432,6 @@ def _with(path: str, value: object) -> dict[str, object]:
         (
             _with("entries.0.matchers.0.type", "=="),
             "entries[0].matchers[0].type: '==' is not a valid MatchType",
-        ),
-        (
-            _with("entries.0.matchers.0", {"name": "a", "type": "=~", "value": "("}),
-            "entries[0].matchers[0].value: invalid regular expression '(' for label 'a'",
         ),
     ],
 )

@@ -6,6 +6,7 @@ after they end, then garbage collected. The state is snapshotted to a versioned 
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import re
 import uuid
@@ -24,6 +25,7 @@ from vigil.model.regex import Anchor, Regex, RegexError
 DEFAULT_RETENTION = 120 * 3600.0
 """Alertmanager's `--data.retention` default (120 h)."""
 
+log = logging.getLogger(__name__)
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _SNAPSHOT_KIND = "silences"
 
@@ -223,7 +225,12 @@ class Silences:
         records = read_snapshot(path, _SNAPSHOT_KIND)
         if records is None:
             return False
-        silences = [_from_json(record) for record in records]
+        silences = []
+        for record in records:
+            try:
+                silences.append(_from_json(record))
+            except _RefusedRegex as err:
+                log.warning("%s: silence dropped: %s", path, err)
         self._silences = {silence.id: silence for silence in silences}
         self._by_pair = {}
         self._unindexed = {}
@@ -343,6 +350,11 @@ def _to_json(silence: Silence) -> dict[str, Any]:
     }
 
 
+class _RefusedRegex(Exception):
+    """A stored silence whose regex RE2 refuses (kept by a vigil that checked with Python's
+    `re`): it is dropped with a warning, not allowed to stop the others from loading."""
+
+
 def _from_json(record: Record) -> Silence:
     matchers = []
     for item in record.records("matchers"):
@@ -352,6 +364,8 @@ def _from_json(record: Record) -> Silence:
                 Matcher.of(item.text("name"), op, item.text("value"), Anchor.ALERTMANAGER)
             )
         except ValueError as err:
+            if op in (MatchType.REGEX, MatchType.NOT_REGEX):
+                raise _RefusedRegex(f"{record.text('id')}: {err}") from None
             raise item.error("type" if op not in _OPS else "value", str(err)) from None
     silence = Silence(
         id=record.text("id"),
