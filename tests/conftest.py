@@ -35,7 +35,13 @@ def peer(binary: str) -> str:
     return path
 
 
-def wait_ok(url: str, seconds: float = 30) -> None:
+# How long a test waits for a server, a peer or a condition before it fails. A wait returns as
+# soon as the condition holds, so this only needs to be generous: on CI's 2 cores, parallel
+# tests can keep a starting server from answering for tens of seconds.
+PATIENCE_S = 120.0
+
+
+def wait_ok(url: str, seconds: float = PATIENCE_S) -> None:
     """Poll `url` until it answers 200 (a bounded wait for a process to come up)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -50,7 +56,7 @@ def wait_ok(url: str, seconds: float = 30) -> None:
 
 @contextmanager
 def running(
-    args: list[str], ready_url: str, seconds: float = 30
+    args: list[str], ready_url: str, seconds: float = PATIENCE_S
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A server process (a real peer or `vigil ...`), ready when `ready_url` answers 200,
     stopped when the block ends."""

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, peer, running
+from tests.conftest import PATIENCE_S, free_port, peer, running
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def test_scrapes_node_exporter_and_keeps_data_across_restart(tmp_path: Path) -> 
     node = [peer("prometheus-node-exporter"), f"--web.listen-address=127.0.0.1:{exporter_port}"]
     with running(node, f"http://127.0.0.1:{exporter_port}/metrics"):
         with running(server, f"{api}/-/ready"):
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + PATIENCE_S
             up = _until(lambda: _query(api, 'up{job="node"}'), deadline)
             assert up[0]["value"][1] == "1"
             total = _until(lambda: _query(api, "node_memory_MemTotal_bytes"), deadline)
@@ -168,7 +168,8 @@ def test_seed_style_alerting_section_still_reaches_the_builtin_alertmanager(
         # A batch was sent (and failed: nobody listens there); local delivery happens in
         # the same hand-over.
         _until(
-            lambda: _metric(api, "prometheus_notifications_errors_total") > 0, time.monotonic() + 30
+            lambda: _metric(api, "prometheus_notifications_errors_total") > 0,
+            time.monotonic() + PATIENCE_S,
         )
         received = httpx.get(f"{api}/api/v2/alerts").json()
     assert managers["activeAlertmanagers"] == [{"url": f"http://127.0.0.1:{nobody}/api/v2/alerts"}]

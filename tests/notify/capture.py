@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.conftest import PATIENCE_S
+
 
 @dataclass
 class Request:
@@ -34,7 +36,7 @@ class HTTPCapture:
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def wait(self, count: int, seconds: float = 30) -> list[Request]:
+    def wait(self, count: int, seconds: float = PATIENCE_S) -> list[Request]:
         """The first `count` requests, waiting (bounded) for a peer process to send them."""
         deadline = time.monotonic() + seconds
         while len(self.requests) < count and time.monotonic() < deadline:
@@ -92,7 +94,7 @@ class SMTPCapture:
     tls: ssl.SSLContext | None = None  # offer STARTTLS with this server context
     mails: list[Mail] = field(default_factory=list)
 
-    def wait(self, count: int, seconds: float = 30) -> list[Mail]:
+    def wait(self, count: int, seconds: float = PATIENCE_S) -> list[Mail]:
         deadline = time.monotonic() + seconds
         while len(self.mails) < count and time.monotonic() < deadline:
             time.sleep(0.05)

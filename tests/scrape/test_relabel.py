@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, peer
+from tests.conftest import PATIENCE_S, free_port, peer
 from vigil.config import RelabelConfig, parse_config
 from vigil.config._yaml import load_yaml
 from vigil.config.relabel import parse_relabel_config
@@ -383,7 +383,7 @@ def test_labels_match_a_real_prometheus(tmp_path: Path) -> None:
 
 
 def _poll_targets(port: int, want: int) -> dict[str, list[dict[str, dict[str, str]]]]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + PATIENCE_S
     while True:
         try:
             with urllib.request.urlopen(

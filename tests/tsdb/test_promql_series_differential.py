@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, peer
+from tests.conftest import PATIENCE_S, free_port, peer
 from vigil.model import Labels
 from vigil.tsdb.block import open_blocks
 from vigil.tsdb.importer import import_openmetrics, parse_selector
@@ -114,7 +114,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE_S
         while True:
             try:
                 if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:

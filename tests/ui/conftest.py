@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port, peer, running, wait_ok
+from tests.conftest import PATIENCE_S, REPO, free_port, peer, running, wait_ok
 
 CHROMIUM = "/usr/bin/chromium"
 _EXPECTED_API_ERROR = re.compile(r"Failed to load resource: .* status of (400|403|409|422) ")
@@ -148,7 +148,7 @@ def prometheus_server(data_dir: Path, root: Path) -> Iterator[str]:
         yield base
 
 
-def wait_for_data(base: str, query: str = "up", seconds: float = 30) -> None:
+def wait_for_data(base: str, query: str = "up", seconds: float = PATIENCE_S) -> None:
     """Until `query` returns at least one series (the first scrape has landed)."""
     import time
 

@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import peer
+from tests.conftest import PATIENCE_S, peer
 from tests.ui.conftest import ARTIFACTS, start_server, wait_for_data
 
 pytestmark = pytest.mark.slow
@@ -93,7 +93,7 @@ def _api(base: str, path: str, **params: Any) -> Any:
     return body["data"] if isinstance(body, dict) and "data" in body else body
 
 
-def _until(check: Any, what: str, seconds: float = 30) -> Any:
+def _until(check: Any, what: str, seconds: float = PATIENCE_S) -> Any:
     """Poll an API until `check()` is truthy (bounded; for the server's own first cycles)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

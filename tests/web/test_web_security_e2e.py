@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.conftest import REPO, free_port, peer
+from tests.conftest import PATIENCE_S, REPO, free_port, peer
 from tests.web.test_webconfig import self_signed
 from vigil.model import Labels
 from vigil.tsdb.db import TSDB, TSDBOptions
@@ -339,7 +339,7 @@ def test_default_self_scrape_gets_past_tls_and_basic_auth(
     """With no --config.file vigil scrapes itself: through its own TLS and basic auth, with a
     per-process token that never shows in /api/v1/status/config and opens nothing else."""
     vigil_url, _, client = servers
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + PATIENCE_S
     up: list[str] = []
     while time.monotonic() < deadline and not up:
         body = client.get(f"{vigil_url}/api/v1/query", params={"query": "up"}, auth=AUTH).json()
