@@ -33,6 +33,13 @@ from vigil.exporter.containers.kmsg import KernelOomLog
 # Waits for a line on stdin (so a scrape can see it first), then touches 200 MB.
 ALLOCATE = "import sys; sys.stdin.readline(); b = b'x' * (200 << 20); print('survived', len(b))"
 SLEEP = "import sys; b = b'x' * (10 << 20); sys.stdin.readline()"
+# The kernel charges CPU time by sampling at clock ticks, so a process that has barely run may
+# show 0 ticks on a busy machine; this one uses 0.3 s of its own CPU time first.
+BUSY_THEN_SLEEP = (
+    "import sys, time\n"
+    "while time.process_time() < 0.3: pass\n"
+    "b = b'x' * (10 << 20); sys.stdin.readline()"
+)
 
 
 def spawn_in(cgroup: str, code: str, tag: str) -> subprocess.Popen[bytes]:
@@ -163,7 +170,7 @@ def test_process_collector_on_real_processes(scrape) -> None:  # type: ignore[no
     tag = f"vigil-proc-{uuid.uuid4().hex[:8]}"
     exporter = _exporter(f"app={tag}", f"absent-{tag}")
     procs = [
-        subprocess.Popen([sys.executable, "-c", SLEEP, tag], stdin=subprocess.PIPE)
+        subprocess.Popen([sys.executable, "-c", BUSY_THEN_SLEEP, tag], stdin=subprocess.PIPE)
         for _ in range(2)
     ]
     try:
