@@ -235,6 +235,16 @@ def test_lints(tmp_path: Path, text: str, warning: str) -> None:
     assert result.ok and warning in result.warnings, result
 
 
+def test_remote_storage_is_not_called_unsupported(tmp_path: Path) -> None:
+    path = tmp_path / "prometheus.yml"
+    path.write_text(
+        "remote_write: [{url: http://127.0.0.1:1/api/v1/write}]\n"
+        "remote_read: [{url: http://127.0.0.1:1/api/v1/read}]\n"
+    )
+    result = check_config(str(path))
+    assert (result.ok, result.warnings) == (True, ()), result
+
+
 def test_rule_file_must_have_groups(tmp_path: Path) -> None:
     (tmp_path / "rules.yml").write_text("- alert: X\n")
     (tmp_path / "prometheus.yml").write_text("rule_files: [rules.yml]\n")

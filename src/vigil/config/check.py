@@ -212,14 +212,6 @@ def lint(config: Config, alerting_rules: int = 0) -> list[str]:
         out.extend(_other_discovery(job.discovery, where))
     for where, configs in relabel_lists(config):
         out.extend(_always_drops(where, configs))
-    for index, remote in enumerate(config.remote_write):
-        out.append(
-            f"remote_write[{index}] (line {remote.line}) is validated but vigil does not send remote_write yet"
-        )
-    for index, remote_read in enumerate(config.remote_read):
-        out.append(
-            f"remote_read[{index}] (line {remote_read.line}) is validated but vigil does not query remote_read yet"
-        )
     return out
 
 
