@@ -5,6 +5,8 @@ each command load just the stages they run."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -50,3 +52,21 @@ def test_no_function_level_import_crosses_a_stage() -> None:
             if _stage(module) != own:
                 dodges.append(f"{relative}:{line} imports {module}")
     assert dodges == []
+
+
+def test_the_agent_and_alertmanager_never_load_numpy() -> None:
+    """`vigil agent` and `vigil alertmanager` sit beside the app on a small VM: numpy is
+    ~16 MiB of RSS they have no use for. The command table and each of these two commands'
+    whole program load without it."""
+    program = (
+        "import sys, vigil.cmd, vigil.cmd.agent_app, vigil.cmd.alertmanager_service;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        env={"PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"

@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from vigil.model.gofloat import format_float
-
 _MAX_MINUTES = 9999 * 60  # promtool's default series/labels window: now ± 9999h
 
 _GO_UNITS_NS = {
@@ -108,7 +106,7 @@ def format_metric(labels: dict[str, str]) -> str:
 
 
 def _point(pair: Sequence[Any]) -> str:
-    return f"{format_float(float(pair[1]), 'f')} @[{format_float(float(pair[0]), 'f')}]"
+    return f"{_float_text(float(pair[1]))} @[{_float_text(float(pair[0]))}]"
 
 
 def format_result(data: dict[str, Any]) -> str:
@@ -155,7 +153,7 @@ def _ask(server: str, path: str, params: list[tuple[str, str]]) -> Any:
 
 
 def _seconds(value: float) -> str:
-    return format_float(round(value, 3), "f")
+    return _float_text(round(value, 3))
 
 
 def _window(args: argparse.Namespace, now: float) -> list[tuple[str, str]]:
@@ -177,7 +175,7 @@ def _range(args: argparse.Namespace, now: float) -> tuple[str, Any]:
         raise QueryCommandError("start time is not before end time")
     step = parse_go_duration(args.step) if args.step else max(math.floor((end - start) / 250), 1)
     params = [("query", args.expr), ("start", _seconds(start)), ("end", _seconds(end))]
-    data = _ask(args.server, "/api/v1/query_range", [*params, ("step", format_float(step, "f"))])
+    data = _ask(args.server, "/api/v1/query_range", [*params, ("step", _float_text(step))])
     return format_result(data), data["result"]
 
 
@@ -258,3 +256,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for cmd in (series, labels):
         cmd.add_argument("--start", help="start (RFC 3339 or Unix timestamp; default: now - 9999h)")
         cmd.add_argument("--end", help="end (RFC 3339 or Unix timestamp; default: now + 9999h)")
+
+
+def _float_text(x: float) -> str:
+    """Go's 'f' form; gofloat (and its numpy) loads only when `vigil query` runs."""
+    from vigil.model.gofloat import format_float
+
+    return format_float(x, "f")

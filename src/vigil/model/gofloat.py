@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
 import orjson
+
+if TYPE_CHECKING:  # numpy loads with the array forms only: templates and CLIs format scalars
+    import numpy as np
+    import numpy.typing as npt
 
 
 def format_float(x: float, fmt: str = "g", prec: int = -1) -> str:
@@ -57,6 +59,8 @@ def format_json(x: float) -> str:
 
 def format_json_all(values: npt.NDArray[np.float64]) -> list[str]:
     """`format_json` of each value, computed for the whole array at once."""
+    import numpy as np
+
     if not len(values):
         return []
     values = np.ascontiguousarray(values, dtype=np.float64)
@@ -79,6 +83,8 @@ def _json_positional(match: re.Match[bytes]) -> bytes:
 def rewrite_orjson_floats(text: bytes, values: npt.NDArray[Any]) -> bytes:
     """`text` with each of `values` as the quoted orjson number (`null` where not finite), in
     order, rewritten as `format_json` prints it; other numbers in `text` are unquoted."""
+    import numpy as np
+
     text = text.replace(b'.0"', b'"')
     if b"e" in text:
         text = _POSITIONAL_EXPONENT.sub(_json_positional, text)

@@ -12,7 +12,6 @@ import enum
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-import numpy as np
 import re2
 from re2 import _re2
 
@@ -154,6 +153,8 @@ class Regex:
             return [i for i, value in enumerate(values) if test(value)]
         if len(values) < 8 or self.anchor is Anchor.SEARCH or _has_line_anchor(self.text):
             return [i for i, value in enumerate(values) if self.matches(value)]
+        import numpy as np  # here, not at the top: `vigil agent` never pays for numpy
+
         data = _encode("\n".join(values))
         newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
         if len(newlines) != len(values) - 1:
