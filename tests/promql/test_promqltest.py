@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CONFORMANCE as KIT
 from vigil.promql.testing import FileReport, run_script
 
@@ -28,3 +30,32 @@ def test_promqltest_pass_counts_never_drop(summary: Callable[[str], None]) -> No
         if r.passed < baseline.get(r.name, 0)
     }
     assert not dropped, dropped
+
+
+FAIL_REGEX_SCRIPT = """
+load 1m
+\tmetric{{instance="a"}} 1 2 3
+\tmetric{{instance="b"}} 1 2 3
+
+eval instant at 1m metric + on() metric
+\texpect fail regex: {regex}
+"""
+
+
+@pytest.mark.parametrize(
+    ("regex", "passed", "failed"),
+    [
+        ("one-to-one", 0, 1),
+        ("(.|.)*x", 0, 1),
+        ("(.|.)*many-to-many matching", 1, 0),
+    ],
+)
+def test_fail_regex_is_searched_by_re2(regex: str, passed: int, failed: int) -> None:
+    """`(.|.)*x` against an error of ~80 characters would backtrack for ever with Python's re."""
+    report = run_script(FAIL_REGEX_SCRIPT.format(regex=regex), "fail_regex")
+    assert (report.passed, report.failed) == (passed, failed), report.failures
+
+
+def test_fail_regex_re2_refuses_is_a_script_error() -> None:
+    with pytest.raises(ValueError, match=r"line 6: error parsing regexp: invalid or unsupported"):
+        run_script(FAIL_REGEX_SCRIPT.format(regex="(?=x)"), "fail_regex")

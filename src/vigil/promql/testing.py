@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from vigil.config.duration import Duration
 from vigil.model import METRIC_NAME, Labels
+from vigil.model.regex import Anchor, Regex, RegexError
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.promql.errors import PromQLError, UnsupportedFeatureError
 from vigil.promql.value import Matrix, QueryValue, Scalar, String, Vector
@@ -126,7 +127,7 @@ class Case:
     string: str | None = None
     fail: bool = False
     fail_msg: str | None = None
-    fail_regex: str | None = None
+    fail_regex: Regex | None = None
     ordered: bool = False
     range_vector: tuple[int, int, int] | None = None
     skip_reason: str | None = None
@@ -261,7 +262,10 @@ def _parse_expect(case: Case, text: str) -> None:
         if rest.startswith("msg:"):
             case.fail_msg = rest[4:].strip()
         elif rest.startswith("regex:"):
-            case.fail_regex = rest[6:].strip()
+            try:
+                case.fail_regex = Regex(rest[6:].strip(), Anchor.SEARCH)
+            except RegexError as err:
+                raise ValueError(f"line {case.line}: {err}") from err
     elif text == "ordered":
         case.ordered = True
     elif text.startswith("string"):
@@ -324,8 +328,8 @@ def _check_error(case: Case, message: str) -> str | None:
         return f"unexpected error: {message}"
     if case.fail_msg is not None and message != case.fail_msg:
         return f"error {message!r}, want {case.fail_msg!r}"
-    if case.fail_regex is not None and re.search(case.fail_regex, message) is None:
-        return f"error {message!r} does not match {case.fail_regex!r}"
+    if case.fail_regex is not None and not case.fail_regex.matches(message):
+        return f"error {message!r} does not match {case.fail_regex.text!r}"
     return None
 
 
