@@ -8,6 +8,7 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
+from tests.conftest import PATIENCE_S
 from vigil.cmd.server_process import Server, ServerOptions, default_config
 
 
@@ -174,3 +175,53 @@ def test_a_stage_that_refuses_a_reload_is_named_and_the_others_apply(tmp_path: P
         assert client.post("/-/reload").status_code == 200
         assert _reload_metric(client) == "prometheus_config_last_reload_successful 1"
         assert server.alertmanager.receiver_names() == ["y"]
+
+
+def _subquery_config(path: Path, evaluation_interval: str) -> None:
+    path.write_text(
+        f"global: {{evaluation_interval: {evaluation_interval}}}\n"
+        "rule_files: [rules.yml]\n"
+        "scrape_configs: []\n"
+    )
+    (path.parent / "rules.yml").write_text(
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n"
+        "      - record: inner_steps\n        expr: count_over_time(vector(1)[2m:])\n"
+    )
+
+
+def _inner_steps(client: TestClient, query: str) -> list[str]:
+    answer = client.get("/api/v1/query", params={"query": query}).json()
+    return [sample["value"][1] for sample in answer["data"]["result"]]
+
+
+def _wait_for_recorded(client: TestClient, want: str) -> list[str]:
+    deadline = time.monotonic() + PATIENCE_S
+    while (got := _inner_steps(client, "inner_steps")) != [want] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return got
+
+
+def test_subqueries_without_a_step_take_the_evaluation_interval_and_a_reload_changes_it(
+    tmp_path: Path,
+) -> None:
+    """A subquery written `[2m:]` steps by the global evaluation_interval, in the API and in
+    rules, as Prometheus does; a reload that changes the interval changes the step."""
+    config = tmp_path / "prometheus.yml"
+    _subquery_config(config, "15s")
+    server = Server(
+        ServerOptions(
+            config_file=config,
+            data_dir=tmp_path / "data",
+            enable_lifecycle=True,
+            host_collectors=False,
+            default_rules=False,
+        )
+    )
+    query = "count_over_time(vector(1)[2m:])"
+    with TestClient(server.app()) as client:
+        assert _inner_steps(client, query) == ["8"]
+        assert _wait_for_recorded(client, "8") == ["8"]
+        _subquery_config(config, "1m")
+        assert client.post("/-/reload").status_code == 200
+        assert _inner_steps(client, query) == ["2"]
+        assert _wait_for_recorded(client, "2") == ["2"]

@@ -287,7 +287,10 @@ def import_both(om: Path, vigil_dir: Path, prom_dir: Path) -> None:
 def start_servers(root: Path, vigil_dir: Path, prom_dir: Path) -> Generator[Servers, None, None]:
     """A Prometheus and a vigil server on the two data dirs; both stopped when closed."""
     config = root / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
+    # subqueries written without a step take the evaluation interval (1m when unset)
+    config.write_text(
+        "global:\n  scrape_interval: 1h\n  evaluation_interval: 15s\nscrape_configs: []\n"
+    )
     vigil_port, prom_port = free_port(), free_port()
     common = [f"--config.file={config}", "--storage.tsdb.retention.time=100y"]
     log = (root / "vigil.log").open("wb")  # where a 500's traceback is
@@ -457,6 +460,9 @@ CORPUS = [
     "max_over_time(rate(node_network_receive_bytes_total[1m])[10m:1m])",
     "avg_over_time(node_load1[30m:45s] offset 5m)",
     "deriv(sum(node_load1)[20m:])",
+    "avg_over_time(deriv(node_load1[1m])[2m:])",
+    "count_over_time(node_load1[5m:])",
+    "max_over_time(rate(node_cpu_seconds_total[1m])[10m:] offset 1m)",
     "max_over_time(node_load1[1m:7s500ms])",  # steps of 15 s / 2: never on t - 1m
     "sum_over_time(rate(node_cpu_seconds_total[1m])[5m:15s])",
     "quantile_over_time(0.5, rate(node_cpu_seconds_total[1m])[10m:1m])",

@@ -172,14 +172,16 @@ class Server:
         self.remote_read = RemoteReadQueryable(
             self.storage.querier, lambda: oldest_timestamp(self.tsdb)
         )
-        self.engine: QueryEngine = Engine(
+        self.local_engine = Engine(
             self.remote_read,
             EngineOptions(
                 lookback_delta_ms=options.lookback_delta_ms,
                 max_samples=options.query_max_samples,
                 timeout_s=options.query_timeout_s,
+                default_subquery_step_ms=self.config.global_config.evaluation_interval.milliseconds,
             ),
         )
+        self.engine: QueryEngine = self.local_engine
         if options.query_remote_url:
             self.engine = RemoteEngine(options.query_remote_url, timeout_s=options.query_timeout_s)
         self.notifier = Notifier(
@@ -227,6 +229,7 @@ class Server:
                 self.containers = build_exporter(options.containers)
                 self.host_collectors += self.containers.collectors
         self.reloaders: list[Reloader[Config]] = [
+            Reloader("query", self._apply_query),
             Reloader("remote_read", self._apply_remote_read),
             Reloader("remote_write", self.remote_write.apply),
             Reloader("scrape", self.manager.apply),
@@ -306,6 +309,14 @@ class Server:
         )
 
     # --- reloaders --------------------------------------------------------------------
+
+    async def _apply_query(self, config: Config) -> None:
+        """Subqueries without a step take the global evaluation_interval, in the API and in
+        rules alike (applied first, so rule groups reloaded with it already use it)."""
+        step_ms = config.global_config.evaluation_interval.milliseconds
+        self.local_engine.reconfigure(
+            dataclasses.replace(self.local_engine.options, default_subquery_step_ms=step_ms)
+        )
 
     async def _apply_remote_read(self, config: Config) -> None:
         self.remote_read.apply(config.remote_read)

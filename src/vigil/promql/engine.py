@@ -96,7 +96,8 @@ parse = functools.lru_cache(maxsize=4096)(_parse_uncached)
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
     """Prometheus's query flags: `--query.lookback-delta`, `--query.max-samples`,
-    `--query.timeout`, and the step of subqueries written without one."""
+    `--query.timeout`, and the step of subqueries written without one (the loaded config's
+    global `evaluation_interval`, as Prometheus has it)."""
 
     lookback_delta_ms: int = 300_000
     max_samples: int = 50_000_000
@@ -121,6 +122,15 @@ class Engine:
         self._options = options or EngineOptions()
         self._clock = clock
         self._release = release
+
+    @property
+    def options(self) -> EngineOptions:
+        return self._options
+
+    def reconfigure(self, options: EngineOptions) -> None:
+        """Queries started from now on run with `options` (a config reload); those running
+        keep the options they started with."""
+        self._options = options
 
     def instant_query(
         self, query: str, t_ms: int, *, timeout_s: float | None = None, queued_s: float = 0.0
