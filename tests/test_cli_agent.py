@@ -44,12 +44,16 @@ def test_path_and_collector_settings() -> None:
         "--path.rootfs=/host",
         "--collector.filesystem.mount-points-exclude=^/boot($|/)",
         "--collector.textfile.directory=/var/lib/node_exporter",
+        "--collector.netclass.ignored-devices=^veth",
+        "--collector.netclass.ignore-invalid-speed",
     )
     assert got.listen_address == "127.0.0.1:9200"
     assert got.exporter == ExporterOptions(
         paths=HostPaths(procfs="/host/proc", sysfs="/host/sys", rootfs="/host"),
         filesystem_mount_points_exclude="^/boot($|/)",
         textfile_directory="/var/lib/node_exporter",
+        netclass_ignored_devices="^veth",
+        netclass_ignore_invalid_speed=True,
     )
 
 

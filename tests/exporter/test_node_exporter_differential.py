@@ -38,6 +38,8 @@ STABLE = [
     "node_time_zone_offset_seconds",
     "node_time_clocksource_available_info",
     "node_disk_info",
+    "node_network_info",
+    "node_network_mtu_bytes",
 ]
 PROM_FILE = """# HELP batch_last_run_seconds Last run of the batch.
 # TYPE batch_last_run_seconds gauge

@@ -67,6 +67,11 @@ _COLLECTOR_FLAGS = (
         "regexp of net devices to exclude",
     ),
     (
+        "--collector.netclass.ignored-devices",
+        "netclass_ignored_devices",
+        "regexp of net devices to ignore for netclass collector",
+    ),
+    (
         "--collector.netstat.fields",
         "netstat_fields",
         "regexp of fields to return for netstat collector",
@@ -104,6 +109,12 @@ def _add_collector_flags(parser: argparse.ArgumentParser) -> None:
             help=f"{help_text} (default: %(default)r)",
         )
     parser.add_argument(
+        "--collector.netclass.ignore-invalid-speed",
+        dest="exporter_netclass_ignore_invalid_speed",
+        action="store_true",
+        help="ignore devices where the speed is invalid",
+    )
+    parser.add_argument(
         "--collector.disable-defaults",
         dest="collector_disable_defaults",
         action="store_true",
@@ -135,6 +146,7 @@ def agent_options(args: argparse.Namespace) -> AgentOptions:
     paths = HostPaths(**{attr: getattr(args, f"path_{attr}") for _, attr, _ in _PATH_FLAGS})
     exporter = ExporterOptions(
         paths=paths,
+        netclass_ignore_invalid_speed=args.exporter_netclass_ignore_invalid_speed,
         **{attr: getattr(args, f"exporter_{attr}") for _, attr, _ in _COLLECTOR_FLAGS},
     )
     return AgentOptions(

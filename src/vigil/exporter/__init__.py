@@ -25,6 +25,7 @@ from vigil.exporter.filesystem import FilesystemCollector
 from vigil.exporter.hwmon import HwmonCollector
 from vigil.exporter.loadavg import LoadavgCollector
 from vigil.exporter.meminfo import MeminfoCollector
+from vigil.exporter.netclass import NetclassCollector
 from vigil.exporter.netdev import NetdevCollector
 from vigil.exporter.netstat import NetstatCollector
 from vigil.exporter.os_release import OSReleaseCollector
@@ -52,6 +53,9 @@ FACTORIES: dict[str, Factory] = {
     "hwmon": lambda o, _: HwmonCollector(o.paths),
     "loadavg": lambda o, _: LoadavgCollector(o.paths),
     "meminfo": lambda o, _: MeminfoCollector(o.paths),
+    "netclass": lambda o, _: NetclassCollector(
+        o.paths, o.netclass_ignored_devices, o.netclass_ignore_invalid_speed
+    ),
     "netdev": lambda o, _: NetdevCollector(o.paths, o.netdev_device_exclude),
     "netstat": lambda o, _: NetstatCollector(o.paths, o.netstat_fields),
     "os": lambda o, _: OSReleaseCollector(o.paths),

@@ -16,6 +16,7 @@ DEFAULT_FS_TYPES_EXCLUDE = (
 )
 DEFAULT_DISKSTATS_DEVICE_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
 DEFAULT_NETDEV_DEVICE_EXCLUDE = "^lo$"
+DEFAULT_NETCLASS_IGNORED_DEVICES = "^$"
 DEFAULT_NETSTAT_FIELDS = (
     "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|"
     "TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|"
@@ -61,6 +62,8 @@ class ExporterOptions:
     filesystem_fs_types_exclude: str = DEFAULT_FS_TYPES_EXCLUDE
     diskstats_device_exclude: str = DEFAULT_DISKSTATS_DEVICE_EXCLUDE
     netdev_device_exclude: str = DEFAULT_NETDEV_DEVICE_EXCLUDE
+    netclass_ignored_devices: str = DEFAULT_NETCLASS_IGNORED_DEVICES
+    netclass_ignore_invalid_speed: bool = False
     netstat_fields: str = DEFAULT_NETSTAT_FIELDS
     vmstat_fields: str = DEFAULT_VMSTAT_FIELDS
     textfile_directory: str = ""
