@@ -9,9 +9,18 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.exporter.conftest import NOW, OPTIONS, PATHS, exposition, golden, recorded_uname
+from tests.exporter.conftest import (
+    NOW,
+    OPTIONS,
+    PATHS,
+    exposition,
+    golden,
+    recorded_clock,
+    recorded_uname,
+)
 from vigil.exporter import FACTORIES, HostCollector
 from vigil.exporter.filesystem import FilesystemCollector
+from vigil.exporter.timex import TimexCollector
 from vigil.exporter.uname import UnameCollector
 
 
@@ -38,6 +47,8 @@ def fake_statfs(path: str) -> os.statvfs_result:
 def build(name: str) -> HostCollector:
     if name == "uname":
         return UnameCollector(recorded_uname)
+    if name == "timex":
+        return TimexCollector(recorded_clock)
     if name == "filesystem":
         return FilesystemCollector(
             PATHS,
@@ -91,6 +102,12 @@ HAND_CHECKED: list[tuple[str, str, Callable[[], float]]] = [
      lambda: sample(exposition(build("sockstat")), "node_sockstat_TCP_mem") * 4096),
     ("hwmon", 'node_hwmon_temp_celsius{chip="platform_coretemp_0",sensor="temp1"}', lambda: 45.0),
     ("hwmon", 'node_hwmon_in_volts{chip="platform_coretemp_0",sensor="in0"}', lambda: 3.3),
+    ("netclass", 'node_network_speed_bytes{device="enp3s0"}', lambda: 10000 * 1e6 / 8),
+    ("timex", "node_timex_offset_seconds", lambda: -123456e-9),
+    ("timex", "node_timex_frequency_adjustment_ratio", lambda: 1 + 1234567 / 65536 / 1e6),
+    ("timex", "node_timex_pps_frequency_hertz", lambda: -10 / 1e6),
+    ("timex", "node_timex_tick_seconds", lambda: 0.01),
+    ("timex", "node_timex_sync_status", lambda: 1),
 ]  # fmt: skip
 
 

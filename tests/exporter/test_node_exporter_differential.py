@@ -40,7 +40,19 @@ STABLE = [
     "node_disk_info",
     "node_network_info",
     "node_network_mtu_bytes",
+    "node_timex_status",
+    "node_timex_sync_status",
+    "node_timex_tick_seconds",
+    "node_timex_tai_offset_seconds",
 ]
+# adjtimex values that move while the kernel steers the clock (maxerror grows by up to 500 µs/s
+# until it is reset), with the slack allowed beyond the two node_exporter reads around vigil's.
+DRIFTING = {
+    "node_timex_offset_seconds": 1e-3,
+    "node_timex_frequency_adjustment_ratio": 1e-6,
+    "node_timex_maxerror_seconds": 1e-2,
+    "node_timex_estimated_error_seconds": 1e-2,
+}
 PROM_FILE = """# HELP batch_last_run_seconds Last run of the batch.
 # TYPE batch_last_run_seconds gauge
 batch_last_run_seconds{job="a"} 1700000000
@@ -170,6 +182,17 @@ def test_same_help_type_and_label_names(scrapes: tuple[Scrape, Scrape, Scrape]) 
 def test_stable_values_are_equal(scrapes: tuple[Scrape, Scrape, Scrape], name: str) -> None:
     theirs, ours, _ = scrapes
     assert ours.values(name) == theirs.values(name)
+
+
+@pytest.mark.parametrize(("name", "slack"), sorted(DRIFTING.items()))
+def test_drifting_values_fall_between_two_node_exporter_scrapes(
+    scrapes: tuple[Scrape, Scrape, Scrape], name: str, slack: float
+) -> None:
+    before, ours, after = scrapes
+    (value,) = ours.values(name).values()
+    (first,) = before.values(name).values()
+    (second,) = after.values(name).values()
+    assert min(first, second) - slack <= value <= max(first, second) + slack
 
 
 def test_cpu_count_is_equal(scrapes: tuple[Scrape, Scrape, Scrape]) -> None:

@@ -34,6 +34,7 @@ from vigil.exporter.sockstat import SockstatCollector
 from vigil.exporter.stat import StatCollector
 from vigil.exporter.systemtime import TimeCollector
 from vigil.exporter.textfile import TextfileCollector
+from vigil.exporter.timex import TimexCollector, system_adjtimex
 from vigil.exporter.uname import UnameCollector, system_uname
 from vigil.exporter.vmstat import VmstatCollector
 
@@ -64,6 +65,7 @@ FACTORIES: dict[str, Factory] = {
     "stat": lambda o, _: StatCollector(o.paths),
     "textfile": lambda o, _: TextfileCollector(o.textfile_directory),
     "time": lambda o, clock: TimeCollector(o.paths, clock),
+    "timex": lambda o, _: TimexCollector(system_adjtimex()),
     "uname": lambda o, _: UnameCollector(system_uname(o.paths)),
     "vmstat": lambda o, _: VmstatCollector(o.paths, o.vmstat_fields),
 }
