@@ -3,6 +3,7 @@ get Prometheus's `unavailable` error, and both recover once the replay is done."
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -117,7 +118,36 @@ def test_ready_reports_replay_progress_and_queries_wait_for_it(
         assert result["data"]["result"][0]["value"] == [2, "2"]
 
 
-def test_a_corrupt_wal_stops_the_server_and_names_the_repair(tmp_path: Path) -> None:
+def test_a_corrupt_wal_is_repaired_at_start_up_and_the_server_serves_what_came_before(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    _write_wal(data, 3)
+    middle = data / "wal" / "00000001"
+    flipped = bytearray(middle.read_bytes())
+    flipped[-1] ^= 0x01  # the last byte of the second commit's only record
+    middle.write_bytes(bytes(flipped))
+    dropped = len(flipped) + (data / "wal" / "00000002").stat().st_size
+    config = tmp_path / "prometheus.yml"
+    config.write_text("scrape_configs: []\n")
+    server = Server(ServerOptions(config_file=config, data_dir=data, host_collectors=False))
+    with caplog.at_level(logging.WARNING), TestClient(server.app()) as client:
+        assert _ready(client) == "vigil is Ready.\n"
+        query = client.get(
+            "/api/v1/query", params={"query": "count_over_time(m[1h])", "time": "10"}
+        )
+        metrics = client.get("/metrics").text
+    assert query.json()["data"]["result"] == [{"metric": {}, "value": [10, "1"]}]
+    assert "\nprometheus_tsdb_wal_corruptions_total 1\n" in metrics
+    assert "\nvigil_tsdb_wal_repair_dropped_records_total 1\n" in metrics
+    assert [r.getMessage() for r in caplog.records if "WAL corruption" in r.getMessage()] == [
+        f"WAL corruption in {middle} at offset 0 (checksum mismatch): truncated the WAL there "
+        f"and dropped {dropped} bytes: "
+        "the bad record and 1 readable records after it, including 1 later segment(s)"
+    ]
+
+
+def test_a_corrupt_wal_stops_the_strict_server_and_names_the_repair(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _write_wal(data, 3)
     first = min((data / "wal").glob("0*"))
@@ -134,6 +164,7 @@ def test_a_corrupt_wal_stops_the_server_and_names_the_repair(tmp_path: Path) -> 
             f"--storage.tsdb.path={data}",
             f"--web.listen-address=127.0.0.1:{free_port()}",
             "--agent.disable",
+            "--storage.tsdb.wal-repair.disable",
         ],
         capture_output=True,
         text=True,

@@ -47,6 +47,7 @@ ISSUE_ALERTS = {
     "JvmHeapNearMax",
     "ProcessMemoryNearContainerLimit",
     "VigilStorageProblems",
+    "VigilStorageCorruption",
     "VigilConfigReloadFailed",
     "VigilNotificationsFailing",
     "VigilSeriesLimitReached",

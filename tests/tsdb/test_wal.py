@@ -1,11 +1,14 @@
-"""WAL: framing round trip, torn tails dropped with a log line, middle corruption refused with
-file + offset and repaired by `vigil tsdb repair`, ENOSPC rolls back one commit only."""
+"""WAL: framing round trip, torn tails dropped with a log line, middle corruption repaired at
+open (what `vigil tsdb repair --yes` keeps, logged and counted) or, strict, refused with file +
+offset and repaired by `vigil tsdb repair`, ENOSPC rolls back one commit only."""
 
 from __future__ import annotations
 
 import errno
 import logging
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,10 @@ from vigil.tsdb.wal import decode_samples, decode_series, encode_samples, encode
 from vigil.tsdb.wlog import HEADER, WALCorruptionError, WALWriteError, list_segments
 
 OPTIONS = TSDBOptions(max_series=0, wal_fsync="never")
+STRICT = TSDBOptions(max_series=0, wal_fsync="never", wal_repair=False)
+_Corruption = Callable[[list[tuple[Path, int]]], tuple[Path, int, list[int], int]]
+"""Corrupts a WAL `_segmented` wrote: the bad segment, the bad record's offset, the commits
+repair keeps and the readable records it drops."""
 LABELS = [Labels.from_dict({"__name__": "m", "i": str(i)}) for i in range(3)]
 
 
@@ -44,8 +51,8 @@ def _write_commits(path: Path, n: int) -> tuple[Path, list[int]]:
     return segment, ends
 
 
-def _committed(path: Path) -> list[int]:
-    with _open(path) as db:
+def _committed(path: Path, options: TSDBOptions = OPTIONS) -> list[int]:
+    with _open(path, options) as db:
         found = {s.labels: s.timestamps.tolist() for s in db.querier(0, 10**6).select([])}
     assert len({tuple(ts) for ts in found.values()}) <= 1, "all series got the same commits"
     return [t - 1000 for t in next(iter(found.values()), [])]
@@ -97,7 +104,7 @@ def test_middle_corruption_stops_and_repair_recovers(
     data[record + byte] ^= 0xFF
     segment.write_bytes(bytes(data))
     with pytest.raises(WALCorruptionError) as err:
-        _open(tmp_path)
+        _open(tmp_path, STRICT)
     assert (err.value.path, err.value.offset) == (segment, record)
     assert f"vigil tsdb repair {tmp_path}" in str(err.value)
 
@@ -109,12 +116,12 @@ def test_middle_corruption_stops_and_repair_recovers(
 
     assert cmd.main(["tsdb", "repair", str(tmp_path), "--yes"]) == 0
     assert "Truncated the WAL" in capsys.readouterr().out
-    assert _committed(tmp_path) == [0, 1]
+    assert _committed(tmp_path, STRICT) == [0, 1]
     assert cmd.main(["tsdb", "repair", str(tmp_path)]) == 0
 
 
-def test_corrupt_record_in_an_earlier_segment_is_an_error(tmp_path: Path) -> None:
-    options = TSDBOptions(max_series=0, wal_fsync="never", wal_segment_size=200)
+def test_corrupt_record_in_an_earlier_segment_is_an_error_when_strict(tmp_path: Path) -> None:
+    options = TSDBOptions(max_series=0, wal_fsync="never", wal_segment_size=200, wal_repair=False)
     with _open(tmp_path, options) as db:
         for k in range(5):
             _commit(db, k)
@@ -124,6 +131,108 @@ def test_corrupt_record_in_an_earlier_segment_is_an_error(tmp_path: Path) -> Non
     with pytest.raises(WALCorruptionError) as err:
         _open(tmp_path, options)
     assert err.value.path == segments[0]
+
+
+SEGMENTED = TSDBOptions(max_series=0, wal_fsync="never", wal_segment_size=300)
+COMMITS = 8
+
+
+def _segmented(path: Path) -> list[tuple[Path, int]]:
+    """COMMITS commits over several 200-byte segments: each commit's segment and end offset."""
+    placed = []
+    with _open(path, SEGMENTED) as db:
+        for k in range(COMMITS):
+            _commit(db, k)
+            segment = db.wal._segment.path
+            placed.append((segment, segment.stat().st_size))
+    return placed
+
+
+def _flip_middle(placed: list[tuple[Path, int]]) -> tuple[Path, int, list[int], int]:
+    """Flip a payload byte of the second commit of the first segment holding three."""
+    for segment in dict.fromkeys(p for p, _ in placed):
+        ends = [(k, end) for k, (p, end) in enumerate(placed) if p == segment]
+        if len(ends) >= 3:
+            start, second = ends[0][1], ends[1][0]
+            data = bytearray(segment.read_bytes())
+            data[start + HEADER.size + 20] ^= 0x01
+            segment.write_bytes(bytes(data))
+            return segment, start, list(range(second)), COMMITS - second - 1
+    raise AssertionError("no segment holds three commits")
+
+
+def _truncate_record(placed: list[tuple[Path, int]]) -> tuple[Path, int, list[int], int]:
+    """Cut the first segment's last record short (later segments follow it)."""
+    segment = placed[0][0]
+    ends = [(k, end) for k, (p, end) in enumerate(placed) if p == segment]
+    last, end = ends[-1]
+    start = ends[-2][1]
+    os.truncate(segment, end - 3)
+    return segment, start, list(range(last)), COMMITS - last - 1
+
+
+def _garbage_segment(placed: list[tuple[Path, int]]) -> tuple[Path, int, list[int], int]:
+    """Overwrite the second segment with random bytes."""
+    segment = dict.fromkeys(p for p, _ in placed).__iter__()
+    next(segment)
+    garbage = next(segment)
+    size = garbage.stat().st_size
+    garbage.write_bytes(np.random.default_rng(5).integers(0, 256, size, dtype=np.uint8).tobytes())
+    inside = [k for k, (p, _) in enumerate(placed) if p == garbage]
+    return garbage, 0, list(range(inside[0])), COMMITS - inside[-1] - 1
+
+
+CORRUPTIONS = {
+    "flipped-byte": _flip_middle,
+    "truncated-record": _truncate_record,
+    "garbage-segment": _garbage_segment,
+}
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
+def test_open_repairs_a_corrupt_wal_as_repair_would_and_says_what_it_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, corrupt: _Corruption
+) -> None:
+    placed = _segmented(tmp_path / "data")
+    segment, offset, kept, dropped_records = corrupt(placed)
+    shutil.copytree(tmp_path / "data", tmp_path / "copy")
+    later = [p for p in list_segments(tmp_path / "data" / "wal") if p.name > segment.name]
+    registry = CollectorRegistry()
+    with caplog.at_level(logging.WARNING, logger="vigil.tsdb.wlog"):
+        db = TSDB.open(tmp_path / "data", SEGMENTED, clock=lambda: 1234.0, registry=registry)
+    with db:
+        found = {s.labels: s.timestamps.tolist() for s in db.querier(0, 10**6).select([])}
+        repaired = db.replay_stats.repaired
+    assert found == {labels: [1000 + k for k in kept] for labels in LABELS}
+    assert repaired is not None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"WAL corruption in {segment} at offset {offset} ({repaired.reason}): truncated the "
+        f"WAL there and dropped {repaired.dropped_bytes} bytes: the bad record and "
+        f"{dropped_records} readable records after it, including {len(later)} later segment(s)"
+    ]
+    assert segment.stat().st_size == offset
+    after = {p.name: p.stat().st_size for p in list_segments(tmp_path / "data" / "wal")}
+    assert {name: size for name, size in after.items() if name > segment.name} == {
+        later[0].name: 0  # later segments deleted; the writer's new one took the first name
+    }
+    metrics = {
+        name: registry.get_sample_value(name)
+        for name in (
+            "prometheus_tsdb_wal_corruptions_total",
+            "vigil_tsdb_wal_repair_dropped_records_total",
+            "vigil_tsdb_wal_repair_timestamp_seconds",
+        )
+    }
+    assert metrics == {
+        "prometheus_tsdb_wal_corruptions_total": 1.0,
+        "vigil_tsdb_wal_repair_dropped_records_total": float(dropped_records),
+        "vigil_tsdb_wal_repair_timestamp_seconds": 1234.0,
+    }
+    assert cmd.main(["tsdb", "repair", str(tmp_path / "copy"), "--yes"]) == 0
+    assert _committed(tmp_path / "copy", STRICT) == kept, "what `vigil tsdb repair` keeps"
+    with _open(tmp_path / "data", STRICT) as db:
+        _commit(db, 100)  # the repaired WAL takes new commits, and replays them
+    assert _committed(tmp_path / "data", STRICT) == [*kept, 100]
 
 
 class _DiskFull:

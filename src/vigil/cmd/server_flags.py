@@ -38,6 +38,7 @@ class ServerOptions:
     retention_bytes: int = 0
     block_cache_bytes: int = 32 * 1024 * 1024  # decoded samples of persisted blocks, LRU
     max_future_ms: int = 10 * 60 * 1000  # samples newer than now + this are refused
+    wal_repair: bool = True  # a corrupt WAL is truncated at start-up rather than refused
     listen_address: str = "127.0.0.1:9090"
     enable_lifecycle: bool = False
     enable_admin_api: bool = False
@@ -98,6 +99,14 @@ FLAGS = (
         kinds.DURATION_MS,
         "refuse samples (scraped, pushed, imported) newer than now + this: one far-future "
         "sample would push every later one out of bounds; 0 turns the bound off",
+    ),
+    Flag(
+        "storage.tsdb.wal-repair.disable",
+        "wal_repair",
+        kinds.SWITCH,
+        "refuse to start on a corrupt WAL (until `vigil tsdb repair`) instead of truncating it "
+        "at the corrupt record, as Prometheus does, and logging and alerting what was dropped",
+        negated=True,
     ),
     Flag(
         "web.listen-address",

@@ -306,6 +306,7 @@ class Server:
             out_of_order_time_window_ms=tsdb.out_of_order_time_window.milliseconds,
             block_cache_bytes=self.options.block_cache_bytes,
             max_future_ms=self.options.max_future_ms,
+            wal_repair=self.options.wal_repair,
         )
 
     # --- reloaders --------------------------------------------------------------------

@@ -77,6 +77,9 @@ class TSDBOptions:
     wal_segment_size: int = 128 * 1024 * 1024
     wal_fsync: FsyncPolicy = "batch"
     wal_fsync_interval_s: float = 1.0  # "batch": fsync at most this long after a write
+    # a corrupt WAL record before the torn tail: truncate there and start (Prometheus's
+    # repair), or refuse to open with WALCorruptionError
+    wal_repair: bool = True
     chunk_samples: int = 120
     # decoded block series kept for queries (DecodedCache); 0 turns the cache off
     block_cache_bytes: int = 32 * 1024 * 1024
@@ -240,8 +243,9 @@ class TSDB:
         registry: CollectorRegistry | None = None,
         on_replay_progress: ReplayProgress | None = None,
     ) -> TSDB:
-        """Lock the dir, load blocks, replay the WAL into a new head. Raises DataDirError or
-        WALCorruptionError (which says how to repair) instead of dropping data silently."""
+        """Lock the dir, load blocks, replay the WAL into a new head. Raises DataDirError, or
+        WALCorruptionError (which says how to repair) when `options.wal_repair` is off; with
+        it on, a corrupt WAL is truncated at the bad record, saying so in the log."""
         return cls.prepare(path, options, clock, registry).load(on_replay_progress)
 
     @classmethod
@@ -331,7 +335,12 @@ class TSDB:
             gc.disable()
             try:
                 stats = replay(
-                    wal_dir, add_series, add_samples, wal_metrics, on_progress=on_replay_progress
+                    wal_dir,
+                    add_series,
+                    add_samples,
+                    wal_metrics,
+                    on_progress=on_replay_progress,
+                    repair=options.wal_repair,
                 )
                 flush()
             finally:
@@ -341,6 +350,8 @@ class TSDB:
             for block in blocks:
                 block.close()
             raise
+        if stats.repaired is not None:
+            wal_metrics.repair_time.set(clock())
         wal = WAL(
             wal_dir,
             options.wal_segment_size,
@@ -624,10 +635,7 @@ def repair_command(data_dir: Path, apply: bool, out: TextIO, err: TextIO) -> int
     if report is None:
         out.write(f"WAL in {wal_dir} is intact: nothing to repair\n")
         return 0
-    dropped = (
-        f"{report.dropped_bytes} bytes: the bad record and {report.dropped_records} readable "
-        f"records after it, including {len(report.dropped_segments)} later segment(s)"
-    )
+    dropped = report.dropped
     where = f"{report.path} at offset {report.offset} ({report.reason})"
     if not report.applied:
         out.write(

@@ -162,6 +162,7 @@ class ReplayStats:
     samples: int = 0
     dropped_tail_bytes: int = 0
     seconds: float = 0.0
+    repaired: wlog.RepairReport | None = None
 
 
 SeriesSink = Callable[[list[tuple[int, Labels]]], None]
@@ -175,8 +176,10 @@ def replay(
     metrics: WALMetrics | None = None,
     clock: Callable[[], float] = time.perf_counter,
     on_progress: ReplayProgress | None = None,
+    repair: bool = False,
 ) -> ReplayStats:
-    """Feed the latest checkpoint, then every later segment, to the sinks, in write order."""
+    """Feed the latest checkpoint, then every later segment, to the sinks, in write order;
+    `repair` as in `wlog.replay_log`."""
     counts = [0, 0]  # series, samples
 
     def on_record(payload: memoryview) -> None:
@@ -189,7 +192,9 @@ def replay(
             on_samples(refs, ts, vs, payload[0] == OOO_SAMPLES)
             counts[1] += len(refs)
 
-    stats = wlog.replay_log(wal_dir, RECORD_TYPES, on_record, metrics, clock, on_progress)
+    stats = wlog.replay_log(
+        wal_dir, RECORD_TYPES, on_record, metrics, clock, on_progress, repair=repair
+    )
     return ReplayStats(
         checkpoint=stats.checkpoint,
         segments=stats.segments,
@@ -198,6 +203,7 @@ def replay(
         samples=counts[1],
         dropped_tail_bytes=stats.dropped_tail_bytes,
         seconds=stats.seconds,
+        repaired=stats.repaired,
     )
 
 

@@ -7,13 +7,16 @@ what the store kept when segments up to NNNNNNNN were deleted. A record is `u32 
 u32 crc32c, payload`; the payload's first byte is its type, one of the `types` its store
 declares (anything else is corruption). What a payload holds is the store's business.
 
-Replay drops a torn or corrupt *tail* of the last segment (logging how many bytes); any
-other corruption stops with `WALCorruptionError` naming file and offset, which
-`vigil tsdb repair` resolves by truncating there, after explicit confirmation.
+Replay drops a torn or corrupt *tail* of the last segment (logging how many bytes). Any
+other corruption is repaired as Prometheus repairs it at start-up, if the store asks for
+that: the file is truncated at the bad record and later segments deleted, with one log line
+saying what was dropped; otherwise replay stops with `WALCorruptionError` naming file and
+offset, and `vigil tsdb repair` does the same truncation after explicit confirmation.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import mmap
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 import crc32c
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
 
 from vigil.tsdb.fileutil import fsync_dir
@@ -116,12 +120,31 @@ def _records(data: Data, types: frozenset[int]) -> Iterator[tuple[int, memoryvie
         offset = start + length
 
 
+_SCAN_WINDOW = 1 << 20
+
+
 def _next_valid_offset(data: Data, start: int, types: frozenset[int]) -> int | None:
-    """Where the next readable record starts after a bad one (a byte-by-byte resync)."""
-    for offset in range(start, len(data) - HEADER.size):
-        length = int.from_bytes(data[offset : offset + 4], "little")
-        if 0 < length <= len(data) - offset - HEADER.size and _check_record(data, offset, types)[0]:
-            return offset
+    """Where the next readable record starts after a bad one: offsets whose length field fits
+    the file and whose type byte is known are found a window at a time, and only those are
+    checked (a zeroed or garbage stretch is skipped at numpy speed)."""
+    end = len(data) - HEADER.size  # a record needs its header and a type byte
+    if start >= end:
+        return None
+    raw = np.frombuffer(data, dtype=np.uint8)
+    known = np.zeros(256, dtype=np.bool_)
+    known[sorted(types)] = True
+    for lo in range(start, end, _SCAN_WINDOW):
+        hi = min(lo + _SCAN_WINDOW, end)
+        length = raw[lo:hi].astype(np.int64)
+        for byte in range(1, 4):
+            length |= raw[lo + byte : hi + byte].astype(np.int64) << (8 * byte)
+        room = len(data) - HEADER.size - np.arange(lo, hi, dtype=np.int64)
+        plausible = (
+            (length > 0) & (length <= room) & known[raw[lo + HEADER.size : hi + HEADER.size]]
+        )
+        for offset in (np.flatnonzero(plausible) + lo).tolist():
+            if _check_record(data, offset, types)[0]:
+                return offset
     return None
 
 
@@ -164,11 +187,15 @@ def latest_checkpoint(wal_dir: Path) -> tuple[int, Path] | None:
 
 @dataclass(frozen=True, slots=True)
 class LogReplayStats:
+    """`repaired`: the corruption replay truncated the WAL at (with `repair`), and what
+    that dropped."""
+
     checkpoint: int | None = None
     segments: int = 0
     records: int = 0
     dropped_tail_bytes: int = 0
     seconds: float = 0.0
+    repaired: RepairReport | None = None
 
 
 @dataclass(slots=True)
@@ -194,7 +221,9 @@ def _replay_file(
     progress: _Progress,
     tail_may_tear: bool,
     metrics: WALMetrics | None,
-) -> None:
+) -> tuple[Data, _BadRecord] | None:
+    """Feed the file's records to `on_record`; a torn tail (`tail_may_tear`) is cut off, any
+    other bad record stops the file and is returned with the file's bytes."""
     data = _mapped(path)
     try:
         for offset, payload in _records(data, types):
@@ -207,7 +236,7 @@ def _replay_file(
         if metrics is not None:
             metrics.corruptions.inc()
         if _next_valid_offset(data, bad.offset + 1, types) is not None or not tail_may_tear:
-            raise WALCorruptionError(path, bad.offset, bad.reason) from None
+            return data, bad
         dropped = len(data) - bad.offset
         log.warning(
             "WAL segment %s ends with a torn or corrupt record at offset %d (%s): "
@@ -221,6 +250,17 @@ def _replay_file(
             handle.truncate(bad.offset)
             os.fsync(handle.fileno())
         progress.dropped_tail_bytes += dropped
+    return None
+
+
+def _files(wal_dir: Path) -> tuple[int | None, list[Path], list[Path]]:
+    """The latest checkpoint's index, its files, and the segments after it."""
+    checkpoint = latest_checkpoint(wal_dir)
+    if checkpoint is None:
+        return None, [], list_segments(wal_dir)
+    after, checkpoint_dir = checkpoint
+    later = [p for p in list_segments(wal_dir) if segment_index(p) > after]
+    return after, list_segments(checkpoint_dir), later
 
 
 def replay_log(
@@ -230,36 +270,51 @@ def replay_log(
     metrics: WALMetrics | None = None,
     clock: Callable[[], float] = time.perf_counter,
     on_progress: ReplayProgress | None = None,
+    repair: bool = False,
 ) -> LogReplayStats:
     """Feed the records of the latest checkpoint, then of every later segment, to
-    `on_record`, in write order; a record it cannot decode counts as corrupt."""
+    `on_record`, in write order; a record it cannot decode counts as corrupt. With `repair`,
+    a corrupt record that is not a torn tail ends the replay there, and the WAL is truncated
+    as `vigil tsdb repair --yes` would (logged once, counted in `metrics`); without it,
+    WALCorruptionError."""
     started = clock()
     progress = _Progress()
-    checkpoint = latest_checkpoint(wal_dir)
-    after = -1
-    checkpoint_files: list[Path] = []
-    if checkpoint is not None:
-        after, checkpoint_dir = checkpoint
-        checkpoint_files = list_segments(checkpoint_dir)
-    segments = [p for p in list_segments(wal_dir) if segment_index(p) > after]
-    total = len(checkpoint_files) + len(segments)
+    checkpoint, checkpoint_files, segments = _files(wal_dir)
+    files = [*checkpoint_files, *segments]
     report = on_progress if on_progress is not None else lambda done, total: None
-    report(0, total)
-    for done, path in enumerate(checkpoint_files, start=1):
-        _replay_file(path, types, on_record, progress, False, metrics)
-        report(done, total)
+    report(0, len(files))
     # The last segment with data may end torn (a crash mid-write); only empty ones follow it.
     sizes = [p.stat().st_size for p in segments]
     last_written = max((i for i, size in enumerate(sizes) if size), default=-1)
-    for i, path in enumerate(segments):
-        _replay_file(path, types, on_record, progress, i == last_written, metrics)
-        report(len(checkpoint_files) + i + 1, total)
+    repaired: RepairReport | None = None
+    for i, path in enumerate(files):
+        tail_may_tear = i - len(checkpoint_files) == last_written
+        bad = _replay_file(path, types, on_record, progress, tail_may_tear, metrics)
+        if bad is not None:
+            data, record = bad
+            if not repair:
+                raise WALCorruptionError(path, record.offset, record.reason)
+            repaired = _truncate(_dropping(wal_dir, files, i, data, record, types))
+            log.warning(
+                "WAL corruption in %s at offset %d (%s): truncated the WAL there and dropped %s",
+                path,
+                record.offset,
+                record.reason,
+                repaired.dropped,
+            )
+            if metrics is not None:
+                metrics.repair_dropped_records.inc(repaired.dropped_records)
+                metrics.repair_dropped_bytes.inc(repaired.dropped_bytes)
+            report(len(files), len(files))
+            break
+        report(i + 1, len(files))
     return LogReplayStats(
-        checkpoint=None if checkpoint is None else checkpoint[0],
+        checkpoint=checkpoint,
         segments=len(segments),
         records=progress.records,
         dropped_tail_bytes=progress.dropped_tail_bytes,
         seconds=clock() - started,
+        repaired=repaired,
     )
 
 
@@ -278,18 +333,45 @@ class RepairReport:
     dropped_segments: tuple[Path, ...] = ()
     applied: bool = False
 
+    @property
+    def dropped(self) -> str:
+        """What truncating drops, in words."""
+        return (
+            f"{self.dropped_bytes} bytes: the bad record and {self.dropped_records} readable "
+            f"records after it, including {len(self.dropped_segments)} later segment(s)"
+        )
+
+
+def _dropping(
+    wal_dir: Path, files: list[Path], at: int, data: Data, bad: _BadRecord, types: frozenset[int]
+) -> RepairReport:
+    """What truncating `files[at]` (whose bytes are `data`) at `bad` drops: the rest of it and
+    every later segment (a later file of the checkpoint itself stays)."""
+    later = tuple(p for p in files[at + 1 :] if p.parent == wal_dir)
+    records = _count_records_from(data, _next_valid_offset(data, bad.offset + 1, types), types)
+    records += sum(_count_records_from(_mapped(p), 0, types) for p in later)
+    dropped = len(data) - bad.offset + sum(p.stat().st_size for p in later)
+    return RepairReport(files[at], bad.offset, bad.reason, dropped, records, later)
+
+
+def _truncate(report: RepairReport) -> RepairReport:
+    with report.path.open("r+b") as handle:
+        handle.truncate(report.offset)
+        os.fsync(handle.fileno())
+    for path in report.dropped_segments:
+        path.unlink()
+    fsync_dir(report.path.parent)
+    if report.dropped_segments:
+        fsync_dir(report.dropped_segments[0].parent)
+    return dataclasses.replace(report, applied=True)
+
 
 def find_corruption(wal_dir: Path, types: frozenset[int], check: RecordSink) -> RepairReport | None:
     """Scan checkpoint and segments; the first unreadable record, or None if all is well."""
-    checkpoint = latest_checkpoint(wal_dir)
-    after = -1
-    files: list[Path] = []
-    if checkpoint is not None:
-        after = checkpoint[0]
-        files.extend(list_segments(checkpoint[1]))
-    files.extend(p for p in list_segments(wal_dir) if segment_index(p) > after)
+    _, checkpoint_files, segments = _files(wal_dir)
+    files = [*checkpoint_files, *segments]
     for i, path in enumerate(files):
-        data = path.read_bytes()
+        data = _mapped(path)
         try:
             for offset, payload in _records(data, types):
                 try:
@@ -297,13 +379,7 @@ def find_corruption(wal_dir: Path, types: frozenset[int], check: RecordSink) -> 
                 except (ValueError, struct.error, UnicodeDecodeError) as err:
                     raise _BadRecord(offset, f"record does not decode: {err}") from None
         except _BadRecord as bad:
-            later = tuple(p for p in files[i + 1 :] if p.parent == wal_dir)
-            records = _count_records_from(
-                data, _next_valid_offset(data, bad.offset + 1, types), types
-            )
-            records += sum(_count_records_from(p.read_bytes(), 0, types) for p in later)
-            dropped = len(data) - bad.offset + sum(p.stat().st_size for p in later)
-            return RepairReport(path, bad.offset, bad.reason, dropped, records, later)
+            return _dropping(wal_dir, files, i, data, bad, types)
     return None
 
 
@@ -315,21 +391,7 @@ def repair(
     report = find_corruption(wal_dir, types, check)
     if report is None or not apply:
         return report
-    with report.path.open("r+b") as handle:
-        handle.truncate(report.offset)
-        os.fsync(handle.fileno())
-    for path in report.dropped_segments:
-        path.unlink()
-    fsync_dir(report.path.parent)
-    return RepairReport(
-        report.path,
-        report.offset,
-        report.reason,
-        report.dropped_bytes,
-        report.dropped_records,
-        report.dropped_segments,
-        applied=True,
-    )
+    return _truncate(report)
 
 
 # ----- writing -----
@@ -346,6 +408,21 @@ class WALMetrics:
         )
         self.corruptions = Counter(
             "prometheus_tsdb_wal_corruptions", "Total number of WAL corruptions.", registry=registry
+        )
+        self.repair_dropped_records = Counter(
+            "vigil_tsdb_wal_repair_dropped_records",
+            "Readable WAL records dropped by start-up repairs, behind a corrupt record.",
+            registry=registry,
+        )
+        self.repair_dropped_bytes = Counter(
+            "vigil_tsdb_wal_repair_dropped_bytes",
+            "WAL bytes dropped by start-up repairs: the corrupt record and all after it.",
+            registry=registry,
+        )
+        self.repair_time = Gauge(
+            "vigil_tsdb_wal_repair_timestamp_seconds",
+            "When the WAL was last repaired at start-up (0: not by this process).",
+            registry=registry,
         )
         self.writes_failed = Counter(
             "prometheus_tsdb_wal_writes_failed",
