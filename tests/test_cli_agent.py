@@ -46,6 +46,7 @@ def test_path_and_collector_settings() -> None:
         "--collector.textfile.directory=/var/lib/node_exporter",
         "--collector.netclass.ignored-devices=^veth",
         "--collector.netclass.ignore-invalid-speed",
+        "--collector.arp.device-exclude=^docker",
     )
     assert got.listen_address == "127.0.0.1:9200"
     assert got.exporter == ExporterOptions(
@@ -54,6 +55,7 @@ def test_path_and_collector_settings() -> None:
         textfile_directory="/var/lib/node_exporter",
         netclass_ignored_devices="^veth",
         netclass_ignore_invalid_speed=True,
+        arp_device_exclude="^docker",
     )
 
 

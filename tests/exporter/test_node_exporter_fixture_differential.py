@@ -18,7 +18,7 @@ from vigil.exposition.text import parse_text
 pytestmark = pytest.mark.slow
 
 # Collectors whose every input lies under --path.procfs / --path.sysfs.
-COLLECTORS = ["netclass"]
+COLLECTORS = ["arp", "netclass", "softnet", "udp_queues"]
 
 # A time, and node_exporter's own build.
 UNCOMPARED = {"node_scrape_collector_duration_seconds", "node_exporter_build_info"}

@@ -47,6 +47,16 @@ _PATH_FLAGS = (
 
 _COLLECTOR_FLAGS = (
     (
+        "--collector.arp.device-include",
+        "arp_device_include",
+        "regexp of arp devices to include (mutually exclusive to device-exclude)",
+    ),
+    (
+        "--collector.arp.device-exclude",
+        "arp_device_exclude",
+        "regexp of arp devices to exclude (mutually exclusive to device-include)",
+    ),
+    (
         "--collector.filesystem.mount-points-exclude",
         "filesystem_mount_points_exclude",
         "regexp of mount points to exclude for filesystem collector",

@@ -16,6 +16,7 @@ from vigil.exporter._collector import (
     SourceError,
 )
 from vigil.exporter._options import ExporterOptions, HostPaths
+from vigil.exporter.arp import ARPCollector
 from vigil.exporter.conntrack import ConntrackCollector
 from vigil.exporter.cpu import CPUCollector
 from vigil.exporter.diskstats import DiskstatsCollector
@@ -31,10 +32,12 @@ from vigil.exporter.netstat import NetstatCollector
 from vigil.exporter.os_release import OSReleaseCollector
 from vigil.exporter.pressure import PressureCollector
 from vigil.exporter.sockstat import SockstatCollector
+from vigil.exporter.softnet import SoftnetCollector
 from vigil.exporter.stat import StatCollector
 from vigil.exporter.systemtime import TimeCollector
 from vigil.exporter.textfile import TextfileCollector
 from vigil.exporter.timex import TimexCollector, system_adjtimex
+from vigil.exporter.udp_queues import UDPQueuesCollector
 from vigil.exporter.uname import UnameCollector, system_uname
 from vigil.exporter.vmstat import VmstatCollector
 
@@ -43,6 +46,7 @@ Factory = Callable[[ExporterOptions, Clock], HostCollector]
 
 # node_exporter's collector names -> how to build one; all of these are enabled by default in 1.5.
 FACTORIES: dict[str, Factory] = {
+    "arp": lambda o, _: ARPCollector(o.paths, o.arp_device_include, o.arp_device_exclude),
     "conntrack": lambda o, _: ConntrackCollector(o.paths),
     "cpu": lambda o, _: CPUCollector(o.paths),
     "diskstats": lambda o, _: DiskstatsCollector(o.paths, o.diskstats_device_exclude),
@@ -62,10 +66,12 @@ FACTORIES: dict[str, Factory] = {
     "os": lambda o, _: OSReleaseCollector(o.paths),
     "pressure": lambda o, _: PressureCollector(o.paths),
     "sockstat": lambda o, _: SockstatCollector(o.paths),
+    "softnet": lambda o, _: SoftnetCollector(o.paths),
     "stat": lambda o, _: StatCollector(o.paths),
     "textfile": lambda o, _: TextfileCollector(o.textfile_directory),
     "time": lambda o, clock: TimeCollector(o.paths, clock),
     "timex": lambda o, _: TimexCollector(system_adjtimex()),
+    "udp_queues": lambda o, _: UDPQueuesCollector(o.paths),
     "uname": lambda o, _: UnameCollector(system_uname(o.paths)),
     "vmstat": lambda o, _: VmstatCollector(o.paths, o.vmstat_fields),
 }

@@ -62,6 +62,8 @@ class ExporterOptions:
     filesystem_fs_types_exclude: str = DEFAULT_FS_TYPES_EXCLUDE
     diskstats_device_exclude: str = DEFAULT_DISKSTATS_DEVICE_EXCLUDE
     netdev_device_exclude: str = DEFAULT_NETDEV_DEVICE_EXCLUDE
+    arp_device_include: str = ""
+    arp_device_exclude: str = ""
     netclass_ignored_devices: str = DEFAULT_NETCLASS_IGNORED_DEVICES
     netclass_ignore_invalid_speed: bool = False
     netstat_fields: str = DEFAULT_NETSTAT_FIELDS
