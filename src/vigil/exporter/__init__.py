@@ -31,6 +31,7 @@ from vigil.exporter.netdev import NetdevCollector
 from vigil.exporter.netstat import NetstatCollector
 from vigil.exporter.os_release import OSReleaseCollector
 from vigil.exporter.pressure import PressureCollector
+from vigil.exporter.selinux import SelinuxCollector
 from vigil.exporter.sockstat import SockstatCollector
 from vigil.exporter.softnet import SoftnetCollector
 from vigil.exporter.stat import StatCollector
@@ -65,6 +66,7 @@ FACTORIES: dict[str, Factory] = {
     "netstat": lambda o, _: NetstatCollector(o.paths, o.netstat_fields),
     "os": lambda o, _: OSReleaseCollector(o.paths),
     "pressure": lambda o, _: PressureCollector(o.paths),
+    "selinux": lambda o, _: SelinuxCollector(o.paths),
     "sockstat": lambda o, _: SockstatCollector(o.paths),
     "softnet": lambda o, _: SoftnetCollector(o.paths),
     "stat": lambda o, _: StatCollector(o.paths),
