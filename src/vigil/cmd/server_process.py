@@ -73,7 +73,7 @@ from vigil.web.listen import parse_listen_address
 from vigil.web.metrics import metrics_endpoint
 from vigil.web.rules import RulesAPI
 from vigil.web.status import RuntimeFacts, alertmanagers_routes, runtime_info, tsdb_status
-from vigil.web.targets import GlobalURLOptions, TargetsAPI
+from vigil.web.targets import GlobalURLOptions, TargetsAPI, family_metadata
 from vigil.web.ui import UIAssets
 
 log = logging.getLogger("vigil.server")
@@ -509,6 +509,7 @@ class Server:
                 flags=server_flags.shown(options),
                 config_yaml=lambda: self.config_text,
                 tsdb_stats=lambda: tsdb_status(self.tsdb),
+                metadata=lambda: family_metadata(self.manager),
                 runtime=self._runtime,
                 max_concurrency=options.query_max_concurrency,
             )

@@ -278,6 +278,17 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
+def _signed(params: Mapping[str, list[str]], name: str) -> int:
+    """An optional integer parameter as Prometheus's metadata API reads it; -1 when absent."""
+    text = _one(params, name)
+    if not text:
+        return -1
+    try:
+        return int(text)
+    except ValueError:
+        raise APIError("bad_data", f"{name} must be a number") from None
+
+
 def _one(params: Mapping[str, list[str]], name: str) -> str | None:
     values = params.get(name)
     return values[0] if values else None
@@ -530,13 +541,18 @@ class PrometheusAPI:
         return success(await _in_thread(run))
 
     async def metadata(self, params: dict[str, list[str]], _: Request) -> Response:
+        """Per metric name, the distinct (type, help, unit) the targets' expositions carried;
+        `limit` caps the metrics, `limit_per_metric` the entries of each (negative: no cap)."""
         metric = _one(params, "metric")
-        limit = self._limit(params)
-        found = dict(self.ctx.metadata())
-        if metric:
-            found = {metric: found[metric]} if metric in found else {}
-        if limit:
-            found = dict(list(found.items())[:limit])
+        limit = _signed(params, "limit")
+        per_metric = _signed(params, "limit_per_metric")
+        found: dict[str, list[dict[str, str]]] = {}
+        for name, entries in sorted(self.ctx.metadata().items()):
+            if metric and name != metric:
+                continue
+            if 0 <= limit <= len(found):
+                break
+            found[name] = list(entries[:per_metric] if per_metric > 0 else entries)
         return success(found)
 
     async def exemplars(self, params: dict[str, list[str]], _: Request) -> Response:

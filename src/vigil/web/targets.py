@@ -35,6 +35,21 @@ class TargetSource(Protocol):
     def dropped_counts(self) -> Mapping[str, int]: ...
 
 
+def family_metadata(source: TargetSource) -> dict[str, list[dict[str, str]]]:
+    """`/api/v1/metadata`'s data: per metric name, each distinct (type, help, unit) that the
+    active targets' expositions carried, in the order first seen."""
+    found: dict[str, dict[tuple[str, str, str], None]] = {}
+    for _, targets in sorted(source.active_targets().items()):
+        for target in targets:
+            for name, entry in target.metadata.items():
+                key = (str(entry.type), entry.help or "", entry.unit or "")
+                found.setdefault(name, {})[key] = None
+    return {
+        name: [{"type": t, "help": h, "unit": u} for t, h, u in entries]
+        for name, entries in found.items()
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class GlobalURLOptions:
     """How this server is reached from outside (`--web.external-url`, `--web.listen-address`),
