@@ -3,9 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Where `make run` listens and keeps its data (`make run VIGIL_LISTEN_ADDRESS=127.0.0.1:9191`).
+RUN_STAMP := $(VENV)/.installed-run
+# Where `make run` listens and keeps its data (`make run VIGIL_LISTEN_ADDRESS=127.0.0.1:9191`),
+# and your own files if you have them (`make run VIGIL_CONFIG_FILE=prometheus.yml
+# VIGIL_ALERTMANAGER_CONFIG_FILE=alertmanager.yml`); empty means vigil's built-in defaults.
 VIGIL_LISTEN_ADDRESS ?= 127.0.0.1:9090
 VIGIL_DATA_DIR ?= ./data
+VIGIL_CONFIG_FILE ?=
+VIGIL_ALERTMANAGER_CONFIG_FILE ?=
 # The web UI's bundle, built from ui/ with the machine's Node (20+) when missing or stale.
 UI_OUT := src/vigil/web/static/app.js
 UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/build.mjs ui/index.html ui/tsconfig.json
@@ -17,9 +22,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# `make run` installs vigil and what it runs on; `make test` adds the test tools.
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
 $(UI_DEPS): ui/package.json ui/package-lock.json
 	cd ui && npm ci --no-audit --no-fund --loglevel=error
@@ -30,8 +40,10 @@ $(UI_OUT): $(UI_DEPS) $(UI_SOURCES)
 
 ui: $(UI_OUT)
 
-run: $(STAMP) $(UI_OUT)
-	$(BIN)/vigil server --web.listen-address=$(VIGIL_LISTEN_ADDRESS) --storage.tsdb.path=$(VIGIL_DATA_DIR)
+run: $(RUN_STAMP) $(UI_OUT)
+	$(BIN)/vigil server --web.listen-address=$(VIGIL_LISTEN_ADDRESS) --storage.tsdb.path=$(VIGIL_DATA_DIR) \
+		$(if $(VIGIL_CONFIG_FILE),--config.file=$(VIGIL_CONFIG_FILE)) \
+		$(if $(VIGIL_ALERTMANAGER_CONFIG_FILE),--alertmanager.config.file=$(VIGIL_ALERTMANAGER_CONFIG_FILE))
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
