@@ -146,3 +146,17 @@ def test_check_config_explains_alerts_too(command: str, capsys: pytest.CaptureFi
     assert out.startswith(f"{SEED}: SUCCESS")
     assert 'group key: {}:{alertname="HighMemoryUsage"}' in out
     assert "no resolved message from slack_configs[0] (send_resolved: false)" in out
+
+
+def test_explain_without_a_config_file_uses_the_servers_built_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's One-VM example: no alertmanager.yml in the working directory."""
+    from vigil import cmd
+
+    monkeypatch.chdir(tmp_path)
+    labels = "alertname=HostOutOfMemory,severity=critical"
+    assert cmd.main(["alertmanager", "explain", "--labels", labels]) == 0
+    captured = capsys.readouterr()
+    assert "built-in alertmanager.yml" in captured.err
+    assert "receiver 'null' (no integrations: nothing is sent)" in captured.out

@@ -100,7 +100,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--alertmanager.url, also what silences or inhibits it there now.",
     )
     explain.add_argument(
-        "--config.file", dest="config_file", default="alertmanager.yml", help="alertmanager.yml"
+        "--config.file",
+        dest="config_file",
+        default="",
+        help="alertmanager.yml (default: vigil server's built-in one, which has no receiver)",
     )
     explain.add_argument(
         "--labels", required=True, help="the alert's labels: 'alertname=X,severity=critical'"
@@ -118,8 +121,18 @@ def _run_explain(args: argparse.Namespace) -> int:
     from vigil.alerting.explain import explain_command
     from vigil.notify.kinds import KINDS
 
+    config_file = args.config_file
+    if not config_file:
+        from vigil.cmd.defaults import DEFAULT_ALERTMANAGER_CONFIG
+
+        config_file = str(DEFAULT_ALERTMANAGER_CONFIG)
+        print(
+            "vigil alertmanager explain: no --config.file: vigil server's built-in "
+            "alertmanager.yml",
+            file=sys.stderr,
+        )
     return explain_command(
-        args.config_file, KINDS, args.labels, args.alertmanager_url, sys.stdout, sys.stderr
+        config_file, KINDS, args.labels, args.alertmanager_url, sys.stdout, sys.stderr
     )
 
 

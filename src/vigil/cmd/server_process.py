@@ -28,6 +28,7 @@ from vigil.cmd.alertmanager_service import (
     AlertmanagerService,
     load_service_config,
 )
+from vigil.cmd.defaults import DEFAULT_ALERTMANAGER_CONFIG
 from vigil.cmd.server_flags import SelfScrape, ServerOptions
 from vigil.cmd.services import Reloader, Service, Services, apply_all, background
 from vigil.config import ConfigError
@@ -86,9 +87,6 @@ def default_rule_files() -> list[str]:
         str(folder / entry.name) for entry in folder.iterdir() if entry.name.endswith(".yml")
     )
 
-
-DEFAULT_ALERTMANAGER_CONFIG = resources.files("vigil") / "alerting" / "default" / "alertmanager.yml"
-"""The in-process Alertmanager's config without --alertmanager.config.file: no receiver yet."""
 
 TICK_SECONDS = 60.0
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import socket
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -78,6 +81,17 @@ def serve(
     except ValueError as err:
         print(f"vigil {command}: {err}", file=sys.stderr)
         return 2
+    try:
+        listener = _bind(host, port)
+    except OSError as err:
+        hint = " (with make run: VIGIL_LISTEN_ADDRESS=HOST:PORT)" if command == "server" else ""
+        print(
+            f"vigil {command}: cannot listen on {listen_address}: "
+            f"{(err.strerror or str(err)).lower()}; choose another address with "
+            f"--web.listen-address=HOST:PORT{hint}",
+            file=sys.stderr,
+        )
+        return 1
     from vigil.web.guard import WebGuard
     from vigil.web.hosts import AllowedHosts
     from vigil.web.webconfig import WebConfig, reloading_context
@@ -99,8 +113,42 @@ def serve(
         loop="auto",
         ssl_context_factory=None if context is None else lambda _config, _default: context,
     )
-    server = uvicorn.Server(config)
+    server = _logged_server(config, command)
     if serving is not None:
         serving(server)
-    server.run()
+    server.run(sockets=[listener])
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts: an address in use is refused with
+    its reason before the storage opens or a "listening" line is logged."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def _logged_server(config: Any, command: str) -> Any:
+    """uvicorn's server (imported here: `vigil check` never loads it), saying which signal
+    stopped it."""
+    import uvicorn
+
+    class LoggedServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if not self.should_exit:
+                logging.getLogger("vigil").info(
+                    "%s: %s received, shutting down", command, signal.Signals(sig).name
+                )
+            super().handle_exit(sig, frame)
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            await super().shutdown(sockets)
+            logging.getLogger("vigil").info("%s stopped", command)
+
+    return LoggedServer(config)
