@@ -1,8 +1,10 @@
 """OpenMetrics 1.0.0 text, with every rule of the upstream parser test suite.
 
-`strict=False` keeps only the syntax (what a scrape needs); `strict=True` (the default)
-also enforces the per-type rules: counter and bucket values, histogram shape, family
-grouping, timestamp order, exemplar placement, metadata placement.
+`strict=False` checks what Prometheus's scrape parser checks (the syntax, units as the
+name's suffix, exemplars only on `_total` and `_bucket` samples), so a scrape takes what
+Prometheus takes; `strict=True` (the default, `vigil check metrics`) also enforces the
+suite's per-type rules: counter and bucket values, histogram shape, family grouping and
+clashes, repeated metadata, timestamp order, exemplar placement by type and size.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from vigil.model import Labels
 
 _OM_TYPES = {t.value: t for t in MetricType}
 _EXEMPLAR_MAX_CHARS = 128
+# Timestamps (ms) beyond int64 are held at its ends; the smallest int64 means "none" in the
+# scanner's columns, so the range starts one above it.
+TIMESTAMP_MS_MIN = -(2**63) + 1
+TIMESTAMP_MS_MAX = 2**63 - 1
 
 _SUFFIXES: dict[MetricType, tuple[str, ...]] = {
     MetricType.COUNTER: ("_total", "_created"),
@@ -34,6 +40,7 @@ _SUFFIXES: dict[MetricType, tuple[str, ...]] = {
     MetricType.HISTOGRAM: ("_bucket", "_sum", "_count", "_created"),
     MetricType.GAUGEHISTOGRAM: ("_bucket", "_gsum", "_gcount"),
 }
+EXEMPLAR_NAME_SUFFIXES = ("_total", "_bucket")  # where a scrape takes an exemplar
 _EXEMPLAR_SUFFIX = {
     MetricType.COUNTER: "_total",
     MetricType.HISTOGRAM: "_bucket",
@@ -49,6 +56,12 @@ def _om_float(token: str) -> float | None:
 def _om_timestamp(token: str) -> float | None:
     value = parse_float(token)
     return None if value is None or not math.isfinite(value) else value
+
+
+def timestamp_ms(seconds: float) -> int:
+    """Milliseconds of an OpenMetrics timestamp, held within int64 (`1.2e19` seconds parses,
+    as the suite's `timestamps` case wants; storage then refuses it as out of bounds)."""
+    return min(max(round(seconds * 1000), TIMESTAMP_MS_MIN), TIMESTAMP_MS_MAX)
 
 
 @dataclass(slots=True)
@@ -108,7 +121,7 @@ class OpenMetricsParser:
             raise line.error(f"expected a space and a value after '# {kind} {name}'", len(text))
         value = parts[3]
         fam = self._family_named(line, name, metadata=True)
-        if kind in fam.seen_kinds:
+        if kind in fam.seen_kinds and self._strict:
             raise line.error(f"second {kind} line for metric family {name!r}", 0)
         fam.seen_kinds.add(kind)
         family = fam.family
@@ -121,7 +134,8 @@ class OpenMetricsParser:
                     f"unknown metric type {value!r} (expected one of {', '.join(_OM_TYPES)})"
                 )
             if (
-                "UNIT" in fam.seen_kinds
+                self._strict
+                and "UNIT" in fam.seen_kinds
                 and family.unit
                 and mtype in (MetricType.INFO, MetricType.STATESET)
             ):
@@ -131,7 +145,7 @@ class OpenMetricsParser:
         else:
             if value and (not name.endswith("_" + value)):
                 raise line.error(f"metric name {name!r} must end with its unit '_{value}'", 0)
-            if value and family.type in (MetricType.INFO, MetricType.STATESET):
+            if self._strict and value and family.type in (MetricType.INFO, MetricType.STATESET):
                 raise line.error(f"a {family.type.value} cannot have a unit", 0)
             family.unit = value
 
@@ -139,10 +153,10 @@ class OpenMetricsParser:
         """The family a metadata line speaks of; a new name starts a new family."""
         cur = self._current
         if cur is not None and cur.family.name == name:
-            if metadata and cur.family.samples:
+            if metadata and cur.family.samples and self._strict:
                 raise line.error(f"metadata for {name!r} after its samples", 0)
             return cur
-        if name in self._reserved:
+        if name in self._reserved and self._strict:
             raise line.error(f"metric family {name!r} clashes with an earlier family", 0)
         self._close_family(line.lineno)
         fam = _Family(MetricFamily(name))
@@ -154,7 +168,7 @@ class OpenMetricsParser:
     def _reserve(self, line: _Line, family: MetricFamily, mtype: MetricType) -> None:
         """Claim every sample name the family may use; a family may not use another's."""
         names = {family.name + suffix for suffix in _SUFFIXES[mtype]} - {family.name}
-        if names & self._reserved:
+        if names & self._reserved and self._strict:
             raise line.error(f"metric family {family.name!r} clashes with an earlier family", 0)
         self._reserved |= names | {family.name}
 
@@ -187,41 +201,16 @@ class OpenMetricsParser:
                 if not line.at_end():
                     line.expect(" ", "' ' after the timestamp")
             if not line.at_end():
-                exemplar = self._exemplar(line)
+                exemplar = _exemplar(line, strict=self._strict)
+                if not self._strict and not name.endswith(EXEMPLAR_NAME_SUFFIXES):
+                    raise line.error(f"metric name {name!r} does not support exemplars", 0)
         labels = Labels.from_pairs(pairs) if len(pairs) > 1 else Labels(pairs)
-        ts_ms = None if ts is None else round(ts * 1000)
+        ts_ms = None if ts is None else timestamp_ms(ts)
         sample = Sample(name, labels, value, ts_ms, exemplar)
         fam = self._family_of_sample(line, name)
         if self._strict:
             self._check_sample(line, fam, sample, ts)
         fam.family.samples.append(sample)
-
-    def _exemplar(self, line: _Line) -> Exemplar:
-        start = line.pos
-        line.expect("#", "'#' to start an exemplar")
-        line.expect(" ", "' ' after '#'")
-        line.expect("{", "'{' to open the exemplar's labels")
-        pairs: list[tuple[str, str]] = []
-        _labels_after_brace(line, "exemplar", pairs)
-        if sum(len(k) + len(v) for k, v in pairs) > _EXEMPLAR_MAX_CHARS:
-            raise line.error(f"exemplar labels exceed {_EXEMPLAR_MAX_CHARS} characters", start)
-        line.expect(" ", "' ' after the exemplar's labels")
-        value_pos = line.pos
-        token = _take_until_space(line)
-        value = _om_float(token)
-        if value is None:
-            raise line.error(f"expected a number as exemplar value, got {token!r}", value_pos)
-        ts = None
-        if not line.at_end():
-            line.expect(" ", "' ' after the exemplar value")
-            ts_pos = line.pos
-            token = _take_until_space(line)
-            ts = _om_timestamp(token)
-            if ts is None:
-                raise line.error(f"expected an exemplar timestamp, got {token!r}", ts_pos)
-            if not line.at_end():
-                raise line.error("unexpected text after the exemplar")
-        return Exemplar(Labels.from_pairs(pairs), value, ts)
 
     def _family_of_sample(self, line: _Line, name: str) -> _Family:
         cur = self._current
@@ -348,6 +337,44 @@ def _check_histogram(family: MetricFamily, samples: list[Sample], lineno: int) -
             raise fail("a histogram with negative buckets must not have a _sum")
         if not negative and total < 0:
             raise fail(f"{sum_name} must not be negative")
+
+
+def _exemplar(line: _Line, *, strict: bool) -> Exemplar:
+    start = line.pos
+    line.expect("#", "'#' to start an exemplar")
+    line.expect(" ", "' ' after '#'")
+    line.expect("{", "'{' to open the exemplar's labels")
+    pairs: list[tuple[str, str]] = []
+    _labels_after_brace(line, "exemplar", pairs)
+    if strict and sum(len(k) + len(v) for k, v in pairs) > _EXEMPLAR_MAX_CHARS:
+        raise line.error(f"exemplar labels exceed {_EXEMPLAR_MAX_CHARS} characters", start)
+    line.expect(" ", "' ' after the exemplar's labels")
+    value_pos = line.pos
+    token = _take_until_space(line)
+    value = _om_float(token)
+    if value is None:
+        raise line.error(f"expected a number as exemplar value, got {token!r}", value_pos)
+    ts = None
+    if not line.at_end():
+        line.expect(" ", "' ' after the exemplar value")
+        ts_pos = line.pos
+        token = _take_until_space(line)
+        ts = _om_timestamp(token)
+        if ts is None:
+            raise line.error(f"expected an exemplar timestamp, got {token!r}", ts_pos)
+        if not line.at_end():
+            raise line.error("unexpected text after the exemplar")
+    return Exemplar(Labels.from_pairs(pairs), value, ts)
+
+
+def exemplar_is_valid(text: str) -> bool:
+    """Whether `{labels} value [timestamp]` (what follows ` # ` on a sample line) is an
+    exemplar a scrape accepts."""
+    try:
+        _exemplar(_Line("# " + text, 1), strict=False)
+    except ParseError:
+        return False
+    return True
 
 
 def _labels_after_brace(line: _Line, metric: str, pairs: list[tuple[str, str]]) -> None:

@@ -23,7 +23,12 @@ import numpy.typing as npt
 
 from vigil.exposition._lexer import METRIC_NAME_RE, _Line
 from vigil.exposition._types import Format, MetricFamily, MetricType, ParseError
-from vigil.exposition.openmetrics import OpenMetricsParser
+from vigil.exposition.openmetrics import (
+    EXEMPLAR_NAME_SUFFIXES,
+    OpenMetricsParser,
+    exemplar_is_valid,
+    timestamp_ms,
+)
 from vigil.exposition.openmetrics import _labels_after_brace as _om_labels
 from vigil.exposition.render import series_text
 from vigil.exposition.text import TextParser, parse_label_block, unescape_label_value
@@ -38,18 +43,19 @@ _SERIES = rb"[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^\n]*\})?"
 _TEXT_LINE = re.compile(
     rb"^(" + _SERIES + rb")(?:(?<=\}) ?| )(" + _VALUE + rb")(?: ([+-]?[0-9]{1,18}))?$", re.M
 )
-_OM_LINE = re.compile(
-    rb"^("
-    + _SERIES
-    + rb") ("
-    + _VALUE
-    + rb")(?: (-?[0-9]{1,12}(?:\.[0-9]{1,9})?))?(?: # \{[^\n]*)?$",
+_OM_TIMESTAMP = rb"(?: (-?[0-9]{1,12}(?:\.[0-9]{1,9})?))?"
+_OM_LINE = re.compile(rb"^(" + _SERIES + rb") (" + _VALUE + rb")" + _OM_TIMESTAMP + rb"$", re.M)
+# A slice holding ` # {` may have exemplars (` # {...} v`) after the value: there the series
+# ends at the first '}' outside quotes, and the exemplar is captured to be checked.
+_OM_QUOTED_SERIES = rb'[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[^"\n}]++|"(?:[^"\\\n]++|\\.)*+")*+\})?'
+_OM_EXEMPLAR_LINE = re.compile(
+    rb"^(" + _OM_QUOTED_SERIES + rb") (" + _VALUE + rb")" + _OM_TIMESTAMP + rb"(?: # (\{[^\n]*))?$",
     re.M,
 )
 _COMMENT = re.compile(rb"\n(#[^\n]*)")  # searched in b"\n" + body: a literal prefix is fast
 
 
-_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
+_first, _second, _third, _fourth = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +180,17 @@ def _scan_openmetrics_fast(
     ):
         return None
     pieces = _Pieces()
-    comments = yield from _scan_lines(body, _OM_LINE, _ms_from_seconds, cache, max_samples, pieces)
+    comments = yield from _scan_lines(
+        body, _OM_LINE, _ms_from_seconds, cache, max_samples, pieces, _OM_EXEMPLAR_LINE
+    )
     if comments is None:
         return None
-    families = OpenMetricsParser(
-        b"\n".join(comments).decode("utf-8", "replace") + "\n", strict=False
-    ).parse()
+    try:
+        families = OpenMetricsParser(
+            b"\n".join(comments).decode("utf-8", "replace") + "\n", strict=False
+        ).parse()
+    except ParseError:
+        return None  # the line parser names the body's line
     metadata = {f.name: FamilyMetadata(f.type, f.help, f.unit) for f in families}
     return pieces.batch(Format.OPENMETRICS, metadata)
 
@@ -210,12 +221,14 @@ def _scan_lines(
     cache: SeriesCache,
     max_samples: int,
     pieces: _Pieces,
+    exemplar_re: re.Pattern[bytes] | None = None,
 ) -> Generator[None, None, list[bytes] | None]:
     """Sample lines into `pieces`, slice by slice; the comment lines, or None when a line
     needs the line parsers (a blank, indented or broken line, or a value beyond float64)."""
     comments: list[bytes] = []
     for piece in _slices(body):
-        rows = line_re.findall(piece)
+        pattern = line_re if exemplar_re is None or b" # {" not in piece else exemplar_re
+        rows = pattern.findall(piece)
         found = _COMMENT.findall(b"\n" + piece)
         lines = piece.count(b"\n") + (0 if piece.endswith(b"\n") else 1)
         if len(rows) + len(found) != lines or b"\n\n" in piece:
@@ -255,11 +268,11 @@ def _ms_from_int(tokens: list[bytes]) -> npt.NDArray[np.int64]:
 
 
 def _ms_from_seconds(tokens: list[bytes]) -> npt.NDArray[np.int64]:
-    return np.array([round(float(t) * 1000) if t else NO_TIMESTAMP for t in tokens], dtype=np.int64)
+    return np.array([timestamp_ms(float(t)) if t else NO_TIMESTAMP for t in tokens], dtype=np.int64)
 
 
 def _columns(
-    rows: list[tuple[bytes, bytes, bytes]],
+    rows: list[tuple[bytes, ...]],
     timestamps_of: Callable[[list[bytes]], npt.NDArray[np.int64]],
 ) -> tuple[list[bytes], npt.NDArray[np.float64], npt.NDArray[np.int64]] | None:
     series = list(map(_first, rows))
@@ -271,11 +284,26 @@ def _columns(
         for v, t in zip(values, value_tokens, strict=True)
     ):
         return None  # a literal beyond float64's range: the line parser reports it
+    if (
+        len(rows[0]) > 3
+        and any(exemplars := list(map(_fourth, rows)))
+        and not all(
+            _exemplar_allowed(name, e) for name, e in zip(series, exemplars, strict=True) if e
+        )
+    ):
+        return None  # the line parser names the line and column
     if any(ts_tokens):
         timestamps = timestamps_of(ts_tokens)
     else:
         timestamps = np.full(len(series), NO_TIMESTAMP, dtype=np.int64)
     return series, values, timestamps
+
+
+def _exemplar_allowed(series: bytes, exemplar: bytes) -> bool:
+    name = series.split(b"{", 1)[0].decode("ascii")
+    return name.endswith(EXEMPLAR_NAME_SUFFIXES) and exemplar_is_valid(
+        exemplar.decode("utf-8", "replace")
+    )
 
 
 def _scan_slow(body: bytes, fmt: Format) -> ScrapeBatch:

@@ -145,6 +145,8 @@ def _by_block(
 ) -> Iterator[tuple[int, Iterator[SeriesData]]]:
     """(block start, its series) for each aligned window holding samples; a repeated
     (series, timestamp) keeps the last sample in the file, as a later write would."""
+    if not len(ts):
+        return
     block = ts // block_ms
     order = np.lexsort((ts, ids, block))
     ids, ts, values, block = ids[order], ts[order], values[order], block[order]

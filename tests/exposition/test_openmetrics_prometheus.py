@@ -1,0 +1,147 @@
+"""A scrape's verdict on OpenMetrics bodies against the real Prometheus (Debian 2.42): every
+case of the OpenMetrics suite, plus bodies that probe the rules a scrape checks, served to a
+Prometheus that scrapes each as its own target; vigil's scanner must accept exactly the
+bodies whose target Prometheus reports up."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from tests.conftest import PATIENCE_S, free_port, peer, wait_ok
+from tests.exposition.test_openmetrics_conformance import CASES, case_body, scrape_accepts
+from vigil.exposition import OPENMETRICS_CONTENT_TYPE
+
+pytestmark = pytest.mark.slow
+
+PROBES = [
+    b'# TYPE a unknown\na_total 1 # {a="b"} 1\n# EOF\n',
+    b'a_bucket 1 # {a="b"} 1\n# EOF\n',
+    b'# TYPE a histogram\na_count 1 # {a="b"} 1\n# EOF\n',
+    b'# TYPE a gauge\na_total 1 # {a="b"} 1\n# EOF\n',
+    b'# TYPE a counter\na_total{a="1"} 1 # {} 1\n# EOF\n',
+    b'_total 1 # {a="b"} 1\n# EOF\n',
+    b'a_total 1 # {a="b"} 1 1 1\n# EOF\n',
+    b'a_total 1 # {a="b"}\n# EOF\n',
+    b"a 1\n# TYPE a gauge\n# EOF\n",
+    b"# TYPE a gauge\na 1\n# HELP a x\n# EOF\n",
+    b"# TYPE a gauge\n# TYPE b gauge\n# TYPE a gauge\n# EOF\n",
+    b"# TYPE a gauge\n# TYPE a counter\na_total 1\n# EOF\n",
+    b"# HELP a x\n# HELP a y\n# EOF\n",
+    b"# TYPE a counter\na_total -1\n# EOF\n",
+    b"# TYPE a info\na_info 2\n# EOF\n",
+    b"# TYPE a gauge\na 1 1\na 1 0\n# EOF\n",
+    b"a 1\na 2\n# EOF\n",
+    b"# UNIT a_s x\n# EOF\n",
+    b"# UNIT as s\n# EOF\n",
+    b"# UNIT a_s _s\n# EOF\n",
+    b"# UNIT a_s \n# EOF\n",
+    b"# TYPE a stateset\n# UNIT a x\n# EOF\n",
+    b"# HELP a\n# EOF\n",
+    b'a{b="1",b="2"} 1\n# EOF\n',
+    b'a{__name__="x"} 1\n# EOF\n',
+    b'a{b="\\q"} 1\n# EOF\n',
+    b"a 1 1e3\n# EOF\n",
+    b"a 1 -1.5\n# EOF\n",
+    b"a 1 NaN\n# EOF\n",
+    b"a 0x1p3\n# EOF\n",
+    b"a 1_0\n# EOF\n",
+]
+
+
+def _bodies() -> dict[str, bytes]:
+    bodies = {case.name: case_body(case)[0] for case in CASES}
+    bodies |= {f"probe_{i}": body for i, body in enumerate(PROBES)}
+    return bodies
+
+
+@pytest.fixture(scope="module")
+def prometheus_verdicts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, bool]]:
+    """Body name -> whether Prometheus's scrape of it succeeded (its target is up)."""
+    bodies = _bodies()
+
+    class Serve(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies[self.path.rsplit("/", 1)[-1]]
+            self.send_response(200)
+            self.send_header("Content-Type", OPENMETRICS_CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Serve)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    root = tmp_path_factory.mktemp("om-prometheus")
+    address = f"127.0.0.1:{server.server_address[1]}"
+    targets = "".join(
+        f"      - targets: ['{address}']\n"
+        f"        labels: {{__metrics_path__: /body/{name}, body: {name}}}\n"
+        for name in bodies
+    )
+    config = root / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 2s, scrape_timeout: 2s}\n"
+        f"scrape_configs:\n  - job_name: bodies\n    static_configs:\n{targets}"
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            peer("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ok(f"http://127.0.0.1:{port}/-/ready")
+        yield _wait_for_verdicts(f"http://127.0.0.1:{port}", len(bodies))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        server.shutdown()
+        thread.join()
+
+
+def _judged(target: dict[str, str]) -> bool:
+    """Scraped, and up or refused for what the body holds: a request that failed (a busy
+    machine's timeout, `Get "...": context deadline exceeded`) is no verdict; the next is."""
+    return target["health"] == "up" or (
+        target["health"] == "down" and not target["lastError"].startswith("Get ")
+    )
+
+
+def _wait_for_verdicts(url: str, count: int) -> dict[str, bool]:
+    deadline = time.monotonic() + PATIENCE_S
+    while True:
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        if len(targets) == count and all(map(_judged, targets)):
+            return {t["labels"]["body"]: t["health"] == "up" for t in targets}
+        assert time.monotonic() < deadline, "Prometheus did not scrape every body in time"
+        time.sleep(0.5)
+
+
+def test_scrape_takes_what_prometheus_takes(
+    prometheus_verdicts: dict[str, bool], summary: Callable[[str], None]
+) -> None:
+    bodies = _bodies()
+    vigil = {name: scrape_accepts(body) for name, body in bodies.items()}
+    differ = {name: bodies[name] for name in bodies if vigil[name] != prometheus_verdicts[name]}
+    summary(
+        f"OpenMetrics scrape verdicts vs Prometheus 2.42: {len(bodies) - len(differ)}/"
+        f"{len(bodies)} agree ({len(CASES)} suite cases, {len(PROBES)} probes)"
+    )
+    assert differ == {}
+    accepted = [case.name for case in CASES if case_body(case)[1]]
+    assert [name for name in accepted if not prometheus_verdicts[name]] == []
