@@ -61,13 +61,13 @@ from vigil.rules.notifier import (
     PostableAlert,
 )
 from vigil.scrape.manager import ScrapeManager
-from vigil.tsdb import StorageNotReady
+from vigil.tsdb import CorruptDataError, StorageNotReady
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.tsdb.snapshot import snapshot
 from vigil.tsdb.startup import StorageStartup
 from vigil.web.admin import AdminAPI
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
-from vigil.web.api import APIContext, PrometheusAPI, storage_not_ready
+from vigil.web.api import APIContext, PrometheusAPI, storage_corrupt, storage_not_ready
 from vigil.web.dashboards_api import DashboardsAPI
 from vigil.web.lifecycle import Lifecycle
 from vigil.web.listen import parse_listen_address
@@ -556,5 +556,8 @@ class Server:
         return Starlette(
             routes=routes,
             lifespan=lifespan,
-            exception_handlers={StorageNotReady: storage_not_ready},
+            exception_handlers={
+                StorageNotReady: storage_not_ready,
+                CorruptDataError: storage_corrupt,
+            },
         )

@@ -52,12 +52,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     repair = tsdb.add_parser(
         "repair",
-        help="truncate a corrupt WAL at its first unreadable record (asks for --yes)",
-        description="Find the first unreadable WAL record in DATA_DIR/wal and report what "
-        "truncating there would drop; with --yes, truncate (the server must be stopped).",
+        help="quarantine corrupt blocks and truncate a corrupt WAL (asks for --yes)",
+        description="Read every block in DATA_DIR whole and find the first unreadable WAL "
+        "record; report what moving corrupt blocks to DATA_DIR/quarantine/ and truncating the "
+        "WAL there would drop; with --yes, do it (the server must be stopped).",
     )
     repair.add_argument("data_dir", type=Path, metavar="DATA_DIR")
-    repair.add_argument("--yes", action="store_true", help="really truncate the WAL")
+    repair.add_argument("--yes", action="store_true", help="really move blocks and truncate")
     repair.set_defaults(handler=_run_tsdb_repair)
     parser.set_defaults(run_command=run)
 
@@ -70,6 +71,6 @@ def _tsdb_importer() -> ModuleType:
 
 
 def _run_tsdb_repair(args: argparse.Namespace) -> int:
-    from vigil.tsdb.db import repair_command
+    from vigil.tsdb.repair import repair_command
 
     return repair_command(args.data_dir, args.yes, sys.stdout, sys.stderr)

@@ -22,6 +22,7 @@ from vigil.promql.errors import (
     InvalidQueryError,
     QueryError,
     QueryTimeoutError,
+    StorageError,
     TooManySamplesError,
 )
 from vigil.promql.functions import FUNCTIONS, FunctionCall
@@ -48,7 +49,14 @@ from vigil.promql.value import (
     merge_same_labels,
     without_name,
 )
-from vigil.tsdb import Querier, SelectHints, SeriesBatch, is_stale_marker, merge_batches
+from vigil.tsdb import (
+    CorruptDataError,
+    Querier,
+    SelectHints,
+    SeriesBatch,
+    is_stale_marker,
+    merge_batches,
+)
 
 Queryable = Callable[[int, int], Querier]
 
@@ -351,6 +359,8 @@ class _Evaluation:
                 batch = querier.select_batch(groups[0], hints)
             else:  # a series matched by several alternatives comes back the same from each
                 batch = merge_batches([querier.select_batch(group, hints) for group in groups])
+        except CorruptDataError as err:
+            raise StorageError(str(err)) from None
         finally:
             querier.close()
         return _FlatSeries.of(batch, mint, maxt)

@@ -43,3 +43,7 @@ class QueryTimeoutError(QueryError):
 
     def __init__(self, where: str = "expression evaluation") -> None:
         super().__init__(f"query timed out in {where}")
+
+
+class StorageError(QueryError):
+    """Storage could not read data the query needs (a corrupt block); the message names it."""

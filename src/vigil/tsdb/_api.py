@@ -39,6 +39,12 @@ class StorageNotReady(Exception):
         self.status = status
 
 
+class CorruptDataError(Exception):
+    """Stored data that does not read back as written (a flipped byte, a truncated file); the
+    message names where. A read that meets it fails with it, and the server goes on: the
+    engine turns it into a query error, the web layer answers 422 `execution`."""
+
+
 @dataclass(frozen=True, slots=True)
 class SelectHints:
     """What the caller will do with the data; a store may use it to read less."""

@@ -16,12 +16,19 @@ A block being written lives in `<ULID>.tmp-for-creation` and only appears under 
 once every file and the directory are fsynced; a block being deleted is first renamed to
 `<ULID>.tmp-for-deletion`. Both leftovers are ignored by `open_blocks` and removed by
 `remove_leftovers`.
+
+A corrupt block (a flipped byte in its index or in a series' record, a truncated file) is
+kept by the TSDB but marked (`Block.corruption`, logged once): reads that need what is
+broken raise `CorruptBlockError` naming the block, the rest of it and every other block
+still read, and `vigil tsdb repair` moves it aside to `quarantine/`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import logging
 import os
 import shutil
 import threading
@@ -50,6 +57,8 @@ from vigil.tsdb.index import (
 )
 from vigil.tsdb.series import SeriesBatch, SeriesData
 from vigil.tsdb.tombstones import EMPTY_TOMBSTONES, TOMBSTONES_FILE, Tombstones
+
+log = logging.getLogger(__name__)
 
 META_VERSION = 1
 META_FILE = "meta.json"
@@ -191,21 +200,25 @@ def _write_chunks(
 
 class Block:
     """A persisted block as a `Querier` over its own [mint, maxt]: the index and samples are
-    read in place through mmap, so an open block costs little memory whatever its size."""
+    read in place through mmap, so an open block costs little memory whatever its size.
+    A block opened by `load_blocks` may be `corruption`-marked (see the module's doc)."""
 
     def __init__(
         self,
         path: Path,
         meta: BlockMeta,
-        index: IndexReader,
-        tombstones: Tombstones,
+        index: IndexReader | None,
+        tombstones: Tombstones | None,
         cache: DecodedCache | None = None,
     ) -> None:
+        """`index` and `tombstones` are None only for a block that could not be opened, which
+        `load_blocks` then marks corrupt."""
         self.path = path
         self.meta = meta
         self._index = index
         self._tombstones = tombstones
         self._cache = cache
+        self.corruption: CorruptBlockError | None = None
         self.size_bytes = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
         self._guard = threading.Lock()
         self._readers = 0
@@ -218,12 +231,7 @@ class Block:
         """Open a block directory; raises CorruptBlockError naming the file at fault. Queries
         keep the series they decode in `cache` (shared by a TSDB's blocks), if given."""
         path = Path(path)
-        try:
-            meta = BlockMeta.from_json(json.loads((path / META_FILE).read_text()))
-        except FileNotFoundError:
-            raise CorruptBlockError(path, META_FILE, "missing") from None
-        except (ValueError, KeyError, TypeError) as err:
-            raise CorruptBlockError(path, META_FILE, str(err)) from None
+        meta = read_meta(path)
         index = IndexReader(path)
         try:
             tombstones = Tombstones(path)
@@ -288,11 +296,68 @@ class Block:
             if self._finished:
                 return
             self._finished = True
-        self._index.close()
+        if self._index is not None:
+            self._index.close()
         if self._cache is not None:
             self._cache.forget(self.meta.ulid)
         if self._doomed is not None:
             shutil.rmtree(self._doomed)
+
+    # ----- corruption -----
+
+    def mark_corrupt(self, err: CorruptBlockError) -> CorruptBlockError:
+        """Remember the block's first corruption and log it once; returns `err` to raise."""
+        with self._guard:
+            first, self.corruption = self.corruption is None, self.corruption or err
+        if first:
+            log.error(
+                "%s; reads that need it fail (HTTP 422) until `vigil tsdb repair %s` moves the "
+                "block to quarantine",
+                err,
+                self.path.parent,
+            )
+        return err
+
+    def _readable(self) -> IndexReader:
+        """The index, or the block's corruption raised anew (one exception per read, never
+        one instance re-raised across threads)."""
+        index = self._index
+        if index is None:
+            assert self.corruption is not None
+            raise CorruptBlockError(self.path, self.corruption.file, self.corruption.reason)
+        return index
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[IndexReader]:
+        """The index, with what a flipped byte in an unchecked (version 1) index raises turned
+        into CorruptBlockError."""
+        index = self._readable()
+        try:
+            yield index
+        except (IndexError, UnicodeDecodeError) as err:
+            raise self._index_error(err) from None
+
+    def _index_error(self, err: Exception) -> CorruptBlockError:
+        return self.mark_corrupt(
+            CorruptBlockError(self.path, INDEX_FILE, f"{type(err).__name__}: {err}")
+        )
+
+    def verify(self) -> CorruptBlockError | None:
+        """Read every index table and every series' record: the first corruption found (the
+        block is marked), or None."""
+        try:
+            with self._reading() as index:
+                try:
+                    index.verify()
+                except CorruptBlockError as err:
+                    raise self.mark_corrupt(err) from None
+                for sid in range(index.num_series):
+                    self._read(sid, self.meta.mint, self.meta.maxt, cached=False)
+        except CorruptBlockError as err:
+            return err
+        return None
+
+    # ----- reading -----
 
     def querier(self, mint: int, maxt: int) -> BlockQuerier:
         """A Querier over this block limited to inclusive [mint, maxt]."""
@@ -315,20 +380,20 @@ class Block:
 
     def label_pair_counts(self) -> list[tuple[str, str, int]]:
         """(name, value, number of series) for every label pair, read from the postings."""
-        index = self._index
-        counts = np.diff(index.postings_offsets.astype(np.int64)).tolist()
-        value_offsets = index.label_value_offsets.tolist()
         out = []
-        for slot, name_sym in enumerate(index.label_names.tolist()):
-            name = index.symbol(name_sym)
-            lo, hi = value_offsets[slot], value_offsets[slot + 1]
-            for at, value_sym in enumerate(index.pair_values[lo:hi].tolist(), start=lo):
-                out.append((name, index.symbol(value_sym), counts[at]))
+        with self._reading() as index:
+            counts = np.diff(index.postings_offsets.astype(np.int64)).tolist()
+            value_offsets = index.label_value_offsets.tolist()
+            for slot, name_sym in enumerate(index.label_names.tolist()):
+                name = index.symbol(name_sym)
+                lo, hi = value_offsets[slot], value_offsets[slot + 1]
+                for at, value_sym in enumerate(index.pair_values[lo:hi].tolist(), start=lo):
+                    out.append((name, index.symbol(value_sym), counts[at]))
         return out
 
     def all_series(self) -> Iterator[SeriesData]:
         """Every series with all its samples, in label order (what compaction merges)."""
-        for sid in range(self._index.num_series):
+        for sid in range(self._readable().num_series):
             data = self._read(sid, self.meta.mint, self.meta.maxt, cached=False)
             if data is not None:
                 yield data
@@ -341,42 +406,61 @@ class Block:
         if kept is not None:
             labels, samples = kept
         else:
-            labels = self._index.labels(sid)
+            index = self._readable()
             try:
-                samples = decode(self._index.record(sid))
+                labels = index.labels(sid)
+                record = index.record(sid)
+            except (IndexError, UnicodeDecodeError) as err:
+                raise self._index_error(err) from None
+            try:
+                samples = decode(record)
             except ChunkFormatError as err:
-                raise CorruptBlockError(self.path, CHUNKS_FILE, f"series {labels}: {err}") from None
+                raise self.mark_corrupt(
+                    CorruptBlockError(self.path, CHUNKS_FILE, f"series {labels}: {err}")
+                ) from None
             if cache is not None:
                 cache.put(self.meta.ulid, sid, labels, samples)
         ts, vs = samples.timestamps, samples.values
         if len(ts) and (ts[0] < mint or ts[-1] > maxt):
             lo, hi = np.searchsorted(ts, [mint, maxt + 1])
             ts, vs = ts[lo:hi], vs[lo:hi]
-        if self._tombstones.has(sid):
-            keep = self._tombstones.keep_mask(sid, ts)
+        tombstones = self._tombstones
+        if tombstones is not None and tombstones.has(sid):
+            keep = tombstones.keep_mask(sid, ts)
             ts, vs = ts[keep], vs[keep]
         if not len(ts):
             return None
         return SeriesData(labels, ts, vs)
 
 
+def read_meta(path: Path) -> BlockMeta:
+    """A block directory's meta.json; CorruptBlockError if it is missing or unreadable."""
+    try:
+        return BlockMeta.from_json(json.loads((path / META_FILE).read_text()))
+    except FileNotFoundError:
+        raise CorruptBlockError(path, META_FILE, "missing") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise CorruptBlockError(path, META_FILE, str(err)) from None
+
+
 class BlockQuerier:
-    """Read access to one block over inclusive [mint, maxt], with Prometheus's matcher rules."""
+    """Read access to one block over inclusive [mint, maxt], with Prometheus's matcher rules;
+    every read of a corrupt part raises CorruptBlockError."""
 
     def __init__(self, block: Block, mint: int, maxt: int) -> None:
         self._block = block
-        self._index = block._index
         self.mint = mint
         self.maxt = maxt
 
     def select(
         self, matchers: Sequence[Matcher], hints: SelectHints | None = None
     ) -> Iterator[SeriesData]:
-        ids = self._ids(matchers)
-        if hints is not None and hints.series_only:
-            for sid in ids.tolist():
-                yield SeriesData(self._index.labels(sid), _EMPTY_I64, _EMPTY_F64)
-            return
+        with self._block._reading() as index:
+            ids = self._ids(index, matchers)
+            if hints is not None and hints.series_only:
+                for sid in ids.tolist():
+                    yield SeriesData(index.labels(sid), _EMPTY_I64, _EMPTY_F64)
+                return
         for sid in ids.tolist():
             data = self._block._read(sid, self.mint, self.maxt)
             if data is not None:
@@ -388,26 +472,27 @@ class BlockQuerier:
         return SeriesBatch.of(list(self.select(matchers, hints)))
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
-        index = self._index
-        if not matchers and self._covers_block():
-            return [index.symbol(int(s)) for s in index.label_names]
-        names = np.unique(index.pairs_of(self._ids(matchers))[:, 0])
-        return [index.symbol(int(s)) for s in names]
+        with self._block._reading() as index:
+            if not matchers and self._covers_block():
+                return [index.symbol(int(s)) for s in index.label_names]
+            names = np.unique(index.pairs_of(self._ids(index, matchers))[:, 0])
+            return [index.symbol(int(s)) for s in names]
 
     def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
-        index = self._index
-        if not matchers and self._covers_block():
-            lo, hi = index.value_range(name)
-            return [index.symbol(int(s)) for s in index.pair_values[lo:hi]]
-        name_id = index.symbol_id(name)
-        if name_id is None:
-            return []
-        pairs = index.pairs_of(self._ids(matchers))
-        values = np.unique(pairs[pairs[:, 0] == name_id, 1])
-        return [index.symbol(int(s)) for s in values]
+        with self._block._reading() as index:
+            if not matchers and self._covers_block():
+                lo, hi = index.value_range(name)
+                return [index.symbol(int(s)) for s in index.pair_values[lo:hi]]
+            name_id = index.symbol_id(name)
+            if name_id is None:
+                return []
+            pairs = index.pairs_of(self._ids(index, matchers))
+            values = np.unique(pairs[pairs[:, 0] == name_id, 1])
+            return [index.symbol(int(s)) for s in values]
 
     def series(self, matchers: Sequence[Matcher]) -> list[Labels]:
-        return [self._index.labels(sid) for sid in self._ids(matchers).tolist()]
+        with self._block._reading() as index:
+            return [index.labels(sid) for sid in self._ids(index, matchers).tolist()]
 
     def close(self) -> None:
         """The block stays open: it belongs to whoever opened it."""
@@ -415,8 +500,7 @@ class BlockQuerier:
     def _covers_block(self) -> bool:
         return self.mint <= self._block.meta.mint and self._block.meta.maxt <= self.maxt
 
-    def _ids(self, matchers: Sequence[Matcher]) -> npt.NDArray[np.int64]:
-        index = self._index
+    def _ids(self, index: IndexReader, matchers: Sequence[Matcher]) -> npt.NDArray[np.int64]:
         ids = index.matching(matchers)
         if not self._covers_block():
             ids = ids[(index.series_mint[ids] <= self.maxt) & (index.series_maxt[ids] >= self.mint)]
@@ -438,6 +522,35 @@ def open_blocks(parent_dir: Path, cache: DecodedCache | None = None) -> list[Blo
         raise
     blocks.sort(key=lambda b: (b.meta.mint, b.meta.ulid))
     return blocks
+
+
+def load_blocks(
+    parent_dir: Path, cache: DecodedCache | None = None
+) -> tuple[list[Block], list[CorruptBlockError]]:
+    """What a TSDB serves: `open_blocks`, but a block that does not open is kept marked
+    corrupt (queries over its range fail naming it), and one whose meta.json cannot be read
+    (so its range is unknown) is left out; both are logged and returned (the second list)."""
+    if not parent_dir.is_dir():
+        return [], []
+    blocks: list[Block] = []
+    unusable: list[CorruptBlockError] = []
+    for path in sorted(p for p in parent_dir.iterdir() if p.is_dir() and is_ulid(p.name)):
+        try:
+            blocks.append(Block.open(path, cache))
+            continue
+        except CorruptBlockError as err:
+            broken = err
+        try:
+            meta = read_meta(path)
+        except CorruptBlockError as err:
+            log.error("%s; the block is not loaded: its time range is unknown", err)
+            unusable.append(err)
+            continue
+        block = Block(path, meta, None, None, cache)
+        block.mark_corrupt(broken)
+        blocks.append(block)
+    blocks.sort(key=lambda b: (b.meta.mint, b.meta.ulid))
+    return blocks, unusable
 
 
 def delete_block(block: Block) -> None:

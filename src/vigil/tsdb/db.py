@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -27,7 +26,7 @@ from vigil.tsdb._api import Querier, SelectHints
 from vigil.tsdb.block import (
     Block,
     delete_block,
-    open_blocks,
+    load_blocks,
     remove_leftovers,
     write_block,
 )
@@ -37,10 +36,11 @@ from vigil.tsdb.head import Head
 from vigil.tsdb.head_append import HeadAppender
 from vigil.tsdb.head_read import HeadQuerier
 from vigil.tsdb.head_state import F64, I64, MAX_TIME, MIN_TIME, HeadOptions
+from vigil.tsdb.index import CorruptBlockError
 from vigil.tsdb.limits import default_max_series, memory_limit_bytes
 from vigil.tsdb.retention import expired
 from vigil.tsdb.series import SeriesBatch, SeriesData, merge_batches, merge_series
-from vigil.tsdb.wal import ReplayStats, checkpoint_records, repair, replay
+from vigil.tsdb.wal import ReplayStats, checkpoint_records, replay
 from vigil.tsdb.wlog import (
     WAL,
     FsyncPolicy,
@@ -115,7 +115,7 @@ class DataDirError(OSError):
     """The data dir cannot be used: names the path and what is wrong with it."""
 
 
-class _DirLock:
+class DirLock:
     """An exclusive `flock` on DATA/lock held while the TSDB is open; released by the
     kernel if the process dies, so a crash never leaves a stale lock behind."""
 
@@ -190,6 +190,12 @@ class DBMetrics:
             "The number of times that blocks were deleted because the maximum number of bytes was exceeded.",
             registry=registry,
         )
+        self.corrupt_blocks = Gauge(
+            "vigil_tsdb_blocks_corrupt",
+            "Blocks found corrupt (on open or by a read): reads that need what is broken fail "
+            "until `vigil tsdb repair` moves them to quarantine.",
+            registry=registry,
+        )
         self.max_series = Gauge(
             "vigil_tsdb_head_max_series",
             "Series the head accepts before refusing new ones (0: no limit).",
@@ -208,11 +214,13 @@ class TSDB:
         head: Head,
         wal: WAL,
         blocks: list[Block],
-        lock: _DirLock,
+        lock: DirLock,
         metrics: DBMetrics,
         replay_stats: ReplayStats,
         block_cache: DecodedCache | None = None,
+        unusable_blocks: Sequence[CorruptBlockError] = (),
     ) -> None:
+        """`unusable_blocks`: block directories left out because their range is unknown."""
         self.path = path
         self.block_cache = block_cache
         self.options = options
@@ -225,6 +233,10 @@ class TSDB:
         self._lock = lock
         self._metrics = metrics
         self._refused_logged = 0
+        self.unusable_blocks = list(unusable_blocks)
+        metrics.corrupt_blocks.set_function(
+            lambda: len(self.unusable_blocks) + sum(b.corruption is not None for b in self.blocks)
+        )
         self._update_block_metrics()
         self._closing = threading.Event()
         self._flusher: threading.Thread | None = None
@@ -265,7 +277,7 @@ class TSDB:
             options or TSDBOptions(),
             clock,
             registry if registry is not None else CollectorRegistry(),
-            _DirLock(path / "lock"),
+            DirLock(path / "lock"),
         )
 
     @classmethod
@@ -275,7 +287,7 @@ class TSDB:
         options: TSDBOptions,
         clock: Clock,
         registry: CollectorRegistry,
-        lock: _DirLock,
+        lock: DirLock,
         on_replay_progress: ReplayProgress | None,
     ) -> TSDB:
         max_series = options.max_series
@@ -286,7 +298,7 @@ class TSDB:
         for leftover in remove_leftovers(path):
             log.info("removed leftover block directory %s", leftover)
         cache = DecodedCache(options.block_cache_bytes) if options.block_cache_bytes > 0 else None
-        blocks = open_blocks(path, cache)
+        blocks, unusable = load_blocks(path, cache)
         head = Head(
             HeadOptions(
                 block_range_ms=options.block_range_ms,
@@ -370,7 +382,7 @@ class TSDB:
             stats.samples,
             len(blocks),
         )
-        return cls(path, options, clock, head, wal, blocks, lock, metrics, stats, cache)
+        return cls(path, options, clock, head, wal, blocks, lock, metrics, stats, cache, unusable)
 
     # ----- the two seams -----
 
@@ -454,9 +466,14 @@ class TSDB:
         """Merge blocks as the leveled planner says (overlapping ones first) until it is done."""
         written: list[Path] = []
         ranges = block_ranges(self.options.retention_ms, self.options.block_range_ms)
-        while groups := plan(self._blocks, ranges):
+        while groups := plan([b for b in self._blocks if b.corruption is None], ranges):
             for group in groups:
-                path = compact(self.path, group)
+                try:
+                    path = compact(self.path, group)
+                except CorruptBlockError:
+                    if not any(b.corruption for b in group):
+                        raise
+                    break  # the block found corrupt is marked: the next plan leaves it out
                 self._add_block(Block.open(path, self.block_cache))
                 for source in group:
                     self._delete(source)
@@ -554,7 +571,7 @@ class TSDBLoader:
         options: TSDBOptions,
         clock: Clock,
         registry: CollectorRegistry,
-        lock: _DirLock,
+        lock: DirLock,
     ) -> None:
         self.path = path
         self._args = (options, clock, registry, lock)
@@ -614,36 +631,3 @@ class TSDBQuerier:
         held, self._held = self._held, []
         for block in held:
             block.release()
-
-
-def repair_command(data_dir: Path, apply: bool, out: TextIO, err: TextIO) -> int:
-    """`vigil tsdb repair DATA_DIR [--yes]`: find the first unreadable WAL record; report what
-    truncating there drops, and truncate only when `apply` (exit 1 if asked to and not done)."""
-    wal_dir = data_dir / "wal"
-    if not wal_dir.is_dir():
-        err.write(f"vigil tsdb repair: {wal_dir} does not exist\n")
-        return 2
-    try:
-        lock = _DirLock(data_dir / "lock")
-    except DataDirError as busy:
-        err.write(f"vigil tsdb repair: {busy}; stop the server first\n")
-        return 2
-    try:
-        report = repair(wal_dir, apply)
-    finally:
-        lock.release()
-    if report is None:
-        out.write(f"WAL in {wal_dir} is intact: nothing to repair\n")
-        return 0
-    dropped = report.dropped
-    where = f"{report.path} at offset {report.offset} ({report.reason})"
-    if not report.applied:
-        out.write(
-            f"WAL corruption in {where}.\nTruncating there would drop {dropped}.\n"
-            f"Re-run with --yes to truncate: `vigil tsdb repair {data_dir} --yes`\n"
-        )
-        return 1
-    out.write(f"Truncated the WAL at {where}; dropped {dropped}.\n")
-    for path in report.dropped_segments:
-        out.write(f"  deleted {path}\n")
-    return 0

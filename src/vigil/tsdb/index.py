@@ -2,7 +2,9 @@
 value once, sorted), the series (label pairs as symbol ids, time range, sample count, offset
 of the series' record in `chunks/`) and the postings (for each label pair, the series that
 have it). Every table is a flat little-endian array behind a JSON table of contents, read in
-place through mmap; the reader also maps the chunks file the index points into."""
+place through mmap; the reader also maps the chunks file the index points into. Since
+version 2 the file ends with a CRC32 of everything before it, checked on open, so a flipped
+byte is a `CorruptBlockError` naming the block rather than a wrong label or an IndexError."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import itertools
 import json
 import mmap
 import struct
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,20 +24,23 @@ import numpy.typing as npt
 
 from vigil.model import Labels, Matcher, MatchType
 from vigil.model.regex import Regex
+from vigil.tsdb._api import CorruptDataError
 from vigil.tsdb.cache import PostingsCache
 from vigil.tsdb.fileutil import write_synced
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+_UNCHECKED_VERSION = 1  # before the CRC32 trailer; still read
 INDEX_FILE = "index"
 CHUNKS_FILE = "chunks/000001"
 
 _INDEX_MAGIC = b"VIGILIDX"
 _INDEX_HEAD = struct.Struct("<8sII")  # magic, version, table-of-contents length
+_TRAILER = struct.Struct("<I")  # crc32 of the file before it
 _EMPTY_I64: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
 _POSTINGS_CACHE_BYTES = 16 << 20  # per block: ~2M series ids
 
 
-class CorruptBlockError(Exception):
+class CorruptBlockError(CorruptDataError):
     """A block that cannot be read as written; names the block directory and the file."""
 
     def __init__(self, block: Path, file: str, reason: str) -> None:
@@ -104,8 +110,9 @@ def write_index(path: Path, entries: list[IndexEntry]) -> None:
         position += len(body[-1])
     toc_bytes = json.dumps({"tables": toc, "body_bytes": position}).encode()
     toc_bytes += b" " * (-(len(toc_bytes) + _INDEX_HEAD.size) % 8)
-    head = _INDEX_HEAD.pack(_INDEX_MAGIC, INDEX_VERSION, len(toc_bytes)) + toc_bytes
-    write_synced(path, head + b"".join(body))
+    data = _INDEX_HEAD.pack(_INDEX_MAGIC, INDEX_VERSION, len(toc_bytes)) + toc_bytes
+    data += b"".join(body)
+    write_synced(path, data + _TRAILER.pack(zlib.crc32(data)))
 
 
 class IndexReader:
@@ -139,22 +146,24 @@ class IndexReader:
         magic, version, toc_len = _INDEX_HEAD.unpack_from(mm, 0)
         if magic != _INDEX_MAGIC:
             raise fail(INDEX_FILE, "not a vigil index (bad magic)")
-        if version != INDEX_VERSION:
+        if version not in (INDEX_VERSION, _UNCHECKED_VERSION):
             raise fail(INDEX_FILE, f"index version {version}, this vigil reads {INDEX_VERSION}")
+        trailer = _TRAILER.size if version == INDEX_VERSION else 0
+        if trailer:
+            _check_crc(mm, fail)
         base = _INDEX_HEAD.size + toc_len
         try:
             toc = json.loads(mm[_INDEX_HEAD.size : base])
-        except ValueError as err:
+            expected = base + int(toc["body_bytes"]) + trailer
+            if len(mm) != expected:
+                raise fail(INDEX_FILE, f"{len(mm)} bytes, expected {expected} (truncated?)")
+            tables: dict[str, npt.NDArray[Any]] = {}
+            for name, (offset, dtype, count) in toc["tables"].items():
+                tables[name] = np.frombuffer(
+                    mm, dtype=np.dtype(dtype), count=count, offset=base + offset
+                )
+        except (ValueError, KeyError, TypeError) as err:
             raise fail(INDEX_FILE, f"unreadable table of contents: {err}") from None
-        if len(mm) != base + toc["body_bytes"]:
-            raise fail(
-                INDEX_FILE, f"{len(mm)} bytes, expected {base + toc['body_bytes']} (truncated?)"
-            )
-        tables: dict[str, npt.NDArray[Any]] = {}
-        for name, (offset, dtype, count) in toc["tables"].items():
-            tables[name] = np.frombuffer(
-                mm, dtype=np.dtype(dtype), count=count, offset=base + offset
-            )
         self.symbol_offsets = tables["symbol_offsets"]
         self._symbol_base = base + toc["tables"]["symbol_data"][0]
         self.series_label_offsets = tables["series_label_offsets"]
@@ -171,6 +180,34 @@ class IndexReader:
         self.num_series = len(self.series_mint)
         self._name_slot = {self._decode_symbol(int(s)): i for i, s in enumerate(self.label_names)}
         return tables
+
+    def verify(self) -> None:
+        """Check every table against the others (ids in range, offsets ascending) and decode
+        every symbol: what an index without a CRC32 (version 1) needs to be trusted."""
+        n_symbols = len(self.symbol_offsets) - 1
+        checks = {
+            "symbol offsets": _ascending(self.symbol_offsets),
+            "series label offsets": _ascending(self.series_label_offsets)
+            and int(self.series_label_offsets[-1]) * 2 == len(self.series_labels),
+            "series labels": _below(self.series_labels, n_symbols),
+            "label names": _below(self.label_names, n_symbols),
+            "label values": _below(self.pair_values, n_symbols),
+            "label value offsets": _ascending(self.label_value_offsets)
+            and int(self.label_value_offsets[-1]) == len(self.pair_values),
+            "postings offsets": _ascending(self.postings_offsets)
+            and int(self.postings_offsets[-1]) == len(self.postings),
+            "postings": _below(self.postings, self.num_series),
+            "chunk offsets": bool(
+                (self.chunk_offsets + self.chunk_lengths <= self.chunk_lengths.sum()).all()
+            ),
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise self._fail(INDEX_FILE, f"inconsistent tables: {', '.join(bad)}")
+        try:
+            self._symbol_table()
+        except UnicodeDecodeError as err:
+            raise self._fail(INDEX_FILE, f"a symbol is not UTF-8: {err}") from None
 
     def _open_chunks(self) -> None:
         path = self._block / CHUNKS_FILE
@@ -348,6 +385,24 @@ class _SymbolTable:
 
     texts: list[str]
     ids: dict[str, int]
+
+
+def _check_crc(mm: mmap.mmap, fail: Callable[[str, str], CorruptBlockError]) -> None:
+    if len(mm) < _INDEX_HEAD.size + _TRAILER.size:
+        raise fail(INDEX_FILE, f"{len(mm)} bytes is shorter than header and checksum")
+    (want,) = _TRAILER.unpack_from(mm, len(mm) - _TRAILER.size)
+    with memoryview(mm) as whole, whole[: len(mm) - _TRAILER.size] as covered:
+        got = zlib.crc32(covered)
+    if got != want:
+        raise fail(INDEX_FILE, f"checksum mismatch (crc32 {got:08x}, written {want:08x})")
+
+
+def _ascending(offsets: npt.NDArray[Any]) -> bool:
+    return len(offsets) > 0 and int(offsets[0]) == 0 and bool((offsets[1:] >= offsets[:-1]).all())
+
+
+def _below(ids: npt.NDArray[Any], bound: int) -> bool:
+    return not len(ids) or int(ids.max()) < bound
 
 
 def _matcher_key(m: Matcher) -> tuple[Matcher, Regex | None]:

@@ -198,6 +198,12 @@ async def storage_not_ready(_: Request, err: Exception) -> Response:
     return failure(APIError("unavailable", str(err)))
 
 
+async def storage_corrupt(_: Request, err: Exception) -> Response:
+    """The server's handler for `CorruptDataError` from a route that reads storage without
+    the engine (series, labels, remote read): 422 `execution`, as for a query."""
+    return failure(APIError("execution", str(err)))
+
+
 # --- parameters -------------------------------------------------------------------------
 
 
