@@ -34,6 +34,7 @@ def test_without_flags_the_options_are_the_defaults() -> None:
         ("--web.config.file=web.yml", {"web_config_file": Path("web.yml")}),
         ("--web.allowed-hosts=vigil.example", {"allowed_hosts": "vigil.example"}),
         ("--web.enable-remote-write-receiver", {"remote_write_receiver": True}),
+        ("--web.enable-otlp-receiver", {"otlp_receiver": True}),
         ("--web.external-url=http://vm/", {"external_url": "http://vm/"}),
         ("--query.lookback-delta=1m", {"lookback_delta_ms": 60_000}),
         ("--query.timeout=30s", {"query_timeout_s": 30.0}),

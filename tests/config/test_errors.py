@@ -152,6 +152,27 @@ CASES = [
         'prometheus.yml:2: global.body_size_limit: "10 MB" is not a size (e.g. 512KB, 10MB, 1GiB)',
         id="body",
     ),
+    pytest.param(
+        "otlp:\n  translation_strategy: UnderscoreEscaping\n",
+        'prometheus.yml:2: otlp.translation_strategy: "UnderscoreEscaping" is not one of UnderscoreEscapingWithSuffixes, UnderscoreEscapingWithoutSuffixes, NoUTF8EscapingWithSuffixes, NoTranslation',
+        id="otlp_strategy",
+    ),
+    pytest.param(
+        "otlp:\n  promote_resource_attributes:\n    - k8s.job.name\n    - ' k8s.job.name'\n",
+        'prometheus.yml:4: otlp.promote_resource_attributes[1]: duplicated promoted OTel resource attribute "k8s.job.name"',
+        id="otlp_promote_duplicate",
+    ),
+    pytest.param(
+        "otlp:\n  promote_resource_attributes: [a, '  ']\n",
+        "prometheus.yml:2: otlp.promote_resource_attributes[1]: empty promoted OTel resource attribute",
+        id="otlp_promote_empty",
+    ),
+    pytest.param(
+        "global:\n  metric_name_validation_scheme: legacy\n"
+        "otlp:\n  translation_strategy: NoUTF8EscapingWithSuffixes\n",
+        "prometheus.yml:4: otlp.translation_strategy: OTLP translation strategy NoUTF8EscapingWithSuffixes is not allowed when UTF8 is disabled (global metric_name_validation_scheme: legacy)",
+        id="otlp_utf8_needs_utf8_scheme",
+    ),
 ]
 
 

@@ -45,6 +45,7 @@ class ServerOptions:
     web_config_file: Path | None = None
     allowed_hosts: str = ""
     remote_write_receiver: bool = False
+    otlp_receiver: bool = False
     external_url: str = ""
     lookback_delta_ms: int = 300_000
     query_timeout_s: float = 120.0
@@ -130,6 +131,13 @@ FLAGS = (
         "remote_write_receiver",
         kinds.SWITCH,
         "accept Prometheus remote-write pushes on POST /api/v1/write",
+    ),
+    Flag(
+        "web.enable-otlp-receiver",
+        "otlp_receiver",
+        kinds.SWITCH,
+        "accept OpenTelemetry metrics (OTLP/HTTP, protobuf or JSON) on "
+        "POST /api/v1/otlp/v1/metrics, translated as the config's otlp section says",
     ),
     Flag("web.external-url", "external_url", kinds.TEXT, "URL vigil is reachable at"),
     Flag(

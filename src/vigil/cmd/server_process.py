@@ -50,6 +50,7 @@ from vigil.model.clock import Clock, SystemClock
 from vigil.notify.heartbeat import GroupHealth, Heartbeat, rules_problem
 from vigil.notify.kinds import KINDS
 from vigil.promql.engine import Engine, EngineOptions, QueryEngine
+from vigil.remote.otlp import OTLPReceiver, OTLPSettings
 from vigil.remote.read import ReadEndpoint, ReadOptions, RemoteReadQueryable, oldest_timestamp
 from vigil.remote.receiver import WriteReceiver
 from vigil.remote.remote_query import RemoteEngine
@@ -545,6 +546,12 @@ class Server:
             *DashboardsAPI(self.dashboards).routes(),
             *alertmanagers_routes(self.notifier.alertmanagers),
             *WriteReceiver(self.storage.appender, enabled=options.remote_write_receiver).routes(),
+            *OTLPReceiver(
+                self.storage.appender,
+                lambda: OTLPSettings(self.config.otlp, options.lookback_delta_ms),
+                enabled=options.otlp_receiver,
+                registry=self.registry,
+            ).routes(),
             *ReadEndpoint(
                 self.storage.querier,
                 lambda: ReadOptions(external_labels=self.config.global_config.external_labels),

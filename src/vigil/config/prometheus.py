@@ -172,7 +172,7 @@ def parse_config(text: str, file: str = "prometheus.yml") -> Config:
         tracing=_tracing(top.get("tracing"), base),
         remote_write=parse_remote_writes(top, base, legacy),
         remote_read=parse_remote_reads(top, base),
-        otlp=_otlp(top.get("otlp")),
+        otlp=_otlp(top.get("otlp"), legacy),
         gogc=_runtime(top.get("runtime")),
     )
     return dataclasses.replace(config, shown=shown_text(root))
@@ -332,7 +332,7 @@ _TRANSLATION_STRATEGIES = (
 )
 
 
-def _otlp(node: Node | None) -> OTLPConfig:
+def _otlp(node: Node | None, legacy: bool) -> OTLPConfig:
     if node is None:
         return OTLPConfig()
     keys = (
@@ -347,8 +347,8 @@ def _otlp(node: Node | None) -> OTLPConfig:
     fields = node.mapping(keys, "otlp")
     config = OTLPConfig(
         promote_all_resource_attributes=fields.boolean("promote_all_resource_attributes", False),
-        promote_resource_attributes=fields.strings("promote_resource_attributes"),
-        ignore_resource_attributes=fields.strings("ignore_resource_attributes"),
+        promote_resource_attributes=_attribute_names(fields, "promote_resource_attributes"),
+        ignore_resource_attributes=_attribute_names(fields, "ignore_resource_attributes"),
         translation_strategy=choice(
             fields, "translation_strategy", _TRANSLATION_STRATEGIES, _TRANSLATION_STRATEGIES[0]
         ),
@@ -362,7 +362,30 @@ def _otlp(node: Node | None) -> OTLPConfig:
         raise fields.key("promote_resource_attributes").error(
             "cannot be set together with promote_all_resource_attributes"
         )
+    if legacy and not config.translation_strategy.startswith("UnderscoreEscaping"):
+        raise fields.key("translation_strategy").error(
+            f"OTLP translation strategy {config.translation_strategy} is not allowed when UTF8 "
+            "is disabled (global metric_name_validation_scheme: legacy)"
+        )
     return config
+
+
+def _attribute_names(fields: Mapping, key: str) -> tuple[str, ...]:
+    """Resource attribute names, trimmed; an empty or repeated one is an error, as in
+    Prometheus 3."""
+    node = fields.get(key)
+    if node is None:
+        return ()
+    what = "promoted" if key.startswith("promote") else "ignored"
+    names: list[str] = []
+    for item in node.sequence():
+        name = item.string().strip()
+        if not name:
+            raise item.error(f"empty {what} OTel resource attribute")
+        if name in names:
+            raise item.error(f'duplicated {what} OTel resource attribute "{name}"')
+        names.append(name)
+    return tuple(names)
 
 
 def _runtime(node: Node | None) -> int:
