@@ -125,6 +125,20 @@ def test_repair_quarantines_a_corrupt_block_and_queries_succeed_without_it(
     assert "2 block(s) in" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", ["dump", "analyze"])
+def test_dump_and_analyze_name_a_corrupt_block_and_the_repair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    blocks = _three_blocks(tmp_path)
+    _flip(blocks[2] / INDEX_FILE)
+    assert cmd.main(["tsdb", command, str(tmp_path)]) == 1
+    said = capsys.readouterr().err
+    assert said.startswith(
+        f"vigil tsdb {command}: corrupt block {blocks[2]}: {INDEX_FILE}: checksum mismatch"
+    )
+    assert said.endswith(f"(`vigil tsdb repair {tmp_path}` moves corrupt blocks to quarantine)\n")
+
+
 def test_a_block_without_a_readable_meta_is_left_out_counted_and_quarantined(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,11 +3,12 @@ group-committed, checkpointed and replayed in write order, a torn tail dropped."
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from vigil.tsdb.wlog import WAL, WALCorruptionError, list_segments, replay_log
+from vigil.tsdb.wlog import WAL, WALCorruptionError, list_segments, repair, replay_log
 
 LINE = 7  # a record type of another store (say, a log line)
 TYPES = frozenset({LINE})
@@ -46,3 +47,27 @@ def test_a_torn_tail_is_dropped_and_a_foreign_record_type_is_corruption(tmp_path
     wal.close()
     with pytest.raises(WALCorruptionError, match="unknown record type 2"):
         _replayed(tmp_path / "foreign")
+
+
+def test_repair_at_replay_keeps_what_repair_keeps_even_in_a_checkpoint(tmp_path: Path) -> None:
+    """A bad record in the checkpoint drops the rest of it and every segment after it."""
+    wal = WAL(tmp_path / "live", segment_size=64, fsync="never")
+    wal.log([b"\x07one"])
+    upto = wal.cut_segment()
+    wal.write_checkpoint(upto, [b"\x07kept", b"\x07flipped", b"\x07lost"])
+    wal.log([b"\x07after"])
+    wal.close()
+    (checkpoint,) = (tmp_path / "live").glob("checkpoint.*/*")
+    data = bytearray(checkpoint.read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside the second record
+    checkpoint.write_bytes(bytes(data))
+    shutil.copytree(tmp_path / "live", tmp_path / "copy")
+
+    found: list[bytes] = []
+    stats = replay_log(tmp_path / "live", TYPES, lambda p: found.append(bytes(p)), repair=True)
+    assert found == [b"\x07kept"]
+    assert stats.repaired is not None
+    assert (stats.repaired.path, stats.repaired.dropped_records) == (checkpoint, 2)
+    assert repair(tmp_path / "copy", TYPES, lambda p: None, apply=True) is not None
+    assert _replayed(tmp_path / "copy") == _replayed(tmp_path / "live") == [b"\x07kept"]
+    assert [p.name for p in list_segments(tmp_path / "live")] == []

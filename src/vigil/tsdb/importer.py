@@ -18,6 +18,7 @@ from vigil.exposition.scan import NO_TIMESTAMP, SeriesCache, scan
 from vigil.model import METRIC_NAME, Labels, Matcher
 from vigil.model.gofloat import format_float
 from vigil.tsdb.block import Block, open_blocks, write_block
+from vigil.tsdb.index import CorruptBlockError
 from vigil.tsdb.series import SeriesData, merge_series
 
 BLOCK_MS = 2 * 3600 * 1000
@@ -310,6 +311,9 @@ def dump_command(
     except (OSError, ValueError) as error:
         err.write(f"vigil tsdb dump: {error}\n")
         return 1
+    except CorruptBlockError as error:
+        err.write(f"vigil tsdb dump: {_with_repair_hint(error, data_dir)}\n")
+        return 1
     return 0
 
 
@@ -321,6 +325,9 @@ def analyze_command(
         blocks = open_blocks(data_dir)
     except (OSError, ValueError) as error:
         err.write(f"vigil tsdb analyze: {error}\n")
+        return 1
+    except CorruptBlockError as error:
+        err.write(f"vigil tsdb analyze: {_with_repair_hint(error, data_dir)}\n")
         return 1
     try:
         if not blocks:
@@ -336,6 +343,13 @@ def analyze_command(
             chosen = found[0]
         print_analysis(analyze(chosen, limit), out)
         return 0
+    except CorruptBlockError as error:
+        err.write(f"vigil tsdb analyze: {_with_repair_hint(error, data_dir)}\n")
+        return 1
     finally:
         for b in blocks:
             b.close()
+
+
+def _with_repair_hint(error: CorruptBlockError, data_dir: Path) -> str:
+    return f"{error} (`vigil tsdb repair {data_dir}` moves corrupt blocks to quarantine)"
