@@ -16,7 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model import Labels, Matcher, matches_all
-from vigil.tsdb.series import SeriesBatch, SeriesData
+from vigil.model.histogram import FloatHistogram
+from vigil.tsdb.series import SeriesBatch, SeriesData, histogram_column
 
 SeriesRef = int
 
@@ -108,15 +109,24 @@ class Querier(Protocol):
 
 class MemoryStorage:
     """Series kept as Python lists until queried; `queryable` opens a `Querier` over them.
-    The storage of promqltest scripts, `vigil test rules` and any test that needs a Querier."""
+    The storage of promqltest scripts, `vigil test rules` and any test that needs a Querier.
+    A sample is a float or a native histogram (a histogram whose sum is the stale marker is
+    kept as the float stale marker, as Prometheus's staleness handling reads it)."""
 
     def __init__(self) -> None:
-        self._series: dict[Labels, tuple[list[int], list[float]]] = {}
+        self._series: dict[Labels, _Samples] = {}
 
-    def add(self, labels: Labels, t_ms: int, value: float) -> None:
-        ts, vals = self._series.setdefault(labels, ([], []))
-        ts.append(t_ms)
-        vals.append(value)
+    def add(self, labels: Labels, t_ms: int, value: float | FloatHistogram) -> None:
+        samples = self._series.setdefault(labels, _Samples([], [], {}))
+        samples.timestamps.append(t_ms)
+        if isinstance(value, FloatHistogram):
+            if is_stale_marker(np.array([value.sum])).item():
+                samples.values.append(STALE_NAN)
+                return
+            samples.histograms[len(samples.values)] = value
+            samples.values.append(float("nan"))
+        else:
+            samples.values.append(value)
 
     def clear(self) -> None:
         self._series.clear()
@@ -125,10 +135,30 @@ class MemoryStorage:
         return _MemoryQuerier(self._series, mint, maxt)
 
 
+@dataclass(frozen=True, slots=True)
+class _Samples:
+    timestamps: list[int]
+    values: list[float]
+    histograms: dict[int, FloatHistogram]  # position in `values` -> histogram
+
+    def data(self, labels: Labels, mint: int, maxt: int) -> SeriesData | None:
+        t = np.asarray(self.timestamps, dtype=np.int64)
+        order = np.argsort(t, kind="stable")
+        t, v = t[order], np.asarray(self.values, dtype=np.float64)[order]
+        keep = (t >= mint) & (t <= maxt)
+        if not keep.any():
+            return None
+        hists = None
+        if self.histograms:
+            column = histogram_column(len(self.values))
+            for at, h in self.histograms.items():
+                column[at] = h
+            hists = column[order][keep]
+        return SeriesData(labels, t[keep], v[keep], hists)
+
+
 class _MemoryQuerier:
-    def __init__(
-        self, series: dict[Labels, tuple[list[int], list[float]]], mint: int, maxt: int
-    ) -> None:
+    def __init__(self, series: dict[Labels, _Samples], mint: int, maxt: int) -> None:
         self._series, self._mint, self._maxt = series, mint, maxt
 
     def select(
@@ -144,15 +174,11 @@ class _MemoryQuerier:
     def _selected(self, matchers: Sequence[Matcher]) -> list[SeriesData]:
         found = []
         for labels in sorted(self._series):
-            ts, vals = self._series[labels]
             if not matches_all(list(matchers), labels):
                 continue
-            t = np.asarray(ts, dtype=np.int64)
-            order = np.argsort(t, kind="stable")
-            t, v = t[order], np.asarray(vals, dtype=np.float64)[order]
-            keep = (t >= self._mint) & (t <= self._maxt)
-            if keep.any():
-                found.append(SeriesData(labels, t[keep], v[keep]))
+            data = self._series[labels].data(labels, self._mint, self._maxt)
+            if data is not None:
+                found.append(data)
         return found
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:

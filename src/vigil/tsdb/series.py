@@ -1,5 +1,14 @@
 """Series as values: one series (`SeriesData`), many in flat arrays (`SeriesBatch`), and
-the merges that join what several stores (blocks, the head, remote reads) return."""
+the merges that join what several stores (blocks, the head, remote reads) return.
+
+Native histogram samples ride beside the float columns: `histograms` is None when every
+sample is a float (the fast path, and all a float-only store ever returns); otherwise it is
+an object array aligned with `timestamps`, holding a `FloatHistogram` where the sample is a
+histogram and None where it is a float. A series may switch between the two over time. The
+`values` cell of a histogram sample is a plain NaN placeholder (never the stale marker: a
+stale histogram is stored as the float stale marker). Histograms stay Python objects: they
+are rare, and each carries many buckets.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +25,13 @@ from vigil.model import Labels
 _EMPTY_I64: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
 _EMPTY_F64: npt.NDArray[np.float64] = np.empty(0, dtype=np.float64)
 
+Histograms = npt.NDArray[np.object_]
+
+
+def histogram_column(n: int) -> Histograms:
+    """An object column of `n` float samples (all None), to put histograms in."""
+    return np.full(n, None, dtype=object)
+
 
 @dataclass(frozen=True, slots=True)
 class SeriesData:
@@ -24,6 +40,7 @@ class SeriesData:
     labels: Labels
     timestamps: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
+    histograms: Histograms | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +53,7 @@ class SeriesBatch:
     timestamps: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
     starts: npt.NDArray[np.int64]
+    histograms: Histograms | None = None
 
     @classmethod
     def of(cls, series: Sequence[SeriesData]) -> SeriesBatch:
@@ -49,7 +67,15 @@ class SeriesBatch:
             np.concatenate([s.timestamps for s in series]).astype(np.int64, copy=False),
             np.concatenate([s.values for s in series]).astype(np.float64, copy=False),
             starts,
+            _joined_histograms([(len(s.timestamps), s.histograms) for s in series]),
         )
+
+
+def _joined_histograms(parts: Sequence[tuple[int, Histograms | None]]) -> Histograms | None:
+    """The histogram columns of consecutive parts as one (None if no part has one)."""
+    if all(h is None for _, h in parts):
+        return None
+    return np.concatenate([histogram_column(n) if h is None else h for n, h in parts])
 
 
 def merge_series(streams: Sequence[Iterable[SeriesData]]) -> Iterator[SeriesData]:
@@ -72,15 +98,18 @@ def _merge_samples(parts: list[SeriesData]) -> SeriesData:
         return parts[0]
     ts = np.concatenate([p.timestamps for p in parts])
     vs = np.concatenate([p.values for p in parts])
+    hs = _joined_histograms([(len(p.timestamps), p.histograms) for p in parts])
     if all(
         a.timestamps.item(-1) < b.timestamps.item(0)
         for a, b in itertools.pairwise(p for p in parts if len(p.timestamps))
     ):
-        return SeriesData(parts[0].labels, ts, vs)  # blocks one after the other: no overlap
+        return SeriesData(parts[0].labels, ts, vs, hs)  # blocks one after the other: no overlap
     order = np.argsort(ts, kind="stable")
     ts, vs = ts[order], vs[order]
     last_of_run = np.append(ts[1:] != ts[:-1], True)
-    return SeriesData(parts[0].labels, ts[last_of_run], vs[last_of_run])
+    if hs is not None:
+        hs = hs[order][last_of_run]
+    return SeriesData(parts[0].labels, ts[last_of_run], vs[last_of_run], hs)
 
 
 def merge_batches(batches: Sequence[SeriesBatch]) -> SeriesBatch:
@@ -108,6 +137,14 @@ def merge_batches(batches: Sequence[SeriesBatch]) -> SeriesBatch:
     )
     ts = np.concatenate(views_t)
     vs = np.concatenate([batches[rank].values[a:z] for _, rank, a, z in segments])
+    hs = None
+    if any(b.histograms is not None for b in batches):
+        hs = _joined_histograms(
+            [
+                (z - a, None if (h := batches[rank].histograms) is None else h[a:z])
+                for _, rank, a, z in segments
+            ]
+        )
     lengths = np.fromiter((z - a for _, _, a, z in segments), np.int64, len(segments))
     counts = np.bincount(owners, weights=lengths, minlength=len(labels)).astype(np.int64)
     if overlap:  # stores overlap in time: sort, and keep the last store's sample
@@ -117,7 +154,9 @@ def merge_batches(batches: Sequence[SeriesBatch]) -> SeriesBatch:
         ts, vs, owner = ts[by_time], vs[by_time], owner[by_time]
         last = np.append((owner[1:] != owner[:-1]) | (ts[1:] != ts[:-1]), True)
         ts, vs, owner = ts[last], vs[last], owner[last]
+        if hs is not None:
+            hs = hs[by_time][last]
         counts = np.bincount(owner, minlength=len(labels)).astype(np.int64)
     starts = np.zeros(len(labels) + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
-    return SeriesBatch(tuple(labels), ts, vs, starts)
+    return SeriesBatch(tuple(labels), ts, vs, starts, hs)
