@@ -71,3 +71,21 @@ def test_repair_at_replay_keeps_what_repair_keeps_even_in_a_checkpoint(tmp_path:
     assert repair(tmp_path / "copy", TYPES, lambda p: None, apply=True) is not None
     assert _replayed(tmp_path / "copy") == _replayed(tmp_path / "live") == [b"\x07kept"]
     assert [p.name for p in list_segments(tmp_path / "live")] == []
+
+
+def test_records_after_a_zeroed_stretch_are_found_and_counted(tmp_path: Path) -> None:
+    wal = WAL(tmp_path, fsync="never")
+    for i in range(6):
+        wal.log([b"\x07" + bytes([i]) * 1000])
+    wal.close()
+    (segment,) = list_segments(tmp_path)
+    data = bytearray(segment.read_bytes())
+    record = len(data) // 6
+    data[record : 3 * record + 500] = bytes(2 * record + 500)  # records 1, 2 and half of 3
+    segment.write_bytes(bytes(data))
+    found: list[bytes] = []
+    stats = replay_log(tmp_path, TYPES, lambda p: found.append(bytes(p)), repair=True)
+    assert found == [b"\x07" + bytes(1000)]
+    assert stats.repaired is not None
+    assert (stats.repaired.offset, stats.repaired.reason) == (record, "zero record length")
+    assert stats.repaired.dropped_records == 2  # records 4 and 5 were readable

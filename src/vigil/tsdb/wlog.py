@@ -120,13 +120,13 @@ def _records(data: Data, types: frozenset[int]) -> Iterator[tuple[int, memoryvie
         offset = start + length
 
 
-_SCAN_WINDOW = 1 << 20
+_SCAN_WINDOW = 4 << 20
 
 
 def _next_valid_offset(data: Data, start: int, types: frozenset[int]) -> int | None:
-    """Where the next readable record starts after a bad one: offsets whose length field fits
-    the file and whose type byte is known are found a window at a time, and only those are
-    checked (a zeroed or garbage stretch is skipped at numpy speed)."""
+    """Where the next readable record starts after a bad one: offsets whose type byte is
+    known and whose length field fits the file are found a window at a time, and only those
+    are checked (a zeroed or garbage stretch is skipped at numpy speed)."""
     end = len(data) - HEADER.size  # a record needs its header and a type byte
     if start >= end:
         return None
@@ -135,14 +135,12 @@ def _next_valid_offset(data: Data, start: int, types: frozenset[int]) -> int | N
     known[sorted(types)] = True
     for lo in range(start, end, _SCAN_WINDOW):
         hi = min(lo + _SCAN_WINDOW, end)
-        length = raw[lo:hi].astype(np.int64)
+        at = np.flatnonzero(known[raw[lo + HEADER.size : hi + HEADER.size]]) + lo
+        length = raw[at].astype(np.int64)
         for byte in range(1, 4):
-            length |= raw[lo + byte : hi + byte].astype(np.int64) << (8 * byte)
-        room = len(data) - HEADER.size - np.arange(lo, hi, dtype=np.int64)
-        plausible = (
-            (length > 0) & (length <= room) & known[raw[lo + HEADER.size : hi + HEADER.size]]
-        )
-        for offset in (np.flatnonzero(plausible) + lo).tolist():
+            length |= raw[at + byte].astype(np.int64) << (8 * byte)
+        at = at[(length > 0) & (length <= len(data) - HEADER.size - at)]
+        for offset in at.tolist():
             if _check_record(data, offset, types)[0]:
                 return offset
     return None
