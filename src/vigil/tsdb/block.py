@@ -527,28 +527,38 @@ def open_blocks(parent_dir: Path, cache: DecodedCache | None = None) -> list[Blo
 def load_blocks(
     parent_dir: Path, cache: DecodedCache | None = None
 ) -> tuple[list[Block], list[CorruptBlockError]]:
-    """What a TSDB serves: `open_blocks`, but a block that does not open is kept marked
-    corrupt (queries over its range fail naming it), and one whose meta.json cannot be read
-    (so its range is unknown) is left out; both are logged and returned (the second list)."""
+    """What a TSDB serves: `open_blocks`, but a block that does not open is kept, marked
+    corrupt (reads over its range fail naming it), and one whose meta.json cannot be read
+    (its range is unknown) is left out and returned in the second list; each is logged."""
     if not parent_dir.is_dir():
         return [], []
     blocks: list[Block] = []
     unusable: list[CorruptBlockError] = []
-    for path in sorted(p for p in parent_dir.iterdir() if p.is_dir() and is_ulid(p.name)):
-        try:
-            blocks.append(Block.open(path, cache))
-            continue
-        except CorruptBlockError as err:
-            broken = err
-        try:
-            meta = read_meta(path)
-        except CorruptBlockError as err:
-            log.error("%s; the block is not loaded: its time range is unknown", err)
-            unusable.append(err)
-            continue
-        block = Block(path, meta, None, None, cache)
-        block.mark_corrupt(broken)
-        blocks.append(block)
+    try:
+        for path in sorted(p for p in parent_dir.iterdir() if p.is_dir() and is_ulid(p.name)):
+            try:
+                blocks.append(Block.open(path, cache))
+                continue
+            except CorruptBlockError as err:
+                broken = err
+            try:
+                meta = read_meta(path)
+            except CorruptBlockError as err:
+                log.error(
+                    "%s; the block is not loaded (its time range is unknown) until "
+                    "`vigil tsdb repair %s` moves it to quarantine",
+                    err,
+                    parent_dir,
+                )
+                unusable.append(err)
+                continue
+            block = Block(path, meta, None, None, cache)
+            block.mark_corrupt(broken)
+            blocks.append(block)
+    except BaseException:
+        for block in blocks:
+            block.close()
+        raise
     blocks.sort(key=lambda b: (b.meta.mint, b.meta.ulid))
     return blocks, unusable
 
