@@ -225,3 +225,76 @@ def test_evaluation_runs_off_the_event_loop(tmp_path: Path) -> None:
         await asyncio.wait_for(evaluation, 10)
 
     asyncio.run(scenario())
+
+
+class _FullDisk(MemoryAppender):
+    """A MemoryAppender whose commits fail like a full disk's while `full[0]`."""
+
+    def __init__(self, storage: MemoryStorage, series: list[Labels], full: list[bool]) -> None:
+        super().__init__(storage, series)
+        self._full = full
+
+    def commit(self) -> None:
+        if self._full[0]:
+            self.rollback()
+            raise OSError(28, "No space left on device")
+        super().commit()
+
+
+def test_alerts_reach_the_notifier_while_the_storage_refuses_their_series(
+    tmp_path: Path,
+) -> None:
+    """A full disk must not stop the rules that report it: each evaluation still hands its
+    alerts over, and the series are stored again once the disk has room."""
+
+    async def scenario() -> tuple[list[tuple[int, list[str]]], list[str]]:
+        clock = ManualClock(START)
+        (tmp_path / "rules.yml").write_text(
+            "groups:\n  - name: self\n    rules:\n      - alert: Always\n        expr: vector(1)\n"
+        )
+        config = parse_config(
+            "global: {evaluation_interval: 1m}\nrule_files: ['rules.yml']\n",
+            str(tmp_path / "prometheus.yml"),
+        )
+        storage, known, full = MemoryStorage(), list[Labels](), [True]
+        handed: list[tuple[int, list[str]]] = []
+
+        def notify(group: Any, t_ms: int) -> None:
+            handed.append(
+                (
+                    t_ms,
+                    [
+                        a.labels.get("alertname")
+                        for r in group.alerting_rules()
+                        for a in r.active_alerts()
+                    ],
+                )
+            )
+
+        manager = RuleManager(
+            engine_query_func(Engine(storage.queryable, EngineOptions(timeout_s=None))),
+            lambda: _FullDisk(storage, known, full),
+            storage.queryable,
+            clock,
+            notify=notify,
+            offload=inline,
+        )
+        manager.replace(manager.load(config))
+        group = manager.groups()[0]
+        first_ns = group.eval_timestamp_ns(int(START * 1e9)) + 60 * 10**9
+        await _settle()  # the group's task computes its first slot from START
+        for k in range(5):  # ALERTS are written from the third, once `for` state is restored
+            if k == 4:
+                full[0] = False
+            clock.set((first_ns + k * 60 * 10**9) / 1e9)
+            await _settle()
+        await manager.stop()
+        stored = sorted(s.labels.get("__name__") for s in storage.queryable(0, 10**13).select([]))
+        return handed, stored
+
+    handed, stored = asyncio.run(scenario())
+    first_ms = handed[0][0]
+    assert (handed, stored) == (
+        [(first_ms + 60_000 * k, ["Always"]) for k in range(5)],
+        ["ALERTS", "ALERTS_FOR_STATE"],
+    )

@@ -45,6 +45,7 @@ from vigil.exporter import (
 )
 from vigil.exporter.containers import ContainerExporter, build_exporter
 from vigil.exporter.selfmetrics import self_registry
+from vigil.model import METRIC_NAME, Labels
 from vigil.model.alert import Alert
 from vigil.model.clock import Clock, SystemClock
 from vigil.notify.heartbeat import GroupHealth, Heartbeat, rules_problem
@@ -64,6 +65,7 @@ from vigil.rules.notifier import (
 from vigil.scrape.manager import ScrapeManager
 from vigil.tsdb import CorruptDataError, StorageNotReady
 from vigil.tsdb.db import TSDB, TSDBOptions
+from vigil.tsdb.live import LiveSeriesQueryable
 from vigil.tsdb.snapshot import snapshot
 from vigil.tsdb.startup import StorageStartup
 from vigil.web.admin import AdminAPI
@@ -92,13 +94,19 @@ def default_rule_files() -> list[str]:
 TICK_SECONDS = 60.0
 
 
-def default_config(listen_address: str, self_scrape: SelfScrape | None = None) -> str:
-    """What vigil scrapes with no --config.file: itself, which serves this host's metrics."""
-    self_scrape = self_scrape or SelfScrape()
+def self_target(listen_address: str) -> str:
+    """The `instance` vigil scrapes itself as: its listen address, on loopback if it
+    listens on every address."""
     host, port = parse_listen_address(listen_address)
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
-    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def default_config(listen_address: str, self_scrape: SelfScrape | None = None) -> str:
+    """What vigil scrapes with no --config.file: itself, which serves this host's metrics."""
+    self_scrape = self_scrape or SelfScrape()
+    target = self_target(listen_address)
     access = ""
     if self_scrape.https:
         access += "    scheme: https\n    tls_config: {insecure_skip_verify: true}\n"
@@ -171,8 +179,17 @@ class Server:
         self.remote_read = RemoteReadQueryable(
             self.storage.querier, lambda: oldest_timestamp(self.tsdb)
         )
+        self._writes_failing = Labels.from_pairs(
+            [
+                (METRIC_NAME, "vigil_tsdb_writes_failing"),
+                ("instance", self_target(options.listen_address)),
+                ("job", "vigil"),
+            ]
+        )
         self.local_engine = Engine(
-            self.remote_read,
+            LiveSeriesQueryable(
+                self.remote_read, self._live_series, lambda: int(self.clock.now() * 1000)
+            ),
             EngineOptions(
                 lookback_delta_ms=options.lookback_delta_ms,
                 max_samples=options.query_max_samples,
@@ -468,11 +485,21 @@ class Server:
             return "applying the configuration"
         return status
 
+    def _live_series(self) -> list[tuple[Labels, float]]:
+        """vigil's own state that queries and rules read live, not from the storage it is
+        about: whether that storage can write."""
+        if self.storage.status() is not None:
+            return []
+        return [(self._writes_failing, float(self.tsdb.write_health.failure() is not None))]
+
     def health_problem(self) -> str | None:
         """Why vigil cannot vouch for itself now (the heartbeat is withheld), or None."""
         status = self.storage.status()
         if status is not None:
             return f"storage: {status}"
+        writes = self.tsdb.write_health.problem()
+        if writes is not None:
+            return writes
         if self.notifier.queue_length() >= self.options.notification_queue_capacity:
             return "the alert notification queue is full"
         groups = [

@@ -252,13 +252,20 @@ class Group:
         if not samples:
             return
         appender = self.appendable()
-        refs = appender.refs_for([labels for labels, _ in samples])
-        values = np.fromiter((v for _, v in samples), dtype=np.float64, count=len(samples))
-        keep = refs >= 0
-        appender.append_batch(
-            refs[keep], np.full(int(keep.sum()), t_ms, dtype=np.int64), values[keep]
-        )
-        appender.commit()
+        try:
+            refs = appender.refs_for([labels for labels, _ in samples])
+            values = np.fromiter((v for _, v in samples), dtype=np.float64, count=len(samples))
+            keep = refs >= 0
+            appender.append_batch(
+                refs[keep], np.full(int(keep.sum()), t_ms, dtype=np.int64), values[keep]
+            )
+            appender.commit()
+        except OSError as err:
+            # Storage that cannot write (a full disk) logs and alerts on its own; the alerts
+            # evaluated here must still reach the notifier, so the group goes on.
+            appender.rollback()
+            if self.logger is not None:
+                self.logger.debug("group %s: results not stored: %s", self.key, err)
 
 
 def _metric_names_read(rule: Rule) -> frozenset[str] | None:

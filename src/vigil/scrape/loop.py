@@ -276,7 +276,9 @@ class ScrapeLoop:
             error = str(err)
         try:
             error = self._append(read, t_ms, start, error, limited)
-        except Exception as err:  # e.g. the store refused the commit: report it, keep looping
+        except OSError as err:  # storage that cannot write logs it itself, once a minute
+            error = f"append failed: {err}"
+        except Exception as err:  # any other refusal: report it, keep looping
             log.exception("scrape of %s: appending failed", target.url)
             error = f"append failed: {err}"
         if read is not None:

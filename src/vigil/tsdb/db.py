@@ -48,6 +48,7 @@ from vigil.tsdb.wlog import (
     WALMetrics,
     remove_stale_temp_dirs,
 )
+from vigil.tsdb.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +220,11 @@ class TSDB:
         replay_stats: ReplayStats,
         block_cache: DecodedCache | None = None,
         unusable_blocks: Sequence[CorruptBlockError] = (),
+        write_health: WriteHealth | None = None,
     ) -> None:
         """`unusable_blocks`: block directories left out because their range is unknown."""
         self.path = path
+        self.write_health = write_health if write_health is not None else WriteHealth(clock)
         self.block_cache = block_cache
         self.options = options
         self.head = head
@@ -364,12 +367,14 @@ class TSDB:
             raise
         if stats.repaired is not None:
             wal_metrics.repair_time.set(clock())
+        health = WriteHealth(clock, registry)
         wal = WAL(
             wal_dir,
             options.wal_segment_size,
             options.wal_fsync,
             wal_metrics,
             sync_interval_s=options.wal_fsync_interval_s,
+            health=health,
         )
         head.attach_wal(wal)
         log.info(
@@ -382,7 +387,9 @@ class TSDB:
             stats.samples,
             len(blocks),
         )
-        return cls(path, options, clock, head, wal, blocks, lock, metrics, stats, cache, unusable)
+        return cls(
+            path, options, clock, head, wal, blocks, lock, metrics, stats, cache, unusable, health
+        )
 
     # ----- the two seams -----
 

@@ -36,6 +36,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
 
 from vigil.tsdb.fileutil import fsync_dir
+from vigil.tsdb.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
 
@@ -483,8 +484,11 @@ class WAL:
         metrics: WALMetrics | None = None,
         clock: Callable[[], float] = time.perf_counter,
         sync_interval_s: float = 1.0,
+        health: WriteHealth | None = None,
     ) -> None:
+        """`health` hears of every write's outcome (what self-monitoring reads)."""
         self.directory = directory
+        self.health = health
         self.segment_size = segment_size
         self.fsync_policy: FsyncPolicy = fsync
         self.sync_interval_s = sync_interval_s
@@ -525,11 +529,15 @@ class WAL:
                 self.metrics.writes_failed.inc()
                 self._undo_partial_write(segment)
                 reason = "no space left on device" if err.errno == errno.ENOSPC else err.strerror
+                if self.health is not None:
+                    self.health.failed(reason or str(err), len(data))
                 raise WALWriteError(
                     err.errno,
                     f"writing {len(data)} bytes to WAL segment {segment.path} failed ({reason}); "
                     "this commit was not applied, earlier commits are intact",
                 ) from err
+            if self.health is not None:
+                self.health.succeeded(len(data))
             segment.size += len(data)
             self._written += len(data)
             if self._dirty_since is None:
