@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -123,3 +124,61 @@ def test_server_pings_the_heartbeat_url(tmp_path: Path) -> None:
             pings = sink.wait(2, 30)
     assert {p.path for p in pings} == {"/ping/abc"}
     assert json.loads(pings[0].body)["alerts"][0]["labels"]["alertname"] == "Watchdog"
+
+
+STORAGE = "storage cannot write (no space left on device) for 12s, 40 writes refused"
+
+
+@pytest.mark.parametrize(
+    ("fail_url", "want_posts", "want_log"),
+    [
+        (
+            "",
+            ["/ping/abc", "/ping/abc"],
+            "heartbeat withheld until vigil is healthy again: " + STORAGE,
+        ),
+        (
+            "http://ping.example/ping/abc/fail",
+            ["/ping/abc", f"/ping/abc/fail {STORAGE}", f"/ping/abc/fail {STORAGE}", "/ping/abc"],
+            "heartbeat reported to http://ping.example/… until vigil is healthy again: " + STORAGE,
+        ),
+    ],
+    ids=["pings stop", "failure URL"],
+)
+def test_an_unhealthy_vigil_stops_pinging_or_pings_the_failure_url_and_logs_it_once(
+    fail_url: str, want_posts: list[str], want_log: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    posts: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        text = request.content.decode() if request.url.path.endswith("/fail") else ""
+        posts.append(f"{request.url.path} {text}".strip())
+        return httpx.Response(200)
+
+    async def scenario() -> None:
+        clock = ManualClock(START)
+        problem: list[str | None] = [None]
+        beat = Heartbeat(
+            "http://ping.example/ping/abc",
+            clock,
+            lambda: problem[0],
+            fail_url=fail_url,
+            interval=60,
+            transport=httpx.MockTransport(handle),
+        )
+        assert await beat.beat()
+        problem[0] = STORAGE
+        clock.advance(60)
+        assert not await beat.beat()
+        clock.advance(60)
+        assert not await beat.beat()
+        problem[0] = None
+        clock.advance(60)
+        assert await beat.beat()
+
+    caplog.set_level(logging.INFO, logger="vigil.notify.heartbeat")
+    asyncio.run(scenario())
+    assert (posts, [r.getMessage() for r in caplog.records]) == (
+        want_posts,
+        [want_log, "heartbeat resumes: vigil is healthy again"],
+    )

@@ -57,6 +57,7 @@ class ServerOptions:
     host_collectors: bool = True
     alertmanager_config_file: Path | None = None
     heartbeat_url: str = ""
+    heartbeat_fail_url: str = ""
     heartbeat_interval_s: float = 60.0
     default_rules: bool = True
     alertmanager_enabled: bool = True
@@ -199,6 +200,15 @@ FLAGS = (
         kinds.TEXT,
         "dead man's switch: POST here every --heartbeat.interval while rules and "
         "notifications work (a healthchecks-style ping URL or an Alertmanager webhook)",
+    ),
+    Flag(
+        "heartbeat.fail-url",
+        "heartbeat_fail_url",
+        kinds.TEXT,
+        "while vigil cannot vouch for itself (its storage cannot write, rules run late, the "
+        "notification queue is full), POST the reason here every --heartbeat.interval instead "
+        "of pinging --heartbeat.url (a healthchecks-style <ping URL>/fail); without it the "
+        "pings just stop",
     ),
     Flag(
         "heartbeat.interval",

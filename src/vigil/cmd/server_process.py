@@ -278,6 +278,7 @@ class Server:
                 self.options.heartbeat_url,
                 self.clock,
                 self.health_problem,
+                fail_url=self.options.heartbeat_fail_url,
                 interval=self.options.heartbeat_interval_s,
                 external_url=self.options.external_url,
                 registry=self.registry,

@@ -1,7 +1,9 @@
 """The dead man's switch: a vigil on the app's VM dies with the VM, and a dead box sends no
-alert. While the rule engine and the notifier are healthy, `Heartbeat` POSTs to an external
-URL every interval; whatever watches that URL (a healthchecks-style service, or another
-Alertmanager's webhook receiver) alerts when the pings stop.
+alert. While the rule engine, the notifier and the storage are healthy, `Heartbeat` POSTs to
+an external URL every interval; whatever watches that URL (a healthchecks-style service, or
+another Alertmanager's webhook receiver) alerts when the pings stop. While vigil is not
+healthy the pings stop, or, given a failure URL (healthchecks' `<ping URL>/fail`), the reason
+is POSTed there instead, so the alert comes at once and says why.
 
 The body is Alertmanager's webhook payload (version 4) carrying a firing `Watchdog` alert, so
 the same URL type works for ping services (which ignore the body) and for Alertmanagers.
@@ -76,7 +78,8 @@ def payload(external_url: str, now_rfc3339: str) -> bytes:
 
 
 class Heartbeat:
-    """Pings `url` every `interval` seconds while `problem()` returns None."""
+    """Pings `url` every `interval` seconds while `problem()` returns None; otherwise POSTs
+    the problem as text to `fail_url`, if there is one."""
 
     def __init__(
         self,
@@ -84,12 +87,15 @@ class Heartbeat:
         clock: Clock,
         problem: Callable[[], str | None],
         *,
+        fail_url: str = "",
         interval: float = DEFAULT_INTERVAL,
         external_url: str = "",
         registry: CollectorRegistry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url
+        self.fail_url = fail_url
+        self._unhealthy = False
         self._clock = clock
         self._problem = problem
         self._interval = interval
@@ -97,7 +103,7 @@ class Heartbeat:
         self._client = httpx.AsyncClient(
             transport=transport,
             timeout=min(10.0, interval),
-            headers={"User-Agent": f"vigil/{__version__}", "Content-Type": "application/json"},
+            headers={"User-Agent": f"vigil/{__version__}"},
         )
         registry = registry if registry is not None else CollectorRegistry()
         self._last_success = Gauge(
@@ -117,25 +123,41 @@ class Heartbeat:
         )
 
     async def beat(self) -> bool:
-        """One ping, unless vigil is unhealthy; True when the URL took it."""
+        """One ping, unless vigil is unhealthy; True when the URL took it. Becoming unhealthy
+        and healthy again is logged once each, not at every beat."""
         problem = self._problem()
         if problem is not None:
             self._skipped.inc()
-            log.warning("heartbeat withheld: %s", problem)
+            if not self._unhealthy:
+                self._unhealthy = True
+                where = f"reported to {_redact(self.fail_url)}" if self.fail_url else "withheld"
+                log.warning("heartbeat %s until vigil is healthy again: %s", where, problem)
+            if self.fail_url:
+                await self._post(self.fail_url, problem.encode(), "text/plain; charset=utf-8")
             return False
+        if self._unhealthy:
+            self._unhealthy = False
+            log.warning("heartbeat resumes: vigil is healthy again")
         now = self._clock.now()
-        stamp = _rfc3339(now)
+        body = payload(self._external_url, _rfc3339(now))
+        if not await self._post(self.url, body, "application/json"):
+            return False
+        self._last_success.set(now)
+        return True
+
+    async def _post(self, url: str, body: bytes, content_type: str) -> bool:
         try:
-            response = await self._client.post(self.url, content=payload(self._external_url, stamp))
+            response = await self._client.post(
+                url, content=body, headers={"Content-Type": content_type}
+            )
         except httpx.HTTPError as err:
             self._failures.inc()
-            log.error("heartbeat to %s failed: %s", _redact(self.url), err)
+            log.error("heartbeat to %s failed: %s", _redact(url), err)
             return False
         if response.status_code // 100 != 2:
             self._failures.inc()
-            log.error("heartbeat to %s answered %d", _redact(self.url), response.status_code)
+            log.error("heartbeat to %s answered %d", _redact(url), response.status_code)
             return False
-        self._last_success.set(now)
         return True
 
     async def run(self) -> None:
