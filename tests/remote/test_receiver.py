@@ -1,10 +1,13 @@
 """`POST /api/v1/write` into a real TSDB: what a valid push stores (bit-exact, staleness markers
-included), and each kind of bad push answered 400 with a clear message, leaving what was
-stored before untouched."""
+included), each kind of bad push answered 400 with a clear message, leaving what was stored
+before untouched, and a push the storage cannot take now answered 503 for a retry."""
 
 from __future__ import annotations
 
+import errno
+import logging
 import math
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -15,9 +18,11 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from vigil.model import Labels, Matcher
+from vigil.model.clock import ManualClock
 from vigil.remote.prompb import Label, MetricMetadata, Sample, TimeSeries, WriteRequest
 from vigil.remote.receiver import (
     DISABLED_MESSAGE,
+    RETRY_AFTER_S,
     CommittingAppender,
     ReceiverOptions,
     WriteReceiver,
@@ -259,3 +264,50 @@ def test_refused_samples_create_no_series(tmp_path: Path) -> None:
         status, text = _post(client, body)
         assert (status, db.head.num_series) == (400, 0)
         assert text.startswith("2000 of 2000 samples refused (2000 out of bounds (too far")
+
+
+def test_a_full_disk_is_answered_503_with_retry_after_and_logged_once_a_minute(
+    tsdb: TSDB, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sender keeps what a full disk refused and retries (Prometheus retries any 5xx);
+    a push every few ms is a log line a minute, with the count, never a traceback."""
+    clock = ManualClock(NOW_MS / 1000)
+    full = [True]
+    write = os.write
+
+    def disk(fd: int, data: bytes | memoryview) -> int:
+        if full[0]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write(fd, data)
+
+    monkeypatch.setattr(os, "write", disk)
+    caplog.set_level(logging.INFO, logger="vigil.remote.receiver")
+    receiver = WriteReceiver(tsdb.appender, clock=clock.now)
+    answers = []
+    with TestClient(Starlette(routes=list(receiver.routes()))) as client:
+        for k in range(4):
+            if k == 3:
+                clock.advance(61)
+            response = client.post("/api/v1/write", content=_push(_series(UP, UP_POINTS)))
+            answers.append(
+                (response.status_code, response.headers.get("Retry-After"), response.text)
+            )
+        full[0] = False
+        answers.append((_post(client, _push(_series(UP, UP_POINTS)))[0], None, ""))
+    refused = (503, str(RETRY_AFTER_S), "storage cannot write: No space left on device")
+    assert answers == [refused] * 4 + [(204, None, "")]
+    logged = [r for r in caplog.records if r.name == "vigil.remote.receiver"]
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in logged] == [
+        (
+            "ERROR",
+            "remote write refused with 503: storage cannot write: No space left on device",
+            None,
+        ),
+        (
+            "ERROR",
+            "remote write: 3 requests refused with 503 in the last 61s: "
+            "storage cannot write: No space left on device",
+            None,
+        ),
+    ]
+    assert _stored(tsdb) == {Labels.from_dict(UP): _bits(UP_POINTS)}

@@ -7,12 +7,17 @@ protobuf runtime's message objects; its samples go into the TSDB as one appender
 A request the head refuses part of (out of order, duplicate timestamp with another value,
 too old) is answered 400 naming what was refused, so the sender drops it instead of retrying
 forever; the samples of it that could be stored are kept, as is everything stored before.
+A request the storage cannot take now (a full disk, the WAL still replaying) is answered 503
+with `Retry-After`, so the sender keeps it and retries; those refusals are logged once a
+minute with their count, not once per request.
 Metadata is accepted and ignored (vigil keeps no metadata store yet).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -77,6 +82,39 @@ class ReceiverOptions:
 
     max_body_bytes: int = 32 << 20  # snappy-compressed, as sent
     max_decoded_bytes: int = 128 << 20  # the protobuf after decompression
+
+
+RETRY_AFTER_S = 30
+"""What a 503 asks the sender to wait: storage that cannot write is rarely repaired sooner."""
+
+LOG_EVERY_S = 60.0
+
+
+class StorageRefusals:
+    """Requests answered 503 because the storage cannot take them: the first is logged at
+    once, later ones at most once per `every_s` with their count and the last reason."""
+
+    def __init__(self, clock: Callable[[], float], every_s: float = LOG_EVERY_S) -> None:
+        self._clock = clock
+        self._every_s = every_s
+        self._logged_at: float | None = None
+        self._unlogged = 0
+
+    def refused(self, reason: str) -> None:
+        now = self._clock()
+        self._unlogged += 1
+        if self._logged_at is not None and now - self._logged_at < self._every_s:
+            return
+        if self._logged_at is None:
+            log.error("remote write refused with 503: %s", reason)
+        else:
+            log.error(
+                "remote write: %d requests refused with 503 in the last %.0fs: %s",
+                self._unlogged,
+                now - self._logged_at,
+                reason,
+            )
+        self._logged_at, self._unlogged = now, 0
 
 
 class WriteRejected(Exception):
@@ -367,10 +405,12 @@ class WriteReceiver:
         appendable: Callable[[], CommittingAppender],
         options: ReceiverOptions = ReceiverOptions(),
         enabled: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._appendable = appendable
         self._options = options
         self._enabled = enabled
+        self._refusals = StorageRefusals(clock)
 
     def routes(self) -> Sequence[BaseRoute]:
         return [Route("/api/v1/write", self.write, methods=["POST"])]
@@ -385,7 +425,11 @@ class WriteReceiver:
             log.warning("remote write from %s refused: %s", _client(request), err.message)
             return PlainTextResponse(err.message, status_code=err.status)
         except StorageNotReady as err:  # the WAL is still replaying: the sender retries a 5xx
-            return PlainTextResponse(str(err), status_code=503)
+            return _retry_later(str(err))
+        except OSError as err:  # the commit was refused whole: nothing of it was stored
+            reason = f"storage cannot write: {os.strerror(err.errno) if err.errno else err}"
+            self._refusals.refused(reason)
+            return _retry_later(reason)
         problem = refusal(result, total)
         if problem is not None:
             log.warning("remote write from %s: %s", _client(request), problem)
@@ -405,6 +449,10 @@ class WriteReceiver:
         if body is None:
             raise too_large
         return body
+
+
+def _retry_later(message: str) -> Response:
+    return PlainTextResponse(message, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def _client(request: Request) -> str:
