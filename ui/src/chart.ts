@@ -53,6 +53,13 @@ export interface ChartOptions {
   softMax?: number | null;
   /** The hover tooltip; default multi (every series at the hovered time), `mode: "none"` for none. */
   tooltip?: TooltipOptions;
+  /**
+   * A drag across the plot calls this with the selected times (Unix seconds) instead of
+   * zooming this chart alone: the page sets its range (Grafana's dashboards).
+   */
+  onZoom?: (from: number, to: number) => void;
+  /** Charts with the same key share the crosshair (Grafana's graphTooltip 1) and, with `tooltip`, the tooltip (2). */
+  sync?: { key: string; tooltip: boolean };
 }
 
 export interface Chart {
@@ -123,7 +130,14 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
     height: options.height,
     series,
     legend: { show: options.legend ?? true, live: true },
-    cursor: { points: { size: 6 }, drag: { x: true, y: false } },
+    cursor: {
+      points: { size: 6 },
+      drag: { x: true, y: false, setScale: !options.onZoom },
+      // Only the pointer's moves are shared, never a drag's selection.
+      sync: options.sync
+        ? { key: options.sync.key, scales: ["x", null], filters: { pub: (type: string) => type === "mousemove" || type === "mouseleave" } }
+        : undefined,
+    },
     scales: {
       x: { time: true },
       y: {
@@ -141,10 +155,17 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
         values: (_u, splits) => splits.map((v) => format(options.series.some((s) => s.negate) ? Math.abs(v) : v)),
       },
     ],
-    hooks: options.thresholds?.length ? thresholdHooks(options.thresholds, options.thresholdsStyle ?? "line") : {},
+    hooks: {
+      ...(options.thresholds?.length ? thresholdHooks(options.thresholds, options.thresholdsStyle ?? "line") : {}),
+      ...(options.onZoom ? { setSelect: [zoomHook(options.onZoom)] } : {}),
+    },
     plugins: tooltip.mode === "none"
       ? []
-      : [tooltipPlugin(tooltip, options.series.map((s, i) => ({ label: s.label, color: colors[i], values: raw[i], hidden: s.hideFromTooltip })), format)],
+      : [tooltipPlugin(
+          { ...tooltip, shared: options.sync?.tooltip ?? false },
+          options.series.map((s, i) => ({ label: s.label, color: colors[i], values: raw[i], hidden: s.hideFromTooltip })),
+          format,
+        )],
   };
   const plot = new uPlot(opts, [Array.from(options.timestamps), ...drawn] as uPlot.AlignedData, el);
   const observer = new ResizeObserver(() => {
@@ -158,6 +179,18 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
       observer.disconnect();
       plot.destroy();
     },
+  };
+}
+
+/** The selection a drag made, handed over as a time range and then cleared. */
+function zoomHook(onZoom: (from: number, to: number) => void): (u: uPlot) => void {
+  return (u) => {
+    const { left, width } = u.select;
+    if (width < 3) return;
+    const from = u.posToVal(left, "x");
+    const to = u.posToVal(left + width, "x");
+    u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+    if (to > from) onZoom(from, to);
   };
 }
 

@@ -26,10 +26,15 @@ export function navigate(href: string, replace = false): void {
   for (const listener of listeners) listener();
 }
 
-/** Keeps page state (query, range, variables) in the URL without reloading the page. */
-export function setParams(params: URLSearchParams): void {
+/**
+ * Keeps page state (query, range, variables) in the URL without reloading the page; `push`
+ * adds a history entry (a new time range, so Back returns to the one before).
+ */
+export function setParams(params: URLSearchParams, push = false): void {
   const q = params.toString();
-  history.replaceState(null, "", q ? `${location.pathname}?${q}` : location.pathname);
+  const href = q ? `${location.pathname}?${q}` : location.pathname;
+  if (push && href !== location.pathname + location.search) history.pushState(null, "", href);
+  else history.replaceState(null, "", href);
 }
 
 window.addEventListener("popstate", () => {

@@ -18,6 +18,8 @@ export interface TooltipOptions {
   hideZeros?: boolean;
   /** Rows shown in multi mode before "+N more" (default 20). */
   maxRows?: number;
+  /** Shown also when the cursor is another chart's, shared through uPlot's cursor sync (Grafana's graphTooltip 2). */
+  shared?: boolean;
 }
 
 /** What the tooltip reads per series (index 0 = the first data series, uPlot's series 1). */
@@ -135,7 +137,7 @@ export function tooltipPlugin(
     const idx = u.cursor.idx;
     const left = u.cursor.left ?? -1;
     const top = u.cursor.top ?? -1;
-    if (idx === null || idx === undefined || left < 0 || top < 0) {
+    if (idx === null || idx === undefined || left < 0 || top < 0 || (!options.shared && !u.cursor.event)) {
       hide();
       return;
     }

@@ -1,12 +1,14 @@
 // One imported Grafana dashboard: header (time range, refresh), variables bar, and the
 // 24-column grid with rows and repeats; every panel runs its queries through one small
 // concurrency limit and reports its state in data-panel-state (ui.md's contract).
+import { promGet } from "../api";
+import type { TSDBStatus } from "../api/types/status-tsdb";
 import { h, replace } from "../dom";
 import { setParams } from "../router";
 import { type Scope, interpolate, parseDuration, single } from "./interpolate";
 import { PANELS } from "./panels";
 import { Limiter, datasourceProblem, runQueries } from "./queries";
-import { QUICK_RANGES, REFRESH_CHOICES, type TimeRange, describeRange, localTime, parseTime, resolveRange } from "./time";
+import { QUICK_RANGES, REFRESH_CHOICES, type TimeRange, describeRange, localTime, parseTime, resolveRange, shiftRange, zoomOut } from "./time";
 import type { GrafanaPanel, PanelState } from "./types";
 import { ALL, type Variable, dependents, parseVariables, refreshVariables, selectedValues, variableBar, variableScope, writeParams } from "./variables";
 import "./dashboards.css";
@@ -19,6 +21,8 @@ export interface DashboardModel {
   templating?: { list?: unknown[] };
   time?: { from?: string; to?: string };
   refresh?: string | boolean;
+  /** 0: each panel its own crosshair; 1: shared crosshair; 2: shared crosshair and tooltip. */
+  graphTooltip?: number;
   [key: string]: unknown;
 }
 
@@ -168,11 +172,17 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
   const varsBox = h("div", { class: "dash-vars-box" });
   const grid = h("div", { class: "dash-grid" });
   const rangeText = h("span", { class: "range-text muted", "aria-live": "polite" });
+  const since = h("span", { class: "collecting-since muted", hidden: true });
+  /** The oldest sample the server holds (Unix ms), once known. */
+  let oldest: number | null = null;
+  const sync = model.graphTooltip === 1 || model.graphTooltip === 2 ? { key: `dashboard:${uid}`, tooltip: model.graphTooltip === 2 } : undefined;
 
   // ---- header: time picker, refresh, auto-refresh
   const rangeSelect = h("select", { "aria-label": "Time range", class: "time-range" });
   for (const [from, text] of QUICK_RANGES) rangeSelect.append(h("option", { value: from }, text));
-  rangeSelect.append(h("option", { value: "custom" }, "Custom range"));
+  /** A relative range not among the quick ones ("Last 2h" after a zoom out) gets an option of its own. */
+  const otherLast = h("option", { hidden: true });
+  rangeSelect.append(otherLast, h("option", { value: "custom" }, "Custom range"));
   const fromInput = h("input", { type: "text", "aria-label": "From", class: "time-from", size: 19 });
   const toInput = h("input", { type: "text", "aria-label": "To", class: "time-to", size: 19 });
   const customForm = h("form", { class: "time-custom" }, fromInput, toInput, h("button", { type: "submit" }, "Apply"));
@@ -184,23 +194,39 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
   for (const c of choices) autoSelect.append(h("option", { value: c }, c ? `Every ${c}` : "Auto refresh off"));
 
   const syncHeader = (): void => {
-    const quick = range.raw.to === "now" && QUICK_RANGES.some(([f]) => f === range.raw.from);
+    const relative = range.raw.to === "now" && /^now-\d+[smhdwMy]$/.test(range.raw.from);
+    const quick = relative || (range.raw.to === "now" && QUICK_RANGES.some(([f]) => f === range.raw.from));
+    otherLast.hidden = !relative || QUICK_RANGES.some(([f]) => f === range.raw.from);
+    if (!otherLast.hidden) {
+      otherLast.value = range.raw.from;
+      otherLast.textContent = describeRange(range);
+    }
     rangeSelect.value = quick ? range.raw.from : "custom";
     customForm.hidden = quick;
     fromInput.value = /^\d+$/.test(range.raw.from) ? localTime(range.from) : range.raw.from;
     toInput.value = /^\d+$/.test(range.raw.to) ? localTime(range.to) : range.raw.to;
     rangeText.textContent = quick ? "" : describeRange(range);
     autoSelect.value = refresh;
+    // On an install younger than the range, the graphs start part-way: say why.
+    since.hidden = oldest === null || oldest <= range.from || oldest >= range.to;
+    if (oldest !== null) since.textContent = `collecting since ${clockTime(oldest, range)}`;
   };
 
-  const writeUrl = (): void => {
+  /** A new range from the picker, a drag, zoom out or a shift: a history entry of its own. */
+  const setRange = (raw: { from: string; to: string }): void => {
+    range = resolveRange(raw.from, raw.to);
+    void timeChanged(true);
+  };
+
+  /** `push`: a new history entry (range changes), else the current one is rewritten. */
+  const writeUrl = (push = false): void => {
     const p = new URLSearchParams(location.search);
     p.set("from", range.raw.from);
     p.set("to", range.raw.to);
     if (refresh !== defaultRefresh) p.set("refresh", refresh);
     else p.delete("refresh");
     writeParams(vars, p);
-    setParams(p);
+    setParams(p, push);
   };
 
   rangeSelect.addEventListener("change", () => {
@@ -209,8 +235,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
       fromInput.focus();
       return;
     }
-    range = resolveRange(rangeSelect.value, "now");
-    void timeChanged();
+    setRange({ from: rangeSelect.value, to: "now" });
   });
   customForm.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -230,8 +255,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
       return;
     }
     customError.textContent = "";
-    range = resolveRange(f, t, now);
-    void timeChanged();
+    setRange({ from: f, to: t });
   });
   refreshButton.addEventListener("click", () => void timeChanged());
   autoSelect.addEventListener("change", () => {
@@ -251,12 +275,36 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     }
   };
 
+  const zoomOutNow = (): void => setRange(zoomOut(range, Date.now()));
+  const navButton = (label: string, text: string, onclick: () => void): HTMLButtonElement =>
+    h("button", { type: "button", class: "time-nav", "aria-label": label, title: label, onclick }, text);
   const header = h(
     "header",
     { class: "dash-header" },
     h("h1", null, title),
-    h("div", { class: "toolbar dash-controls" }, rangeText, rangeSelect, customForm, refreshButton, autoSelect),
+    h(
+      "div",
+      { class: "toolbar dash-controls" },
+      since,
+      rangeText,
+      navButton("Earlier by half the range", "‹", () => setRange(shiftRange(range, -1, Date.now()))),
+      rangeSelect,
+      customForm,
+      navButton("Later by half the range", "›", () => setRange(shiftRange(range, 1, Date.now()))),
+      navButton("Zoom out (Ctrl+Z)", "Zoom out", zoomOutNow),
+      refreshButton,
+      autoSelect,
+    ),
   );
+  const onKey = (event: KeyboardEvent): void => {
+    const target = event.target as HTMLElement | null;
+    if (target?.closest("input, textarea, select, [contenteditable]")) return;
+    if ((event.ctrlKey || event.metaKey) && !event.shiftKey && !event.altKey && event.key.toLowerCase() === "z") {
+      event.preventDefault();
+      zoomOutNow();
+    }
+  };
+  document.addEventListener("keydown", onKey);
   dash.append(header, varsBox, grid);
   root.append(dash);
 
@@ -287,11 +335,11 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     build();
   };
 
-  const timeChanged = async (): Promise<void> => {
+  const timeChanged = async (push = false): Promise<void> => {
     const mine = ++generation;
     range = resolveRange(range.raw.from, range.raw.to);
     syncHeader();
-    writeUrl();
+    writeUrl(push);
     dash.setAttribute("data-dashboard-state", "loading");
     const before = JSON.stringify(vars.map((v) => [v.options, v.current]));
     await loadVariables(null, true);
@@ -368,6 +416,8 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
         from: range.from / 1000,
         to: range.to / 1000,
         interpolate: (text: string) => interpolate(text, scope, "text"),
+        onZoom: (from: number, to: number) => setRange({ from: String(Math.round(from * 1000)), to: String(Math.round(to * 1000)) }),
+        sync,
       });
       view.cleanup = typeof done === "function" ? done : null;
       setState(view, "rendered");
@@ -472,6 +522,10 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
 
   syncHeader();
   schedule();
+  void oldestSample().then((t) => {
+    oldest = t;
+    if (!closed) syncHeader();
+  });
   void (async () => {
     const mine = ++generation;
     // When the URL (or the saved dashboard) already names every variable's value, panels
@@ -493,6 +547,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
 
   return () => {
     closed = true;
+    document.removeEventListener("keydown", onKey);
     if (timer !== undefined) window.clearInterval(timer);
     for (const v of views) {
       v.run++;
@@ -501,4 +556,21 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     }
     views = [];
   };
+}
+
+/** When the server's oldest sample was taken (Unix ms), from the TSDB status; null if unknown or empty. */
+async function oldestSample(): Promise<number | null> {
+  try {
+    const status = await promGet<TSDBStatus>("/api/v1/status/tsdb");
+    const times = [status.headStats.minTime, ...(status.blocks ?? []).map((b) => b.minTime)].filter((t) => t > 0);
+    return times.length ? Math.min(...times) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** "03:21", with the date when the range spans more than a day. */
+function clockTime(ms: number, range: TimeRange): string {
+  const text = localTime(ms);
+  return range.to - range.from > 86_400_000 ? text.slice(0, 16) : text.slice(11, 16);
 }

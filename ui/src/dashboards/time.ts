@@ -102,3 +102,31 @@ export function localTime(ms: number): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
+
+/** A span as date math ("now-90m"): the largest unit that divides it, else seconds. */
+function lastSpan(ms: number): string {
+  for (const unit of ["w", "d", "h", "m"]) if (ms % UNIT_MS[unit] === 0) return `now-${ms / UNIT_MS[unit]}${unit}`;
+  return `now-${Math.max(1, Math.round(ms / 1000))}s`;
+}
+
+/**
+ * A range from `from` to `to` (Unix ms) as written in the URL; one reaching past now becomes
+ * the same span up to now, relative ("now-2h" to "now"), so it keeps moving with the clock.
+ */
+export function rangeOf(from: number, to: number, now: number): { from: string; to: string } {
+  if (to >= now) return { from: lastSpan(Math.max(1000, Math.round(to - from))), to: "now" };
+  return { from: String(Math.round(from)), to: String(Math.round(to)) };
+}
+
+/** Grafana's zoom out: `factor` times the span around the same centre. */
+export function zoomOut(range: TimeRange, now: number, factor = 2): { from: string; to: string } {
+  const span = range.to - range.from;
+  const centre = range.from + span / 2;
+  return rangeOf(centre - (span * factor) / 2, centre + (span * factor) / 2, now);
+}
+
+/** Grafana's time shift: half the span earlier (`dir` -1) or later (1). */
+export function shiftRange(range: TimeRange, dir: 1 | -1, now: number): { from: string; to: string } {
+  const by = ((range.to - range.from) / 2) * dir;
+  return rangeOf(range.from + by, range.to + by, now);
+}

@@ -96,6 +96,10 @@ export interface PanelContext {
   to: number;
   /** Replaces template variables and $__ macros in a string (titles, legends, text). */
   interpolate(text: string): string;
+  /** Sets the dashboard's range (Unix seconds), for a drag across a graph. */
+  onZoom?: (from: number, to: number) => void;
+  /** The dashboard's shared crosshair / tooltip (graphTooltip 1 / 2); absent when each panel has its own. */
+  sync?: { key: string; tooltip: boolean };
 }
 
 /**

@@ -279,6 +279,8 @@ function draw(el: HTMLElement, ctx: PanelContext, plan: Plan, timestamps: Float6
     thresholds: plan.thresholds,
     thresholdsStyle: plan.thresholdsStyle,
     tooltip: plan.tooltip,
+    onZoom: ctx.onZoom,
+    sync: ctx.sync,
   });
   if (legendH && !tableLegend) {
     const native = chart.plot.root.querySelector(".u-legend");
