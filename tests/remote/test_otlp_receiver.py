@@ -5,9 +5,12 @@ says so, and each kind of bad request answered with a clear reason."""
 from __future__ import annotations
 
 import copy
+import errno
 import gzip
 import json
+import logging
 import math
+import os
 import subprocess
 import sys
 import zlib
@@ -33,6 +36,7 @@ from tests.conftest import CONFORMANCE
 from vigil.config import parse_config
 from vigil.config.prometheus import OTLPConfig
 from vigil.model import Labels, Matcher
+from vigil.model.clock import ManualClock
 from vigil.remote.otlp import DISABLED_MESSAGE, PATH, OTLPReceiver, OTLPSettings
 from vigil.remote.receiver import CommittingAppender, ReceiverOptions
 from vigil.tsdb import STALE_NAN_BITS, StorageNotReady
@@ -637,3 +641,50 @@ def test_a_data_point_whose_attribute_has_no_label_name_is_dropped_and_said(tsdb
     assert set(_stored(tsdb)) == {
         _labels("queue_depth", job="shop", service_name="shop"),
     }
+
+
+def test_a_full_disk_is_answered_503_with_retry_after_and_logged_once_a_minute(
+    tsdb: TSDB, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exporter retries a 503 (honouring Retry-After); a push every few ms is a log line a
+    minute with the count, never a traceback."""
+    clock = ManualClock(NOW_MS / 1000)
+    full = [True]
+    write = os.write
+
+    def disk(fd: int, data: bytes | memoryview) -> int:
+        if full[0]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write(fd, data)
+
+    monkeypatch.setattr(os, "write", disk)
+    caplog.set_level(logging.INFO, logger="vigil.remote.receiver")
+    receiver = OTLPReceiver(tsdb.appender, clock=clock.now)
+    body = _request(_metrics()[1:2], Resource(attributes=_attributes(service__name="shop")))
+    answers = []
+    with TestClient(Starlette(routes=list(receiver.routes()))) as client:
+        for advance in (0, 1, 60):
+            clock.advance(advance)
+            response = client.post(PATH, content=body.SerializeToString(), headers=PROTOBUF)
+            answers.append(
+                (response.status_code, response.headers.get("Retry-After"), response.text)
+            )
+        full[0] = False
+        answers.append(
+            (
+                client.post(PATH, content=body.SerializeToString(), headers=PROTOBUF).status_code,
+                None,
+                "",
+            )
+        )
+    refused = (503, "30", "storage cannot write: No space left on device")
+    assert answers == [refused] * 3 + [(200, None, "")]
+    logged = [r for r in caplog.records if r.name == "vigil.remote.receiver"]
+    assert [(r.getMessage(), r.exc_info) for r in logged] == [
+        ("OTLP metrics refused with 503: storage cannot write: No space left on device", None),
+        (
+            "OTLP metrics: 2 requests refused with 503 in the last 61s: "
+            "storage cannot write: No space left on device",
+            None,
+        ),
+    ]

@@ -91,30 +91,43 @@ LOG_EVERY_S = 60.0
 
 
 class StorageRefusals:
-    """Requests answered 503 because the storage cannot take them: the first is logged at
-    once, later ones at most once per `every_s` with their count and the last reason."""
+    """Pushes answered 503 because the storage cannot write: the first is logged at once,
+    later ones at most once per `every_s` with their count and the last reason."""
 
-    def __init__(self, clock: Callable[[], float], every_s: float = LOG_EVERY_S) -> None:
+    def __init__(
+        self, clock: Callable[[], float], sender: str, every_s: float = LOG_EVERY_S
+    ) -> None:
         self._clock = clock
+        self._sender = sender
         self._every_s = every_s
         self._logged_at: float | None = None
         self._unlogged = 0
 
-    def refused(self, reason: str) -> None:
+    def refused(self, err: OSError) -> Response:
+        """The 503 for a push whose commit failed with `err` (nothing of it was stored)."""
+        reason = f"storage cannot write: {os.strerror(err.errno) if err.errno else err}"
         now = self._clock()
         self._unlogged += 1
-        if self._logged_at is not None and now - self._logged_at < self._every_s:
-            return
-        if self._logged_at is None:
-            log.error("remote write refused with 503: %s", reason)
+        last = self._logged_at
+        if last is not None and now - last < self._every_s:
+            return retry_later(reason)
+        if last is None:
+            log.error("%s refused with 503: %s", self._sender, reason)
         else:
             log.error(
-                "remote write: %d requests refused with 503 in the last %.0fs: %s",
+                "%s: %d requests refused with 503 in the last %.0fs: %s",
+                self._sender,
                 self._unlogged,
-                now - self._logged_at,
+                now - last,
                 reason,
             )
         self._logged_at, self._unlogged = now, 0
+        return retry_later(reason)
+
+
+def retry_later(message: str) -> Response:
+    """503 with Retry-After: the sender keeps the push and sends it again."""
+    return PlainTextResponse(message, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 class WriteRejected(Exception):
@@ -410,7 +423,7 @@ class WriteReceiver:
         self._appendable = appendable
         self._options = options
         self._enabled = enabled
-        self._refusals = StorageRefusals(clock)
+        self._refusals = StorageRefusals(clock, "remote write")
 
     def routes(self) -> Sequence[BaseRoute]:
         return [Route("/api/v1/write", self.write, methods=["POST"])]
@@ -425,11 +438,9 @@ class WriteReceiver:
             log.warning("remote write from %s refused: %s", _client(request), err.message)
             return PlainTextResponse(err.message, status_code=err.status)
         except StorageNotReady as err:  # the WAL is still replaying: the sender retries a 5xx
-            return _retry_later(str(err))
+            return retry_later(str(err))
         except OSError as err:  # the commit was refused whole: nothing of it was stored
-            reason = f"storage cannot write: {os.strerror(err.errno) if err.errno else err}"
-            self._refusals.refused(reason)
-            return _retry_later(reason)
+            return self._refusals.refused(err)
         problem = refusal(result, total)
         if problem is not None:
             log.warning("remote write from %s: %s", _client(request), problem)
@@ -449,10 +460,6 @@ class WriteReceiver:
         if body is None:
             raise too_large
         return body
-
-
-def _retry_later(message: str) -> Response:
-    return PlainTextResponse(message, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def _client(request: Request) -> str:

@@ -4,7 +4,8 @@ OpenTelemetry SDKs and collectors push `ExportMetricsServiceRequest`s (protobuf 
 not). The samples translated from a request go into the TSDB as one appender batch, through the
 same appender as remote write: the same out-of-bounds and --storage.tsdb.max-future checks, a
 request the head refuses part of answered 400 naming what was refused (so the exporter does not
-retry it), 503 while the WAL replays (the exporter retries). Data points vigil does not store
+retry it), 503 with Retry-After while the WAL replays or the storage cannot write (the exporter
+retries; a full disk is logged once a minute, not per request). Data points vigil does not store
 (delta temporality, exponential histograms, untranslatable names) are answered 200 with OTLP's
 `partial_success` saying how many and why, logged, and counted in
 `vigil_otlp_data_points_dropped_total{reason}`.
@@ -13,6 +14,7 @@ retry it), 503 while the WAL replays (the exporter retries). Data points vigil d
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -35,8 +37,10 @@ from vigil.remote.otlp.translate import (
 from vigil.remote.receiver import (
     CommittingAppender,
     ReceiverOptions,
+    StorageRefusals,
     WriteRejected,
     refusal,
+    retry_later,
     store,
 )
 from vigil.tsdb import StorageNotReady
@@ -71,8 +75,10 @@ class OTLPReceiver:
         enabled: bool = True,
         options: ReceiverOptions = _DEFAULT_OPTIONS,
         registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._appendable = appendable
+        self._refusals = StorageRefusals(clock, "OTLP metrics")
         self._settings = settings
         self._enabled = enabled
         self._options = options
@@ -111,7 +117,9 @@ class OTLPReceiver:
             log.warning("OTLP metrics from %s refused: %s", _client(request), err.message)
             return PlainTextResponse(err.message, status_code=err.status)
         except StorageNotReady as err:
-            return PlainTextResponse(str(err), status_code=503)
+            return retry_later(str(err))
+        except OSError as err:  # the commit was refused whole: nothing of it was stored
+            return self._refusals.refused(err)
         problem = refusal(result, len(translation.write.timestamps))
         if problem is not None:
             log.warning("OTLP metrics from %s: %s", _client(request), problem)
