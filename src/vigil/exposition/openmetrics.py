@@ -5,6 +5,8 @@ name's suffix, exemplars only on `_total` and `_bucket` samples), so a scrape ta
 Prometheus takes; `strict=True` (the default, `vigil check metrics`) also enforces the
 suite's per-type rules: counter and bucket values, histogram shape, family grouping and
 clashes, repeated metadata, timestamp order, exemplar placement by type and size.
+Prometheus 3's quoted UTF-8 names are read as its parser reads them: `# TYPE "my.metric" gauge`,
+`{"my.metric","label.x"="v"} 1` (the name anywhere in the braces), `name{"label.x"="v"} 1`.
 """
 
 from __future__ import annotations
@@ -114,12 +116,18 @@ class OpenMetricsParser:
         parts = text.split(" ", 3)
         if len(parts) < 3 or parts[0] != "#" or parts[1] not in ("HELP", "TYPE", "UNIT"):
             raise line.error("expected '# HELP', '# TYPE', '# UNIT' or '# EOF'")
-        kind, name = parts[1], parts[2]
-        if METRIC_NAME_RE.fullmatch(name) is None:
-            raise line.error(f"invalid metric name {name!r}", len(parts[0]) + len(kind) + 2)
-        if len(parts) == 3:
+        kind = parts[1]
+        line.pos = len(kind) + 3
+        if line.peek() == '"':  # Prometheus 3's quoted UTF-8 name
+            name = line.take_quoted(strict=False)
+        else:
+            name = line.take_regex(METRIC_NAME_RE)
+            if not name or line.peek() not in ("", " "):
+                raise line.error(f"invalid metric name {parts[2]!r}", len(kind) + 3)
+        if line.at_end():
             raise line.error(f"expected a space and a value after '# {kind} {name}'", len(text))
-        value = parts[3]
+        line.expect(" ", f"' ' after the metric name in '# {kind}'")
+        value = text[line.pos :]
         fam = self._family_named(line, name, metadata=True)
         if kind in fam.seen_kinds and self._strict:
             raise line.error(f"second {kind} line for metric family {name!r}", 0)
@@ -176,12 +184,12 @@ class OpenMetricsParser:
 
     def _sample(self, line: _Line) -> None:
         name = line.take_regex(METRIC_NAME_RE)
-        if not name:
-            raise line.error("invalid metric name: expected a letter, '_' or ':'")
+        if not name and line.peek() != "{":
+            raise line.error("invalid metric name: expected a letter, '_', ':' or '{'")
         pairs: list[tuple[str, str]] = []
         if line.peek() == "{":
             line.pos += 1
-            _labels_after_brace(line, name, pairs)
+            name = _labels_after_brace(line, name, pairs, name_inside=True)
         line.expect(" ", f"' ' after {name!r}")
         value_pos = line.pos
         token = _take_until_space(line)
@@ -377,15 +385,31 @@ def exemplar_is_valid(text: str) -> bool:
     return True
 
 
-def _labels_after_brace(line: _Line, metric: str, pairs: list[tuple[str, str]]) -> None:
-    """The label pairs after an opening '{' (cursor past it), in OpenMetrics' strict syntax."""
+def _labels_after_brace(
+    line: _Line, metric: str, pairs: list[tuple[str, str]], *, name_inside: bool = False
+) -> str:
+    """The label pairs after an opening '{' (cursor past it), in OpenMetrics' strict syntax;
+    returns the metric name. Label names may be quoted (Prometheus 3's UTF-8 names), and with
+    `name_inside` a quoted string without `=` is the metric name (`{"my.metric",a="b"}`)."""
     seen: set[str] = set()
     if line.peek() == "}":
         line.pos += 1
-        return
+        return _named(line, metric)
     while True:
         pos = line.pos
-        label = line.take_regex(LABEL_NAME_RE)
+        if line.peek() == '"':
+            label = line.take_quoted(strict=False)
+            if name_inside and line.peek() in (",", "}"):
+                if metric:
+                    raise line.error(f"metric name given twice: {metric!r} and {label!r}", pos)
+                metric = label
+                char = line.peek()
+                line.pos += 1
+                if char == "}":
+                    return metric
+                continue
+        else:
+            label = line.take_regex(LABEL_NAME_RE)
         if not label:
             raise line.error(f"invalid label name for metric {metric!r}")
         if line.peek() != "=":
@@ -399,13 +423,19 @@ def _labels_after_brace(line: _Line, metric: str, pairs: list[tuple[str, str]]) 
         char = line.peek()
         line.pos += 1
         if char == "}":
-            return
+            return _named(line, metric)
         if char != ",":
             raise line.error(
                 f"expected ',' or '}}' after label value, found {_show(char)}", line.pos - 1
             )
         if line.peek() == "}":
             raise line.error("trailing ',' in label set")
+
+
+def _named(line: _Line, metric: str) -> str:
+    if not metric:
+        raise line.error("metric name not set: no name before '{' or quoted inside it")
+    return metric
 
 
 def _take_until_space(line: _Line) -> str:

@@ -447,7 +447,7 @@ def parse_series(text: str, fmt: Format) -> tuple[str, Labels]:
     if line.peek() == "{":
         line.pos += 1
         if fmt is Format.OPENMETRICS:
-            _om_labels(line, name, pairs)
+            name = _om_labels(line, name, pairs, name_inside=True)
         else:
             name = parse_label_block(line, name, pairs)
     if not line.at_end() or not name:
