@@ -152,5 +152,5 @@ def test_the_opentelemetry_sdk_exports_to_vigil(tmp_path: Path) -> None:
         assert httpx.post(f"{api}/-/reload").status_code == 200
         with _meter(endpoint) as meter:
             meter.create_counter("shop.refunds").add(2, {"payment.method": "card"})
-        refunds = _until(lambda: _query(api, '{__name__="shop.refunds_total"}'))
+        refunds = _until(lambda: _query(api, '{"shop.refunds_total", "payment.method"="card"}'))
         assert refunds == {_series("shop.refunds_total", **SHOP, **{"payment.method": "card"}): 2.0}

@@ -207,6 +207,31 @@ CASES = [
         {"label_value_length_limit": 6},
     ),
     Case(
+        "UTF-8 names are stored as scraped (metric_name_validation_scheme utf8, the default)",
+        (Answer(b'{"http.requests","http.route"="/pay"} 1\nup_ok{"k8s.pod"="a"} 2\n'),),
+        (
+            {
+                'http.requests{http.route="/pay",instance="t:9100",job="j"}': "1",
+                'up_ok{instance="t:9100",job="j",k8s.pod="a"}': "2",
+                **report(1, 2, added=2),
+            },
+        ),
+    ),
+    Case(
+        "metric_name_validation_scheme legacy: a UTF-8 name fails the scrape",
+        (Answer(b'ok 1\n{"http.requests"} 1\n'),),
+        (report(0, 2, post=0),),
+        ('invalid metric name or label names: {__name__="http.requests", instance=',),
+        {"metric_name_validation_scheme": "legacy"},
+    ),
+    Case(
+        "metric_name_validation_scheme legacy: so does a UTF-8 label name",
+        (Answer(b'ok{"k8s.pod"="a"} 1\n'),),
+        (report(0, 1, post=0),),
+        ("invalid metric name or label names:",),
+        {"metric_name_validation_scheme": "legacy"},
+    ),
+    Case(
         "OpenMetrics by Content-Type: timestamps in seconds",
         (
             Answer(

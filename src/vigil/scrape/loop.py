@@ -28,6 +28,7 @@ from vigil import __version__
 from vigil.config.relabel import RelabelConfig
 from vigil.config.scrape import ScrapeConfig
 from vigil.exposition._types import Format, ParseError
+from vigil.exposition.render import is_legacy_metric_name
 from vigil.exposition.scan import (
     NO_TIMESTAMP,
     SampleLimitReached,
@@ -38,7 +39,7 @@ from vigil.exposition.scan import (
 from vigil.model import METRIC_NAME, Labels
 from vigil.model.clock import Clock
 from vigil.model.gofloat import format_float
-from vigil.model.labels import json_quote
+from vigil.model.labels import is_legacy_label_name, json_quote
 from vigil.scrape.relabel import relabel
 from vigil.scrape.target import ScrapeOutcome, Target, accept_header
 from vigil.tsdb import STALE_NAN, Appender
@@ -94,6 +95,7 @@ class ScrapeOptions:
     accept: str = accept_header(("OpenMetricsText1.0.0", "PrometheusText0.0.4"))
     enable_compression: bool = True
     fallback_format: Format | None = None
+    legacy_names: bool = False  # metric_name_validation_scheme: legacy refuses UTF-8 names
 
     @classmethod
     def of(cls, config: ScrapeConfig) -> ScrapeOptions:
@@ -117,6 +119,7 @@ class ScrapeOptions:
                 if fallback.startswith("PrometheusText")
                 else None
             ),
+            legacy_names=config.metric_name_validation_scheme == "legacy",
         )
 
     def series_rules(self) -> tuple[object, ...]:
@@ -128,6 +131,7 @@ class ScrapeOptions:
             self.label_limit,
             self.label_name_length_limit,
             self.label_value_length_limit,
+            self.legacy_names,
         )
 
 
@@ -534,6 +538,8 @@ class ScrapeLoop:
             if not relabeled.get(METRIC_NAME):
                 raise ScrapeError("missing metric name (__name__ label)")
             final = relabeled
+        if opts.legacy_names and not _legacy_names(final):
+            raise ScrapeError(f"invalid metric name or label names: {final}")
         _check_label_limits(final, opts)
         return final
 
@@ -554,6 +560,14 @@ def _vanished(previous: I64, current: I64) -> I64:
         return _EMPTY_REFS
     gone: I64 = np.setdiff1d(previous, current, assume_unique=True)
     return gone
+
+
+def _legacy_names(labels: Labels) -> bool:
+    """Whether every name is a classic one (what Prometheus 3 takes under the legacy scheme)."""
+    return all(
+        is_legacy_metric_name(value) if key == METRIC_NAME else is_legacy_label_name(key)
+        for key, value in labels
+    )
 
 
 def _check_label_limits(labels: Labels, opts: ScrapeOptions) -> None:
