@@ -688,3 +688,22 @@ def test_a_full_disk_is_answered_503_with_retry_after_and_logged_once_a_minute(
             None,
         ),
     ]
+
+
+def test_attribute_sets_that_escape_alike_are_one_series(tsdb: TSDB) -> None:
+    """`a.b` and `a_b` are both the label `a_b`: two data points become one series, its samples
+    in time order whatever the order of the points."""
+    gauge = pb.Metric(name="g", gauge=pb.Gauge())
+    for t_ms, key, value in ((NOW_MS + 15_000, "a.b", 2.0), (NOW_MS, "a_b", 1.0)):
+        gauge.gauge.data_points.add(
+            time_unix_nano=t_ms * 1_000_000,
+            as_double=value,
+            attributes=[KeyValue(key=key, value=_value("x"))],
+        )
+    resource = Resource(attributes=_attributes(service__name="shop"))
+    with _client(tsdb) as client:
+        body = _request([gauge], resource).SerializeToString()
+        assert client.post(PATH, content=body, headers=PROTOBUF).status_code == 200
+    assert _stored(tsdb) == {
+        _labels("g", job="shop", a_b="x"): [(NOW_MS, 1.0), (NOW_MS + 15_000, 2.0)]
+    }

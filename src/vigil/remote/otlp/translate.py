@@ -21,7 +21,7 @@ import base64
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from operator import itemgetter
@@ -82,40 +82,56 @@ class _Context:
 
 @dataclass(slots=True)
 class _Samples:
-    """Samples gathered in request order, grouped by series once at the end (numpy)."""
+    """Samples gathered in request order, grouped by series once at the end (numpy). A data
+    point's label sets come as one tuple (cached across points and requests): it is looked up
+    by identity, and label sets equal across tuples are merged once at the end."""
 
-    index: dict[Labels, int] = field(default_factory=dict)
+    starts: dict[int, int] = field(default_factory=dict)
+    groups: list[tuple[Labels, ...]] = field(default_factory=list)
     labels: list[Labels] = field(default_factory=list)
     series: list[int] = field(default_factory=list)
     times: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
 
-    def extend(self, labels: Sequence[Labels], t_ms: int, values: Iterable[float]) -> None:
-        index = self.index
-        for one in labels:
-            found = index.get(one)
-            if found is None:
-                found = index[one] = len(self.labels)
-                self.labels.append(one)
-            self.series.append(found)
-        self.times.extend([t_ms] * len(labels))
-        self.values.extend(values)
+    def extend(self, labels: tuple[Labels, ...], t_ms: int, values: Iterable[float]) -> None:
+        start = self.starts.get(id(labels))
+        if start is None:
+            start = self.starts[id(labels)] = len(self.labels)
+            self.groups.append(labels)  # keeps the id taken above from being reused
+            self.labels += labels
+        self.series += range(start, start + len(labels))
+        self.times += [t_ms] * len(labels)
+        self.values += values
 
     def decoded(self) -> DecodedWrite:
         series = np.asarray(self.series, dtype=np.int64)
+        labels = self.labels
+        first: dict[Labels, int] = {}
+        remap = [first.setdefault(one, index) for index, one in enumerate(labels)]
+        if len(first) < len(labels):  # the same series reached from two attribute sets
+            kept = sorted(first.values())
+            position = np.full(len(labels), -1, dtype=np.int64)
+            position[kept] = np.arange(len(kept))
+            series = position[np.asarray(remap, dtype=np.int64)][series]
+            labels = [labels[index] for index in kept]
         times = np.asarray(self.times, dtype=np.int64)
         values = np.asarray(self.values, dtype=np.float64)
         order = np.lexsort((times, series))
-        counts = np.bincount(series, minlength=len(self.labels)).astype(np.int64)
-        return DecodedWrite(self.labels, counts, times[order], values[order])
+        counts = np.bincount(series, minlength=len(labels)).astype(np.int64)
+        return DecodedWrite(labels, counts, times[order], values[order])
+
+
+_SeriesCache = dict[tuple[bytes, tuple[Any, ...]], tuple[Labels, ...]]
 
 
 class Translator:
-    """Requests → samples. Label sets are cached across requests by what they are built from:
-    an exporter sends the same attribute sets every interval."""
+    """Requests → samples. Label sets are cached across requests, per metric family by the
+    encoded attributes of a data point: an exporter sends the same attribute sets every
+    interval, so a steady exporter's data point costs a dict lookup, not a translation."""
 
     def __init__(self, max_cached: int = 1 << 16) -> None:
-        self._series: dict[tuple[Any, ...], tuple[Labels, ...]] = {}
+        self._families: dict[tuple[Any, ...], _SeriesCache] = {}
+        self._cached = 0
         self._max_cached = max_cached
 
     def translate(
@@ -126,13 +142,18 @@ class Translator:
             run.resource(resource_metrics)
         return Translation(run.samples.decoded(), dict(run.dropped), run.problems)
 
-    def cached(self, key: tuple[Any, ...]) -> tuple[Labels, ...] | None:
-        return self._series.get(key)
+    def family(self, key: tuple[Any, ...]) -> _SeriesCache:
+        """The label sets of one family under one resource, scope and strategy."""
+        if self._cached >= self._max_cached:
+            self._families.clear()
+            self._cached = 0
+        found = self._families.get(key)
+        if found is None:
+            found = self._families[key] = {}
+        return found
 
-    def keep(self, key: tuple[Any, ...], labels: tuple[Labels, ...]) -> None:
-        if len(self._series) >= self._max_cached:
-            self._series.clear()
-        self._series[key] = labels
+    def grew(self) -> None:
+        self._cached += 1
 
 
 class _Run:
@@ -268,9 +289,10 @@ class _Run:
             "histogram": self._histogram,
             "summary": self._summary,
         }[data]
+        cache = self.translator.family((self.strategy, context, family))
         for point in points:
             try:
-                add(family, point, context)
+                add(family, point, context, cache)
             except UntranslatableName as err:
                 self._drop(BAD_NAME, 1, f"metric {_quote(metric.name)}: {err}")
         return span
@@ -303,18 +325,22 @@ class _Run:
         self,
         context: _Context,
         point: Any,
-        names: tuple[tuple[str, ...], ...],
+        cache: _SeriesCache,
+        shape: tuple[Any, ...],
+        names: Callable[[], Sequence[tuple[str, ...]]],
     ) -> tuple[Labels, ...]:
-        pairs = _pairs(point.attributes)
-        key = (self.strategy, context, pairs, names)
-        found = self.translator.cached(key)
+        """The label sets of a data point's series, cached by its encoded attributes and its
+        `shape` (what else decides its series: bucket bounds, quantiles)."""
+        attributes = point.attributes
+        key = (b"".join([kv.SerializeToString() for kv in attributes]), shape)
+        found = cache.get(key)
         if found is None:
-            found = self._build(context, pairs, names)
-            self.translator.keep(key, found)
+            found = cache[key] = self._build(context, _pairs(attributes), names())
+            self.translator.grew()
         return found
 
-    def _number(self, family: str, point: Any, context: _Context) -> None:
-        labels = self._series(context, point, ((family,),))
+    def _number(self, family: str, point: Any, context: _Context, cache: _SeriesCache) -> None:
+        labels = self._series(context, point, cache, (), lambda: ((family,),))
         if point.flags & NO_RECORDED_VALUE:
             value = STALE_NAN
         else:
@@ -322,18 +348,20 @@ class _Run:
             value = float(getattr(point, which)) if which else 0.0
         self.samples.extend(labels, point.time_unix_nano // 1_000_000, (value,))
 
-    def _histogram(self, family: str, point: Any, context: _Context) -> None:
-        bounds = point.explicit_bounds
+    def _histogram(self, family: str, point: Any, context: _Context, cache: _SeriesCache) -> None:
         counts = point.bucket_counts
-        n = min(len(bounds), len(counts))
+        bounds = tuple(point.explicit_bounds[: len(counts)])
         has_sum = point.HasField("sum")
-        names = (
-            *(((family + "_sum",),) if has_sum else ()),
-            (family + "_count",),
-            *((family + "_bucket", "le", format_float(bound, "f")) for bound in bounds[:n]),
-            (family + "_bucket", "le", "+Inf"),
-        )
-        labels = self._series(context, point, names)
+
+        def names() -> list[tuple[str, ...]]:
+            return [
+                *([(family + "_sum",)] if has_sum else []),
+                (family + "_count",),
+                *((family + "_bucket", "le", format_float(bound, "f")) for bound in bounds),
+                (family + "_bucket", "le", "+Inf"),
+            ]
+
+        labels = self._series(context, point, cache, (has_sum, bounds), names)
         count = float(point.count)
         if point.flags & NO_RECORDED_VALUE:
             values: Iterable[float] = [STALE_NAN] * len(labels)
@@ -341,19 +369,23 @@ class _Run:
             values = [
                 *((point.sum,) if has_sum else ()),
                 count,
-                *accumulate(counts[:n]),
+                *accumulate(counts[: len(bounds)]),
                 count,
             ]
         self.samples.extend(labels, point.time_unix_nano // 1_000_000, values)
 
-    def _summary(self, family: str, point: Any, context: _Context) -> None:
+    def _summary(self, family: str, point: Any, context: _Context, cache: _SeriesCache) -> None:
         quantiles = point.quantile_values
-        names = (
-            (family + "_sum",),
-            (family + "_count",),
-            *((family, "quantile", format_float(q.quantile, "f")) for q in quantiles),
-        )
-        labels = self._series(context, point, names)
+        shape = tuple([q.quantile for q in quantiles])
+
+        def names() -> list[tuple[str, ...]]:
+            return [
+                (family + "_sum",),
+                (family + "_count",),
+                *((family, "quantile", format_float(q, "f")) for q in shape),
+            ]
+
+        labels = self._series(context, point, cache, shape, names)
         if point.flags & NO_RECORDED_VALUE:
             values: Iterable[float] = [STALE_NAN] * len(labels)
         else:
@@ -395,9 +427,9 @@ class _Run:
         times_ms = [t // 1_000_000 for t in times]
         if not times_ms or times_ms[-1] < latest_ns // 1_000_000:
             times_ms.append(latest_ns // 1_000_000)
-        series = Labels.from_dict(labels)
+        series = (Labels.from_dict(labels),)
         for t_ms in times_ms:
-            self.samples.extend((series,), t_ms, (1.0,))
+            self.samples.extend(series, t_ms, (1.0,))
 
 
 _KINDS = {
