@@ -226,6 +226,10 @@ remote_read:
             "alerting:\n  alertmanagers:\n    - scheme: http\n",
             "alerting.alertmanagers[0] (line 3) has no static_configs, file_sd_configs or http_sd_configs: no Alertmanager is ever found",
         ),
+        (
+            "otlp: {convert_histograms_to_nhcb: true}\n",
+            "otlp.convert_histograms_to_nhcb: vigil does not store native histograms yet; OTLP histograms are stored as classic _bucket, _sum and _count series",
+        ),
     ],
 )
 def test_lints(tmp_path: Path, text: str, warning: str) -> None:

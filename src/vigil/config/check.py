@@ -212,6 +212,11 @@ def lint(config: Config, alerting_rules: int = 0) -> list[str]:
         out.extend(_other_discovery(job.discovery, where))
     for where, configs in relabel_lists(config):
         out.extend(_always_drops(where, configs))
+    if config.otlp.convert_histograms_to_nhcb:
+        out.append(
+            "otlp.convert_histograms_to_nhcb: vigil does not store native histograms yet; "
+            "OTLP histograms are stored as classic _bucket, _sum and _count series"
+        )
     return out
 
 
