@@ -3,12 +3,17 @@ fsync timer, and WAL replay progress."""
 
 from __future__ import annotations
 
+import errno
+import logging
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.conftest import PATIENCE_S
 from vigil.model import Labels
 from vigil.tsdb.block import TMP_DELETION
 from vigil.tsdb.db import TSDB, TSDBOptions
@@ -93,6 +98,36 @@ def test_tsdb_fsyncs_batched_writes_in_the_background(tmp_path: Path) -> None:
         _fill(db, range(0, 1000, 100))
         assert synced.wait(10)
         assert db.wal.unsynced_bytes == 0
+
+
+def test_a_failing_background_fsync_is_logged_once_not_per_retry(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    options = TSDBOptions(max_series=0, wal_fsync="batch", wal_fsync_interval_s=0.001)
+    with TSDB.open(tmp_path, options, registry=CollectorRegistry()) as db:
+        tries = threading.Semaphore(0)
+        failing = threading.Event()
+        failing.set()
+        sync_if_due = db.wal.sync_if_due
+
+        def flaky() -> bool:
+            if failing.is_set():
+                tries.release()
+                raise OSError(errno.EIO, "Input/output error")
+            return sync_if_due()
+
+        db.wal.sync_if_due = flaky  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING, logger="vigil.tsdb.db"):
+            for _ in range(50):  # fifty retries of the failing fsync
+                assert tries.acquire(timeout=PATIENCE_S)
+            failing.clear()
+            _fill(db, range(0, 1000, 100))
+            deadline = time.monotonic() + PATIENCE_S
+            while "works again" not in caplog.text:
+                assert time.monotonic() < deadline, caplog.text
+                time.sleep(0.01)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "Input/output error" in errors[0], errors
 
 
 def test_replay_reports_progress_per_file(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import { type Route, setParams } from "./router";
 import type { AMAlert } from "./api/types/am-alerts";
 import type { Labels } from "./api/types/labels";
 import type { ActiveAlert, AlertingRule, RuleGroup, RulesData } from "./api/types/rules";
-import { errorText, labelChips, matchesSearch, matcherText, searchBox, timeEl, utc } from "./pages/common";
+import { errorText, labelChips, matchesSearch, matcherText, searchBox, absTime, timeEl } from "./pages/common";
 import { ruleText } from "./pages/rules-api";
 
 type State = "inactive" | "pending" | "firing";
@@ -211,7 +211,7 @@ function alertRow(alert: ActiveAlert, am: AMAlert["status"] | undefined): HTMLTa
       silenced ? [" ", pill("silenced")] : null,
       inhibited ? [" ", pill("inhibited")] : null,
     ),
-    h("td", null, h("span", null, utc(alert.activeAt)), h("div", { class: "muted" }, timeEl(alert.activeAt))),
+    h("td", null, h("span", null, absTime(alert.activeAt)), h("div", { class: "muted" }, timeEl(alert.activeAt))),
     h("td", { class: "num" }, alert.value),
     h(
       "td",

@@ -2,6 +2,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { MatrixSeries } from "./api/types/query";
+import { currentZone } from "./timezone";
 import { type TooltipOptions, tooltipPlugin } from "./tooltip";
 
 export type { TooltipMode, TooltipOptions, TooltipSort } from "./tooltip";
@@ -138,6 +139,8 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
         ? { key: options.sync.key, scales: ["x", null], filters: { pub: (type: string) => type === "mousemove" || type === "mouseleave" } }
         : undefined,
     },
+    // The page's time zone, in 24-hour time as Grafana draws its axes.
+    tzDate: currentZone() === "utc" ? (ts: number) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC") : (ts: number) => new Date(ts * 1000),
     scales: {
       x: { time: true },
       y: {
@@ -145,7 +148,7 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
       },
     },
     axes: [
-      { stroke: "#8e8e8e", grid: { stroke: "rgba(128,128,128,0.15)" } },
+      { stroke: "#8e8e8e", grid: { stroke: "rgba(128,128,128,0.15)" }, values: TIME_TICKS },
       {
         stroke: "#8e8e8e",
         grid: { stroke: "rgba(128,128,128,0.15)" },
@@ -193,6 +196,19 @@ function zoomHook(onZoom: (from: number, to: number) => void): (u: uPlot) => voi
     if (to > from) onZoom(from, to);
   };
 }
+
+/**
+ * uPlot's time-tick table in 24-hour time: tick spacing (s), its label, then the labels when
+ * the year, month, day, hour, minute or second rolls over (null: the plain label).
+ */
+const TIME_TICKS: (string | number | null)[][] = [
+  [31_536_000, "{YYYY}", null, null, null, null, null, null, 1],
+  [2_419_200, "{YYYY}-{MM}", null, null, null, null, null, null, 1],
+  [86_400, "{MM}-{DD}", "\n{YYYY}", null, null, null, null, null, 1],
+  [3_600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+  [60, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+  [1, "{HH}:{mm}:{ss}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+];
 
 function stackedValues(options: ChartOptions): (number | null)[][] {
   const n = options.timestamps.length;

@@ -1,7 +1,8 @@
 // vigil's UI: a nav bar and one page at a time, each page talking only to the HTTP APIs.
 import "./style.css";
 import { h, notice, replace } from "./dom";
-import { type Cleanup, type Page, type Route, onNavigate } from "./router";
+import { type Cleanup, type Page, type Route, navigate, onNavigate } from "./router";
+import { ZONE_PARAM, currentZone, zoneLabel } from "./timezone";
 import { queryPage } from "./query";
 import { targetsPage } from "./targets";
 import { rulesPage } from "./rules";
@@ -35,12 +36,32 @@ const NAV: [string, string][] = [
 let cleanup: Cleanup | void = undefined;
 let generation = 0;
 
+/** The time zone every page shows times in; a change redraws the page in it. */
+function zonePicker(): HTMLSelectElement {
+  const select = h(
+    "select",
+    { class: "zone", "aria-label": "Time zone", title: "Times on every page are shown in this zone" },
+    h("option", { value: "browser" }, `Browser time (${zoneLabel("browser")})`),
+    h("option", { value: "utc" }, "UTC"),
+  );
+  select.addEventListener("change", () => {
+    const params = new URLSearchParams(location.search);
+    if (select.value === "utc") params.set(ZONE_PARAM, "utc");
+    else params.delete(ZONE_PARAM);
+    const q = params.toString();
+    history.replaceState(null, "", q ? `${location.pathname}?${q}` : location.pathname);
+    navigate(location.pathname + location.search, true);
+  });
+  return select;
+}
+
 function shell(): { nav: HTMLElement; main: HTMLElement } {
   const nav = h(
     "nav",
     { class: "topbar", "aria-label": "Main" },
     h("a", { href: "/", class: "brand" }, "vigil"),
     h("ul", null, NAV.map(([href, text]) => h("li", null, h("a", { href }, text)))),
+    zonePicker(),
   );
   const main = h("main", { id: "page", tabindex: "-1" });
   document.body.append(nav, main);
@@ -52,6 +73,8 @@ async function render(nav: HTMLElement, main: HTMLElement): Promise<void> {
   if (typeof cleanup === "function") cleanup();
   cleanup = undefined;
   const path = location.pathname;
+  const zone = nav.querySelector("select.zone");
+  if (zone instanceof HTMLSelectElement) zone.value = currentZone();
   for (const a of nav.querySelectorAll("ul a")) {
     const href = a.getAttribute("href") ?? "";
     if (path === href || (href === "/dashboards" && path.startsWith("/d/"))) a.setAttribute("aria-current", "page");

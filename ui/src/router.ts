@@ -1,5 +1,6 @@
 // Client-side routes: real paths (/query, /alerts, /d/<uid>) so links can be shared and the
 // server answers each with the same index.html.
+import { keepZone } from "./timezone";
 
 export interface Route {
   path: string;
@@ -19,8 +20,12 @@ export function onNavigate(listener: Listener): void {
   listeners.push(listener);
 }
 
-/** Go to `href` inside the UI; `replace` rewrites the current history entry (used for state in the URL). */
+/**
+ * Go to `href` inside the UI; `replace` rewrites the current history entry (used for state in
+ * the URL). The chosen time zone goes along unless `href` names one.
+ */
 export function navigate(href: string, replace = false): void {
+  href = keepZone(href);
   if (replace) history.replaceState(null, "", href);
   else history.pushState(null, "", href);
   for (const listener of listeners) listener();
@@ -32,7 +37,7 @@ export function navigate(href: string, replace = false): void {
  */
 export function setParams(params: URLSearchParams, push = false): void {
   const q = params.toString();
-  const href = q ? `${location.pathname}?${q}` : location.pathname;
+  const href = keepZone(q ? `${location.pathname}?${q}` : location.pathname);
   if (push && href !== location.pathname + location.search) history.pushState(null, "", href);
   else history.replaceState(null, "", href);
 }

@@ -12,6 +12,7 @@ import {
   MATCH_OPS,
   type MatchOp,
   type Matcher,
+  absTime,
   errorText,
   fromAPI,
   labelChips,
@@ -23,7 +24,6 @@ import {
   timeEl,
   toAPI,
   toggle,
-  utc,
 } from "./pages/common";
 
 const STATES: SilenceState[] = ["active", "pending", "expired"];
@@ -126,8 +126,8 @@ function silenceItem(s: Silence, expire: (s: Silence) => Promise<void>): HTMLEle
       h(
         "div",
         { class: "meta" },
-        h("span", null, "starts ", h("b", null, utc(s.startsAt)), " (", timeEl(s.startsAt), ")"),
-        h("span", null, expired ? "ended " : "ends ", h("b", null, utc(s.endsAt)), " (", timeEl(s.endsAt), ")"),
+        h("span", null, "starts ", h("b", null, absTime(s.startsAt)), " (", timeEl(s.startsAt), ")"),
+        h("span", null, expired ? "ended " : "ends ", h("b", null, absTime(s.endsAt)), " (", timeEl(s.endsAt), ")"),
         h("span", null, "created by ", h("b", { class: "creator" }, s.createdBy)),
         h("span", null, "id ", h("code", null, s.id)),
       ),

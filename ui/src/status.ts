@@ -6,7 +6,7 @@ import { getJSON, promGet } from "./api";
 import type { AMStatus } from "./api/types/am-status";
 import type { Block, NameValue, TSDBStatus } from "./api/types/status-tsdb";
 import { type Route, setParams } from "./router";
-import { bytes, errorText, jumpLink, relative, searchBox, utc } from "./pages/common";
+import { bytes, errorText, jumpLink, relative, absTime, searchBox } from "./pages/common";
 
 const SECTIONS: [string, string][] = [
   ["status-build", "Build information"],
@@ -49,7 +49,7 @@ function topTable(title: string, what: string, rows: NameValue[], valueName: str
 }
 
 function msTime(ms: number): string {
-  return Number.isFinite(ms) && Math.abs(ms) < 8.64e15 && ms > 0 ? utc(ms) : "–";
+  return Number.isFinite(ms) && Math.abs(ms) < 8.64e15 && ms > 0 ? absTime(ms) : "–";
 }
 
 export function statusPage(root: HTMLElement, route: Route): void {
@@ -81,7 +81,7 @@ export function statusPage(root: HTMLElement, route: Route): void {
 
   void promGet<Record<string, string | number | boolean>>("/api/v1/status/runtimeinfo").then((info) => {
     const rows: [string, Child][] = Object.entries(info).map(([k, v]) => {
-      if ((k === "startTime" || k === "lastConfigTime") && typeof v === "string") return [k, `${utc(v)} (${relative(v)})`];
+      if ((k === "startTime" || k === "lastConfigTime") && typeof v === "string") return [k, `${absTime(v)} (${relative(v)})`];
       return [k, String(v)];
     });
     replace(runtime.body, kvTable(rows, "Runtime information"));
@@ -90,7 +90,7 @@ export function statusPage(root: HTMLElement, route: Route): void {
   void getJSON<AMStatus>("/api/v2/status").then(
     (s) => {
       const rows: [string, Child][] = [];
-      if (s.uptime) rows.push(["uptime", `${utc(s.uptime)} (${relative(s.uptime)})`]);
+      if (s.uptime) rows.push(["uptime", `${absTime(s.uptime)} (${relative(s.uptime)})`]);
       if (s.cluster) rows.push(["cluster", s.cluster.status]);
       for (const [k, v] of Object.entries(s.versionInfo ?? {})) rows.push([k, v || "–"]);
       replace(am.body, kvTable(rows, "Alertmanager"));

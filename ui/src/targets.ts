@@ -1,6 +1,7 @@
 // The Targets page: Prometheus's, over /api/v1/targets — scrape pools (collapsible, with up/total),
 // each target's endpoint, health, labels after relabeling (and, on demand, before), last scrape and
 // error. Filters (health, text) live in the URL; the page refreshes itself every 15 s.
+import { dateTime } from "./timezone";
 import { h, notice, pill, replace } from "./dom";
 import { promGet } from "./api";
 import type { Target, TargetsData } from "./api/types/targets";
@@ -78,7 +79,7 @@ export function targetsPage(root: HTMLElement, route: Route): () => void {
         notice("info", targets.length ? "No target matches these filters." : "No targets: the configuration has no scrape_configs."),
       );
     } else replace(pools, sections);
-    updated.textContent = loadedAt ? `updated ${new Date(loadedAt).toLocaleTimeString()}, every 15s` : "";
+    updated.textContent = loadedAt ? `updated ${dateTime(loadedAt).slice(11)}, every 15s` : "";
   };
 
   const load = async (): Promise<void> => {

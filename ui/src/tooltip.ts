@@ -4,6 +4,7 @@
 // updated in place) and removed with the chart. Names are text nodes, never markup.
 import type uPlot from "uplot";
 import { h } from "./dom";
+import { dateTime } from "./timezone";
 import "./tooltip.css";
 
 /** Grafana's options.tooltip.mode: the nearest series, every series, or no tooltip. */
@@ -42,13 +43,6 @@ interface Row {
 }
 
 const MARGIN = 12;
-
-/** `2026-11-25 14:03:15` in the browser's time zone. */
-export function formatTime(seconds: number): string {
-  const d = new Date(seconds * 1000);
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
 
 /**
  * The rows to show at data index `idx`: indices into `series`, hidden and null values left out.
@@ -151,7 +145,7 @@ export function tooltipPlugin(
     }
     const over = u.over.getBoundingClientRect();
     const el = box ?? build();
-    (time as Text).data = formatTime(u.data[0][idx]);
+    (time as Text).data = dateTime(u.data[0][idx] * 1000);
     const n = Math.min(picked.length, maxRows);
     const holder = list as HTMLDivElement;
     for (let k = 0; k < n; k++) {

@@ -6,9 +6,10 @@ import type { TSDBStatus } from "../api/types/status-tsdb";
 import { h, replace } from "../dom";
 import { setParams } from "../router";
 import { type Scope, interpolate, parseDuration, single } from "./interpolate";
+import { dateTime } from "../timezone";
 import { PANELS } from "./panels";
 import { Limiter, datasourceProblem, runQueries } from "./queries";
-import { QUICK_RANGES, REFRESH_CHOICES, type TimeRange, describeRange, localTime, parseTime, resolveRange, shiftRange, zoomOut } from "./time";
+import { QUICK_RANGES, REFRESH_CHOICES, type TimeRange, describeRange, parseTime, resolveRange, shiftRange, zoomOut } from "./time";
 import type { GrafanaPanel, PanelState } from "./types";
 import { ALL, type Variable, dependents, parseVariables, refreshVariables, selectedValues, variableBar, variableScope, writeParams } from "./variables";
 import "./dashboards.css";
@@ -203,8 +204,8 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     }
     rangeSelect.value = quick ? range.raw.from : "custom";
     customForm.hidden = quick;
-    fromInput.value = /^\d+$/.test(range.raw.from) ? localTime(range.from) : range.raw.from;
-    toInput.value = /^\d+$/.test(range.raw.to) ? localTime(range.to) : range.raw.to;
+    fromInput.value = /^\d+$/.test(range.raw.from) ? dateTime(range.from) : range.raw.from;
+    toInput.value = /^\d+$/.test(range.raw.to) ? dateTime(range.to) : range.raw.to;
     rangeText.textContent = quick ? "" : describeRange(range);
     autoSelect.value = refresh;
     // On an install younger than the range, the graphs start part-way: say why.
@@ -571,6 +572,6 @@ async function oldestSample(): Promise<number | null> {
 
 /** "03:21", with the date when the range spans more than a day. */
 function clockTime(ms: number, range: TimeRange): string {
-  const text = localTime(ms);
+  const text = dateTime(ms);
   return range.to - range.from > 86_400_000 ? text.slice(0, 16) : text.slice(11, 16);
 }

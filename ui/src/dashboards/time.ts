@@ -1,5 +1,6 @@
 // The dashboard's time range in Grafana's terms: `from=now-6h&to=now` (date math with
 // rounding such as `now/d`), or Unix milliseconds, or an ISO date.
+import { dateTime, parseDateTime } from "../timezone";
 
 export interface TimeRange {
   /** As written in the URL / dashboard JSON ("now-6h", "1700000000000"). */
@@ -32,7 +33,7 @@ export function parseTime(text: string, now: number, roundUp = false): number | 
   const s = text.trim();
   if (/^\d{9,}$/.test(s)) return parseInt(s, 10);
   if (!s.startsWith("now")) {
-    const t = Date.parse(s);
+    const t = parseDateTime(s) ?? Date.parse(s);
     return Number.isFinite(t) ? t : null;
   }
   const re = /([+-])(\d+)([smhdwMy])|\/([smhdwMy])/y;
@@ -93,15 +94,9 @@ export function describeRange(range: TimeRange): string {
     if (quick) return quick[1];
     if (range.raw.from.startsWith("now-")) return `Last ${range.raw.from.slice(4)}`;
   }
-  return `${localTime(range.from)} to ${localTime(range.to)}`;
+  return `${dateTime(range.from)} to ${dateTime(range.to)}`;
 }
 
-/** "2024-05-01 13:45:00" in local time, the format the custom range inputs accept. */
-export function localTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
 
 /** A span as date math ("now-90m"): the largest unit that divides it, else seconds. */
 function lastSpan(ms: number): string {

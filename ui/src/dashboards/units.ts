@@ -2,6 +2,7 @@
 // suffixes and automatic decimals follow grafana/grafana packages/grafana-data/src/valueFormats
 // (valueFormats.ts, categories.ts, symbolFormatters.ts, dateTimeFormatters.ts), so an imported
 // dashboard prints the same text it printed in Grafana: `bytes` 1536 is "1.50 KiB".
+import { dateTime } from "../timezone";
 
 /** A formatted number with its unit kept apart, so panels can style them differently. */
 export interface FormattedValue {
@@ -264,11 +265,8 @@ const toClock: ValueFormatter = (ms, decimals) => {
 };
 
 function isoDate(ms: number, todayTimeOnly: boolean): string {
-  const d = new Date(ms);
-  const p = (n: number): string => String(n).padStart(2, "0");
-  const time = `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-  if (todayTimeOnly && d.toDateString() === new Date().toDateString()) return time;
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${time}`;
+  const text = dateTime(ms);
+  return todayTimeOnly && text.slice(0, 10) === dateTime(Date.now()).slice(0, 10) ? text.slice(11) : text;
 }
 
 const booleans = (t: string, f: string): ValueFormatter => (v) => ({ text: v ? t : f });

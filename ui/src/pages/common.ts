@@ -4,6 +4,7 @@ import "./pages.css";
 import type { APIMatcher } from "../api/types/am-matcher";
 import type { Labels } from "../api/types/labels";
 import { type Child, h, humanDuration } from "../dom";
+import { stamp } from "../timezone";
 
 /** Labels as Prometheus's pages show them: one `name="value"` chip each, sorted by name. */
 export function labelChips(labels: Labels, omit: readonly string[] = []): HTMLDivElement {
@@ -22,11 +23,10 @@ export function toMs(when: string | number | undefined | null): number {
   return Number.isFinite(t) && t > 0 ? t : NaN;
 }
 
-/** `2026-11-25 17:45:41 UTC`: absolute times in UTC, as Prometheus's and Alertmanager's pages do. */
-export function utc(when: string | number | undefined | null): string {
+/** `2026-11-25 17:45:41 UTC`: an absolute time in the chosen time zone, which it names. */
+export function absTime(when: string | number | undefined | null): string {
   const t = toMs(when);
-  if (Number.isNaN(t)) return "never";
-  return new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  return Number.isNaN(t) ? "never" : stamp(t);
 }
 
 /** "in 1h 59m" / "3.2s ago" relative to now. */
@@ -42,8 +42,8 @@ export function timeEl(when: string | number | undefined | null, mode: "relative
   if (Number.isNaN(t)) return h("span", { class: "muted" }, "never");
   const iso = new Date(t).toISOString();
   return mode === "relative"
-    ? h("time", { datetime: iso, title: utc(t) }, relative(t))
-    : h("time", { datetime: iso, title: relative(t) }, utc(t));
+    ? h("time", { datetime: iso, title: absTime(t) }, relative(t))
+    : h("time", { datetime: iso, title: relative(t) }, absTime(t));
 }
 
 /** A duration in seconds as the API reports it (e.g. a scrape's 0.0042) for people: "4.2ms". */

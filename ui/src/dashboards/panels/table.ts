@@ -4,6 +4,7 @@
 // transformations (merge, reduce, organize, filterFieldsByName, joinByField, sortBy) apply.
 // Cells are formatted and coloured by the column's resolved field config; headers sort.
 import { h } from "../../dom";
+import { dateTime } from "../../timezone";
 import {
   type DisplayValue,
   type FieldDisplay,
@@ -365,16 +366,10 @@ function columnView(panel: GrafanaPanel, column: Column, index: number, ctx: Pan
   };
 }
 
-function formatTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number): string => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
-
 function cell(view: ColumnView, value: Cell): HTMLTableCellElement {
   const td = h("td", { class: `vp-cell vp-align-${view.align}` });
   if (view.column.type === "time") {
-    td.append(typeof value === "number" ? formatTime(value) : "");
+    td.append(typeof value === "number" ? dateTime(value) : "");
     return td;
   }
   if (view.column.type === "string" || typeof value === "string") {
