@@ -62,7 +62,8 @@ test: lint typecheck unit
 # The property tests with 20 times the examples `make test` runs, freshly drawn each time.
 fuzz: $(STAMP)
 	VIGIL_FUZZ_SCALE=20 $(BIN)/pytest -n auto tests/security/test_parser_fuzz.py \
-		tests/web/test_api_fuzz.py tests/exposition/test_scan.py tests/exposition/test_differential_promtool.py
+		tests/web/test_api_fuzz.py tests/exposition/test_scan.py tests/exposition/test_differential_promtool.py \
+		tests/exposition/test_parsers_agree.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
