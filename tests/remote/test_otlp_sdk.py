@@ -36,7 +36,9 @@ RESOURCE = {
 def _meter(endpoint: str, **exporter: Any) -> Iterator[Meter]:
     """A meter whose provider exports once, when the block ends."""
     reader = PeriodicExportingMetricReader(
-        OTLPMetricExporter(endpoint=endpoint, compression=Compression.Gzip, **exporter),
+        OTLPMetricExporter(
+            endpoint=endpoint, compression=Compression.Gzip, timeout=PATIENCE_S, **exporter
+        ),
         export_interval_millis=3_600_000,
     )
     provider = MeterProvider(resource=Resource.create(RESOURCE), metric_readers=[reader])
