@@ -74,13 +74,18 @@ export function contextAt(text: string, cursor: number): Context {
   }
   if (bracket >= 0) return { kind: "none" };
   if (brace >= 0) {
-    const metric = /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*$/.exec(before.slice(0, brace))?.[1] ?? "";
     const inside = before.slice(brace + 1);
+    // Prometheus 3 also names the metric inside the braces, quoted: {"my.metric", ...}.
+    const named = /^\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)/.exec(inside);
+    const metric = named
+      ? unescapeString(named[1])
+      : (/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*$/.exec(before.slice(0, brace))?.[1] ?? "");
     if (quote) {
-      const m = /([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*$/.exec(before.slice(0, quoteStart));
+      const m = /(?:([a-zA-Z_][a-zA-Z0-9_]*)|"((?:[^"\\]|\\.)*)")\s*(?:=~|!~|!=|=)\s*$/.exec(before.slice(0, quoteStart));
       if (!m) return { kind: "none" };
       const prefix = before.slice(quoteStart + 1);
-      return { kind: "value", metric, label: m[1], prefix, from: quoteStart + 1, quote };
+      const label = m[1] ?? unescapeString(m[2]);
+      return { kind: "value", metric, label, prefix, from: quoteStart + 1, quote };
     }
     const m = /(?:^|,)\s*([a-zA-Z_][a-zA-Z0-9_]*)?$/.exec(inside);
     if (!m) return { kind: "none" };
@@ -159,6 +164,23 @@ export function rank(words: Iterable<string>, prefix: string): string[] {
   return [...starts, ...contains];
 }
 
+const LEGACY_METRIC = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LEGACY_LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** A metric name as PromQL writes it: bare, or `{"my.metric"}` for a Prometheus 3 UTF-8 name. */
+export function metricSelector(name: string): string {
+  return LEGACY_METRIC.test(name) ? name : `{"${escapeString(name, '"')}"}`;
+}
+
+/** A label name as PromQL writes it: bare, or quoted for a Prometheus 3 UTF-8 name. */
+export function labelName(name: string): string {
+  return LEGACY_LABEL.test(name) ? name : `"${escapeString(name, '"')}"`;
+}
+
+function unescapeString(text: string): string {
+  return text.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+}
+
 /** Escapes a label value for a PromQL string in `quote`. */
 export function escapeString(value: string, quote: string): string {
   if (quote === "`") return value;
@@ -179,7 +201,7 @@ export async function suggest(ctx: Context, sources: Sources): Promise<Suggestio
       for (const w of AGGREGATIONS) kindOf.set(w, "aggregation");
       for (const w of FUNCTIONS) kindOf.set(w, "function");
       for (const w of rank(kindOf.keys(), ctx.prefix)) out.push({ insert: w, text: w, kind: kindOf.get(w) ?? "keyword" });
-      for (const w of rank(metrics, ctx.prefix)) out.push({ insert: w, text: w, kind: "metric" });
+      for (const w of rank(metrics, ctx.prefix)) out.push({ insert: metricSelector(w), text: w, kind: "metric" });
       // Exact prefix matches first whatever their kind, so `up` offers `up` before `update`.
       const p = ctx.prefix.toLowerCase();
       out.sort((a, b) => Number(!a.text.toLowerCase().startsWith(p)) - Number(!b.text.toLowerCase().startsWith(p)));
@@ -187,13 +209,13 @@ export async function suggest(ctx: Context, sources: Sources): Promise<Suggestio
     }
     case "label":
     case "grouping": {
-      const names = await sources.labelNames(ctx.kind === "label" ? ctx.metric : "");
+      const names = await sources.labelNames(ctx.kind === "label" && ctx.metric ? metricSelector(ctx.metric) : "");
       return rank(names.filter((n) => n !== "__name__"), ctx.prefix)
         .slice(0, MAX_SUGGESTIONS)
-        .map((n) => ({ insert: n, text: n, kind: "label" as const }));
+        .map((n) => ({ insert: labelName(n), text: n, kind: "label" as const }));
     }
     case "value": {
-      const values = await sources.labelValues(ctx.label, ctx.metric);
+      const values = await sources.labelValues(ctx.label, ctx.metric && metricSelector(ctx.metric));
       return rank(values, ctx.prefix)
         .slice(0, MAX_SUGGESTIONS)
         .map((v) => ({ insert: escapeString(v, ctx.quote), text: v, kind: "value" as const }));
