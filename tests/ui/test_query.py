@@ -264,7 +264,11 @@ def test_keyboard_only_query_from_nav_to_table_and_graph(server: str, page: Any)
     expect(editor).to_be_focused()
 
     keys.type("node_cpu_seconds_tot")
-    expect(page.get_by_role("option").first.locator(".completion-text")).to_have_text(MULTI)
+    expect(
+        page.get_by_role("listbox", name="Completions")
+        .get_by_role("option")
+        .first.locator(".completion-text")
+    ).to_have_text(MULTI)
     keys.press("Enter")
     expect(editor).to_have_value(MULTI)
     keys.type('{mode="idl')
