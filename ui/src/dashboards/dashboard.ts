@@ -7,8 +7,9 @@ import { h, replace } from "../dom";
 import { setParams } from "../router";
 import { type Scope, interpolate, parseDuration, single } from "./interpolate";
 import { dateTime } from "../timezone";
+import { type Inspection, type InspectTab, inspectDialog, panelMenu, queryHref } from "./inspect";
 import { PANELS } from "./panels";
-import { Limiter, datasourceProblem, runQueries } from "./queries";
+import { Limiter, type QueryRecord, datasourceProblem, planQueries, runQueries } from "./queries";
 import { QUICK_RANGES, REFRESH_CHOICES, type TimeRange, describeRange, parseTime, resolveRange, shiftRange, zoomOut } from "./time";
 import type { GrafanaPanel, PanelState } from "./types";
 import { ALL, type Variable, dependents, parseVariables, refreshVariables, selectedValues, variableBar, variableScope, writeParams } from "./variables";
@@ -61,6 +62,8 @@ interface PanelView {
   run: number;
   /** Set when this view's queries are no longer wanted (a newer run, or the page left). */
   signal: { cancelled: boolean };
+  /** What the last run sent and got, for Inspect. */
+  inspection: Inspection;
 }
 
 function pos(p: GrafanaPanel): { x: number; y: number; w: number; h: number } {
@@ -154,6 +157,9 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
   let refresh = params.has("refresh") ? params.get("refresh") ?? "" : defaultRefresh;
   const limiter = new Limiter(CONCURRENCY);
   let views: PanelView[] = [];
+  /** The panel shown full screen (View), over the grid. */
+  let viewer: { view: PanelView; overlay: HTMLElement } | null = null;
+  let wantedView = params.get("viewPanel");
   let timer: number | undefined;
   let closed = false;
   let generation = 0;
@@ -227,6 +233,8 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     if (refresh !== defaultRefresh) p.set("refresh", refresh);
     else p.delete("refresh");
     writeParams(vars, p);
+    if (viewer) p.set("viewPanel", panelKey(viewer.view.placed));
+    else if (wantedView === null) p.delete("viewPanel");
     setParams(p, push);
   };
 
@@ -300,6 +308,10 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
   const onKey = (event: KeyboardEvent): void => {
     const target = event.target as HTMLElement | null;
     if (target?.closest("input, textarea, select, [contenteditable]")) return;
+    if (event.key === "Escape" && viewer && !document.querySelector("dialog[open]")) {
+      closeViewer(true);
+      return;
+    }
     if ((event.ctrlKey || event.metaKey) && !event.shiftKey && !event.altKey && event.key.toLowerCase() === "z") {
       event.preventDefault();
       zoomOutNow();
@@ -351,6 +363,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
       build();
     } else {
       for (const v of views) void runPanel(v);
+      if (viewer) void runPanel(viewer.view);
       settle();
     }
   };
@@ -397,11 +410,14 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     view.signal.cancelled = true;
     const signal = { cancelled: false };
     view.signal = signal;
+    const sent: QueryRecord[] = [];
+    view.inspection = { frames: [], queries: sent };
     try {
       const frames = kind.queries
-        ? await runQueries({ panel, scope, from: range.from, to: range.to, width: view.width, limiter, signal })
+        ? await runQueries({ panel, scope, from: range.from, to: range.to, width: view.width, limiter, signal, onQuery: (r) => sent.push(r) })
         : [];
       if (closed || run !== view.run) return;
+      view.inspection = { frames, queries: sent };
       if (kind.queries && !frames.length) {
         show("nodata", "No data");
         return;
@@ -428,12 +444,10 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     }
   };
 
-  const panelView = (placed: Placed, colWidth: number): PanelView => {
+  const panelView = (placed: Placed, width: number, height: number): PanelView => {
     const { panel } = placed;
     const scope = { ...baseScope(), ...placed.scope };
     const ptitle = interpolate(panel.title ?? "", scope, "text");
-    const width = Math.max(50, Math.round(placed.w * colWidth + (placed.w - 1) * MARGIN) - 2 * 6);
-    const height = Math.max(40, placed.h * CELL_HEIGHT + (placed.h - 1) * MARGIN - HEADER - 6);
     const description = panel.description ? interpolate(panel.description, scope, "text") : "";
     const body = h("div", { class: "panel-body", style: `height:${height}px` });
     const el = h(
@@ -451,13 +465,77 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
         { class: "panel-header" },
         h("h2", { class: "panel-title", title: ptitle }, ptitle),
         description ? h("span", { class: "panel-info", tabindex: "0", role: "note", title: description, "aria-label": description }, "i") : null,
+        panelMenu(ptitle, {
+          view: () => openViewer(placed, true),
+          queryHref: () => queryHref(planQueries({ panel, scope, from: range.from, to: range.to, width, limiter, signal: { cancelled: true } }), range),
+          inspect: (tab: InspectTab) => {
+            const dialog = inspectDialog(ptitle || "Panel", view.inspection, tab);
+            document.body.append(dialog);
+            dialog.showModal();
+          },
+          copyLink: () => void copyLink(panelKey(placed), el),
+        }),
       ),
       body,
     );
-    return { placed, el, body, width, height, cleanup: null, run: 0, signal: { cancelled: false } };
+    const view: PanelView = { placed, el, body, width, height, cleanup: null, run: 0, signal: { cancelled: false }, inspection: { frames: [], queries: [] } };
+    return view;
+  };
+
+  /** Grafana's viewPanel value: the panel's id, else its place in the dashboard's list. */
+  const panelKey = (placed: Placed): string => String(placed.panel.id ?? (model.panels ?? []).indexOf(placed.panel));
+
+  const closeViewer = (push: boolean): void => {
+    if (!viewer) return;
+    const { view, overlay } = viewer;
+    viewer = null;
+    view.run++;
+    view.signal.cancelled = true;
+    view.cleanup?.();
+    overlay.remove();
+    if (push) writeUrl(true);
+  };
+
+  /** View: the panel alone over the grid, as large as the window; Escape or Close returns. */
+  const openViewer = (placed: Placed, push: boolean): void => {
+    closeViewer(false);
+    const width = Math.max(200, document.documentElement.clientWidth - 48);
+    const height = Math.max(200, window.innerHeight - 160);
+    const view = panelView(placed, width, height);
+    const back = h("button", { type: "button", class: "viewer-close", onclick: () => closeViewer(true) }, "Back to dashboard");
+    const overlay = h("div", { class: "panel-viewer", role: "dialog", "aria-label": `View: ${view.el.getAttribute("data-panel-title") ?? ""}` }, back, view.el);
+    view.el.removeAttribute("style");
+    dash.append(overlay);
+    viewer = { view, overlay };
+    if (push) writeUrl(true);
+    back.focus();
+    void runPanel(view);
+  };
+
+  /** A link to this panel at this moment's range, on the clipboard (or shown, when the browser refuses). */
+  const copyLink = async (key: string, el: HTMLElement): Promise<void> => {
+    const p = new URLSearchParams(location.search);
+    p.set("from", String(Math.round(range.from)));
+    p.set("to", String(Math.round(range.to)));
+    p.set("viewPanel", key);
+    const link = `${location.origin}${location.pathname}?${p.toString()}`;
+    const note = h("div", { class: "panel-copied", role: "status" });
+    try {
+      await navigator.clipboard.writeText(link);
+      note.textContent = "Link copied";
+    } catch {
+      note.append("Copy this link: ", h("input", { type: "text", readonly: true, value: link, "aria-label": "Panel link", size: 40 }));
+    }
+    el.querySelector(".panel-copied")?.remove();
+    el.querySelector(".panel-header")?.append(note);
+    window.setTimeout(() => note.remove(), 4000);
   };
 
   const build = (): void => {
+    if (viewer) {
+      wantedView = panelKey(viewer.view.placed);
+      closeViewer(false);
+    }
     for (const v of views) {
       v.run++;
       v.signal.cancelled = true;
@@ -467,13 +545,19 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     grid.replaceChildren();
     const gridWidth = grid.clientWidth || root.clientWidth || 1200;
     const colWidth = (gridWidth - (COLUMNS - 1) * MARGIN) / COLUMNS;
+    const sized = (p: Placed): PanelView =>
+      panelView(
+        p,
+        Math.max(50, Math.round(p.w * colWidth + (p.w - 1) * MARGIN) - 2 * 6),
+        Math.max(40, p.h * CELL_HEIGHT + (p.h - 1) * MARGIN - HEADER - 6),
+      );
     const secs = layout(model.panels ?? [], vars);
     const fresh: PanelView[] = [];
     for (const s of secs) {
       const box = h("div", { class: "dash-section" });
       const cells = h("div", { class: "dash-cells" });
       const draw = (): PanelView[] => {
-        const made = s.panels.map((p) => panelView(p, colWidth));
+        const made = s.panels.map(sized);
         cells.replaceChildren(...made.map((v) => v.el));
         views.push(...made);
         return made;
@@ -519,6 +603,12 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     }
     for (const v of fresh) void runPanel(v);
     settle();
+    if (wantedView !== null) {
+      const key = wantedView;
+      wantedView = null;
+      const placed = secs.flatMap((s) => s.panels).find((p) => panelKey(p) === key);
+      if (placed) openViewer(placed, false);
+    }
   };
 
   syncHeader();
@@ -548,6 +638,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
 
   return () => {
     closed = true;
+    closeViewer(false);
     document.removeEventListener("keydown", onKey);
     if (timer !== undefined) window.clearInterval(timer);
     for (const v of views) {

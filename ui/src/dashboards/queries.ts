@@ -58,6 +58,17 @@ export interface QueryContext {
   width: number;
   limiter: Limiter;
   signal: { cancelled: boolean };
+  /** Told of every query sent: what the panel's Inspect → Query shows. */
+  onQuery?: (record: QueryRecord) => void;
+}
+
+/** One query as it went: the request, how long it took, and what came back. */
+export interface QueryRecord {
+  query: PlannedQuery;
+  path: string;
+  ms: number;
+  series: number;
+  error: string | null;
 }
 
 /** One query as sent: what tests read back from the requests the page makes. */
@@ -116,7 +127,17 @@ export async function runQueries(ctx: QueryContext): Promise<Frame[]> {
     planned.map((q) =>
       ctx.limiter.run(async () => {
         if (ctx.signal.cancelled) return [];
-        return q.instant ? instantFrames(q) : rangeFrames(q);
+        const started = performance.now();
+        const record = (series: number, error: string | null): void =>
+          ctx.onQuery?.({ query: q, path: q.instant ? "/api/v1/query" : "/api/v1/query_range", ms: performance.now() - started, series, error });
+        try {
+          const frames = await (q.instant ? instantFrames(q) : rangeFrames(q));
+          record(frames.length, null);
+          return frames;
+        } catch (err) {
+          record(0, err instanceof Error ? err.message : String(err));
+          throw err;
+        }
       }),
     ),
   );
