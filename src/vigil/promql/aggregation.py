@@ -4,20 +4,35 @@ do not change between steps), then reduced per group and step with numpy scatter
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import xxhash
 
 from vigil.model import METRIC_NAME, Labels
 from vigil.model.gofloat import format_float
+from vigil.model.histogram import FloatHistogram, HistogramError, sum_histograms
 from vigil.model.labels import is_legacy_label_name
 from vigil.promql import ast
 from vigil.promql.errors import QueryError
-from vigil.promql.value import F64, I64, Bools, ScalarSteps, StringValue, Value, VectorSteps
+from vigil.promql.value import (
+    F64,
+    I64,
+    Bools,
+    ScalarSteps,
+    StringValue,
+    Value,
+    VectorSteps,
+    is_histogram,
+    no_histograms,
+)
 
 _SELECTING = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 
 
 def aggregate(node: ast.Aggregation, vector: VectorSteps, param: Value | None) -> VectorSteps:
+    if vector.hists is not None:
+        return _with_histograms(node, vector, param)
     keys = _group_keys(vector.labels, node)
     index: dict[Labels, int] = {}
     group = np.fromiter(
@@ -55,6 +70,43 @@ def aggregate(node: ast.Aggregation, vector: VectorSteps, param: Value | None) -
     else:
         raise QueryError(f"unsupported aggregation operator {op!r}")
     return VectorSteps(labels, values, present, drop)
+
+
+def _with_histograms(
+    node: ast.Aggregation, vector: VectorSteps, param: Value | None
+) -> VectorSteps:
+    """Aggregation over a vector holding histogram samples: `count` and `group` count them,
+    `sum` and `avg` add them up (a group mixing floats and histograms gives no sample, as
+    Prometheus drops it with a warning), and the other operators ignore them."""
+    if node.op in ("count", "group"):
+        return aggregate(node, replace(vector, present=vector.has_sample(), hists=None), param)
+    floats = aggregate(node, vector.floats_only(), param)
+    if node.op not in ("sum", "avg"):
+        return floats
+    assert vector.hists is not None
+    row = {lbls: i for i, lbls in enumerate(floats.labels)}
+    group = np.fromiter(
+        (row[k] for k in _group_keys(vector.labels, node)), dtype=np.int64, count=vector.n_series
+    )
+    is_hist = is_histogram(vector.hists)
+    shape = (len(floats.labels), vector.values.shape[1])
+    n_hists = np.zeros(shape, dtype=np.int64)
+    np.add.at(n_hists, group, is_hist.astype(np.int64))
+    n_floats = np.zeros(shape, dtype=np.int64)
+    np.add.at(n_floats, group, vector.present.astype(np.int64))
+    members: dict[tuple[int, int], list[FloatHistogram]] = {}
+    for r, c in zip(*np.nonzero(is_hist), strict=True):
+        members.setdefault((int(group[r]), int(c)), []).append(vector.hists[r, c])
+    out = no_histograms(shape)
+    for (g, c), hists in members.items():
+        if n_floats[g, c]:
+            continue
+        try:
+            total = sum_histograms(hists)
+        except HistogramError:
+            continue
+        out[g, c] = total.divide(len(hists)) if node.op == "avg" else total
+    return replace(floats, present=floats.present & (n_hists == 0), hists=out)
 
 
 _NO_LABELS = Labels()

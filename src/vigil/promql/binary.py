@@ -8,17 +8,23 @@ answered with presence masks, so errors fire only where Prometheus's per-step lo
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.model import METRIC_NAME, Labels
+from vigil.model.histogram import FloatHistogram, HistogramError
 from vigil.promql import ast
 from vigil.promql.errors import QueryError
 from vigil.promql.value import (
     F64,
     Bools,
+    Hists,
     ScalarSteps,
     Value,
     VectorSteps,
+    histograms_where,
+    is_histogram,
     merge_same_labels,
+    no_histograms,
 )
 
 Signature = tuple[tuple[str, str], ...]
@@ -92,9 +98,66 @@ def _vector_scalar(
             )
         return VectorSteps(vector.labels, vector.values, vector.present & keep, vector.drop_name)
     values = np.broadcast_to(arithmetic(node.op, left, right), vector.values.shape)
+    hists = None
+    if vector.hists is not None:
+        hists = _scaled_histograms(node.op, vector.hists, scalar, vector_on_left=vector_on_left)
     return VectorSteps(
-        vector.labels, np.array(values), vector.present, np.ones(vector.n_series, dtype=bool)
+        vector.labels,
+        np.array(values),
+        vector.present,
+        np.ones(vector.n_series, dtype=bool),
+        hists=hists,
     )
+
+
+def _scaled_histograms(op: str, hists: Hists, scalar: F64, *, vector_on_left: bool) -> Hists:
+    """`h * s`, `s * h` and `h / s`; a histogram meets a scalar in no other operation."""
+    out = no_histograms(hists.shape)
+    if op not in ("*", "/") or (op == "/" and not vector_on_left):
+        return out
+    for r, c in zip(*np.nonzero(is_histogram(hists)), strict=True):
+        factor = float(scalar[0, c])
+        out[r, c] = hists[r, c].scale(factor) if op == "*" else hists[r, c].divide(factor)
+    return out
+
+
+def _histogram_pairs(
+    op: str,
+    left: tuple[F64, Bools, Hists | None],
+    right: tuple[F64, Bools, Hists | None],
+) -> tuple[Hists, Bools]:
+    """Matched pairs where a side is a histogram: `h + h`, `h - h`, `h * f`, `f * h`, `h / f`
+    (others give no sample); the results, and which pairs involve a histogram."""
+    (l_vals, l_present, l_hists), (r_vals, r_present, r_hists) = left, right
+    l_is = np.zeros(l_present.shape, bool) if l_hists is None else is_histogram(l_hists)
+    r_is = np.zeros(r_present.shape, bool) if r_hists is None else is_histogram(r_hists)
+    involved = (l_is | r_is) & (l_is | l_present) & (r_is | r_present)
+    out = no_histograms(l_present.shape)
+    for r, c in zip(*np.nonzero(involved), strict=True):
+        a = l_hists[r, c] if l_is[r, c] and l_hists is not None else float(l_vals[r, c])
+        b = r_hists[r, c] if r_is[r, c] and r_hists is not None else float(r_vals[r, c])
+        try:
+            out[r, c] = _histogram_op(op, a, b)
+        except HistogramError:
+            continue
+    return out, involved
+
+
+def _histogram_op(
+    op: str, a: FloatHistogram | float, b: FloatHistogram | float
+) -> FloatHistogram | None:
+    if isinstance(a, FloatHistogram) and isinstance(b, FloatHistogram):
+        if op == "+":
+            return a.add(b).compact()
+        if op == "-":
+            return a.sub(b).compact()
+        return None
+    if isinstance(a, FloatHistogram):
+        assert isinstance(b, float)
+        return a.scale(b) if op == "*" else a.divide(b) if op == "/" else None
+    if isinstance(b, FloatHistogram) and op == "*":
+        return b.scale(a)
+    return None
 
 
 def _signature(labels: Labels, matching: ast.VectorMatching) -> Signature:
@@ -127,27 +190,41 @@ def _set_operation(node: ast.Binary, lhs: VectorSteps, rhs: VectorSteps) -> Vect
     rhs_sigs = [_signature(lbls, matching) for lbls in rhs.labels]
     if node.op in ("and", "unless"):
         index, rhs_group = _group_rows(rhs_sigs)
-        rhs_any = _present_per_group(rhs_group, len(index), rhs.present)
+        rhs_any = _present_per_group(rhs_group, len(index), rhs.has_sample())
         matched = np.zeros_like(lhs.present)
         for i, sig in enumerate(lhs_sigs):
             g = index.get(sig)
             if g is not None:
                 matched[i] = rhs_any[g]
         keep = matched if node.op == "and" else ~matched
-        return VectorSteps(lhs.labels, lhs.values, lhs.present & keep, lhs.drop_name)
+        kept_hists = None if lhs.hists is None else histograms_where(keep, lhs.hists)
+        return VectorSteps(
+            lhs.labels, lhs.values, lhs.present & keep, lhs.drop_name, hists=kept_hists
+        )
     index, lhs_group = _group_rows(lhs_sigs)
-    lhs_any = _present_per_group(lhs_group, len(index), lhs.present)
-    rhs_present = rhs.present.copy()
+    lhs_any = _present_per_group(lhs_group, len(index), lhs.has_sample())
+    rhs_keep = np.ones_like(rhs.present)
     for i, sig in enumerate(rhs_sigs):
         g = index.get(sig)
         if g is not None:
-            rhs_present[i] &= ~lhs_any[g]
+            rhs_keep[i] = ~lhs_any[g]
+    hists = None
+    if lhs.hists is not None or rhs.hists is not None:
+        hists = np.concatenate(
+            [
+                no_histograms(lhs.present.shape) if lhs.hists is None else lhs.hists,
+                histograms_where(rhs_keep, rhs.hists)
+                if rhs.hists is not None
+                else no_histograms(rhs.present.shape),
+            ]
+        )
     return merge_same_labels(
         VectorSteps(
             lhs.labels + rhs.labels,
             np.concatenate([lhs.values, rhs.values]),
-            np.concatenate([lhs.present, rhs_present]),
+            np.concatenate([lhs.present, rhs.present & rhs_keep]),
             np.concatenate([lhs.drop_name, rhs.drop_name]),
+            hists=hists,
         )
     )
 
@@ -164,10 +241,10 @@ def _vector_vector(node: ast.Binary, lhs: VectorSteps, rhs: VectorSteps) -> Vect
     index, one_group = _group_rows(one_sigs)
     n_steps = lhs.present.shape[1]
     counts = np.zeros((len(index), n_steps), dtype=np.int64)
-    np.add.at(counts, one_group, one.present.astype(np.int64))
+    np.add.at(counts, one_group, one.has_sample().astype(np.int64))
     if (counts > 1).any():
         g, step = np.argwhere(counts > 1)[0]
-        rows = [r for r in np.nonzero(one_group == g)[0] if one.present[r, step]]
+        rows = [r for r in np.nonzero(one_group == g)[0] if one.has_sample()[r, step]]
         pair = sorted((one.labels[rows[0]], one.labels[rows[1]]))
         side = "left" if one_to_many else "right"
         raise QueryError(
@@ -199,6 +276,7 @@ def _vector_vector(node: ast.Binary, lhs: VectorSteps, rhs: VectorSteps) -> Vect
     left_rows, right_rows = (o_idx, m_idx) if one_to_many else (m_idx, o_idx)
     left_vals, right_vals = lhs.values[left_rows], rhs.values[right_rows]
     comparison = node.op in ast.COMPARISON_OPS
+    hists: Hists | None = None
     if comparison:
         keep = compare(node.op, left_vals, right_vals)
         if node.return_bool:
@@ -210,6 +288,14 @@ def _vector_vector(node: ast.Binary, lhs: VectorSteps, rhs: VectorSteps) -> Vect
     else:
         values = arithmetic(node.op, left_vals, right_vals)
         drop = many.drop_name[m_idx]
+        if lhs.hists is not None or rhs.hists is not None:
+            hists, involved = _histogram_pairs(
+                node.op,
+                (left_vals, lhs.present[left_rows], _rows(lhs.hists, left_rows)),
+                (right_vals, rhs.present[right_rows], _rows(rhs.hists, right_rows)),
+            )
+            present &= ~involved
+            matched |= involved
     labels = tuple(
         _result_labels(many.labels[m], one.labels[o], matching, drop_name=not comparison)
         for m, o in zip(many_rows, one_rows, strict=True)
@@ -229,7 +315,11 @@ def _vector_vector(node: ast.Binary, lhs: VectorSteps, rhs: VectorSteps) -> Vect
     np.add.at(per_key, key_group, matched.astype(np.int64))
     if (per_key > 1).any():
         raise QueryError(message)
-    return merge_same_labels(VectorSteps(labels, values, present, drop))
+    return merge_same_labels(VectorSteps(labels, values, present, drop, hists=hists))
+
+
+def _rows(hists: Hists | None, rows: npt.NDArray[np.int64]) -> Hists | None:
+    return None if hists is None else hists[rows]
 
 
 def _result_labels(

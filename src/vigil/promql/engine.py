@@ -7,6 +7,7 @@ whole range and locate each step's sample (or window) with one `searchsorted` ov
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,11 +28,13 @@ from vigil.promql.errors import (
 )
 from vigil.promql.functions import FUNCTIONS, FunctionCall
 from vigil.promql.heap import trim_heap
+from vigil.promql.histograms import call_with_histograms, negate_histograms
 from vigil.promql.parser import parse as _parse_uncached
 from vigil.promql.value import (
     F64,
     I64,
     Bools,
+    Hists,
     Matrix,
     QueryResult,
     QueryValue,
@@ -46,6 +49,8 @@ from vigil.promql.value import (
     Vector,
     VectorSteps,
     empty_vector,
+    histograms_where,
+    is_histogram,
     merge_same_labels,
     without_name,
 )
@@ -324,18 +329,19 @@ class _Evaluation:
         impl = FUNCTIONS.get(node.func)
         if impl is None:
             raise QueryError(f"function {node.func!r} is not supported")
-        return impl(
-            FunctionCall(
-                node.func,
-                args,
-                node.args,
-                times,
-                self.start_ms,
-                self.end_ms,
-                self.step_ms,
-                self,
-            )
+        call = FunctionCall(
+            node.func,
+            args,
+            node.args,
+            times,
+            self.start_ms,
+            self.end_ms,
+            self.step_ms,
+            self,
         )
+        if any(isinstance(a, VectorSteps | RangeSteps) and a.hists is not None for a in args):
+            return call_with_histograms(call, impl)
+        return impl(call)
 
     # --- selectors -----------------------------------------------------------------------
 
@@ -376,8 +382,12 @@ class _Evaluation:
         values = flat.vals[idx]
         found &= ~is_stale_marker(values)
         self.account(int(found.sum(axis=0).max(initial=0)))
+        hists = None
+        if flat.hists is not None:
+            hists = histograms_where(found, flat.hists[idx])
+            found &= ~is_histogram(hists)
         return VectorSteps(
-            flat.labels, values, found, np.zeros(len(flat.labels), dtype=bool), sample_ts
+            flat.labels, values, found, np.zeros(len(flat.labels), dtype=bool), sample_ts, hists
         )
 
     def matrix_selector(self, node: ast.MatrixSelector, times: I64) -> RangeSteps:
@@ -398,6 +408,7 @@ class _Evaluation:
             ends,
             times,
             node.range_ms,
+            flat.hists,
         )
 
     def subquery_start(self, node: ast.Subquery, ends: I64) -> tuple[int, int]:
@@ -426,7 +437,7 @@ class _Evaluation:
         assert isinstance(inner, VectorSteps)
         inner = merge_same_labels(inner)
         self.reserve(inner.n_series * len(ends))
-        rows, cols = np.nonzero(inner.present)
+        rows, cols = np.nonzero(inner.has_sample())
         flat = _FlatSeries(
             inner.labels,
             inner_times[cols],
@@ -434,6 +445,7 @@ class _Evaluation:
             np.searchsorted(rows, np.arange(inner.n_series + 1)),
             inner_start - 1,
             int(inner_times[-1]) - inner_start + 3 if len(inner_times) else 3,
+            None if inner.hists is None else inner.hists[rows, cols],
         )
         lo, hi = flat.window_bounds(ends, node.range_ms)
         self.account(int((hi - lo).sum(axis=0).max(initial=0)))
@@ -447,6 +459,7 @@ class _Evaluation:
             ends,
             times,
             node.range_ms,
+            flat.hists,
         )
 
 
@@ -461,17 +474,19 @@ class _FlatSeries:
     starts: I64
     base: int
     span: int
+    hists: Hists | None = None
 
     @classmethod
     def of(cls, batch: SeriesBatch, mint: int, maxt: int) -> _FlatSeries:
         """The batch's samples within [mint, maxt] (stores mostly return no others)."""
-        ts, vals, starts = batch.timestamps, batch.values, batch.starts
+        ts, vals, starts, hists = batch.timestamps, batch.values, batch.starts, batch.histograms
         if len(ts) and (ts.min() < mint or ts.max() > maxt):
             keep = (ts >= mint) & (ts <= maxt)
             kept_before = np.zeros(len(ts) + 1, dtype=np.int64)
             np.cumsum(keep, out=kept_before[1:])
             ts, vals, starts = ts[keep], vals[keep], kept_before[starts]
-        return cls(batch.labels, ts, vals, starts, mint - 1, maxt - mint + 3)
+            hists = None if hists is None else hists[keep]
+        return cls(batch.labels, ts, vals, starts, mint - 1, maxt - mint + 3, hists)
 
     def _keys(self) -> I64:
         series_of = np.repeat(np.arange(len(self.labels), dtype=np.int64), np.diff(self.starts))
@@ -512,6 +527,7 @@ class _FlatSeries:
             kept_before[self.starts],
             self.base,
             self.span,
+            None if self.hists is None else self.hists[keep],
         )
 
 
@@ -519,8 +535,13 @@ def _negate(value: Value) -> Value:
     if isinstance(value, ScalarSteps):
         return ScalarSteps(-value.values)
     if isinstance(value, VectorSteps):
+        hists = None if value.hists is None else negate_histograms(value.hists)
         return VectorSteps(
-            value.labels, -value.values, value.present, np.ones(value.n_series, dtype=bool)
+            value.labels,
+            -value.values,
+            value.present,
+            np.ones(value.n_series, dtype=bool),
+            hists=hists,
         )
     raise QueryError(
         "unary expression only allowed on expressions of type scalar or instant vector"
@@ -535,7 +556,13 @@ def _final_labels(vector: VectorSteps) -> VectorSteps:
         for lbls, drop in zip(vector.labels, vector.drop_name, strict=True)
     )
     return merge_same_labels(
-        VectorSteps(labels, vector.values, vector.present, np.zeros(len(labels), dtype=bool))
+        VectorSteps(
+            labels,
+            vector.values,
+            vector.present,
+            np.zeros(len(labels), dtype=bool),
+            hists=vector.hists,
+        )
     )
 
 
@@ -552,9 +579,11 @@ def _to_query_value(value: Value, times: I64, instant: bool) -> QueryValue:
             lo, hi = int(value.lo[i, 0]), int(value.hi[i, 0])
             if hi > lo:
                 name_dropped = without_name(lbls) if value.drop_name[i] else lbls
-                out.append(Series(name_dropped, value.ts[lo:hi], value.vals[lo:hi]))
+                out.append(_range_series(name_dropped, value, lo, hi))
         return Matrix(tuple(out))
     vector = _final_labels(value)
+    if vector.hists is not None:
+        return _with_histograms(vector, times, instant)
     if instant:
         t = int(times[0])
         return Vector(
@@ -569,5 +598,40 @@ def _to_query_value(value: Value, times: I64, instant: bool) -> QueryValue:
         row = vector.present[i]
         if row.any():
             series.append(Series(vector.labels[i], times[row], vector.values[i][row]))
+    series.sort(key=lambda s: s.labels)
+    return Matrix(tuple(series))
+
+
+def _range_series(labels: Labels, value: RangeSteps, lo: int, hi: int) -> Series:
+    ts, vals = value.ts[lo:hi], value.vals[lo:hi]
+    if value.hists is None:
+        return Series(labels, ts, vals)
+    hists = value.hists[lo:hi]
+    is_hist = is_histogram(hists)
+    points = tuple(zip(ts[is_hist].tolist(), hists[is_hist].tolist(), strict=True))
+    return Series(labels, ts[~is_hist], vals[~is_hist], points)
+
+
+def _with_histograms(vector: VectorSteps, times: I64, instant: bool) -> QueryValue:
+    """The result of a query whose value holds histogram samples (the slow path)."""
+    assert vector.hists is not None
+    is_hist = is_histogram(vector.hists)
+    if instant:
+        t = int(times[0])
+        samples = []
+        for i, lbls in enumerate(vector.labels):
+            if is_hist[i, 0]:
+                samples.append(Sample(lbls, t, math.nan, vector.hists[i, 0]))
+            elif vector.present[i, 0]:
+                samples.append(Sample(lbls, t, float(vector.values[i, 0])))
+        return Vector(tuple(samples))
+    series = []
+    for i in range(vector.n_series):
+        row, hist_row = vector.present[i], is_hist[i]
+        if row.any() or hist_row.any():
+            points = tuple(
+                zip(times[hist_row].tolist(), vector.hists[i][hist_row].tolist(), strict=True)
+            )
+            series.append(Series(vector.labels[i], times[row], vector.values[i][row], points))
     series.sort(key=lambda s: s.labels)
     return Matrix(tuple(series))

@@ -330,6 +330,7 @@ def _reorder(vector: VectorSteps, order: list[int]) -> VectorSteps:
         vector.values[rows],
         vector.present[rows],
         vector.drop_name[rows],
+        hists=None if vector.hists is None else vector.hists[rows],
     )
 
 
@@ -394,7 +395,9 @@ def _relabelled(vector: VectorSteps, labels: list[Labels], dst: str) -> VectorSt
     drop = vector.drop_name.copy()
     if dst == METRIC_NAME:
         drop[:] = False
-    return merge_same_labels(VectorSteps(tuple(labels), vector.values, vector.present, drop))
+    return merge_same_labels(
+        VectorSteps(tuple(labels), vector.values, vector.present, drop, hists=vector.hists)
+    )
 
 
 @_register("label_replace")

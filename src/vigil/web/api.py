@@ -31,6 +31,7 @@ import vigil
 from vigil.config.duration import DurationError, parse_seconds_or_duration
 from vigil.model import Labels, Matcher
 from vigil.model.gofloat import format_json, format_json_all, rewrite_orjson_floats
+from vigil.model.histogram import FloatHistogram
 from vigil.promql import ast
 from vigil.promql.ast_json import parse_query_ast
 from vigil.promql.engine import Queryable, QueryEngine
@@ -42,7 +43,16 @@ from vigil.promql.errors import (
     UnsupportedFeatureError,
 )
 from vigil.promql.parser import parse, prettify
-from vigil.promql.value import F64, QueryResult, QueryValue, Scalar, Series, String, Vector
+from vigil.promql.value import (
+    F64,
+    QueryResult,
+    QueryValue,
+    Sample,
+    Scalar,
+    Series,
+    String,
+    Vector,
+)
 from vigil.web.body import read_capped
 
 _T = TypeVar("_T")
@@ -110,6 +120,8 @@ def _matrix_json(series: Sequence[Series]) -> bytes:
     """All series' `[t, "v"]` points in one orjson call and a few passes over its bytes."""
     if not series:
         return b"[]"
+    if any(s.histograms for s in series):
+        return b"[" + b",".join(_series_json_exactly(s) for s in series) + b"]"
     times_parts: list[npt.NDArray[Any]] = []
     values_parts: list[F64] = []
     for s in series:
@@ -135,13 +147,52 @@ def _matrix_json(series: Sequence[Series]) -> bytes:
 
 
 def _series_json_exactly(series: Series) -> bytes:
-    """The slow way, for points whose time in float seconds would not print exactly."""
-    times = map(format_timestamp, series.timestamps.tolist())
-    values = format_json_all(series.values)
-    pairs = ",".join(map('[{},"{}"]'.format, times, values))
-    return (
-        b'{"metric":' + orjson.dumps(dict(series.labels)) + b',"values":[' + pairs.encode() + b"]}"
+    """The slow way, for points whose time in float seconds would not print exactly, and for
+    series with histogram points (`values` only when there are float points, as Prometheus)."""
+    out = b'{"metric":' + orjson.dumps(dict(series.labels))
+    if len(series.values) or not series.histograms:
+        times = map(format_timestamp, series.timestamps.tolist())
+        values = format_json_all(series.values)
+        out += b',"values":[' + ",".join(map('[{},"{}"]'.format, times, values)).encode() + b"]"
+    if series.histograms:
+        points = (
+            b"[" + format_timestamp(t).encode() + b"," + histogram_json(h) + b"]"
+            for t, h in series.histograms
+        )
+        out += b',"histograms":[' + b",".join(points) + b"]"
+    return out + b"}"
+
+
+def histogram_json(h: FloatHistogram) -> bytes:
+    """Prometheus's JSON of a native histogram: count, sum, and each populated bucket as
+    [boundary rule, lower, upper, count] (rule 0: (lower, upper], 1: [lower, upper),
+    2: (lower, upper), 3: [lower, upper])."""
+    text = {"count": format_json(h.count), "sum": format_json(h.sum)}
+    rows = [
+        [
+            (3 if b.upper_inclusive else 1)
+            if b.lower_inclusive
+            else (0 if b.upper_inclusive else 2),
+            format_json(b.lower),
+            format_json(b.upper),
+            format_json(b.count),
+        ]
+        for b in h.buckets()
+        if b.count != 0
+    ]
+    return orjson.dumps({**text, "buckets": rows} if rows else text)
+
+
+def _sample_json(sample: Sample, value: str) -> bytes:
+    point = (
+        b',"histogram":['
+        + format_timestamp(sample.t_ms).encode()
+        + b","
+        + histogram_json(sample.histogram)
+        if sample.histogram is not None
+        else b',"value":[' + format_timestamp(sample.t_ms).encode() + b',"' + value.encode() + b'"'
     )
+    return b'{"metric":' + orjson.dumps(dict(sample.labels)) + point + b"]}"
 
 
 def render_value(value: QueryValue) -> bytes:
@@ -152,20 +203,23 @@ def render_value(value: QueryValue) -> bytes:
         result = b"[" + format_timestamp(value.t_ms).encode() + b"," + orjson.dumps(text) + b"]"
     elif isinstance(value, Vector):
         values = format_json_all(np.array([s.value for s in value.samples], dtype=np.float64))
-        result = (
-            b"["
-            + b",".join(
-                b'{"metric":'
-                + orjson.dumps(dict(s.labels))
-                + b',"value":['
-                + format_timestamp(s.t_ms).encode()
-                + b',"'
-                + v.encode()
-                + b'"]}'
-                for s, v in zip(value.samples, values, strict=True)
+        if any(s.histogram is not None for s in value.samples):
+            result = b"[" + b",".join(map(_sample_json, value.samples, values)) + b"]"
+        else:
+            result = (
+                b"["
+                + b",".join(
+                    b'{"metric":'
+                    + orjson.dumps(dict(s.labels))
+                    + b',"value":['
+                    + format_timestamp(s.t_ms).encode()
+                    + b',"'
+                    + v.encode()
+                    + b'"]}'
+                    for s, v in zip(value.samples, values, strict=True)
+                )
+                + b"]"
             )
-            + b"]"
-        )
         kind = b"vector"
     else:
         result, kind = _matrix_json(value.series), b"matrix"
