@@ -13,11 +13,12 @@ drops them. Adding histograms of different schemas reduces both to the coarser o
 
 from __future__ import annotations
 
+import bisect
 import enum
 import functools
 import math
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 CUSTOM_BUCKETS_SCHEMA = -53
@@ -220,11 +221,16 @@ class FloatHistogram:
                 return math.nan if c == 0 or math.isnan(c) else math.copysign(math.inf, c)
             return c / divisor
 
-        return replace(
-            self._with(
+        buckets = (
+            self._with({}, {})  # as Prometheus: dividing by zero drops every bucket
+            if divisor == 0
+            else self._with(
                 {i: div(c) for i, c in self.positive().items()},
                 {i: div(c) for i, c in self.negative().items()},
-            ),
+            )
+        )
+        return replace(
+            buckets,
             zero_count=div(self.zero_count),
             count=div(self.count),
             sum=div(self.sum),
@@ -279,18 +285,19 @@ class FloatHistogram:
     def _aligned(self, other: FloatHistogram) -> tuple[FloatHistogram, FloatHistogram]:
         if self.uses_custom_buckets != other.uses_custom_buckets:
             raise HistogramError("cannot combine exponential and custom bucket histograms")
-        if self.uses_custom_buckets:
-            if self.custom_values != other.custom_values:
-                raise HistogramError("custom bucket bounds differ")
-            return self, other
-        schema = min(self.schema, other.schema)
-        a, b = self.to_schema(schema), other.to_schema(schema)
-        while a.zero_threshold != b.zero_threshold:
-            if a.zero_threshold > b.zero_threshold:
-                b = b._with_zero_threshold(a.zero_threshold)
-            else:
-                a = a._with_zero_threshold(b.zero_threshold)
+        a, b = _aligned([self, other])
         return a, b
+
+    def to_custom_bounds(self, bounds: tuple[float, ...]) -> FloatHistogram:
+        """A custom-bucket histogram on a subset of its bounds: each bucket joins the first
+        remaining bucket ending at or above it."""
+        if bounds == self.custom_values:
+            return self
+        merged: Indexed = {}
+        for index, count in self.positive().items():
+            target = bisect.bisect_left(bounds, self.bound(index))
+            merged[target] = merged.get(target, 0.0) + count
+        return replace(self._with(merged, {}), custom_values=bounds)
 
     def add(self, other: FloatHistogram) -> FloatHistogram:
         return self._combine(other, 1.0)
@@ -343,8 +350,10 @@ class FloatHistogram:
             return True
         if self.uses_custom_buckets != previous.uses_custom_buckets:
             return True
-        if self.uses_custom_buckets and self.custom_values != previous.custom_values:
-            return True
+        if self.uses_custom_buckets:
+            current, earlier = _aligned([self, previous])
+            mine, prev_counts = current.positive(), earlier.positive()
+            return any(mine.get(i, 0.0) < c for i, c in prev_counts.items())
         if self.schema > previous.schema or self.zero_threshold < previous.zero_threshold:
             return True
         prev_zero, threshold = previous._zero_count_for(self.zero_threshold)
@@ -392,10 +401,11 @@ class FloatHistogram:
             buckets.reverse()
             rank = (1 - q) * self.count
         count = 0.0
-        bucket = Bucket(0.0, 0.0, False, False, 0.0)
-        for bucket in buckets:
-            if bucket.count == 0:
-                continue
+        populated = [b for b in buckets if b.count != 0]
+        if not populated:
+            return math.nan  # only NaN observations
+        bucket = populated[0]
+        for bucket in populated:
             count += bucket.count
             if count >= rank:
                 break
@@ -415,7 +425,7 @@ class FloatHistogram:
                 return lower
         count = min(count, self.count)
         if count < rank:
-            return upper
+            return math.nan  # the rank falls among NaN observations
         rank = rank - (count - bucket.count) if forward else count - rank
         fraction = rank / bucket.count
         if custom or (lower <= 0 <= upper):
@@ -457,10 +467,10 @@ class FloatHistogram:
             if lower_set and upper_set:
                 break
             rank += b.count
-        if not lower_set or lower_rank > self.count:
-            lower_rank = self.count
+        if not lower_set or lower_rank > self.count:  # NaN observations are in no bucket
+            lower_rank = min(rank, self.count)
         if not upper_set or upper_rank > self.count:
-            upper_rank = self.count
+            upper_rank = min(rank, self.count)
         return (upper_rank - lower_rank) / self.count
 
     def variance(self) -> float:
@@ -495,10 +505,86 @@ def _share(v: float, lower: float, upper: float, count: float, linear: bool) -> 
     return count * (1 - (log_v - log_hi) / (log_lo - log_hi))
 
 
+def _aligned(histograms: list[FloatHistogram]) -> list[FloatHistogram]:
+    """The histograms on one layout: the coarsest schema and widest zero bucket, or for
+    custom buckets the bounds they all share."""
+    custom = histograms[0].uses_custom_buckets
+    if any(h.uses_custom_buckets != custom for h in histograms):
+        raise HistogramError("cannot combine exponential and custom bucket histograms")
+    if custom:
+        shared = set(histograms[0].custom_values)
+        for h in histograms[1:]:
+            shared &= set(h.custom_values)
+        bounds = tuple(sorted(shared))
+        return [h.to_custom_bounds(bounds) for h in histograms]
+    schema = min(h.schema for h in histograms)
+    out = [h.to_schema(schema) for h in histograms]
+    threshold = max(h.zero_threshold for h in out)
+    while True:
+        moved = max(h._zero_count_for(threshold)[1] for h in out)
+        if moved == threshold:
+            break
+        threshold = moved
+    return [h if h.zero_threshold == threshold else h._with_zero_threshold(threshold) for h in out]
+
+
 def sum_histograms(histograms: Iterable[FloatHistogram]) -> FloatHistogram:
-    """The sum of one or more histograms, compacted."""
-    it: Iterator[FloatHistogram] = iter(histograms)
-    total = next(it)
-    for h in it:
-        total = total.add(h)
-    return total.compact()
+    """The compacted sum of one or more histograms, each count and bucket added in
+    Prometheus's compensated (Kahan-Neumaier) order."""
+    aligned = _aligned(list(histograms))
+    fields = [(0.0, 0.0)] * 3
+    sums: tuple[dict[int, tuple[float, float]], dict[int, tuple[float, float]]] = ({}, {})
+    hint = aligned[0].counter_reset_hint
+    for n, h in enumerate(aligned):
+        if n:
+            hint = _hint_of_sum(hint, h.counter_reset_hint)
+        fields = [
+            _kahan_inc(v, t, c)
+            for v, (t, c) in zip((h.count, h.sum, h.zero_count), fields, strict=True)
+        ]
+        for total, items in zip(sums, (h.positive(), h.negative()), strict=True):
+            for index, count in items.items():
+                total[index] = _kahan_inc(count, *total.get(index, (0.0, 0.0)))
+    count, total_sum, zero_count = (t if math.isinf(t) else t + c for t, c in fields)
+    pos, neg = ({i: t if math.isinf(t) else t + c for i, (t, c) in d.items()} for d in sums)
+    return replace(
+        aligned[0]._with(pos, neg),
+        count=count,
+        sum=total_sum,
+        zero_count=zero_count,
+        counter_reset_hint=hint,
+    ).compact()
+
+
+def mean_histograms(histograms: list[FloatHistogram]) -> FloatHistogram:
+    """The mean, field by field (count, sum, each bucket): the compensated sum divided by
+    the number of histograms, or where that sum overflows, Prometheus's incremental mean."""
+    aligned = _aligned(histograms)
+    n = len(aligned)
+    pos: dict[int, list[float]] = {}
+    neg: dict[int, list[float]] = {}
+    for k, h in enumerate(aligned):
+        for merged, items in ((pos, h.positive()), (neg, h.negative())):
+            for index, count in items.items():
+                merged.setdefault(index, [0.0] * n)[k] = count
+    mean = replace(
+        aligned[0]._with(
+            {i: _mean(v) for i, v in pos.items()}, {i: _mean(v) for i, v in neg.items()}
+        ),
+        count=_mean([h.count for h in aligned]),
+        sum=_mean([h.sum for h in aligned]),
+        zero_count=_mean([h.zero_count for h in aligned]),
+    )
+    return mean.compact()
+
+
+def _mean(values: list[float]) -> float:
+    total, comp = 0.0, 0.0
+    for v in values:
+        total, comp = _kahan_inc(v, total, comp)
+    if not math.isinf(total) or any(math.isinf(v) for v in values):
+        return (total if math.isinf(total) else total + comp) / len(values)
+    mean = 0.0
+    for k, v in enumerate(values, start=1):
+        mean += v / k - mean / k
+    return mean

@@ -11,7 +11,12 @@ import xxhash
 
 from vigil.model import METRIC_NAME, Labels
 from vigil.model.gofloat import format_float
-from vigil.model.histogram import FloatHistogram, HistogramError, sum_histograms
+from vigil.model.histogram import (
+    FloatHistogram,
+    HistogramError,
+    mean_histograms,
+    sum_histograms,
+)
 from vigil.model.labels import is_legacy_label_name
 from vigil.promql import ast
 from vigil.promql.errors import QueryError
@@ -23,6 +28,7 @@ from vigil.promql.value import (
     StringValue,
     Value,
     VectorSteps,
+    histograms_where,
     is_histogram,
     no_histograms,
 )
@@ -80,6 +86,8 @@ def _with_histograms(
     Prometheus drops it with a warning), and the other operators ignore them."""
     if node.op in ("count", "group"):
         return aggregate(node, replace(vector, present=vector.has_sample(), hists=None), param)
+    if node.op in ("limitk", "limit_ratio"):
+        return _limited(node, vector, param)
     floats = aggregate(node, vector.floats_only(), param)
     if node.op not in ("sum", "avg"):
         return floats
@@ -102,11 +110,25 @@ def _with_histograms(
         if n_floats[g, c]:
             continue
         try:
-            total = sum_histograms(hists)
+            out[g, c] = mean_histograms(hists) if node.op == "avg" else sum_histograms(hists)
         except HistogramError:
             continue
-        out[g, c] = total.divide(len(hists)) if node.op == "avg" else total
     return replace(floats, present=floats.present & (n_hists == 0), hists=out)
+
+
+def _limited(node: ast.Aggregation, vector: VectorSteps, param: Value | None) -> VectorSteps:
+    """`limitk`/`limit_ratio` pick series whatever their samples are: histograms included."""
+    assert vector.hists is not None
+    picked = aggregate(node, replace(vector, present=vector.has_sample(), hists=None), param)
+    row_of = {lbls: i for i, lbls in enumerate(vector.labels)}
+    rows = np.fromiter((row_of[lbls] for lbls in picked.labels), np.int64, len(picked.labels))
+    hists = vector.hists[rows]
+    is_hist = is_histogram(hists)
+    return replace(
+        picked,
+        present=picked.present & ~is_hist,
+        hists=histograms_where(picked.present & is_hist, hists),
+    )
 
 
 _NO_LABELS = Labels()

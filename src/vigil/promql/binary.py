@@ -285,6 +285,16 @@ def _vector_vector(node: ast.Binary, lhs: VectorSteps, rhs: VectorSteps) -> Vect
             values = left_vals
             present &= keep
         drop = np.ones(len(m_idx), dtype=bool) if node.return_bool else many.drop_name[m_idx]
+        if lhs.hists is not None and rhs.hists is not None and node.op in ("==", "!="):
+            left_hists, right_hists = lhs.hists[left_rows], rhs.hists[right_rows]
+            both, equal = _equal_histograms(left_hists, right_hists)
+            matched |= both
+            hist_keep = (equal if node.op == "==" else ~equal) & both
+            if node.return_bool:
+                values = np.where(both, hist_keep.astype(np.float64), values)
+                present |= both
+            else:
+                hists = histograms_where(hist_keep, left_hists)
     else:
         values = arithmetic(node.op, left_vals, right_vals)
         drop = many.drop_name[m_idx]
@@ -316,6 +326,15 @@ def _vector_vector(node: ast.Binary, lhs: VectorSteps, rhs: VectorSteps) -> Vect
     if (per_key > 1).any():
         raise QueryError(message)
     return merge_same_labels(VectorSteps(labels, values, present, drop, hists=hists))
+
+
+def _equal_histograms(left: Hists, right: Hists) -> tuple[Bools, Bools]:
+    """Which pairs are two histograms, and which of those are equal."""
+    both = is_histogram(left) & is_histogram(right)
+    equal = np.zeros(both.shape, dtype=bool)
+    for r, c in zip(*np.nonzero(both), strict=True):
+        equal[r, c] = left[r, c].equals(right[r, c])
+    return both, equal
 
 
 def _rows(hists: Hists | None, rows: npt.NDArray[np.int64]) -> Hists | None:

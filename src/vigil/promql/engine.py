@@ -28,7 +28,11 @@ from vigil.promql.errors import (
 )
 from vigil.promql.functions import FUNCTIONS, FunctionCall
 from vigil.promql.heap import trim_heap
-from vigil.promql.histograms import call_with_histograms, negate_histograms
+from vigil.promql.histograms import (
+    call_with_histograms,
+    negate_histograms,
+    repeats_not_reset,
+)
 from vigil.promql.parser import parse as _parse_uncached
 from vigil.promql.value import (
     F64,
@@ -445,7 +449,7 @@ class _Evaluation:
             np.searchsorted(rows, np.arange(inner.n_series + 1)),
             inner_start - 1,
             int(inner_times[-1]) - inner_start + 3 if len(inner_times) else 3,
-            None if inner.hists is None else inner.hists[rows, cols],
+            None if inner.hists is None else repeats_not_reset(inner.hists[rows, cols], rows),
         )
         lo, hi = flat.window_bounds(ends, node.range_ms)
         self.account(int((hi - lo).sum(axis=0).max(initial=0)))

@@ -15,19 +15,23 @@ from dataclasses import replace
 
 import numpy as np
 
+from vigil.model import Labels
+from vigil.model.gofloat import format_float
 from vigil.model.histogram import (
     CounterResetHint,
     FloatHistogram,
     HistogramError,
+    mean_histograms,
     sum_histograms,
 )
-from vigil.promql.functions import Function, FunctionCall
+from vigil.promql.functions import FUNCTIONS, Function, FunctionCall
 from vigil.promql.value import (
     F64,
     I64,
     Bools,
     Hists,
     RangeSteps,
+    ScalarSteps,
     Value,
     VectorSteps,
     histograms_where,
@@ -58,6 +62,16 @@ def negate_histograms(hists: Hists) -> Hists:
     out = no_histograms(hists.shape)
     for cell in zip(*np.nonzero(is_histogram(hists)), strict=True):
         out[cell] = hists[cell].negated()
+    return out
+
+
+def repeats_not_reset(hists: Hists, series: I64) -> Hists:
+    """A subquery repeats a histogram sample at each step that looks back to it: the repeats
+    are that one sample again, so none counts as a counter reset (Prometheus marks them so)."""
+    out = hists.copy()
+    for k in range(1, len(out)):
+        if out[k] is not None and hists[k] is hists[k - 1] and series[k] == series[k - 1]:
+            out[k] = hists[k].with_hint(CounterResetHint.NOT_COUNTER_RESET)
     return out
 
 
@@ -109,32 +123,112 @@ def _histogram_property(call: FunctionCall, _: Function) -> Value:
     return _per_cell(call.vector(0), lambda h, _col: fn(h))
 
 
+def _classic_buckets(vector: VectorSteps) -> dict[Labels, Bools]:
+    """Per classic histogram (labels without name and `le`), the steps it has buckets at."""
+    out: dict[Labels, Bools] = {}
+    for row, lbls in enumerate(vector.labels):
+        if lbls.get("le"):
+            key = without_name(lbls).without("le")
+            seen = out.get(key, np.zeros(vector.present.shape[1], dtype=bool))
+            out[key] = seen | vector.present[row]
+    return out
+
+
+def _beside_classic(
+    call: FunctionCall, arg: int, native: VectorSteps
+) -> tuple[VectorSteps, dict[Labels, Bools]]:
+    """`native` (a row per input row) without the cells where a classic histogram of the same
+    labels has buckets too (Prometheus evaluates neither there), and those clashes."""
+    classic = _classic_buckets(call.vector(arg).floats_only())
+    clashes: dict[Labels, Bools] = {}
+    present = native.present.copy()
+    for row, lbls in enumerate(native.labels):
+        key = without_name(lbls)
+        if key in classic:
+            clash = present[row] & classic[key]
+            present[row] &= ~clash
+            clashes[key] = clashes.get(key, clash) | clash
+    return replace(native, present=present), clashes
+
+
+def _named_rows(native: VectorSteps) -> VectorSteps:
+    rows = np.asarray(native.present.any(axis=1))
+    labels = tuple(
+        without_name(lbls) for lbls, keep in zip(native.labels, rows, strict=True) if keep
+    )
+    return VectorSteps(
+        labels, native.values[rows], native.present[rows], np.zeros(len(labels), dtype=bool)
+    )
+
+
 @_register("histogram_fraction")
 def _histogram_fraction(call: FunctionCall, _: Function) -> Value:
     lower, upper = call.scalar(0), call.scalar(1)
-    return _per_cell(
+    native = _per_cell(
         call.vector(2), lambda h, col: h.fraction(float(lower[col]), float(upper[col]))
     )
+    return merge_same_labels(_named_rows(_beside_classic(call, 2, native)[0]))
 
 
 @_register("histogram_quantile")
 def _histogram_quantile(call: FunctionCall, impl: Function) -> Value:
     q = call.scalar(0)
-    native = _per_cell(call.vector(1), lambda h, col: h.quantile(float(q[col])))
+    native, clashes = _beside_classic(
+        call, 1, _per_cell(call.vector(1), lambda h, col: h.quantile(float(q[col])))
+    )
     classic = impl(_floats_only(call))
     assert isinstance(classic, VectorSteps)
-    rows = np.asarray(native.present.any(axis=1))
-    labels = tuple(
-        without_name(lbls) for lbls, keep in zip(native.labels, rows, strict=True) if keep
-    )
+    classic_present = classic.present.copy()
+    for row, lbls in enumerate(classic.labels):
+        if lbls in clashes:
+            classic_present[row] &= ~clashes[lbls]
+    named = _named_rows(native)
     return merge_same_labels(
         VectorSteps(
-            classic.labels + labels,
-            np.concatenate([classic.values, native.values[rows]]),
-            np.concatenate([classic.present, native.present[rows]]),
-            np.zeros(len(classic.labels) + len(labels), dtype=bool),
+            classic.labels + named.labels,
+            np.concatenate([classic.values, named.values]),
+            np.concatenate([classic_present, named.present]),
+            np.zeros(len(classic.labels) + len(named.labels), dtype=bool),
         )
     )
+
+
+def _histogram_quantiles(call: FunctionCall) -> Value:
+    """`histogram_quantiles(v, "label", q1, q2, ...)`: `histogram_quantile` for each q, told
+    apart by `label` (the q as Prometheus prints it: 0.0, 0.25, 1.0)."""
+    vector, label = call.vector(0), call.string(1)
+    single = FUNCTIONS["histogram_quantile"]
+    parts: list[VectorSteps] = []
+    for arg, expr in zip(call.args[2:], call.exprs[2:], strict=True):
+        assert isinstance(arg, ScalarSteps)
+        one = replace(
+            call, name="histogram_quantile", args=(arg, vector), exprs=(expr, call.exprs[0])
+        )
+        result = call_with_histograms(one, single) if vector.hists is not None else single(one)
+        assert isinstance(result, VectorSteps)
+        q = float(arg.values[0]) if len(arg.values) else math.nan
+        text = repr(q) if math.isfinite(q) else format_float(q)
+        labels = tuple(lbls.with_label(label, text) for lbls in result.labels)
+        parts.append(replace(result, labels=labels))
+    if not parts:
+        return VectorSteps(
+            (),
+            np.empty((0, len(call.times))),
+            np.zeros((0, len(call.times)), dtype=bool),
+            np.zeros(0, dtype=bool),
+        )
+    return merge_same_labels(
+        VectorSteps(
+            tuple(lbls for p in parts for lbls in p.labels),
+            np.concatenate([p.values for p in parts]),
+            np.concatenate([p.present for p in parts]),
+            np.concatenate([p.drop_name for p in parts]),
+        )
+    )
+
+
+FUNCTIONS["histogram_quantiles"] = _histogram_quantiles
+_AWARE["histogram_quantiles"] = lambda call, _: _histogram_quantiles(call)
 
 
 @_register("timestamp", "absent")
@@ -270,7 +364,13 @@ def _instant_rate(call: FunctionCall, impl: Function) -> Value:
     return w.result(impl(_floats_only(call)), both_float, out)
 
 
-@_register("count_over_time", "present_over_time", "absent_over_time")
+@_register(
+    "count_over_time",
+    "present_over_time",
+    "absent_over_time",
+    "ts_of_last_over_time",
+    "ts_of_first_over_time",
+)
 def _of_any_window_sample(call: FunctionCall, impl: Function) -> Value:
     return impl(call)
 
@@ -301,7 +401,7 @@ def _sum_over_time(call: FunctionCall, impl: Function) -> Value:
             total = sum_histograms(points)
         except HistogramError:
             continue
-        out[row, col] = total.divide(len(points)) if call.name == "avg_over_time" else total
+        out[row, col] = mean_histograms(points) if call.name == "avg_over_time" else total
     return w.result(impl(_floats_only(call)), w.n_hists == 0, out)
 
 

@@ -1,8 +1,14 @@
 """Prometheus's promqltest script format, run against vigil's engine over the in-memory
 storage (`vigil.tsdb.MemoryStorage`).
 
-Cases on native histograms and on experimental syntax are reported as skipped. vigil emits no
-annotations yet, so `expect warn`/`expect info` lines are not checked.
+Native histogram samples load and compare in upstream's notation
+(`{{schema:0 sum:5 count:4 z_bucket:1 z_bucket_w:0.001 buckets:[1 2 1] offset:1 n_buckets:[..]
+n_offset:.. custom_values:[..] counter_reset_hint:gauge}}`, with `{{a}}+{{b}}xN`, `{{a}}-{{b}}xN`
+and `{{a}}xN`), compared as upstream does: compacted layouts, counts within its epsilon, the
+counter reset hint ignored. Cases on experimental syntax, and on series loaded with
+`load_with_nhcb` (classic histograms converted to custom-bucket ones at ingestion, which vigil
+does not do yet), are reported as skipped. vigil emits no annotations yet, so `expect warn`/
+`expect info` lines are not checked.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ from dataclasses import dataclass, field
 
 from vigil.config.duration import Duration
 from vigil.model import METRIC_NAME, Labels
+from vigil.model.histogram import CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, Span
 from vigil.model.regex import Anchor, Regex, RegexError
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.promql.errors import PromQLError, UnsupportedFeatureError
-from vigil.promql.value import Matrix, QueryValue, Scalar, String, Vector
+from vigil.promql.value import Matrix, QueryValue, Sample, Scalar, String, Vector
 from vigil.tsdb import STALE_NAN, MemoryStorage
 
 # --- script parsing --------------------------------------------------------------------------
@@ -58,7 +65,8 @@ def parse_series_labels(metric: str, braces: str | None) -> Labels:
 
 def _split_series_line(line: str) -> tuple[Labels, list[str]]:
     text = line.strip()
-    if text.startswith("{") or "{" in text.split(" ")[0]:
+    first = text.split(None, 1)[0] if text else ""
+    if "{" in first and not first.startswith("{{"):
         depth, in_str, end = 0, False, 0
         for i, ch in enumerate(text):
             if ch == '"' and (i == 0 or text[i - 1] != "\\"):
@@ -72,9 +80,103 @@ def _split_series_line(line: str) -> tuple[Labels, list[str]]:
                     break
         head, rest = text[:end], text[end:]
         brace = head.index("{")
-        return parse_series_labels(head[:brace], head[brace:]), rest.split()
+        return parse_series_labels(head[:brace], head[brace:]), value_tokens(rest)
     parts = text.split(None, 1)
-    return parse_series_labels(parts[0], None), (parts[1].split() if len(parts) > 1 else [])
+    return parse_series_labels(parts[0], None), (value_tokens(parts[1]) if len(parts) > 1 else [])
+
+
+def value_tokens(text: str) -> list[str]:
+    """The value items of a series line: whitespace-separated, a `{{...}}` literal (and what
+    is glued to it, as in `{{a}}+{{b}}x3`) being one item."""
+    out: list[str] = []
+    pos, n = 0, len(text)
+    while pos < n:
+        if text[pos].isspace():
+            pos += 1
+            continue
+        start = pos
+        while pos < n and not text[pos].isspace():
+            if text.startswith("{{", pos):
+                close = text.find("}}", pos)
+                if close < 0:
+                    raise ValueError(f"unterminated histogram in {text!r}")
+                pos = close + 2
+            else:
+                pos += 1
+        out.append(text[start:pos])
+    return out
+
+
+_HINTS = {
+    "unknown": CounterResetHint.UNKNOWN,
+    "reset": CounterResetHint.COUNTER_RESET,
+    "not_reset": CounterResetHint.NOT_COUNTER_RESET,
+    "gauge": CounterResetHint.GAUGE,
+}
+_HISTOGRAM_FIELD = re.compile(r"\s*([a-z_]+):\s*(\[[^\]]*\]|\S+)")
+
+
+def parse_histogram(text: str) -> FloatHistogram:
+    """One `{{...}}` literal."""
+    body = text.strip()[2:-2]
+    fields: dict[str, str] = {}
+    pos = 0
+    while body[pos:].strip():
+        m = _HISTOGRAM_FIELD.match(body, pos)
+        if m is None:
+            raise ValueError(f"cannot parse histogram {text!r}")
+        fields[m.group(1)] = m.group(2)
+        pos = m.end()
+
+    def number(name: str, default: float = 0.0) -> float:
+        return _number(fields[name]) if name in fields else default
+
+    def numbers(name: str) -> tuple[float, ...]:
+        return tuple(_number(v) for v in fields.get(name, "[]")[1:-1].split())
+
+    def spans(buckets: tuple[float, ...], offset: str) -> tuple[Span, ...]:
+        return (Span(int(number(offset)), len(buckets)),) if buckets else ()
+
+    positive, negative = numbers("buckets"), numbers("n_buckets")
+    hint = fields.get("counter_reset_hint", "unknown")
+    if hint not in _HINTS:
+        raise ValueError(f"unknown counter_reset_hint {hint!r} in {text!r}")
+    return FloatHistogram(
+        schema=int(number("schema")),
+        zero_threshold=number("z_bucket_w"),
+        zero_count=number("z_bucket"),
+        count=number("count"),
+        sum=number("sum"),
+        positive_spans=spans(positive, "offset"),
+        positive_buckets=positive,
+        negative_spans=spans(negative, "n_offset"),
+        negative_buckets=negative,
+        counter_reset_hint=_HINTS[hint],
+        custom_values=numbers("custom_values"),
+    )
+
+
+_HISTOGRAM_SERIES = re.compile(
+    r"(?P<start>\{\{.*?\}\})(?:(?P<sign>[-+])(?P<step>\{\{.*?\}\}))?(?:x(?P<times>\d+))?$"
+)
+
+
+def _histogram_values(token: str) -> list[FloatHistogram]:
+    m = _HISTOGRAM_SERIES.match(token)
+    if m is None:
+        raise ValueError(f"cannot parse histogram series {token!r}")
+    current = parse_histogram(m.group("start"))
+    times = int(m.group("times")) if m.group("times") else 0
+    if m.group("step") is None:
+        return [current] * (times + 1) if m.group("times") else [current]
+    step = parse_histogram(m.group("step"))
+    out = [current]
+    for _ in range(times):
+        if current.schema > step.schema and current.schema != CUSTOM_BUCKETS_SCHEMA:
+            raise ValueError(f"cannot merge from schema {step.schema} to {current.schema}")
+        current = current.add(step) if m.group("sign") == "+" else current.sub(step)
+        out.append(current)
+    return out
 
 
 _NUMBER = (
@@ -89,13 +191,16 @@ def _number(text: str) -> float:
     return float(text)
 
 
-def expand_values(tokens: list[str]) -> list[float | None]:
-    """`1+2x3 _ stale _x2 5` → values (None = no sample); histogram literals raise."""
-    out: list[float | None] = []
+Value = float | FloatHistogram | None
+
+
+def expand_values(tokens: list[str]) -> list[Value]:
+    """`1+2x3 _ stale _x2 5 {{count:1}}x2` → values (None = no sample)."""
+    out: list[Value] = []
     for token in tokens:
         if token.startswith("{{"):
-            raise UnsupportedFeatureError("native histogram sample")
-        if token == "_":
+            out.extend(_histogram_values(token))
+        elif token == "_":
             out.append(None)
         elif token == "stale":
             out.append(STALE_NAN)
@@ -122,7 +227,7 @@ class Case:
     end_ms: int
     step_ms: int
     instant: bool
-    expected: list[tuple[Labels, list[float | None]]] = field(default_factory=list)
+    expected: list[tuple[Labels, list[Value]]] = field(default_factory=list)
     scalar: float | None = None
     string: str | None = None
     fail: bool = False
@@ -144,9 +249,8 @@ class FileReport:
 
 
 _EXPERIMENTAL_QUERY = re.compile(
-    r"\banchored\b|\bsmoothed\b|\bfill(_left|_right)?\s*\(|@\s*st\b|__type__|__unit__|\binfo\s*\("
+    r"[<>]/|\banchored\b|\bsmoothed\b|\bfill(_left|_right)?\s*\(|@\s*st\b|__type__|__unit__|\binfo\s*\("
 )
-_NATIVE_FUNCS = re.compile(r"\bhistogram_(count|sum|avg|stddev|stdvar)\s*\(")
 _METRIC_NAMES = re.compile(r"[A-Za-z_:][\w:]*")
 
 
@@ -194,14 +298,15 @@ def _load(
     interval = _duration_ms(parts[1])
     for line in body:
         labels, tokens = _split_series_line(line)
-        if "{{" in line or labels.get("__type__") or labels.get("__unit__"):
-            native.add(labels.get(METRIC_NAME))
+        name = labels.get(METRIC_NAME)
+        if labels.get("__type__") or labels.get("__unit__") or "@" in name:
+            native.add(name.split("@")[0])  # start timestamps (`@st`): not loaded yet
             continue
         if header.startswith("load_with_nhcb"):
             native.add(re.sub(r"_(bucket|count|sum)$", "", labels.get(METRIC_NAME)))
         try:
             values = expand_values(tokens)
-        except (UnsupportedFeatureError, ValueError):
+        except ValueError:  # notation vigil does not load yet (start timestamps)
             native.add(labels.get(METRIC_NAME))
             continue
         floats.add(labels.get(METRIC_NAME))
@@ -244,9 +349,6 @@ def _parse_case(header: str, body: list[str], line: int) -> Case:
         if text.startswith("expect"):
             _parse_expect(case, text[len("expect") :].strip())
             continue
-        if "{{" in text:
-            case.skip_reason = "native histogram"
-            continue
         labels, tokens = _split_series_line(text)
         if not tokens and re.fullmatch(_NUMBER, text):
             case.scalar = _number(text)
@@ -286,19 +388,17 @@ def _skip_reason(case: Case, native: set[str]) -> str | None:
         return case.skip_reason
     if _EXPERIMENTAL_QUERY.search(case.query):
         return "experimental syntax"
-    if _NATIVE_FUNCS.search(case.query):
-        return "native histogram function"
     names = set(_METRIC_NAMES.findall(case.query))
     if names & native:
-        return "native histogram data"
+        return "series vigil cannot load yet"
     return None
 
 
 def _judge(
     engine: Engine, case: Case, native: set[str], native_any: set[str], report: FileReport
 ) -> None:
-    """Run one case. A failing case that reads series with native histogram samples (which
-    vigil cannot load yet) counts as skipped, not failed."""
+    """Run one case. A failing case that reads series vigil cannot load as upstream does
+    (converted at ingestion) counts as skipped, not failed."""
     if _skip_reason(case, native) is not None:
         report.skipped += 1
         return
@@ -365,30 +465,75 @@ def _check_value(case: Case, result: QueryValue) -> str | None:
     if isinstance(result, Scalar):
         if case.expected and len(case.expected) == 1 and case.expected[0][1]:
             value = case.expected[0][1][0]
-            if value is not None and almost_equal(result.value, value):
+            if value is not None and same_value(result.value, value):
                 return None
         return f"got scalar {result.value}, want {case.raw_expected}"
     return f"unexpected result {result!r}"
 
 
+def same_value(got: float | FloatHistogram, want: Value) -> bool:
+    """Upstream's comparison: floats within its epsilon; histograms compacted, with the same
+    schema, zero threshold, custom bounds and layout, and counts within the epsilon."""
+    if want is None:
+        return False
+    if isinstance(got, FloatHistogram) != isinstance(want, FloatHistogram):
+        return False
+    if not isinstance(got, FloatHistogram) or not isinstance(want, FloatHistogram):
+        assert not isinstance(got, FloatHistogram) and not isinstance(want, FloatHistogram)
+        return almost_equal(got, want)
+    g, w = got.compact(), want.compact()
+    if (g.schema, g.zero_threshold) != (w.schema, w.zero_threshold):
+        return False
+    if w.uses_custom_buckets and g.custom_values != w.custom_values:
+        return False
+    if not all(almost_equal(a, b) for a, b in ((g.count, w.count), (g.sum, w.sum))):
+        return False
+    if not almost_equal(g.zero_count, w.zero_count):
+        return False
+    for mine, theirs in ((g.positive(), w.positive()), (g.negative(), w.negative())):
+        if mine.keys() != theirs.keys():
+            return False
+        if not all(almost_equal(mine[i], theirs[i]) for i in mine):
+            return False
+    return True
+
+
+def _shown(value: float | FloatHistogram | None) -> str:
+    return _histogram_text(value) if isinstance(value, FloatHistogram) else str(value)
+
+
+def _histogram_text(h: FloatHistogram) -> str:
+    c = h.compact()
+    return (
+        f"{{{{schema:{c.schema} count:{c.count} sum:{c.sum} z_bucket:{c.zero_count} "
+        f"z_bucket_w:{c.zero_threshold} buckets:{c.positive()} n_buckets:{c.negative()}}}}}"
+    )
+
+
+def _sample_value(sample: Sample) -> float | FloatHistogram:
+    return sample.histogram if sample.histogram is not None else sample.value
+
+
 def _check_vector(case: Case, result: Vector) -> str | None:
     want = [(lbls, vals[0] if vals else None) for lbls, vals in case.expected]
     if len(want) != len(result.samples):
-        shown = ", ".join(f"{s.labels} {s.value}" for s in result.samples)
+        shown = ", ".join(f"{s.labels} {_shown(_sample_value(s))}" for s in result.samples)
         return f"got {len(result.samples)} samples [{shown}], want {len(want)}"
     if case.ordered:
         for (lbls, value), sample in zip(want, result.samples, strict=True):
-            if lbls != sample.labels or value is None or not almost_equal(sample.value, value):
+            got_value = _sample_value(sample)
+            if lbls != sample.labels or not same_value(got_value, value):
                 return (
-                    f"order/value mismatch: got {sample.labels} {sample.value}, want {lbls} {value}"
+                    f"order/value mismatch: got {sample.labels} {_shown(got_value)}, "
+                    f"want {lbls} {_shown(value)}"
                 )
         return None
-    got = {s.labels: s.value for s in result.samples}
+    got = {s.labels: _sample_value(s) for s in result.samples}
     for lbls, value in want:
         if lbls not in got:
             return f"missing {lbls}; got {list(got)}"
-        if value is None or not almost_equal(got[lbls], value):
-            return f"{lbls}: got {got[lbls]}, want {value}"
+        if not same_value(got[lbls], value):
+            return f"{lbls}: got {_shown(got[lbls])}, want {_shown(value)}"
     return None
 
 
@@ -402,10 +547,17 @@ def _check_matrix(case: Case, result: Matrix) -> str | None:
         if series is None:
             return f"missing {lbls}; got {list(got)}"
         want_points = [(start + i * step, v) for i, v in enumerate(values) if v is not None]
-        got_points = list(zip(series.timestamps.tolist(), series.values.tolist(), strict=True))
+        got_points: list[tuple[int, float | FloatHistogram]] = sorted(
+            [
+                *zip(series.timestamps.tolist(), series.values.tolist(), strict=True),
+                *series.histograms,
+            ],
+            key=lambda p: p[0],
+        )
+        shown = f"got {[(t, _shown(v)) for t, v in got_points]}, want {[(t, _shown(v)) for t, v in want_points]}"
         if len(got_points) != len(want_points):
-            return f"{lbls}: got {got_points}, want {want_points}"
+            return f"{lbls}: {shown}"
         for (gt, gv), (wt, wv) in zip(got_points, want_points, strict=True):
-            if gt != wt or not almost_equal(gv, wv):
-                return f"{lbls}: got {got_points}, want {want_points}"
+            if gt != wt or not same_value(gv, wv):
+                return f"{lbls}: {shown}"
     return None
