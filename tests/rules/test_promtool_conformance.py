@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import CONFORMANCE, peer
 from vigil.cmd import main
 
@@ -59,9 +57,7 @@ PROMTOOL_242_CANNOT = {
 }
 
 # Rows where vigil knowingly differs from upstream, and why.
-VIGIL_DIFFERS = {
-    "test unittest.yml": "native histogram samples: vigil's engine is float-only so far",
-}
+VIGIL_DIFFERS: dict[str, str] = {}
 
 
 @contextlib.contextmanager
@@ -119,35 +115,3 @@ def test_expected_tsv_agreement(summary: Callable[[str], None]) -> None:
     )
     assert problems == []
     assert vigil_ok == len(ROWS) - len(VIGIL_DIFFERS)
-
-
-@pytest.mark.parametrize("row_id", sorted(VIGIL_DIFFERS))
-def test_known_differences_still_differ(row_id: str) -> None:
-    """A fixed difference must be removed from VIGIL_DIFFERS (strict: no silent passes)."""
-    row = next(r for r in ROWS if r.id == row_id)
-    status, output = _vigil_status(row)
-    assert status != row.expected, output
-    assert "native histogram" in output
-
-
-def test_unittest_yml_without_native_histograms(tmp_path: Path) -> None:
-    """The one differing row passes once its native-histogram series and cases are cut out."""
-    import yaml
-
-    doc = yaml.safe_load((PROMTOOL_DIR / "unittest.yml").read_text())
-    doc["rule_files"] = [str(PROMTOOL_DIR / f) for f in doc["rule_files"]]
-    for group in doc["tests"]:
-        group["input_series"] = [
-            s for s in group.get("input_series", []) if "{{" not in str(s["values"])
-        ]
-        group["promql_expr_test"] = [
-            case
-            for case in group.get("promql_expr_test", [])
-            if not any("histogram" in sample for sample in case.get("exp_samples", []))
-        ]
-    path = tmp_path / "unittest-floats.yml"
-    path.write_text(yaml.safe_dump(doc))
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(["test", "rules", str(path)])
-    assert (status, err.getvalue()) == (0, "")

@@ -499,10 +499,11 @@ def same_value(got: float | FloatHistogram, want: Value) -> bool:
 
 
 def _shown(value: float | FloatHistogram | None) -> str:
-    return _histogram_text(value) if isinstance(value, FloatHistogram) else str(value)
+    return histogram_text(value) if isinstance(value, FloatHistogram) else str(value)
 
 
-def _histogram_text(h: FloatHistogram) -> str:
+def histogram_text(h: FloatHistogram) -> str:
+    """A histogram (compacted) in a form close to upstream's test notation, for messages."""
     c = h.compact()
     return (
         f"{{{{schema:{c.schema} count:{c.count} sum:{c.sum} z_bucket:{c.zero_count} "

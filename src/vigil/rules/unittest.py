@@ -18,11 +18,12 @@ from vigil.config._yaml import ConfigError, Node, load_yaml
 from vigil.config.duration import Duration
 from vigil.model import METRIC_NAME, Labels, MatchType
 from vigil.model.gofloat import format_float
+from vigil.model.histogram import FloatHistogram
 from vigil.promql import ast
 from vigil.promql.engine import Engine, EngineOptions
-from vigil.promql.errors import PromQLError, UnsupportedFeatureError
+from vigil.promql.errors import PromQLError
 from vigil.promql.parser import parse
-from vigil.promql.testing import expand_values
+from vigil.promql.testing import expand_values, histogram_text, parse_histogram, value_tokens
 from vigil.rules.alerting import AlertingRule, AlertState, TemplateContext
 from vigil.rules.group import Group, GroupOptions
 from vigil.rules.manager import expand_rule_files
@@ -52,7 +53,7 @@ class UnitTestError(Exception):
 @dataclass(frozen=True, slots=True)
 class InputSeries:
     labels: Labels
-    values: tuple[float | None, ...]
+    values: tuple[float | FloatHistogram | None, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ class AlertTestCase:
 @dataclass(frozen=True, slots=True)
 class ExpectedSample:
     labels_text: str
-    value: float
+    value: float | FloatHistogram
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,8 +337,11 @@ def _check_expr(case: ExprTestCase, query: QueryFunc, start_ms: int, fuzzy: bool
         result = query(case.expr, start_ms + case.eval_time_ms)
     except (PromQLError, RuleEvaluationError) as error:
         return [f"{where}, err: {error}"]
-    got = sorted(((s.labels, s.value) for s in result), key=lambda item: item[0])
-    expected: list[tuple[Labels, float]] = []
+    got = sorted(
+        ((s.labels, s.value if s.histogram is None else s.histogram) for s in result),
+        key=lambda item: item[0],
+    )
+    expected: list[tuple[Labels, float | FloatHistogram]] = []
     for sample in case.exp_samples:
         try:
             expected.append((parse_metric(sample.labels_text), sample.value))
@@ -353,7 +357,11 @@ def _check_expr(case: ExprTestCase, query: QueryFunc, start_ms: int, fuzzy: bool
     return [f"{where},\n        exp: {_samples_text(expected)}\n        got: {_samples_text(got)}"]
 
 
-def _float_equal(got: float, want: float, fuzzy: bool) -> bool:
+def _float_equal(got: float | FloatHistogram, want: float | FloatHistogram, fuzzy: bool) -> bool:
+    if isinstance(got, FloatHistogram) and isinstance(want, FloatHistogram):
+        return got.equals(want)
+    if isinstance(got, FloatHistogram) or isinstance(want, FloatHistogram):
+        return False
     if got == want:
         return True
     if not fuzzy:
@@ -361,11 +369,13 @@ def _float_equal(got: float, want: float, fuzzy: bool) -> bool:
     return math.nextafter(got, -math.inf) == want or math.nextafter(got, math.inf) == want
 
 
-def _samples_text(samples: list[tuple[Labels, float]]) -> str:
+def _samples_text(samples: list[tuple[Labels, float | FloatHistogram]]) -> str:
     if not samples:
         return "nil"
     return "\n".join(
-        f"{_labels_text(labels)} {format_float(value, 'E')}" for labels, value in samples
+        f"{_labels_text(labels)} "
+        + (format_float(value, "E") if isinstance(value, float) else histogram_text(value))
+        for labels, value in samples
     )
 
 
@@ -445,11 +455,9 @@ def _test_group(node: Node, evaluation_interval_ms: int) -> TestGroup:
         labels_node = entry.get("series")
         try:
             labels = parse_metric(labels_node.string() if labels_node is not None else "")
-            values = tuple(expand_values(entry.string("values").split()))
+            values = tuple(expand_values(value_tokens(entry.string("values"))))
         except UnitTestError as error:
             raise item.error(str(error)) from None
-        except UnsupportedFeatureError:
-            raise item.error("native histogram samples are not supported by vigil") from None
         except ValueError as error:
             raise item.error(f"invalid series values: {error}") from None
         series.append(InputSeries(labels, values))
@@ -479,8 +487,13 @@ def _test_group(node: Node, evaluation_interval_ms: int) -> TestGroup:
         for sample in entry.sequence("exp_samples"):
             parts = sample.mapping(("labels", "value", "histogram"), "an expected sample")
             if "histogram" in parts:
-                raise sample.error("native histogram samples are not supported by vigil")
-            samples.append(ExpectedSample(parts.string("labels"), parts.number("value")))
+                try:
+                    value: float | FloatHistogram = parse_histogram(parts.string("histogram"))
+                except ValueError as error:
+                    raise sample.error(f"invalid histogram: {error}") from None
+            else:
+                value = parts.number("value")
+            samples.append(ExpectedSample(parts.string("labels"), value))
         expr_tests.append(
             ExprTestCase(
                 entry.string("expr"),
