@@ -120,7 +120,9 @@ class MemoryStorage:
         self._series: dict[Labels, _Samples] = {}
 
     def add(self, labels: Labels, t_ms: int, value: float | FloatHistogram) -> None:
-        samples = self._series.setdefault(labels, _Samples([], [], {}))
+        samples = self._series.get(labels)
+        if samples is None:
+            samples = self._series[labels] = _Samples([], [], {})
         samples.timestamps.append(t_ms)
         if isinstance(value, FloatHistogram):
             if is_stale_marker(np.array([value.sum])).item():

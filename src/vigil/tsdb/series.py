@@ -67,7 +67,9 @@ class SeriesBatch:
             np.concatenate([s.timestamps for s in series]).astype(np.int64, copy=False),
             np.concatenate([s.values for s in series]).astype(np.float64, copy=False),
             starts,
-            _joined_histograms([(len(s.timestamps), s.histograms) for s in series]),
+            _joined_histograms([(len(s.timestamps), s.histograms) for s in series])
+            if any(s.histograms is not None for s in series)
+            else None,
         )
 
 
