@@ -6,7 +6,7 @@ on every case. Scraping and `vigil tsdb import openmetrics` take what Prometheus
 parser takes: every body the suite accepts, and the suite's per-type rules left unchecked (a
 negative counter, unordered buckets, a repeated HELP; client_golang's own example exposes a
 histogram the suite refuses). That those verdicts are Prometheus's is held to the real
-Prometheus in test_openmetrics_prometheus.py."""
+Prometheus in test_scrape_prometheus.py."""
 
 from __future__ import annotations
 
@@ -46,16 +46,12 @@ def _check_metrics(body: bytes, _: Path) -> bool:
     return status != 1  # 3: parsed, with lint problems
 
 
-def scrape_accepts(body: bytes) -> bool:
+def _scrape(body: bytes, _: Path) -> bool:
     try:
         scan(body, Format.OPENMETRICS)
     except ParseError:
         return False
     return True
-
-
-def _scrape(body: bytes, _: Path) -> bool:
-    return scrape_accepts(body)
 
 
 def _scrape_line_parser(body: bytes, _: Path) -> bool:

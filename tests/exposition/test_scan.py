@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -107,7 +109,16 @@ def test_sample_limit_stops_reading_at_the_slice_that_exceeds_it(
 @given(st.lists(st.one_of(_line, _comment, st.just(""), st.just("  a 2")), min_size=1, max_size=8))
 def test_fast_and_slow_paths_agree(lines: list[str]) -> None:
     body = ("\n".join(lines) + "\n").encode()
-    assert _rows(scan(body, Format.TEXT)) == _rows(_scan_slow(body, Format.TEXT))
+    assert _outcome(lambda: scan(body, Format.TEXT)) == _outcome(
+        lambda: _scan_slow(body, Format.TEXT)
+    )
+
+
+def _outcome(read: Callable[[], ScrapeBatch]) -> list[tuple[str, Labels, str, int]] | str:
+    try:
+        return _rows(read())
+    except ParseError as err:
+        return str(err)
 
 
 @pytest.mark.parametrize(
@@ -171,3 +182,34 @@ def test_metadata_of_scrape_is_lenient_like_prometheus() -> None:
 )
 def test_detect_format(body: bytes, fmt: Format) -> None:
     assert detect_format(body) is fmt
+
+
+@pytest.mark.parametrize(
+    ("body", "want"),
+    [
+        (b"a 1", [("a", Labels(), 1.0, NO_TIMESTAMP)]),
+        (b"a 1 5 \nb 2\t\n", [("a", Labels(), 1.0, 5), ("b", Labels(), 2.0, NO_TIMESTAMP)]),
+        (b'a{b="\\q"} 1\n', [("a", Labels([("b", "\\q")]), 1.0, NO_TIMESTAMP)]),
+        (b"  a 1\n", None),
+        (b"a 1 -5\n", None),
+        (b"a 1 +5\n", None),
+    ],
+)
+def test_text_scrape_reads_as_prometheus_does(
+    body: bytes, want: list[tuple[str, Labels, float, int]] | None
+) -> None:
+    """Where Prometheus's scrape and promtool read the text format differently, a scrape
+    answers as Prometheus does (a last line without its newline, blanks at the end, unknown
+    escapes kept; a sample line starting with a blank or a signed timestamp refused)."""
+    try:
+        batch = scan(body, Format.TEXT)
+    except ParseError:
+        assert want is None
+        return
+    got = [
+        (name, labels, value, ts)
+        for (name, labels), value, ts in zip(
+            batch.labels, batch.values.tolist(), batch.timestamps.tolist(), strict=True
+        )
+    ]
+    assert got == want

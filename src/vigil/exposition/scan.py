@@ -41,7 +41,7 @@ _VALUE = rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Inf|NaN"
 # before was valid then, and a new one is checked in full by SeriesCache before use.
 _SERIES = rb"[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^\n]*\})?"
 _TEXT_LINE = re.compile(
-    rb"^(" + _SERIES + rb")(?:(?<=\}) ?| )(" + _VALUE + rb")(?: ([+-]?[0-9]{1,18}))?$", re.M
+    rb"^(" + _SERIES + rb")(?:(?<=\}) ?| )(" + _VALUE + rb")(?: ([0-9]{1,18}))?$", re.M
 )
 _OM_TIMESTAMP = rb"(?: (-?[0-9]{1,12}(?:\.[0-9]{1,9})?))?"
 _OM_LINE = re.compile(rb"^(" + _SERIES + rb") (" + _VALUE + rb")" + _OM_TIMESTAMP + rb"$", re.M)
@@ -161,7 +161,7 @@ def _scan_text_fast(
     body: bytes, cache: SeriesCache, max_samples: int
 ) -> Generator[None, None, ScrapeBatch | None]:
     if body and not body.endswith(b"\n"):
-        return None
+        body += b"\n"  # a scrape takes a last line without its newline, as Prometheus does
     pieces = _Pieces()
     comments = yield from _scan_lines(body, _TEXT_LINE, _ms_from_int, cache, max_samples, pieces)
     if comments is None:
@@ -449,7 +449,7 @@ def parse_series(text: str, fmt: Format) -> tuple[str, Labels]:
         if fmt is Format.OPENMETRICS:
             name = _om_labels(line, name, pairs, name_inside=True)
         else:
-            name = parse_label_block(line, name, pairs)
+            name = parse_label_block(line, name, pairs, strict=False)
     if not line.at_end() or not name:
         raise line.error(f"not a series: {text!r}")
     return name, Labels.from_pairs(pairs) if len(pairs) > 1 else Labels(pairs)

@@ -1,8 +1,13 @@
-"""Prometheus text format 0.0.4, read with the verdicts of `promtool check metrics`.
+r"""Prometheus text format 0.0.4, read with the verdicts of `promtool check metrics`.
 
 Also reads Prometheus 3's quoted UTF-8 names (`{"my.metric", "label.x"="v"}`), which
 promtool 2.x rejects. Samples of one family that are split up, and series written twice,
 are accepted (as promtool does) and reported as problems for `vigil check metrics`.
+
+`strict=False` reads as Prometheus's scrape parser does, which differs from promtool in
+syntax too: a last line without its newline, blanks after the value or timestamp and
+escapes other than `\\`, `\"` and `\n` in label values (kept as written) are taken; a
+sample line starting with a blank and a timestamp with a sign are refused.
 """
 
 from __future__ import annotations
@@ -90,7 +95,9 @@ class TextParser:
 
     def parse(self) -> list[MetricFamily]:
         lines = self._text.split("\n")
-        if lines[-1].strip(" \t"):
+        if not self._strict:
+            lines.append("")
+        elif lines[-1].strip(" \t"):
             raise ParseError(
                 len(lines),
                 len(lines[-1]) + 1,
@@ -105,11 +112,13 @@ class TextParser:
             if fast is not None and self._fast_sample(fast, lineno):
                 continue
             line = _Line(text, lineno)
-            line.skip_blanks()
+            blanks = line.skip_blanks()
             if line.at_end():
                 continue
             if line.peek() == "#":
                 self._comment(line)
+            elif blanks and not self._strict:
+                raise line.error("invalid metric name: a sample line starts with a blank", 0)
             else:
                 self._add(line, *self._sample(line))
         return [f.family for f in self._order if f.family.samples]
@@ -127,7 +136,7 @@ class TextParser:
             return False
         ts = None
         if ts_text is not None:
-            ts = parse_int64(ts_text)
+            ts = self._timestamp(ts_text)
             if ts is None:
                 return False
         pairs: list[tuple[str, str]] = []
@@ -149,7 +158,7 @@ class TextParser:
         pairs: list[tuple[str, str]] = []
         if line.peek() == "{":
             line.pos += 1
-            name = parse_label_block(line, name, pairs)
+            name = parse_label_block(line, name, pairs, strict=self._strict)
             line.skip_blanks()
         elif not blanks and not line.at_end():
             raise line.error(
@@ -163,14 +172,24 @@ class TextParser:
         if line.at_end():
             return name, pairs, value, None
         line.skip_blanks()
+        if line.at_end() and not self._strict:
+            return name, pairs, value, None
         ts_pos = line.pos
         token = line.take_until_blank()
-        ts = parse_int64(token)
+        ts = self._timestamp(token)
         if ts is None:
             raise line.error(f"expected integer as timestamp, got {quote(token)}", ts_pos)
+        if not self._strict:
+            line.skip_blanks()
         if not line.at_end():
             raise line.error(f'spurious string after timestamp: "{line.text[line.pos :]}"')
         return name, pairs, value, ts
+
+    def _timestamp(self, token: str) -> int | None:
+        """Milliseconds; a scrape (Prometheus's lexer) takes only digits, promtool a sign too."""
+        if not self._strict and not (token.isascii() and token.isdigit()):
+            return None
+        return parse_int64(token)
 
     def _family_for(self, name: str) -> _Family:
         fam = self._families.get(name)
@@ -267,9 +286,12 @@ class TextParser:
         fam.family.type = mtype
 
 
-def parse_label_block(line: _Line, name: str, pairs: list[tuple[str, str]]) -> str:
-    """Labels after an opening '{' (cursor past it); returns the metric name, which
-    Prometheus 3 allows inside the braces as a bare quoted string."""
+def parse_label_block(
+    line: _Line, name: str, pairs: list[tuple[str, str]], *, strict: bool = True
+) -> str:
+    r"""Labels after an opening '{' (cursor past it); returns the metric name, which
+    Prometheus 3 allows inside the braces as a bare quoted string. Not `strict` (a scrape),
+    a label value may hold escapes other than `\\`, `\"` and `\n`, kept as written."""
     seen: set[str] = set()
     while True:
         line.skip_blanks()
@@ -298,7 +320,7 @@ def parse_label_block(line: _Line, name: str, pairs: list[tuple[str, str]]) -> s
         line.skip_blanks()
         if line.peek() != '"':
             raise line.error(f"expected '\"' at start of label value, found {_found(line)}")
-        value = line.take_quoted(strict=True)
+        value = line.take_quoted(strict=strict)
         check_label_name(line, label, name, seen, pos)
         pairs.append((label, value))
         _after_label(line, value)
