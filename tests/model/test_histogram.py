@@ -119,3 +119,12 @@ def test_fraction_and_variance() -> None:
     mids = [(math.sqrt(0.5), 1), (math.sqrt(2), 2), (math.sqrt(8), 1)]
     assert SIMPLE.variance() == pytest.approx(sum(c * (m - 1.25) ** 2 for m, c in mids) / 4)
     assert math.isnan(FloatHistogram().quantile(0.5))
+
+
+def test_fraction_does_not_interpolate_in_infinite_buckets() -> None:
+    # custom buckets (-Inf, -3], (-3, -2], (-2, +Inf] holding 10, 2, 88
+    custom = hist(
+        {0: 10, 1: 2, 2: 88}, schema=CUSTOM_BUCKETS_SCHEMA, custom_values=(-3.0, -2.0), count=100
+    )
+    assert custom.fraction(-4, -2) == pytest.approx(0.02)  # all of (-Inf, -3] lies below -4
+    assert custom.fraction(-2, 5) == 0.0  # all of (-2, +Inf] lies above 5

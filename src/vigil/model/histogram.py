@@ -496,7 +496,10 @@ class FloatHistogram:
 
 
 def _share(v: float, lower: float, upper: float, count: float, linear: bool) -> float:
-    """The observations of a bucket below `v`, interpolated as `quantile` does."""
+    """The observations of a bucket below `v`, interpolated as `quantile` does; a bucket of
+    infinite width is not interpolated (its observations lie towards the infinite end)."""
+    if math.isinf(lower) or math.isinf(upper):
+        return count if math.isinf(lower) else 0.0
     if linear:
         return count * (v - lower) / (upper - lower)
     log_lo, log_hi, log_v = math.log2(abs(lower)), math.log2(abs(upper)), math.log2(abs(v))

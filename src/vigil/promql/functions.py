@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from vigil.model import METRIC_NAME, Labels, MatchType
+from vigil.model.histogram import CUSTOM_BUCKETS_SCHEMA, FloatHistogram, Span
 from vigil.model.labels import is_legacy_label_name
 from vigil.model.regex import Regex, RegexError, RegexMatch
 from vigil.promql import ast
@@ -978,7 +979,46 @@ def _double_exponential_smoothing(call: FunctionCall) -> Value:
 @_register("histogram_quantile")
 def _histogram_quantile(call: FunctionCall) -> Value:
     q = call.scalar(0)
-    vector = call.vector(1)
+    return _classic_histograms(
+        call.vector(1),
+        len(call.times),
+        lambda col, uppers, counts: _bucket_quantile_one(float(q[col]), uppers, counts),
+    )
+
+
+@_register("histogram_fraction")
+def _histogram_fraction(call: FunctionCall) -> Value:
+    lower, upper = call.scalar(0), call.scalar(1)
+    return _classic_histograms(
+        call.vector(2),
+        len(call.times),
+        lambda col, uppers, counts: _bucket_fraction(
+            float(lower[col]), float(upper[col]), uppers, counts
+        ),
+    )
+
+
+def _bucket_fraction(lower: float, upper: float, uppers: F64, counts: F64) -> float:
+    """A classic histogram's fraction, as that of the custom-bucket histogram it converts to."""
+    if len(uppers) == 0 or not math.isinf(uppers[-1]) or uppers[-1] < 0:
+        return math.nan
+    cumulative = np.maximum.accumulate(counts)
+    per_bucket = np.diff(cumulative, prepend=0.0)
+    histogram = FloatHistogram(
+        schema=CUSTOM_BUCKETS_SCHEMA,
+        count=float(cumulative[-1]),
+        custom_values=tuple(uppers[:-1].tolist()),
+        positive_spans=(Span(0, len(per_bucket)),),
+        positive_buckets=tuple(per_bucket.tolist()),
+    )
+    return histogram.fraction(lower, upper)
+
+
+def _classic_histograms(
+    vector: VectorSteps, n_steps: int, per_step: Callable[[int, F64, F64], float]
+) -> VectorSteps:
+    """`per_step(step, upper bounds, counts)` of each classic histogram (series told apart by
+    `le`, grouped by their other labels) at each step it has buckets."""
     groups: dict[Labels, list[tuple[float, int]]] = {}
     for row, lbls in enumerate(vector.labels):
         le_text = lbls.get("le")
@@ -997,25 +1037,27 @@ def _histogram_quantile(call: FunctionCall) -> Value:
         buckets.sort()
         uppers = np.array([b[0] for b in buckets])
         rows = np.array([b[1] for b in buckets])
-        values, present = _bucket_quantile(q, uppers, vector.values[rows], vector.present[rows])
+        values, present = _per_step(per_step, uppers, vector.values[rows], vector.present[rows])
         labels.append(key)
         value_rows.append(values)
         present_rows.append(present)
     if not labels:
-        n = len(call.times)
+        n = n_steps
         return VectorSteps((), np.empty((0, n)), np.zeros((0, n), dtype=bool), np.zeros(0, bool))
     return VectorSteps(
         tuple(labels), np.array(value_rows), np.array(present_rows), np.zeros(len(labels), bool)
     )
 
 
-def _bucket_quantile(q: F64, uppers: F64, counts: F64, present: Bools) -> tuple[F64, Bools]:
+def _per_step(
+    per_step: Callable[[int, F64, F64], float], uppers: F64, counts: F64, present: Bools
+) -> tuple[F64, Bools]:
     n_steps = counts.shape[1]
     out = np.full(n_steps, np.nan)
     any_present = present.any(axis=0)
     for col in np.nonzero(any_present)[0]:
         mask = present[:, col]
-        out[col] = _bucket_quantile_one(float(q[col]), uppers[mask], counts[mask, col].copy())
+        out[col] = per_step(int(col), uppers[mask], counts[mask, col].copy())
     return out, np.asarray(any_present)
 
 
@@ -1079,7 +1121,6 @@ def _bucket_quantile_one(q: float, uppers: F64, counts: F64) -> float:
     "histogram_avg",
     "histogram_stddev",
     "histogram_stdvar",
-    "histogram_fraction",
 )
 def _native_histogram_only(call: FunctionCall) -> Value:
     n = len(call.times)

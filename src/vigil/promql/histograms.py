@@ -162,20 +162,25 @@ def _named_rows(native: VectorSteps) -> VectorSteps:
 
 
 @_register("histogram_fraction")
-def _histogram_fraction(call: FunctionCall, _: Function) -> Value:
+def _histogram_fraction(call: FunctionCall, impl: Function) -> Value:
     lower, upper = call.scalar(0), call.scalar(1)
     native = _per_cell(
         call.vector(2), lambda h, col: h.fraction(float(lower[col]), float(upper[col]))
     )
-    return merge_same_labels(_named_rows(_beside_classic(call, 2, native)[0]))
+    return _with_classic(call, 2, native, impl)
 
 
 @_register("histogram_quantile")
 def _histogram_quantile(call: FunctionCall, impl: Function) -> Value:
     q = call.scalar(0)
-    native, clashes = _beside_classic(
-        call, 1, _per_cell(call.vector(1), lambda h, col: h.quantile(float(q[col])))
-    )
+    native = _per_cell(call.vector(1), lambda h, col: h.quantile(float(q[col])))
+    return _with_classic(call, 1, native, impl)
+
+
+def _with_classic(call: FunctionCall, arg: int, native: VectorSteps, impl: Function) -> Value:
+    """Native results beside the classic ones (`impl` on the float samples), neither where a
+    classic and a native histogram of the same labels meet at a step."""
+    native, clashes = _beside_classic(call, arg, native)
     classic = impl(_floats_only(call))
     assert isinstance(classic, VectorSteps)
     classic_present = classic.present.copy()
