@@ -488,10 +488,19 @@ class Server:
 
     def _live_series(self) -> list[tuple[Labels, float]]:
         """vigil's own state that queries and rules read live, not from the storage it is
-        about: whether that storage can write."""
-        if self.storage.status() is not None:
+        about: whether that storage can write. It is the newest sample of a series of
+        vigil's own target, so it exists only while vigil scrapes itself."""
+        if self.storage.status() is not None or not self._scrapes_itself():
             return []
         return [(self._writes_failing, float(self.tsdb.write_health.failure() is not None))]
+
+    def _scrapes_itself(self) -> bool:
+        job, instance = self._writes_failing.get("job"), self._writes_failing.get("instance")
+        return any(
+            target.labels.get("job") == job and target.labels.get("instance") == instance
+            for targets in self.manager.active_targets().values()
+            for target in targets
+        )
 
     def health_problem(self) -> str | None:
         """Why vigil cannot vouch for itself now (the heartbeat is withheld), or None."""
