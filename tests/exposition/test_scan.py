@@ -154,6 +154,15 @@ def test_openmetrics_timestamps_are_seconds() -> None:
     assert batch.timestamps.tolist() == [1500]
 
 
+def test_openmetrics_timestamps_are_cut_to_the_millisecond_as_prometheus_does() -> None:
+    """Prometheus 2.42 stores the first three at .000, .001 and .999 (measured by scraping
+    them; rounding gave .001, .002 and 1.000); Go's int64() cuts a negative one toward zero."""
+    body = b"a 1 1796600000.0009\nb 1 1796600000.0015\nc 1 1796600000.9996\nd 1 -1.0009\n# EOF\n"
+    want = [1796600000000, 1796600000001, 1796600000999, -1000]
+    assert scan(body, Format.OPENMETRICS).timestamps.tolist() == want
+    assert _scan_slow(body, Format.OPENMETRICS).timestamps.tolist() == want
+
+
 def test_cache_parses_each_series_once() -> None:
     cache = SeriesCache(Format.TEXT)
     first = scan(b'a{x="1"} 1\na{x="2"} 2\n', Format.TEXT, cache)

@@ -61,9 +61,10 @@ def _om_timestamp(token: str) -> float | None:
 
 
 def timestamp_ms(seconds: float) -> int:
-    """Milliseconds of an OpenMetrics timestamp, held within int64 (`1.2e19` seconds parses,
-    as the suite's `timestamps` case wants; storage then refuses it as out of bounds)."""
-    return min(max(round(seconds * 1000), TIMESTAMP_MS_MIN), TIMESTAMP_MS_MAX)
+    """Milliseconds of an OpenMetrics timestamp, cut toward zero as Prometheus's `int64(ts *
+    1000)` does (`1.0009` is 1000), held within int64 (`1.2e19` seconds parses, as the
+    suite's `timestamps` case wants; storage then refuses it as out of bounds)."""
+    return min(max(math.trunc(seconds * 1000), TIMESTAMP_MS_MIN), TIMESTAMP_MS_MAX)
 
 
 @dataclass(slots=True)
