@@ -52,6 +52,8 @@ from vigil.tsdb.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
 
+FSYNC_LOG_EVERY_S = 60.0
+
 Clock = Callable[[], float]
 """Wall-clock seconds since the epoch; tests pass a fake one."""
 
@@ -452,11 +454,24 @@ class TSDB:
     def _flush_wal(self) -> None:
         """The "batch" policy's timer: look ten times per interval whether a write has waited
         for its fsync for a whole interval."""
+        failing_since: float | None = None  # a failing fsync is logged once, then once a minute
+        logged_at = 0.0
         while not self._closing.wait(self.options.wal_fsync_interval_s / 10):
             try:
-                self.wal.sync_if_due()
+                synced = self.wal.sync_if_due()
             except OSError as err:
-                log.error("fsync of WAL segment in %s failed: %s", self.wal.directory, err)
+                now = time.monotonic()
+                if failing_since is None or now - logged_at >= FSYNC_LOG_EVERY_S:
+                    failing = "" if failing_since is None else f" (for {now - failing_since:.0f}s)"
+                    log.error(
+                        "fsync of WAL segment in %s failed%s: %s", self.wal.directory, failing, err
+                    )
+                    logged_at = now
+                    failing_since = now if failing_since is None else failing_since
+                continue
+            if synced and failing_since is not None:
+                log.warning("fsync of WAL segments in %s works again", self.wal.directory)
+                failing_since = None
 
     def _checkpoint(self) -> None:
         with self.head.locked():
