@@ -7,6 +7,14 @@ notifications reached a local sink (one per group expected).
 
     .venv/bin/python bench/alertmanager.py [--alerts 10000 --groups 500 --rounds 5]
     .venv/bin/python bench/alertmanager.py --profile   # vigil in-process under cProfile
+    .venv/bin/python bench/alertmanager.py --bulk 100000   # one POST of 100k alerts, then reads
+
+`--bulk N` POSTs N alerts (in 1,000 groups) in one request, then GETs `/api/v2/alerts` and
+`/api/v2/alerts/groups`, asking `/-/healthy` every 0.1 s meanwhile; printed for both: each
+request's seconds, the health answers' median and worst latency, and the CPU the process
+used in the 10 s after the reads (busy = still working for nobody). Without the inhibit rule:
+Alertmanager 0.25 checks every target against every source alert, which at 100k alerts takes
+it longer than the whole run.
 Not a test: the machine is shared, only the ratios from one run mean anything. Under
 PYTHONDONTWRITEBYTECODE=1 with vigil's sources not compiled, vigil compiles every module at
 start, which adds a few MiB to its RSS that a pip-installed vigil does not pay.
@@ -18,6 +26,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import statistics
 import sys
@@ -72,7 +81,10 @@ class _Sink:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 4096  # every group of a bulk POST flushes at once
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -143,13 +155,120 @@ async def _profile_in_process(alerts: list[dict[str, object]], rounds: int) -> N
     pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _HealthProbe:
+    """Asks `/-/healthy` every 0.1 s on its own thread; latencies of the answers."""
+
+    def __init__(self, base: str) -> None:
+        self.latencies: list[float] = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(base,), daemon=True)
+        self._thread.start()
+
+    def _run(self, base: str) -> None:
+        with httpx.Client(timeout=60) as client:
+            while not self._stop.wait(0.1):
+                start = time.perf_counter()
+                try:
+                    ok = client.get(f"{base}/-/healthy").status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    self.latencies.append(time.perf_counter() - start)
+                else:
+                    self.failures += 1
+
+    def stop(self) -> list[float]:
+        self._stop.set()
+        self._thread.join()
+        return self.latencies
+
+
+def _bulk(count: int) -> None:
+    alerts = _alerts(count, 1000)
+    body = json.dumps(alerts).encode()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = _Sink()
+        for name in ("alertmanager", "vigil"):
+            config = Path(tmp) / f"{name}.yml"
+            text = CONFIG.format(url=f"http://127.0.0.1:{sink.port}/{name}")
+            config.write_text(text[: text.index("inhibit_rules:")])
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            command = (
+                [peer("prometheus-alertmanager"), "--cluster.listen-address="]
+                if name == "alertmanager"
+                else [sys.executable, "-m", "vigil", "alertmanager"]
+            )
+            command += [
+                f"--config.file={config}",
+                f"--storage.path={Path(tmp) / name}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ]
+            with running(command, f"{base}/-/ready") as proc, httpx.Client(timeout=600) as client:
+                probe = _HealthProbe(base)
+                seconds = []
+                for method, path in (
+                    ("POST", "/api/v2/alerts"),
+                    ("GET", "/api/v2/alerts"),
+                    ("GET", "/api/v2/alerts/groups"),
+                ):
+                    start = time.perf_counter()
+                    reply = client.request(
+                        method,
+                        f"{base}{path}",
+                        content=body if method == "POST" else None,
+                        headers={"Content-Type": "application/json"},
+                    )
+                    reply.raise_for_status()
+                    seconds.append(time.perf_counter() - start)
+                    print(f"{name}: {method} {path} {seconds[-1]:.2f} s", file=sys.stderr)
+                    if path == "/api/v2/alerts" and method == "GET":
+                        assert len(reply.json()) == count, len(reply.json())
+                health = probe.stop()
+                before = _cpu_seconds(proc.pid)
+                time.sleep(10)
+                idle_cpu = (_cpu_seconds(proc.pid) - before) / 10
+                rows.append(
+                    (
+                        name,
+                        *seconds,
+                        statistics.median(health) if health else float("nan"),
+                        max(health, default=float("nan")),
+                        probe.failures,
+                        idle_cpu,
+                        _rss_mib(proc.pid),
+                    )
+                )
+    print(f"{count} alerts in 1000 groups, one POST")
+    print(
+        f"{'':14}{'POST s':>8}{'GET alerts s':>14}{'GET groups s':>14}"
+        f"{'healthy med s':>15}{'max s':>8}{'failed':>8}{'CPU after':>11}{'RSS MiB':>9}"
+    )
+    for name, post, get, groups, med, worst, failed, cpu, rss in rows:
+        print(
+            f"{name:14}{post:8.2f}{get:14.2f}{groups:14.2f}"
+            f"{med:15.3f}{worst:8.2f}{failed:8d}{cpu:10.0%}{rss:9.0f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--groups", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="profile vigil in-process")
+    parser.add_argument("--bulk", type=int, metavar="N", help="one POST of N alerts, then reads")
     args = parser.parse_args()
+    if args.bulk:
+        _bulk(args.bulk)
+        return
     alerts = _alerts(args.alerts, args.groups)
     if args.profile:
         asyncio.run(_profile_in_process(alerts, args.rounds))

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import free_port, peer, running
 from vigil.alerting import AlertState, Inhibitor, Marker, Silence, Silences
-from vigil.model.alert import Alert, fingerprint, fingerprint_hex
+from vigil.model.alert import Alert, fingerprint
 from vigil.model.clock import ManualClock
 from vigil.model.labels import Labels
 from vigil.model.matchers import Matcher
@@ -121,7 +121,7 @@ def test_mutes(alerts: list[Alert], target: str, want: str | None) -> None:
         inh.observe(alert, T0)
     muted = inh.mutes(L(target))
     status = marker.status(fingerprint(L(target)))
-    want_by = () if want is None else (fingerprint_hex(L(want)),)
+    want_by = () if want is None else (f"{fingerprint(L(want)):016x}",)
     assert (muted, status.inhibited_by, status.state) == (
         want is not None,
         want_by,

@@ -68,7 +68,7 @@ class NameMuter:
     def __init__(self, *names: str) -> None:
         self.names = names
 
-    def mutes(self, labels: Labels) -> bool:
+    def mutes(self, labels: Labels, fp: int | None = None) -> bool:
         return labels.get("alertname") in self.names
 
 

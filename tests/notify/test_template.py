@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONFORMANCE
-from vigil.model.alert import Alert, fingerprint_hex
+from vigil.model.alert import Alert, fingerprint
 from vigil.model.labels import Labels
 from vigil.notify.template import DEFAULT_TEMPLATES, Templates, go_time, template_data
 from vigil.template import TemplateError
@@ -67,8 +67,9 @@ def test_data_model(text: str, want: str) -> None:
 
 
 def test_fingerprint_is_the_alerts() -> None:
-    assert TEMPLATES.text("{{ (index .Alerts 2).Fingerprint }}", DATA) == fingerprint_hex(
-        _alert("h3").labels
+    assert (
+        TEMPLATES.text("{{ (index .Alerts 2).Fingerprint }}", DATA)
+        == f"{fingerprint(_alert('h3').labels):016x}"
     )
 
 

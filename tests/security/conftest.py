@@ -44,10 +44,11 @@ class LiveServer:
 @dataclass(slots=True)
 class HealthWatch:
     """/-/healthy asked every 50 ms from another thread: each answer's status (0: none) and
-    seconds."""
+    seconds, and when it arrived (time.monotonic())."""
 
     url: str
     answers: list[tuple[int, float]] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
@@ -60,6 +61,7 @@ class HealthWatch:
                 except httpx.HTTPError:
                     status = 0
                 self.answers.append((status, time.monotonic() - began))
+                self.arrived.append(time.monotonic())
                 if self._stop.wait(0.05):
                     break
 

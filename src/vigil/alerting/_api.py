@@ -48,6 +48,7 @@ class Stage(Protocol):
 
 
 class Muter(Protocol):
-    """What the inhibitor and the silencer share: does anything mute these labels now?"""
+    """What the inhibitor and the silencer share: does anything mute these labels now?
+    `fp` is the labels' fingerprint when the caller has it (an alert keeps its own)."""
 
-    def mutes(self, labels: Labels) -> bool: ...
+    def mutes(self, labels: Labels, fp: int | None = None) -> bool: ...

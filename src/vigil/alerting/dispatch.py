@@ -35,8 +35,8 @@ MIN_NOTIFICATION_TIMEOUT = 10.0
 """Alertmanager's `notify.MinTimeout`: a flush may take at least this long."""
 
 MAINTENANCE_INTERVAL = 30.0
-_ROUTE_CACHE_SIZE = 100_000
 """How often Alertmanager's dispatcher drops empty aggregation groups."""
+_ROUTE_CACHE_SIZE = 1 << 18
 
 NotifyFunc = Callable[[Notification], Awaitable[bool]]
 
@@ -85,9 +85,32 @@ def _label(labels: Labels, name: str) -> str | None:
     return None
 
 
+def _job_instance(alert: Alert) -> tuple[bool, str, bool, str]:
+    """`_compare_alerts` up to `labels_before`, as a key."""
+    job = _label(alert.labels, "job")
+    instance = _label(alert.labels, "instance")
+    return (job is None, job or "", instance is None, instance or "")
+
+
 def sort_alerts(alerts: list[Alert]) -> list[Alert]:
-    """Sorted (stably) in the order Alertmanager lists a group's alerts."""
-    return sorted(alerts, key=functools.cmp_to_key(_compare_alerts))
+    """Sorted (stably) in the order Alertmanager lists a group's alerts: by a key, and only
+    the alerts that share their job and instance by comparing their label sets."""
+    keyed = sorted(((_job_instance(a), i) for i, a in enumerate(alerts)), key=_first)
+    out: list[Alert] = []
+    start = 0
+    for end in range(1, len(keyed) + 1):
+        if end < len(keyed) and keyed[end][0] == keyed[start][0]:
+            continue
+        run = [alerts[i] for _, i in keyed[start:end]]
+        if len(run) > 1:
+            run.sort(key=functools.cmp_to_key(_compare_alerts))
+        out += run
+        start = end
+    return out
+
+
+def _first(item: tuple[tuple[bool, str, bool, str], int]) -> tuple[bool, str, bool, str]:
+    return item[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,26 +353,28 @@ class Dispatcher:
             return
         started = time.perf_counter()
         now = self._clock.now()
-        cache = self._destinations
         for alert in alerts:
-            labels = alert.labels
-            cached = cache.get(alert.fingerprint)
-            if cached is None or (cached[0] is not labels and cached[0] != labels):
-                if len(cache) >= _ROUTE_CACHE_SIZE:
-                    cache.clear()
-                cached = (
-                    labels,
-                    tuple(
-                        (route, route.group_labels(labels)) for route in self.route.match(labels)
-                    ),
-                )
-                cache[alert.fingerprint] = cached
-            for route, group_labels in cached[1]:
+            for route, group_labels in self.destinations(alert):
                 self._insert(alert, route, group_labels, now)
         if self._metrics is not None:
             self._metrics.processing_duration.observe_many(
                 len(alerts), time.perf_counter() - started
             )
+
+    def destinations(self, alert: Alert) -> tuple[tuple[Route, Labels], ...]:
+        """The routes that take the alert, each with the alert's group labels there."""
+        labels = alert.labels
+        cache = self._destinations
+        cached = cache.get(alert.fingerprint)
+        if cached is None or (cached[0] is not labels and cached[0] != labels):
+            if len(cache) >= _ROUTE_CACHE_SIZE:
+                cache.clear()
+            cached = (
+                labels,
+                tuple((route, route.group_labels(labels)) for route in self.route.match(labels)),
+            )
+            cache[alert.fingerprint] = cached
+        return cached[1]
 
     def _insert(self, alert: Alert, route: Route, labels: Labels, now: float) -> None:
         groups = self._groups.get(route)

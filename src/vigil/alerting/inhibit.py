@@ -20,7 +20,7 @@ from vigil.model.matchers import matches_all
 
 GC_INTERVAL = 15 * 60.0
 """How often Alertmanager drops resolved alerts from a rule's source cache."""
-_SIDES_CACHE_SIZE = 100_000
+_SIDES_CACHE_SIZE = 1 << 18
 
 _Sources = dict[int, Alert]
 """A rule's source alerts with the same `equal` label values, by fingerprint."""
@@ -37,9 +37,10 @@ class _Rule:
     def key(self, labels: Labels) -> tuple[str, ...]:
         return tuple(labels.get(name) for name in self.config.equal)
 
-    def inhibitor(self, labels: Labels, exclude_two_sided: bool, now: float) -> int | None:
-        """The fingerprint of a firing source alert inhibiting `labels`, if any."""
-        for fp, alert in self.sources.get(self.key(labels), {}).items():
+    def inhibitor(self, key: tuple[str, ...], exclude_two_sided: bool, now: float) -> int | None:
+        """The fingerprint of a firing source alert inhibiting labels whose `equal` label
+        values are `key`, if any."""
+        for fp, alert in self.sources.get(key, {}).items():
             if alert.resolved_at(now):
                 continue
             if exclude_two_sided and matches_all(self.config.target_matchers, alert.labels):
@@ -62,6 +63,11 @@ class Inhibitor:
         # By fingerprint: the label set, and the `sources` entries of the rules whose source
         # side it matches (senders resend the same label sets); cleared when an entry goes.
         self._sides: dict[int, tuple[Labels, tuple[_Sources, ...]]] = {}
+        # By fingerprint: the label set, and the rules whose target side it matches, each
+        # with whether it matches the source side too and its `equal` label values.
+        self._targets: dict[
+            int, tuple[Labels, tuple[tuple[_Rule, bool, tuple[str, ...]], ...]]
+        ] = {}
 
     def observe(self, alert: Alert, now: float | None = None) -> None:
         """Take in a new or updated alert; `now` defaults to the clock's."""
@@ -115,17 +121,29 @@ class Inhibitor:
                     self._sides.clear()
         return dropped
 
-    def mutes(self, labels: Labels) -> bool:
+    def mutes(self, labels: Labels, fp: int | None = None) -> bool:
         """Whether a firing source alert of some rule inhibits `labels` now."""
-        now = self._clock.now()
-        by: list[str] = []
-        for rule in self._rules:
-            if not matches_all(rule.config.target_matchers, labels):
-                continue
-            two_sided = matches_all(rule.config.source_matchers, labels)
-            source = rule.inhibitor(labels, two_sided, now)
-            if source is not None:
-                by.append(f"{source:016x}")
-                break
-        self._marker.set_inhibited(fingerprint(labels), by)
+        if fp is None:
+            fp = fingerprint(labels)
+        cached = self._targets.get(fp)
+        if cached is None or (cached[0] is not labels and cached[0] != labels):
+            if len(self._targets) >= _SIDES_CACHE_SIZE:
+                self._targets.clear()
+            cached = self._targets[fp] = (labels, self._target_rules(labels))
+        by: tuple[str, ...] = ()
+        if cached[1]:
+            now = self._clock.now()
+            for rule, two_sided, key in cached[1]:
+                source = rule.inhibitor(key, two_sided, now)
+                if source is not None:
+                    by = (f"{source:016x}",)
+                    break
+        self._marker.set_inhibited(fp, by)
         return bool(by)
+
+    def _target_rules(self, labels: Labels) -> tuple[tuple[_Rule, bool, tuple[str, ...]], ...]:
+        return tuple(
+            (rule, matches_all(rule.config.source_matchers, labels), rule.key(labels))
+            for rule in self._rules
+            if matches_all(rule.config.target_matchers, labels)
+        )

@@ -49,20 +49,33 @@ class Marker:
         version: int = 0,
     ) -> None:
         """Record the active silences muting the alert (empty: none) and the pending ones."""
-        old = self._status.get(fingerprint, _UNPROCESSED)
-        silenced_by = tuple(ids)
+        old = self._status.get(fingerprint)
+        silenced_by, pending_silences = tuple(ids), tuple(pending)
+        if (
+            old is not None
+            and old.silenced_by == silenced_by
+            and old.pending_silences == pending_silences
+            and old.silences_version == version
+        ):
+            return
+        if old is None:
+            old = _UNPROCESSED
         self._status[fingerprint] = AlertStatus(
             _state(silenced_by, old.inhibited_by),
             silenced_by,
             old.inhibited_by,
-            tuple(pending),
+            pending_silences,
             version,
         )
 
     def set_inhibited(self, fingerprint: int, fingerprints: Iterable[str]) -> None:
         """Record the (hex) fingerprints of the alerts inhibiting this one (empty: none)."""
-        old = self._status.get(fingerprint, _UNPROCESSED)
+        old = self._status.get(fingerprint)
         inhibited_by = tuple(fingerprints)
+        if old is not None and old.inhibited_by == inhibited_by:
+            return
+        if old is None:
+            old = _UNPROCESSED
         self._status[fingerprint] = AlertStatus(
             _state(old.silenced_by, inhibited_by),
             old.silenced_by,

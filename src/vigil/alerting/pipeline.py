@@ -83,7 +83,9 @@ class MuteStage:
         self.muter = muter
 
     async def exec(self, notification: Notification) -> Notification | None:
-        kept = tuple(a for a in notification.alerts if not self.muter.mutes(a.labels))
+        kept = tuple(
+            a for a in notification.alerts if not self.muter.mutes(a.labels, a.fingerprint)
+        )
         if not kept:
             return None
         if len(kept) == len(notification.alerts):

@@ -189,10 +189,11 @@ class Silences:
         now = self._clock.now()
         return sum(1 for silence in self._silences.values() if silence.state(now) is state)
 
-    def mutes(self, labels: Labels) -> bool:
+    def mutes(self, labels: Labels, fp: int | None = None) -> bool:
         """Whether an active silence matches `labels`; records active and pending silence ids
         (sorted) in the marker, or clears them when none applies."""
-        fp = fingerprint(labels)
+        if fp is None:
+            fp = fingerprint(labels)
         status = self._marker.status(fp)
         now = self._clock.now()
         if status.silences_version == self._version:

@@ -18,7 +18,7 @@ from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 
-from vigil.model.alert import Alert, fingerprint, make_alert, merged_span
+from vigil.model.alert import Alert, fingerprints, make_alert, merged_span
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels, is_legacy_label_name
 
@@ -62,21 +62,19 @@ def _problem(starts_at: float, ends_at: float, labels: Labels, annotations: Labe
     return ""
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _stored_labels(labels: Labels) -> tuple[Labels, int]:
-    """The labels Alertmanager stores (pairs with empty values dropped) and their
-    fingerprint (-1 for labels that fail validation); cached, as senders repeat the same
-    label sets every resend."""
-    if any(value == "" for _, value in labels):
-        labels = Labels(pair for pair in labels if pair[1] != "")
-    return labels, -1 if _label_set_problem(labels) else fingerprint(labels)
+def _stored_labels(labels: Labels) -> Labels:
+    """The labels Alertmanager stores: pairs with empty values dropped."""
+    for _, value in labels:
+        if value == "":
+            return Labels(pair for pair in labels if pair[1] != "")
+    return labels
 
 
 @functools.lru_cache(maxsize=1 << 15)
 def _label_set_problem(labels: Labels) -> str:
     """Cached: senders repeat the same label sets every resend."""
     for name, value in labels:
-        if not is_legacy_label_name(name):
+        if not _valid_name(name):
             return f"invalid name {_go_quote(name)}"
         if not value.isascii():
             try:
@@ -84,6 +82,10 @@ def _label_set_problem(labels: Labels) -> str:
             except UnicodeEncodeError:
                 return f"invalid value {_go_quote(value)}"
     return ""
+
+
+_valid_name = functools.lru_cache(maxsize=1 << 12)(is_legacy_label_name)
+"""Cached: a few label names recur in every alert."""
 
 
 def _go_quote(text: str) -> str:
@@ -144,13 +146,16 @@ class AlertStore:
         table = self._alerts
         invalid: builtins.list[InvalidAlert] = []
         stored: builtins.list[Alert] = []
-        for index, alert in enumerate(alerts):
+        batch = tuple(alerts)
+        labelsets = [_stored_labels(alert.labels) for alert in batch]
+        for index, (alert, labels, fp) in enumerate(
+            zip(batch, labelsets, fingerprints(labelsets), strict=True)
+        ):
             starts, ends, timeout = alert.starts_at, alert.ends_at, alert.timeout
             if starts == 0.0:
                 starts = ends if ends != 0.0 else now
             if ends == 0.0:
                 ends, timeout = timeout_end, True
-            labels, fp = _stored_labels(alert.labels)
             problem = _problem(starts, ends, labels, alert.annotations)
             if problem:
                 invalid.append(InvalidAlert(index, alert, problem))

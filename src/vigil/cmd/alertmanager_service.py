@@ -36,7 +36,6 @@ from vigil.config import ConfigError
 from vigil.config.alertmanager import Config, load_config
 from vigil.model.alert import Alert
 from vigil.model.clock import Clock
-from vigil.model.labels import Labels
 from vigil.notify.kinds import KINDS
 from vigil.notify.receivers import UnsupportedIntegration, build_integrations, test_receiver
 from vigil.notify.retry import NotifyMetrics, RetryStage
@@ -340,12 +339,14 @@ class AlertmanagerService:
 
     def alert_status(self, alert: Alert) -> AlertStatus:
         """As Alertmanager's API does, decide the mute state afresh before showing it."""
-        self._pipeline.inhibitor.mutes(alert.labels)
-        self.silences.mutes(alert.labels)
+        self._pipeline.inhibitor.mutes(alert.labels, alert.fingerprint)
+        self.silences.mutes(alert.labels, alert.fingerprint)
         return self.marker.status(alert.fingerprint)
 
-    def receivers_for(self, labels: Labels) -> list[str]:
-        return [route.receiver for route in self._pipeline.tree.match(labels)]
+    def receivers_for(self, alert: Alert) -> list[str]:
+        if self._dispatcher is None:
+            return [route.receiver for route in self._pipeline.tree.match(alert.labels)]
+        return [route.receiver for route, _ in self._dispatcher.destinations(alert)]
 
     def alert_groups(self) -> list[api.AlertGroupView]:
         if self._dispatcher is None:

@@ -7,7 +7,9 @@ moves between the API, the store, templates and snapshots without conversions.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 from vigil.model.labels import Labels
 
@@ -15,6 +17,8 @@ _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
 _MASK = (1 << 64) - 1
 _SEPARATOR = 0xFF
+_SEPARATOR_CHAR = "\udcff"  # encodes (surrogatepass) to _SEPARATOR_BYTES, never in UTF-8 text
+_SEPARATOR_BYTES = _SEPARATOR_CHAR.encode("utf-8", "surrogatepass")
 _NO_LABELS = Labels()
 
 
@@ -25,15 +29,58 @@ def fingerprint(labels: Labels) -> int:
     h = _FNV_OFFSET
     for name, value in labels:
         for part in (name, value):
-            for byte in part.encode():
+            for byte in part.encode("utf-8", "surrogatepass"):
                 h = ((h ^ byte) * _FNV_PRIME) & _MASK
             h = ((h ^ _SEPARATOR) * _FNV_PRIME) & _MASK
     return h
 
 
-def fingerprint_hex(labels: Labels) -> str:
-    """The fingerprint as Alertmanager prints it (`%016x`)."""
-    return f"{fingerprint(labels):016x}"
+_BATCH = 512
+"""From this many label sets on, `fingerprints` hashes them side by side with numpy."""
+
+
+def fingerprints(labelsets: Sequence[Labels]) -> list[int]:
+    """`fingerprint` of each label set. A big batch (a POST of many new alerts) is hashed
+    side by side with numpy, one step per byte position over every set still that long,
+    instead of one Python step per byte (60 µs for an ordinary alert's labels)."""
+    if len(labelsets) < _BATCH:
+        return [fingerprint(labels) for labels in labelsets]
+    import numpy as np  # here, not at the top: `vigil alertmanager` loads numpy only for this
+
+    parts = 2 * sum(map(len, labelsets))
+    text = _SEPARATOR_CHAR.join(chain.from_iterable(chain.from_iterable(labelsets)))
+    data = (
+        (text + _SEPARATOR_CHAR).encode("utf-8", "surrogatepass").replace(_SEPARATOR_BYTES, b"\xff")
+    )
+    flat = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(flat == _SEPARATOR)
+    if parts == 0 or len(ends) != parts:  # a label held the separator itself
+        return [fingerprint(labels) for labels in labelsets]
+    counts = np.fromiter((2 * len(labels) for labels in labelsets), np.int64, len(labelsets))
+    stops = np.zeros(len(labelsets), dtype=np.int64)
+    stops[counts > 0] = ends[np.cumsum(counts)[counts > 0] - 1] + 1
+    stops = np.maximum.accumulate(stops)  # an empty set ends where the one before it ended
+    lengths = np.diff(stops, prepend=0)
+    # Longest first, so the sets still hashing at a byte position are a prefix; one row per
+    # byte position, so each step reads contiguous memory.
+    order = np.argsort(-lengths, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    longest = int(lengths[order[0]])
+    columns = np.zeros((longest, len(labelsets)), dtype=np.uint64)
+    owner = np.repeat(rank, lengths)
+    position = np.arange(len(flat)) - np.repeat(stops - lengths, lengths)
+    columns[position, owner] = flat
+    live = np.searchsorted(-lengths[order], -np.arange(longest), side="left")
+    hashes = np.full(len(labelsets), _FNV_OFFSET, dtype=np.uint64)
+    prime = np.uint64(_FNV_PRIME)
+    for column, k in enumerate(live.tolist()):
+        head = hashes[:k]
+        head ^= columns[column, :k]
+        head *= prime
+    result = hashes[rank]
+    found: list[int] = result.tolist()
+    return found
 
 
 @dataclass(frozen=True, slots=True)

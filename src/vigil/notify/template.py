@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 from vigil.alerting._api import Notification
 from vigil.model.alert import Alert as ModelAlert
-from vigil.model.alert import fingerprint_hex
 from vigil.model.labels import Labels
 from vigil.template import GoTime, StringMap, Template, TemplateError
 from vigil.template._ast import TextNode
@@ -176,7 +175,7 @@ def template_data(
             starts_at=go_time(a.starts_at),
             ends_at=go_time(a.ends_at),
             generator_url=a.generator_url,
-            fingerprint=fingerprint_hex(a.labels),
+            fingerprint=f"{a.fingerprint:016x}",
         )
         for a in items
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
+from collections.abc import Callable
 from typing import ClassVar
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -144,39 +146,47 @@ def _zone(t: dt.datetime, token: str) -> str:
     return f"{sign}{h:02d}:{m:02d}:{s:02d}"
 
 
+def _hour12(t: dt.datetime) -> int:
+    return t.hour % 12 or 12
+
+
+_TOKENS: dict[str, Callable[[dt.datetime], str]] = {
+    "January": lambda t: t.strftime("%B"),
+    "Jan": lambda t: t.strftime("%b"),
+    "Monday": lambda t: t.strftime("%A"),
+    "Mon": lambda t: t.strftime("%a"),
+    "MST": lambda t: t.tzname() or "UTC",
+    "2006": lambda t: f"{t.year:04d}",
+    "06": lambda t: f"{t.year % 100:02d}",
+    "01": lambda t: f"{t.month:02d}",
+    "1": lambda t: str(t.month),
+    "02": lambda t: f"{t.day:02d}",
+    "2": lambda t: str(t.day),
+    "_2": lambda t: f"{t.day:2d}",
+    "002": lambda t: f"{t.timetuple().tm_yday:03d}",
+    "__2": lambda t: f"{t.timetuple().tm_yday:3d}",
+    "15": lambda t: f"{t.hour:02d}",
+    "03": lambda t: f"{_hour12(t):02d}",
+    "3": lambda t: str(_hour12(t)),
+    "04": lambda t: f"{t.minute:02d}",
+    "4": lambda t: str(t.minute),
+    "05": lambda t: f"{t.second:02d}",
+    "5": lambda t: str(t.second),
+    "PM": lambda t: "PM" if t.hour >= 12 else "AM",
+    "pm": lambda t: "pm" if t.hour >= 12 else "am",
+}
+
+
+@functools.lru_cache(maxsize=1 << 12)
 def go_time_format(t: dt.datetime, layout: str) -> str:
-    """time.Time.Format with Go's reference-time layout (Mon Jan 2 15:04:05 MST 2006)."""
+    """time.Time.Format with Go's reference-time layout (Mon Jan 2 15:04:05 MST 2006).
+    Cached: the alerts of one notification share their times."""
 
     def chunk(m: re.Match[str]) -> str:
         tok = m.group(0)
-        hour12 = t.hour % 12 or 12
-        table: dict[str, str] = {
-            "January": t.strftime("%B"),
-            "Jan": t.strftime("%b"),
-            "Monday": t.strftime("%A"),
-            "Mon": t.strftime("%a"),
-            "MST": t.tzname() or "UTC",
-            "2006": f"{t.year:04d}",
-            "06": f"{t.year % 100:02d}",
-            "01": f"{t.month:02d}",
-            "1": str(t.month),
-            "02": f"{t.day:02d}",
-            "2": str(t.day),
-            "_2": f"{t.day:2d}",
-            "002": f"{t.timetuple().tm_yday:03d}",
-            "__2": f"{t.timetuple().tm_yday:3d}",
-            "15": f"{t.hour:02d}",
-            "03": f"{hour12:02d}",
-            "3": str(hour12),
-            "04": f"{t.minute:02d}",
-            "4": str(t.minute),
-            "05": f"{t.second:02d}",
-            "5": str(t.second),
-            "PM": "PM" if t.hour >= 12 else "AM",
-            "pm": "pm" if t.hour >= 12 else "am",
-        }
-        if tok in table:
-            return table[tok]
+        render = _TOKENS.get(tok)
+        if render is not None:
+            return render(t)
         if tok[0] in "Z-":
             return _zone(t, tok)
         digits = f"{t.microsecond:06d}000"[: len(tok) - 1]

@@ -6,20 +6,22 @@ Thin by design: it parses requests, calls the core (`AlertmanagerCore`), renders
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vigil.alerting.marker import AlertStatus
 from vigil.config.matchers import MatcherParseError, api_matcher_op, new_matcher, parse_matchers
-from vigil.model.alert import Alert, fingerprint_hex, make_alert
+from vigil.model.alert import Alert, make_alert
 from vigil.model.labels import Labels
 from vigil.model.matchers import Matcher, MatchType
 from vigil.model.regex import Anchor, Regex, RegexError
@@ -27,10 +29,14 @@ from vigil.web.body import JSONBodyError, read_json
 
 # Alertmanager sets no limit; 100,000 alerts of ordinary size are ~30 MB.
 MAX_BODY_BYTES = 64 << 20
+SLICE = 2000
+"""Alerts a request handles between two turns of the event loop, so that a listing or a
+POST of 100,000 alerts leaves `/-/healthy` and every other request answering meanwhile."""
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ALERTMANAGER_API_VERSION = "0.25.0"
 """The Alertmanager release whose API vigil serves; amtool warns when its own version differs."""
 _GO_ZERO_TIME = datetime(1, 1, 1)
+_EPOCH = date(1970, 1, 1)
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
 )
@@ -84,7 +90,7 @@ class AlertmanagerCore(Protocol):
 
     def alert_status(self, alert: Alert) -> AlertStatus: ...
 
-    def receivers_for(self, labels: Labels) -> list[str]: ...
+    def receivers_for(self, alert: Alert) -> list[str]: ...
 
     def alert_groups(self) -> list[AlertGroupView]: ...
 
@@ -111,10 +117,21 @@ class AlertmanagerCore(Protocol):
 # --------------------------------------------------------------------------- formatting
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def format_time(t: float) -> str:
-    """strfmt.DateTime as go-swagger writes it: RFC 3339 with milliseconds, in UTC."""
-    stamp = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=round(t * 1000))
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    """strfmt.DateTime as go-swagger writes it: RFC 3339 with milliseconds, in UTC. Cached:
+    the alerts of one POST or one rule evaluation share their update and end times."""
+    seconds, millis = divmod(round(t * 1000), 1000)
+    days, second = divmod(seconds, 86400)
+    hour, second = divmod(second, 3600)
+    minute, second = divmod(second, 60)
+    return f"{_date(days)}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=1024)
+def _date(days: int) -> str:
+    """The date `days` after the epoch; a response's times span few days."""
+    return (_EPOCH + timedelta(days=days)).strftime("%Y-%m-%d")
 
 
 def parse_time(text: str, field: str) -> float:
@@ -142,7 +159,7 @@ def alert_json(alert: Alert, status: AlertStatus, receivers: Iterable[str]) -> d
     body: dict[str, Any] = {
         "annotations": dict(alert.annotations),
         "endsAt": format_time(alert.ends_at),
-        "fingerprint": fingerprint_hex(alert.labels),
+        "fingerprint": f"{alert.fingerprint:016x}",
         "receivers": [{"name": name} for name in receivers],
         "startsAt": format_time(alert.starts_at),
         "status": {
@@ -193,6 +210,16 @@ def sort_silences(silences: Iterable[SilenceView]) -> list[SilenceView]:
         return (rank.get(s.state, 2), -s.ends_at)
 
     return sorted(silences, key=key)
+
+
+def _fingerprint_of(alert: Alert) -> int:
+    return alert.fingerprint
+
+
+def _json_array(chunks: Iterable[bytes]) -> Response:
+    """A JSON array from the rendered items of its slices (each without its brackets)."""
+    body = b"[" + b",".join(chunk for chunk in chunks if chunk) + b"]"
+    return Response(body, media_type="application/json")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -278,14 +305,15 @@ def _cached_time(text: str) -> float:
     return parse_time(text, "")
 
 
-def postable_alerts(body: Any) -> list[Alert]:
+def postable_alerts(body: Any, first: int = 0) -> list[Alert]:
     """The alerts of a POST as sent (unset times stay 0.0: the store applies Alertmanager's
-    defaults and validation); a body of the wrong shape is a swagger-style error."""
+    defaults and validation); a body of the wrong shape is a swagger-style error. `first` is
+    the index of the body's first item in the whole POST, when the body is a slice of it."""
     if not isinstance(body, list):
         raise _swagger_error(400, "alerts in body must be of type array", 400)
     out: list[Alert] = []
     append = out.append
-    for index, item in enumerate(body):
+    for index, item in enumerate(body, first):
         if not isinstance(item, dict):
             raise _swagger_error(400, f"[{index}] in body must be of type object", 400)
         if "labels" not in item:
@@ -465,22 +493,41 @@ class AlertmanagerAPI:
     async def get_alerts(self, request: Request) -> Response:
         query = _AlertQuery.parse(request, with_unprocessed=True)
         now = self._core.now()
-        out = []
-        for alert in self._core.alerts():
-            if not query.matches(alert, now):
-                continue
-            receivers = self._core.receivers_for(alert.labels)
-            if query.receiver is not None and not any(query.receiver.matches(r) for r in receivers):
-                continue
-            status = self._core.alert_status(alert)
-            if query.shows(status):
-                out.append(alert_json(alert, status, receivers))
-        out.sort(key=lambda a: a["fingerprint"])
-        return JSONResponse(out)
+        # By fingerprint: zero-padded hex sorts as the integers do.
+        alerts = sorted(self._core.alerts(), key=_fingerprint_of)
+        chunks: list[bytes] = []
+        for start in range(0, len(alerts), SLICE):
+            if start:
+                await asyncio.sleep(0)
+            out: list[dict[str, Any]] = []
+            for alert in alerts[start : start + SLICE]:
+                if not query.matches(alert, now):
+                    continue
+                receivers = self._core.receivers_for(alert)
+                if query.receiver is not None and not any(
+                    query.receiver.matches(r) for r in receivers
+                ):
+                    continue
+                status = self._core.alert_status(alert)
+                if query.shows(status):
+                    out.append(alert_json(alert, status, receivers))
+            chunks.append(orjson.dumps(out)[1:-1])
+        return _json_array(chunks)
 
     async def post_alerts(self, request: Request) -> Response:
         body = await _json_body(request, "alerts")
-        errors = self._core.put_alerts(postable_alerts(body))
+        if not isinstance(body, list):
+            postable_alerts(body)  # raises: not an array
+        alerts: list[Alert] = []
+        for start in range(0, len(body), SLICE):
+            if start:
+                await asyncio.sleep(0)
+            alerts += postable_alerts(body[start : start + SLICE], start)
+        del body
+        errors: list[str] = []
+        for start in range(0, len(alerts), SLICE):
+            await asyncio.sleep(0)
+            errors += self._core.put_alerts(alerts[start : start + SLICE])
         if errors:
             return JSONResponse("; ".join(errors), status_code=400)
         return Response(status_code=200)
@@ -488,10 +535,17 @@ class AlertmanagerAPI:
     async def get_groups(self, request: Request) -> Response:
         query = _AlertQuery.parse(request, with_unprocessed=False)
         now = self._core.now()
-        out = []
+        chunks: list[bytes] = []
+        out: list[dict[str, Any]] = []
+        done = 0  # alerts handled since the event loop last ran
         for group in self._core.alert_groups():
             if query.receiver is not None and not query.receiver.matches(group.receiver):
                 continue
+            if done >= SLICE:
+                chunks.append(orjson.dumps(out)[1:-1])
+                out, done = [], 0
+                await asyncio.sleep(0)
+            done += len(group.alerts)
             alerts = []
             for alert, receivers in zip(group.alerts, group.receivers, strict=True):
                 if not query.matches(alert, now):
@@ -507,7 +561,8 @@ class AlertmanagerAPI:
                         "receiver": {"name": group.receiver},
                     }
                 )
-        return JSONResponse(out)
+        chunks.append(orjson.dumps(out)[1:-1])
+        return _json_array(chunks)
 
     # ---- silences
 
@@ -625,9 +680,9 @@ class _AlertQuery:
 
     def matches(self, alert: Alert, now: float) -> bool:
         """Still firing at `now`, and every filter matcher matches its labels."""
-        return not alert.resolved_at(now) and all(
-            m.matches_labels(alert.labels) for m in self.matchers
-        )
+        if alert.resolved_at(now):
+            return False
+        return not self.matchers or all(m.matches_labels(alert.labels) for m in self.matchers)
 
     def shows(self, status: AlertStatus) -> bool:
         """Alertmanager's alertFilter on the marker's state."""
