@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import FIXTURES, free_port, peer, running, wait_ok
+from tests.conftest import FIXTURES, PATIENCE_S, free_port, peer, running, wait_ok
 from tests.notify.capture import HTTPCapture, http_capture
 
 pytestmark = pytest.mark.slow
@@ -254,3 +254,62 @@ def test_kill_9_keeps_silences_and_sends_nothing_twice(tmp_path: Path) -> None:
         names = [json.loads(r.body)["groupLabels"]["alertname"] for r in capture.requests]
     assert [s["comment"] for s in silences] == ["kept across kill -9"]
     assert names == ["A", "B"], "A was already sent before the kill; B exactly once after"
+
+
+def test_kill_9_keeps_a_redos_silence_that_applies_once(tmp_path: Path) -> None:
+    """A silence whose regex backtracks for ever in Python's re (`(.|.)*x` against a value of
+    40 characters without an x) is stored, survives a `kill -9` taken while the alert it
+    silences waits in its group, and after the restart mutes that alert while the other one
+    of the same batch is notified exactly once."""
+    config = tmp_path / "alertmanager.yml"
+    storage = tmp_path / "data"
+    silenced = {"labels": {"alertname": "S", "severity": "linux"}}
+    notified = {"labels": {"alertname": "N", "severity": "a" * 40}}
+    silence = {
+        "matchers": [{"name": "severity", "value": "(.|.)*x", "isRegex": True, "isEqual": True}],
+        "startsAt": "2020-01-01T00:00:00Z",
+        "endsAt": "2099-01-01T00:00:00Z",
+        "createdBy": "test",
+        "comment": "RE2 only",
+    }
+    with http_capture() as capture:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        # No group flushes before the kill: both alerts wait in their groups.
+        config.write_text(
+            WEBHOOK.format(url=capture.url("/hook")).replace("group_wait: 1s", "group_wait: 1h")
+        )
+        first = subprocess.Popen(_vigil_args(config, storage, port))
+        try:
+            wait_ok(f"{base}/-/ready")
+            reply = httpx.post(f"{base}/api/v2/silences", json=silence)
+            reply.raise_for_status()
+            silence_id = reply.json()["silenceID"]
+            httpx.post(f"{base}/api/v2/alerts", json=[silenced, notified]).raise_for_status()
+            before = httpx.get(f"{base}/api/v2/alerts", timeout=PATIENCE_S).json()
+        finally:
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait(10)
+        config.write_text(WEBHOOK.format(url=capture.url("/hook")))
+        with running(_vigil_args(config, storage, port), f"{base}/-/ready"):
+            # Prometheus resends firing alerts: both come back after the restart.
+            httpx.post(f"{base}/api/v2/alerts", json=[silenced, notified]).raise_for_status()
+            capture.wait(1)
+            _settle([capture])
+            httpx.post(f"{base}/api/v2/alerts", json=[silenced, notified]).raise_for_status()
+            _settle([capture])
+            after = httpx.get(f"{base}/api/v2/alerts", timeout=PATIENCE_S).json()
+            silences = httpx.get(f"{base}/api/v2/silences").json()
+    silenced_by = {
+        name: {a["labels"]["alertname"]: a["status"]["silencedBy"] for a in alerts}
+        for name, alerts in (("before", before), ("after", after))
+    }
+    sent = [
+        [a["labels"]["alertname"] for a in json.loads(r.body)["alerts"]] for r in capture.requests
+    ]
+    assert [(s["id"], s["status"]["state"]) for s in silences] == [(silence_id, "active")]
+    assert silenced_by == {
+        "before": {"S": [silence_id], "N": []},
+        "after": {"S": [silence_id], "N": []},
+    }
+    assert sent == [["N"]]
