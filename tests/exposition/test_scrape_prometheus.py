@@ -5,10 +5,12 @@ vigil's scanner must accept exactly the bodies whose target Prometheus reports u
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -16,8 +18,14 @@ import pytest
 
 from tests.conftest import PATIENCE_S, free_port, peer, wait_ok
 from tests.exposition.test_openmetrics_conformance import CASES, case_body
-from vigil.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, Format, ParseError
-from vigil.exposition.scan import scan
+from vigil.exposition import (
+    OPENMETRICS_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    Format,
+    ParseError,
+)
+from vigil.exposition.scan import NO_TIMESTAMP, scan
+from vigil.model.gofloat import format_json
 
 pytestmark = pytest.mark.slow
 
@@ -136,6 +144,12 @@ def _bodies() -> dict[str, tuple[bytes, Format]]:
     return bodies
 
 
+@dataclass(frozen=True, slots=True)
+class Scraped:
+    url: str
+    verdicts: dict[str, bool]
+
+
 def _scrape_accepts(body: bytes, fmt: Format) -> bool:
     try:
         scan(body, fmt)
@@ -145,8 +159,9 @@ def _scrape_accepts(body: bytes, fmt: Format) -> bool:
 
 
 @pytest.fixture(scope="module")
-def prometheus_verdicts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, bool]]:
-    """Body name -> whether Prometheus's scrape of it succeeded (its target is up)."""
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scraped]:
+    """A Prometheus that has scraped every body: its URL, and for each body whether the
+    scrape succeeded (its target is up)."""
     bodies = _bodies()
 
     class Serve(BaseHTTPRequestHandler):
@@ -192,7 +207,8 @@ def prometheus_verdicts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     )
     try:
         wait_ok(f"http://127.0.0.1:{port}/-/ready")
-        yield _wait_for_verdicts(f"http://127.0.0.1:{port}", len(bodies))
+        url = f"http://127.0.0.1:{port}"
+        yield Scraped(url, _wait_for_verdicts(url, len(bodies)))
     finally:
         proc.terminate()
         proc.wait(30)
@@ -219,8 +235,9 @@ def _wait_for_verdicts(url: str, count: int) -> dict[str, bool]:
 
 
 def test_scrape_takes_what_prometheus_takes(
-    prometheus_verdicts: dict[str, bool], summary: Callable[[str], None]
+    prometheus: Scraped, summary: Callable[[str], None]
 ) -> None:
+    prometheus_verdicts = prometheus.verdicts
     bodies = _bodies()
     vigil = {name: _scrape_accepts(body, fmt) for name, (body, fmt) in bodies.items()}
     differ = {name: bodies[name] for name in bodies if vigil[name] != prometheus_verdicts[name]}
@@ -232,3 +249,57 @@ def test_scrape_takes_what_prometheus_takes(
     assert differ == {}
     accepted = [case.name for case in CASES if case_body(case)[1]]
     assert [name for name in accepted if not prometheus_verdicts[name]] == []
+
+
+def _stored(url: str, body: str) -> set[tuple[str, str]]:
+    """The series (as sorted label pairs, target labels left out) and latest values Prometheus
+    holds from a body's target, as the API writes them. Read as a range, so the stale
+    markers of a scrape a busy machine timed out hide nothing."""
+    selector = f'{{body="{body}",__name__!~"up|scrape_.*"}}[10m]'
+    answer = httpx.get(f"{url}/api/v1/query", params={"query": selector}).json()
+    target = {"job", "instance", "body"}
+    return {
+        (
+            json.dumps(sorted((k, v) for k, v in s["metric"].items() if k not in target)),
+            s["values"][-1][1],
+        )
+        for s in answer["data"]["result"]
+    }
+
+
+_TARGET_CLASH = {"job": "exported_job", "instance": "exported_instance", "body": "exported_body"}
+
+
+def _scraped(body: bytes, fmt: Format) -> set[tuple[str, str]]:
+    """What vigil's scrape reads from a body, written as Prometheus's API would show it
+    (empty label values dropped, the first of a series' duplicates kept, a label the target
+    also sets renamed `exported_...`)."""
+    batch = scan(body, fmt)
+    seen: dict[str, str] = {}
+    for (name, labels), value in zip(batch.labels, batch.values.tolist(), strict=True):
+        pairs = sorted(
+            [("__name__", name), *((_TARGET_CLASH.get(k, k), v) for k, v in labels if v)]
+        )
+        seen.setdefault(json.dumps(pairs), format_json(value))
+    return set(seen.items())
+
+
+def test_scrape_reads_the_samples_prometheus_stores(
+    prometheus: Scraped, summary: Callable[[str], None]
+) -> None:
+    """Every body both take that has no timestamps of its own (those are out of bounds)."""
+    compared = {
+        name: (body, fmt)
+        for name, (body, fmt) in _bodies().items()
+        if prometheus.verdicts[name] and (scan(body, fmt).timestamps == NO_TIMESTAMP).all()
+    }
+    differ = {
+        name: (stored, scraped)
+        for name, (body, fmt) in compared.items()
+        if (stored := _stored(prometheus.url, name)) != (scraped := _scraped(body, fmt))
+    }
+    summary(
+        f"Scraped samples vs what Prometheus 2.42 stores: {len(compared) - len(differ)}/"
+        f"{len(compared)} bodies agree"
+    )
+    assert differ == {}
