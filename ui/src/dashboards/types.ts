@@ -28,7 +28,7 @@ export interface GrafanaPanel {
   lines?: boolean;
   bars?: boolean;
   points?: boolean;
-  yaxes?: { format?: string; decimals?: number | null; min?: number | string | null; max?: number | string | null; logBase?: number; show?: boolean }[];
+  yaxes?: { format?: string; label?: string | null; decimals?: number | null; min?: number | string | null; max?: number | string | null; logBase?: number; show?: boolean }[];
   seriesOverrides?: Record<string, unknown>[];
   legend?: Record<string, unknown>;
   // Legacy singlestat / text.

@@ -26,6 +26,8 @@ interface Plan {
   thresholdsStyle: string;
   legend: Legend;
   tooltip: TooltipOptions;
+  /** The y axis's title (Grafana's custom.axisLabel, the graph panel's yaxes[0].label). */
+  axisLabel: string;
 }
 
 const CALC_NAMES: Record<string, string> = {
@@ -104,6 +106,7 @@ function timeseriesPlan(panel: GrafanaPanel, frames: Frame[], columns: (number |
       ? []
       : defaults.thresholds.filter((t) => t.value !== null).map((t) => ({ value: t.value as number, color: t.color })),
     thresholdsStyle: thresholdsMode,
+    axisLabel: typeof dc.axisLabel === "string" ? interpolate(dc.axisLabel) : "",
     legend: {
       show: lg.showLegend !== false && lg.displayMode !== "hidden",
       table: lg.displayMode === "table",
@@ -196,6 +199,7 @@ function graphPlan(panel: GrafanaPanel, frames: Frame[], columns: (number | null
     percent,
     thresholds: legacyThresholds(panel),
     thresholdsStyle: "line",
+    axisLabel: typeof y.label === "string" ? y.label : "",
     legend: { show: legend.show !== false, table: legend.alignAsTable === true || calcs.length > 0, calcs },
     tooltip: { mode: tt.shared === false ? "single" : "multi", sort: sortCode === 1 ? "asc" : sortCode === 2 ? "desc" : "none" },
   };
@@ -262,12 +266,13 @@ function draw(el: HTMLElement, ctx: PanelContext, plan: Plan, timestamps: Float6
   const tableLegend = plan.legend.show && (plan.legend.table || plan.legend.calcs.length > 0);
   const plotBox = h("div", { class: "ts-plot" });
   const legendBox = h("div", { class: "ts-legend", style: `max-height:${legendH}px` });
-  el.append(plotBox);
+  const labelWidth = plan.axisLabel ? 18 : 0;
+  el.append(plan.axisLabel ? h("div", { class: "ts-row" }, h("div", { class: "ts-axis-label", title: plan.axisLabel }, plan.axisLabel), plotBox) : plotBox);
   if (legendH) el.append(legendBox);
   const chart = timeChart(plotBox, {
     timestamps,
     series: plan.series,
-    width: ctx.width,
+    width: ctx.width - labelWidth,
     height: Math.max(60, ctx.height - legendH),
     format: plan.format,
     min: plan.min,
@@ -298,7 +303,7 @@ function legendTable(plan: Plan, setSeries: (i: number, opts: { show: boolean })
     let shown = !s.hidden;
     const color = cssColor(s.color ?? PALETTE[i % PALETTE.length]);
     const button = h("button", { type: "button", class: "legend-name", "aria-pressed": String(shown) },
-      h("span", { class: "swatch", style: `background:${color}` }), s.label);
+      h("span", { class: "swatch", style: `background:${color}` }), h("span", { class: "legend-label", title: s.label }, s.label));
     button.addEventListener("click", () => {
       shown = !shown;
       button.setAttribute("aria-pressed", String(shown));
