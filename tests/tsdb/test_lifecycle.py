@@ -130,6 +130,30 @@ def test_a_failing_background_fsync_is_logged_once_not_per_retry(
     assert len(errors) == 1 and "Input/output error" in errors[0], errors
 
 
+def test_a_failed_compaction_is_counted_and_the_head_keeps_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prometheus_tsdb_compactions_failed_total (VigilStorageProblems reads it) counts a
+    head cut that could not write its block; the samples stay in the head for the next try."""
+    registry = CollectorRegistry()
+    options = TSDBOptions(block_range_ms=1000, max_series=0, wal_fsync="never")
+    with TSDB.open(tmp_path, options, clock=lambda: 4.0, registry=registry) as db:
+        _fill(db, range(0, 4000, 100))
+
+        def full_disk(*_: object, **__: object) -> Path:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr("vigil.tsdb.db.write_block", full_disk)
+        with pytest.raises(OSError, match="No space left"):
+            db.tick()
+        assert registry.get_sample_value("prometheus_tsdb_compactions_failed_total") == 1
+        assert db.blocks == [] and db.head.min_time == 0
+        monkeypatch.undo()
+        db.tick()
+        assert registry.get_sample_value("prometheus_tsdb_compactions_failed_total") == 1
+        assert len(db.blocks) >= 1
+
+
 def test_replay_reports_progress_per_file(tmp_path: Path) -> None:
     options = TSDBOptions(max_series=0, wal_fsync="never", wal_segment_size=1)
     for start in range(0, 3000, 1000):  # one segment per open: 3 segments, then an empty one

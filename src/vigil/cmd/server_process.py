@@ -452,6 +452,8 @@ class Server:
                 await run_in_threadpool(self.tsdb.tick)
             except OSError as err:
                 log.error("storage maintenance failed: %s", err)
+            except Exception:  # counted (VigilStorageProblems fires); the next minute retries
+                log.exception("storage maintenance failed")
 
     async def _start_notifier(self) -> None:
         self.notifier.start()

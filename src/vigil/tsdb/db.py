@@ -178,6 +178,11 @@ class DBMetrics:
             "Total number of compactions that were executed.",
             registry=registry,
         )
+        self.compactions_failed = Counter(
+            "prometheus_tsdb_compactions_failed",
+            "Total number of compactions that failed for the partition.",
+            registry=registry,
+        )
         self.block_compactions = Counter(
             "vigil_tsdb_block_compactions",
             "Blocks written by merging other blocks (leveled or overlapping).",
@@ -424,6 +429,20 @@ class TSDB:
         """fsync the WAL ("batch" policy), cut the head into blocks while it spans more than
         1.5 block ranges, compact blocks, then apply retention (relative to the clock)."""
         self.wal.sync()
+        try:
+            written, removed = self._cut_head()
+            compacted = self._compact()
+        except Exception:
+            self._metrics.compactions_failed.inc()
+            raise
+        deleted = self._apply_retention()
+        self._log_refused_series()
+        self._update_block_metrics()
+        return TickReport(written, compacted, deleted, removed)
+
+    def _cut_head(self) -> tuple[list[Path], int]:
+        """Write the head's oldest block ranges out while it spans more than 1.5 of them;
+        the blocks written and the series the head dropped."""
         written: list[Path] = []
         removed = 0
         block_range = self.options.block_range_ms
@@ -445,11 +464,7 @@ class TSDB:
             removed += self.head.truncate(end)
             self._checkpoint()
             log.info("cut head [%d, %d] into block %s", start, end - 1, path)
-        compacted = self._compact()
-        deleted = self._apply_retention()
-        self._log_refused_series()
-        self._update_block_metrics()
-        return TickReport(written, compacted, deleted, removed)
+        return written, removed
 
     def _flush_wal(self) -> None:
         """The "batch" policy's timer: look ten times per interval whether a write has waited
