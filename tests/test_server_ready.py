@@ -137,8 +137,10 @@ def test_a_corrupt_wal_is_repaired_at_start_up_and_the_server_serves_what_came_b
             "/api/v1/query", params={"query": "count_over_time(m[1h])", "time": "10"}
         )
         metrics = client.get("/metrics").text
+        runtime = client.get("/api/v1/status/runtimeinfo").json()["data"]
     assert query.json()["data"]["result"] == [{"metric": {}, "value": [10, "1"]}]
     assert "\nprometheus_tsdb_wal_corruptions_total 1\n" in metrics
+    assert runtime["corruptionCount"] == 1
     assert "\nvigil_tsdb_wal_repair_dropped_records_total 1\n" in metrics
     assert [r.getMessage() for r in caplog.records if "WAL corruption" in r.getMessage()] == [
         f"WAL corruption in {middle} at offset 0 (checksum mismatch): truncated the WAL there "

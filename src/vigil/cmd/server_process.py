@@ -532,6 +532,9 @@ class Server:
                 last_reload_time=self.last_reload_time,
                 retention_ms=self.options.retention_ms,
                 retention_bytes=self.options.retention_bytes,
+                corruption_count=int(
+                    self.registry.get_sample_value("prometheus_tsdb_wal_corruptions_total") or 0
+                ),
             )
         )
 

@@ -4,8 +4,10 @@ owns the figures; the routes that serve the first two are in `web/api.py`."""
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,23 +66,25 @@ class RuntimeFacts:
     last_reload_time: float
     retention_ms: int
     retention_bytes: int
+    corruption_count: int = 0  # WAL corruptions repaired at start-up
 
 
 def runtime_info(facts: RuntimeFacts) -> dict[str, Any]:
-    """Prometheus's `/api/v1/status/runtimeinfo` body; Go's runtime figures have no Python
-    twin and keep their zero values."""
+    """Prometheus's `/api/v1/status/runtimeinfo` body, with the Python process's facts where
+    Prometheus has Go's (goroutines, GOMAXPROCS, GOGC, GODEBUG have no meaning here)."""
     return {
         "startTime": _rfc3339(facts.started),
         "CWD": os.getcwd(),
         "reloadConfigSuccess": facts.reload_ok,
         "lastConfigTime": _rfc3339(facts.last_reload_time),
-        "corruptionCount": 0,
-        "goroutineCount": 0,
-        "GOMAXPROCS": os.cpu_count() or 1,
-        "GOGC": "",
-        "GODEBUG": "",
+        "corruptionCount": facts.corruption_count,
         "storageRetention": retention_text(facts.retention_ms, facts.retention_bytes),
         "pythonVersion": platform.python_version(),
+        "pythonImplementation": platform.python_implementation(),
+        "threadCount": threading.active_count(),
+        "cpuCount": os.cpu_count() or 1,
+        "gcThresholds": ",".join(map(str, gc.get_threshold())),
+        "pid": os.getpid(),
     }
 
 
