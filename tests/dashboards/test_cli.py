@@ -33,8 +33,9 @@ def test_import_list_export_delete_on_a_data_dir(
     assert main(["dashboards", "import", str(NODE_EXPORTER_FULL), good, bad, missing, data]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
-        f"{NODE_EXPORTER_FULL}: imported as rYdddlPWk (Node Exporter Full, {WANT_PANELS} panels)",
-        f"{good}: imported as good (Good, 0 panels)",
+        f"{NODE_EXPORTER_FULL}: imported as rYdddlPWk (Node Exporter Full, {WANT_PANELS} panels):"
+        " /d/rYdddlPWk on vigil server",
+        f"{good}: imported as good (Good, 0 panels): /d/good on vigil server",
         f"{bad}: FAILED: not JSON: Expecting value at line 1, column 11",
         f"{missing}: FAILED: cannot read: No such file or directory",
     ]
@@ -45,8 +46,10 @@ def test_import_list_export_delete_on_a_data_dir(
     capsys.readouterr()
 
     assert main(["dashboards", "list", data]) == 0
-    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    listed = capsys.readouterr()
+    rows = [line.split()[0] for line in listed.out.splitlines()[1:]]
     assert rows == [*BUILTIN_UIDS, "good", "rYdddlPWk"]
+    assert listed.err == f"dashboards of data dir {tmp_path / 'data'}\n"
 
     assert main(["dashboards", "export", "rYdddlPWk", data]) == 0
     exported = json.loads(capsys.readouterr().out)
@@ -76,7 +79,8 @@ def test_url_goes_through_a_running_server(
     with running(server, f"http://127.0.0.1:{port}/-/ready"):
         assert main(["dashboards", "import", str(NODE_EXPORTER_FULL), bad, url]) == 1
         assert capsys.readouterr().out.splitlines() == [
-            f"{NODE_EXPORTER_FULL}: imported as rYdddlPWk (Node Exporter Full, {WANT_PANELS} panels)",
+            f"{NODE_EXPORTER_FULL}: imported as rYdddlPWk (Node Exporter Full, {WANT_PANELS} panels):"
+            f" http://127.0.0.1:{port}/d/rYdddlPWk",
             f"{bad}: FAILED: JSON but not a dashboard: the top level is a list, not an object",
         ]
         assert main(["dashboards", "import", str(NODE_EXPORTER_FULL), url]) == 1

@@ -115,7 +115,8 @@ def import_command(files: list[str], data_dir: str, url: str, overwrite: bool, o
             print(f"{name}: FAILED: {err}", file=out)
             status = 1
         else:
-            print(f"{name}: imported as {uid} ({title}, {panels} panels)", file=out)
+            where = f"{url.rstrip('/')}/d/{uid}" if url else f"/d/{uid} on vigil server"
+            print(f"{name}: imported as {uid} ({title}, {panels} panels): {where}", file=out)
     return status
 
 
@@ -127,6 +128,7 @@ def list_command(data_dir: str, url: str, out: TextIO, err: TextIO) -> int:
             print(f"vigil dashboards list: {error}", file=err)
             return 1
     else:
+        print(f"dashboards of data dir {Path(data_dir).resolve()}", file=err)
         rows = [
             {
                 "uid": e.uid,
