@@ -245,7 +245,7 @@ def test_follows_segment_cuts_and_samples_written_while_running(tmp_path: Path) 
     h = Harness(tmp_path)
 
     async def run() -> None:
-        wal = WAL(h.wal_dir, segment_size=300)  # a few records per segment
+        wal = WAL(h.wal_dir, segment_size=150)  # a few records per segment
         await h.storage.apply(_config())
         write_scrapes(wal, 5)
         await h.until(lambda: len(h.capture.accepted) == 15)

@@ -8,9 +8,11 @@ import errno
 import logging
 import os
 import shutil
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
+import crc32c
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
@@ -18,8 +20,21 @@ from prometheus_client import CollectorRegistry
 from vigil import cmd
 from vigil.model import Labels
 from vigil.tsdb.db import TSDB, TSDBOptions
-from vigil.tsdb.wal import decode_samples, decode_series, encode_samples, encode_series
-from vigil.tsdb.wlog import HEADER, WALCorruptionError, WALWriteError, list_segments
+from vigil.tsdb.wal import (
+    decode_samples,
+    decode_series,
+    encode_samples,
+    encode_series,
+    replay,
+)
+from vigil.tsdb.wlog import (
+    COMPRESSED,
+    HEADER,
+    WAL,
+    WALCorruptionError,
+    WALWriteError,
+    list_segments,
+)
 
 OPTIONS = TSDBOptions(max_series=0, wal_fsync="never")
 STRICT = TSDBOptions(max_series=0, wal_fsync="never", wal_repair=False)
@@ -69,6 +84,26 @@ def test_records_round_trip() -> None:
     assert [a.tobytes() for a in got] == [refs.tobytes(), ts.tobytes(), vs.tobytes()]
 
 
+def test_sample_records_written_before_compression_still_replay(tmp_path: Path) -> None:
+    """Plain refs and timestamps (types 2 and 3, out of order), stored uncompressed."""
+    refs, ts, vs = np.array([3, 1]), np.array([5_000, 7_000]), np.array([0.5, -1.0])
+    old = [
+        struct.pack("<BI", kind, 2) + refs.tobytes() + ts.tobytes() + vs.tobytes()
+        for kind in (2, 3)
+    ]
+    wal = WAL(tmp_path, fsync="never", compression=False)
+    wal.log([encode_series([(1, LABELS[0]), (3, LABELS[1])]), *old])
+    wal.close()
+    found: list[tuple[list[int], list[int], list[float], bool]] = []
+    stats = replay(
+        tmp_path,
+        lambda series: None,
+        lambda r, t, v, ooo: found.append((r.tolist(), t.tolist(), v.tolist(), ooo)),
+    )
+    assert (stats.series, stats.samples) == (2, 4)
+    assert found == [([3, 1], [5_000, 7_000], [0.5, -1.0], ooo) for ooo in (False, True)]
+
+
 def test_torn_tail_is_dropped_with_a_log_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -76,7 +111,7 @@ def test_torn_tail_is_dropped_with_a_log_line(
     for trial in range(8):
         path = tmp_path / str(trial)
         segment, ends = _write_commits(path, 6)
-        series_record_end = ends[0] - (ends[1] - ends[0])  # the first commit also logged series
+        series_record_end = HEADER.size + HEADER.unpack(segment.read_bytes()[: HEADER.size])[0]
         cut = int(rng.integers(series_record_end + 1, ends[-1]))
         os.truncate(segment, cut)
         caplog.clear()
@@ -121,7 +156,7 @@ def test_middle_corruption_stops_and_repair_recovers(
 
 
 def test_corrupt_record_in_an_earlier_segment_is_an_error_when_strict(tmp_path: Path) -> None:
-    options = TSDBOptions(max_series=0, wal_fsync="never", wal_segment_size=200, wal_repair=False)
+    options = TSDBOptions(max_series=0, wal_fsync="never", wal_segment_size=100, wal_repair=False)
     with _open(tmp_path, options) as db:
         for k in range(5):
             _commit(db, k)
@@ -133,12 +168,12 @@ def test_corrupt_record_in_an_earlier_segment_is_an_error_when_strict(tmp_path: 
     assert err.value.path == segments[0]
 
 
-SEGMENTED = TSDBOptions(max_series=0, wal_fsync="never", wal_segment_size=300)
+SEGMENTED = TSDBOptions(max_series=0, wal_fsync="never", wal_segment_size=150)
 COMMITS = 8
 
 
 def _segmented(path: Path) -> list[tuple[Path, int]]:
-    """COMMITS commits over several 200-byte segments: each commit's segment and end offset."""
+    """COMMITS commits over several 150-byte segments: each commit's segment and end offset."""
     placed = []
     with _open(path, SEGMENTED) as db:
         for k in range(COMMITS):
@@ -182,8 +217,28 @@ def _garbage_segment(placed: list[tuple[Path, int]]) -> tuple[Path, int, list[in
     return garbage, 0, list(range(inside[0])), COMMITS - inside[-1] - 1
 
 
+def _undecompressable(placed: list[tuple[Path, int]]) -> tuple[Path, int, list[int], int]:
+    """Garble the compressed block of the second commit of the first segment holding three,
+    with a checksum that matches: only decompressing finds it."""
+    for segment in dict.fromkeys(p for p, _ in placed):
+        ends = [(k, end) for k, (p, end) in enumerate(placed) if p == segment]
+        if len(ends) >= 3:
+            start, second = ends[0][1], ends[1][0]
+            data = bytearray(segment.read_bytes())
+            length, _ = HEADER.unpack_from(data, start)
+            payload = start + HEADER.size
+            assert data[payload] & COMPRESSED, "a sample record of 3 series is stored compressed"
+            data[payload + 5 : payload + length] = b"\xff" * (length - 5)
+            crc = crc32c.crc32c(bytes(data[payload : payload + length]))
+            HEADER.pack_into(data, start, length, crc)
+            segment.write_bytes(bytes(data))
+            return segment, start, list(range(second)), COMMITS - second - 1
+    raise AssertionError("no segment holds three commits")
+
+
 CORRUPTIONS = {
     "flipped-byte": _flip_middle,
+    "undecompressable-record": _undecompressable,
     "truncated-record": _truncate_record,
     "garbage-segment": _garbage_segment,
 }

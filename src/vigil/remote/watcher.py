@@ -23,7 +23,14 @@ import numpy.typing as npt
 
 from vigil.model import Labels
 from vigil.tsdb.wal import RECORD_TYPES, SERIES_TYPES, decode_samples, decode_series
-from vigil.tsdb.wlog import HEADER, latest_checkpoint, list_segments, segment_index
+from vigil.tsdb.wlog import (
+    HEADER,
+    decompress,
+    latest_checkpoint,
+    list_segments,
+    segment_index,
+    stored_types,
+)
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +231,9 @@ class WALWatcher:
             return handle.read()
 
 
+_STORED_TYPES = stored_types(RECORD_TYPES)
+
+
 def _records(data: bytes, offset: int) -> list[tuple[memoryview, int]]:
     """(payload, end offset) of each complete, valid record from offset; stops at the first
     that is incomplete or invalid (the writer may be in the middle of it)."""
@@ -234,12 +244,12 @@ def _records(data: bytes, offset: int) -> list[tuple[memoryview, int]]:
         length, crc = HEADER.unpack_from(data, offset)
         start = offset + HEADER.size
         end = start + length
-        if length == 0 or end > size or data[start] not in RECORD_TYPES:
+        if length == 0 or end > size or data[start] not in _STORED_TYPES:
             break
         payload = view[start:end]
         if crc32c.crc32c(payload) != crc:
             break
-        out.append((payload, end))
+        out.append((decompress(payload), end))
         offset = end
     return out
 

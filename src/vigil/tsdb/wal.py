@@ -3,7 +3,10 @@
 Series records map ref -> labels (refs and label counts as arrays, then every name and value
 as UTF-8 ended by a 0xff byte, which UTF-8 never uses, so a whole record decodes in a few C
 calls; the older record of one length-prefixed string at a time is still read); sample
-records hold a commit's refs, timestamps and values as raw little-endian numpy bytes.
+records hold a commit's refs and timestamps as differences from the previous entry (a
+scrape's refs ascend by one, its timestamps repeat: mostly zero bytes, which the WAL's
+compression all but removes) and its values, as little-endian numpy bytes; the older
+sample records of plain refs and timestamps are still read.
 """
 
 from __future__ import annotations
@@ -25,10 +28,13 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
 SERIES_V1 = 1
-SAMPLES = 2
-OOO_SAMPLES = 3
+SAMPLES_V1 = 2
+OOO_SAMPLES_V1 = 3
 SERIES = 4
-RECORD_TYPES = frozenset((SERIES_V1, SAMPLES, OOO_SAMPLES, SERIES))
+SAMPLES = 5
+OOO_SAMPLES = 6
+RECORD_TYPES = frozenset((SERIES_V1, SAMPLES_V1, OOO_SAMPLES_V1, SERIES, SAMPLES, OOO_SAMPLES))
+OUT_OF_ORDER_TYPES = frozenset((OOO_SAMPLES_V1, OOO_SAMPLES))
 SERIES_TYPES = frozenset((SERIES_V1, SERIES))
 _COUNT = struct.Struct("<BI")  # record type, entries
 _SERIES_HEAD = struct.Struct("<qH")  # ref, label count
@@ -122,24 +128,28 @@ def encode_samples(refs: I64, ts: I64, vs: F64, out_of_order: bool = False) -> b
     return b"".join(
         (
             _COUNT.pack(kind, len(refs)),
-            refs.astype("<i8", copy=False).tobytes(),
-            ts.astype("<i8", copy=False).tobytes(),
+            np.diff(refs.astype("<i8", copy=False), prepend=np.int64(0)).tobytes(),
+            np.diff(ts.astype("<i8", copy=False), prepend=np.int64(0)).tobytes(),
             vs.astype("<f8", copy=False).tobytes(),
         )
     )
 
 
 def decode_samples(payload: bytes | memoryview) -> tuple[I64, I64, F64]:
-    _, count = _COUNT.unpack_from(payload, 0)
+    kind, count = _COUNT.unpack_from(payload, 0)
     if len(payload) != _COUNT.size + 24 * count:
         raise ValueError(f"sample record of {count} samples has {len(payload)} bytes")
     start = _COUNT.size
-    # Read-only views of the payload (vigil runs on little-endian hosts only): replay copies
-    # them once, into the head's blocks, rather than here as well.
+    # Views of the payload (vigil runs on little-endian hosts only) where they can be: an
+    # uncompressed record's are views of the mapped segment, copied once, into the head.
     refs = np.frombuffer(payload, dtype=np.int64, count=count, offset=start)
     ts = np.frombuffer(payload, dtype=np.int64, count=count, offset=start + 8 * count)
     vs = np.frombuffer(payload, dtype=np.float64, count=count, offset=start + 16 * count)
-    return refs, ts, vs
+    if kind in (SAMPLES_V1, OOO_SAMPLES_V1):
+        return refs, ts, vs
+    # The sums are new arrays; the values are copied too, so that the payload (decompressed)
+    # is let go of and a batch of records waiting to be applied holds 16 bytes a sample, not 24.
+    return np.cumsum(refs), np.cumsum(ts), vs.copy()
 
 
 def checkpoint_records(
@@ -189,7 +199,7 @@ def replay(
             counts[0] += len(series)
         else:
             refs, ts, vs = decode_samples(payload)
-            on_samples(refs, ts, vs, payload[0] == OOO_SAMPLES)
+            on_samples(refs, ts, vs, payload[0] in OUT_OF_ORDER_TYPES)
             counts[1] += len(refs)
 
     stats = wlog.replay_log(
