@@ -114,8 +114,8 @@ _PROMTOOL_ONLY = re.compile(rb"^[ \t]+[^ \t\n#]|^[^#\n][^\n]*[ \t][+-][0-9]+[ \t
 # Each pool starts with what is valid in both formats; the rest is valid in one format only,
 # or in neither, and is what a "slightly broken" line draws from.
 
-_NAMES = ["a", "a_total", "a_bucket", "a_count", "a_sum", "a_created", "a_info", "c:d", "_e"]
-_LABELS = [
+NAMES = ["a", "a_total", "a_bucket", "a_count", "a_sum", "a_created", "a_info", "c:d", "_e"]
+LABELS = [
     "",
     '{x="1"}',
     '{le="1"}',
@@ -137,8 +137,8 @@ _LABELS = [
     '{x="1" y="2"}',
     '{"x.y"="1"}',
 ]
-_VALID_LABELS = 12
-_VALUES = [
+VALID_LABELS = 12
+VALUES = [
     "1",
     "0",
     "-0",
@@ -151,7 +151,7 @@ _VALUES = [
     "9007199254740993",
     "1e-400",
 ]
-_BROKEN_VALUES = [
+BROKEN_VALUES = [
     ".5",
     "5.",
     "+1",
@@ -165,29 +165,29 @@ _BROKEN_VALUES = [
     "x",
     "",
 ]
-_TEXT_TIMESTAMPS = ["", " 0", " 123", " -5", " 9223372036854775807"]
-_OM_TIMESTAMPS = ["", " 0", " 123", " -5", " 1.5", " 1.0005", " 1e3", " 12345678901234567890.1"]
-_BROKEN_TIMESTAMPS = [" +7", " 9223372036854775808", " NaN", " Inf", " 1 2", " 1.5", " 1e3"]
-_EXEMPLARS = ["", "", ' # {a="b"} 1', ' # {a="b"} 1 123', " # {} 0.5"]
-_BROKEN_EXEMPLARS = [' # {a="b"}', " # x", " #", ' # {a="b"} 1 1 1', ' # {a="b"} NaN x']
-_COMMENTS = ["# HELP a some help", "# TYPE a gauge", "# TYPE a counter", "# TYPE a histogram"]
-_TEXT_COMMENTS = ["# TYPE a untyped", "# HELP a_total x\\ny", "# plain comment", "#", "# EOF"]
-_OM_COMMENTS = ["# TYPE a info", "# TYPE a summary", "# UNIT a_s s", "# HELP a_total x\\ny"]
-_BROKEN_COMMENTS = ["# HELP a", "# TYPE a bogus", "# UNIT a x", "# plain comment", "#"]
+TEXT_TIMESTAMPS = ["", " 0", " 123", " -5", " 9223372036854775807"]
+OM_TIMESTAMPS = ["", " 0", " 123", " -5", " 1.5", " 1.0005", " 1e3", " 12345678901234567890.1"]
+BROKEN_TIMESTAMPS = [" +7", " 9223372036854775808", " NaN", " Inf", " 1 2", " 1.5", " 1e3"]
+EXEMPLARS = ["", "", ' # {a="b"} 1', ' # {a="b"} 1 123', " # {} 0.5"]
+BROKEN_EXEMPLARS = [' # {a="b"}', " # x", " #", ' # {a="b"} 1 1 1', ' # {a="b"} NaN x']
+COMMENTS = ["# HELP a some help", "# TYPE a gauge", "# TYPE a counter", "# TYPE a histogram"]
+TEXT_COMMENTS = ["# TYPE a untyped", "# HELP a_total x\\ny", "# plain comment", "#", "# EOF"]
+OM_COMMENTS = ["# TYPE a info", "# TYPE a summary", "# UNIT a_s s", "# HELP a_total x\\ny"]
+BROKEN_COMMENTS = ["# HELP a", "# TYPE a bogus", "# UNIT a x", "# plain comment", "#"]
 
 
 def _sample_line(fmt: Format, *, broken: bool) -> st.SearchStrategy[str]:
     om = fmt is Format.OPENMETRICS
-    labels = _LABELS if broken else _LABELS[:_VALID_LABELS]
-    values = _VALUES + _BROKEN_VALUES if broken else _VALUES
-    stamps = _OM_TIMESTAMPS if om else _TEXT_TIMESTAMPS
-    stamps = stamps + _BROKEN_TIMESTAMPS if broken else stamps
-    exemplars = (_EXEMPLARS + _BROKEN_EXEMPLARS if broken else _EXEMPLARS) if om else [""]
+    labels = LABELS if broken else LABELS[:VALID_LABELS]
+    values = VALUES + BROKEN_VALUES if broken else VALUES
+    stamps = OM_TIMESTAMPS if om else TEXT_TIMESTAMPS
+    stamps = stamps + BROKEN_TIMESTAMPS if broken else stamps
+    exemplars = (EXEMPLARS + BROKEN_EXEMPLARS if broken else EXEMPLARS) if om else [""]
     return st.builds(
         lambda name, lab, value, ts, ex: (
             f"{name}{lab} {value}{ts}{ex if broken or name.endswith(('_total', '_bucket')) else ''}"
         ),
-        st.sampled_from(_NAMES),
+        st.sampled_from(NAMES),
         st.sampled_from(labels),
         st.sampled_from(values),
         st.sampled_from(stamps),
@@ -196,8 +196,8 @@ def _sample_line(fmt: Format, *, broken: bool) -> st.SearchStrategy[str]:
 
 
 def _comment_line(fmt: Format, *, broken: bool) -> st.SearchStrategy[str]:
-    own = _OM_COMMENTS if fmt is Format.OPENMETRICS else _TEXT_COMMENTS
-    return st.sampled_from(_COMMENTS + own + (_BROKEN_COMMENTS if broken else []))
+    own = OM_COMMENTS if fmt is Format.OPENMETRICS else TEXT_COMMENTS
+    return st.sampled_from(COMMENTS + own + (BROKEN_COMMENTS if broken else []))
 
 
 @st.composite
