@@ -4,6 +4,7 @@ ManualClock: what each flush carries and when, for a table of alert sequences.""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import textwrap
 import threading
@@ -733,3 +734,43 @@ def test_flushes_match_the_real_alertmanager(tmp_path: Path) -> None:
     # ...at the same times, give or take the real one's scheduling and HTTP latency
     late = [(o, t) for o, t in zip(ours, theirs, strict=True) if not 0 <= t[1] - o[1] < 0.4]
     assert late == []
+
+
+def test_groups_flushing_together_take_turns_with_the_event_loop() -> None:
+    """Twenty groups whose group_wait ends at the same instant: between two of their
+    notifications another task gets to run (1,000 groups of a bulk POST used to hold the
+    event loop for all of their flushes at once)."""
+
+    class Stage:
+        async def exec(self, notification: Notification) -> Notification | None:
+            events.append("flush")
+            return None
+
+    async def scenario() -> None:
+        clock = ManualClock(START)
+        store = AlertStore(clock, 3600.0)
+        dispatcher = Dispatcher(_tree(BY_NAME), store, Stage(), clock)
+        dispatcher.start()
+        store.put([_alert(f"A{i}") for i in range(20)])
+        done = asyncio.Event()
+
+        async def other_task() -> None:
+            while not done.is_set():
+                events.append("other")
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(other_task())
+        await _settle()
+        events.clear()
+        clock.advance(30)
+        while events.count("flush") < 20:
+            await asyncio.sleep(0)
+        done.set()
+        await task
+        await dispatcher.stop()
+
+    events: list[str] = []
+    asyncio.run(scenario())
+    flushes = [i for i, event in enumerate(events) if event == "flush"]
+    assert len(flushes) == 20
+    assert [b - a > 1 for a, b in itertools.pairwise(flushes)] == [True] * 19

@@ -142,13 +142,18 @@ class AggregationGroup:
         clock: Clock,
         notify: NotifyFunc,
         timeout: Callable[[float], float] = notification_timeout,
+        turn: asyncio.Lock | None = None,
     ) -> None:
+        """`turn` is shared by the groups of one dispatcher: a flush builds its notification
+        holding it, so groups whose timers fire together take turns between which the event
+        loop runs (1,000 groups flushing at once would otherwise hold it for all of them)."""
         self.route = route
         self.labels = labels
         self.key = route.group_key(labels)
         self._clock = clock
         self._notify = notify
         self._timeout = timeout
+        self._turn = turn if turn is not None else asyncio.Lock()
         self._alerts: dict[int, Alert] = {}
         self._next = clock.now() + route.options.group_wait.seconds
         self._has_flushed = False
@@ -209,8 +214,22 @@ class AggregationGroup:
         The notification's `now` is when the timer fired, as in Alertmanager, where a flush
         that overran its interval is followed at once by one stamped with the missed tick.
         """
-        if not self._alerts:
+        async with self._turn:
+            await asyncio.sleep(0)  # the groups that fired with this one queue up behind it
+            notification, resolved = self._notification(fired_at)
+        if notification is None:
             return
+        if not await self._notify(notification):
+            return
+        for alert in resolved:
+            current = self._alerts.get(alert.fingerprint)
+            if current is not None and current.updated_at == alert.updated_at:
+                del self._alerts[alert.fingerprint]
+
+    def _notification(self, fired_at: float) -> tuple[Notification | None, list[Alert]]:
+        """The flush's notification (None without alerts) and the alerts resolved in it."""
+        if not self._alerts:
+            return None, []
         now = self._clock.now()
         sent: list[Alert] = []
         resolved: list[Alert] = []
@@ -243,12 +262,7 @@ class AggregationGroup:
             mute_time_intervals=options.mute_time_intervals,
             active_time_intervals=options.active_time_intervals,
         )
-        if not await self._notify(notification):
-            return
-        for alert in resolved:
-            current = self._alerts.get(alert.fingerprint)
-            if current is not None and current.updated_at == alert.updated_at:
-                del self._alerts[alert.fingerprint]
+        return notification, resolved
 
 
 class DispatcherMetrics:
@@ -322,6 +336,7 @@ class Dispatcher:
         self._destinations: dict[int, tuple[Labels, tuple[tuple[Route, Labels], ...]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
+        self._turn = asyncio.Lock()
 
     def start(self) -> None:
         if self._unsubscribe is not None:
@@ -384,7 +399,9 @@ class Dispatcher:
         if group is not None:
             group.insert(alert, now)
             return
-        group = AggregationGroup(route, labels, self._clock, self._notify, self._timeout)
+        group = AggregationGroup(
+            route, labels, self._clock, self._notify, self._timeout, self._turn
+        )
         groups[labels] = group
         self._count_groups()
         group.insert(alert, now)
