@@ -261,3 +261,51 @@ def test_cli_check_config_detects_alertmanager(
     assert main(["check", "config", str(path)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == f"{path}: SUCCESS" and 'receiver "unused"' in out
+
+
+NOWHERE = [
+    ("only a receiver without integrations", BASE, True),
+    (
+        "a child route reaches a webhook",
+        """
+        route:
+          receiver: "null"
+          routes:
+            - matchers: ['severity="critical"']
+              receiver: hook
+        receivers:
+          - name: "null"
+          - name: hook
+            webhook_configs: [{url: "http://127.0.0.1:9/"}]
+        """,
+        False,
+    ),
+    (
+        "children inherit the root's silent receiver",
+        """
+        route:
+          receiver: "null"
+          routes:
+            - matchers: ['severity="critical"']
+        receivers:
+          - name: "null"
+          - name: unused
+            webhook_configs: [{url: "http://127.0.0.1:9/"}]
+        """,
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "nowhere"), [(t, n) for _, t, n in NOWHERE], ids=[c[0] for c in NOWHERE]
+)
+def test_sends_nowhere_when_every_routed_receiver_is_silent(text: str, nowhere: bool) -> None:
+    assert parse_config(textwrap.dedent(text), "am.yml").sends_nowhere() is nowhere
+
+
+def test_the_shipped_alertmanager_yml_sends_nowhere() -> None:
+    from vigil.cmd.defaults import DEFAULT_ALERTMANAGER_CONFIG
+
+    shipped = parse_config(DEFAULT_ALERTMANAGER_CONFIG.read_text(), "alertmanager.yml")
+    assert shipped.sends_nowhere()

@@ -8,6 +8,7 @@ Watchdog fires too). Silences made in the UI are checked with the real `amtool`.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import threading
 import time
@@ -44,6 +45,17 @@ groups:
           summary: "{ANNOTATION_PAYLOAD}"
       - record: job:up:sum
         expr: sum by (job) (up)
+  - name: ui-order
+    rules:
+      - alert: OrderInactive
+        expr: vector(1) > 2
+      - alert: OrderPending
+        expr: vector(85)
+        for: 1h
+      - alert: OrderFiring
+        expr: vector(0.5)
+        labels:
+          severity: critical
 """
 
 
@@ -205,7 +217,11 @@ def test_rules_page_shows_every_group_and_rule(
     for g in groups:
         section = page.locator(f'section.rule-group[data-group="{g["name"]}"]')
         expect(section.locator("h2")).to_have_text(g["name"])
-        expect(section.locator(".meta")).to_contain_text(g["file"])
+        # vigil's own packs by name, other files as written; the full path on hover.
+        builtin = re.search(r"/vigil/rules/default/(\w+)\.yml$", g["file"])
+        file = f"built-in: {builtin[1]}" if builtin else g["file"]
+        expect(section.locator(".meta b").first).to_have_text(file)
+        expect(section.locator(".meta span").first).to_have_attribute("title", g["file"])
         expect(section.locator("tr.rule")).to_have_count(len(g["rules"]))
         for rule in g["rules"]:
             row = section.locator(f'tr.rule[data-rule-name="{rule["name"]}"]').first
@@ -242,7 +258,7 @@ def test_alerts_page_shows_rule_states_and_active_alerts(
             f"({count})"
         )
     page.locator("label.state-filter input[name=inactive]").uncheck()
-    assert "state=pending%2Cfiring" in page.url or "state=pending,firing" in page.url
+    assert "state=firing%2Cpending" in page.url or "state=firing,pending" in page.url
     active_rules = [r for r in rules if r["state"] != "inactive"]
     expect(page.locator("details.rule-row")).to_have_count(len(active_rules))
 
@@ -256,12 +272,58 @@ def test_alerts_page_shows_rule_states_and_active_alerts(
     for name, value in alert["labels"].items():
         expect(row.locator(".labels")).to_contain_text(f"{name}={json.dumps(value)}")
     expect(row.locator("dd")).to_have_text(ANNOTATION_PAYLOAD)
-    expect(row.locator("td.num")).to_have_text(alert["value"])
+    # The API's Go %e ("1e+00") as Prometheus's UI prints it.
+    expect(row.locator("td.num")).to_have_text(str(float(alert["value"])).removesuffix(".0"))
     expect(row).to_contain_text(alert["activeAt"].replace("T", " ")[:19])
     _no_injected_markup(page)
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "alerts.png"), full_page=True)
+
+
+def test_alerts_page_lists_firing_first_with_severity_and_says_where_alerts_go(
+    vigil: str, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    # The shipped alertmanager.yml routes to "null": the page says alerts go nowhere.
+    assert httpx.get(vigil + "/api/vigil/v1/delivery", timeout=10).json() == {"sendsNowhere": True}
+
+    def ordered() -> bool:
+        states = {
+            r["name"]: r["state"]
+            for g in _api(vigil, "/api/v1/rules", type="alert")["groups"]
+            for r in g["rules"]
+        }
+        return states.get("OrderPending") == "pending" and states.get("OrderFiring") == "firing"
+
+    _until(ordered, "OrderPending pending and OrderFiring firing")
+    page.goto(vigil + "/alerts")
+    warning = page.locator(".notice.warn", has_text="sent nowhere")
+    expect(warning).to_contain_text("Alerts are shown here and sent nowhere")
+    expect(warning).to_contain_text("vigil alertmanager test-receiver")
+    filters = page.locator("label.state-filter input")
+    expect(filters).to_have_count(3)
+    assert [f.get_attribute("name") for f in filters.all()] == ["firing", "pending", "inactive"]
+
+    group = page.locator('section.alert-group[data-group="ui-order"]')
+    names = group.locator("details.rule-row").evaluate_all(
+        "els => els.map(e => e.dataset.ruleName)"
+    )
+    assert names == ["OrderFiring", "OrderPending", "OrderInactive"]
+    expect(
+        group.locator('details[data-rule-name="OrderFiring"] summary .pill.critical')
+    ).to_have_text("critical")
+    # Groups with a firing rule come before those without.
+    firsts = page.locator("section.alert-group").evaluate_all(
+        "els => els.map(e => Boolean(e.querySelector('details[data-state=firing]')))"
+    )
+    assert firsts == sorted(firsts, reverse=True) and firsts[0]
+    titles = page.locator("section.alert-group h2").all_inner_texts()
+    assert any(t.startswith("built-in: host > ") for t in titles), titles
+    assert not any("/vigil/rules/default/" in t for t in titles), titles
+    pending = _expand(page, "OrderPending")
+    expect(pending.locator("tr.alert td.num")).to_have_text("85")
 
 
 # ---------------------------------------------------------------- silences

@@ -1,7 +1,8 @@
-// The Alerts page: Prometheus's — alerting rules by file and group, filtered by state (inactive,
-// pending, firing: checkboxes kept in the URL), each rule expandable to its definition and active
-// alerts (labels, state, active since, value, annotations), each alert with a "Silence" link that
-// opens the Silences page's form prefilled with the alert's labels.
+// The Alerts page: Prometheus's — alerting rules by file and group, firing first, then pending,
+// then inactive, filtered by state (checkboxes kept in the URL), each rule with its severity and
+// expandable to its definition and active alerts (labels, state, active since, value,
+// annotations), each alert with a "Silence" link that opens the Silences page's form prefilled
+// with the alert's labels. When the built-in Alertmanager can send nowhere, the page says so.
 import { h, notice, pill, replace } from "./dom";
 import { getJSON, promGet } from "./api";
 import { type Route, setParams } from "./router";
@@ -9,10 +10,13 @@ import type { AMAlert } from "./api/types/am-alerts";
 import type { Labels } from "./api/types/labels";
 import type { ActiveAlert, AlertingRule, RuleGroup, RulesData } from "./api/types/rules";
 import { errorText, labelChips, matchesSearch, matcherText, searchBox, absTime, timeEl } from "./pages/common";
-import { ruleText } from "./pages/rules-api";
+import { formatValue, ruleFileName, ruleText } from "./pages/rules-api";
 
 type State = "inactive" | "pending" | "firing";
-const STATES: State[] = ["inactive", "pending", "firing"];
+/** In the order the page lists them: what needs attention first. */
+const STATES: State[] = ["firing", "pending", "inactive"];
+const rank = (s: State): number => STATES.indexOf(s);
+
 
 function labelsKey(labels: Labels): string {
   return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
@@ -46,7 +50,11 @@ export async function alertsPage(root: HTMLElement, route: Route): Promise<void>
     setParams(p);
   };
 
-  const rulesOf = (g: RuleGroup): AlertingRule[] => g.rules.filter((r): r is AlertingRule => r.type === "alerting");
+  let sendsNowhere = false;
+  const delivery = h("div");
+  const rulesOf = (g: RuleGroup): AlertingRule[] =>
+    g.rules.filter((r): r is AlertingRule => r.type === "alerting").sort((a, b) => rank(a.state) - rank(b.state));
+  const worst = (g: RuleGroup): number => Math.min(rank("inactive"), ...rulesOf(g).map((r) => rank(r.state)));
 
   const drawFilters = (): void => {
     const counts: Record<State, number> = { inactive: 0, pending: 0, firing: 0 };
@@ -86,8 +94,22 @@ export async function alertsPage(root: HTMLElement, route: Route): Promise<void>
   const draw = (): void => {
     if (groups === null) return;
     drawFilters();
+    replace(
+      delivery,
+      sendsNowhere
+        ? notice(
+            "warn",
+            h("b", null, "Alerts are shown here and sent nowhere: "),
+            "the built-in Alertmanager's route ends at receivers with no integrations (the shipped default ",
+            h("code", null, '"null"'),
+            "). To be notified, add a receiver as the README's “Send alerts to Slack” shows, then check it with ",
+            h("code", null, "vigil alertmanager test-receiver NAME --config.file=alertmanager.yml"),
+            ".",
+          )
+        : null,
+    );
     const sections: HTMLElement[] = [];
-    for (const g of groups) {
+    for (const g of [...groups].sort((a, b) => worst(a) - worst(b))) {
       const rules = rulesOf(g).filter(
         (r) => chosen.has(r.state) && matchesSearch(search, r.name, r.labels, ...r.alerts.map((a) => a.labels)),
       );
@@ -99,7 +121,7 @@ export async function alertsPage(root: HTMLElement, route: Route): Promise<void>
           h(
             "div",
             { class: "section-head" },
-            h("h2", { class: "title" }, `${g.file} > ${g.name}`),
+            h("h2", { class: "title", title: g.file }, `${ruleFileName(g.file)} > ${g.name}`),
           ),
           rules.map((r) => ruleDetails(g, r, open.has(`${g.name}/${r.name}`), amStatus, (value) => setOpen([`${g.name}/${r.name}`], value))),
         ),
@@ -111,12 +133,14 @@ export async function alertsPage(root: HTMLElement, route: Route): Promise<void>
 
   const load = async (): Promise<void> => {
     try {
-      const [rules, am] = await Promise.all([
+      const [rules, am, route] = await Promise.all([
         promGet<RulesData>("/api/v1/rules", { type: "alert" }),
         // The built-in Alertmanager may be disabled (--alertmanager.disable): then no silenced state.
         getJSON<AMAlert[]>("/api/v2/alerts").catch(() => [] as AMAlert[]),
+        getJSON<{ sendsNowhere: boolean }>("/api/vigil/v1/delivery").catch(() => ({ sendsNowhere: false })),
       ]);
       groups = rules.groups;
+      sendsNowhere = route.sendsNowhere;
       amStatus.clear();
       for (const a of am) amStatus.set(labelsKey(a.labels), a.status);
     } catch (err) {
@@ -135,6 +159,7 @@ export async function alertsPage(root: HTMLElement, route: Route): Promise<void>
 
   root.append(
     h("h1", null, "Alerts"),
+    delivery,
     h(
       "div",
       { class: "toolbar" },
@@ -170,6 +195,7 @@ function ruleDetails(
       null,
       h("span", { class: "name" }, rule.name),
       pill(rule.state),
+      rule.labels?.severity ? pill(rule.labels.severity, rule.labels.severity) : null,
       h("span", { class: "muted" }, active ? `${active} active` : "no active alerts"),
     ),
     h(
@@ -212,7 +238,7 @@ function alertRow(alert: ActiveAlert, am: AMAlert["status"] | undefined): HTMLTa
       inhibited ? [" ", pill("inhibited")] : null,
     ),
     h("td", null, h("span", null, absTime(alert.activeAt)), h("div", { class: "muted" }, timeEl(alert.activeAt))),
-    h("td", { class: "num" }, alert.value),
+    h("td", { class: "num" }, formatValue(alert.value)),
     h(
       "td",
       null,

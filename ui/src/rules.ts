@@ -6,7 +6,7 @@ import { promGet } from "./api";
 import type { Rule, RuleGroup, RulesData } from "./api/types/rules";
 import { type Route, setParams } from "./router";
 import { errorText, matchesSearch, searchBox, seconds, timeEl, toggle } from "./pages/common";
-import { ruleText } from "./pages/rules-api";
+import { ruleFileName, ruleText } from "./pages/rules-api";
 
 export async function rulesPage(root: HTMLElement, route: Route): Promise<void> {
   const params = new URLSearchParams(route.params);
@@ -82,7 +82,7 @@ function groupSection(group: RuleGroup, rules: Rule[]): HTMLElement {
       h(
         "div",
         { class: "meta" },
-        h("span", null, "file ", h("b", null, group.file)),
+        h("span", { title: group.file }, "file ", h("b", null, ruleFileName(group.file))),
         h("span", null, "interval ", h("b", null, formatDuration(group.interval * 1000))),
         h("span", null, "last evaluation ", h("b", null, timeEl(group.lastEvaluation))),
         h("span", null, "evaluation time ", h("b", null, seconds(group.evaluationTime))),

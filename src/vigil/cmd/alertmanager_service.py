@@ -400,6 +400,9 @@ class AlertmanagerService:
     def receiver_names(self) -> list[str]:
         return [receiver.name for receiver in self.config.receivers]
 
+    def sends_nowhere(self) -> bool:
+        return self.config.sends_nowhere()
+
     async def test_receiver(self, name: str) -> list[tuple[str, bool, str]]:
         results = await test_receiver(
             self.config, name, self.clock, self._pipeline.templates, self.external_url

@@ -158,6 +158,18 @@ class Config:
     def receiver(self, name: str) -> Receiver | None:
         return next((r for r in self.receivers if r.name == name), None)
 
+    def sends_nowhere(self) -> bool:
+        """Whether every receiver the route tree can end at has no integration: alerts are
+        kept and shown, but no notification leaves (the shipped default's "null" receiver)."""
+        names: set[str] = set()
+        pending = [(self.route, "")]
+        while pending:
+            route, inherited = pending.pop()
+            name = route.receiver or inherited
+            names.add(name)
+            pending.extend((child, name) for child in route.routes)
+        return not any((r := self.receiver(n)) and r.integrations for n in names)
+
 
 def looks_like_alertmanager(text: str) -> bool:
     """Whether a YAML text is an Alertmanager config (top-level `route` or `receivers`) rather

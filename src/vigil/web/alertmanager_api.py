@@ -104,6 +104,10 @@ class AlertmanagerCore(Protocol):
 
     def receiver_names(self) -> list[str]: ...
 
+    def sends_nowhere(self) -> bool:
+        """Every receiver the route can end at has no integration (config.Config.sends_nowhere)."""
+        ...
+
     async def test_receiver(self, name: str) -> list[tuple[str, bool, str]]:
         """Send a test notification through receiver `name`: (integration, ok, reply)."""
         ...
@@ -466,6 +470,8 @@ class AlertmanagerAPI:
                 self._wrap(self.test_receiver),
                 methods=["POST"],
             ),
+            # ... and whether any notification can leave at all, for the Alerts page's warning.
+            Route(f"{p}/api/vigil/v1/delivery", self._wrap(self.get_delivery), methods=["GET"]),
         ]
         if p or lifecycle:
             routes += [
@@ -627,6 +633,9 @@ class AlertmanagerAPI:
 
     async def get_receivers(self, _: Request) -> Response:
         return JSONResponse([{"name": name} for name in self._core.receiver_names()])
+
+    async def get_delivery(self, _: Request) -> Response:
+        return JSONResponse({"sendsNowhere": self._core.sends_nowhere()})
 
     async def test_receiver(self, request: Request) -> Response:
         name = str(request.path_params["name"])

@@ -37,3 +37,17 @@ export function ruleText(rule: Rule): string {
   }
   return lines.join("\n");
 }
+
+/** A sample value as Prometheus's UI prints it (the shortest decimal), not Go's `%e`. */
+export function formatValue(value: string): string {
+  const text = value.trim();
+  if (/^[+-]?inf(inity)?$/i.test(text)) return text.startsWith("-") ? "-Inf" : "+Inf";
+  const v = Number(text);
+  return text === "" ? "" : Number.isNaN(v) ? "NaN" : String(v);
+}
+
+/** A rule file as people know it: vigil's own packs as "built-in: host", others as written. */
+export function ruleFileName(file: string): string {
+  const m = /[\\/]vigil[\\/]rules[\\/]default[\\/]([^\\/]+)\.ya?ml$/.exec(file);
+  return m ? `built-in: ${m[1]}` : file;
+}
