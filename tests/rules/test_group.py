@@ -3,7 +3,7 @@ rule reading an earlier rule's output still sees it at the same timestamp (as Pr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +57,9 @@ class _CountingAppender:
     def commit(self) -> None:
         self._inner.commit()
         self._commits.append(sorted(set(self._names)))
+
+    def refused(self) -> Mapping[str, int]:
+        return self._inner.refused()
 
     def rollback(self) -> None:
         self._inner.rollback()

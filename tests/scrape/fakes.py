@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -40,6 +40,7 @@ class FakeStorage:
         self.commits: list[list[Sample]] = []
         self.rollbacks = 0
         self.refused_names: set[str] = set()  # series of these metrics are refused, as at a limit
+        self.refusals: dict[str, int] = {}  # what every commit says it refused, by reason
 
     def appender(self) -> FakeAppender:
         return FakeAppender(self)
@@ -96,6 +97,9 @@ class FakeAppender:
     def rollback(self) -> None:
         self._pending = []
         self._storage.rollbacks += 1
+
+    def refused(self) -> Mapping[str, int]:
+        return self._storage.refusals
 
 
 def render(samples: Sequence[Sample], t_ms: int | None = None) -> dict[str, str]:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
 from vigil.config.duration import Duration
 from vigil.config.relabel import Action, RelabelConfig
@@ -18,7 +19,8 @@ from vigil.config.scrape import ScrapeConfig
 from vigil.model import Labels, Matcher
 from vigil.model.clock import ManualClock
 from vigil.model.regex import Regex
-from vigil.scrape.loop import ScrapeLoop, ScrapeOptions
+from vigil.scrape.loop import ScrapeLoop, ScrapeOptions, refusal_text
+from vigil.scrape.metrics import ScrapeMetrics
 from vigil.scrape.relabel import populate_labels
 from vigil.scrape.target import Target, accept_header
 from vigil.tsdb import STALE_NAN_BITS
@@ -479,3 +481,37 @@ def test_a_store_that_refuses_the_commit_is_reported_and_the_next_scrape_works()
         return errors
 
     assert asyncio.run(scenario()) == ["append failed: disk full", ""]
+
+
+def test_samples_the_head_refuses_are_counted_and_shown_but_the_target_stays_up() -> None:
+    """A target with explicit timestamps an hour ahead: Prometheus counts and logs such
+    samples; vigil also says so in the target's lastError, where a user looks."""
+    registry = CollectorRegistry()
+
+    async def scenario() -> tuple[str, str, int]:
+        clock = ManualClock()
+        exporters, head = Exporters(), Head(clock=clock.now)
+        loop = make_loop(job(), exporters, FakeStorage(), clock)
+        loop._appendable = head.appender
+        loop._metrics = ScrapeMetrics(registry)
+        ahead = round((clock.now() + 3600) * 1000)
+        exporters["t:9100"].body = b"a 1 %d\nb 2 %d\nc 3\n" % (ahead, ahead)
+        outcome = await loop.scrape(clock.now())
+        found = head.querier(0, 2**62).select([Matcher.of("__name__", "=~", "a|b|c")])
+        return outcome.error, outcome.refused, len(list(found))
+
+    error, refused, stored = asyncio.run(scenario())
+    assert (error, stored) == ("", 1)
+    assert refused == (
+        "samples refused by the storage: 2 too far in the future (beyond --storage.tsdb.max-future)"
+    )
+    assert registry.get_sample_value("prometheus_target_scrapes_sample_out_of_bounds_total") == 2
+    assert registry.get_sample_value("prometheus_target_scrapes_sample_out_of_order_total") == 0
+
+
+def test_refusal_text_names_each_reason() -> None:
+    assert refusal_text({}) == ""
+    assert refusal_text({"out_of_order": 3, "duplicate": 1, "out_of_bounds": 2}) == (
+        "samples refused by the storage: 2 out of bounds (older than the head accepts), "
+        "3 out of order, 1 a duplicate timestamp with another value"
+    )

@@ -37,10 +37,13 @@ node_cpu_seconds_total{cpu="0"} 10
 OPTIONS = GlobalURLOptions(listen_address="0.0.0.0:9090", host="vm.example:9090")
 
 
-def _get(path: str, tmp_path: Path, **params: str) -> tuple[int, Any]:
+def _get(
+    path: str, tmp_path: Path, refusals: dict[str, int] | None = None, **params: str
+) -> tuple[int, Any]:
     async def main() -> tuple[int, Any]:
         clock = ManualClock(START)
         exporters, storage = Exporters(), FakeStorage()
+        storage.refusals = refusals or {}
         exporters["127.0.0.1:9100"].body = BODY
         manager = ScrapeManager(storage.appender, clock=clock, transport=exporters.transport())
         try:
@@ -104,6 +107,14 @@ def test_targets(tmp_path: Path) -> None:
     ]
     assert data["droppedTargets"] == [{"discoveredLabels": {**discovered, "__address__": "skip:1"}}]
     assert data["droppedTargetCounts"] == {"node": 1}
+
+
+def test_samples_the_storage_refused_are_the_healthy_targets_last_error(tmp_path: Path) -> None:
+    _, body = _get("/api/v1/targets", tmp_path, refusals={"too_far_in_future": 2})
+    [up] = [t for t in body["data"]["activeTargets"] if t["health"] == "up"]
+    assert up["lastError"] == (
+        "samples refused by the storage: 2 too far in the future (beyond --storage.tsdb.max-future)"
+    )
 
 
 def test_targets_state_filter(tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ from vigil.rules.notifier import (
     PostableAlert,
 )
 from vigil.scrape.manager import ScrapeManager
+from vigil.scrape.metrics import ScrapeMetrics
 from vigil.tsdb import CorruptDataError, StorageNotReady
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.tsdb.live import LiveSeriesQueryable
@@ -168,7 +169,9 @@ class Server:
                 options.data_dir, self._tsdb_options(), self.clock.now, registry=self.registry
             )
         )
-        self.manager = ScrapeManager(self.storage.appender, clock=self.clock)
+        self.manager = ScrapeManager(
+            self.storage.appender, clock=self.clock, metrics=ScrapeMetrics(self.registry)
+        )
         self.remote_write = RemoteWriteStorage(
             options.data_dir / "wal",
             options.data_dir / "remote_write",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
@@ -207,6 +207,9 @@ class MemoryAppender:
         for labels, t_ms, value in self._pending:
             self._storage.add(labels, t_ms, value)
         self._pending.clear()
+
+    def refused(self) -> Mapping[str, int]:
+        return {}
 
     def rollback(self) -> None:
         self._pending.clear()

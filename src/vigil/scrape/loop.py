@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
@@ -40,6 +40,7 @@ from vigil.model import METRIC_NAME, Labels
 from vigil.model.clock import Clock
 from vigil.model.gofloat import format_float
 from vigil.model.labels import is_legacy_label_name, json_quote
+from vigil.scrape.metrics import ScrapeMetrics
 from vigil.scrape.relabel import relabel
 from vigil.scrape.target import ScrapeOutcome, Target, accept_header
 from vigil.tsdb import STALE_NAN, Appender
@@ -180,6 +181,23 @@ class _Columns:
     tracked: I64
 
 
+_REFUSAL_WORDS = (
+    ("too_far_in_future", "too far in the future (beyond --storage.tsdb.max-future)"),
+    ("out_of_bounds", "out of bounds (older than the head accepts)"),
+    ("out_of_order", "out of order"),
+    ("duplicate", "a duplicate timestamp with another value"),
+)
+
+
+def refusal_text(refused: Mapping[str, int]) -> str:
+    """What the targets page shows of the samples the storage refused ("" for none):
+    Prometheus only counts and logs them, so its page shows a healthy target."""
+    parts = [
+        f"{refused[reason]} {words}" for reason, words in _REFUSAL_WORDS if refused.get(reason)
+    ]
+    return f"samples refused by the storage: {', '.join(parts)}" if parts else ""
+
+
 class ScrapeLoop:
     """Scrapes one target every interval, at a hash-derived offset, until stopped."""
 
@@ -191,6 +209,7 @@ class ScrapeLoop:
         appendable: Appendable,
         clock: Clock,
         state: SeriesState | None = None,
+        metrics: ScrapeMetrics | None = None,
     ) -> None:
         self.target = target
         self.options = options
@@ -200,6 +219,7 @@ class ScrapeLoop:
         self._client = client
         self._appendable = appendable
         self._clock = clock
+        self._metrics = metrics if metrics is not None else ScrapeMetrics()
         self._next_ms: int | None = None
         self._headers = {
             "Accept": options.accept,
@@ -278,8 +298,9 @@ class ScrapeLoop:
             error, limited = str(err), err.read
         except (ScrapeError, ParseError) as err:
             error = str(err)
+        refused = ""
         try:
-            error = self._append(read, t_ms, start, error, limited)
+            error, refused = self._append(read, t_ms, start, error, limited)
         except OSError as err:  # storage that cannot write logs it itself, once a minute
             error = f"append failed: {err}"
         except Exception as err:  # any other refusal: report it, keep looping
@@ -287,7 +308,7 @@ class ScrapeLoop:
             error = f"append failed: {err}"
         if read is not None:
             target.metadata = read.batch.metadata
-        outcome = ScrapeOutcome(start, max(0.0, self._clock.now() - start), error)
+        outcome = ScrapeOutcome(start, max(0.0, self._clock.now() - start), error, refused)
         target.outcome = outcome
         self.scrapes += 1
         return outcome
@@ -426,10 +447,11 @@ class ScrapeLoop:
 
     def _append(
         self, read: _Read | None, t_ms: int, start: float, error: str, limited: int = 0
-    ) -> str:
+    ) -> tuple[str, str]:
         """Append the scrape (unless it failed), its staleness markers and its report in one
-        transaction; returns the error text. `limited` counts the samples read before
-        sample_limit stopped the reading."""
+        transaction; returns the error text and what the storage refused of it (counted in
+        the scrape metrics). `limited` counts the samples read before sample_limit stopped
+        the reading."""
         state = self.state
         app = self._appendable()
         try:
@@ -477,7 +499,10 @@ class ScrapeLoop:
             raise
         if read is not None and columns is not None:
             self._prune(read.batch)
-        return error
+        refused = app.refused()
+        if refused:
+            self._metrics.count(refused)
+        return error, refusal_text(refused)
 
     def _columns(self, read: _Read, t_ms: int) -> _Columns:
         """The hot path: refs, times and the sorted refs to track for staleness."""

@@ -30,6 +30,7 @@ from vigil.scrape.discovery import (
     StaticDiscovery,
 )
 from vigil.scrape.loop import Appendable, ScrapeLoop, ScrapeOptions, SeriesState
+from vigil.scrape.metrics import ScrapeMetrics
 from vigil.scrape.relabel import TargetError, populate_labels
 from vigil.scrape.target import DroppedTarget, Target
 
@@ -164,7 +165,13 @@ class ScrapePool:
     def _start(self, target: Target, state: SeriesState | None) -> None:
         manager = self._manager
         loop = ScrapeLoop(
-            target, self.options, self._client, manager.appendable, manager.clock, state
+            target,
+            self.options,
+            self._client,
+            manager.appendable,
+            manager.clock,
+            state,
+            manager.metrics,
         )
         self._loops[target.key] = (loop, manager.spawn(loop.run()))
 
@@ -215,8 +222,10 @@ class ScrapeManager:
         clock: Clock | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         file_poll_interval: float = DEFAULT_FILE_POLL_SECONDS,
+        metrics: ScrapeMetrics | None = None,
     ) -> None:
         self.appendable = appendable
+        self.metrics = metrics if metrics is not None else ScrapeMetrics()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.file_poll_interval = file_poll_interval
         self._transport = transport

@@ -65,6 +65,7 @@ class ScrapeOutcome:
     started: float  # Unix seconds
     duration: float  # seconds
     error: str
+    refused: str = ""  # samples the storage refused, worded for the targets page; not an error
 
     @property
     def health(self) -> Health:

@@ -8,7 +8,7 @@ only ever holds a Querier. A remote store or a test fake implements the same Pro
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,6 +82,12 @@ class Appender(Protocol):
         ...
 
     def rollback(self) -> None: ...
+
+    def refused(self) -> Mapping[str, int]:
+        """Samples the last commit refused for their time or series, by reason (the head's
+        names: "out_of_bounds", "too_far_in_future", "out_of_order", "duplicate", …); empty
+        when it took them all."""
+        ...
 
 
 class Querier(Protocol):

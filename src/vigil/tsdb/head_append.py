@@ -152,6 +152,9 @@ class HeadAppender:
         self._batches = []
         self._one_refs, self._one_ts, self._one_vs = [], [], []
 
+    def refused(self) -> Mapping[str, int]:
+        return self.result.rejected
+
 
 def appendable_max_time(state: HeadState, now_ms: int) -> int:
     """The newest time the head accepts: `max_future_ms` past the clock's now."""

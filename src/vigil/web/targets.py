@@ -91,7 +91,7 @@ def _active(target: Target, options: GlobalURLOptions) -> dict[str, Any]:
         "scrapePool": target.scrape_pool,
         "scrapeUrl": target.url,
         "globalUrl": global_url(target.url, options),
-        "lastError": outcome.error if outcome is not None else "",
+        "lastError": (outcome.error or outcome.refused) if outcome is not None else "",
         "lastScrape": _rfc3339(outcome.started) if outcome is not None else _ZERO_TIME,
         "lastScrapeDuration": outcome.duration if outcome is not None else 0,
         "health": str(target.health),
