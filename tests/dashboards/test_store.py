@@ -286,3 +286,18 @@ def test_node_exporter_full_keeps_every_panel(store: DashboardStore, summary: An
     assert dashboard.panel_count == want > 100
     assert all(r["uid"] == "vigil" for r in _datasources(dashboard.model["panels"]) if r)
     summary(f"dashboards: Node Exporter Full imported with {dashboard.panel_count}/{want} panels")
+
+
+def test_rows_are_not_counted_as_panels() -> None:
+    panels = [
+        {"type": "row", "title": "Open", "collapsed": False},
+        {"type": "timeseries"},
+        {
+            "type": "row",
+            "title": "Closed",
+            "collapsed": True,
+            "panels": [{"type": "stat"}, {"type": "gauge"}],
+        },
+        "not a panel",
+    ]
+    assert count_panels(panels) == 3

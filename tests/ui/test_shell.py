@@ -1,4 +1,5 @@
-"""The UI shell: every page in the nav opens from a link, with the right page marked current."""
+"""The UI shell: every page in the nav opens from a link, with the right page marked current and
+named in the tab's title; a dashboard names itself there, and at narrow widths its grid stacks."""
 
 from __future__ import annotations
 
@@ -21,6 +22,29 @@ def test_every_nav_link_opens_its_page(server: str, page: object) -> None:
         link = page.get_by_role("link", name=name, exact=True)
         expect(link).to_have_attribute("aria-current", "page")
         expect(page.locator("main h1").first).to_be_visible()
+        expect(page).to_have_title(f"{name} - vigil")
+
+
+def test_dashboard_names_the_tab_and_stacks_at_narrow_widths(server: str, page: object) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    page.set_viewport_size({"width": 600, "height": 900})
+    page.goto(server + "/d/vigil-node")
+    expect(page.locator(".dashboard")).to_have_attribute(
+        "data-dashboard-state", "done", timeout=30_000
+    )
+    expect(page).to_have_title("Node - vigil")
+    cells = page.locator(".dash-cells").first
+    grid = cells.bounding_box()
+    assert grid is not None
+    boxes = [p.bounding_box() for p in cells.locator(":scope > section.panel").all()[:4]]
+    assert len(boxes) == 4 and all(b is not None for b in boxes)
+    # One panel per line, each as wide as the grid, one under the other.
+    for box in boxes:
+        assert box is not None and abs(box["width"] - grid["width"]) <= 2
+    tops = [b["y"] for b in boxes if b is not None]
+    assert tops == sorted(tops) and len(set(tops)) == len(tops)
 
 
 def test_unknown_path_is_answered_by_the_server_not_the_ui(server: str) -> None:

@@ -23,6 +23,12 @@ const ROUTES: [RegExp, Page][] = [
   [/^\/d\/([^/]+)(?:\/[^/]*)?$/, dashboardPage],
 ];
 
+/** The tab's title: the page's name (a dashboard names itself once loaded). */
+function pageTitle(path: string): string {
+  const name = path.startsWith("/d/") || path === "/" ? "Dashboard" : NAV.find(([href]) => href === path)?.[1] ?? (path === "/graph" ? "Query" : "");
+  return name ? `${name} - vigil` : "vigil";
+}
+
 const NAV: [string, string][] = [
   ["/dashboards", "Dashboards"],
   ["/query", "Query"],
@@ -73,6 +79,7 @@ async function render(nav: HTMLElement, main: HTMLElement): Promise<void> {
   if (typeof cleanup === "function") cleanup();
   cleanup = undefined;
   const path = location.pathname;
+  document.title = pageTitle(path);
   const zone = nav.querySelector("select.zone");
   if (zone instanceof HTMLSelectElement) zone.value = currentZone();
   for (const a of nav.querySelectorAll("ul a")) {

@@ -94,10 +94,14 @@ class DashboardSummary:
 
 
 def count_panels(panels: Any) -> int:
-    """Every panel, rows included, and those nested in collapsed rows."""
+    """Every panel, those nested in collapsed rows too; rows themselves are not panels."""
     if not isinstance(panels, list):
         return 0
-    return sum(1 + count_panels(p.get("panels", [])) if isinstance(p, dict) else 0 for p in panels)
+    return sum(
+        (p.get("type") != "row") + count_panels(p.get("panels", []))
+        for p in panels
+        if isinstance(p, dict)
+    )
 
 
 # --- normalising Grafana's JSON --------------------------------------------------------------

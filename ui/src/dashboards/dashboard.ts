@@ -151,6 +151,7 @@ function readRowState(uid: string): Record<string, boolean> {
 /** Draws dashboard `model` into `root`; returns the cleanup (timers, charts). */
 export function renderDashboard(root: HTMLElement, uid: string, model: DashboardModel, params: URLSearchParams): () => void {
   const title = model.title || uid;
+  document.title = `${title} - vigil`;
   const vars = parseVariables(model.templating?.list, params);
   const defaultRefresh = typeof model.refresh === "string" ? model.refresh : "";
   let range: TimeRange = resolveRange(params.get("from") ?? model.time?.from ?? "now-6h", params.get("to") ?? model.time?.to ?? "now");
