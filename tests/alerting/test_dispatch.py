@@ -725,15 +725,25 @@ def _vigil_deliveries() -> list[Delivery]:
 
 @pytest.mark.slow
 def test_flushes_match_the_real_alertmanager(tmp_path: Path) -> None:
-    theirs = sorted(_alertmanager_deliveries(tmp_path), key=lambda d: (d[0], d[1]))
+    """vigil's dispatcher runs on a manual clock; the real Alertmanager runs in real time, so
+    a busy machine can delay its POSTs or webhooks past a timer. Its run is repeated (up to
+    three times) until one matches; a real difference fails every run."""
     ours = sorted(_vigil_deliveries(), key=lambda d: (d[0], d[1]))
-    # same deliveries, in the same order per group, with the same alerts in the same order...
-    assert [(key, alerts) for key, _, alerts in ours] == [
-        (key, alerts) for key, _, alerts in theirs
-    ]
-    # ...at the same times, give or take the real one's scheduling and HTTP latency
-    late = [(o, t) for o, t in zip(ours, theirs, strict=True) if not 0 <= t[1] - o[1] < 0.4]
-    assert late == []
+    differences: list[object] = []
+    for attempt in range(3):
+        run = tmp_path / str(attempt)
+        run.mkdir()
+        theirs = sorted(_alertmanager_deliveries(run), key=lambda d: (d[0], d[1]))
+        # same deliveries, in the same order per group, with the same alerts in the same order,
+        # at the same times, give or take the real one's scheduling and HTTP latency
+        same = [(key, alerts) for key, _, alerts in ours] == [
+            (key, alerts) for key, _, alerts in theirs
+        ]
+        late = [(o, t) for o, t in zip(ours, theirs, strict=False) if not 0 <= t[1] - o[1] < 0.4]
+        if same and not late:
+            return
+        differences.append((ours, theirs))
+    raise AssertionError(f"no run of Alertmanager 0.25 matched vigil's: {differences}")
 
 
 def test_groups_flushing_together_take_turns_with_the_event_loop() -> None:
