@@ -23,7 +23,7 @@ from tests.security.conftest import LiveServer, health_watched
 pytestmark = pytest.mark.slow
 
 SERIES = 600_000  # about 27 MB of series never seen before
-HEALTHY_WITHIN_S = 2.0
+HEALTHY_WITHIN_S = 5.0  # a frozen loop took 7.6 s to minutes; a busy CI machine up to ~2 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,5 +140,5 @@ def test_a_big_target_fails_within_its_bounds_and_health_keeps_answering(
         target["lastError"][:60],
     )
     assert target["lastScrapeDuration"] < job.seconds
-    assert len(watch.answers) > 10
+    assert len(watch.answers) >= 3  # asked again and again while the scrapes ran
     assert [a for a in watch.answers if a[0] != 200 or a[1] > HEALTHY_WITHIN_S] == []

@@ -218,7 +218,7 @@ ATTACKS = [
 ]
 
 PEAK_RSS_GROWTH_KIB = 100 * 1024
-HEALTHY_WITHIN_S = 2.0
+HEALTHY_WITHIN_S = 5.0  # a frozen loop took 7.6 s to minutes; a busy CI machine up to ~2 s
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
