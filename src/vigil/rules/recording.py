@@ -43,6 +43,10 @@ class RecordingRule:
         out: dict[Labels, float] = {}
         overrides = {METRIC_NAME: self.spec.record, **dict(self.labels)}
         for sample in query(self.spec.expr, t_ms - query_offset_ms):
+            if sample.histogram is not None:
+                raise RuleEvaluationError(
+                    "the result holds native histogram samples, which vigil cannot store yet"
+                )
             labels = Labels.from_dict({**dict(sample.labels), **overrides})
             if labels in out:
                 raise RuleEvaluationError(
