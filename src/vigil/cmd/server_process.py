@@ -172,11 +172,12 @@ class Server:
         self.manager = ScrapeManager(
             self.storage.appender, clock=self.clock, metrics=ScrapeMetrics(self.registry)
         )
+        self.scrape_metadata = scrape_metadata(lambda: self.manager.pools.values())
         self.remote_write = RemoteWriteStorage(
             options.data_dir / "wal",
             options.data_dir / "remote_write",
             self.registry,
-            metadata_source=scrape_metadata(lambda: self.manager.pools.values()),
+            metadata_source=self.scrape_metadata,
             clock=self.clock,
         )
         self.remote_read = RemoteReadQueryable(
@@ -553,7 +554,7 @@ class Server:
                 flags=server_flags.shown(options),
                 config_yaml=lambda: self.config_text,
                 tsdb_stats=lambda: tsdb_status(self.tsdb),
-                metadata=lambda: family_metadata(self.manager),
+                metadata=lambda: family_metadata(self.scrape_metadata()),
                 runtime=self._runtime,
                 max_concurrency=options.query_max_concurrency,
             )

@@ -4,7 +4,7 @@ Prometheus's JSON (Grafana's and Prometheus's own targets pages read exactly the
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,18 +35,18 @@ class TargetSource(Protocol):
     def dropped_counts(self) -> Mapping[str, int]: ...
 
 
-def family_metadata(source: TargetSource) -> dict[str, list[dict[str, str]]]:
-    """`/api/v1/metadata`'s data: per metric name, each distinct (type, help, unit) that the
-    active targets' expositions carried, in the order first seen."""
+def family_metadata(
+    entries: Iterable[tuple[str, str, str, str]],
+) -> dict[str, list[dict[str, str]]]:
+    """`/api/v1/metadata`'s data from the targets' (name, type, help, unit) entries (the
+    scrape stage's metadata source, which remote write sends too): per metric name, each
+    distinct (type, help, unit), in the order first seen."""
     found: dict[str, dict[tuple[str, str, str], None]] = {}
-    for _, targets in sorted(source.active_targets().items()):
-        for target in targets:
-            for name, entry in target.metadata.items():
-                key = (str(entry.type), entry.help or "", entry.unit or "")
-                found.setdefault(name, {})[key] = None
+    for name, type_, help_, unit in entries:
+        found.setdefault(name, {})[(type_, help_, unit)] = None
     return {
-        name: [{"type": t, "help": h, "unit": u} for t, h, u in entries]
-        for name, entries in found.items()
+        name: [{"type": t, "help": h, "unit": u} for t, h, u in kinds]
+        for name, kinds in found.items()
     }
 
 
