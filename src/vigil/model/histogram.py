@@ -21,6 +21,8 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from vigil.model.gofloat import format_float
+
 CUSTOM_BUCKETS_SCHEMA = -53
 _MAX_FLOAT = sys.float_info.max
 
@@ -53,6 +55,14 @@ class Bucket:
     upper_inclusive: bool
     count: float
     index: int = 0
+
+    def __str__(self) -> str:
+        """As Prometheus prints a bucket: `(0.5,1]:3`, `[-0.001,0.001]:2`."""
+        return (
+            f"{'[' if self.lower_inclusive else '('}{format_float(self.lower)},"
+            f"{format_float(self.upper)}{']' if self.upper_inclusive else ')'}:"
+            f"{format_float(self.count)}"
+        )
 
 
 Indexed = dict[int, float]
@@ -201,6 +211,13 @@ class FloatHistogram:
                 lower = max(lower, zt)
             out.append(Bucket(lower, self.bound(index), False, True, count, index))
         return out
+
+    def __str__(self) -> str:
+        """Prometheus's `FloatHistogram.String()`, which `count_values` uses as the label
+        value: count, sum, then the non-empty buckets from the lowest up."""
+        parts = [f"count:{format_float(self.count)}", f"sum:{format_float(self.sum)}"]
+        parts += [str(b) for b in self.buckets() if b.count != 0]
+        return "{" + ", ".join(parts) + "}"
 
     # --- arithmetic -------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import numpy.typing as npt
 import xxhash
 
 from vigil.model import METRIC_NAME, Labels
@@ -37,7 +38,7 @@ _SELECTING = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 
 
 def aggregate(node: ast.Aggregation, vector: VectorSteps, param: Value | None) -> VectorSteps:
-    if vector.hists is not None:
+    if vector.hists is not None and node.op != "count_values":
         return _with_histograms(node, vector, param)
     keys = _group_keys(vector.labels, node)
     index: dict[Labels, int] = {}
@@ -424,22 +425,37 @@ def _label_hash(labels: Labels) -> int:
     return int(digest.intdigest())
 
 
+def _cell_texts(
+    vector: VectorSteps, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]
+) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """The distinct values of the cells as `count_values` prints them (floats as Go's %f
+    does, histograms as Prometheus's String()), and each cell's position among them."""
+    uniq, inverse = np.unique(vector.values[rows, cols], return_inverse=True)
+    texts = [format_float(float(v), "f") for v in uniq]
+    if vector.hists is None:
+        return texts, inverse.astype(np.int64)
+    hists = vector.hists[rows, cols]
+    where = np.nonzero(is_histogram(hists))[0]
+    index = {t: i for i, t in enumerate(texts)}
+    positions = inverse.astype(np.int64)
+    for k in where.tolist():
+        positions[k] = index.setdefault(str(hists[k]), len(index))
+    return list(index), positions
+
+
 def _count_values(
     label: str, grouped: _Groups, vector: VectorSteps, group_labels: list[Labels]
 ) -> VectorSteps:
     if not label or not (is_legacy_label_name(label) or label.isprintable()):
         raise QueryError(f"invalid label name {label!r}")
-    rows, cols = np.nonzero(vector.present)
-    cell_values = vector.values[rows, cols]
-    uniq, inverse = np.unique(cell_values, return_inverse=True)
-    text = [format_float(float(v), "f") for v in uniq]
+    rows, cols = np.nonzero(vector.has_sample())
+    text, inverse = _cell_texts(vector, rows, cols)
     out_index: dict[Labels, int] = {}
-    out_of_cell = np.empty(len(rows), dtype=np.int64)
-    pair_keys = grouped.group[rows] * (len(uniq) + 1) + inverse
+    pair_keys = grouped.group[rows] * (len(text) + 1) + inverse
     unique_pairs, pair_inverse = np.unique(pair_keys, return_inverse=True)
     pair_out = np.empty(len(unique_pairs), dtype=np.int64)
     for i, key in enumerate(unique_pairs.tolist()):
-        g, u = divmod(key, len(uniq) + 1)
+        g, u = divmod(key, len(text) + 1)
         lbls = group_labels[g].with_label(label, text[u])
         pair_out[i] = out_index.setdefault(lbls, len(out_index))
     out_of_cell = pair_out[pair_inverse]

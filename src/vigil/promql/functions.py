@@ -1018,7 +1018,8 @@ def _classic_histograms(
     vector: VectorSteps, n_steps: int, per_step: Callable[[int, F64, F64], float]
 ) -> VectorSteps:
     """`per_step(step, upper bounds, counts)` of each classic histogram (series told apart by
-    `le`, grouped by their other labels) at each step it has buckets."""
+    `le`, grouped by their other labels, name included) at each step it has buckets. Two
+    histograms that differ only in name clash (an error) where both have buckets."""
     groups: dict[Labels, list[tuple[float, int]]] = {}
     for row, lbls in enumerate(vector.labels):
         le_text = lbls.get("le")
@@ -1028,8 +1029,7 @@ def _classic_histograms(
             le = float(le_text)
         except ValueError:
             continue
-        key = without_name(lbls).without("le")
-        groups.setdefault(key, []).append((le, row))
+        groups.setdefault(lbls.without("le"), []).append((le, row))
     labels: list[Labels] = []
     value_rows: list[F64] = []
     present_rows: list[Bools] = []
@@ -1038,14 +1038,16 @@ def _classic_histograms(
         uppers = np.array([b[0] for b in buckets])
         rows = np.array([b[1] for b in buckets])
         values, present = _per_step(per_step, uppers, vector.values[rows], vector.present[rows])
-        labels.append(key)
+        labels.append(without_name(key))
         value_rows.append(values)
         present_rows.append(present)
     if not labels:
         n = n_steps
         return VectorSteps((), np.empty((0, n)), np.zeros((0, n), dtype=bool), np.zeros(0, bool))
-    return VectorSteps(
-        tuple(labels), np.array(value_rows), np.array(present_rows), np.zeros(len(labels), bool)
+    return merge_same_labels(
+        VectorSteps(
+            tuple(labels), np.array(value_rows), np.array(present_rows), np.zeros(len(labels), bool)
+        )
     )
 
 

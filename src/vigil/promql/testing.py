@@ -5,21 +5,23 @@ Native histogram samples load and compare in upstream's notation
 (`{{schema:0 sum:5 count:4 z_bucket:1 z_bucket_w:0.001 buckets:[1 2 1] offset:1 n_buckets:[..]
 n_offset:.. custom_values:[..] counter_reset_hint:gauge}}`, with `{{a}}+{{b}}xN`, `{{a}}-{{b}}xN`
 and `{{a}}xN`), compared as upstream does: compacted layouts, counts within its epsilon, the
-counter reset hint ignored. Cases on experimental syntax, and on series loaded with
-`load_with_nhcb` (classic histograms converted to custom-bucket ones at ingestion, which vigil
-does not do yet), are reported as skipped. vigil emits no annotations yet, so `expect warn`/
-`expect info` lines are not checked.
+counter reset hint ignored. `load_with_nhcb` loads the classic series and their custom-bucket
+twins (`vigil.model.nhcb`). Cases on experimental syntax (and on start timestamps, which
+vigil does not load) are reported as skipped. vigil emits no annotations yet, so
+`expect warn`/`expect info` lines are not checked.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import struct
 from dataclasses import dataclass, field
 
 from vigil.config.duration import Duration
 from vigil.model import METRIC_NAME, Labels
 from vigil.model.histogram import CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, Span
+from vigil.model.nhcb import NHCBError, classic_to_nhcb
 from vigil.model.regex import Anchor, Regex, RegexError
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.promql.errors import PromQLError, UnsupportedFeatureError
@@ -296,23 +298,86 @@ def _load(
 ) -> None:
     parts = header.split()
     interval = _duration_ms(parts[1])
+    loaded: list[tuple[Labels, list[Value]]] = []
     for line in body:
         labels, tokens = _split_series_line(line)
         name = labels.get(METRIC_NAME)
         if labels.get("__type__") or labels.get("__unit__") or "@" in name:
             native.add(name.split("@")[0])  # start timestamps (`@st`): not loaded yet
             continue
-        if header.startswith("load_with_nhcb"):
-            native.add(re.sub(r"_(bucket|count|sum)$", "", labels.get(METRIC_NAME)))
         try:
             values = expand_values(tokens)
         except ValueError:  # notation vigil does not load yet (start timestamps)
             native.add(labels.get(METRIC_NAME))
             continue
         floats.add(labels.get(METRIC_NAME))
+        loaded.append((labels, values))
+    if header.startswith("load_with_nhcb"):
+        loaded += nhcb_twins(loaded)
+    for labels, values in loaded:
         for n, value in enumerate(values):
             if value is not None:
                 storage.add(labels, n * interval, value)
+
+
+def nhcb_twins(series: list[tuple[Labels, list[Value]]]) -> list[tuple[Labels, list[Value]]]:
+    """`load_with_nhcb`: beside the classic `_bucket`/`_count`/`_sum` series, their NHCB
+    twin named without the suffix, a sample wherever every part of the histogram has one."""
+    groups: dict[Labels, _ClassicParts] = {}
+    for labels, values in series:
+        name = labels.get(METRIC_NAME)
+        base, _, suffix = name.rpartition("_")
+        if suffix not in ("bucket", "count", "sum") or (suffix == "bucket") != (
+            "le" in dict(labels)
+        ):
+            continue
+        key = labels.without("le").with_label(METRIC_NAME, base)
+        parts = groups.setdefault(key, _ClassicParts({}, None, None))
+        if suffix == "bucket":
+            parts.buckets[_number(labels.get("le"))] = values
+        elif suffix == "count":
+            parts.count = values
+        else:
+            parts.sum = values
+    return [(key, parts.twin()) for key, parts in groups.items() if parts.buckets]
+
+
+def _is_stale(value: float) -> bool:
+    return struct.pack("<d", value) == struct.pack("<d", STALE_NAN)
+
+
+@dataclass(slots=True)
+class _ClassicParts:
+    buckets: dict[float, list[Value]]
+    count: list[Value] | None
+    sum: list[Value] | None
+
+    def twin(self) -> list[Value]:
+        columns = [*self.buckets.values(), *(c for c in (self.count, self.sum) if c is not None)]
+        out: list[Value] = []
+        for n in range(max(len(c) for c in columns)):
+            at = [c[n] if n < len(c) else None for c in columns]
+            if any(v is None or isinstance(v, FloatHistogram) for v in at):
+                out.append(None)
+            elif any(_is_stale(v) for v in at if isinstance(v, float)):
+                out.append(STALE_NAN)
+            else:
+                out.append(self._histogram(n))
+        return out
+
+    def _histogram(self, n: int) -> Value:
+        def at(column: list[Value] | None) -> float | None:
+            value = None if column is None else column[n]
+            return value if isinstance(value, float) else None
+
+        try:
+            return classic_to_nhcb(
+                {le: float(col[n]) for le, col in self.buckets.items()},  # type: ignore[arg-type]
+                at(self.count),
+                at(self.sum),
+            )
+        except NHCBError:
+            return None
 
 
 _EVAL_INSTANT = re.compile(
