@@ -1,0 +1,202 @@
+"""Loki's HTTP read API under `/loki/` (label browser, series, index stats and volume, build
+info, readiness): what Grafana's Loki data source and `logcli` call, in Loki's JSON shapes
+(`{"status":"success","data":...}`; `index/stats` and `status/buildinfo` bare) and with
+Loki's plain-text 400s. `X-Scope-OrgID` is accepted and ignored: vigil has one tenant.
+
+Thin: it parses parameters, asks a `LogQuerier` (in a worker thread: a disk store reads
+files) and renders. The same routes serve the main port and `--loki.listen-address`."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio.to_thread
+import orjson
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+import vigil
+from vigil.logs import LogQuerier, LogQueryable
+from vigil.model import Labels, Matcher
+from vigil.web.loki_params import (
+    NS_PER_S,
+    Bounds,
+    LokiError,
+    Params,
+    bounds,
+    first,
+    parse_duration_ns,
+    read_params,
+)
+from vigil.web.loki_volume import DEFAULT_VOLUME_LIMIT, VolumeQuery, volume, volume_range
+
+SelectorParser = Callable[[str], list[Matcher]]
+Handler = Callable[[Params, Request], Awaitable[Response]]
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class LokiContext:
+    """What the API reads from the rest of the process; each piece passed in by the server.
+
+    `parse_selector` turns a stream selector (`{job="app"}`) into matchers, raising
+    `LokiError` with the parser's message when it is not one."""
+
+    queryable: LogQueryable
+    parse_selector: SelectorParser
+    clock: Callable[[], float] = time.time
+    not_ready: Callable[[], str | None] = lambda: None
+
+
+def success(data: object) -> Response:
+    return json_response({"status": "success", "data": data})
+
+
+def json_response(body: object) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+class LokiAPI:
+    def __init__(self, ctx: LokiContext) -> None:
+        self.ctx = ctx
+
+    def routes(self) -> list[BaseRoute]:
+        """The routes of the main port: everything under `/loki/`."""
+        both = ["GET", "POST"]
+        v1 = "/loki/api/v1"
+        return [
+            Route(f"{v1}/labels", self._wrap(self.labels), methods=["GET"]),
+            Route(f"{v1}/label", self._wrap(self.labels), methods=["GET"]),
+            Route(f"{v1}/label/{{name}}/values", self._wrap(self.label_values), methods=["GET"]),
+            Route(f"{v1}/series", self._wrap(self.series), methods=both),
+            Route(f"{v1}/index/stats", self._wrap(self.index_stats), methods=both),
+            Route(f"{v1}/index/volume", self._wrap(self.index_volume), methods=both),
+            Route(f"{v1}/index/volume_range", self._wrap(self.index_volume_range), methods=both),
+            Route(f"{v1}/status/buildinfo", self._wrap(self.buildinfo), methods=["GET"]),
+            Route("/loki/ready", self.ready, methods=["GET"]),
+        ]
+
+    def listener_routes(self) -> list[BaseRoute]:
+        """The routes of `--loki.listen-address`: the same, plus Loki's own `/ready`."""
+        return [*self.routes(), Route("/ready", self.ready, methods=["GET"])]
+
+    @staticmethod
+    def _wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(await read_params(request), request)
+            except LokiError as err:
+                return err.response()
+
+        return endpoint
+
+    def _now_ns(self) -> int:
+        return round(self.ctx.clock() * NS_PER_S)
+
+    def _matchers(self, text: str) -> list[Matcher]:
+        return self.ctx.parse_selector(text)
+
+    async def _ask(self, span: Bounds, ask: Callable[[LogQuerier], _T]) -> _T:
+        def run() -> _T:
+            querier = self.ctx.queryable.querier(span.start_ns, span.end_ns)
+            try:
+                return ask(querier)
+            finally:
+                querier.close()
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def labels(self, params: Params, _: Request) -> Response:
+        span = bounds(params, self._now_ns())
+        matchers = self._matchers(first(params, "query")) if first(params, "query") else []
+        return success(await self._ask(span, lambda q: q.label_names(matchers)))
+
+    async def label_values(self, params: Params, request: Request) -> Response:
+        name = request.path_params["name"]
+        span = bounds(params, self._now_ns())
+        matchers = self._matchers(first(params, "query")) if first(params, "query") else []
+        return success(await self._ask(span, lambda q: q.label_values(name, matchers)))
+
+    async def series(self, params: Params, _: Request) -> Response:
+        span = bounds(params, self._now_ns())
+        selectors = [self._matchers(text) for text in params.get("match[]", [])] or [[]]
+
+        def union(querier: LogQuerier) -> list[Labels]:
+            found = {labels for matchers in selectors for labels in querier.series(matchers)}
+            return sorted(found)
+
+        return success([dict(labels) for labels in await self._ask(span, union)])
+
+    async def index_stats(self, params: Params, _: Request) -> Response:
+        span = bounds(params, self._now_ns())
+        matchers = self._matchers(first(params, "query"))
+        stats = await self._ask(span, lambda q: q.stats(matchers))
+        return json_response(
+            {
+                "streams": stats.streams,
+                "chunks": stats.chunks,
+                "bytes": stats.bytes,
+                "entries": stats.entries,
+            }
+        )
+
+    def _volume_query(self, params: Params) -> VolumeQuery:
+        matchers = self._matchers(first(params, "query"))
+        targets = [name for name in first(params, "targetLabels").split(",") if name]
+        aggregate_by = first(params, "aggregateBy") or "series"
+        if aggregate_by != "series":
+            raise LokiError(f"unsupported aggregateBy '{aggregate_by}': vigil aggregates by series")
+        limit = DEFAULT_VOLUME_LIMIT
+        if first(params, "limit"):
+            text = first(params, "limit")
+            if not text.isdigit() or int(text) <= 0:
+                raise LokiError("limit must be a positive value")
+            limit = int(text)
+        return VolumeQuery(matchers, tuple(targets or _names(matchers)), limit)
+
+    async def index_volume(self, params: Params, _: Request) -> Response:
+        span = bounds(params, self._now_ns())
+        query = self._volume_query(params)
+        result = await self._ask(span, lambda q: volume(q, query, span.end_ns))
+        return success({"resultType": "vector", "result": result})
+
+    async def index_volume_range(self, params: Params, _: Request) -> Response:
+        span = bounds(params, self._now_ns())
+        query = self._volume_query(params)
+        step = max((span.end_ns - span.start_ns) // NS_PER_S // 250, 1) * NS_PER_S
+        if first(params, "step"):
+            step = parse_duration_ns(first(params, "step"), "step")
+        if step <= 0:
+            raise LokiError(
+                "zero or negative query resolution step widths are not accepted. "
+                "Try a positive integer"
+            )
+        result = await self._ask(span, lambda q: volume_range(q, query, span, step))
+        return success({"resultType": "matrix", "result": result})
+
+    async def buildinfo(self, _params: Params, _: Request) -> Response:
+        return json_response(
+            {
+                "version": vigil.__version__,
+                "revision": "",
+                "branch": "",
+                "buildUser": "",
+                "buildDate": "",
+                "goVersion": f"python{platform.python_version()}",
+            }
+        )
+
+    async def ready(self, _: Request) -> Response:
+        problem = self.ctx.not_ready()
+        if problem is not None:
+            return PlainTextResponse(f"Not ready: {problem}\n", status_code=503)
+        return PlainTextResponse("ready\n")
+
+
+def _names(matchers: Sequence[Matcher]) -> list[str]:
+    return list(dict.fromkeys(m.name for m in matchers))

@@ -1,0 +1,125 @@
+"""Grafana's Loki data source against vigil: each recorded request (testdata/grafana_loki,
+written from Grafana's source) is answered with the shape Grafana parses, and with the
+values the seeded store holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from tests.web.loki_store import NOW_S, seeded_store
+from vigil.model import Matcher
+from vigil.web.loki_api import LokiAPI, LokiContext
+from vigil.web.loki_params import LokiError
+
+FIXTURES = Path(__file__).parent / "testdata" / "grafana_loki"
+_STEP = re.compile(r"([^.\[]+)|\[(\*|\d+)\]")
+
+# Per fixture: JSON paths and the values the seeded store makes them hold.
+EXPECTED: dict[str, dict[str, Any]] = {
+    "labels": {"data": ["job", "level", "service_name"]},
+}
+
+
+def _no_selector(text: str) -> list[Matcher]:
+    raise LokiError(f"no selector expected here: {text}")
+
+
+def _walk(value: Any, path: str) -> list[Any]:
+    """Every value `path` reaches (`[*]` fans out); a missing key or index reaches none."""
+    found = [value]
+    for part in path.split("."):
+        for name, index in _STEP.findall(part):
+            step: list[Any] = []
+            for item in found:
+                if name:
+                    if isinstance(item, dict) and name in item:
+                        step.append(item[name])
+                elif index == "*":
+                    step.extend(item if isinstance(item, list) else [])
+                elif isinstance(item, list) and int(index) < len(item):
+                    step.append(item[int(index)])
+            found = step
+    return found
+
+
+def _holds(check: str, value: Any, argument: Any) -> bool:
+    match check:
+        case "equals":
+            return bool(value == argument)
+        case "length":
+            return isinstance(value, list) and len(value) == argument
+        case "array":
+            return isinstance(value, list)
+        case "object" | "object?":
+            return isinstance(value, dict)
+        case "string":
+            return isinstance(value, str)
+        case "string-map":
+            return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        case "number":
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        case "numeric-string":
+            return (
+                isinstance(value, str)
+                and re.fullmatch(r"[-+]?(\d+\.?\d*(e[-+]?\d+)?|NaN|[-+]?Inf)", value) is not None
+            )
+        case "ns":
+            return isinstance(value, str) and value.isdigit()
+    raise AssertionError(f"unknown check {check}")
+
+
+def check_reads(fixture: dict[str, Any], answer: Any) -> list[str]:
+    """What in `answer` Grafana could not read: one line per failed property."""
+    problems = []
+    for path, check, *argument in fixture["reads"]:
+        values = _walk(answer, path)
+        if not values and check != "object?":
+            problems.append(f"{path}: missing")
+        problems += [
+            f"{path}: {value!r} is not {check} {argument[0] if argument else ''}".rstrip()
+            for value in values
+            if not _holds(check, value, argument[0] if argument else None)
+        ]
+    return problems
+
+
+def _client() -> TestClient:
+    ctx = LokiContext(
+        queryable=seeded_store(), parse_selector=_no_selector, clock=lambda: float(NOW_S)
+    )
+    return TestClient(Starlette(routes=LokiAPI(ctx).routes()))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_grafana_request(name: str) -> None:
+    fixture = json.loads((FIXTURES / f"{name}.json").read_text())
+    request = fixture["request"]
+    response = _client().request(
+        request["method"], request["path"], params=request["params"], headers=request["headers"]
+    )
+    assert response.status_code == fixture["status"], response.text
+    answer = response.json()
+    assert check_reads(fixture, answer) == []
+    assert {path: _walk(answer, path)[0] for path in EXPECTED[name]} == EXPECTED[name]
+
+
+@pytest.mark.parametrize(
+    ("answer", "problems"),
+    [
+        ({"status": "success", "data": ["a", 1]}, ["data[*]: 1 is not string"]),
+        (
+            {"status": "error"},
+            ["status: 'error' is not equals success", "data: missing", "data[*]: missing"],
+        ),
+    ],
+)
+def test_checks_fail_what_grafana_cannot_read(answer: Any, problems: list[str]) -> None:
+    fixture = json.loads((FIXTURES / "labels.json").read_text())
+    assert check_reads(fixture, answer) == problems
