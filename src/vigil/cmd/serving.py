@@ -8,11 +8,12 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from vigil.web.listeners import Listener
     from vigil.web.webconfig import WebConfigSource
 
 
@@ -65,13 +66,15 @@ def serve(
     external_url: str = "",
     internal_token: str = "",
     allowed_hosts: str = "",
+    listeners: Sequence[Listener] = (),
 ) -> int:
     """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
     the uvicorn server (setting its `should_exit` stops it). uvicorn's "auto" takes the C HTTP
     parser (httptools) and event loop (uvloop) when they import, else h11 and asyncio.
     The app is always behind WebGuard (CSRF; with `web`, basic auth and headers); `web`'s
     tls_server_config turns on HTTPS; `internal_token` is the bearer token vigil's own
-    self-scrape shows the guard instead of a password."""
+    self-scrape shows the guard instead of a password. Each of `listeners` (optional
+    listeners such as --loki.listen-address) is bound too, behind the same guard."""
     import uvicorn
 
     from vigil.web.listen import parse_listen_address
@@ -92,18 +95,29 @@ def serve(
             file=sys.stderr,
         )
         return 1
+    extra = _bind_listeners(command, listeners)
+    if extra is None:
+        listener.close()
+        return 1
     from vigil.web.guard import WebGuard
     from vigil.web.hosts import AllowedHosts
+    from vigil.web.listeners import PortDispatch
     from vigil.web.webconfig import WebConfig, reloading_context
 
     current = web.current if web is not None else WebConfig
     context = reloading_context(current)
     hosts = AllowedHosts.parse(allowed_hosts, host, external_url)
-    app = WebGuard(
-        build(), current, external_url, internal_token=internal_token, allowed_hosts=hosts
-    )
+    main = build()
+    if extra:
+        ports = {sock.getsockname()[1]: served.build() for served, sock in extra}
+        main = PortDispatch(main, ports)
+    app = WebGuard(main, current, external_url, internal_token=internal_token, allowed_hosts=hosts)
     scheme = "https" if context is not None else "http"
     logging.getLogger("vigil").info("%s listening on %s://%s:%d", command, scheme, host, port)
+    for served, _ in extra:
+        logging.getLogger("vigil").info(
+            "%s: --%s listening on %s", command, served.flag, served.address
+        )
     config = uvicorn.Config(
         app,
         host=host,
@@ -116,8 +130,31 @@ def serve(
     server = _logged_server(config, command)
     if serving is not None:
         serving(server)
-    server.run(sockets=[listener])
+    server.run(sockets=[listener, *(sock for _, sock in extra)])
     return 0
+
+
+def _bind_listeners(
+    command: str, listeners: Sequence[Listener]
+) -> list[tuple[Listener, socket.socket]] | None:
+    """Every optional listener's socket, or None (said on stderr) when one cannot be bound."""
+    from vigil.web.listen import parse_listen_address
+
+    bound: list[tuple[Listener, socket.socket]] = []
+    for served in listeners:
+        try:
+            bound.append((served, _bind(*parse_listen_address(served.address))))
+        except (OSError, ValueError) as err:
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            print(
+                f"vigil {command}: cannot listen on {served.address} (--{served.flag}): "
+                f"{reason.lower()}",
+                file=sys.stderr,
+            )
+            for _, sock in bound:
+                sock.close()
+            return None
+    return bound
 
 
 def _bind(host: str, port: int) -> socket.socket:
