@@ -1,0 +1,114 @@
+"""A push being decoded: entries gathered per stream, then handed to the store as `Entries`
+(sorted by time, as the seam requires), together with what the decoder itself refused."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vigil.logs._api import Discarded, Entries, Lines, LogAppender, PushResult
+from vigil.logs.ingest.discovery import Discovery
+from vigil.model import Labels
+from vigil.model.labels import is_legacy_label_name
+
+
+class IngestRejected(Exception):
+    """A request refused whole (nothing of it stored): `status` and a message for the sender."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(slots=True)
+class _Rows:
+    timestamps: list[int] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)
+    metadata: list[Labels] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """A decoded request: the streams to store and the streams refused while decoding."""
+
+    streams: tuple[Entries, ...]
+    discarded: tuple[Discarded, ...] = ()
+
+    def store(self, appender: LogAppender) -> PushResult:
+        """Push the streams (if any); the result also names what decoding refused."""
+        result = appender.push(self.streams) if self.streams else PushResult(0, 0)
+        if not self.discarded:
+            return result
+        return PushResult(
+            result.accepted_lines, result.accepted_bytes, self.discarded + result.discarded
+        )
+
+
+class PushBatch:
+    """Entries added one by one under their stream's labels (after Loki 3's discovery of
+    `service_name` and `detected_level`); `push()` builds one `Entries` per stream."""
+
+    def __init__(self, discovery: Discovery) -> None:
+        self._discovery = discovery
+        self._streams: dict[Labels, _Rows] = {}
+        self._discarded: list[Discarded] = []
+
+    def add_stream(
+        self,
+        labels: Labels,
+        timestamps: Sequence[int],
+        lines: Sequence[bytes],
+        metadata: Sequence[Labels],
+    ) -> None:
+        """One stream's entries as sent; a stream without labels or with a name Loki refuses
+        is discarded (Loki's `missing_labels`, `invalid_labels`), the rest of the push kept."""
+        problem = _label_problem(labels)
+        if problem is not None:
+            reason, message = problem
+            size = sum(len(line) for line in lines)
+            self._discarded.append(Discarded(reason, labels, len(lines), size, message))
+            return
+        stream = self._discovery.stream_labels(labels)
+        rows = self._streams.get(stream)
+        if rows is None:
+            rows = self._streams[stream] = _Rows()
+        rows.timestamps.extend(timestamps)
+        rows.lines.extend(lines)
+        entry_metadata = self._discovery.entry_metadata
+        rows.metadata.extend(
+            entry_metadata(stream, line, meta) for line, meta in zip(lines, metadata, strict=True)
+        )
+
+    def push(self) -> Push:
+        streams = []
+        for labels, rows in self._streams.items():
+            stamps = np.asarray(rows.timestamps, dtype=np.int64)
+            order = np.argsort(stamps, kind="stable")
+            lines, meta = rows.lines, rows.metadata
+            if not np.array_equal(order, np.arange(len(order))):
+                picked = order.tolist()
+                stamps = stamps[order]
+                lines = [lines[i] for i in picked]
+                meta = [meta[i] for i in picked]
+            metadata = tuple(meta) if any(meta) else None
+            streams.append(Entries(labels, stamps, Lines.of(lines), metadata))
+        return Push(tuple(streams), tuple(self._discarded))
+
+
+MISSING_LABELS = "error at least one label pair is required per stream"
+
+
+def _label_problem(labels: Labels) -> tuple[str, str] | None:
+    if not labels:
+        return "missing_labels", MISSING_LABELS
+    for name in labels.names():
+        if not is_legacy_label_name(name):
+            return (
+                "invalid_labels",
+                f"error parsing labels '{labels}' with error: invalid label name {name!r} "
+                "(a label name is [a-zA-Z_][a-zA-Z0-9_]*)",
+            )
+    return None

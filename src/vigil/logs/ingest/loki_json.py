@@ -1,0 +1,149 @@
+"""Loki's JSON push bodies: the v1 form (`/loki/api/v1/push`)
+`{"streams": [{"stream": {labels}, "values": [["<ns>", "line", {metadata}?], ...]}]}` and the
+legacy form (`/api/prom/push`) `{"streams": [{"labels": "{...}", "entries": [{"ts":
+"<RFC 3339>", "line": "..."}]}]}`. A body that is not one of them is refused whole, saying
+where: nothing of it is stored."""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import re
+from typing import Any
+
+import orjson
+
+from vigil.logs.ingest.batch import IngestRejected, Push, PushBatch
+from vigil.logs.ingest.discovery import Discovery
+from vigil.logs.ingest.selector import SelectorError, parse_labels
+from vigil.model import Labels
+
+_NO_METADATA = Labels()
+_INT64 = re.compile(r"-?[0-9]{1,19}\Z")
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?([Zz]|[+-]\d\d:\d\d)\Z"
+)
+
+
+def _bad(message: str) -> IngestRejected:
+    return IngestRejected(400, message)
+
+
+def _document(raw: bytes) -> list[Any]:
+    """The body's `streams` array; invalid UTF-8 and malformed JSON are refused."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        if "utf-8" in str(err).lower() or "surrogate" in str(err).lower():
+            raise _bad(f"body is not valid UTF-8 JSON: {err}") from None
+        raise _bad(f"body is not valid JSON: {err}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("streams", []), list):
+        raise _bad('body is not a push request: expected {"streams": [...]}')
+    streams: list[Any] = document.get("streams", [])
+    return streams
+
+
+def decode_v1(raw: bytes, discovery: Discovery) -> Push:
+    batch = PushBatch(discovery)
+    for index, stream in enumerate(_document(raw)):
+        where = f"streams[{index}]"
+        if not isinstance(stream, dict):
+            raise _bad(f"{where} is not an object")
+        labels = _label_map(stream.get("stream", {}), f"{where}.stream")
+        values = stream.get("values", [])
+        if not isinstance(values, list):
+            raise _bad(f"{where}.values is not an array")
+        stamps: list[int] = []
+        lines: list[bytes] = []
+        metadata: list[Labels] = []
+        for row, value in enumerate(values):
+            at = f"{where}.values[{row}]"
+            if not isinstance(value, list) or len(value) not in (2, 3):
+                raise _bad(
+                    f'{at}: an entry is ["<unix ns>", "<line>"] or with a third '
+                    "element, an object of structured metadata"
+                )
+            stamps.append(_ns(value[0], at))
+            if not isinstance(value[1], str):
+                raise _bad(f"{at}: the line is a {_kind(value[1])}, not a string")
+            lines.append(value[1].encode())
+            metadata.append(
+                _label_map(value[2], f"{at} structured metadata")
+                if len(value) == 3
+                else _NO_METADATA
+            )
+        batch.add_stream(labels, stamps, lines, metadata)
+    return batch.push()
+
+
+def decode_legacy(raw: bytes, discovery: Discovery) -> Push:
+    batch = PushBatch(discovery)
+    for index, stream in enumerate(_document(raw)):
+        where = f"streams[{index}]"
+        if not isinstance(stream, dict) or not isinstance(stream.get("labels", ""), str):
+            raise _bad(f'{where}: expected {{"labels": "{{...}}", "entries": [...]}}')
+        try:
+            labels = parse_labels(stream.get("labels", "{}"))
+        except SelectorError as err:
+            raise _bad(f"{where}.labels: {err}") from None
+        entries = stream.get("entries", [])
+        if not isinstance(entries, list):
+            raise _bad(f"{where}.entries is not an array")
+        stamps: list[int] = []
+        lines: list[bytes] = []
+        for row, entry in enumerate(entries):
+            at = f"{where}.entries[{row}]"
+            if not isinstance(entry, dict):
+                raise _bad(f'{at}: expected {{"ts": "<RFC 3339>", "line": "..."}}')
+            stamps.append(_rfc3339_ns(entry.get("ts"), at))
+            line = entry.get("line", "")
+            if not isinstance(line, str):
+                raise _bad(f"{at}: the line is a {_kind(line)}, not a string")
+            lines.append(line.encode())
+        batch.add_stream(labels, stamps, lines, [_NO_METADATA] * len(lines))
+    return batch.push()
+
+
+def _label_map(value: Any, where: str) -> Labels:
+    if not isinstance(value, dict):
+        raise _bad(f"{where} is not an object of string values")
+    for name, text in value.items():
+        if not isinstance(text, str):
+            raise _bad(f"{where}: the value of {name!r} is a {_kind(text)}, not a string")
+    return Labels.from_dict({k: v for k, v in value.items() if v})
+
+
+def _ns(value: Any, where: str) -> int:
+    if not isinstance(value, str):
+        raise _bad(
+            f"{where}: the timestamp is a {_kind(value)}; Loki's push API wants a string of "
+            'Unix nanoseconds, e.g. "1700000000000000000"'
+        )
+    if _INT64.match(value) is None or not -(2**63) <= int(value) < 2**63:
+        raise _bad(f"{where}: timestamp {value!r} is not a 64-bit integer of Unix nanoseconds")
+    return int(value)
+
+
+def _rfc3339_ns(value: Any, where: str) -> int:
+    match = _RFC3339.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise _bad(
+            f"{where}: timestamp {value!r} is not RFC 3339 (e.g. 2024-05-01T12:00:00.123456789Z)"
+        )
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        when = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute))
+    except ValueError:
+        raise _bad(f"{where}: timestamp {value!r} is not a valid date") from None
+    if int(second) > 59:
+        raise _bad(f"{where}: timestamp {value!r} is not a valid date")
+    seconds = calendar.timegm(when.timetuple()) + int(second)
+    if zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return seconds * 10**9 + int((fraction or "").ljust(9, "0"))
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -1,0 +1,75 @@
+"""Test helpers for the ingest endpoints: what a store holds, stores that fail, and a real
+uvicorn server on a free 127.0.0.1 port serving some routes (stopped when the block ends)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from tests.conftest import PATIENCE_S, free_port
+from vigil.logs import Entries, MemoryLogStore, PushResult
+from vigil.model import Labels, Matcher
+
+Row = tuple[int, bytes, Labels]
+ANY_STREAM = [Matcher.of("service_name", "=~", ".*")]
+
+
+def stored(store: MemoryLogStore) -> dict[Labels, list[Row]]:
+    """Every stream with its (ns timestamp, line, structured metadata) rows."""
+    querier = store.querier(-(2**63), 2**63 - 1)
+    found: dict[Labels, list[Row]] = {}
+    for entries in querier.select(ANY_STREAM):
+        meta = entries.metadata or (Labels(),) * len(entries)
+        found.setdefault(entries.labels, []).extend(
+            zip(entries.timestamps.tolist(), list(entries.lines), meta, strict=True)
+        )
+    return found
+
+
+def as_sent(found: dict[Labels, list[Row]]) -> dict[Labels, list[Row]]:
+    """`found` without what Loki 3 derives at ingest (`service_name`, `detected_level`)."""
+    return {
+        labels.without("service_name"): [
+            (t, line, meta.without("detected_level")) for t, line, meta in rows
+        ]
+        for labels, rows in found.items()
+    }
+
+
+class FullDisk:
+    """A store that cannot write: every push raises ENOSPC, as the seam allows."""
+
+    def push(self, streams: Sequence[Entries]) -> PushResult:
+        raise OSError(28, "No space left on device")
+
+
+@contextmanager
+def serving(routes: Sequence[BaseRoute]) -> Iterator[str]:
+    """A real HTTP server for `routes`; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=list(routes)),
+            host="127.0.0.1",
+            port=port,
+            log_level="error",
+            lifespan="off",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + PATIENCE_S
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(PATIENCE_S)
