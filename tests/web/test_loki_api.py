@@ -10,20 +10,15 @@ from starlette.testclient import TestClient
 from tests.web.loki_store import APP_ERROR, APP_INFO, DB, NOW_S, STREAMS, T0_S, seeded_store
 from vigil.model import Matcher
 from vigil.web.loki_api import LokiAPI, LokiContext
-from vigil.web.loki_params import Bounds, LokiError
+from vigil.web.loki_params import Bounds
 from vigil.web.loki_volume import VolumeQuery, volume, volume_range
 
 NS = 1_000_000_000
 
 
-def _no_selector(text: str) -> list[Matcher]:
-    raise LokiError(f"no selector expected here: {text}")
-
-
 def _client(not_ready: str | None = None) -> TestClient:
     ctx = LokiContext(
         queryable=seeded_store(),
-        parse_selector=_no_selector,
         clock=lambda: float(NOW_S),
         not_ready=lambda: not_ready,
     )
@@ -131,3 +126,118 @@ def test_volume_range_sums_each_step_window() -> None:
             "values": [[t, str(_bytes(2, t - step, t))] for t in points],
         },
     ]
+
+
+def _stream_bytes(*indices: int) -> int:
+    return sum(len(STREAMS[i].lines.data) for i in indices)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "want"),
+    [
+        (
+            "GET",
+            "/loki/api/v1/series",
+            [("match[]", '{job="app"}')],
+            [dict(APP_ERROR), dict(APP_INFO)],
+        ),
+        (
+            "POST",
+            "/loki/api/v1/series",
+            [("match[]", '{level="error"}'), ("match[]", '{job="db"}')],
+            [dict(APP_ERROR), dict(DB)],
+        ),
+        ("GET", "/loki/api/v1/series", [], [dict(APP_ERROR), dict(APP_INFO), dict(DB)]),
+        (
+            "GET",
+            "/loki/api/v1/series",
+            [("match[]", '{job="app"} |= "boom"')],
+            [dict(APP_ERROR), dict(APP_INFO)],
+        ),
+        ("GET", "/loki/api/v1/labels", [("query", '{job="db"}')], ["job", "service_name"]),
+        ("GET", "/loki/api/v1/label/level/values", [("query", '{level=~"e.*"}')], ["error"]),
+        (
+            "GET",
+            "/loki/api/v1/format_query",
+            [("query", '{job="app",x=~"y"}|="a"')],
+            '{job="app", x=~"y"} |= "a"',
+        ),
+    ],
+)
+def test_selectors(method: str, path: str, params: list[tuple[str, str]], want: object) -> None:
+    client = _client()
+    if method == "POST":
+        response = client.post(path, data={"match[]": [v for _, v in params]})
+    else:
+        response = client.get(path, params=params)
+    assert (response.status_code, response.json()) == (200, {"status": "success", "data": want})
+
+
+def test_index_stats_is_bare() -> None:
+    response = _client().get("/loki/api/v1/index/stats", params={"query": '{job="app"}'})
+    assert response.json() == {
+        "streams": 2,
+        "chunks": 2,
+        "bytes": _stream_bytes(0, 1),
+        "entries": 66,
+    }
+
+
+def test_index_volume_routes() -> None:
+    client = _client()
+    query = {"query": '{service_name=~".+"}', "start": str(T0_S), "end": str(NOW_S)}
+    got = client.get("/loki/api/v1/index/volume", params={**query, "limit": "1"}).json()
+    assert got == {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [
+                {"metric": {"service_name": "app"}, "value": [NOW_S, str(_stream_bytes(0, 1))]}
+            ],
+        },
+    }
+    ranged = client.get(
+        "/loki/api/v1/index/volume_range", params={**query, "step": "10m", "targetLabels": "job"}
+    ).json()
+    assert ranged["data"]["result"] == [
+        {
+            "metric": {"job": "app"},
+            "values": [[T0_S, "14"], [NOW_S, str(_stream_bytes(0, 1) - 14)]],
+        },
+        {"metric": {"job": "db"}, "values": [[T0_S, "12"], [NOW_S, str(_stream_bytes(2) - 12)]]},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "body"),
+    [
+        (
+            "/loki/api/v1/series",
+            {"match[]": '{job="app"'},
+            "parse error at line 1, col 11: syntax error: unexpected end of input, expecting '}'\n",
+        ),
+        (
+            "/loki/api/v1/index/stats",
+            {"query": 'count_over_time({job="app"}[1m])'},
+            "only label matchers is supported\n",
+        ),
+        (
+            "/loki/api/v1/index/stats",
+            {},
+            "parse error at line 1, col 1: syntax error: unexpected end of input\n",
+        ),
+        (
+            "/loki/api/v1/index/volume",
+            {"query": '{job="app"}', "aggregateBy": "labels"},
+            "unsupported aggregateBy 'labels': vigil aggregates by series\n",
+        ),
+        (
+            "/loki/api/v1/index/volume_range",
+            {"query": '{job="app"}', "step": "-1s"},
+            'invalid parameter "step": cannot parse "-1s" to a valid duration\n',
+        ),
+    ],
+)
+def test_selector_refusals(path: str, params: dict[str, str], body: str) -> None:
+    response = _client().get(path, params=params)
+    assert (response.status_code, response.text) == (400, body)

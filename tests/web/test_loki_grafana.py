@@ -13,22 +13,35 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from tests.web.loki_store import NOW_S, seeded_store
-from vigil.model import Matcher
+from tests.web.loki_store import APP_ERROR, APP_INFO, NOW_S, STREAMS, T0_S, seeded_store
 from vigil.web.loki_api import LokiAPI, LokiContext
-from vigil.web.loki_params import LokiError
 
 FIXTURES = Path(__file__).parent / "testdata" / "grafana_loki"
+
+
+def _bytes(*streams: int) -> int:
+    return sum(len(STREAMS[i].lines.data) for i in streams)
+
+
 _STEP = re.compile(r"([^.\[]+)|\[(\*|\d+)\]")
 
 # Per fixture: JSON paths and the values the seeded store makes them hold.
 EXPECTED: dict[str, dict[str, Any]] = {
     "labels": {"data": ["job", "level", "service_name"]},
+    "label_values": {"data": ["error", "info"]},
+    "series": {"data": [dict(APP_ERROR), dict(APP_INFO)]},
+    "index_stats": {"streams": 2, "entries": 66, "bytes": _bytes(0, 1)},
+    "index_volume": {
+        "data.result[0].metric": {"service_name": "app"},
+        "data.result[0].value": [T0_S + 600, str(_bytes(0, 1))],
+        "data.result[1].metric": {"service_name": "db"},
+    },
+    "index_volume_range": {
+        "data.result[0].metric": {"service_name": "app"},
+        "data.result[0].values[0]": [T0_S, "14"],
+        "data.result[1].values[2][0]": T0_S + 600,
+    },
 }
-
-
-def _no_selector(text: str) -> list[Matcher]:
-    raise LokiError(f"no selector expected here: {text}")
 
 
 def _walk(value: Any, path: str) -> list[Any]:
@@ -91,9 +104,7 @@ def check_reads(fixture: dict[str, Any], answer: Any) -> list[str]:
 
 
 def _client() -> TestClient:
-    ctx = LokiContext(
-        queryable=seeded_store(), parse_selector=_no_selector, clock=lambda: float(NOW_S)
-    )
+    ctx = LokiContext(queryable=seeded_store(), clock=lambda: float(NOW_S))
     return TestClient(Starlette(routes=LokiAPI(ctx).routes()))
 
 

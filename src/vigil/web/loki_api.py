@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import vigil
-from vigil.logs import LogQuerier, LogQueryable
+from vigil.logs import LogQuerier, LogQueryable, logql
 from vigil.model import Labels, Matcher
 from vigil.web.loki_params import (
     NS_PER_S,
@@ -35,20 +35,28 @@ from vigil.web.loki_params import (
 )
 from vigil.web.loki_volume import DEFAULT_VOLUME_LIMIT, VolumeQuery, volume, volume_range
 
-SelectorParser = Callable[[str], list[Matcher]]
 Handler = Callable[[Params, Request], Awaitable[Response]]
 _T = TypeVar("_T")
 
 
+def stream_selector(text: str) -> list[Matcher]:
+    """The matchers of a stream selector (`{job="app"}`), as the `query` and `match[]` of
+    labels, series, index stats and volume take it; a log query's pipeline is ignored.
+    Anything else is refused in Loki's words."""
+    try:
+        expr = logql.parse(text)
+    except logql.ParseError as err:
+        raise LokiError(str(err)) from None
+    if not isinstance(expr, logql.ast.LogQuery):
+        raise LokiError("only label matchers is supported")
+    return list(expr.matchers)
+
+
 @dataclass(slots=True)
 class LokiContext:
-    """What the API reads from the rest of the process; each piece passed in by the server.
-
-    `parse_selector` turns a stream selector (`{job="app"}`) into matchers, raising
-    `LokiError` with the parser's message when it is not one."""
+    """What the API reads from the rest of the process; each piece passed in by the server."""
 
     queryable: LogQueryable
-    parse_selector: SelectorParser
     clock: Callable[[], float] = time.time
     not_ready: Callable[[], str | None] = lambda: None
 
@@ -78,6 +86,7 @@ class LokiAPI:
             Route(f"{v1}/index/volume", self._wrap(self.index_volume), methods=both),
             Route(f"{v1}/index/volume_range", self._wrap(self.index_volume_range), methods=both),
             Route(f"{v1}/status/buildinfo", self._wrap(self.buildinfo), methods=["GET"]),
+            Route(f"{v1}/format_query", self._wrap(self.format_query), methods=both),
             Route("/loki/ready", self.ready, methods=["GET"]),
         ]
 
@@ -98,8 +107,9 @@ class LokiAPI:
     def _now_ns(self) -> int:
         return round(self.ctx.clock() * NS_PER_S)
 
-    def _matchers(self, text: str) -> list[Matcher]:
-        return self.ctx.parse_selector(text)
+    @staticmethod
+    def _matchers(text: str) -> list[Matcher]:
+        return stream_selector(text)
 
     async def _ask(self, span: Bounds, ask: Callable[[LogQuerier], _T]) -> _T:
         def run() -> _T:
@@ -190,6 +200,12 @@ class LokiAPI:
                 "goVersion": f"python{platform.python_version()}",
             }
         )
+
+    async def format_query(self, params: Params, _: Request) -> Response:
+        try:
+            return success(logql.format_expr(logql.parse(first(params, "query"))))
+        except logql.ParseError as err:
+            raise LokiError(str(err)) from None
 
     async def ready(self, _: Request) -> Response:
         problem = self.ctx.not_ready()
