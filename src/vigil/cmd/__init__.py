@@ -9,9 +9,9 @@ import logging
 from collections.abc import Callable, Sequence
 
 import vigil
-from vigil.cmd import agent, alertmanager, check, dashboards, query, server, test, tsdb
+from vigil.cmd import agent, alertmanager, check, dashboards, logs, query, server, test, tsdb
 
-COMMANDS = (server, agent, check, test, tsdb, query, alertmanager, dashboards)
+COMMANDS = (server, agent, check, test, tsdb, query, logs, alertmanager, dashboards)
 
 
 def build_parser() -> argparse.ArgumentParser:

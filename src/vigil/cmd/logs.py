@@ -1,0 +1,132 @@
+"""`vigil logs labels|series`: logcli's twin. Asks any server with Loki's HTTP API
+(vigil's main port, its --loki.listen-address, or Loki itself) and prints what logcli
+prints; `--addr` defaults to $LOKI_ADDR, else the local vigil server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from vigil.cmd.query import QueryCommandError, format_label_set, parse_go_duration
+
+DEFAULT_ADDR = "http://127.0.0.1:9090"
+NS = 1_000_000_000
+
+
+class LogsFailedError(QueryCommandError):
+    """The server refused or could not be reached (printed after `Error: `)."""
+
+
+def _parse_rfc3339(text: str, flag: str) -> int:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise QueryCommandError(f'--{flag}: cannot parse "{text}" as RFC 3339') from None
+    if when.tzinfo is None:
+        raise QueryCommandError(f'--{flag}: "{text}" has no time zone (RFC 3339)')
+    return int(when.timestamp()) * NS + when.microsecond * 1000
+
+
+def _window(args: argparse.Namespace, now_ns: int) -> tuple[int, int]:
+    """logcli's range: --from (default: --since before --to) to --to (default: now)."""
+    end = _parse_rfc3339(args.to, "to") if args.to else now_ns
+    start = (
+        _parse_rfc3339(args.from_, "from")
+        if args.from_
+        else end - round(parse_go_duration(args.since) * NS)
+    )
+    return start, end
+
+
+def _headers(args: argparse.Namespace) -> dict[str, str]:
+    return {"X-Scope-OrgID": args.org_id} if args.org_id else {}
+
+
+def _get(args: argparse.Namespace, path: str, params: Sequence[tuple[str, str]]) -> Any:
+    import httpx
+
+    url = args.addr.rstrip("/") + path
+    try:
+        response = httpx.get(url, params=tuple(params), headers=_headers(args), timeout=120)
+    except httpx.HTTPError as err:
+        raise LogsFailedError(f"{type(err).__name__}: {err}") from None
+    if response.status_code != 200:
+        raise LogsFailedError(
+            f"{response.status_code} {response.reason_phrase}: {response.text.strip()[:500]}"
+        )
+    try:
+        return response.json()
+    except json.JSONDecodeError:
+        raise LogsFailedError(f"{url} answered no JSON: {response.text[:200]}") from None
+
+
+def _labels(args: argparse.Namespace, now_ns: int, out: TextIO, _: TextIO) -> None:
+    start, end = _window(args, now_ns)
+    path = f"/loki/api/v1/label/{args.label}/values" if args.label else "/loki/api/v1/labels"
+    data = _get(args, path, [("start", str(start)), ("end", str(end))]).get("data") or []
+    out.writelines(f"{value}\n" for value in data)
+
+
+def _series(args: argparse.Namespace, now_ns: int, out: TextIO, _: TextIO) -> None:
+    start, end = _window(args, now_ns)
+    params = [("match[]", args.selector), ("start", str(start)), ("end", str(end))]
+    series: list[Mapping[str, str]] = _get(args, "/loki/api/v1/series", params).get("data") or []
+    out.writelines(format_label_set(dict(labels)) + "\n" for labels in series)
+
+
+Command = Callable[[argparse.Namespace, int, TextIO, TextIO], None]
+
+
+def run(
+    args: argparse.Namespace,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    command: Command = args.logs_command
+    try:
+        command(args, round(clock() * NS), out, err)
+    except LogsFailedError as error:
+        err.write(f"Error: {error}\n")
+        return 1
+    except QueryCommandError as error:
+        err.write(f"{error}\n")
+        return 1
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "logs",
+        help="list labels and streams on a Loki-compatible server (logcli's twin)",
+        description="List the labels and streams of a server with Loki's HTTP API (vigil, "
+        "Loki, ...) and print them as logcli does.",
+    )
+    parser.set_defaults(run_command=run)
+    commands = parser.add_subparsers(dest="what", metavar="COMMAND", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--addr",
+        default=os.environ.get("LOKI_ADDR", DEFAULT_ADDR),
+        help=f"server address (default: $LOKI_ADDR, else {DEFAULT_ADDR})",
+    )
+    common.add_argument("--org-id", default="", help="tenant, sent as X-Scope-OrgID")
+    common.add_argument("--since", default="1h", help="look back this far (Go duration)")
+    common.add_argument("--from", dest="from_", help="start, RFC 3339 (default: --to - --since)")
+    common.add_argument("--to", help="end, RFC 3339 (default: now)")
+
+    def command(name: str, help_text: str, fn: Command, *parents: Any) -> Any:
+        cmd = commands.add_parser(name, help=help_text, description=help_text, parents=parents)
+        cmd.set_defaults(logs_command=fn)
+        return cmd
+
+    labels = command("labels", "list label names, or one label's values", _labels, common)
+    labels.add_argument("label", nargs="?", help="the label whose values to list")
+    series = command("series", "list the streams a selector picks", _series, common)
+    series.add_argument("selector", help='stream selector, e.g. {job="app"}')

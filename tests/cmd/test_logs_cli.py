@@ -1,0 +1,98 @@
+"""`vigil logs` against a real HTTP server answering Loki's API over the seeded store:
+what each command prints, its flags, and its failures."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from starlette.applications import Starlette
+
+from tests.conftest import free_port
+from tests.web.loki_server import serving
+from tests.web.loki_store import NOW_S, seeded_store
+from vigil.cmd import build_parser
+from vigil.cmd.logs import run
+from vigil.web.loki_api import LokiAPI, LokiContext
+
+
+@pytest.fixture(scope="module")
+def addr() -> Iterator[str]:
+    ctx = LokiContext(seeded_store(), clock=lambda: float(NOW_S))
+    with serving(Starlette(routes=LokiAPI(ctx).routes())) as url:
+        yield url
+
+
+def vigil_logs(*argv: str) -> tuple[int, str, str]:
+    args = build_parser().parse_args(["logs", *argv])
+    out, err = io.StringIO(), io.StringIO()
+    code = run(args, out, err, clock=lambda: float(NOW_S))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("argv", "want"),
+    [
+        (["labels"], "job\nlevel\nservice_name\n"),
+        (["labels", "level"], "error\ninfo\n"),
+        (["labels", "job", "--since=15s"], "app\n"),  # only an info line in the last 15 s
+        (
+            ["labels", "--from=2023-11-14T22:13:20Z", "--to=2023-11-14T22:13:21Z"],
+            "job\nlevel\nservice_name\n",
+        ),
+        (["labels", "--to=2023-11-14T22:13:19Z"], ""),  # a second before the first line
+    ],
+)
+def test_labels(addr: str, argv: list[str], want: str) -> None:
+    assert vigil_logs(*argv, f"--addr={addr}") == (0, want, "")
+
+
+def test_addr_from_the_environment(addr: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOKI_ADDR", addr)
+    assert vigil_logs("labels", "level") == (0, "error\ninfo\n", "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["labels", "--since=5"], 'time: missing unit in duration "5"\n'),
+        (["labels", "--from=yesterday"], '--from: cannot parse "yesterday" as RFC 3339\n'),
+        (
+            ["labels", "--to=2023-11-14T22:13:20"],
+            '--to: "2023-11-14T22:13:20" has no time zone (RFC 3339)\n',
+        ),
+    ],
+)
+def test_bad_flags_fail_before_asking(argv: list[str], error: str) -> None:
+    assert vigil_logs(*argv, "--addr=http://127.0.0.1:1") == (1, "", error)
+
+
+def test_unreachable_server() -> None:
+    code, out, err = vigil_logs("labels", f"--addr=http://127.0.0.1:{free_port()}")
+    assert (code, out) == (1, "")
+    assert err.startswith("Error: ConnectError")
+
+
+@pytest.mark.parametrize(
+    ("argv", "want"),
+    [
+        (
+            ['{job="app"}'],
+            '{job="app", level="error", service_name="app"}\n'
+            '{job="app", level="info", service_name="app"}\n',
+        ),
+        (['{job="db"}', "--since=10s"], ""),  # the db stream's last line is 20 s old
+    ],
+)
+def test_series(addr: str, argv: list[str], want: str) -> None:
+    assert vigil_logs("series", *argv, f"--addr={addr}") == (0, want, "")
+
+
+def test_server_refusal_is_shown(addr: str) -> None:
+    code, out, err = vigil_logs("series", '{job="app"', f"--addr={addr}")
+    assert (code, out) == (1, "")
+    assert err == (
+        "Error: 400 Bad Request: parse error at line 1, col 11: syntax error: "
+        "unexpected end of input, expecting '}'\n"
+    )
