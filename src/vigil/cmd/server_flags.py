@@ -39,6 +39,7 @@ class ServerOptions:
     block_cache_bytes: int = 32 * 1024 * 1024  # decoded samples of persisted blocks, LRU
     max_future_ms: int = 10 * 60 * 1000  # samples newer than now + this are refused
     wal_repair: bool = True  # a corrupt WAL is truncated at start-up rather than refused
+    logs_path: Path | None = None  # the log store's dir; None: <data_dir>/logs
     listen_address: str = "127.0.0.1:9090"
     enable_lifecycle: bool = False
     enable_admin_api: bool = False
@@ -109,6 +110,13 @@ FLAGS = (
         "refuse to start on a corrupt WAL (until `vigil tsdb repair`) instead of truncating it "
         "at the corrupt record, as Prometheus does, and logging and alerting what was dropped",
         negated=True,
+    ),
+    Flag(
+        "logs.storage.path",
+        "logs_path",
+        kinds.PATH,
+        "directory of the log store (Loki push, syslog, OTLP logs) "
+        "(default: the logs dir inside --storage.tsdb.path)",
     ),
     Flag(
         "web.listen-address",

@@ -45,6 +45,8 @@ from vigil.exporter import (
 )
 from vigil.exporter.containers import ContainerExporter, build_exporter
 from vigil.exporter.selfmetrics import self_registry
+from vigil.logs.service import LogStorage
+from vigil.logs.store import LogStoreOptions
 from vigil.model import METRIC_NAME, Labels
 from vigil.model.alert import Alert
 from vigil.model.clock import Clock, SystemClock
@@ -169,6 +171,12 @@ class Server:
                 options.data_dir, self._tsdb_options(), self.clock.now, registry=self.registry
             )
         )
+        self.logs = LogStorage(
+            options.logs_path or options.data_dir / "logs",
+            LogStoreOptions(wal_repair=options.wal_repair),
+            self.clock.now,
+            self.registry,
+        )
         self.manager = ScrapeManager(
             self.storage.appender, clock=self.clock, metrics=ScrapeMetrics(self.registry)
         )
@@ -264,6 +272,7 @@ class Server:
         services = [
             Service("query", stop=self._close_queriers),
             Service("storage", self.storage.begin, self._close_storage),
+            Service("logs", self.logs.start, self.logs.stop),
             Service("remote_write", stop=self.remote_write.stop),
             Service("scrape", stop=self.manager.stop),
         ]
@@ -486,8 +495,9 @@ class Server:
             )
 
     def not_ready(self) -> str | None:
-        """What `/-/ready` waits for: the TSDB, then the config's first application."""
-        status = self.storage.status()
+        """What `/-/ready` waits for: the TSDB and the log store, then the config's first
+        application."""
+        status = self.storage.status() or self.logs.status()
         if status is None and (self._applied is None or not self._applied.is_set()):
             return "applying the configuration"
         return status
@@ -513,7 +523,7 @@ class Server:
         status = self.storage.status()
         if status is not None:
             return f"storage: {status}"
-        writes = self.tsdb.write_health.problem()
+        writes = self.tsdb.write_health.problem() or self.logs.problem()
         if writes is not None:
             return writes
         if self.notifier.queue_length() >= self.options.notification_queue_capacity:

@@ -143,14 +143,15 @@ class DirLock:
             self._fd = -1
 
 
-def _prepare_dir(path: Path) -> None:
+def prepare_dir(path: Path, flag: str = "--storage.tsdb.path") -> None:
+    """Create the data dir if needed; DataDirError naming `flag` if it cannot be used."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except PermissionError as err:
         raise DataDirError(
             errno.EACCES,
             f"cannot create data dir {path}: permission denied on {err.filename or path} "
-            f"(running as uid {os.getuid()}); create it or pick another --storage.tsdb.path",
+            f"(running as uid {os.getuid()}); create it or pick another {flag}",
         ) from None
     except OSError as err:
         raise DataDirError(err.errno, f"cannot create data dir {path}: {err.strerror}") from None
@@ -281,7 +282,7 @@ class TSDB:
         """The fast half of `open`: create and lock the data dir (DataDirError at once); the
         returned loader's `load()` does the slow half, which a server runs in the background."""
         path = Path(path)
-        _prepare_dir(path)
+        prepare_dir(path)
         return TSDBLoader(
             path,
             options or TSDBOptions(),

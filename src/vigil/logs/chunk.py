@@ -1,0 +1,186 @@
+"""A log chunk: one stream's entries over a span of time, encoded once and shared by the
+head and blocks.
+
+Layout: header (magic, lines, and the byte length of each section), then timestamps as
+zigzag varints of their differences (ascending, so mostly 1-4 bytes each), line sizes as
+varints, the line bytes as one zstd frame (level 3), and structured metadata as its own
+zstd frame (pairs per line as varints, then every name and value ended by 0xff), absent
+when no line has any. Varints are encoded and decoded a byte position at a time over the
+whole column with numpy, never a Python step per line; the timestamps and sizes are read
+without decompressing the lines (stats, series, range checks).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import zstandard
+
+from vigil.logs._api import Entries, Lines
+from vigil.logs.lines import (
+    Metadata,
+    decode_metadata,
+    encode_metadata,
+    slice_lines,
+    slice_metadata,
+)
+from vigil.model import Labels
+
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+
+MAGIC = b"VLC1"
+ZSTD_LEVEL = 3
+_HEADER = struct.Struct("<4sIIIII")  # magic, lines, timestamp/size/line/metadata bytes
+_MAX_VARINT = 10
+
+
+class ChunkFormatError(ValueError):
+    """A chunk's bytes do not decode (a corrupt file, or not a chunk)."""
+
+
+def zigzag(values: I64) -> U64:
+    return ((values << 1) ^ (values >> 63)).view(np.uint64)
+
+
+def unzigzag(values: U64) -> I64:
+    return (values >> np.uint64(1)).view(np.int64) ^ -(values & np.uint64(1)).view(np.int64)
+
+
+def encode_varints(values: U64) -> bytes:
+    if not len(values):
+        return b""
+    widths = np.ones(len(values), dtype=np.int64)
+    for k in range(1, _MAX_VARINT):
+        widths += values >= np.uint64(1 << (7 * k))
+    ends = np.cumsum(widths)
+    starts = ends - widths
+    out = np.empty(int(ends[-1]), dtype=np.uint8)
+    for k in range(int(widths.max())):
+        at = np.flatnonzero(widths > k)
+        seven = (values[at] >> np.uint64(7 * k)) & np.uint64(0x7F)
+        more = (widths[at] > k + 1).astype(np.uint64) << np.uint64(7)
+        out[starts[at] + k] = (seven | more).astype(np.uint8)
+    return out.tobytes()
+
+
+def decode_varints(data: bytes | memoryview, count: int) -> U64:
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if not count:
+        if len(raw):
+            raise ChunkFormatError(f"{len(raw)} varint bytes for no values")
+        return np.empty(0, dtype=np.uint64)
+    ends = np.flatnonzero(raw < 0x80)
+    if len(ends) != count or ends[-1] != len(raw) - 1:
+        raise ChunkFormatError(f"{len(ends)} varints in {len(raw)} bytes, expected {count}")
+    starts = np.empty(count, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    widths = ends - starts + 1
+    if int(widths.max()) > _MAX_VARINT:
+        raise ChunkFormatError("varint longer than 10 bytes")
+    position = np.arange(len(raw), dtype=np.int64) - np.repeat(starts, widths)
+    parts = (raw & 0x7F).astype(np.uint64) << (7 * position).astype(np.uint64)
+    return np.bitwise_or.reduceat(parts, starts)
+
+
+def _decompress(frame: bytes | memoryview, what: str) -> bytes:
+    try:
+        return zstandard.ZstdDecompressor().decompress(frame)
+    except zstandard.ZstdError as err:
+        raise ChunkFormatError(f"{what} do not decompress: {err}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Encoded entries (ascending by time) with what the index keeps of them."""
+
+    mint: int
+    maxt: int
+    lines: int
+    raw_bytes: int  # line bytes before compression
+    data: bytes
+
+    @classmethod
+    def encode(cls, timestamps: I64, lines: Lines, metadata: Metadata) -> Chunk:
+        """`timestamps` must ascend."""
+        ts = encode_varints(zigzag(np.diff(timestamps, prepend=np.int64(0))))
+        sizes = encode_varints(lines.sizes().astype(np.uint64))
+        compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        body = compressor.compress(lines.data)
+        meta = b""
+        if metadata is not None and any(metadata):
+            counts, blob = encode_metadata(metadata)
+            meta = compressor.compress(encode_varints(counts.astype(np.uint64)) + blob)
+        header = _HEADER.pack(MAGIC, len(timestamps), len(ts), len(sizes), len(body), len(meta))
+        return cls(
+            int(timestamps[0]),
+            int(timestamps[-1]),
+            len(timestamps),
+            len(lines.data),
+            b"".join((header, ts, sizes, body, meta)),
+        )
+
+    def _sections(self) -> tuple[int, list[memoryview]]:
+        data = memoryview(self.data)
+        if len(data) < _HEADER.size:
+            raise ChunkFormatError(f"chunk of {len(data)} bytes has no header")
+        magic, count, *lengths = _HEADER.unpack_from(data)
+        if magic != MAGIC or _HEADER.size + sum(lengths) != len(data) or count != self.lines:
+            raise ChunkFormatError("chunk header does not match its bytes")
+        sections, at = [], _HEADER.size
+        for length in lengths:
+            sections.append(data[at : at + length])
+            at += length
+        return count, sections
+
+    def timestamps(self) -> I64:
+        count, sections = self._sections()
+        return np.cumsum(unzigzag(decode_varints(sections[0], count)))
+
+    def sizes(self) -> I64:
+        count, sections = self._sections()
+        return decode_varints(sections[1], count).view(np.int64)
+
+    def entries(self, labels: Labels) -> Entries:
+        count, (ts, sizes, body, meta) = self._sections()
+        offsets = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(decode_varints(sizes, count).view(np.int64), out=offsets[1:])
+        data = _decompress(body, "line bytes")
+        if len(data) != offsets[-1]:
+            raise ChunkFormatError(f"{len(data)} line bytes, sizes say {offsets[-1]}")
+        metadata: Metadata = None
+        if len(meta):
+            column = _decompress(meta, "metadata")
+            raw = np.frombuffer(column, dtype=np.uint8)
+            ends = np.flatnonzero(raw < 0x80)
+            if len(ends) < count:
+                raise ChunkFormatError("metadata column is short")
+            split = int(ends[count - 1]) + 1 if count else 0
+            counts = decode_varints(column[:split], count).view(np.int64)
+            try:
+                metadata = decode_metadata(counts, column[split:])
+            except (ValueError, UnicodeDecodeError) as err:
+                raise ChunkFormatError(f"metadata: {err}") from None
+        timestamps = np.cumsum(unzigzag(decode_varints(ts, count)))
+        return Entries(labels, timestamps, Lines(data, offsets), metadata)
+
+
+def slice_entries(entries: Entries, mint: int, maxt: int) -> Entries | None:
+    """The entries (ascending) in [mint, maxt], or None when there are none."""
+    ts = entries.timestamps
+    start = int(np.searchsorted(ts, mint, side="left"))
+    stop = int(np.searchsorted(ts, maxt, side="right"))
+    if start >= stop:
+        return None
+    if start == 0 and stop == len(ts):
+        return entries
+    return Entries(
+        entries.labels,
+        ts[start:stop],
+        slice_lines(entries.lines, start, stop),
+        slice_metadata(entries.metadata, start, stop),
+    )

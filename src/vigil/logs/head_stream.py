@@ -1,0 +1,101 @@
+"""One stream in the head: its cut chunks and the open chunk it is filling (the pieces of
+each push, kept as pushed until the chunk is cut: sorted and encoded once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vigil.logs._api import Entries
+from vigil.logs.chunk import I64, Chunk
+from vigil.logs.stream_read import sort_entries
+from vigil.logs.wal import Piece
+from vigil.model import Labels
+
+MIN_TIME = -(2**63)
+MAX_TIME = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class OpenChunk:
+    """A snapshot of a stream's open chunk: immutable, read without the head's lock."""
+
+    pieces: tuple[Piece, ...]
+    mint: int
+    maxt: int
+    lines: int
+    raw_bytes: int
+
+    def _sorted(self, labels: Labels) -> Entries:
+        return sort_entries(
+            [Entries(labels, p.timestamps, p.lines, p.metadata) for p in self.pieces]
+        )
+
+    def timestamps(self) -> I64:
+        ts = np.concatenate([p.timestamps for p in self.pieces])
+        return np.sort(ts, kind="stable")
+
+    def sizes(self) -> I64:
+        ts = np.concatenate([p.timestamps for p in self.pieces])
+        sizes = np.concatenate([p.lines.sizes() for p in self.pieces])
+        return sizes[np.argsort(ts, kind="stable")]
+
+    def entries(self, labels: Labels) -> Entries:
+        return self._sorted(labels)
+
+    def encode(self) -> Chunk:
+        sorted_ = self._sorted(Labels())
+        return Chunk.encode(sorted_.timestamps, sorted_.lines, sorted_.metadata)
+
+
+@dataclass(slots=True)
+class HeadStream:
+    ref: int
+    labels: Labels
+    chunks: list[Chunk] = field(default_factory=list)
+    pieces: list[Piece] = field(default_factory=list)
+    open_mint: int = MAX_TIME
+    open_maxt: int = MIN_TIME
+    open_lines: int = 0
+    open_bytes: int = 0
+    max_t: int = MIN_TIME  # the newest entry ever accepted (the out-of-order window's end)
+
+    def add(self, piece: Piece, target_bytes: int, max_span: int) -> int:
+        """Append a push's entries; returns how many chunks that cut: before the piece if it
+        would stretch the open chunk past `max_span`, after it once it holds `target_bytes`."""
+        lo, hi = int(piece.timestamps.min()), int(piece.timestamps.max())
+        cut = 0
+        if self.pieces and max(hi, self.open_maxt) - min(lo, self.open_mint) > max_span:
+            cut += self.cut() is not None
+        self.pieces.append(piece)
+        self.open_mint, self.open_maxt = min(self.open_mint, lo), max(self.open_maxt, hi)
+        self.open_lines += len(piece)
+        self.open_bytes += len(piece.lines.data)
+        self.max_t = max(self.max_t, hi)
+        if self.open_bytes >= target_bytes:
+            cut += self.cut() is not None
+        return cut
+
+    def open_chunk(self) -> OpenChunk | None:
+        if not self.pieces:
+            return None
+        return OpenChunk(
+            tuple(self.pieces), self.open_mint, self.open_maxt, self.open_lines, self.open_bytes
+        )
+
+    def cut(self) -> Chunk | None:
+        """Encode the open chunk and start a new one."""
+        open_chunk = self.open_chunk()
+        if open_chunk is None:
+            return None
+        chunk = open_chunk.encode()
+        self.chunks.append(chunk)
+        self.pieces = []
+        self.open_mint, self.open_maxt, self.open_lines, self.open_bytes = MAX_TIME, MIN_TIME, 0, 0
+        return chunk
+
+    def readable(self) -> list[Chunk | OpenChunk]:
+        """What a querier reads, in the order it was written."""
+        open_chunk = self.open_chunk()
+        return [*self.chunks, *([open_chunk] if open_chunk is not None else [])]

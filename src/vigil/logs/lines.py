@@ -1,0 +1,102 @@
+"""Whole-column operations on `Lines` (concatenate, slice, reorder) and on per-line
+structured metadata, in numpy and bytes calls: no Python step per line of text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.logs._api import Lines
+from vigil.model import Labels
+
+I64 = npt.NDArray[np.int64]
+Metadata = tuple[Labels, ...] | None
+
+NO_LABELS = Labels()
+EMPTY_LINES = Lines(b"", np.zeros(1, dtype=np.int64))
+
+
+def concat_lines(parts: Sequence[Lines]) -> Lines:
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return EMPTY_LINES
+    bases = np.cumsum([0] + [len(p.data) for p in parts[:-1]], dtype=np.int64)
+    offsets = np.concatenate(
+        [p.offsets[:-1] + base for p, base in zip(parts, bases.tolist(), strict=True)]
+        + [np.array([bases[-1] + len(parts[-1].data)], dtype=np.int64)]
+    )
+    return Lines(b"".join(p.data for p in parts), offsets)
+
+
+def slice_lines(lines: Lines, start: int, stop: int) -> Lines:
+    """Lines [start, stop) as a column of their own."""
+    if start == 0 and stop == len(lines):
+        return lines
+    begin, end = int(lines.offsets[start]), int(lines.offsets[stop])
+    return Lines(lines.data[begin:end], lines.offsets[start : stop + 1] - begin)
+
+
+def gather_lines(lines: Lines, indices: I64) -> Lines:
+    """The lines at `indices`, in that order, gathered as one fancy index over the bytes."""
+    sizes = lines.sizes()[indices]
+    offsets = np.zeros(len(indices) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    total = int(offsets[-1])
+    if not total:
+        return Lines(b"", offsets)
+    shift = np.repeat(lines.offsets[indices] - offsets[:-1], sizes)
+    raw = np.frombuffer(lines.data, dtype=np.uint8)
+    return Lines(raw[np.arange(total, dtype=np.int64) + shift].tobytes(), offsets)
+
+
+def concat_metadata(parts: Sequence[Metadata], sizes: Sequence[int]) -> Metadata:
+    """Metadata of concatenated batches: None when no batch has any."""
+    if all(m is None for m in parts):
+        return None
+    out: list[Labels] = []
+    for meta, size in zip(parts, sizes, strict=True):
+        out.extend(meta if meta is not None else (NO_LABELS,) * size)
+    return tuple(out)
+
+
+def take_metadata(meta: Metadata, indices: I64) -> Metadata:
+    if meta is None:
+        return None
+    taken = tuple(meta[i] for i in indices.tolist())
+    return taken if any(taken) else None
+
+
+def slice_metadata(meta: Metadata, start: int, stop: int) -> Metadata:
+    if meta is None:
+        return None
+    taken = meta[start:stop]
+    return taken if any(taken) else None
+
+
+def encode_metadata(meta: Sequence[Labels]) -> tuple[I64, bytes]:
+    """Pairs per line, and every name and value ended by 0xff (a byte UTF-8 never uses)."""
+    counts = np.fromiter((len(m) for m in meta), dtype=np.int64, count=len(meta))
+    strings = [s for m in meta for pair in m for s in pair]
+    if not strings:
+        return counts, b""
+    return counts, b"\xff".join(s.encode() for s in strings) + b"\xff"
+
+
+def decode_metadata(counts: I64, blob: bytes | memoryview) -> tuple[Labels, ...]:
+    """Inverse of `encode_metadata`; ValueError if the blob does not hold what counts say."""
+    raw = bytes(blob)
+    strings = raw[:-1].split(b"\xff") if raw else []
+    total = int(counts.sum())
+    if len(strings) != 2 * total or (raw and raw[-1] != 0xFF):
+        raise ValueError(f"metadata holds {len(strings)} strings for {total} pairs")
+    text = [s.decode() for s in strings]
+    pairs = list(zip(text[0::2], text[1::2], strict=True))
+    out: list[Labels] = []
+    end = 0
+    for count in counts.tolist():
+        begin, end = end, end + count
+        out.append(Labels(pairs[begin:end]) if count else NO_LABELS)
+    return tuple(out)

@@ -1,0 +1,65 @@
+"""The store's `LogQuerier`: the chunks of each matching stream, from every source (blocks,
+then the head) that holds some, read as one stream per label set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+from vigil.logs._api import Entries, IndexStats, SelectHints
+from vigil.logs.stream_read import ReadableChunk, StatsTally, batches, has_entries
+from vigil.model import Labels, Matcher
+
+ChunkSource = Callable[[Sequence[Matcher]], list[tuple[Labels, list[ReadableChunk]]]]
+"""Matching streams with their chunks, from one part of the store."""
+
+
+class LogStoreQuerier:
+    def __init__(
+        self,
+        sources: Sequence[ChunkSource],
+        mint: int,
+        maxt: int,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._sources = sources
+        self._mint, self._maxt = mint, maxt
+        self._on_close = on_close
+
+    def _streams(self, matchers: Sequence[Matcher]) -> list[tuple[Labels, list[ReadableChunk]]]:
+        merged: dict[Labels, list[ReadableChunk]] = {}
+        for source in self._sources:
+            for labels, chunks in source(matchers):
+                merged.setdefault(labels, []).extend(chunks)
+        return sorted(merged.items(), key=lambda item: item[0])
+
+    def select(
+        self, matchers: Sequence[Matcher], hints: SelectHints | None = None
+    ) -> Iterator[Entries]:
+        backward = hints is not None and hints.backward
+        streams = self._streams(matchers)
+        for labels, chunks in streams:
+            yield from batches(labels, chunks, self._mint, self._maxt, backward)
+
+    def series(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        return [
+            labels
+            for labels, chunks in self._streams(matchers)
+            if has_entries(chunks, self._mint, self._maxt)
+        ]
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({name for labels in self.series(matchers) for name in labels.names()})
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({labels.get(name) for labels in self.series(matchers)} - {""})
+
+    def stats(self, matchers: Sequence[Matcher]) -> IndexStats:
+        tally = StatsTally()
+        for _, chunks in self._streams(matchers):
+            tally.add(chunks, self._mint, self._maxt)
+        return tally.result()
+
+    def close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()

@@ -1,0 +1,151 @@
+"""The disk log store: a WAL-backed head behind `LogAppender` and `LogQueryable`.
+
+Layout of its dir: `lock` and `wal/` (the generic WAL of `tsdb.wlog` with the log store's
+record types). A push returns once its record is written (fsync policy as the TSDB's:
+"batch" fsyncs within `wal_fsync_interval_s`, "always" before returning).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from vigil.logs._api import Entries, LogQuerier, PushResult
+from vigil.logs.head import Head, HeadOptions
+from vigil.logs.querier import LogStoreQuerier
+from vigil.logs.wal import LogReplaySinks, replay
+from vigil.model import Labels
+from vigil.tsdb.db import DirLock, prepare_dir
+from vigil.tsdb.wlog import WAL, FsyncPolicy, WALMetrics, remove_stale_temp_dirs
+from vigil.tsdb.write_health import WriteHealth
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+"""Wall-clock seconds since the epoch; tests pass a fake one."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogStoreOptions:
+    head: HeadOptions = field(default_factory=HeadOptions)
+    wal_segment_size: int = 64 * 1024 * 1024
+    wal_fsync: FsyncPolicy = "batch"
+    wal_fsync_interval_s: float = 1.0
+    wal_repair: bool = True
+
+
+class LogStore:
+    """Open with `LogStore.open`; close to release the dir."""
+
+    def __init__(
+        self,
+        path: Path,
+        options: LogStoreOptions,
+        clock: Clock,
+        head: Head,
+        wal: WAL,
+        lock: DirLock,
+        write_health: WriteHealth,
+    ) -> None:
+        self.path = path
+        self.options = options
+        self.head = head
+        self.wal = wal
+        self.write_health = write_health
+        self._clock = clock
+        self._lock = lock
+        self._closing = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if options.wal_fsync == "batch" and options.wal_fsync_interval_s > 0:
+            self._flusher = threading.Thread(
+                target=self._flush_wal, name="vigil-logs-wal-fsync", daemon=True
+            )
+            self._flusher.start()
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | str,
+        options: LogStoreOptions | None = None,
+        clock: Clock = time.time,
+        registry: CollectorRegistry | None = None,
+    ) -> LogStore:
+        """Lock the dir and replay the WAL into a new head (a torn tail is dropped, other
+        corruption repaired as the TSDB's, unless `wal_repair` is off)."""
+        path = Path(path)
+        options = options or LogStoreOptions()
+        prepare_dir(path, "--logs.storage.path")
+        lock = DirLock(path / "lock")
+        try:
+            head = Head(options.head)
+            wal_dir = path / "wal"
+            remove_stale_temp_dirs(wal_dir)
+            sinks = LogReplaySinks(head.replay_streams, head.replay_entries, head.replay_chunk)
+            stats = replay(wal_dir, sinks, None, options.wal_repair)
+            health = WriteHealth(clock)
+            wal = WAL(
+                wal_dir,
+                options.wal_segment_size,
+                options.wal_fsync,
+                WALMetrics(CollectorRegistry()),
+                sync_interval_s=options.wal_fsync_interval_s,
+                health=health,
+            )
+        except BaseException:
+            lock.release()
+            raise
+        head.wal = wal
+        log.info(
+            "replayed log WAL %s in %.3fs: checkpoint %s, %d segments, %d records, %d streams",
+            wal_dir,
+            stats.seconds,
+            stats.checkpoint,
+            stats.segments,
+            stats.records,
+            head.num_streams,
+        )
+        return cls(path, options, clock, head, wal, lock, health)
+
+    # ----- the two seams -----
+
+    def push(self, streams: Sequence[Entries]) -> PushResult:
+        groups: dict[Labels, list[Entries]] = {}
+        for batch in streams:
+            if len(batch):
+                groups.setdefault(batch.labels, []).append(batch)
+        stored, token = self.head.append(groups)
+        if token:
+            self.wal.wait_durable(token)
+        return PushResult(stored.lines, stored.bytes, stored.discarded)
+
+    def querier(self, mint_ns: int, maxt_ns: int) -> LogQuerier:
+        return LogStoreQuerier([self.head.select], mint_ns, maxt_ns)
+
+    # ----- lifecycle -----
+
+    def _flush_wal(self) -> None:
+        """The "batch" policy's timer (a failing fsync is retried; the WAL logs and counts)."""
+        while not self._closing.wait(self.options.wal_fsync_interval_s / 10):
+            try:
+                self.wal.sync_if_due()
+            except OSError as err:
+                log.error("fsync of log WAL segment in %s failed: %s", self.wal.directory, err)
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        self.wal.close()
+        self._lock.release()
+
+    def __enter__(self) -> LogStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,135 @@
+"""Reading one stream's chunks (head, open or in blocks) over a time range: batches in time
+order, chunks whose times overlap (out-of-order writes) merged into one batch, and counts
+that only decode timestamps and sizes, never the line bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from vigil.logs._api import Entries, IndexStats
+from vigil.logs.chunk import I64, slice_entries
+from vigil.logs.lines import concat_lines, concat_metadata, gather_lines, take_metadata
+from vigil.model import Labels
+
+
+class ReadableChunk(Protocol):
+    """A chunk as the querier sees it: its index entry, its columns on demand."""
+
+    @property
+    def mint(self) -> int: ...
+
+    @property
+    def maxt(self) -> int: ...
+
+    @property
+    def lines(self) -> int: ...
+
+    @property
+    def raw_bytes(self) -> int: ...
+
+    def timestamps(self) -> I64:
+        """Ascending."""
+        ...
+
+    def sizes(self) -> I64:
+        """Line sizes, in the order of `timestamps()`."""
+        ...
+
+    def entries(self, labels: Labels) -> Entries: ...
+
+
+def sort_entries(parts: Sequence[Entries]) -> Entries:
+    """Entries of one stream as one batch sorted by time, equal times in the parts' order."""
+    if len(parts) == 1 and _ascending(parts[0].timestamps):
+        return parts[0]
+    ts = np.concatenate([p.timestamps for p in parts])
+    lines = concat_lines([p.lines for p in parts])
+    meta = concat_metadata([p.metadata for p in parts], [len(p) for p in parts])
+    if _ascending(ts):
+        return Entries(parts[0].labels, ts, lines, meta if meta and any(meta) else None)
+    order = np.argsort(ts, kind="stable")
+    return Entries(
+        parts[0].labels, ts[order], gather_lines(lines, order), take_metadata(meta, order)
+    )
+
+
+def _ascending(ts: I64) -> bool:
+    return bool(len(ts) < 2 or (ts[1:] >= ts[:-1]).all())
+
+
+def _overlapping(chunks: Sequence[ReadableChunk], mint: int, maxt: int) -> list[ReadableChunk]:
+    return [c for c in chunks if c.mint <= maxt and c.maxt >= mint]
+
+
+def _groups(chunks: Sequence[ReadableChunk]) -> list[list[ReadableChunk]]:
+    """Runs of chunks whose time ranges overlap, ascending; each run in its given order."""
+    order = sorted(range(len(chunks)), key=lambda i: chunks[i].mint)
+    runs: list[list[int]] = []
+    reach = 0
+    for i in order:
+        if runs and chunks[i].mint <= reach:
+            runs[-1].append(i)
+            reach = max(reach, chunks[i].maxt)
+        else:
+            runs.append([i])
+            reach = chunks[i].maxt
+    return [[chunks[i] for i in sorted(run)] for run in runs]
+
+
+def batches(
+    labels: Labels, chunks: Sequence[ReadableChunk], mint: int, maxt: int, backward: bool
+) -> Iterator[Entries]:
+    """The stream's entries in [mint, maxt], a run of overlapping chunks per batch, decoded
+    as each batch is pulled; newest batch first when `backward`."""
+    runs = _groups(_overlapping(chunks, mint, maxt))
+    for run in reversed(runs) if backward else runs:
+        merged = sort_entries([chunk.entries(labels) for chunk in run])
+        found = slice_entries(merged, mint, maxt)
+        if found is not None:
+            yield found
+
+
+def _inside(chunk: ReadableChunk, mint: int, maxt: int) -> bool:
+    return mint <= chunk.mint and chunk.maxt <= maxt
+
+
+def has_entries(chunks: Sequence[ReadableChunk], mint: int, maxt: int) -> bool:
+    for chunk in _overlapping(chunks, mint, maxt):
+        if _inside(chunk, mint, maxt):
+            return True
+        ts = chunk.timestamps()
+        if int(np.searchsorted(ts, maxt, side="right")) > int(np.searchsorted(ts, mint)):
+            return True
+    return False
+
+
+@dataclass(slots=True)
+class StatsTally:
+    streams: int = 0
+    chunks: int = 0
+    entries: int = 0
+    bytes: int = 0
+
+    def add(self, chunks: Sequence[ReadableChunk], mint: int, maxt: int) -> None:
+        """Count one stream's chunks' entries in range (boundary chunks by their timestamps)."""
+        counted = self.chunks
+        for chunk in _overlapping(chunks, mint, maxt):
+            if _inside(chunk, mint, maxt):
+                lines, size = chunk.lines, chunk.raw_bytes
+            else:
+                ts = chunk.timestamps()
+                start = int(np.searchsorted(ts, mint))
+                stop = int(np.searchsorted(ts, maxt, side="right"))
+                lines, size = stop - start, int(chunk.sizes()[start:stop].sum())
+            if lines > 0:
+                self.chunks += 1
+                self.entries += lines
+                self.bytes += size
+        self.streams += self.chunks > counted
+
+    def result(self) -> IndexStats:
+        return IndexStats(self.streams, self.chunks, self.entries, self.bytes)

@@ -1,0 +1,110 @@
+"""Chunk and WAL record encodings: what goes in comes out, whole columns at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vigil.logs import Lines
+from vigil.logs.chunk import (
+    Chunk,
+    ChunkFormatError,
+    decode_varints,
+    encode_varints,
+    unzigzag,
+    zigzag,
+)
+from vigil.logs.lines import gather_lines
+from vigil.logs.wal import (
+    Piece,
+    decode_chunk,
+    decode_entries,
+    decode_streams,
+    encode_chunk,
+    encode_entries,
+    encode_streams,
+)
+from vigil.model import Labels
+
+TRACE = Labels.from_dict({"trace_id": "4bf92f3577b34da6", "user": "ünï"})
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [0],
+        [1, -1, 127, 128, -129, 2**62, -(2**63), 2**63 - 1],
+        list(range(-1000, 1000, 7)),
+    ],
+)
+def test_zigzag_varints_round_trip(values: list[int]) -> None:
+    array = np.array(values, dtype=np.int64)
+    encoded = encode_varints(zigzag(array))
+    assert unzigzag(decode_varints(encoded, len(values))).tolist() == values
+
+
+@pytest.mark.parametrize(
+    ("data", "count"),
+    [(b"\x80", 1), (b"\x01\x01", 1), (b"\x01", 2), (b"\xff" * 10 + b"\x01", 1)],
+)
+def test_varints_that_do_not_hold_count_values_are_refused(data: bytes, count: int) -> None:
+    with pytest.raises(ChunkFormatError):
+        decode_varints(data, count)
+
+
+@pytest.mark.parametrize(
+    ("lines", "metadata"),
+    [
+        (["one line"], None),
+        (["", "empty before", "ünïcode ✓", "x" * 70_000], None),
+        (["a", "b", "c"], (Labels(), TRACE, Labels())),
+    ],
+)
+def test_chunk_round_trips_entries(lines: list[str], metadata: tuple[Labels, ...] | None) -> None:
+    ts = np.cumsum(np.arange(len(lines), dtype=np.int64) * 1_000_003) + 1_700_000_000 * 10**9
+    column = Lines.of(lines)
+    chunk = Chunk.encode(ts, column, metadata)
+    got = chunk.entries(TRACE)
+    assert (
+        got.timestamps.tolist(),
+        list(got.lines),
+        got.metadata,
+        chunk.timestamps().tolist(),
+        chunk.sizes().tolist(),
+        (chunk.mint, chunk.maxt, chunk.lines, chunk.raw_bytes),
+    ) == (
+        ts.tolist(),
+        [s.encode() for s in lines],
+        metadata,
+        ts.tolist(),
+        column.sizes().tolist(),
+        (int(ts[0]), int(ts[-1]), len(lines), len(column.data)),
+    )
+
+
+def test_lines_are_gathered_in_any_order() -> None:
+    lines = Lines.of(["zero", "", "two", "three"])
+    got = gather_lines(lines, np.array([3, 1, 0, 3], dtype=np.int64))
+    assert list(got) == [b"three", b"", b"zero", b"three"]
+
+
+def test_wal_records_round_trip() -> None:
+    streams = [(0, Labels.from_dict({"job": "app"})), (7, Labels.from_dict({"a": "1", "b": ""}))]
+    assert decode_streams(encode_streams(streams)) == streams
+    pieces = [
+        (0, Piece(np.array([5, 3], dtype=np.int64), Lines.of(["b", "a"]), None)),
+        (7, Piece(np.array([9], dtype=np.int64), Lines.of(["ü"]), (TRACE,))),
+    ]
+    got = decode_entries(encode_entries(pieces))
+    assert [(r, p.timestamps.tolist(), list(p.lines), p.metadata) for r, p in got] == [
+        (r, p.timestamps.tolist(), list(p.lines), p.metadata) for r, p in pieces
+    ]
+    chunk = Chunk.encode(np.array([1, 2], dtype=np.int64), Lines.of(["x", "y"]), None)
+    assert decode_chunk(encode_chunk(7, chunk)) == (7, chunk)
+
+
+def test_entries_record_that_does_not_add_up_is_corrupt() -> None:
+    record = encode_entries([(0, Piece(np.array([1], dtype=np.int64), Lines.of(["x"]), None))])
+    with pytest.raises(ValueError, match="line bytes"):
+        decode_entries(record + b"extra")

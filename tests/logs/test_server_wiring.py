@@ -1,0 +1,47 @@
+"""The server opens the log store where the flags say, serves it once open, and closes it
+on stop (the store's lock is free again)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from starlette.testclient import TestClient
+
+from vigil.cmd import build_parser
+from vigil.cmd.server_flags import options
+from vigil.cmd.server_process import Server
+from vigil.logs import Entries, Lines, PushResult
+from vigil.logs.store import LogStore
+from vigil.model import Labels
+from vigil.tsdb import StorageNotReady
+
+
+@pytest.mark.parametrize(
+    ("flags", "where"),
+    [
+        ([], "data/logs"),
+        (["--logs.storage.path=elsewhere/logs"], "elsewhere/logs"),
+    ],
+)
+def test_logs_live_where_the_flags_say_and_close_with_the_server(
+    tmp_path: Path, flags: list[str], where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(
+        ["server", "--storage.tsdb.path=data", "--agent.disable", *flags]
+    )
+    server = Server(options(args))
+    push = [
+        Entries(Labels.from_dict({"job": "app"}), np.array([1], dtype=np.int64), Lines.of(["hi"]))
+    ]
+    with pytest.raises(StorageNotReady):
+        server.logs.push(push)
+    with TestClient(server.app()) as client:
+        assert client.get("/-/healthy").status_code == 200
+        assert server.logs.push(push) == PushResult(1, 2)
+        shown = client.get("/api/v1/status/flags").json()["data"]["logs.storage.path"]
+        assert shown == ("" if not flags else where)
+    with LogStore.open(tmp_path / where) as store:
+        assert [list(e.lines) for e in store.querier(0, 10).select([])] == [[b"hi"]]
