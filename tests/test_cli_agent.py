@@ -69,3 +69,42 @@ def test_unknown_collector_flag_is_rejected(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["agent", "--collector.nosuch"])
     assert "unrecognized arguments: --collector.nosuch" in capsys.readouterr().err
+
+
+def test_log_shipping_flags() -> None:
+    """No push URL, no shipping; with one, the edge stages in the order given, level last."""
+    assert options().logs is None
+    got = options(
+        "--logs.push-url=http://vigil:9090/loki/api/v1/push",
+        "--logs.files=/var/log/app/*.log",
+        "--logs.docker-containers=",
+        "--logs.drop=elb:user_agent=ELB-HealthChecker/",
+        "--logs.extract=appointmentId,userId",
+        "--logs.client-ip-field=x_forwarded_for",
+        "--logs.trusted-proxies=10.0.0.0/8",
+    ).logs
+    assert got is not None
+    assert (got.push_url, got.collection.files, got.collection.docker_containers) == (
+        "http://vigil:9090/loki/api/v1/push",
+        ("/var/log/app/*.log",),
+        None,
+    )
+    assert [(type(s).__name__, s.name) for s in got.collection.stages] == [
+        ("Drop", "elb"),
+        ("Extract", "extract"),
+        ("ClientIP", "client_ip"),
+        ("Level", "level"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--logs.drop=noname", "want NAME=REGEX or NAME:FIELD=REGEX"),
+        ("--logs.drop=bad=(", "missing closing )"),
+    ],
+)
+def test_bad_log_flags_say_why(flag: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        options("--logs.push-url=http://x/loki/api/v1/push", flag)
+    assert message in capsys.readouterr().err

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from vigil.cmd.serving import add_web_config_flag, serve, web_config
 
 if TYPE_CHECKING:
-    from vigil.cmd.agent_app import AgentOptions
+    from vigil.cmd.agent_app import AgentOptions, LogShipping
     from vigil.exporter.containers import ContainerOptions
+    from vigil.exporter.logs.stages import Drop
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_web_config_flag(parser)
     _add_collector_flags(parser)
     add_container_flags(parser)
+    add_log_flags(parser)
     parser.set_defaults(run_command=run)
 
 
@@ -165,6 +167,141 @@ def agent_options(args: argparse.Namespace) -> AgentOptions:
         frozenset(enabled),
         exporter,
         containers=container_options(args),
+        logs=log_shipping(args),
+    )
+
+
+def _drop_rule(spec: str) -> Drop:
+    """`NAME=REGEX` drops lines matching REGEX; `NAME:FIELD=REGEX` drops lines whose JSON or
+    logfmt FIELD matches it."""
+    from vigil.exporter.logs.stages import Drop
+    from vigil.model.regex import RegexError
+
+    head, eq, expression = spec.partition("=")
+    name, _, field = head.partition(":")
+    if not eq or not name:
+        raise argparse.ArgumentTypeError(f"{spec!r}: want NAME=REGEX or NAME:FIELD=REGEX")
+    try:
+        return Drop(name, expression, source=field)
+    except RegexError as err:
+        raise argparse.ArgumentTypeError(f"{spec!r}: {err}") from None
+
+
+def add_log_flags(parser: argparse.ArgumentParser) -> None:
+    """Log shipping: container logs and files, pushed to a Loki-push URL (Promtail's job)."""
+    parser.add_argument(
+        "--logs.push-url",
+        dest="logs_push_url",
+        default="",
+        metavar="URL",
+        help="Loki push URL to ship logs to, e.g. http://vigil:9090/loki/api/v1/push "
+        "(default: no log shipping)",
+    )
+    parser.add_argument(
+        "--logs.docker-containers",
+        dest="logs_docker_containers",
+        default="/var/lib/docker/containers",
+        help="Docker's containers directory, whose json-file logs are shipped; empty for "
+        "none (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--logs.files",
+        dest="logs_files",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="ship files matching GLOB, e.g. '/var/log/app/*.log' (repeatable)",
+    )
+    parser.add_argument(
+        "--logs.positions-file",
+        dest="logs_positions_file",
+        default="data/agent-log-positions.json",
+        help="where shipped positions are kept across restarts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--logs.drop",
+        dest="logs_drop",
+        action="append",
+        default=[],
+        type=_drop_rule,
+        metavar="NAME[:FIELD]=REGEX",
+        help="drop lines (or lines whose JSON/logfmt FIELD) matching REGEX, counted in "
+        "vigil_logs_dropped_total{rule=NAME} (repeatable)",
+    )
+    parser.add_argument(
+        "--logs.extract",
+        dest="logs_extract",
+        default="",
+        metavar="FIELD,...",
+        help="JSON/logfmt fields copied into structured metadata (default: none)",
+    )
+    parser.add_argument(
+        "--logs.client-ip-field",
+        dest="logs_client_ip_field",
+        default="",
+        metavar="FIELD",
+        help="JSON/logfmt field holding X-Forwarded-For; sets metadata client_ip to its "
+        "right-most address that is not a trusted proxy (default: off)",
+    )
+    parser.add_argument(
+        "--logs.trusted-proxies",
+        dest="logs_trusted_proxies",
+        default="",
+        metavar="CIDR,...",
+        help="proxies whose X-Forwarded-For hops are trusted (default: Tomcat's "
+        "internalProxies: private, loopback and link-local networks)",
+    )
+    parser.add_argument(
+        "--logs.multiline.start",
+        dest="logs_multiline_start",
+        default="",
+        metavar="REGEX",
+        help="a line matching REGEX starts an entry, any other continues it (default: "
+        "JVM stack trace lines continue the entry before them)",
+    )
+
+
+def log_shipping(args: argparse.Namespace) -> LogShipping | None:
+    """None without `--logs.push-url`."""
+    from pathlib import Path
+
+    from vigil.cmd.agent_app import LogShipping
+    from vigil.exporter.logs import ClientIP, Extract, Level, LogCollectionOptions, MultilineRule
+    from vigil.exporter.logs.stages import TOMCAT_INTERNAL_PROXIES, Stage
+    from vigil.model.regex import Anchor, Regex, RegexError
+
+    if not args.logs_push_url:
+        return None
+    stages: list[Stage] = [*args.logs_drop]
+    if args.logs_extract:
+        stages.append(Extract(fields=tuple(f.strip() for f in args.logs_extract.split(","))))
+    if args.logs_client_ip_field:
+        trusted = tuple(c.strip() for c in args.logs_trusted_proxies.split(",") if c.strip())
+        try:
+            stages.append(ClientIP(args.logs_client_ip_field, trusted or TOMCAT_INTERNAL_PROXIES))
+        except ValueError as err:
+            raise SystemExit(f"vigil agent: --logs.trusted-proxies: {err}") from None
+    stages.append(Level())
+    if args.logs_multiline_start:
+        try:
+            Regex(args.logs_multiline_start, Anchor.SEARCH)
+        except RegexError as err:
+            raise SystemExit(f"vigil agent: --logs.multiline.start: {err}") from None
+    multiline = (
+        MultilineRule(continuation="", start=args.logs_multiline_start)
+        if args.logs_multiline_start
+        else MultilineRule()
+    )
+    containers = args.logs_docker_containers
+    return LogShipping(
+        args.logs_push_url,
+        LogCollectionOptions(
+            docker_containers=Path(containers) if containers else None,
+            files=tuple(args.logs_files),
+            positions_file=Path(args.logs_positions_file),
+            stages=tuple(stages),
+            multiline=multiline,
+        ),
     )
 
 

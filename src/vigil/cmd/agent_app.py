@@ -23,6 +23,7 @@ from vigil.exporter import (
     build_host_collectors,
 )
 from vigil.exporter.containers import ContainerOptions, build_exporter
+from vigil.exporter.logs import LogCollectionOptions, LogCollector, LokiPusher
 from vigil.exporter.selfmetrics import self_registry
 from vigil.web.metrics import metrics_endpoint
 
@@ -34,12 +35,19 @@ _INDEX = """<!DOCTYPE html>
 
 
 @dataclass(frozen=True, slots=True)
+class LogShipping:
+    push_url: str
+    collection: LogCollectionOptions
+
+
+@dataclass(frozen=True, slots=True)
 class AgentOptions:
     listen_address: str = ":9100"
     telemetry_path: str = "/metrics"
     collectors: frozenset[str] = DEFAULT_ENABLED  # node_exporter's collector names
     exporter: ExporterOptions = field(default_factory=ExporterOptions)
     containers: ContainerOptions | None = None  # None: no container/OOM-kill collectors
+    logs: LogShipping | None = None  # None: no log shipping
 
 
 def agent_collectors(
@@ -61,15 +69,27 @@ def build_app(
     if containers is not None:
         extra_collectors = [*containers.collectors, *extra_collectors]
     scrape = ScrapeCollector(agent_collectors(options, extra_collectors, clock), timer)
+    logs = None
+    if options.logs is not None:
+        positions = options.logs.collection.positions_file
+        if positions is not None:
+            positions.parent.mkdir(parents=True, exist_ok=True)
+        logs = LogCollector(
+            options.logs.collection, LokiPusher(options.logs.push_url), registry, clock
+        )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # the container watchers (Docker events, kernel log) follow the server's life
         if containers is not None:
             containers.start()
+        if logs is not None:
+            logs.start()
         try:
             yield
         finally:
+            if logs is not None:
+                logs.stop()
             if containers is not None:
                 containers.stop()
 

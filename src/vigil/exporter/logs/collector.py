@@ -1,0 +1,216 @@
+"""`vigil agent`'s log collection: follow Docker's container logs and files by glob, process
+at the edge, ship to a Loki-push endpoint, and commit positions only after a push succeeds
+(at least once: a restart, a failed push or `kill -9` repeats lines rather than lose them).
+
+Each `tick` is one round (the agent's thread runs one per interval; tests call it with a
+clock they drive): discover files, read what was appended (bounded), push it as one batch,
+commit. While the far end fails, nothing more is read (memory stays bounded: the backlog is
+the files themselves) and rounds back off up to `max_backoff_s`.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from vigil.exporter.logs.entry import LogEntry
+from vigil.exporter.logs.multiline import MultilineRule
+from vigil.exporter.logs.positions import Positions
+from vigil.exporter.logs.push import Outcome, PushResult
+from vigil.exporter.logs.sources import (
+    FollowedFile,
+    docker_labels,
+    docker_logs,
+    file_labels,
+    glob_files,
+)
+from vigil.exporter.logs.stages import Level, Stage, run_pipeline
+
+log = logging.getLogger(__name__)
+
+DOCKER_CONTAINERS = Path("/var/lib/docker/containers")
+
+
+class Sink(Protocol):
+    def push(self, entries: Sequence[LogEntry]) -> PushResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogCollectionOptions:
+    docker_containers: Path | None = DOCKER_CONTAINERS  # None: no container logs
+    files: tuple[str, ...] = ()  # globs
+    positions_file: Path | None = None
+    host: str = field(default_factory=socket.gethostname)
+    stages: tuple[Stage, ...] = (Level(),)
+    multiline: MultilineRule = field(default_factory=MultilineRule)
+    batch_bytes: int = 1 << 20
+    interval_s: float = 1.0
+    max_backoff_s: float = 30.0
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.shipped = Counter(
+            "vigil_logs_shipped_entries", "Log entries the far end accepted.", registry=registry
+        )
+        self.shipped_bytes = Counter(
+            "vigil_logs_shipped_bytes",
+            "Bytes of log lines the far end accepted.",
+            registry=registry,
+        )
+        self.dropped = Counter(
+            "vigil_logs_dropped",
+            "Log entries dropped at the edge, by the rule that dropped them.",
+            ["rule"],
+            registry=registry,
+        )
+        self.failures = Counter(
+            "vigil_logs_push_failures",
+            "Failed log pushes: `retry` ones are sent again, `rejected` ones are dropped.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "vigil_logs_rejected_entries",
+            "Log entries the far end refused for good (a 4xx answer).",
+            registry=registry,
+        )
+        self.undecodable = Counter(
+            "vigil_logs_undecodable_lines",
+            "Lines of Docker json-file logs that were not json-file records.",
+            registry=registry,
+        )
+        self.files = Gauge("vigil_logs_files", "Log files followed.", registry=registry)
+
+
+class LogCollector:
+    def __init__(
+        self,
+        options: LogCollectionOptions,
+        sink: Sink,
+        registry: CollectorRegistry,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._options = options
+        self._sink = sink
+        self._clock = clock
+        self._metrics = _Metrics(registry)
+        self._positions = Positions(options.positions_file)
+        self._files: dict[str, FollowedFile] = {}
+        self._backoff = 0.0
+        self._next_attempt = 0.0
+        self.last_error = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- one round ---------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self._clock()
+        if now < self._next_attempt:
+            return
+        self._discover()
+        share = max(64 * 1024, self._options.batch_bytes // max(1, len(self._files)))
+        entries: list[LogEntry] = []
+        read_from: list[FollowedFile] = []
+        for followed in self._files.values():
+            undecodable = followed.undecodable
+            got = followed.read(share, now)
+            self._metrics.undecodable.inc(followed.undecodable - undecodable)
+            read_from.append(followed)
+            for entry in got:
+                dropped_by = run_pipeline(self._options.stages, entry)
+                if dropped_by is None:
+                    entries.append(entry)
+                else:
+                    self._metrics.dropped.labels(dropped_by.name).inc()
+        if entries:
+            result = self._sink.push(entries)
+            if result.outcome is Outcome.RETRY:
+                self._retry_later(now, result.reason, read_from)
+                return
+            self._count(entries, result)
+        self._backoff = 0.0
+        self._commit(read_from)
+
+    def _retry_later(self, now: float, reason: str, read_from: list[FollowedFile]) -> None:
+        for followed in read_from:
+            followed.rewind()
+        self._metrics.failures.labels("retry").inc()
+        self._backoff = min(self._options.max_backoff_s, max(1.0, self._backoff * 2))
+        self._next_attempt = now + self._backoff
+        if reason != self.last_error:
+            log.warning("log push failed, retrying in %.0f s: %s", self._backoff, reason)
+        self.last_error = reason
+
+    def _count(self, entries: list[LogEntry], result: PushResult) -> None:
+        if result.outcome is Outcome.REJECTED:
+            self._metrics.failures.labels("rejected").inc()
+            self._metrics.rejected.inc(len(entries))
+            log.error("log push refused, %d entries dropped: %s", len(entries), result.reason)
+            self.last_error = result.reason
+            return
+        self.last_error = ""
+        self._metrics.shipped.inc(len(entries))
+        self._metrics.shipped_bytes.inc(sum(len(e.line) for e in entries))
+
+    def _commit(self, read_from: list[FollowedFile]) -> None:
+        changed = False
+        for followed in read_from:
+            position = followed.safe_position()
+            if position is not None and position != followed.follower.committed:
+                followed.follower.commit(position)
+                self._positions.put(followed.key, position)
+                changed = True
+        if changed:
+            self._positions.save()
+
+    def _discover(self) -> None:
+        options = self._options
+        found = {}
+        if options.docker_containers is not None:
+            found.update({k: (p, True) for k, p in docker_logs(options.docker_containers).items()})
+        found.update({k: (p, False) for k, p in glob_files(options.files).items()})
+        for key, (path, docker) in found.items():
+            if key not in self._files:
+                labels = (
+                    docker_labels(path, options.host) if docker else file_labels(path, options.host)
+                )
+                self._files[key] = FollowedFile(
+                    key, path, labels, self._positions.get(key), options.multiline, docker
+                )
+        for key in [k for k in self._files if k not in found]:
+            self._files.pop(key).close()
+            self._positions.forget([key])
+        self._metrics.files.set(len(self._files))
+
+    # --- the agent's thread -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="vigil-logs", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except OSError as err:  # a file vanished mid-read, a full disk for positions
+                log.error("log collection round failed: %s", err)
+            self._stop.wait(self._options.interval_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        for followed in self._files.values():
+            followed.close()

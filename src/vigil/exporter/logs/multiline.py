@@ -1,0 +1,83 @@
+"""Multiline entries: a Java stack trace is one entry, not forty.
+
+A line that continues the entry before it (by default the shapes of a JVM stack trace: `\tat
+…`, `Caused by: …`, `\t... 12 more`, an exception's class line) is appended to it; with a
+start pattern, every line that does not match it is. Patterns are RE2 (linear time on
+whatever a program prints), matched against the first PREFIX_CHARS of a line. An entry is complete when the next one
+starts, when it reaches `max_lines`, or when no line came for `max_wait_s` (driven by the
+caller's clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigil.exporter.logs.tail import Position
+from vigil.model.regex import Anchor, Regex
+
+JAVA_CONTINUATION = (
+    r"^\s+at |^\s+\.\.\. \d+ (?:more|common frames omitted)|^Caused by: |^\s*Suppressed: "
+    r"|^[a-zA-Z_$][\w$]*(?:\.[a-zA-Z_$][\w$]*)*\.[\w$]*(?:Exception|Error|Throwable)(?::|$)"
+)
+PREFIX_CHARS = 1024  # patterns look at the start of a line only: a huge line costs no more
+
+
+@dataclass(frozen=True, slots=True)
+class MultilineRule:
+    continuation: str = JAVA_CONTINUATION
+    start: str = ""  # when set: a line starts an entry iff it matches this
+    max_lines: int = 500
+    max_wait_s: float = 3.0
+
+
+@dataclass(slots=True)
+class Line:
+    ts_ns: int
+    text: str
+    start: Position  # of its first record in the file
+    end: Position  # just past its last record
+
+
+class MultilineMerger:
+    def __init__(self, rule: MultilineRule) -> None:
+        self._rule = rule
+        self._start = Regex(rule.start, Anchor.SEARCH) if rule.start else None
+        self._continuation = Regex(rule.continuation, Anchor.SEARCH) if rule.continuation else None
+        self._lines: list[Line] = []
+        self._since = 0.0
+
+    def _continues(self, text: str) -> bool:
+        head = text[:PREFIX_CHARS]
+        if self._start is not None:
+            return not self._start.matches(head)
+        return self._continuation is not None and self._continuation.matches(head)
+
+    def push(self, line: Line, now: float) -> Line | None:
+        """Take a line; returns the entry it completed, if any."""
+        done = None
+        if self._lines and (
+            not self._continues(line.text) or len(self._lines) >= self._rule.max_lines
+        ):
+            done = self._take()
+        self._lines.append(line)
+        self._since = now
+        return done
+
+    def flush_due(self, now: float) -> Line | None:
+        """The pending entry, when nothing was added for `max_wait_s`."""
+        if self._lines and now - self._since >= self._rule.max_wait_s:
+            return self._take()
+        return None
+
+    def _take(self) -> Line:
+        lines, self._lines = self._lines, []
+        if len(lines) == 1:
+            return lines[0]
+        text = "\n".join(line.text for line in lines)
+        return Line(lines[0].ts_ns, text, lines[0].start, lines[-1].end)
+
+    def pending_start(self) -> Position | None:
+        return self._lines[0].start if self._lines else None
+
+    def clear(self) -> None:
+        self._lines = []
