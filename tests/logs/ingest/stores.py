@@ -3,11 +3,15 @@ uvicorn server on a free 127.0.0.1 port serving some routes (stopped when the bl
 
 from __future__ import annotations
 
+import gzip
+import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
+import requests
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
@@ -40,6 +44,40 @@ def as_sent(found: dict[Labels, list[Row]]) -> dict[Labels, list[Row]]:
         ]
         for labels, rows in found.items()
     }
+
+
+class Sent:
+    """Every request a `requests` session sent, as sent, with the answer's status."""
+
+    def __init__(self, session: requests.Session) -> None:
+        self.bodies: list[tuple[bytes, str, int]] = []
+        self._lock = threading.Lock()
+        session.hooks["response"].append(self._record)
+
+    def _record(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        body = response.request.body
+        raw = body.encode() if isinstance(body, str) else bytes(body or b"")
+        with self._lock:
+            self.bodies.append(
+                (raw, response.request.headers.get("Content-Encoding", ""), response.status_code)
+            )
+
+    def payloads(self) -> list[bytes]:
+        """The bodies sent, gzip undone."""
+        with self._lock:
+            return [
+                gzip.decompress(raw) if encoding == "gzip" else raw
+                for raw, encoding, _ in self.bodies
+            ]
+
+    def documents(self) -> list[Any]:
+        return [json.loads(raw) for raw in self.payloads()]
+
+    def wait(self, requests_sent: int) -> None:
+        deadline = time.monotonic() + PATIENCE_S
+        while len(self.bodies) < requests_sent:
+            assert time.monotonic() < deadline, f"{len(self.bodies)} requests sent"
+            time.sleep(0.01)
 
 
 class FullDisk:

@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import calendar
 import datetime
-import gzip
 import json
 import logging
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import logging_loki
 import pytest
-import requests
 from loki_logger_handler.loki_logger_handler import LokiLoggerHandler
 
-from tests.conftest import PATIENCE_S
-from tests.logs.ingest.stores import Row, as_sent, serving, stored
+from tests.logs.ingest.stores import Row, Sent, as_sent, serving, stored
 from vigil.logs import MemoryLogStore
 from vigil.model import Labels
 from vigil.web.ingest.loki import LokiPush
@@ -32,36 +27,6 @@ from vigil.web.ingest.loki import LokiPush
 pytestmark = pytest.mark.slow
 
 LOKI_LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warn", "ERROR": "error"}
-
-
-class Sent:
-    """Every request a `requests` session sent, as sent, with the answer's status."""
-
-    def __init__(self, session: requests.Session) -> None:
-        self.bodies: list[tuple[bytes, str, int]] = []
-        self._lock = threading.Lock()
-        session.hooks["response"].append(self._record)
-
-    def _record(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        body = response.request.body
-        raw = body.encode() if isinstance(body, str) else bytes(body or b"")
-        with self._lock:
-            self.bodies.append(
-                (raw, response.request.headers.get("Content-Encoding", ""), response.status_code)
-            )
-
-    def documents(self) -> list[Any]:
-        with self._lock:
-            return [
-                json.loads(gzip.decompress(raw) if encoding == "gzip" else raw)
-                for raw, encoding, _ in self.bodies
-            ]
-
-    def wait(self, requests_sent: int) -> None:
-        deadline = time.monotonic() + PATIENCE_S
-        while len(self.bodies) < requests_sent:
-            assert time.monotonic() < deadline, f"{len(self.bodies)} requests sent"
-            time.sleep(0.01)
 
 
 def _rfc3339_ns(text: str) -> int:
