@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from vigil.logs.head import HeadOptions
+from vigil.logs.limits import LogLimits
 from vigil.logs.store import LogStore, LogStoreOptions
 
 pytestmark = pytest.mark.slow
@@ -23,10 +24,13 @@ import sys
 import numpy as np
 from vigil.logs import Entries, Lines
 from vigil.logs.head import HeadOptions
+from vigil.logs.limits import LogLimits
 from vigil.logs.store import LogStore, LogStoreOptions
 from vigil.model import Labels
 
-options = LogStoreOptions(HeadOptions(chunk_target_bytes=500), wal_segment_size=8192)
+options = LogStoreOptions(
+    HeadOptions(chunk_target_bytes=500), LogLimits(reject_old_samples=False), wal_segment_size=8192
+)
 k = int(sys.argv[2])
 store = LogStore.open(sys.argv[1], options)
 streams = [Labels.from_dict({"job": "crash", "i": str(i)}) for i in range(3)]
@@ -41,7 +45,9 @@ while True:
     k += 1
 """
 
-OPTIONS = LogStoreOptions(HeadOptions(chunk_target_bytes=500), wal_segment_size=8192)
+OPTIONS = LogStoreOptions(
+    HeadOptions(chunk_target_bytes=500), LogLimits(reject_old_samples=False), wal_segment_size=8192
+)
 
 
 def _stored(path: Path) -> dict[str, list[int]]:

@@ -22,6 +22,10 @@ STREAMS = (APP, APP_ERR, DB)
 T0 = 1_700_000_000 * 10**9
 
 
+def NOW() -> float:
+    return (T0 + 3 * HOUR_NS) / 1e9
+
+
 def _options(target_bytes: int = 1 << 20, span_ns: int = HOUR_NS) -> LogStoreOptions:
     return LogStoreOptions(
         head=HeadOptions(chunk_target_bytes=target_bytes, chunk_max_span_ns=span_ns),
@@ -127,7 +131,7 @@ def test_store_answers_as_the_fake_does_before_and_after_restart(
 ) -> None:
     fake = MemoryLogStore()
     options = _options(scenario.target_bytes, scenario.span_ns)
-    with LogStore.open(tmp_path, options) as store:
+    with LogStore.open(tmp_path, options, clock=NOW) as store:
         for push in _pushes(scenario):
             assert store.push(push) == fake.push(push)
         live = [_answers(store.querier(lo, hi), m) for lo, hi, m in QUERIES]
@@ -135,12 +139,12 @@ def test_store_answers_as_the_fake_does_before_and_after_restart(
             _assert_batches_well_formed(store.querier(lo, hi), m)
     want = [_answers(fake.querier(lo, hi), m) for lo, hi, m in QUERIES]
     assert live == want
-    with LogStore.open(tmp_path, options) as reopened:
+    with LogStore.open(tmp_path, options, clock=NOW) as reopened:
         assert [_answers(reopened.querier(lo, hi), m) for lo, hi, m in QUERIES] == want
 
 
 def test_stats_count_chunks_in_range(tmp_path: Path) -> None:
-    with LogStore.open(tmp_path, _options(target_bytes=2)) as store:
+    with LogStore.open(tmp_path, _options(target_bytes=2), clock=NOW) as store:
         for k in range(4):
             store.push([Entries(APP, np.array([T0 + k], dtype=np.int64), Lines.of(["ab"]))])
         store.push([Entries(APP, np.array([T0 + 10], dtype=np.int64), Lines.of(["a"]))])
@@ -163,9 +167,9 @@ def test_entries_too_far_behind_are_refused_after_restart_too(
     tmp_path: Path, name: str, times: list[int], refused: list[int], kept: int
 ) -> None:
     first, rest = times[0], times[1:]
-    with LogStore.open(tmp_path, _options()) as store:
+    with LogStore.open(tmp_path, _options(), clock=NOW) as store:
         store.push([Entries(APP, np.array([first], dtype=np.int64), Lines.of(["first"]))])
-    with LogStore.open(tmp_path, _options()) as store:
+    with LogStore.open(tmp_path, _options(), clock=NOW) as store:
         result = store.push(
             [Entries(APP, np.array(rest, dtype=np.int64), Lines.of(["later"] * len(rest)))]
         )
@@ -178,13 +182,13 @@ def test_entries_too_far_behind_are_refused_after_restart_too(
 
 
 def test_torn_wal_tail_loses_only_the_torn_push(tmp_path: Path) -> None:
-    with LogStore.open(tmp_path, _options()) as store:
+    with LogStore.open(tmp_path, _options(), clock=NOW) as store:
         for k in range(3):
             store.push([Entries(DB, np.array([T0 + k], dtype=np.int64), Lines.of([f"push {k}"]))])
     segment = max((tmp_path / "wal").iterdir())
     with segment.open("r+b") as handle:
         handle.truncate(segment.stat().st_size - 3)
-    with LogStore.open(tmp_path, _options()) as store:
+    with LogStore.open(tmp_path, _options(), clock=NOW) as store:
         got = [list(e.lines) for e in store.querier(0, 2**62).select([])]
         assert got == [[b"push 0", b"push 1"]]
         assert store.push(

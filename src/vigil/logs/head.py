@@ -32,11 +32,13 @@ HOUR_NS = 3600 * 10**9
 class HeadOptions:
     """Chunks are cut at `chunk_target_bytes` of lines or `chunk_max_span_ns` of time; an
     entry older than its stream's newest minus `out_of_order_window_ns` is refused
-    (`too_far_behind`), as Loki 3 does."""
+    (`too_far_behind`), as Loki 3 does; past `max_streams` (0: no limit) new streams are
+    refused (`stream_limit`)."""
 
     chunk_target_bytes: int = 1 << 20
     chunk_max_span_ns: int = HOUR_NS
     out_of_order_window_ns: int = HOUR_NS
+    max_streams: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,6 @@ class Head:
         self._by_labels: dict[Labels, HeadStream] = {}
         self._postings = MemPostings()
         self._next_ref = 0
-        self.chunks_created = 0
 
     @property
     def num_streams(self) -> int:
@@ -128,6 +129,9 @@ class Head:
             next_ref = self._next_ref
             for labels, parts in groups.items():
                 stream = self._by_labels.get(labels)
+                if stream is None and self._full(len(new)):
+                    discarded.append(self._stream_limit(labels, parts))
+                    continue
                 piece, refused = self._window(
                     labels, as_piece(parts), stream.max_t if stream else MIN_TIME
                 )
@@ -154,6 +158,21 @@ class Head:
         )
         return stored, token
 
+    def _full(self, adding: int) -> bool:
+        limit = self.options.max_streams
+        return bool(limit) and len(self._streams) + adding >= limit
+
+    def _stream_limit(self, labels: Labels, parts: Sequence[Entries]) -> Discarded:
+        return Discarded(
+            "stream_limit",
+            labels,
+            sum(len(p) for p in parts),
+            sum(len(p.lines.data) for p in parts),
+            f"Maximum active stream limit exceeded when trying to create stream '{labels}', "
+            "reduce the number of active streams (reduce labels or reduce label values), or "
+            f"raise max_global_streams_per_user ({self.options.max_streams})",
+        )
+
     def _add_streams(self, streams: Sequence[tuple[int, Labels]]) -> None:
         for ref, labels in streams:
             stream = HeadStream(ref, labels)
@@ -166,7 +185,7 @@ class Head:
         target, span = self.options.chunk_target_bytes, self.options.chunk_max_span_ns
         for ref, piece in pieces:
             if len(piece):
-                self.chunks_created += self._streams[ref].add(piece, target, span)
+                self._streams[ref].add(piece, target, span)
 
     # ----- WAL replay (nothing is logged again) -----
 

@@ -61,21 +61,19 @@ class HeadStream:
     open_bytes: int = 0
     max_t: int = MIN_TIME  # the newest entry ever accepted (the out-of-order window's end)
 
-    def add(self, piece: Piece, target_bytes: int, max_span: int) -> int:
-        """Append a push's entries; returns how many chunks that cut: before the piece if it
-        would stretch the open chunk past `max_span`, after it once it holds `target_bytes`."""
+    def add(self, piece: Piece, target_bytes: int, max_span: int) -> None:
+        """Append a push's entries, cutting the open chunk before the piece if it would
+        stretch the chunk past `max_span`, after it once the chunk holds `target_bytes`."""
         lo, hi = int(piece.timestamps.min()), int(piece.timestamps.max())
-        cut = 0
         if self.pieces and max(hi, self.open_maxt) - min(lo, self.open_mint) > max_span:
-            cut += self.cut() is not None
+            self.cut()
         self.pieces.append(piece)
         self.open_mint, self.open_maxt = min(self.open_mint, lo), max(self.open_maxt, hi)
         self.open_lines += len(piece)
         self.open_bytes += len(piece.lines.data)
         self.max_t = max(self.max_t, hi)
         if self.open_bytes >= target_bytes:
-            cut += self.cut() is not None
-        return cut
+            self.cut()
 
     def open_chunk(self) -> OpenChunk | None:
         if not self.pieces:

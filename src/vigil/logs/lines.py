@@ -100,3 +100,13 @@ def decode_metadata(counts: I64, blob: bytes | memoryview) -> tuple[Labels, ...]
         begin, end = end, end + count
         out.append(Labels(pairs[begin:end]) if count else NO_LABELS)
     return tuple(out)
+
+
+def clip_lines(lines: Lines, max_size: int) -> Lines:
+    """Every line cut to at most `max_size` bytes (Loki's `max_line_size_truncate`)."""
+    sizes = np.minimum(lines.sizes(), max_size)
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    shift = np.repeat(lines.offsets[:-1] - offsets[:-1], sizes)
+    raw = np.frombuffer(lines.data, dtype=np.uint8)
+    return Lines(raw[np.arange(int(offsets[-1]), dtype=np.int64) + shift].tobytes(), offsets)

@@ -7,6 +7,7 @@ record types). A push returns once its record is written (fsync policy as the TS
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -18,10 +19,13 @@ from prometheus_client import CollectorRegistry
 
 from vigil.logs._api import Entries, LogQuerier, PushResult
 from vigil.logs.head import Head, HeadOptions
+from vigil.logs.limits import LogLimits, PushValidator, default_max_streams
+from vigil.logs.metrics import LogStoreMetrics
 from vigil.logs.querier import LogStoreQuerier
 from vigil.logs.wal import LogReplaySinks, replay
 from vigil.model import Labels
 from vigil.tsdb.db import DirLock, prepare_dir
+from vigil.tsdb.limits import memory_limit_bytes
 from vigil.tsdb.wlog import WAL, FsyncPolicy, WALMetrics, remove_stale_temp_dirs
 from vigil.tsdb.write_health import WriteHealth
 
@@ -33,7 +37,10 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True, slots=True)
 class LogStoreOptions:
+    """`limits.max_global_streams_per_user` sets the head's stream limit."""
+
     head: HeadOptions = field(default_factory=HeadOptions)
+    limits: LogLimits = field(default_factory=LogLimits)
     wal_segment_size: int = 64 * 1024 * 1024
     wal_fsync: FsyncPolicy = "batch"
     wal_fsync_interval_s: float = 1.0
@@ -52,6 +59,7 @@ class LogStore:
         wal: WAL,
         lock: DirLock,
         write_health: WriteHealth,
+        metrics: LogStoreMetrics,
     ) -> None:
         self.path = path
         self.options = options
@@ -60,6 +68,10 @@ class LogStore:
         self.write_health = write_health
         self._clock = clock
         self._lock = lock
+        self._validator = PushValidator(options.limits, clock)
+        self._metrics = metrics
+        metrics.max_streams.set(head.options.max_streams)
+        metrics.watch_head(lambda: head.num_streams, head.num_chunks)
         self._closing = threading.Event()
         self._flusher: threading.Thread | None = None
         if options.wal_fsync == "batch" and options.wal_fsync_interval_s > 0:
@@ -83,7 +95,10 @@ class LogStore:
         prepare_dir(path, "--logs.storage.path")
         lock = DirLock(path / "lock")
         try:
-            head = Head(options.head)
+            max_streams = options.limits.max_global_streams_per_user
+            if max_streams is None:
+                max_streams = default_max_streams(memory_limit_bytes())
+            head = Head(dataclasses.replace(options.head, max_streams=max_streams))
             wal_dir = path / "wal"
             remove_stale_temp_dirs(wal_dir)
             sinks = LogReplaySinks(head.replay_streams, head.replay_entries, head.replay_chunk)
@@ -110,19 +125,24 @@ class LogStore:
             stats.records,
             head.num_streams,
         )
-        return cls(path, options, clock, head, wal, lock, health)
+        metrics = LogStoreMetrics(registry if registry is not None else CollectorRegistry())
+        return cls(path, options, clock, head, wal, lock, health, metrics)
 
     # ----- the two seams -----
 
     def push(self, streams: Sequence[Entries]) -> PushResult:
+        """Loki's limits first (labels, entry times and sizes, ingestion rate), then the
+        head's (stream limit, out-of-order window); refusals are counted by reason."""
+        kept, discarded = self._validator.validate(streams)
         groups: dict[Labels, list[Entries]] = {}
-        for batch in streams:
-            if len(batch):
-                groups.setdefault(batch.labels, []).append(batch)
+        for batch in kept:
+            groups.setdefault(batch.labels, []).append(batch)
         stored, token = self.head.append(groups)
         if token:
             self.wal.wait_durable(token)
-        return PushResult(stored.lines, stored.bytes, stored.discarded)
+        discarded.extend(stored.discarded)
+        self._metrics.count(stored.lines, stored.bytes, discarded)
+        return PushResult(stored.lines, stored.bytes, tuple(discarded))
 
     def querier(self, mint_ns: int, maxt_ns: int) -> LogQuerier:
         return LogStoreQuerier([self.head.select], mint_ns, maxt_ns)
