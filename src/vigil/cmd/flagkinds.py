@@ -88,4 +88,7 @@ DURATION_MS: Kind[int] = Kind(duration_ms, _show_ms, "DURATION")
 DURATION_S: Kind[float] = Kind(
     lambda text: duration_ms(text) / 1000, lambda s: _show_ms(round(s * 1000)), "DURATION"
 )
+GLOBS: Kind[tuple[str, ...]] = Kind(
+    lambda text: tuple(g.strip() for g in text.split(",") if g.strip()), ",".join, "GLOB,..."
+)
 SWITCH: Kind[bool] = Kind(lambda text: text == "true", lambda on: str(on).lower(), "")

@@ -40,6 +40,9 @@ class ServerOptions:
     max_future_ms: int = 10 * 60 * 1000  # samples newer than now + this are refused
     wal_repair: bool = True  # a corrupt WAL is truncated at start-up rather than refused
     logs_path: Path | None = None  # the log store's dir; None: <data_dir>/logs
+    logs_collect: bool = True  # this host's container logs and --logs.files into the store
+    logs_docker_containers: Path | None = Path("/var/lib/docker/containers")
+    logs_files: tuple[str, ...] = ()
     listen_address: str = "127.0.0.1:9090"
     enable_lifecycle: bool = False
     enable_admin_api: bool = False
@@ -117,6 +120,27 @@ FLAGS = (
         kinds.PATH,
         "directory of the log store (Loki push, syslog, OTLP logs) "
         "(default: the logs dir inside --storage.tsdb.path)",
+    ),
+    Flag(
+        "logs.files",
+        "logs_files",
+        kinds.GLOBS,
+        "files of this host to follow into the log store, as comma-separated globs "
+        "(e.g. '/var/log/app/*.log')",
+    ),
+    Flag(
+        "logs.docker-containers",
+        "logs_docker_containers",
+        kinds.PATH,
+        "Docker's containers directory: its json-file logs are followed into the log store; "
+        "empty for none",
+    ),
+    Flag(
+        "logs.collect.disable",
+        "logs_collect",
+        kinds.SWITCH,
+        "collect no logs of this host (container logs, --logs.files); pushes are still taken",
+        negated=True,
     ),
     Flag(
         "web.listen-address",

@@ -44,7 +44,9 @@ from vigil.exporter import (
     build_host_collectors,
 )
 from vigil.exporter.containers import ContainerExporter, build_exporter
+from vigil.exporter.logs import LogCollectionOptions, LogCollector
 from vigil.exporter.selfmetrics import self_registry
+from vigil.logs.ingest.agent import AppenderSink
 from vigil.logs.service import LogStorage
 from vigil.logs.store import LogStoreOptions
 from vigil.model import METRIC_NAME, Labels
@@ -256,6 +258,7 @@ class Server:
                 # The agent's container half in-process: cgroups, Docker, OOM kills.
                 self.containers = build_exporter(options.containers)
                 self.host_collectors += self.containers.collectors
+        self.log_collector = self._log_collector()
         self.reloaders: list[Reloader[Config]] = [
             Reloader("query", self._apply_query),
             Reloader("remote_read", self._apply_remote_read),
@@ -299,8 +302,31 @@ class Server:
             services.append(background("heartbeat", heartbeat.run))
         if self.containers is not None:
             services.append(Service("containers", self._start_containers, self._stop_containers))
+        if self.log_collector is not None:
+            collector = self.log_collector
+            services.append(
+                Service(
+                    "log collection",
+                    lambda: asyncio.to_thread(collector.start),
+                    lambda: asyncio.to_thread(collector.stop),
+                )
+            )
         services.append(Service("sighup", self._catch_sighup))
         return services
+
+    def _log_collector(self) -> LogCollector | None:
+        """This host's container logs and --logs.files, straight into the log store (the
+        in-process twin of `vigil agent --logs.push-url`)."""
+        options = self.options
+        if not options.logs_collect or not (options.logs_files or options.logs_docker_containers):
+            return None
+        collection = LogCollectionOptions(
+            docker_containers=options.logs_docker_containers,
+            files=options.logs_files,
+            positions_file=self.logs.path / "collected-positions.json",
+            stages=(),
+        )
+        return LogCollector(collection, AppenderSink(self.logs), self.registry, self.clock.now)
 
     @property
     def tsdb(self) -> TSDB:
