@@ -1,0 +1,36 @@
+"""A query's bounds: a deadline on the engine's clock and a budget of bytes read, with the
+counts that become its statistics."""
+
+from __future__ import annotations
+
+from vigil.logs._api import Entries
+from vigil.logs.logql.errors import QueryLimitError, QueryTimeoutError
+from vigil.model.clock import Clock
+
+
+class QueryBudget:
+    def __init__(self, clock: Clock, timeout_s: float, max_bytes: int) -> None:
+        self.clock = clock
+        self.started = clock.now()
+        self.deadline = self.started + timeout_s
+        self.max_bytes = max_bytes
+        self.lines = 0
+        self.bytes = 0
+
+    def check_deadline(self) -> None:
+        if self.clock.now() > self.deadline:
+            raise QueryTimeoutError
+
+    def read(self, entries: Entries) -> None:
+        """Account one batch the store returned (before any filter)."""
+        self.check_deadline()
+        self.lines += len(entries)
+        self.bytes += len(entries.lines.data)
+        if self.bytes > self.max_bytes:
+            raise QueryLimitError(
+                f"the query would read more than {self.max_bytes} bytes of log lines "
+                "(narrow the time range or the stream selector)"
+            )
+
+    def elapsed(self) -> float:
+        return self.clock.now() - self.started

@@ -1,0 +1,72 @@
+"""LogQL's entry point: `LogQLEngine(queryable).query(text, start_ns, end_ns, ...)`.
+
+A query reads a snapshot through `LogQueryable.querier`, so it never holds up ingestion;
+callers on an event loop run `query` in a worker thread. Bounds: `max_entries` caps a log
+query's `limit`, `max_bytes` the line bytes it may read, `timeout_s` its time on `clock`.
+"""
+
+from __future__ import annotations
+
+from vigil.logs._api import LogQueryable
+from vigil.logs.logql import ast
+from vigil.logs.logql.budget import QueryBudget
+from vigil.logs.logql.errors import LogQLError, QueryLimitError
+from vigil.logs.logql.logquery import select_streams
+from vigil.logs.logql.parser import parse
+from vigil.logs.logql.result import Direction, LogQLResult, QueryStats
+from vigil.model.clock import Clock, SystemClock
+
+DEFAULT_MAX_ENTRIES = 5000
+DEFAULT_MAX_BYTES = 1 << 30
+DEFAULT_TIMEOUT_S = 120.0
+
+
+class LogQLEngine:
+    def __init__(
+        self,
+        queryable: LogQueryable,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        clock: Clock | None = None,
+    ) -> None:
+        self.queryable = queryable
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+        self.clock = clock or SystemClock()
+
+    def query(
+        self,
+        text: str,
+        start_ns: int,
+        end_ns: int,
+        step_ns: int = 0,
+        direction: Direction = Direction.BACKWARD,
+        limit: int = 100,
+    ) -> LogQLResult:
+        """Evaluate `text` over [start_ns, end_ns]. A log query answers `Streams` (at most
+        `limit` lines); a metric query a `Matrix` at each step from start to end (`step_ns`
+        > 0), or a `Vector`/`Scalar` at `end_ns` when `step_ns` is 0 (an instant query).
+
+        Raises ParseError, QueryLimitError, QueryTimeoutError or PipelineError."""
+        expr = parse(text)
+        budget = QueryBudget(self.clock, self.timeout_s, self.max_bytes)
+        if isinstance(expr, ast.LogQuery):
+            if limit > self.max_entries:
+                raise QueryLimitError(
+                    f"max entries limit per query exceeded, limit > max_entries_limit "
+                    f"({limit} > {self.max_entries})"
+                )
+            querier = self.queryable.querier(start_ns, end_ns)
+            try:
+                streams = select_streams(querier, expr, direction, limit, budget)
+            finally:
+                querier.close()
+            return LogQLResult(streams, self._stats(budget, streams.entries()))
+        raise LogQLError("metric queries are not evaluated yet")
+
+    @staticmethod
+    def _stats(budget: QueryBudget, returned: int) -> QueryStats:
+        return QueryStats(budget.lines, budget.bytes, returned, budget.elapsed())
