@@ -37,8 +37,7 @@ from vigil.notify.kinds import parse_config as parse_alertmanager_config
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.rules import AlertState, Group, GroupOptions, engine_query_func, parse_rule_file
 from vigil.rules.notifier import Notifier, NotifierOptions, PostableAlert
-from vigil.rules.unittest import MemoryAppender
-from vigil.tsdb import MemoryStorage
+from vigil.tsdb import MemoryAppender, MemoryStorage
 
 SEED = FIXTURES / "seed-stack"
 SLACK_URL = "https://hooks.slack.com/services/XXXXXXXXX/XXXXXXXXX/XXXXXXXXXXXXXXXXXXXXXXXX"

@@ -10,13 +10,13 @@ import numpy.typing as npt
 import pytest
 
 from vigil.model import Labels
+from vigil.model.histogram import FloatHistogram
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.rules import engine_query_func
 from vigil.rules.group import Group, GroupOptions, _metric_names_read
 from vigil.rules.recording import RecordingRule
 from vigil.rules.rulefile import RecordingRuleSpec, parse_rule_file
-from vigil.rules.unittest import MemoryAppender
-from vigil.tsdb import MemoryStorage
+from vigil.tsdb import MemoryAppender, MemoryStorage
 from vigil.tsdb._api import SeriesRef
 
 T_MS = 600_000
@@ -36,6 +36,13 @@ class _CountingAppender:
 
     def append_by_ref(self, ref: SeriesRef, t_ms: int, value: float) -> None:
         self._inner.append_by_ref(ref, t_ms, value)
+
+    def append_histogram(self, labels: Labels, t_ms: int, histogram: FloatHistogram) -> SeriesRef:
+        return self._inner.append_histogram(labels, t_ms, histogram)
+
+    def append_histogram_by_ref(self, ref: SeriesRef, t_ms: int, histogram: FloatHistogram) -> None:
+        self._names.append(self._series[ref].get("__name__"))
+        self._inner.append_histogram_by_ref(ref, t_ms, histogram)
 
     def append_batch(
         self,

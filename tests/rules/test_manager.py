@@ -19,8 +19,7 @@ from vigil.model import Labels
 from vigil.model.clock import ManualClock
 from vigil.promql.engine import Engine, EngineOptions
 from vigil.rules import RuleManager, engine_query_func, evaluate_group
-from vigil.rules.unittest import MemoryAppender
-from vigil.tsdb import MemoryStorage
+from vigil.tsdb import MemoryAppender, MemoryStorage
 from vigil.web.rules import RulesAPI
 
 RULES = """

@@ -1,18 +1,23 @@
 """Native histograms in /api/v1/query and /api/v1/query_range: the `histogram` and
-`histograms` members in Prometheus's exact shape (count, sum, and the populated buckets as
+`histograms` members in Prometheus's exact shape, from the test storage and from the TSDB (count, sum, and the populated buckets as
 [boundary rule, lower, upper, count], 0 meaning (lower, upper], 1 [lower, upper), 3 the
 closed zero bucket), and `values` only for series that have float points."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from vigil.model import Labels
 from vigil.model.histogram import FloatHistogram, Span
 from vigil.promql.engine import Engine
-from vigil.tsdb import MemoryStorage
+from vigil.tsdb import MemoryStorage, Querier
+from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.web.api import APIContext, PrometheusAPI
 
 # 1 observation in [-1, -0.5), 2 in the zero bucket [-0.001, 0.001], 3 in (1, 2], 1 in (2, 4]
@@ -27,6 +32,7 @@ H = FloatHistogram(
     negative_spans=(Span(0, 1),),
     negative_buckets=(1,),
 )
+Queryable = Callable[[int, int], Querier]
 H_JSON = {
     "count": "7",
     "sum": "8.5",
@@ -39,14 +45,40 @@ H_JSON = {
 }
 
 
-@pytest.fixture
-def client() -> TestClient:
+SAMPLES: list[tuple[dict[str, str], int, float | FloatHistogram]] = [
+    ({"__name__": "lat", "job": "a"}, 60_000, H),
+    ({"__name__": "lat", "job": "a"}, 120_000, 1.5),
+    ({"__name__": "lat", "job": "b"}, 60_000, FloatHistogram()),
+]
+
+
+def _memory(tmp_path: Path) -> Iterator[Queryable]:
     storage = MemoryStorage()
-    storage.add(Labels.from_dict({"__name__": "lat", "job": "a"}), 60_000, H)
-    storage.add(Labels.from_dict({"__name__": "lat", "job": "a"}), 120_000, 1.5)
-    storage.add(Labels.from_dict({"__name__": "lat", "job": "b"}), 60_000, FloatHistogram())
-    ctx = APIContext(engine=Engine(storage.queryable), queryable=storage.queryable)
-    return TestClient(Starlette(routes=PrometheusAPI(ctx).routes()))
+    for labels, t_ms, value in SAMPLES:
+        storage.add(Labels.from_dict(labels), t_ms, value)
+    yield storage.queryable
+
+
+def _tsdb(tmp_path: Path) -> Iterator[Queryable]:
+    """The samples stored in the TSDB, read back after a restart (from the WAL)."""
+    options = TSDBOptions(max_future_ms=0)
+    with TSDB.open(tmp_path, options, lambda: 0.0, CollectorRegistry()) as db:
+        appender = db.appender()
+        for labels, t_ms, value in SAMPLES:
+            if isinstance(value, FloatHistogram):
+                appender.append_histogram(Labels.from_dict(labels), t_ms, value)
+            else:
+                appender.append(Labels.from_dict(labels), t_ms, value)
+        appender.commit()
+    with TSDB.open(tmp_path, options, lambda: 0.0, CollectorRegistry()) as db:
+        yield db.querier
+
+
+@pytest.fixture(params=[_memory, _tsdb], ids=["memory", "tsdb"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+    for queryable in request.param(tmp_path):
+        ctx = APIContext(engine=Engine(queryable), queryable=queryable)
+        yield TestClient(Starlette(routes=PrometheusAPI(ctx).routes()))
 
 
 def _data(client: TestClient, path: str, **params: str) -> object:

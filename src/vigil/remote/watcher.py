@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model import Labels
-from vigil.tsdb.wal import RECORD_TYPES, SERIES_TYPES, decode_samples, decode_series
+from vigil.tsdb.wal import HISTOGRAMS, RECORD_TYPES, SERIES_TYPES, decode_samples, decode_series
 from vigil.tsdb.wlog import (
     HEADER,
     decompress,
@@ -163,6 +163,8 @@ class WALWatcher:
                 kind = payload[0]
                 if kind in SERIES_TYPES:
                     self._on_series(decode_series(payload))
+                    continue
+                if kind == HISTOGRAMS:
                     continue
                 refs, ts, vs = decode_samples(payload)
                 out.append(

@@ -14,6 +14,7 @@ import xxhash
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from vigil.model import METRIC_NAME, Labels, MatchType
+from vigil.model.histogram import FloatHistogram
 from vigil.promql import ast
 from vigil.promql.errors import PromQLError
 from vigil.promql.parser import parse
@@ -144,6 +145,7 @@ class Group:
         self._previous: list[set[Labels]] = [set() for _ in self.rules]
         self._reads = [_metric_names_read(rule) for rule in self.rules]
         self._pending: list[tuple[Labels, float]] = []
+        self._pending_histograms: list[tuple[Labels, FloatHistogram]] = []
         self._pending_names: set[str] = set()
         if metrics is not None:
             metrics.interval.labels(self.key).set(self.interval_ms / 1000)
@@ -199,7 +201,9 @@ class Group:
         try:
             for index, rule in enumerate(self.rules):
                 reads = self._reads[index]
-                if self._pending and (reads is None or not reads.isdisjoint(self._pending_names)):
+                if (self._pending or self._pending_histograms) and (
+                    reads is None or not reads.isdisjoint(self._pending_names)
+                ):
                     self._flush(t_ms - self.query_offset_ms)
                 self._evaluate_rule(index, rule, t_ms)
         finally:
@@ -228,7 +232,7 @@ class Group:
         rule.last_evaluation_ms = t_ms
         rule.evaluation_seconds = self.timer() - started
 
-    def _append(self, index: int, samples: Sequence[tuple[Labels, float]]) -> None:
+    def _append(self, index: int, samples: Sequence[tuple[Labels, float | FloatHistogram]]) -> None:
         produced = {labels for labels, _ in samples}
         gone = [labels for labels in self._previous[index] if labels not in produced]
         self._previous[index] = produced
@@ -241,15 +245,20 @@ class Group:
         self._write([(labels, STALE_NAN) for labels in series])
         self._flush(t_ms)
 
-    def _write(self, samples: Sequence[tuple[Labels, float]]) -> None:
+    def _write(self, samples: Sequence[tuple[Labels, float | FloatHistogram]]) -> None:
         """Queue samples for the next `_flush` (one iteration's samples share a timestamp)."""
-        self._pending.extend(samples)
+        for labels, value in samples:
+            if isinstance(value, FloatHistogram):
+                self._pending_histograms.append((labels, value))
+            else:
+                self._pending.append((labels, value))
         self._pending_names.update(labels.get(METRIC_NAME) for labels, _ in samples)
 
     def _flush(self, t_ms: int) -> None:
         samples, self._pending = self._pending, []
+        histograms, self._pending_histograms = self._pending_histograms, []
         self._pending_names = set()
-        if not samples:
+        if not samples and not histograms:
             return
         appender = self.appendable()
         try:
@@ -259,6 +268,11 @@ class Group:
             appender.append_batch(
                 refs[keep], np.full(int(keep.sum()), t_ms, dtype=np.int64), values[keep]
             )
+            if histograms:
+                histogram_refs = appender.refs_for([labels for labels, _ in histograms])
+                for ref, (_, histogram) in zip(histogram_refs.tolist(), histograms, strict=True):
+                    if ref >= 0:
+                        appender.append_histogram_by_ref(ref, t_ms, histogram)
             appender.commit()
         except OSError as err:
             # Storage that cannot write (a full disk) logs and alerts on its own; the alerts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vigil.model import METRIC_NAME, Labels
+from vigil.model.histogram import FloatHistogram
 from vigil.rules.alerting import NO_LABELS
 from vigil.rules.query import QueryFunc, RuleEvaluationError, RuleHealth
 from vigil.rules.rulefile import RecordingRuleSpec
@@ -38,21 +39,18 @@ class RecordingRule:
 
     def evaluate(
         self, t_ms: int, query_offset_ms: int, query: QueryFunc, limit: int
-    ) -> list[tuple[Labels, float]]:
-        """The samples to store at `t_ms - query_offset_ms`; raises RuleEvaluationError."""
-        out: dict[Labels, float] = {}
+    ) -> list[tuple[Labels, float | FloatHistogram]]:
+        """The samples (floats or native histograms) to store at `t_ms - query_offset_ms`;
+        raises RuleEvaluationError."""
+        out: dict[Labels, float | FloatHistogram] = {}
         overrides = {METRIC_NAME: self.spec.record, **dict(self.labels)}
         for sample in query(self.spec.expr, t_ms - query_offset_ms):
-            if sample.histogram is not None:
-                raise RuleEvaluationError(
-                    "the result holds native histogram samples, which vigil cannot store yet"
-                )
             labels = Labels.from_dict({**dict(sample.labels), **overrides})
             if labels in out:
                 raise RuleEvaluationError(
                     "vector contains metrics with the same labelset after applying rule labels"
                 )
-            out[labels] = sample.value
+            out[labels] = sample.value if sample.histogram is None else sample.histogram
         if 0 < limit < len(out):
             raise RuleEvaluationError(f"exceeded limit of {limit} with {len(out)} series")
         return list(out.items())

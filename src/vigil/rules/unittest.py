@@ -6,13 +6,10 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
-
-import numpy as np
-import numpy.typing as npt
 
 from vigil.config._yaml import ConfigError, Node, load_yaml
 from vigil.config.duration import Duration
@@ -29,8 +26,7 @@ from vigil.rules.group import Group, GroupOptions
 from vigil.rules.manager import expand_rule_files
 from vigil.rules.query import QueryFunc, RuleEvaluationError, engine_query_func
 from vigil.rules.rulefile import GroupSpec, load_rule_file
-from vigil.tsdb import MemoryStorage
-from vigil.tsdb._api import SeriesRef
+from vigil.tsdb import MemoryAppender, MemoryStorage
 
 _FILE_KEYS = ("rule_files", "evaluation_interval", "group_eval_order", "tests", "fuzzy_compare")
 _GROUP_KEYS = (
@@ -168,51 +164,6 @@ def _ordered(groups: list[GroupSpec], order: tuple[str, ...]) -> list[GroupSpec]
 
 
 # --- one test group ---------------------------------------------------------------------------
-
-
-class MemoryAppender:
-    """The Appender seam over a MemoryStorage: buffered until commit, like the TSDB's."""
-
-    def __init__(self, storage: MemoryStorage, series: list[Labels]) -> None:
-        self._storage = storage
-        self._series = series
-        self._pending: list[tuple[Labels, int, float]] = []
-
-    def append(self, labels: Labels, t_ms: int, value: float) -> SeriesRef:
-        ref = int(self.refs_for([labels])[0])
-        self.append_by_ref(ref, t_ms, value)
-        return ref
-
-    def append_by_ref(self, ref: SeriesRef, t_ms: int, value: float) -> None:
-        self._pending.append((self._series[ref], t_ms, value))
-
-    def append_batch(
-        self,
-        refs: npt.NDArray[np.int64],
-        t_ms: npt.NDArray[np.int64],
-        values: npt.NDArray[np.float64],
-    ) -> None:
-        for ref, t, value in zip(refs.tolist(), t_ms.tolist(), values.tolist(), strict=True):
-            self.append_by_ref(ref, t, value)
-
-    def refs_for(self, labels: Sequence[Labels]) -> npt.NDArray[np.int64]:
-        refs = []
-        for lbls in labels:
-            if lbls not in self._series:
-                self._series.append(lbls)
-            refs.append(self._series.index(lbls))
-        return np.asarray(refs, dtype=np.int64)
-
-    def commit(self) -> None:
-        for labels, t_ms, value in self._pending:
-            self._storage.add(labels, t_ms, value)
-        self._pending.clear()
-
-    def refused(self) -> Mapping[str, int]:
-        return {}
-
-    def rollback(self) -> None:
-        self._pending.clear()
 
 
 def run_test_group(test: TestGroup, rule_groups: list[GroupSpec], spec: UnitTestFile) -> list[str]:

@@ -62,6 +62,17 @@ class Appender(Protocol):
 
     def append_by_ref(self, ref: SeriesRef, t_ms: int, value: float) -> None: ...
 
+    def append_histogram(self, labels: Labels, t_ms: int, histogram: FloatHistogram) -> SeriesRef:
+        """A native histogram sample: validated at commit like a float one, against the
+        series' last sample of either kind (a series may switch between the two). A histogram
+        whose sum is the stale marker is stored as the float stale marker, as Prometheus
+        reads staleness."""
+        ...
+
+    def append_histogram_by_ref(
+        self, ref: SeriesRef, t_ms: int, histogram: FloatHistogram
+    ) -> None: ...
+
     def append_batch(
         self,
         refs: npt.NDArray[np.int64],
@@ -124,6 +135,7 @@ class MemoryStorage:
 
     def __init__(self) -> None:
         self._series: dict[Labels, _Samples] = {}
+        self._refs: list[Labels] = []
 
     def add(self, labels: Labels, t_ms: int, value: float | FloatHistogram) -> None:
         samples = self._series.get(labels)
@@ -142,8 +154,65 @@ class MemoryStorage:
     def clear(self) -> None:
         self._series.clear()
 
+    def appender(self) -> MemoryAppender:
+        return MemoryAppender(self, self._refs)
+
     def queryable(self, mint: int, maxt: int) -> Querier:
         return _MemoryQuerier(self._series, mint, maxt)
+
+
+class MemoryAppender:
+    """The Appender seam over a MemoryStorage: buffered until commit, like the TSDB's; refs
+    index `series`, a list the caller may share between appenders."""
+
+    def __init__(self, storage: MemoryStorage, series: list[Labels]) -> None:
+        self._storage = storage
+        self._series = series
+        self._pending: list[tuple[Labels, int, float | FloatHistogram]] = []
+
+    def append(self, labels: Labels, t_ms: int, value: float) -> SeriesRef:
+        ref = int(self.refs_for([labels])[0])
+        self.append_by_ref(ref, t_ms, value)
+        return ref
+
+    def append_by_ref(self, ref: SeriesRef, t_ms: int, value: float) -> None:
+        self._pending.append((self._series[ref], t_ms, value))
+
+    def append_histogram(self, labels: Labels, t_ms: int, histogram: FloatHistogram) -> SeriesRef:
+        ref = int(self.refs_for([labels])[0])
+        self.append_histogram_by_ref(ref, t_ms, histogram)
+        return ref
+
+    def append_histogram_by_ref(self, ref: SeriesRef, t_ms: int, histogram: FloatHistogram) -> None:
+        self._pending.append((self._series[ref], t_ms, histogram))
+
+    def append_batch(
+        self,
+        refs: npt.NDArray[np.int64],
+        t_ms: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+    ) -> None:
+        for ref, t, value in zip(refs.tolist(), t_ms.tolist(), values.tolist(), strict=True):
+            self.append_by_ref(ref, t, value)
+
+    def refs_for(self, labels: Sequence[Labels]) -> npt.NDArray[np.int64]:
+        refs = []
+        for lbls in labels:
+            if lbls not in self._series:
+                self._series.append(lbls)
+            refs.append(self._series.index(lbls))
+        return np.asarray(refs, dtype=np.int64)
+
+    def commit(self) -> None:
+        for labels, t_ms, value in self._pending:
+            self._storage.add(labels, t_ms, value)
+        self._pending.clear()
+
+    def refused(self) -> Mapping[str, int]:
+        return {}
+
+    def rollback(self) -> None:
+        self._pending.clear()
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,7 @@ from vigil.tsdb.index import (
     IndexReader,
     write_index,
 )
-from vigil.tsdb.series import SeriesBatch, SeriesData
+from vigil.tsdb.series import SeriesBatch, SeriesData, holds_histogram
 from vigil.tsdb.tombstones import EMPTY_TOMBSTONES, TOMBSTONES_FILE, Tombstones
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def _write_chunks(
                 )
             if n > 1 and not (np.diff(s.timestamps) > 0).all():
                 raise ValueError(f"series {s.labels}: timestamps are not strictly ascending")
-            record = encode(s.timestamps, s.values)
+            record = encode(s.timestamps, s.values, s.histograms)
             out.write(record)
             entries.append(IndexEntry(s.labels, offset, len(record), first, last, n))
             offset += len(record)
@@ -420,17 +420,21 @@ class Block:
                 ) from None
             if cache is not None:
                 cache.put(self.meta.ulid, sid, labels, samples)
-        ts, vs = samples.timestamps, samples.values
+        ts, vs, hs = samples.timestamps, samples.values, samples.histograms
         if len(ts) and (ts[0] < mint or ts[-1] > maxt):
             lo, hi = np.searchsorted(ts, [mint, maxt + 1])
             ts, vs = ts[lo:hi], vs[lo:hi]
+            hs = None if hs is None else hs[lo:hi]
         tombstones = self._tombstones
         if tombstones is not None and tombstones.has(sid):
             keep = tombstones.keep_mask(sid, ts)
             ts, vs = ts[keep], vs[keep]
+            hs = None if hs is None else hs[keep]
         if not len(ts):
             return None
-        return SeriesData(labels, ts, vs)
+        if hs is not None and not holds_histogram(hs).any():
+            hs = None
+        return SeriesData(labels, ts, vs, hs)
 
 
 def read_meta(path: Path) -> BlockMeta:

@@ -13,8 +13,10 @@ import numpy.typing as npt
 
 from vigil.model import Labels
 from vigil.tsdb.chunkenc import Samples
+from vigil.tsdb.series import holds_histogram
 
 _LABEL_PAIR_BYTES = 80  # what a cached series' Labels cost per pair, roughly (tuples)
+_HISTOGRAM_BYTES = 600  # a decoded FloatHistogram of a dozen buckets, roughly
 
 
 class PostingsCache:
@@ -92,6 +94,8 @@ class DecodedCache:
 
     def put(self, block: str, sid: int, labels: Labels, samples: Samples) -> None:
         size = samples.timestamps.nbytes + samples.values.nbytes + _LABEL_PAIR_BYTES * len(labels)
+        if samples.histograms is not None:
+            size += _HISTOGRAM_BYTES * int(np.count_nonzero(holds_histogram(samples.histograms)))
         if size > self.max_bytes:
             return
         samples.timestamps.flags.writeable = False

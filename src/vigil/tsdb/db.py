@@ -40,7 +40,7 @@ from vigil.tsdb.index import CorruptBlockError
 from vigil.tsdb.limits import default_max_series, memory_limit_bytes
 from vigil.tsdb.retention import expired
 from vigil.tsdb.series import SeriesBatch, SeriesData, merge_batches, merge_series
-from vigil.tsdb.wal import ReplayStats, checkpoint_records, replay
+from vigil.tsdb.wal import HistogramSamples, ReplayStats, checkpoint_records, replay
 from vigil.tsdb.wlog import (
     WAL,
     FsyncPolicy,
@@ -352,6 +352,10 @@ class TSDB:
                 if pending_samples[0] >= max(_REPLAY_BATCH_SAMPLES, _REPLAY_RUN * head.num_series):
                     flush()
 
+            def add_histograms(samples: HistogramSamples) -> None:
+                flush()
+                head.replay_histograms(samples)
+
             # Replay creates millions of lasting objects (labels, postings) and no cycles:
             # the cyclic collector would only rescan them, over and over (2-3x the time).
             collecting = gc.isenabled()
@@ -364,6 +368,7 @@ class TSDB:
                     wal_metrics,
                     on_progress=on_replay_progress,
                     repair=options.wal_repair,
+                    on_histograms=add_histograms,
                 )
                 flush()
             finally:
@@ -496,7 +501,11 @@ class TSDB:
         self.wal.write_checkpoint(
             upto,
             checkpoint_records(
-                snapshot.series, snapshot.refs, snapshot.timestamps, snapshot.values
+                snapshot.series,
+                snapshot.refs,
+                snapshot.timestamps,
+                snapshot.values,
+                snapshot.histograms,
             ),
         )
 

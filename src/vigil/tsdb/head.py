@@ -18,6 +18,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from vigil.model import METRIC_NAME, Labels
+from vigil.tsdb import head_append_histograms
 from vigil.tsdb._api import SeriesRef
 from vigil.tsdb.head_append import (
     CommitResult,
@@ -37,17 +38,20 @@ from vigil.tsdb.head_state import (
     HeadState,
     group_starts,
 )
+from vigil.tsdb.wal import HistogramSamples
 from vigil.tsdb.wlog import WAL
 
 
 @dataclass(frozen=True, slots=True)
 class HeadSnapshot:
-    """Everything the head holds, for a WAL checkpoint: series, then samples by (ref, time)."""
+    """Everything the head holds, for a WAL checkpoint: series, then samples by (ref, time),
+    then histogram samples by (ref, time)."""
 
     series: list[tuple[int, Labels]]
     refs: I64
     timestamps: I64
     values: F64
+    histograms: HistogramSamples
 
 
 class Head:
@@ -160,13 +164,18 @@ class Head:
     def appender(self) -> HeadAppender:
         return HeadAppender(self)
 
-    def commit(self, refs: I64, ts: I64, vs: F64) -> CommitResult:
+    def commit(
+        self, refs: I64, ts: I64, vs: F64, histograms: HistogramSamples | None = None
+    ) -> CommitResult:
         """Validate, log to the WAL, then make visible; a WAL failure raises and applies nothing."""
         state = self._state
         with self._lock:
             state.wal_token = 0
             now_ms = int(self._clock() * 1000)
-            result = apply(state, refs, ts, vs, False, False, now_ms)
+            if histograms is None:
+                result = apply(state, refs, ts, vs, False, False, now_ms)
+            else:
+                result = _commit_with_histograms(state, refs, ts, vs, histograms, now_ms)
             token = state.wal_token
         if token and state.wal is not None:
             state.wal.wait_durable(token)
@@ -176,6 +185,12 @@ class Head:
         """Re-apply one WAL record: samples older than the last block are skipped, nothing is logged."""
         with self._lock:
             return replay(self._state, refs, ts, vs, out_of_order)
+
+    def replay_histograms(self, samples: HistogramSamples) -> CommitResult:
+        """Re-apply one WAL histogram record, as `replay` does a sample record."""
+        with self._lock:
+            claimed = head_append_histograms.claim(self._state, samples, True, 0)
+            return head_append_histograms.place(self._state, claimed)
 
     def replay_series(self, ref: int, labels: Labels) -> None:
         with self._lock:
@@ -207,7 +222,10 @@ class Head:
             refs = np.flatnonzero(state.series.alive[:n])
             series = [(ref, state.series.labels_at(ref)) for ref in refs.tolist()]
             r, t, v = gather(state, refs, MIN_TIME, MAX_TIME)
-            return HeadSnapshot(series, r, t, v)
+            histograms = state.histograms.samples(
+                sorted(state.histograms.by_ref), MIN_TIME, MAX_TIME
+            )
+            return HeadSnapshot(series, r, t, v, histograms)
 
     def series_count_by_metric_name(self, n: int = 10) -> list[tuple[str, int]]:
         counts = self._state.series.postings.cardinality(METRIC_NAME)
@@ -237,6 +255,18 @@ class Head:
         return sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:n]
 
 
+def _commit_with_histograms(
+    state: HeadState, refs: I64, ts: I64, vs: F64, histograms: HistogramSamples, now_ms: int
+) -> CommitResult:
+    claimed = head_append_histograms.claim(state, histograms, False, now_ms)
+    try:
+        floats = apply(state, refs, ts, vs, False, False, now_ms, claimed.accepted)
+    except BaseException:
+        head_append_histograms.restore(state, claimed)
+        raise
+    return head_append_histograms.combined(floats, head_append_histograms.place(state, claimed))
+
+
 def _truncate(state: HeadState, cut_ms: int) -> int:
     """Drop every sample older than cut_ms (now in a block) and series left without any;
     returns the number of series removed."""
@@ -256,6 +286,7 @@ def _truncate(state: HeadState, cut_ms: int) -> int:
         state.open.release(dead_slots)
     state.closed.drop_before(cut_ms)
     state.ooo.drop_before(cut_ms)
+    state.histograms.drop_before(cut_ms)
     n = len(state.series.labels)
     alive = state.series.alive[:n]
     last_t = state.series.last_t[:n]
@@ -271,6 +302,7 @@ def _truncate(state: HeadState, cut_ms: int) -> int:
         del state.series.by_labels[labels]
         state.series.labels[ref] = None
     state.series.postings.remove(removed)
+    state.histograms.forget(dead_refs.tolist())
     state.series.alive[dead_refs] = False
     leftover = state.series.open_slot[dead_refs]
     state.open.release(leftover[leftover >= 0])
@@ -300,6 +332,12 @@ def _reset_min_times(state: HeadState, survivors: I64, cut_ms: int) -> None:
     if state.ooo.n:
         without = np.union1d(without, state.ooo.ref[: state.ooo.n])
     reads.append((without, MAX_TIME))
+    firsts_h = state.histograms.first_times(state.histograms.by_ref)
+    if firsts_h:
+        held = np.fromiter(firsts_h, np.int64, len(firsts_h))
+        state.series.min_t[held] = np.minimum(
+            state.series.min_t[held], np.fromiter(firsts_h.values(), np.int64, len(firsts_h))
+        )
     for refs, upto in reads:
         if not len(refs):
             continue

@@ -12,8 +12,9 @@ from typing import Protocol
 import numpy as np
 
 from vigil.model import Labels
+from vigil.model.histogram import FloatHistogram
 from vigil.tsdb import wal as walfmt
-from vigil.tsdb._api import SeriesRef
+from vigil.tsdb._api import STALE_NAN, STALE_NAN_BITS, SeriesRef
 from vigil.tsdb.head_read import gather
 from vigil.tsdb.head_state import (
     F64,
@@ -61,7 +62,9 @@ class AppendTarget(Protocol):
 
     def refs_for(self, labels: Sequence[Labels]) -> I64: ...
 
-    def commit(self, refs: I64, ts: I64, vs: F64) -> CommitResult: ...
+    def commit(
+        self, refs: I64, ts: I64, vs: F64, histograms: walfmt.HistogramSamples | None = None
+    ) -> CommitResult: ...
 
 
 class HeadAppender:
@@ -73,6 +76,7 @@ class HeadAppender:
         self._one_refs: list[int] = []
         self._one_ts: list[int] = []
         self._one_vs: list[float] = []
+        self._histograms = walfmt.HistogramSamples([], [], [])
         self.result = CommitResult()
 
     def append(self, labels: Labels, t_ms: int, value: float) -> SeriesRef:
@@ -91,6 +95,26 @@ class HeadAppender:
         self._one_refs.append(ref)
         self._one_ts.append(t_ms)
         self._one_vs.append(value)
+
+    def append_histogram(self, labels: Labels, t_ms: int, histogram: FloatHistogram) -> SeriesRef:
+        lo, hi = self._head.time_bounds()
+        ref = -1
+        if lo <= t_ms <= hi:
+            ref = self._head.get_or_create(labels)
+            if ref < 0:
+                raise AppendError(
+                    SERIES_LIMIT, f"series limit reached, refusing new series {labels}"
+                )
+        self.append_histogram_by_ref(ref, t_ms, histogram)
+        return ref
+
+    def append_histogram_by_ref(self, ref: SeriesRef, t_ms: int, histogram: FloatHistogram) -> None:
+        if _is_stale(histogram.sum):
+            self.append_by_ref(ref, t_ms, STALE_NAN)
+            return
+        self._histograms.refs.append(ref)
+        self._histograms.timestamps.append(t_ms)
+        self._histograms.histograms.append(histogram)
 
     def append_batch(self, refs: I64, t_ms: I64, values: F64) -> None:
         if not len(refs) == len(t_ms) == len(values):
@@ -137,23 +161,35 @@ class HeadAppender:
     def commit(self) -> None:
         self._flush_singles()
         batches, self._batches = self._batches, []
-        if not batches:
+        histograms, self._histograms = self._histograms, walfmt.HistogramSamples([], [], [])
+        if not batches and not len(histograms):
             self.result = CommitResult()
             return
         if len(batches) == 1:
             refs, ts, vs = batches[0]
-        else:
+        elif batches:
             refs = np.concatenate([b[0] for b in batches])
             ts = np.concatenate([b[1] for b in batches])
             vs = np.concatenate([b[2] for b in batches])
-        self.result = self._head.commit(refs, ts, vs)
+        else:
+            refs, ts, vs = _NO_REFS, _NO_REFS, _NO_VALUES
+        self.result = self._head.commit(refs, ts, vs, histograms if len(histograms) else None)
 
     def rollback(self) -> None:
         self._batches = []
+        self._histograms = walfmt.HistogramSamples([], [], [])
         self._one_refs, self._one_ts, self._one_vs = [], [], []
 
     def refused(self) -> Mapping[str, int]:
         return self.result.rejected
+
+
+_NO_REFS: I64 = np.empty(0, dtype=np.int64)
+_NO_VALUES: F64 = np.empty(0, dtype=np.float64)
+
+
+def _is_stale(value: float) -> bool:
+    return bool(np.float64(value).view(np.uint64) == np.uint64(STALE_NAN_BITS))
 
 
 def appendable_max_time(state: HeadState, now_ms: int) -> int:
@@ -179,9 +215,11 @@ def apply(
     replaying: bool,
     out_of_order: bool,
     now_ms: int = 0,
+    histograms: walfmt.HistogramSamples | None = None,
 ) -> CommitResult:
     """Validate and place one batch; `now_ms` bounds how far in the future samples may be
-    (replay re-applies what was accepted, unbounded)."""
+    (replay re-applies what was accepted, unbounded). `histograms`, already validated (see
+    `head_append_histograms`), are logged with the batch, ahead of its floats."""
     rejected: Tally[str] = Tally()
     min_time = state.min_valid_t if replaying else appendable_min_time(state)
     if not replaying:
@@ -230,7 +268,7 @@ def apply(
     acc_r, acc_t, acc_v = r[accept], t[accept], v[accept]
     ooo = np.asarray(ooo_rows, dtype=np.int64)
     if not replaying:
-        _log(state, acc_r, acc_t, acc_v, r[ooo], t[ooo], v[ooo])
+        _log(state, acc_r, acc_t, acc_v, r[ooo], t[ooo], v[ooo], histograms)
     if len(acc_r):
         insert_in_order(state, acc_r, acc_t, acc_v)
     if len(ooo):
@@ -281,16 +319,30 @@ def _value_bits_at(state: HeadState, ref: int, t_ms: int) -> int | None:
     return int(vs.view(np.uint64)[0]) if len(ts) else None
 
 
-def _log(state: HeadState, r: I64, t: I64, v: F64, ooo_r: I64, ooo_t: I64, ooo_v: F64) -> None:
-    if state.wal is None or not (len(r) or len(ooo_r)):
+def _log(
+    state: HeadState,
+    r: I64,
+    t: I64,
+    v: F64,
+    ooo_r: I64,
+    ooo_t: I64,
+    ooo_v: F64,
+    histograms: walfmt.HistogramSamples | None,
+) -> None:
+    has_histograms = histograms is not None and len(histograms) > 0
+    if state.wal is None or not (len(r) or len(ooo_r) or has_histograms):
         return
     touched = np.concatenate([r, ooo_r]) if len(ooo_r) else r
+    if histograms is not None and has_histograms:
+        touched = np.concatenate([touched, np.asarray(histograms.refs, dtype=np.int64)])
     new = np.unique(touched[~state.series.logged[touched]])
     records = []
     if len(new):
         records.append(
             walfmt.encode_series([(ref, state.series.labels_at(ref)) for ref in new.tolist()])
         )
+    if histograms is not None and has_histograms:
+        records.append(walfmt.encode_histograms(histograms))
     if len(r):
         records.append(walfmt.encode_samples(r, t, v))
     if len(ooo_r):

@@ -14,7 +14,7 @@ from vigil.tsdb._api import SelectHints
 from vigil.tsdb.head_state import F64, I64, MIN_TIME, HeadState
 from vigil.tsdb.postings import RefArray
 from vigil.tsdb.postings import select_refs as select_postings
-from vigil.tsdb.series import SeriesBatch, SeriesData
+from vigil.tsdb.series import SeriesBatch, SeriesData, merge_batches, merge_series
 
 
 def gather(state: HeadState, refs: RefArray, mint: int, maxt: int) -> tuple[I64, I64, F64]:
@@ -89,12 +89,39 @@ def select_refs(state: HeadState, matchers: Sequence[Matcher], mint: int, maxt: 
     return selected
 
 
+def _histograms(state: HeadState, refs: RefArray, mint: int, maxt: int) -> SeriesBatch | None:
+    if not state.histograms:
+        return None
+    return state.histograms.batch(
+        state.series.labels, refs.tolist(), max(mint, state.min_valid_t), maxt
+    )
+
+
 def series_data(state: HeadState, refs: RefArray, mint: int, maxt: int) -> Iterator[SeriesData]:
-    """SeriesData for those refs that have samples in [mint, maxt], in label order."""
+    """SeriesData for those refs that have samples (floats or histograms) in [mint, maxt],
+    in label order."""
+    floats = _float_series_data(state, refs, mint, maxt)
+    histograms = _histograms(state, refs, mint, maxt)
+    if histograms is None:
+        return iter(floats)
+    starts = histograms.starts.tolist()
+    hist_series = [
+        SeriesData(
+            labels,
+            histograms.timestamps[a:z],
+            histograms.values[a:z],
+            None if histograms.histograms is None else histograms.histograms[a:z],
+        )
+        for labels, a, z in zip(histograms.labels, starts[:-1], starts[1:], strict=True)
+    ]
+    return iter(list(merge_series([floats, hist_series])))
+
+
+def _float_series_data(state: HeadState, refs: RefArray, mint: int, maxt: int) -> list[SeriesData]:
     out_r, out_t, out_v = gather(state, refs, mint, maxt)
     labels = state.series.labels
     if not len(out_r):
-        return iter(())
+        return []
     bounds = np.flatnonzero(out_r[1:] != out_r[:-1]) + 1
     starts = np.concatenate([[0], bounds]).tolist()
     ends = [*bounds.tolist(), len(out_r)]
@@ -105,11 +132,17 @@ def series_data(state: HeadState, refs: RefArray, mint: int, maxt: int) -> Itera
         assert series_labels is not None
         found.append(SeriesData(series_labels, out_t[a:b], out_v[a:b]))
     found.sort(key=lambda s: s.labels)
-    return iter(found)
+    return found
 
 
 def series_batch(state: HeadState, refs: RefArray, mint: int, maxt: int) -> SeriesBatch:
     """`series_data` as one SeriesBatch (label order), without an object per series."""
+    floats = _float_series_batch(state, refs, mint, maxt)
+    histograms = _histograms(state, refs, mint, maxt)
+    return floats if histograms is None else merge_batches([floats, histograms])
+
+
+def _float_series_batch(state: HeadState, refs: RefArray, mint: int, maxt: int) -> SeriesBatch:
     out_r, out_t, out_v = gather(state, refs, mint, maxt)
     if not len(out_r):
         return SeriesBatch.of([])

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from vigil.model import Labels
 from vigil.tsdb.chunkenc.head_chunk import decode_chunks, encode_chunks
+from vigil.tsdb.head_histograms import HistogramColumn
 from vigil.tsdb.postings import MemPostings
 from vigil.tsdb.wlog import WAL
 
@@ -364,6 +365,7 @@ class HeadState:
         self.open = OpenChunks(options.chunk_samples)
         self.closed = ClosedChunks()
         self.ooo = OutOfOrderLog()
+        self.histograms = HistogramColumn(options.chunk_samples)
         self.max_t = MIN_TIME
         self.min_valid_t = MIN_TIME  # samples before it belong to persisted blocks
         self.wal: WAL | None = None
@@ -371,7 +373,7 @@ class HeadState:
 
     @property
     def num_chunks(self) -> int:
-        return len(self.closed.records) + self.open.count()
+        return len(self.closed.records) + self.open.count() + self.histograms.chunks
 
     def add_series(self, ref: int, labels: Labels) -> None:
         self.series.add(ref, labels)

@@ -33,6 +33,11 @@ def histogram_column(n: int) -> Histograms:
     return np.full(n, None, dtype=object)
 
 
+def holds_histogram(column: Histograms) -> npt.NDArray[np.bool_]:
+    """Where a histogram column holds a histogram (not None)."""
+    return column.astype(np.bool_)
+
+
 @dataclass(frozen=True, slots=True)
 class SeriesData:
     """One series' samples in [mint, maxt], timestamps ascending (ms)."""

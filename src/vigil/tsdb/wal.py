@@ -6,7 +6,9 @@ calls; the older record of one length-prefixed string at a time is still read); 
 records hold a commit's refs and timestamps as differences from the previous entry (a
 scrape's refs ascend by one, its timestamps repeat: mostly zero bytes, which the WAL's
 compression all but removes) and its values, as little-endian numpy bytes; the older
-sample records of plain refs and timestamps are still read.
+sample records of plain refs and timestamps are still read. Histogram records hold a
+commit's native histogram samples: refs as in sample records, then timestamps and
+histograms in `chunkenc.histogram`'s encoding (versioned by its first byte).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model import Labels
+from vigil.model.histogram import FloatHistogram
 from vigil.tsdb import wlog
+from vigil.tsdb.chunkenc import histogram as histenc
 from vigil.tsdb.wlog import ReplayProgress, WALMetrics
 
 I64 = npt.NDArray[np.int64]
@@ -33,7 +37,10 @@ OOO_SAMPLES_V1 = 3
 SERIES = 4
 SAMPLES = 5
 OOO_SAMPLES = 6
-RECORD_TYPES = frozenset((SERIES_V1, SAMPLES_V1, OOO_SAMPLES_V1, SERIES, SAMPLES, OOO_SAMPLES))
+HISTOGRAMS = 7
+RECORD_TYPES = frozenset(
+    (SERIES_V1, SAMPLES_V1, OOO_SAMPLES_V1, SERIES, SAMPLES, OOO_SAMPLES, HISTOGRAMS)
+)
 OUT_OF_ORDER_TYPES = frozenset((OOO_SAMPLES_V1, OOO_SAMPLES))
 SERIES_TYPES = frozenset((SERIES_V1, SERIES))
 _COUNT = struct.Struct("<BI")  # record type, entries
@@ -42,6 +49,7 @@ _NAME_LEN = struct.Struct("<H")
 _VALUE_LEN = struct.Struct("<I")
 _CHECKPOINT_SERIES_PER_RECORD = 10_000
 _CHECKPOINT_SAMPLES_PER_RECORD = 1_000_000
+_CHECKPOINT_HISTOGRAMS_PER_RECORD = 10_000
 
 
 _SEPARATOR = "\udcff"  # what surrogateescape decodes the 0xff ending each string to
@@ -152,15 +160,111 @@ def decode_samples(payload: bytes | memoryview) -> tuple[I64, I64, F64]:
     return np.cumsum(refs), np.cumsum(ts), vs.copy()
 
 
+@dataclass(frozen=True, slots=True)
+class HistogramSamples:
+    """Native histogram samples of many series: sample i is `histograms[i]` of series
+    `refs[i]` at `timestamps[i]`."""
+
+    refs: list[int]
+    timestamps: list[int]
+    histograms: list[FloatHistogram]
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+
+def encode_histograms(samples: HistogramSamples) -> bytes:
+    refs = np.asarray(samples.refs, dtype="<i8")
+    return b"".join(
+        (
+            _COUNT.pack(HISTOGRAMS, len(refs)),
+            np.diff(refs, prepend=np.int64(0)).tobytes(),
+            histenc.encode(samples.timestamps, samples.histograms),
+        )
+    )
+
+
+def decode_histograms(payload: bytes | memoryview) -> HistogramSamples:
+    _, count = _COUNT.unpack_from(payload, 0)
+    start = _COUNT.size
+    if len(payload) < start + 8 * count:
+        raise ValueError(f"histogram record of {count} samples has {len(payload)} bytes")
+    refs = np.cumsum(np.frombuffer(payload, dtype="<i8", count=count, offset=start))
+    timestamps, histograms = histenc.decode(payload[start + 8 * count :])
+    if len(timestamps) != count:
+        raise ValueError(f"histogram record of {count} refs holds {len(timestamps)} samples")
+    return HistogramSamples(refs.tolist(), timestamps, histograms)
+
+
 def checkpoint_records(
-    series: list[tuple[int, Labels]], refs: I64, ts: I64, vs: F64
+    series: list[tuple[int, Labels]],
+    refs: I64,
+    ts: I64,
+    vs: F64,
+    histograms: HistogramSamples | None = None,
 ) -> Iterator[bytes]:
-    """The head's state as records for `WAL.write_checkpoint`: series, then samples."""
+    """The head's state as records for `WAL.write_checkpoint`: series, then samples, then
+    histogram samples; a series holding both kinds gets its samples last, one record per
+    run of one kind, so that replay meets them in time order."""
     for start in range(0, len(series), _CHECKPOINT_SERIES_PER_RECORD):
         yield encode_series(series[start : start + _CHECKPOINT_SERIES_PER_RECORD])
+    mixed = np.empty(0, dtype=np.int64)
+    if histograms:
+        mixed = np.intersect1d(np.asarray(histograms.refs, dtype=np.int64), refs)
+    plain = ~np.isin(refs, mixed) if len(mixed) else slice(None)
+    yield from _sample_records(refs[plain], ts[plain], vs[plain])
+    if histograms:
+        taken = set(mixed.tolist())
+        keep = [at for at, ref in enumerate(histograms.refs) if ref not in taken]
+        yield from _histogram_records(histograms, keep)
+        for ref in mixed.tolist():
+            yield from _mixed_records(ref, refs, ts, vs, histograms)
+
+
+def _sample_records(refs: I64, ts: I64, vs: F64) -> Iterator[bytes]:
     for start in range(0, len(refs), _CHECKPOINT_SAMPLES_PER_RECORD):
         end = start + _CHECKPOINT_SAMPLES_PER_RECORD
         yield encode_samples(refs[start:end], ts[start:end], vs[start:end])
+
+
+def _histogram_records(histograms: HistogramSamples, rows: list[int]) -> Iterator[bytes]:
+    for start in range(0, len(rows), _CHECKPOINT_HISTOGRAMS_PER_RECORD):
+        chosen = rows[start : start + _CHECKPOINT_HISTOGRAMS_PER_RECORD]
+        yield encode_histograms(
+            HistogramSamples(
+                [histograms.refs[at] for at in chosen],
+                [histograms.timestamps[at] for at in chosen],
+                [histograms.histograms[at] for at in chosen],
+            )
+        )
+
+
+def _mixed_records(
+    ref: int, refs: I64, ts: I64, vs: F64, histograms: HistogramSamples
+) -> Iterator[bytes]:
+    """One series' floats and histograms as alternating records, in time order."""
+    floats = np.flatnonzero(refs == ref)
+    rows = [at for at, owner in enumerate(histograms.refs) if owner == ref]
+    f_at = h_at = 0
+    while f_at < len(floats) or h_at < len(rows):
+        if h_at < len(rows) and (
+            f_at == len(floats) or histograms.timestamps[rows[h_at]] < ts[floats[f_at]]
+        ):
+            end = h_at
+            limit = ts[floats[f_at]] if f_at < len(floats) else None
+            while end < len(rows) and (limit is None or histograms.timestamps[rows[end]] < limit):
+                end += 1
+            yield from _histogram_records(histograms, rows[h_at:end])
+            h_at = end
+        else:
+            stop = len(floats)
+            if h_at < len(rows):
+                stop = f_at + int(
+                    np.searchsorted(ts[floats[f_at:]], histograms.timestamps[rows[h_at]])
+                )
+            run = floats[f_at:stop]
+            yield from _sample_records(refs[run], ts[run], vs[run])
+            f_at = stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +281,11 @@ class ReplayStats:
 
 SeriesSink = Callable[[list[tuple[int, Labels]]], None]
 SamplesSink = Callable[[I64, I64, F64, bool], None]
+HistogramsSink = Callable[[HistogramSamples], None]
+
+
+def _ignore_histograms(samples: HistogramSamples) -> None:
+    return None
 
 
 def replay(
@@ -187,6 +296,7 @@ def replay(
     clock: Callable[[], float] = time.perf_counter,
     on_progress: ReplayProgress | None = None,
     repair: bool = False,
+    on_histograms: HistogramsSink = _ignore_histograms,
 ) -> ReplayStats:
     """Feed the latest checkpoint, then every later segment, to the sinks, in write order;
     `repair` as in `wlog.replay_log`."""
@@ -197,6 +307,10 @@ def replay(
             series = decode_series(payload)
             on_series(series)
             counts[0] += len(series)
+        elif payload[0] == HISTOGRAMS:
+            samples = decode_histograms(payload)
+            on_histograms(samples)
+            counts[1] += len(samples)
         else:
             refs, ts, vs = decode_samples(payload)
             on_samples(refs, ts, vs, payload[0] in OUT_OF_ORDER_TYPES)
@@ -220,6 +334,8 @@ def replay(
 def _check(payload: memoryview) -> None:
     if payload[0] in SERIES_TYPES:
         decode_series(payload)
+    elif payload[0] == HISTOGRAMS:
+        decode_histograms(payload)
     else:
         decode_samples(payload)
 

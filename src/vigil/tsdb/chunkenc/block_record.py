@@ -8,6 +8,10 @@ deltas, whichever is smaller), and only where no scale round-trips bit-exactly (
 NaN, ±Inf, -0.0, stale markers) are the raw float bits kept: as a short exception list,
 or, when most values are such, as XOR of consecutive float bits. Each integer column is
 stored in the narrowest width that holds it, byte-planes shuffled so zstd sees runs.
+
+A series holding native histogram samples is written as version 2: the same columns (a
+histogram's value cell is a NaN placeholder), then the positions of its histogram samples
+and those samples in `chunkenc.histogram`'s encoding. Float-only series stay version 1.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
+from vigil.tsdb.chunkenc import histogram as histenc
 from vigil.tsdb.chunkenc.primitives import (
     NEG_ZERO_BITS,
     POW10,
@@ -31,6 +36,7 @@ from vigil.tsdb.chunkenc.primitives import (
 )
 
 FORMAT_VERSION = 1
+HISTOGRAM_FORMAT_VERSION = 2
 
 _MAX_SCALE = 15  # past 15 digits nothing fits
 _MAX_EXACT = float(2**51)  # so every partial sum in decoding stays an exact double
@@ -69,10 +75,19 @@ class Samples:
 
     timestamps: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
+    histograms: npt.NDArray[np.object_] | None = None  # as in SeriesData
 
 
-def encode(timestamps: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> bytes:
-    """Compress one series' samples (timestamps ascending) into a self-describing record."""
+_POSITIONS = struct.Struct("<I")
+
+
+def encode(
+    timestamps: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    histograms: npt.NDArray[np.object_] | None = None,
+) -> bytes:
+    """Compress one series' samples (timestamps ascending; `histograms` as in SeriesData)
+    into a self-describing record."""
     ts = np.ascontiguousarray(timestamps, dtype=np.int64)
     vs = np.ascontiguousarray(values, dtype=np.float64)
     if ts.shape != vs.shape or ts.ndim != 1:
@@ -85,7 +100,17 @@ def encode(timestamps: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -
     parts = [b"", ts_column]
     mode, value_parts = _encode_values(vs)
     parts.extend(value_parts)
-    parts[0] = _HEADER.pack(FORMAT_VERSION, mode, n, t0, step, ts_width)
+    version = FORMAT_VERSION
+    where = np.empty(0, dtype=np.int64)
+    if histograms is not None:
+        where = np.flatnonzero(histograms.astype(np.bool_))
+    if len(where):
+        version = HISTOGRAM_FORMAT_VERSION
+        parts.append(_POSITIONS.pack(len(where)))
+        parts.append(where.astype("<u4").tobytes())
+        assert histograms is not None
+        parts.append(histenc.encode(ts[where].tolist(), histograms[where].tolist()))
+    parts[0] = _HEADER.pack(version, mode, n, t0, step, ts_width)
     return _codecs.compressor.compress(b"".join(parts))
 
 
@@ -103,8 +128,11 @@ def decode(record: bytes | memoryview) -> Samples:
 
 def _decode_raw(raw: memoryview) -> Samples:
     version, mode, n, t0, step, ts_width = _HEADER.unpack_from(raw, 0)
-    if version != FORMAT_VERSION:
-        raise ChunkFormatError(f"record version {version}, this vigil reads {FORMAT_VERSION}")
+    if version not in (FORMAT_VERSION, HISTOGRAM_FORMAT_VERSION):
+        raise ChunkFormatError(
+            f"record version {version}, this vigil reads {FORMAT_VERSION} and "
+            f"{HISTOGRAM_FORMAT_VERSION}"
+        )
     timestamps = np.arange(t0, t0 + n * step, step) if step else np.full(n, t0, dtype=np.int64)
     offset_deltas, pos = _unpack_ints(raw, _HEADER.size, ts_width, max(n - 1, 0))
     if offset_deltas is not None:
@@ -115,9 +143,33 @@ def _decode_raw(raw: memoryview) -> Samples:
         values, pos = _decode_xor(raw, pos, n)
     else:
         raise ChunkFormatError(f"unknown value mode {mode}")
+    histograms = None
+    if version == HISTOGRAM_FORMAT_VERSION:
+        histograms, pos = _decode_histograms(raw, pos, timestamps)
     if pos != len(raw) or len(timestamps) != n:
         raise ChunkFormatError(f"record of {n} samples has {len(raw) - pos} trailing bytes")
-    return Samples(timestamps, values)
+    return Samples(timestamps, values, histograms)
+
+
+def _decode_histograms(
+    raw: memoryview, pos: int, timestamps: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.object_], int]:
+    (count,) = _POSITIONS.unpack_from(raw, pos)
+    pos += _POSITIONS.size
+    where = np.frombuffer(raw, dtype="<u4", count=count, offset=pos).astype(np.int64)
+    pos += 4 * count
+    if count and int(where.max()) >= len(timestamps):
+        raise ChunkFormatError(f"histogram position {int(where.max())} past the series' end")
+    try:
+        ts, found = histenc.decode(raw[pos:])
+    except histenc.HistogramFormatError as err:
+        raise ChunkFormatError(f"histogram samples: {err}") from None
+    if ts != timestamps[where].tolist():
+        raise ChunkFormatError("histogram samples' timestamps do not match their positions")
+    column = np.full(len(timestamps), None, dtype=object)
+    for at, h in zip(where.tolist(), found, strict=True):
+        column[at] = h
+    return column, len(raw)
 
 
 def _encode_values(vs: npt.NDArray[np.float64]) -> tuple[int, list[bytes]]:
