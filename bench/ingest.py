@@ -194,13 +194,11 @@ def _measure(client: httpx.Client, server: Server, duration: float) -> Figures:
     )
 
 
-def _profile(server: Server, duration: float, raw: Path) -> subprocess.Popen[bytes]:
-    """py-spy sampling the server from now (after the first scrape) until `duration` after
-    its launch."""
+def py_spy(pid: int, seconds: float, raw: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling process `pid` from now for `seconds`, its collapsed stacks to `raw`."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    seconds = max(1, int(server.launched + duration - time.monotonic()))
     argv = [spy, "record", "-F", "--nonblocking", "-r", "50", "-f", "raw", "-o", str(raw),
-            "-d", str(seconds), "-p", str(server.pid)]  # fmt: skip
+            "-d", str(max(1, int(seconds))), "-p", str(pid)]  # fmt: skip
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -211,7 +209,7 @@ def _report_scrape_errors(client: httpx.Client, server: Server) -> None:
             print(f"  {server.name}: last scrape failed: {target['lastError']}", file=sys.stderr)
 
 
-def _top(raw: Path, count: int) -> list[str]:
+def own_cpu_top(raw: Path, count: int) -> list[str]:
     """Functions with the most samples of their own, from py-spy's collapsed stacks."""
     own: collections.Counter[str] = collections.Counter()
     for line in raw.read_text().splitlines():
@@ -251,14 +249,15 @@ def run(series: int, args: argparse.Namespace, root: Path) -> tuple[Figures, Fig
             for server in servers:
                 _after_first_scrape(client, server, series)
             if args.profile:
-                spy = _profile(servers[1], args.duration, raw)
+                ours = servers[1]
+                spy = py_spy(ours.pid, ours.launched + args.duration - time.monotonic(), raw)
             prom, vigil = (_measure(client, server, args.duration) for server in servers)
             for server in servers:
                 _report_scrape_errors(client, server)
         if not args.profile:
             return prom, vigil, []
         spy.wait(120)
-        return prom, vigil, _top(raw, args.top)
+        return prom, vigil, own_cpu_top(raw, args.top)
 
 
 def _print(series: int, args: argparse.Namespace, prom: Figures, vigil: Figures) -> None:
