@@ -42,7 +42,7 @@ class PagerConfig(KindDefaults):
 
 def _parse(receivers: str) -> Config:
     text = "route: {receiver: r}\nreceivers:\n  - name: r\n" + textwrap.indent(receivers, "    ")
-    return parse_config(text, (*KINDS, PagerConfig), "am.yml")
+    return parse_config(text, {**KINDS, "pager": lambda: PagerConfig}, "am.yml")
 
 
 def test_a_new_kind_is_read_with_its_defaults_and_inheritance() -> None:

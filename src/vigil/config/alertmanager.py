@@ -4,10 +4,11 @@ Alertmanager accepts. Errors use Alertmanager's wording, prefixed `file:line: ke
 
 from __future__ import annotations
 
+import collections.abc
 import os
 import re
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vigil.config._yaml import ConfigError, Mapping, Node, load_yaml
@@ -582,20 +583,28 @@ def _ranges(
 
 # --------------------------------------------------------------------------- receivers
 
-Kinds = Sequence[type[ReceiverKind]]
+Kinds = collections.abc.Mapping[str, Callable[[], type[ReceiverKind]]]
+"""Every receiver kind a config may name (`slack` for `slack_configs`), in the order
+Alertmanager reads them, each with a function that returns its type: a kind is loaded only
+when a config uses it."""
 
 
 def _receiver(
     node: Node, base: str, kinds: Kinds
 ) -> tuple[str, list[tuple[type[ReceiverKind], Entry]]]:
-    fields = node.mapping(("name", *(f"{kind.kind}_configs" for kind in kinds)), "receivers")
+    fields = node.mapping(("name", *(f"{name}_configs" for name in kinds)), "receivers")
     name = fields.string("name")
     if not name:
         raise node.error("missing name in receiver")
     integrations: list[tuple[type[ReceiverKind], Entry]] = []
-    for kind in kinds:
-        for item in fields.sequence(f"{kind.kind}_configs"):
-            entry = read_entry(kind, item, f"{kind.kind}_configs", base)
+    for kind_name, load in kinds.items():
+        key = f"{kind_name}_configs"
+        items = fields.sequence(key)
+        if not items:
+            continue
+        kind = load()
+        for item in items:
+            entry = read_entry(kind, item, key, base)
             kind.check(entry)
             integrations.append((kind, entry))
     integrations.sort(key=lambda pair: pair[1].node.line)

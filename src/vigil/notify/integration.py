@@ -15,7 +15,7 @@ from vigil.alerting._api import Notification, NotifyError
 from vigil.config.http import HTTPClientConfig
 from vigil.config.http_client import UnreadableSecret, async_client
 from vigil.config.http_client import read_secret_file as _read_file
-from vigil.config.receiver import ReceiverKind
+from vigil.config.receiver import KindDefaults, ReceiverKind
 from vigil.notify.template import Templates
 
 USER_AGENT = f"vigil/{__version__} (Alertmanager/0.25.0 compatible)"
@@ -51,6 +51,15 @@ class SendingKind(ReceiverKind, Protocol):
     """A receiver kind with its sender: None for kinds vigil validates but cannot send to."""
 
     def sender(self, context: SenderContext) -> Sender | None: ...
+
+
+class Unsent(KindDefaults):
+    """A kind vigil reads and validates but has no sender for (see vigil.notify.unsupported)."""
+
+    __slots__ = ()
+
+    def sender(self, context: SenderContext) -> Sender | None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,11 @@ from vigil.config.alertmanager import Config
 from vigil.model.alert import Alert
 from vigil.model.clock import Clock
 from vigil.model.labels import Labels
-from vigil.notify.integration import Integration, SenderContext, SendingKind
+from vigil.notify.integration import Integration, SenderContext, SendingKind, Unsent
 from vigil.notify.kinds import KINDS
 from vigil.notify.template import Templates
-from vigil.notify.unsupported import Unsent
 
 TEST_TIMEOUT = 30.0
-_SUPPORTED = ", ".join(sorted(f"{k.kind}_configs" for k in KINDS if not issubclass(k, Unsent)))
 
 
 class UnknownReceiver(KeyError):
@@ -55,12 +53,18 @@ def build_integrations(
         if sender is None:
             raise UnsupportedIntegration(
                 f"{config.file}:{entry.line}: receiver {receiver_name!r}: {entry.kind}_configs"
-                f" are not supported by vigil yet (supported: {_SUPPORTED})"
+                f" are not supported by vigil yet (supported: {_supported()})"
             )
         integrations.append(
             Integration(receiver_name, entry.kind, index, entry.send_resolved, sender)
         )
     return integrations
+
+
+def _supported() -> str:
+    """The kinds vigil sends to (this loads every kind: it is only for an error message)."""
+    kinds = (load() for load in KINDS.values())
+    return ", ".join(sorted(f"{k.kind}_configs" for k in kinds if not issubclass(k, Unsent)))
 
 
 @dataclass(frozen=True, slots=True)

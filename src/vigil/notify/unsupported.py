@@ -21,16 +21,7 @@ from vigil.config.receiver import (
     Raw,
     SecretURL,
 )
-from vigil.notify.integration import Sender, SenderContext
-
-
-class Unsent(KindDefaults):
-    """A kind without a sender."""
-
-    __slots__ = ()
-
-    def sender(self, context: SenderContext) -> Sender | None:
-        return None
+from vigil.notify.integration import Unsent
 
 
 @dataclass(frozen=True, slots=True)
