@@ -254,7 +254,7 @@ def test_number_literals_use_go_f_format(query: str, text: str) -> None:
         ("sum(", ParseError, "unclosed left parenthesis"),
         ("up{", ParseError, "inside braces"),
         ("1 > 2", ParseError, "comparisons between scalars must use BOOL modifier"),
-        ("rate(up)", ParseError, "expected type matrix"),
+        ("rate(up)", ParseError, "1:6: parse error: expected type range vector"),
         ("no_such_fn(up)", ParseError, "unknown function"),
         ('up{a="b" or c="d"}', ParseError, "'or' between label matchers"),
         ("up[5m] anchored", UnsupportedFeatureError, "anchored"),

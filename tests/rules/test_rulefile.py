@@ -18,7 +18,10 @@ BAD_FILES = [
         "PromQL error names group, rule and position",
         "groups:\n  - name: g\n    rules:\n      - record: ok\n        expr: up\n"
         "      - record: broken\n        expr: 'sum(up'\n",
-        ['rules.yml: 7:15: group "g", rule 2, "broken": could not parse expression'],
+        [
+            'rules.yml: 7:15: group "g", rule 2, "broken": could not parse expression: '
+            "1:7: parse error: unclosed left parenthesis"
+        ],
     ),
     (
         "an expression nested past the parser's bounds is refused, not parsed",

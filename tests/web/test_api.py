@@ -76,6 +76,30 @@ def test_range_query(client: TestClient) -> None:
     assert [float(v) for _, v in series["values"]] == pytest.approx([1.0, 1.0, 1.0])
 
 
+GROUPING_ERROR = (
+    '1:11: parse error: unexpected identifier "b" in grouping opts, expected "," or ")"'
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "message"),
+    [
+        ("/api/v1/query", {}, f'invalid parameter "query": {GROUPING_ERROR}'),
+        ("/api/v1/query_range", {"start": "0", "end": "60", "step": "15"}, GROUPING_ERROR),
+        ("/api/v1/format_query", {}, f'invalid parameter "query": {GROUPING_ERROR}'),
+    ],
+)
+def test_parse_errors_say_where_as_prometheus(
+    client: TestClient, path: str, params: dict[str, str], message: str
+) -> None:
+    """Prometheus 2.42's words: the instant query names its parameter, the range query not."""
+    response = client.post(path, data={"query": "sum by (a b) (up)", **params})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"status": "error", "errorType": "bad_data", "error": message},
+    )
+
+
 @pytest.mark.parametrize(
     ("path", "params", "code", "error_type", "fragment"),
     [

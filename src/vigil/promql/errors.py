@@ -8,12 +8,17 @@ class PromQLError(Exception):
 
 
 class ParseError(PromQLError):
-    """The query text is not valid PromQL; `message` is the parser's own wording."""
+    """The query text is not valid PromQL; `message` is the parser's own wording, `position`
+    Prometheus's (line, column) of the error when known (`1:14: parse error: ...`)."""
 
-    def __init__(self, message: str, query: str = "") -> None:
-        super().__init__(f"parse error: {message}")
+    def __init__(
+        self, message: str, query: str = "", position: tuple[int, int] | None = None
+    ) -> None:
+        where = f"{position[0]}:{position[1]}: " if position else ""
+        super().__init__(f"{where}parse error: {message}")
         self.message = message
         self.query = query
+        self.position = position
 
 
 class UnsupportedFeatureError(PromQLError):

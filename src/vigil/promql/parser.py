@@ -36,6 +36,7 @@ from vigil.promql.ast import (
 )
 from vigil.promql.errors import ParseError, UnsupportedFeatureError
 from vigil.promql.limits import STRING_ENDS, check_query_size
+from vigil.promql.positions import parse_error
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _AT_PLACEHOLDER_BASE_S = 100_000_000_000  # year ~5138: `@` values from here on are swapped
@@ -63,7 +64,10 @@ def match_op(op: pp.MatchOp) -> str:
 def parse(query: str, *, step_ms: int = 0, range_ms: int = 0) -> Expr:
     """Parse a query; `step_ms`/`range_ms` give `step()`/`range()` their values."""
     check_query_size(query)
-    code, at_values = rewrite_prometheus3_syntax(query, step_ms, range_ms)
+    try:
+        code, at_values = rewrite_prometheus3_syntax(query, step_ms, range_ms)
+    except ParseError as err:
+        raise parse_error(query, err.message) from None
     try:
         raw = pp.parse(code)
     except ValueError as err:
@@ -72,7 +76,9 @@ def parse(query: str, *, step_ms: int = 0, range_ms: int = 0) -> Expr:
                 raise UnsupportedFeatureError(
                     f"{feature} is experimental and not supported yet"
                 ) from None
-        raise ParseError(str(err), query) from None
+        if code != query:
+            raise ParseError(str(err), query) from None
+        raise parse_error(query, str(err)) from None
     return _Converter(at_values).convert(raw)
 
 
@@ -82,7 +88,7 @@ def prettify(query: str) -> str:
     try:
         return str(pp.parse(query).prettify())
     except ValueError as err:
-        raise ParseError(str(err), query) from None
+        raise parse_error(query, str(err)) from None
 
 
 def duration_ms(delta: dt.timedelta | None) -> int:
@@ -355,9 +361,9 @@ class _DurationExpr:
                 sign = -sign
             self.pos += 1
         self._skip()
-        plain = _DURATION_TOKEN.match(self.text, self.pos)
-        if plain is not None and not _DURATION_FUNCS.match(self.text, self.pos):
-            return None
+        function = _DURATION_FUNCS.match(self.text, self.pos)
+        if function is None and self._peek() != "(":
+            return None  # a plain duration, or no duration at all (`by (offset, x)`)
         value = sign * self._atom()
         return (start, self.pos, f"{round(value * 1000)}ms")
 

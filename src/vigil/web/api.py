@@ -431,12 +431,17 @@ class PrometheusAPI:
         return round(self.ctx.clock() * 1000)
 
     async def _run(
-        self, key: tuple[object, ...], query: Callable[[float], QueryResult]
+        self,
+        key: tuple[object, ...],
+        query: Callable[[float], QueryResult],
+        parse_error_prefix: str = "",
     ) -> QueryResult:
         """Run `query(seconds it waited)` in a worker thread, or on the event loop when the
         in-process engine last ran the same `key` (text, range, step) in under _INLINE_S; each
         run's time decides where the next one runs. The wait for a slot (and for a thread)
-        counts against the query's timeout, as in Prometheus."""
+        counts against the query's timeout, as in Prometheus. A parse error's message starts
+        with `parse_error_prefix`: Prometheus's instant query names the parameter, its range
+        query does not."""
         arrived = self.ctx.monotonic()
 
         def fn() -> QueryResult:
@@ -453,7 +458,9 @@ class PrometheusAPI:
                 if len(self._seconds) > _REMEMBERED_QUERIES:
                     del self._seconds[next(iter(self._seconds))]
                 return result
-        except (ParseError, InvalidQueryError) as err:
+        except ParseError as err:
+            raise APIError("bad_data", f"{parse_error_prefix}{err}") from None
+        except InvalidQueryError as err:
             raise APIError("bad_data", str(err)) from None
         except UnsupportedFeatureError as err:
             raise APIError("bad_data", str(err)) from None
@@ -474,6 +481,7 @@ class PrometheusAPI:
             lambda queued: self.ctx.engine.instant_query(
                 text, t_ms, timeout_s=timeout, queued_s=queued
             ),
+            parse_error_prefix='invalid parameter "query": ',
         )
         return _success_json(render_value(result.value), result.warnings, result.infos)
 
@@ -630,7 +638,7 @@ class PrometheusAPI:
         try:
             return success(await _in_thread(lambda: prettify(text)))
         except ParseError as err:
-            raise APIError("bad_data", f'invalid parameter "query": {err.message}') from None
+            raise APIError("bad_data", f'invalid parameter "query": {err}') from None
 
     async def parse_query(self, params: dict[str, list[str]], _: Request) -> Response:
         text = _one(params, "query") or ""
