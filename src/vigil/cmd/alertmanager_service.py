@@ -96,6 +96,7 @@ class _Pipeline:
                     TimeActiveStage(intervals),
                     TimeMuteStage(intervals),
                     MuteStage(service.silences),
+                    *service.annotate,
                     FanoutStage(integrations),
                 ]
             )
@@ -146,9 +147,13 @@ class AlertmanagerService:
         options: AlertmanagerOptions,
         clock: Clock,
         registry: CollectorRegistry | None = None,
+        annotate: Sequence[Stage] = (),
     ) -> None:
+        """`annotate`: stages that add annotations to a group's alerts once it is not muted,
+        before it is sent (vigil server adds a dying container's last log lines)."""
         self.options = options
         self.clock = clock
+        self.annotate = tuple(annotate)
         self.registry = registry if registry is not None else CollectorRegistry()
         self.external_url = options.external_url
         self.started_at = clock.now()

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
+from vigil.alerting.annotate import AnnotateStage
 from vigil.cmd import server_flags
 from vigil.cmd.alertmanager_service import (
     AlertmanagerOptions,
@@ -47,14 +48,18 @@ from vigil.exporter.containers import ContainerExporter, build_exporter
 from vigil.exporter.logs import LogCollectionOptions, LogCollector
 from vigil.exporter.selfmetrics import self_registry
 from vigil.logs.ingest.agent import AppenderSink
+from vigil.logs.last_words import LastWords
 from vigil.logs.service import LogStorage
 from vigil.logs.store import LogStoreOptions
 from vigil.model import METRIC_NAME, Labels
 from vigil.model.alert import Alert
 from vigil.model.clock import Clock, SystemClock
+from vigil.model.labels import json_quote
 from vigil.notify.heartbeat import GroupHealth, Heartbeat, rules_problem
 from vigil.notify.kinds import KINDS
 from vigil.promql.engine import Engine, EngineOptions, QueryEngine
+from vigil.promql.errors import PromQLError
+from vigil.promql.value import Vector
 from vigil.remote.otlp import OTLPReceiver, OTLPSettings
 from vigil.remote.read import ReadEndpoint, ReadOptions, RemoteReadQueryable, oldest_timestamp
 from vigil.remote.receiver import WriteReceiver
@@ -246,6 +251,7 @@ class Server:
                 ),
                 self.clock,
                 registry=self.registry,
+                annotate=[AnnotateStage("last log lines", LastWords(self.logs, self._death_time))],
             )
         self.dashboards = DashboardStore(options.data_dir / "dashboards")
         self.host_collectors: list[HostCollector] = []
@@ -313,6 +319,22 @@ class Server:
             )
         services.append(Service("sighup", self._catch_sighup))
         return services
+
+    def _death_time(self, alert: Alert) -> float | None:
+        """When the agent saw the alert's container die (the newest death at the alert's
+        start), from its metrics in the TSDB; None when it has none."""
+        labels = alert.labels
+        selector = ",".join(
+            f"{n}={json_quote(labels.get(n))}" for n in ("instance", "job", "name") if labels.get(n)
+        )
+        expr = f"max(vigil_container_last_death_timestamp_seconds{{{selector}}})"
+        try:
+            vector = self.engine.instant_query(expr, int(alert.starts_at * 1000) + 1).value
+        except (PromQLError, StorageNotReady, CorruptDataError, ValueError):
+            return None
+        if not isinstance(vector, Vector) or not vector.samples:
+            return None
+        return vector.samples[0].value
 
     def _log_collector(self) -> LogCollector | None:
         """This host's container logs and --logs.files, straight into the log store (the
