@@ -7,6 +7,8 @@ from vigil.logs._api import Entries
 from vigil.logs.logql.errors import QueryLimitError, QueryTimeoutError
 from vigil.model.clock import Clock
 
+MAX_CELLS = 50_000_000
+
 
 class QueryBudget:
     def __init__(self, clock: Clock, timeout_s: float, max_bytes: int) -> None:
@@ -30,6 +32,14 @@ class QueryBudget:
             raise QueryLimitError(
                 f"the query would read more than {self.max_bytes} bytes of log lines "
                 "(narrow the time range or the stream selector)"
+            )
+
+    def reserve(self, cells: int) -> None:
+        """Refuse a step grid (series x steps) larger than MAX_CELLS before allocating it."""
+        if cells > MAX_CELLS:
+            raise QueryLimitError(
+                f"the query would hold {cells} samples in memory (at most {MAX_CELLS}); "
+                "use a larger step or fewer series"
             )
 
     def elapsed(self) -> float:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from vigil.logs._api import LogQueryable
 from vigil.logs.logql import ast
 from vigil.logs.logql.budget import QueryBudget
-from vigil.logs.logql.errors import LogQLError, QueryLimitError
+from vigil.logs.logql.errors import QueryLimitError
 from vigil.logs.logql.logquery import select_streams
+from vigil.logs.logql.metric import evaluate_metric
 from vigil.logs.logql.parser import parse
 from vigil.logs.logql.result import Direction, LogQLResult, QueryStats
 from vigil.model.clock import Clock, SystemClock
@@ -65,7 +66,8 @@ class LogQLEngine:
             finally:
                 querier.close()
             return LogQLResult(streams, self._stats(budget, streams.entries()))
-        raise LogQLError("metric queries are not evaluated yet")
+        metric = evaluate_metric(self.queryable, expr, start_ns, end_ns, step_ns, budget)
+        return LogQLResult(metric, self._stats(budget, 0))
 
     @staticmethod
     def _stats(budget: QueryBudget, returned: int) -> QueryStats:

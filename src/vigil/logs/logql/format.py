@@ -4,6 +4,7 @@ Go-quoted strings; `parse(format_expr(parse(q)))` equals `parse(q)`."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from vigil.logs.logql import ast
 from vigil.model import Matcher
@@ -19,7 +20,14 @@ _UNITS = (
 )  # fmt: skip
 
 
-def format_expr(expr: ast.Expr) -> str:
+LeafText = Callable[[ast.RangeAggregation], str]
+
+
+def format_expr(expr: ast.Expr, leaf: LeafText | None = None) -> str:
+    """The canonical text; `leaf` (when given) prints each range aggregation instead, which
+    turns the metric operators around them into PromQL text."""
+    if leaf is not None and isinstance(expr, ast.RangeAggregation):
+        return leaf(expr)
     match expr:
         case ast.LogQuery():
             return _log_query(expr)
@@ -29,16 +37,16 @@ def format_expr(expr: ast.Expr) -> str:
         case ast.VectorAggregation(op, inner, param, grouping):
             head = f"{op}{_grouping_suffix(grouping)} " if grouping else op
             prefix = f"{format_number(param)}," if param is not None else ""
-            return f"{head}({prefix}{format_expr(inner)})"
+            return f"{head}({prefix}{format_expr(inner, leaf)})"
         case ast.BinaryOp():
-            return _binary(expr)
+            return _binary(expr, leaf)
         case ast.NumberLiteral(value):
             return format_number(value)
         case ast.VectorLiteral(value):
             return f"vector({format_number(value)})"
         case ast.LabelReplace(inner, dst, replacement, src, regex):
             strings = ",".join(go_quote(s) for s in (dst, replacement, src, regex))
-            return f"label_replace({format_expr(inner)},{strings})"
+            return f"label_replace({format_expr(inner, leaf)},{strings})"
     raise TypeError(f"not a LogQL expression: {expr!r}")
 
 
@@ -114,11 +122,11 @@ def _grouping_suffix(grouping: ast.Grouping | None) -> str:
     return f" {'without' if grouping.without else 'by'} ({', '.join(grouping.labels)})"
 
 
-def _binary(expr: ast.BinaryOp) -> str:
+def _binary(expr: ast.BinaryOp, leaf: LeafText | None) -> str:
     prec = _PRECEDENCE[expr.op]
     right_assoc = expr.op == "^"
-    lhs = _operand(expr.lhs, prec, tighter=right_assoc)
-    rhs = _operand(expr.rhs, prec, tighter=not right_assoc)
+    lhs = _operand(expr.lhs, prec, leaf, tighter=right_assoc)
+    rhs = _operand(expr.rhs, prec, leaf, tighter=not right_assoc)
     modifiers = " bool" if expr.return_bool else ""
     matching = expr.matching
     if matching.on or matching.ignoring:
@@ -128,8 +136,8 @@ def _binary(expr: ast.BinaryOp) -> str:
     return f"{lhs} {expr.op}{modifiers} {rhs}"
 
 
-def _operand(expr: ast.MetricExpr, prec: int, *, tighter: bool) -> str:
-    text = format_expr(expr)
+def _operand(expr: ast.MetricExpr, prec: int, leaf: LeafText | None, *, tighter: bool) -> str:
+    text = format_expr(expr, leaf)
     if isinstance(expr, ast.BinaryOp):
         inner = _PRECEDENCE[expr.op]
         if inner < prec or (inner == prec and tighter):

@@ -45,13 +45,15 @@ def take_lines(lines: Lines, indices: I64) -> Lines:
 @dataclass(slots=True)
 class Rows:
     """The surviving lines of one stream batch. `labels[i]` are line i's labels, or every
-    line has `shared` when `labels` is None."""
+    line has `shared` when `labels` is None; `values[i]` is line i's unwrapped sample value
+    once an `unwrap` stage ran."""
 
     stream: Labels
     ts: I64
     lines: Lines
     shared: dict[str, str]
     labels: list[dict[str, str]] | None = None
+    values: npt.NDArray[np.float64] | None = None
 
     @classmethod
     def of(cls, entries: Entries) -> Rows:
