@@ -14,12 +14,13 @@ from tests.web.loki_server import serving
 from tests.web.loki_store import NOW_S, seeded_store
 from vigil.cmd import build_parser
 from vigil.cmd.logs import run
+from vigil.model.clock import ManualClock
 from vigil.web.loki_api import LokiAPI, LokiContext
 
 
 @pytest.fixture(scope="module")
 def addr() -> Iterator[str]:
-    ctx = LokiContext(seeded_store(), clock=lambda: float(NOW_S))
+    ctx = LokiContext(seeded_store(), clock=ManualClock(NOW_S))
     with serving(Starlette(routes=LokiAPI(ctx).routes())) as url:
         yield url
 

@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from tests.web.loki_store import APP_ERROR, APP_INFO, DB, NOW_S, STREAMS, T0_S, seeded_store
 from vigil.model import Matcher
+from vigil.model.clock import ManualClock
 from vigil.web.loki_api import LokiAPI, LokiContext
 from vigil.web.loki_params import Bounds
 from vigil.web.loki_volume import VolumeQuery, volume, volume_range
@@ -19,7 +20,7 @@ NS = 1_000_000_000
 def _client(not_ready: str | None = None) -> TestClient:
     ctx = LokiContext(
         queryable=seeded_store(),
-        clock=lambda: float(NOW_S),
+        clock=ManualClock(NOW_S),
         not_ready=lambda: not_ready,
     )
     api = LokiAPI(ctx)

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.web.loki_store import APP_ERROR, APP_INFO, NOW_S, STREAMS, T0_S, seeded_store
+from vigil.model.clock import ManualClock
 from vigil.web.loki_api import LokiAPI, LokiContext
 
 FIXTURES = Path(__file__).parent / "testdata" / "grafana_loki"
@@ -104,7 +105,7 @@ def check_reads(fixture: dict[str, Any], answer: Any) -> list[str]:
 
 
 def _client() -> TestClient:
-    ctx = LokiContext(queryable=seeded_store(), clock=lambda: float(NOW_S))
+    ctx = LokiContext(queryable=seeded_store(), clock=ManualClock(NOW_S))
     return TestClient(Starlette(routes=LokiAPI(ctx).routes()))
 
 

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         options.external_url,
         internal_token=self_scrape.token,
         allowed_hosts=options.allowed_hosts,
+        listeners=server.listeners(),
     )
     if server.failure is not None:
         print(f"vigil server: {server.failure}", file=sys.stderr)

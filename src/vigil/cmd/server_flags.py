@@ -44,6 +44,7 @@ class ServerOptions:
     logs_docker_containers: Path | None = Path("/var/lib/docker/containers")
     logs_files: tuple[str, ...] = ()
     listen_address: str = "127.0.0.1:9090"
+    loki_listen_address: str = ""  # Loki's API on a port of its own (e.g. :3100); "": off
     enable_lifecycle: bool = False
     enable_admin_api: bool = False
     web_config_file: Path | None = None
@@ -147,6 +148,14 @@ FLAGS = (
         "listen_address",
         kinds.TEXT,
         "address to listen on for the UI, API and telemetry",
+    ),
+    Flag(
+        "loki.listen-address",
+        "loki_listen_address",
+        kinds.TEXT,
+        "also serve Loki's API (/loki/api/v1/*, /ready) on this address, e.g. :3100, so "
+        "Grafana's and logcli's Loki URLs stay unchanged (default: off; it is always under "
+        "/loki/ on --web.listen-address)",
     ),
     Flag(
         "web.enable-lifecycle", "enable_lifecycle", kinds.SWITCH, "allow POST /-/reload and /-/quit"

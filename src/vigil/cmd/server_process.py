@@ -84,6 +84,8 @@ from vigil.web.api import APIContext, PrometheusAPI, storage_corrupt, storage_no
 from vigil.web.dashboards_api import DashboardsAPI
 from vigil.web.lifecycle import Lifecycle
 from vigil.web.listen import parse_listen_address
+from vigil.web.listeners import Listener
+from vigil.web.loki_api import LokiAPI, LokiContext
 from vigil.web.metrics import metrics_endpoint
 from vigil.web.rules import RulesAPI
 from vigil.web.status import RuntimeFacts, alertmanagers_routes, runtime_info, tsdb_status
@@ -102,6 +104,10 @@ def default_rule_files() -> list[str]:
 
 
 TICK_SECONDS = 60.0
+_HANDLERS: dict[Any, Callable[..., Any]] = {
+    StorageNotReady: storage_not_ready,
+    CorruptDataError: storage_corrupt,
+}
 
 
 def self_target(listen_address: str) -> str:
@@ -602,6 +608,20 @@ class Server:
 
     # --- the HTTP app ---------------------------------------------------------------------
 
+    def _loki_api(self) -> LokiAPI:
+        return LokiAPI(LokiContext(self.logs, clock=self.clock, not_ready=self.logs.status))
+
+    def listeners(self) -> list[Listener]:
+        """The optional listeners the flags ask for, each serving its API's routes."""
+        address = self.options.loki_listen_address
+        if not address:
+            return []
+        return [Listener("loki.listen-address", address, self._loki_app)]
+
+    def _loki_app(self) -> Starlette:
+        """Loki's routes where Loki has them (`/loki/api/v1/*`, `/ready`)."""
+        return Starlette(routes=self._loki_api().listener_routes(), exception_handlers=_HANDLERS)
+
     def app(self) -> Starlette:
         options = self.options
         api = PrometheusAPI(
@@ -660,15 +680,9 @@ class Server:
                 self.storage.querier,
                 lambda: ReadOptions(external_labels=self.config.global_config.external_labels),
             ).routes(),
+            *self._loki_api().routes(),
         ]
         if self.alertmanager is not None:
             build = BuildInfo(version=ALERTMANAGER_API_VERSION, branch="vigil")
             routes += AlertmanagerAPI(self.alertmanager, build).routes(lifecycle=False)
-        return Starlette(
-            routes=routes,
-            lifespan=lifespan,
-            exception_handlers={
-                StorageNotReady: storage_not_ready,
-                CorruptDataError: storage_corrupt,
-            },
-        )
+        return Starlette(routes=routes, lifespan=lifespan, exception_handlers=_HANDLERS)

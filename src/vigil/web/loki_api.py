@@ -9,9 +9,8 @@ files) and renders. The same routes serve the main port and `--loki.listen-addre
 from __future__ import annotations
 
 import platform
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio.to_thread
@@ -23,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 import vigil
 from vigil.logs import LogQuerier, LogQueryable, logql
 from vigil.model import Labels, Matcher
+from vigil.model.clock import Clock, SystemClock
 from vigil.web.loki_params import (
     NS_PER_S,
     Bounds,
@@ -57,7 +57,7 @@ class LokiContext:
     """What the API reads from the rest of the process; each piece passed in by the server."""
 
     queryable: LogQueryable
-    clock: Callable[[], float] = time.time
+    clock: Clock = field(default_factory=SystemClock)
     not_ready: Callable[[], str | None] = lambda: None
 
 
@@ -105,7 +105,7 @@ class LokiAPI:
         return endpoint
 
     def _now_ns(self) -> int:
-        return round(self.ctx.clock() * NS_PER_S)
+        return round(self.ctx.clock.now() * NS_PER_S)
 
     @staticmethod
     def _matchers(text: str) -> list[Matcher]:

@@ -1,0 +1,104 @@
+"""`vigil server` serves Loki's API under /loki/ on its main port and, with
+--loki.listen-address, where Loki has it on a port of its own; `vigil logs` reads either."""
+
+from __future__ import annotations
+
+import io
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.conftest import PATIENCE_S, free_port, running
+from vigil.cmd import build_parser
+from vigil.cmd.logs import run
+from vigil.logs import Entries, Lines
+from vigil.logs.store import LogStore
+from vigil.model import Labels
+
+pytestmark = pytest.mark.slow
+
+
+def _seed(data: Path) -> None:
+    """Two streams a minute old, written before the server opens the store."""
+    now_ns = time.time_ns()
+    with LogStore.open(data / "logs") as store:
+        store.push(
+            [
+                Entries(
+                    Labels.from_dict({"job": job, "env": "prod"}),
+                    np.array([now_ns - 60 * 10**9], dtype=np.int64),
+                    Lines.of([f"{job} started"]),
+                )
+                for job in ("api", "db")
+            ]
+        )
+
+
+def _vigil_logs(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(build_parser().parse_args(["logs", *argv]), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_main_port_and_loki_listener(tmp_path: Path) -> None:
+    _seed(tmp_path / "data")
+    main, loki = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    args = [
+        sys.executable,
+        "-m",
+        "vigil",
+        "server",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address={main.removeprefix('http://')}",
+        f"--loki.listen-address={loki.removeprefix('http://')}",
+        "--agent.disable",
+    ]
+    with running(args, f"{main}/-/ready"), httpx.Client(timeout=PATIENCE_S) as client:
+        labels = {"status": "success", "data": ["env", "job"]}
+        for base in (main, loki):
+            assert client.get(f"{base}/loki/api/v1/labels").json() == labels
+        assert (client.get(f"{loki}/ready").text, client.get(f"{main}/loki/ready").text) == (
+            "ready\n",
+            "ready\n",
+        )
+        assert client.get(f"{loki}/api/v1/query", params={"query": "up"}).status_code == 404
+        assert _vigil_logs("labels", "job", f"--addr={loki}") == (0, "api\ndb\n", "")
+        assert _vigil_logs("series", '{env="prod"}', f"--addr={main}") == (
+            0,
+            '{env="prod", job="api"}\n{env="prod", job="db"}\n',
+            "",
+        )
+
+
+def test_loki_listener_in_use_is_named_with_its_flag(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vigil",
+                "server",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{free_port()}",
+                f"--loki.listen-address={address}",
+                "--agent.disable",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=PATIENCE_S,
+        )
+    assert done.returncode == 1, done.stderr
+    assert (
+        f"vigil server: cannot listen on {address} (--loki.listen-address): address already in use"
+        in done.stderr
+    )
+    assert "listening" not in done.stderr and "Traceback" not in done.stderr
