@@ -19,6 +19,7 @@ JAVA_CONTINUATION = (
     r"^\s+at |^\s+\.\.\. \d+ (?:more|common frames omitted)|^Caused by: |^\s*Suppressed: "
     r"|^[a-zA-Z_$][\w$]*(?:\.[a-zA-Z_$][\w$]*)*\.[\w$]*(?:Exception|Error|Throwable)(?::|$)"
 )
+_NEVER_CONTINUES_JAVA = frozenset("0123456789{[<(\"'-+#*/|")
 PREFIX_CHARS = 1024  # patterns look at the start of a line only: a huge line costs no more
 
 
@@ -43,11 +44,14 @@ class MultilineMerger:
         self._rule = rule
         self._start = Regex(rule.start, Anchor.SEARCH) if rule.start else None
         self._continuation = Regex(rule.continuation, Anchor.SEARCH) if rule.continuation else None
+        self._java = not rule.start and rule.continuation == JAVA_CONTINUATION
         self._lines: list[Line] = []
         self._since = 0.0
 
     def _continues(self, text: str) -> bool:
         head = text[:PREFIX_CHARS]
+        if self._java and head[:1] in _NEVER_CONTINUES_JAVA:
+            return False  # most lines start with a timestamp or a JSON object: no regex
         if self._start is not None:
             return not self._start.matches(head)
         return self._continuation is not None and self._continuation.matches(head)

@@ -133,26 +133,46 @@ _LEVEL_WORD = re.compile(
 )
 
 
+_LEVEL_PAIR = re.compile(r"(?<![\w.])(?:level|lvl|loglevel|severity)=\"?([A-Za-z]+)", re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True)
 class Level:
-    """Sets metadata `level` (trace, debug, info, warn, error, critical) from a level field,
-    else from the first level word in the line; leaves it unset when neither says."""
+    """Sets metadata `level` (trace, debug, info, warn, error, critical) from a level field
+    (JSON, or logfmt's `level=`), else from the first level word in the line's first 200
+    characters; leaves it unset when neither says. A JSON line is parsed (and shared with
+    later stages); other lines are only searched, never split into fields."""
 
     name: str = "level"
 
     def apply(self, entry: LogEntry, fields: Fields) -> bool:
-        if "level" in entry.metadata and entry.metadata["level"] in _LEVELS.values():
+        if entry.metadata.get("level") in _LEVEL_VALUES:
             return True
-        parsed = fields.get()
-        for key in _LEVEL_FIELDS:
-            value = parsed.get(key)
-            if value is not None and value.lower() in _LEVELS:
-                entry.metadata["level"] = _LEVELS[value.lower()]
+        line = entry.line
+        if line.lstrip().startswith("{"):
+            parsed = fields.get()
+            for key in _LEVEL_FIELDS:
+                value = parsed.get(key)
+                if value is not None and value.lower() in _LEVELS:
+                    entry.metadata["level"] = _LEVELS[value.lower()]
+                    return True
+        elif _may_have_level_pair(line):
+            m = _LEVEL_PAIR.search(line, 0, 512)
+            if m is not None and m.group(1).lower() in _LEVELS:
+                entry.metadata["level"] = _LEVELS[m.group(1).lower()]
                 return True
-        m = _LEVEL_WORD.search(entry.line, 0, 512)
+        m = _LEVEL_WORD.search(line, 0, 200)
         if m is not None:
             entry.metadata["level"] = _LEVELS[m.group(1).lower()]
         return True
+
+
+_LEVEL_VALUES = frozenset(_LEVELS.values())
+
+
+def _may_have_level_pair(line: str) -> bool:
+    """A cheap test before the regex: `level=`, `lvl=`, `severity=` in any case end so."""
+    return any(tail in line for tail in ("el=", "EL=", "vl=", "VL=", "ty=", "TY="))
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
