@@ -81,7 +81,7 @@ DASHBOARD: dict[str, Any] = {
         ),
         _ts("Multi", 'up{job=~"$multi"}', 0, 6),
         _ts("Broken", "rate(up[", 12, 6),
-        {"type": "heatmap", "title": "Heat", "gridPos": {"x": 0, "y": 12, "w": 8, "h": 4}},
+        {"type": "geomap", "title": "Heat", "gridPos": {"x": 0, "y": 12, "w": 8, "h": 4}},
         {
             "type": "timeseries",
             "title": "Logs",
@@ -223,7 +223,7 @@ def test_panel_states_interpolation_and_escaping(
 
     assert states["Heat"] == "unsupported"
     expect(page.locator('[data-panel-title="Heat"]')).to_contain_text(
-        "Panel type 'heatmap' is not supported by vigil"
+        "Panel type 'geomap' is not supported by vigil"
     )
     assert states["Logs"] == "unsupported"
     assert states["Broken"] == "error"

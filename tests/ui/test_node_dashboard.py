@@ -31,7 +31,10 @@ from tests.ui.history import (
 )
 
 NODE_EXPORTER_FULL = CONFORMANCE / "grafana" / "node-exporter-full.json"
-SUPPORTED = frozenset({"timeseries", "graph", "stat", "gauge", "bargauge", "table", "text"})
+SUPPORTED = frozenset(
+    {"timeseries", "graph", "stat", "gauge", "bargauge", "table", "text"}
+    | {"heatmap", "state-timeline", "barchart", "piechart", "histogram"}
+)
 DAY_S = 86400
 STEP_S = 15
 # Queries of Node Exporter Full that vigil cannot answer, with the reason; a panel titled
@@ -136,12 +139,14 @@ def _upload(base: str, model: dict[str, Any]) -> str:
 
 
 def _render_all(page: object, url: str, screenshot: Path) -> Counter[tuple[str, str]]:
-    """Open a dashboard, expand every collapsed row, wait until no panel is loading;
+    """Open a dashboard without auto refresh, expand every collapsed row, wait until no panel is loading;
     returns (panel type, state) counts and saves a full-page screenshot."""
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
-    page.goto(url)
+    # Auto refresh off (Node Exporter Full refreshes every minute): a refresh while the states
+    # are read would show panels loading again.
+    page.goto(url + ("&" if "?" in url else "?") + "refresh=")
     root = page.locator("[data-dashboard-state]").first
     expect(root).to_have_attribute("data-dashboard-state", "done", timeout=60_000)
     collapsed = page.locator("[data-panel-type='row'] [aria-expanded='false']")

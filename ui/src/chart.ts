@@ -83,7 +83,7 @@ export function alignMatrix(
   for (let i = 0; i < n; i++) timestamps[i] = start + i * step;
   const columns = result.map((series) => {
     const column: (number | null)[] = new Array(n).fill(null);
-    for (const [t, v] of series.values) {
+    for (const [t, v] of series.values ?? []) {
       const i = Math.round((t - start) / step);
       if (i >= 0 && i < n) {
         const f = parseFloat(v);
@@ -140,7 +140,7 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
         : undefined,
     },
     // The page's time zone, in 24-hour time as Grafana draws its axes.
-    tzDate: currentZone() === "utc" ? (ts: number) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC") : (ts: number) => new Date(ts * 1000),
+    tzDate: zoneDate(),
     scales: {
       x: { time: true },
       y: {
@@ -185,8 +185,13 @@ export function timeChart(el: HTMLElement, options: ChartOptions): Chart {
   };
 }
 
+/** uPlot's tzDate in the page's time zone. */
+export function zoneDate(): (ts: number) => Date {
+  return currentZone() === "utc" ? (ts: number) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC") : (ts: number) => new Date(ts * 1000);
+}
+
 /** The selection a drag made, handed over as a time range and then cleared. */
-function zoomHook(onZoom: (from: number, to: number) => void): (u: uPlot) => void {
+export function zoomHook(onZoom: (from: number, to: number) => void): (u: uPlot) => void {
   return (u) => {
     const { left, width } = u.select;
     if (width < 3) return;
@@ -201,7 +206,7 @@ function zoomHook(onZoom: (from: number, to: number) => void): (u: uPlot) => voi
  * uPlot's time-tick table in 24-hour time: tick spacing (s), its label, then the labels when
  * the year, month, day, hour, minute or second rolls over (null: the plain label).
  */
-const TIME_TICKS: (string | number | null)[][] = [
+export const TIME_TICKS: (string | number | null)[][] = [
   [31_536_000, "{YYYY}", null, null, null, null, null, null, 1],
   [2_419_200, "{YYYY}-{MM}", null, null, null, null, null, null, 1],
   [86_400, "{MM}-{DD}", "\n{YYYY}", null, null, null, null, null, 1],

@@ -443,6 +443,8 @@ function legacyConfig(panel: GrafanaPanel, frame: Frame): FieldConfig {
 // ---- Resolution -------------------------------------------------------------------------------
 
 const THRESHOLD_COLOR_PANELS = new Set(["stat", "gauge", "bargauge", "singlestat", "table", "table-old", "text"]);
+/** Panels whose values are coloured green to red by default (Grafana's state timeline). */
+const STATE_PANELS = new Set(["state-timeline"]);
 
 export interface ResolveOptions {
   /** The series' position among the panel's frames, for the classic palette. */
@@ -482,7 +484,7 @@ export function resolveField(panel: GrafanaPanel, frame: Frame, options: Resolve
     : frame.name;
   const steps = Array.isArray(config.thresholds?.steps) && config.thresholds.steps.length ? config.thresholds.steps : DEFAULT_THRESHOLDS;
   const thresholdsMode = config.thresholds?.mode === "percentage" ? "percentage" : "absolute";
-  const colorMode = config.color?.mode ?? (THRESHOLD_COLOR_PANELS.has(panel.type) ? "thresholds" : "palette-classic");
+  const colorMode = config.color?.mode ?? (THRESHOLD_COLOR_PANELS.has(panel.type) ? "thresholds" : STATE_PANELS.has(panel.type) ? "continuous-GrYlRd" : "palette-classic");
   const fixed = colorMode === "fixed" || colorMode === "shades" ? cssColor(config.color?.fixedColor ?? "green") : null;
   const mappings = normaliseMappings(config.mappings);
   const noValue = typeof config.noValue === "string" ? config.noValue : null;
@@ -517,10 +519,7 @@ export function resolveField(panel: GrafanaPanel, frame: Frame, options: Resolve
     decimals,
     min,
     max,
-    format: (v: number) => {
-      const f = formatter(v, decimals);
-      return formattedToString({ ...f, text: stripZeros(f.text, decimals) });
-    },
+    format: valueFormatter(unit, decimals),
     color: fixed,
     thresholds: steps,
     custom,
@@ -543,6 +542,15 @@ export function resolveField(panel: GrafanaPanel, frame: Frame, options: Resolve
 export function stripZeros(text: string, decimals: number | null): string {
   if (decimals !== null || !/^-?\d+\.\d+$/.test(text)) return text;
   return String(+text);
+}
+
+/** Formats values in `unit` as a field shows them: automatic decimals without trailing zeros. */
+export function valueFormatter(unit: string, decimals: number | null): (v: number) => string {
+  const formatter = getValueFormat(unit);
+  return (v: number) => {
+    const f = formatter(v, decimals);
+    return formattedToString({ ...f, text: stripZeros(f.text, decimals) });
+  };
 }
 
 /** `display(v)` as one string, prefix and suffix included. */

@@ -3,7 +3,7 @@
 // legendFormat; results lined up into Frames (types.ts).
 import { queryInstant, queryRange } from "../api";
 import type { Labels } from "../api/types/labels";
-import type { MatrixSeries } from "../api/types/query";
+import type { MatrixSeries, NativeHistogram } from "../api/types/query";
 import { alignMatrix } from "../chart";
 import { seriesName } from "../dom";
 import { type Scope, calculateInterval, interpolate, rangeScope, targetInterval } from "./interpolate";
@@ -149,7 +149,9 @@ async function rangeFrames(q: PlannedQuery): Promise<Frame[]> {
   if (data.resultType === "scalar" || data.resultType === "string") {
     return [{ refId: q.refId, labels: {}, name: q.legendFormat || q.expr, timestamps: new Float64Array([data.result[0]]), values: [parseFloat(data.result[1])] }];
   }
-  const series: MatrixSeries[] = data.resultType === "matrix" ? data.result : data.result.map((s) => ({ metric: s.metric, values: [s.value] }));
+  const series: MatrixSeries[] = data.resultType === "matrix"
+    ? data.result
+    : data.result.map((s) => ({ metric: s.metric, values: s.value && [s.value], histograms: s.histogram && [s.histogram] }));
   if (!series.length) return [];
   const { timestamps, columns } = alignMatrix(series, q.start, q.end, q.step);
   return series.map((s, i) => ({
@@ -158,7 +160,19 @@ async function rangeFrames(q: PlannedQuery): Promise<Frame[]> {
     name: legend(q, s.metric),
     timestamps,
     values: columns[i],
+    ...(s.histograms ? { histograms: alignHistograms(s.histograms, q) } : {}),
   }));
+}
+
+/** A series' histogram points on the query's time axis, null where it has none. */
+function alignHistograms(points: [number, NativeHistogram][], q: PlannedQuery): (NativeHistogram | null)[] {
+  const n = Math.max(0, Math.floor((q.end - q.start) / q.step + 1e-9) + 1);
+  const out: (NativeHistogram | null)[] = new Array(n).fill(null);
+  for (const [t, hist] of points) {
+    const i = Math.round((t - q.start) / q.step);
+    if (i >= 0 && i < n) out[i] = hist;
+  }
+  return out;
 }
 
 async function instantFrames(q: PlannedQuery): Promise<Frame[]> {
@@ -168,17 +182,21 @@ async function instantFrames(q: PlannedQuery): Promise<Frame[]> {
   }
   if (data.resultType === "matrix") {
     return data.result.map((s) => {
-      const last = s.values[s.values.length - 1];
+      const last = s.values?.[s.values.length - 1];
       return { refId: q.refId, labels: s.metric, name: legend(q, s.metric), timestamps: new Float64Array(last ? [last[0]] : []), values: last ? [toNumber(last[1])] : [] };
     });
   }
-  return data.result.map((s) => ({
-    refId: q.refId,
-    labels: s.metric,
-    name: legend(q, s.metric),
-    timestamps: new Float64Array([s.value[0]]),
-    values: [toNumber(s.value[1])],
-  }));
+  return data.result.map((s) => {
+    const at = s.value?.[0] ?? s.histogram?.[0] ?? q.end;
+    return {
+      refId: q.refId,
+      labels: s.metric,
+      name: legend(q, s.metric),
+      timestamps: new Float64Array([at]),
+      values: [s.value ? toNumber(s.value[1]) : null],
+      ...(s.histogram ? { histograms: [s.histogram[1]] } : {}),
+    };
+  });
 }
 
 function toNumber(v: string): number | null {

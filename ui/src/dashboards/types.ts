@@ -1,5 +1,6 @@
 // The contracts between the dashboard page, its panels and the field-config module.
 // A dashboard is Grafana's JSON model as imported; only the fields vigil reads are typed.
+import type { NativeHistogram } from "../api/types/query";
 
 /** Grafana's panel JSON; unknown fields are kept and ignored. */
 export interface GrafanaPanel {
@@ -84,6 +85,8 @@ export interface Frame {
   /** Unix seconds; shared by every frame of a range query (same start, end and step). */
   timestamps: Float64Array;
   values: (number | null)[];
+  /** Native histogram points, parallel to `timestamps`, when the series has any. */
+  histograms?: (NativeHistogram | null)[];
 }
 
 export interface PanelContext {

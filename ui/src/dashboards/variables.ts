@@ -250,10 +250,11 @@ async function metricFind(query: string, range: TimeRange): Promise<string[]> {
     const data = await queryInstant(m[1], range.to / 1000);
     if (data.resultType === "scalar" || data.resultType === "string") return [`${data.result[1]}`];
     if (data.resultType !== "vector") return [];
-    return data.result.map((s) => {
+    return data.result.flatMap((s) => {
+      if (!s.value) return [];
       const { __name__: name = "", ...labels } = s.metric;
       const inner = Object.entries(labels).map(([k, val]) => `${k}="${val}"`).join(",");
-      return `${name}{${inner}} ${s.value[1]} ${Math.round(s.value[0] * 1000)}`;
+      return [`${name}{${inner}} ${s.value[1]} ${Math.round(s.value[0] * 1000)}`];
     });
   }
   const series = await promGet<Record<string, string>[]>("/api/v1/series", { ...span, "match[]": q });

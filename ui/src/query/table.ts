@@ -1,5 +1,5 @@
 // The Table tab: an instant query's result as rows of series and values (labels as text).
-import type { QueryData } from "../api/types/query";
+import type { NativeHistogram, QueryData } from "../api/types/query";
 import { h, notice } from "../dom";
 
 /** More rows than this make the browser crawl; the rest are counted, not drawn. */
@@ -30,10 +30,10 @@ export function resultTable(data: QueryData): HTMLElement {
   if (!data.result.length) return notice("info", "Empty query result");
   const rows: HTMLTableRowElement[] = [];
   if (data.resultType === "vector") {
-    for (const s of data.result.slice(0, MAX_ROWS)) rows.push(h("tr", null, h("td", { class: "series-cell" }, seriesLabel(s.metric)), h("td", { class: "num value" }, s.value[1])));
+    for (const s of data.result.slice(0, MAX_ROWS)) rows.push(h("tr", null, h("td", { class: "series-cell" }, seriesLabel(s.metric)), h("td", { class: "num value" }, s.value ? s.value[1] : histogramText(s.histogram?.[1]))));
   } else {
     for (const s of data.result.slice(0, MAX_ROWS)) {
-      const values = s.values.map(([t, v]) => `${v} @${t}`);
+      const values = [...(s.values ?? []).map(([t, v]) => `${v} @${t}`), ...(s.histograms ?? []).map(([t, hist]) => `${histogramText(hist)} @${t}`)];
       rows.push(h("tr", null, h("td", { class: "series-cell" }, seriesLabel(s.metric)), h("td", { class: "num value matrix" }, values.join("\n"))));
     }
   }
@@ -55,4 +55,9 @@ export function resultTable(data: QueryData): HTMLElement {
 /** How many series (or 1 for a scalar) the result holds. */
 export function resultCount(data: QueryData): number {
   return data.resultType === "scalar" || data.resultType === "string" ? 1 : data.result.length;
+}
+
+/** A native histogram sample as one line: its count and sum. */
+function histogramText(hist: NativeHistogram | undefined): string {
+  return hist ? `{count:${hist.count}, sum:${hist.sum}}` : "";
 }

@@ -1,8 +1,13 @@
 // The panel registry: Grafana panel type → the renderer that draws it. Types not listed here
 // get the "not supported by vigil" placeholder (dashboard.ts).
 import type { PanelRenderer } from "../types";
+import { barChartPanel } from "./barchart";
 import { barGaugePanel } from "./bargauge";
 import { gaugePanel } from "./gauge";
+import { heatmapPanel } from "./heatmap";
+import { histogramPanel } from "./histogram";
+import { pieChartPanel } from "./piechart";
+import { stateTimelinePanel } from "./statetimeline";
 import { statPanel } from "./stat";
 import { tablePanel } from "./table";
 import { textPanel } from "./text";
@@ -24,4 +29,9 @@ export const PANELS: Record<string, PanelKind> = {
   table: { render: tablePanel, queries: true },
   "table-old": { render: tablePanel, queries: true },
   text: { render: textPanel, queries: false },
+  heatmap: { render: heatmapPanel, queries: true },
+  "state-timeline": { render: stateTimelinePanel, queries: true },
+  barchart: { render: barChartPanel, queries: true },
+  piechart: { render: pieChartPanel, queries: true },
+  histogram: { render: histogramPanel, queries: true },
 };
