@@ -162,3 +162,20 @@ def test_a_store_skipping_batches_by_needle_answers_the_same(
 
 def _flat(streams: Streams) -> list[tuple[Labels, list[int], tuple[str, ...]]]:
     return [(s.labels, s.timestamps.tolist(), s.lines) for s in streams.streams]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.text(alphabet="ab\n", min_size=1, max_size=3),
+    st.lists(st.text(alphabet="abc\n", max_size=8), min_size=300, max_size=600),
+)
+def test_literal_filter_on_many_lines_with_dense_hits(needle: str, lines: list[str]) -> None:
+    scan = LineFilterScan(ast.LineFilter("|=", (ast.FilterTerm(needle),)))
+    assert scan.keep(Lines.of(lines)).tolist() == [needle in line for line in lines]
+
+
+@settings(max_examples=30, deadline=None)
+@given(regexes(), st.lists(st.text(alphabet="ab :.", max_size=8), min_size=300, max_size=600))
+def test_regex_filter_on_many_lines_without_newlines(pattern: str, lines: list[str]) -> None:
+    scan = LineFilterScan(ast.LineFilter("|~", (ast.FilterTerm(pattern),)))
+    assert scan.keep(Lines.of(lines)).tolist() == _plain(pattern, lines)

@@ -3,13 +3,16 @@ the line of each hit from the offsets, instead of a Python call per line."""
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import re2
+from re2 import _re2
 
 from vigil.logs._api import Lines
 from vigil.logs.logql import ast
@@ -20,58 +23,81 @@ Bools = npt.NDArray[np.bool_]
 
 _SCAN_OPTIONS = re2.Options()
 _SCAN_OPTIONS.never_nl = True
+_SCAN_OPTIONS.never_capture = True
 _SCAN_OPTIONS.log_errors = False
 _LINE_OPTIONS = re2.Options()
+_LINE_OPTIONS.never_capture = True
 _LINE_OPTIONS.log_errors = False
+_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
 _CASELESS_LITERAL = re.compile(r"\(\?i\)([A-Za-z0-9 _\-:=/,;'\"]+)")
 _IP_CANDIDATE = re.compile(rb"[0-9A-Fa-f:.]*[.:][0-9A-Fa-f:.]+")
 
 
+def _program(pattern: str, options: Any) -> Any:
+    program = _re2.RE2(pattern.encode(), options)
+    if not program.ok():
+        raise ValueError(program.error().decode("utf-8", "replace"))
+    return program
+
+
 class _RegexScan:
-    """An unanchored RE2 search (Go's MatchString) over every line of a column."""
+    """An unanchored RE2 search (Go's MatchString) over every line of a column: lines holding
+    the pattern's needle are searched one by one while they are few, otherwise the lines
+    are joined by newlines and searched in one pass (the program never matches a newline)."""
 
     def __init__(self, pattern: str) -> None:
         self.needle = regex_needle(pattern)
-        self.line = re2.compile(pattern.encode(), _LINE_OPTIONS)
+        self.line = _program(pattern, _LINE_OPTIONS)
         self.blob = None
         if "\\A" not in pattern and "\\z" not in pattern:
-            self.blob = re2.compile(f"(?m:{pattern})".encode(), _SCAN_OPTIONS)
+            self.blob = _program(f"(?m:{pattern})", _SCAN_OPTIONS)
         caseless = _CASELESS_LITERAL.fullmatch(pattern)
         self.caseless = caseless.group(1).lower().encode() if caseless else None
 
     def __call__(self, lines: Lines) -> Bools:
         if self.caseless is not None and lines.data.isascii():
             return contains(Lines(lines.data.lower(), lines.offsets), self.caseless)
+        joinable = self.blob is not None and b"\n" not in lines.data
         if self.needle is not None:
             mask = contains(lines, self.needle)
-            search = self.line.search
-            for i in np.flatnonzero(mask).tolist():
-                mask[i] = search(lines[i]) is not None
-            return mask
-        if self.blob is None or b"\n" in lines.data:
-            search = self.line.search
-            return np.fromiter((search(line) is not None for line in lines), bool, len(lines))
-        return self._scan_joined(lines)
+            candidates = np.flatnonzero(mask)
+            if not joinable or len(candidates) * 16 <= len(lines):
+                mask[candidates] = self._search_each(lines, candidates)
+                return mask
+        if joinable:
+            return self._scan_joined(lines)
+        return self._search_each(lines, np.arange(len(lines)))
+
+    def _search_each(self, lines: Lines, indices: npt.NDArray[np.int64]) -> Bools:
+        match, data = self.line.Match, lines.data
+        starts, ends = lines.offsets[indices].tolist(), lines.offsets[indices + 1].tolist()
+        return np.fromiter(
+            (
+                match(_UNANCHORED, line, 0, len(line))[0][0] != -1
+                for line in (data[a:b] for a, b in zip(starts, ends, strict=True))
+            ),
+            bool,
+            len(indices),
+        )
 
     def _scan_joined(self, lines: Lines) -> Bools:
-        """One scan of the lines joined by newlines (the program never matches one)."""
         assert self.blob is not None
         n = len(lines)
         mask = np.zeros(n, dtype=bool)
         if n == 0:
             return mask
-        starts = lines.offsets[:-1] + np.arange(n)
+        starts = (lines.offsets[:-1] + np.arange(n)).tolist()
         raw = np.frombuffer(lines.data, dtype=np.uint8)
         joined = np.insert(raw, lines.offsets[1:-1], 0x0A).tobytes()
-        ends = lines.offsets[1:] + np.arange(n)
-        pos, search = 0, self.blob.search
-        while pos <= len(joined):
-            found = search(joined, pos)
-            if found is None:
+        next_starts = (lines.offsets[1:] + np.arange(1, n + 1)).tolist()
+        pos, size, match = 0, len(joined), self.blob.Match
+        while pos <= size:
+            found = match(_UNANCHORED, joined, pos, size)[0][0]
+            if found == -1:
                 break
-            line = int(np.searchsorted(starts, found.start(), side="right")) - 1
+            line = bisect.bisect_right(starts, found) - 1
             mask[line] = True
-            pos = int(ends[line]) + 1
+            pos = next_starts[line]
         return mask
 
 
