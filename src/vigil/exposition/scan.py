@@ -67,14 +67,16 @@ class FamilyMetadata:
 
 @dataclass(slots=True)
 class ScrapeBatch:
-    """One scrape's samples as columns. `timestamps` holds NO_TIMESTAMP where a line had none."""
+    """One scrape's samples as columns. `timestamps` holds NO_TIMESTAMP where a line had none.
+    `histograms` (protobuf bodies only) is None or, like SeriesData's, an object column
+    holding a native histogram where the sample is one (its value a NaN placeholder)."""
 
-    format: Format
     series: list[bytes]
     values: npt.NDArray[np.float64]
     timestamps: npt.NDArray[np.int64]
     metadata: dict[str, FamilyMetadata] = field(default_factory=dict)
     labels: list[tuple[str, Labels]] = field(default_factory=list)
+    histograms: npt.NDArray[np.object_] | None = None
 
     def __len__(self) -> int:
         return len(self.series)
@@ -169,7 +171,7 @@ def _scan_text_fast(
     metadata = _text_metadata(comments)
     if metadata is None:
         return None
-    return pieces.batch(Format.TEXT, metadata)
+    return pieces.batch(metadata)
 
 
 def _scan_openmetrics_fast(
@@ -192,7 +194,7 @@ def _scan_openmetrics_fast(
     except ParseError:
         return None  # the line parser names the body's line
     metadata = {f.name: FamilyMetadata(f.type, f.help, f.unit) for f in families}
-    return pieces.batch(Format.OPENMETRICS, metadata)
+    return pieces.batch(metadata)
 
 
 @dataclass(slots=True)
@@ -204,14 +206,14 @@ class _Pieces:
     timestamps: list[npt.NDArray[np.int64]] = field(default_factory=list)
     labels: list[tuple[str, Labels]] = field(default_factory=list)
 
-    def batch(self, fmt: Format, metadata: dict[str, FamilyMetadata]) -> ScrapeBatch:
+    def batch(self, metadata: dict[str, FamilyMetadata]) -> ScrapeBatch:
         if len(self.values) == 1:
             values, timestamps = self.values[0], self.timestamps[0]
         elif self.values:
             values, timestamps = np.concatenate(self.values), np.concatenate(self.timestamps)
         else:
             values, timestamps = np.empty(0), np.empty(0, dtype=np.int64)
-        return ScrapeBatch(fmt, self.series, values, timestamps, metadata, self.labels)
+        return ScrapeBatch(self.series, values, timestamps, metadata, self.labels)
 
 
 def _scan_lines(
@@ -324,7 +326,6 @@ def _scan_slow(body: bytes, fmt: Format) -> ScrapeBatch:
             timestamps.append(NO_TIMESTAMP if s.timestamp_ms is None else s.timestamp_ms)
     metadata = {f.name: FamilyMetadata(f.type, f.help, f.unit) for f in families}
     return ScrapeBatch(
-        fmt,
         series,
         np.array(values, dtype=np.float64),
         np.array(timestamps, dtype=np.int64),

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from typing import Literal
 
 import httpx
 import numpy as np
@@ -28,6 +29,8 @@ from vigil import __version__
 from vigil.config.relabel import RelabelConfig
 from vigil.config.scrape import ScrapeConfig
 from vigil.exposition._types import Format, ParseError
+from vigil.exposition.protobuf import MEDIA_TYPE as PROTOBUF_MEDIA_TYPE
+from vigil.exposition.protobuf import HistogramChoice, scan_protobuf
 from vigil.exposition.render import is_legacy_metric_name
 from vigil.exposition.scan import (
     NO_TIMESTAMP,
@@ -40,6 +43,7 @@ from vigil.model import METRIC_NAME, Labels
 from vigil.model.clock import Clock
 from vigil.model.gofloat import format_float
 from vigil.model.labels import is_legacy_label_name, json_quote
+from vigil.scrape.histogram_limits import BucketLimitExceeded, limited, max_schema
 from vigil.scrape.metrics import ScrapeMetrics
 from vigil.scrape.relabel import relabel
 from vigil.scrape.target import ScrapeOutcome, Target, accept_header
@@ -66,6 +70,8 @@ REPORT_SERIES = (
 )
 
 Appendable = Callable[[], Appender]
+Parser = Format | Literal["protobuf"]
+_NO_NATIVE_HISTOGRAMS = HistogramChoice()
 
 
 class ScrapeError(Exception):
@@ -95,8 +101,11 @@ class ScrapeOptions:
     metric_relabel_configs: tuple[RelabelConfig, ...] = ()
     accept: str = accept_header(("OpenMetricsText1.0.0", "PrometheusText0.0.4"))
     enable_compression: bool = True
-    fallback_format: Format | None = None
+    fallback_format: Parser | None = None
     legacy_names: bool = False  # metric_name_validation_scheme: legacy refuses UTF-8 names
+    histograms: HistogramChoice = _NO_NATIVE_HISTOGRAMS
+    bucket_limit: int = 0  # native_histogram_bucket_limit
+    max_schema: int = 8  # from native_histogram_min_bucket_factor
 
     @classmethod
     def of(cls, config: ScrapeConfig) -> ScrapeOptions:
@@ -118,9 +127,16 @@ class ScrapeOptions:
                 if fallback.startswith("OpenMetrics")
                 else Format.TEXT
                 if fallback.startswith("PrometheusText")
+                else "protobuf"
+                if fallback == "PrometheusProto"
                 else None
             ),
             legacy_names=config.metric_name_validation_scheme == "legacy",
+            histograms=HistogramChoice(
+                config.scrape_native_histograms, config.always_scrape_classic_histograms
+            ),
+            bucket_limit=config.native_histogram_bucket_limit,
+            max_schema=max_schema(config.native_histogram_min_bucket_factor),
         )
 
     def series_rules(self) -> tuple[object, ...]:
@@ -179,6 +195,7 @@ class _Columns:
     timestamps: I64
     values: F64
     tracked: I64
+    histograms: npt.NDArray[np.object_] | None = None
 
 
 _REFUSAL_WORDS = (
@@ -333,9 +350,14 @@ class ScrapeLoop:
         metric_relabel_configs every sample counts against sample_limit, so reading stops as
         soon as it is exceeded."""
         body, content_type = await self._request()
-        fmt = self._format_of(content_type)
+        fmt = self._parser_of(content_type)
         opts = self.options
         limit = 0 if opts.metric_relabel_configs else opts.sample_limit
+        if fmt == "protobuf":
+            read = scan_protobuf(body, opts.histograms)
+            if limit and len(read) > limit:
+                raise SampleLimitExceeded(len(read))
+            return read
         steps = scan_steps(body, fmt, self.state.series_cache(fmt), limit)
         del body
         try:
@@ -378,7 +400,8 @@ class ScrapeLoop:
                     return _Read(batch, refs, post_relabel, error="sample limit exceeded")
                 if new_at.size:
                     await asyncio.sleep(0)
-        except ScrapeError as err:
+            self._limit_histograms(batch, refs)
+        except (ScrapeError, BucketLimitExceeded) as err:
             return _Read(batch, refs, error=str(err))
         series = batch.series
         for index in new_at[refs[new_at] == _DROPPED].tolist():
@@ -403,6 +426,16 @@ class ScrapeLoop:
                 app.rollback()  # it only created series: nothing to commit
         return _Read(batch, refs, cached + len(new_kept), added)
 
+    def _limit_histograms(self, batch: ScrapeBatch, refs: I64) -> None:
+        """Apply the bucket factor and limit to the native histograms kept after relabeling,
+        in place; raises BucketLimitExceeded (the scrape fails, as in Prometheus)."""
+        column = batch.histograms
+        opts = self.options
+        if column is None or (not opts.bucket_limit and opts.max_schema >= 8):
+            return
+        for at in np.flatnonzero(column.astype(np.bool_) & (refs != _DROPPED)).tolist():
+            column[at] = limited(column[at], opts.bucket_limit, opts.max_schema)
+
     async def _request(self) -> tuple[bytes, str]:
         url = self.target.url
         limit = self.options.body_size_limit
@@ -424,13 +457,15 @@ class ScrapeLoop:
         except httpx.HTTPError as err:
             raise ScrapeError(f'Get "{url}": {err or type(err).__name__}') from None
 
-    def _format_of(self, content_type: str) -> Format:
+    def _parser_of(self, content_type: str) -> Parser:
         """The parser Prometheus 3 picks for a Content-Type, else the fallback protocol."""
         media = content_type.partition(";")[0].strip().lower()
         if media == "application/openmetrics-text":
             return Format.OPENMETRICS
         if media == "text/plain":
             return Format.TEXT
+        if media == PROTOBUF_MEDIA_TYPE:
+            return "protobuf"
         if self.options.fallback_format is not None:
             return self.options.fallback_format
         if not media:
@@ -486,6 +521,8 @@ class ScrapeLoop:
             usable = all_refs >= 0
             all_times = np.concatenate(times)
             all_values = np.concatenate(values)
+            if columns is not None and columns.histograms is not None:
+                usable = _append_histograms(app, columns, usable)
             if not usable.all():
                 all_refs, all_times, all_values = (
                     all_refs[usable],
@@ -528,7 +565,7 @@ class ScrapeLoop:
         else:
             tracked = np.unique(in_order)
             state.tracked_in_order = in_order.copy()
-        return _Columns(refs=refs, timestamps=times, values=batch.values, tracked=tracked)
+        return _Columns(refs, times, batch.values, tracked, batch.histograms)
 
     def _final_labels(self, name: str, labels: Labels) -> Labels | None:
         """A new series' stored labels: target labels merged (honor_labels or `exported_`),
@@ -577,6 +614,21 @@ class ScrapeLoop:
         state.refs = {s: ref for s, ref in state.refs.items() if s in live}
         for cache in state.parsed.values():
             cache.retain(live)
+
+
+def _append_histograms(
+    app: Appender, columns: _Columns, usable: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """Append the native histogram rows (the first rows of the scrape); the rows left for
+    `append_batch`."""
+    assert columns.histograms is not None
+    held = np.zeros(len(usable), dtype=np.bool_)
+    held[: len(columns.histograms)] = columns.histograms.astype(np.bool_)
+    for at in np.flatnonzero(held & usable).tolist():
+        app.append_histogram_by_ref(
+            int(columns.refs[at]), int(columns.timestamps[at]), columns.histograms[at]
+        )
+    return usable & ~held
 
 
 def _vanished(previous: I64, current: I64) -> I64:

@@ -25,8 +25,9 @@ from vigil.scrape.relabel import (
     SCRAPE_TIMEOUT,
 )
 
-# Prometheus's ScrapeProtocolsHeaders; protobuf is not asked for, as vigil cannot read it.
+# Prometheus's ScrapeProtocolsHeaders.
 PROTOCOL_MEDIA_TYPES = {
+    "PrometheusProto": "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
     "PrometheusText0.0.4": "text/plain;version=0.0.4",
     "PrometheusText1.0.0": "text/plain;version=1.0.0",
     "OpenMetricsText0.0.1": "application/openmetrics-text;version=0.0.1",
