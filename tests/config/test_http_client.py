@@ -33,8 +33,8 @@ from vigil.config import ConfigError
 from vigil.config import alertmanager as am
 from vigil.config import prometheus as prom
 from vigil.config._yaml import Mapping, load_yaml
-from vigil.config.http import HTTP_CLIENT_KEYS, parse_http_client
-from vigil.config.http_client import async_client, bypasses_proxy, sync_client
+from vigil.config.http import HTTP_CLIENT_KEYS, HTTPClientConfig, TLSConfig, parse_http_client
+from vigil.config.http_client import async_client, bypasses_proxy, ssl_context, sync_client
 from vigil.model import Labels, Matcher
 from vigil.model.clock import ManualClock
 from vigil.notify.kinds import load_config as load_alertmanager_config
@@ -593,3 +593,40 @@ def test_oauth2_token_is_kept_until_it_expires_and_fetched_again_for_a_new_secre
     assert {tuple(r.values("Authorization")) for r in capture.seen("/metrics")} == {
         (f"Bearer {TOKEN}",)
     }
+
+
+def test_the_system_cas_are_loaded_at_the_first_handshake_not_when_a_client_is_built(
+    pki: PKI,
+) -> None:
+    """A server scraping only plain-HTTP targets never pays for loading them; the first
+    https request, async or blocking, trusts what a default context trusts."""
+    system = ssl.create_default_context().get_ca_certs()
+    for n, send in enumerate((_get_async, _get_blocking)):
+        tls = HTTPClientConfig(tls_config=TLSConfig(server_name=f"lazy-{n}.vigil.test"))
+        with capture_server(pki.server_context()) as capture:
+            context = ssl_context(tls.tls_config)
+            assert context.get_ca_certs() == []
+            assert "certificate verify failed" in send(tls, f"{capture.base}/metrics")
+            loaded = context.get_ca_certs()  # plus any a CA directory gave on demand
+            assert [ca for ca in system if ca not in loaded] == []
+
+
+def _get_async(config: HTTPClientConfig, url: str) -> str:
+    async def get() -> str:
+        async with async_client(config) as client:
+            try:
+                await client.get(url)
+            except httpx.HTTPError as err:
+                return str(err)
+        return ""
+
+    return asyncio.run(get())
+
+
+def _get_blocking(config: HTTPClientConfig, url: str) -> str:
+    with sync_client(config) as client:
+        try:
+            client.get(url)
+        except httpx.HTTPError as err:
+            return str(err)
+    return ""
