@@ -43,6 +43,7 @@ class ServerOptions:
     logs_collect: bool = True  # this host's container logs and --logs.files into the store
     logs_docker_containers: Path | None = Path("/var/lib/docker/containers")
     logs_files: tuple[str, ...] = ()
+    logs_rule_files: tuple[str, ...] = ()  # Loki-ruler files (LogQL rules)
     listen_address: str = "127.0.0.1:9090"
     loki_listen_address: str = ""  # Loki's API on a port of its own (e.g. :3100); "": off
     enable_lifecycle: bool = False
@@ -135,6 +136,13 @@ FLAGS = (
         kinds.PATH,
         "Docker's containers directory: its json-file logs are followed into the log store; "
         "empty for none",
+    ),
+    Flag(
+        "logs.rule-files",
+        "logs_rule_files",
+        kinds.GLOBS,
+        "Loki-ruler rule files (Prometheus's rule file format with LogQL expressions), as "
+        "comma-separated globs; read again on reload, evaluated beside rule_files",
     ),
     Flag(
         "logs.collect.disable",

@@ -49,6 +49,7 @@ from vigil.exporter.logs import LogCollectionOptions, LogCollector
 from vigil.exporter.selfmetrics import self_registry
 from vigil.logs.ingest.agent import AppenderSink
 from vigil.logs.last_words import LastWords
+from vigil.logs.logql.engine import LogQLEngine
 from vigil.logs.service import LogStorage
 from vigil.logs.store import LogStoreOptions
 from vigil.model import METRIC_NAME, Labels
@@ -71,6 +72,7 @@ from vigil.rules.notifier import (
     NotifierOptions,
     PostableAlert,
 )
+from vigil.rules.query import logql_query_func
 from vigil.scrape.manager import ScrapeManager
 from vigil.scrape.metrics import ScrapeMetrics
 from vigil.tsdb import CorruptDataError, StorageNotReady
@@ -98,6 +100,14 @@ log = logging.getLogger("vigil.server")
 def default_rule_files() -> list[str]:
     """The default alert pack shipped in the package (rules/default/*.yml)."""
     folder = resources.files("vigil") / "rules" / "default"
+    return sorted(
+        str(folder / entry.name) for entry in folder.iterdir() if entry.name.endswith(".yml")
+    )
+
+
+def default_log_rule_files() -> list[str]:
+    """The default pack's log rules (rules/default/logs/*.yml, Loki-ruler files)."""
+    folder = resources.files("vigil") / "rules" / "default" / "logs"
     return sorted(
         str(folder / entry.name) for entry in folder.iterdir() if entry.name.endswith(".yml")
     )
@@ -242,6 +252,11 @@ class Server:
             registry=self.registry,
             external_url=options.external_url,
             notify=self.notifier.notify_group,
+            log_query=logql_query_func(LogQLEngine(self.logs, clock=self.clock)),
+            log_rule_files=[
+                *options.logs_rule_files,
+                *(default_log_rule_files() if options.default_rules else []),
+            ],
         )
         self.rules.load(self._with_default_rules(self.config))  # a bad rule file stops the start
         self.alertmanager: AlertmanagerService | None = None

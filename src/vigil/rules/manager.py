@@ -25,8 +25,8 @@ from vigil.rules.alerting import (
     TemplateContext,
 )
 from vigil.rules.group import Appendable, Group, GroupOptions, RuleMetrics
-from vigil.rules.query import QueryFunc
-from vigil.rules.rulefile import load_rule_file
+from vigil.rules.query import QueryFunc, check_logql
+from vigil.rules.rulefile import ExprCheck, check_promql, load_rule_file
 from vigil.tsdb._api import is_stale_marker
 
 log = logging.getLogger("vigil.rules")
@@ -118,11 +118,17 @@ class RuleManager:
         external_url: str = "",
         notify: Callable[[Group, int], None] | None = None,
         offload: Callable[[Callable[[], None]], Awaitable[None]] | None = None,
+        log_query: QueryFunc | None = None,
+        log_rule_files: Sequence[str] = (),
     ) -> None:
         """`notify(group, t_ms)` runs after each evaluation (the notifier's hand-over);
         `offload` runs an evaluation off the event loop (a worker thread by default, so a
-        big group never stalls scrapes or the API; tests on a manual clock run it inline)."""
+        big group never stalls scrapes or the API; tests on a manual clock run it inline).
+        `log_rule_files` (globs) are Loki-ruler files: their LogQL runs through `log_query`,
+        the rest of their life (for, labels, annotations, notifications) is any rule's."""
         self._query = query
+        self._log_query = log_query
+        self._log_rule_files = tuple(log_rule_files)
         self._appendable = appendable
         self._queryable = queryable
         self._clock = clock
@@ -146,19 +152,25 @@ class RuleManager:
             query_offset_ms=global_config.rule_query_offset.milliseconds,
             context=TemplateContext(global_config.external_labels, self._external_url),
         )
+        languages: list[tuple[Sequence[str], ExprCheck, QueryFunc]] = [
+            (config.rule_files, check_promql, self._query)
+        ]
+        if self._log_query is not None:
+            languages.append((self._log_rule_files, check_logql, self._log_query))
         groups: list[Group] = []
-        for path in expand_rule_files(config.rule_files):
-            for spec in load_rule_file(path).groups:
-                groups.append(
-                    Group(
-                        spec,
-                        options,
-                        self._query,
-                        self._appendable,
-                        self._metrics,
-                        restored=self._restored,
+        for files, check, query in languages:
+            for path in expand_rule_files(files):
+                for spec in load_rule_file(path, check=check).groups:
+                    groups.append(
+                        Group(
+                            spec,
+                            options,
+                            query,
+                            self._appendable,
+                            self._metrics,
+                            restored=self._restored,
+                        )
                     )
-                )
         return groups
 
     async def apply(self, config: Config) -> None:

@@ -1,7 +1,7 @@
 """The one seam between rules and a query language: `QueryFunc(expr, t_ms) -> samples`.
 
-PromQL plugs in through `engine_query_func`; a log-query engine (LogQL rules) can plug in
-beside it without the rule engine knowing which one it talks to.
+PromQL plugs in through `engine_query_func`, LogQL (Loki-ruler rule files) through
+`logql_query_func`, without the rule engine knowing which one it talks to.
 """
 
 from __future__ import annotations
@@ -9,9 +9,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
+from vigil.logs.logql import ast as logql_ast
+from vigil.logs.logql.engine import LogQLEngine
+from vigil.logs.logql.errors import LogQLError
+from vigil.logs.logql.parser import parse as parse_logql
 from vigil.model import Labels
 from vigil.promql.engine import QueryEngine
+from vigil.promql.errors import PromQLError
 from vigil.promql.value import Sample, Scalar, Vector
+from vigil.tsdb import CorruptDataError, StorageNotReady
 
 QueryFunc = Callable[[str, int], tuple[Sample, ...]]
 
@@ -31,6 +37,33 @@ def engine_query_func(engine: QueryEngine) -> QueryFunc:
 
     def query(expr: str, t_ms: int) -> tuple[Sample, ...]:
         value = engine.instant_query(expr, t_ms).value
+        if isinstance(value, Vector):
+            return value.samples
+        if isinstance(value, Scalar):
+            return (Sample(Labels(), value.t_ms, value.value),)
+        raise RuleEvaluationError("rule result is not a vector or scalar")
+
+    return query
+
+
+def check_logql(expr: str) -> None:
+    """A Loki-ruler rule's expression: a LogQL metric query (a log query has no value to
+    compare or record); raises ValueError saying why not."""
+    if isinstance(parse_logql(expr), logql_ast.LogQuery):
+        raise ValueError(
+            f"a log query is not a rule expression: aggregate it, e.g. count_over_time({expr} [5m])"
+        )
+
+
+def logql_query_func(engine: LogQLEngine) -> QueryFunc:
+    """Loki's ruler: an instant LogQL metric query at the evaluation time."""
+
+    def query(expr: str, t_ms: int) -> tuple[Sample, ...]:
+        t_ns = t_ms * 1_000_000
+        try:
+            value = engine.query(expr, t_ns, t_ns).value
+        except (LogQLError, PromQLError, ValueError, StorageNotReady, CorruptDataError) as err:
+            raise RuleEvaluationError(str(err)) from err
         if isinstance(value, Vector):
             return value.samples
         if isinstance(value, Scalar):

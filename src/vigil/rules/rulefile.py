@@ -4,6 +4,7 @@ Prometheus's rulefmt does; errors say file, line, group, rule and why, as promto
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vigil.config._yaml import ConfigError, Mapping, Node, load_yaml
@@ -114,17 +115,30 @@ class RuleFile:
         return sum(len(group.rules) for group in self.groups)
 
 
-def load_rule_file(path: str, ignore_unknown_fields: bool = False) -> RuleFile:
-    """Read and validate one rule file; raises RuleFileError (a ConfigError)."""
+ExprCheck = Callable[[str], None]
+"""Raises ValueError (or PromQLError) saying why `expr` is not a rule expression."""
+
+
+def check_promql(expr: str) -> None:
+    parse(expr)
+
+
+def load_rule_file(
+    path: str, ignore_unknown_fields: bool = False, check: ExprCheck = check_promql
+) -> RuleFile:
+    """Read and validate one rule file (expressions by `check`: PromQL unless told, LogQL
+    for Loki-ruler files); raises RuleFileError (a ConfigError)."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as err:
         raise RuleFileError(path, 0, err.strerror or str(err)) from None
-    return parse_rule_file(text, path, ignore_unknown_fields)
+    return parse_rule_file(text, path, ignore_unknown_fields, check)
 
 
-def parse_rule_file(text: str, path: str, ignore_unknown_fields: bool = False) -> RuleFile:
+def parse_rule_file(
+    text: str, path: str, ignore_unknown_fields: bool = False, check: ExprCheck = check_promql
+) -> RuleFile:
     try:
         root = load_yaml(text, path)
     except ConfigError as err:
@@ -136,7 +150,7 @@ def parse_rule_file(text: str, path: str, ignore_unknown_fields: bool = False) -
         groups: list[GroupSpec] = []
         seen: set[str] = set()
         for item in top.sequence("groups"):
-            group = _group(item, path, ignore_unknown_fields)
+            group = _group(item, path, ignore_unknown_fields, check)
             if group.name in seen:
                 raise RuleFileError(
                     path, item.line, f'groupname: "{group.name}" is repeated in the same file'
@@ -157,7 +171,7 @@ def _mapping(node: Node, keys: tuple[str, ...], what: str, ignore_unknown: bool)
     return node.mapping(keys, what)
 
 
-def _group(node: Node, path: str, ignore_unknown: bool) -> GroupSpec:
+def _group(node: Node, path: str, ignore_unknown: bool, check: ExprCheck) -> GroupSpec:
     fields = _mapping(node, _GROUP_KEYS, "a rule group", ignore_unknown)
     name = fields.string("name")
     if not name:
@@ -165,7 +179,7 @@ def _group(node: Node, path: str, ignore_unknown: bool) -> GroupSpec:
     interval = fields.get("interval")
     offset = fields.get("query_offset")
     rules = tuple(
-        _rule(item, path, name, index, ignore_unknown)
+        _rule(item, path, name, index, ignore_unknown, check)
         for index, item in enumerate(fields.sequence("rules"), start=1)
     )
     return GroupSpec(
@@ -180,7 +194,9 @@ def _group(node: Node, path: str, ignore_unknown: bool) -> GroupSpec:
     )
 
 
-def _rule(node: Node, path: str, group: str, index: int, ignore_unknown: bool) -> RuleSpec:
+def _rule(
+    node: Node, path: str, group: str, index: int, ignore_unknown: bool, check: ExprCheck
+) -> RuleSpec:
     fields = _mapping(node, _RULE_KEYS, "a rule", ignore_unknown)
     record, alert = fields.string("record"), fields.string("alert")
     name = record or alert
@@ -198,8 +214,8 @@ def _rule(node: Node, path: str, group: str, index: int, ignore_unknown: bool) -
     if not expr or expr_node is None:
         raise fail("field 'expr' must be set in rule")
     try:
-        parse(expr)
-    except PromQLError as err:
+        check(expr)
+    except (PromQLError, ValueError) as err:
         column = int(expr_node.raw.start_mark.column) + 1
         message = f"could not parse expression: {err}"
         raise RuleFileError(path, expr_node.line, message, group, name, index, column) from None
