@@ -16,6 +16,8 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from vigil.model import Labels
+from vigil.model.histogram import FloatHistogram
+from vigil.remote.histograms import to_prompb
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
@@ -27,6 +29,7 @@ _SAMPLE_TAG = 0x12  # TimeSeries.samples, field 2
 _VALUE_TAG = 0x09  # Sample.value, field 1, fixed64
 _TIMESTAMP_TAG = 0x10  # Sample.timestamp, field 2, varint
 _METADATA_TAG = 0x1A  # WriteRequest.metadata, field 3
+_HISTOGRAM_TAG = 0x22  # TimeSeries.histograms, field 4
 _SHIFTS = np.arange(0, 70, 7, dtype=np.uint64)  # the ten 7-bit groups of a 64-bit varint
 _THRESHOLDS = (np.uint64(1) << _SHIFTS[1:]).astype(np.uint64)
 _BYTE = [bytes((i,)) for i in range(256)]
@@ -207,3 +210,16 @@ class LabelTable:
     def encode(self, refs: I64, ts: I64, vs: F64) -> bytes:
         """WriteRequest bytes for samples whose refs all have labels (status >= 0)."""
         return encode_samples(self.blob, self.offsets[refs], self.sizes[refs], ts, vs)
+
+    def encode_histograms(
+        self, refs: Sequence[int], ts: Sequence[int], histograms: Sequence[FloatHistogram]
+    ) -> bytes:
+        """WriteRequest bytes of native histogram samples (one TimeSeries each), refs as in
+        `encode`; histograms are few and large, so built one at a time."""
+        out = []
+        for ref, t, h in zip(refs, ts, histograms, strict=True):
+            start = int(self.offsets[ref])
+            labels = self.blob[start : start + int(self.sizes[ref])].tobytes()
+            series = labels + _field(_HISTOGRAM_TAG, to_prompb(h, t).SerializeToString())
+            out.append(_field(_TIMESERIES_TAG, series))
+        return b"".join(out)

@@ -5,7 +5,9 @@ tests/remote/test_prompb.py); this module is the stable import point.
 """
 
 from vigil.remote.prompb_pb2 import (
+    BucketSpan,
     Exemplar,
+    Histogram,
     Label,
     LabelMatcher,
     Labels,
@@ -21,7 +23,9 @@ from vigil.remote.prompb_pb2 import (
 )
 
 __all__ = [
+    "BucketSpan",
     "Exemplar",
+    "Histogram",
     "Label",
     "LabelMatcher",
     "Labels",

@@ -19,18 +19,22 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import cramjam
 import numpy as np
 import numpy.typing as npt
+from google.protobuf.message import DecodeError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vigil.model import Labels
+from vigil.model.histogram import FloatHistogram
+from vigil.remote import prompb
+from vigil.remote.histograms import from_prompb
 from vigil.tsdb import Appender, StorageNotReady
 from vigil.tsdb.head_append import (
     DUPLICATE,
@@ -141,17 +145,18 @@ class WriteRejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DecodedWrite:
-    """One WriteRequest's float samples: series `labels[i]` owns `counts[i]` consecutive
-    entries of `timestamps`/`values`."""
+    """One WriteRequest's samples: series `labels[i]` owns `counts[i]` consecutive entries of
+    `timestamps`/`values`; native histogram samples are (series index, ms, histogram)."""
 
     labels: list[Labels]
     counts: npt.NDArray[np.int64]
     timestamps: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
+    histograms: list[tuple[int, int, FloatHistogram]] = field(default_factory=list)
 
     @property
     def n_samples(self) -> int:
-        return len(self.timestamps)
+        return len(self.timestamps) + len(self.histograms)
 
 
 def decode_write_request(body: bytes, max_decoded_bytes: int) -> DecodedWrite:
@@ -187,6 +192,7 @@ def decode_write_request(body: bytes, max_decoded_bytes: int) -> DecodedWrite:
 
 _TAG_1_LEN = 0x0A  # field 1, length-delimited
 _TAG_2_LEN = 0x12  # field 2, length-delimited
+_TAG_HISTOGRAM = 0x22  # TimeSeries.histograms: field 4, length-delimited
 _TAG_VALUE = 0x09  # Sample.value: field 1, 64-bit
 _TAG_TIMESTAMP = 0x10  # Sample.timestamp: field 2, varint
 _PAD = bytes(24)  # lets the numpy gathers read past the last sample
@@ -287,6 +293,7 @@ class _Scanner:
         counts: list[int] = []
         starts: list[int] = []
         sizes: list[int] = []
+        histograms: list[tuple[int, int, int]] = []  # series index, start, size
         pos, end = 0, len(raw)
         while pos < end:
             key, pos = _varint(raw, pos)
@@ -298,16 +305,29 @@ class _Scanner:
             if stop > end:
                 raise _Malformed(f"timeseries {len(labels)} is truncated")
             before = len(starts)
-            labels.append(self._series(raw, pos, stop, starts, sizes, len(labels)))
+            labels.append(self._series(raw, pos, stop, starts, sizes, len(labels), histograms))
             counts.append(len(starts) - before)
             pos = stop
         if pos != end:
             raise _Malformed("the last field is truncated")
         timestamps, values = _samples(raw, starts, sizes)
-        return DecodedWrite(labels, np.asarray(counts, dtype=np.int64), timestamps, values)
+        return DecodedWrite(
+            labels,
+            np.asarray(counts, dtype=np.int64),
+            timestamps,
+            values,
+            [_histogram(raw, *found) for found in histograms],
+        )
 
     def _series(
-        self, raw: bytes, pos: int, stop: int, starts: list[int], sizes: list[int], index: int
+        self,
+        raw: bytes,
+        pos: int,
+        stop: int,
+        starts: list[int],
+        sizes: list[int],
+        index: int,
+        histograms: list[tuple[int, int, int]],
     ) -> Labels:
         spans: list[tuple[int, int]] = []
         while pos < stop:  # the hot loop: one-byte keys and lengths read inline
@@ -328,7 +348,12 @@ class _Scanner:
                     pos += size
             else:
                 key, pos = _varint(raw, pos)
-                pos = _skip(raw, pos, key & 7)
+                if key == _TAG_HISTOGRAM:
+                    size, pos = _varint(raw, pos)
+                    histograms.append((index, pos, size))
+                    pos += size
+                else:
+                    pos = _skip(raw, pos, key & 7)
         if pos != stop:
             raise _Malformed(f"timeseries {index} runs past its end")
         if not spans:
@@ -383,14 +408,24 @@ def _samples(
     return timestamps, values
 
 
+def _histogram(raw: bytes, index: int, start: int, size: int) -> tuple[int, int, FloatHistogram]:
+    try:
+        msg = prompb.Histogram.FromString(raw[start : start + size])
+        return index, msg.timestamp, from_prompb(msg)
+    except (DecodeError, ValueError) as err:
+        raise _Malformed(f"timeseries {index}: a histogram does not decode: {err}") from None
+
+
 _SCANNER = _Scanner()
 
 
 def store(appender: CommittingAppender, write: DecodedWrite) -> CommitResult:
     """One batch, one commit; series without samples in the accepted time range create nothing."""
-    if not write.counts.any():
+    if not write.counts.any() and not write.histograms:
         return CommitResult()
     appender.append_series(write.labels, write.counts, write.timestamps, write.values)
+    for index, t_ms, histogram in write.histograms:
+        appender.append_histogram(write.labels[index], t_ms, histogram)
     appender.commit()
     return appender.result
 

@@ -22,7 +22,14 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model import Labels
-from vigil.tsdb.wal import HISTOGRAMS, RECORD_TYPES, SERIES_TYPES, decode_samples, decode_series
+from vigil.tsdb.wal import (
+    HISTOGRAMS,
+    RECORD_TYPES,
+    SERIES_TYPES,
+    decode_histograms,
+    decode_samples,
+    decode_series,
+)
 from vigil.tsdb.wlog import (
     HEADER,
     decompress,
@@ -73,12 +80,14 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class SampleRecord:
-    """One WAL sample record and the position just after it."""
+    """One WAL sample record and the position just after it; a histogram record's samples
+    have NaN values and their histograms in `histograms` (as SeriesData's column)."""
 
     refs: I64
     ts: I64
     vs: F64
     end: Position
+    histograms: npt.NDArray[np.object_] | None = None
 
 
 class WALWatcher:
@@ -165,6 +174,10 @@ class WALWatcher:
                     self._on_series(decode_series(payload))
                     continue
                 if kind == HISTOGRAMS:
+                    out.append(_histogram_record(payload, Position(pos.segment, pos.offset + end)))
+                    budget -= len(out[-1].refs)
+                    if budget <= 0:
+                        break
                     continue
                 refs, ts, vs = decode_samples(payload)
                 out.append(
@@ -234,6 +247,19 @@ class WALWatcher:
 
 
 _STORED_TYPES = stored_types(RECORD_TYPES)
+
+
+def _histogram_record(payload: memoryview, end: Position) -> SampleRecord:
+    samples = decode_histograms(payload)
+    column = np.empty(len(samples), dtype=object)
+    column[:] = samples.histograms
+    return SampleRecord(
+        np.asarray(samples.refs, dtype=np.int64),
+        np.asarray(samples.timestamps, dtype=np.int64),
+        np.full(len(samples), np.nan),
+        end,
+        column,
+    )
 
 
 def _records(data: bytes, offset: int) -> list[tuple[memoryview, int]]:

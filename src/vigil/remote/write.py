@@ -44,6 +44,7 @@ from vigil.remote.encode import LabelTable, encode_metadata
 from vigil.remote.watcher import Position, SampleRecord, WALWatcher
 from vigil.scrape.manager import ScrapePool
 from vigil.scrape.relabel import relabel
+from vigil.tsdb.series import Histograms, histogram_column
 
 log = logging.getLogger(__name__)
 
@@ -197,15 +198,19 @@ class _Shard:
     ts: list[I64] = field(default_factory=list)
     vs: list[F64] = field(default_factory=list)
     seqs: list[I64] = field(default_factory=list)
+    hs: list[Histograms | None] = field(default_factory=list)  # per chunk, as SampleRecord's
     pending: int = 0
     oldest_at: float = 0.0  # clock time the oldest pending sample was queued
     busy: bool = False  # a batch taken from this shard is being sent
     flush: bool = False  # send what is pending now (resharding)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def put(self, refs: I64, ts: I64, vs: F64, seqs: I64, now: float) -> None:
+    def put(
+        self, refs: I64, ts: I64, vs: F64, seqs: I64, now: float, hs: Histograms | None = None
+    ) -> None:
         if not self.pending:
             self.oldest_at = now
+        self.hs.append(hs)
         self.refs.append(refs)
         self.ts.append(ts)
         self.vs.append(vs)
@@ -213,20 +218,39 @@ class _Shard:
         self.pending += len(refs)
         self.wake.set()
 
-    def take(self, limit: int, now: float) -> tuple[I64, I64, F64, I64]:
-        """The oldest `limit` pending samples (copying only the chunks they come from)."""
+    def take(self, limit: int, now: float) -> tuple[I64, I64, F64, I64, Histograms | None]:
+        """The oldest `limit` pending samples (copying only the chunks they come from), and
+        their histogram column if any of them is a histogram."""
         count = 0
         chunks = 0
         while chunks < len(self.refs) and count < limit:
             count += len(self.refs[chunks])
             chunks += 1
+        hs = self._take_histograms(chunks, limit)
         refs = _pop_front(self.refs, chunks, limit)
         ts = _pop_front(self.ts, chunks, limit)
         vs = _pop_front(self.vs, chunks, limit)
         seqs = _pop_front(self.seqs, chunks, limit)
         self.pending -= len(refs)
         self.oldest_at = now
-        return refs, ts, vs, seqs
+        return refs, ts, vs, seqs, hs
+
+    def _take_histograms(self, chunks: int, limit: int) -> Histograms | None:
+        taken = self.hs[:chunks]
+        del self.hs[:chunks]
+        if all(h is None for h in taken):
+            if sum(len(r) for r in self.refs[:chunks]) > limit:
+                self.hs.insert(0, None)
+            return None
+        column = np.concatenate(
+            [
+                histogram_column(len(r)) if h is None else h
+                for h, r in zip(taken, self.refs[:chunks], strict=True)
+            ]
+        )
+        if len(column) > limit:
+            self.hs.insert(0, column[limit:])
+        return column[:limit]
 
 
 A = TypeVar("A", I64, F64)
@@ -412,7 +436,7 @@ class QueueManager:
         return sum(s.pending for s in self._shards)
 
     def _dispatch(self, record: SampleRecord) -> None:
-        refs, ts, vs = record.refs, record.ts, record.vs
+        refs, ts, vs, hs = record.refs, record.ts, record.vs, record.histograms
         self._read_since += len(refs)
         if len(ts):
             self._metrics.note_timestamp(float(ts.max()) / 1000)
@@ -433,6 +457,7 @@ class QueueManager:
             keep &= young
         if not keep.all():
             refs, ts, vs = refs[keep], ts[keep], vs[keep]
+            hs = None if hs is None else hs[keep]
         seq = self._next_seq
         self._next_seq += 1
         entry = _Record(record.end, len(refs))
@@ -445,13 +470,20 @@ class QueueManager:
         n = len(self._shards)
         now = self.clock.now()
         if n == 1:
-            self._shards[0].put(refs, ts, vs, seqs, now)
+            self._shards[0].put(refs, ts, vs, seqs, now, hs)
             return
         which = refs % n
         for i, shard in enumerate(self._shards):
             mask = which == i
             if mask.any():
-                shard.put(refs[mask], ts[mask], vs[mask], seqs[mask], now)
+                shard.put(
+                    refs[mask],
+                    ts[mask],
+                    vs[mask],
+                    seqs[mask],
+                    now,
+                    None if hs is None else hs[mask],
+                )
 
     def _ack(self, seqs: I64) -> None:
         self._room.set()
@@ -498,10 +530,10 @@ class QueueManager:
             if shard.pending >= q.max_samples_per_send or (
                 shard.pending and (shard.flush or now >= shard.oldest_at + deadline_s)
             ):
-                refs, ts, vs, seqs = shard.take(q.max_samples_per_send, now)
+                refs, ts, vs, seqs, hs = shard.take(q.max_samples_per_send, now)
                 shard.busy = True
                 try:
-                    await self._send_samples(refs, ts, vs)
+                    await self._send_samples(refs, ts, vs, hs)
                 finally:
                     shard.busy = False
                 self._ack(seqs)
@@ -518,8 +550,8 @@ class QueueManager:
                 for w in waits:
                     w.cancel()
 
-    async def _send_samples(self, refs: I64, ts: I64, vs: F64) -> None:
-        body = bytes(cramjam.snappy.compress_raw(self._table.encode(refs, ts, vs)))
+    async def _send_samples(self, refs: I64, ts: I64, vs: F64, hs: Histograms | None) -> None:
+        body = bytes(cramjam.snappy.compress_raw(self._encode(refs, ts, vs, hs)))
         count = len(refs)
         ok = await self._send(body, count, self._m_retried)
         if ok:
@@ -532,6 +564,17 @@ class QueueManager:
                 self._m_highest_sent.set(highest)
         else:
             self._m_failed.inc(count)
+
+    def _encode(self, refs: I64, ts: I64, vs: F64, hs: Histograms | None) -> bytes:
+        """One WriteRequest: float samples, then any histogram ones."""
+        if hs is None:
+            return self._table.encode(refs, ts, vs)
+        held = hs.astype(np.bool_)
+        floats = ~held
+        head = self._table.encode(refs[floats], ts[floats], vs[floats]) if floats.any() else b""
+        return head + self._table.encode_histograms(
+            refs[held].tolist(), ts[held].tolist(), hs[held].tolist()
+        )
 
     async def _send(self, body: bytes, count: int, retried: Counter) -> bool:
         """POST with retries; True once accepted, False when rejected for good."""
