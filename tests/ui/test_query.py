@@ -231,7 +231,13 @@ def test_an_api_error_is_shown_as_its_message(server: str, browser: Any, tab: st
     from playwright.sync_api import expect
 
     expr = "rate(up[5m]"
-    response = httpx.get(f"{server}/api/v1/query", params={"query": expr}).json()
+    # The instant query names its parameter in the message, the range query does not.
+    path, params = (
+        ("query", {})
+        if tab == "table"
+        else ("query_range", {"start": "0", "end": "60", "step": "15"})
+    )
+    response = httpx.get(f"{server}/api/v1/{path}", params={"query": expr, **params}).json()
     assert response["status"] == "error"
     context = browser.new_context()
     page = context.new_page()

@@ -1,14 +1,20 @@
 // The PromQL editor: a growing monospace <textarea> with an ARIA combobox/listbox of
 // completions. ArrowUp/ArrowDown move, Enter/Tab accept, Escape closes; Enter with the list
-// closed runs the query and Shift+Enter inserts a newline.
+// closed runs the query and Shift+Enter inserts a newline. The text is drawn highlighted by a
+// <pre> behind the (transparent) textarea, which also marks where a parse error points.
 import { h } from "../dom";
 import { type Sources, type Suggestion, contextAt, suggest } from "./autocomplete";
+import { errorSpan, paint } from "./highlight";
 
 export interface Editor {
   element: HTMLElement;
   textarea: HTMLTextAreaElement;
   value(): string;
   setValue(text: string): void;
+  /** Inserts `text` at the cursor (replacing the selection) and focuses the editor. */
+  insert(text: string): void;
+  /** Marks where `message` (`1:14: parse error: ...`) points; null clears the mark. */
+  markError(message: string | null): void;
   close(): void;
 }
 
@@ -33,7 +39,16 @@ export function editor(options: { sources: Sources; value: string; label: string
     placeholder: "Expression (press Shift+Enter for newlines)",
   });
   textarea.value = options.value;
-  const element = h("div", { class: "promql-editor" }, textarea, list);
+  const painted = h("pre", { class: "promql-highlight", "aria-hidden": "true" });
+  const element = h("div", { class: "promql-editor" }, painted, textarea, list);
+  const repaint = (message: string | null = null): void => {
+    const span = message === null ? null : errorSpan(message, textarea.value);
+    paint(painted, textarea.value, span);
+    element.classList.toggle("has-error", span !== null);
+    if (message === null) textarea.removeAttribute("aria-invalid");
+    else textarea.setAttribute("aria-invalid", "true");
+  };
+  repaint();
 
   let items: Suggestion[] = [];
   let active = -1;
@@ -78,6 +93,7 @@ export function editor(options: { sources: Sources; value: string; label: string
     const cursor = from + insert.length;
     textarea.setSelectionRange(cursor, cursor);
     close();
+    repaint();
     grow();
   };
 
@@ -116,6 +132,7 @@ export function editor(options: { sources: Sources; value: string; label: string
   };
 
   textarea.addEventListener("input", () => {
+    repaint();
     grow();
     void open();
   });
@@ -170,8 +187,18 @@ export function editor(options: { sources: Sources; value: string; label: string
     value: () => textarea.value,
     setValue(text: string) {
       textarea.value = text;
+      repaint();
       grow();
     },
+    insert(text: string) {
+      const { selectionStart: from, selectionEnd: to, value } = textarea;
+      textarea.value = value.slice(0, from) + text + value.slice(to);
+      textarea.setSelectionRange(from + text.length, from + text.length);
+      repaint();
+      grow();
+      textarea.focus();
+    },
+    markError: repaint,
     close,
   };
 }

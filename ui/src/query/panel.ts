@@ -6,8 +6,10 @@ import type { QueryData } from "../api/types/query";
 import { type Chart, alignMatrix, timeChart } from "../chart";
 import { h, notice, replace, seriesName } from "../dom";
 import { formatDuration } from "../duration";
-import type { Sources } from "./autocomplete";
+import { type Sources, metricSelector } from "./autocomplete";
 import { type Editor, editor } from "./editor";
+import { openExplorer } from "./explorer";
+import { clearHistory, loadHistory, remember } from "./history";
 import { resultCount, resultTable } from "./table";
 import { autoStep, formatTime, parseSeconds, parseTime, stepRange } from "./time";
 
@@ -109,6 +111,8 @@ export class QueryPanel {
   private readonly stepInput: HTMLInputElement;
   private readonly stackedInput: HTMLInputElement;
   private readonly heading: HTMLElement;
+  private readonly historyPane: HTMLElement;
+  private readonly historyButton: HTMLButtonElement;
   private chart: Chart | null = null;
   private generation = 0;
   private lastMatrix: { data: QueryData; start: number; end: number; step: number } | null = null;
@@ -214,6 +218,14 @@ export class QueryPanel {
     };
 
     this.heading = h("h2", { id: `${id}-heading`, class: "visually-hidden" }, "Query");
+    this.historyPane = h("div", { id: `${id}-history`, class: "query-history", role: "group", "aria-label": "Query history", hidden: true });
+    this.historyButton = h("button", {
+      type: "button",
+      "aria-expanded": "false",
+      "aria-controls": this.historyPane.id,
+      title: "Queries run from this browser",
+      onclick: () => this.toggleHistory(),
+    }, "History");
     this.element = h(
       "section",
       { class: "query-panel", "aria-labelledby": this.heading.id, "data-query-state": "idle" },
@@ -222,9 +234,16 @@ export class QueryPanel {
         "div",
         { class: "query-input" },
         this.editor.element,
+        h("button", {
+          type: "button",
+          title: "Explore metrics: names, types and help",
+          onclick: () => openExplorer(sources, (name) => this.editor.insert(metricSelector(name))),
+        }, "Metrics"),
+        this.historyButton,
         h("button", { type: "button", class: "primary", onclick: () => void this.run() }, "Execute"),
         onRemove ? h("button", { type: "button", class: "remove", "aria-label": "Remove query", title: "Remove query", onclick: () => onRemove() }, "✕") : null,
       ),
+      this.historyPane,
       h("div", { role: "tablist", "aria-label": "Result view", class: "query-tabs" }, this.tabs.table, this.tabs.graph),
       this.panes.table,
       this.panes.graph,
@@ -264,6 +283,8 @@ export class QueryPanel {
       this.clearChart(tab);
       return;
     }
+    remember(this.state.expr);
+    this.editor.markError(null);
     this.setQueryState("loading");
     out.setAttribute("aria-busy", "true");
     const started = performance.now();
@@ -292,7 +313,9 @@ export class QueryPanel {
       if (mine !== this.generation) return;
       this.clearChart(tab);
       replace(stats);
-      replace(out, notice("error", err instanceof Error ? err.message : String(err)));
+      const message = err instanceof Error ? err.message : String(err);
+      replace(out, notice("error", message));
+      if (this.editor.value() === this.state.expr) this.editor.markError(message);
       this.setQueryState("error");
     } finally {
       if (mine === this.generation) out.removeAttribute("aria-busy");
@@ -387,6 +410,8 @@ export class QueryPanel {
     this.rangeInput.removeAttribute("aria-invalid");
     this.stepInput.value = this.state.step === null ? "" : formatDuration(this.state.step * 1000);
     this.stepInput.placeholder = `auto (${formatDuration(autoStep(this.state.range) * 1000)})`;
+    // Wide enough for the whole placeholder (the input is monospace).
+    this.stepInput.size = Math.max(8, this.stepInput.placeholder.length + 1);
     this.stepInput.removeAttribute("aria-invalid");
     this.stackedInput.checked = this.state.stacked;
   }
@@ -428,6 +453,49 @@ export class QueryPanel {
   private bumpRange(dir: 1 | -1): void {
     this.state.range = stepRange(this.state.range, dir);
     this.changed();
+  }
+
+  /** Shows or hides the history: the queries run from this browser, newest first. */
+  private toggleHistory(): void {
+    const open = this.historyPane.hidden;
+    this.historyPane.hidden = !open;
+    this.historyButton.setAttribute("aria-expanded", String(open));
+    if (!open) return;
+    const queries = loadHistory();
+    const close = (): void => {
+      this.historyPane.hidden = true;
+      this.historyButton.setAttribute("aria-expanded", "false");
+    };
+    replace(
+      this.historyPane,
+      queries.length
+        ? h(
+            "ul",
+            { class: "history-list" },
+            queries.map((q) =>
+              h("li", null, h("button", {
+                type: "button",
+                class: "history-item mono",
+                onclick: () => {
+                  this.editor.setValue(q);
+                  close();
+                  this.focus();
+                },
+                onkeydown: (e: Event) => {
+                  if ((e as KeyboardEvent).key === "Escape") {
+                    close();
+                    this.historyButton.focus();
+                  }
+                },
+              }, q)),
+            ),
+          )
+        : h("p", { class: "muted" }, "No queries yet: the queries you run are kept here, in this browser."),
+      queries.length
+        ? h("button", { type: "button", onclick: () => { clearHistory(); close(); } }, "Clear history")
+        : null,
+    );
+    this.historyPane.querySelector<HTMLButtonElement>(".history-item")?.focus();
   }
 
   private setStep(text: string): void {
