@@ -20,7 +20,7 @@ def test_collected_files_land_in_the_store_with_derived_fields(tmp_path: Path) -
     app = tmp_path / "app.log"
     app.write_text("level=info msg=started\nlevel=error msg=boom\n")
     clock = ManualClock()
-    storage = LogStorage(tmp_path / "logs", LogStoreOptions(), clock.now, CollectorRegistry())
+    storage = LogStorage(tmp_path / "logs", LogStoreOptions(), clock, CollectorRegistry())
     collection = LogCollectionOptions(
         docker_containers=None,
         files=(str(tmp_path / "*.log"),),

@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from vigil.cmd import build_parser
+from vigil.cmd.disk_budget import split_disk_budget
 from vigil.cmd.server_flags import options
 from vigil.cmd.server_process import Server
 from vigil.logs import Entries, Lines, PushResult
@@ -50,3 +51,32 @@ def test_logs_live_where_the_flags_say_and_close_with_the_server(
         assert shown == ("" if not flags else where)
     with LogStore.open(tmp_path / where) as store:
         assert [list(e.lines) for e in store.querier(0, 2**62).select([])] == [[b"hi"]]
+
+
+GB = 1 << 30
+
+
+@pytest.mark.parametrize(
+    ("flags", "tsdb", "logs"),
+    [
+        ([], 0, 0),
+        (["--storage.tsdb.retention.size=1GB"], GB, 0),
+        (["--storage.total-retention.size=4GB"], 2 * GB, 2 * GB),
+        (["--storage.total-retention.size=4GB", "--storage.tsdb.retention.size=1GB"], GB, 3 * GB),
+    ],
+)
+def test_the_total_disk_budget_is_split_between_tsdb_and_logs(
+    tmp_path: Path, flags: list[str], tsdb: int, logs: int
+) -> None:
+    args = build_parser().parse_args(["server", f"--storage.tsdb.path={tmp_path}", *flags])
+    server = Server(options(args))
+    assert (server._tsdb_options().retention_bytes, server.logs.options.retention_bytes) == (
+        tsdb,
+        logs,
+    )
+    server.storage.close()
+
+
+def test_a_tsdb_share_not_below_the_total_is_refused() -> None:
+    with pytest.raises(ValueError, match="total-retention"):
+        split_disk_budget(GB, GB)

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         server = Server(options, on_fatal=stop, on_quit=lambda: stop("quit"))
-    except (ConfigError, DataDirError, OSError, ServiceConfigError) as err:
+    except (ConfigError, DataDirError, OSError, ServiceConfigError, ValueError) as err:
         print(f"vigil server: {err}", file=sys.stderr)
         return 1
     logging.getLogger("vigil").info("data in %s", options.data_dir)

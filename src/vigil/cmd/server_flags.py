@@ -44,6 +44,8 @@ class ServerOptions:
     logs_docker_containers: Path | None = Path("/var/lib/docker/containers")
     logs_files: tuple[str, ...] = ()
     logs_rule_files: tuple[str, ...] = ()  # Loki-ruler files (LogQL rules)
+    logs_retention_ms: int = 7 * 24 * 3_600_000
+    total_retention_bytes: int = 0  # TSDB and log store together (see cmd/disk_budget.py)
     listen_address: str = "127.0.0.1:9090"
     loki_listen_address: str = ""  # Loki's API on a port of its own (e.g. :3100); "": off
     enable_lifecycle: bool = False
@@ -92,7 +94,8 @@ FLAGS = (
         "storage.tsdb.retention.size",
         "retention_bytes",
         kinds.SIZE,
-        "most bytes to keep, WAL and blocks together (e.g. 512MB; 0: no limit)",
+        "most bytes the TSDB keeps, WAL and blocks together (e.g. 512MB; 0: no limit, or half "
+        "of --storage.total-retention.size when that is set)",
     ),
     Flag(
         "storage.tsdb.block-cache-size",
@@ -150,6 +153,19 @@ FLAGS = (
         kinds.SWITCH,
         "collect no logs of this host (container logs, --logs.files); pushes are still taken",
         negated=True,
+    ),
+    Flag(
+        "logs.retention.time",
+        "logs_retention_ms",
+        kinds.DURATION_MS,
+        "how long to keep log lines (whole blocks go; 0: forever)",
+    ),
+    Flag(
+        "storage.total-retention.size",
+        "total_retention_bytes",
+        kinds.SIZE,
+        "most bytes all stores keep together (e.g. 2GB; 0: no total): the TSDB keeps "
+        "--storage.tsdb.retention.size of it (default: half), the log store the rest",
     ),
     Flag(
         "web.listen-address",

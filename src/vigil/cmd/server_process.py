@@ -30,6 +30,7 @@ from vigil.cmd.alertmanager_service import (
     load_service_config,
 )
 from vigil.cmd.defaults import DEFAULT_ALERTMANAGER_CONFIG
+from vigil.cmd.disk_budget import DiskBudget, split_disk_budget
 from vigil.cmd.server_flags import SelfScrape, ServerOptions
 from vigil.cmd.services import Reloader, Service, Services, apply_all, background
 from vigil.config import ConfigError
@@ -196,8 +197,12 @@ class Server:
         )
         self.logs = LogStorage(
             options.logs_path or options.data_dir / "logs",
-            LogStoreOptions(wal_repair=options.wal_repair),
-            self.clock.now,
+            LogStoreOptions(
+                retention_ns=options.logs_retention_ms * 1_000_000,
+                retention_bytes=self._disk_budget().logs,
+                wal_repair=options.wal_repair,
+            ),
+            self.clock,
             self.registry,
         )
         self.manager = ScrapeManager(
@@ -315,6 +320,7 @@ class Server:
             Service("rules", stop=self.rules.stop),
             background("config", self._apply_once_storage_is_open),
             background("tsdb maintenance", self._maintain_tsdb),
+            background("logs maintenance", self.logs.maintain),
         ]
         if self.options.heartbeat_url:
             heartbeat = Heartbeat(
@@ -397,11 +403,15 @@ class Server:
             return parse_alertmanager_config(text, KINDS, "(default alertmanager.yml)"), text
         return load_service_config(path)
 
+    def _disk_budget(self) -> DiskBudget:
+        tsdb = self.options.retention_bytes or self.config.storage.tsdb.retention_size
+        return split_disk_budget(self.options.total_retention_bytes, tsdb)
+
     def _tsdb_options(self) -> TSDBOptions:
         tsdb = self.config.storage.tsdb
         return TSDBOptions(
             retention_ms=self.options.retention_ms or tsdb.retention_time.milliseconds,
-            retention_bytes=self.options.retention_bytes or tsdb.retention_size,
+            retention_bytes=self._disk_budget().tsdb,
             out_of_order_time_window_ms=tsdb.out_of_order_time_window.milliseconds,
             block_cache_bytes=self.options.block_cache_bytes,
             max_future_ms=self.options.max_future_ms,

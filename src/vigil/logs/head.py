@@ -1,6 +1,8 @@
 """The log head: every stream's recent entries in memory, WAL-backed.
 
-A push is checked against the out-of-order window, logged to the WAL as one record (plus
+A push is checked against the out-of-order window, stripped of entries that repeat a
+stream's newest ones (same time, same line: a shipper's retry of a push whose answer it
+lost, which Loki stores once too), logged to the WAL as one record (plus
 one for the streams it creates), then applied; all under one lock, so a failed WAL write
 applies nothing. Streams are found by label set through postings per label pair (the
 TSDB's `MemPostings` and its selection of refs for matchers).
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,14 +20,15 @@ import numpy as np
 from vigil.logs._api import Discarded, Entries
 from vigil.logs.chunk import Chunk
 from vigil.logs.head_stream import MIN_TIME, HeadStream
-from vigil.logs.lines import I64, concat_lines, concat_metadata, gather_lines, take_metadata
+from vigil.logs.lines import concat_lines, concat_metadata
 from vigil.logs.stream_read import ReadableChunk
-from vigil.logs.wal import Piece, encode_entries, encode_streams
+from vigil.logs.wal import Piece, encode_chunk, encode_entries, encode_streams
 from vigil.model import Labels, Matcher
 from vigil.tsdb.postings import MemPostings, select_refs
 from vigil.tsdb.wlog import WAL
 
 HOUR_NS = 3600 * 10**9
+_CHECKPOINT_STREAMS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +66,6 @@ def as_piece(parts: Sequence[Entries]) -> Piece:
         np.concatenate([p.timestamps for p in parts]).astype(np.int64, copy=False),
         concat_lines([p.lines for p in parts]),
         concat_metadata([p.metadata for p in parts], [len(p) for p in parts]),
-    )
-
-
-def take_piece(piece: Piece, indices: I64) -> Piece:
-    return Piece(
-        piece.timestamps[indices],
-        gather_lines(piece.lines, indices),
-        take_metadata(piece.metadata, indices),
     )
 
 
@@ -117,7 +112,7 @@ class Head:
             f"entry too far behind for stream {labels}: entry timestamp is "
             f"{rfc3339(int(ts[behind][0]))}, oldest acceptable timestamp is {rfc3339(oldest)}",
         )
-        return take_piece(piece, np.flatnonzero(~behind)), discarded
+        return piece.take(np.flatnonzero(~behind)), discarded
 
     def append(self, groups: dict[Labels, list[Entries]]) -> tuple[Appended, int]:
         """Check, log and apply one push; returns what was stored and the WAL token to wait on
@@ -137,6 +132,8 @@ class Head:
                 )
                 if refused is not None:
                     discarded.append(refused)
+                if stream is not None:
+                    piece = stream.without_repeats(piece)
                 if not len(piece):
                     continue
                 if stream is None:
@@ -207,8 +204,49 @@ class Head:
             stream = self._streams.get(ref)
             if stream is None:
                 raise ValueError(f"chunk record for unknown stream ref {ref}")
-            stream.chunks.append(chunk)
-            stream.max_t = max(stream.max_t, chunk.maxt)
+            stream.add_chunk(chunk)
+
+    # ----- cutting blocks -----
+
+    def flush_before(
+        self, cutoff: int, cut_wal: Callable[[], int]
+    ) -> tuple[list[tuple[Labels, list[Chunk]]], int, list[bytes]]:
+        """Take every chunk whose entries are all older than `cutoff` out of the head (open
+        chunks cut first; streams left empty go), then, still under the lock, cut the WAL's
+        segment (`cut_wal`, its index returned) and snapshot what stays as checkpoint
+        records. Nothing taken: nothing cut, ([], -1, [])."""
+        with self._lock:
+            taken: list[tuple[Labels, list[Chunk]]] = []
+            emptied: list[tuple[int, Labels]] = []
+            for stream in self._streams.values():
+                if stream.pieces and stream.open_maxt < cutoff:
+                    stream.cut()
+                old = [c for c in stream.chunks if c.maxt < cutoff]
+                if not old:
+                    continue
+                taken.append((stream.labels, old))
+                stream.chunks = [c for c in stream.chunks if c.maxt >= cutoff]
+                if not stream.chunks and not stream.pieces:
+                    emptied.append((stream.ref, stream.labels))
+            if not taken:
+                return [], -1, []
+            for ref, labels in emptied:
+                del self._streams[ref]
+                del self._by_labels[labels]
+            self._postings.remove(emptied)
+            return taken, cut_wal(), self._checkpoint_records()
+
+    def _checkpoint_records(self) -> list[bytes]:
+        streams = list(self._streams.values())
+        records: list[bytes] = []
+        for start in range(0, len(streams), _CHECKPOINT_STREAMS):
+            part = streams[start : start + _CHECKPOINT_STREAMS]
+            records.append(encode_streams([(s.ref, s.labels) for s in part]))
+            open_pieces = [(s.ref, p) for s in part for p in s.pieces]
+            if open_pieces:
+                records.append(encode_entries(open_pieces))
+        records.extend(encode_chunk(s.ref, c) for s in streams for c in s.chunks)
+        return records
 
     # ----- reading -----
 

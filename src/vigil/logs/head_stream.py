@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vigil.logs._api import Entries
+from vigil.logs._api import Entries, Lines
 from vigil.logs.chunk import I64, Chunk
 from vigil.logs.stream_read import sort_entries
 from vigil.logs.wal import Piece
@@ -60,6 +60,30 @@ class HeadStream:
     open_lines: int = 0
     open_bytes: int = 0
     max_t: int = MIN_TIME  # the newest entry ever accepted (the out-of-order window's end)
+    newest_lines: set[bytes] = field(default_factory=set)  # the lines at max_t
+
+    def without_repeats(self, piece: Piece) -> Piece:
+        """The piece without entries equal (time and line) to one of the stream's newest."""
+        at_newest = np.flatnonzero(piece.timestamps == self.max_t)
+        repeats = [i for i in at_newest.tolist() if piece.lines[i] in self.newest_lines]
+        if not repeats:
+            return piece
+        return piece.take(np.setdiff1d(np.arange(len(piece), dtype=np.int64), repeats))
+
+    def _saw_newest(self, timestamps: I64, lines: Lines) -> None:
+        hi = int(timestamps.max())
+        if hi < self.max_t:
+            return
+        if hi > self.max_t:
+            self.max_t, self.newest_lines = hi, set()
+        self.newest_lines.update(lines[i] for i in np.flatnonzero(timestamps == hi).tolist())
+
+    def add_chunk(self, chunk: Chunk) -> None:
+        """A cut chunk as a checkpoint holds it."""
+        self.chunks.append(chunk)
+        if chunk.maxt >= self.max_t:
+            entries = chunk.entries(self.labels)
+            self._saw_newest(entries.timestamps, entries.lines)
 
     def add(self, piece: Piece, target_bytes: int, max_span: int) -> None:
         """Append a push's entries, cutting the open chunk before the piece if it would
@@ -71,7 +95,7 @@ class HeadStream:
         self.open_mint, self.open_maxt = min(self.open_mint, lo), max(self.open_maxt, hi)
         self.open_lines += len(piece)
         self.open_bytes += len(piece.lines.data)
-        self.max_t = max(self.max_t, hi)
+        self._saw_newest(piece.timestamps, piece.lines)
         if self.open_bytes >= target_bytes:
             self.cut()
 

@@ -1,18 +1,25 @@
 """The server's log store from start to stop: opened (WAL replayed) when the server starts,
-closed when it stops; pushes and queries before then are refused with StorageNotReady (503),
-so routers can hold it from the moment the server is built."""
+ticked once a minute (blocks, compaction, retention) off the event loop, closed when it
+stops; pushes and queries before it is open are refused with StorageNotReady (503), so
+routers can hold it from the moment the server is built."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from vigil.logs._api import Entries, LogQuerier, PushResult
-from vigil.logs.store import Clock, LogStore, LogStoreOptions
+from vigil.logs.store import LogStore, LogStoreOptions
+from vigil.model.clock import Clock
 from vigil.tsdb import StorageNotReady
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 60.0
 
 
 class LogStorage:
@@ -26,17 +33,35 @@ class LogStorage:
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.path = path
+        self.options = options
         self._args = (options, clock, registry)
         self._store: LogStore | None = None
 
     async def start(self) -> None:
         options, clock, registry = self._args
-        self._store = await asyncio.to_thread(LogStore.open, self.path, options, clock, registry)
+        self._store = await asyncio.to_thread(
+            LogStore.open, self.path, options, clock.now, registry
+        )
 
     async def stop(self) -> None:
         store, self._store = self._store, None
         if store is not None:
             await asyncio.to_thread(store.close)
+
+    async def maintain(self) -> None:
+        """Tick the store once a minute; a failing tick is logged and retried the next."""
+        clock = self._args[1]
+        while True:
+            await clock.sleep_until(clock.now() + TICK_SECONDS)
+            store = self._store
+            if store is None:
+                continue
+            try:
+                await asyncio.to_thread(store.tick)
+            except OSError as err:
+                log.error("log store maintenance failed: %s", err)
+            except Exception:
+                log.exception("log store maintenance failed")
 
     def status(self) -> str | None:
         """None once open, else what `/-/ready` shows."""

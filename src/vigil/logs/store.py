@@ -1,8 +1,12 @@
-"""The disk log store: a WAL-backed head behind `LogAppender` and `LogQueryable`.
+"""The disk log store: a WAL-backed head and immutable blocks behind `LogAppender` and
+`LogQueryable`.
 
-Layout of its dir: `lock` and `wal/` (the generic WAL of `tsdb.wlog` with the log store's
-record types). A push returns once its record is written (fsync policy as the TSDB's:
-"batch" fsyncs within `wal_fsync_interval_s`, "always" before returning).
+Layout of its dir: `lock`, `wal/` (the generic WAL of `tsdb.wlog` with the log store's
+record types) and one dir per block (`<ULID>/`). A push returns once its record is written
+(fsync policy as the TSDB's: "batch" fsyncs within `wal_fsync_interval_s`, "always" before
+returning). `tick()`, driven by the caller's clock, cuts the head's chunks older than the
+flush boundary (the out-of-order window back, rounded down to `block_range_ns`) into a
+block, merges each finished day's blocks, and applies retention.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from vigil.logs._api import Entries, LogQuerier, PushResult
-from vigil.logs.head import Head, HeadOptions
+from vigil.logs.block import LogBlock, load_blocks
+from vigil.logs.block_list import BlockList, TickReport
+from vigil.logs.compact import DAY_NS
+from vigil.logs.head import HOUR_NS, Head, HeadOptions
 from vigil.logs.limits import LogLimits, PushValidator, default_max_streams
 from vigil.logs.metrics import LogStoreMetrics
 from vigil.logs.querier import LogStoreQuerier
@@ -26,7 +33,13 @@ from vigil.logs.wal import LogReplaySinks, replay
 from vigil.model import Labels
 from vigil.tsdb.db import DirLock, prepare_dir
 from vigil.tsdb.limits import memory_limit_bytes
-from vigil.tsdb.wlog import WAL, FsyncPolicy, WALMetrics, remove_stale_temp_dirs
+from vigil.tsdb.wlog import (
+    WAL,
+    FsyncPolicy,
+    WALMetrics,
+    latest_checkpoint,
+    remove_stale_temp_dirs,
+)
 from vigil.tsdb.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
@@ -41,6 +54,10 @@ class LogStoreOptions:
 
     head: HeadOptions = field(default_factory=HeadOptions)
     limits: LogLimits = field(default_factory=LogLimits)
+    block_range_ns: int = 2 * HOUR_NS
+    compaction_range_ns: int = DAY_NS
+    retention_ns: int = 7 * DAY_NS  # 0: keep forever
+    retention_bytes: int = 0  # WAL and blocks; 0: no limit
     wal_segment_size: int = 64 * 1024 * 1024
     wal_fsync: FsyncPolicy = "batch"
     wal_fsync_interval_s: float = 1.0
@@ -60,6 +77,7 @@ class LogStore:
         lock: DirLock,
         write_health: WriteHealth,
         metrics: LogStoreMetrics,
+        blocks: list[LogBlock],
     ) -> None:
         self.path = path
         self.options = options
@@ -68,11 +86,13 @@ class LogStore:
         self.write_health = write_health
         self._clock = clock
         self._lock = lock
+        self.blocks = BlockList(path, blocks, head, wal)
         self._validator = PushValidator(options.limits, clock)
         self._metrics = metrics
         metrics.max_streams.set(head.options.max_streams)
         metrics.watch_head(lambda: head.num_streams, head.num_chunks)
         self._closing = threading.Event()
+        self._maintenance = threading.Lock()
         self._flusher: threading.Thread | None = None
         if options.wal_fsync == "batch" and options.wal_fsync_interval_s > 0:
             self._flusher = threading.Thread(
@@ -101,6 +121,8 @@ class LogStore:
             head = Head(dataclasses.replace(options.head, max_streams=max_streams))
             wal_dir = path / "wal"
             remove_stale_temp_dirs(wal_dir)
+            checkpoint = latest_checkpoint(wal_dir)
+            blocks = load_blocks(path, None if checkpoint is None else checkpoint[0])
             sinks = LogReplaySinks(head.replay_streams, head.replay_entries, head.replay_chunk)
             stats = replay(wal_dir, sinks, None, options.wal_repair)
             health = WriteHealth(clock)
@@ -117,16 +139,18 @@ class LogStore:
             raise
         head.wal = wal
         log.info(
-            "replayed log WAL %s in %.3fs: checkpoint %s, %d segments, %d records, %d streams",
+            "replayed log WAL %s in %.3fs: checkpoint %s, %d segments, %d records, %d streams; "
+            "%d blocks loaded",
             wal_dir,
             stats.seconds,
             stats.checkpoint,
             stats.segments,
             stats.records,
             head.num_streams,
+            len(blocks),
         )
         metrics = LogStoreMetrics(registry if registry is not None else CollectorRegistry())
-        return cls(path, options, clock, head, wal, lock, health, metrics)
+        return cls(path, options, clock, head, wal, lock, health, metrics, blocks)
 
     # ----- the two seams -----
 
@@ -145,7 +169,30 @@ class LogStore:
         return PushResult(stored.lines, stored.bytes, tuple(discarded))
 
     def querier(self, mint_ns: int, maxt_ns: int) -> LogQuerier:
-        return LogStoreQuerier([self.head.select], mint_ns, maxt_ns)
+        return LogStoreQuerier([self.blocks.chunks], mint_ns, maxt_ns)
+
+    # ----- periodic work -----
+
+    def tick(self) -> TickReport:
+        """fsync the WAL ("batch"), cut a block from the head, compact, apply retention."""
+        with self._maintenance:
+            return self._tick()
+
+    def _tick(self) -> TickReport:
+        self.wal.sync()
+        now_ns = int(self._clock() * 10**9)
+        block_range = self.options.block_range_ns
+        cutoff = (now_ns - self.head.options.out_of_order_window_ns) // block_range * block_range
+        written = self.blocks.flush(cutoff)
+        compacted = self.blocks.compact(cutoff, self.options.compaction_range_ns)
+        deleted = self.blocks.apply_retention(
+            now_ns, self.options.retention_ns, self.options.retention_bytes
+        )
+        return TickReport([written] if written else [], compacted, deleted)
+
+    def size_bytes(self) -> int:
+        """Disk used by WAL and blocks (what size retention counts)."""
+        return self.wal.size_bytes() + self.blocks.size_bytes()
 
     # ----- lifecycle -----
 
@@ -158,6 +205,8 @@ class LogStore:
                 log.error("fsync of log WAL segment in %s failed: %s", self.wal.directory, err)
 
     def close(self) -> None:
+        """Waits for a tick in progress."""
+        self._maintenance.acquire()
         self._closing.set()
         if self._flusher is not None:
             self._flusher.join()

@@ -19,7 +19,14 @@ import numpy as np
 
 from vigil.logs._api import Lines
 from vigil.logs.chunk import Chunk
-from vigil.logs.lines import I64, Metadata, decode_metadata, encode_metadata
+from vigil.logs.lines import (
+    I64,
+    Metadata,
+    decode_metadata,
+    encode_metadata,
+    gather_lines,
+    take_metadata,
+)
 from vigil.model import Labels
 from vigil.tsdb import wlog
 from vigil.tsdb.wlog import WALMetrics
@@ -43,6 +50,13 @@ class Piece:
 
     def __len__(self) -> int:
         return len(self.timestamps)
+
+    def take(self, indices: I64) -> Piece:
+        return Piece(
+            self.timestamps[indices],
+            gather_lines(self.lines, indices),
+            take_metadata(self.metadata, indices),
+        )
 
 
 def encode_streams(streams: Sequence[tuple[int, Labels]]) -> bytes:

@@ -1,0 +1,325 @@
+"""Immutable log blocks: `<ULID>/` with `meta.json`, `index` (streams and chunk entries,
+see block_index) and `chunks/000001` (the chunks' bytes, as the head encoded them).
+
+A block is written into `<ULID>.tmp/`, `meta.json` last, and renamed. The rename is the
+commit point, except for blocks cut from the head: the head's WAL checkpoint is written
+between the two, and at open a complete `.tmp` block whose checkpoint exists is renamed
+(its chunks are in no WAL any more), any other `.tmp` deleted (the WAL still holds them).
+Chunk files are mapped; a chunk's CRC is checked on every read, so a flipped byte fails
+the reads that need that chunk with CorruptChunkError naming block and file, and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import mmap
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import crc32c
+import numpy as np
+
+from vigil.logs._api import Entries
+from vigil.logs.block_index import I64, BlockIndex
+from vigil.logs.chunk import Chunk, ChunkFormatError
+from vigil.logs.stream_read import ReadableChunk
+from vigil.model import Labels, Matcher
+from vigil.tsdb._api import CorruptDataError
+from vigil.tsdb.block import is_ulid, new_ulid
+from vigil.tsdb.fileutil import fsync_dir, write_synced
+from vigil.tsdb.postings import MemPostings, select_refs
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+META_FILE = "meta.json"
+INDEX_FILE = "index"
+CHUNKS_FILE = "chunks/000001"
+TMP = ".tmp"
+VERSION = 1
+
+
+class CorruptChunkError(CorruptDataError):
+    """A chunk whose bytes do not match their CRC or do not decode."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockMeta:
+    """`sources`: the level-1 blocks this one holds (itself when cut from the head);
+    `wal_checkpoint`: the checkpoint after which a head block's chunks are in no WAL."""
+
+    ulid: str
+    mint: int
+    maxt: int
+    streams: int
+    chunks: int
+    lines: int
+    bytes: int
+    level: int
+    sources: tuple[str, ...]
+    wal_checkpoint: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "ulid": self.ulid,
+            "mint_ns": self.mint,
+            "maxt_ns": self.maxt,
+            "stats": {
+                "streams": self.streams,
+                "chunks": self.chunks,
+                "lines": self.lines,
+                "bytes": self.bytes,
+            },
+            "compaction": {"level": self.level, "sources": list(self.sources)},
+            "wal_checkpoint": self.wal_checkpoint,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> BlockMeta:
+        stats, compaction = doc["stats"], doc["compaction"]
+        checkpoint = doc.get("wal_checkpoint")
+        return cls(
+            str(doc["ulid"]),
+            int(doc["mint_ns"]),
+            int(doc["maxt_ns"]),
+            int(stats["streams"]),
+            int(stats["chunks"]),
+            int(stats["lines"]),
+            int(stats["bytes"]),
+            int(compaction["level"]),
+            tuple(str(s) for s in compaction["sources"]),
+            None if checkpoint is None else int(checkpoint),
+        )
+
+
+StreamChunks = tuple[Labels, Sequence[Chunk]]
+
+
+def write_block(
+    parent: Path,
+    streams: Iterable[StreamChunks],
+    *,
+    level: int = 1,
+    sources: Sequence[str] = (),
+    wal_checkpoint: int | None = None,
+    publish: bool = True,
+) -> Path:
+    """Write `streams` (each stream once, its chunks in write order) as a block; returns its
+    dir, or its complete `.tmp` dir when not `publish` (see `publish_block`)."""
+    ulid = new_ulid()
+    tmp = parent / (ulid + TMP)
+    try:
+        (tmp / "chunks").mkdir(parents=True)
+        labels: list[Labels] = []
+        rows: list[tuple[int, int, int, int, int, int, int, int]] = []
+        offset = 0
+        with (tmp / CHUNKS_FILE).open("wb") as out:
+            for stream, chunks in sorted(streams, key=lambda item: item[0]):
+                if labels and labels[-1] == stream:
+                    raise ValueError(f"stream {stream} given twice")
+                labels.append(stream)
+                for c in chunks:
+                    out.write(c.data)
+                    crc = crc32c.crc32c(c.data)
+                    rows.append(
+                        (
+                            len(labels) - 1,
+                            c.mint,
+                            c.maxt,
+                            c.lines,
+                            c.raw_bytes,
+                            offset,
+                            len(c.data),
+                            crc,
+                        )
+                    )
+                    offset += len(c.data)
+            out.flush()
+            os.fsync(out.fileno())
+        if not rows:
+            raise ValueError("a block needs at least one chunk")
+        columns = np.array(rows, dtype=np.int64).T
+        index = BlockIndex(labels, *columns)
+        write_synced(tmp / INDEX_FILE, index.encode())
+        meta = BlockMeta(
+            ulid,
+            int(index.mint.min()),
+            int(index.maxt.max()),
+            len(labels),
+            len(rows),
+            int(index.lines.sum()),
+            int(index.raw_bytes.sum()),
+            level,
+            tuple(sources) or (ulid,),
+            wal_checkpoint,
+        )
+        fsync_dir(tmp / "chunks")
+        write_synced(tmp / META_FILE, json.dumps(meta.to_json(), indent=1).encode())
+        fsync_dir(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return publish_block(tmp) if publish else tmp
+
+
+def publish_block(tmp: Path) -> Path:
+    """The commit point: rename a complete `.tmp` block to its ULID."""
+    final = tmp.with_name(tmp.name.removesuffix(TMP))
+    tmp.rename(final)
+    fsync_dir(final.parent)
+    return final
+
+
+def read_meta(path: Path) -> BlockMeta:
+    return BlockMeta.from_json(json.loads((path / META_FILE).read_text()))
+
+
+@dataclass(frozen=True, slots=True)
+class BlockChunk:
+    """A chunk in a block's mapped file, checked against its CRC at every read."""
+
+    block: Path
+    data_file: mmap.mmap | bytes
+    offset: int
+    length: int
+    crc: int
+    mint: int
+    maxt: int
+    lines: int
+    raw_bytes: int
+
+    def load(self) -> Chunk:
+        data = bytes(memoryview(self.data_file)[self.offset : self.offset + self.length])
+        where = f"chunk at offset {self.offset} of {self.block / CHUNKS_FILE}"
+        if len(data) != self.length or crc32c.crc32c(data) != self.crc:
+            raise CorruptChunkError(f"corrupt log block {self.block.name}: {where} fails its CRC")
+        return Chunk(self.mint, self.maxt, self.lines, self.raw_bytes, data)
+
+    def timestamps(self) -> I64:
+        return _checked(self, lambda c: c.timestamps())
+
+    def sizes(self) -> I64:
+        return _checked(self, lambda c: c.sizes())
+
+    def entries(self, labels: Labels) -> Entries:
+        return _checked(self, lambda c: c.entries(labels))
+
+
+def _checked(chunk: BlockChunk, read: Callable[[Chunk], T]) -> T:
+    loaded = chunk.load()
+    try:
+        return read(loaded)
+    except ChunkFormatError as err:
+        raise CorruptChunkError(
+            f"corrupt log block {chunk.block.name}: chunk at offset {chunk.offset} of "
+            f"{chunk.block / CHUNKS_FILE} does not decode: {err}"
+        ) from None
+
+
+def _map(path: Path) -> mmap.mmap | bytes:
+    with path.open("rb") as handle:
+        if not os.fstat(handle.fileno()).st_size:
+            return b""
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+class LogBlock:
+    """An open block: its index in memory (postings rebuilt from the stream table), its
+    chunk file mapped."""
+
+    def __init__(self, path: Path, meta: BlockMeta, index: BlockIndex) -> None:
+        self.path = path
+        self.meta = meta
+        self._index = index
+        self._data = _map(path / CHUNKS_FILE)
+        self._postings = MemPostings()
+        for ref, labels in enumerate(index.streams):
+            self._postings.add(ref, labels)
+        bounds = np.searchsorted(index.stream, np.arange(len(index.streams) + 1))
+        self._bounds: list[int] = bounds.tolist()
+        self.size_bytes = sum(
+            (path / name).stat().st_size for name in (META_FILE, INDEX_FILE, CHUNKS_FILE)
+        )
+
+    @classmethod
+    def open(cls, path: Path) -> LogBlock:
+        """CorruptDataError naming the block when its meta or index cannot be read."""
+        try:
+            meta = read_meta(path)
+            index = BlockIndex.decode((path / INDEX_FILE).read_bytes())
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise CorruptDataError(f"log block {path} cannot be opened: {err}") from None
+        return cls(path, meta, index)
+
+    def chunks(self, stream: int) -> list[ReadableChunk]:
+        index = self._index
+        return [
+            BlockChunk(
+                self.path,
+                self._data,
+                int(index.offset[i]),
+                int(index.length[i]),
+                int(index.crc[i]),
+                int(index.mint[i]),
+                int(index.maxt[i]),
+                int(index.lines[i]),
+                int(index.raw_bytes[i]),
+            )
+            for i in range(self._bounds[stream], self._bounds[stream + 1])
+        ]
+
+    def select(self, matchers: Sequence[Matcher]) -> list[tuple[Labels, list[ReadableChunk]]]:
+        refs = select_refs(
+            self._postings, matchers, lambda: np.arange(len(self._index.streams), dtype=np.int64)
+        )
+        return [(self._index.streams[ref], self.chunks(ref)) for ref in refs.tolist()]
+
+    def streams(self) -> Iterator[tuple[Labels, list[Chunk]]]:
+        """Every stream with its chunks loaded (CRC-checked): what compaction copies."""
+        for ref, labels in enumerate(self._index.streams):
+            yield labels, [c.load() for c in self.chunks(ref) if isinstance(c, BlockChunk)]
+
+
+def load_blocks(parent: Path, checkpoint: int | None) -> list[LogBlock]:
+    """Finish or drop what a crash left (see the module doc), drop blocks a compaction
+    replaced, and open the rest, oldest first; a block that cannot be opened is left out
+    with an error in the log."""
+    for tmp in sorted(parent.glob("*" + TMP)):
+        wanted: int | None = None
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            wanted = read_meta(tmp).wal_checkpoint
+        if wanted is not None and checkpoint is not None and checkpoint >= wanted:
+            publish_block(tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    metas: dict[Path, BlockMeta] = {}
+    for path in sorted(parent.iterdir()):
+        if not (path.is_dir() and is_ulid(path.name)):
+            continue
+        try:
+            metas[path] = read_meta(path)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log.error("log block %s left out: its meta.json cannot be read (%s)", path, err)
+    replaced = {
+        path
+        for path, meta in metas.items()
+        for other in metas.values()
+        if other.ulid != meta.ulid and set(meta.sources) < set(other.sources)
+    }
+    blocks: list[LogBlock] = []
+    for path in metas:
+        if path in replaced:
+            shutil.rmtree(path, ignore_errors=True)
+            continue
+        try:
+            blocks.append(LogBlock.open(path))
+        except CorruptDataError as err:
+            log.error("%s; it is left out", err)
+    return sorted(blocks, key=lambda b: (b.meta.mint, b.meta.ulid))

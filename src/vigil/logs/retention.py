@@ -1,0 +1,32 @@
+"""Log retention: whole blocks go, by age and by the size of the store (Prometheus's rules,
+in nanoseconds)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vigil.logs.block import LogBlock
+
+
+def expired(
+    blocks: Sequence[LogBlock],
+    now_ns: int,
+    retention_ns: int,
+    retention_bytes: int,
+    other_bytes: int = 0,
+) -> list[LogBlock]:
+    """Blocks to delete, oldest first: those wholly older than `now_ns - retention_ns`, and
+    the oldest beyond `retention_bytes` once `other_bytes` (the WAL) and every newer block
+    are counted; 0 turns a limit off."""
+    newest_first = sorted(blocks, key=lambda b: (b.meta.maxt, b.meta.ulid), reverse=True)
+    doomed: set[str] = set()
+    if retention_ns:
+        doomed |= {b.meta.ulid for b in newest_first if b.meta.maxt < now_ns - retention_ns}
+    if retention_bytes:
+        total = other_bytes
+        for i, block in enumerate(newest_first):
+            total += block.size_bytes
+            if total > retention_bytes:
+                doomed |= {b.meta.ulid for b in newest_first[i:]}
+                break
+    return [b for b in reversed(newest_first) if b.meta.ulid in doomed]

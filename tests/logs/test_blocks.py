@@ -1,0 +1,173 @@
+"""Blocks: the head's old chunks move into blocks (and days of blocks into one) without a
+query noticing, a crash at any step of a flush keeps every entry exactly once, retention
+deletes whole blocks, and a corrupt chunk fails only the reads that need it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.logs.pushes import (
+    APP,
+    DB,
+    QUERIES,
+    SCENARIOS,
+    T0,
+    Scenario,
+    answers,
+    assert_batches_well_formed,
+    pushes,
+    store_options,
+)
+from vigil.logs import Entries, Lines, MemoryLogStore
+from vigil.logs import block_list as block_list_module
+from vigil.logs.block import CHUNKS_FILE
+from vigil.logs.compact import DAY_NS
+from vigil.logs.head import HOUR_NS
+from vigil.logs.store import LogStore, LogStoreOptions
+from vigil.model import Matcher
+from vigil.tsdb import CorruptDataError
+
+
+class Clock:
+    def __init__(self, t_ns: int) -> None:
+        self.t_ns = t_ns
+
+    def __call__(self) -> float:
+        return self.t_ns / 1e9
+
+
+def _line(t: int, text: str) -> Entries:
+    return Entries(APP, np.array([t], dtype=np.int64), Lines.of([text]))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+@pytest.mark.parametrize("flush_at", [T0 + 150_000, T0 + 10**12], ids=["some", "all"])
+def test_answers_stay_the_same_as_chunks_move_into_blocks(
+    tmp_path: Path, scenario: Scenario, flush_at: int
+) -> None:
+    sc = scenario
+    fake = MemoryLogStore()
+    # A block range of 1 ns flushes exactly what is older than the window before the clock.
+    options = dataclasses.replace(
+        store_options(sc.target_bytes, sc.span_ns), block_range_ns=1, retention_ns=0
+    )
+    clock = Clock(T0)
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        for push in pushes(sc):
+            store.push(push)
+            fake.push(push)
+        clock.t_ns = flush_at + HOUR_NS
+        report = store.tick()
+        assert len(report.written) == 1
+        live = [answers(store.querier(lo, hi), m) for lo, hi, m in QUERIES]
+        for lo, hi, m in QUERIES:
+            assert_batches_well_formed(store.querier(lo, hi), m)
+    want = [answers(fake.querier(lo, hi), m) for lo, hi, m in QUERIES]
+    assert live == want
+    with LogStore.open(tmp_path, options, clock=clock) as reopened:
+        assert len(reopened.blocks.blocks) == 1
+        assert [answers(reopened.querier(lo, hi), m) for lo, hi, m in QUERIES] == want
+
+
+def _all_lines(store: LogStore) -> list[bytes]:
+    return [line for e in store.querier(0, 2**62).select([]) for line in e.lines]
+
+
+def test_a_day_of_blocks_is_compacted_into_one(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    options = LogStoreOptions(retention_ns=0)
+    day_start = T0 // DAY_NS * DAY_NS
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        for hour in range(0, 20, 3):
+            t = day_start + hour * HOUR_NS
+            store.push([_line(t, f"hour {hour}"), Entries(DB, np.array([t]), Lines.of(["db"]))])
+            clock.t_ns = t + 4 * HOUR_NS
+            store.tick()
+        assert len(store.blocks.blocks) > 2
+        clock.t_ns = day_start + DAY_NS + 4 * HOUR_NS
+        report = store.tick()
+        assert len(report.compacted) == 1
+        assert [(b.meta.level, b.meta.lines) for b in store.blocks.blocks] == [(2, 14)]
+        got = _all_lines(store)
+    assert got == [f"hour {h}".encode() for h in range(0, 20, 3)] + [b"db"] * 7
+
+
+@pytest.mark.parametrize(
+    ("retention", "kept"),
+    [
+        ({"retention_ns": 5 * HOUR_NS}, [b"recent"]),
+        ({"retention_ns": 0, "retention_bytes": 1}, [b"recent"]),
+        ({"retention_ns": 0, "retention_bytes": 0}, [b"old", b"recent"]),
+    ],
+)
+def test_retention_deletes_whole_blocks(
+    tmp_path: Path, retention: dict[str, int], kept: list[bytes]
+) -> None:
+    clock = Clock(T0)
+    options = dataclasses.replace(LogStoreOptions(), **retention)
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        store.push([_line(T0, "old")])
+        clock.t_ns = T0 + 4 * HOUR_NS
+        store.tick()
+        clock.t_ns = T0 + 7 * HOUR_NS
+        store.push([_line(clock.t_ns, "recent")])  # stays in the head
+        clock.t_ns = T0 + 8 * HOUR_NS
+        store.tick()
+        assert _all_lines(store) == kept
+
+
+@pytest.mark.parametrize("fails", ["write_checkpoint", "publish_block"])
+def test_a_flush_that_fails_half_way_keeps_every_entry_once(
+    tmp_path: Path, fails: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(T0)
+    options = LogStoreOptions(retention_ns=0)
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        store.push([_line(T0, "flushed"), _line(T0 + 1, "too")])
+        clock.t_ns = T0 + 4 * HOUR_NS
+        store.push([_line(clock.t_ns, "head")])
+
+        def broken(*args: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        if fails == "write_checkpoint":
+            monkeypatch.setattr(store.wal, "write_checkpoint", broken)
+        else:
+            monkeypatch.setattr(block_list_module, "publish_block", broken)
+        with pytest.raises(OSError):
+            store.tick()
+        assert _all_lines(store) == [b"flushed", b"too", b"head"]
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        assert _all_lines(store) == [b"flushed", b"too", b"head"]
+        monkeypatch.undo()
+        store.tick()
+        assert (len(store.blocks.blocks), _all_lines(store)) == (1, [b"flushed", b"too", b"head"])
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        assert _all_lines(store) == [b"flushed", b"too", b"head"]
+
+
+def test_a_corrupt_chunk_fails_the_reads_that_need_it_and_names_it(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    options = LogStoreOptions(retention_ns=0)
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        store.push([_line(T0, "app line"), Entries(DB, np.array([T0]), Lines.of(["db line"]))])
+        clock.t_ns = T0 + 4 * HOUR_NS
+        store.tick()
+        (block,) = store.blocks.blocks
+    chunks = block.path / CHUNKS_FILE
+    data = bytearray(chunks.read_bytes())
+    data[-3] ^= 0xFF  # inside the last stream's chunk: {job="db"} sorts after {job="app"}
+    chunks.write_bytes(bytes(data))
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        querier = store.querier(0, 2**62)
+        with pytest.raises(CorruptDataError) as failure:
+            list(querier.select([Matcher.of("job", "=", "db")]))
+        assert block.path.name in str(failure.value)
+        assert str(chunks) in str(failure.value)
+        app = [list(e.lines) for e in querier.select([Matcher.of("job", "=", "app")])]
+        assert app == [[b"app line"]]
+        assert querier.series([]) == [APP, DB]
