@@ -20,7 +20,7 @@ from typing import Any
 from prometheus_client import Gauge
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from vigil.alerting.annotate import AnnotateStage
 from vigil.cmd import server_flags
@@ -85,6 +85,8 @@ from vigil.web.admin import AdminAPI
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
 from vigil.web.api import APIContext, PrometheusAPI, storage_corrupt, storage_not_ready
 from vigil.web.dashboards_api import DashboardsAPI
+from vigil.web.ingest.loki import LokiPush
+from vigil.web.ingest.otlp_logs import OTLPLogs
 from vigil.web.lifecycle import Lifecycle
 from vigil.web.listen import parse_listen_address
 from vigil.web.listeners import Listener
@@ -644,8 +646,16 @@ class Server:
         return [Listener("loki.listen-address", address, self._loki_app)]
 
     def _loki_app(self) -> Starlette:
-        """Loki's routes where Loki has them (`/loki/api/v1/*`, `/ready`)."""
-        return Starlette(routes=self._loki_api().listener_routes(), exception_handlers=_HANDLERS)
+        """Loki's routes where Loki has them (`/loki/api/v1/*`, `/ready`, push, OTLP logs)."""
+        routes = [*self._loki_api().listener_routes(), *self._log_push_routes()]
+        return Starlette(routes=routes, exception_handlers=_HANDLERS)
+
+    def _log_push_routes(self) -> list[BaseRoute]:
+        """Loki push and OTLP logs, into the log store."""
+        return [
+            *LokiPush(lambda: self.logs).routes(),
+            *OTLPLogs(lambda: self.logs, now_ns=lambda: round(self.clock.now() * 1e9)).routes(),
+        ]
 
     def app(self) -> Starlette:
         options = self.options
@@ -706,6 +716,7 @@ class Server:
                 lambda: ReadOptions(external_labels=self.config.global_config.external_labels),
             ).routes(),
             *self._loki_api().routes(),
+            *self._log_push_routes(),
         ]
         if self.alertmanager is not None:
             build = BuildInfo(version=ALERTMANAGER_API_VERSION, branch="vigil")

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 from tests.conftest import PATIENCE_S, free_port
 from vigil.logs import Entries, MemoryLogStore, PushResult
 from vigil.model import Labels, Matcher
+from vigil.tsdb import StorageNotReady
 
 Row = tuple[int, bytes, Labels]
 ANY_STREAM = [Matcher.of("service_name", "=~", ".*")]
@@ -78,6 +79,13 @@ class Sent:
         while len(self.bodies) < requests_sent:
             assert time.monotonic() < deadline, f"{len(self.bodies)} requests sent"
             time.sleep(0.01)
+
+
+class Opening:
+    """The server's log store before it is open: every push raises StorageNotReady."""
+
+    def push(self, streams: Sequence[Entries]) -> PushResult:
+        raise StorageNotReady("opening the log store in /data/logs")
 
 
 class FullDisk:

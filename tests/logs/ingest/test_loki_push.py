@@ -16,7 +16,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from tests.logs.ingest.stores import FullDisk, stored
+from tests.logs.ingest.stores import FullDisk, Opening, stored
 from vigil.logs import LogAppender, MemoryLogStore
 from vigil.logs.ingest.logproto_pb2 import (
     EntryAdapter,
@@ -318,4 +318,13 @@ def test_a_store_that_cannot_write_answers_503_with_retry_after() -> None:
         503,
         "30",
         "storage cannot write: No space left on device",
+    )
+
+
+def test_a_store_still_opening_answers_503_with_retry_after() -> None:
+    response = _client(Opening()).post(PUSH, content=_v1([str(T0), "x"]), headers=JSON)
+    assert (response.status_code, response.headers["Retry-After"], response.text) == (
+        503,
+        "30",
+        "TSDB not ready: opening the log store in /data/logs",
     )

@@ -17,7 +17,8 @@ from starlette.responses import PlainTextResponse, Response
 from vigil.logs import LogAppender, PushResult
 from vigil.logs.ingest.batch import IngestRejected, Push
 from vigil.remote.otlp.decode import decompress
-from vigil.remote.receiver import StorageRefusals, WriteRejected
+from vigil.remote.receiver import StorageRefusals, WriteRejected, retry_later
+from vigil.tsdb import StorageNotReady
 from vigil.web.body import read_capped
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class IngestEndpoint:
             return await run_in_threadpool(self._decode_and_store, body, encoding, decoder)
         except (IngestRejected, WriteRejected) as err:
             return self.refuse(request, err.status, err.message)
+        except StorageNotReady as err:  # the store is still opening: the shipper retries
+            return retry_later(str(err))
         except OSError as err:  # nothing of the push was stored: the shipper retries a 503
             return self._refusals.refused(err)
 

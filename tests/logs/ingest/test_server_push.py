@@ -1,0 +1,90 @@
+"""End to end: a real `vigil server` takes Loki pushes (JSON and protobuf + snappy) and OTLP
+logs on its main port and on --loki.listen-address, refuses an entry older than its limit
+naming it (the rest of that push stored), and after it stops, its log store on disk holds
+exactly what was accepted (acknowledged pushes are in the WAL)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import cramjam
+import httpx
+import orjson
+import pytest
+
+from tests.conftest import CONFORMANCE, free_port, running
+from tests.logs.ingest.stores import ANY_STREAM, Row
+from vigil.logs.ingest.logproto_pb2 import EntryAdapter, PushRequest, StreamAdapter
+from vigil.logs.store import LogStore
+from vigil.model import Labels
+
+pytestmark = pytest.mark.slow
+
+
+def _on_disk(path: Path) -> dict[Labels, list[Row]]:
+    store = LogStore.open(path)
+    try:
+        querier = store.querier(0, 2**63 - 1)
+        found: dict[Labels, list[Row]] = {}
+        for entries in querier.select(ANY_STREAM):
+            meta = entries.metadata or (Labels(),) * len(entries)
+            found.setdefault(entries.labels, []).extend(
+                zip(entries.timestamps.tolist(), list(entries.lines), meta, strict=True)
+            )
+        return found
+    finally:
+        store.close()
+
+
+def test_pushes_to_a_real_server_are_on_disk(tmp_path: Path) -> None:
+    port, loki_port = free_port(), free_port()
+    server = [
+        sys.executable, "-m", "vigil", "server",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--loki.listen-address=127.0.0.1:{loki_port}",
+        "--agent.disable",
+        "--rules.default.disable",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.time_ns() - 60 * 10**9
+    request = PushRequest(
+        streams=[StreamAdapter(labels='{job="proto"}', entries=[EntryAdapter(line="from proto")])]
+    )
+    request.streams[0].entries[0].timestamp.seconds = t0 // 10**9
+    json_body = {
+        "streams": [
+            {"stream": {"app": "web"}, "values": [[str(t0), "level=warn from json", {"k": "v"}]]},
+            {"stream": {"app": "old"}, "values": [["1", "from 1970"]]},
+        ]
+    }
+    otlp = orjson.loads((CONFORMANCE / "otlp" / "logs.json").read_bytes())
+    otlp["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["timeUnixNano"] = str(t0 + 1)
+    with running(server, f"{url}/-/ready"):
+        answers = [
+            httpx.post(f"{url}/loki/api/v1/push", content=orjson.dumps(json_body),
+                       headers={"Content-Type": "application/json"}),
+            httpx.post(f"http://127.0.0.1:{loki_port}/loki/api/v1/push",
+                       content=bytes(cramjam.snappy.compress_raw(request.SerializeToString())),
+                       headers={"Content-Type": "application/x-protobuf"}),
+            httpx.post(f"{url}/otlp/v1/logs",
+                       content=orjson.dumps(otlp),
+                       headers={"Content-Type": "application/json"}),
+        ]  # fmt: skip
+        assert [a.status_code for a in answers] == [400, 204, 200]
+        assert answers[0].text.startswith(
+            'entry for stream \'{app="old", service_name="old"}\' has timestamp too old'
+        )
+        assert answers[0].text.endswith("total ignored: 1 out of 2\n")
+    found = _on_disk(tmp_path / "data" / "logs")
+    assert {labels: [(t, line) for t, line, _ in rows] for labels, rows in found.items()} == {
+        Labels.from_dict({"app": "web", "service_name": "web"}): [(t0, b"level=warn from json")],
+        Labels.from_dict({"job": "proto", "service_name": "proto"}): [
+            (t0 // 10**9 * 10**9, b"from proto")
+        ],
+        Labels.from_dict({"service_name": "my.service"}): [(t0 + 1, b"Example log record")],
+    }
+    web = found[Labels.from_dict({"app": "web", "service_name": "web"})]
+    assert web[0][2] == Labels.from_dict({"k": "v", "detected_level": "warn"})
