@@ -91,4 +91,7 @@ DURATION_S: Kind[float] = Kind(
 GLOBS: Kind[tuple[str, ...]] = Kind(
     lambda text: tuple(g.strip() for g in text.split(",") if g.strip()), ",".join, "GLOB,..."
 )
+NAMES: Kind[tuple[str, ...]] = Kind(
+    lambda text: tuple(n.strip() for n in text.split(",") if n.strip()), ",".join, "NAME,..."
+)
 SWITCH: Kind[bool] = Kind(lambda text: text == "true", lambda on: str(on).lower(), "")

@@ -48,6 +48,9 @@ class ServerOptions:
     total_retention_bytes: int = 0  # TSDB and log store together (see cmd/disk_budget.py)
     listen_address: str = "127.0.0.1:9090"
     loki_listen_address: str = ""  # Loki's API on a port of its own (e.g. :3100); "": off
+    elasticsearch_listen_address: str = ""  # "": Elasticsearch only under /elasticsearch/
+    elasticsearch_message_fields: tuple[str, ...] = ("message",)
+    elasticsearch_stream_fields: tuple[str, ...] = ()
     enable_lifecycle: bool = False
     enable_admin_api: bool = False
     web_config_file: Path | None = None
@@ -180,6 +183,27 @@ FLAGS = (
         "also serve Loki's API (/loki/api/v1/*, /ready) on this address, e.g. :3100, so "
         "Grafana's and logcli's Loki URLs stay unchanged (default: off; it is always under "
         "/loki/ on --web.listen-address)",
+    ),
+    Flag(
+        "elasticsearch.listen-address",
+        "elasticsearch_listen_address",
+        kinds.TEXT,
+        "also serve the Elasticsearch bulk API (served under /elasticsearch/ on the main "
+        "port) at the root of this address, e.g. :9200, for shippers that call GET / first",
+    ),
+    Flag(
+        "elasticsearch.message-fields",
+        "elasticsearch_message_fields",
+        kinds.NAMES,
+        "document fields whose value is the log line, the first present wins (else the "
+        "document as JSON)",
+    ),
+    Flag(
+        "elasticsearch.stream-fields",
+        "elasticsearch_stream_fields",
+        kinds.NAMES,
+        "document fields that become stream labels beside index (e.g. host.name,service.name);"
+        " other fields are structured metadata",
     ),
     Flag(
         "web.enable-lifecycle", "enable_lifecycle", kinds.SWITCH, "allow POST /-/reload and /-/quit"

@@ -21,6 +21,7 @@ from prometheus_client import Gauge
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from vigil.alerting.annotate import AnnotateStage
 from vigil.cmd import server_flags
@@ -49,6 +50,7 @@ from vigil.exporter.containers import ContainerExporter, build_exporter
 from vigil.exporter.logs import LogCollectionOptions, LogCollector
 from vigil.exporter.selfmetrics import self_registry
 from vigil.logs.ingest.agent import AppenderSink
+from vigil.logs.ingest.elasticsearch import BulkOptions
 from vigil.logs.last_words import LastWords
 from vigil.logs.logql.engine import LogQLEngine
 from vigil.logs.service import LogStorage
@@ -85,6 +87,7 @@ from vigil.web.admin import AdminAPI
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
 from vigil.web.api import APIContext, PrometheusAPI, storage_corrupt, storage_not_ready
 from vigil.web.dashboards_api import DashboardsAPI
+from vigil.web.ingest.elasticsearch import ElasticsearchAPI
 from vigil.web.ingest.loki import LokiPush
 from vigil.web.ingest.otlp_logs import OTLPLogs
 from vigil.web.lifecycle import Lifecycle
@@ -206,6 +209,14 @@ class Server:
             ),
             self.clock,
             self.registry,
+        )
+        self.elasticsearch = ElasticsearchAPI(
+            lambda: self.logs,
+            BulkOptions(
+                message_fields=options.elasticsearch_message_fields,
+                stream_fields=options.elasticsearch_stream_fields,
+            ),
+            now_ns=lambda: round(self.clock.now() * 1e9),
         )
         self.manager = ScrapeManager(
             self.storage.appender, clock=self.clock, metrics=ScrapeMetrics(self.registry)
@@ -640,10 +651,15 @@ class Server:
 
     def listeners(self) -> list[Listener]:
         """The optional listeners the flags ask for, each serving its API's routes."""
-        address = self.options.loki_listen_address
-        if not address:
-            return []
-        return [Listener("loki.listen-address", address, self._loki_app)]
+        wanted: list[tuple[str, str, Callable[[], ASGIApp]]] = [
+            ("loki.listen-address", self.options.loki_listen_address, self._loki_app),
+            (
+                "elasticsearch.listen-address",
+                self.options.elasticsearch_listen_address,
+                self.elasticsearch.app,
+            ),
+        ]
+        return [Listener(flag, address, build) for flag, address, build in wanted if address]
 
     def _loki_app(self) -> Starlette:
         """Loki's routes where Loki has them (`/loki/api/v1/*`, `/ready`, push, OTLP logs)."""
@@ -717,6 +733,7 @@ class Server:
             ).routes(),
             *self._loki_api().routes(),
             *self._log_push_routes(),
+            *self.elasticsearch.routes(),
         ]
         if self.alertmanager is not None:
             build = BuildInfo(version=ALERTMANAGER_API_VERSION, branch="vigil")

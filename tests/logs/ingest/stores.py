@@ -15,6 +15,7 @@ import requests
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from tests.conftest import PATIENCE_S, free_port
 from vigil.logs import Entries, MemoryLogStore, PushResult
@@ -96,12 +97,13 @@ class FullDisk:
 
 
 @contextmanager
-def serving(routes: Sequence[BaseRoute]) -> Iterator[str]:
-    """A real HTTP server for `routes`; yields its base URL."""
+def serving(routes: Sequence[BaseRoute] | ASGIApp) -> Iterator[str]:
+    """A real HTTP server for `routes` (or an ASGI app); yields its base URL."""
     port = free_port()
+    app = Starlette(routes=list(routes)) if isinstance(routes, Sequence) else routes
     server = uvicorn.Server(
         uvicorn.Config(
-            Starlette(routes=list(routes)),
+            app,
             host="127.0.0.1",
             port=port,
             log_level="error",

@@ -1,7 +1,8 @@
 """End to end: a real `vigil server` takes Loki pushes (JSON and protobuf + snappy) and OTLP
 logs on its main port and on --loki.listen-address, refuses an entry older than its limit
 naming it (the rest of that push stored), and after it stops, its log store on disk holds
-exactly what was accepted (acknowledged pushes are in the WAL)."""
+exactly what was accepted (acknowledged pushes are in the WAL). Elasticsearch clients write
+both to `--elasticsearch.listen-address` and under /elasticsearch/ on the main port."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import cramjam
 import httpx
 import orjson
 import pytest
+from elasticsearch import Elasticsearch, helpers
 
-from tests.conftest import CONFORMANCE, free_port, running
+from tests.conftest import CONFORMANCE, PATIENCE_S, free_port, running
 from tests.logs.ingest.stores import ANY_STREAM, Row
 from vigil.logs.ingest.logproto_pb2 import EntryAdapter, PushRequest, StreamAdapter
 from vigil.logs.store import LogStore
@@ -39,12 +41,14 @@ def _on_disk(path: Path) -> dict[Labels, list[Row]]:
 
 
 def test_pushes_to_a_real_server_are_on_disk(tmp_path: Path) -> None:
-    port, loki_port = free_port(), free_port()
+    port, loki_port, es_port = free_port(), free_port(), free_port()
     server = [
         sys.executable, "-m", "vigil", "server",
         f"--storage.tsdb.path={tmp_path / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         f"--loki.listen-address=127.0.0.1:{loki_port}",
+        f"--elasticsearch.listen-address=127.0.0.1:{es_port}",
+        "--elasticsearch.stream-fields=app",
         "--agent.disable",
         "--rules.default.disable",
     ]  # fmt: skip
@@ -73,18 +77,39 @@ def test_pushes_to_a_real_server_are_on_disk(tmp_path: Path) -> None:
                        content=orjson.dumps(otlp),
                        headers={"Content-Type": "application/json"}),
         ]  # fmt: skip
-        assert [a.status_code for a in answers] == [400, 204, 200]
+        client = Elasticsearch(f"http://127.0.0.1:{es_port}", request_timeout=PATIENCE_S)
+        bulk = helpers.bulk(client, [{"_index": "es", "message": "from es", "app": "shop"}])
+        client.close()
+        answers.append(
+            httpx.post(
+                f"{url}/elasticsearch/_bulk",
+                content=b'{"index": {"_index": "main"}}\n{"message": "from main port"}\n',
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+        )
+        assert bulk == (1, [])
+        assert [a.status_code for a in answers] == [400, 204, 200, 200]
+        assert answers[3].headers["X-Elastic-Product"] == "Elasticsearch"
         assert answers[0].text.startswith(
             'entry for stream \'{app="old", service_name="old"}\' has timestamp too old'
         )
         assert answers[0].text.endswith("total ignored: 1 out of 2\n")
     found = _on_disk(tmp_path / "data" / "logs")
+    es_time = found[Labels.from_dict({"index": "es", "app": "shop", "service_name": "shop"})][0][0]
+    main_time = found[Labels.from_dict({"index": "main", "service_name": "unknown_service"})][0][0]
+    assert t0 < es_time <= main_time <= time.time_ns()
     assert {labels: [(t, line) for t, line, _ in rows] for labels, rows in found.items()} == {
         Labels.from_dict({"app": "web", "service_name": "web"}): [(t0, b"level=warn from json")],
         Labels.from_dict({"job": "proto", "service_name": "proto"}): [
             (t0 // 10**9 * 10**9, b"from proto")
         ],
         Labels.from_dict({"service_name": "my.service"}): [(t0 + 1, b"Example log record")],
+        Labels.from_dict({"index": "es", "app": "shop", "service_name": "shop"}): [
+            (es_time, b"from es")
+        ],
+        Labels.from_dict({"index": "main", "service_name": "unknown_service"}): [
+            (main_time, b"from main port")
+        ],
     }
     web = found[Labels.from_dict({"app": "web", "service_name": "web"})]
     assert web[0][2] == Labels.from_dict({"k": "v", "detected_level": "warn"})

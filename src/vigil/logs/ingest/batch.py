@@ -62,15 +62,16 @@ class PushBatch:
         timestamps: Sequence[int],
         lines: Sequence[bytes],
         metadata: Sequence[Labels],
-    ) -> None:
-        """One stream's entries as sent; a stream without labels or with a name Loki refuses
-        is discarded (Loki's `missing_labels`, `invalid_labels`), the rest of the push kept."""
+    ) -> Labels | None:
+        """One stream's entries as sent; returns the labels they are stored under. A stream
+        without labels or with a name Loki refuses is discarded (Loki's `missing_labels`,
+        `invalid_labels`; None is returned), the rest of the push kept."""
         problem = _label_problem(labels)
         if problem is not None:
             reason, message = problem
             size = sum(len(line) for line in lines)
             self._discarded.append(Discarded(reason, labels, len(lines), size, message))
-            return
+            return None
         stream = self._discovery.stream_labels(labels)
         rows = self._streams.get(stream)
         if rows is None:
@@ -81,6 +82,11 @@ class PushBatch:
         rows.metadata.extend(
             entry_metadata(stream, line, meta) for line, meta in zip(lines, metadata, strict=True)
         )
+        return stream
+
+    def last_problem(self) -> str:
+        """Why the last discarded stream was discarded."""
+        return self._discarded[-1].message if self._discarded else ""
 
     def push(self) -> Push:
         streams = []

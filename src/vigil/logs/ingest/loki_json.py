@@ -6,8 +6,6 @@ where: nothing of it is stored."""
 
 from __future__ import annotations
 
-import calendar
-import datetime
 import re
 from typing import Any
 
@@ -16,13 +14,11 @@ import orjson
 from vigil.logs.ingest.batch import IngestRejected, Push, PushBatch
 from vigil.logs.ingest.discovery import Discovery
 from vigil.logs.ingest.selector import SelectorError, parse_labels
+from vigil.logs.ingest.timestamps import rfc3339_ns
 from vigil.model import Labels
 
 _NO_METADATA = Labels()
 _INT64 = re.compile(r"-?[0-9]{1,19}\Z")
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?([Zz]|[+-]\d\d:\d\d)\Z"
-)
 
 
 def _bad(message: str) -> IngestRejected:
@@ -95,7 +91,13 @@ def decode_legacy(raw: bytes, discovery: Discovery) -> Push:
             at = f"{where}.entries[{row}]"
             if not isinstance(entry, dict):
                 raise _bad(f'{at}: expected {{"ts": "<RFC 3339>", "line": "..."}}')
-            stamps.append(_rfc3339_ns(entry.get("ts"), at))
+            ts = entry.get("ts")
+            stamp = rfc3339_ns(ts) if isinstance(ts, str) else None
+            if stamp is None:
+                raise _bad(
+                    f"{at}: timestamp {ts!r} is not RFC 3339 (e.g. 2024-05-01T12:00:00.123456789Z)"
+                )
+            stamps.append(stamp)
             line = entry.get("line", "")
             if not isinstance(line, str):
                 raise _bad(f"{at}: the line is a {_kind(line)}, not a string")
@@ -122,26 +124,6 @@ def _ns(value: Any, where: str) -> int:
     if _INT64.match(value) is None or not -(2**63) <= int(value) < 2**63:
         raise _bad(f"{where}: timestamp {value!r} is not a 64-bit integer of Unix nanoseconds")
     return int(value)
-
-
-def _rfc3339_ns(value: Any, where: str) -> int:
-    match = _RFC3339.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise _bad(
-            f"{where}: timestamp {value!r} is not RFC 3339 (e.g. 2024-05-01T12:00:00.123456789Z)"
-        )
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    try:
-        when = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute))
-    except ValueError:
-        raise _bad(f"{where}: timestamp {value!r} is not a valid date") from None
-    if int(second) > 59:
-        raise _bad(f"{where}: timestamp {value!r} is not a valid date")
-    seconds = calendar.timegm(when.timetuple()) + int(second)
-    if zone not in ("Z", "z"):
-        sign = 1 if zone[0] == "+" else -1
-        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    return seconds * 10**9 + int((fraction or "").ljust(9, "0"))
 
 
 def _kind(value: Any) -> str:

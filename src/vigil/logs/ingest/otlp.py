@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ import orjson
 
 from vigil.logs.ingest.batch import IngestRejected, Push, PushBatch
 from vigil.logs.ingest.discovery import SERVICE_NAME, UNKNOWN_SERVICE, Discovery
+from vigil.logs.ingest.label_names import label_name
 from vigil.model import Labels
 from vigil.remote.otlp.translate import as_string
 
@@ -51,14 +51,7 @@ INDEX_LABELS = frozenset(
 )
 """Loki's default `default_resource_attributes_as_index_labels`."""
 
-_INVALID = re.compile(r"[^a-zA-Z0-9_]")
 _ID_FIELDS = ("traceId", "spanId", "trace_id", "span_id")
-
-
-def label_name(key: str) -> str:
-    """An attribute key as a label name, as Loki normalises it."""
-    name = _INVALID.sub("_", key)
-    return f"key_{name}" if name[:1].isdigit() else name
 
 
 def decode(raw: bytes, kind: str, discovery: Discovery, now_ns: Callable[[], int]) -> Push:
