@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/exposition.py
 	$(BIN)/python bench/agent.py
 	$(BIN)/python bench/logs_agent.py
+	$(BIN)/python bench/logs.py
 	$(BIN)/python bench/tsdb.py
 	$(MAKE) --no-print-directory ui && $(BIN)/python bench/ui.py
 

@@ -1,0 +1,195 @@
+"""Log store storage and push throughput: bytes per line on disk (block index, metadata and
+chunks included) beside the raw text, Loki's default codec (snappy over 256 KiB blocks)
+and plain zstd-3 of the whole text, on a generated Spring Boot-like corpus and on this
+machine's /var/log; then lines/s through `LogStore.push` (WAL written, chunks cut). Not a
+test: figures are printed, never asserted.
+
+    .venv/bin/python bench/logs.py [--lines 300000] [--var-log-mb 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cramjam
+import numpy as np
+import zstandard
+
+from vigil.logs import Entries, Lines
+from vigil.logs.limits import LogLimits
+from vigil.logs.store import LogStore, LogStoreOptions
+from vigil.model import Labels
+
+T0_NS = 1_700_000_000 * 10**9
+SNAPPY_BLOCK = 256 * 1024
+BATCH = 1000
+
+LEVELS = ["INFO"] * 8 + ["DEBUG", "WARN"] + ["ERROR"] * 1
+CLASSES = [
+    "c.e.clinic.web.AppointmentController",
+    "c.e.clinic.service.BookingService",
+    "o.s.web.servlet.DispatcherServlet",
+    "c.e.clinic.repo.PatientRepository",
+    "o.h.engine.jdbc.spi.SqlExceptionHelper",
+    "c.z.hikari.pool.HikariPool",
+]
+MESSAGES = [
+    "Appointment {a} booked for user {u} from {ip} in {ms} ms",
+    "GET /api/appointments/{a} -> 200 ({ms} ms) user={u} ip={ip}",
+    "Cancelled appointment {a} (reason=patient_request) user={u}",
+    "Slow query on appointments took {ms} ms: select * from appointment where user_id={u}",
+    "Completed initialization in {ms} ms",
+    "HikariPool-1 - Connection is not available, request timed out after {ms}ms.",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    name: str
+    streams: list[tuple[Labels, list[bytes]]]
+
+    @property
+    def lines(self) -> int:
+        return sum(len(lines) for _, lines in self.streams)
+
+    @property
+    def text(self) -> bytes:
+        return b"".join(b"\n".join(lines) + b"\n" for _, lines in self.streams)
+
+
+def spring_corpus(n: int, seed: int = 1) -> Corpus:
+    rng = np.random.default_rng(seed)
+    by_level: dict[str, list[bytes]] = {}
+    ms = 0
+    for i in range(n):
+        ms += int(rng.integers(1, 20))
+        level = LEVELS[int(rng.integers(len(LEVELS)))]
+        k = int(rng.integers(len(MESSAGES)))
+        message = MESSAGES[k].format(
+            a=int(rng.integers(1, 200_000)),
+            u=int(rng.integers(1, 5_000)),
+            ip=f"10.0.{int(rng.integers(0, 8))}.{int(rng.integers(1, 255))}",
+            ms=int(rng.exponential(40)),
+        )
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(1_700_000_000 + ms // 1000))
+        thread = f"nio-8080-exec-{int(rng.integers(1, 11))}"
+        line = (
+            f"{stamp}.{ms % 1000:03d}  {level:>5} 4711 --- [{thread:>15}] "
+            f"{CLASSES[k]:<40} : {message} traceId={rng.integers(1 << 62):016x} i={i}"
+        )
+        by_level.setdefault(level, []).append(line.encode())
+    streams = [
+        (Labels.from_dict({"job": "clinic", "level": level.lower()}), lines)
+        for level, lines in sorted(by_level.items())
+    ]
+    return Corpus("Spring Boot-like", streams)
+
+
+def var_log_corpus(limit_bytes: int) -> Corpus:
+    streams: list[tuple[Labels, list[bytes]]] = []
+    total = 0
+    for root, _, files in os.walk("/var/log"):
+        for name in sorted(files):
+            path = Path(root, name)
+            if path.suffix in (".gz", ".xz", ".zst", ".bz2") or total >= limit_bytes:
+                continue
+            try:
+                data = path.read_bytes()[: limit_bytes - total]
+            except OSError:
+                continue
+            if not data or b"\0" in data[:4096]:  # binary (wtmp, journal)
+                continue
+            lines = data.splitlines()
+            streams.append((Labels.from_dict({"filename": str(path)}), lines))
+            total += len(data)
+    return Corpus("/var/log", streams)
+
+
+def snappy_blocks(text: bytes) -> int:
+    return sum(
+        len(cramjam.snappy.compress_raw(text[i : i + SNAPPY_BLOCK]))
+        for i in range(0, len(text), SNAPPY_BLOCK)
+    )
+
+
+def _pushes(corpus: Corpus, step_ns: int) -> Iterator[list[Entries]]:
+    """Each stream in batches of BATCH lines, timestamps `step_ns` apart."""
+    for labels, lines in corpus.streams:
+        for start in range(0, len(lines), BATCH):
+            part = lines[start : start + BATCH]
+            ts = T0_NS + (start + np.arange(len(part), dtype=np.int64)) * step_ns
+            yield [Entries(labels, ts, Lines.of(part))]
+
+
+def _options() -> LogStoreOptions:
+    limits = LogLimits(
+        ingestion_rate_mb=1e9,
+        ingestion_burst_size_mb=1e9,
+        max_line_size_truncate=True,
+        reject_old_samples=False,
+        max_global_streams_per_user=0,
+    )
+    return LogStoreOptions(limits=limits, retention_ns=0)
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def store_corpus(corpus: Corpus, step_ns: int) -> tuple[int, float, int]:
+    """Bytes of the blocks the corpus becomes, push lines/s, lines stored."""
+    batches = list(_pushes(corpus, step_ns))
+    newest = max(int(p[0].timestamps[-1]) for p in batches)
+    now = [newest / 1e9]
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LogStore.open(tmp, _options(), clock=lambda: now[0]) as store,
+    ):
+        started = time.perf_counter()
+        stored = 0
+        for push in batches:
+            stored += store.push(push).accepted_lines
+        seconds = time.perf_counter() - started
+        now[0] = newest / 1e9 + 4 * 3600
+        store.tick()
+        size = sum(_dir_bytes(b.path) for b in store.blocks.blocks)
+    return size, stored / seconds, stored
+
+
+def report(corpus: Corpus, step_ns: int) -> None:
+    text = corpus.text
+    raw, n = len(text), corpus.lines
+    snappy = snappy_blocks(text)
+    zstd3 = len(zstandard.ZstdCompressor(level=3).compress(text))
+    vigil, rate, stored = store_corpus(corpus, step_ns)
+    print(
+        f"\n{corpus.name}: {n} lines in {len(corpus.streams)} streams, {raw / n:.0f} bytes/line raw"
+    )
+    print(f"  {'':<28}{'bytes/line':>12}{'vs raw':>10}{'vs snappy':>11}")
+    for name, size in [
+        ("raw text", raw),
+        ("snappy, 256 KiB blocks", snappy),
+        ("zstd -3, whole text", zstd3),
+        ("vigil blocks (all files)", vigil),
+    ]:
+        print(f"  {name:<28}{size / n:>12.1f}{size / raw:>10.3f}{size / snappy:>11.3f}")
+    print(f"  push through LogStore.push: {rate:,.0f} lines/s ({stored} lines, {BATCH}/push)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--var-log-mb", type=int, default=64)
+    args = parser.parse_args()
+    report(spring_corpus(args.lines), 10_000_000)
+    report(var_log_corpus(args.var_log_mb << 20), 100_000_000)
+
+
+if __name__ == "__main__":
+    main()
