@@ -1,8 +1,9 @@
 """A log chunk: one stream's entries over a span of time, encoded once and shared by the
 head and blocks.
 
-Layout: header (magic, lines, and the byte length of each section), then timestamps as
-zigzag varints of their differences (ascending, so mostly 1-4 bytes each), line sizes as
+Layout: header (magic, lines, and the byte length of each section), then one zstd frame
+of the timestamps as zigzag varints of their differences (ascending: a few bytes each
+before zstd, about one after it for millisecond times) followed by the line sizes as
 varints, the line bytes as one zstd frame (level 3), and structured metadata as its own
 zstd frame (pairs per line as varints, then every name and value ended by 0xff), absent
 when no line has any. Varints are encoded and decoded a byte position at a time over the
@@ -32,9 +33,9 @@ from vigil.model import Labels
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 
-MAGIC = b"VLC1"
+MAGIC = b"VLC2"
 ZSTD_LEVEL = 3
-_HEADER = struct.Struct("<4sIIIII")  # magic, lines, timestamp/size/line/metadata bytes
+_HEADER = struct.Struct("<4sIIII")  # magic, lines, bytes of timestamps+sizes/lines/metadata
 _MAX_VARINT = 10
 
 
@@ -110,18 +111,19 @@ class Chunk:
         ts = encode_varints(zigzag(np.diff(timestamps, prepend=np.int64(0))))
         sizes = encode_varints(lines.sizes().astype(np.uint64))
         compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        columns = compressor.compress(ts + sizes)
         body = compressor.compress(lines.data)
         meta = b""
         if metadata is not None and any(metadata):
             counts, blob = encode_metadata(metadata)
             meta = compressor.compress(encode_varints(counts.astype(np.uint64)) + blob)
-        header = _HEADER.pack(MAGIC, len(timestamps), len(ts), len(sizes), len(body), len(meta))
+        header = _HEADER.pack(MAGIC, len(timestamps), len(columns), len(body), len(meta))
         return cls(
             int(timestamps[0]),
             int(timestamps[-1]),
             len(timestamps),
             len(lines.data),
-            b"".join((header, ts, sizes, body, meta)),
+            b"".join((header, columns, body, meta)),
         )
 
     def _sections(self) -> tuple[int, list[memoryview]]:
@@ -137,16 +139,26 @@ class Chunk:
             at += length
         return count, sections
 
+    def _columns(self) -> tuple[int, bytes, bytes, list[memoryview]]:
+        """Line count, timestamp and size varints, and the other sections."""
+        count, (columns, *rest) = self._sections()
+        both = _decompress(columns, "timestamps and sizes")
+        ends = np.flatnonzero(np.frombuffer(both, dtype=np.uint8) < 0x80)
+        if len(ends) != 2 * count:
+            raise ChunkFormatError(f"{len(ends)} timestamps and sizes for {count} lines")
+        split = int(ends[count - 1]) + 1 if count else 0
+        return count, both[:split], both[split:], rest
+
     def timestamps(self) -> I64:
-        count, sections = self._sections()
-        return np.cumsum(unzigzag(decode_varints(sections[0], count)))
+        count, ts, _, _ = self._columns()
+        return np.cumsum(unzigzag(decode_varints(ts, count)))
 
     def sizes(self) -> I64:
-        count, sections = self._sections()
-        return decode_varints(sections[1], count).view(np.int64)
+        count, _, sizes, _ = self._columns()
+        return decode_varints(sizes, count).view(np.int64)
 
     def entries(self, labels: Labels) -> Entries:
-        count, (ts, sizes, body, meta) = self._sections()
+        count, ts, sizes, (body, meta) = self._columns()
         offsets = np.zeros(count + 1, dtype=np.int64)
         np.cumsum(decode_varints(sizes, count).view(np.int64), out=offsets[1:])
         data = _decompress(body, "line bytes")
