@@ -10,8 +10,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
-from starlette.testclient import TestClient
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.websockets import WebSocket
 
 from vigil.config._yaml import ConfigError
 from vigil.web.guard import BasicAuthCache, WebGuard
@@ -163,3 +164,45 @@ def test_configured_headers_do_not_override_the_apps() -> None:
     assert plain.headers["x-frame-options"] == "sameorigin"
     refused = client.get("/x")
     assert (refused.status_code, refused.headers["strict-transport-security"]) == (401, "max-age=1")
+
+
+def _ws_app() -> Starlette:
+    async def hello(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hello")
+        await websocket.close()
+
+    return Starlette(routes=[WebSocketRoute("/ws", hello)])
+
+
+WS_CASES = [
+    ("no origin", WebConfig(), {}, None),
+    ("same origin", WebConfig(), {"Origin": f"http://{HOST}"}, None),
+    ("other origin", WebConfig(), {"Origin": "http://evil.example"}, 403),
+    ("cross-site", WebConfig(), {"Sec-Fetch-Site": "cross-site"}, 403),
+    ("no credentials", USERS, {}, 401),
+    ("credentials", USERS, _auth("alice", "secret"), None),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "headers", "status"), WS_CASES, ids=[c[0] for c in WS_CASES]
+)
+def test_websocket_handshakes(
+    name: str, config: WebConfig, headers: dict[str, str], status: int | None
+) -> None:
+    """A WebSocket (no CORS in browsers) is checked as a state-changing request, and refused
+    with a denial response before the upgrade."""
+    client = TestClient(
+        WebGuard(_ws_app(), lambda: config, "", BasicAuthCache()), base_url=f"http://{HOST}"
+    )
+    if status is None:
+        with client.websocket_connect(f"ws://{HOST}/ws", headers=headers) as ws:
+            assert ws.receive_text() == "hello"
+        return
+    with (
+        pytest.raises(WebSocketDenialResponse) as caught,
+        client.websocket_connect(f"ws://{HOST}/ws", headers=headers),
+    ):
+        pass
+    assert caught.value.status_code == status

@@ -18,6 +18,7 @@ from vigil.model.clock import ManualClock
 from vigil.web.loki_api import LokiAPI, LokiContext
 
 FIXTURES = Path(__file__).parent / "testdata" / "grafana_loki"
+NS = 1_000_000_000
 
 
 def _bytes(*streams: int) -> int:
@@ -28,6 +29,28 @@ _STEP = re.compile(r"([^.\[]+)|\[(\*|\d+)\]")
 
 # Per fixture: JSON paths and the values the seeded store makes them hold.
 EXPECTED: dict[str, dict[str, Any]] = {
+    "health_check": {"data.result[0].value[1]": "2"},
+    "explore_logs": {
+        "data.stats.summary.totalEntriesReturned": 66,
+        "data.result[0].stream": dict(APP_ERROR),
+        "data.result[0].values[0]": [str((T0_S + 505) * NS), "boom 5"],
+    },
+    "explore_logs_uncategorized": {"data.stats.summary.totalEntriesReturned": 66},
+    "logs_volume": {
+        "data.result[0].metric": {"level": "error"},
+        "data.result[1].metric": {"level": "info"},
+        "data.result[1].values[1]": [T0_S + 60, "6"],  # info lines at T0+10 s ... T0+60 s
+    },
+    "log_context_before": {
+        "data.stats.summary.totalEntriesReturned": 10,
+        "data.result[0].values[0]": [str((T0_S + 210) * NS), "GET /api/21 200"],
+        "data.result[9].values[0]": [str((T0_S + 300) * NS), "GET /api/30 200"],
+    },
+    "log_context_after": {
+        "data.stats.summary.totalEntriesReturned": 10,
+        "data.result[0].values[0]": [str((T0_S + 300) * NS), "GET /api/30 200"],
+        "data.result[9].values[0]": [str((T0_S + 390) * NS), "GET /api/39 200"],
+    },
     "labels": {"data": ["job", "level", "service_name"]},
     "label_values": {"data": ["error", "info"]},
     "series": {"data": [dict(APP_ERROR), dict(APP_INFO)]},
@@ -135,3 +158,8 @@ def test_grafana_request(name: str) -> None:
 def test_checks_fail_what_grafana_cannot_read(answer: Any, problems: list[str]) -> None:
     fixture = json.loads((FIXTURES / "labels.json").read_text())
     assert check_reads(fixture, answer) == problems
+
+
+def test_every_fixture_is_answered() -> None:
+    """Each recorded request is checked here, the live tail in test_loki_tail."""
+    assert {f.stem for f in FIXTURES.glob("*.json")} == {*EXPECTED, "tail"}

@@ -68,6 +68,10 @@ def test_main_port_and_loki_listener(tmp_path: Path) -> None:
             "ready\n",
         )
         assert client.get(f"{loki}/api/v1/query", params={"query": "up"}).status_code == 404
+        answer = client.get(f"{loki}/loki/api/v1/query_range", params={"query": '{job="db"}'})
+        assert [
+            (s["stream"], [v[1] for v in s["values"]]) for s in answer.json()["data"]["result"]
+        ] == [({"env": "prod", "job": "db"}, ["db started"])]
         assert _vigil_logs("labels", "job", f"--addr={loki}") == (0, "api\ndb\n", "")
         assert _vigil_logs("series", '{env="prod"}', f"--addr={main}") == (
             0,

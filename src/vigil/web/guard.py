@@ -23,6 +23,9 @@ Requests without `Origin` pass: a program that can forge headers can also just s
 request, so there is nothing a check could protect. Nothing else is exempt. Before that, a
 state-changing request whose `Host` is not one of the server's names (`--web.allowed-hosts`)
 is refused with 403: a DNS-rebinding page's requests are same-origin for the browser.
+A WebSocket handshake (Loki's live tail) is checked as a state-changing request: browsers
+apply no CORS to WebSockets, so a page elsewhere could otherwise read a tail with the
+user's credentials; its refusals are denial responses before the upgrade.
 
 Headers from `http_server_config.headers` are added to every response that does not set the
 header itself (the UI's own `X-Frame-Options` and CSP on index.html are kept).
@@ -140,7 +143,10 @@ def _credentials(header: bytes) -> tuple[str, bytes] | None:
     return user.decode("utf-8", "replace"), password
 
 
-async def _plain(send: Send, status: int, text: str, extra: list[tuple[bytes, bytes]]) -> None:
+async def _plain(
+    send: Send, status: int, text: str, extra: list[tuple[bytes, bytes]], websocket: bool = False
+) -> None:
+    """A plain-text answer; to a WebSocket handshake, as the denial response before upgrade."""
     body = text.encode()
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
@@ -148,8 +154,9 @@ async def _plain(send: Send, status: int, text: str, extra: list[tuple[bytes, by
         (b"content-length", str(len(body)).encode()),
         *extra,
     ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    prefix = "websocket." if websocket else ""
+    await send({"type": f"{prefix}http.response.start", "status": status, "headers": headers})
+    await send({"type": f"{prefix}http.response.body", "body": body})
 
 
 class WebGuard:
@@ -177,23 +184,25 @@ class WebGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        websocket = scope["type"] == "websocket"
         try:
             config = self._config()
         except ConfigError as err:
             log.error("refusing %s: %s", scope.get("path"), err)
-            await _plain(send, 500, "Internal Server Error\n", [])
+            await _plain(send, 500, "Internal Server Error\n", [], websocket)
             return
         headers: dict[bytes, bytes] = {}
         for name, value in scope.get("headers", ()):
             headers.setdefault(name.lower(), value)
         extra = [(k.lower().encode(), v.encode()) for k, v in config.http.headers]
-        if scope["type"] == "http" and scope.get("method") in STATE_CHANGING:
+        if websocket or scope.get("method") in STATE_CHANGING:
             refusal = self._unknown_host(headers) or self._cross_origin(scope, headers)
             if refusal is not None:
-                await _plain(send, 403, refusal, extra)
+                await _plain(send, 403, refusal, extra, websocket)
                 return
         if config.basic_auth_users and not await self._authorized(config, headers):
-            await _plain(send, 401, "Unauthorized\n", [(b"www-authenticate", b"Basic"), *extra])
+            challenge = [(b"www-authenticate", b"Basic"), *extra]
+            await _plain(send, 401, "Unauthorized\n", challenge, websocket)
             return
         if not extra:
             await self.app(scope, receive, send)
@@ -234,9 +243,9 @@ class WebGuard:
                 )
             return None
         claimed = _origin(origin.decode("latin-1"))
-        own = _origin(
-            f"{scope.get('scheme', 'http')}://{headers.get(b'host', b'').decode('latin-1')}"
-        )
+        scheme = scope.get("scheme", "http")
+        scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+        own = _origin(f"{scheme}://{headers.get(b'host', b'').decode('latin-1')}")
         if claimed is not None and claimed in (own, self._external_origin):
             return None
         return (

@@ -17,10 +17,12 @@ import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 import vigil
 from vigil.logs import LogQuerier, LogQueryable, logql
+from vigil.logs.logql.engine import LogQLEngine
 from vigil.model import Labels, Matcher
 from vigil.model.clock import Clock, SystemClock
 from vigil.web.loki_params import (
@@ -33,6 +35,8 @@ from vigil.web.loki_params import (
     parse_duration_ns,
     read_params,
 )
+from vigil.web.loki_query import instant, ranged
+from vigil.web.loki_tail import serve_tail
 from vigil.web.loki_volume import DEFAULT_VOLUME_LIMIT, VolumeQuery, volume, volume_range
 
 Handler = Callable[[Params, Request], Awaitable[Response]]
@@ -54,11 +58,13 @@ def stream_selector(text: str) -> list[Matcher]:
 
 @dataclass(slots=True)
 class LokiContext:
-    """What the API reads from the rest of the process; each piece passed in by the server."""
+    """What the API reads from the rest of the process; each piece passed in by the server
+    (`engine`: LogQL over `queryable` with the server's query limits; by default, Loki's)."""
 
     queryable: LogQueryable
     clock: Clock = field(default_factory=SystemClock)
     not_ready: Callable[[], str | None] = lambda: None
+    engine: LogQLEngine | None = None
 
 
 def success(data: object) -> Response:
@@ -72,12 +78,16 @@ def json_response(body: object) -> Response:
 class LokiAPI:
     def __init__(self, ctx: LokiContext) -> None:
         self.ctx = ctx
+        self.engine = ctx.engine or LogQLEngine(ctx.queryable, clock=ctx.clock)
 
     def routes(self) -> list[BaseRoute]:
         """The routes of the main port: everything under `/loki/`."""
         both = ["GET", "POST"]
         v1 = "/loki/api/v1"
         return [
+            Route(f"{v1}/query", self._wrap(self.query), methods=both),
+            Route(f"{v1}/query_range", self._wrap(self.query_range), methods=both),
+            WebSocketRoute(f"{v1}/tail", self.tail),
             Route(f"{v1}/labels", self._wrap(self.labels), methods=["GET"]),
             Route(f"{v1}/label", self._wrap(self.labels), methods=["GET"]),
             Route(f"{v1}/label/{{name}}/values", self._wrap(self.label_values), methods=["GET"]),
@@ -120,6 +130,18 @@ class LokiAPI:
                 querier.close()
 
         return await anyio.to_thread.run_sync(run)
+
+    async def query(self, params: Params, _: Request) -> Response:
+        return await instant(self.engine, params, self._now_ns())
+
+    async def query_range(self, params: Params, _: Request) -> Response:
+        return await ranged(self.engine, params, self._now_ns())
+
+    async def tail(self, websocket: WebSocket) -> None:
+        params: Params = {}
+        for key, value in websocket.query_params.multi_items():
+            params.setdefault(key, []).append(value)
+        await serve_tail(websocket, params, self.engine, self.ctx.clock)
 
     async def labels(self, params: Params, _: Request) -> Response:
         span = bounds(params, self._now_ns())
