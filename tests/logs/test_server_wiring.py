@@ -3,20 +3,25 @@ on stop (the store's lock is free again)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
+from tests.conftest import PATIENCE_S
 from vigil.cmd import build_parser
 from vigil.cmd.disk_budget import split_disk_budget
 from vigil.cmd.server_flags import options
 from vigil.cmd.server_process import Server
 from vigil.logs import Entries, Lines, PushResult
-from vigil.logs.store import LogStore
+from vigil.logs.service import TICK_SECONDS, LogStorage
+from vigil.logs.store import LogStore, LogStoreOptions
 from vigil.model import Labels
+from vigil.model.clock import ManualClock
 from vigil.tsdb import StorageNotReady
 
 
@@ -54,6 +59,7 @@ def test_logs_live_where_the_flags_say_and_close_with_the_server(
 
 
 GB = 1 << 30
+T0_S = 1_700_000_000.0
 
 
 @pytest.mark.parametrize(
@@ -80,3 +86,27 @@ def test_the_total_disk_budget_is_split_between_tsdb_and_logs(
 def test_a_tsdb_share_not_below_the_total_is_refused() -> None:
     with pytest.raises(ValueError, match="total-retention"):
         split_disk_budget(GB, GB)
+
+
+def test_the_server_ticks_the_log_store_on_its_clock(tmp_path: Path) -> None:
+    clock = ManualClock(start=T0_S)
+    storage = LogStorage(tmp_path, LogStoreOptions(retention_ns=0), clock, CollectorRegistry())
+    line = Entries(
+        Labels.from_dict({"job": "app"}), np.array([int((T0_S - 4 * 3600) * 1e9)]), Lines.of(["x"])
+    )
+
+    async def run() -> list[int]:
+        await storage.start()
+        maintain = asyncio.get_running_loop().create_task(storage.maintain())
+        storage.push([line])
+        levels = []
+        deadline = time.monotonic() + PATIENCE_S
+        while not levels and time.monotonic() < deadline:
+            clock.advance(TICK_SECONDS)
+            await asyncio.sleep(0.05)
+            levels = [b.meta.level for b in storage.store.blocks.blocks]
+        maintain.cancel()
+        await storage.stop()
+        return levels
+
+    assert asyncio.run(run()) == [1]

@@ -3,6 +3,8 @@ restart, and refuses what Loki 3 refuses for time."""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +126,34 @@ def test_a_retried_push_is_stored_once_even_across_a_restart(
         result = store.push([push(again)])
         got = [line for e in store.querier(0, 2**62).select([]) for line in e.lines]
     assert (got, result.discarded) == (stored, ())
+
+
+@pytest.mark.parametrize("partial", [0, 10], ids=["nothing-written", "partial-write"])
+def test_a_full_disk_fails_one_push_whole_and_pushes_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partial: int
+) -> None:
+    real_write = os.write
+    full = [False]
+
+    def write(fd: int, data: bytes | memoryview) -> int:
+        if full[0]:
+            if partial:
+                real_write(fd, bytes(data[:partial]))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    new_stream = Entries(DB, np.array([T0], dtype=np.int64), Lines.of(["refused"]))
+    with LogStore.open(tmp_path, store_options(), clock=NOW) as store:
+        store.push([Entries(APP, np.array([T0], dtype=np.int64), Lines.of(["first"]))])
+        full[0] = True
+        with pytest.raises(OSError) as failure:
+            store.push([new_stream, Entries(APP, np.array([T0 + 1]), Lines.of(["refused"]))])
+        assert failure.value.errno == errno.ENOSPC
+        assert store.write_health.problem() is not None
+        full[0] = False
+        store.push([Entries(APP, np.array([T0 + 2], dtype=np.int64), Lines.of(["again"]))])
+        live = [(e.labels, list(e.lines)) for e in store.querier(0, 2**62).select([])]
+    with LogStore.open(tmp_path, store_options(), clock=NOW) as store:
+        replayed = [(e.labels, list(e.lines)) for e in store.querier(0, 2**62).select([])]
+    assert live == replayed == [(APP, [b"first", b"again"])]
