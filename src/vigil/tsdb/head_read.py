@@ -90,10 +90,15 @@ def select_refs(state: HeadState, matchers: Sequence[Matcher], mint: int, maxt: 
 
 
 def _histograms(state: HeadState, refs: RefArray, mint: int, maxt: int) -> SeriesBatch | None:
-    if not state.histograms:
+    """The histogram samples of `refs` (found with numpy: most series have none)."""
+    held = state.histograms.by_ref
+    if not held:
+        return None
+    wanted = np.intersect1d(refs, np.fromiter(held, np.int64, len(held)), assume_unique=True)
+    if not len(wanted):
         return None
     return state.histograms.batch(
-        state.series.labels, refs.tolist(), max(mint, state.min_valid_t), maxt
+        state.series.labels, wanted.tolist(), max(mint, state.min_valid_t), maxt
     )
 
 
