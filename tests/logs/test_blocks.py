@@ -22,7 +22,7 @@ from tests.logs.pushes import (
     pushes,
     store_options,
 )
-from vigil.logs import Entries, Lines, MemoryLogStore
+from vigil.logs import Entries, Lines, MemoryLogStore, SelectHints
 from vigil.logs import block_list as block_list_module
 from vigil.logs.block import CHUNKS_FILE
 from vigil.logs.compact import DAY_NS
@@ -171,3 +171,33 @@ def test_a_corrupt_chunk_fails_the_reads_that_need_it_and_names_it(tmp_path: Pat
         app = [list(e.lines) for e in querier.select([Matcher.of("job", "=", "app")])]
         assert app == [[b"app line"]]
         assert querier.series([]) == [APP, DB]
+
+
+@pytest.mark.parametrize(
+    ("needles", "batches_read"),
+    [((), "all"), ((b"push 7 ",), "some"), ((b"app", b"line 3"), "some"), ((b"nowhere",), "none")],
+)
+@pytest.mark.parametrize("flushed", [False, True], ids=["head", "blocks"])
+def test_needles_leave_out_chunks_without_changing_what_a_filter_keeps(
+    tmp_path: Path, needles: tuple[bytes, ...], batches_read: str, flushed: bool
+) -> None:
+    scenario = SCENARIOS[1]  # chunks cut by size: many per stream
+    clock = Clock(T0)
+    options = dataclasses.replace(store_options(scenario.target_bytes), retention_ns=0)
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        for push in pushes(scenario):
+            store.push(push)
+        if flushed:
+            clock.t_ns = T0 + 4 * HOUR_NS
+            store.tick()
+        querier = store.querier(0, 2**62)
+        every = list(querier.select([]))
+        hinted = list(querier.select([], SelectHints(needles=needles)))
+
+    def kept(batches: list[Entries]) -> list[bytes]:
+        return [line for e in batches for line in e.lines if all(n in line for n in needles)]
+
+    assert kept(hinted) == kept(every)
+    read = sum(len(e) for e in hinted)
+    total = sum(len(e) for e in every)
+    assert {"all": read == total, "some": 0 < read < total, "none": read == 0}[batches_read]

@@ -208,8 +208,8 @@ class BlockChunk:
     def sizes(self) -> I64:
         return _checked(self, lambda c: c.sizes())
 
-    def entries(self, labels: Labels) -> Entries:
-        return _checked(self, lambda c: c.entries(labels))
+    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
+        return _checked(self, lambda c: c.entries(labels, needles))
 
 
 def _checked(chunk: BlockChunk, read: Callable[[Chunk], T]) -> T:

@@ -14,6 +14,7 @@ without decompressing the lines (stats, series, range checks).
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,11 +158,14 @@ class Chunk:
         count, _, sizes, _ = self._columns()
         return decode_varints(sizes, count).view(np.int64)
 
-    def entries(self, labels: Labels) -> Entries:
+    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
+        """None when the line bytes lack one of `needles`."""
         count, ts, sizes, (body, meta) = self._columns()
         offsets = np.zeros(count + 1, dtype=np.int64)
         np.cumsum(decode_varints(sizes, count).view(np.int64), out=offsets[1:])
         data = _decompress(body, "line bytes")
+        if not all(needle in data for needle in needles):
+            return None
         if len(data) != offsets[-1]:
             raise ChunkFormatError(f"{len(data)} line bytes, sizes say {offsets[-1]}")
         metadata: Metadata = None

@@ -3,6 +3,7 @@ each push, kept as pushed until the chunk is cut: sorted and encoded once)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +42,11 @@ class OpenChunk:
         sizes = np.concatenate([p.lines.sizes() for p in self.pieces])
         return sizes[np.argsort(ts, kind="stable")]
 
-    def entries(self, labels: Labels) -> Entries:
+    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
+        """None when no piece's lines hold one of `needles` (none could hold them all)."""
+        for needle in needles:
+            if not any(needle in piece.lines.data for piece in self.pieces):
+                return None
         return self._sorted(labels)
 
     def encode(self) -> Chunk:
@@ -83,6 +88,7 @@ class HeadStream:
         self.chunks.append(chunk)
         if chunk.maxt >= self.max_t:
             entries = chunk.entries(self.labels)
+            assert entries is not None
             self._saw_newest(entries.timestamps, entries.lines)
 
     def add(self, piece: Piece, target_bytes: int, max_span: int) -> None:

@@ -35,10 +35,9 @@ class LogStoreQuerier:
     def select(
         self, matchers: Sequence[Matcher], hints: SelectHints | None = None
     ) -> Iterator[Entries]:
-        backward = hints is not None and hints.backward
-        streams = self._streams(matchers)
-        for labels, chunks in streams:
-            yield from batches(labels, chunks, self._mint, self._maxt, backward)
+        wanted = hints if hints is not None else SelectHints()
+        for labels, chunks in self._streams(matchers):
+            yield from batches(labels, chunks, self._mint, self._maxt, wanted)
 
     def series(self, matchers: Sequence[Matcher]) -> list[Labels]:
         return [

@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vigil.logs._api import Entries, IndexStats
+from vigil.logs._api import Entries, IndexStats, SelectHints
 from vigil.logs.chunk import I64, slice_entries
 from vigil.logs.lines import concat_lines, concat_metadata, gather_lines, take_metadata
 from vigil.model import Labels
@@ -39,7 +39,9 @@ class ReadableChunk(Protocol):
         """Line sizes, in the order of `timestamps()`."""
         ...
 
-    def entries(self, labels: Labels) -> Entries: ...
+    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
+        """None when the line bytes surely lack one of `needles` (see SelectHints)."""
+        ...
 
 
 def sort_entries(parts: Sequence[Entries]) -> Entries:
@@ -81,14 +83,22 @@ def _groups(chunks: Sequence[ReadableChunk]) -> list[list[ReadableChunk]]:
 
 
 def batches(
-    labels: Labels, chunks: Sequence[ReadableChunk], mint: int, maxt: int, backward: bool
+    labels: Labels,
+    chunks: Sequence[ReadableChunk],
+    mint: int,
+    maxt: int,
+    hints: SelectHints,
 ) -> Iterator[Entries]:
     """The stream's entries in [mint, maxt], a run of overlapping chunks per batch, decoded
-    as each batch is pulled; newest batch first when `backward`."""
+    as each batch is pulled; newest batch first with `hints.backward`; chunks whose lines
+    lack one of `hints.needles` are left out once decompressed (metadata never decoded)."""
     runs = _groups(_overlapping(chunks, mint, maxt))
-    for run in reversed(runs) if backward else runs:
-        merged = sort_entries([chunk.entries(labels) for chunk in run])
-        found = slice_entries(merged, mint, maxt)
+    for run in reversed(runs) if hints.backward else runs:
+        parts = [chunk.entries(labels, hints.needles) for chunk in run]
+        kept = [part for part in parts if part is not None]
+        if not kept:
+            continue
+        found = slice_entries(sort_entries(kept), mint, maxt)
         if found is not None:
             yield found
 
