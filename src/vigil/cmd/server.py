@@ -38,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         parse_listen_address(args.listen_address)  # before the data dir is locked
+        if args.syslog_listen_address:
+            parse_listen_address(args.syslog_listen_address, "--syslog.listen-address")
     except ValueError as err:
         print(f"vigil server: {err}", file=sys.stderr)
         return 2

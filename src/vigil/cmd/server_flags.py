@@ -48,6 +48,7 @@ class ServerOptions:
     total_retention_bytes: int = 0  # TSDB and log store together (see cmd/disk_budget.py)
     listen_address: str = "127.0.0.1:9090"
     loki_listen_address: str = ""  # Loki's API on a port of its own (e.g. :3100); "": off
+    syslog_listen_address: str = ""  # "": no syslog listener
     elasticsearch_listen_address: str = ""  # "": Elasticsearch only under /elasticsearch/
     elasticsearch_message_fields: tuple[str, ...] = ("message",)
     elasticsearch_stream_fields: tuple[str, ...] = ()
@@ -183,6 +184,13 @@ FLAGS = (
         "also serve Loki's API (/loki/api/v1/*, /ready) on this address, e.g. :3100, so "
         "Grafana's and logcli's Loki URLs stay unchanged (default: off; it is always under "
         "/loki/ on --web.listen-address)",
+    ),
+    Flag(
+        "syslog.listen-address",
+        "syslog_listen_address",
+        kinds.TEXT,
+        "receive syslog (RFC 5424 and 3164) over UDP and TCP (newline or octet-counted "
+        "framing) on this address, e.g. :1514, into the log store (default: off)",
     ),
     Flag(
         "elasticsearch.listen-address",

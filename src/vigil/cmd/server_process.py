@@ -51,6 +51,7 @@ from vigil.exporter.logs import LogCollectionOptions, LogCollector
 from vigil.exporter.selfmetrics import self_registry
 from vigil.logs.ingest.agent import AppenderSink
 from vigil.logs.ingest.elasticsearch import BulkOptions
+from vigil.logs.ingest.syslog_listener import SyslogListener
 from vigil.logs.last_words import LastWords
 from vigil.logs.logql.engine import LogQLEngine
 from vigil.logs.service import LogStorage
@@ -321,6 +322,7 @@ class Server:
             Service("query", stop=self._close_queriers),
             Service("storage", self.storage.begin, self._close_storage),
             Service("logs", self.logs.start, self.logs.stop),
+            *self._syslog_service(),
             Service("remote_write", stop=self.remote_write.stop),
             Service("scrape", stop=self.manager.stop),
         ]
@@ -643,6 +645,18 @@ class Server:
                 ),
             )
         )
+
+    def _syslog_service(self) -> list[Service]:
+        address = self.options.syslog_listen_address
+        if not address:
+            return []
+        listener = SyslogListener(
+            address,
+            lambda: self.logs,
+            lambda: round(self.clock.now() * 1e9),
+            utc_offset_s=time.localtime().tm_gmtoff,
+        )
+        return [Service("syslog", listener.start, listener.stop)]
 
     # --- the HTTP app ---------------------------------------------------------------------
 

@@ -2,10 +2,13 @@
 logs on its main port and on --loki.listen-address, refuses an entry older than its limit
 naming it (the rest of that push stored), and after it stops, its log store on disk holds
 exactly what was accepted (acknowledged pushes are in the WAL). Elasticsearch clients write
-both to `--elasticsearch.listen-address` and under /elasticsearch/ on the main port."""
+both to `--elasticsearch.listen-address` and under /elasticsearch/ on the main port; `logger`
+sends to `--syslog.listen-address`."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +19,7 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from tests.conftest import CONFORMANCE, PATIENCE_S, free_port, running
+from tests.conftest import CONFORMANCE, PATIENCE_S, free_port, peer, running
 from tests.logs.ingest.stores import ANY_STREAM, Row
 from vigil.logs.ingest.logproto_pb2 import EntryAdapter, PushRequest, StreamAdapter
 from vigil.logs.store import LogStore
@@ -41,7 +44,7 @@ def _on_disk(path: Path) -> dict[Labels, list[Row]]:
 
 
 def test_pushes_to_a_real_server_are_on_disk(tmp_path: Path) -> None:
-    port, loki_port, es_port = free_port(), free_port(), free_port()
+    port, loki_port, es_port, syslog_port = (free_port() for _ in range(4))
     server = [
         sys.executable, "-m", "vigil", "server",
         f"--storage.tsdb.path={tmp_path / 'data'}",
@@ -49,6 +52,7 @@ def test_pushes_to_a_real_server_are_on_disk(tmp_path: Path) -> None:
         f"--loki.listen-address=127.0.0.1:{loki_port}",
         f"--elasticsearch.listen-address=127.0.0.1:{es_port}",
         "--elasticsearch.stream-fields=app",
+        f"--syslog.listen-address=127.0.0.1:{syslog_port}",
         "--agent.disable",
         "--rules.default.disable",
     ]  # fmt: skip
@@ -87,6 +91,13 @@ def test_pushes_to_a_real_server_are_on_disk(tmp_path: Path) -> None:
                 headers={"Content-Type": "application/x-ndjson"},
             )
         )
+        syslog = [peer("logger"), "--rfc5424", "-T", "-n", "127.0.0.1", "-P", str(syslog_port),
+                  "-t", "shop", "-p", "user.err", "over syslog"]  # fmt: skip
+        subprocess.run(syslog, check=True)
+        deadline = time.monotonic() + PATIENCE_S
+        while "syslog" not in httpx.get(f"{url}/loki/api/v1/label/job/values").json()["data"]:
+            assert time.monotonic() < deadline, "the syslog message was not stored"
+            time.sleep(0.05)
         assert bulk == (1, [])
         assert [a.status_code for a in answers] == [400, 204, 200, 200]
         assert answers[3].headers["X-Elastic-Product"] == "Elasticsearch"
@@ -95,6 +106,8 @@ def test_pushes_to_a_real_server_are_on_disk(tmp_path: Path) -> None:
         )
         assert answers[0].text.endswith("total ignored: 1 out of 2\n")
     found = _on_disk(tmp_path / "data" / "logs")
+    syslog_stream = Labels.from_dict({"job": "syslog", "host": socket.gethostname(), "app": "shop"})
+    syslog_time = found[syslog_stream][0][0]
     es_time = found[Labels.from_dict({"index": "es", "app": "shop", "service_name": "shop"})][0][0]
     main_time = found[Labels.from_dict({"index": "main", "service_name": "unknown_service"})][0][0]
     assert t0 < es_time <= main_time <= time.time_ns()
@@ -110,6 +123,7 @@ def test_pushes_to_a_real_server_are_on_disk(tmp_path: Path) -> None:
         Labels.from_dict({"index": "main", "service_name": "unknown_service"}): [
             (main_time, b"from main port")
         ],
+        syslog_stream: [(syslog_time, b"over syslog")],
     }
     web = found[Labels.from_dict({"app": "web", "service_name": "web"})]
     assert web[0][2] == Labels.from_dict({"k": "v", "detected_level": "warn"})
