@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from vigil.config.prometheus import parse_config
 from vigil.model import Labels, Matcher
 from vigil.promql.engine import Engine, EngineOptions
+from vigil.promql.testing import parse_histogram
 from vigil.promql.value import Vector
 from vigil.remote.prompb import LabelMatcher, Query, ReadRequest, ReadResponse
 from vigil.remote.read import (
@@ -278,3 +279,31 @@ def test_an_unreachable_remote_leaves_local_data_answered(tmp_path: Path) -> Non
     queryable.close()
     local.tsdb.close()
     assert got == {UP_A: _bits([(40_000, 7.0), (50_000, 8.0)])}
+
+
+HIST = Labels.from_dict({"__name__": "latency", "job": "node"})
+
+
+def test_native_histograms_are_served_and_read_back(tmp_path: Path) -> None:
+    """A series switching from floats to histograms goes over remote read whole: the
+    endpoint sends its histograms in `TimeSeries.histograms`, the client reads them back."""
+    histograms = [parse_histogram(f"{{{{sum:{i} count:{i} buckets:[{i}]}}}}") for i in (1, 2)]
+    with TSDB.open(tmp_path / "remote") as remote:
+        appender = remote.appender()
+        appender.append(HIST, 1_000, 0.5)
+        appender.commit()
+        appender.append_histogram(HIST, 16_000, histograms[0])
+        appender.append_histogram(HIST, 31_000, histograms[1])
+        appender.commit()
+        local = _Local(tmp_path)
+        queryable = _queryable(local.tsdb, remote, "  - url: http://remote/api/v1/read\n", [])
+        querier = queryable(0, 40_000)
+        try:
+            [found] = list(querier.select([Matcher.of("__name__", "=", "latency")]))
+        finally:
+            querier.close()
+            local.tsdb.close()
+    assert found.timestamps.tolist() == [1_000, 16_000, 31_000]
+    assert found.values[0] == 0.5
+    assert found.histograms is not None
+    assert list(found.histograms) == [None, *histograms]

@@ -35,6 +35,7 @@ from vigil.config.shown import redact_url
 from vigil.model import Labels, Matcher
 from vigil.model.matchers import MatchType
 from vigil.remote.encode import encode_labels, varint
+from vigil.remote.histograms import from_prompb, to_prompb
 from vigil.remote.prompb import (
     LabelMatcher,
     Query,
@@ -43,8 +44,9 @@ from vigil.remote.prompb import (
     ReadResponse,
     TimeSeries,
 )
-from vigil.tsdb import Querier, SelectHints, SeriesBatch, SeriesData, merge_batches
+from vigil.tsdb import Querier, SelectHints, SeriesBatch, SeriesData, merge_batches, merge_series
 from vigil.tsdb.db import TSDB
+from vigil.tsdb.series import histogram_column
 from vigil.web.body import read_capped
 
 log = logging.getLogger(__name__)
@@ -114,10 +116,28 @@ def _field(tag: int, payload: bytes) -> bytes:
     return bytes((tag,)) + varint(len(payload)) + payload
 
 
+def _histogram_fields(s: SeriesData) -> tuple[SeriesData, bytes]:
+    """A series' float samples, and its histogram samples as `histograms` fields."""
+    if s.histograms is None:
+        return s, b""
+    held = s.histograms.astype(np.bool_)
+    fields = b"".join(
+        _field(0x22, to_prompb(h, t).SerializeToString())
+        for t, h in zip(s.timestamps[held].tolist(), s.histograms[held].tolist(), strict=True)
+    )
+    return SeriesData(s.labels, s.timestamps[~held], s.values[~held]), fields
+
+
 def encode_query_result(series: Sequence[SeriesData], extra: Labels = _NO_LABELS) -> bytes:
-    """A QueryResult: per series its labels (plus `extra` labels it lacks) and samples."""
+    """A QueryResult: per series its labels (plus `extra` labels it lacks), samples and
+    native histogram samples."""
     if not series:
         return b""
+    histograms = [b""] * len(series)
+    if any(s.histograms is not None for s in series):
+        split = [_histogram_fields(s) for s in series]
+        series = [floats for floats, _ in split]
+        histograms = [fields for _, fields in split]
     ts = np.concatenate([s.timestamps for s in series]).astype(np.int64, copy=False)
     vs = np.concatenate([s.values for s in series]).astype(np.float64, copy=False)
     blob, ends = _samples_bytes(ts, vs)
@@ -126,11 +146,11 @@ def encode_query_result(series: Sequence[SeriesData], extra: Labels = _NO_LABELS
     stops = np.concatenate([[0], ends])[last].tolist()
     starts = [0, *stops[:-1]]
     out = []
-    for s, a, b in zip(series, starts, stops, strict=True):
+    for s, a, b, fields in zip(series, starts, stops, histograms, strict=True):
         labels = s.labels
         if extra:
             labels = Labels.from_dict({**dict(extra), **dict(labels)})
-        out.append(_field(0x0A, encode_labels(labels) + blob[a:b]))
+        out.append(_field(0x0A, encode_labels(labels) + blob[a:b] + fields))
     return b"".join(out)
 
 
@@ -282,18 +302,32 @@ class RemoteReadClient:
             raise RemoteReadError(f"{where}: not a snappy ReadResponse: {err}") from None
         if len(decoded.results) != 1:
             raise RemoteReadError(f"{where}: {len(decoded.results)} results for 1 query")
-        return [_series_data(ts) for ts in decoded.results[0].timeseries]
+        try:
+            return [_series_data(ts) for ts in decoded.results[0].timeseries]
+        except ValueError as err:
+            raise RemoteReadError(f"{where}: a histogram does not decode: {err}") from None
 
 
 def _series_data(ts: TimeSeries) -> SeriesData:
     labels = Labels.from_pairs((p.name, p.value) for p in ts.labels if p.value)
     samples = ts.samples
     n = len(samples)
-    return SeriesData(
+    floats = SeriesData(
         labels,
         np.fromiter((s.timestamp for s in samples), dtype=np.int64, count=n),
         np.fromiter((s.value for s in samples), dtype=np.float64, count=n),
     )
+    if not ts.histograms:
+        return floats
+    column = histogram_column(len(ts.histograms))
+    column[:] = [from_prompb(h) for h in ts.histograms]
+    held = SeriesData(
+        labels,
+        np.fromiter((h.timestamp for h in ts.histograms), np.int64, len(ts.histograms)),
+        np.full(len(ts.histograms), np.nan),
+        column,
+    )
+    return next(merge_series([[floats], [held]]))
 
 
 def oldest_timestamp(tsdb: TSDB) -> int:
@@ -389,10 +423,4 @@ class MergedQuerier:
 
 def _merge(first: SeriesData, second: SeriesData) -> SeriesData:
     """Both series' samples in time order; on equal timestamps `first`'s sample is kept."""
-    ts = np.concatenate([first.timestamps, second.timestamps])
-    vs = np.concatenate([first.values, second.values])
-    order = np.argsort(ts, kind="stable")
-    ts, vs = ts[order], vs[order]
-    keep = np.ones(len(ts), dtype=bool)
-    keep[1:] = ts[1:] != ts[:-1]
-    return SeriesData(first.labels, ts[keep], vs[keep])
+    return next(merge_series([[second], [first]]))
