@@ -10,8 +10,10 @@ import pytest
 
 from vigil.cmd import main
 from vigil.exposition import ParseError
-from vigil.model import Matcher
-from vigil.tsdb.block import open_blocks
+from vigil.model import Labels, Matcher
+from vigil.promql.testing import parse_histogram
+from vigil.tsdb import SeriesData
+from vigil.tsdb.block import open_blocks, write_block
 from vigil.tsdb.importer import dump, import_openmetrics
 
 H = 3600_000
@@ -119,3 +121,23 @@ def test_cli_import_dump_analyze(
     assert "Highest cardinality labels:\n3 __name__\n" not in out
     assert "Highest cardinality labels:\n2 __name__\n2 code\n" in out
     assert main(["tsdb", "analyze", str(tmp_path / "empty")]) == 1
+
+
+def test_dump_prints_native_histograms_as_prometheus_does(tmp_path: Path) -> None:
+    labels = Labels.from_dict({"__name__": "lat"})
+    histogram = parse_histogram(
+        "{{schema:0 sum:5 count:4 z_bucket:1 z_bucket_w:0.5 buckets:[1 2]}}"
+    )
+    column = np.array([None, histogram], dtype=object)
+    write_block(
+        tmp_path / "data",
+        [SeriesData(labels, np.array([1000, 2000]), np.array([0.25, np.nan]), column)],
+        0,
+        7_199_999,
+    )
+    out = io.StringIO()
+    dump(tmp_path / "data", out)
+    assert out.getvalue().splitlines() == [
+        '{__name__="lat"} 0.25 1000',
+        '{__name__="lat"} {count:4, sum:5, [-0.5,0.5]:1, (0.5,1]:1, (1,2]:2} 2000',
+    ]

@@ -184,7 +184,8 @@ def dump(
     maxt: int = 2**63 - 1,
 ) -> int:
     """Print every sample of the matching series as promtool's dump does
-    (`{labels} value timestamp`, series in label order); returns the sample count."""
+    (`{labels} value timestamp`, series in label order, a native histogram as Prometheus's
+    `FloatHistogram.String()`); returns the sample count."""
     blocks = open_blocks(data_dir)
     try:
         chosen = [b for b in blocks if b.meta.mint <= maxt and b.meta.maxt >= mint]
@@ -192,9 +193,12 @@ def dump(
         total = 0
         for s in merge_series(streams):
             prefix = f"{s.labels} "
+            values = [format_float(v) for v in s.values.tolist()]
+            if s.histograms is not None:
+                for at in np.flatnonzero(s.histograms.astype(np.bool_)).tolist():
+                    values[at] = str(s.histograms[at])
             out.writelines(
-                f"{prefix}{format_float(v)} {t}\n"
-                for v, t in zip(s.values.tolist(), s.timestamps.tolist(), strict=True)
+                f"{prefix}{v} {t}\n" for v, t in zip(values, s.timestamps.tolist(), strict=True)
             )
             total += len(s.timestamps)
         return total
