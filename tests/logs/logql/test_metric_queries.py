@@ -439,3 +439,10 @@ def test_a_query_past_its_timeout_stops(query: str) -> None:
     engine = LogQLEngine(_SlowStore(store, clock), timeout_s=90, clock=clock)
     with pytest.raises(QueryTimeoutError):
         engine.query(query, T0, T0 + S, 0)
+
+
+def test_absent_over_time_of_an_unwrapped_range_is_one_at_every_step(engine: LogQLEngine) -> None:
+    query = 'absent_over_time({job="api", host="h9"} | logfmt | unwrap duration(latency) [1m])'
+    got = _got(engine.query(query, START, END, STEP).value)
+    steps = [t // 10**6 for t in range(START, END + 1, STEP)]
+    assert got == {(("host", "h9"), ("job", "api")): [(t, 1.0) for t in steps]}

@@ -18,7 +18,7 @@ from vigil.logs.logql.result import Direction, LogQLResult, QueryStats
 from vigil.model.clock import Clock, SystemClock
 
 DEFAULT_MAX_ENTRIES = 5000
-DEFAULT_MAX_BYTES = 1 << 30
+DEFAULT_MAX_BYTES = 150 * 10**9  # Loki's max_querier_bytes_read
 DEFAULT_TIMEOUT_S = 120.0
 
 

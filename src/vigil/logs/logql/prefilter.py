@@ -15,6 +15,7 @@ from vigil.logs._api import Lines
 from vigil.logs.logql import ast
 
 _BREAKS = frozenset(".^$")
+_SAMPLE_BYTES = 1 << 16
 _OPTIONAL = frozenset("*?{")
 
 
@@ -137,6 +138,10 @@ def contains(lines: Lines, needle: bytes) -> npt.NDArray[np.bool_]:
     n, data = len(lines), lines.data
     if not needle:
         return np.ones(n, dtype=bool)
+    sample = min(len(data), _SAMPLE_BYTES)
+    sample_lines = int(np.searchsorted(lines.offsets, sample))
+    if data.count(needle, 0, sample) * 8 > max(sample_lines, 64):
+        return _lines_of(lines, _occurrences(data, needle), len(needle))
     find, positions, dense = data.find, [], max(64, n // 8)
     pos = find(needle)
     while pos != -1:

@@ -1,7 +1,7 @@
 """Range aggregations (`count_over_time({...}[5m])`, `quantile_over_time(0.99, ... | unwrap x
-[1m])`): the entries of each final series become samples (1 per line, its bytes, or the
-unwrapped value), each step's window `(t - offset - range, t - offset]` is located with one
-`searchsorted` per series, and the PromQL engine's range functions compute the values.
+[1m])`): each step's window `(t - offset - range, t - offset]` is located with `searchsorted`
+over a series' timestamps. Line counts and bytes are summed batch by batch; unwrapped samples
+are kept per series and handed to the PromQL engine's range functions.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from vigil.promql.value import RangeSteps, ScalarSteps, VectorSteps
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 
 _CONVERSIONS: dict[str, Callable[[str], float]] = {
     "": go_float,
@@ -41,8 +42,6 @@ _CONVERSIONS: dict[str, Callable[[str], float]] = {
 }
 # LogQL's range functions that are PromQL's own over the samples built here.
 _PROMQL_FUNCTION = {
-    "count_over_time": "count_over_time",
-    "bytes_over_time": "sum_over_time",
     "sum_over_time": "sum_over_time",
     "avg_over_time": "avg_over_time",
     "min_over_time": "min_over_time",
@@ -54,7 +53,7 @@ _PROMQL_FUNCTION = {
     "last_over_time": "last_over_time",
     "rate_counter": "rate",
     "rate": "sum_over_time",
-    "bytes_rate": "sum_over_time",
+    "absent_over_time": "count_over_time",
 }
 _PER_SECOND = frozenset({"rate", "bytes_rate"})
 
@@ -86,32 +85,88 @@ class _Samples:
     values: list[F64] = field(default_factory=list)
 
 
-class _Collector:
-    """Samples per final series, from batches of entries through the pipeline."""
+class _StepWindows:
+    """Each step's window `(t - offset - range, t - offset]` in ns."""
 
-    def __init__(self, node: ast.RangeAggregation) -> None:
-        self.node = node
-        log_range = node.range
-        tail: list[Stage] = []
-        if log_range.unwrap is not None:
-            tail.append(_unwrap_stage(log_range.unwrap))
-            tail += [label_filter_stage(compile_label_filter(f)) for f in log_range.unwrap.filters]
-        self.pipeline = Pipeline(log_range.query.stages, tail)
+    def __init__(self, node: ast.RangeAggregation, times_ns: I64) -> None:
+        self.times_ns = times_ns
+        self.ends = times_ns - node.range.offset_ns
+        self.starts = self.ends - node.range.range_ns
+        self.range_ns = node.range.range_ns
+
+    def bounds(self, ts: I64) -> tuple[I64, I64]:
+        """Per step, the slice of the ascending `ts` inside its window."""
+        return np.searchsorted(ts, self.starts, side="right"), np.searchsorted(
+            ts, self.ends, side="right"
+        )
+
+
+def _check_errors(labels: Labels) -> None:
+    if labels.get(ERROR):
+        raise PipelineError(labels.get(ERROR), f"'{labels.without(ERROR_DETAILS)}'")
+
+
+class _LineCounts:
+    """count_over_time, rate, bytes_over_time, bytes_rate, absent_over_time: per series and
+    step, lines (and their bytes) in the window, summed batch by batch; memory stays one row
+    per series whatever the number of lines."""
+
+    def __init__(self, node: ast.RangeAggregation, windows: _StepWindows) -> None:
+        self.node, self.windows = node, windows
+        self.bytes = node.op in ("bytes_over_time", "bytes_rate")
+        self.counts: dict[Labels, F64] = {}
+        self.sizes: dict[Labels, F64] = {}
+
+    def add(self, rows: Rows) -> None:
+        sizes = rows.lines.sizes() if self.bytes else None
+        steps = len(self.windows.times_ns)
+        for labels, indices in rows.groups():
+            _check_errors(labels)
+            lo, hi = self.windows.bounds(rows.ts[indices])
+            counts = self.counts.setdefault(labels, np.zeros(steps))
+            counts += hi - lo
+            if sizes is not None:
+                prefix = np.concatenate(([0], np.cumsum(sizes[indices])))
+                total = self.sizes.setdefault(labels, np.zeros(steps))
+                total += prefix[hi] - prefix[lo]
+
+    def result(self) -> VectorSteps:
+        op, steps = self.node.op, len(self.windows.times_ns)
+        labels = tuple(sorted(self.counts))
+        counts = np.array([self.counts[k] for k in labels]).reshape(len(labels), steps)
+        if op == "absent_over_time":
+            absent: Bools = ~np.asarray((counts > 0).any(axis=0))
+            return VectorSteps(
+                (_absent_labels(self.node),),
+                np.ones((1, steps)),
+                absent[None, :],
+                np.zeros(1, dtype=bool),
+            )
+        values = (
+            np.array([self.sizes[k] for k in labels]).reshape(counts.shape)
+            if self.bytes
+            else counts
+        )
+        if op in _PER_SECOND:
+            values = values / (self.windows.range_ns / 1e9)
+        return VectorSteps(labels, values, counts > 0, np.zeros(len(labels), dtype=bool))
+
+
+class _UnwrappedSamples:
+    """The unwrapped samples of each (grouped) series, windowed at the end for PromQL's range
+    functions (quantiles and first/last need every sample of a window)."""
+
+    def __init__(self, node: ast.RangeAggregation, windows: _StepWindows) -> None:
+        self.node, self.windows = node, windows
         self.series: dict[Labels, _Samples] = {}
 
     def add(self, rows: Rows) -> None:
-        if rows.values is not None:
-            values = rows.values
-        elif self.node.op in ("bytes_over_time", "bytes_rate"):
-            values = rows.lines.sizes().astype(np.float64)
-        else:
-            values = np.ones(len(rows))
+        assert rows.values is not None
         for labels, indices in rows.groups():
-            if labels.get(ERROR):
-                raise PipelineError(labels.get(ERROR), f"'{labels.without(ERROR_DETAILS)}'")
+            _check_errors(labels)
             samples = self.series.setdefault(self.group_key(labels), _Samples())
             samples.ts.append(rows.ts[indices])
-            samples.values.append(values[indices])
+            samples.values.append(rows.values[indices])
 
     def group_key(self, labels: Labels) -> Labels:
         grouping = self.node.grouping
@@ -121,48 +176,63 @@ class _Collector:
             return labels.without(*grouping.labels)
         return Labels((k, v) for k, v in labels if k in grouping.labels)
 
+    def ranges(self) -> RangeSteps:
+        labels = tuple(sorted(self.series))
+        ts_parts, val_parts, lo_rows, hi_rows = [], [], [], []
+        base = 0
+        for key in labels:
+            samples = self.series[key]
+            ts, vals = np.concatenate(samples.ts), np.concatenate(samples.values)
+            order = np.argsort(ts, kind="stable")
+            ts, vals = ts[order], vals[order]
+            lo, hi = self.windows.bounds(ts)
+            lo_rows.append(base + lo)
+            hi_rows.append(base + hi)
+            ts_parts.append(ts)
+            val_parts.append(vals)
+            base += len(ts)
+        shape = (len(labels), len(self.windows.times_ns))
+        return RangeSteps(
+            labels,
+            np.zeros(len(labels), dtype=bool),
+            np.concatenate(ts_parts) // 1_000_000 if ts_parts else np.empty(0, dtype=np.int64),
+            np.concatenate(val_parts) if val_parts else np.empty(0),
+            np.array(lo_rows, dtype=np.int64).reshape(shape),
+            np.array(hi_rows, dtype=np.int64).reshape(shape),
+            self.windows.ends // 1_000_000,
+            self.windows.times_ns // 1_000_000,
+            self.node.range.range_ns // 1_000_000,
+        )
 
-def _windows(
-    node: ast.RangeAggregation, collector: _Collector, times_ns: I64
-) -> tuple[RangeSteps, I64]:
-    labels = tuple(sorted(collector.series))
-    ts_parts, val_parts, lo_rows, hi_rows = [], [], [], []
-    base = 0
-    ends = times_ns - node.range.offset_ns
-    starts = ends - node.range.range_ns
-    for key in labels:
-        samples = collector.series[key]
-        ts = np.concatenate(samples.ts)
-        vals = np.concatenate(samples.values)
-        order = np.argsort(ts, kind="stable")
-        ts, vals = ts[order], vals[order]
-        lo_rows.append(base + np.searchsorted(ts, starts, side="right"))
-        hi_rows.append(base + np.searchsorted(ts, ends, side="right"))
-        ts_parts.append(ts)
-        val_parts.append(vals)
-        base += len(ts)
-    n_steps = len(times_ns)
-    shape = (len(labels), n_steps)
-    all_ts = np.concatenate(ts_parts) if ts_parts else np.empty(0, dtype=np.int64)
-    rng = RangeSteps(
-        labels,
-        np.zeros(len(labels), dtype=bool),
-        all_ts // 1_000_000,
-        np.concatenate(val_parts) if val_parts else np.empty(0),
-        np.array(lo_rows, dtype=np.int64).reshape(shape),
-        np.array(hi_rows, dtype=np.int64).reshape(shape),
-        ends // 1_000_000,
-        times_ns // 1_000_000,
-        node.range.range_ns // 1_000_000,
-    )
-    return rng, all_ts
+    def result(self, budget: QueryBudget) -> VectorSteps:
+        function = _PROMQL_FUNCTION[self.node.op]
+        rng = self.ranges()
+        steps = len(self.windows.times_ns)
+        args: tuple[ScalarSteps | RangeSteps, ...] = (rng,)
+        if self.node.param is not None:
+            args = (ScalarSteps(np.full(steps, self.node.param)), rng)
+        call = FunctionCall(function, args, (), self.windows.times_ns // 1_000_000, guard=budget)
+        result = FUNCTIONS[function](call)
+        assert isinstance(result, VectorSteps)
+        if self.node.op in _PER_SECOND:
+            seconds = self.windows.range_ns / 1e9
+            return VectorSteps(
+                result.labels, result.values / seconds, result.present, result.drop_name
+            )
+        if self.node.op == "absent_over_time":
+            seen = np.asarray(result.present.any(axis=0)) if rng.n_series else np.zeros(steps, bool)
+            absent: Bools = ~seen
+            return VectorSteps(
+                (_absent_labels(self.node),),
+                np.ones((1, steps)),
+                absent[None, :],
+                np.zeros(1, dtype=bool),
+            )
+        return result
 
 
-def _absent(node: ast.RangeAggregation, rng: RangeSteps) -> VectorSteps:
-    """1 at the steps where no series has an entry, labelled by the selector's equalities."""
-    any_present = (
-        (rng.hi > rng.lo).any(axis=0) if rng.n_series else np.zeros(rng.lo.shape[1], dtype=bool)
-    )
+def _absent_labels(node: ast.RangeAggregation) -> Labels:
+    """The selector's equality matchers (a name matched twice left out), as absent() has it."""
     seen: dict[str, str] = {}
     repeated: set[str] = set()
     for matcher in node.range.query.matchers:
@@ -170,11 +240,7 @@ def _absent(node: ast.RangeAggregation, rng: RangeSteps) -> VectorSteps:
             if matcher.name in seen:
                 repeated.add(matcher.name)
             seen[matcher.name] = matcher.value
-    labels = Labels.from_dict({k: v for k, v in seen.items() if k not in repeated})
-    absent = ~np.asarray(any_present)
-    return VectorSteps(
-        (labels,), np.ones((1, len(absent))), absent[None, :], np.zeros(1, dtype=bool)
-    )
+    return Labels.from_dict({k: v for k, v in seen.items() if k not in repeated})
 
 
 def evaluate_range_aggregation(
@@ -182,33 +248,27 @@ def evaluate_range_aggregation(
 ) -> VectorSteps:
     """The aggregation's value at each step time (ns)."""
     log_range = node.range
-    mint = int(times_ns[0]) - log_range.offset_ns - log_range.range_ns + 1
-    maxt = int(times_ns[-1]) - log_range.offset_ns
-    collector = _Collector(node)
+    windows = _StepWindows(node, times_ns)
+    tail: list[Stage] = []
+    if log_range.unwrap is not None:
+        tail.append(_unwrap_stage(log_range.unwrap))
+        tail += [label_filter_stage(compile_label_filter(f)) for f in log_range.unwrap.filters]
+    pipeline = Pipeline(log_range.query.stages, tail)
+    accumulator = (
+        _LineCounts(node, windows) if log_range.unwrap is None else _UnwrappedSamples(node, windows)
+    )
+    mint = int(windows.starts[0]) + 1
+    maxt = int(windows.ends[-1])
     querier = queryable.querier(mint, maxt)
     try:
         hints = SelectHints(query_needles(log_range.query))
         for entries in querier.select(log_range.query.matchers, hints):
             budget.read(entries)
-            rows = collector.pipeline.run(entries)
+            rows = pipeline.run(entries)
             if len(rows):
-                collector.add(rows)
+                accumulator.add(rows)
     finally:
         querier.close()
-    rng, _ = _windows(node, collector, times_ns)
-    if node.op == "absent_over_time":
-        return _absent(node, rng)
-    function = _PROMQL_FUNCTION[node.op]
-    times_ms = times_ns // 1_000_000
-    args: tuple[ScalarSteps | RangeSteps, ...] = (rng,)
-    if node.param is not None:
-        args = (ScalarSteps(np.full(len(times_ns), node.param)), rng)
-    call = FunctionCall(function, args, (), times_ms, guard=budget)
-    result = FUNCTIONS[function](call)
-    assert isinstance(result, VectorSteps)
-    if node.op in _PER_SECOND:
-        seconds = log_range.range_ns / 1e9
-        result = VectorSteps(
-            result.labels, result.values / seconds, result.present, result.drop_name
-        )
-    return result
+    if isinstance(accumulator, _LineCounts):
+        return accumulator.result()
+    return accumulator.result(budget)

@@ -1,0 +1,149 @@
+"""LogQL's own cost, the store left out: line filters over decompressed Spring Boot-like text
+beside `grep -F`/`grep -E` on the same bytes (CPU seconds, same run), and the logs-volume
+query `sum by (level) (count_over_time({...}[1m]))` over a day of batches served from memory.
+Run: .venv/bin/python bench/logql.py"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from vigil.logs import Entries, IndexStats, Lines, LogQuerier, SelectHints
+from vigil.logs.logql import LogQLEngine, ast
+from vigil.logs.logql._linefilter import LineFilterScan
+from vigil.model import Labels, Matcher, matches_all
+
+LEVELS = ("INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR")
+CHUNK_LINES = 5000  # ~1 MiB of 200-byte lines, a chunk of the store
+
+
+def spring_lines(n: int, seed: int = 1) -> list[str]:
+    rng = np.random.default_rng(seed)
+    users, paths, took = rng.integers(0, 5000, n), rng.integers(0, 40, n), rng.integers(1, 900, n)
+    return [
+        f"2026-12-07T10:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z {LEVELS[i % 6]:5} 4242 --- "
+        f"[nio-8080-exec-{i % 10}] c.e.shop.OrderController : GET /api/orders/{paths[i]} "
+        f"user=u{users[i]} appointmentId=A-{users[i] * 7 % 100000} took={took[i]}ms status="
+        f"{500 if i % 97 == 0 else 200}"
+        for i in range(n)
+    ]
+
+
+def cpu() -> float:
+    return time.process_time()
+
+
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def grep_seconds(args: Sequence[str], path: str) -> float:
+    before = child_cpu()
+    subprocess.run(["grep", "-c", *args, path], stdout=subprocess.DEVNULL, check=False)
+    return child_cpu() - before
+
+
+FILTERS = [
+    ("|=", "appointmentId=A-4242 ", ["-F"]),
+    ("|=", "status=500", ["-F"]),
+    ("|=", "INFO", ["-F"]),
+    ("|~", "took=[0-9]{3}ms status=500", ["-E"]),
+    ("|~", "user=u12[0-9]{2} ", ["-E"]),
+]
+
+
+def bench_filters(lines: list[str]) -> None:
+    chunks = [Lines.of(lines[i : i + CHUNK_LINES]) for i in range(0, len(lines), CHUNK_LINES)]
+    size_mb = sum(len(c.data) for c in chunks) / 1e6
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
+        f.write("\n".join(lines) + "\n")
+        f.flush()
+        print(f"{len(lines)} lines, {size_mb:.0f} MB, in {len(chunks)} chunks")
+        print(f"{'filter':42} {'vigil MB/s':>11} {'grep MB/s':>10} {'ratio':>6}")
+        for op, value, grep_args in FILTERS:
+            scan = LineFilterScan(ast.LineFilter(op, (ast.FilterTerm(value),)))
+            start = cpu()
+            for chunk in chunks:
+                scan.keep(chunk)
+            ours = cpu() - start
+            theirs = grep_seconds([*grep_args, value], f.name)
+            print(
+                f"{op} {value!r:39} {size_mb / ours:11.0f} {size_mb / theirs:10.0f} "
+                f"{theirs / ours:6.2f}"
+            )
+
+
+class _Batches:
+    """Prebuilt batches as a LogQueryable: the engine's cost without a store's."""
+
+    def __init__(self, batches: list[Entries]) -> None:
+        self.batches = batches
+
+    def querier(self, mint_ns: int, maxt_ns: int) -> LogQuerier:
+        return _BatchQuerier(self.batches, mint_ns, maxt_ns)
+
+
+class _BatchQuerier:
+    def __init__(self, batches: list[Entries], mint: int, maxt: int) -> None:
+        self.batches, self.mint, self.maxt = batches, mint, maxt
+
+    def select(
+        self, matchers: Sequence[Matcher], hints: SelectHints | None = None
+    ) -> Iterator[Entries]:
+        for batch in self.batches:
+            ts = batch.timestamps
+            if (
+                matches_all(list(matchers), batch.labels)
+                and ts[0] <= self.maxt
+                and ts[-1] >= self.mint
+            ):
+                yield batch
+
+    def series(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        return sorted({b.labels for b in self.batches if matches_all(list(matchers), b.labels)})
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return []
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return []
+
+    def stats(self, matchers: Sequence[Matcher]) -> IndexStats:
+        return IndexStats()
+
+    def close(self) -> None:
+        return None
+
+
+def bench_volume(lines_per_second: int, hours: int) -> None:
+    n = lines_per_second * 3600 * hours
+    template = [line.encode() for line in spring_lines(CHUNK_LINES * 6)]
+    start_ns = 1_700_000_000 * 10**9
+    ts = start_ns + np.arange(n, dtype=np.int64) * (10**9 // lines_per_second)
+    batches = []
+    for level in ("info", "debug", "warn", "error"):
+        share = np.flatnonzero(np.arange(n) % 4 == ("info", "debug", "warn", "error").index(level))
+        for at in range(0, len(share), CHUNK_LINES):
+            rows = share[at : at + CHUNK_LINES]
+            lines = Lines.of([template[int(i) % len(template)] for i in rows[:CHUNK_LINES]])
+            batches.append(
+                Entries(Labels.from_dict({"job": "shop", "level": level}), ts[rows], lines)
+            )
+    engine = LogQLEngine(_Batches(batches))
+    query = 'sum by (level) (count_over_time({job="shop"}[1m]))'
+    for _ in range(3):
+        started = time.perf_counter()
+        engine.query(query, start_ns, int(ts[-1]), 60 * 10**9)
+        elapsed = time.perf_counter() - started
+        print(f"{query} over {hours} h at {lines_per_second} lines/s ({n} lines): {elapsed:.2f} s")
+
+
+if __name__ == "__main__":
+    bench_filters(spring_lines(300_000))
+    bench_volume(1000, 24)
