@@ -84,6 +84,36 @@ def test_batch_fsync_runs_once_the_oldest_write_is_an_interval_old(tmp_path: Pat
     wal.close()
 
 
+def test_batch_fsync_waits_as_long_as_the_oldest_unsynced_write_needs(tmp_path: Path) -> None:
+    now = [0.0]
+    wal = WAL(tmp_path, fsync="batch", clock=lambda: now[0], sync_interval_s=1.0)
+    record = encode_samples(*(np.zeros(1, dtype=np.int64),) * 2, np.zeros(1))
+    waits = [wal.sync_wait()]  # nothing written: until the next write
+    wal.log([record])
+    now[0] = 0.25
+    wal.log([record])
+    waits.append(wal.sync_wait())
+    now[0] = 3.0  # overdue (a failing fsync): retried every tenth of the interval
+    waits.append(wal.sync_wait())
+    wal.sync()
+    waits.append(wal.sync_wait())
+    assert waits == [None, 0.75, 0.1, None]
+    wal.close()
+
+
+def test_a_write_wakes_the_sleeping_flusher_and_stop_waiting_ends_it(tmp_path: Path) -> None:
+    wal = WAL(tmp_path, fsync="batch", sync_interval_s=3600.0)
+    record = encode_samples(*(np.zeros(1, dtype=np.int64),) * 2, np.zeros(1))
+    woken: list[bool] = []
+    flusher = threading.Thread(target=lambda: woken.append(wal.await_sync()))
+    flusher.start()  # nothing written: asleep until a write
+    wal.log([record])
+    flusher.join(PATIENCE_S)
+    wal.stop_waiting()
+    assert (woken, wal.await_sync()) == ([True], False)
+    wal.close()
+
+
 def test_tsdb_fsyncs_batched_writes_in_the_background(tmp_path: Path) -> None:
     options = TSDBOptions(max_series=0, wal_fsync="batch", wal_fsync_interval_s=0.01)
     with TSDB.open(tmp_path, options, registry=CollectorRegistry()) as db:
@@ -108,20 +138,20 @@ def test_a_failing_background_fsync_is_logged_once_not_per_retry(
         tries = threading.Semaphore(0)
         failing = threading.Event()
         failing.set()
-        sync_if_due = db.wal.sync_if_due
+        sync = db.wal.sync
 
-        def flaky() -> bool:
+        def flaky() -> None:
             if failing.is_set():
                 tries.release()
                 raise OSError(errno.EIO, "Input/output error")
-            return sync_if_due()
+            sync()
 
-        db.wal.sync_if_due = flaky  # type: ignore[method-assign]
+        db.wal.sync = flaky  # type: ignore[method-assign]
         with caplog.at_level(logging.WARNING, logger="vigil.tsdb.db"):
+            _fill(db, range(0, 1000, 100))  # unsynced: the flusher fsyncs until it works
             for _ in range(50):  # fifty retries of the failing fsync
                 assert tries.acquire(timeout=PATIENCE_S)
             failing.clear()
-            _fill(db, range(0, 1000, 100))
             deadline = time.monotonic() + PATIENCE_S
             while "works again" not in caplog.text:
                 assert time.monotonic() < deadline, caplog.text

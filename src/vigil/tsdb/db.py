@@ -249,7 +249,6 @@ class TSDB:
             lambda: len(self.unusable_blocks) + sum(b.corruption is not None for b in self.blocks)
         )
         self._update_block_metrics()
-        self._closing = threading.Event()
         self._flusher: threading.Thread | None = None
         if options.wal_fsync == "batch" and options.wal_fsync_interval_s > 0:
             self._flusher = threading.Thread(
@@ -473,11 +472,11 @@ class TSDB:
         return written, removed
 
     def _flush_wal(self) -> None:
-        """The "batch" policy's timer: look ten times per interval whether a write has waited
-        for its fsync for a whole interval."""
+        """The "batch" policy's timer: fsync once a write has waited for it a whole interval
+        (asleep while nothing is written)."""
         failing_since: float | None = None  # a failing fsync is logged once, then once a minute
         logged_at = 0.0
-        while not self._closing.wait(self.options.wal_fsync_interval_s / 10):
+        while self.wal.await_sync():
             try:
                 synced = self.wal.sync_if_due()
             except OSError as err:
@@ -594,7 +593,7 @@ class TSDB:
         )
 
     def close(self) -> None:
-        self._closing.set()
+        self.wal.stop_waiting()
         if self._flusher is not None:
             self._flusher.join()
         self.wal.close()

@@ -524,7 +524,8 @@ class WAL:
     fsync policies: "always" fsyncs before a commit returns (commits that arrive during one
     fsync share the next: group commit); "batch" returns once the record is written (it
     survives a crash of the process, not of the host) and fsyncs within `sync_interval_s` of
-    the first unsynced write (`sync_if_due`, run by the TSDB's flusher thread), at every
+    the first unsynced write (`sync_if_due`, run by the TSDB's flusher thread between
+    `await_sync` calls), at every
     segment cut, tick and close, so a power loss costs at most that interval of commits
     (Prometheus itself fsyncs only when it completes a segment); "never" leaves it to the OS.
     With `compression`, a record is stored compressed when that makes it smaller.
@@ -553,6 +554,8 @@ class WAL:
         self._clock = clock
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
+        self._wake = threading.Event()  # a write found the WAL synced, or stop_waiting
+        self._waiting_stopped = False
         self._written = 0  # bytes written since open, across segments: the group-commit token
         self._synced = 0
         directory.mkdir(parents=True, exist_ok=True)
@@ -598,6 +601,7 @@ class WAL:
             self._written += len(data)
             if self._dirty_since is None:
                 self._dirty_since = self._clock()
+                self._wake.set()
             self.metrics.record_bytes.inc(len(data))
             return self._written
 
@@ -640,6 +644,7 @@ class WAL:
                 with self._lock:  # still due: the next sync_if_due tries again
                     if self._dirty_since is None:
                         self._dirty_since = dirty_since
+                        self._wake.set()
                 raise
             self.metrics.fsync_duration.observe(self._clock() - started)
             self._synced = max(self._synced, target)
@@ -663,6 +668,30 @@ class WAL:
             return False
         self.sync()
         return True
+
+    def sync_wait(self) -> float | None:
+        """Seconds until `sync_if_due` may fsync ("batch" policy): until the oldest unsynced
+        write is sync_interval_s old, at least a tenth of the interval (the pace at which a
+        failing fsync is retried); None while everything written is synced."""
+        since = self._dirty_since
+        if since is None:
+            return None
+        interval = self.sync_interval_s
+        return max(interval / 10, since + interval - self._clock())
+
+    def await_sync(self) -> bool:
+        """The flusher thread's sleep between `sync_if_due` calls: `sync_wait` long, or until
+        the next write while everything is synced, so an idle server's flusher does not wake;
+        False once `stop_waiting` was called."""
+        if not self._waiting_stopped:
+            self._wake.wait(self.sync_wait())
+            self._wake.clear()
+        return not self._waiting_stopped
+
+    def stop_waiting(self) -> None:
+        """Ends `await_sync` (the flusher's loop) at once, now and for every later call."""
+        self._waiting_stopped = True
+        self._wake.set()
 
     def _cut_locked(self) -> int:
         old = self._segment
