@@ -174,6 +174,20 @@ def test_cache_parses_each_series_once() -> None:
     assert len(cache) == 1
 
 
+@pytest.mark.parametrize(
+    ("fmt", "end"), [(Format.TEXT, b""), (Format.OPENMETRICS, b"# EOF\n")], ids=str
+)
+def test_cache_reuses_the_metadata_while_the_comment_lines_stay_the_same(
+    fmt: Format, end: bytes
+) -> None:
+    cache = SeriesCache(fmt)
+    body = b"# HELP a First.\n# TYPE a gauge\na 1\n" + end
+    first = scan(body, fmt, cache).metadata
+    again = scan(body.replace(b"a 1", b"a 2"), fmt, cache).metadata
+    changed = scan(body.replace(b"First", b"Second"), fmt, cache).metadata
+    assert (again is first, first["a"].help, changed["a"].help) == (True, "First.", "Second.")
+
+
 def test_metadata_of_scrape_is_lenient_like_prometheus() -> None:
     # promtool rejects TYPE after samples; a scrape (like Prometheus's) does not.
     body = b"a 1\n# TYPE a gauge\n"

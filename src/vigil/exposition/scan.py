@@ -168,7 +168,7 @@ def _scan_text_fast(
     comments = yield from _scan_lines(body, _TEXT_LINE, _ms_from_int, cache, max_samples, pieces)
     if comments is None:
         return None
-    metadata = _text_metadata(comments)
+    metadata = cache.metadata(comments, _text_metadata)
     if metadata is None:
         return None
     return pieces.batch(metadata)
@@ -187,14 +187,20 @@ def _scan_openmetrics_fast(
     )
     if comments is None:
         return None
+    metadata = cache.metadata(comments, _openmetrics_metadata)
+    if metadata is None:
+        return None  # the line parser names the body's line
+    return pieces.batch(metadata)
+
+
+def _openmetrics_metadata(comments: list[bytes]) -> dict[str, FamilyMetadata] | None:
     try:
         families = OpenMetricsParser(
             b"\n".join(comments).decode("utf-8", "replace") + "\n", strict=False
         ).parse()
     except ParseError:
-        return None  # the line parser names the body's line
-    metadata = {f.name: FamilyMetadata(f.type, f.help, f.unit) for f in families}
-    return pieces.batch(metadata)
+        return None
+    return {f.name: FamilyMetadata(f.type, f.help, f.unit) for f in families}
 
 
 @dataclass(slots=True)
@@ -354,6 +360,19 @@ class SeriesCache:
     def __init__(self, fmt: Format) -> None:
         self._fmt = fmt
         self._parsed: dict[bytes, tuple[str, Labels]] = {}
+        self._comments: list[bytes] | None = None
+        self._metadata: dict[str, FamilyMetadata] | None = None
+
+    def metadata(
+        self,
+        comments: list[bytes],
+        parse: Callable[[list[bytes]], dict[str, FamilyMetadata] | None],
+    ) -> dict[str, FamilyMetadata] | None:
+        """The families' metadata from a scrape's comment lines: parsed again only when they
+        differ from the last scrape's (HELP and TYPE lines seldom change)."""
+        if comments != self._comments:
+            self._comments, self._metadata = comments, parse(comments)
+        return self._metadata
 
     def __len__(self) -> int:
         return len(self._parsed)
