@@ -86,17 +86,23 @@ def decode_streams(payload: bytes | memoryview) -> list[tuple[int, Labels]]:
 def encode_entries(groups: Sequence[tuple[int, Piece]]) -> bytes:
     pieces = [piece for _, piece in groups]
     lines = sum(len(p) for p in pieces)
-    meta: list[Labels] = []
+    meta_counts = np.zeros(lines, dtype="<u2")
+    blobs: list[bytes] = []
+    at = 0
     for piece in pieces:
-        meta.extend(piece.metadata if piece.metadata is not None else (Labels(),) * len(piece))
-    meta_counts, meta_blob = encode_metadata(meta)
+        if piece.metadata is not None:  # lines without metadata cost no Python step each
+            counts, blob = encode_metadata(piece.metadata)
+            meta_counts[at : at + len(piece)] = counts
+            blobs.append(blob)
+        at += len(piece)
+    meta_blob = b"".join(blobs)
     columns = [
         _ENTRIES_HEAD.pack(ENTRIES, len(groups), lines, len(meta_blob)),
         np.array([ref for ref, _ in groups], dtype="<i8").tobytes(),
         np.array([len(p) for p in pieces], dtype="<i8").tobytes(),
         *(p.timestamps.astype("<i8", copy=False).tobytes() for p in pieces),
         *(p.lines.sizes().astype("<u4").tobytes() for p in pieces),
-        meta_counts.astype("<u2").tobytes(),
+        meta_counts.tobytes(),
         meta_blob,
         *(p.lines.data for p in pieces),
     ]
