@@ -1,23 +1,15 @@
-"""Follows vigil's WAL the way Prometheus's WAL watcher does: series records build the ref →
-labels table, sample records become batches to send, and the live segment is tailed.
-
-The watcher only reads. A position (segment, byte offset of the next unread record) says
-where to go on; remote_write persists the position of the oldest record not yet delivered,
-so a restart or an outage of the remote end resends from the WAL instead of losing samples.
-Segments deleted by a checkpoint while the watcher was behind are skipped with a warning:
-their samples are gone from the WAL (Prometheus loses them the same way).
+"""Follows vigil's metrics WAL for remote_write (`tsdb.wlog_follow` does the following):
+series records build the ref → labels table, sample and histogram records become batches to
+send. remote_write persists the position of the oldest record not yet delivered, so a restart
+or an outage of the remote end resends from the WAL instead of losing samples.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import crc32c
 import numpy as np
 import numpy.typing as npt
 
@@ -30,52 +22,13 @@ from vigil.tsdb.wal import (
     decode_samples,
     decode_series,
 )
-from vigil.tsdb.wlog import (
-    HEADER,
-    decompress,
-    latest_checkpoint,
-    list_segments,
-    segment_index,
-    stored_types,
-)
-
-log = logging.getLogger(__name__)
+from vigil.tsdb.wlog_follow import Position, Record, WALFollower
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 SeriesSink = Callable[[list[tuple[int, Labels]]], None]
 
-READ_CHUNK = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Position:
-    """The next unread record: WAL segment index and byte offset in it."""
-
-    segment: int
-    offset: int
-
-    def to_json(self) -> str:
-        return json.dumps({"version": 1, "segment": self.segment, "offset": self.offset})
-
-    @classmethod
-    def load(cls, path: Path) -> Position | None:
-        """The saved position, or None when there is none or it cannot be read (logged)."""
-        try:
-            data = json.loads(path.read_text())
-            return cls(int(data["segment"]), int(data["offset"]))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            log.warning("ignoring unreadable remote_write position %s: %s", path, err)
-            return None
-
-    def save(self, path: Path) -> None:
-        """Write atomically (temp file + rename): a crash leaves the old or the new position."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(path.name + ".tmp")
-        temp.write_text(self.to_json())
-        os.replace(temp, path)
+__all__ = ["Position", "SampleRecord", "WALWatcher"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,157 +49,35 @@ class WALWatcher:
 
     def __init__(self, wal_dir: Path, on_series: SeriesSink, start: Position | None) -> None:
         self.wal_dir = wal_dir
-        self._on_series = on_series
-        self.skipped_segments = 0
-        checkpoint = latest_checkpoint(wal_dir)
-        first = -1
-        if checkpoint is not None:
-            first = checkpoint[0]
-            for path in list_segments(checkpoint[1]):
-                self._scan_series(path, 0, None)
-        segments = [segment_index(p) for p in list_segments(wal_dir) if segment_index(p) > first]
-        if start is None:
-            # Like Prometheus: a new queue sends what is written from now on.
-            last = segments[-1] if segments else first + 1
-            start = Position(last, self._size(last))
-        elif segments and start.segment < segments[0]:
-            log.warning(
-                "remote_write position %s is in a WAL segment already checkpointed away; "
-                "samples between it and segment %d are lost",
-                start,
-                segments[0],
-            )
-            self.skipped_segments += segments[0] - start.segment
-            start = Position(segments[0], 0)
-        elif segments and (
-            start.segment > segments[-1] or start.offset > self._size(start.segment)
-        ):
-            log.warning(
-                "remote_write position %s is past the end of the WAL in %s (was it replaced "
-                "or repaired?); starting at segment %d",
-                start,
-                wal_dir,
-                segments[-1],
-            )
-            start = Position(min(start.segment, segments[-1]), 0)
-        for index in segments:
-            if index > start.segment:
-                break
-            self._scan_series(
-                self._path(index), 0, start.offset if index == start.segment else None
-            )
-        self.position = start
+        self._follower = WALFollower(
+            wal_dir,
+            RECORD_TYPES,
+            SERIES_TYPES,
+            lambda payload: on_series(decode_series(payload)),
+            start,
+            "remote_write",
+        )
 
-    def _path(self, index: int) -> Path:
-        return self.wal_dir / f"{index:08d}"
+    @property
+    def position(self) -> Position:
+        return self._follower.position
 
-    def _size(self, index: int) -> int:
-        try:
-            return self._path(index).stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def _scan_series(self, path: Path, offset: int, end: int | None) -> None:
-        """Feed the series records of path[offset:end] (the whole file if end is None)."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return
-        if end is not None:
-            data = data[:end]
-        for payload, _ in _records(data, offset):
-            if payload[0] in SERIES_TYPES:
-                self._on_series(decode_series(payload))
+    @property
+    def skipped_segments(self) -> int:
+        return self._follower.skipped_segments
 
     def read(self, max_samples: int) -> list[SampleRecord]:
         """Sample records after the position, up to about max_samples; advances the position.
         Series records met on the way go to `on_series` at once."""
-        out: list[SampleRecord] = []
-        budget = max_samples
-        while budget > 0:
-            pos = self.position
-            data = self._read_at(pos)
-            consumed = 0
-            for payload, end in _records(data, 0):
-                consumed = end
-                kind = payload[0]
-                if kind in SERIES_TYPES:
-                    self._on_series(decode_series(payload))
-                    continue
-                if kind == HISTOGRAMS:
-                    out.append(_histogram_record(payload, Position(pos.segment, pos.offset + end)))
-                    budget -= len(out[-1].refs)
-                    if budget <= 0:
-                        break
-                    continue
-                refs, ts, vs = decode_samples(payload)
-                out.append(
-                    SampleRecord(
-                        refs.copy(), ts.copy(), vs.copy(), Position(pos.segment, pos.offset + end)
-                    )
-                )
-                budget -= len(refs)
-                if budget <= 0:
-                    break
-            if consumed:
-                self.position = Position(pos.segment, pos.offset + consumed)
-                if budget > 0 and len(data) >= READ_CHUNK:
-                    continue
-            if budget > 0 and self._next_segment_ready(pos.segment):
-                continue
-            break
-        return out
-
-    def _read_at(self, pos: Position) -> bytes:
-        try:
-            with self._path(pos.segment).open("rb") as handle:
-                handle.seek(pos.offset)
-                data = handle.read(READ_CHUNK)
-                if len(data) >= HEADER.size:
-                    length = HEADER.unpack_from(data, 0)[0]
-                    if HEADER.size + length > len(data):  # one record bigger than the chunk
-                        handle.seek(pos.offset)
-                        data = handle.read(HEADER.size + length)
-                return data
-        except FileNotFoundError:
-            return b""
-
-    def _next_segment_ready(self, current: int) -> bool:
-        """Move to the next segment once the writer has started one and this one is read to
-        its end (what remains unreadable there is a torn tail, dropped like replay does)."""
-        later = [segment_index(p) for p in list_segments(self.wal_dir)]
-        later = [i for i in later if i > current]
-        if not later:
-            return False
-        size = self._size(current)
-        if self.position.segment == current and self.position.offset < size:
-            # Re-read now that the segment is final: whatever still does not parse is torn.
-            if _records_end(self._read_all(current, self.position.offset)) > 0:
-                return True  # more readable records: let read() take them first
-            log.warning(
-                "WAL segment %s: %d unreadable bytes at offset %d skipped by remote_write",
-                self._path(current),
-                size - self.position.offset,
-                self.position.offset,
-            )
-        if later[0] != current + 1 or not self._path(current).exists():
-            # A checkpoint deleted segments under us: its series records name the refs that
-            # were created in them and that the next segments' samples still use.
-            self.skipped_segments += later[0] - current - 1
-            checkpoint = latest_checkpoint(self.wal_dir)
-            if checkpoint is not None:
-                for path in list_segments(checkpoint[1]):
-                    self._scan_series(path, 0, None)
-        self.position = Position(later[0], 0)
-        return True
-
-    def _read_all(self, index: int, offset: int) -> bytes:
-        with self._path(index).open("rb") as handle:
-            handle.seek(offset)
-            return handle.read()
+        return self._follower.read(max_samples, _sample_record)
 
 
-_STORED_TYPES = stored_types(RECORD_TYPES)
+def _sample_record(record: Record) -> tuple[SampleRecord, int]:
+    if record.payload[0] == HISTOGRAMS:
+        histograms = _histogram_record(record.payload, record.end)
+        return histograms, len(histograms.refs)
+    refs, ts, vs = decode_samples(record.payload)
+    return SampleRecord(refs.copy(), ts.copy(), vs.copy(), record.end), len(refs)
 
 
 def _histogram_record(payload: memoryview, end: Position) -> SampleRecord:
@@ -260,28 +91,3 @@ def _histogram_record(payload: memoryview, end: Position) -> SampleRecord:
         end,
         column,
     )
-
-
-def _records(data: bytes, offset: int) -> list[tuple[memoryview, int]]:
-    """(payload, end offset) of each complete, valid record from offset; stops at the first
-    that is incomplete or invalid (the writer may be in the middle of it)."""
-    out: list[tuple[memoryview, int]] = []
-    view = memoryview(data)
-    size = len(data)
-    while offset + HEADER.size <= size:
-        length, crc = HEADER.unpack_from(data, offset)
-        start = offset + HEADER.size
-        end = start + length
-        if length == 0 or end > size or data[start] not in _STORED_TYPES:
-            break
-        payload = view[start:end]
-        if crc32c.crc32c(payload) != crc:
-            break
-        out.append((decompress(payload), end))
-        offset = end
-    return out
-
-
-def _records_end(data: bytes) -> int:
-    found = _records(data, 0)
-    return found[-1][1] if found else 0
