@@ -4,6 +4,7 @@ what each command prints, its flags, and its failures."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from starlette.applications import Starlette
 
 from tests.conftest import free_port
 from tests.web.loki_server import serving
-from tests.web.loki_store import NOW_S, seeded_store
+from tests.web.loki_store import NOW_S, T0_S, seeded_store
 from vigil.cmd import build_parser
 from vigil.cmd.logs import run
 from vigil.model.clock import ManualClock
@@ -97,3 +98,57 @@ def test_server_refusal_is_shown(addr: str) -> None:
         "Error: 400 Bad Request: parse error at line 1, col 11: syntax error: "
         "unexpected end of input, expecting '}'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "out", "err"),
+    [
+        (
+            ['{job="app"} |= "api"', "--limit=2"],
+            '2023-11-14T22:23:10Z {trace_id="t59"} GET /api/59 200\n'
+            '2023-11-14T22:23:00Z {trace_id="t58"} GET /api/58 200\n',
+            'Common labels: {job="app", level="info", service_name="app"}\n',
+        ),
+        (
+            ['{job="app"}', "--limit=2", "--since=2m", "--forward", "-q"],
+            '2023-11-14T22:21:20Z {trace_id="t48"} GET /api/48 200\n'
+            '2023-11-14T22:21:30Z {trace_id="t49"} GET /api/49 200\n',
+            "",
+        ),
+        (
+            ['{job="db"}', "--limit=2", "-o", "raw", "--forward"],
+            "checkpoint 0\ncheckpoint 1\n",
+            'Common labels: {job="db", service_name="db"}\n',
+        ),
+        (
+            ['{job="db"}', "--limit=1", "-o", "jsonl", "--no-labels", "-q"],
+            '{"line":"checkpoint 29","timestamp":"2023-11-14T22:23:00Z"}\n',
+            "",
+        ),
+        (
+            [
+                '{level=~"info|error"} |= "boom 5"',
+                "--from=2023-11-14T22:21:44Z",
+                "-z",
+                "Asia/Kolkata",
+            ],
+            "2023-11-15T03:51:45+05:30 {} boom 5\n",
+            'Common labels: {job="app", level="error", service_name="app"}\n',
+        ),
+    ],
+)
+def test_query(addr: str, argv: list[str], out: str, err: str) -> None:
+    assert vigil_logs("query", "-z", "UTC", *argv, f"--addr={addr}") == (0, out, err)
+
+
+def test_metric_query_prints_the_result_as_json(addr: str) -> None:
+    code, out, err = vigil_logs(
+        "query", 'count_over_time({job="db"}[5m])', "--step=5m", "--since=10m", f"--addr={addr}"
+    )
+    assert (code, err) == (0, "")
+    assert json.loads(out) == [
+        {
+            "metric": {"job": "db", "service_name": "db"},
+            "values": [[T0_S, "1"], [T0_S + 300, "15"], [T0_S + 600, "14"]],
+        }
+    ]

@@ -7,7 +7,9 @@ import io
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -106,3 +108,50 @@ def test_loki_listener_in_use_is_named_with_its_flag(tmp_path: Path) -> None:
         in done.stderr
     )
     assert "listening" not in done.stderr and "Traceback" not in done.stderr
+
+
+def _push(client: httpx.Client, base: str, line: str) -> None:
+    stream = {"stream": {"job": "tailed"}, "values": [[str(time.time_ns()), line]]}
+    response = client.post(f"{base}/loki/api/v1/push", json={"streams": [stream]})
+    assert response.status_code == 204, response.text
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {PATIENCE_S:.0f} s"
+        time.sleep(0.05)
+
+
+def test_pushed_lines_are_queried_and_tailed(tmp_path: Path) -> None:
+    """What a shipper pushes, `vigil logs query` finds and `vigil logs tail` shows as it
+    arrives, over the server's own WebSocket."""
+    main = f"http://127.0.0.1:{free_port()}"
+    args = [
+        sys.executable,
+        "-m",
+        "vigil",
+        "server",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address={main.removeprefix('http://')}",
+        "--agent.disable",
+    ]
+    out, err = io.StringIO(), io.StringIO()
+    with running(args, f"{main}/-/ready"), httpx.Client(timeout=PATIENCE_S) as client:
+        _push(client, main, "first")
+        assert _vigil_logs("query", '{job="tailed"}', "-o", "raw", f"--addr={main}") == (
+            0,
+            "first\n",
+            'Common labels: {detected_level="unknown", job="tailed", service_name="tailed"}\n',
+        )
+        tail_args = build_parser().parse_args(
+            ["logs", "tail", '{job="tailed"}', "-o", "raw", f"--addr={main}"]
+        )
+        tail = threading.Thread(target=run, args=(tail_args, out, err), daemon=True)
+        tail.start()
+        _until(lambda: "first\n" in out.getvalue(), "history line")
+        _push(client, main, "second")
+        _until(lambda: "second\n" in out.getvalue(), "tailed line")
+    tail.join(PATIENCE_S)
+    assert not tail.is_alive()
+    assert out.getvalue() == "first\nsecond\n"

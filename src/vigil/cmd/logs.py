@@ -1,4 +1,4 @@
-"""`vigil logs labels|series`: logcli's twin. Asks any server with Loki's HTTP API
+"""`vigil logs query|tail|labels|series`: logcli's twin. Asks any server with Loki's HTTP API
 (vigil's main port, its --loki.listen-address, or Loki itself) and prints what logcli
 prints; `--addr` defaults to $LOKI_ADDR, else the local vigil server."""
 
@@ -10,9 +10,11 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from vigil.cmd.logs_output import OUTPUTS, Printer, entries, print_entries
 from vigil.cmd.query import QueryCommandError, format_label_set, parse_go_duration
 
 DEFAULT_ADDR = "http://127.0.0.1:9090"
@@ -21,6 +23,17 @@ NS = 1_000_000_000
 
 class LogsFailedError(QueryCommandError):
     """The server refused or could not be reached (printed after `Error: `)."""
+
+
+def _zone(name: str) -> tzinfo:
+    if name == "Local":
+        return datetime.now().astimezone().tzinfo or UTC
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise QueryCommandError(f"unknown time zone {name}") from None
 
 
 def _parse_rfc3339(text: str, flag: str) -> int:
@@ -66,6 +79,50 @@ def _get(args: argparse.Namespace, path: str, params: Sequence[tuple[str, str]])
         raise LogsFailedError(f"{url} answered no JSON: {response.text[:200]}") from None
 
 
+def _printer(args: argparse.Namespace) -> Printer:
+    return Printer(args.output, _zone(args.timezone), no_labels=args.no_labels)
+
+
+def _query(args: argparse.Namespace, now_ns: int, out: TextIO, err: TextIO) -> None:
+    if args.tail:
+        _tail(args, now_ns, out, err)
+        return
+    start, end = _window(args, now_ns)
+    params = [
+        ("query", args.query),
+        ("limit", str(args.limit)),
+        ("start", str(start)),
+        ("end", str(end)),
+        ("direction", "forward" if args.forward else "backward"),
+    ]
+    if args.step:
+        params.append(("step", f"{round(parse_go_duration(args.step) * 1000)}ms"))
+    data = _get(args, "/loki/api/v1/query_range", params)["data"]
+    if data.get("resultType") != "streams":
+        out.write(json.dumps(data.get("result"), indent=2) + "\n")
+        return
+    lines, common = print_entries(entries(data["result"], args.forward), _printer(args))
+    if common and not args.quiet:
+        err.write(f"Common labels: {format_label_set(common)}\n")
+    out.writelines(line + "\n" for line in lines)
+
+
+def _tail(args: argparse.Namespace, now_ns: int, out: TextIO, err: TextIO) -> None:
+    from vigil.cmd.logs_tail import tail_messages
+
+    start, _ = _window(args, now_ns)
+    params = [("query", args.query), ("limit", str(args.limit)), ("start", str(start))]
+    if args.delay_for:
+        params.append(("delay_for", str(args.delay_for)))
+    printer = _printer(args)
+    for message in tail_messages(args.addr, "/loki/api/v1/tail", params, _headers(args)):
+        for dropped in message.get("dropped_entries") or []:
+            err.write(f"[dropped] {format_label_set(dropped.get('labels', {}))}\n")
+        for entry in entries(message.get("streams") or [], forward=True):
+            out.write(printer.line(entry, entry.labels, 0) + "\n")
+            out.flush()
+
+
 def _labels(args: argparse.Namespace, now_ns: int, out: TextIO, _: TextIO) -> None:
     start, end = _window(args, now_ns)
     path = f"/loki/api/v1/label/{args.label}/values" if args.label else "/loki/api/v1/labels"
@@ -98,15 +155,17 @@ def run(
     except QueryCommandError as error:
         err.write(f"{error}\n")
         return 1
+    except KeyboardInterrupt:
+        return 0
     return 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "logs",
-        help="list labels and streams on a Loki-compatible server (logcli's twin)",
-        description="List the labels and streams of a server with Loki's HTTP API (vigil, "
-        "Loki, ...) and print them as logcli does.",
+        help="query logs on a Loki-compatible server (logcli's twin)",
+        description="Query, tail and list the labels and streams of a server with Loki's "
+        "HTTP API (vigil, Loki, ...) and print them as logcli does.",
     )
     parser.set_defaults(run_command=run)
     commands = parser.add_subparsers(dest="what", metavar="COMMAND", required=True)
@@ -120,12 +179,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     common.add_argument("--since", default="1h", help="look back this far (Go duration)")
     common.add_argument("--from", dest="from_", help="start, RFC 3339 (default: --to - --since)")
     common.add_argument("--to", help="end, RFC 3339 (default: now)")
+    printing = argparse.ArgumentParser(add_help=False)
+    printing.add_argument("--limit", type=int, default=30, help="most entries to print")
+    printing.add_argument("-o", "--output", choices=OUTPUTS, default="default")
+    printing.add_argument("-z", "--timezone", default="Local", help="Local, UTC or a zone name")
+    printing.add_argument("--no-labels", action="store_true", help="do not print labels")
+    printing.add_argument("-q", "--quiet", action="store_true", help="no common labels line")
+    printing.add_argument("--delay-for", type=int, default=0, help="tail: delay in seconds")
 
     def command(name: str, help_text: str, fn: Command, *parents: Any) -> Any:
         cmd = commands.add_parser(name, help=help_text, description=help_text, parents=parents)
         cmd.set_defaults(logs_command=fn)
         return cmd
 
+    query = command("query", "run a LogQL query over a time range", _query, common, printing)
+    query.add_argument("query", help="LogQL query")
+    query.add_argument("--forward", action="store_true", help="oldest entries first")
+    query.add_argument("--step", help="metric queries: resolution (Go duration)")
+    query.add_argument("-t", "--tail", action="store_true", help="follow new entries")
+    tail = command("tail", "print entries as they arrive (query --tail)", _tail, common, printing)
+    tail.add_argument("query", help="LogQL query")
     labels = command("labels", "list label names, or one label's values", _labels, common)
     labels.add_argument("label", nargs="?", help="the label whose values to list")
     series = command("series", "list the streams a selector picks", _series, common)
