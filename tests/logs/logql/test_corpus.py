@@ -14,10 +14,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tests.conftest import REPO
 
-from vigil.logs.logql import ParseError, format_expr, parse
+from vigil.logs import Entries, Lines, MemoryLogStore
+from vigil.logs.logql import LogQLEngine, LogQLError, ParseError, Streams, format_expr, parse
+from vigil.model import Labels
+from vigil.promql import Matrix, Scalar, Vector
 
 TESTDATA = Path(__file__).parent / "testdata"
 LEZER_SCRIPT = Path(__file__).parent / "lezer_parse.mjs"
@@ -124,7 +128,44 @@ def test_vigil_accepts_a_query_exactly_when_lezer_does() -> None:
     assert (disagreements, still_agreeing) == ({}, [])
 
 
-@pytest.mark.parametrize("query", [q for q in CORPUS if _vigil_accepts(q)])
+ACCEPTED = [q for q in CORPUS if _vigil_accepts(q)]
+
+
+@pytest.mark.parametrize("query", ACCEPTED)
 def test_canonical_text_parses_back_to_the_same_tree(query: str) -> None:
     expr = parse(query)
     assert parse(format_expr(expr)) == expr
+
+
+SAMPLE_LINES = [
+    '{"level":"error","status":500,"latency":"2s","request":{"headers":{"User-Agent":"x"}}}',
+    "level=info duration=1.5s size=20KB status_code=403 method=GET query=x",
+    '10.0.0.1 - - [07/Dec/2026] "GET /a HTTP/1.1" 200 5',
+    "plain \x1b[31mred\x1b[0m line",
+]
+SAMPLE_LABELS = {
+    "job": "app", "name": "mysql-backup", "app": "foo", "container": "query-frontend",
+    "namespace": "loki-dev", "cluster": "ops-tools1", "region": "us-east1",
+    "instance": "kafka-2", "service_name": "checkout", "env": "prod",
+}  # fmt: skip
+
+
+@functools.cache
+def _sample_engine() -> LogQLEngine:
+    store = MemoryLogStore()
+    for job in ("mysql", "app", "varlogs", "nginx", "api-server"):
+        labels = Labels.from_dict({**SAMPLE_LABELS, "job": job})
+        ts = np.arange(len(SAMPLE_LINES), dtype=np.int64) * 10**9 + 10**12
+        store.push([Entries(labels, ts, Lines.of(SAMPLE_LINES))])
+    return LogQLEngine(store)
+
+
+@pytest.mark.parametrize("query", ACCEPTED)
+def test_every_accepted_query_evaluates_or_fails_as_a_query_error(query: str) -> None:
+    outcome: type
+    try:
+        result = _sample_engine().query(query, 10**12 - 10**11, 10**12 + 10**11, 10**10, limit=100)
+        outcome = type(result.value)
+    except LogQLError as err:
+        outcome = type(err)
+    assert issubclass(outcome, Streams | Matrix | Vector | Scalar | LogQLError)

@@ -158,6 +158,24 @@ def test_format_expr_prints_the_canonical_text(query: str, text: str) -> None:
 
 ERRORS = [
     (
+        '{job="a"} | line_format "{{.a"',
+        "parse error at line 1, col 25: invalid template: template: line:1: unclosed action",
+    ),
+    (
+        '{job="a"} | label_format x="{{ nope }}"',
+        'parse error at line 1, col 28: invalid template: template: line:1: function "nope" not defined',
+    ),
+    (
+        '{job="a"} |= ip("300.1.1.1")',
+        "parse error at line 1, col 17: invalid ip range '300.1.1.1': '300.1.1.1' does not appear "
+        "to be an IPv4 or IPv6 network",
+    ),
+    ('{job="a"} | json x="a["', "parse error at line 1, col 20: invalid json expression 'a['"),
+    (
+        '{job="a"} | pattern "<a><b>"',
+        "parse error at line 1, col 21: pattern '<a><b>' has two captures side by side",
+    ),
+    (
         '{job="app"} |= error',
         "parse error at line 1, col 16: syntax error: unexpected identifier 'error', expecting string",
     ),

@@ -13,6 +13,10 @@ from collections.abc import Callable
 
 from vigil.logs.logql import ast
 from vigil.logs.logql._lex import Kind, ParseError, Source, Token, tokenize
+from vigil.logs.logql._linefilter import ip_matcher
+from vigil.logs.logql.parsers import json_path
+from vigil.logs.logql.pattern import Pattern
+from vigil.logs.logql.templates import LineTemplate, TemplateError
 from vigil.model import Matcher
 from vigil.model.regex import Anchor, Regex, RegexError
 
@@ -417,7 +421,7 @@ class _Parser:
         if self.is_word("ip", exact=True) and self.peek().text == "(":
             start = self.advance()
             self.expect_op("(")
-            cidr = self.string()
+            cidr = self.ip_range()
             self.expect_op(")")
             if op not in ("|=", "!="):
                 raise self.source.error(f"syntax error: ip() cannot follow {op}", start.pos)
@@ -430,6 +434,15 @@ class _Parser:
             except RegexError as err:
                 raise self.source.error(str(err), token.pos) from None
         return ast.FilterTerm(value)
+
+    def ip_range(self) -> str:
+        token = self.tok
+        cidr = self.string()
+        try:
+            ip_matcher(cidr)
+        except ValueError as err:
+            raise self.source.error(str(err), token.pos) from None
+        return cidr
 
     def stage(self) -> ast.Stage:
         token = self.tok
@@ -453,7 +466,13 @@ class _Parser:
         if not self.is_op("="):
             return ast.Extraction(name)
         self.i += 1
-        return ast.Extraction(name, self.string())
+        token = self.tok
+        expression = self.string()
+        try:
+            json_path(expression)
+        except ValueError as err:
+            raise self.source.error(str(err), token.pos) from None
+        return ast.Extraction(name, expression)
 
     def json_stage(self) -> ast.Stage:
         return ast.JsonParser(self.extractions())
@@ -478,7 +497,11 @@ class _Parser:
     def pattern_stage(self) -> ast.Stage:
         token = self.tok
         pattern = self.string()
-        if "<" not in pattern:
+        try:
+            captures = Pattern(pattern).names
+        except ValueError as err:
+            raise self.source.error(str(err), token.pos) from None
+        if not captures:
             raise self.source.error("at least one capture is required in a pattern", token.pos)
         return ast.PatternParser(pattern)
 
@@ -495,7 +518,16 @@ class _Parser:
         return ast.Keep(self.selections())
 
     def line_format_stage(self) -> ast.Stage:
-        return ast.LineFormat(self.string())
+        return ast.LineFormat(self.template())
+
+    def template(self) -> str:
+        token = self.tok
+        text = self.string()
+        try:
+            LineTemplate(text)
+        except TemplateError as err:
+            raise self.source.error(f"invalid template: {err}", token.pos) from None
+        return text
 
     def label_format_stage(self) -> ast.Stage:
         renames = [self.rename()]
@@ -508,7 +540,7 @@ class _Parser:
         dst = self.identifier()
         self.expect_op("=")
         if self.tok.kind is Kind.STRING:
-            return ast.LabelRename(dst, self.string(), template=True)
+            return ast.LabelRename(dst, self.template(), template=True)
         return ast.LabelRename(dst, self.identifier(), template=False)
 
     def selections(self) -> tuple[ast.LabelSelection, ...]:
@@ -583,7 +615,7 @@ class _Parser:
         if op in ("=", "!=") and token.kind is Kind.IDENT and token.text == "ip":
             self.i += 1
             self.expect_op("(")
-            cidr = self.string()
+            cidr = self.ip_range()
             self.expect_op(")")
             return ast.IpFilter(name, op == "!=", cidr)
         if token.kind is Kind.STRING and op in _MATCH_OPS:

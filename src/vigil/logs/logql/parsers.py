@@ -59,7 +59,7 @@ def _flatten(obj: dict[str, Any], prefix: str, out: dict[str, str]) -> None:
             out[name] = text
 
 
-def _json_path(expression: str) -> list[str | int]:
+def json_path(expression: str) -> list[str | int]:
     path: list[str | int] = []
     at = 0
     while at < len(expression):
@@ -93,7 +93,7 @@ LineParser = Callable[[bytes], dict[str, str]]
 def json_parser(stage: ast.JsonParser) -> LineParser:
     if stage.extractions:
         paths = [
-            (e.name, _json_path(e.expression if e.expression is not None else e.name))
+            (e.name, json_path(e.expression if e.expression is not None else e.name))
             for e in stage.extractions
         ]
 

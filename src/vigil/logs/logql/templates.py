@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import json
 import math
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -79,6 +80,33 @@ def _substr(start: Any, end: Any, text: str) -> str:
 
 def _time(seconds: float) -> GoTime:
     return GoTime(dt.datetime.fromtimestamp(seconds, tz=dt.UTC))
+
+
+_LAYOUT_TOKEN = re.compile(
+    r"January|Jan|Monday|Mon|MST|2006|Z07:00|-07:00|Z0700|-0700|[.,](?:0+|9+)|PM|pm|"
+    r"_2|01|02|03|04|05|06|15|1|2|3|4|5|%"
+)
+_STRPTIME = {
+    "January": "%B", "Jan": "%b", "Monday": "%A", "Mon": "%a", "MST": "%Z", "2006": "%Y",
+    "06": "%y", "01": "%m", "1": "%m", "02": "%d", "2": "%d", "_2": "%d", "15": "%H",
+    "03": "%I", "3": "%I", "04": "%M", "4": "%M", "05": "%S", "5": "%S", "PM": "%p",
+    "pm": "%p", "Z07:00": "%z", "-07:00": "%z", "Z0700": "%z", "-0700": "%z", "%": "%%",
+}  # fmt: skip
+
+
+def _to_date(layout: str, value: str) -> GoTime:
+    """sprig's toDate: `value` read with Go's reference layout; the zero time when it does
+    not fit (sprig ignores the error)."""
+
+    def token(found: re.Match[str]) -> str:
+        text = found.group()
+        return _STRPTIME.get(text, text[0] + "%f")
+
+    try:
+        when = dt.datetime.strptime(value, _LAYOUT_TOKEN.sub(token, layout))
+    except ValueError:
+        when = dt.datetime(1, 1, 1)
+    return GoTime(when if when.tzinfo else when.replace(tzinfo=dt.UTC))
 
 
 def _unix_epoch(t: Any) -> int:
@@ -154,6 +182,7 @@ LOKI_FUNCS: dict[str, Callable[..., Any]] = {
     "round": lambda x, p=0, *_: round(_to_float(x), _to_int(p)),
     "alignLeft": _align_left,
     "alignRight": _align_right,
+    "toDate": _to_date,
     "unixEpoch": _unix_epoch,
     "date": _date,
     "unixToTime": lambda s: _time(_to_float(s)),
