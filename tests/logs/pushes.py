@@ -46,6 +46,7 @@ SCENARIOS = [
     Scenario("in order, chunks cut by size", 60, 0, 300, HOUR_NS, False),
     Scenario("in order, chunks cut by time", 60, 0, 1 << 20, 40_000, True),
     Scenario("out of order, overlapping chunks", 80, 30_000, 250, 20_000, True),
+    Scenario("many pushes into one open chunk, out of order", 200, 3_000, 1 << 20, HOUR_NS, True),
 ]
 
 

@@ -20,7 +20,6 @@ import numpy as np
 from vigil.logs._api import Discarded, Entries
 from vigil.logs.chunk import Chunk
 from vigil.logs.head_stream import MIN_TIME, HeadStream
-from vigil.logs.lines import concat_lines, concat_metadata
 from vigil.logs.stream_read import ReadableChunk
 from vigil.logs.wal import Piece, encode_chunk, encode_entries, encode_streams
 from vigil.model import Labels, Matcher
@@ -59,13 +58,8 @@ def rfc3339(t_ns: int) -> str:
 
 def as_piece(parts: Sequence[Entries]) -> Piece:
     """Entries of one stream from several batches of a push, in push order."""
-    if len(parts) == 1:
-        only = parts[0]
-        return Piece(only.timestamps.astype(np.int64, copy=False), only.lines, only.metadata)
-    return Piece(
-        np.concatenate([p.timestamps for p in parts]).astype(np.int64, copy=False),
-        concat_lines([p.lines for p in parts]),
-        concat_metadata([p.metadata for p in parts], [len(p) for p in parts]),
+    return Piece.join(
+        [Piece(p.timestamps.astype(np.int64, copy=False), p.lines, p.metadata) for p in parts]
     )
 
 

@@ -14,6 +14,7 @@ from vigil.logs.stream_read import sort_entries
 from vigil.logs.wal import Piece
 from vigil.model import Labels
 
+MAX_PIECES = 64  # then the open chunk's pieces become one (a slow stream's many pushes)
 MIN_TIME = -(2**63)
 MAX_TIME = 2**63 - 1
 
@@ -98,6 +99,8 @@ class HeadStream:
         if self.pieces and max(hi, self.open_maxt) - min(lo, self.open_mint) > max_span:
             self.cut()
         self.pieces.append(piece)
+        if len(self.pieces) >= MAX_PIECES:
+            self.pieces = [Piece.join(self.pieces)]
         self.open_mint, self.open_maxt = min(self.open_mint, lo), max(self.open_maxt, hi)
         self.open_lines += len(piece)
         self.open_bytes += len(piece.lines.data)

@@ -22,6 +22,8 @@ from vigil.logs.chunk import Chunk
 from vigil.logs.lines import (
     I64,
     Metadata,
+    concat_lines,
+    concat_metadata,
     decode_metadata,
     encode_metadata,
     gather_lines,
@@ -50,6 +52,17 @@ class Piece:
 
     def __len__(self) -> int:
         return len(self.timestamps)
+
+    @classmethod
+    def join(cls, pieces: Sequence[Piece]) -> Piece:
+        """One piece of several, in their order."""
+        if len(pieces) == 1:
+            return pieces[0]
+        return cls(
+            np.concatenate([p.timestamps for p in pieces]),
+            concat_lines([p.lines for p in pieces]),
+            concat_metadata([p.metadata for p in pieces], [len(p) for p in pieces]),
+        )
 
     def take(self, indices: I64) -> Piece:
         return Piece(
