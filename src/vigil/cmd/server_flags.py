@@ -44,6 +44,7 @@ class ServerOptions:
     logs_docker_containers: Path | None = Path("/var/lib/docker/containers")
     logs_files: tuple[str, ...] = ()
     logs_rule_files: tuple[str, ...] = ()  # Loki-ruler files (LogQL rules)
+    logs_forward_url: str = ""  # a Loki-push URL the log store's WAL is forwarded to
     logs_retention_ms: int = 7 * 24 * 3_600_000
     total_retention_bytes: int = 0  # TSDB and log store together (see cmd/disk_budget.py)
     listen_address: str = "127.0.0.1:9090"
@@ -150,6 +151,14 @@ FLAGS = (
         kinds.GLOBS,
         "Loki-ruler rule files (Prometheus's rule file format with LogQL expressions), as "
         "comma-separated globs; read again on reload, evaluated beside rule_files",
+    ),
+    Flag(
+        "logs.forward.url",
+        "logs_forward_url",
+        kinds.URL,
+        "forward every log line the store takes to this Loki-push URL (Loki, VictoriaLogs, "
+        "Grafana Cloud: e.g. http://loki:3100/loki/api/v1/push), from the store's WAL, at "
+        "least once and resumed after restarts",
     ),
     Flag(
         "logs.collect.disable",

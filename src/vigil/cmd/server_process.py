@@ -49,6 +49,7 @@ from vigil.exporter import (
 from vigil.exporter.containers import ContainerExporter, build_exporter
 from vigil.exporter.logs import LogCollectionOptions, LogCollector
 from vigil.exporter.selfmetrics import self_registry
+from vigil.logs.forward import ForwardOptions, LogForwarder
 from vigil.logs.ingest.agent import AppenderSink
 from vigil.logs.ingest.elasticsearch import BulkOptions
 from vigil.logs.ingest.syslog_listener import SyslogListener
@@ -305,6 +306,7 @@ class Server:
                 self.containers = build_exporter(options.containers)
                 self.host_collectors += self.containers.collectors
         self.log_collector = self._log_collector()
+        self._forwarder: LogForwarder | None = None
         self.reloaders: list[Reloader[Config]] = [
             Reloader("query", self._apply_query),
             Reloader("remote_read", self._apply_remote_read),
@@ -350,6 +352,8 @@ class Server:
             services.append(background("heartbeat", heartbeat.run))
         if self.containers is not None:
             services.append(Service("containers", self._start_containers, self._stop_containers))
+        if self.options.logs_forward_url:
+            services.append(Service("logs forward", self._start_forward, self._stop_forward))
         if self.log_collector is not None:
             collector = self.log_collector
             services.append(
@@ -361,6 +365,22 @@ class Server:
             )
         services.append(Service("sighup", self._catch_sighup))
         return services
+
+    async def _start_forward(self) -> None:
+        forwarder = LogForwarder(
+            self.logs.path / "wal",
+            self.logs.path / "forward-position.json",
+            ForwardOptions(url=self.options.logs_forward_url),
+            self.registry,
+            self.clock.now,
+        )
+        forwarder.start()
+        self._forwarder = forwarder
+
+    async def _stop_forward(self) -> None:
+        forwarder, self._forwarder = self._forwarder, None
+        if forwarder is not None:
+            await asyncio.to_thread(forwarder.stop)
 
     def _death_time(self, alert: Alert) -> float | None:
         """When the agent saw the alert's container die (the newest death at the alert's
