@@ -40,3 +40,21 @@ def seeded_store() -> MemoryLogStore:
     store = MemoryLogStore()
     store.push(STREAMS)
     return store
+
+
+SHOP = _entries(
+    Labels.from_dict({"job": "shop", "service_name": "shop"}),
+    [T0_S + 100, T0_S + 200, T0_S + 300],
+    [
+        'level=info status=200 duration=15ms msg="order placed"',
+        '{"status": 404, "user": {"id": "u1"}, "slow": true}',
+        "level=warn status=503 duration=1.5s size=12KB",
+    ],
+)
+
+
+def store_with_shop() -> MemoryLogStore:
+    """The seeded store and a small stream of logfmt and JSON lines."""
+    store = seeded_store()
+    store.push([SHOP])
+    return store

@@ -13,7 +13,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from tests.web.loki_store import APP_ERROR, APP_INFO, NOW_S, STREAMS, T0_S, seeded_store
+from tests.web.loki_store import APP_ERROR, APP_INFO, NOW_S, STREAMS, T0_S, store_with_shop
 from vigil.model.clock import ManualClock
 from vigil.web.loki_api import LokiAPI, LokiContext
 
@@ -29,6 +29,8 @@ _STEP = re.compile(r"([^.\[]+)|\[(\*|\d+)\]")
 
 # Per fixture: JSON paths and the values the seeded store makes them hold.
 EXPECTED: dict[str, dict[str, Any]] = {
+    "detected_fields": {"fields[0].label": "duration", "fields[0].type": "duration"},
+    "detected_field_values": {"values": ["200", "404", "503"]},
     "health_check": {"data.result[0].value[1]": "2"},
     "explore_logs": {
         "data.stats.summary.totalEntriesReturned": 66,
@@ -128,7 +130,7 @@ def check_reads(fixture: dict[str, Any], answer: Any) -> list[str]:
 
 
 def _client() -> TestClient:
-    ctx = LokiContext(queryable=seeded_store(), clock=ManualClock(NOW_S))
+    ctx = LokiContext(queryable=store_with_shop(), clock=ManualClock(NOW_S))
     return TestClient(Starlette(routes=LokiAPI(ctx).routes()))
 
 

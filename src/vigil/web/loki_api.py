@@ -25,9 +25,16 @@ from vigil.logs import LogQuerier, LogQueryable, logql
 from vigil.logs.logql.engine import LogQLEngine
 from vigil.model import Labels, Matcher
 from vigil.model.clock import Clock, SystemClock
+from vigil.web.loki_detected import (
+    DEFAULT_FIELD_LIMIT,
+    DEFAULT_LINE_LIMIT,
+    detected_field_values,
+    detected_fields,
+)
 from vigil.web.loki_params import (
     NS_PER_S,
     Bounds,
+    Direction,
     LokiError,
     Params,
     bounds,
@@ -35,7 +42,7 @@ from vigil.web.loki_params import (
     parse_duration_ns,
     read_params,
 )
-from vigil.web.loki_query import instant, ranged
+from vigil.web.loki_query import instant, ranged, run_query
 from vigil.web.loki_tail import serve_tail
 from vigil.web.loki_volume import DEFAULT_VOLUME_LIMIT, VolumeQuery, volume, volume_range
 
@@ -93,6 +100,12 @@ class LokiAPI:
             Route(f"{v1}/label/{{name}}/values", self._wrap(self.label_values), methods=["GET"]),
             Route(f"{v1}/series", self._wrap(self.series), methods=both),
             Route(f"{v1}/index/stats", self._wrap(self.index_stats), methods=both),
+            Route(f"{v1}/detected_fields", self._wrap(self.detected_fields), methods=["GET"]),
+            Route(
+                f"{v1}/detected_field/{{name}}/values",
+                self._wrap(self.detected_field_values),
+                methods=["GET"],
+            ),
             Route(f"{v1}/index/volume", self._wrap(self.index_volume), methods=both),
             Route(f"{v1}/index/volume_range", self._wrap(self.index_volume_range), methods=both),
             Route(f"{v1}/status/buildinfo", self._wrap(self.buildinfo), methods=["GET"]),
@@ -183,12 +196,7 @@ class LokiAPI:
         aggregate_by = first(params, "aggregateBy") or "series"
         if aggregate_by != "series":
             raise LokiError(f"unsupported aggregateBy '{aggregate_by}': vigil aggregates by series")
-        limit = DEFAULT_VOLUME_LIMIT
-        if first(params, "limit"):
-            text = first(params, "limit")
-            if not text.isdigit() or int(text) <= 0:
-                raise LokiError("limit must be a positive value")
-            limit = int(text)
+        limit = _count(params, "limit", DEFAULT_VOLUME_LIMIT)
         return VolumeQuery(matchers, tuple(targets or _names(matchers)), limit)
 
     async def index_volume(self, params: Params, _: Request) -> Response:
@@ -210,6 +218,34 @@ class LokiAPI:
             )
         result = await self._ask(span, lambda q: volume_range(q, query, span, step))
         return success({"resultType": "matrix", "result": result})
+
+    async def _sample(self, params: Params) -> object:
+        """The newest `line_limit` lines of the log query `query` in range."""
+        text = first(params, "query")
+        if not isinstance(self._parsed(text), logql.ast.LogQuery):
+            raise LokiError("detected fields need a log query")
+        span = bounds(params, self._now_ns())
+        line_limit = _count(params, "line_limit", DEFAULT_LINE_LIMIT)
+        result = await run_query(
+            self.engine, text, span.start_ns, span.end_ns, 0, Direction.BACKWARD, line_limit
+        )
+        return result.value
+
+    @staticmethod
+    def _parsed(text: str) -> logql.ast.Expr:
+        try:
+            return logql.parse(text)
+        except logql.ParseError as err:
+            raise LokiError(str(err)) from None
+
+    async def detected_fields(self, params: Params, _: Request) -> Response:
+        limit = _count(params, "limit", DEFAULT_FIELD_LIMIT)
+        return json_response(detected_fields(await self._sample(params), limit))
+
+    async def detected_field_values(self, params: Params, request: Request) -> Response:
+        limit = _count(params, "limit", DEFAULT_FIELD_LIMIT)
+        sample = await self._sample(params)
+        return json_response(detected_field_values(sample, request.path_params["name"], limit))
 
     async def buildinfo(self, _params: Params, _: Request) -> Response:
         return json_response(
@@ -234,6 +270,15 @@ class LokiAPI:
         if problem is not None:
             return PlainTextResponse(f"Not ready: {problem}\n", status_code=503)
         return PlainTextResponse("ready\n")
+
+
+def _count(params: Params, name: str, default: int) -> int:
+    text = first(params, name)
+    if not text:
+        return default
+    if not text.isdigit() or int(text) <= 0:
+        raise LokiError(f"{name} must be a positive value")
+    return int(text)
 
 
 def _names(matchers: Sequence[Matcher]) -> list[str]:
