@@ -118,7 +118,8 @@ def test_wal_histograms_reach_a_vigil_receiver(tmp_path: Path) -> None:
     assert list(found["latency"].histograms) == [_histogram(i) for i in range(1, 6)]
     assert found["up"].values.tolist() == [1.0] * len(times)
     assert not any(math.isnan(v) for v in found["up"].values)
-    assert h.value("prometheus_remote_storage_samples_total") == 2 * len(times)
+    assert h.value("prometheus_remote_storage_samples_total") == len(times)
+    assert h.value("prometheus_remote_storage_histograms_total") == len(times)
 
 
 def _count(head: Head) -> int:

@@ -85,6 +85,18 @@ class RemoteWriteMetrics:
             q,
             registry=registry,
         )
+        self.histograms = Counter(
+            "prometheus_remote_storage_histograms",
+            "Total number of histograms sent to remote storage.",
+            q,
+            registry=registry,
+        )
+        self.histograms_failed = Counter(
+            "prometheus_remote_storage_histograms_failed",
+            "Total number of histograms which failed on send to remote storage, non-recoverable errors.",
+            q,
+            registry=registry,
+        )
         self.retried = Counter(
             "prometheus_remote_storage_samples_retried",
             "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.",
@@ -308,6 +320,8 @@ class QueueManager:
         labels = (self.name, redact_url(config.url))
         self._m_samples = metrics.samples.labels(*labels)
         self._m_failed = metrics.failed.labels(*labels)
+        self._m_histograms = metrics.histograms.labels(*labels)
+        self._m_histograms_failed = metrics.histograms_failed.labels(*labels)
         self._m_retried = metrics.retried.labels(*labels)
         self._m_dropped = {
             reason: metrics.dropped.labels(*labels, reason)
@@ -553,9 +567,11 @@ class QueueManager:
     async def _send_samples(self, refs: I64, ts: I64, vs: F64, hs: Histograms | None) -> None:
         body = bytes(cramjam.snappy.compress_raw(self._encode(refs, ts, vs, hs)))
         count = len(refs)
+        histograms = 0 if hs is None else int(np.count_nonzero(hs.astype(np.bool_)))
         ok = await self._send(body, count, self._m_retried)
         if ok:
-            self._m_samples.inc(count)
+            self._m_samples.inc(count - histograms)
+            self._m_histograms.inc(histograms)
             self._m_bytes.inc(len(body))
             self._sent_since += count
             highest = float(ts.max()) / 1000
@@ -563,7 +579,8 @@ class QueueManager:
                 self._highest_sent = highest
                 self._m_highest_sent.set(highest)
         else:
-            self._m_failed.inc(count)
+            self._m_failed.inc(count - histograms)
+            self._m_histograms_failed.inc(histograms)
 
     def _encode(self, refs: I64, ts: I64, vs: F64, hs: Histograms | None) -> bytes:
         """One WriteRequest: float samples, then any histogram ones."""
