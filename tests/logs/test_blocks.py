@@ -25,10 +25,11 @@ from tests.logs.pushes import (
 from vigil.logs import Entries, Lines, MemoryLogStore, SelectHints
 from vigil.logs import block_list as block_list_module
 from vigil.logs.block import CHUNKS_FILE
+from vigil.logs.block_index import BlockIndex
 from vigil.logs.compact import DAY_NS
 from vigil.logs.head import HOUR_NS
 from vigil.logs.store import LogStore, LogStoreOptions
-from vigil.model import Matcher
+from vigil.model import Labels, Matcher
 from vigil.tsdb import CorruptDataError
 
 ALL = T0 + 10**12  # after every entry
@@ -203,3 +204,22 @@ def test_needles_leave_out_chunks_without_changing_what_a_filter_keeps(
     read = sum(len(e) for e in hinted)
     total = sum(len(e) for e in every)
     assert {"all": read == total, "some": 0 < read < total, "none": read == 0}[batches_read]
+
+
+def test_block_index_keeps_streams_chunks_and_postings() -> None:
+    web = Labels.from_dict({"job": "app", "level": "info"})
+    index = BlockIndex(
+        [DB, web],
+        *(np.array([0, 1, 1], dtype=np.int64) for _ in range(8)),
+    )
+    decoded, postings = BlockIndex.decode(index.encode())
+    assert decoded.streams == [DB, web]
+    assert [(n, v, refs.tolist()) for n, v, refs in postings] == [
+        ("job", "app", [1]),
+        ("job", "db", [0]),
+        ("level", "info", [1]),
+    ]
+    broken = bytearray(index.encode())
+    broken[-1] ^= 0xFF
+    with pytest.raises(ValueError, match="checksum"):
+        BlockIndex.decode(bytes(broken))

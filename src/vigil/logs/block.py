@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import crc32c
 import numpy as np
+import zstandard
 
 from vigil.logs._api import Entries
 from vigil.logs.block_index import I64, BlockIndex
@@ -231,17 +232,20 @@ def _map(path: Path) -> mmap.mmap | bytes:
 
 
 class LogBlock:
-    """An open block: its index in memory (postings rebuilt from the stream table), its
-    chunk file mapped."""
+    """An open block: its index and postings in memory, its chunk file mapped."""
 
-    def __init__(self, path: Path, meta: BlockMeta, index: BlockIndex) -> None:
+    def __init__(
+        self,
+        path: Path,
+        meta: BlockMeta,
+        index: BlockIndex,
+        postings: list[tuple[str, str, I64]],
+    ) -> None:
         self.path = path
         self.meta = meta
         self._index = index
         self._data = _map(path / CHUNKS_FILE)
-        self._postings = MemPostings()
-        for ref, labels in enumerate(index.streams):
-            self._postings.add(ref, labels)
+        self._postings = MemPostings.from_lists(postings)
         bounds = np.searchsorted(index.stream, np.arange(len(index.streams) + 1))
         self._bounds: list[int] = bounds.tolist()
         self.size_bytes = sum(
@@ -253,10 +257,10 @@ class LogBlock:
         """CorruptDataError naming the block when its meta or index cannot be read."""
         try:
             meta = read_meta(path)
-            index = BlockIndex.decode((path / INDEX_FILE).read_bytes())
-        except (OSError, ValueError, KeyError, TypeError) as err:
+            index, postings = BlockIndex.decode((path / INDEX_FILE).read_bytes())
+        except (OSError, ValueError, KeyError, TypeError, zstandard.ZstdError) as err:
             raise CorruptDataError(f"log block {path} cannot be opened: {err}") from None
-        return cls(path, meta, index)
+        return cls(path, meta, index, postings)
 
     def chunks(self, stream: int) -> list[ReadableChunk]:
         index = self._index

@@ -60,6 +60,15 @@ class MemPostings:
     def __init__(self) -> None:
         self._by_name: dict[str, dict[str, array[int]]] = {}
 
+    @classmethod
+    def from_lists(cls, lists: Iterable[tuple[str, str, RefArray]]) -> MemPostings:
+        """Postings read from disk: (name, value, ascending refs) per label pair."""
+        postings = cls()
+        for name, value, refs in lists:
+            values = postings._by_name.setdefault(name, {})
+            values[value] = array("q", refs.astype(np.int64).tobytes())
+        return postings
+
     def add(self, ref: int, labels: Labels) -> None:
         for name, value in labels:
             values = self._by_name.get(name)
