@@ -36,6 +36,12 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "data.stats.summary.totalEntriesReturned": 66,
         "data.result[0].stream": dict(APP_ERROR),
         "data.result[0].values[0]": [str((T0_S + 505) * NS), "boom 5"],
+        "data.result[1].stream": dict(APP_INFO),
+        "data.result[1].values[0]": [
+            str((T0_S + 590) * NS),
+            "GET /api/59 200",
+            {"structuredMetadata": {"trace_id": "t59"}},
+        ],
     },
     "explore_logs_uncategorized": {"data.stats.summary.totalEntriesReturned": 66},
     "logs_volume": {
@@ -45,13 +51,17 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "log_context_before": {
         "data.stats.summary.totalEntriesReturned": 10,
-        "data.result[0].values[0]": [str((T0_S + 210) * NS), "GET /api/21 200"],
-        "data.result[9].values[0]": [str((T0_S + 300) * NS), "GET /api/30 200"],
+        "data.result[0].values[0][0]": str((T0_S + 300) * NS),  # newest first
+        "data.result[0].values[9][0]": str((T0_S + 210) * NS),
     },
     "log_context_after": {
         "data.stats.summary.totalEntriesReturned": 10,
-        "data.result[0].values[0]": [str((T0_S + 300) * NS), "GET /api/30 200"],
-        "data.result[9].values[0]": [str((T0_S + 390) * NS), "GET /api/39 200"],
+        "data.result[0].values[0][0]": str((T0_S + 300) * NS),  # the row itself: inclusive
+        "data.result[0].values[9]": [
+            str((T0_S + 390) * NS),
+            "GET /api/39 200",
+            {"structuredMetadata": {"trace_id": "t39"}},
+        ],
     },
     "labels": {"data": ["job", "level", "service_name"]},
     "label_values": {"data": ["error", "info"]},

@@ -10,7 +10,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from tests.web.loki_store import NOW_S, STREAMS, T0_S, seeded_store
+from tests.web.loki_store import APP_ERROR, APP_INFO, NOW_S, STREAMS, T0_S, seeded_store
 from vigil.logs.logql.engine import LogQLEngine
 from vigil.model.clock import ManualClock
 from vigil.web.loki_api import LokiAPI, LokiContext
@@ -172,3 +172,67 @@ def test_instant_metric_queries(query: str, want: list[dict[str, Any]]) -> None:
 def test_refusals(path: str, params: dict[str, str], status: int, body: str) -> None:
     response = _client(max_entries=10).get(path, params=params)
     assert (response.status_code, response.text) == (status, body)
+
+
+CATEGORIZE = {"X-Loki-Response-Encoding-Flags": "categorize-labels"}
+
+
+@pytest.mark.parametrize(
+    ("query", "direction", "want"),
+    [
+        (
+            '{level=~"info|error"} |~ "/api/[78] |boom 0"',
+            "backward",
+            [
+                {"stream": dict(APP_ERROR), "values": [[str((T0_S + 5) * NS), "boom 0"]]},
+                {
+                    "stream": dict(APP_INFO),
+                    "values": [
+                        [
+                            str((T0_S + 80) * NS),
+                            "GET /api/8 200",
+                            {"structuredMetadata": {"trace_id": "t8"}},
+                        ],
+                        [
+                            str((T0_S + 70) * NS),
+                            "GET /api/7 200",
+                            {"structuredMetadata": {"trace_id": "t7"}},
+                        ],
+                    ],
+                },
+            ],
+        ),
+        (
+            # with a parser, what is not a stream label is answered as parsed (metadata too)
+            '{level="info"} |~ "/api/[78] " | regexp "GET (?P<path>[^ ]+)"',
+            "forward",
+            [
+                {
+                    "stream": dict(APP_INFO),
+                    "values": [
+                        [
+                            str((T0_S + 70) * NS),
+                            "GET /api/7 200",
+                            {"parsed": {"path": "/api/7", "trace_id": "t7"}},
+                        ],
+                        [
+                            str((T0_S + 80) * NS),
+                            "GET /api/8 200",
+                            {"parsed": {"path": "/api/8", "trace_id": "t8"}},
+                        ],
+                    ],
+                },
+            ],
+        ),
+    ],
+)
+def test_categorized_labels(query: str, direction: str, want: list[dict[str, Any]]) -> None:
+    params = {"query": query, "direction": direction, "start": str(T0_S)}
+    data = _ok(_client().get("/loki/api/v1/query_range", params=params, headers=CATEGORIZE))
+    assert (data["encodingFlags"], data["result"]) == (["categorize-labels"], want)
+
+
+def test_metric_queries_ignore_the_flag() -> None:
+    params = {"query": 'count_over_time({job="db"}[10m])', "start": str(NOW_S), "end": str(NOW_S)}
+    data = _ok(_client().get("/loki/api/v1/query_range", params=params, headers=CATEGORIZE))
+    assert "encodingFlags" not in data and data["resultType"] == "matrix"

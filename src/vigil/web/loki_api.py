@@ -25,6 +25,7 @@ from vigil.logs import LogQuerier, LogQueryable, logql
 from vigil.logs.logql.engine import LogQLEngine
 from vigil.model import Labels, Matcher
 from vigil.model.clock import Clock, SystemClock
+from vigil.web.loki_categories import wanted
 from vigil.web.loki_detected import (
     DEFAULT_FIELD_LIMIT,
     DEFAULT_LINE_LIMIT,
@@ -147,8 +148,9 @@ class LokiAPI:
     async def query(self, params: Params, _: Request) -> Response:
         return await instant(self.engine, params, self._now_ns())
 
-    async def query_range(self, params: Params, _: Request) -> Response:
-        return await ranged(self.engine, params, self._now_ns())
+    async def query_range(self, params: Params, request: Request) -> Response:
+        categorize = wanted(request.headers)
+        return await ranged(self.engine, params, self._now_ns(), categorize)
 
     async def tail(self, websocket: WebSocket) -> None:
         params: Params = {}

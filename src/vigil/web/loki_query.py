@@ -11,12 +11,14 @@ import anyio.to_thread
 import orjson
 from starlette.responses import Response
 
-from vigil.logs import logql
+from vigil.logs import LogQueryable, logql
 from vigil.logs.logql.engine import LogQLEngine
 from vigil.logs.logql.errors import LogQLError, QueryTimeoutError
 from vigil.logs.logql.result import Direction as EngineDirection
 from vigil.logs.logql.result import LogQLResult, Stream, Streams
+from vigil.model import Labels, Matcher
 from vigil.web.api import render_value
+from vigil.web.loki_categories import FLAG, categorized_json, category
 from vigil.web.loki_params import (
     Direction,
     LokiError,
@@ -71,7 +73,10 @@ async def instant(engine: LogQLEngine, params: Params, now_ns: int) -> Response:
     return render(await run_query(engine, text, at, at, 0, direction, limit))
 
 
-async def ranged(engine: LogQLEngine, params: Params, now_ns: int) -> Response:
+async def ranged(
+    engine: LogQLEngine, params: Params, now_ns: int, categorize: bool = False
+) -> Response:
+    """`categorize`: the request's categorize-labels flag (see loki_categories)."""
     text = first(params, "query")
     span = range_params(params, now_ns)
     result = await run_query(
@@ -82,7 +87,26 @@ async def ranged(engine: LogQLEngine, params: Params, now_ns: int) -> Response:
             Streams(tuple(_every(s, span.interval_ns) for s in result.value.streams)),
             result.stats,
         )
+    if categorize and isinstance(result.value, Streams):
+        query = logql.parse(text)
+        assert isinstance(query, logql.ast.LogQuery)
+        series = await anyio.to_thread.run_sync(
+            lambda: _series(engine.queryable, query.matchers, span.start_ns, span.end_ns)
+        )
+        backward = span.direction is Direction.BACKWARD
+        body = categorized_json(result.value.streams, series, category(query), backward)
+        return render(result, body, flags=(FLAG,))
     return render(result)
+
+
+def _series(
+    queryable: LogQueryable, matchers: Sequence[Matcher], start_ns: int, end_ns: int
+) -> list[Labels]:
+    querier = queryable.querier(start_ns, end_ns)
+    try:
+        return querier.series(matchers)
+    finally:
+        querier.close()
 
 
 def _is_log_query(text: str) -> bool:
@@ -119,10 +143,17 @@ def streams_json(streams: Sequence[Stream]) -> bytes:
     )
 
 
-def render(result: LogQLResult) -> Response:
+def render(
+    result: LogQLResult, streams: bytes | None = None, flags: Sequence[str] = ()
+) -> Response:
+    """The answer; `streams`, when given, is the `result` of a streams answer, encoded with
+    `flags` (echoed as `encodingFlags`)."""
     stats = orjson.dumps({"summary": result.stats.summary()})
     if isinstance(result.value, Streams):
-        data = b'{"resultType":"streams","result":' + streams_json(result.value.streams)
+        body = streams if streams is not None else streams_json(result.value.streams)
+        data = b'{"resultType":"streams","result":' + body
+        if flags:
+            data += b',"encodingFlags":' + orjson.dumps(list(flags))
     else:
         data = render_value(result.value)[:-1]
     body = b'{"status":"success","data":' + data + b',"stats":' + stats + b"}}"
