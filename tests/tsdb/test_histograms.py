@@ -113,7 +113,7 @@ F = 1.5
 
 # Each case: appends in one commit after a first commit of (100, A), and what the commit
 # refuses; then the series' samples. Within one commit a series' histograms are validated
-# before its floats (see head_append_histograms).
+# before its floats, unless they all come after them (see head_append_histograms).
 HEAD_CASES = [
     ("later histogram", [(200, B)], {}, [(100, A), (200, B)]),
     ("switch to float", [(200, F)], {}, [(100, A), (200, F)]),
@@ -123,10 +123,16 @@ HEAD_CASES = [
     ("an older histogram", [(50, B)], {"out_of_order": 1}, [(100, A)]),
     ("an older float", [(50, F)], {"out_of_order": 1}, [(100, A)]),
     (
-        "a float before a histogram of the same commit",
+        "a float, then a histogram, in one commit",
         [(300, B), (200, F)],
+        {},
+        [(100, A), (200, F), (300, B)],
+    ),
+    (
+        "a float between histograms of one commit",
+        [(200, B), (300, F), (400, B)],
         {"out_of_order": 1},
-        [(100, A), (300, B)],
+        [(100, A), (200, B), (400, B)],
     ),
 ]
 
@@ -205,7 +211,8 @@ def _histogram(i: int) -> FloatHistogram:
 
 
 def _write(path: Path, upto: int, tick_every: int = 0) -> None:
-    """Commits 1..upto: `h` a histogram, `f` a float, `m` switching kind every 3 commits."""
+    """Commits 1..upto: `h` a histogram, `f` a float, `m` switching kind every 3 commits,
+    `s` a float and then a histogram 50 ms later in every commit."""
     with TSDB.open(path, OPTIONS, clock=lambda: 0.0, registry=CollectorRegistry()) as db:
         for i in range(1, upto + 1):
             appender = db.appender()
@@ -216,7 +223,11 @@ def _write(path: Path, upto: int, tick_every: int = 0) -> None:
                 appender.append_histogram(mixed, i * 100, _histogram(i))
             else:
                 appender.append(mixed, i * 100, float(i))
+            switching = Labels.from_dict({"__name__": "s"})
+            appender.append_histogram(switching, i * 100 + 50, _histogram(i))
+            appender.append(switching, i * 100, float(i))
             appender.commit()
+            assert not appender.refused()
             if tick_every and i % tick_every == 0:
                 db.tick()
 
@@ -226,6 +237,11 @@ def _want(upto: int) -> dict[str, list[tuple[int, float | FloatHistogram]]]:
         "f": [(i * 100, float(i)) for i in range(1, upto + 1)],
         "h": [(i * 100, _histogram(i)) for i in range(1, upto + 1)],
         "m": [(i * 100, _histogram(i) if i // 3 % 2 else float(i)) for i in range(1, upto + 1)],
+        "s": [
+            sample
+            for i in range(1, upto + 1)
+            for sample in ((i * 100, float(i)), (i * 100 + 50, _histogram(i)))
+        ],
     }
 
 
@@ -252,10 +268,13 @@ def test_histograms_survive_a_restart(tmp_path: Path, name: str, tick_every: int
 def test_a_torn_histogram_record_at_the_tail_is_dropped(tmp_path: Path) -> None:
     _write(tmp_path, 6)
     segment = max((tmp_path / "wal").glob("0*"))
-    os.truncate(segment, segment.stat().st_size - 5)  # into the last commit's float record
+    # The last record is the last commit's histograms logged after its floats (`s`'s):
+    # torn, the floats and the histograms logged before them stay.
+    os.truncate(segment, segment.stat().st_size - 5)
     got = _read(tmp_path)
-    assert got["h"] == _want(6)["h"]  # its histogram record came first, whole
-    assert got["f"] == _want(5)["f"]
+    want = _want(6)
+    assert (got["h"], got["f"], got["m"]) == (want["h"], want["f"], want["m"])
+    assert got["s"] == want["s"][:-1]
 
 
 def _series(name: str, samples: list[tuple[int, float | FloatHistogram]]) -> SeriesData:

@@ -258,13 +258,31 @@ class Head:
 def _commit_with_histograms(
     state: HeadState, refs: I64, ts: I64, vs: F64, histograms: HistogramSamples, now_ms: int
 ) -> CommitResult:
-    claimed = head_append_histograms.claim(state, histograms, False, now_ms)
+    first, after = head_append_histograms.split_after_floats(histograms, refs, ts)
+    claimed = head_append_histograms.claim(state, first, False, now_ms)
+    later = None
+    if after is not None:
+        later = head_append_histograms.claim(state, after, False, now_ms, take=False)
     try:
-        floats = apply(state, refs, ts, vs, False, False, now_ms, claimed.accepted)
+        floats = apply(
+            state,
+            refs,
+            ts,
+            vs,
+            False,
+            False,
+            now_ms,
+            claimed.accepted,
+            None if later is None else later.accepted,
+        )
     except BaseException:
         head_append_histograms.restore(state, claimed)
         raise
-    return head_append_histograms.combined(floats, head_append_histograms.place(state, claimed))
+    results = [floats, head_append_histograms.place(state, claimed)]
+    if later is not None:
+        head_append_histograms.take_times(state, later)
+        results.append(head_append_histograms.place(state, later))
+    return head_append_histograms.combined(*results)
 
 
 def _truncate(state: HeadState, cut_ms: int) -> int:

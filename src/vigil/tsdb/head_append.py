@@ -216,10 +216,12 @@ def apply(
     out_of_order: bool,
     now_ms: int = 0,
     histograms: walfmt.HistogramSamples | None = None,
+    histograms_after: walfmt.HistogramSamples | None = None,
 ) -> CommitResult:
     """Validate and place one batch; `now_ms` bounds how far in the future samples may be
-    (replay re-applies what was accepted, unbounded). `histograms`, already validated (see
-    `head_append_histograms`), are logged with the batch, ahead of its floats."""
+    (replay re-applies what was accepted, unbounded). `histograms` and `histograms_after`,
+    already validated (see `head_append_histograms`), are logged with the batch, ahead of its
+    floats and after them."""
     rejected: Tally[str] = Tally()
     min_time = state.min_valid_t if replaying else appendable_min_time(state)
     if not replaying:
@@ -268,7 +270,7 @@ def apply(
     acc_r, acc_t, acc_v = r[accept], t[accept], v[accept]
     ooo = np.asarray(ooo_rows, dtype=np.int64)
     if not replaying:
-        _log(state, acc_r, acc_t, acc_v, r[ooo], t[ooo], v[ooo], histograms)
+        _log(state, acc_r, acc_t, acc_v, r[ooo], t[ooo], v[ooo], histograms, histograms_after)
     if len(acc_r):
         insert_in_order(state, acc_r, acc_t, acc_v)
     if len(ooo):
@@ -328,25 +330,28 @@ def _log(
     ooo_t: I64,
     ooo_v: F64,
     histograms: walfmt.HistogramSamples | None,
+    histograms_after: walfmt.HistogramSamples | None = None,
 ) -> None:
-    has_histograms = histograms is not None and len(histograms) > 0
-    if state.wal is None or not (len(r) or len(ooo_r) or has_histograms):
+    parts = [h for h in (histograms, histograms_after) if h is not None and len(h)]
+    if state.wal is None or not (len(r) or len(ooo_r) or parts):
         return
     touched = np.concatenate([r, ooo_r]) if len(ooo_r) else r
-    if histograms is not None and has_histograms:
-        touched = np.concatenate([touched, np.asarray(histograms.refs, dtype=np.int64)])
+    if parts:
+        touched = np.concatenate([touched, *(np.asarray(h.refs, dtype=np.int64) for h in parts)])
     new = np.unique(touched[~state.series.logged[touched]])
     records = []
     if len(new):
         records.append(
             walfmt.encode_series([(ref, state.series.labels_at(ref)) for ref in new.tolist()])
         )
-    if histograms is not None and has_histograms:
+    if histograms is not None and len(histograms):
         records.append(walfmt.encode_histograms(histograms))
     if len(r):
         records.append(walfmt.encode_samples(r, t, v))
     if len(ooo_r):
         records.append(walfmt.encode_samples(ooo_r, ooo_t, ooo_v, out_of_order=True))
+    if histograms_after is not None and len(histograms_after):
+        records.append(walfmt.encode_histograms(histograms_after))
     state.wal_token = state.wal.log(records)
     state.series.logged[new] = True
 

@@ -4,13 +4,17 @@ A commit's histograms are validated first, against each series' last sample (of 
 kind) and the time bounds as floats are, and claim their series' last time, so the floats
 validated next keep one time order per series; the WAL then gets the histogram record
 before the float one (replay re-applies them in that order), and the histograms are
-placed once the WAL write succeeded. Out-of-order histogram samples are refused.
+placed once the WAL write succeeded. A series whose histograms in the commit all follow
+its floats in it (a switch from floats to histograms) has its histograms claimed after the
+floats instead, and logged after them. Out-of-order histogram samples are refused.
 """
 
 from __future__ import annotations
 
 from collections import Counter as Tally
 from dataclasses import dataclass
+
+import numpy as np
 
 from vigil.model.histogram import FloatHistogram
 from vigil.tsdb.head_append import (
@@ -25,7 +29,7 @@ from vigil.tsdb.head_append import (
     appendable_min_time,
 )
 from vigil.tsdb.head_histograms import HISTOGRAM_BITS
-from vigil.tsdb.head_state import MAX_TIME, HeadState
+from vigil.tsdb.head_state import I64, MAX_TIME, HeadState
 from vigil.tsdb.wal import HistogramSamples
 
 
@@ -37,6 +41,7 @@ class Claim:
     accepted: HistogramSamples
     deduplicated: int
     rejected: dict[str, int]
+    latest: dict[int, int]  # ref -> its newest accepted time
     before: dict[int, tuple[int, int]]
 
 
@@ -44,9 +49,11 @@ def _same(a: FloatHistogram, b: FloatHistogram) -> bool:
     return a == b or a.equals(b)
 
 
-def claim(state: HeadState, samples: HistogramSamples, replaying: bool, now_ms: int) -> Claim:
-    """Validate `samples` (in append order within a series) and set each accepting series'
-    last time to its newest accepted one."""
+def claim(
+    state: HeadState, samples: HistogramSamples, replaying: bool, now_ms: int, take: bool = True
+) -> Claim:
+    """Validate `samples` (in append order within a series) and, if `take`, set each
+    accepting series' last time to its newest accepted one (see `take_times`)."""
     rejected: Tally[str] = Tally()
     min_time = state.min_valid_t if replaying else appendable_min_time(state)
     max_time = MAX_TIME if replaying else appendable_max_time(state, now_ms)
@@ -86,11 +93,49 @@ def claim(state: HeadState, samples: HistogramSamples, replaying: bool, now_ms: 
             deduplicated += 1
         else:
             rejected[DUPLICATE if t == last[0] else OUT_OF_ORDER] += 1
-    for ref, (t, _) in pending.items():
-        before[ref] = (int(series.last_t[ref]), int(series.last_bits[ref]))
+    latest = {ref: t for ref, (t, _) in pending.items()}
+    refused = {k: v for k, v in rejected.items() if v}
+    claimed = Claim(accepted, deduplicated, refused, latest, before)
+    if take:
+        take_times(state, claimed)
+    return claimed
+
+
+def take_times(state: HeadState, claimed: Claim) -> None:
+    """Set the claiming series' last times (and remember the ones they replace)."""
+    series = state.series
+    for ref, t in claimed.latest.items():
+        claimed.before[ref] = (int(series.last_t[ref]), int(series.last_bits[ref]))
         series.last_t[ref] = t
         series.last_bits[ref] = HISTOGRAM_BITS
-    return Claim(accepted, deduplicated, {k: v for k, v in rejected.items() if v}, before)
+
+
+def split_after_floats(
+    samples: HistogramSamples, refs: I64, ts: I64
+) -> tuple[HistogramSamples, HistogramSamples | None]:
+    """The commit's histograms to claim before its floats, and those (None if none) of
+    series whose histograms in the commit all come after their floats in it."""
+    mixed = np.intersect1d(np.asarray(samples.refs, dtype=np.int64), refs)
+    if not len(mixed):
+        return samples, None
+    rows = np.isin(refs, mixed)
+    newest_float = dict.fromkeys(mixed.tolist(), -MAX_TIME)
+    for ref, t in zip(refs[rows].tolist(), ts[rows].tolist(), strict=True):
+        newest_float[ref] = max(newest_float[ref], t)
+    oldest_histogram = dict.fromkeys(newest_float, MAX_TIME)
+    for ref, t in zip(samples.refs, samples.timestamps, strict=True):
+        if ref in oldest_histogram:
+            oldest_histogram[ref] = min(oldest_histogram[ref], t)
+    later = {ref for ref, t in oldest_histogram.items() if t > newest_float[ref]}
+    if not later:
+        return samples, None
+    first, after = HistogramSamples([], [], []), HistogramSamples([], [], [])
+    for ref, t, h in zip(samples.refs, samples.timestamps, samples.histograms, strict=True):
+        part = after if ref in later else first
+        part.refs.append(ref)
+        part.timestamps.append(t)
+        part.histograms.append(h)
+    return first, after
 
 
 def restore(state: HeadState, claimed: Claim) -> None:
@@ -122,7 +167,10 @@ def place(state: HeadState, claimed: Claim) -> CommitResult:
     return CommitResult(len(accepted), claimed.deduplicated, claimed.rejected)
 
 
-def combined(a: CommitResult, b: CommitResult) -> CommitResult:
-    rejected = Tally(a.rejected)
-    rejected.update(b.rejected)
-    return CommitResult(a.appended + b.appended, a.deduplicated + b.deduplicated, dict(rejected))
+def combined(*results: CommitResult) -> CommitResult:
+    rejected: Tally[str] = Tally()
+    for result in results:
+        rejected.update(result.rejected)
+    return CommitResult(
+        sum(r.appended for r in results), sum(r.deduplicated for r in results), dict(rejected)
+    )
