@@ -7,7 +7,9 @@ that cannot write answered 503 for a retry."""
 from __future__ import annotations
 
 import gzip
+import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 import cramjam
@@ -16,7 +18,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from tests.logs.ingest.stores import FullDisk, Opening, stored
+from tests.logs.ingest.stores import ANY_STREAM, FullDisk, Opening, stored
 from vigil.logs import LogAppender, MemoryLogStore
 from vigil.logs.ingest.logproto_pb2 import (
     EntryAdapter,
@@ -24,6 +26,7 @@ from vigil.logs.ingest.logproto_pb2 import (
     PushRequest,
     StreamAdapter,
 )
+from vigil.logs.store import LogStore
 from vigil.model import Labels
 from vigil.web.ingest.endpoint import IngestLimits
 from vigil.web.ingest.loki import LokiPush
@@ -201,6 +204,7 @@ BAD_BODIES = [
     ("timestamp a number", PUSH, JSON, _v1([T0, "x"]), "the timestamp is a number"),
     ("timestamp not digits", PUSH, JSON, _v1(["12:00", "x"]), "'12:00' is not a 64-bit integer"),
     ("timestamp past int64", PUSH, JSON, _v1(["9" * 19, "x"]), "is not a 64-bit integer"),
+    ("timestamp in other digits", PUSH, JSON, _v1(["١٢٣", "x"]), "is not a 64-bit integer"),
     ("line not a string", PUSH, JSON, _v1([str(T0), 5]), "the line is a number, not a string"),
     ("entry too short", PUSH, JSON, _v1([str(T0)]), "values[0]: an entry is"),
     ("metadata not strings", PUSH, JSON, _v1([str(T0), "x", {"k": 1}]), "the value of 'k'"),
@@ -328,3 +332,26 @@ def test_a_store_still_opening_answers_503_with_retry_after() -> None:
         "30",
         "TSDB not ready: opening the log store in /data/logs",
     )
+
+
+def test_the_stores_limits_are_named_in_the_answer(tmp_path: Path) -> None:
+    store = LogStore.open(tmp_path / "logs")
+    try:
+        now = time.time_ns()
+        many = {f"l{i}": "v" for i in range(10_000)}
+        body = orjson.dumps(
+            {
+                "streams": [
+                    {"stream": many, "values": [[str(now), "10k labels"]]},
+                    {"stream": {"app": "web"}, "values": [[str(now), "kept"]]},
+                ]
+            }
+        )
+        response = _client(store).post(PUSH, content=body, headers=JSON)
+        querier = store.querier(0, 2**63 - 1)
+        kept = [list(e.lines) for e in querier.select(ANY_STREAM)]
+    finally:
+        store.close()
+    assert (response.status_code, "max_label_names_per_series" in response.text) == (400, True)
+    assert response.text.endswith("total ignored: 1 out of 2\n")
+    assert kept == [[b"kept"]]

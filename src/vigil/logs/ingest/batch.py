@@ -78,10 +78,7 @@ class PushBatch:
             rows = self._streams[stream] = _Rows()
         rows.timestamps.extend(timestamps)
         rows.lines.extend(lines)
-        entry_metadata = self._discovery.entry_metadata
-        rows.metadata.extend(
-            entry_metadata(stream, line, meta) for line, meta in zip(lines, metadata, strict=True)
-        )
+        rows.metadata.extend(self._discovery.entries_metadata(stream, lines, metadata))
         return stream
 
     def last_problem(self) -> str:

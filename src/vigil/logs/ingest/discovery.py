@@ -5,6 +5,7 @@ structured-metadata entry per line (`discover_log_levels`), both with Loki's def
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -52,14 +53,6 @@ _LEVEL_NAMES = {
     "critical": "critical",
     "fatal": "fatal",
 }
-# First match wins, in Loki's order (so a line saying "info" and "error" is info, as in Loki).
-_WORDS = (
-    ("info", (b"info", b"INFO")),
-    ("error", (b"err:", b"ERR:", b"error", b"ERROR")),
-    ("warn", (b"warn:", b"WARN:", b"warning", b"WARNING")),
-    ("critical", (b"CRITICAL:", b"critical:")),
-    ("debug", (b"debug:", b"DEBUG:")),
-)
 _LOGFMT_LEVEL = re.compile(
     rb"(?:^|\s)(?:" + b"|".join(k.encode() for k in LEVEL_KEYS) + rb')=("(?:[^"\\]|\\.)*"|\S*)'
 )
@@ -109,20 +102,37 @@ class Discovery:
 
     def entry_metadata(self, stream: Labels, line: bytes, metadata: Labels) -> Labels:
         """`metadata` with `detected_level` added, unless the sender set one."""
-        if not self._options.log_levels or metadata.get(DETECTED_LEVEL):
-            return metadata
-        level = (
-            _first_level(stream)
-            or _first_level(metadata)
-            or _severity_level(metadata.get(OTLP_SEVERITY_NUMBER))
-            or line_level(line)
-        )
-        if not metadata:
-            cached = self._level_only.get(level)
+        return self.entries_metadata(stream, (line,), (metadata,))[0]
+
+    def entries_metadata(
+        self, stream: Labels, lines: Sequence[bytes], metadata: Sequence[Labels]
+    ) -> list[Labels]:
+        """`entry_metadata` for each line of one stream (what depends on the stream only is
+        looked at once)."""
+        if not self._options.log_levels:
+            return list(metadata)
+        from_stream = _first_level(stream)
+        level_only = self._level_only
+        found = []
+        for line, meta in zip(lines, metadata, strict=True):
+            if meta:
+                if meta.get(DETECTED_LEVEL):
+                    found.append(meta)
+                    continue
+                level = (
+                    from_stream
+                    or _first_level(meta)
+                    or _severity_level(meta.get(OTLP_SEVERITY_NUMBER))
+                    or line_level(line)
+                )
+                found.append(meta.with_label(DETECTED_LEVEL, level))
+                continue
+            level = from_stream or line_level(line)
+            cached = level_only.get(level)
             if cached is None:
-                cached = self._level_only[level] = Labels(((DETECTED_LEVEL, level),))
-            return cached
-        return metadata.with_label(DETECTED_LEVEL, level)
+                cached = level_only[level] = Labels(((DETECTED_LEVEL, level),))
+            found.append(cached)
+        return found
 
 
 def _first_level(labels: Labels) -> str:
@@ -164,7 +174,19 @@ def line_level(line: bytes) -> str:
         name = _LEVEL_NAMES.get(value.lower())
         if name is not None:
             return name
-    for name, words in _WORDS:
-        if any(word in line for word in words):
-            return name
+    return _word_level(line)
+
+
+def _word_level(line: bytes) -> str:
+    """Loki's last resort: the first of these words found, in this order."""
+    if b"info" in line or b"INFO" in line:
+        return "info"
+    if b"err:" in line or b"ERR:" in line or b"error" in line or b"ERROR" in line:
+        return "error"
+    if b"warn:" in line or b"WARN:" in line or b"warning" in line or b"WARNING" in line:
+        return "warn"
+    if b"CRITICAL:" in line or b"critical:" in line:
+        return "critical"
+    if b"debug:" in line or b"DEBUG:" in line:
+        return "debug"
     return UNKNOWN_LEVEL

@@ -53,6 +53,19 @@ def decode_v1(raw: bytes, discovery: Discovery) -> Push:
         lines: list[bytes] = []
         metadata: list[Labels] = []
         for row, value in enumerate(values):
+            if type(value) is list and len(value) == 2:  # the usual entry, checked quickly
+                ns, line = value
+                if (
+                    type(ns) is str
+                    and type(line) is str
+                    and ns.isascii()
+                    and ns.isdigit()
+                    and len(ns) < 19
+                ):
+                    stamps.append(int(ns))
+                    lines.append(line.encode())
+                    metadata.append(_NO_METADATA)
+                    continue
             at = f"{where}.values[{row}]"
             if not isinstance(value, list) or len(value) not in (2, 3):
                 raise _bad(
