@@ -15,10 +15,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from starlette.testclient import TestClient
 
 from tests.conftest import PATIENCE_S, free_port, running
 from vigil.cmd import build_parser
 from vigil.cmd.logs import run
+from vigil.cmd.server_flags import options
+from vigil.cmd.server_process import Server
 from vigil.logs import Entries, Lines
 from vigil.logs.store import LogStore
 from vigil.model import Labels
@@ -155,3 +158,24 @@ def test_pushed_lines_are_queried_and_tailed(tmp_path: Path) -> None:
     tail.join(PATIENCE_S)
     assert not tail.is_alive()
     assert out.getvalue() == "first\nsecond\n"
+
+
+@pytest.mark.parametrize(
+    ("limit", "status", "body"),
+    [
+        ("3", 200, '{"status":"success"'),
+        ("4", 400, "max entries limit per query exceeded, limit > max_entries_limit (4 > 3)\n"),
+    ],
+)
+def test_max_entries_flag_bounds_log_queries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str, status: int, body: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(
+        ["server", "--storage.tsdb.path=data", "--agent.disable", "--logs.query.max-entries=3"]
+    )
+    with TestClient(Server(options(args)).app()) as client:
+        response = client.get(
+            "/loki/api/v1/query_range", params={"query": '{job="app"}', "limit": limit}
+        )
+    assert (response.status_code, response.text[: len(body)]) == (status, body)

@@ -63,6 +63,7 @@ class ServerOptions:
     lookback_delta_ms: int = 300_000
     query_timeout_s: float = 120.0
     query_max_samples: int = 50_000_000
+    logs_query_max_entries: int = 5000  # Loki's max_entries_limit_per_query
     query_max_concurrency: int = 20
     query_remote_url: str = ""
     notification_queue_capacity: int = 10_000
@@ -259,6 +260,13 @@ FLAGS = (
         "query_max_samples",
         kinds.INT,
         "most samples a query may hold in memory",
+    ),
+    Flag(
+        "logs.query.max-entries",
+        "logs_query_max_entries",
+        kinds.INT,
+        "most log lines a LogQL log query may return (its limit; Loki's "
+        "max_entries_limit_per_query); LogQL queries also take --query.timeout",
     ),
     Flag(
         "query.max-concurrency",

@@ -264,6 +264,12 @@ class Server:
                 external_url=options.external_url,
             ),
         )
+        self.logql = LogQLEngine(
+            self.logs,
+            max_entries=options.logs_query_max_entries,
+            timeout_s=options.query_timeout_s,
+            clock=self.clock,
+        )
         self.rules = RuleManager(
             engine_query_func(self.engine),
             self.storage.appender,
@@ -272,7 +278,7 @@ class Server:
             registry=self.registry,
             external_url=options.external_url,
             notify=self.notifier.notify_group,
-            log_query=logql_query_func(LogQLEngine(self.logs, clock=self.clock)),
+            log_query=logql_query_func(self.logql),
             log_rule_files=[
                 *options.logs_rule_files,
                 *(default_log_rule_files() if options.default_rules else []),
@@ -681,7 +687,9 @@ class Server:
     # --- the HTTP app ---------------------------------------------------------------------
 
     def _loki_api(self) -> LokiAPI:
-        return LokiAPI(LokiContext(self.logs, clock=self.clock, not_ready=self.logs.status))
+        return LokiAPI(
+            LokiContext(self.logs, clock=self.clock, not_ready=self.logs.status, engine=self.logql)
+        )
 
     def listeners(self) -> list[Listener]:
         """The optional listeners the flags ask for, each serving its API's routes."""
