@@ -63,7 +63,8 @@ test: lint typecheck unit
 fuzz: $(STAMP)
 	VIGIL_FUZZ_SCALE=20 $(BIN)/pytest -n auto tests/security/test_parser_fuzz.py \
 		tests/web/test_api_fuzz.py tests/exposition/test_scan.py tests/exposition/test_differential_promtool.py \
-		tests/exposition/test_parsers_agree.py tests/exposition/test_scrape_prometheus.py
+		tests/exposition/test_parsers_agree.py tests/exposition/test_scrape_prometheus.py \
+		tests/promql/test_parse_errors.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench

@@ -70,16 +70,23 @@ def parse(query: str, *, step_ms: int = 0, range_ms: int = 0) -> Expr:
         raise parse_error(query, err.message) from None
     try:
         raw = pp.parse(code)
-    except ValueError as err:
+    except (ValueError, OverflowError) as err:  # OverflowError: a number it cannot hold
         for pattern, feature in _EXPERIMENTAL:
             if pattern.search(_code_only(query)):
                 raise UnsupportedFeatureError(
                     f"{feature} is experimental and not supported yet"
                 ) from None
-        if code != query:
-            raise ParseError(str(err), query) from None
-        raise parse_error(query, str(err)) from None
-    return _Converter(at_values).convert(raw)
+        raise parse_error(query, str(err), code) from None
+    except BaseException as err:
+        if type(err).__name__ != "PanicException":  # the package's Rust code gave up
+            raise
+        raise parse_error(query, str(err), code) from None
+    try:
+        return _Converter(at_values).convert(raw)
+    except ParseError as err:  # a regex RE2 refuses, say
+        raise parse_error(query, err.message, code) from None
+    except (ValueError, OverflowError) as err:  # a duration or time Python cannot represent
+        raise parse_error(query, str(err), code) from None
 
 
 def prettify(query: str) -> str:
@@ -219,7 +226,7 @@ _STRING_START = re.compile(r"[\"'`#]")
 _PLAIN_DURATION = re.compile(r"\s*((\d+(ms|[smhdwy]))+|\d+)\s*\Z")
 _OFFSET = re.compile(r"\boffset\b", re.IGNORECASE)
 _AT_NUMBER = re.compile(
-    r"@(\s*)([-+]?)\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)(?![\w.])"
+    r"@(\s*)([-+]?)\s*(0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)(?![\w.])"
 )
 
 
@@ -271,7 +278,9 @@ def rewrite_prometheus3_syntax(
                 start, text = match.start(), ""
             edits.append((start, end, text))
     for match in _AT_NUMBER.finditer(masked):
-        at_ms = float(match.group(3)) * 1000 * (-1 if match.group(2) == "-" else 1)
+        number = match.group(3)
+        seconds = int(number, 16) if number[:2] in ("0x", "0X") else float(number)
+        at_ms = seconds * 1000 * (-1 if match.group(2) == "-" else 1)
         if abs(at_ms) >= 2.0**63:
             raise ParseError(f"timestamp out of bounds for @ modifier: {at_ms:f}", query)
         if at_ms >= 0 and at_ms < _AT_PLACEHOLDER_BASE_S * 1000:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import promql_parser as pp
 
+from vigil.model import Matcher
+from vigil.model.regex import Anchor, Regex, RegexError
 from vigil.promql.errors import ParseError
 from vigil.promql.lexer import AGGREGATORS, Lexer, LexError, Token, go_quote, is_label
 
@@ -70,9 +72,13 @@ _PRECEDENCE = {
     "ATAN2": 5,
     "POW": 6,
 }
+_EXPRESSION_STARTS = _METRIC_NAME_KINDS | frozenset(
+    ["NUMBER", "STRING", "LEFT_PAREN", "LEFT_BRACE", "ADD", "SUB"]
+)
 _COMPARISONS = frozenset({"EQLC", "GTE", "GTR", "LSS", "LTE", "NEQ"})
 _SET_OPERATORS = frozenset({"LAND", "LOR", "LUNLESS"})
 _MATCH_OPS = frozenset({"EQL", "NEQ", "EQL_REGEX", "NEQ_REGEX"})
+_MATCH_OP_TEXT = {"EQL": "=", "NEQ": "!=", "EQL_REGEX": "=~", "NEQ_REGEX": "!~"}
 _WITH_SCALAR_PARAM = frozenset({"TOPK", "BOTTOMK", "QUANTILE", "LIMITK", "LIMIT_RATIO"})
 _DOCUMENTED = {
     "vector": "instant vector",
@@ -100,13 +106,26 @@ class Located:
         return before.count("\n") + 1, len(before[line_start:].encode()) + 1
 
 
-def parse_error(query: str, fallback: str) -> ParseError:
+def parse_error(query: str, fallback: str, parsed: str | None = None) -> ParseError:
     """The error for a query `promql_parser` refused with `fallback`: Prometheus's position and
-    wording when `locate` finds the error, else the package's message without a position."""
+    wording when `locate` finds the error, else the package's message without a position.
+
+    `parsed` is the text the package was given when it differs from `query` (Prometheus 3
+    syntax rewritten): an error found before the first rewritten character is the same in both.
+    """
     located = locate(query)
-    if located is None:
+    if located is None or located.offset >= _common_prefix(query, parsed or query):
         return ParseError(fallback, query)
     return ParseError(located.message, query, located.line_col(query))
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """How many leading characters `a` and `b` share; past the end when they are equal."""
+    if a == b:
+        return len(a) + 1
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
 
 
 def locate(query: str) -> Located | None:
@@ -224,6 +243,9 @@ class _Parser:
                 node.card = self._take().kind
                 if self._at("LEFT_PAREN"):
                     node.include = self._grouping_labels()
+                elif self._peek().kind not in _EXPRESSION_STARTS:
+                    self._contexts.append(("grouping opts", '"("'))
+                    raise self._unexpected()
 
     def _unary(self) -> _Node:
         if self._at("ADD", "SUB"):
@@ -414,7 +436,7 @@ class _Parser:
             args.append(self._binary(0))
             if self._at("COMMA"):
                 comma = self._take()
-                if self._at("RIGHT_PAREN", "COMMA"):
+                if self._peek().kind not in _EXPRESSION_STARTS:
                     raise _Found(comma.pos, "trailing commas not allowed in function call args")
             elif not self._at("RIGHT_PAREN"):
                 raise self._unexpected()
@@ -622,13 +644,10 @@ def _check_selector(node: _Node) -> None:
 
 
 def _matches_empty(op: str, value: str) -> bool:
-    if op in ("EQL", "NEQ"):
-        return (value == "") == (op == "EQL")
     try:
-        found = re.fullmatch(value, "") is not None
-    except re.error:
-        return True
-    return found == (op == "EQL_REGEX")
+        return Matcher.of("label", _MATCH_OP_TEXT[op], value).matches_empty()
+    except ValueError:
+        return True  # a bad regex: reported where it was parsed
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -676,13 +695,12 @@ def _go_float(value: float) -> str:
 
 
 def _check_regex(pos: int, pattern: str) -> None:
+    """A regex RE2 refuses is an error at its matcher, compiled as Prometheus compiles it (so
+    the message quotes the anchored pattern as Go's regexp package does)."""
     try:
-        re.compile(f"^(?:{pattern})$")
-    except re.error:
-        try:
-            pp.parse(f"{{__name__=~{go_quote(pattern)}}}")
-        except ValueError as err:
-            raise _Found(pos, str(err)) from None
+        Regex(f"^(?:{pattern})$", Anchor.SEARCH)
+    except RegexError as err:
+        raise _Found(pos, str(err)) from None
 
 
 _SAMPLE_ARGS = {"vector": "x", "matrix": "x[1m]", "scalar": "1", "string": '"s"'}
