@@ -94,11 +94,16 @@ class _StepWindows:
         self.starts = self.ends - node.range.range_ns
         self.range_ns = node.range.range_ns
 
-    def bounds(self, ts: I64) -> tuple[I64, I64]:
-        """Per step, the slice of the ascending `ts` inside its window."""
-        return np.searchsorted(ts, self.starts, side="right"), np.searchsorted(
-            ts, self.ends, side="right"
-        )
+    def bounds(self, ts: I64, first: int = 0, last: int | None = None) -> tuple[I64, I64]:
+        """Per step (of steps[first:last]), the slice of the ascending `ts` in its window."""
+        starts, ends = self.starts[first:last], self.ends[first:last]
+        return np.searchsorted(ts, starts, side="right"), np.searchsorted(ts, ends, side="right")
+
+    def touching(self, ts: I64) -> tuple[int, int]:
+        """The steps `[first, last)` whose windows may hold some of the ascending `ts`."""
+        first = int(np.searchsorted(self.ends, ts[0], side="left"))
+        last = int(np.searchsorted(self.starts, ts[-1], side="left"))
+        return first, last
 
 
 def _check_errors(labels: Labels) -> None:
@@ -122,13 +127,18 @@ class _LineCounts:
         steps = len(self.windows.times_ns)
         for labels, indices in rows.groups():
             _check_errors(labels)
-            lo, hi = self.windows.bounds(rows.ts[indices])
+            whole = len(indices) == len(rows)
+            ts = rows.ts if whole else rows.ts[indices]
+            first, last = self.windows.touching(ts)
+            if first >= last:
+                continue
+            lo, hi = self.windows.bounds(ts, first, last)
             counts = self.counts.setdefault(labels, np.zeros(steps))
-            counts += hi - lo
+            counts[first:last] += hi - lo
             if sizes is not None:
-                prefix = np.concatenate(([0], np.cumsum(sizes[indices])))
+                prefix = np.concatenate(([0], np.cumsum(sizes if whole else sizes[indices])))
                 total = self.sizes.setdefault(labels, np.zeros(steps))
-                total += prefix[hi] - prefix[lo]
+                total[first:last] += prefix[hi] - prefix[lo]
 
     def result(self) -> VectorSteps:
         op, steps = self.node.op, len(self.windows.times_ns)
