@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
 from tests.logs.pushes import (
     APP,
@@ -223,3 +224,22 @@ def test_block_index_keeps_streams_chunks_and_postings() -> None:
     broken[-1] ^= 0xFF
     with pytest.raises(ValueError, match="checksum"):
         BlockIndex.decode(bytes(broken))
+
+
+def test_head_and_block_gauges_follow_a_flush(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    clock = Clock(T0)
+    with LogStore.open(tmp_path, LogStoreOptions(retention_ns=0), clock, registry) as store:
+        store.push([_line(T0, "a"), Entries(DB, np.array([T0]), Lines.of(["b"]))])
+
+        def gauges() -> list[float | None]:
+            names = ["head_streams", "head_chunks", "blocks_loaded", "blocks_bytes"]
+            return [registry.get_sample_value(f"vigil_logs_{name}") for name in names]
+
+        before = gauges()
+        clock.t_ns = T0 + 4 * HOUR_NS
+        store.tick()
+        after = gauges()
+        size = store.blocks.size_bytes()
+    assert (before, after) == ([2, 2, 0, 0], [0, 0, 1, size])
+    assert size > 0

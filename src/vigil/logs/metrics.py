@@ -1,5 +1,5 @@
 """The log store's self-metrics: what was ingested, what was discarded and why (Loki's
-reasons), and the head's size."""
+reasons), the head's size and the blocks'."""
 
 from __future__ import annotations
 
@@ -44,9 +44,28 @@ class LogStoreMetrics:
             registry=registry,
         )
 
-    def watch_head(self, streams: Callable[[], int], chunks: Callable[[], int]) -> None:
+        self.blocks = Gauge(
+            "vigil_logs_blocks_loaded",
+            "Log blocks loaded (cut from the head or compacted).",
+            registry=registry,
+        )
+        self.blocks_bytes = Gauge(
+            "vigil_logs_blocks_bytes",
+            "Bytes of log blocks on disk (what size retention counts, with the WAL).",
+            registry=registry,
+        )
+
+    def watch(
+        self,
+        streams: Callable[[], int],
+        chunks: Callable[[], int],
+        blocks: Callable[[], int],
+        blocks_bytes: Callable[[], int],
+    ) -> None:
         self.head_streams.set_function(streams)
         self.head_chunks.set_function(chunks)
+        self.blocks.set_function(blocks)
+        self.blocks_bytes.set_function(blocks_bytes)
 
     def count(self, lines: int, size: int, discarded: Sequence[Discarded]) -> None:
         self.ingested_lines.inc(lines)

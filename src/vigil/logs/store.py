@@ -90,7 +90,12 @@ class LogStore:
         self._validator = PushValidator(options.limits, clock)
         self._metrics = metrics
         metrics.max_streams.set(head.options.max_streams)
-        metrics.watch_head(lambda: head.num_streams, head.num_chunks)
+        metrics.watch(
+            lambda: head.num_streams,
+            head.num_chunks,
+            lambda: len(self.blocks.blocks),
+            self.blocks.size_bytes,
+        )
         self._closing = threading.Event()
         self._maintenance = threading.Lock()
         self._flusher: threading.Thread | None = None
