@@ -45,6 +45,7 @@ from vigil.model.gofloat import format_float
 from vigil.model.labels import is_legacy_label_name, json_quote
 from vigil.scrape.histogram_limits import BucketLimitExceeded, limited, max_schema
 from vigil.scrape.metrics import ScrapeMetrics
+from vigil.scrape.nhcb import convert_to_nhcb
 from vigil.scrape.relabel import relabel
 from vigil.scrape.target import ScrapeOutcome, Target, accept_header
 from vigil.tsdb import STALE_NAN, Appender
@@ -106,6 +107,8 @@ class ScrapeOptions:
     histograms: HistogramChoice = _NO_NATIVE_HISTOGRAMS
     bucket_limit: int = 0  # native_histogram_bucket_limit
     max_schema: int = 8  # from native_histogram_min_bucket_factor
+    convert_nhcb: bool = False  # convert_classic_histograms_to_nhcb
+    keep_classic: bool = False  # always_scrape_classic_histograms
 
     @classmethod
     def of(cls, config: ScrapeConfig) -> ScrapeOptions:
@@ -137,6 +140,8 @@ class ScrapeOptions:
             ),
             bucket_limit=config.native_histogram_bucket_limit,
             max_schema=max_schema(config.native_histogram_min_bucket_factor),
+            convert_nhcb=config.convert_classic_histograms_to_nhcb,
+            keep_classic=config.always_scrape_classic_histograms,
         )
 
     def series_rules(self) -> tuple[object, ...]:
@@ -357,7 +362,7 @@ class ScrapeLoop:
             read = scan_protobuf(body, opts.histograms)
             if limit and len(read) > limit:
                 raise SampleLimitExceeded(len(read))
-            return read
+            return convert_to_nhcb(read, opts.keep_classic) if opts.convert_nhcb else read
         steps = scan_steps(body, fmt, self.state.series_cache(fmt), limit)
         del body
         try:
@@ -366,9 +371,9 @@ class ScrapeLoop:
                 await asyncio.sleep(0)
         except StopIteration as done:
             batch: ScrapeBatch = done.value
-            return batch
         except SampleLimitReached as err:
             raise SampleLimitExceeded(err.seen) from None
+        return convert_to_nhcb(batch, opts.keep_classic) if opts.convert_nhcb else batch
 
     async def _series_refs(self, batch: ScrapeBatch) -> _Read:
         """Each sample's ref: cached by series text; a new series is labelled (target labels,
