@@ -681,6 +681,7 @@ class Server:
             lambda: self.logs,
             lambda: round(self.clock.now() * 1e9),
             utc_offset_s=time.localtime().tm_gmtoff,
+            registry=self.registry,
         )
         return [Service("syslog", listener.start, listener.stop)]
 

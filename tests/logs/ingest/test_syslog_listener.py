@@ -15,10 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from tests.conftest import PATIENCE_S, free_port, peer
-from tests.logs.ingest.stores import stored
-from vigil.logs import MemoryLogStore
+from tests.logs.ingest.stores import FullDisk, stored
+from vigil.logs import LogAppender, MemoryLogStore
 from vigil.logs.ingest.syslog_listener import SyslogListener
 from vigil.model import Labels
 
@@ -28,12 +29,12 @@ HOST = socket.gethostname()
 
 
 @contextmanager
-def _listening(store: MemoryLogStore) -> Iterator[int]:
+def _listening(store: LogAppender, registry: CollectorRegistry | None = None) -> Iterator[int]:
     port = free_port()
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    listener = SyslogListener(f"127.0.0.1:{port}", lambda: store, time.time_ns)
+    listener = SyslogListener(f"127.0.0.1:{port}", lambda: store, time.time_ns, registry=registry)
     asyncio.run_coroutine_threadsafe(listener.start(), loop).result(PATIENCE_S)
     try:
         yield port
@@ -132,3 +133,24 @@ def test_rsyslog_omfwd(tmp_path: Path) -> None:
         (labels, b"first line", "warning", "77"),
         (labels, b"second line", "warning", "77"),
     ]
+
+
+def test_messages_the_store_cannot_take_are_counted() -> None:
+    registry = CollectorRegistry()
+
+    def count(name: str, **labels: str) -> float:
+        return registry.get_sample_value(name, labels) or 0.0
+
+    with _listening(FullDisk(), registry) as port:
+        subprocess.run(
+            [peer("logger"), "-d", "-n", "127.0.0.1", "-P", str(port), "lost"], check=True
+        )
+        deadline = time.monotonic() + PATIENCE_S
+        while count("vigil_syslog_messages_dropped_total", reason="storage") < 1:
+            assert time.monotonic() < deadline, "the drop was not counted"
+            time.sleep(0.05)
+    assert (
+        count("vigil_syslog_messages_received_total", transport="udp"),
+        count("vigil_syslog_messages_dropped_total", reason="storage"),
+        count("vigil_syslog_messages_dropped_total", reason="queue_full"),
+    ) == (1, 1, 0)

@@ -2,13 +2,15 @@
 address, each message parsed as it arrives and queued; one task stores what is queued in
 batches through the `LogAppender` (many messages, one push). syslog has no acknowledgement:
 a message the store cannot take (a full disk, the queue full) is dropped, logged and
-counted in `dropped`."""
+counted in `vigil_syslog_messages_dropped_total{reason}`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter
 
 from vigil.logs._api import LogAppender
 from vigil.logs.ingest.batch import PushBatch
@@ -31,6 +33,7 @@ class SyslogListener:
         now_ns: Callable[[], int],
         utc_offset_s: int = 0,
         max_queued: int = 100_000,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         host, _, port = address.rpartition(":")
         if not port.isdigit():
@@ -46,13 +49,32 @@ class SyslogListener:
         self._tcp: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
         self._pusher: asyncio.Task[None] | None = None
-        self.dropped = 0
+        self._queue_full = 0
+        registry = registry if registry is not None else CollectorRegistry()
+        self.received = Counter(
+            "vigil_syslog_messages_received",
+            "syslog messages received, by transport (udp, tcp).",
+            ["transport"],
+            registry=registry,
+        )
+        self.dropped = Counter(
+            "vigil_syslog_messages_dropped",
+            "syslog messages not stored, by reason: queue_full (the store is not keeping up), "
+            "storage (the store cannot write), error (a bug, logged).",
+            ["reason"],
+            registry=registry,
+        )
+        for transport in ("udp", "tcp"):
+            self.received.labels(transport)
+        for reason in ("queue_full", "storage", "error"):
+            self.dropped.labels(reason)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _Datagrams(self._received), local_addr=(self._host, self._port)
+                lambda: _Datagrams(lambda raw, peer: self._received(raw, peer, "udp")),
+                local_addr=(self._host, self._port),
             )
             self._tcp = await asyncio.start_server(self._serve, self._host, self._port)
         except OSError as err:
@@ -75,15 +97,17 @@ class SyslogListener:
             self._pusher.cancel()
         self._udp = self._tcp = self._pusher = None
 
-    def _received(self, raw: bytes, peer: str) -> None:
+    def _received(self, raw: bytes, peer: str, transport: str) -> None:
+        self.received.labels(transport).inc()
         message = parse(raw, peer, self._now_ns(), self._utc_offset_s)
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 10_000 == 0:
+            self._queue_full += 1
+            self.dropped.labels("queue_full").inc()
+            if self._queue_full % 10_000 == 1:
                 log.warning(
-                    "syslog: %d messages dropped, the store is not keeping up", self.dropped
+                    "syslog: %d messages dropped, the store is not keeping up", self._queue_full
                 )
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -93,10 +117,10 @@ class SyslogListener:
         try:
             while data := await reader.read(_READ):
                 for frame in framer.feed(data):
-                    self._received(frame, peer)
+                    self._received(frame, peer, "tcp")
             rest = framer.close()
             if rest:
-                self._received(rest, peer)
+                self._received(rest, peer, "tcp")
         except FramingError as err:
             log.warning("syslog: closing the connection from %s: %s", peer, err)
         except ConnectionError:
@@ -113,7 +137,7 @@ class SyslogListener:
             try:
                 await asyncio.to_thread(self._store, messages)
             except Exception:  # a bug here must not stop the listener: said, counted
-                self.dropped += len(messages)
+                self.dropped.labels("error").inc(len(messages))
                 log.exception("syslog: %d messages dropped", len(messages))
             finally:
                 for _ in messages:
@@ -126,7 +150,7 @@ class SyslogListener:
         try:
             result = batch.push().store(self._appender())
         except (OSError, StorageNotReady) as err:
-            self.dropped += len(messages)
+            self.dropped.labels("storage").inc(len(messages))
             log.error("syslog: %d messages dropped: %s", len(messages), err)
             return
         if result.discarded:
