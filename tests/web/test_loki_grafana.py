@@ -51,8 +51,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "log_context_before": {
         "data.stats.summary.totalEntriesReturned": 10,
-        "data.result[0].values[0][0]": str((T0_S + 300) * NS),  # newest first
-        "data.result[0].values[9][0]": str((T0_S + 210) * NS),
+        "data.result[0].values[0][0]": str((T0_S + 290) * NS),  # before the row, newest first
+        "data.result[0].values[9][0]": str((T0_S + 200) * NS),
     },
     "log_context_after": {
         "data.stats.summary.totalEntriesReturned": 10,

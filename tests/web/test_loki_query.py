@@ -65,11 +65,11 @@ def _ok(response: Any) -> dict[str, Any]:
                 "interval": "1m",
                 "end": str(T0_S + 200),
             },
-            [e for e in _seeded([2], T0_S, T0_S + 200) if (e[0] // NS - T0_S) % 60 == 0],
+            [e for e in _seeded([2], T0_S, T0_S + 199) if (e[0] // NS - T0_S) % 60 == 0],
         ),
         (
             {"query": '{job="db"}', "start": str(T0_S + 100), "end": f"{T0_S + 140}000000000"},
-            _seeded([2], T0_S + 100, T0_S + 140)[::-1],
+            _seeded([2], T0_S + 100, T0_S + 139)[::-1],  # end is exclusive, as in Loki
         ),
     ],
 )

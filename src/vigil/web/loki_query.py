@@ -79,8 +79,11 @@ async def ranged(
     """`categorize`: the request's categorize-labels flag (see loki_categories)."""
     text = first(params, "query")
     span = range_params(params, now_ns)
+    # Loki answers a log query's entries in [start, end): Grafana's log context asks for the
+    # lines before a row with end = the row's time, and does not expect the row.
+    end = span.end_ns - 1 if _is_log_query(text) else span.end_ns
     result = await run_query(
-        engine, text, span.start_ns, span.end_ns, span.step_ns, span.direction, span.limit
+        engine, text, span.start_ns, end, span.step_ns, span.direction, span.limit
     )
     if span.interval_ns and isinstance(result.value, Streams):
         result = LogQLResult(
