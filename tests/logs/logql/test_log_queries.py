@@ -390,3 +390,28 @@ def test_the_byte_budget_stops_a_query() -> None:
     )
     with pytest.raises(QueryLimitError, match="more than 5000 bytes"):
         LogQLEngine(store, max_bytes=5000).query('{job="x"}', 0, 1000, limit=10)
+
+
+def test_structured_metadata_is_labels_of_its_line() -> None:
+    store = MemoryLogStore()
+    meta = (Labels.from_dict({"trace_id": "abc"}), Labels(), Labels.from_dict({"trace_id": "def"}))
+    lines = ["first", "second", "third"]
+    ts = np.array([1, 2, 3], dtype=np.int64)
+    store.push([Entries(Labels.from_dict({"job": "x"}), ts, Lines.of(lines), meta)])
+    engine = LogQLEngine(store)
+    got = {
+        query: _flat(value)
+        for query in (
+            '{job="x"} | trace_id="abc"',
+            '{job="x"} | trace_id=""',
+            '{job="x"} | drop trace_id',
+        )
+        if isinstance(value := engine.query(query, 0, 10, limit=10).value, Streams)
+    }
+    assert got == {
+        '{job="x"} | trace_id="abc"': [({"job": "x", "trace_id": "abc"}, 1, "first")],
+        '{job="x"} | trace_id=""': [({"job": "x"}, 2, "second")],
+        '{job="x"} | drop trace_id': [
+            ({"job": "x"}, t, line) for t, line in zip([1, 2, 3], lines, strict=True)
+        ],
+    }
