@@ -111,7 +111,7 @@ def start_server(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], 
     ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_ok(f"{base}/-/ready", 60)
+        wait_ok(f"{base}/-/ready", PATIENCE_S)
     except BaseException:
         proc.terminate()
         proc.wait(30)
@@ -144,7 +144,7 @@ def prometheus_server(data_dir: Path, root: Path) -> Iterator[str]:
         f"--storage.tsdb.path={data_dir}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
-    with running(args, f"{base}/-/ready", 60):
+    with running(args, f"{base}/-/ready", PATIENCE_S):
         yield base
 
 

@@ -3,11 +3,13 @@
 // concurrency limit and reports its state in data-panel-state (ui.md's contract).
 import { promGet } from "../api";
 import type { TSDBStatus } from "../api/types/status-tsdb";
-import { h, replace } from "../dom";
+import { h, humanDuration, replace } from "../dom";
 import { setParams } from "../router";
 import { type Scope, interpolate, parseDuration, single } from "./interpolate";
 import { dateTime } from "../timezone";
 import { type Inspection, type InspectTab, inspectDialog, panelMenu, queryHref } from "./inspect";
+import { MetricNames } from "./nodata";
+import { firstScrapeBy, noticeTexts, parseNotices } from "./notices";
 import { PANELS } from "./panels";
 import { Limiter, type QueryRecord, datasourceProblem, planQueries, runQueries } from "./queries";
 import { QUICK_RANGES, REFRESH_CHOICES, type TimeRange, describeRange, parseTime, resolveRange, shiftRange, zoomOut } from "./time";
@@ -25,6 +27,8 @@ export interface DashboardModel {
   refresh?: string | boolean;
   /** 0: each panel its own crosshair; 1: shared crosshair; 2: shared crosshair and tooltip. */
   graphTooltip?: number;
+  /** vigil's own: notices shown above the panels while their PromQL condition returns series. */
+  vigilNotices?: unknown;
   [key: string]: unknown;
 }
 
@@ -175,9 +179,16 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     }
   };
   const rowState = readRowState(uid);
+  const metricNames = new MetricNames();
+  const notices = parseNotices(model.vigilNotices);
+  /** Until every target has been scraped once: when they will have been (Unix ms). */
+  let firstScrape: number | null = null;
+  let scrapeTimer: number | undefined;
 
   const dash = h("div", { class: "dashboard", "data-dashboard-state": "loading", "data-dashboard-uid": uid });
   const varsBox = h("div", { class: "dash-vars-box" });
+  const noticeBox = h("div", { class: "dash-notices", role: "status" });
+  const scrapeNote = h("p", { class: "dash-notice first-scrape", hidden: true });
   const grid = h("div", { class: "dash-grid" });
   const rangeText = h("span", { class: "range-text muted", "aria-live": "polite" });
   const since = h("span", { class: "collecting-since muted", hidden: true });
@@ -319,7 +330,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     }
   };
   document.addEventListener("keydown", onKey);
-  dash.append(header, varsBox, grid);
+  dash.append(header, scrapeNote, noticeBox, varsBox, grid);
   root.append(dash);
 
   // ---- variables
@@ -353,6 +364,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     const mine = ++generation;
     range = resolveRange(range.raw.from, range.raw.to);
     syncHeader();
+    void showNotices();
     writeUrl(push);
     dash.setAttribute("data-dashboard-state", "loading");
     const before = JSON.stringify(vars.map((v) => [v.options, v.current]));
@@ -420,7 +432,11 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
       if (closed || run !== view.run) return;
       view.inspection = { frames, queries: sent };
       if (kind.queries && !frames.length) {
-        show("nodata", "No data");
+        // Before the first scrape nothing is exported yet: the banner above says so.
+        await scrapeKnown;
+        const missing = firstScrape === null ? await metricNames.missing(sent.map((r) => r.query.expr), range.from, range.to) : [];
+        if (closed || run !== view.run) return;
+        show("nodata", ...noDataText(missing));
         return;
       }
       view.cleanup?.();
@@ -612,8 +628,42 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     }
   };
 
+  /** The dashboard's notices whose condition holds at the range's end. */
+  const showNotices = async (): Promise<void> => {
+    if (!notices.length) return;
+    const texts = await noticeTexts(notices, range.to);
+    if (!closed) replace(noticeBox, texts.map((t) => h("p", { class: "dash-notice" }, t)));
+  };
+
+  /** "Waiting for the first scrape" with a countdown; once every target is scraped, the panels run again. */
+  const watchFirstScrape = async (tick = 0): Promise<void> => {
+    // The countdown is an upper bound (each target has its own offset in the interval): the
+    // server is asked again every 5 s, and every second once the countdown has run out.
+    if (tick % 5 === 0 || (firstScrape !== null && firstScrape <= Date.now())) {
+      try {
+        firstScrape = await firstScrapeBy();
+      } catch {
+        firstScrape = null;
+      }
+    }
+    if (closed) return;
+    if (firstScrape === null) {
+      if (!scrapeNote.hidden) {
+        scrapeNote.hidden = true;
+        void timeChanged();
+      }
+      return;
+    }
+    const left = firstScrape - Date.now();
+    scrapeNote.hidden = false;
+    scrapeNote.textContent = left > 0 ? `Waiting for the first scrape: in ${humanDuration(left)} at most.` : "Waiting for the first scrape: under way.";
+    scrapeTimer = window.setTimeout(() => void watchFirstScrape(tick + 1), 1000);
+  };
+
   syncHeader();
   schedule();
+  void showNotices();
+  const scrapeKnown = watchFirstScrape();
   void oldestSample().then((t) => {
     oldest = t;
     if (!closed) syncHeader();
@@ -642,6 +692,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     closeViewer(false);
     document.removeEventListener("keydown", onKey);
     if (timer !== undefined) window.clearInterval(timer);
+    window.clearTimeout(scrapeTimer);
     for (const v of views) {
       v.run++;
       v.signal.cancelled = true;
@@ -666,4 +717,11 @@ async function oldestSample(): Promise<number | null> {
 function clockTime(ms: number, range: TimeRange): string {
   const text = dateTime(ms);
   return range.to - range.from > 86_400_000 ? text.slice(0, 16) : text.slice(11, 16);
+}
+
+/** "No data", and why when the queries read metrics the server has no series of. */
+function noDataText(missing: string[]): (Node | string)[] {
+  if (!missing.length) return ["No data"];
+  const names = missing.flatMap((name, i) => [i ? " or " : "", h("code", null, name)]);
+  return ["No data: no target exports ", ...names];
 }
