@@ -289,6 +289,29 @@ def test_variable_change_updates_url_and_requeries(server: str, page: Any) -> No
     expect(page.locator('summary[data-var="multi"]')).to_be_focused()
 
 
+def test_multi_value_picker_searches_its_options(server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _serve(page, DASHBOARD)
+    page.goto(server + "/d/g1-test")
+    _settled_states(page)
+    page.locator('summary[data-var="rep"]').click()
+    search = page.get_by_role("searchbox", name="Search rep")
+    expect(search).to_be_focused()
+    options = page.locator(".var-multi[open] .var-option")
+    expect(options.filter(visible=True)).to_have_text(["All", "x", "y", "z"])
+    search.fill("Y")
+    expect(options.filter(visible=True)).to_have_text(["All", "y"])
+    page.get_by_role("checkbox", name="y", exact=True).check()
+    expect(page).to_have_url(re.compile(r"var-rep=y(&|$)"))
+    expect(page.locator('summary[data-var="rep"]')).to_have_text("y")
+    # The picker stays open through the redraw, still narrowed to what was typed.
+    expect(page.get_by_role("searchbox", name="Search rep")).to_have_value("Y")
+    expect(options.filter(visible=True)).to_have_text(["All", "y"])
+    page.get_by_role("searchbox", name="Search rep").fill("")
+    expect(options.filter(visible=True)).to_have_text(["All", "x", "y", "z"])
+
+
 def test_rows_collapse_and_repeats_copy_panels(server: str, page: Any) -> None:
     from playwright.sync_api import expect
 

@@ -335,17 +335,24 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
 
   // ---- variables
   const drawVars = (focusName?: string): void => {
-    // A multi-value picker stays open, with focus on the same checkbox, across the redraw.
+    // A multi-value picker stays open, with its search text and focus, across the redraw.
     const open = varsBox.querySelector("details[open] > summary")?.getAttribute("data-var") ?? null;
-    const active = document.activeElement instanceof HTMLInputElement && varsBox.contains(document.activeElement) ? document.activeElement.value : null;
+    const searched = varsBox.querySelector<HTMLInputElement>("details[open] .var-search")?.value ?? "";
+    const focused = document.activeElement instanceof HTMLInputElement && varsBox.contains(document.activeElement) ? document.activeElement : null;
+    const active = focused?.type === "checkbox" ? focused.value : null;
     replace(varsBox, variableBar(vars, (name) => void varChanged(name)));
     if (!focusName) return;
     const control = varsBox.querySelector(`[data-var="${CSS.escape(focusName)}"]`) as HTMLElement | null;
     const details = control?.parentElement;
     if (open === focusName && details instanceof HTMLDetailsElement) {
+      const search = details.querySelector<HTMLInputElement>(".var-search");
+      if (search && searched) {
+        search.value = searched;
+        search.dispatchEvent(new Event("input"));
+      }
+      const box = [...details.querySelectorAll<HTMLInputElement>("input[type=checkbox]")].find((i) => i.value === active);
+      (box ?? (focused?.type === "search" ? search : null) ?? control)?.focus();
       details.open = true;
-      const box = [...details.querySelectorAll("input")].find((i) => i.value === active);
-      (box ?? control)?.focus();
     } else control?.focus();
   };
 

@@ -367,8 +367,15 @@ export function variableBar(vars: Variable[], onChange: (name: string) => void):
 function multiSelect(v: Variable, id: string, onChange: (name: string) => void): HTMLElement {
   const summaryText = () => (v.current.includes(ALL) ? "All" : v.current.map((x) => v.options.find((o) => o.value === x)?.text ?? x).join(" + ") || "None");
   const summary = h("summary", { id, "data-var": v.name, "aria-labelledby": `${id}-label ${id}` }, summaryText());
-  const box = h("fieldset", { class: "var-options" }, h("legend", { class: "visually-hidden" }, v.label));
+  // Typing narrows the options to those whose text holds what is typed (any case).
+  const search = h("input", { type: "search", class: "var-search", placeholder: "Search", "aria-label": `Search ${v.label}`, autocomplete: "off" });
+  const box = h("fieldset", { class: "var-options" }, h("legend", { class: "visually-hidden" }, v.label), search);
   const boxes: [string, HTMLInputElement][] = [];
+  const rows: [string, HTMLElement][] = [];
+  search.addEventListener("input", () => {
+    const q = search.value.trim().toLowerCase();
+    for (const [text, row] of rows) row.hidden = q !== "" && !text.toLowerCase().includes(q);
+  });
   const choices = v.includeAll ? [{ text: "All", value: ALL }, ...v.options] : v.options;
   for (const o of choices) {
     const input = h("input", { type: "checkbox", value: o.value, checked: v.current.includes(o.value) });
@@ -384,9 +391,14 @@ function multiSelect(v: Variable, id: string, onChange: (name: string) => void):
       summary.textContent = summaryText();
       onChange(v.name);
     });
-    box.append(h("label", { class: "var-option" }, input, o.text));
+    const row = h("label", { class: "var-option" }, input, o.text);
+    if (o.value !== ALL) rows.push([o.text, row]);
+    box.append(row);
   }
   const details = h("details", { class: "var-multi" }, summary, box);
+  details.addEventListener("toggle", () => {
+    if (details.open && !box.contains(document.activeElement)) search.focus();
+  });
   details.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && details.open) {
       details.open = false;
