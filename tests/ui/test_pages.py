@@ -287,7 +287,7 @@ def test_alerts_page_lists_firing_first_with_severity_and_says_where_alerts_go(
     from playwright.sync_api import expect
 
     # The shipped alertmanager.yml routes to "null": the page says alerts go nowhere.
-    assert httpx.get(vigil + "/api/vigil/v1/delivery", timeout=10).json() == {"sendsNowhere": True}
+    assert httpx.get(vigil + "/api/vigil/v1/delivery", timeout=10).json()["sendsNowhere"] is True
 
     def ordered() -> bool:
         states = {
@@ -542,6 +542,75 @@ def test_status_page_lists_persisted_blocks(tmp_path: Path, page: Any) -> None:
             expect(cells.nth(4)).to_have_text(str(b["numSamples"]))
             expect(cells.nth(5)).to_have_text(str(b["numSeries"]))
             expect(cells.nth(3)).to_have_text("2h")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+ALERTMANAGER_YML = """
+route:
+  receiver: team
+  group_by: [alertname]
+  routes:
+    - matchers: [severity="critical"]
+      receiver: pager
+      continue: true
+      group_wait: 10s
+      routes:
+        - matchers: ['service=~"db|cache"']
+          receiver: "null"
+    - matchers: [alertname="Watchdog"]
+      receiver: "null"
+      group_by: [...]
+receivers:
+  - name: team
+    webhook_configs: [{url: "http://127.0.0.1:9/team"}]
+  - name: pager
+    webhook_configs: [{url: "http://127.0.0.1:9/pager"}]
+    slack_configs: [{api_url: "http://127.0.0.1:9/slack", channel: "#pager"}]
+  - name: "null"
+"""
+
+
+def test_status_page_shows_the_alertmanagers_routes_and_receivers(
+    tmp_path: Path, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(ALERTMANAGER_YML)
+    proc, base = start_server(
+        tmp_path / "data", "--rules.default.disable", f"--alertmanager.config.file={config}"
+    )
+    try:
+        page.goto(base + "/status")
+        tree = page.get_by_role("list", name="Routing tree")
+        root = tree.locator("> li.route")
+        expect(root.locator("> .route-head")).to_have_text("every alert → team")
+        expect(root.locator("> .route-options")).to_have_text(
+            "group by alertname · wait 30s · interval 5m · repeat 4h"
+        )
+        children = root.locator("> ul > li.route")
+        expect(children.locator("> .route-head")).to_have_text(
+            ['severity="critical" → pagercontinue', 'alertname="Watchdog" → null']
+        )
+        # Options a child does not set are its parent's; group_by: [...] groups by every label.
+        expect(children.locator("> .route-options")).to_have_text(
+            [
+                "group by alertname · wait 10s · interval 5m · repeat 4h",
+                "group by ... · wait 30s · interval 5m · repeat 4h",
+            ]
+        )
+        nested = children.first.locator("> ul > li.route > .route-head")
+        expect(nested).to_have_text('service=~"db|cache" → null')
+        receivers = page.get_by_role("table", name="Receivers").locator("tbody tr")
+        expect(receivers).to_have_text(
+            [
+                "teamwebhook",
+                "pagerwebhook, slack",
+                "nullnone: alerts routed here are sent nowhere",
+            ]
+        )
     finally:
         proc.terminate()
         proc.wait(30)

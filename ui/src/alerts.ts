@@ -7,6 +7,7 @@ import { h, notice, pill, replace } from "./dom";
 import { getJSON, promGet } from "./api";
 import { type Route, setParams } from "./router";
 import type { AMAlert } from "./api/types/am-alerts";
+import type { Delivery } from "./api/types/delivery";
 import type { Labels } from "./api/types/labels";
 import type { ActiveAlert, AlertingRule, RuleGroup, RulesData } from "./api/types/rules";
 import { errorText, labelChips, matchesSearch, matcherText, searchBox, absTime, timeEl } from "./pages/common";
@@ -137,7 +138,7 @@ export async function alertsPage(root: HTMLElement, route: Route): Promise<void>
         promGet<RulesData>("/api/v1/rules", { type: "alert" }),
         // The built-in Alertmanager may be disabled (--alertmanager.disable): then no silenced state.
         getJSON<AMAlert[]>("/api/v2/alerts").catch(() => [] as AMAlert[]),
-        getJSON<{ sendsNowhere: boolean }>("/api/vigil/v1/delivery").catch(() => ({ sendsNowhere: false })),
+        getJSON<Pick<Delivery, "sendsNowhere">>("/api/vigil/v1/delivery").catch(() => ({ sendsNowhere: false })),
       ]);
       groups = rules.groups;
       sendsNowhere = route.sendsNowhere;

@@ -4,9 +4,11 @@ import { type Child, append, h, notice, replace } from "./dom";
 import { formatDuration } from "./duration";
 import { getJSON, promGet } from "./api";
 import type { AMStatus } from "./api/types/am-status";
+import type { Delivery } from "./api/types/delivery";
 import type { Block, NameValue, TSDBStatus } from "./api/types/status-tsdb";
 import { type Route, setParams } from "./router";
 import { bytes, errorText, jumpLink, relative, absTime, searchBox } from "./pages/common";
+import { routingView } from "./pages/routing";
 
 const SECTIONS: [string, string][] = [
   ["status-build", "Build information"],
@@ -87,13 +89,13 @@ export function statusPage(root: HTMLElement, route: Route): void {
     replace(runtime.body, kvTable(rows, "Runtime information"));
   }, fail(runtime.body, "runtime information"));
 
-  void getJSON<AMStatus>("/api/v2/status").then(
-    (s) => {
+  void Promise.all([getJSON<AMStatus>("/api/v2/status"), getJSON<Delivery>("/api/vigil/v1/delivery")]).then(
+    ([s, delivery]) => {
       const rows: [string, Child][] = [];
       if (s.uptime) rows.push(["uptime", `${absTime(s.uptime)} (${relative(s.uptime)})`]);
       if (s.cluster) rows.push(["cluster", s.cluster.status]);
       for (const [k, v] of Object.entries(s.versionInfo ?? {})) rows.push([k, v || "–"]);
-      replace(am.body, kvTable(rows, "Alertmanager"));
+      replace(am.body, kvTable(rows, "Alertmanager"), routingView(delivery));
     },
     () => replace(am.body, h("p", { class: "muted" }, "The built-in Alertmanager is off (--alertmanager.disable).")),
   );

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 import vigil
+from vigil.alerting import route as routing
 from vigil.alerting._api import Notification, Stage
 from vigil.alerting._snapshot import SnapshotError
 from vigil.alerting.dispatch import Dispatcher, DispatcherMetrics
@@ -33,7 +34,7 @@ from vigil.alerting.silences import SilenceState as _SilenceState
 from vigil.alerting.store import AlertStore
 from vigil.alerting.timeinterval import TimeActiveStage, TimeMuteStage
 from vigil.config import ConfigError
-from vigil.config.alertmanager import Config, load_config
+from vigil.config.alertmanager import Config, Receiver, load_config
 from vigil.model.alert import Alert
 from vigil.model.clock import Clock
 from vigil.notify.kinds import KINDS
@@ -407,6 +408,12 @@ class AlertmanagerService:
 
     def sends_nowhere(self) -> bool:
         return self.config.sends_nowhere()
+
+    def route_tree(self) -> routing.Route:
+        return self._pipeline.tree
+
+    def receivers(self) -> Sequence[Receiver]:
+        return self.config.receivers
 
     async def test_receiver(self, name: str) -> list[tuple[str, bool, str]]:
         results = await test_receiver(

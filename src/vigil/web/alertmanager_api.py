@@ -19,7 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from vigil.alerting import route as routing
 from vigil.alerting.marker import AlertStatus
+from vigil.config.alertmanager import Receiver
 from vigil.config.matchers import MatcherParseError, api_matcher_op, new_matcher, parse_matchers
 from vigil.model.alert import Alert, make_alert
 from vigil.model.labels import Labels
@@ -107,6 +109,12 @@ class AlertmanagerCore(Protocol):
     def sends_nowhere(self) -> bool:
         """Every receiver the route can end at has no integration (config.Config.sends_nowhere)."""
         ...
+
+    def route_tree(self) -> routing.Route:
+        """The root of the route tree in force."""
+        ...
+
+    def receivers(self) -> Sequence[Receiver]: ...
 
     async def test_receiver(self, name: str) -> list[tuple[str, bool, str]]:
         """Send a test notification through receiver `name`: (integration, ok, reply)."""
@@ -635,7 +643,19 @@ class AlertmanagerAPI:
         return JSONResponse([{"name": name} for name in self._core.receiver_names()])
 
     async def get_delivery(self, _: Request) -> Response:
-        return JSONResponse({"sendsNowhere": self._core.sends_nowhere()})
+        """Where alerts go: the route tree with its options in force and each receiver's
+        integrations, as the Status page draws them (Alertmanager's routing tree)."""
+        receivers = [
+            {"name": r.name, "integrations": [i.kind for i in r.integrations]}
+            for r in self._core.receivers()
+        ]
+        return JSONResponse(
+            {
+                "sendsNowhere": self._core.sends_nowhere(),
+                "route": _route_json(self._core.route_tree()),
+                "receivers": receivers,
+            }
+        )
 
     async def test_receiver(self, request: Request) -> Response:
         name = str(request.path_params["name"])
@@ -662,6 +682,22 @@ class AlertmanagerAPI:
         if await self._reload():
             return Response(status_code=200)
         return PlainTextResponse("failed to reload config", status_code=500)
+
+
+def _route_json(route: routing.Route) -> dict[str, Any]:
+    options = route.options
+    return {
+        "receiver": options.receiver,
+        "groupBy": ["..."] if options.group_by_all else sorted(options.group_by),
+        "groupWait": str(options.group_wait),
+        "groupInterval": str(options.group_interval),
+        "repeatInterval": str(options.repeat_interval),
+        "matchers": [str(m) for m in route.matchers],
+        "continue": route.continue_matching,
+        "muteTimeIntervals": list(options.mute_time_intervals),
+        "activeTimeIntervals": list(options.active_time_intervals),
+        "routes": [_route_json(child) for child in route.routes],
+    }
 
 
 @dataclass(frozen=True, slots=True)
