@@ -15,5 +15,8 @@ test("values print as the shortest decimal, not Go's %e", () => {
 test("built-in rule files are named, other files kept as written", () => {
   assert.equal(ruleFileName("/work/.venv/lib/python3.11/site-packages/vigil/rules/default/host.yml"), "built-in: host");
   assert.equal(ruleFileName("/srv/vigil/src/vigil/rules/default/containers.yaml"), "built-in: containers");
+  assert.equal(ruleFileName("/srv/vigil/src/vigil/rules/default/logs/containers.yml"), "built-in: logs/containers");
+  assert.equal(ruleFileName("C:\\vigil\\rules\\default\\logs\\containers.yml"), "built-in: logs/containers");
+  assert.equal(ruleFileName("/srv/vigil/rules/default/other/x.yml"), "/srv/vigil/rules/default/other/x.yml");
   assert.equal(ruleFileName("rules/host.yml"), "rules/host.yml");
 });

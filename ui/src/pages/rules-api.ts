@@ -46,8 +46,8 @@ export function formatValue(value: string): string {
   return text === "" ? "" : Number.isNaN(v) ? "NaN" : String(v);
 }
 
-/** A rule file as people know it: vigil's own packs as "built-in: host", others as written. */
+/** A rule file as people know it: vigil's own packs as "built-in: host" (log rules "built-in: logs/containers"), others as written. */
 export function ruleFileName(file: string): string {
-  const m = /[\\/]vigil[\\/]rules[\\/]default[\\/]([^\\/]+)\.ya?ml$/.exec(file);
-  return m ? `built-in: ${m[1]}` : file;
+  const m = /[\\/]vigil[\\/]rules[\\/]default[\\/]((?:logs[\\/])?[^\\/]+)\.ya?ml$/.exec(file);
+  return m ? `built-in: ${m[1].replace("\\", "/")}` : file;
 }
