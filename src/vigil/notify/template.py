@@ -219,10 +219,25 @@ class Templates:
     `now` is the clock `since` measures against.
     """
 
-    def __init__(self, trees: dict[str, Tree], now: Callable[[], float]) -> None:
-        self._trees = trees
+    def __init__(self, files: list[dict[str, Tree]], now: Callable[[], float]) -> None:
+        """`files`: each user template file's definitions, in order (the defaults come
+        first; they are parsed when a template is first rendered, not at every load)."""
+        self._files = files
+        self._set: dict[str, Tree] | None = None
         self._funcs = _funcs(lambda: dt.datetime.fromtimestamp(now(), dt.UTC))
         self._parsed: dict[str, dict[str, Tree]] = {}
+
+    @property
+    def _trees(self) -> dict[str, Tree]:
+        if self._set is None:
+            trees: dict[str, Tree] = {}
+            folder = resources.files("vigil.notify") / "templates"
+            for name in DEFAULT_TEMPLATES:
+                _merge(trees, name, (folder / name).read_text(encoding="utf-8"), self._funcs)
+            for parsed in self._files:
+                _add(trees, parsed)
+            self._set = trees
+        return self._set
 
     @classmethod
     def load(
@@ -230,11 +245,8 @@ class Templates:
     ) -> Templates:
         """The default templates, then every file the `templates:` globs match (in glob order);
         a parse error names the file and line, as Alertmanager's does."""
-        trees: dict[str, Tree] = {}
+        files: list[dict[str, Tree]] = []
         funcs = _funcs(lambda: dt.datetime.now(dt.UTC))
-        folder = resources.files("vigil.notify") / "templates"
-        for name in DEFAULT_TEMPLATES:
-            _merge(trees, name, (folder / name).read_text(encoding="utf-8"), funcs)
         for pattern in patterns:
             for path in sorted(glob.glob(pattern)):
                 try:
@@ -242,8 +254,8 @@ class Templates:
                         text = handle.read()
                 except OSError as err:
                     raise TemplateError(f"{path}: {err.strerror or err}") from None
-                _merge(trees, os.path.basename(path), text, funcs, path)
-        return cls(trees, now or (lambda: dt.datetime.now(dt.UTC).timestamp()))
+                files.append(_parse_one(os.path.basename(path), text, funcs, path))
+        return cls(files, now or (lambda: dt.datetime.now(dt.UTC).timestamp()))
 
     def defined(self) -> list[str]:
         return sorted(self._trees)
