@@ -71,7 +71,7 @@ from vigil.remote.read import ReadEndpoint, ReadOptions, RemoteReadQueryable, ol
 from vigil.remote.receiver import WriteReceiver
 from vigil.remote.remote_query import RemoteEngine
 from vigil.remote.write import RemoteWriteStorage, scrape_metadata
-from vigil.rules import RuleManager, engine_query_func
+from vigil.rules import Group, RuleManager, engine_query_func
 from vigil.rules.notifier import (
     Notifier,
     NotifierOptions,
@@ -284,7 +284,10 @@ class Server:
                 *(default_log_rule_files() if options.default_rules else []),
             ],
         )
-        self.rules.load(self._with_default_rules(self.config))  # a bad rule file stops the start
+        # A bad rule file stops the start; the groups are the first application's.
+        self._start_rules: list[Group] | None = self.rules.load(
+            self._with_default_rules(self.config)
+        )
         self.alertmanager: AlertmanagerService | None = None
         if options.alertmanager_enabled:
             am_config, am_text = self._load_alertmanager_config()
@@ -498,6 +501,10 @@ class Server:
             await self.alertmanager.apply(config, text)
 
     async def _apply_rules(self, config: Config) -> None:
+        groups, self._start_rules = self._start_rules, None
+        if groups is not None:  # the start's own config, its files read moments ago
+            self.rules.replace(groups)
+            return
         await self.rules.apply(self._with_default_rules(config))
 
     def _deliver(self, alerts: Sequence[PostableAlert]) -> None:
