@@ -148,13 +148,21 @@ def _add_check_rules(checks: argparse._SubParsersAction[argparse.ArgumentParser]
         help="check rule files (promtool check rules' twin)",
         description="Load each FILE as a Prometheus rule file; print 'SUCCESS: N rules found' "
         "or 'FAILED:' with the file, line, group, rule and error. Lint findings go to stderr "
-        "and change the exit status (to 3) only with --lint-fatal, as promtool's do.",
+        "and change the exit status (to 3) only with --lint-fatal, as promtool's do. "
+        "Loki-ruler files (LogQL expressions) need --logql: it is not detected, since a "
+        "LogQL stream selector is also valid PromQL.",
     )
     rules.add_argument("files", nargs="+", metavar="FILE")
     rules.add_argument(
         "--ignore-unknown-fields",
         action="store_true",
         help="ignore unknown fields in the rule files",
+    )
+    rules.add_argument(
+        "--logql",
+        action="store_true",
+        help="the FILEs are Loki-ruler rule files (vigil server --logs.rule-files): check each "
+        "expr as a LogQL metric query; the missing-metrics lint does not apply",
     )
     rules.add_argument(
         "--lint",
@@ -181,10 +189,14 @@ def _run_check_rules(args: argparse.Namespace) -> int:
 
     from vigil.rules.check import LINT_MISSING_METRICS, LintSettings, check_rules_command
     from vigil.rules.lint import MetricNamesUnavailableError, fetch_metric_names
+    from vigil.rules.query import check_logql
+    from vigil.rules.rulefile import check_promql
 
     lint, unknown = LintSettings.parse(args.lint, args.lint_fatal)
     for problem in unknown:
         print(f"WARNING: {problem}", file=sys.stderr)
+    if args.logql:
+        lint = dataclasses.replace(lint, enabled=lint.enabled - {LINT_MISSING_METRICS})
     url = args.lint_metrics_from
     if url and LINT_MISSING_METRICS in lint.enabled:
         try:
@@ -193,12 +205,13 @@ def _run_check_rules(args: argparse.Namespace) -> int:
             print(f"vigil check rules: --lint.metrics-from: {err}", file=sys.stderr)
             return 1
         lint = dataclasses.replace(lint, metric_names=names, metrics_from=url)
-    elif not url and LINT_MISSING_METRICS in args.lint.split(","):
+    elif not url and not args.logql and LINT_MISSING_METRICS in args.lint.split(","):
         print(
             "vigil check rules: --lint=missing-metrics needs --lint.metrics-from=URL",
             file=sys.stderr,
         )
         return 2
+    check = check_logql if args.logql else check_promql
     return check_rules_command(
-        args.files, sys.stdout, sys.stderr, args.ignore_unknown_fields, lint=lint
+        args.files, sys.stdout, sys.stderr, args.ignore_unknown_fields, lint=lint, check=check
     )

@@ -12,7 +12,13 @@ from typing import TextIO
 from vigil.config._yaml import ConfigError
 from vigil.model import Labels
 from vigil.rules.lint import missing_metrics, recorded_names
-from vigil.rules.rulefile import AlertingRuleSpec, RuleFile, load_rule_file
+from vigil.rules.rulefile import (
+    AlertingRuleSpec,
+    ExprCheck,
+    RuleFile,
+    check_promql,
+    load_rule_file,
+)
 
 DEFAULT_EVALUATION_INTERVAL_MS = 60_000
 
@@ -140,13 +146,15 @@ def check_rules_command(
     ignore_unknown_fields: bool = False,
     evaluation_interval_ms: int = DEFAULT_EVALUATION_INTERVAL_MS,
     lint: LintSettings = LintSettings(),
+    check: ExprCheck = check_promql,
 ) -> int:
     """promtool check rules: exit 1 when any file fails to load; lint findings go to stderr
-    and exit 3 only under `--lint-fatal` (promtool's codes)."""
+    and exit 3 only under `--lint-fatal` (promtool's codes). `check` validates expressions:
+    PromQL, or `check_logql` for Loki-ruler files."""
     loaded: list[tuple[str, RuleFile | ConfigError]] = []
     for path in files:
         try:
-            loaded.append((path, load_rule_file(path, ignore_unknown_fields)))
+            loaded.append((path, load_rule_file(path, ignore_unknown_fields, check)))
         except ConfigError as error:
             loaded.append((path, error))
     recorded = recorded_names([f for _, f in loaded if isinstance(f, RuleFile)])
