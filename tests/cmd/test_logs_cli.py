@@ -152,3 +152,24 @@ def test_metric_query_prints_the_result_as_json(addr: str) -> None:
             "values": [[T0_S, "1"], [T0_S + 300, "15"], [T0_S + 600, "14"]],
         }
     ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ['{service_name=~"app|db"}', "--limit=25"],  # info and db lines share timestamps
+        ['{service_name=~"app|db"}', "--limit=25", "--forward"],
+        ['{job="app"}', "--limit=100"],  # fewer lines than the limit
+        ['{job="db"}', "--limit=7", "--forward"],
+    ],
+)
+@pytest.mark.parametrize("batch", ["1", "2", "3"])
+def test_batches_print_what_one_request_prints(addr: str, argv: list[str], batch: str) -> None:
+    """The same entries (lines sharing a time may come in another order), none twice."""
+    code, whole, _ = vigil_logs("query", *argv, "-o", "jsonl", f"--addr={addr}")
+    batched = vigil_logs("query", *argv, "-o", "jsonl", f"--batch={batch}", f"--addr={addr}")
+    assert (batched[0], sorted(batched[1].splitlines())) == (code, sorted(whole.splitlines()))
+    times = [json.loads(line)["timestamp"] for line in batched[1].splitlines()]
+    assert times == sorted(times, reverse="--forward" not in argv)
+    limit = int(argv[1].removeprefix("--limit="))
+    assert len(times) == min(limit, {'{job="app"}': 66, '{job="db"}': 30}.get(argv[0], 96))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from vigil.cmd.logs_output import OUTPUTS, Printer, entries, print_entries
+from vigil.cmd.logs_output import OUTPUTS, Entry, Printer, entries, print_entries
 from vigil.cmd.query import QueryCommandError, format_label_set, parse_go_duration
 
 DEFAULT_ADDR = "http://127.0.0.1:9090"
@@ -88,23 +88,58 @@ def _query(args: argparse.Namespace, now_ns: int, out: TextIO, err: TextIO) -> N
         _tail(args, now_ns, out, err)
         return
     start, end = _window(args, now_ns)
-    params = [
-        ("query", args.query),
-        ("limit", str(args.limit)),
-        ("start", str(start)),
-        ("end", str(end)),
-        ("direction", "forward" if args.forward else "backward"),
-    ]
     if args.step:
-        params.append(("step", f"{round(parse_go_duration(args.step) * 1000)}ms"))
-    data = _get(args, "/loki/api/v1/query_range", params)["data"]
+        step = f"{round(parse_go_duration(args.step) * 1000)}ms"
+        data = _ask_range(args, start, end, args.limit, [("step", step)])
+    else:
+        data = _ask_range(args, start, end, min(args.batch, args.limit))
     if data.get("resultType") != "streams":
         out.write(json.dumps(data.get("result"), indent=2) + "\n")
         return
-    lines, common = print_entries(entries(data["result"], args.forward), _printer(args))
+    found = _batches(args, entries(data["result"], args.forward), start, end)
+    lines, common = print_entries(found, _printer(args))
     if common and not args.quiet:
         err.write(f"Common labels: {format_label_set(common)}\n")
     out.writelines(line + "\n" for line in lines)
+
+
+def _ask_range(
+    args: argparse.Namespace,
+    start: int,
+    end: int,
+    limit: int,
+    extra: Sequence[tuple[str, str]] = (),
+) -> Any:
+    params = [
+        ("query", args.query),
+        ("limit", str(limit)),
+        ("start", str(start)),
+        ("end", str(end)),
+        ("direction", "forward" if args.forward else "backward"),
+        *extra,
+    ]
+    return _get(args, "/loki/api/v1/query_range", params)["data"]
+
+
+def _batches(args: argparse.Namespace, first: list[Entry], start: int, end: int) -> list[Entry]:
+    """logcli's batching: at most --batch entries a request until --limit. Each next request
+    starts at the last entry's time (entries may share it) and drops what it already has."""
+    found, asked, got = list(first), min(args.batch, args.limit), len(first)
+    while len(found) < args.limit and got >= asked:
+        last = found[-1].timestamp_ns
+        seen = [e for e in found if e.timestamp_ns == last]
+        asked = min(args.batch, args.limit - len(found)) + len(seen)
+        if args.forward:
+            start = last
+        else:
+            end = last + 1  # Loki's end is exclusive
+        batch = entries(_ask_range(args, start, end, asked)["result"], args.forward)
+        got = len(batch)
+        fresh = [e for e in batch if e not in seen]
+        if not fresh:
+            break
+        found += fresh[: args.limit - len(found)]
+    return found
 
 
 def _tail(args: argparse.Namespace, now_ns: int, out: TextIO, err: TextIO) -> None:
@@ -196,6 +231,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     query.add_argument("query", help="LogQL query")
     query.add_argument("--forward", action="store_true", help="oldest entries first")
     query.add_argument("--step", help="metric queries: resolution (Go duration)")
+    query.add_argument(
+        "--batch", type=int, default=1000, help="most entries to ask for in one request"
+    )
     query.add_argument("-t", "--tail", action="store_true", help="follow new entries")
     tail = command("tail", "print entries as they arrive (query --tail)", _tail, common, printing)
     tail.add_argument("query", help="LogQL query")
