@@ -9,6 +9,7 @@ import { rulesPage } from "./rules";
 import { alertsPage } from "./alerts";
 import { silencesPage } from "./silences";
 import { statusPage } from "./status";
+import { logsPage } from "./logs";
 import { dashboardListPage, dashboardPage, homePage } from "./dashboards/pages";
 
 const ROUTES: [RegExp, Page][] = [
@@ -19,6 +20,7 @@ const ROUTES: [RegExp, Page][] = [
   [/^\/alerts$/, alertsPage],
   [/^\/silences$/, silencesPage],
   [/^\/status$/, statusPage],
+  [/^\/logs$/, logsPage],
   [/^\/dashboards$/, dashboardListPage],
   [/^\/d\/([^/]+)(?:\/[^/]*)?$/, dashboardPage],
 ];
@@ -32,6 +34,7 @@ function pageTitle(path: string): string {
 const NAV: [string, string][] = [
   ["/dashboards", "Dashboards"],
   ["/query", "Query"],
+  ["/logs", "Logs"],
   ["/alerts", "Alerts"],
   ["/rules", "Rules"],
   ["/targets", "Targets"],

@@ -30,6 +30,7 @@ PAGE_PATHS = (
     "/alerts",
     "/silences",
     "/status",
+    "/logs",
     "/dashboards",
     "/d/{uid}",
     "/d/{uid}/{slug}",

@@ -64,8 +64,12 @@ export async function promPost<T>(path: string, params: Record<string, string>):
 }
 
 /** Plain JSON APIs (Alertmanager v2, vigil's own). */
-export async function getJSON<T>(path: string, params: Record<string, string | string[]> = {}): Promise<T> {
-  return decode<T>(await send("GET", withParams(path, params)));
+export async function getJSON<T>(
+  path: string,
+  params: Record<string, string | string[]> = {},
+  headers: Record<string, string> = {},
+): Promise<T> {
+  return decode<T>(await send("GET", withParams(path, params), undefined, headers));
 }
 
 export async function sendJSON<T>(method: "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<T> {

@@ -1,0 +1,114 @@
+"""The Logs page shows what vigil's Loki API answers: lines newest first as text only, the
+literals of `|=` filters highlighted, a row opening onto its labels and fields, Loki's errors,
+and the query with its range in a URL that can be shared.
+
+One vigil runs for the module; the test pushes its lines through the Loki push API.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from tests.conftest import PATIENCE_S
+from tests.ui.conftest import vigil_server
+
+pytestmark = pytest.mark.slow
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+# (seconds ago, stream, line, structured metadata), pushed once for the module.
+LINES = [
+    (40, "api", "connect db failed", {}),
+    (30, "web", "GET /db 200", {}),
+    (20, "api", HOSTILE, {"trace_id": "4bf92f3577b34da6"}),
+    (10, "web", "GET / 200", {}),
+]
+LEVELS = {"api": "error", "web": "info"}
+NEWEST_FIRST = [line for _, _, line, _ in sorted(LINES)]
+
+
+@pytest.fixture(scope="module")
+def logs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with vigil_server(tmp_path_factory.mktemp("vigil-logs"), "--agent.disable") as base:
+        now_ns = time.time_ns()
+        streams = [
+            {
+                "stream": {"service_name": service, "level": LEVELS[service]},
+                "values": [
+                    [str(now_ns - ago * 10**9), line, meta]
+                    for ago, s, line, meta in LINES
+                    if s == service
+                ],
+            }
+            for service in LEVELS
+        ]
+        pushed = httpx.post(f"{base}/loki/api/v1/push", json={"streams": streams}, timeout=30)
+        assert pushed.status_code == 204, pushed.text
+        yield base
+
+
+def _open(page: Any, base: str, **params: str) -> Any:
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/logs" + (f"?{urlencode(params)}" if params else ""))
+    results = page.locator(".logs-results")
+    expect(results).not_to_have_attribute("data-state", "loading", timeout=PATIENCE_S * 1000)
+    expect(results).not_to_have_attribute("data-state", "idle", timeout=PATIENCE_S * 1000)
+    return results
+
+
+def _lines(page: Any) -> list[str]:
+    lines: list[str] = page.locator(".log-row .log-line").all_text_contents()
+    return lines
+
+
+def test_rows_newest_first_hostile_line_as_text(
+    logs_server: str, page: Any, no_dialogs: list[str]
+) -> None:
+    from playwright.sync_api import expect
+
+    results = _open(page, logs_server)
+    expect(results).to_have_attribute("data-state", "done")
+    assert _lines(page) == NEWEST_FIRST
+    assert page.locator(".log-row img").count() == 0
+    hostile = page.locator(".log-row").nth(1)
+    expect(hostile.locator(".log-labels")).to_have_text("level=error service_name=api")
+    hostile.locator("summary").click()
+    detail = hostile.locator(".log-detail")
+    expect(detail.locator("dt")).to_contain_text(["level", "service_name", "trace_id"])
+    expect(detail.locator("dd")).to_contain_text(["error", "api", "4bf92f3577b34da6"])
+
+
+def test_enter_runs_a_filter_with_highlights_and_a_shareable_url(
+    logs_server: str, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, logs_server, range="15m")
+    box = page.get_by_role("textbox", name="LogQL query")
+    box.fill('{service_name=~".+"} |= "db"')
+    box.press("Enter")
+    expect(page.locator(".log-row")).to_have_count(2)
+    assert _lines(page) == ["GET /db 200", "connect db failed"]
+    assert page.locator(".log-line mark").all_text_contents() == ["db", "db"]
+    shared = page.url
+    assert "range=15m" in shared and "query=" in shared
+    page.goto(shared)
+    expect(page.get_by_role("textbox", name="LogQL query")).to_have_value(
+        '{service_name=~".+"} |= "db"'
+    )
+    expect(page.get_by_label("Time range")).to_have_value("15m")
+    expect(page.locator(".log-row")).to_have_count(2)
+
+
+def test_a_bad_query_shows_lokis_error(logs_server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    results = _open(page, logs_server, query='{service_name="api"')
+    expect(results).to_have_attribute("data-state", "error")
+    expect(results.get_by_role("alert")).to_contain_text("parse error")

@@ -1,0 +1,108 @@
+// The Logs page: a LogQL query over a recent time range, answered by vigil's Loki API, its lines
+// newest first. The query and range live in the URL, so a search can be shared as a link.
+import "./logs.css";
+import { getJSON } from "./api";
+import { h, notice, replace } from "./dom";
+import { lineFilterLiterals } from "./logs_logql";
+import { type LogStream, logRow, mergeStreams } from "./logs_rows";
+import { type Route, setParams } from "./router";
+
+export const DEFAULT_LOG_QUERY = '{service_name=~".+"}';
+const RANGES: [string, number][] = [
+  ["5m", 300],
+  ["15m", 900],
+  ["1h", 3600],
+  ["6h", 21600],
+  ["24h", 86400],
+];
+const DEFAULT_RANGE = "1h";
+/** Lines asked for and shown: Loki's default max_entries_limit_per_query is 5000. */
+const LIMIT = 1000;
+
+interface StreamsData {
+  resultType: string;
+  result: LogStream[];
+}
+
+/** The range `name` names as [start, end] in Unix nanoseconds, ending now. */
+export function rangeNs(name: string, nowMs: number = Date.now()): [bigint, bigint] {
+  const seconds = RANGES.find(([n]) => n === name)?.[1] ?? 3600;
+  const end = BigInt(nowMs) * 1_000_000n;
+  return [end - BigInt(seconds) * 1_000_000_000n, end];
+}
+
+export function logsPage(root: HTMLElement, route: Route): () => void {
+  const input = h("input", {
+    type: "text",
+    class: "logs-query mono",
+    "aria-label": "LogQL query",
+    spellcheck: "false",
+    value: route.params.get("query") ?? DEFAULT_LOG_QUERY,
+  });
+  const initialRange = route.params.get("range") ?? DEFAULT_RANGE;
+  const range = h(
+    "select",
+    { "aria-label": "Time range" },
+    RANGES.map(([name]) => h("option", { value: name, selected: name === initialRange }, `Last ${name}`)),
+  );
+  const results = h("div", { class: "logs-results", "data-state": "idle", "aria-live": "polite" });
+  let generation = 0;
+
+  async function run(push: boolean): Promise<void> {
+    const mine = ++generation;
+    const query = input.value.trim() || DEFAULT_LOG_QUERY;
+    const params = new URLSearchParams(location.search);
+    params.set("query", query);
+    params.set("range", range.value);
+    setParams(params, push);
+    results.dataset.state = "loading";
+    const [start, end] = rangeNs(range.value);
+    try {
+      const data = await getJSON<{ data: StreamsData }>(
+        "/loki/api/v1/query_range",
+        { query, start: String(start), end: String(end), limit: String(LIMIT), direction: "backward" },
+        { "X-Loki-Response-Encoding-Flags": "categorize-labels" },
+      );
+      if (mine !== generation) return;
+      if (data.data.resultType !== "streams") {
+        replace(results, notice("warn", "This is a metric query; the Logs page shows log queries. Try it on the Query page."));
+        results.dataset.state = "error";
+        return;
+      }
+      const rows = mergeStreams(data.data.result, LIMIT);
+      const literals = lineFilterLiterals(query);
+      replace(
+        results,
+        rows.length
+          ? [
+              h("p", { class: "muted logs-count" }, rows.length === LIMIT ? `The newest ${LIMIT} lines` : `${rows.length} lines`),
+              h("div", { class: "log-rows" }, rows.map((row) => logRow(row, literals))),
+            ]
+          : notice("info", "No log lines match this query in this time range."),
+      );
+      results.dataset.state = rows.length ? "done" : "empty";
+    } catch (err) {
+      if (mine !== generation) return;
+      replace(results, notice("error", err instanceof Error ? err.message : String(err)));
+      results.dataset.state = "error";
+    }
+  }
+
+  const form = h(
+    "form",
+    { class: "toolbar logs-form", role: "search" },
+    input,
+    range,
+    h("button", { type: "submit", class: "primary" }, "Run"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void run(true);
+  });
+  range.addEventListener("change", () => void run(true));
+  root.append(h("h1", null, "Logs"), form, results);
+  void run(false);
+  return () => {
+    generation++;
+  };
+}
