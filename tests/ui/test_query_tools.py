@@ -144,3 +144,17 @@ def test_the_step_placeholder_is_shown_whole(server: str, page: Any) -> None:
         }"""
     )
     assert text_width <= room
+
+
+def test_completions_show_a_metrics_type_and_help(server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    now_with_data(server)
+    family = MULTI.removesuffix("_total")
+    metadata = api(server, "/api/v1/metadata", metric=family)[family][0]
+    page.goto(server + "/query")
+    page.get_by_role("combobox", name="Expression").press_sequentially(MULTI[:-3])
+    option = page.get_by_role("option").filter(has=page.locator(".completion-text", has_text=MULTI))
+    expect(option.locator(".completion-kind")).to_have_text(metadata["type"])
+    expect(option.locator(".completion-help")).to_have_text(metadata["help"])
+    expect(option).to_have_attribute("title", metadata["help"])

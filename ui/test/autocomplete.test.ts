@@ -9,6 +9,7 @@ import { contextAt, labelName, metricSelector, suggest, type Sources } from "../
 const calls: string[] = [];
 const sources = {
   metricNames: async () => ["http.requests_total", "up"],
+  metadata: async () => ({}),
   labelNames: async (metric: string) => {
     calls.push(`labels ${metric}`);
     return ["__name__", "http.route", "job"];

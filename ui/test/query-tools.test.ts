@@ -3,6 +3,7 @@
 import "./browser-globals";
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { type Sources, suggest } from "../src/query/autocomplete";
 import { errorSpan, tokenize } from "../src/query/highlight";
 import { filterMetrics, metricInfos } from "../src/query/explorer";
 import { HISTORY_MAX, loadHistory, remember } from "../src/query/history";
@@ -78,4 +79,23 @@ test("the explorer joins names with metadata and searches name and help", () => 
   ]);
   assert.deepEqual(filterMetrics(metrics, "LOAD average").map((m) => m.name), ["node_load1"]);
   assert.deepEqual(filterMetrics(metrics, "cpu time").map((m) => m.name), ["process_cpu_seconds_total"]);
+});
+
+test("completions of metric names carry their TYPE and HELP", async () => {
+  const sources = {
+    metricNames: async () => ["node_cpu_seconds_total", "node_load1", "node_boot_time"],
+    metadata: async () => ({
+      node_cpu_seconds: [{ type: "counter", help: "Seconds the CPUs spent in each mode.", unit: "" }],
+      node_load1: [{ type: "gauge", help: "1m load average.", unit: "" }],
+    }),
+  } as unknown as Sources;
+  const found = await suggest({ kind: "expr", prefix: "node_", from: 0 }, sources);
+  assert.deepEqual(
+    found.map((s) => [s.text, s.type, s.help]),
+    [
+      ["node_cpu_seconds_total", "counter", "Seconds the CPUs spent in each mode."],
+      ["node_load1", "gauge", "1m load average."],
+      ["node_boot_time", undefined, undefined],
+    ],
+  );
 });

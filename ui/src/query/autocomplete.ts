@@ -2,6 +2,7 @@
 // metric names, label names and label values from the API (cached), functions and keywords
 // from a static list.
 import { promGet } from "../api";
+import type { MetadataData } from "../api/types/metadata";
 
 export const FUNCTIONS = [
   "abs", "absent", "absent_over_time", "avg_over_time", "ceil", "changes", "clamp", "clamp_max",
@@ -29,6 +30,9 @@ export interface Suggestion {
   /** What the list shows (the label value unescaped, say). */
   text: string;
   kind: Kind;
+  /** A metric's TYPE and HELP, from its targets' metadata. */
+  type?: string;
+  help?: string;
 }
 
 /** Where the cursor is, grammatically, and the prefix the suggestion replaces. */
@@ -109,12 +113,25 @@ export function contextAt(text: string, cursor: number): Context {
 /** Caches the API's answers for the life of the page (metric names rarely change mid-session). */
 export class Sources {
   private metrics: Promise<string[]> | null = null;
+  private meta: Promise<MetadataData> | null = null;
   private readonly labels = new Map<string, Promise<string[]>>();
   private readonly values = new Map<string, Promise<string[]>>();
 
   metricNames(): Promise<string[]> {
     this.metrics ??= cached(promGet<string[]>("/api/v1/label/__name__/values"), () => (this.metrics = null));
     return this.metrics;
+  }
+
+  /** `/api/v1/metadata`: TYPE and HELP per metric family; nothing when it fails. */
+  metadata(): Promise<MetadataData> {
+    this.meta ??= promGet<MetadataData>("/api/v1/metadata").then(
+      (data) => data ?? {},
+      () => {
+        this.meta = null;
+        return {};
+      },
+    );
+    return this.meta;
   }
 
   labelNames(metric: string): Promise<string[]> {
@@ -164,6 +181,16 @@ export function rank(words: Iterable<string>, prefix: string): string[] {
   return [...starts, ...contains];
 }
 
+// A series name's family as a TYPE line names it (OpenMetrics counters drop `_total`).
+const FAMILY_SUFFIX = /_(?:total|bucket|count|sum|created|info|gcount|gsum)$/;
+
+/** The metadata of a series name: its own, or its family's (`x_total` that of counter `x`). */
+export function metadataFor(name: string, metadata: MetadataData): { type: string; help: string; family: string } | null {
+  const family = name in metadata ? name : name.replace(FAMILY_SUFFIX, "");
+  const first = metadata[family]?.[0];
+  return first ? { type: first.type, help: first.help, family } : null;
+}
+
 const LEGACY_METRIC = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LEGACY_LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -194,14 +221,17 @@ export async function suggest(ctx: Context, sources: Sources): Promise<Suggestio
       return [];
     case "expr": {
       if (!ctx.prefix) return [];
-      const metrics = await sources.metricNames();
+      const [metrics, metadata] = await Promise.all([sources.metricNames(), sources.metadata()]);
       const out: Suggestion[] = [];
       const kindOf = new Map<string, Kind>();
       for (const w of KEYWORDS) kindOf.set(w, "keyword");
       for (const w of AGGREGATIONS) kindOf.set(w, "aggregation");
       for (const w of FUNCTIONS) kindOf.set(w, "function");
       for (const w of rank(kindOf.keys(), ctx.prefix)) out.push({ insert: w, text: w, kind: kindOf.get(w) ?? "keyword" });
-      for (const w of rank(metrics, ctx.prefix)) out.push({ insert: metricSelector(w), text: w, kind: "metric" });
+      for (const w of rank(metrics, ctx.prefix)) {
+        const meta = metadataFor(w, metadata);
+        out.push({ insert: metricSelector(w), text: w, kind: "metric", type: meta?.type, help: meta?.help });
+      }
       // Exact prefix matches first whatever their kind, so `up` offers `up` before `update`.
       const p = ctx.prefix.toLowerCase();
       out.sort((a, b) => Number(!a.text.toLowerCase().startsWith(p)) - Number(!b.text.toLowerCase().startsWith(p)));

@@ -117,12 +117,14 @@ export function editor(options: { sources: Sources; value: string; label: string
             role: "option",
             "aria-selected": "false",
             class: `completion ${item.kind}`,
+            title: item.help || null,
             // Keep the focus in the editor when an option is clicked.
             onmousedown: (e: Event) => e.preventDefault(),
             onclick: () => accept(i),
           },
           h("span", { class: "completion-text" }, item.text),
-          h("span", { class: "completion-kind", "aria-hidden": "true" }, item.kind),
+          item.help ? h("span", { class: "completion-help" }, item.help) : null,
+          h("span", { class: "completion-kind", "aria-hidden": "true" }, item.type || item.kind),
         ),
       ),
     );

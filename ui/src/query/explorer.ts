@@ -1,10 +1,9 @@
 // The metrics explorer: every metric name with the TYPE and HELP its targets expose
 // (/api/v1/metadata, names from /api/v1/label/__name__/values), searchable by name or help;
 // picking one inserts it into the editor it was opened from.
-import { promGet } from "../api";
 import type { MetadataData } from "../api/types/metadata";
 import { h, notice, replace } from "../dom";
-import type { Sources } from "./autocomplete";
+import { type Sources, metadataFor } from "./autocomplete";
 
 export interface MetricInfo {
   name: string;
@@ -14,9 +13,6 @@ export interface MetricInfo {
 
 const SHOWN = 300;
 
-// A series name's family as a TYPE line names it (OpenMetrics counters drop `_total`).
-const FAMILY_SUFFIX = /_(?:total|bucket|count|sum|created|info|gcount|gsum)$/;
-
 /**
  * The metric names with their metadata, sorted by name: a name takes its own metadata or its
  * family's (`x_total` that of counter `x`); metadata no series name uses is listed by itself.
@@ -24,10 +20,9 @@ const FAMILY_SUFFIX = /_(?:total|bucket|count|sum|created|info|gcount|gsum)$/;
 export function metricInfos(names: string[], metadata: MetadataData): MetricInfo[] {
   const used = new Set<string>();
   const infos = names.map((name) => {
-    const family = name in metadata ? name : name.replace(FAMILY_SUFFIX, "");
-    const first = metadata[family]?.[0];
-    if (first) used.add(family);
-    return { name, type: first?.type ?? "", help: first?.help ?? "" };
+    const meta = metadataFor(name, metadata);
+    if (meta) used.add(meta.family);
+    return { name, type: meta?.type ?? "", help: meta?.help ?? "" };
   });
   for (const [name, entries] of Object.entries(metadata)) {
     if (!used.has(name) && !names.includes(name)) infos.push({ name, type: entries[0]?.type ?? "", help: entries[0]?.help ?? "" });
@@ -88,7 +83,7 @@ export function openExplorer(sources: Sources, onPick: (name: string) => void): 
   document.body.append(dialog);
   dialog.showModal();
   search.focus();
-  Promise.all([sources.metricNames(), promGet<MetadataData>("/api/v1/metadata").catch(() => ({}) as MetadataData)]).then(
+  Promise.all([sources.metricNames(), sources.metadata()]).then(
     ([names, metadata]) => {
       metrics = metricInfos(names, metadata);
       show();
