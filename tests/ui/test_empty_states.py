@@ -140,7 +140,7 @@ def test_before_the_first_scrape_the_wait_is_said(tmp_path: Path, page: Any) -> 
 
 def test_the_panels_run_again_once_the_first_scrape_is_in(no_docker: str, page: Any) -> None:
     """The targets list as it reads before any scrape (served by the test), then the real one:
-    the note goes and the panels are drawn without a reload."""
+    the note goes without a reload, and the dashboard settles with its panels drawn."""
     from playwright.sync_api import expect
 
     real = httpx.get(f"{no_docker}/api/v1/targets", timeout=10).json()

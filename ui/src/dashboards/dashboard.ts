@@ -642,7 +642,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     if (!closed) replace(noticeBox, texts.map((t) => h("p", { class: "dash-notice" }, t)));
   };
 
-  /** "Waiting for the first scrape" with a countdown; once every target is scraped, the panels run again. */
+  /** "Waiting for the first scrape" with a countdown; once every target is scraped, panels without data run again. */
   const watchFirstScrape = async (tick = 0): Promise<void> => {
     // The countdown is an upper bound (each target has its own offset in the interval): the
     // server is asked again every 5 s, and every second once the countdown has run out.
@@ -657,7 +657,11 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     if (firstScrape === null) {
       if (!scrapeNote.hidden) {
         scrapeNote.hidden = true;
-        void timeChanged();
+        // Panels that drew data keep it; those without may have some now.
+        for (const v of [...views, ...(viewer ? [viewer.view] : [])]) {
+          if (v.el.getAttribute("data-panel-state") === "nodata") void runPanel(v);
+        }
+        settle();
       }
       return;
     }
