@@ -1,6 +1,6 @@
 """A log alert end to end: lines a file gets are collected by `vigil server`, a Loki-ruler
 rule (`--logs.rule-files`) counts them, and the in-process Alertmanager sends one firing
-and one resolved notification to a webhook."""
+and one resolved notification to a webhook; Loki's ruler API lists the rule on both ports."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import PATIENCE_S, free_port, running
@@ -59,7 +60,7 @@ def test_a_log_error_burst_fires_once_and_resolves_once(tmp_path: Path) -> None:
     app.write_text("INFO started\n")
     (tmp_path / "rules.yml").write_text(RULES)
     (tmp_path / "prometheus.yml").write_text("global: {evaluation_interval: 1s}\n")
-    port = free_port()
+    port, loki_port = free_port(), free_port()
     with http_capture([200]) as hook:
         (tmp_path / "alertmanager.yml").write_text(ALERTMANAGER % hook.url("/hook"))
         args = [
@@ -68,6 +69,7 @@ def test_a_log_error_burst_fires_once_and_resolves_once(tmp_path: Path) -> None:
             f"--alertmanager.config.file={tmp_path / 'alertmanager.yml'}",
             f"--storage.tsdb.path={tmp_path / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            f"--loki.listen-address=127.0.0.1:{loki_port}",
             f"--logs.files={app}",
             "--logs.docker-containers=",
             f"--logs.rule-files={tmp_path / 'rules.yml'}",
@@ -78,6 +80,16 @@ def test_a_log_error_burst_fires_once_and_resolves_once(tmp_path: Path) -> None:
                 f.write("".join(f"ERROR payment failed #{i}\n" for i in range(10)))
             assert _wait(hook, 1)[0] == "firing"
             assert _wait(hook, 2) == ["firing", "resolved"]  # the burst left the 10 s window
+            listed = [
+                httpx.get(f"http://127.0.0.1:{p}/loki/api/v1/rules", timeout=PATIENCE_S).text
+                for p in (port, loki_port)
+            ]
+            ruler = httpx.get(
+                f"http://127.0.0.1:{port}/prometheus/api/v1/rules", timeout=PATIENCE_S
+            )
+    namespace = f"{tmp_path / 'rules.yml'}:\n- name: app-logs\n  rules:\n  - alert: AppErrorBurst\n"
+    assert [text.startswith(namespace) for text in listed] == [True, True]
+    assert [g["name"] for g in ruler.json()["data"]["groups"]] == ["app-logs"]
     alerts = [json.loads(r.body)["alerts"] for r in hook.requests]
     assert [a["labels"] for a in alerts[0]] == [
         {"alertname": "AppErrorBurst", "filename": str(app)}

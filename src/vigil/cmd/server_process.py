@@ -696,7 +696,13 @@ class Server:
 
     def _loki_api(self) -> LokiAPI:
         return LokiAPI(
-            LokiContext(self.logs, clock=self.clock, not_ready=self.logs.status, engine=self.logql)
+            LokiContext(
+                self.logs,
+                clock=self.clock,
+                not_ready=self.logs.status,
+                engine=self.logql,
+                rule_groups=self.rules.log_groups,
+            )
         )
 
     def listeners(self) -> list[Listener]:

@@ -144,6 +144,12 @@ class RuleManager:
     def groups(self) -> list[Group]:
         return list(self._groups.values())
 
+    def log_groups(self) -> list[Group]:
+        """The groups of Loki-ruler files (what Loki's ruler API lists)."""
+        if self._log_query is None:
+            return []
+        return [group for group in self._groups.values() if group.query is self._log_query]
+
     def load(self, config: Config) -> list[Group]:
         """Build the groups of `config`'s rule files; raises RuleFileError (a ConfigError)."""
         global_config = config.global_config

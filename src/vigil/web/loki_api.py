@@ -25,6 +25,7 @@ from vigil.logs import LogQuerier, LogQueryable, logql
 from vigil.logs.logql.engine import LogQLEngine
 from vigil.model import Labels, Matcher
 from vigil.model.clock import Clock, SystemClock
+from vigil.rules.group import Group
 from vigil.web.loki_categories import wanted
 from vigil.web.loki_detected import (
     DEFAULT_FIELD_LIMIT,
@@ -44,6 +45,7 @@ from vigil.web.loki_params import (
     read_params,
 )
 from vigil.web.loki_query import instant, ranged, run_query
+from vigil.web.loki_rules import LokiRulerAPI
 from vigil.web.loki_tail import serve_tail
 from vigil.web.loki_volume import DEFAULT_VOLUME_LIMIT, VolumeQuery, volume, volume_range
 
@@ -67,12 +69,14 @@ def stream_selector(text: str) -> list[Matcher]:
 @dataclass(slots=True)
 class LokiContext:
     """What the API reads from the rest of the process; each piece passed in by the server
-    (`engine`: LogQL over `queryable` with the server's query limits; by default, Loki's)."""
+    (`engine`: LogQL over `queryable` with the server's query limits; by default, Loki's;
+    `rule_groups`: the Loki-ruler groups the ruler API lists)."""
 
     queryable: LogQueryable
     clock: Clock = field(default_factory=SystemClock)
     not_ready: Callable[[], str | None] = lambda: None
     engine: LogQLEngine | None = None
+    rule_groups: Callable[[], list[Group]] = list
 
 
 def success(data: object) -> Response:
@@ -112,6 +116,7 @@ class LokiAPI:
             Route(f"{v1}/status/buildinfo", self._wrap(self.buildinfo), methods=["GET"]),
             Route(f"{v1}/format_query", self._wrap(self.format_query), methods=both),
             Route("/loki/ready", self.ready, methods=["GET"]),
+            *LokiRulerAPI(self.ctx.rule_groups).routes(),
         ]
 
     def listener_routes(self) -> list[BaseRoute]:

@@ -80,10 +80,11 @@ class RulesAPI:
     def __init__(self, source: RuleSource) -> None:
         self._source = source
 
-    def routes(self) -> list[BaseRoute]:
+    def routes(self, prefix: str = "") -> list[BaseRoute]:
+        """Under `prefix`: Loki's ruler serves the same JSON under `/prometheus`."""
         return [
-            Route("/api/v1/rules", self.rules, methods=["GET", "POST"]),
-            Route("/api/v1/alerts", self.alerts, methods=["GET"]),
+            Route(f"{prefix}/api/v1/rules", self.rules, methods=["GET", "POST"]),
+            Route(f"{prefix}/api/v1/alerts", self.alerts, methods=["GET"]),
         ]
 
     async def rules(self, request: Request) -> Response:
