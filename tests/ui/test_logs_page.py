@@ -1,6 +1,6 @@
 """The Logs page shows what vigil's Loki API answers: lines newest first as text only, the
 literals of `|=` filters highlighted, a row opening onto its labels and fields, Loki's errors,
-and the query with its range in a URL that can be shared.
+the query with its range in a URL that can be shared, and a volume histogram by level.
 
 One vigil runs for the module; the test pushes its lines through the Loki push API.
 """
@@ -112,3 +112,17 @@ def test_a_bad_query_shows_lokis_error(logs_server: str, page: Any) -> None:
     results = _open(page, logs_server, query='{service_name="api"')
     expect(results).to_have_attribute("data-state", "error")
     expect(results.get_by_role("alert")).to_contain_text("parse error")
+
+
+def test_volume_bars_stack_the_lines_by_level(logs_server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, logs_server)
+    volume = page.get_by_role("figure", name="Log volume by level")
+    expect(volume.locator(".volume-key")).to_have_text(["error 2", "info 2"])
+    levels = volume.locator(".volume-seg").evaluate_all("segs => segs.map(s => s.dataset.level)")
+    assert sorted(set(levels)) == ["error", "info"]
+    filtered = page.get_by_role("textbox", name="LogQL query")
+    filtered.fill('{service_name="web"}')
+    filtered.press("Enter")
+    expect(volume.locator(".volume-key")).to_have_text(["info 2"])

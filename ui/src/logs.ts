@@ -5,6 +5,7 @@ import { getJSON } from "./api";
 import { h, notice, replace } from "./dom";
 import { lineFilterLiterals } from "./logs_logql";
 import { type LogStream, logRow, mergeStreams } from "./logs_rows";
+import { loadVolume } from "./logs_volume";
 import { type Route, setParams } from "./router";
 
 export const DEFAULT_LOG_QUERY = '{service_name=~".+"}';
@@ -45,6 +46,7 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     { "aria-label": "Time range" },
     RANGES.map(([name]) => h("option", { value: name, selected: name === initialRange }, `Last ${name}`)),
   );
+  const volume = h("div", { class: "logs-volume-area" });
   const results = h("div", { class: "logs-results", "data-state": "idle", "aria-live": "polite" });
   let generation = 0;
 
@@ -57,6 +59,8 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     setParams(params, push);
     results.dataset.state = "loading";
     const [start, end] = rangeNs(range.value);
+    const current = (): boolean => mine === generation;
+    void loadVolume(volume, query, Number(start / 1_000_000_000n), Number(end / 1_000_000_000n), current);
     try {
       const data = await getJSON<{ data: StreamsData }>(
         "/loki/api/v1/query_range",
@@ -100,7 +104,7 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     void run(true);
   });
   range.addEventListener("change", () => void run(true));
-  root.append(h("h1", null, "Logs"), form, results);
+  root.append(h("h1", null, "Logs"), form, volume, results);
   void run(false);
   return () => {
     generation++;
