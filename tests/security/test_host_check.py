@@ -59,7 +59,12 @@ def _guarded() -> TestClient:
 
 GUARD_CASES = [
     ("POST", {"Origin": "http://evil.example:9090"}, 403),  # the rebinding request
-    ("DELETE", {}, 403),
+    ("DELETE", {"Origin": "http://evil.example:9090"}, 403),
+    ("POST", {"Sec-Fetch-Site": "same-origin"}, 403),  # a browser without Origin
+    ("POST", {"X-Vigil-UI": "1"}, 403),
+    # A program (a log shipper pushing to http://vigil:3100) sends no browser marks: it passes.
+    ("POST", {}, 200),
+    ("DELETE", {}, 200),
     ("GET", {"Origin": "http://evil.example:9090"}, 200),  # reads pass, as CSRF does
     ("POST", {"Host": "localhost:9090", "Origin": "http://localhost:9090"}, 200),
     ("POST", {"Host": "127.0.0.1:9090"}, 200),

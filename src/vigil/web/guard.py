@@ -21,8 +21,10 @@ state-changing one. So a POST, PUT, PATCH or DELETE is refused with 403 when:
   request that lost the header that proves where it comes from.
 Requests without `Origin` pass: a program that can forge headers can also just send the
 request, so there is nothing a check could protect. Nothing else is exempt. Before that, a
-state-changing request whose `Host` is not one of the server's names (`--web.allowed-hosts`)
-is refused with 403: a DNS-rebinding page's requests are same-origin for the browser.
+browser's state-changing request (one with `Origin` or `Sec-Fetch-Site`) whose `Host` is not
+one of the server's names (`--web.allowed-hosts`) is refused with 403: a DNS-rebinding page's
+requests are same-origin for the browser. Programs (shippers, collectors) call vigil by
+whatever name their network gives it and pass.
 A WebSocket handshake (Loki's live tail) is checked as a state-changing request: browsers
 apply no CORS to WebSockets, so a page elsewhere could otherwise read a tail with the
 user's credentials; its refusals are denial responses before the upgrade.
@@ -55,6 +57,7 @@ from vigil.web.webconfig import WebConfig
 log = logging.getLogger(__name__)
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_BROWSER_MARKS = (b"origin", b"sec-fetch-site", b"x-vigil-ui")
 _CACHE_SIZE = 100
 _BCRYPT_CONCURRENCY = 2  # bcrypt holds a core each: more only queues inside the CPU
 # bcrypt of a random password nobody knows: checked for unknown users, so that timing does
@@ -218,7 +221,13 @@ class WebGuard:
         await self.app(scope, receive, send_with_headers)
 
     def _unknown_host(self, headers: dict[bytes, bytes]) -> str | None:
-        """Why a state-changing request's Host is refused (DNS rebinding), or None."""
+        """Why a state-changing request's Host is refused (DNS rebinding), or None. Only a
+        browser's request can be a rebinding one, and a browser marks every state-changing
+        request (`Origin`, `Sec-Fetch-Site`): a program without those marks (a log shipper
+        pushing to `http://vigil:3100`, a collector, remote write) passes whatever name it
+        calls this server by."""
+        if not any(mark in headers for mark in _BROWSER_MARKS):
+            return None
         host = headers.get(b"host", b"").decode("latin-1")
         if self._allowed_hosts is None or self._allowed_hosts.allows(host):
             return None
