@@ -13,7 +13,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "rules",
         help="run promtool-format rule unit tests",
         description="Run each FILE in promtool's rule unit-test format; print 'SUCCESS' or "
-        "'FAILED:' with the differences; exit 1 when any test fails.",
+        "'FAILED:' with the differences; exit 1 when any test fails. Beyond promtool: "
+        "log_rule_files (Loki-ruler files, LogQL) evaluated over a test group's input_logs "
+        '(streams: {stream: \'{container="app"}\', values: [[30s, "ERROR boom"], ...]}), '
+        "their alerts checked by alert_rule_test as any other.",
     )
     rules.add_argument("files", nargs="+", metavar="FILE")
     rules.add_argument(

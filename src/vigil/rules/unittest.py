@@ -1,5 +1,7 @@
 """`vigil test rules`: promtool's rule unit-test files, run against vigil's rule engine with the
-same verdicts and a similar report (`Unit Testing:  FILE` then `SUCCESS` or `FAILED:` + diff)."""
+same verdicts and a similar report (`Unit Testing:  FILE` then `SUCCESS` or `FAILED:` + diff).
+vigil's addition: `log_rule_files` (Loki-ruler files, LogQL) evaluated over each group's
+`input_logs` (see `input_logs.py`) beside the PromQL rules over its `input_series`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import TextIO
 
 from vigil.config._yaml import ConfigError, Node, load_yaml
 from vigil.config.duration import Duration
+from vigil.logs.logql.engine import LogQLEngine
 from vigil.model import METRIC_NAME, Labels, MatchType
 from vigil.model.gofloat import format_float
 from vigil.model.histogram import FloatHistogram
@@ -23,15 +26,30 @@ from vigil.promql.parser import parse
 from vigil.promql.testing import expand_values, histogram_text, parse_histogram, value_tokens
 from vigil.rules.alerting import AlertingRule, AlertState, TemplateContext
 from vigil.rules.group import Group, GroupOptions
+from vigil.rules.input_logs import InputStream, log_store, parse_input_logs
 from vigil.rules.manager import expand_rule_files
-from vigil.rules.query import QueryFunc, RuleEvaluationError, engine_query_func
-from vigil.rules.rulefile import GroupSpec, load_rule_file
+from vigil.rules.query import (
+    QueryFunc,
+    RuleEvaluationError,
+    check_logql,
+    engine_query_func,
+    logql_query_func,
+)
+from vigil.rules.rulefile import GroupSpec, check_promql, load_rule_file
 from vigil.tsdb import MemoryAppender, MemoryStorage
 
-_FILE_KEYS = ("rule_files", "evaluation_interval", "group_eval_order", "tests", "fuzzy_compare")
+_FILE_KEYS = (
+    "rule_files",
+    "log_rule_files",
+    "evaluation_interval",
+    "group_eval_order",
+    "tests",
+    "fuzzy_compare",
+)
 _GROUP_KEYS = (
     "interval",
     "input_series",
+    "input_logs",
     "alert_rule_test",
     "promql_expr_test",
     "external_labels",
@@ -88,6 +106,7 @@ class TestGroup:
     expr_tests: tuple[ExprTestCase, ...]
     external_labels: Labels
     external_url: str
+    input_logs: tuple[InputStream, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +117,7 @@ class UnitTestFile:
     group_eval_order: tuple[str, ...]
     fuzzy_compare: bool
     tests: tuple[TestGroup, ...]
+    log_rule_files: tuple[str, ...] = ()
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -136,9 +156,11 @@ def run_test_file(
     except (ConfigError, UnitTestError) as error:
         return [str(error)]
     groups: list[GroupSpec] = []
+    log_files = frozenset(expand_rule_files(spec.log_rule_files))
     try:
-        for rule_file in expand_rule_files(spec.rule_files):
-            groups.extend(load_rule_file(rule_file, ignore_unknown_fields).groups)
+        for files, check in ((spec.rule_files, check_promql), (spec.log_rule_files, check_logql)):
+            for rule_file in expand_rule_files(files):
+                groups.extend(load_rule_file(rule_file, ignore_unknown_fields, check).groups)
     except ConfigError as error:
         return [str(error)]
     try:
@@ -149,7 +171,7 @@ def run_test_file(
     for test in spec.tests:
         if selector is not None and selector.search(test.name) is None:
             continue
-        errors.extend(run_test_group(test, groups, spec))
+        errors.extend(run_test_group(test, groups, spec, log_files))
     return errors
 
 
@@ -166,9 +188,15 @@ def _ordered(groups: list[GroupSpec], order: tuple[str, ...]) -> list[GroupSpec]
 # --- one test group ---------------------------------------------------------------------------
 
 
-def run_test_group(test: TestGroup, rule_groups: list[GroupSpec], spec: UnitTestFile) -> list[str]:
+def run_test_group(
+    test: TestGroup,
+    rule_groups: list[GroupSpec],
+    spec: UnitTestFile,
+    log_files: frozenset[str] = frozenset(),
+) -> list[str]:
     """promtool's testGroup.test: evaluate every group each evaluation interval from the
-    start, check alerts at their eval times as evaluation passes them, then the expressions."""
+    start, check alerts at their eval times as evaluation passes them, then the expressions.
+    Groups of `log_files` query the group's `input_logs` in LogQL."""
     storage = MemoryStorage()
     for series in test.input_series:
         for index, value in enumerate(series.values):
@@ -183,13 +211,20 @@ def run_test_group(test: TestGroup, rule_groups: list[GroupSpec], spec: UnitTest
         ),
     )
     query = engine_query_func(engine)
+    log_query = logql_query_func(LogQLEngine(log_store(test.input_logs, test.start_ms)))
     known: list[Labels] = []
     options = GroupOptions(
         interval_ms=test.interval_ms,
         context=TemplateContext(test.external_labels, test.external_url),
     )
     groups = [
-        Group(group, options, query, lambda: MemoryAppender(storage, known), logger=None)
+        Group(
+            group,
+            options,
+            log_query if group.file in log_files else query,
+            lambda: MemoryAppender(storage, known),
+            logger=None,
+        )
         for group in rule_groups
     ]
     prefix = f"    name: {test.name},\n" if test.name else ""
@@ -390,14 +425,18 @@ def load_test_file(path: str) -> UnitTestFile:
     tests = tuple(_test_group(item, interval) for item in top.sequence("tests"))
     return UnitTestFile(
         path=path,
-        rule_files=tuple(
-            f if os.path.isabs(f) else os.path.join(base, f) for f in top.strings("rule_files")
-        ),
+        rule_files=_beside(base, top.strings("rule_files")),
         evaluation_interval_ms=interval,
         group_eval_order=top.strings("group_eval_order"),
         fuzzy_compare=top.boolean("fuzzy_compare", False),
         tests=tests,
+        log_rule_files=_beside(base, top.strings("log_rule_files")),
     )
+
+
+def _beside(base: str, files: tuple[str, ...]) -> tuple[str, ...]:
+    """Rule file paths relative to the test file's directory, as promtool reads them."""
+    return tuple(f if os.path.isabs(f) else os.path.join(base, f) for f in files)
 
 
 def _test_group(node: Node, evaluation_interval_ms: int) -> TestGroup:
@@ -464,6 +503,7 @@ def _test_group(node: Node, evaluation_interval_ms: int) -> TestGroup:
         expr_tests=tuple(expr_tests),
         external_labels=Labels.from_pairs(fields.string_map("external_labels")),
         external_url=fields.string("external_url"),
+        input_logs=tuple(parse_input_logs(fields.sequence("input_logs"))),
     )
 
 
