@@ -1,6 +1,6 @@
 """The Logs page shows what vigil's Loki API answers: lines newest first as text only, the
 literals of `|=` filters highlighted, a row opening onto its labels and fields, Loki's errors,
-the query with its range in a URL that can be shared, and a volume histogram by level.
+the query with its range in a URL that can be shared, a volume histogram by level, and a label browser that adds matchers to the selector.
 
 One vigil runs for the module; the test pushes its lines through the Loki push API.
 """
@@ -126,3 +126,21 @@ def test_volume_bars_stack_the_lines_by_level(logs_server: str, page: Any) -> No
     filtered.fill('{service_name="web"}')
     filtered.press("Enter")
     expect(volume.locator(".volume-key")).to_have_text(["info 2"])
+
+
+def test_label_browser_adds_a_matcher_to_the_selector(logs_server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, logs_server)
+    names = page.get_by_role("group", name="Label names")
+    expect(names.get_by_role("button")).to_have_text(["level", "service_name"])
+    names.get_by_role("button", name="service_name").click()
+    values = page.get_by_role("group", name="Label values")
+    expect(values.get_by_role("button")).to_have_text(["api", "web"])
+    values.get_by_role("button", name="web").click()
+    expect(page.get_by_role("textbox", name="LogQL query")).to_have_value(
+        '{service_name=~".+", service_name="web"}'
+    )
+    expect(page.locator(".log-row")).to_have_count(2)
+    assert _lines(page) == ["GET / 200", "GET /db 200"]
+    assert "service_name%3D%22web%22" in page.url

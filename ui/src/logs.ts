@@ -3,7 +3,8 @@
 import "./logs.css";
 import { getJSON } from "./api";
 import { h, notice, replace } from "./dom";
-import { lineFilterLiterals } from "./logs_logql";
+import { labelBrowser } from "./logs_labels";
+import { lineFilterLiterals, withMatcher } from "./logs_logql";
 import { type LogStream, logRow, mergeStreams } from "./logs_rows";
 import { loadVolume } from "./logs_volume";
 import { type Route, setParams } from "./router";
@@ -92,6 +93,13 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     }
   }
 
+  const labels = labelBrowser(
+    () => rangeNs(range.value),
+    (name, value) => {
+      input.value = withMatcher(input.value.trim() || DEFAULT_LOG_QUERY, name, value);
+      void run(true);
+    },
+  );
   const form = h(
     "form",
     { class: "toolbar logs-form", role: "search" },
@@ -103,9 +111,13 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     event.preventDefault();
     void run(true);
   });
-  range.addEventListener("change", () => void run(true));
-  root.append(h("h1", null, "Logs"), form, volume, results);
+  range.addEventListener("change", () => {
+    void run(true);
+    void labels.reload();
+  });
+  root.append(h("h1", null, "Logs"), form, labels.el, volume, results);
   void run(false);
+  void labels.reload();
   return () => {
     generation++;
   };
