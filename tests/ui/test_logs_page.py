@@ -1,6 +1,6 @@
 """The Logs page shows what vigil's Loki API answers: lines newest first as text only, the
 literals of `|=` filters highlighted, a row opening onto its labels and fields, Loki's errors,
-the query with its range in a URL that can be shared, a volume histogram by level, and a label browser that adds matchers to the selector.
+the query with its range in a URL that can be shared, a volume histogram by level, and a label browser that adds matchers to the selector, and a row's context in its stream.
 
 One vigil runs for the module; the test pushes its lines through the Loki push API.
 """
@@ -30,6 +30,8 @@ LINES = [
 ]
 LEVELS = {"api": "error", "web": "info"}
 NEWEST_FIRST = [line for _, _, line, _ in sorted(LINES)]
+# A stream two hours old, out of the default range: 25 lines, one a second.
+BATCH = [f"step {i}" for i in range(1, 26)]
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +49,14 @@ def logs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             }
             for service in LEVELS
         ]
+        streams.append(
+            {
+                "stream": {"service_name": "batch"},
+                "values": [
+                    [str(now_ns - (7200 - i) * 10**9), line] for i, line in enumerate(BATCH)
+                ],
+            }
+        )
         pushed = httpx.post(f"{base}/loki/api/v1/push", json={"streams": streams}, timeout=30)
         assert pushed.status_code == 204, pushed.text
         yield base
@@ -144,3 +154,19 @@ def test_label_browser_adds_a_matcher_to_the_selector(logs_server: str, page: An
     expect(page.locator(".log-row")).to_have_count(2)
     assert _lines(page) == ["GET / 200", "GET /db 200"]
     assert "service_name%3D%22web%22" in page.url
+
+
+def test_show_context_lists_ten_lines_either_side_in_the_stream(
+    logs_server: str, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    _open(page, logs_server, query='{service_name="batch"} |= "step 13"', range="6h")
+    expect(page.locator(".log-row")).to_have_count(1)
+    row = page.locator(".log-row")
+    row.locator("summary").click()
+    row.get_by_role("button", name="Show context").click()
+    context = row.locator(".log-context .log-line")
+    expect(context).to_have_count(21)
+    assert context.all_text_contents() == [f"step {i}" for i in range(23, 2, -1)]
+    expect(row.locator(".log-context-self .log-line")).to_have_text("step 13")

@@ -5,7 +5,8 @@ import { getJSON } from "./api";
 import { h, notice, replace } from "./dom";
 import { labelBrowser } from "./logs_labels";
 import { lineFilterLiterals, withMatcher } from "./logs_logql";
-import { type LogStream, logRow, mergeStreams } from "./logs_rows";
+import { logRow } from "./logs_rows";
+import { type LogStream, mergeStreams } from "./logs_streams";
 import { loadVolume } from "./logs_volume";
 import { type Route, setParams } from "./router";
 

@@ -1,40 +1,10 @@
 // The Logs page's result rows: one per log line, newest first. A line is only ever text: the
 // highlighted matches are <mark> nodes around text nodes, never parsed markup.
 import { h } from "./dom";
+import { showContext } from "./logs_context";
 import { markMatches } from "./logs_logql";
+import type { LogRow } from "./logs_streams";
 import { dateTime } from "./timezone";
-
-/** Per entry, what Loki's categorize-labels encoding adds beside the line. */
-export interface EntryMeta {
-  structuredMetadata?: Record<string, string>;
-  parsed?: Record<string, string>;
-}
-
-export interface LogStream {
-  stream: Record<string, string>;
-  values: [string, string, EntryMeta?][];
-}
-
-export interface LogRow {
-  /** Unix nanoseconds, as the API's decimal string. */
-  ns: string;
-  line: string;
-  labels: Record<string, string>;
-  meta: EntryMeta;
-}
-
-function newerFirst(a: LogRow, b: LogRow): number {
-  return a.ns.length !== b.ns.length ? b.ns.length - a.ns.length : a.ns < b.ns ? 1 : a.ns > b.ns ? -1 : 0;
-}
-
-/** Every stream's entries in one list, newest first, at most `limit` of them. */
-export function mergeStreams(streams: readonly LogStream[], limit: number): LogRow[] {
-  const rows: LogRow[] = [];
-  for (const s of streams) {
-    for (const [ns, line, meta] of s.values) rows.push({ ns, line, labels: s.stream, meta: meta ?? {} });
-  }
-  return rows.sort(newerFirst).slice(0, limit);
-}
 
 function compactLabels(labels: Record<string, string>): string {
   return Object.entries(labels)
@@ -74,7 +44,13 @@ export function logRow(row: LogRow, literals: readonly string[]): HTMLDetailsEle
   );
   details.addEventListener(
     "toggle",
-    () =>
+    () => {
+      const context = h("div", { class: "log-context", "aria-label": "Context" });
+      const button = h("button", { type: "button", class: "log-context-button" }, "Show context");
+      button.addEventListener("click", () => {
+        button.remove();
+        void showContext(context, row);
+      });
       details.append(
         h(
           "div",
@@ -82,8 +58,10 @@ export function logRow(row: LogRow, literals: readonly string[]): HTMLDetailsEle
           fields("Stream labels", row.labels),
           fields("Structured metadata", row.meta.structuredMetadata),
           fields("Parsed fields", row.meta.parsed),
+          h("div", { class: "log-context-area" }, button, context),
         ),
-      ),
+      );
+    },
     { once: true },
   );
   return details;
