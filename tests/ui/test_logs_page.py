@@ -1,6 +1,7 @@
 """The Logs page shows what vigil's Loki API answers: lines newest first as text only, the
 literals of `|=` filters highlighted, a row opening onto its labels and fields, Loki's errors,
-the query with its range in a URL that can be shared, a volume histogram by level, and a label browser that adds matchers to the selector, and a row's context in its stream.
+the query with its range in a URL that can be shared, a volume histogram by level, and a label browser that adds matchers to the selector, a row's context in its stream, and a
+live tail that shows lines pushed after it started, held back while paused.
 
 One vigil runs for the module; the test pushes its lines through the Loki push API.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -170,3 +172,33 @@ def test_show_context_lists_ten_lines_either_side_in_the_stream(
     expect(context).to_have_count(21)
     assert context.all_text_contents() == [f"step {i}" for i in range(23, 2, -1)]
     expect(row.locator(".log-context-self .log-line")).to_have_text("step 13")
+
+
+def _push(base: str, line: str) -> None:
+    stream = {"stream": {"service_name": "tail"}, "values": [[str(time.time_ns()), line]]}
+    pushed = httpx.post(f"{base}/loki/api/v1/push", json={"streams": [stream]}, timeout=30)
+    assert pushed.status_code == 204, pushed.text
+
+
+def test_live_tail_shows_new_lines_and_holds_them_while_paused(
+    tmp_path: Path, page: Any, no_dialogs: list[str]
+) -> None:
+    """On a server of its own: the lines it pushes would show in the other tests' results."""
+    from playwright.sync_api import expect
+
+    with vigil_server(tmp_path, "--agent.disable") as base:
+        _open(page, base, query='{service_name="tail"}')
+        page.get_by_role("button", name="Live").click()
+        status = page.locator(".logs-results").get_by_role("status")
+        expect(status).to_have_text("Live: waiting for lines…")
+        _push(base, "first live line")
+        expect(page.locator(".log-row .log-line")).to_have_text(["first live line"])
+        page.get_by_role("button", name="Pause").click()
+        _push(base, HOSTILE)
+        expect(status).to_have_text("Paused: 1 line shown, 1 new waiting")
+        page.get_by_role("button", name="Resume").click()
+        expect(page.locator(".log-row .log-line")).to_have_text([HOSTILE, "first live line"])
+        expect(status).to_have_text("Live: 2 lines")
+        assert page.locator(".log-row img").count() == 0
+        page.get_by_role("button", name="Live").click()
+        expect(page.locator(".logs-results")).to_have_attribute("data-state", "done")

@@ -6,7 +6,8 @@ import { h, notice, replace } from "./dom";
 import { labelBrowser } from "./logs_labels";
 import { lineFilterLiterals, withMatcher } from "./logs_logql";
 import { logRow } from "./logs_rows";
-import { type LogStream, mergeStreams } from "./logs_streams";
+import { type LogStream, lineCount, mergeStreams } from "./logs_streams";
+import { type Tail, startTail } from "./logs_tail";
 import { loadVolume } from "./logs_volume";
 import { type Route, setParams } from "./router";
 
@@ -52,7 +53,40 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
   const results = h("div", { class: "logs-results", "data-state": "idle", "aria-live": "polite" });
   let generation = 0;
 
+  let tail: Tail | null = null;
+  const live = h("button", { type: "button", "aria-pressed": "false" }, "Live");
+  const pause = h("button", { type: "button", "aria-pressed": "false", hidden: true }, "Pause");
+
+  function stopTail(): void {
+    tail?.stop();
+    tail = null;
+    live.setAttribute("aria-pressed", "false");
+    pause.hidden = true;
+  }
+
+  live.addEventListener("click", () => {
+    if (tail) {
+      stopTail();
+      void run(false);
+      return;
+    }
+    ++generation;
+    const query = input.value.trim() || DEFAULT_LOG_QUERY;
+    tail = startTail(results, query, lineFilterLiterals(query));
+    live.setAttribute("aria-pressed", "true");
+    pause.hidden = false;
+    pause.setAttribute("aria-pressed", "false");
+    pause.textContent = "Pause";
+  });
+  pause.addEventListener("click", () => {
+    const paused = pause.getAttribute("aria-pressed") !== "true";
+    tail?.setPaused(paused);
+    pause.setAttribute("aria-pressed", String(paused));
+    pause.textContent = paused ? "Resume" : "Pause";
+  });
+
   async function run(push: boolean): Promise<void> {
+    stopTail();
     const mine = ++generation;
     const query = input.value.trim() || DEFAULT_LOG_QUERY;
     const params = new URLSearchParams(location.search);
@@ -81,7 +115,7 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
         results,
         rows.length
           ? [
-              h("p", { class: "muted logs-count" }, rows.length === LIMIT ? `The newest ${LIMIT} lines` : `${rows.length} lines`),
+              h("p", { class: "muted logs-count" }, rows.length === LIMIT ? `The newest ${LIMIT} lines` : lineCount(rows.length)),
               h("div", { class: "log-rows" }, rows.map((row) => logRow(row, literals))),
             ]
           : notice("info", "No log lines match this query in this time range."),
@@ -107,6 +141,8 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     input,
     range,
     h("button", { type: "submit", class: "primary" }, "Run"),
+    live,
+    pause,
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -121,5 +157,6 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
   void labels.reload();
   return () => {
     generation++;
+    stopTail();
   };
 }

@@ -31,3 +31,8 @@ export function mergeStreams(streams: readonly LogStream[], limit: number): LogR
   }
   return rows.sort(newerFirst).slice(0, limit);
 }
+
+/** "1 line", "2 lines". */
+export function lineCount(n: number): string {
+  return `${n} ${n === 1 ? "line" : "lines"}`;
+}
