@@ -218,7 +218,7 @@ def test_rules_page_shows_every_group_and_rule(
         section = page.locator(f'section.rule-group[data-group="{g["name"]}"]')
         expect(section.locator("h2")).to_have_text(g["name"])
         # vigil's own packs by name, other files as written; the full path on hover.
-        builtin = re.search(r"/vigil/rules/default/(\w+)\.yml$", g["file"])
+        builtin = re.search(r"/vigil/rules/default/([\w/]+)\.yml$", g["file"])
         file = f"built-in: {builtin[1]}" if builtin else g["file"]
         expect(section.locator(".meta b").first).to_have_text(file)
         expect(section.locator(".meta span").first).to_have_attribute("title", g["file"])
