@@ -277,6 +277,9 @@ def test_variable_change_updates_url_and_requeries(server: str, page: Any) -> No
     before = len(sent)
     page.locator('summary[data-var="multi"]').focus()
     page.keyboard.press("Enter")
+    # Opening moves the focus to the search box (on the `toggle` event, which comes a task
+    # later): wait for it, or the Tabs below start from the summary on a busy machine.
+    expect(page.get_by_role("searchbox", name="Search multi")).to_be_focused()
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     page.keyboard.press("Space")
