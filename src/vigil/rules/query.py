@@ -36,14 +36,18 @@ def engine_query_func(engine: QueryEngine) -> QueryFunc:
     """Prometheus's EngineQueryFunc: an instant query; a scalar becomes one unlabelled sample."""
 
     def query(expr: str, t_ms: int) -> tuple[Sample, ...]:
-        value = engine.instant_query(expr, t_ms).value
-        if isinstance(value, Vector):
-            return value.samples
-        if isinstance(value, Scalar):
-            return (Sample(Labels(), value.t_ms, value.value),)
-        raise RuleEvaluationError("rule result is not a vector or scalar")
+        return _samples(engine.instant_query(expr, t_ms).value)
 
     return query
+
+
+def _samples(value: object) -> tuple[Sample, ...]:
+    """A rule's result as samples: a vector's, or a scalar as one unlabelled sample."""
+    if isinstance(value, Vector):
+        return value.samples
+    if isinstance(value, Scalar):
+        return (Sample(Labels(), value.t_ms, value.value),)
+    raise RuleEvaluationError("rule result is not a vector or scalar")
 
 
 def check_logql(expr: str) -> None:
@@ -64,10 +68,6 @@ def logql_query_func(engine: LogQLEngine) -> QueryFunc:
             value = engine.query(expr, t_ns, t_ns).value
         except (LogQLError, PromQLError, ValueError, StorageNotReady, CorruptDataError) as err:
             raise RuleEvaluationError(str(err)) from err
-        if isinstance(value, Vector):
-            return value.samples
-        if isinstance(value, Scalar):
-            return (Sample(Labels(), value.t_ms, value.value),)
-        raise RuleEvaluationError("rule result is not a vector or scalar")
+        return _samples(value)
 
     return query
