@@ -8,7 +8,6 @@ stage that asks.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from typing import Protocol
 import orjson
 
 from vigil.exporter.logs.entry import LogEntry
+from vigil.model.forwarded import TOMCAT_INTERNAL_PROXIES as TOMCAT_INTERNAL_PROXIES
+from vigil.model.forwarded import TrustedProxies, x_forwarded_for_hops
 from vigil.model.regex import Anchor, Regex
 
 # A key starts a word (so a long word is read once, not once per character).
@@ -175,21 +176,6 @@ def _may_have_level_pair(line: str) -> bool:
     return any(tail in line for tail in ("el=", "EL=", "vl=", "VL=", "ty=", "TY="))
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-# Tomcat 10's RemoteIpValve `internalProxies` default, as networks.
-TOMCAT_INTERNAL_PROXIES = (
-    "10.0.0.0/8",
-    "192.168.0.0/16",
-    "169.254.0.0/16",
-    "127.0.0.0/8",
-    "100.64.0.0/10",
-    "172.16.0.0/12",
-    "::1/128",
-    "fe80::/10",
-    "fc00::/7",
-)
-
-
 @dataclass(frozen=True, slots=True)
 class ClientIP:
     """Metadata `client_ip`: the right-most address of `X-Forwarded-For` that is not one of
@@ -200,22 +186,13 @@ class ClientIP:
     source: str = "x_forwarded_for"
     trusted: tuple[str, ...] = TOMCAT_INTERNAL_PROXIES
     name: str = "client_ip"
-    _networks: tuple[Network, ...] = field(init=False, repr=False, compare=False)
+    _proxies: TrustedProxies = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        nets = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in self.trusted)
-        object.__setattr__(self, "_networks", nets)
+        object.__setattr__(self, "_proxies", TrustedProxies(self.trusted))
 
     def client(self, forwarded_for: str) -> str | None:
-        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
-        for hop in reversed(hops):
-            address = _address(hop)
-            if address is None:
-                return None  # a malformed hop: nothing to its left can be trusted either
-            if not any(address in net for net in self._networks):
-                return str(address)
-        first = _address(hops[0]) if hops else None
-        return None if first is None else str(first)
+        return self._proxies.client(x_forwarded_for_hops(forwarded_for))
 
     def apply(self, entry: LogEntry, fields: Fields) -> bool:
         header = fields.get().get(self.source)
@@ -224,18 +201,6 @@ class ClientIP:
             if client is not None:
                 entry.metadata["client_ip"] = client
         return True
-
-
-def _address(hop: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    text = hop
-    if text.startswith("[") and "]" in text:  # [v6]:port
-        text = text[1 : text.index("]")]
-    elif text.count(":") == 1:  # v4:port
-        text = text.split(":", 1)[0]
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
 
 
 def run_pipeline(stages: Sequence[Stage], entry: LogEntry) -> Stage | None:
