@@ -3,12 +3,15 @@ collector settings that have a twin."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vigil.cmd import build_parser
 from vigil.cmd.agent import agent_options
 from vigil.cmd.agent_app import AgentOptions
 from vigil.exporter import DEFAULT_ENABLED, ExporterOptions, HostPaths
+from vigil.exporter.logs.journal import JournalOptions
 
 
 def options(*flags: str) -> AgentOptions:
@@ -95,6 +98,18 @@ def test_log_shipping_flags() -> None:
         ("ClientIP", "client_ip"),
         ("Level", "level"),
     ]
+    assert got.collection.journal is None
+
+
+def test_journal_flags() -> None:
+    got = options(
+        "--logs.push-url=http://vigil:9090/loki/api/v1/push",
+        "--logs.journal",
+        "--logs.journal.path=/host/var/log/journal",
+        "--logs.journal.max-age=2h",
+    ).logs
+    assert got is not None
+    assert got.collection.journal == JournalOptions(Path("/host/var/log/journal"), 7200.0)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +117,7 @@ def test_log_shipping_flags() -> None:
     [
         ("--logs.drop=noname", "want NAME=REGEX or NAME:FIELD=REGEX"),
         ("--logs.drop=bad=(", "missing closing )"),
+        ("--logs.journal.max-age=soon", "soon"),
     ],
 )
 def test_bad_log_flags_say_why(flag: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:

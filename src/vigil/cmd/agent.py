@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from vigil.cmd.flagkinds import duration_ms
 from vigil.cmd.serving import add_web_config_flag, serve, web_config
 
 if TYPE_CHECKING:
@@ -213,6 +214,28 @@ def add_log_flags(parser: argparse.ArgumentParser) -> None:
         help="ship files matching GLOB, e.g. '/var/log/app/*.log' (repeatable)",
     )
     parser.add_argument(
+        "--logs.journal",
+        dest="logs_journal",
+        action="store_true",
+        help="ship the systemd journal (needs journalctl), labelled unit and service_name",
+    )
+    parser.add_argument(
+        "--logs.journal.path",
+        dest="logs_journal_path",
+        default="",
+        metavar="PATH",
+        help="a journal directory or file to read instead of the system's, e.g. the host's "
+        "/var/log/journal mounted into a container (default: the system journal)",
+    )
+    parser.add_argument(
+        "--logs.journal.max-age",
+        dest="logs_journal_max_age",
+        default="7h",
+        type=duration_ms,
+        metavar="DURATION",
+        help="how far back a first start reads the journal (default: %(default)s)",
+    )
+    parser.add_argument(
         "--logs.positions-file",
         dest="logs_positions_file",
         default="data/agent-log-positions.json",
@@ -267,6 +290,7 @@ def log_shipping(args: argparse.Namespace) -> LogShipping | None:
 
     from vigil.cmd.agent_app import LogShipping
     from vigil.exporter.logs import ClientIP, Extract, Level, LogCollectionOptions, MultilineRule
+    from vigil.exporter.logs.journal import JournalOptions
     from vigil.exporter.logs.stages import TOMCAT_INTERNAL_PROXIES, Stage
     from vigil.model.regex import Anchor, Regex, RegexError
 
@@ -293,11 +317,20 @@ def log_shipping(args: argparse.Namespace) -> LogShipping | None:
         else MultilineRule()
     )
     containers = args.logs_docker_containers
+    journal = (
+        JournalOptions(
+            path=Path(args.logs_journal_path) if args.logs_journal_path else None,
+            max_age_s=args.logs_journal_max_age / 1000,
+        )
+        if args.logs_journal
+        else None
+    )
     return LogShipping(
         args.logs_push_url,
         LogCollectionOptions(
             docker_containers=Path(containers) if containers else None,
             files=tuple(args.logs_files),
+            journal=journal,
             positions_file=Path(args.logs_positions_file),
             stages=tuple(stages),
             multiline=multiline,

@@ -43,6 +43,8 @@ class ServerOptions:
     logs_collect: bool = True  # this host's container logs and --logs.files into the store
     logs_docker_containers: Path | None = Path("/var/lib/docker/containers")
     logs_files: tuple[str, ...] = ()
+    logs_journal: bool = False  # this host's systemd journal into the store
+    logs_journal_path: Path | None = None  # a journal dir/file instead of the system's
     logs_rule_files: tuple[str, ...] = ()  # Loki-ruler files (LogQL rules)
     logs_forward_url: str = ""  # a Loki-push URL the log store's WAL is forwarded to
     logs_retention_ms: int = 7 * 24 * 3_600_000
@@ -147,6 +149,19 @@ FLAGS = (
         "empty for none",
     ),
     Flag(
+        "logs.journal",
+        "logs_journal",
+        kinds.SWITCH,
+        "follow this host's systemd journal into the log store (needs journalctl), labelled "
+        "unit and service_name",
+    ),
+    Flag(
+        "logs.journal.path",
+        "logs_journal_path",
+        kinds.PATH,
+        "a journal directory or file to read instead of the system's (default: the system journal)",
+    ),
+    Flag(
         "logs.rule-files",
         "logs_rule_files",
         kinds.GLOBS,
@@ -165,7 +180,8 @@ FLAGS = (
         "logs.collect.disable",
         "logs_collect",
         kinds.SWITCH,
-        "collect no logs of this host (container logs, --logs.files); pushes are still taken",
+        "collect no logs of this host (container logs, --logs.files, --logs.journal); pushes "
+        "are still taken",
         negated=True,
     ),
     Flag(

@@ -48,6 +48,7 @@ from vigil.exporter import (
 )
 from vigil.exporter.containers import ContainerExporter, build_exporter
 from vigil.exporter.logs import LogCollectionOptions, LogCollector
+from vigil.exporter.logs.journal import JournalOptions
 from vigil.exporter.selfmetrics import self_registry
 from vigil.logs.forward import ForwardOptions, LogForwarder
 from vigil.logs.ingest.agent import AppenderSink
@@ -408,14 +409,18 @@ class Server:
         return vector.samples[0].value
 
     def _log_collector(self) -> LogCollector | None:
-        """This host's container logs and --logs.files, straight into the log store (the
-        in-process twin of `vigil agent --logs.push-url`)."""
+        """This host's container logs, --logs.files and --logs.journal, straight into the log
+        store (the in-process twin of `vigil agent --logs.push-url`)."""
         options = self.options
-        if not options.logs_collect or not (options.logs_files or options.logs_docker_containers):
+        sources = options.logs_files or options.logs_docker_containers or options.logs_journal
+        if not options.logs_collect or not sources:
             return None
         collection = LogCollectionOptions(
             docker_containers=options.logs_docker_containers,
             files=options.logs_files,
+            journal=JournalOptions(path=options.logs_journal_path)
+            if options.logs_journal
+            else None,
             positions_file=self.logs.path / "collected-positions.json",
             stages=(),
         )

@@ -1,4 +1,5 @@
-"""`vigil agent`'s log collection: follow Docker's container logs and files by glob, process
+"""`vigil agent`'s log collection: follow Docker's container logs, files by glob and the
+systemd journal, process
 at the edge, ship to a Loki-push endpoint, and commit positions only after a push succeeds
 (at least once: a restart, a failed push or `kill -9` repeats lines rather than lose them).
 
@@ -22,6 +23,12 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from vigil.exporter.logs.entry import LogEntry
+from vigil.exporter.logs.journal import (
+    JOURNAL_SOURCE,
+    JournalFollower,
+    JournalOptions,
+    JournalUnavailable,
+)
 from vigil.exporter.logs.multiline import MultilineRule
 from vigil.exporter.logs.positions import Positions
 from vigil.exporter.logs.push import Outcome, PushResult
@@ -47,6 +54,7 @@ class Sink(Protocol):
 class LogCollectionOptions:
     docker_containers: Path | None = DOCKER_CONTAINERS  # None: no container logs
     files: tuple[str, ...] = ()  # globs
+    journal: JournalOptions | None = None  # None: not the journal
     positions_file: Path | None = None
     host: str = field(default_factory=socket.gethostname)
     stages: tuple[Stage, ...] = (Level(),)
@@ -89,6 +97,11 @@ class _Metrics:
             registry=registry,
         )
         self.files = Gauge("vigil_logs_files", "Log files followed.", registry=registry)
+        self.journal_up = Gauge(
+            "vigil_logs_journal_up",
+            "1 while the systemd journal is followed, 0 when journalctl failed (see the log).",
+            registry=registry,
+        )
 
 
 class LogCollector:
@@ -105,6 +118,9 @@ class LogCollector:
         self._metrics = _Metrics(registry)
         self._positions = Positions(options.positions_file)
         self._files: dict[str, FollowedFile] = {}
+        self._journal: JournalFollower | None = None
+        self._journal_error = ""
+        self._journal_retry_at = 0.0
         self._backoff = 0.0
         self._next_attempt = 0.0
         self.last_error = ""
@@ -126,12 +142,12 @@ class LogCollector:
             got = followed.read(share, now)
             self._metrics.undecodable.inc(followed.undecodable - undecodable)
             read_from.append(followed)
-            for entry in got:
-                dropped_by = run_pipeline(self._options.stages, entry)
-                if dropped_by is None:
-                    entries.append(entry)
-                else:
-                    self._metrics.dropped.labels(dropped_by.name).inc()
+            self._process(got, entries)
+        journal = self._follow_journal(now)
+        if journal is not None:
+            undecodable = journal.undecodable
+            self._process(journal.read(self._options.batch_bytes), entries)
+            self._metrics.undecodable.inc(journal.undecodable - undecodable)
         if entries:
             result = self._sink.push(entries)
             if result.outcome is Outcome.RETRY:
@@ -141,9 +157,46 @@ class LogCollector:
         self._backoff = 0.0
         self._commit(read_from)
 
+    def _process(self, got: list[LogEntry], entries: list[LogEntry]) -> None:
+        for entry in got:
+            dropped_by = run_pipeline(self._options.stages, entry)
+            if dropped_by is None:
+                entries.append(entry)
+            else:
+                self._metrics.dropped.labels(dropped_by.name).inc()
+
+    def _follow_journal(self, now: float) -> JournalFollower | None:
+        """The journal's follower, started on the first round (from the saved cursor). A
+        journalctl that cannot run or has stopped is logged (once per distinct reason),
+        shown as `vigil_logs_journal_up 0`, and started again 30 s later."""
+        options = self._options.journal
+        if options is None:
+            return None
+        journal = self._journal
+        if journal is not None and journal.error:
+            self._journal_failed(now, journal.error)
+            journal.close()
+            journal = self._journal = None
+        if journal is None and now >= self._journal_retry_at:
+            try:
+                cursor = self._positions.cursor(JOURNAL_SOURCE)
+                journal = self._journal = JournalFollower(options, cursor, self._options.host, now)
+            except (JournalUnavailable, OSError) as err:
+                self._journal_failed(now, str(err))
+        self._metrics.journal_up.set(1 if journal is not None else 0)
+        return journal
+
+    def _journal_failed(self, now: float, reason: str) -> None:
+        if reason != self._journal_error:
+            log.error("journal collection failed, retrying in 30 s: %s", reason)
+        self._journal_error = reason
+        self._journal_retry_at = now + 30.0
+
     def _retry_later(self, now: float, reason: str, read_from: list[FollowedFile]) -> None:
         for followed in read_from:
             followed.rewind()
+        if self._journal is not None:
+            self._journal.rewind()
         self._metrics.failures.labels("retry").inc()
         self._backoff = min(self._options.max_backoff_s, max(1.0, self._backoff * 2))
         self._next_attempt = now + self._backoff
@@ -169,6 +222,13 @@ class LogCollector:
             if position is not None and position != followed.follower.committed:
                 followed.follower.commit(position)
                 self._positions.put(followed.key, position)
+                changed = True
+        journal = self._journal
+        if journal is not None:
+            cursor = journal.safe_position()
+            if cursor is not None and cursor != journal.committed:
+                journal.commit(cursor)
+                self._positions.put_cursor(JOURNAL_SOURCE, cursor)
                 changed = True
         if changed:
             self._positions.save()
@@ -214,3 +274,6 @@ class LogCollector:
             self._thread = None
         for followed in self._files.values():
             followed.close()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
