@@ -71,7 +71,7 @@ class LogStorage:
     def store(self) -> LogStore:
         store = self._store
         if store is None:
-            raise StorageNotReady(self.status() or "")
+            raise StorageNotReady(self.status() or "", store="log store")
         return store
 
     def problem(self) -> str | None:

@@ -33,10 +33,11 @@ def is_stale_marker(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
 
 class StorageNotReady(Exception):
     """Storage asked for before it is open (the WAL still replaying, or opening it failed):
-    the caller should retry later; the web layer answers 503 `unavailable`."""
+    the caller should retry later; the web layer answers 503 `unavailable`. `store` names
+    which one (the log and span stores raise it too)."""
 
-    def __init__(self, status: str) -> None:
-        super().__init__(f"TSDB not ready: {status}")
+    def __init__(self, status: str, store: str = "TSDB") -> None:
+        super().__init__(f"{store} not ready: {status}")
         self.status = status
 
 

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -19,8 +20,10 @@ from starlette.types import ASGIApp
 
 from tests.conftest import PATIENCE_S, free_port
 from vigil.logs import Entries, MemoryLogStore, PushResult
+from vigil.logs.service import LogStorage
+from vigil.logs.store import LogStoreOptions
 from vigil.model import Labels, Matcher
-from vigil.tsdb import StorageNotReady
+from vigil.model.clock import ManualClock
 
 Row = tuple[int, bytes, Labels]
 ANY_STREAM = [Matcher.of("service_name", "=~", ".*")]
@@ -82,11 +85,9 @@ class Sent:
             time.sleep(0.01)
 
 
-class Opening:
+def Opening() -> LogStorage:
     """The server's log store before it is open: every push raises StorageNotReady."""
-
-    def push(self, streams: Sequence[Entries]) -> PushResult:
-        raise StorageNotReady("opening the log store in /data/logs")
+    return LogStorage(Path("/data/logs"), LogStoreOptions(), ManualClock())
 
 
 class FullDisk:

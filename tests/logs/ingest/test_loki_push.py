@@ -330,7 +330,7 @@ def test_a_store_still_opening_answers_503_with_retry_after() -> None:
     assert (response.status_code, response.headers["Retry-After"], response.text) == (
         503,
         "30",
-        "TSDB not ready: opening the log store in /data/logs",
+        "log store not ready: opening the log store in /data/logs",
     )
 
 
