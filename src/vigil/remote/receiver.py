@@ -109,12 +109,16 @@ class StorageRefusals:
 
     def refused(self, err: OSError) -> Response:
         """The 503 for a push whose commit failed with `err` (nothing of it was stored)."""
+        return retry_later(self.note(err))
+
+    def note(self, err: OSError) -> str:
+        """The reason a push refused for `err` is answered with, logged as said above."""
         reason = f"storage cannot write: {os.strerror(err.errno) if err.errno else err}"
         now = self._clock()
         self._unlogged += 1
         last = self._logged_at
         if last is not None and now - last < self._every_s:
-            return retry_later(reason)
+            return reason
         if last is None:
             log.error("%s refused with 503: %s", self._sender, reason)
         else:
@@ -126,7 +130,7 @@ class StorageRefusals:
                 reason,
             )
         self._logged_at, self._unlogged = now, 0
-        return retry_later(reason)
+        return reason
 
 
 def retry_later(message: str) -> Response:
