@@ -367,12 +367,15 @@ class _MemorySpanQuerier:
                 yield batch.take(keep)
 
     def trace(self, trace_id: bytes) -> Spans:
+        wanted = np.frombuffer(trace_id, dtype="V16")
         found = [
-            span
-            for batch in self._in_range()
-            for i in range(len(batch))
-            if batch.trace_id(i) == trace_id
-            for span in (batch.row(i),)
+            batch.row(i)
+            for batch in self.batches
+            for i in np.flatnonzero(
+                (np.frombuffer(batch.trace_ids, dtype="V16") == wanted)
+                & (batch.start_ns >= self.mint)
+                & (batch.start_ns <= self.maxt)
+            ).tolist()
         ]
         return Spans.of(sorted(found, key=lambda s: s.start_ns))
 
