@@ -67,19 +67,24 @@ T0_S = 1_700_000_000.0
     [
         ([], 0, 0),
         (["--storage.tsdb.retention.size=1GB"], GB, 0),
-        (["--storage.total-retention.size=4GB"], 2 * GB, 2 * GB),
-        (["--storage.total-retention.size=4GB", "--storage.tsdb.retention.size=1GB"], GB, 3 * GB),
+        (["--storage.total-retention.size=4GB"], 2 * GB, GB),
+        (
+            ["--storage.total-retention.size=4GB", "--storage.tsdb.retention.size=1GB"],
+            GB,
+            GB + GB // 2,
+        ),
     ],
 )
-def test_the_total_disk_budget_is_split_between_tsdb_and_logs(
+def test_the_total_disk_budget_is_split_between_tsdb_logs_and_traces(
     tmp_path: Path, flags: list[str], tsdb: int, logs: int
 ) -> None:
     args = build_parser().parse_args(["server", f"--storage.tsdb.path={tmp_path}", *flags])
     server = Server(options(args))
-    assert (server._tsdb_options().retention_bytes, server.logs.options.retention_bytes) == (
-        tsdb,
-        logs,
-    )
+    assert (
+        server._tsdb_options().retention_bytes,
+        server.logs.options.retention_bytes,
+        server.traces.options.retention_bytes,
+    ) == (tsdb, logs, logs)
     server.storage.close()
 
 

@@ -48,7 +48,9 @@ class ServerOptions:
     logs_rule_files: tuple[str, ...] = ()  # Loki-ruler files (LogQL rules)
     logs_forward_url: str = ""  # a Loki-push URL the log store's WAL is forwarded to
     logs_retention_ms: int = 7 * 24 * 3_600_000
-    total_retention_bytes: int = 0  # TSDB and log store together (see cmd/disk_budget.py)
+    traces_path: Path | None = None  # the span store's dir; None: <data_dir>/traces
+    traces_retention_ms: int = 7 * 24 * 3_600_000
+    total_retention_bytes: int = 0  # TSDB, log and span stores together (cmd/disk_budget.py)
     listen_address: str = "127.0.0.1:9090"
     loki_listen_address: str = ""  # Loki's API on a port of its own (e.g. :3100); "": off
     syslog_listen_address: str = ""  # "": no syslog listener
@@ -191,11 +193,25 @@ FLAGS = (
         "how long to keep log lines (whole blocks go; 0: forever)",
     ),
     Flag(
+        "traces.storage.path",
+        "traces_path",
+        kinds.PATH,
+        "directory of the span store (OTLP and Zipkin traces) "
+        "(default: the traces dir inside --storage.tsdb.path)",
+    ),
+    Flag(
+        "traces.retention.time",
+        "traces_retention_ms",
+        kinds.DURATION_MS,
+        "how long to keep spans (whole blocks go; 0: forever)",
+    ),
+    Flag(
         "storage.total-retention.size",
         "total_retention_bytes",
         kinds.SIZE,
         "most bytes all stores keep together (e.g. 2GB; 0: no total): the TSDB keeps "
-        "--storage.tsdb.retention.size of it (default: half), the log store the rest",
+        "--storage.tsdb.retention.size of it (default: half), the log and span stores half "
+        "of the rest each",
     ),
     Flag(
         "web.listen-address",

@@ -81,6 +81,8 @@ from vigil.rules.notifier import (
 from vigil.rules.query import logql_query_func
 from vigil.scrape.manager import ScrapeManager
 from vigil.scrape.metrics import ScrapeMetrics
+from vigil.traces.store import TraceStoreOptions
+from vigil.traces.store_service import TraceStorage
 from vigil.tsdb import CorruptDataError, StorageNotReady
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.tsdb.live import LiveSeriesQueryable
@@ -213,6 +215,16 @@ class Server:
             self.clock,
             self.registry,
         )
+        self.traces = TraceStorage(
+            options.traces_path or options.data_dir / "traces",
+            TraceStoreOptions(
+                retention_ns=options.traces_retention_ms * 1_000_000,
+                retention_bytes=self._disk_budget().traces,
+                wal_repair=options.wal_repair,
+            ),
+            self.clock,
+            self.registry,
+        )
         self.elasticsearch = ElasticsearchAPI(
             lambda: self.logs,
             BulkOptions(
@@ -334,6 +346,7 @@ class Server:
             Service("query", stop=self._close_queriers),
             Service("storage", self.storage.begin, self._close_storage),
             Service("logs", self.logs.start, self.logs.stop),
+            Service("traces", self.traces.start, self.traces.stop),
             *self._syslog_service(),
             Service("remote_write", stop=self.remote_write.stop),
             Service("scrape", stop=self.manager.stop),
@@ -348,6 +361,7 @@ class Server:
             background("config", self._apply_once_storage_is_open),
             background("tsdb maintenance", self._maintain_tsdb),
             background("logs maintenance", self.logs.maintain),
+            background("traces maintenance", self.traces.maintain),
         ]
         if self.options.heartbeat_url:
             heartbeat = Heartbeat(
@@ -627,9 +641,9 @@ class Server:
             )
 
     def not_ready(self) -> str | None:
-        """What `/-/ready` waits for: the TSDB and the log store, then the config's first
-        application."""
-        status = self.storage.status() or self.logs.status()
+        """What `/-/ready` waits for: the TSDB, the log and span stores, then the config's
+        first application."""
+        status = self.storage.status() or self.logs.status() or self.traces.status()
         if status is None and (self._applied is None or not self._applied.is_set()):
             return "applying the configuration"
         return status
@@ -655,7 +669,7 @@ class Server:
         status = self.storage.status()
         if status is not None:
             return f"storage: {status}"
-        writes = self.tsdb.write_health.problem() or self.logs.problem()
+        writes = self.tsdb.write_health.problem() or self.logs.problem() or self.traces.problem()
         if writes is not None:
             return writes
         if self.notifier.queue_length() >= self.options.notification_queue_capacity:

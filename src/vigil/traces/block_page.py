@@ -1,0 +1,399 @@
+"""A page of spans: the span store's one encoding, shared by the head, the WAL and blocks.
+
+A page holds spans sorted by trace id, then start, as columns in one zstd frame: each
+trace id once with its span count; span ids raw; a parent as the distance to its row (a
+parent outside the page is kept whole); starts as deltas within their trace (the first from
+the page's earliest start) and durations, byte-shuffled; kind and status in one byte;
+service, name, status message, trace state, resource and scope as codes into the page's
+own tables (strings, resources, scopes); attributes, events and links as attribute sections
+(see block_attributes). A page is self-contained: it decodes without its block.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+import zstandard
+
+from vigil.traces._api import (
+    SPAN_ID_SIZE,
+    TRACE_ID_SIZE,
+    Attributes,
+    Event,
+    Link,
+    Resource,
+    Scope,
+    Spans,
+)
+from vigil.traces.block_attributes import (
+    Strings,
+    code,
+    decode_attributes,
+    encode_attributes,
+    pack,
+    shuffled,
+    unpack,
+    unshuffled,
+)
+
+VERSION = 1
+_HEAD = struct.Struct("<IIIIIIq")  # spans, traces, resources, scopes, events, links, base
+_SECTIONS = 23
+_EXTERNAL = np.iinfo(np.int32).min  # parent not in the page: kept whole
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_NO_EVENTS: tuple[Event, ...] = ()
+_NO_LINKS: tuple[Link, ...] = ()
+_DECOMPRESSOR = zstandard.ZstdDecompressor()
+
+
+class PageFormatError(ValueError):
+    """A page whose bytes do not decode."""
+
+
+def trace_order(spans: Spans) -> npt.NDArray[np.intp]:
+    """Rows by trace id (byte order), then start."""
+    words = spans.trace_id_words()
+    return np.lexsort((spans.start_ns, words[:, 1], words[:, 0]))
+
+
+def trace_keys(spans: Spans) -> npt.NDArray[Any]:
+    """Trace ids as an S16 array: numpy compares them in byte order."""
+    return np.frombuffer(spans.trace_ids, dtype="S16")
+
+
+def _remap(
+    columns: Sequence[npt.NDArray[np.int32]],
+) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.uint32]]]:
+    """The codes used by `columns` (sorted) and the columns recoded to their positions."""
+    used = np.unique(np.concatenate(columns)) if len(columns[0]) else np.zeros(0, np.int64)
+    lut = np.zeros(int(used[-1]) + 1 if len(used) else 1, dtype=np.uint32)
+    lut[used] = np.arange(len(used), dtype=np.uint32)
+    return used.astype(np.int64), [lut[c] for c in columns]
+
+
+def _parent_refs(
+    span_words: npt.NDArray[np.uint64],
+    parent_words: npt.NDArray[np.uint64],
+    group: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int32]:
+    """Per row: 0 for a root, `row - parent row` when the parent is in the same trace of the
+    page, else _EXTERNAL. Spans are found by (trace, span id) folded into one word; a
+    collision only costs an external parent, never a wrong one (matches are checked)."""
+    n = len(span_words)
+    mixed = group.astype(np.uint64) * _MIX
+    keys = span_words ^ mixed
+    order = np.argsort(keys, kind="stable")
+    at = np.searchsorted(keys[order], parent_words ^ mixed)
+    at = np.minimum(at, max(n - 1, 0))
+    rows = order[at] if n else np.zeros(0, np.intp)
+    found = (group[rows] == group) & (span_words[rows] == parent_words) if n else np.zeros(0, bool)
+    refs = np.full(n, _EXTERNAL, dtype=np.int64)
+    refs[found] = np.arange(n)[found] - rows[found]
+    refs[parent_words == 0] = 0
+    refs[found & (refs == 0)] = _EXTERNAL  # its own parent: keep it whole
+    return refs.astype(np.int32)
+
+
+def encode_page(spans: Spans, level: int = 3) -> bytes:
+    """The spans (any order) as one page, sorted by trace id then start."""
+    order = trace_order(spans)
+    if not np.array_equal(order, np.arange(len(spans))):
+        spans = spans.take(order)
+    n = len(spans)
+    keys = trace_keys(spans)
+    first = (
+        np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        if n
+        else np.zeros(0, np.intp)
+    )
+    runs = np.diff(np.append(first, n)).astype("<u4")
+    group = np.repeat(np.arange(len(first)), runs)
+    base = int(spans.start_ns.min()) if n else 0
+    starts = spans.start_ns
+    deltas = np.empty(n, dtype="<i8")
+    if n:
+        deltas[1:] = starts[1:] - starts[:-1]
+        deltas[first] = starts[first] - base
+    span_words = spans.span_id_words().astype(np.uint64)
+    parent_words = spans.parent_id_words().astype(np.uint64)
+    refs = _parent_refs(span_words, parent_words, group)
+    external = np.frombuffer(spans.parent_ids, dtype="V8")[refs == _EXTERNAL].tobytes()
+    used, (service, name, message, state) = _remap(
+        [spans.service, spans.name, spans.status_message, spans.trace_state]
+    )
+    strings: Strings = {}
+    for i in used.tolist():
+        code(strings, spans.strings[i])
+    used_resources, (resource,) = _remap([spans.resource])
+    used_scopes, (scope,) = _remap([spans.scope])
+    resources = [spans.resources[i] for i in used_resources.tolist()]
+    scopes = [spans.scopes[i] for i in used_scopes.tolist()]
+    events = [e for per_span in spans.events for e in per_span]
+    links = [link for per_span in spans.links for link in per_span]
+    event_counts = np.fromiter((len(e) for e in spans.events), dtype="<u4", count=n)
+    event_starts = np.repeat(starts, event_counts)
+    sections = [
+        b"",
+        keys[first].tobytes(),
+        shuffled(runs),
+        spans.span_ids,
+        shuffled(refs.astype("<i4")),
+        external,
+        shuffled(deltas),
+        shuffled(spans.duration_ns.astype("<i8")),
+        (spans.kind.astype(np.uint8) | (spans.status_code.astype(np.uint8) << 4)).tobytes(),
+        shuffled(np.concatenate([service, name, message, state, resource, scope]).astype("<u4")),
+        encode_attributes([r.attributes for r in resources], strings),
+        shuffled(
+            np.array(
+                [(code(strings, s.name), code(strings, s.version)) for s in scopes], dtype="<u4"
+            ).reshape(-1)
+        ),
+        encode_attributes([s.attributes for s in scopes], strings),
+        encode_attributes(spans.attributes, strings),
+        shuffled(event_counts),
+        shuffled(
+            np.fromiter((e.time_ns for e in events), dtype="<i8", count=len(events)) - event_starts
+        ),
+        shuffled(
+            np.fromiter((code(strings, e.name) for e in events), dtype="<u4", count=len(events))
+        ),
+        encode_attributes([e.attributes for e in events], strings),
+        shuffled(np.fromiter((len(ls) for ls in spans.links), dtype="<u4", count=n)),
+        b"".join(link.trace_id for link in links),
+        b"".join(link.span_id for link in links),
+        shuffled(
+            np.fromiter(
+                (code(strings, link.trace_state) for link in links), dtype="<u4", count=len(links)
+            )
+        ),
+        encode_attributes([link.attributes for link in links], strings),
+    ]
+    if any(
+        len(link.trace_id) != TRACE_ID_SIZE or len(link.span_id) != SPAN_ID_SIZE for link in links
+    ):
+        raise ValueError("a link's ids are not 16 and 8 bytes")
+    sections[0] = _HEAD.pack(
+        n, len(first), len(resources), len(scopes), len(events), len(links), base
+    )
+    sections.insert(10, orjson.dumps(list(strings)))
+    body = pack(sections)
+    return bytes((VERSION,)) + zstandard.ZstdCompressor(level=level).compress(body)
+
+
+def decode_page(
+    data: bytes | memoryview, rows: tuple[int, int] | None = None, columns_only: bool = False
+) -> Spans:
+    """The page's spans (rows `start, stop` of them, or all); `columns_only` leaves out
+    attributes, events and links (what summaries and prefilters need is in the columns).
+    PageFormatError when its bytes do not decode."""
+    try:
+        return _decode(data, rows, columns_only)
+    except (
+        ValueError,
+        struct.error,
+        zstandard.ZstdError,
+        orjson.JSONDecodeError,
+        IndexError,
+    ) as err:
+        raise PageFormatError(str(err)) from None
+
+
+def _body(data: bytes | memoryview) -> bytes:
+    view = memoryview(data)
+    if not len(view) or view[0] != VERSION:
+        raise ValueError(f"page format {view[0] if len(view) else None} is not {VERSION}")
+    return _DECOMPRESSOR.decompress(view[1:])
+
+
+def decode_trace_ids(data: bytes | memoryview) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """The page's trace ids (sorted unique, S16) and each one's first row, plus the end;
+    PageFormatError when they do not decode."""
+    try:
+        return _trace_ids(data)
+    except (ValueError, struct.error, zstandard.ZstdError) as err:
+        raise PageFormatError(str(err)) from None
+
+
+def _trace_ids(data: bytes | memoryview) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    return _ids(unpack(_body(data), _SECTIONS + 1))
+
+
+def _ids(parts: list[memoryview]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    n, traces = _HEAD.unpack(parts[0])[:2]
+    ids = np.frombuffer(parts[1], dtype="S16")
+    runs = unshuffled(parts[2], "<u4", traces).astype(np.int64)
+    if len(ids) != traces or int(runs.sum()) != n:
+        raise ValueError("trace ids do not match the page's span count")
+    return ids, np.concatenate(([0], np.cumsum(runs)))
+
+
+def decode_trace(data: bytes | memoryview, trace_id: bytes) -> Spans:
+    """The spans of one trace in the page (none when it holds none); PageFormatError when
+    its bytes do not decode."""
+    try:
+        parts = unpack(_body(data), _SECTIONS + 1)
+        ids, bounds = _ids(parts)
+        at = int(np.searchsorted(ids, trace_id))
+        if at == len(ids) or ids[at] != trace_id.rstrip(b"\0"):
+            return Spans.empty()
+        return _decode_parts(parts, (int(bounds[at]), int(bounds[at + 1])), False)
+    except (
+        ValueError,
+        struct.error,
+        zstandard.ZstdError,
+        orjson.JSONDecodeError,
+        IndexError,
+    ) as err:
+        raise PageFormatError(str(err)) from None
+
+
+def _decode(data: bytes | memoryview, rows: tuple[int, int] | None, columns_only: bool) -> Spans:
+    return _decode_parts(unpack(_body(data), _SECTIONS + 1), rows, columns_only)
+
+
+def _decode_parts(
+    parts: list[memoryview], rows: tuple[int, int] | None, columns_only: bool
+) -> Spans:
+    n, traces, n_resources, n_scopes, n_events, n_links, base = _HEAD.unpack(parts[0])
+    lo, hi = rows if rows is not None else (0, n)
+    if not 0 <= lo <= hi <= n:
+        raise ValueError(f"rows {lo}:{hi} of a page of {n} spans")
+    ids = np.frombuffer(parts[1], dtype="V16")
+    runs = unshuffled(parts[2], "<u4", traces).astype(np.int64)
+    if len(ids) != traces or int(runs.sum()) != n or len(parts[3]) != SPAN_ID_SIZE * n:
+        raise ValueError("trace or span ids do not match the page's span count")
+    span_words = np.frombuffer(parts[3], dtype=">u8")
+    refs = unshuffled(parts[4], "<i4", n).astype(np.int64)
+    parents = np.zeros(n, dtype=">u8")
+    internal = (refs != 0) & (refs != _EXTERNAL)
+    at = np.flatnonzero(internal)
+    source = at - refs[internal]
+    if len(source) and (int(source.min()) < 0 or int(source.max()) >= n):
+        raise ValueError("a parent reference points outside the page")
+    parents[at] = span_words[source]
+    external = refs == _EXTERNAL
+    parents[external] = np.frombuffer(parts[5], dtype=">u8", count=int(external.sum()))
+    deltas = unshuffled(parts[6], "<i8", n)
+    first = np.concatenate(([0], np.cumsum(runs)[:-1])) if traces else np.zeros(0, np.int64)
+    summed = np.cumsum(deltas)
+    starts = base + summed - np.repeat(summed[first] - deltas[first], runs)
+    durations = unshuffled(parts[7], "<i8", n)
+    flags = np.frombuffer(parts[8], dtype=np.uint8, count=n)
+    codes = unshuffled(parts[9], "<u4", 6 * n).astype(np.int32).reshape(6, n)
+    strings: list[str] = orjson.loads(bytes(parts[10]))
+    if n and int(codes[:4].max()) >= len(strings):
+        raise ValueError("a string code is past the page's string table")
+    resource_attrs = decode_attributes(parts[11], n_resources, strings)
+    scope_names = unshuffled(parts[12], "<u4", 2 * n_scopes).reshape(-1, 2).tolist()
+    scope_attrs = decode_attributes(parts[13], n_scopes, strings)
+    if n and (int(codes[4].max()) >= n_resources or int(codes[5].max()) >= n_scopes):
+        raise ValueError("a resource or scope code is past the page's tables")
+    sel = slice(lo, hi)
+    if columns_only:
+        attributes: Sequence[Attributes] = ((),) * (hi - lo)
+        events: tuple[tuple[Event, ...], ...] = (_NO_EVENTS,) * (hi - lo)
+        links: tuple[tuple[Link, ...], ...] = (_NO_LINKS,) * (hi - lo)
+    else:
+        attributes = decode_attributes(parts[14], n, strings, (lo, hi))
+        event_counts = unshuffled(parts[15], "<u4", n).astype(np.int64)
+        events = _events(parts, event_counts, starts, strings, n_events, lo, hi)
+        link_counts = unshuffled(parts[19], "<u4", n).astype(np.int64)
+        links = _links(parts, link_counts, strings, n_links, lo, hi)
+    return Spans(
+        trace_ids=np.repeat(ids, runs)[sel].tobytes(),
+        span_ids=bytes(parts[3][SPAN_ID_SIZE * lo : SPAN_ID_SIZE * hi]),
+        parent_ids=parents[sel].tobytes(),
+        start_ns=starts[sel].astype(np.int64),
+        duration_ns=durations[sel].astype(np.int64),
+        kind=(flags[sel] & 0x0F).astype(np.int8),
+        status_code=(flags[sel] >> 4).astype(np.int8),
+        service=codes[0, sel],
+        name=codes[1, sel],
+        status_message=codes[2, sel],
+        trace_state=codes[3, sel],
+        resource=codes[4, sel],
+        scope=codes[5, sel],
+        strings=tuple(strings),
+        resources=tuple(Resource(a) for a in resource_attrs),
+        scopes=tuple(
+            Scope(strings[name], strings[version], attrs)
+            for (name, version), attrs in zip(scope_names, scope_attrs, strict=True)
+        ),
+        attributes=tuple(attributes),
+        events=events,
+        links=links,
+    )
+
+
+def _owner_range(
+    counts: npt.NDArray[np.int64], lo: int, hi: int
+) -> tuple[int, int, npt.NDArray[np.int64]]:
+    ends = np.cumsum(counts)
+    first = int(ends[lo - 1]) if lo else 0
+    last = int(ends[hi - 1]) if hi else 0
+    return first, last, counts[lo:hi]
+
+
+def _events(
+    parts: list[memoryview],
+    counts: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    strings: list[str],
+    total: int,
+    lo: int,
+    hi: int,
+) -> tuple[tuple[Event, ...], ...]:
+    if int(counts.sum()) != total:
+        raise ValueError("event counts do not add up")
+    first, last, mine = _owner_range(counts, lo, hi)
+    if first == last:
+        return (_NO_EVENTS,) * (hi - lo)
+    times = (unshuffled(parts[16], "<i8", total) + np.repeat(starts, counts))[first:last].tolist()
+    names = unshuffled(parts[17], "<u4", total)[first:last].tolist()
+    attrs = decode_attributes(parts[18], total, strings, (first, last))
+    made = [Event(t, strings[name], a) for t, name, a in zip(times, names, attrs, strict=True)]
+    return _grouped(made, mine, _NO_EVENTS)
+
+
+def _links(
+    parts: list[memoryview],
+    counts: npt.NDArray[np.int64],
+    strings: list[str],
+    total: int,
+    lo: int,
+    hi: int,
+) -> tuple[tuple[Link, ...], ...]:
+    if int(counts.sum()) != total:
+        raise ValueError("link counts do not add up")
+    first, last, mine = _owner_range(counts, lo, hi)
+    if first == last:
+        return (_NO_LINKS,) * (hi - lo)
+    trace_ids, span_ids = bytes(parts[20]), bytes(parts[21])
+    if len(trace_ids) != TRACE_ID_SIZE * total or len(span_ids) != SPAN_ID_SIZE * total:
+        raise ValueError("link ids do not match the link count")
+    states = unshuffled(parts[22], "<u4", total)[first:last].tolist()
+    attrs = decode_attributes(parts[23], total, strings, (first, last))
+    made = [
+        Link(
+            trace_ids[TRACE_ID_SIZE * i : TRACE_ID_SIZE * (i + 1)],
+            span_ids[SPAN_ID_SIZE * i : SPAN_ID_SIZE * (i + 1)],
+            a,
+            strings[state],
+        )
+        for i, state, a in zip(range(first, last), states, attrs, strict=True)
+    ]
+    return _grouped(made, mine, _NO_LINKS)
+
+
+def _grouped(
+    items: list[Any], counts: npt.NDArray[np.int64], empty: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    ends = np.cumsum(counts).tolist()
+    starts = [0, *ends[:-1]]
+    return tuple(tuple(items[a:b]) if a != b else empty for a, b in zip(starts, ends, strict=True))

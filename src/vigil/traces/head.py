@@ -1,0 +1,157 @@
+"""The span head: recent spans as pages in memory (compressed, as the WAL holds them), with
+each page's summary for readers.
+
+An append is encoded into one page outside the lock, then logged to the WAL and added under
+it, so a failed WAL write adds nothing. Small pages (exporters send a few spans at a time)
+are merged by `merge_small_pages`, run by the store's tick; the WAL keeps them as they were.
+`flush_before` takes the spans older than a cutoff out, for blocks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vigil.traces._api import Spans
+from vigil.traces.block_columns import Summary, concat, summarize
+from vigil.traces.block_page import decode_page, decode_trace, encode_page
+from vigil.traces.wal import encode_spans_record
+from vigil.tsdb.wlog import WAL
+
+HOUR_NS = 3600 * 10**9
+HEAD_LEVEL = 1  # zstd level of head pages: appends pay for it
+
+
+@dataclass(frozen=True, slots=True)
+class HeadOptions:
+    """Pages under `page_spans` are merged up to it; spans starting before now minus
+    `out_of_order_window_ns` (rounded down to the block range) leave the head for blocks."""
+
+    page_spans: int = 4096
+    out_of_order_window_ns: int = HOUR_NS
+
+
+@dataclass(frozen=True, slots=True)
+class HeadPage:
+    data: bytes
+    summary: Summary
+
+    @classmethod
+    def of(cls, spans: Spans) -> HeadPage:
+        return cls(encode_page(spans, HEAD_LEVEL), summarize(spans))
+
+    @classmethod
+    def decoded(cls, data: bytes) -> HeadPage:
+        return cls(data, summarize(decode_page(data, columns_only=True)))
+
+    def spans(self, columns_only: bool = False) -> Spans:
+        return decode_page(self.data, columns_only=columns_only)
+
+    def trace(self, trace_id: bytes) -> Spans:
+        return decode_trace(self.data, trace_id)
+
+    def holds(self, key: bytes) -> bool:
+        ids = self.summary.trace_ids
+        at = int(np.searchsorted(ids, key))
+        return at < len(ids) and bytes(ids[at]).ljust(16, b"\0") == key
+
+
+class Head:
+    def __init__(self, options: HeadOptions | None = None) -> None:
+        self.options = options or HeadOptions()
+        self.wal: WAL | None = None
+        self._lock = threading.Lock()
+        self._pages: list[HeadPage] = []
+
+    @property
+    def pages(self) -> list[HeadPage]:
+        """A snapshot, oldest first."""
+        with self._lock:
+            return list(self._pages)
+
+    def num_spans(self) -> int:
+        with self._lock:
+            return sum(p.summary.spans for p in self._pages)
+
+    def num_pages(self) -> int:
+        return len(self._pages)
+
+    def append(self, spans: Spans) -> tuple[int, int]:
+        """Log and add one append; returns the page's size and the WAL token to wait on
+        (outside the lock). Raises the WAL's OSError, having added nothing."""
+        page = HeadPage.of(spans)
+        with self._lock:
+            token = 0
+            if self.wal is not None:
+                token = self.wal.log([encode_spans_record(page.data)])
+            self._pages.append(page)
+        return len(page.data), token
+
+    def replay_page(self, data: bytes) -> None:
+        """A WAL page (nothing is logged again)."""
+        page = HeadPage.decoded(data)
+        with self._lock:
+            self._pages.append(page)
+
+    def merge_small_pages(self) -> int:
+        """Join runs of pages smaller than `page_spans` into pages up to it; returns how
+        many pages went. Appends may go on meanwhile (only this and `flush_before`, both
+        the store's maintenance, take pages out)."""
+        target = self.options.page_spans
+        runs: list[list[HeadPage]] = []
+        run: list[HeadPage] = []
+        for page in self.pages:
+            if page.summary.spans >= target:
+                run = []
+                continue
+            if run and sum(p.summary.spans for p in run) + page.summary.spans > target:
+                run = []
+            if not run:
+                runs.append(run)
+            run.append(page)
+        merged = {
+            id(r[0]): (r, HeadPage.of(concat([p.spans() for p in r]))) for r in runs if len(r) > 1
+        }
+        if not merged:
+            return 0
+        with self._lock:
+            kept: list[HeadPage] = []
+            gone: set[int] = set()
+            for page in self._pages:
+                if id(page) in merged:
+                    old, new = merged[id(page)]
+                    gone |= {id(p) for p in old}
+                    kept.append(new)
+                elif id(page) not in gone:
+                    kept.append(page)
+            self._pages = kept
+        return sum(len(r) - 1 for r, _ in merged.values())
+
+    def flush_before(
+        self, cutoff: int, cut_wal: Callable[[], int]
+    ) -> tuple[list[Spans], int, list[bytes]]:
+        """Take every span starting before `cutoff` out of the head (a page holding both
+        sides is split), then, still under the lock, cut the WAL's segment (`cut_wal`, its
+        index returned) and snapshot what stays as checkpoint records. Nothing taken:
+        nothing cut, ([], -1, [])."""
+        with self._lock:
+            taken: list[Spans] = []
+            kept: list[HeadPage] = []
+            for page in self._pages:
+                if page.summary.mint >= cutoff:
+                    kept.append(page)
+                    continue
+                spans = page.spans()
+                if page.summary.maxt < cutoff:
+                    taken.append(spans)
+                    continue
+                old = spans.start_ns < cutoff
+                taken.append(spans.take(np.flatnonzero(old)))
+                kept.append(HeadPage.of(spans.take(np.flatnonzero(~old))))
+            if not taken:
+                return [], -1, []
+            self._pages = kept
+            return taken, cut_wal(), [encode_spans_record(p.data) for p in kept]

@@ -1,0 +1,183 @@
+"""The disk span store: a WAL-backed head behind `SpanAppender` and `SpanQueryable`.
+
+Layout of its dir: `lock` and `wal/` (the generic WAL of `tsdb.wlog` with the span store's
+record type). An append returns once its record is written (fsync policy as the TSDB's:
+"batch" fsyncs within `wal_fsync_interval_s`, "always" before returning). `tick()`, driven
+by the caller's clock, fsyncs the WAL and merges the head's small pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from vigil.traces._api import AppendResult, SpanQuerier, Spans
+from vigil.traces.head import HOUR_NS, Head, HeadOptions
+from vigil.traces.store_metrics import TraceStoreMetrics
+from vigil.traces.store_querier import PageRef, TraceStoreQuerier
+from vigil.traces.wal import replay
+from vigil.tsdb.db import DirLock, prepare_dir
+from vigil.tsdb.wlog import WAL, FsyncPolicy, WALMetrics, remove_stale_temp_dirs
+from vigil.tsdb.write_health import WriteHealth
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+"""Wall-clock seconds since the epoch; tests pass a fake one."""
+DAY_NS = 24 * HOUR_NS
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStoreOptions:
+    head: HeadOptions = field(default_factory=HeadOptions)
+    retention_ns: int = 7 * DAY_NS  # 0: keep forever
+    retention_bytes: int = 0  # WAL and blocks; 0: no limit
+    wal_segment_size: int = 64 * 1024 * 1024
+    wal_fsync: FsyncPolicy = "batch"
+    wal_fsync_interval_s: float = 1.0
+    wal_repair: bool = True
+
+
+class TraceStore:
+    """Open with `TraceStore.open`; close to release the dir."""
+
+    def __init__(
+        self,
+        path: Path,
+        options: TraceStoreOptions,
+        clock: Clock,
+        head: Head,
+        wal: WAL,
+        lock: DirLock,
+        write_health: WriteHealth,
+        metrics: TraceStoreMetrics,
+    ) -> None:
+        self.path = path
+        self.options = options
+        self.head = head
+        self.wal = wal
+        self.write_health = write_health
+        self._clock = clock
+        self._lock = lock
+        self._metrics = metrics
+        metrics.watch(head.num_spans, head.num_pages, lambda: 0, lambda: 0, lambda: 0)
+        self._closing = threading.Event()
+        self._maintenance = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        if options.wal_fsync == "batch" and options.wal_fsync_interval_s > 0:
+            self._flusher = threading.Thread(
+                target=self._flush_wal, name="vigil-traces-wal-fsync", daemon=True
+            )
+            self._flusher.start()
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | str,
+        options: TraceStoreOptions | None = None,
+        clock: Clock = time.time,
+        registry: CollectorRegistry | None = None,
+    ) -> TraceStore:
+        """Lock the dir and replay the WAL into a new head (a torn tail is dropped, other
+        corruption repaired as the TSDB's, unless `wal_repair` is off)."""
+        path = Path(path)
+        options = options or TraceStoreOptions()
+        prepare_dir(path, "--traces.storage.path")
+        lock = DirLock(path / "lock")
+        try:
+            head = Head(options.head)
+            wal_dir = path / "wal"
+            remove_stale_temp_dirs(wal_dir)
+            stats = replay(wal_dir, head.replay_page, None, options.wal_repair)
+            health = WriteHealth(clock)
+            wal = WAL(
+                wal_dir,
+                options.wal_segment_size,
+                options.wal_fsync,
+                WALMetrics(CollectorRegistry()),
+                sync_interval_s=options.wal_fsync_interval_s,
+                health=health,
+                compression=False,
+            )
+        except BaseException:
+            lock.release()
+            raise
+        head.wal = wal
+        log.info(
+            "replayed span WAL %s in %.3fs: checkpoint %s, %d segments, %d records, %d spans",
+            wal_dir,
+            stats.seconds,
+            stats.checkpoint,
+            stats.segments,
+            stats.records,
+            head.num_spans(),
+        )
+        metrics = TraceStoreMetrics(registry if registry is not None else CollectorRegistry())
+        return cls(path, options, clock, head, wal, lock, health, metrics)
+
+    # ----- the two seams -----
+
+    def append(self, spans: Spans) -> AppendResult:
+        if not len(spans):
+            return AppendResult(0)
+        size, token = self.head.append(spans)
+        if token:
+            self.wal.wait_durable(token)
+        self._metrics.count(len(spans), size)
+        return AppendResult(len(spans))
+
+    def querier(self, mint_ns: int, maxt_ns: int) -> SpanQuerier:
+        return TraceStoreQuerier(self._pages, self._trace_pages, mint_ns, maxt_ns)
+
+    def _pages(self, mint: int, maxt: int) -> Sequence[PageRef]:
+        return [p for p in self.head.pages if p.summary.mint <= maxt and p.summary.maxt >= mint]
+
+    def _trace_pages(self, trace_id: bytes, mint: int, maxt: int) -> Sequence[PageRef]:
+        return [
+            p
+            for p in self.head.pages
+            if p.summary.mint <= maxt and p.summary.maxt >= mint and p.holds(trace_id)
+        ]
+
+    # ----- periodic work -----
+
+    def tick(self) -> None:
+        """fsync the WAL ("batch"), merge the head's small pages."""
+        with self._maintenance:
+            self.wal.sync()
+            self.head.merge_small_pages()
+
+    def size_bytes(self) -> int:
+        """Disk used by the WAL (what size retention counts)."""
+        return self.wal.size_bytes()
+
+    # ----- lifecycle -----
+
+    def _flush_wal(self) -> None:
+        """The "batch" policy's timer (a failing fsync is retried; the WAL logs and counts)."""
+        while not self._closing.wait(self.options.wal_fsync_interval_s / 10):
+            try:
+                self.wal.sync_if_due()
+            except OSError as err:
+                log.error("fsync of span WAL segment in %s failed: %s", self.wal.directory, err)
+
+    def close(self) -> None:
+        """Waits for a tick in progress."""
+        self._maintenance.acquire()
+        self._closing.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        self.wal.close()
+        self._lock.release()
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,105 @@
+"""The span store's `SpanQuerier`: pages from every part of the store (blocks, then the
+head) that may hold spans in range, skipped by their summaries where the hints allow, read
+a page at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from vigil.traces._api import STATUS_ERROR, SpanHints, Spans
+from vigil.traces.block_columns import NameKey, Summary, concat
+
+_ALL = SpanHints()
+
+
+class PageRef(Protocol):
+    """A page of the head or of a block."""
+
+    @property
+    def summary(self) -> Summary: ...
+
+    def spans(self, columns_only: bool = False) -> Spans: ...
+
+    def trace(self, trace_id: bytes) -> Spans: ...
+
+
+PageSource = Callable[[int, int], Sequence[PageRef]]
+"""Pages that may hold spans starting in [mint, maxt]."""
+TraceSource = Callable[[bytes, int, int], Sequence[PageRef]]
+"""Pages that may hold spans of a trace starting in [mint, maxt]."""
+
+
+def _kept(spans: Spans, mint: int, maxt: int, hints: SpanHints) -> np.ndarray:
+    start = spans.start_ns
+    keep = (start >= mint) & (start <= maxt)
+    if hints.min_duration_ns is not None:
+        keep &= spans.duration_ns >= hints.min_duration_ns
+    if hints.max_duration_ns is not None:
+        keep &= spans.duration_ns <= hints.max_duration_ns
+    if hints.error_only:
+        keep &= spans.status_code == STATUS_ERROR
+    for codes, wanted in ((spans.service, hints.services), (spans.name, hints.names)):
+        if wanted:
+            allowed = np.array([s in wanted for s in spans.strings], dtype=bool)
+            keep &= allowed[codes] if len(allowed) else False
+    return keep
+
+
+class TraceStoreQuerier:
+    def __init__(self, pages: PageSource, trace_pages: TraceSource, mint: int, maxt: int) -> None:
+        self._pages = pages
+        self._trace_pages = trace_pages
+        self._mint, self._maxt = mint, maxt
+
+    def trace(self, trace_id: bytes) -> Spans:
+        found = [p.trace(trace_id) for p in self._trace_pages(trace_id, self._mint, self._maxt)]
+        spans = concat(found)
+        keep = np.flatnonzero((spans.start_ns >= self._mint) & (spans.start_ns <= self._maxt))
+        return spans.take(keep[np.argsort(spans.start_ns[keep], kind="stable")])
+
+    def select(self, hints: SpanHints | None = None) -> Iterator[Spans]:
+        wanted = hints if hints is not None else _ALL
+        for page in self._pages(self._mint, self._maxt):
+            if not page.summary.wanted(
+                wanted.services, wanted.names, wanted.min_duration_ns, wanted.error_only
+            ):
+                continue
+            spans = page.spans()
+            keep = _kept(spans, self._mint, self._maxt, wanted)
+            if keep.all():
+                yield spans
+            elif keep.any():
+                yield spans.take(np.flatnonzero(keep))
+
+    def _names(self) -> set[NameKey]:
+        found: set[NameKey] = set()
+        for page in self._pages(self._mint, self._maxt):
+            summary = page.summary
+            if self._mint <= summary.mint and summary.maxt <= self._maxt:
+                found |= summary.names.keys()
+                continue
+            spans = page.spans(columns_only=True)
+            keep = np.flatnonzero((spans.start_ns >= self._mint) & (spans.start_ns <= self._maxt))
+            table = spans.strings
+            found |= {
+                (table[s], table[n], k)
+                for s, n, k in zip(
+                    spans.service[keep].tolist(),
+                    spans.name[keep].tolist(),
+                    spans.kind[keep].tolist(),
+                    strict=True,
+                )
+            }
+        return found
+
+    def services(self) -> list[str]:
+        return sorted({service for service, _, _ in self._names()})
+
+    def span_names(self, service: str | None = None) -> list[tuple[str, int]]:
+        return sorted({(name, kind) for s, name, kind in self._names() if service in (None, s)})
+
+    def close(self) -> None:
+        return None
