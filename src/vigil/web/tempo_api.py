@@ -1,0 +1,191 @@
+"""Tempo's query API under `/tempo/` (and at the root of `--tempo.listen-address`): what
+Grafana's Tempo data source calls — echo (Save & test), trace by id v2 and v1 (protobuf for
+`Accept: application/protobuf`, OTLP JSON otherwise), search, tag names and values v1/v2,
+build info and readiness. Errors are Tempo's: plain text, 400 for bad parameters, 404 for
+an unknown trace.
+
+Thin: it parses parameters, asks a `SpanQuerier` in a worker thread and renders."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import anyio.to_thread
+import orjson
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+import vigil
+from vigil.model.clock import Clock, SystemClock
+from vigil.traces import SpanQuerier, SpanQueryable, Spans
+from vigil.web.tempo_search import (
+    NS_PER_S,
+    TempoError,
+    is_match_all,
+    search_answer,
+    search_request,
+    seconds_range,
+)
+from vigil.web.tempo_tags import SCOPES, tag_names, tag_values_v1, tag_values_v2
+from vigil.web.tempo_trace import batches_json, trace_by_id_protobuf, trace_protobuf
+from vigil.web.trace_params import parse_trace_id
+from vigil.web.trace_search import find_traces
+
+PROTOBUF = "application/protobuf"
+ALL_TIME = (0, (1 << 63) - 1)
+_T = TypeVar("_T")
+
+
+def _json(body: object) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@dataclass(slots=True)
+class TempoAPI:
+    queryable: SpanQueryable
+    clock: Clock = field(default_factory=SystemClock)
+    not_ready: Callable[[], str | None] = lambda: None
+
+    def routes(self, prefix: str = "/tempo") -> list[BaseRoute]:
+        """Tempo's routes under `prefix` (`""` for the listener of its own)."""
+        api = f"{prefix}/api"
+        return [
+            Route(f"{api}/echo", self.echo, methods=["GET"]),
+            Route(f"{prefix}/ready", self.ready, methods=["GET"]),
+            Route(f"{api}/status/buildinfo", self.buildinfo, methods=["GET"]),
+            Route(f"{api}/v2/traces/{{trace_id}}", self._wrap(self.trace_v2), methods=["GET"]),
+            Route(f"{api}/traces/{{trace_id}}", self._wrap(self.trace_v1), methods=["GET"]),
+            Route(f"{api}/search", self._wrap(self.search), methods=["GET"]),
+            Route(f"{api}/search/tags", self._wrap(self.tags_v1), methods=["GET"]),
+            Route(f"{api}/v2/search/tags", self._wrap(self.tags_v2), methods=["GET"]),
+            Route(f"{api}/search/tag/{{tag}}/values", self._wrap(self.values_v1), methods=["GET"]),
+            Route(
+                f"{api}/v2/search/tag/{{tag}}/values", self._wrap(self.values_v2), methods=["GET"]
+            ),
+        ]
+
+    @staticmethod
+    def _wrap(
+        handler: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except TempoError as err:
+                return PlainTextResponse(err.message + "\n", status_code=err.status)
+
+        return endpoint
+
+    async def _ask(self, span: tuple[int, int], ask: Callable[[SpanQuerier], _T]) -> _T:
+        def run() -> _T:
+            querier = self.queryable.querier(*span)
+            try:
+                return ask(querier)
+            finally:
+                querier.close()
+
+        return await anyio.to_thread.run_sync(run)
+
+    def _now_ns(self) -> int:
+        return round(self.clock.now() * NS_PER_S)
+
+    async def echo(self, _: Request) -> Response:
+        return PlainTextResponse("echo")
+
+    async def ready(self, _: Request) -> Response:
+        problem = self.not_ready()
+        if problem is not None:
+            return PlainTextResponse(f"Not ready: {problem}\n", status_code=503)
+        return PlainTextResponse("ready\n")
+
+    async def buildinfo(self, _: Request) -> Response:
+        return _json(
+            {
+                "version": vigil.__version__,
+                "revision": "",
+                "branch": "",
+                "buildUser": "",
+                "buildDate": "",
+                "goVersion": f"python{platform.python_version()}",
+            }
+        )
+
+    async def _trace(self, request: Request) -> Spans:
+        try:
+            trace_id = parse_trace_id(request.path_params["trace_id"])
+        except ValueError as err:
+            raise TempoError(str(err)) from None
+        span = ALL_TIME
+        if request.query_params.get("start") or request.query_params.get("end"):
+            span = seconds_range(request.query_params, self._now_ns())
+            span = (span[0], span[1] + NS_PER_S - 1)
+        spans = await self._ask(span, lambda q: q.trace(trace_id))
+        if not len(spans):
+            raise TempoError("trace not found", status=404)
+        return spans
+
+    async def trace_v2(self, request: Request) -> Response:
+        spans = await self._trace(request)
+        if _wants_protobuf(request):
+            return Response(trace_by_id_protobuf(spans), media_type=PROTOBUF)
+        return _json({"trace": {"resourceSpans": batches_json(spans)}})
+
+    async def trace_v1(self, request: Request) -> Response:
+        spans = await self._trace(request)
+        if _wants_protobuf(request):
+            return Response(trace_protobuf(spans), media_type=PROTOBUF)
+        return _json({"batches": batches_json(spans)})
+
+    async def search(self, request: Request) -> Response:
+        params = request.query_params
+        query = params.get("q", "")
+        if not is_match_all(query):
+            raise TempoError(
+                "TraceQL not available yet: search with tags= (logfmt), or q={} for every trace"
+            )
+        wanted = search_request(params)
+        span = seconds_range(params, self._now_ns())
+        traces = await self._ask(
+            span, lambda q: find_traces(q, wanted.span_filter, wanted.limit, wanted.keep)
+        )
+        return _json(search_answer(traces, wanted))
+
+    def _scope(self, request: Request) -> str:
+        scope = request.query_params.get("scope", "")
+        if scope not in ("", "none", *SCOPES):
+            raise TempoError(f"invalid scope {scope!r}: want resource, span, intrinsic or none")
+        return "" if scope == "none" else scope
+
+    async def tags_v1(self, request: Request) -> Response:
+        scope = self._scope(request)
+        names = await self._ask(seconds_range(request.query_params, self._now_ns()), tag_names)
+        found = names.of(scope) if scope else sorted(names.resource | names.span)
+        return _json({"tagNames": found})
+
+    async def tags_v2(self, request: Request) -> Response:
+        scope = self._scope(request)
+        names = await self._ask(seconds_range(request.query_params, self._now_ns()), tag_names)
+        scopes = [scope] if scope else list(SCOPES)
+        return _json({"scopes": [{"name": s, "tags": names.of(s)} for s in scopes]})
+
+    async def values_v1(self, request: Request) -> Response:
+        tag = request.path_params["tag"]
+        span = seconds_range(request.query_params, self._now_ns())
+        return _json({"tagValues": await self._ask(span, lambda q: tag_values_v1(q, tag))})
+
+    async def values_v2(self, request: Request) -> Response:
+        tag = request.path_params["tag"]
+        span = seconds_range(request.query_params, self._now_ns())
+        try:
+            pairs = await self._ask(span, lambda q: tag_values_v2(q, tag))
+        except ValueError as err:
+            raise TempoError(str(err)) from None
+        return _json({"tagValues": [{"type": t, "value": v} for t, v in pairs]})
+
+
+def _wants_protobuf(request: Request) -> bool:
+    return PROTOBUF in request.headers.get("accept", "")
