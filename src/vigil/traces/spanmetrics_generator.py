@@ -1,5 +1,5 @@
 """The metrics generator: span metrics, the service graph and slow SQL fed from every
-stored batch, their series written into the TSDB through the ordinary `Appender` every
+stored batch; the series of the first two written into the TSDB through the ordinary `Appender` every
 `interval_s` (Tempo's `collection_interval`, 15 s), on the injected clock like a rule group.
 
 `ObservingSpanAppender` is the `SpanAppender` the receivers hold: it stores a batch, then
@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from vigil.model.clock import Clock
 from vigil.traces._api import AppendResult, SpanAppender, Spans
 from vigil.traces.servicegraph import DEFAULT_MAX_ITEMS, DEFAULT_WAIT_S, ServiceGraph
+from vigil.traces.slowsql import SlowSQL, SlowStatement
 from vigil.traces.spanmetrics import SpanMetrics
 from vigil.traces.spanmetrics_guards import GuardedSpans, SpanGuards
 from vigil.traces.spanmetrics_series import Samples
@@ -80,6 +81,7 @@ class MetricsGenerator:
         self.options = options
         self.span_metrics = SpanMetrics(options.guards)
         self.service_graph = ServiceGraph(options.edge_wait_s, options.edge_max_items)
+        self.slow_sql = SlowSQL()
         self._lock = threading.Lock()
         self._metrics = _SelfMetrics(registry)
 
@@ -100,11 +102,19 @@ class MetricsGenerator:
             guarded = GuardedSpans.of(spans, self.options.guards)
             overflowed = self.span_metrics.observe(guarded, t_ms)
             self.service_graph.observe(guarded, now, t_ms)
+            self.slow_sql.observe(guarded, t_ms)
         self._metrics.observed.inc(len(spans))
         if guarded.health_checks:
             self._metrics.excluded.labels("health_check").inc(guarded.health_checks)
         if overflowed:
             self._metrics.overflowed.inc(overflowed)
+
+    def slow_statements(
+        self, window_s: float, service: str | None = None, limit: int = 20
+    ) -> list[SlowStatement]:
+        with self._lock:
+            now_ms = round(self._clock.now() * 1000)
+            return self.slow_sql.slowest(now_ms, round(window_s * 1000), service, limit)
 
     def collect(self, t_ms: int | None = None) -> None:
         """Write every series at `t_ms` (now by default) in one appender commit."""
