@@ -55,6 +55,8 @@ class ServerOptions:
     loki_listen_address: str = ""  # Loki's API on a port of its own (e.g. :3100); "": off
     syslog_listen_address: str = ""  # "": no syslog listener
     elasticsearch_listen_address: str = ""  # "": Elasticsearch only under /elasticsearch/
+    jaeger_listen_address: str = ""  # Jaeger's query API on a port of its own (e.g. :16686)
+    tempo_listen_address: str = ""  # Tempo's query API on a port of its own (e.g. :3200)
     elasticsearch_message_fields: tuple[str, ...] = ("message",)
     elasticsearch_stream_fields: tuple[str, ...] = ()
     enable_lifecycle: bool = False
@@ -240,6 +242,22 @@ FLAGS = (
         kinds.TEXT,
         "also serve the Elasticsearch bulk API (served under /elasticsearch/ on the main "
         "port) at the root of this address, e.g. :9200, for shippers that call GET / first",
+    ),
+    Flag(
+        "jaeger.listen-address",
+        "jaeger_listen_address",
+        kinds.TEXT,
+        "also serve Jaeger's query API (/api/services, /api/traces, ...) at the root of this "
+        "address, e.g. :16686 (default: off; it is always under /jaeger/ on "
+        "--web.listen-address)",
+    ),
+    Flag(
+        "tempo.listen-address",
+        "tempo_listen_address",
+        kinds.TEXT,
+        "also serve Tempo's query API (/api/search, /api/v2/traces/{id}, /ready, ...) at the "
+        "root of this address, e.g. :3200 (default: off; it is always under /tempo/ on "
+        "--web.listen-address)",
     ),
     Flag(
         "elasticsearch.message-fields",

@@ -95,6 +95,7 @@ from vigil.web.dashboards_api import DashboardsAPI
 from vigil.web.ingest.elasticsearch import ElasticsearchAPI
 from vigil.web.ingest.loki import LokiPush
 from vigil.web.ingest.otlp_logs import OTLPLogs
+from vigil.web.jaeger_api import JaegerAPI
 from vigil.web.lifecycle import Lifecycle
 from vigil.web.listen import parse_listen_address
 from vigil.web.listeners import Listener
@@ -103,6 +104,7 @@ from vigil.web.metrics import metrics_endpoint
 from vigil.web.rules import RulesAPI
 from vigil.web.status import RuntimeFacts, alertmanagers_routes, runtime_info, tsdb_status
 from vigil.web.targets import GlobalURLOptions, TargetsAPI, family_metadata
+from vigil.web.tempo_api import TempoAPI
 from vigil.web.ui import UIAssets
 
 log = logging.getLogger("vigil.server")
@@ -733,8 +735,24 @@ class Server:
                 self.options.elasticsearch_listen_address,
                 self.elasticsearch.app,
             ),
+            ("jaeger.listen-address", self.options.jaeger_listen_address, self._jaeger_app),
+            ("tempo.listen-address", self.options.tempo_listen_address, self._tempo_app),
         ]
         return [Listener(flag, address, build) for flag, address, build in wanted if address]
+
+    def _jaeger_api(self) -> JaegerAPI:
+        return JaegerAPI(self.traces, self.clock)
+
+    def _tempo_api(self) -> TempoAPI:
+        return TempoAPI(self.traces, self.clock, not_ready=self.traces.status)
+
+    def _jaeger_app(self) -> Starlette:
+        """Jaeger's query API where Jaeger has it (`/api/*` at the root)."""
+        return Starlette(routes=self._jaeger_api().routes(prefix=""), exception_handlers=_HANDLERS)
+
+    def _tempo_app(self) -> Starlette:
+        """Tempo's query API where Tempo has it (`/api/*` and `/ready` at the root)."""
+        return Starlette(routes=self._tempo_api().routes(prefix=""), exception_handlers=_HANDLERS)
 
     def _loki_app(self) -> Starlette:
         """Loki's routes where Loki has them (`/loki/api/v1/*`, `/ready`, push, OTLP logs)."""
@@ -809,6 +827,8 @@ class Server:
             *self._loki_api().routes(),
             *self._log_push_routes(),
             *self.elasticsearch.routes(),
+            *self._jaeger_api().routes(),
+            *self._tempo_api().routes(),
         ]
         if self.alertmanager is not None:
             build = BuildInfo(version=ALERTMANAGER_API_VERSION, branch="vigil")
