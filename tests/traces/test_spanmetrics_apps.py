@@ -1,6 +1,7 @@
 """Span metrics from real instrumented apps: a FastAPI and a Flask app traced by the
 OpenTelemetry SDK and its instrumentations, hit a known number of times (errors and health
-checks among them); the SDK's spans go through the observing appender into a store."""
+checks among them); the SDK's OTLP/HTTP exporter sends the spans to the OTLP receiver on a
+real server, whose appender stores them and shows them to the metrics generator."""
 
 from __future__ import annotations
 
@@ -11,16 +12,25 @@ import pytest
 from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from flask import Flask, abort
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
-from tests.traces.otel_sdk import AppenderExporter, tracer_provider
+from tests.logs.ingest.stores import serving
 from tests.traces.test_spanmetrics import START, series
 from vigil.model.clock import ManualClock
-from vigil.traces import KIND_SERVER, STATUS_ERROR, MemorySpanStore
+from vigil.traces import MemorySpanStore
 from vigil.traces.spanmetrics import LATENCY_BUCKETS
 from vigil.traces.spanmetrics_generator import MetricsGenerator, ObservingSpanAppender
 from vigil.tsdb._api import MemoryStorage
+from vigil.web.ingest.otlp_traces import OTLPTraces
+
+pytestmark = pytest.mark.slow
 
 # (path, headers, times): 7 good, 3 errors, 4 health checks (2 by path, 2 by user agent)
 REQUESTS: list[tuple[str, dict[str, str], int]] = [
@@ -34,7 +44,7 @@ REQUESTS: list[tuple[str, dict[str, str], int]] = [
 ]
 
 
-def _fastapi(exporter: AppenderExporter) -> Callable[[str, dict[str, str]], int]:
+def _fastapi(provider: TracerProvider) -> Callable[[str, dict[str, str]], int]:
     app = FastAPI()
 
     @app.get("/items/{item_id}")
@@ -48,12 +58,12 @@ def _fastapi(exporter: AppenderExporter) -> Callable[[str, dict[str, str]], int]
     def health() -> str:
         return "ok"
 
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider("shop", exporter))
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
     client = TestClient(app)
     return lambda path, headers: client.get(path, headers=headers).status_code
 
 
-def _flask(exporter: AppenderExporter) -> Callable[[str, dict[str, str]], int]:
+def _flask(provider: TracerProvider) -> Callable[[str, dict[str, str]], int]:
     app = Flask("shop")
 
     @app.get("/items/<int:item_id>")
@@ -67,7 +77,7 @@ def _flask(exporter: AppenderExporter) -> Callable[[str, dict[str, str]], int]:
     def health() -> str:
         return "ok"
 
-    FlaskInstrumentor().instrument_app(app, tracer_provider=tracer_provider("shop", exporter))
+    FlaskInstrumentor().instrument_app(app, tracer_provider=provider)
     client = app.test_client()
     return lambda path, headers: client.get(path, headers=headers).status_code
 
@@ -78,13 +88,19 @@ def _flask(exporter: AppenderExporter) -> Callable[[str, dict[str, str]], int]:
     ids=["fastapi", "flask"],
 )
 def test_calls_equal_requests_and_buckets_hold_the_durations(
-    build: Callable[[AppenderExporter], Callable[[str, dict[str, str]], int]], route: str
+    build: Callable[[TracerProvider], Callable[[str, dict[str, str]], int]], route: str
 ) -> None:
     storage, clock = MemoryStorage(), ManualClock(START)
     generator = MetricsGenerator(storage.appender, clock)
-    exporter = AppenderExporter(ObservingSpanAppender(MemorySpanStore(), generator))
-    get = build(exporter)
-    statuses = [get(path, headers) for path, headers, times in REQUESTS for _ in range(times)]
+    appender = ObservingSpanAppender(MemorySpanStore(), generator)
+    kept = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(SimpleSpanProcessor(kept))
+    with serving(OTLPTraces(lambda: appender).routes()) as url:
+        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(f"{url}/otlp/v1/traces")))
+        get = build(provider)
+        statuses = [get(path, headers) for path, headers, times in REQUESTS for _ in range(times)]
+        provider.shutdown()
     assert statuses.count(500) == 3
     generator.collect()
 
@@ -97,10 +113,10 @@ def test_calls_equal_requests_and_buckets_hold_the_durations(
 
     sent = [
         s
-        for s in exporter.sent
-        if s.kind == KIND_SERVER and not _health(s.attributes) and s.status_code != STATUS_ERROR
+        for s in kept.get_finished_spans()
+        if s.kind == SpanKind.SERVER and not _health(s) and s.status.status_code != StatusCode.ERROR
     ]
-    seconds = np.asarray([s.duration_ns / 1e9 for s in sent])
+    seconds = np.asarray([_seconds(s) for s in sent])
     want = {
         **{_le(b): float((seconds <= b).sum()) for b in LATENCY_BUCKETS},
         "+Inf": float(len(sent)),
@@ -112,8 +128,13 @@ def test_calls_equal_requests_and_buckets_hold_the_durations(
     assert total[-1] == pytest.approx(seconds.sum())
 
 
-def _health(attributes: tuple[tuple[str, object], ...]) -> bool:
-    values = dict(attributes)
+def _seconds(span: ReadableSpan) -> float:
+    assert span.start_time is not None and span.end_time is not None
+    return (span.end_time - span.start_time) / 1e9
+
+
+def _health(span: ReadableSpan) -> bool:
+    values = dict(span.attributes or {})
     agent = str(values.get("http.user_agent") or values.get("user_agent.original") or "")
     target = str(values.get("http.target") or values.get("url.path") or "")
     return agent.startswith(("kube-probe", "ELB-HealthChecker")) or target in (

@@ -13,6 +13,11 @@ from typing import TYPE_CHECKING, Any
 from vigil.cmd import flagkinds as kinds
 from vigil.cmd.flagkinds import Kind
 from vigil.cmd.serving import ALLOWED_HOSTS_HELP, WEB_CONFIG_HELP
+from vigil.traces.spanmetrics_guards import (
+    DEFAULT_HEALTH_PATHS,
+    DEFAULT_HEALTH_USER_AGENTS,
+    DEFAULT_MAX_SPAN_NAMES,
+)
 
 if TYPE_CHECKING:
     from vigil.exporter.containers import ContainerOptions
@@ -50,6 +55,10 @@ class ServerOptions:
     logs_retention_ms: int = 7 * 24 * 3_600_000
     traces_path: Path | None = None  # the span store's dir; None: <data_dir>/traces
     traces_retention_ms: int = 7 * 24 * 3_600_000
+    spanmetrics_health_user_agents: tuple[str, ...] = DEFAULT_HEALTH_USER_AGENTS
+    spanmetrics_health_paths: tuple[str, ...] = DEFAULT_HEALTH_PATHS
+    spanmetrics_max_span_names: int = DEFAULT_MAX_SPAN_NAMES
+    spanmetrics_interval_s: float = 15.0  # Tempo's collection_interval
     total_retention_bytes: int = 0  # TSDB, log and span stores together (cmd/disk_budget.py)
     listen_address: str = "127.0.0.1:9090"
     loki_listen_address: str = ""  # Loki's API on a port of its own (e.g. :3100); "": off
@@ -206,6 +215,33 @@ FLAGS = (
         "traces_retention_ms",
         kinds.DURATION_MS,
         "how long to keep spans (whole blocks go; 0: forever)",
+    ),
+    Flag(
+        "traces.spanmetrics.health-user-agents",
+        "spanmetrics_health_user_agents",
+        kinds.NAMES,
+        "server spans whose user agent starts with one of these are health checks, left out "
+        "of span metrics",
+    ),
+    Flag(
+        "traces.spanmetrics.health-paths",
+        "spanmetrics_health_paths",
+        kinds.NAMES,
+        "server spans for these paths (url.path, http.target, http.route) are health checks, "
+        "left out of span metrics",
+    ),
+    Flag(
+        "traces.spanmetrics.max-span-names",
+        "spanmetrics_max_span_names",
+        kinds.INT,
+        "distinct span names per service in span metrics; more are counted under "
+        "span_name=__cardinality_overflow__",
+    ),
+    Flag(
+        "traces.spanmetrics.interval",
+        "spanmetrics_interval_s",
+        kinds.DURATION_S,
+        "how often span metrics and the service graph are written into the TSDB",
     ),
     Flag(
         "storage.total-retention.size",

@@ -81,6 +81,12 @@ from vigil.rules.notifier import (
 from vigil.rules.query import logql_query_func
 from vigil.scrape.manager import ScrapeManager
 from vigil.scrape.metrics import ScrapeMetrics
+from vigil.traces.spanmetrics_generator import (
+    GeneratorOptions,
+    MetricsGenerator,
+    ObservingSpanAppender,
+)
+from vigil.traces.spanmetrics_guards import SpanGuards
 from vigil.traces.store import TraceStoreOptions
 from vigil.traces.store_service import TraceStorage
 from vigil.tsdb import CorruptDataError, StorageNotReady
@@ -102,6 +108,7 @@ from vigil.web.listeners import Listener
 from vigil.web.loki_api import LokiAPI, LokiContext
 from vigil.web.metrics import metrics_endpoint
 from vigil.web.rules import RulesAPI
+from vigil.web.slowsql_api import SlowSQLAPI
 from vigil.web.status import RuntimeFacts, alertmanagers_routes, runtime_info, tsdb_status
 from vigil.web.targets import GlobalURLOptions, TargetsAPI, family_metadata
 from vigil.web.tempo_api import TempoAPI
@@ -227,6 +234,21 @@ class Server:
             self.clock,
             self.registry,
         )
+        self.metrics_generator = MetricsGenerator(
+            self.storage.appender,
+            self.clock,
+            GeneratorOptions(
+                guards=SpanGuards(
+                    health_user_agents=options.spanmetrics_health_user_agents,
+                    health_paths=options.spanmetrics_health_paths,
+                    max_span_names=options.spanmetrics_max_span_names,
+                ),
+                interval_s=options.spanmetrics_interval_s,
+            ),
+            registry=self.registry,
+        )
+        # What the trace receivers append to: the span store, then span metrics.
+        self.span_appender = ObservingSpanAppender(self.traces, self.metrics_generator)
         self.elasticsearch = ElasticsearchAPI(
             lambda: self.logs,
             BulkOptions(
@@ -364,6 +386,7 @@ class Server:
             background("tsdb maintenance", self._maintain_tsdb),
             background("logs maintenance", self.logs.maintain),
             background("traces maintenance", self.traces.maintain),
+            background("span metrics", self.metrics_generator.run),
         ]
         if self.options.heartbeat_url:
             heartbeat = Heartbeat(
@@ -829,6 +852,7 @@ class Server:
             *self.elasticsearch.routes(),
             *self._jaeger_api().routes(),
             *self._tempo_api().routes(),
+            *SlowSQLAPI(lambda: self.metrics_generator).routes(),
         ]
         if self.alertmanager is not None:
             build = BuildInfo(version=ALERTMANAGER_API_VERSION, branch="vigil")

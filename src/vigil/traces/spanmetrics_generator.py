@@ -23,7 +23,7 @@ from vigil.traces.slowsql import SlowSQL, SlowStatement
 from vigil.traces.spanmetrics import SpanMetrics
 from vigil.traces.spanmetrics_guards import GuardedSpans, SpanGuards
 from vigil.traces.spanmetrics_series import Samples
-from vigil.tsdb._api import Appender
+from vigil.tsdb._api import Appender, StorageNotReady
 
 log = logging.getLogger("vigil.traces.spanmetrics")
 
@@ -117,7 +117,10 @@ class MetricsGenerator:
             return self.slow_sql.slowest(now_ms, round(window_s * 1000), service, limit)
 
     def collect(self, t_ms: int | None = None) -> None:
-        """Write every series at `t_ms` (now by default) in one appender commit."""
+        """Write every series at `t_ms` (now by default) in one appender commit. When the
+        TSDB cannot take them (still opening, a full disk) the values stay counted and the
+        next collection writes them; that collection's first zeros and staleness markers
+        are lost."""
         now = self._clock.now() if t_ms is None else t_ms / 1000
         t_ms = round(now * 1000)
         interval_ms = round(self.options.interval_s * 1000)
@@ -128,7 +131,11 @@ class MetricsGenerator:
             for series in sets:
                 samples.add_all(series.collect(t_ms, interval_ms))
             self._metrics.series.set(sum(series.series_count() for series in sets))
-        appender = self._appendable()
+        try:
+            appender = self._appendable()
+        except StorageNotReady as err:
+            log.debug("span metrics not stored: %s", err)
+            return
         try:
             samples.write(appender)
             appender.commit()
