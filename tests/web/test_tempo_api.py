@@ -194,6 +194,7 @@ def test_tags_v2_lists_every_scope() -> None:
         ("/tempo/api/traces/0123", {}, 404, "trace not found\n"),
         ("/tempo/api/v2/traces/nope", {}, 400, "invalid trace id 'nope': want 1 to 32 hex digits\n"),
         ("/tempo/api/search", {"q": '{ span.http.status_code = 500 }'}, 400, "TraceQL not available yet: search with tags= (logfmt), or q={} for every trace\n"),
+        ("/tempo/api/search", {"q": "{ .a = }"}, 400, "invalid TraceQL query: parse error at line 1, col 8: syntax error: unexpected '}', expecting a field (.attribute, an intrinsic such as name) or a value\n"),
         ("/tempo/api/search", {"limit": "0"}, 400, "invalid limit: must be a positive number\n"),
         ("/tempo/api/search", {"start": "soon"}, 400, "invalid start: 'soon' is not an integer\n"),
         ("/tempo/api/search", {"start": "20", "end": "10"}, 400, "invalid start: 20 is after end 10\n"),

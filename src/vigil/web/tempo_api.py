@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 import vigil
 from vigil.model.clock import Clock, SystemClock
-from vigil.traces import SpanQuerier, SpanQueryable, Spans
+from vigil.traces import SpanQuerier, SpanQueryable, Spans, traceql
 from vigil.web.tempo_search import (
     NS_PER_S,
     TempoError,
@@ -144,6 +144,10 @@ class TempoAPI:
         params = request.query_params
         query = params.get("q", "")
         if not is_match_all(query):
+            try:
+                traceql.parse(query)
+            except traceql.ParseError as err:
+                raise TempoError(f"invalid TraceQL query: {err}") from None
             raise TempoError(
                 "TraceQL not available yet: search with tags= (logfmt), or q={} for every trace"
             )
