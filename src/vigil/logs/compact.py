@@ -9,15 +9,16 @@ from pathlib import Path
 
 from vigil.logs.block import LogBlock, write_block
 from vigil.logs.chunk import Chunk
+from vigil.logs.retention import B
 from vigil.model import Labels
 
 DAY_NS = 86_400 * 10**9
 
 
-def plan(blocks: Sequence[LogBlock], cutoff: int, span: int) -> list[list[LogBlock]]:
+def plan(blocks: Sequence[B], cutoff: int, span: int) -> list[list[B]]:
     """Groups of blocks to merge: per `span`-aligned window (by each block's mint) that ends
     before `cutoff` (the head's flush boundary), when it holds more than one block."""
-    windows: dict[int, list[LogBlock]] = defaultdict(list)
+    windows: dict[int, list[B]] = defaultdict(list)
     for block in blocks:
         windows[block.meta.mint // span].append(block)
     return [

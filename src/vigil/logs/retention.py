@@ -1,20 +1,43 @@
 """Log retention: whole blocks go, by age and by the size of the store (Prometheus's rules,
-in nanoseconds)."""
+in nanoseconds). The span store's blocks go by the same rules."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
-from vigil.logs.block import LogBlock
+
+class BlockRange(Protocol):
+    """What retention and compaction read of a block's meta."""
+
+    @property
+    def ulid(self) -> str: ...
+
+    @property
+    def mint(self) -> int: ...
+
+    @property
+    def maxt(self) -> int: ...
+
+
+class TimedBlock(Protocol):
+    @property
+    def meta(self) -> BlockRange: ...
+
+    @property
+    def size_bytes(self) -> int: ...
+
+
+B = TypeVar("B", bound=TimedBlock)
 
 
 def expired(
-    blocks: Sequence[LogBlock],
+    blocks: Sequence[B],
     now_ns: int,
     retention_ns: int,
     retention_bytes: int,
     other_bytes: int = 0,
-) -> list[LogBlock]:
+) -> list[B]:
     """Blocks to delete, oldest first: those wholly older than `now_ns - retention_ns`, and
     the oldest beyond `retention_bytes` once `other_bytes` (the WAL) and every newer block
     are counted; 0 turns a limit off."""

@@ -131,27 +131,32 @@ class Head:
         return sum(len(r) - 1 for r, _ in merged.values())
 
     def flush_before(
-        self, cutoff: int, cut_wal: Callable[[], int]
-    ) -> tuple[list[Spans], int, list[bytes]]:
-        """Take every span starting before `cutoff` out of the head (a page holding both
-        sides is split), then, still under the lock, cut the WAL's segment (`cut_wal`, its
-        index returned) and snapshot what stays as checkpoint records. Nothing taken:
-        nothing cut, ([], -1, [])."""
+        self, cutoff: int, block_range: int, cut_wal: Callable[[], int]
+    ) -> tuple[dict[int, list[HeadPage]], int, list[bytes]]:
+        """Take every span starting before `cutoff` out of the head, as pages per
+        `block_range` window (keyed by its start; a page holding spans of several windows,
+        or of both sides of the cutoff, is split), then, still under the lock, cut the WAL's
+        segment (`cut_wal`, its index returned) and snapshot what stays as checkpoint
+        records. Nothing taken: nothing cut, ({}, -1, [])."""
         with self._lock:
-            taken: list[Spans] = []
+            taken: dict[int, list[HeadPage]] = {}
             kept: list[HeadPage] = []
             for page in self._pages:
-                if page.summary.mint >= cutoff:
+                summary = page.summary
+                if summary.mint >= cutoff:
                     kept.append(page)
                     continue
-                spans = page.spans()
-                if page.summary.maxt < cutoff:
-                    taken.append(spans)
+                window = summary.mint // block_range * block_range
+                if summary.maxt < min(cutoff, window + block_range):
+                    taken.setdefault(window, []).append(page)
                     continue
-                old = spans.start_ns < cutoff
-                taken.append(spans.take(np.flatnonzero(old)))
-                kept.append(HeadPage.of(spans.take(np.flatnonzero(~old))))
+                spans = page.spans()
+                windows = spans.start_ns // block_range * block_range
+                windows[spans.start_ns >= cutoff] = cutoff
+                for start in np.unique(windows).tolist():
+                    part = HeadPage.of(spans.take(np.flatnonzero(windows == start)))
+                    (kept if start == cutoff else taken.setdefault(start, [])).append(part)
             if not taken:
-                return [], -1, []
+                return {}, -1, []
             self._pages = kept
             return taken, cut_wal(), [encode_spans_record(p.data) for p in kept]

@@ -1,9 +1,13 @@
-"""The disk span store: a WAL-backed head behind `SpanAppender` and `SpanQueryable`.
+"""The disk span store: a WAL-backed head and immutable blocks behind `SpanAppender` and
+`SpanQueryable`.
 
-Layout of its dir: `lock` and `wal/` (the generic WAL of `tsdb.wlog` with the span store's
-record type). An append returns once its record is written (fsync policy as the TSDB's:
-"batch" fsyncs within `wal_fsync_interval_s`, "always" before returning). `tick()`, driven
-by the caller's clock, fsyncs the WAL and merges the head's small pages.
+Layout of its dir: `lock`, `wal/` (the generic WAL of `tsdb.wlog` with the span store's
+record type) and one dir per block (`<ULID>/`). An append returns once its record is
+written (fsync policy as the TSDB's: "batch" fsyncs within `wal_fsync_interval_s`,
+"always" before returning). `tick()`, driven by the caller's clock, merges the head's small
+pages, cuts the spans older than the flush boundary (the out-of-order window back, rounded
+down to `block_range_ns`) into a block per window, merges each finished day's blocks, and
+applies retention (by age, and by `retention_bytes`: the store's share of the disk budget).
 """
 
 from __future__ import annotations
@@ -11,19 +15,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from vigil.traces._api import AppendResult, SpanQuerier, Spans
+from vigil.traces.block import SpanBlock, load_blocks
+from vigil.traces.block_list import BlockList, TickReport
 from vigil.traces.head import HOUR_NS, Head, HeadOptions
 from vigil.traces.store_metrics import TraceStoreMetrics
-from vigil.traces.store_querier import PageRef, TraceStoreQuerier
+from vigil.traces.store_querier import TraceStoreQuerier
 from vigil.traces.wal import replay
 from vigil.tsdb.db import DirLock, prepare_dir
-from vigil.tsdb.wlog import WAL, FsyncPolicy, WALMetrics, remove_stale_temp_dirs
+from vigil.tsdb.wlog import (
+    WAL,
+    FsyncPolicy,
+    WALMetrics,
+    latest_checkpoint,
+    remove_stale_temp_dirs,
+)
 from vigil.tsdb.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
@@ -36,6 +48,8 @@ DAY_NS = 24 * HOUR_NS
 @dataclass(frozen=True, slots=True)
 class TraceStoreOptions:
     head: HeadOptions = field(default_factory=HeadOptions)
+    block_range_ns: int = 2 * HOUR_NS
+    compaction_range_ns: int = DAY_NS
     retention_ns: int = 7 * DAY_NS  # 0: keep forever
     retention_bytes: int = 0  # WAL and blocks; 0: no limit
     wal_segment_size: int = 64 * 1024 * 1024
@@ -57,6 +71,7 @@ class TraceStore:
         lock: DirLock,
         write_health: WriteHealth,
         metrics: TraceStoreMetrics,
+        blocks: list[SpanBlock],
     ) -> None:
         self.path = path
         self.options = options
@@ -66,7 +81,14 @@ class TraceStore:
         self._clock = clock
         self._lock = lock
         self._metrics = metrics
-        metrics.watch(head.num_spans, head.num_pages, lambda: 0, lambda: 0, lambda: 0)
+        self.blocks = BlockList(path, blocks, head, wal)
+        metrics.watch(
+            head.num_spans,
+            head.num_pages,
+            lambda: len(self.blocks.blocks),
+            self.blocks.size_bytes,
+            self.blocks.num_spans,
+        )
         self._closing = threading.Event()
         self._maintenance = threading.Lock()
         self._flusher: threading.Thread | None = None
@@ -94,6 +116,8 @@ class TraceStore:
             head = Head(options.head)
             wal_dir = path / "wal"
             remove_stale_temp_dirs(wal_dir)
+            checkpoint = latest_checkpoint(wal_dir)
+            blocks = load_blocks(path, None if checkpoint is None else checkpoint[0])
             stats = replay(wal_dir, head.replay_page, None, options.wal_repair)
             health = WriteHealth(clock)
             wal = WAL(
@@ -110,16 +134,18 @@ class TraceStore:
             raise
         head.wal = wal
         log.info(
-            "replayed span WAL %s in %.3fs: checkpoint %s, %d segments, %d records, %d spans",
+            "replayed span WAL %s in %.3fs: checkpoint %s, %d segments, %d records, %d spans; "
+            "%d blocks loaded",
             wal_dir,
             stats.seconds,
             stats.checkpoint,
             stats.segments,
             stats.records,
             head.num_spans(),
+            len(blocks),
         )
         metrics = TraceStoreMetrics(registry if registry is not None else CollectorRegistry())
-        return cls(path, options, clock, head, wal, lock, health, metrics)
+        return cls(path, options, clock, head, wal, lock, health, metrics, blocks)
 
     # ----- the two seams -----
 
@@ -133,29 +159,30 @@ class TraceStore:
         return AppendResult(len(spans))
 
     def querier(self, mint_ns: int, maxt_ns: int) -> SpanQuerier:
-        return TraceStoreQuerier(self._pages, self._trace_pages, mint_ns, maxt_ns)
-
-    def _pages(self, mint: int, maxt: int) -> Sequence[PageRef]:
-        return [p for p in self.head.pages if p.summary.mint <= maxt and p.summary.maxt >= mint]
-
-    def _trace_pages(self, trace_id: bytes, mint: int, maxt: int) -> Sequence[PageRef]:
-        return [
-            p
-            for p in self.head.pages
-            if p.summary.mint <= maxt and p.summary.maxt >= mint and p.holds(trace_id)
-        ]
+        return TraceStoreQuerier(self.blocks.pages, self.blocks.trace_pages, mint_ns, maxt_ns)
 
     # ----- periodic work -----
 
-    def tick(self) -> None:
-        """fsync the WAL ("batch"), merge the head's small pages."""
+    def tick(self) -> TickReport:
+        """fsync the WAL ("batch"), merge the head's small pages, cut blocks from the head,
+        compact, apply retention."""
         with self._maintenance:
             self.wal.sync()
             self.head.merge_small_pages()
+            now_ns = int(self._clock() * 10**9)
+            block_range = self.options.block_range_ns
+            window = self.head.options.out_of_order_window_ns
+            cutoff = (now_ns - window) // block_range * block_range
+            written = self.blocks.flush(cutoff, block_range)
+            compacted = self.blocks.compact(cutoff, self.options.compaction_range_ns)
+            deleted = self.blocks.apply_retention(
+                now_ns, self.options.retention_ns, self.options.retention_bytes
+            )
+            return TickReport(written, compacted, deleted)
 
     def size_bytes(self) -> int:
-        """Disk used by the WAL (what size retention counts)."""
-        return self.wal.size_bytes()
+        """Disk used by WAL and blocks (what size retention counts)."""
+        return self.wal.size_bytes() + self.blocks.size_bytes()
 
     # ----- lifecycle -----
 

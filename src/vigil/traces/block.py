@@ -1,0 +1,354 @@
+"""Immutable span blocks: `<ULID>/` with `meta.json`, `index` (a summary per page: place,
+CRC, span count, time range, (service, name, kind) triples with their longest duration and
+whether one failed), `traces` (every (trace id, page) pair, sorted by trace id: the trace
+lookup, mapped and searched in place) and `spans` (the pages, see block_page).
+
+A block is written into `<ULID>.tmp/`, `meta.json` last, and renamed, as the log store's
+blocks are (`vigil.logs.block.publish_block`; a head block's WAL checkpoint is written
+between the two). A page's CRC is checked on every read, so a flipped byte fails the reads
+that need that page with CorruptSpanBlockError naming block and file, and nothing else; a
+block whose meta, index or trace lookup cannot be read is left out at open, logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import mmap
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import crc32c
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from vigil.logs.block import TMP, publish_block
+from vigil.traces._api import Spans
+from vigil.traces.block_columns import NameKey, Summary, merge_names, summarize
+from vigil.traces.block_page import PageFormatError, decode_page, decode_trace, encode_page
+from vigil.tsdb._api import CorruptDataError
+from vigil.tsdb.block import is_ulid, new_ulid
+from vigil.tsdb.fileutil import fsync_dir, write_synced
+
+log = logging.getLogger(__name__)
+
+META_FILE = "meta.json"
+INDEX_FILE = "index"
+TRACES_FILE = "traces"
+SPANS_FILE = "spans"
+VERSION = 1
+BLOCK_LEVEL = 9  # zstd level of block pages: written once, off the append path
+_NO_IDS = np.zeros(0, dtype="S16")
+
+
+class CorruptSpanBlockError(CorruptDataError):
+    """A page whose bytes do not match their CRC or do not decode."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockMeta:
+    """`sources`: the level-1 blocks this one holds (itself when cut from the head);
+    `wal_checkpoint`: the checkpoint after which a head block's spans are in no WAL."""
+
+    ulid: str
+    mint: int
+    maxt: int
+    spans: int
+    traces: int
+    pages: int
+    level: int
+    sources: tuple[str, ...]
+    wal_checkpoint: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "ulid": self.ulid,
+            "mint_ns": self.mint,
+            "maxt_ns": self.maxt,
+            "stats": {"spans": self.spans, "traces": self.traces, "pages": self.pages},
+            "compaction": {"level": self.level, "sources": list(self.sources)},
+            "wal_checkpoint": self.wal_checkpoint,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> BlockMeta:
+        stats, compaction = doc["stats"], doc["compaction"]
+        checkpoint = doc.get("wal_checkpoint")
+        return cls(
+            str(doc["ulid"]),
+            int(doc["mint_ns"]),
+            int(doc["maxt_ns"]),
+            int(stats["spans"]),
+            int(stats["traces"]),
+            int(stats["pages"]),
+            int(compaction["level"]),
+            tuple(str(s) for s in compaction["sources"]),
+            None if checkpoint is None else int(checkpoint),
+        )
+
+
+def read_meta(path: Path) -> BlockMeta:
+    return BlockMeta.from_json(json.loads((path / META_FILE).read_text()))
+
+
+@dataclass(frozen=True, slots=True)
+class PageEntry:
+    """A page's place in `spans` and its summary (without trace ids: `traces` has them)."""
+
+    offset: int
+    length: int
+    crc: int
+    summary: Summary
+
+    def to_json(self) -> list[Any]:
+        s = self.summary
+        names = [[*key, longest, failed] for key, (longest, failed) in sorted(s.names.items())]
+        return [self.offset, self.length, self.crc, s.spans, s.mint, s.maxt, names]
+
+    @classmethod
+    def from_json(cls, doc: list[Any]) -> PageEntry:
+        offset, length, crc, spans, mint, maxt, names = doc
+        keyed: dict[NameKey, tuple[int, bool]] = {
+            (str(svc), str(name), int(kind)): (int(longest), bool(failed))
+            for svc, name, kind, longest, failed in names
+        }
+        return cls(
+            int(offset),
+            int(length),
+            int(crc),
+            Summary(int(spans), int(mint), int(maxt), _NO_IDS, keyed),
+        )
+
+
+class BlockWriter:
+    """Pages appended one at a time (each written at once), the index and meta at `finish`."""
+
+    def __init__(self, parent: Path) -> None:
+        self.ulid = new_ulid()
+        self.tmp = parent / (self.ulid + TMP)
+        self.tmp.mkdir(parents=True)
+        self._out = (self.tmp / SPANS_FILE).open("wb")
+        self._offset = 0
+        self._pages: list[PageEntry] = []
+        self._ids: list[npt.NDArray[Any]] = []
+        self._page_of: list[npt.NDArray[np.uint32]] = []
+
+    def add(self, spans: Spans) -> None:
+        """The spans as one page (sorted by trace id on the way)."""
+        if len(spans):
+            self.copy(encode_page(spans, BLOCK_LEVEL), summarize(spans))
+
+    def copy(self, data: bytes, summary: Summary) -> None:
+        """A page as encoded already (compaction: checked by its CRC, not re-encoded)."""
+        self._out.write(data)
+        entry = PageEntry(self._offset, len(data), crc32c.crc32c(data), summary)
+        self._ids.append(summary.trace_ids)
+        self._page_of.append(np.full(len(summary.trace_ids), len(self._pages), dtype="<u4"))
+        self._pages.append(entry)
+        self._offset += len(data)
+
+    def finish(self, level: int, sources: Sequence[str], wal_checkpoint: int | None) -> Path:
+        """The complete `.tmp` dir (see `publish_block`)."""
+        self._out.flush()
+        os.fsync(self._out.fileno())
+        self._out.close()
+        if not self._pages:
+            raise ValueError("a block needs at least one span")
+        ids = np.concatenate(self._ids)
+        order = np.argsort(ids, kind="stable")
+        pages = np.concatenate(self._page_of)[order]
+        write_synced(self.tmp / TRACES_FILE, ids[order].tobytes() + pages.astype("<u4").tobytes())
+        index = {
+            "version": VERSION,
+            "traces": len(ids),
+            "pages": [p.to_json() for p in self._pages],
+        }
+        write_synced(self.tmp / INDEX_FILE, orjson.dumps(index))
+        summaries = [p.summary for p in self._pages]
+        meta = BlockMeta(
+            self.ulid,
+            min(s.mint for s in summaries),
+            max(s.maxt for s in summaries),
+            sum(s.spans for s in summaries),
+            len(np.unique(ids)),
+            len(self._pages),
+            level,
+            tuple(sources) or (self.ulid,),
+            wal_checkpoint,
+        )
+        write_synced(self.tmp / META_FILE, json.dumps(meta.to_json(), indent=1).encode())
+        fsync_dir(self.tmp)
+        return self.tmp
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self._out.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_block(
+    parent: Path,
+    batches: Iterable[Spans],
+    *,
+    level: int = 1,
+    sources: Sequence[str] = (),
+    wal_checkpoint: int | None = None,
+    publish: bool = True,
+) -> Path:
+    """Each batch as one page; returns the block's dir, or its complete `.tmp` dir when not
+    `publish`."""
+    writer = BlockWriter(parent)
+    try:
+        for batch in batches:
+            writer.add(batch)
+        tmp = writer.finish(level, sources, wal_checkpoint)
+    except BaseException:
+        writer.abort()
+        raise
+    return publish_block(tmp) if publish else tmp
+
+
+def _map(path: Path) -> mmap.mmap | bytes:
+    with path.open("rb") as handle:
+        if not os.fstat(handle.fileno()).st_size:
+            return b""
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockPage:
+    """A page in a block's mapped `spans` file, checked against its CRC at every read."""
+
+    block: Path
+    data_file: mmap.mmap | bytes
+    entry: PageEntry
+
+    @property
+    def summary(self) -> Summary:
+        return self.entry.summary
+
+    def load(self) -> bytes:
+        e = self.entry
+        data = bytes(memoryview(self.data_file)[e.offset : e.offset + e.length])
+        if len(data) != e.length or crc32c.crc32c(data) != e.crc:
+            raise CorruptSpanBlockError(
+                f"corrupt span block {self.block.name}: {self._where()} fails its CRC"
+            )
+        return data
+
+    def _where(self) -> str:
+        return f"page at offset {self.entry.offset} of {self.block / SPANS_FILE}"
+
+    def spans(self, columns_only: bool = False) -> Spans:
+        data = self.load()
+        try:
+            return decode_page(data, columns_only=columns_only)
+        except PageFormatError as err:
+            raise CorruptSpanBlockError(
+                f"corrupt span block {self.block.name}: {self._where()} does not decode: {err}"
+            ) from None
+
+    def trace(self, trace_id: bytes) -> Spans:
+        data = self.load()
+        try:
+            return decode_trace(data, trace_id)
+        except PageFormatError as err:
+            raise CorruptSpanBlockError(
+                f"corrupt span block {self.block.name}: {self._where()} does not decode: {err}"
+            ) from None
+
+
+class SpanBlock:
+    """An open block: its page summaries in memory, its trace lookup and pages mapped."""
+
+    def __init__(self, path: Path, meta: BlockMeta, pages: list[PageEntry], traces: int) -> None:
+        self.path = path
+        self.meta = meta
+        self._data = _map(path / SPANS_FILE)
+        self._lookup = _map(path / TRACES_FILE)
+        if len(self._lookup) != 20 * traces:
+            raise CorruptDataError(f"span block {path}: {TRACES_FILE} is not {20 * traces} bytes")
+        self._ids = np.frombuffer(self._lookup, dtype="S16", count=traces)
+        self._page_of = np.frombuffer(self._lookup, dtype="<u4", count=traces, offset=16 * traces)
+        self.pages = [BlockPage(path, self._data, p) for p in pages]
+        self.names = merge_names([p.summary.names for p in self.pages])
+        self.size_bytes = sum(
+            (path / name).stat().st_size
+            for name in (META_FILE, INDEX_FILE, TRACES_FILE, SPANS_FILE)
+        )
+
+    @classmethod
+    def open(cls, path: Path) -> SpanBlock:
+        """CorruptDataError naming the block when its meta, index or lookup cannot be read."""
+        try:
+            meta = read_meta(path)
+            index = orjson.loads((path / INDEX_FILE).read_bytes())
+            pages = [PageEntry.from_json(p) for p in index["pages"]]
+            traces = int(index["traces"])
+            return cls(path, meta, pages, traces)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise CorruptDataError(f"span block {path} cannot be opened: {err}") from None
+
+    def overlaps(self, mint: int, maxt: int) -> bool:
+        return self.meta.mint <= maxt and self.meta.maxt >= mint
+
+    def trace_pages(self, trace_id: bytes) -> list[BlockPage]:
+        key = np.array([trace_id], dtype="S16")
+        lo, hi = (
+            np.searchsorted(self._ids, key, "left")[0],
+            np.searchsorted(self._ids, key, "right")[0],
+        )
+        return [self.pages[int(i)] for i in np.unique(self._page_of[lo:hi]).tolist()]
+
+    def page_trace_ids(self) -> list[npt.NDArray[Any]]:
+        """Each page's sorted unique trace ids (what compaction's index needs)."""
+        order = np.argsort(self._page_of, kind="stable")
+        bounds = np.searchsorted(self._page_of[order], np.arange(len(self.pages) + 1)).tolist()
+        ids = self._ids[order]
+        return [ids[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def load_blocks(parent: Path, checkpoint: int | None) -> list[SpanBlock]:
+    """Finish or drop what a crash left (a complete `.tmp` head block whose checkpoint
+    exists is renamed, any other `.tmp` deleted), drop blocks a compaction replaced, and
+    open the rest, oldest first; a block that cannot be opened is left out, logged."""
+    for tmp in sorted(parent.glob("*" + TMP)):
+        wanted: int | None = None
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            wanted = read_meta(tmp).wal_checkpoint
+        if wanted is not None and checkpoint is not None and checkpoint >= wanted:
+            publish_block(tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    metas: dict[Path, BlockMeta] = {}
+    for path in sorted(parent.iterdir()):
+        if not (path.is_dir() and is_ulid(path.name)):
+            continue
+        try:
+            metas[path] = read_meta(path)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log.error("span block %s left out: its meta.json cannot be read (%s)", path, err)
+    replaced = {
+        path
+        for path, meta in metas.items()
+        for other in metas.values()
+        if other.ulid != meta.ulid and set(meta.sources) < set(other.sources)
+    }
+    blocks: list[SpanBlock] = []
+    for path in metas:
+        if path in replaced:
+            shutil.rmtree(path, ignore_errors=True)
+            continue
+        try:
+            blocks.append(SpanBlock.open(path))
+        except CorruptDataError as err:
+            log.error("%s; it is left out", err)
+    return sorted(blocks, key=lambda b: (b.meta.mint, b.meta.ulid))

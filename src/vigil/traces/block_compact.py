@@ -1,0 +1,28 @@
+"""Span block compaction: the blocks of one day, once no new block can fall into that day,
+merged into one — pages copied as they are (CRC-checked), their trace lookups joined."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+from vigil.logs.block import publish_block
+from vigil.traces.block import BlockWriter, SpanBlock
+
+
+def compact(parent: Path, group: Sequence[SpanBlock]) -> Path:
+    """Write the merged block; raises CorruptDataError (nothing written) when a page of the
+    group fails its CRC."""
+    writer = BlockWriter(parent)
+    try:
+        for block in group:
+            for page, ids in zip(block.pages, block.page_trace_ids(), strict=True):
+                writer.copy(page.load(), dataclasses.replace(page.summary, trace_ids=ids))
+        sources = sorted({s for block in group for s in block.meta.sources})
+        level = max(block.meta.level for block in group) + 1
+        tmp = writer.finish(level, sources, None)
+    except BaseException:
+        writer.abort()
+        raise
+    return publish_block(tmp)

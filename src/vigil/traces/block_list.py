@@ -1,0 +1,180 @@
+"""The span store's blocks and their life: cut from the head (spans older than the flush
+boundary, per block-range window, with the WAL checkpointed), merged per day, deleted by
+retention; and the one place queries take pages from (blocks, a flush in progress, the
+head), under one lock, so a page moving from the head to a block is never seen twice or
+missed."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vigil.logs.block import publish_block
+from vigil.logs.compact import plan
+from vigil.logs.retention import expired
+from vigil.traces._api import Spans
+from vigil.traces.block import SpanBlock, write_block
+from vigil.traces.block_columns import concat
+from vigil.traces.block_compact import compact
+from vigil.traces.head import Head, HeadPage
+from vigil.traces.store_querier import PageRef
+from vigil.tsdb._api import CorruptDataError
+from vigil.tsdb.wlog import WAL
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Flush:
+    """Pages taken from the head, not yet in published blocks (retried until they are)."""
+
+    windows: dict[int, list[HeadPage]]
+    checkpoint: int
+    records: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    written: list[Path] = field(default_factory=list)
+    compacted: list[Path] = field(default_factory=list)
+    deleted: list[Path] = field(default_factory=list)
+
+
+def _batches(pages: Sequence[HeadPage], page_spans: int) -> Iterator[Spans]:
+    """Head pages joined into batches of at least `page_spans` (the last may be smaller),
+    decoded a batch at a time."""
+    batch: list[HeadPage] = []
+    for page in pages:
+        batch.append(page)
+        if sum(p.summary.spans for p in batch) >= page_spans:
+            yield concat([p.spans() for p in batch])
+            batch = []
+    if batch:
+        yield concat([p.spans() for p in batch])
+
+
+class BlockList:
+    def __init__(self, path: Path, blocks: list[SpanBlock], head: Head, wal: WAL) -> None:
+        self.path = path
+        self._blocks = blocks
+        self._head = head
+        self._wal = wal
+        self._lock = threading.Lock()
+        self._flush: _Flush | None = None
+        self._uncompactable: set[str] = set()
+
+    @property
+    def blocks(self) -> list[SpanBlock]:
+        return list(self._blocks)
+
+    def size_bytes(self) -> int:
+        return sum(b.size_bytes for b in self._blocks)
+
+    def num_spans(self) -> int:
+        return sum(b.meta.spans for b in self._blocks)
+
+    def pages(self, mint: int, maxt: int) -> list[PageRef]:
+        """Pages that may hold spans starting in [mint, maxt], oldest source first."""
+        with self._lock:
+            found: list[PageRef] = [
+                p
+                for b in self._blocks
+                if b.overlaps(mint, maxt)
+                for p in b.pages
+                if p.summary.mint <= maxt and p.summary.maxt >= mint
+            ]
+            pending = [] if self._flush is None else self._flush.windows.values()
+            head = [*(p for pages in pending for p in pages), *self._head.pages]
+        found.extend(p for p in head if p.summary.mint <= maxt and p.summary.maxt >= mint)
+        return found
+
+    def trace_pages(self, trace_id: bytes, mint: int, maxt: int) -> list[PageRef]:
+        with self._lock:
+            found: list[PageRef] = [
+                p for b in self._blocks if b.overlaps(mint, maxt) for p in b.trace_pages(trace_id)
+            ]
+            pending = [] if self._flush is None else self._flush.windows.values()
+            head = [*(p for pages in pending for p in pages), *self._head.pages]
+        found.extend(
+            p
+            for p in head
+            if p.summary.mint <= maxt and p.summary.maxt >= mint and p.holds(trace_id)
+        )
+        return found
+
+    def flush(self, cutoff: int, block_range: int) -> list[Path]:
+        """Move the head's spans older than `cutoff` into a block per window (or finish a
+        flush that failed before): blocks written as `.tmp`, WAL checkpointed, renamed."""
+        with self._lock:
+            if self._flush is None:
+                windows, upto, records = self._head.flush_before(
+                    cutoff, block_range, self._wal.cut_segment
+                )
+                if not windows:
+                    return []
+                self._flush = _Flush(windows, upto, records)
+            flush = self._flush
+        page_spans = self._head.options.page_spans
+        tmps: list[Path] = []
+        try:
+            for _, pages in sorted(flush.windows.items()):
+                tmps.append(
+                    write_block(
+                        self.path,
+                        _batches(pages, page_spans),
+                        wal_checkpoint=flush.checkpoint,
+                        publish=False,
+                    )
+                )
+            self._wal.write_checkpoint(flush.checkpoint, flush.records)
+        except BaseException:
+            for tmp in tmps:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        blocks = [SpanBlock.open(publish_block(tmp)) for tmp in tmps]
+        with self._lock:
+            for block in blocks:
+                self._add(block)
+            self._flush = None
+        return [b.path for b in blocks]
+
+    def _add(self, block: SpanBlock) -> None:
+        self._blocks.append(block)
+        self._blocks.sort(key=lambda b: (b.meta.mint, b.meta.ulid))
+
+    def compact(self, cutoff: int, span: int) -> list[Path]:
+        """Merge each finished `span`'s (a day's) blocks into one; a group with a corrupt
+        page is left as it is (logged), its blocks readable but never compacted again."""
+        written: list[Path] = []
+        usable = [b for b in self._blocks if b.meta.ulid not in self._uncompactable]
+        for group in plan(usable, cutoff, span):
+            try:
+                path = compact(self.path, group)
+            except CorruptDataError as err:
+                log.error("span blocks %s not compacted: %s", [b.path.name for b in group], err)
+                self._uncompactable |= {b.meta.ulid for b in group}
+                continue
+            merged = SpanBlock.open(path)
+            with self._lock:
+                self._add(merged)
+                for block in group:
+                    self._blocks.remove(block)
+            for block in group:
+                shutil.rmtree(block.path, ignore_errors=True)
+            written.append(path)
+        return written
+
+    def apply_retention(self, now_ns: int, retention_ns: int, retention_bytes: int) -> list[Path]:
+        doomed = expired(
+            self._blocks, now_ns, retention_ns, retention_bytes, self._wal.size_bytes()
+        )
+        with self._lock:
+            for block in doomed:
+                self._blocks.remove(block)
+        for block in doomed:
+            shutil.rmtree(block.path, ignore_errors=True)
+        return [block.path for block in doomed]

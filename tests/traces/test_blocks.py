@@ -1,0 +1,137 @@
+"""Span blocks: cut from the head per 2 h window, compacted per day, deleted by retention;
+what they hold answers as the head did, and a corrupt file fails only what reads it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.traces.corpus import HOUR_NS, corpus, span_id, trace, trace_id
+from vigil.traces import Span, Spans
+from vigil.traces.block import INDEX_FILE, SPANS_FILE
+from vigil.traces.store import DAY_NS, TraceStore, TraceStoreOptions
+from vigil.tsdb import CorruptDataError
+
+DAY0 = 1_699_920_000 * 10**9  # a day's start (UTC)
+OPTIONS = TraceStoreOptions(retention_ns=0)
+
+
+class Clock:
+    def __init__(self, t_ns: int) -> None:
+        self.t_ns = t_ns
+
+    def __call__(self) -> float:
+        return self.t_ns / 1e9
+
+
+def _open(path: Path, clock: Clock, options: TraceStoreOptions = OPTIONS) -> TraceStore:
+    return TraceStore.open(path, options, clock=clock)
+
+
+def _everything(store: TraceStore) -> list[Span]:
+    spans = [s for b in store.querier(0, 2**62).select() for s in b.rows()]
+    return sorted(spans, key=lambda s: (s.trace_id, s.start_ns, s.span_id))
+
+
+def _split_trace() -> list[Span]:
+    """A trace whose spans fall into three 2 h windows."""
+    tid = trace_id(77)
+    starts = [DAY0 + 2 * HOUR_NS - 1, DAY0 + 2 * HOUR_NS, DAY0 + 5 * HOUR_NS]
+    return [
+        Span(
+            tid,
+            span_id(77, k),
+            f"part {k}",
+            t,
+            t + 10,
+            parent_span_id=span_id(77, 0) if k else bytes(8),
+        )
+        for k, t in enumerate(starts)
+    ]
+
+
+def _fill(store: TraceStore) -> list[Span]:
+    spans = [*corpus(12, DAY0, HOUR_NS // 2), *_split_trace()]
+    for i in range(0, len(spans), 10):
+        store.append(Spans.of(spans[i : i + 10]))
+    return sorted(spans, key=lambda s: (s.trace_id, s.start_ns, s.span_id))
+
+
+def test_the_head_is_cut_into_blocks_per_window_and_answers_the_same(tmp_path: Path) -> None:
+    clock = Clock(DAY0 + 7 * HOUR_NS)
+    with _open(tmp_path, clock) as store:
+        spans = _fill(store)
+        report = store.tick()
+        assert len(report.written) == 3  # windows 0-2h, 2-4h, 4-6h; 6h+ stays in the head
+        assert [(b.meta.mint // (2 * HOUR_NS)) % 12 for b in store.blocks.blocks] == [0, 1, 2]
+        assert _everything(store) == spans
+        assert list(store.querier(0, 2**62).trace(trace_id(77)).rows()) == _split_trace()
+        assert list(store.querier(0, 2**62).trace(trace_id(3)).rows()) == trace(
+            3, DAY0 + 3 * HOUR_NS // 2
+        )
+        assert store.querier(DAY0, DAY0 + HOUR_NS).span_names("db") == [("SELECT t0", 3)]
+    with _open(tmp_path, clock) as store:
+        assert len(store.blocks.blocks) == 3
+        assert _everything(store) == spans
+        in_range = store.querier(DAY0 + 2 * HOUR_NS, DAY0 + 3 * HOUR_NS).trace(trace_id(77))
+        assert [s.name for s in in_range.rows()] == ["part 1"]
+
+
+def test_a_day_of_blocks_is_compacted_into_one(tmp_path: Path) -> None:
+    clock = Clock(DAY0 + 7 * HOUR_NS)
+    with _open(tmp_path, clock) as store:
+        spans = _fill(store)
+        store.tick()
+        sources = sorted(b.meta.ulid for b in store.blocks.blocks)
+        clock.t_ns = DAY0 + DAY_NS + 2 * HOUR_NS
+        report = store.tick()
+        assert len(report.compacted) == 1
+        (merged,) = store.blocks.blocks
+        assert (merged.meta.level, list(merged.meta.sources)) == (2, sources)
+        assert merged.meta.spans == len(spans)
+        assert _everything(store) == spans
+        assert list(store.querier(0, 2**62).trace(trace_id(77)).rows()) == _split_trace()
+    with _open(tmp_path, clock) as store:
+        assert _everything(store) == spans
+
+
+@pytest.mark.parametrize(
+    ("options", "kept"),
+    [
+        (dataclasses.replace(OPTIONS, retention_ns=3 * HOUR_NS), [2]),
+        (dataclasses.replace(OPTIONS, retention_bytes=1), []),
+    ],
+    ids=["time", "size"],
+)
+def test_retention_deletes_whole_blocks(
+    tmp_path: Path, options: TraceStoreOptions, kept: list[int]
+) -> None:
+    clock = Clock(DAY0 + 7 * HOUR_NS)
+    with _open(tmp_path, clock, options) as store:
+        _fill(store)
+        store.tick()
+        assert [(b.meta.mint // (2 * HOUR_NS)) % 12 for b in store.blocks.blocks] == kept
+
+
+def test_a_corrupt_page_fails_the_reads_that_need_it_and_no_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(DAY0 + 7 * HOUR_NS)
+    with _open(tmp_path, clock) as store:
+        _fill(store)
+        store.tick()
+        first, second, third = store.blocks.blocks
+    data = bytearray((first.path / SPANS_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (first.path / SPANS_FILE).write_bytes(bytes(data))
+    (third.path / INDEX_FILE).write_bytes(b"{")
+    with caplog.at_level(logging.ERROR), _open(tmp_path, clock) as store:
+        assert [b.path for b in store.blocks.blocks] == [first.path, second.path]
+        assert third.path.name in caplog.text
+        querier = store.querier(0, 2**62)
+        with pytest.raises(CorruptDataError, match=f"{first.path.name}.*{SPANS_FILE}"):
+            querier.trace(trace_id(0))
+        assert list(querier.trace(trace_id(5)).rows()) == trace(5, DAY0 + 5 * HOUR_NS // 2)
