@@ -152,9 +152,11 @@ class JaegerAPI:
         )
 
     def _optional_range(self, request: Request) -> tuple[int, int]:
+        """`start`/`end` in microseconds when given, else all time."""
         params = request.query_params
-        mint = _int(params.get("start", ""), "start", ALL_TIME[0] // NS_PER_US) * NS_PER_US
-        maxt = ALL_TIME[1]
+        mint, maxt = ALL_TIME
+        if params.get("start"):
+            mint = _int(params["start"], "start", 0) * NS_PER_US
         if params.get("end"):
             maxt = _int(params["end"], "end", 0) * NS_PER_US
         return mint, maxt

@@ -62,8 +62,6 @@ def json_or_logfmt_tags(text: str) -> tuple[tuple[str, str], ...]:
         parsed = orjson.loads(text)
     except orjson.JSONDecodeError as err:
         raise ValueError(f"malformed 'tags' parameter: {err}") from None
-    if not isinstance(parsed, dict):
-        raise ValueError("malformed 'tags' parameter: want a JSON object")
     return tuple(
         (str(k), v if isinstance(v, str) else orjson.dumps(v).decode()) for k, v in parsed.items()
     )

@@ -38,8 +38,10 @@ def value_text(value: AttrValue) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     if isinstance(value, int | float):
-        return repr(value) if isinstance(value, float) and not value.is_integer() else str(value)
+        return repr(value)
     return orjson.dumps(_plain(value)).decode()
 
 
