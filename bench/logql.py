@@ -1,20 +1,29 @@
-"""LogQL's own cost, the store left out: line filters over decompressed Spring Boot-like text
-beside `grep -F`/`grep -E` on the same bytes (best wall time of 5, same run), and the logs-volume
-query `sum by (level) (count_over_time({...}[1m]))` over a day of batches served from memory.
+"""LogQL's line filters and logs-volume query. Filters: over decompressed Spring Boot-like text
+beside `grep -c -F`/`-E` on the same bytes, then from the store's zstd chunks (decompressed,
+needle-checked, filtered) beside `zstd -dc | grep` on the same text compressed by zstd -3
+(best wall time of 5, same run; grep's output goes to a pipe: writing to /dev/null lets GNU
+grep stop at the first match). Then the logs-volume query
+`sum by (level) (count_over_time({...}[1m]))` over a day of batches served from memory.
 Run: .venv/bin/python bench/logql.py"""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
+import zstandard
 
 from vigil.logs import Entries, IndexStats, Lines, LogQuerier, SelectHints
+from vigil.logs.chunk import Chunk
 from vigil.logs.logql import LogQLEngine, ast
 from vigil.logs.logql._linefilter import LineFilterScan
+from vigil.logs.logql.prefilter import filter_needles
 from vigil.model import Labels, Matcher, matches_all
 
 LEVELS = ("INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR")
@@ -46,7 +55,12 @@ def best_seconds(run: Callable[[], object]) -> float:
 
 
 def grep(args: Sequence[str]) -> None:
-    subprocess.run(["grep", "-c", *args], stdout=subprocess.DEVNULL, check=False)
+    subprocess.run(["grep", "-c", *args], stdout=subprocess.PIPE, check=False)
+
+
+def zstd_grep(args: Sequence[str], path: str) -> None:
+    command = f"zstd -dcq {path} | grep -c {shlex.join(args)}"
+    subprocess.run(["sh", "-c", command], stdout=subprocess.PIPE, check=False)
 
 
 FILTERS = [
@@ -60,20 +74,41 @@ FILTERS = [
 
 def bench_filters(lines: list[str]) -> None:
     chunks = [Lines.of(lines[i : i + CHUNK_LINES]) for i in range(0, len(lines), CHUNK_LINES)]
+    stored = [Chunk.encode(np.arange(len(c), dtype=np.int64), c, None) for c in chunks]
+    labels = Labels.from_dict({"job": "shop"})
     size_mb = sum(len(c.data) for c in chunks) / 1e6
-    with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
-        f.write("\n".join(lines) + "\n")
-        f.flush()
+    with tempfile.TemporaryDirectory() as tmp:
+        text, packed = f"{tmp}/text.log", f"{tmp}/text.log.zst"
+        raw = ("\n".join(lines) + "\n").encode()
+        Path(text).write_bytes(raw)
+        Path(packed).write_bytes(zstandard.ZstdCompressor(level=3).compress(raw))
         print(f"{len(lines)} lines, {size_mb:.0f} MB, in {len(chunks)} chunks")
-        print(f"{'filter':42} {'vigil MB/s':>11} {'grep MB/s':>10} {'ratio':>6}")
+        print(
+            f"{'filter':42} {'vigil MB/s':>11} {'grep MB/s':>10} {'ratio':>6}"
+            f" {'chunks MB/s':>12} {'zstd|grep':>10} {'ratio':>6}"
+        )
         for op, value, grep_args in FILTERS:
-            scan = LineFilterScan(ast.LineFilter(op, (ast.FilterTerm(value),)))
+            line_filter = ast.LineFilter(op, (ast.FilterTerm(value),))
+            scan = LineFilterScan(line_filter)
+            needles = filter_needles(line_filter)
+
+            def from_chunks(
+                scan: LineFilterScan = scan, needles: tuple[bytes, ...] = needles
+            ) -> None:
+                for chunk in stored:
+                    entries = chunk.entries(labels, needles)
+                    if entries is not None:
+                        scan.keep(entries.lines)
+
             ours = best_seconds(lambda scan=scan: [scan.keep(chunk) for chunk in chunks])
-            args = [*grep_args, value, f.name]
-            theirs = best_seconds(lambda args=args: grep(args))
+            ours_stored = best_seconds(from_chunks)
+            args = [*grep_args, value]
+            theirs = best_seconds(lambda args=args: grep([*args, text]))
+            theirs_stored = best_seconds(lambda args=args: zstd_grep(args, packed))
             print(
                 f"{op} {value!r:39} {size_mb / ours:11.0f} {size_mb / theirs:10.0f} "
-                f"{theirs / ours:6.2f}"
+                f"{theirs / ours:6.2f} {size_mb / ours_stored:12.0f} "
+                f"{size_mb / theirs_stored:10.0f} {theirs_stored / ours_stored:6.2f}"
             )
 
 
@@ -144,4 +179,5 @@ def bench_volume(lines_per_second: int, hours: int) -> None:
 
 if __name__ == "__main__":
     bench_filters(spring_lines(300_000))
-    bench_volume(1000, 24)
+    if "--filters-only" not in sys.argv:
+        bench_volume(1000, 24)

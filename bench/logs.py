@@ -1,16 +1,21 @@
 """Log store storage and push throughput: bytes per line on disk (block index, metadata and
 chunks included) beside the raw text, Loki's default codec (snappy over 256 KiB blocks)
 and plain zstd-3 of the whole text, on a generated Spring Boot-like corpus and on this
-machine's /var/log; then lines/s through `LogStore.push` (WAL written, chunks cut). Not a
-test: figures are printed, never asserted.
+machine's /var/log; then lines/s through `LogStore.push` (WAL written, chunks cut); then
+Loki's JSON push end to end over HTTP into a `vigil server` (decode, level discovery, WAL,
+chunks): lines/s of wall time and per CPU-second of the server, beside the issue's target of
+100k lines/s per core (no Loki is installable to run beside it). Not a test: figures are
+printed, never asserted.
 
-    .venv/bin/python bench/logs.py [--lines 300000] [--var-log-mb 64]
+    .venv/bin/python bench/logs.py [--lines 300000] [--var-log-mb 64] [--http-lines 300000]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,13 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cramjam
+import httpx
 import numpy as np
+import orjson
 import zstandard
 
 from vigil.logs import Entries, Lines
 from vigil.logs.limits import LogLimits
 from vigil.logs.store import LogStore, LogStoreOptions
 from vigil.model import Labels
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.agent import cpu_seconds, free_port
 
 T0_NS = 1_700_000_000 * 10**9
 SNAPPY_BLOCK = 256 * 1024
@@ -118,12 +129,12 @@ def snappy_blocks(text: bytes) -> int:
     )
 
 
-def _pushes(corpus: Corpus, step_ns: int) -> Iterator[list[Entries]]:
-    """Each stream in batches of BATCH lines, timestamps `step_ns` apart."""
+def _pushes(corpus: Corpus, step_ns: int, t0_ns: int = T0_NS) -> Iterator[list[Entries]]:
+    """Each stream in batches of BATCH lines, timestamps `step_ns` apart from `t0_ns`."""
     for labels, lines in corpus.streams:
         for start in range(0, len(lines), BATCH):
             part = lines[start : start + BATCH]
-            ts = T0_NS + (start + np.arange(len(part), dtype=np.int64)) * step_ns
+            ts = t0_ns + (start + np.arange(len(part), dtype=np.int64)) * step_ns
             yield [Entries(labels, ts, Lines.of(part))]
 
 
@@ -182,13 +193,96 @@ def report(corpus: Corpus, step_ns: int) -> None:
     print(f"  push through LogStore.push: {rate:,.0f} lines/s ({stored} lines, {BATCH}/push)")
 
 
+def json_bodies(corpus: Corpus, step_ns: int) -> list[bytes]:
+    """Loki v1 JSON push bodies of BATCH lines of one stream each, as promtail sends them,
+    ending now (older lines would be refused as too old)."""
+    t0_ns = time.time_ns() - max(len(lines) for _, lines in corpus.streams) * step_ns
+    return [
+        orjson.dumps(
+            {
+                "streams": [
+                    {
+                        "stream": entries.labels.to_dict(),
+                        "values": [
+                            [str(t), line.decode()]
+                            for t, line in zip(
+                                entries.timestamps.tolist(), entries.lines, strict=True
+                            )
+                        ],
+                    }
+                    for entries in push
+                ]
+            }
+        )
+        for push in _pushes(corpus, step_ns, t0_ns)
+    ]
+
+
+SERVER = """
+import socket, sys
+import uvicorn
+from starlette.applications import Starlette
+from bench.logs import _options
+from vigil.logs.store import LogStore
+from vigil.web.ingest.loki import LokiPush
+
+path, port = sys.argv[1], int(sys.argv[2])
+store = LogStore.open(path, _options())
+app = Starlette(routes=list(LokiPush(lambda: store).routes()))
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("127.0.0.1", port))
+server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off", access_log=False))
+server.run(sockets=[sock])
+"""
+WARMUP_PUSHES = 5
+
+
+def http_push(corpus: Corpus, step_ns: int) -> None:
+    """Loki's push route (as the server mounts it) on uvicorn in a process of its own, over a
+    LogStore with the bench's limits (the server's defaults would rate-limit at 4 MB/s)."""
+    bodies = json_bodies(corpus, step_ns)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen([sys.executable, "-c", SERVER, tmp, str(port)])
+        try:
+            url = f"http://127.0.0.1:{port}/loki/api/v1/push"
+            headers = {"Content-Type": "application/json"}
+            with httpx.Client(timeout=60) as client:
+                for _ in range(300):
+                    try:
+                        client.post(url, content=bodies[0], headers=headers).raise_for_status()
+                        break
+                    except httpx.TransportError:
+                        time.sleep(0.1)
+                for body in bodies[1:WARMUP_PUSHES]:
+                    client.post(url, content=body, headers=headers).raise_for_status()
+                cpu0, started = cpu_seconds(proc.pid), time.perf_counter()
+                for body in bodies[WARMUP_PUSHES:]:
+                    client.post(url, content=body, headers=headers).raise_for_status()
+                wall = time.perf_counter() - started
+                cpu = cpu_seconds(proc.pid) - cpu0
+        finally:
+            proc.terminate()
+            proc.wait()
+    lines = (len(bodies) - WARMUP_PUSHES) * BATCH
+    print(
+        f"\nLoki JSON push over HTTP (uvicorn, one client), {corpus.name}, {BATCH} lines/request:"
+        f" {lines / wall:,.0f} lines/s wall, {lines / cpu:,.0f} lines per server CPU-second"
+        " (target: 100,000 per core)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=300_000)
     parser.add_argument("--var-log-mb", type=int, default=64)
+    parser.add_argument("--http-lines", type=int, default=300_000, help="0: skip")
     args = parser.parse_args()
     report(spring_corpus(args.lines), 10_000_000)
     report(var_log_corpus(args.var_log_mb << 20), 100_000_000)
+    if args.http_lines:
+        http_push(spring_corpus(args.http_lines), 10_000_000)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vigil.logs import Lines
 from vigil.logs.chunk import (
@@ -42,6 +44,12 @@ def test_zigzag_varints_round_trip(values: list[int]) -> None:
     array = np.array(values, dtype=np.int64)
     encoded = encode_varints(zigzag(array))
     assert unzigzag(decode_varints(encoded, len(values))).tolist() == values
+
+
+@given(st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 300), max_size=200))
+def test_varints_of_mixed_widths_round_trip(values: list[int]) -> None:
+    array = np.array(values, dtype=np.uint64)
+    assert decode_varints(encode_varints(array), len(values)).tolist() == values
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,8 @@ def encode_varints(values: U64) -> bytes:
 
 
 def decode_varints(data: bytes | memoryview, count: int) -> U64:
+    """One gather per byte position (as many as the widest varint has), over the values that
+    are that wide: a column of one-byte varints is a single cast."""
     raw = np.frombuffer(data, dtype=np.uint8)
     if not count:
         if len(raw):
@@ -78,15 +80,23 @@ def decode_varints(data: bytes | memoryview, count: int) -> U64:
     ends = np.flatnonzero(raw < 0x80)
     if len(ends) != count or ends[-1] != len(raw) - 1:
         raise ChunkFormatError(f"{len(ends)} varints in {len(raw)} bytes, expected {count}")
+    if count == len(raw):
+        return raw.astype(np.uint64)
     starts = np.empty(count, dtype=np.int64)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
     widths = ends - starts + 1
-    if int(widths.max()) > _MAX_VARINT:
+    widest = int(widths.max())
+    if widest > _MAX_VARINT:
         raise ChunkFormatError("varint longer than 10 bytes")
-    position = np.arange(len(raw), dtype=np.int64) - np.repeat(starts, widths)
-    parts = (raw & 0x7F).astype(np.uint64) << (7 * position).astype(np.uint64)
-    return np.bitwise_or.reduceat(parts, starts)
+    values = (raw[starts] & 0x7F).astype(np.uint64)
+    for k in range(1, widest):
+        at = np.flatnonzero(widths > k)
+        if len(at) == count:
+            values |= (raw[starts + k] & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+        else:
+            values[at] |= (raw[starts[at] + k] & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+    return values
 
 
 def _decompress(frame: bytes | memoryview, what: str) -> bytes:
@@ -159,13 +169,14 @@ class Chunk:
         return decode_varints(sizes, count).view(np.int64)
 
     def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
-        """None when the line bytes lack one of `needles`."""
-        count, ts, sizes, (body, meta) = self._columns()
-        offsets = np.zeros(count + 1, dtype=np.int64)
-        np.cumsum(decode_varints(sizes, count).view(np.int64), out=offsets[1:])
+        """None when the line bytes lack one of `needles` (then no other column is decoded)."""
+        _, (_, body, _) = self._sections()
         data = _decompress(body, "line bytes")
         if not all(needle in data for needle in needles):
             return None
+        count, ts, sizes, (_, meta) = self._columns()
+        offsets = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(decode_varints(sizes, count).view(np.int64), out=offsets[1:])
         if len(data) != offsets[-1]:
             raise ChunkFormatError(f"{len(data)} line bytes, sizes say {offsets[-1]}")
         metadata: Metadata = None
