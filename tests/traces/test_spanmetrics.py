@@ -350,3 +350,12 @@ def test_latency_bucket_bounds_are_tempos() -> None:
     assert [round(b, 6) for b in LATENCY_BUCKETS] == [
         0.002 * 2**i for i in range(14)
     ] and math.isclose(LATENCY_BUCKETS[-1], 16.384)
+
+
+def test_the_servers_span_name_cap_defaults_to_the_guards_own() -> None:
+    """server_flags cannot import span metrics (the command table would load numpy), so it
+    repeats the default; this holds the two equal."""
+    from vigil.cmd.server_flags import ServerOptions
+    from vigil.traces.spanmetrics_guards import DEFAULT_MAX_SPAN_NAMES
+
+    assert ServerOptions().spanmetrics_max_span_names == DEFAULT_MAX_SPAN_NAMES

@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from vigil.model.healthcheck import DEFAULT_HEALTH_PATHS, DEFAULT_HEALTH_USER_AGENTS
 from vigil.traces._api import KIND_SERVER, AttrValue, Spans
 
 OVERFLOW = "__cardinality_overflow__"
-DEFAULT_HEALTH_USER_AGENTS = ("ELB-HealthChecker/2.0", "kube-probe")
-DEFAULT_HEALTH_PATHS = ("/actuator/health", "/health", "/healthz", "/ready")
 DEFAULT_MAX_SPAN_NAMES = 1000
 DEFAULT_MAX_SERVICES = 1000
 
