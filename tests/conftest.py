@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CONFORMANCE = SHARED / "conformance"
 FIXTURES = SHARED / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every `vigil server` a test starts would listen on OTLP's port 4318 by default, and two
+    at once would collide: tests that want the OTLP listener pass a free port to
+    --otlp.listen-address."""
+    os.environ["VIGIL_OTLP_LISTEN_ADDRESS"] = ""
 
 
 def free_port() -> int:

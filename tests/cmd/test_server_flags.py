@@ -12,12 +12,35 @@ from vigil.cmd import build_parser, server_flags
 from vigil.cmd.server_flags import FLAGS, ServerOptions
 
 
+@pytest.fixture(autouse=True)
+def _built_in_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' own default for the OTLP listener (off, see tests/conftest.py) unset."""
+    monkeypatch.delenv("VIGIL_OTLP_LISTEN_ADDRESS", raising=False)
+
+
 def _options(*argv: str) -> ServerOptions:
     return server_flags.options(build_parser().parse_args(["server", *argv]))
 
 
 def test_without_flags_the_options_are_the_defaults() -> None:
     assert _options() == ServerOptions()
+    assert ServerOptions().otlp_listen_address == "127.0.0.1:4318"
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "want"),
+    [
+        ("", (), ""),
+        ("0.0.0.0:4318", (), "0.0.0.0:4318"),
+        ("", ("--otlp.listen-address=127.0.0.1:14318",), "127.0.0.1:14318"),
+        ("0.0.0.0:4318", ("--otlp.listen-address=",), ""),
+    ],
+)
+def test_the_otlp_listener_default_comes_from_the_environment_when_set(
+    monkeypatch: pytest.MonkeyPatch, env: str, argv: tuple[str, ...], want: str
+) -> None:
+    monkeypatch.setenv("VIGIL_OTLP_LISTEN_ADDRESS", env)
+    assert _options(*argv).otlp_listen_address == want
 
 
 @pytest.mark.parametrize(
@@ -35,6 +58,7 @@ def test_without_flags_the_options_are_the_defaults() -> None:
         ("--web.allowed-hosts=vigil.example", {"allowed_hosts": "vigil.example"}),
         ("--web.enable-remote-write-receiver", {"remote_write_receiver": True}),
         ("--web.enable-otlp-receiver", {"otlp_receiver": True}),
+        ("--otlp.listen-address=:4318", {"otlp_listen_address": ":4318"}),
         ("--web.external-url=http://vm/", {"external_url": "http://vm/"}),
         ("--query.lookback-delta=1m", {"lookback_delta_ms": 60_000}),
         ("--query.timeout=30s", {"query_timeout_s": 30.0}),

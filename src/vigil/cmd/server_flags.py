@@ -5,6 +5,7 @@ written once (its default once, on ServerOptions)."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,7 @@ class ServerOptions:
     allowed_hosts: str = ""
     remote_write_receiver: bool = False
     otlp_receiver: bool = False
+    otlp_listen_address: str = "127.0.0.1:4318"  # OTLP/HTTP traces, logs, metrics; "": off
     external_url: str = ""
     lookback_delta_ms: int = 300_000
     query_timeout_s: float = 120.0
@@ -101,6 +103,7 @@ class Flag:
     kind: Kind[Any]
     help: str
     negated: bool = False
+    env: str = ""  # an environment variable that, when set, replaces the default
 
 
 FLAGS = (
@@ -262,6 +265,15 @@ FLAGS = (
         "also serve Loki's API (/loki/api/v1/*, /ready) on this address, e.g. :3100, so "
         "Grafana's and logcli's Loki URLs stay unchanged (default: off; it is always under "
         "/loki/ on --web.listen-address)",
+    ),
+    Flag(
+        "otlp.listen-address",
+        "otlp_listen_address",
+        kinds.TEXT,
+        "serve OTLP/HTTP on this address, as an OpenTelemetry collector does: /v1/traces "
+        "into the span store, /v1/logs into the log store, /v1/metrics into the TSDB (what "
+        "SDKs and agents send to by default); empty turns it off",
+        env="VIGIL_OTLP_LISTEN_ADDRESS",
     ),
     Flag(
         "syslog.listen-address",
@@ -445,13 +457,18 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
             )
             continue
         shown = flag.kind.show(default)
+        help_text = f"{flag.help} (default: {shown})" if shown else flag.help
+        if flag.env:
+            help_text += f"; ${flag.env}, when set, is the default"
+            if flag.env in os.environ:
+                default = flag.kind.parse(os.environ[flag.env])
         parser.add_argument(
             f"--{flag.name}",
             dest=flag.field,
             type=flag.kind.parse,
             default=default,
             metavar=flag.kind.metavar,
-            help=f"{flag.help} (default: {shown})" if shown else flag.help,
+            help=help_text,
         )
 
 

@@ -257,6 +257,12 @@ class Server:
             ),
             now_ns=lambda: round(self.clock.now() * 1e9),
         )
+        self.otlp_metrics = OTLPReceiver(
+            self.storage.appender,
+            lambda: OTLPSettings(self.config.otlp, options.lookback_delta_ms),
+            enabled=options.otlp_receiver,
+            registry=self.registry,
+        )
         self.manager = ScrapeManager(
             self.storage.appender, clock=self.clock, metrics=ScrapeMetrics(self.registry)
         )
@@ -760,6 +766,7 @@ class Server:
             ),
             ("jaeger.listen-address", self.options.jaeger_listen_address, self._jaeger_app),
             ("tempo.listen-address", self.options.tempo_listen_address, self._tempo_app),
+            ("otlp.listen-address", self.options.otlp_listen_address, self._otlp_app),
         ]
         return [Listener(flag, address, build) for flag, address, build in wanted if address]
 
@@ -782,11 +789,22 @@ class Server:
         routes = [*self._loki_api().listener_routes(), *self._log_push_routes()]
         return Starlette(routes=routes, exception_handlers=_HANDLERS)
 
+    def _otlp_app(self) -> Starlette:
+        """OTLP/HTTP at an OpenTelemetry collector's paths, what SDKs send to by default."""
+        routes = [
+            *self._otlp_logs().routes("/v1/logs"),
+            *self.otlp_metrics.listener_routes("/v1/metrics"),
+        ]
+        return Starlette(routes=routes, exception_handlers=_HANDLERS)
+
+    def _otlp_logs(self) -> OTLPLogs:
+        return OTLPLogs(lambda: self.logs, now_ns=lambda: round(self.clock.now() * 1e9))
+
     def _log_push_routes(self) -> list[BaseRoute]:
         """Loki push and OTLP logs, into the log store."""
         return [
             *LokiPush(lambda: self.logs).routes(),
-            *OTLPLogs(lambda: self.logs, now_ns=lambda: round(self.clock.now() * 1e9)).routes(),
+            *self._otlp_logs().routes(),
         ]
 
     def app(self) -> Starlette:
@@ -837,12 +855,7 @@ class Server:
             *DashboardsAPI(self.dashboards).routes(),
             *alertmanagers_routes(self.notifier.alertmanagers),
             *WriteReceiver(self.storage.appender, enabled=options.remote_write_receiver).routes(),
-            *OTLPReceiver(
-                self.storage.appender,
-                lambda: OTLPSettings(self.config.otlp, options.lookback_delta_ms),
-                enabled=options.otlp_receiver,
-                registry=self.registry,
-            ).routes(),
+            *self.otlp_metrics.routes(),
             *ReadEndpoint(
                 self.storage.querier,
                 lambda: ReadOptions(external_labels=self.config.global_config.external_labels),

@@ -150,7 +150,8 @@ def _bind_listeners(
             reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
             print(
                 f"vigil {command}: cannot listen on {served.address} (--{served.flag}): "
-                f"{reason.lower()}",
+                f"{reason.lower()}; choose another address with --{served.flag}=HOST:PORT, "
+                f"or turn it off with --{served.flag}=",
                 file=sys.stderr,
             )
             for _, sock in bound:

@@ -97,9 +97,17 @@ class OTLPReceiver:
     def routes(self) -> Sequence[BaseRoute]:
         return [Route(PATH, self.write, methods=["POST"])]
 
+    def listener_routes(self, path: str) -> Sequence[BaseRoute]:
+        """The route at `path` on an OTLP listener (--otlp.listen-address), which takes
+        metrics whatever --web.enable-otlp-receiver says: the listener is its own switch."""
+        return [Route(path, self.accept, methods=["POST"])]
+
     async def write(self, request: Request) -> Response:
         if not self._enabled:
             return PlainTextResponse(DISABLED_MESSAGE, status_code=404)
+        return await self.accept(request)
+
+    async def accept(self, request: Request) -> Response:
         try:
             kind = media_type(request.headers.get("content-type", ""))
             body = await read_capped(request, self._options.max_body_bytes)

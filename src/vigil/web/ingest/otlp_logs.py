@@ -36,8 +36,8 @@ class OTLPLogs:
         self._discovery = Discovery(discovery)
         self._now_ns = now_ns
 
-    def routes(self) -> Sequence[BaseRoute]:
-        return [Route(PATH, self.push, methods=["POST"])]
+    def routes(self, path: str = PATH) -> Sequence[BaseRoute]:
+        return [Route(path, self.push, methods=["POST"])]
 
     async def push(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "")

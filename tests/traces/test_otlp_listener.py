@@ -1,0 +1,131 @@
+"""`vigil server --otlp.listen-address`: the OpenTelemetry SDK's exporters, pointed at the
+listener's collector paths (/v1/logs, /v1/metrics), land in the log store and the TSDB (the
+listener takes metrics without --web.enable-otlp-receiver); an address in use stops the start
+with one clear error naming the flag."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+
+from tests.conftest import PATIENCE_S, free_port, running
+
+pytestmark = pytest.mark.slow
+
+RESOURCE = Resource.create({"service.name": "checkout", "service.instance.id": "i-1"})
+
+
+def _server(tmp_path: Path, port: int, otlp: str) -> list[str]:
+    return [
+        sys.executable, "-m", "vigil", "server",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--otlp.listen-address={otlp}",
+        "--agent.disable",
+        "--rules.default.disable",
+    ]  # fmt: skip
+
+
+def _until(check: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + PATIENCE_S
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def _export_metrics(endpoint: str) -> None:
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=endpoint, timeout=PATIENCE_S),
+        export_interval_millis=3_600_000,
+    )
+    provider = MeterProvider(resource=RESOURCE, metric_readers=[reader])
+    provider.get_meter("shop").create_counter("shop.orders").add(3, {"payment.method": "card"})
+    assert provider.force_flush(timeout_millis=int(PATIENCE_S * 1000))
+    provider.shutdown()
+
+
+def _export_logs(endpoint: str) -> None:
+    provider = LoggerProvider(resource=RESOURCE)
+    provider.add_log_record_processor(
+        SimpleLogRecordProcessor(OTLPLogExporter(endpoint=endpoint, timeout=PATIENCE_S))
+    )
+    logger = logging.getLogger("shop.checkout.listener")
+    logger.propagate = False
+    handler = LoggingHandler(level=logging.INFO, logger_provider=provider)
+    logger.addHandler(handler)
+    try:
+        logger.warning("order 17 paid")
+    finally:
+        logger.removeHandler(handler)
+        provider.shutdown()
+
+
+def test_the_otlp_listener_takes_logs_and_metrics_at_collector_paths(tmp_path: Path) -> None:
+    port, otlp = free_port(), free_port()
+    api = f"http://127.0.0.1:{port}"
+    with running(_server(tmp_path, port, f"127.0.0.1:{otlp}"), f"{api}/-/ready"):
+        _export_metrics(f"http://127.0.0.1:{otlp}/v1/metrics")
+        _export_logs(f"http://127.0.0.1:{otlp}/v1/logs")
+
+        def orders() -> list[Any]:
+            query = {"query": "shop_orders_total"}
+            found: list[Any] = httpx.get(f"{api}/api/v1/query", params=query).json()["data"][
+                "result"
+            ]
+            return found
+
+        def lines() -> list[Any]:
+            query = {"query": '{service_name="checkout"}', "start": "0"}
+            answer = httpx.get(f"{api}/loki/api/v1/query_range", params=query).json()
+            return [value[1] for stream in answer["data"]["result"] for value in stream["values"]]
+
+        assert [(s["metric"]["payment_method"], s["value"][1]) for s in _until(orders)] == [
+            ("card", "3")
+        ]
+        assert _until(lines) == ["order 17 paid"]
+        on_main_port = httpx.post(
+            f"{api}/api/v1/otlp/v1/metrics",
+            content=b"",
+            headers={"Content-Type": "application/x-protobuf"},
+        )
+        assert on_main_port.status_code == 404  # still behind --web.enable-otlp-receiver
+
+
+def test_an_otlp_address_in_use_stops_the_start_naming_the_flag(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = subprocess.run(
+            _server(tmp_path, free_port(), address),
+            capture_output=True,
+            text=True,
+            timeout=PATIENCE_S,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    assert (
+        f"vigil server: cannot listen on {address} (--otlp.listen-address): address already in "
+        "use; choose another address with --otlp.listen-address=HOST:PORT, or turn it off with "
+        "--otlp.listen-address=\n"
+    ) in done.stderr
+    assert "listening" not in done.stderr
