@@ -5,7 +5,7 @@
 // startNs, endNs, attributes, events: [{name, timeNs, attributes}], links: [{traceId, spanId,
 // attributes}], status: {code, message}, resource, scope: {name, version}}]}; times as
 // strings of nanoseconds.
-// Usage: NODE_PATH=ui/node_modules node otlp_js.cjs <traces url>
+// Usage: NODE_PATH=ui/node_modules node otlp_js.cjs <traces url> <export timeout ms>
 'use strict'
 
 const api = require('@opentelemetry/api')
@@ -13,7 +13,7 @@ const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = requi
 const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http')
 const { resourceFromAttributes } = require('@opentelemetry/resources')
 
-const [url] = process.argv.slice(2)
+const [url, timeoutMillis] = process.argv.slice(2)
 
 function ns ([seconds, nanos]) {
   return (BigInt(seconds) * 1000000000n + BigInt(nanos)).toString()
@@ -24,7 +24,7 @@ async function main () {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'frontend', 'service.version': '3.1.0' }),
     spanProcessors: [
-      new SimpleSpanProcessor(new OTLPTraceExporter({ url })),
+      new SimpleSpanProcessor(new OTLPTraceExporter({ url, timeoutMillis: Number(timeoutMillis) })),
       new SimpleSpanProcessor(memory)
     ]
   })
