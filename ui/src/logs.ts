@@ -7,32 +7,22 @@ import { labelBrowser } from "./logs_labels";
 import { lineFilterLiterals, withMatcher } from "./logs_logql";
 import { logRow } from "./logs_rows";
 import { type LogStream, lineCount, mergeStreams } from "./logs_streams";
+import { RANGES, rangeNs, windowOf } from "./logs_range";
 import { type Tail, startTail } from "./logs_tail";
 import { loadVolume } from "./logs_volume";
 import { type Route, setParams } from "./router";
+import { dateTime } from "./timezone";
 
 export const DEFAULT_LOG_QUERY = '{service_name=~".+"}';
-const RANGES: [string, number][] = [
-  ["5m", 300],
-  ["15m", 900],
-  ["1h", 3600],
-  ["6h", 21600],
-  ["24h", 86400],
-];
 const DEFAULT_RANGE = "1h";
+/** The range select's value for a fixed window from the URL. */
+const WINDOW = "window";
 /** Lines asked for and shown: Loki's default max_entries_limit_per_query is 5000. */
 const LIMIT = 1000;
 
 interface StreamsData {
   resultType: string;
   result: LogStream[];
-}
-
-/** The range `name` names as [start, end] in Unix nanoseconds, ending now. */
-export function rangeNs(name: string, nowMs: number = Date.now()): [bigint, bigint] {
-  const seconds = RANGES.find(([n]) => n === name)?.[1] ?? 3600;
-  const end = BigInt(nowMs) * 1_000_000n;
-  return [end - BigInt(seconds) * 1_000_000_000n, end];
 }
 
 export function logsPage(root: HTMLElement, route: Route): () => void {
@@ -43,12 +33,16 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     spellcheck: "false",
     value: route.params.get("query") ?? DEFAULT_LOG_QUERY,
   });
-  const initialRange = route.params.get("range") ?? DEFAULT_RANGE;
+  const fixed = windowOf(route.params);
+  const initialRange = fixed ? WINDOW : route.params.get("range") ?? DEFAULT_RANGE;
   const range = h(
     "select",
     { "aria-label": "Time range" },
+    fixed ? h("option", { value: WINDOW, selected: true }, `${dateTime(fixed[0])} to ${dateTime(fixed[1])}`) : null,
     RANGES.map(([name]) => h("option", { value: name, selected: name === initialRange }, `Last ${name}`)),
   );
+  const windowNs = (): [bigint, bigint] =>
+    fixed && range.value === WINDOW ? [BigInt(fixed[0]) * 1_000_000n, BigInt(fixed[1]) * 1_000_000n] : rangeNs(range.value);
   const volume = h("div", { class: "logs-volume-area" });
   const results = h("div", { class: "logs-results", "data-state": "idle", "aria-live": "polite" });
   let generation = 0;
@@ -91,10 +85,15 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     const query = input.value.trim() || DEFAULT_LOG_QUERY;
     const params = new URLSearchParams(location.search);
     params.set("query", query);
-    params.set("range", range.value);
+    if (range.value === WINDOW) params.delete("range");
+    else {
+      params.set("range", range.value);
+      params.delete("from");
+      params.delete("to");
+    }
     setParams(params, push);
     results.dataset.state = "loading";
-    const [start, end] = rangeNs(range.value);
+    const [start, end] = windowNs();
     const current = (): boolean => mine === generation;
     void loadVolume(volume, query, Number(start / 1_000_000_000n), Number(end / 1_000_000_000n), current);
     try {
@@ -129,7 +128,7 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
   }
 
   const labels = labelBrowser(
-    () => rangeNs(range.value),
+    windowNs,
     (name, value) => {
       input.value = withMatcher(input.value.trim() || DEFAULT_LOG_QUERY, name, value);
       void run(true);
