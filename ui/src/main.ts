@@ -10,6 +10,7 @@ import { alertsPage } from "./alerts";
 import { silencesPage } from "./silences";
 import { statusPage } from "./status";
 import { logsPage } from "./logs";
+import { tracesPage } from "./traces";
 import { dashboardListPage, dashboardPage, homePage } from "./dashboards/pages";
 
 const ROUTES: [RegExp, Page][] = [
@@ -21,13 +22,16 @@ const ROUTES: [RegExp, Page][] = [
   [/^\/silences$/, silencesPage],
   [/^\/status$/, statusPage],
   [/^\/logs$/, logsPage],
+  [/^\/traces$/, tracesPage],
+  [/^\/traces\/([^/]+)$/, tracesPage],
   [/^\/dashboards$/, dashboardListPage],
   [/^\/d\/([^/]+)(?:\/[^/]*)?$/, dashboardPage],
 ];
 
 /** The tab's title: the page's name (a dashboard names itself once loaded). */
 function pageTitle(path: string): string {
-  const name = path.startsWith("/d/") || path === "/" ? "Dashboard" : NAV.find(([href]) => href === path)?.[1] ?? (path === "/graph" ? "Query" : "");
+  const section = path.startsWith("/traces/") ? "/traces" : path;
+  const name = path.startsWith("/d/") || path === "/" ? "Dashboard" : NAV.find(([href]) => href === section)?.[1] ?? (path === "/graph" ? "Query" : "");
   return name ? `${name} - vigil` : "vigil";
 }
 
@@ -35,6 +39,7 @@ const NAV: [string, string][] = [
   ["/dashboards", "Dashboards"],
   ["/query", "Query"],
   ["/logs", "Logs"],
+  ["/traces", "Traces"],
   ["/alerts", "Alerts"],
   ["/rules", "Rules"],
   ["/targets", "Targets"],
@@ -87,7 +92,7 @@ async function render(nav: HTMLElement, main: HTMLElement): Promise<void> {
   if (zone instanceof HTMLSelectElement) zone.value = currentZone();
   for (const a of nav.querySelectorAll("ul a")) {
     const href = a.getAttribute("href") ?? "";
-    if (path === href || (href === "/dashboards" && path.startsWith("/d/"))) a.setAttribute("aria-current", "page");
+    if (path === href || (href === "/dashboards" && path.startsWith("/d/")) || (href === "/traces" && path.startsWith("/traces/"))) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
   replace(main);

@@ -31,6 +31,8 @@ PAGE_PATHS = (
     "/silences",
     "/status",
     "/logs",
+    "/traces",
+    "/traces/{id}",
     "/dashboards",
     "/d/{uid}",
     "/d/{uid}/{slug}",
