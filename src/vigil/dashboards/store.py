@@ -29,7 +29,7 @@ MAX_BYTES = 10 * 1024 * 1024
 
 UID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
 VIGIL_DATASOURCE_UID = "vigil"
-BUILTIN_UIDS = ("vigil-node", "vigil-containers")
+BUILTIN_UIDS = ("vigil-node", "vigil-containers", "vigil-services")
 
 # Grafana's own pseudo-datasources: annotations from Grafana's database, and a panel reusing
 # another panel's results. They are no reference to a metrics store, so they stay as they are.
