@@ -18,7 +18,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from tests.logs.ingest.stores import serving
-from vigil.traces import AppendResult, MemorySpanStore, Spans
+from vigil.traces import AppendResult, MemorySpanStore, SpanAppender, Spans
+from vigil.tsdb import StorageNotReady
 from vigil.web.ingest.otlp_traces import OTLPTraces, TraceLimits
 
 TRACE = bytes.fromhex("5b8efff798038103d269b633813fc60c")
@@ -37,6 +38,11 @@ def _body(*span_ids: bytes) -> bytes:
 class FullDisk:
     def append(self, spans: Spans) -> AppendResult:
         raise OSError(28, "No space left on device")
+
+
+class Opening:
+    def append(self, spans: Spans) -> AppendResult:
+        raise StorageNotReady("replaying the WAL")
 
 
 class Picky:
@@ -154,8 +160,17 @@ def test_requests_refused_whole_get_a_status(
     assert _stored(store) == 0
 
 
+@pytest.mark.parametrize(
+    "store, message",
+    [
+        (FullDisk(), "storage cannot write: No space left on device"),
+        (Opening(), "span store not ready: replaying the WAL"),
+    ],
+)
 @pytest.mark.parametrize("headers", [PROTOBUF, JSON])
-def test_a_store_that_cannot_write_answers_503_with_retry_after(headers: dict[str, str]) -> None:
+def test_a_store_that_cannot_write_answers_503_with_retry_after(
+    headers: dict[str, str], store: SpanAppender, message: str
+) -> None:
     body = _body(b"\x01" * 8)
     if headers is JSON:
         body = json.dumps(
@@ -165,7 +180,7 @@ def test_a_store_that_cannot_write_answers_503_with_retry_after(headers: dict[st
                 ]
             }
         ).encode()
-    with serving(OTLPTraces(FullDisk).routes()) as base:
+    with serving(OTLPTraces(lambda: store).routes()) as base:
         answer = httpx.post(f"{base}/otlp/v1/traces", content=body, headers=headers)
     assert (answer.status_code, answer.headers["retry-after"]) == (503, "30")
     status = (
@@ -173,4 +188,4 @@ def test_a_store_that_cannot_write_answers_503_with_retry_after(headers: dict[st
         if headers is PROTOBUF
         else json_format.Parse(answer.content, Status())
     )
-    assert (status.code, status.message) == (14, "storage cannot write: No space left on device")
+    assert (status.code, status.message) == (14, message)

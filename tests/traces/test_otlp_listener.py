@@ -1,7 +1,8 @@
 """`vigil server --otlp.listen-address`: the OpenTelemetry SDK's exporters, pointed at the
-listener's collector paths (/v1/logs, /v1/metrics), land in the log store and the TSDB (the
-listener takes metrics without --web.enable-otlp-receiver); an address in use stops the start
-with one clear error naming the flag."""
+listener's collector paths (/v1/traces, /v1/logs, /v1/metrics), land in the span store, the log
+store and the TSDB (the listener takes metrics without --web.enable-otlp-receiver), and traces
+sent to /otlp/v1/traces on the main port too; an address in use stops the start with one clear
+error naming the flag."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tests.conftest import PATIENCE_S, free_port, running
 
@@ -79,12 +83,33 @@ def _export_logs(endpoint: str) -> None:
         provider.shutdown()
 
 
-def test_the_otlp_listener_takes_logs_and_metrics_at_collector_paths(tmp_path: Path) -> None:
+def _export_trace(endpoint: str) -> str:
+    """The hex id of the trace of two spans sent."""
+    provider = TracerProvider(resource=RESOURCE)
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=PATIENCE_S))
+    )
+    tracer = provider.get_tracer("shop")
+    try:
+        with tracer.start_as_current_span("GET /pay") as root, tracer.start_as_current_span("db"):
+            return f"{root.get_span_context().trace_id:032x}"
+    finally:
+        provider.shutdown()
+
+
+def test_the_otlp_listener_takes_every_signal_at_collector_paths(tmp_path: Path) -> None:
     port, otlp = free_port(), free_port()
     api = f"http://127.0.0.1:{port}"
     with running(_server(tmp_path, port, f"127.0.0.1:{otlp}"), f"{api}/-/ready"):
         _export_metrics(f"http://127.0.0.1:{otlp}/v1/metrics")
         _export_logs(f"http://127.0.0.1:{otlp}/v1/logs")
+        traces = [
+            _export_trace(f"http://127.0.0.1:{otlp}/v1/traces"),
+            _export_trace(f"{api}/otlp/v1/traces"),
+        ]
+        for trace_id in traces:
+            found = httpx.get(f"{api}/jaeger/api/traces/{trace_id}").json()["data"]
+            assert sorted(span["operationName"] for span in found[0]["spans"]) == ["GET /pay", "db"]
 
         def orders() -> list[Any]:
             query = {"query": "shop_orders_total"}

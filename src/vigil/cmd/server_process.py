@@ -101,6 +101,7 @@ from vigil.web.dashboards_api import DashboardsAPI
 from vigil.web.ingest.elasticsearch import ElasticsearchAPI
 from vigil.web.ingest.loki import LokiPush
 from vigil.web.ingest.otlp_logs import OTLPLogs
+from vigil.web.ingest.otlp_traces import OTLPTraces
 from vigil.web.jaeger_api import JaegerAPI
 from vigil.web.lifecycle import Lifecycle
 from vigil.web.listen import parse_listen_address
@@ -257,6 +258,7 @@ class Server:
             ),
             now_ns=lambda: round(self.clock.now() * 1e9),
         )
+        self.otlp_traces = OTLPTraces(lambda: self.span_appender)
         self.otlp_metrics = OTLPReceiver(
             self.storage.appender,
             lambda: OTLPSettings(self.config.otlp, options.lookback_delta_ms),
@@ -792,6 +794,7 @@ class Server:
     def _otlp_app(self) -> Starlette:
         """OTLP/HTTP at an OpenTelemetry collector's paths, what SDKs send to by default."""
         routes = [
+            *self.otlp_traces.routes("/v1/traces"),
             *self._otlp_logs().routes("/v1/logs"),
             *self.otlp_metrics.listener_routes("/v1/metrics"),
         ]
@@ -863,6 +866,7 @@ class Server:
             *self._loki_api().routes(),
             *self._log_push_routes(),
             *self.elasticsearch.routes(),
+            *self.otlp_traces.routes(),
             *self._jaeger_api().routes(),
             *self._tempo_api().routes(),
             *SlowSQLAPI(lambda: self.metrics_generator).routes(),

@@ -28,7 +28,6 @@ from vigil.web.body import read_capped
 log = logging.getLogger(__name__)
 
 PATH = "/otlp/v1/traces"
-LISTENER_PATH = "/v1/traces"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +79,7 @@ class OTLPTraces:
         except WriteRejected as err:
             return self._refuse(request, kind, err)
         except StorageNotReady as err:
-            return _retry_later(kind, str(err))
+            return _retry_later(kind, f"span store not ready: {err.status}")
         except OSError as err:  # nothing of the request was stored: the exporter retries
             return _retry_later(kind, self._refusals.note(err))
         if stored.message:
