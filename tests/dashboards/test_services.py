@@ -1,6 +1,7 @@
 """The built-in Services dashboard answers from span metrics, and from Micrometer's
 http_server_requests_seconds_* for an app that only exposes the actuator (the seed's Spring
-Boot scrape), with span metrics winning for a service that has both."""
+Boot scrape; or vigil.instrument's same series, with `route` for Micrometer's `uri`), with
+span metrics winning for a service that has both."""
 
 from __future__ import annotations
 
@@ -37,13 +38,16 @@ def _targets() -> list[tuple[str, str, str]]:
     ]
 
 
-def _micrometer(storage: MemoryStorage, job: str) -> None:
-    """The Spring Boot scrape as `job`, twice a minute apart, its counters doubled."""
+def _micrometer(storage: MemoryStorage, job: str, route_label: str = "uri") -> None:
+    """The Spring Boot scrape as `job`, five scrapes 15 s apart, its counters growing;
+    `route_label="route"` gives vigil.instrument's shape of the same series."""
     samples = [s for f in parse_text(SPRING.read_text()) for s in f.samples]
     for n in range(5):
         for s in samples:
             if s.name.startswith("http_server_requests_seconds"):
                 labels = s.labels.with_label(METRIC_NAME, s.name).with_label("job", job)
+                if route_label != "uri":
+                    labels = labels.without("uri").with_label(route_label, labels.get("uri"))
                 storage.add(labels, int((T0_S + n * STEP_S) * 1000), s.value * (n + 1))
 
 
@@ -77,10 +81,13 @@ def _answer(storage: MemoryStorage, expr: str) -> list[dict[str, str]]:
     return [dict(s.labels) for s in value.samples]
 
 
+@pytest.mark.parametrize("route_label", ["uri", "route"])
 @pytest.mark.parametrize(("title", "legend", "expr"), _targets(), ids=lambda v: str(v)[:40])
-def test_micrometer_only_apps_fill_every_panel(title: str, legend: str, expr: str) -> None:
+def test_micrometer_only_apps_fill_every_panel(
+    title: str, legend: str, expr: str, route_label: str
+) -> None:
     storage = MemoryStorage()
-    _micrometer(storage, "petclinic")
+    _micrometer(storage, "petclinic", route_label)
     found = _answer(storage, expr)
     assert found, f"{title} ({legend}) has no data from Micrometer's metrics"
     assert {s["service"] for s in found} == {"petclinic"}
