@@ -128,7 +128,7 @@ def test_search(params: dict[str, str], want: list[str]) -> None:
     assert [t["traceID"] for t in answer["traces"]] == want
 
 
-def test_a_search_result_names_the_root_and_the_matched_spans() -> None:
+def test_a_search_result_names_the_root_the_matched_spans_and_counts_spans_by_service() -> None:
     tags = "service.name=payments db.system=postgresql"
     answer = _json("/tempo/api/search", {**WINDOW, "tags": tags, "spss": "1"})
     (checkout,) = answer["traces"]
@@ -138,6 +138,10 @@ def test_a_search_result_names_the_root_and_the_matched_spans() -> None:
         "rootTraceName": "GET /checkout",
         "startTimeUnixNano": str(CHECKOUT_START),
         "durationMs": 300,
+        "serviceStats": {
+            "frontend": {"spanCount": 2},
+            "payments": {"spanCount": 2, "errorCount": 1},
+        },
         "spanSet": {
             "spans": [
                 {

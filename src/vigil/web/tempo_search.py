@@ -1,7 +1,7 @@
 """Tempo's `/api/search`: its parameters (`tags` logfmt, `minDuration`/`maxDuration` of the
 whole trace, `limit`, `spss`, `start`/`end` in Unix seconds; `q` TraceQL) and its answer,
 `{"traces": [{traceID, rootServiceName, rootTraceName, startTimeUnixNano, durationMs,
-spanSet, spanSets}], "metrics": {...}}` with Tempo's spelling (64-bit numbers as strings,
+serviceStats, spanSet, spanSets}], "metrics": {...}}` with Tempo's spelling (64-bit numbers as strings,
 trace ids without leading zeros)."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from starlette.datastructures import QueryParams
 
-from vigil.traces import Spans
+from vigil.traces import STATUS_ERROR, Spans
 from vigil.web.trace_params import logfmt_tags, parse_duration_ns
 from vigil.web.trace_search import FoundTrace, SpanFilter
 
@@ -132,6 +133,21 @@ def _span_set(trace: FoundTrace, request: SearchRequest) -> dict[str, Any]:
     return {"spans": rendered, "matched": len(rows)}
 
 
+def _service_stats(spans: Spans) -> dict[str, dict[str, int]]:
+    """Tempo's serviceStats: the trace's spans and erroring spans per service (a zero count
+    left out, as protobuf's JSON leaves zeros out)."""
+    failed = spans.status_code == STATUS_ERROR
+    stats: dict[str, dict[str, int]] = {}
+    for code in np.unique(spans.service).tolist():
+        mine = spans.service == code
+        entry = {"spanCount": int(mine.sum())}
+        errors = int((mine & failed).sum())
+        if errors:
+            entry["errorCount"] = errors
+        stats[spans.strings[code]] = entry
+    return stats
+
+
 def search_answer(traces: list[FoundTrace], request: SearchRequest) -> dict[str, Any]:
     found = []
     for trace in traces:
@@ -143,6 +159,7 @@ def search_answer(traces: list[FoundTrace], request: SearchRequest) -> dict[str,
                 "rootTraceName": trace.root_name,
                 "startTimeUnixNano": str(trace.start_ns),
                 "durationMs": trace.duration_ns // NS_PER_MS,
+                "serviceStats": _service_stats(trace.spans),
                 "spanSet": span_set,
                 "spanSets": [span_set],
             }
