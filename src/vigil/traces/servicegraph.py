@@ -127,41 +127,57 @@ class ServiceGraph:
         edges = _Edges({}, [], [], [], [], [])
         lost: list[tuple[LabelValues, str]] = []
         self._expire(now_s, edges, lost)
-        kinds = spans.kind
-        for i in np.flatnonzero(
-            np.isin(kinds, (KIND_CLIENT, KIND_PRODUCER, KIND_SERVER, KIND_CONSUMER))
-        ).tolist():
-            kind = int(kinds[i])
-            service = spans.strings[int(spans.service[i])]
-            seconds = int(spans.duration_ns[i]) / 1e9
-            failed = int(spans.status_code[i]) == STATUS_ERROR
+        picked = np.flatnonzero(
+            np.isin(spans.kind, (KIND_CLIENT, KIND_PRODUCER, KIND_SERVER, KIND_CONSUMER))
+        )
+        if not len(picked):
+            self._write(edges, lost, t_ms)
+            return
+        strings, trace_ids, span_ids, parents = (
+            spans.strings,
+            spans.trace_ids,
+            spans.span_ids,
+            spans.parent_ids,
+        )
+        columns = zip(
+            picked.tolist(),
+            spans.kind[picked].tolist(),
+            spans.service[picked].tolist(),
+            (spans.duration_ns[picked] / 1e9).tolist(),
+            (spans.status_code[picked] == STATUS_ERROR).tolist(),
+            guarded.multiplier[picked].tolist(),
+            (spans.parent_id_words()[picked] == 0).tolist(),
+            strict=True,
+        )
+        for i, kind, service_code, seconds, failed, multiplier, root in columns:
+            service = strings[service_code]
             messaging = kind in (KIND_PRODUCER, KIND_CONSUMER)
+            trace = trace_ids[16 * i : 16 * i + 16]
             if kind in (KIND_CLIENT, KIND_PRODUCER):
                 attrs = guarded.attributes(i)
                 database = None if messaging else _database(attrs)
                 if database is not None:
-                    call = _Half(0.0, DATABASE, float(guarded.multiplier[i]), service, database)
+                    call = _Half(0.0, DATABASE, multiplier, service, database)
                     call.client_s = call.server_s = seconds
                     call.failed = failed
                     edges.add(call)
                     continue
-                key = spans.trace_id(i) + spans.span_id(i)
-                half = self._half(key, now_s, messaging, float(guarded.multiplier[i]))
+                key = trace + span_ids[8 * i : 8 * i + 8]
+                half = self._half(key, now_s, messaging, multiplier)
                 if half is None:
                     lost.append(((service, "", MESSAGING if messaging else ""), DROPPED))
                     continue
                 half.client, half.client_s = service, seconds
                 half.peer = _first(attrs, _PEER_KEYS)
             else:
-                parent = spans.parent_id(i)
-                if parent == bytes(len(parent)):
-                    root = _Half(0.0, VIRTUAL_NODE, float(guarded.multiplier[i]), USER, service)
-                    root.server_s = seconds
-                    root.failed = failed
-                    edges.add(root)
+                if root:
+                    edge = _Half(0.0, VIRTUAL_NODE, multiplier, USER, service)
+                    edge.server_s = seconds
+                    edge.failed = failed
+                    edges.add(edge)
                     continue
-                key = spans.trace_id(i) + parent
-                half = self._half(key, now_s, messaging, float(guarded.multiplier[i]))
+                key = trace + parents[8 * i : 8 * i + 8]
+                half = self._half(key, now_s, messaging, multiplier)
                 if half is None:
                     lost.append((("", service, MESSAGING if messaging else ""), DROPPED))
                     continue

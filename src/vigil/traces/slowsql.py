@@ -31,6 +31,7 @@ The percentile interpolates linearly between the calls' durations (numpy's defau
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ _ROWS = re.compile(r"(\(\?\))(?:\s*,\s*\(\?\))+")
 _SPACE = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize(statement: str) -> str:
+    """One query shape per statement text (cached: prepared statements repeat their text)."""
     text = _COMMENTS.sub(" ", statement[: _MAX_TEXT * 4])
     text = _LITERALS.sub("?", text)
     text = _LISTS.sub("(?)", text)
@@ -135,14 +138,15 @@ class SlowSQL:
     def observe(self, guarded: GuardedSpans, t_ms: int) -> None:
         spans = guarded.spans
         found: dict[tuple[str, str], tuple[str, list[int]]] = {}
-        for i in np.flatnonzero(spans.kind == KIND_CLIENT).tolist():
+        clients = np.flatnonzero(spans.kind == KIND_CLIENT)
+        for i, service in zip(clients.tolist(), spans.service[clients].tolist(), strict=True):
             attrs = guarded.attributes(i)
-            text = next((v for k in _TEXT_KEYS if isinstance(v := attrs.get(k), str) and v), None)
-            if text is None:
+            text = attrs.get(_TEXT_KEYS[0]) or attrs.get(_TEXT_KEYS[1])
+            if not isinstance(text, str):
                 continue
-            system = next((v for k in _SYSTEM_KEYS if isinstance(v := attrs.get(k), str)), "")
-            key = (spans.strings[int(spans.service[i])], normalize(text))
-            found.setdefault(key, (system, []))[1].append(i)
+            system = attrs.get(_SYSTEM_KEYS[0]) or attrs.get(_SYSTEM_KEYS[1])
+            key = (spans.strings[service], normalize(text))
+            found.setdefault(key, (system if isinstance(system, str) else "", []))[1].append(i)
         if not found:
             return
         for key, (system, rows) in found.items():

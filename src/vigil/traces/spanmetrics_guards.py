@@ -19,6 +19,7 @@ the TSDB or skew its figures:
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
 
@@ -159,7 +160,7 @@ class GuardedSpans:
         out = by_state[spans.trace_state]
         unset = out == 1.0
         for i, attrs in enumerate(spans.attributes):
-            if unset[i] and attrs and not _SAMPLING_KEYS.isdisjoint([k for k, _ in attrs]):
+            if attrs and not _SAMPLING_KEYS.isdisjoint(map(_KEY, attrs)) and unset[i]:
                 found = _attribute_multiplier(self.attributes(i))
                 if found is not None:
                     out[i], unset[i] = found, False
@@ -194,6 +195,7 @@ def _server_name(name: str, attrs: dict[str, AttrValue]) -> str:
     return name
 
 
+_KEY = operator.itemgetter(0)
 _SAMPLING_KEYS = frozenset({"sampling.probability", "SampleRate", "X-SampleRatio"})
 
 
