@@ -9,6 +9,7 @@ exporter retries it) is not observed, so a retried export is counted once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -145,13 +146,16 @@ class MetricsGenerator:
 
     async def run(self) -> None:
         """Collect every interval, at instants aligned to it (the scheduled instant, even
-        when woken late), for the life of the process."""
+        when woken late), off the event loop, for the life of the process."""
         interval = self.options.interval_s
         while True:
             now = self._clock.now()
             deadline = now - now % interval + interval
             await self._clock.sleep_until(deadline)
-            self.collect(round(deadline * 1000))
+            try:
+                await asyncio.to_thread(self.collect, round(deadline * 1000))
+            except Exception:  # logged; the next interval writes the counts again
+                log.exception("writing span metrics failed")
 
 
 class ObservingSpanAppender:
