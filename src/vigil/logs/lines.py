@@ -1,4 +1,4 @@
-"""Whole-column operations on `Lines` (concatenate, slice, reorder) and on per-line
+"""Whole-column operations on `Lines` (concatenate, slice, reorder, search) and on per-line
 structured metadata, in numpy and bytes calls: no Python step per line of text."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ I64 = npt.NDArray[np.int64]
 Metadata = tuple[Labels, ...] | None
 
 NO_LABELS = Labels()
+_SAMPLE_BYTES = 1 << 16
 EMPTY_LINES = Lines(b"", np.zeros(1, dtype=np.int64))
 
 
@@ -77,12 +78,16 @@ def slice_metadata(meta: Metadata, start: int, stop: int) -> Metadata:
 
 
 def encode_metadata(meta: Sequence[Labels]) -> tuple[I64, bytes]:
-    """Pairs per line, and every name and value ended by 0xff (a byte UTF-8 never uses)."""
-    counts = np.fromiter((len(m) for m in meta), dtype=np.int64, count=len(meta))
-    strings = [s for m in meta for pair in m for s in pair]
-    if not strings:
+    """Pairs per line, and every name and value ended by 0xff (a byte UTF-8 never uses).
+    Each distinct label set is encoded once (a column repeats a few sets, such as a level)."""
+    counts = np.fromiter(map(len, meta), dtype=np.int64, count=len(meta))
+    if not counts.any():
         return counts, b""
-    return counts, b"\xff".join(s.encode() for s in strings) + b"\xff"
+    encoded = {
+        labels: b"".join(s.encode() + b"\xff" for pair in labels for s in pair)
+        for labels in set(meta)
+    }
+    return counts, b"".join(map(encoded.__getitem__, meta))
 
 
 def decode_metadata(counts: I64, blob: bytes | memoryview) -> tuple[Labels, ...]:
@@ -110,3 +115,48 @@ def clip_lines(lines: Lines, max_size: int) -> Lines:
     shift = np.repeat(lines.offsets[:-1] - offsets[:-1], sizes)
     raw = np.frombuffer(lines.data, dtype=np.uint8)
     return Lines(raw[np.arange(int(offsets[-1]), dtype=np.int64) + shift].tobytes(), offsets)
+
+
+def contains(lines: Lines, needle: bytes) -> npt.NDArray[np.bool_]:
+    """Which lines contain `needle`: the blob is searched for every occurrence and each is
+    placed in its line with one vectorised `searchsorted`; when occurrences turn out to be
+    dense (more than one line in eight), each line is tested instead."""
+    n, data = len(lines), lines.data
+    if not needle:
+        return np.ones(n, dtype=bool)
+    sample = min(len(data), _SAMPLE_BYTES)
+    sample_lines = int(np.searchsorted(lines.offsets, sample))
+    if data.count(needle, 0, sample) * 8 > max(sample_lines, 64):
+        return _lines_of(lines, _occurrences(data, needle), len(needle))
+    find, positions, dense = data.find, [], max(64, n // 8)
+    pos = find(needle)
+    while pos != -1:
+        positions.append(pos)
+        if len(positions) > dense:
+            return _lines_of(lines, _occurrences(data, needle), len(needle))
+        pos = find(needle, pos + 1)
+    return _lines_of(lines, np.array(positions, dtype=np.int64), len(needle))
+
+
+def _occurrences(data: bytes, needle: bytes) -> npt.NDArray[np.int64]:
+    """Every start of `needle` in `data`, by numpy: the positions of its rarest byte (judged
+    on a sample), kept where each other byte of the needle follows."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    sample = data[:65536]
+    anchor = min(range(len(needle)), key=lambda i: sample.count(needle[i : i + 1]))
+    starts = np.flatnonzero(raw == needle[anchor]) - anchor
+    starts = starts[(starts >= 0) & (starts + len(needle) <= len(raw))]
+    for i, byte in enumerate(needle):
+        if i != anchor:
+            starts = starts[raw[starts + i] == byte]
+    return starts
+
+
+def _lines_of(lines: Lines, hits: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.bool_]:
+    """The mask of lines holding a hit of `size` bytes wholly inside them."""
+    mask = np.zeros(len(lines), dtype=bool)
+    if len(hits):
+        line = np.searchsorted(lines.offsets, hits, side="right") - 1
+        inside = hits + size <= lines.offsets[line + 1]
+        mask[line[inside]] = True
+    return mask

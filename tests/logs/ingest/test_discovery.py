@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from vigil.logs.ingest.discovery import Discovery, DiscoveryOptions
+from vigil.logs import Lines
+from vigil.logs.ingest.discovery import Discovery, DiscoveryOptions, line_level, line_levels
 from vigil.model import Labels
 
 
@@ -82,3 +85,18 @@ def test_detected_level_is_lokis(
 def test_level_discovery_can_be_off() -> None:
     off = Discovery(DiscoveryOptions(log_levels=False))
     assert off.entry_metadata(NO_LABELS, b"ERROR", Labels()) == Labels()
+
+
+LEVEL_TEXT = st.lists(
+    st.sampled_from(
+        ["INFO", "info", "err:", "ERROR", "warn:", "WARNING", "critical:", "DEBUG:", "debug",
+         "level=warn", 'lvl="Error"', "Severity=", "{", "}", '"level": "debug"', " ", "x", "é"]
+    ),
+    max_size=8,
+).map("".join)  # fmt: skip
+
+
+@given(st.lists(LEVEL_TEXT, max_size=40))
+def test_levels_found_over_a_column_are_each_lines_own(texts: list[str]) -> None:
+    lines = [text.encode() for text in texts]
+    assert line_levels(Lines.of(lines)) == [line_level(line) for line in lines]

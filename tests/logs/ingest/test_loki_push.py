@@ -15,11 +15,15 @@ from typing import Any
 import cramjam
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.logs.ingest.stores import ANY_STREAM, FullDisk, Opening, stored
 from vigil.logs import LogAppender, MemoryLogStore
+from vigil.logs.ingest import loki_json
+from vigil.logs.ingest.discovery import Discovery
 from vigil.logs.ingest.logproto_pb2 import (
     EntryAdapter,
     LabelPairAdapter,
@@ -205,6 +209,8 @@ BAD_BODIES = [
     ("timestamp not digits", PUSH, JSON, _v1(["12:00", "x"]), "'12:00' is not a 64-bit integer"),
     ("timestamp past int64", PUSH, JSON, _v1(["9" * 19, "x"]), "is not a 64-bit integer"),
     ("timestamp in other digits", PUSH, JSON, _v1(["١٢٣", "x"]), "is not a 64-bit integer"),
+    ("timestamp 2**63", PUSH, JSON, _v1(["9223372036854775808", "x"]), "not a 64-bit integer"),
+    ("one timestamp empty", PUSH, JSON, _v1(["5", "a"], ["", "b"]), "'' is not a 64-bit"),
     ("line not a string", PUSH, JSON, _v1([str(T0), 5]), "the line is a number, not a string"),
     ("entry too short", PUSH, JSON, _v1([str(T0)]), "values[0]: an entry is"),
     ("metadata not strings", PUSH, JSON, _v1([str(T0), "x", {"k": 1}]), "the value of 'k'"),
@@ -355,3 +361,26 @@ def test_the_stores_limits_are_named_in_the_answer(tmp_path: Path) -> None:
     assert (response.status_code, "max_label_names_per_series" in response.text) == (400, True)
     assert response.text.endswith("total ignored: 1 out of 2\n")
     assert kept == [[b"kept"]]
+
+
+def _decoded(body: bytes) -> list[tuple[Labels, list[int], list[bytes], object]]:
+    push = loki_json.decode_v1(body, Discovery())
+    return [(e.labels, e.timestamps.tolist(), list(e.lines), e.metadata) for e in push.streams]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2**63 - 1) | st.integers(0, 10**6),
+            st.text(alphabet=st.sampled_from("ab é✓ERROR{=\n"), max_size=12),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_plain_values_decode_as_entries_checked_one_by_one(rows: list[tuple[int, str]]) -> None:
+    """The column path (every entry a [ns, line] pair) against the per-entry path, which an
+    empty metadata object on the first entry takes without changing what is stored."""
+    plain = [[str(t), line] for t, line in rows]
+    one_by_one = [[*plain[0], {}], *plain[1:]]
+    assert _decoded(_v1(*plain)) == _decoded(_v1(*one_by_one))

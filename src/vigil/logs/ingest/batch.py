@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.logs._api import Discarded, Entries, Lines, LogAppender, PushResult
 from vigil.logs.ingest.discovery import Discovery
+from vigil.logs.lines import concat_lines, gather_lines
 from vigil.model import Labels
 from vigil.model.labels import is_legacy_label_name
 
@@ -24,10 +26,22 @@ class IngestRejected(Exception):
 
 
 @dataclass(slots=True)
-class _Rows:
-    timestamps: list[int] = field(default_factory=list)
-    lines: list[bytes] = field(default_factory=list)
+class _Parts:
+    """One stream's columns in the order they were added."""
+
+    timestamps: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    lines: list[Lines] = field(default_factory=list)
     metadata: list[Labels] = field(default_factory=list)
+
+    def entries(self, labels: Labels) -> Entries:
+        stamps = np.concatenate(self.timestamps)
+        lines = concat_lines(self.lines)
+        meta = self.metadata
+        order = np.argsort(stamps, kind="stable")
+        if not np.array_equal(order, np.arange(len(order))):
+            stamps, lines = stamps[order], gather_lines(lines, order)
+            meta = [meta[i] for i in order.tolist()]
+        return Entries(labels, stamps, lines, tuple(meta) if any(meta) else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +62,12 @@ class Push:
 
 
 class PushBatch:
-    """Entries added one by one under their stream's labels (after Loki 3's discovery of
+    """Entries added a stream's column at a time under their stream's labels (after Loki 3's discovery of
     `service_name` and `detected_level`); `push()` builds one `Entries` per stream."""
 
     def __init__(self, discovery: Discovery) -> None:
         self._discovery = discovery
-        self._streams: dict[Labels, _Rows] = {}
+        self._streams: dict[Labels, _Parts] = {}
         self._discarded: list[Discarded] = []
 
     def add_stream(
@@ -63,22 +77,37 @@ class PushBatch:
         lines: Sequence[bytes],
         metadata: Sequence[Labels],
     ) -> Labels | None:
-        """One stream's entries as sent; returns the labels they are stored under. A stream
-        without labels or with a name Loki refuses is discarded (Loki's `missing_labels`,
-        `invalid_labels`; None is returned), the rest of the push kept."""
+        """One stream's entries as sent (see `add_column`)."""
+        return self.add_column(
+            labels,
+            np.array(timestamps, dtype=np.int64),
+            Lines.of(lines),
+            metadata if any(metadata) else None,
+        )
+
+    def add_column(
+        self,
+        labels: Labels,
+        timestamps: npt.NDArray[np.int64],
+        lines: Lines,
+        metadata: Sequence[Labels] | None,
+    ) -> Labels | None:
+        """One stream's entries as columns (`metadata` None: no line has any); returns the
+        labels they are stored under. A stream without labels or with a name Loki refuses is
+        discarded (Loki's `missing_labels`, `invalid_labels`; None is returned), the rest of
+        the push kept."""
         problem = _label_problem(labels)
         if problem is not None:
             reason, message = problem
-            size = sum(len(line) for line in lines)
-            self._discarded.append(Discarded(reason, labels, len(lines), size, message))
+            self._discarded.append(Discarded(reason, labels, len(lines), len(lines.data), message))
             return None
         stream = self._discovery.stream_labels(labels)
-        rows = self._streams.get(stream)
-        if rows is None:
-            rows = self._streams[stream] = _Rows()
-        rows.timestamps.extend(timestamps)
-        rows.lines.extend(lines)
-        rows.metadata.extend(self._discovery.entries_metadata(stream, lines, metadata))
+        parts = self._streams.get(stream)
+        if parts is None:
+            parts = self._streams[stream] = _Parts()
+        parts.timestamps.append(timestamps)
+        parts.lines.append(lines)
+        parts.metadata.extend(self._discovery.entries_metadata(stream, lines, metadata))
         return stream
 
     def last_problem(self) -> str:
@@ -86,19 +115,8 @@ class PushBatch:
         return self._discarded[-1].message if self._discarded else ""
 
     def push(self) -> Push:
-        streams = []
-        for labels, rows in self._streams.items():
-            stamps = np.asarray(rows.timestamps, dtype=np.int64)
-            order = np.argsort(stamps, kind="stable")
-            lines, meta = rows.lines, rows.metadata
-            if not np.array_equal(order, np.arange(len(order))):
-                picked = order.tolist()
-                stamps = stamps[order]
-                lines = [lines[i] for i in picked]
-                meta = [meta[i] for i in picked]
-            metadata = tuple(meta) if any(meta) else None
-            streams.append(Entries(labels, stamps, Lines.of(lines), metadata))
-        return Push(tuple(streams), tuple(self._discarded))
+        streams = tuple(parts.entries(labels) for labels, parts in self._streams.items())
+        return Push(streams, tuple(self._discarded))
 
 
 MISSING_LABELS = "error at least one label pair is required per stream"

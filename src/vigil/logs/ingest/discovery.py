@@ -8,8 +8,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 
+from vigil.logs._api import Lines
+from vigil.logs.lines import contains
 from vigil.model import Labels
 
 SERVICE_NAME = "service_name"
@@ -37,6 +40,8 @@ LEVEL_KEYS = ("level", "LEVEL", "Level", "severity", "SEVERITY", "Severity", "lv
 """Where Loki looks for a level: stream labels, structured metadata, JSON or logfmt keys."""
 
 OTLP_SEVERITY_NUMBER = "severity_number"
+
+_NO_METADATA = Labels()
 
 _LEVEL_NAMES = {
     "trace": "trace",
@@ -102,19 +107,25 @@ class Discovery:
 
     def entry_metadata(self, stream: Labels, line: bytes, metadata: Labels) -> Labels:
         """`metadata` with `detected_level` added, unless the sender set one."""
-        return self.entries_metadata(stream, (line,), (metadata,))[0]
+        return self.entries_metadata(stream, Lines.of([line]), (metadata,))[0]
 
     def entries_metadata(
-        self, stream: Labels, lines: Sequence[bytes], metadata: Sequence[Labels]
+        self, stream: Labels, lines: Lines, metadata: Sequence[Labels] | None
     ) -> list[Labels]:
-        """`entry_metadata` for each line of one stream (what depends on the stream only is
-        looked at once)."""
+        """`entry_metadata` for each line of one stream (`metadata` None: no line has any).
+        What depends on the stream only is looked at once; levels read from the lines are
+        found over the whole column (`line_levels`)."""
+        n = len(lines)
         if not self._options.log_levels:
-            return list(metadata)
+            return list(metadata) if metadata is not None else [_NO_METADATA] * n
         from_stream = _first_level(stream)
-        level_only = self._level_only
+        if metadata is None:
+            if from_stream:
+                return [self._level_only_labels(from_stream)] * n
+            levels = line_levels(lines)
+            return [self._level_only_labels(level) for level in levels]
         found = []
-        for line, meta in zip(lines, metadata, strict=True):
+        for i, meta in enumerate(metadata):
             if meta:
                 if meta.get(DETECTED_LEVEL):
                     found.append(meta)
@@ -123,16 +134,18 @@ class Discovery:
                     from_stream
                     or _first_level(meta)
                     or _severity_level(meta.get(OTLP_SEVERITY_NUMBER))
-                    or line_level(line)
+                    or line_level(lines[i])
                 )
                 found.append(meta.with_label(DETECTED_LEVEL, level))
                 continue
-            level = from_stream or line_level(line)
-            cached = level_only.get(level)
-            if cached is None:
-                cached = level_only[level] = Labels(((DETECTED_LEVEL, level),))
-            found.append(cached)
+            found.append(self._level_only_labels(from_stream or line_level(lines[i])))
         return found
+
+    def _level_only_labels(self, level: str) -> Labels:
+        cached = self._level_only.get(level)
+        if cached is None:
+            cached = self._level_only[level] = Labels(((DETECTED_LEVEL, level),))
+        return cached
 
 
 def _first_level(labels: Labels) -> str:
@@ -177,16 +190,40 @@ def line_level(line: bytes) -> str:
     return _word_level(line)
 
 
+_WORDS = (
+    ("info", (b"info", b"INFO")),
+    ("error", (b"err:", b"ERR:", b"error", b"ERROR")),
+    ("warn", (b"warn:", b"WARN:", b"warning", b"WARNING")),
+    ("critical", (b"CRITICAL:", b"critical:")),
+    ("debug", (b"debug:", b"DEBUG:")),
+)
+"""Loki's last resort: the first of these words found, in this order."""
+
+_STRUCTURED = (b"{", *(key.encode() + b"=" for key in LEVEL_KEYS))
+"""A line holding none of these has no JSON or logfmt level key: its words decide."""
+
+
 def _word_level(line: bytes) -> str:
-    """Loki's last resort: the first of these words found, in this order."""
-    if b"info" in line or b"INFO" in line:
-        return "info"
-    if b"err:" in line or b"ERR:" in line or b"error" in line or b"ERROR" in line:
-        return "error"
-    if b"warn:" in line or b"WARN:" in line or b"warning" in line or b"WARNING" in line:
-        return "warn"
-    if b"CRITICAL:" in line or b"critical:" in line:
-        return "critical"
-    if b"debug:" in line or b"DEBUG:" in line:
-        return "debug"
+    for level, words in _WORDS:
+        if any(word in line for word in words):
+            return level
     return UNKNOWN_LEVEL
+
+
+def line_levels(lines: Lines) -> list[str]:
+    """`line_level` of every line: the level words are searched over the whole blob; only
+    lines that may hold a JSON object or a logfmt level key are read one by one."""
+    names = [UNKNOWN_LEVEL, *(level for level, _ in _WORDS)]
+    codes = np.zeros(len(lines), dtype=np.int64)
+    for code in range(len(_WORDS), 0, -1):
+        found = np.zeros(len(lines), dtype=bool)
+        for word in _WORDS[code - 1][1]:
+            found |= contains(lines, word)
+        codes[found] = code
+    levels: list[str] = np.array(names, dtype=object)[codes].tolist()
+    structured = np.zeros(len(lines), dtype=bool)
+    for marker in _STRUCTURED:
+        structured |= contains(lines, marker)
+    for i in np.flatnonzero(structured).tolist():
+        levels[i] = line_level(lines[i])
+    return levels

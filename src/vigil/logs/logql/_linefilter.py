@@ -15,9 +15,10 @@ import re2
 from re2 import _re2
 
 from vigil.logs._api import Lines
+from vigil.logs.lines import contains
 from vigil.logs.logql import ast
 from vigil.logs.logql.pattern import Pattern
-from vigil.logs.logql.prefilter import contains, regex_needle
+from vigil.logs.logql.prefilter import regex_needle
 
 Bools = npt.NDArray[np.bool_]
 

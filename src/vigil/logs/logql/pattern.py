@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.logs._api import Lines
-from vigil.logs.logql.prefilter import contains
+from vigil.logs.lines import contains
 
 _CAPTURE = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)>")
 

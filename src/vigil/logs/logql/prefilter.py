@@ -8,14 +8,9 @@ regex filter runs RE2 only on lines a needle scan found.
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
-
-from vigil.logs._api import Lines
 from vigil.logs.logql import ast
 
 _BREAKS = frozenset(".^$")
-_SAMPLE_BYTES = 1 << 16
 _OPTIONAL = frozenset("*?{")
 
 
@@ -129,48 +124,3 @@ def query_needles(query: ast.LogQuery) -> tuple[bytes, ...]:
         if isinstance(stage, ast.LineFilter):
             needles += filter_needles(stage)
     return tuple(dict.fromkeys(needles))
-
-
-def contains(lines: Lines, needle: bytes) -> npt.NDArray[np.bool_]:
-    """Which lines contain `needle`: the blob is searched for every occurrence and each is
-    placed in its line with one vectorised `searchsorted`; when occurrences turn out to be
-    dense (more than one line in eight), each line is tested instead."""
-    n, data = len(lines), lines.data
-    if not needle:
-        return np.ones(n, dtype=bool)
-    sample = min(len(data), _SAMPLE_BYTES)
-    sample_lines = int(np.searchsorted(lines.offsets, sample))
-    if data.count(needle, 0, sample) * 8 > max(sample_lines, 64):
-        return _lines_of(lines, _occurrences(data, needle), len(needle))
-    find, positions, dense = data.find, [], max(64, n // 8)
-    pos = find(needle)
-    while pos != -1:
-        positions.append(pos)
-        if len(positions) > dense:
-            return _lines_of(lines, _occurrences(data, needle), len(needle))
-        pos = find(needle, pos + 1)
-    return _lines_of(lines, np.array(positions, dtype=np.int64), len(needle))
-
-
-def _occurrences(data: bytes, needle: bytes) -> npt.NDArray[np.int64]:
-    """Every start of `needle` in `data`, by numpy: the positions of its rarest byte (judged
-    on a sample), kept where each other byte of the needle follows."""
-    raw = np.frombuffer(data, dtype=np.uint8)
-    sample = data[:65536]
-    anchor = min(range(len(needle)), key=lambda i: sample.count(needle[i : i + 1]))
-    starts = np.flatnonzero(raw == needle[anchor]) - anchor
-    starts = starts[(starts >= 0) & (starts + len(needle) <= len(raw))]
-    for i, byte in enumerate(needle):
-        if i != anchor:
-            starts = starts[raw[starts + i] == byte]
-    return starts
-
-
-def _lines_of(lines: Lines, hits: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.bool_]:
-    """The mask of lines holding a hit of `size` bytes wholly inside them."""
-    mask = np.zeros(len(lines), dtype=bool)
-    if len(hits):
-        line = np.searchsorted(lines.offsets, hits, side="right") - 1
-        inside = hits + size <= lines.offsets[line + 1]
-        mask[line[inside]] = True
-    return mask
