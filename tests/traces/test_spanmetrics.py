@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,6 +33,7 @@ from vigil.traces.spanmetrics_generator import (
 )
 from vigil.traces.spanmetrics_guards import OVERFLOW, GuardedSpans, SpanGuards
 from vigil.tsdb._api import MemoryStorage, is_stale_marker
+from vigil.tsdb.db import TSDB, TSDBOptions
 
 SHOP = Resource((("service.name", "shop"),))
 START = 1_700_000_000.0
@@ -359,3 +362,17 @@ def test_the_servers_span_name_cap_defaults_to_the_guards_own() -> None:
     from vigil.traces.spanmetrics_guards import DEFAULT_MAX_SPAN_NAMES
 
     assert ServerOptions().spanmetrics_max_span_names == DEFAULT_MAX_SPAN_NAMES
+
+
+def test_series_count_against_the_tsdbs_series_budget(tmp_path: Path) -> None:
+    clock = ManualClock(time.time())
+    with TSDB.open(tmp_path, TSDBOptions(max_series=10), clock=clock.now) as db:
+        generator = MetricsGenerator(db.appender, clock)
+        generator.observe(Spans.of([span(f"name {n}", ms=n) for n in range(5)]))
+        generator.collect()
+        stored = db.querier(0, 1 << 62).series([Matcher.of(METRIC_NAME, "=~", ".+")])
+        refused = {name for name, _ in db.head.refused_series_top(100)}
+    assert len(stored) == 10
+    assert "traces_spanmetrics_latency_bucket" in refused
+    assert all(name.startswith("traces_") for name in refused)
+    assert len(generator.span_metrics.calls) == 5

@@ -86,14 +86,6 @@ class MetricsGenerator:
         self._lock = threading.Lock()
         self._metrics = _SelfMetrics(registry)
 
-    def reconfigure(self, options: GeneratorOptions) -> None:
-        """New guards apply to the next batch; counted series are kept."""
-        with self._lock:
-            self.options = options
-            self.span_metrics.names.guards = options.guards
-            self.service_graph.wait_s = options.edge_wait_s
-            self.service_graph.max_items = options.edge_max_items
-
     def observe(self, spans: Spans) -> None:
         if not len(spans):
             return
