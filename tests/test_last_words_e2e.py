@@ -113,6 +113,9 @@ def test_the_death_alert_in_slack_shows_the_container_s_last_lines(tmp_path: Pat
                 time.sleep(0.2)
     text = next(t for t in _slack_texts(slack) if "shop" in t)
     assert "Last lines:\n```\n" in text
+    link = text.split("```\n")[2].split("\n")[0]
+    assert link.startswith("</logs?query=%7Bcontainer%3D%22shop%22%7D&from=")
+    assert link.endswith("|Logs before the death>")
     excerpt = text.split("```\n")[1].removesuffix("\n")
     # The trace is one entry (its `at` line continues the exception's), tabs made spaces.
     assert excerpt == "\n".join(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def _alert(name: str = "ContainerOomKilled", **labels: str) -> Alert:
 
 
 def test_the_last_lines_before_the_death_oldest_first_made_readable() -> None:
-    words = LastWords(_store(), lambda alert: DIED)
+    words = LastWords(_store(), lambda alert: DIED, external_url="http://vm1:9090/")
     assert words(_alert()) == {
         "last_lines": "\n".join(
             [
@@ -64,8 +65,17 @@ def test_the_last_lines_before_the_death_oldest_first_made_readable() -> None:
                 "09:59:56 java.lang.OutOfMemoryError: Java heap space",
                 "09:59:57     at Shop.load(Shop.java:9)",
             ]
-        )
+        ),
+        # The Logs page on the container from 15 minutes before the death to 1 after.
+        "logs_url": "http://vm1:9090/logs?query=%7Bcontainer%3D%22shop%22%7D"
+        "&from=1714556700000&to=1714557660000",
     }
+
+
+def test_the_logs_link_quotes_the_container_name() -> None:
+    url = LastWords(MemoryLogStore(), lambda alert: DIED).logs_url('we"ird\\', DIED)
+    query = parse_qs(urlsplit(url).query)["query"]
+    assert (url.split("?")[0], query) == ("/logs", ['{container="we\\"ird\\\\"}'])
 
 
 def test_bounded_by_lines_line_length_and_bytes() -> None:

@@ -12,6 +12,7 @@ import type { Labels } from "./api/types/labels";
 import type { ActiveAlert, AlertingRule, RuleGroup, RulesData } from "./api/types/rules";
 import { errorText, labelChips, matchesSearch, matcherText, searchBox, absTime, timeEl } from "./pages/common";
 import { formatValue, ruleFileName, ruleText } from "./pages/rules-api";
+import { containerLogsLink } from "./pages/alert-links";
 
 type State = "inactive" | "pending" | "firing";
 /** In the order the page lists them: what needs attention first. */
@@ -227,6 +228,7 @@ function alertRow(alert: ActiveAlert, am: AMAlert["status"] | undefined): HTMLTa
   const silenced = am && am.silencedBy.length > 0;
   const inhibited = am && am.inhibitedBy.length > 0;
   const names = Object.keys(alert.annotations ?? {}).sort();
+  const logs = containerLogsLink(alert.labels, alert.activeAt);
   return h(
     "tr",
     { class: "alert", "data-state": alert.state },
@@ -259,6 +261,7 @@ function alertRow(alert: ActiveAlert, am: AMAlert["status"] | undefined): HTMLTa
         { class: "button silence-link", href: silenceLink(alert.labels), title: "Silence this alert in the built-in Alertmanager" },
         silenced ? "Silence again" : "Silence",
       ),
+      logs ? [" ", h("a", { class: "button logs-link", href: logs, title: "The container's log lines around this alert" }, "Logs")] : null,
     ),
   );
 }

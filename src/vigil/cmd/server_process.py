@@ -346,7 +346,16 @@ class Server:
                 ),
                 self.clock,
                 registry=self.registry,
-                annotate=[AnnotateStage("last log lines", LastWords(self.logs, self._death_time))],
+                annotate=[
+                    AnnotateStage(
+                        "last log lines",
+                        LastWords(
+                            self.logs,
+                            self._death_time,
+                            external_url=options.external_url,
+                        ),
+                    )
+                ],
             )
         self.dashboards = DashboardStore(options.data_dir / "dashboards")
         self.host_collectors: list[HostCollector] = []

@@ -6,13 +6,15 @@ Lines come from the log store's streams with `container="<name>"` (what `vigil a
 the server's own collection label container logs with), in the `lookback_s` before the
 death (the time the agent recorded, else the alert's start), newest `lines` at most,
 each cut to `line_chars`, all to `max_bytes`; colour codes and control characters are
-removed and code fences defused, so a template can put them in a code block safely.
+removed and code fences defused, so a template can put them in a code block safely. Beside
+them, `logs_url` opens the Logs page on that container over the minutes before the death.
 """
 
 from __future__ import annotations
 
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -21,6 +23,7 @@ import numpy.typing as npt
 
 from vigil.alerting.annotate import AnnotationUnavailable
 from vigil.logs._api import LogQueryable, SelectHints
+from vigil.logs.logql.format import go_quote
 from vigil.model import Matcher
 from vigil.model.alert import Alert
 from vigil.tsdb import CorruptDataError, StorageNotReady
@@ -29,6 +32,7 @@ CONTAINER_DEATH_ALERTS = frozenset(
     {"ContainerOomKilled", "ContainerExitedNonZero", "ContainerRestartLoop"}
 )
 ANNOTATION = "last_lines"
+LINK_ANNOTATION = "logs_url"
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -40,6 +44,8 @@ class LastWordsOptions:
     line_chars: int = 300
     max_bytes: int = 3000
     lookback_s: float = 3600.0
+    link_before_s: float = 900.0  # the Logs page link's window: this long before the death
+    link_after_s: float = 60.0  # ... to this long after it (a restart's first lines)
 
 
 def readable(line: str, limit: int) -> str:
@@ -54,10 +60,12 @@ class LastWords:
         logs: LogQueryable,
         death_time: Callable[[Alert], float | None],
         options: LastWordsOptions = LastWordsOptions(),
+        external_url: str = "",
     ) -> None:
         self._logs = logs
         self._death_time = death_time
         self._options = options
+        self._external_url = external_url.rstrip("/")
 
     def __call__(self, alert: Alert) -> Mapping[str, str]:
         name = alert.labels.get("name")
@@ -65,7 +73,19 @@ class LastWords:
             return {}
         died = self._death_time(alert) or alert.starts_at
         text = self.excerpt(name, died)
-        return {ANNOTATION: text} if text else {}
+        return {ANNOTATION: text, LINK_ANNOTATION: self.logs_url(name, died)} if text else {}
+
+    def logs_url(self, container: str, died: float) -> str:
+        """The Logs page on the container's lines around `died` (Unix seconds)."""
+        o = self._options
+        query = urllib.parse.urlencode(
+            {
+                "query": f"{{container={go_quote(container)}}}",
+                "from": int((died - o.link_before_s) * 1000),
+                "to": int((died + o.link_after_s) * 1000),
+            }
+        )
+        return f"{self._external_url}/logs?{query}"
 
     def excerpt(self, container: str, died: float) -> str:
         """The container's last lines up to `died` (Unix seconds), oldest first, one per
