@@ -15,6 +15,7 @@ budget) are left out of that write, as a rule group's are.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -60,8 +61,9 @@ class Samples:
         )
 
 
-class _Rows:
-    """Label values → row, with each row's last update; rows are compacted when dropped."""
+class _Rows(abc.ABC):
+    """Label values → row, with each row's last update; rows are compacted when dropped.
+    A family keeps its own columns in step through `grow` and `keep`."""
 
     def __init__(self, label_names: tuple[str, ...]) -> None:
         self.label_names = label_names
@@ -90,11 +92,13 @@ class _Rows:
         self.written = np.concatenate([self.written, np.zeros(extra, dtype=bool)])
         self.grow(extra)
 
+    @abc.abstractmethod
     def grow(self, extra: int) -> None:
-        raise NotImplementedError
+        """Add `extra` zeroed rows for the keys just appended."""
 
+    @abc.abstractmethod
     def keep(self, mask: npt.NDArray[np.bool_]) -> None:
-        raise NotImplementedError
+        """Keep only the rows where `mask` is true."""
 
     def drop_stale(self, before_ms: int) -> list[LabelValues]:
         """Forget rows not updated since `before_ms`; returns their keys."""
