@@ -1,8 +1,29 @@
 """TraceQL: Tempo's trace query language over a `SpanQuerier` (spanset filters, `&&`/`||`
-between spansets, and the pipeline stages count/avg/min/max/sum, select, by, coalesce)."""
+between spansets, and the pipeline stages count/avg/min/max/sum, select, by, coalesce).
+
+Entry points: `search(querier, query, limit, spss)` for Tempo's `/api/search`,
+`tag_names` and `tag_values` for its tag APIs, `parse` for the syntax tree.
+"""
 
 from vigil.traces.traceql import ast
 from vigil.traces.traceql._lex import ParseError
 from vigil.traces.traceql.parser import parse
+from vigil.traces.traceql.result import (
+    ROOT_SPAN_NOT_YET_RECEIVED,
+    MatchedSpan,
+    SpanSet,
+    TraceResult,
+)
+from vigil.traces.traceql.search import hints, search
 
-__all__ = ["ParseError", "ast", "parse"]
+__all__ = [
+    "ROOT_SPAN_NOT_YET_RECEIVED",
+    "MatchedSpan",
+    "ParseError",
+    "SpanSet",
+    "TraceResult",
+    "ast",
+    "hints",
+    "parse",
+    "search",
+]

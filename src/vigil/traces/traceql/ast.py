@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from vigil.traces._api import KIND_NAMES, STATUS_NAMES
+
 
 class Type(enum.Enum):
     """A field expression's type as Tempo checks it while parsing; an attribute's type is
@@ -215,3 +217,38 @@ class Query:
 
     root: Spanset
     most_recent: bool = False
+
+
+def field_text(field: Field) -> str:
+    """A field as a query writes it (`resource.service.name`, `span:name`, `.a + 1`)."""
+    if isinstance(field, Attribute):
+        name = (
+            field.name
+            if _plain(field.name)
+            else '"' + field.name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        )
+        return f"{field.scope}.{name}"
+    if isinstance(field, IntrinsicField):
+        return field.intrinsic.value
+    if isinstance(field, Static):
+        return _static_text(field)
+    if isinstance(field, Unary):
+        return f"{field.op}{field_text(field.operand)}"
+    return f"({field_text(field.lhs)} {field.op} {field_text(field.rhs)})"
+
+
+def _plain(name: str) -> bool:
+    return bool(name) and not any(c in name for c in ' \t\n{}()=~!<>&|,"^')
+
+
+def _static_text(static: Static) -> str:
+    value = static.value
+    if static.type is Type.STATUS:
+        return STATUS_NAMES[value]  # type: ignore[index]
+    if static.type is Type.KIND:
+        return KIND_NAMES[value]  # type: ignore[index]
+    if static.type is Type.DURATION:
+        return f"{value}ns"
+    if static.type is Type.STRING:
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return "nil" if value is None else str(value).lower() if isinstance(value, bool) else str(value)

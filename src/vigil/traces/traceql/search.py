@@ -1,0 +1,294 @@
+"""`search`: a TraceQL query over a `SpanQuerier`, answered as Tempo's `/api/search` does.
+
+The spans are asked for with `SpanHints` read off the query's first filter (its service,
+span name, duration bounds and error status when they are conjuncts of it), so a store reads
+only what can match; every stage after that filter only sees its spans, so the hints never
+change the answer. A query with trace-level intrinsics (`trace:rootService`,
+`trace:duration`, ...) needs whole traces: the hinted spans only nominate candidate traces,
+which are fetched with `querier.trace()`, newest first, until `limit` traces match. Without
+hints the spans in range are the whole traces as far as the range goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from vigil.traces._api import KIND_NAMES, STATUS_NAMES, SpanHints, SpanQuerier
+from vigil.traces.traceql import ast
+from vigil.traces.traceql.ast import Intrinsic, Type
+from vigil.traces.traceql.fields import EnumValue, Value, column, values
+from vigil.traces.traceql.parser import parse
+from vigil.traces.traceql.result import (
+    ROOT_SPAN_NOT_YET_RECEIVED,
+    MatchedSpan,
+    SpanSet,
+    TraceResult,
+)
+from vigil.traces.traceql.spansets import Spansets, evaluate
+from vigil.traces.traceql.table import SpanTable
+
+_UNSHOWN = frozenset(
+    {Intrinsic.NAME, Intrinsic.DURATION, Intrinsic.TRACE_DURATION, Intrinsic.ROOT_NAME,
+     Intrinsic.ROOT_SERVICE, Intrinsic.TRACE_ID, Intrinsic.SPAN_ID}
+)  # fmt: skip
+_SHOWN_AS = {
+    Intrinsic.STATUS: "status",
+    Intrinsic.STATUS_MESSAGE: "statusMessage",
+    Intrinsic.KIND: "kind",
+}
+_CANDIDATE_CHUNK = 64
+
+
+def search(
+    querier: SpanQuerier, query: str | ast.Query, limit: int = 20, spss: int = 3
+) -> list[TraceResult]:
+    """The most recent `limit` traces matching `query`, each with its matched spansets (at
+    most `spss` spans shown per spanset). Raises ParseError for a bad query."""
+    parsed = parse(query) if isinstance(query, str) else query
+    plan = _Plan.of(parsed)
+    table = SpanTable.of(list(querier.select(plan.hints)))
+    if len(table) == 0:
+        return []
+    if plan.trace_level and plan.hints != SpanHints():
+        return _search_candidates(querier, parsed, plan, table, limit, spss)
+    spansets = evaluate(parsed.root, table, Spansets.whole_traces(table))
+    found = _newest(table, np.unique(spansets.trace), limit)
+    if plan.hints == SpanHints():
+        return [_result(table, t, spansets, plan, spss) for t in found]
+    # Hinted spans lack the traces' roots: the answer's root and extent come from the trace.
+    return [
+        _result(
+            table,
+            t,
+            spansets,
+            plan,
+            spss,
+            _facts(SpanTable.of([querier.trace(table.trace_id(t))]), 0),
+        )
+        for t in found
+    ]
+
+
+def hints(query: str | ast.Query) -> SpanHints:
+    """The hints `search` passes to the querier for this query."""
+    return _Plan.of(parse(query) if isinstance(query, str) else query).hints
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    hints: SpanHints
+    trace_level: bool
+    shown: tuple[ast.Field, ...]
+
+    @classmethod
+    def of(cls, query: ast.Query) -> _Plan:
+        fields = list(_fields(query.root))
+        leaves = [f for field in fields for f in _leaves(field)]
+        trace_level = any(
+            isinstance(f, ast.IntrinsicField) and f.intrinsic.trace_level for f in leaves
+        )
+        first = _first_filter(query.root)
+        conjuncts = list(_conjuncts(first.field)) if first and first.field else []
+        found = _span_hints(conjuncts)
+        if found == SpanHints() and trace_level:
+            found = _root_hints(conjuncts)
+        shown: dict[ast.Field, None] = {}
+        for leaf in leaves:
+            if isinstance(leaf, ast.Attribute) or (
+                isinstance(leaf, ast.IntrinsicField) and leaf.intrinsic not in _UNSHOWN
+            ):
+                shown.setdefault(leaf)
+        return cls(found, trace_level, tuple(shown))
+
+
+def _fields(node: ast.Spanset) -> Iterator[ast.Field]:
+    if isinstance(node, ast.SpansetFilter) and node.field is not None:
+        yield node.field
+    elif isinstance(node, ast.Select | ast.GroupBy):
+        yield from node.fields
+    elif isinstance(node, ast.ScalarFilter):
+        yield from _scalar_fields(node.lhs)
+        yield from _scalar_fields(node.rhs)
+    elif isinstance(node, ast.SpansetOp | ast.Pipe):
+        yield from _fields(node.lhs)
+        yield from _fields(node.rhs)
+
+
+def _scalar_fields(node: ast.Scalar) -> Iterator[ast.Field]:
+    if isinstance(node, ast.Aggregate) and node.field is not None:
+        yield node.field
+    elif isinstance(node, ast.ScalarBinary):
+        yield from _scalar_fields(node.lhs)
+        yield from _scalar_fields(node.rhs)
+
+
+def _leaves(field: ast.Field) -> Iterator[ast.Field]:
+    if isinstance(field, ast.Binary):
+        yield from _leaves(field.lhs)
+        yield from _leaves(field.rhs)
+    elif isinstance(field, ast.Unary):
+        yield from _leaves(field.operand)
+    elif not isinstance(field, ast.Static):
+        yield field
+
+
+def _first_filter(node: ast.Spanset) -> ast.SpansetFilter | None:
+    """The filter every later stage's spans come through, if the query starts with one."""
+    while isinstance(node, ast.Pipe):
+        node = node.lhs
+    return node if isinstance(node, ast.SpansetFilter) else None
+
+
+def _conjuncts(field: ast.Field) -> Iterator[ast.Binary]:
+    if isinstance(field, ast.Binary) and field.op == "&&":
+        yield from _conjuncts(field.lhs)
+        yield from _conjuncts(field.rhs)
+    elif isinstance(field, ast.Binary):
+        yield field
+
+
+def _span_hints(conjuncts: list[ast.Binary]) -> SpanHints:
+    services: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    lowest: int | None = None
+    highest: int | None = None
+    error_only = False
+    for c in conjuncts:
+        if not isinstance(c.rhs, ast.Static):
+            continue
+        value = c.rhs.value
+        if c.op == "=" and isinstance(value, str) and value:
+            if c.lhs == ast.Attribute("resource", "service.name"):
+                services = services or (value,)
+            elif c.lhs == ast.IntrinsicField(Intrinsic.NAME):
+                names = names or (value,)
+        elif c.lhs == ast.IntrinsicField(Intrinsic.DURATION) and isinstance(value, int):
+            if c.op in (">", ">="):
+                bound = value + (c.op == ">")
+                lowest = bound if lowest is None else max(lowest, bound)
+            elif c.op in ("<", "<="):
+                bound = value - (c.op == "<")
+                highest = bound if highest is None else min(highest, bound)
+        elif c.lhs == ast.IntrinsicField(Intrinsic.STATUS) and c.op == "=":
+            error_only = error_only or c.rhs == ast.Static(Type.STATUS, 2)
+    return SpanHints(services, names, lowest, highest, error_only)
+
+
+def _root_hints(conjuncts: list[ast.Binary]) -> SpanHints:
+    """A trace whose root has service s (name n) has a span with service s (name n)."""
+    for c in conjuncts:
+        if c.op == "=" and isinstance(c.rhs, ast.Static) and isinstance(c.rhs.value, str):
+            if c.lhs == ast.IntrinsicField(Intrinsic.ROOT_SERVICE) and c.rhs.value:
+                return SpanHints(services=(c.rhs.value,))
+            if c.lhs == ast.IntrinsicField(Intrinsic.ROOT_NAME):
+                return SpanHints(names=(c.rhs.value,))
+    return SpanHints()
+
+
+def _search_candidates(
+    querier: SpanQuerier, query: ast.Query, plan: _Plan, table: SpanTable, limit: int, spss: int
+) -> list[TraceResult]:
+    candidates = _newest(table, np.arange(table.trace_count), table.trace_count)
+    results: list[TraceResult] = []
+    for at in range(0, len(candidates), _CANDIDATE_CHUNK):
+        chunk = candidates[at : at + _CANDIDATE_CHUNK]
+        whole = SpanTable.of([s for t in chunk if len(s := querier.trace(table.trace_id(t)))])
+        if len(whole) == 0:
+            continue
+        spansets = evaluate(query.root, whole, Spansets.whole_traces(whole))
+        results += [_result(whole, t, spansets, plan, spss) for t in np.unique(spansets.trace)]
+        if len(results) >= limit:
+            break
+    results.sort(key=lambda r: r.start_ns, reverse=True)
+    return results[:limit]
+
+
+def _newest(table: SpanTable, traces: np.ndarray, limit: int) -> list[int]:
+    starts = table.trace_start_ns[traces]
+    order = np.lexsort((traces, -starts))
+    return [int(t) for t in traces[order[:limit]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    root_service_name: str
+    root_trace_name: str
+    start_ns: int
+    duration_ns: int
+
+
+def _facts(table: SpanTable, t: int) -> _Facts:
+    root = int(table.root[t])
+    spans = table.spans
+    return _Facts(
+        spans.strings[spans.service[root]] if root >= 0 else ROOT_SPAN_NOT_YET_RECEIVED,
+        spans.strings[spans.name[root]] if root >= 0 else "",
+        int(table.trace_start_ns[t]),
+        int(table.trace_duration_ns[t]),
+    )
+
+
+def _result(
+    table: SpanTable,
+    t: int,
+    spansets: Spansets,
+    plan: _Plan,
+    spss: int,
+    facts: _Facts | None = None,
+) -> TraceResult:
+    """Trace t's answer; `facts` from the whole trace when `table` holds only some spans."""
+    span_sets = []
+    for g in np.flatnonzero(spansets.trace == t).tolist():
+        rows = spansets.rows[spansets.group == g]
+        shown = rows[np.argsort(table.spans.start_ns[rows], kind="stable")[:spss]]
+        span_sets.append(
+            SpanSet(
+                _spans(table, shown, plan.shown),
+                len(rows),
+                tuple((f"by({ast.field_text(f)})", _shown_value(v)) for f, v in spansets.labels[g]),
+            )
+        )
+    facts = facts or _facts(table, t)
+    return TraceResult(
+        table.trace_id(t),
+        facts.root_service_name,
+        facts.root_trace_name,
+        facts.start_ns,
+        facts.duration_ns,
+        tuple(span_sets),
+    )
+
+
+def _spans(
+    table: SpanTable, rows: np.ndarray, fields: tuple[ast.Field, ...]
+) -> tuple[MatchedSpan, ...]:
+    spans = table.spans
+    per_field = [(_shown_key(f), values(column(f, table, rows), len(rows))) for f in fields]
+    return tuple(
+        MatchedSpan(
+            spans.span_id(row),
+            spans.strings[spans.name[row]],
+            int(spans.start_ns[row]),
+            int(spans.duration_ns[row]),
+            tuple(
+                (key, _shown_value(found[k])) for key, found in per_field if found[k] is not None
+            ),
+        )
+        for k, row in enumerate(rows.tolist())
+    )
+
+
+def _shown_key(field: ast.Field) -> str:
+    if isinstance(field, ast.Attribute):
+        return field.name
+    assert isinstance(field, ast.IntrinsicField)
+    return _SHOWN_AS.get(field.intrinsic, field.intrinsic.value)
+
+
+def _shown_value(value: Value) -> Value:
+    if isinstance(value, EnumValue):
+        return (STATUS_NAMES if value.type is Type.STATUS else KIND_NAMES)[value.code]
+    return value

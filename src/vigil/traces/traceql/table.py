@@ -1,0 +1,116 @@
+"""The spans a query runs over, as one column with each span's trace and each trace's root,
+extent and start: what trace-level intrinsics (`trace:rootService`, `trace:duration`) and the
+search answer read, computed once with numpy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import chain
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.traces._api import Spans
+
+
+@dataclass(frozen=True)
+class SpanTable:
+    """`spans` with `trace[i]`, the index of span i's trace in `trace_ids` (sorted by id)."""
+
+    spans: Spans
+
+    @classmethod
+    def of(cls, batches: Sequence[Spans]) -> SpanTable:
+        return cls(concat(batches))
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    @cached_property
+    def _traces(self) -> tuple[npt.NDArray[np.void], npt.NDArray[np.intp]]:
+        ids = np.frombuffer(self.spans.trace_ids, dtype="V16")
+        unique, inverse = np.unique(ids, return_inverse=True)
+        return unique, inverse.reshape(-1).astype(np.intp)
+
+    @property
+    def trace(self) -> npt.NDArray[np.intp]:
+        return self._traces[1]
+
+    @property
+    def trace_count(self) -> int:
+        return len(self._traces[0])
+
+    def trace_id(self, t: int) -> bytes:
+        return bytes(self._traces[0][t])
+
+    @cached_property
+    def trace_start_ns(self) -> npt.NDArray[np.int64]:
+        start = np.full(self.trace_count, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(start, self.trace, self.spans.start_ns)
+        return start
+
+    @cached_property
+    def trace_duration_ns(self) -> npt.NDArray[np.int64]:
+        end = np.zeros(self.trace_count, dtype=np.int64)
+        np.maximum.at(end, self.trace, self.spans.start_ns + self.spans.duration_ns)
+        return end - self.trace_start_ns
+
+    @cached_property
+    def root(self) -> npt.NDArray[np.intp]:
+        """Per trace, the row of its root span (the earliest span without a parent), or -1."""
+        roots = np.flatnonzero(self.spans.parent_id_words() == 0)
+        order = roots[np.lexsort((self.spans.start_ns[roots], self.trace[roots]))]
+        traces, first = np.unique(self.trace[order], return_index=True)
+        found = np.full(self.trace_count, -1, dtype=np.intp)
+        found[traces] = order[first]
+        return found
+
+
+def concat(batches: Sequence[Spans]) -> Spans:
+    """One column of all batches' spans with merged string, resource and scope tables:
+    numpy concatenation plus a remap of each batch's small tables (no per-span Python)."""
+    if len(batches) == 1:
+        return batches[0]
+    if not batches:
+        return Spans.empty()
+    strings: dict[str, int] = {}
+    resources: dict[object, int] = {}
+    scopes: dict[object, int] = {}
+
+    def remap(table: dict[object, int], values: Sequence[object]) -> npt.NDArray[np.int32]:
+        return np.fromiter(
+            (table.setdefault(v, len(table)) for v in values), dtype=np.int32, count=len(values)
+        )
+
+    coded: dict[str, list[npt.NDArray[np.int32]]] = {
+        k: [] for k in ("service", "name", "status_message", "trace_state", "resource", "scope")
+    }
+    for batch in batches:
+        codes = remap(strings, batch.strings)  # type: ignore[arg-type]
+        for column in ("service", "name", "status_message", "trace_state"):
+            coded[column].append(codes[getattr(batch, column)])
+        coded["resource"].append(remap(resources, batch.resources)[batch.resource])
+        coded["scope"].append(remap(scopes, batch.scopes)[batch.scope])
+    return Spans(
+        trace_ids=b"".join(b.trace_ids for b in batches),
+        span_ids=b"".join(b.span_ids for b in batches),
+        parent_ids=b"".join(b.parent_ids for b in batches),
+        start_ns=np.concatenate([b.start_ns for b in batches]),
+        duration_ns=np.concatenate([b.duration_ns for b in batches]),
+        kind=np.concatenate([b.kind for b in batches]),
+        status_code=np.concatenate([b.status_code for b in batches]),
+        service=np.concatenate(coded["service"]),
+        name=np.concatenate(coded["name"]),
+        status_message=np.concatenate(coded["status_message"]),
+        trace_state=np.concatenate(coded["trace_state"]),
+        resource=np.concatenate(coded["resource"]),
+        scope=np.concatenate(coded["scope"]),
+        strings=tuple(strings),
+        resources=tuple(resources),  # type: ignore[arg-type]
+        scopes=tuple(scopes),  # type: ignore[arg-type]
+        attributes=tuple(chain.from_iterable(b.attributes for b in batches)),
+        events=tuple(chain.from_iterable(b.events for b in batches)),
+        links=tuple(chain.from_iterable(b.links for b in batches)),
+    )
