@@ -14,16 +14,23 @@ from vigil.traces.traceql.result import (
     SpanSet,
     TraceResult,
 )
-from vigil.traces.traceql.search import hints, search
+from vigil.traces.traceql.search import hints, needs_whole_traces, search
+from vigil.traces.traceql.tags import INTRINSICS, SCOPES, TagValue, tag_names, tag_values
 
 __all__ = [
+    "INTRINSICS",
     "ROOT_SPAN_NOT_YET_RECEIVED",
+    "SCOPES",
     "MatchedSpan",
     "ParseError",
     "SpanSet",
+    "TagValue",
     "TraceResult",
     "ast",
     "hints",
+    "needs_whole_traces",
     "parse",
     "search",
+    "tag_names",
+    "tag_values",
 ]

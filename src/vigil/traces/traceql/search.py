@@ -77,6 +77,11 @@ def hints(query: str | ast.Query) -> SpanHints:
     return _Plan.of(parse(query) if isinstance(query, str) else query).hints
 
 
+def needs_whole_traces(query: str | ast.Query) -> bool:
+    """Whether the query reads trace-level intrinsics (root, trace duration)."""
+    return _Plan.of(parse(query) if isinstance(query, str) else query).trace_level
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     hints: SpanHints
