@@ -7,7 +7,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-NAV = ["Dashboards", "Query", "Logs", "Alerts", "Rules", "Targets", "Silences", "Status"]
+NAV = ["Dashboards", "Query", "Logs", "Traces", "Alerts", "Rules", "Targets", "Silences", "Status"]
 
 
 def test_every_nav_link_opens_its_page(server: str, page: object) -> None:

@@ -1,9 +1,11 @@
-// The Traces page: search (/traces), the service map (/traces/map) and one trace's waterfall
-// (/traces/<trace id>), over vigil's Tempo and Jaeger APIs and the service-graph series.
+// The Traces page: search (/traces), the service map (/traces/map), slow SQL (/traces/sql) and
+// one trace's waterfall (/traces/<trace id>), over vigil's Tempo and Jaeger APIs, the
+// service-graph series and the slow-SQL API.
 import "./traces.css";
 import { h } from "./dom";
 import { type Route, navigate, setParams } from "./router";
 import { showMap } from "./traces_map";
+import { showSlowSQL } from "./traces_sql";
 import { RANGES, searchView } from "./traces_search";
 import { traceHref } from "./traces_links";
 import { showTrace } from "./traces_waterfall";
@@ -11,7 +13,14 @@ import { showTrace } from "./traces_waterfall";
 const VIEWS: [string, string][] = [
   ["/traces", "Search"],
   ["/traces/map", "Service map"],
+  ["/traces/sql", "Slow SQL"],
 ];
+type Show = (root: HTMLElement, range: string, current: () => boolean) => Promise<void>;
+/** The views over a window ending now, and the ranges each offers (slow SQL keeps 24h). */
+const WINDOWED = new Map<string, [Show, string, string[]]>([
+  ["map", [showMap, "map-area", RANGES.map(([name]) => name)]],
+  ["sql", [showSlowSQL, "sql-area", ["15m", "1h", "6h", "24h"]]],
+]);
 const TRACE_ID = /^[0-9a-f]{1,32}$/i;
 
 function tabs(path: string): HTMLElement {
@@ -37,20 +46,20 @@ function openById(): HTMLFormElement {
   return form;
 }
 
-function mapView(root: HTMLElement, route: Route): () => void {
+function windowedView(root: HTMLElement, route: Route, [show, area, ranges]: [Show, string, string[]]): () => void {
   const initial = route.params.get("range") ?? "1h";
-  const range = h("select", { "aria-label": "Time range" }, RANGES.map(([name]) => h("option", { value: name, selected: name === initial }, `Last ${name}`)));
-  const area = h("div", { class: "map-area", "data-state": "idle", "aria-live": "polite" });
+  const range = h("select", { "aria-label": "Time range" }, ranges.map((name) => h("option", { value: name, selected: name === initial }, `Last ${name}`)));
+  const el = h("div", { class: area, "data-state": "idle", "aria-live": "polite" });
   let generation = 0;
   const draw = (): void => {
     const mine = ++generation;
-    void showMap(area, range.value, () => mine === generation);
+    void show(el, range.value, () => mine === generation);
   };
   range.addEventListener("change", () => {
     setParams(new URLSearchParams({ range: range.value }), true);
     draw();
   });
-  root.append(h("div", { class: "toolbar" }, range), area);
+  root.append(h("div", { class: "toolbar" }, range), el);
   draw();
   return () => {
     generation++;
@@ -59,7 +68,8 @@ function mapView(root: HTMLElement, route: Route): () => void {
 
 export function tracesPage(root: HTMLElement, route: Route): () => void {
   const id = route.args[0] ?? "";
-  if (id && id !== "map") {
+  const windowed = WINDOWED.get(id);
+  if (id && !windowed) {
     const area = h("div", { class: "trace-area", "data-state": "idle", "aria-live": "polite" });
     root.append(tabs(route.path), area);
     let live = true;
@@ -69,5 +79,5 @@ export function tracesPage(root: HTMLElement, route: Route): () => void {
     };
   }
   root.append(h("div", { class: "page-head" }, h("h1", null, "Traces"), openById()), tabs(route.path));
-  return id === "map" ? mapView(root, route) : searchView(root, route.params);
+  return windowed ? windowedView(root, route, windowed) : searchView(root, route.params);
 }

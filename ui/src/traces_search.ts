@@ -1,6 +1,7 @@
 // The Traces page's search: service, operation, tags and durations written as a TraceQL query
-// (which can then be edited freely), run by Tempo's search API over a recent range; the
-// answer as a table of traces, newest first. Everything lives in the URL.
+// (which can then be edited freely), run by Tempo's search API over a recent range — as its
+// legacy tags= search while the query is the fields' own and they can say it — the answer as
+// a table of traces, newest first. Everything lives in the URL.
 import { getJSON, promGet } from "./api";
 import { type Child, h, notice, replace } from "./dom";
 import { setParams } from "./router";
@@ -21,15 +22,16 @@ const FIELDS: [keyof SearchFields, string, string, string][] = [
   ["service", "service", "Service", "all services"],
   ["operation", "operation", "Operation", "all span names"],
   ["tags", "tags", "Tags", "http.response.status_code=500 error=true"],
-  ["minDuration", "min", "Min duration", "100ms"],
-  ["maxDuration", "max", "Max duration", "5s"],
+  ["minDuration", "min", "Min trace duration", "100ms"],
+  ["maxDuration", "max", "Max trace duration", "5s"],
 ];
 
 export function rangeSeconds(name: string): number {
   return RANGES.find(([n]) => n === name)?.[1] ?? 3600;
 }
 
-/** How to send traces here: OTLP/HTTP to the receiver's address from the server's flags. */
+/** How to send traces here: OTLP/HTTP to the collector port (--otlp.listen-address, read from
+ * the server's flags) when it is on, and always to this port's /otlp/v1/traces. */
 async function howToSend(): Promise<HTMLElement> {
   let listen = "";
   try {
@@ -37,23 +39,24 @@ async function howToSend(): Promise<HTMLElement> {
   } catch {
     listen = "";
   }
-  const port = /:(\d+)$/.exec(listen)?.[1] ?? "4318";
+  const port = /:(\d+)$/.exec(listen)?.[1];
   const host = listen.replace(/:\d+$/, "");
-  const loopback = /^(127\.|localhost$|\[?::1\]?$)/.test(host);
-  const endpoint = `http://${loopback || !host || host === "0.0.0.0" || host === "[::]" ? location.hostname : host}:${port}`;
+  const loopback = /^(127\.|localhost$|\[::1\]$)/.test(host);
+  const collector = port ? `http://${!host || host === "0.0.0.0" || host === "[::]" || loopback ? location.hostname : host}:${port}` : "";
+  const here = `${location.origin}/otlp/v1/traces`;
   return notice(
     "info",
-    h("p", null, h("b", null, "No traces yet. "), "Send spans with OpenTelemetry over OTLP/HTTP to ", h("code", null, `${endpoint}/v1/traces`), ":"),
+    h("p", null, h("b", null, "No traces yet. "), "Send spans with OpenTelemetry over OTLP/HTTP (protobuf or JSON) to ", h("code", null, collector ? `${collector}/v1/traces` : here), ":"),
     h(
       "pre",
       { class: "traces-howto" },
-      `export OTEL_EXPORTER_OTLP_ENDPOINT=${endpoint}\nexport OTEL_SERVICE_NAME=my-app\n`,
+      collector ? `export OTEL_EXPORTER_OTLP_ENDPOINT=${collector}\n` : `export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${here}\n`,
+      "export OTEL_SERVICE_NAME=my-app\n",
       "opentelemetry-instrument python app.py                     # Python\n",
       "java -javaagent:opentelemetry-javaagent.jar -jar app.jar   # Java (OTel agent)",
     ),
-    loopback
-      ? h("p", null, `The receiver listens on ${listen} only; for apps on other hosts or containers start vigil with `, h("code", null, "--otlp.listen-address=0.0.0.0:4318"), ".")
-      : null,
+    collector ? h("p", null, "Or to this port: ", h("code", null, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${here}`), ".") : null,
+    loopback ? h("p", null, `The OTLP port listens on ${listen} only; for apps on other hosts or containers start vigil with `, h("code", null, "--otlp.listen-address=0.0.0.0:4318"), ".") : null,
   );
 }
 
@@ -175,8 +178,10 @@ export function searchView(root: HTMLElement, params: URLSearchParams): () => vo
     results.dataset.state = "loading";
     const end = Math.floor(Date.now() / 1000);
     try {
+      const built = buildTraceQL(fields());
+      const filter = built.legacy && q === built.query ? built.legacy : { q };
       const answer = await getJSON<SearchAnswer>("/tempo/api/search", {
-        q,
+        ...filter,
         limit: limit.value,
         start: String(end - rangeSeconds(range.value)),
         end: String(end),

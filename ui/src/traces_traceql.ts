@@ -12,6 +12,8 @@ export interface SearchFields {
 
 export interface Built {
   query: string;
+  /** The same search in Tempo's legacy parameters (tags, minDuration, maxDuration), or null. */
+  legacy: Record<string, string> | null;
   /** What could not be read, for the user; the query leaves those parts out. */
   problems: string[];
 }
@@ -38,10 +40,26 @@ function literal(key: string, raw: string): string {
   return quote(raw);
 }
 
+/** A tag as Tempo's legacy search (`tags=` in logfmt) takes it: equality on an unscoped key. */
+type LegacyTag = [key: string, value: string];
+
+const LEGACY_INTRINSICS: Record<string, string> = { name: "name", status: "status", kind: "span.kind" };
+
+function legacyTag(key: string, op: string, raw: string): LegacyTag | null {
+  if (op !== "=" || /^(?:span|resource)?\./.test(key)) return null;
+  if (INTRINSICS.has(key) && !(key in LEGACY_INTRINSICS)) return null;
+  return [LEGACY_INTRINSICS[key] ?? key, raw.startsWith('"') ? (JSON.parse(raw) as string) : raw];
+}
+
+interface Condition {
+  traceql: string;
+  legacy: LegacyTag | null;
+}
+
 /** `key=value ...` as TraceQL conditions: an unscoped key becomes `.key` (span or resource),
  * intrinsics stay bare, Jaeger's `error=true` is `status=error`. */
-export function tagConditions(tags: string): { conditions: string[]; problems: string[] } {
-  const conditions: string[] = [];
+function tagConditions(tags: string): { conditions: Condition[]; problems: string[] } {
+  const conditions: Condition[] = [];
   const problems: string[] = [];
   TAG.lastIndex = 0;
   let at = 0;
@@ -49,35 +67,54 @@ export function tagConditions(tags: string): { conditions: string[]; problems: s
     at = TAG.lastIndex;
     const [, key, op, raw] = m;
     if (key === "error" && op === "=" && raw === "true") {
-      conditions.push("status=error");
+      conditions.push({ traceql: "status=error", legacy: ["error", "true"] });
       continue;
     }
     const scoped = INTRINSICS.has(key) || /^(?:span|resource)?\./.test(key) ? key : `.${key}`;
-    conditions.push(`${scoped}${op}${literal(key, raw)}`);
+    conditions.push({ traceql: `${scoped}${op}${literal(key, raw)}`, legacy: legacyTag(key, op, raw) });
   }
   const rest = tags.slice(at).trim();
   if (rest) problems.push(`Tags: could not read ${quote(rest)}; write key=value, quoting values with spaces.`);
   return { conditions, problems };
 }
 
-/** The fields as `{cond && cond ...}`; `{}` (every trace) when all are empty. */
+function logfmt(tags: LegacyTag[]): string {
+  return tags.map(([k, v]) => `${k}=${/^[^\s"=]+$/.test(v) ? v : quote(v)}`).join(" ");
+}
+
+/** The fields as `{cond && cond ...}` (`{}`, every trace, when all are empty), and the same
+ * search as Tempo's legacy parameters when it can be said with them (equalities only). The
+ * durations are the whole trace's, as the legacy minDuration and maxDuration are. */
 export function buildTraceQL(fields: SearchFields): Built {
-  const conditions: string[] = [];
+  const conditions: Condition[] = [];
   const problems: string[] = [];
-  if (fields.service.trim()) conditions.push(`resource.service.name=${quote(fields.service.trim())}`);
-  if (fields.operation.trim()) conditions.push(`name=${quote(fields.operation.trim())}`);
+  const service = fields.service.trim();
+  const operation = fields.operation.trim();
+  if (service) conditions.push({ traceql: `resource.service.name=${quote(service)}`, legacy: ["service.name", service] });
+  if (operation) conditions.push({ traceql: `name=${quote(operation)}`, legacy: ["name", operation] });
   const tags = tagConditions(fields.tags);
   conditions.push(...tags.conditions);
   problems.push(...tags.problems);
-  for (const [label, op, value] of [
-    ["Min duration", ">=", fields.minDuration.trim()],
-    ["Max duration", "<=", fields.maxDuration.trim()],
+  const legacy: Record<string, string> = {};
+  for (const [label, param, op, value] of [
+    ["Min trace duration", "minDuration", ">=", fields.minDuration.trim()],
+    ["Max trace duration", "maxDuration", "<=", fields.maxDuration.trim()],
   ]) {
     if (!value) continue;
-    if (DURATION.test(value)) conditions.push(`duration${op}${value}`);
-    else problems.push(`${label}: ${quote(value)} is not a duration such as 250ms, 1.5s or 2m.`);
+    if (!DURATION.test(value)) {
+      problems.push(`${label}: ${quote(value)} is not a duration such as 250ms, 1.5s or 2m.`);
+      continue;
+    }
+    conditions.push({ traceql: `traceDuration${op}${value}`, legacy: null });
+    legacy[param] = value;
   }
-  return { query: conditions.length ? `{${conditions.join(" && ")}}` : "{}", problems };
+  const legacyTags = conditions.filter((c) => !c.traceql.startsWith("traceDuration")).map((c) => c.legacy);
+  if (legacyTags.length) legacy.tags = logfmt(legacyTags.filter((t): t is LegacyTag => t !== null));
+  return {
+    query: conditions.length ? `{${conditions.map((c) => c.traceql).join(" && ")}}` : "{}",
+    legacy: legacyTags.every((t) => t !== null) ? legacy : null,
+    problems,
+  };
 }
 
 interface ServiceStats {

@@ -82,7 +82,7 @@ function spanRow(trace: Trace, row: SpanRow, index: number): HTMLElement[] {
     h("span", { class: "wf-service" }, span.service),
     " ",
     span.name,
-    span.status === "error" ? h("span", { class: "pill err wf-error", title: span.statusMessage || "error" }, "error") : null,
+    span.status === "error" ? [" ", h("span", { class: "pill err wf-error", title: span.statusMessage || "error" }, "error")] : null,
     row.orphan ? h("span", { class: "muted", title: `parent ${span.parentId} is not in this trace` }, " (parent missing)") : null,
   );
   name.style.paddingLeft = `${row.depth * 14 + 6}px`;
