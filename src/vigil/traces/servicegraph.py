@@ -88,13 +88,23 @@ class _Edges:
     failed: list[bool]
     weights: list[float]
 
-    def add(self, half: _Half) -> None:
-        key = (half.client, half.server, half.connection_type)
+    def add(
+        self,
+        key: LabelValues,
+        client_s: float,
+        server_s: float,
+        failed: bool,
+        weight: float,
+    ) -> None:
         self.rows.append(self.keys.setdefault(key, len(self.keys)))
-        self.client_s.append(half.client_s)
-        self.server_s.append(half.server_s)
-        self.failed.append(half.failed)
-        self.weights.append(half.multiplier)
+        self.client_s.append(client_s)
+        self.server_s.append(server_s)
+        self.failed.append(failed)
+        self.weights.append(weight)
+
+    def add_half(self, half: _Half) -> None:
+        key = (half.client, half.server, half.connection_type)
+        self.add(key, half.client_s, half.server_s, half.failed, half.multiplier)
 
 
 class ServiceGraph:
@@ -157,10 +167,7 @@ class ServiceGraph:
                 attrs = guarded.attributes(i)
                 database = None if messaging else _database(attrs)
                 if database is not None:
-                    call = _Half(0.0, DATABASE, multiplier, service, database)
-                    call.client_s = call.server_s = seconds
-                    call.failed = failed
-                    edges.add(call)
+                    edges.add((service, database, DATABASE), seconds, seconds, failed, multiplier)
                     continue
                 key = trace + span_ids[8 * i : 8 * i + 8]
                 half = self._half(key, now_s, messaging, multiplier)
@@ -171,10 +178,7 @@ class ServiceGraph:
                 half.peer = _first(attrs, _PEER_KEYS)
             else:
                 if root:
-                    edge = _Half(0.0, VIRTUAL_NODE, multiplier, USER, service)
-                    edge.server_s = seconds
-                    edge.failed = failed
-                    edges.add(edge)
+                    edges.add((USER, service, VIRTUAL_NODE), 0.0, seconds, failed, multiplier)
                     continue
                 key = trace + parents[8 * i : 8 * i + 8]
                 half = self._half(key, now_s, messaging, multiplier)
@@ -185,7 +189,7 @@ class ServiceGraph:
             half.failed = half.failed or failed
             if half.client and half.server:
                 del self._store[key]
-                edges.add(half)
+                edges.add_half(half)
         self._write(edges, lost, t_ms)
 
     def expire(self, now_s: float, t_ms: int) -> None:
@@ -215,7 +219,7 @@ class ServiceGraph:
             store.popitem(last=False)
             if half.client and half.peer:
                 half.server, half.connection_type = half.peer, VIRTUAL_NODE
-                edges.add(half)
+                edges.add_half(half)
             else:
                 lost.append(((half.client, half.server, half.connection_type), UNPAIRED))
 
