@@ -614,3 +614,24 @@ def test_status_page_shows_the_alertmanagers_routes_and_receivers(
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_containers_dashboard_links_the_selected_containers_logs(vigil: str, page: Any) -> None:
+    """Grafana's dashboard links: the built-in Containers dashboard's "Logs of ..." opens the
+    Logs page on the chosen containers over the dashboard's own time range."""
+    from playwright.sync_api import expect
+
+    start, end = 1_714_557_600_000, 1_714_561_200_000
+    page.goto(f"{vigil}/d/vigil-containers?from={start}&to={end}")
+    expect(page.locator(".dashboard")).to_have_attribute(
+        "data-dashboard-state", "done", timeout=PATIENCE_S * 1000
+    )
+    link = page.locator("nav.dash-links a.dash-link")
+    expect(link).to_have_count(1)
+    expect(link).to_have_text(re.compile(r"^Logs of "))
+    href = link.get_attribute("href") or ""
+    params = dict(httpx.URL(href).params)
+    assert (httpx.URL(href).path, params["from"], params["to"]) == ("/logs", str(start), str(end))
+    assert params["query"].startswith('{container=~"')
+    link.click()
+    expect(page.get_by_label("LogQL query")).to_have_value(params["query"])

@@ -15,6 +15,7 @@ import { Limiter, type QueryRecord, datasourceProblem, planQueries, runQueries }
 import { QUICK_RANGES, REFRESH_CHOICES, type TimeRange, describeRange, parseTime, resolveRange, shiftRange, zoomOut } from "./time";
 import type { GrafanaPanel, PanelState } from "./types";
 import { ALL, type Variable, dependents, parseVariables, refreshVariables, selectedValues, variableBar, variableScope, writeParams } from "./variables";
+import { linkHref, parseLinks } from "./links";
 import "./dashboards.css";
 
 /** Grafana's dashboard JSON, as far as the page reads it. */
@@ -248,6 +249,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     if (viewer) p.set("viewPanel", panelKey(viewer.view.placed));
     else if (wantedView === null) p.delete("viewPanel");
     setParams(p, push);
+    drawLinks();
   };
 
   rangeSelect.addEventListener("change", () => {
@@ -299,10 +301,35 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
   const zoomOutNow = (): void => setRange(zoomOut(range, Date.now()));
   const navButton = (label: string, text: string, onclick: () => void): HTMLButtonElement =>
     h("button", { type: "button", class: "time-nav", "aria-label": label, title: label, onclick }, text);
+  const links = parseLinks(model.links);
+  const linkBar = h("nav", { class: "dash-links", "aria-label": "Dashboard links", hidden: links.length === 0 });
+  const drawLinks = (): void => {
+    if (!links.length) return;
+    const varParams = new URLSearchParams();
+    writeParams(vars, varParams);
+    const scope = baseScope();
+    replace(
+      linkBar,
+      links.map((link) =>
+        h(
+          "a",
+          {
+            class: "dash-link",
+            href: linkHref(link, scope, range, varParams),
+            title: link.tooltip || undefined,
+            target: link.targetBlank ? "_blank" : undefined,
+            rel: link.targetBlank ? "noopener" : undefined,
+          },
+          interpolate(link.title, scope, "text"),
+        ),
+      ),
+    );
+  };
   const header = h(
     "header",
     { class: "dash-header" },
     h("h1", null, title),
+    linkBar,
     h(
       "div",
       { class: "toolbar dash-controls" },
@@ -672,6 +699,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
   };
 
   syncHeader();
+  drawLinks();
   schedule();
   void showNotices();
   const scrapeKnown = watchFirstScrape();
