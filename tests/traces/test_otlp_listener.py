@@ -1,7 +1,8 @@
 """`vigil server --otlp.listen-address`: the OpenTelemetry SDK's exporters, pointed at the
 listener's collector paths (/v1/traces, /v1/logs, /v1/metrics), land in the span store, the log
 store and the TSDB (the listener takes metrics without --web.enable-otlp-receiver), and traces
-sent to /otlp/v1/traces on the main port too; an address in use stops the start with one clear
+sent to /otlp/v1/traces on the main port too; Zipkin spans land from --zipkin.listen-address
+and the main port; an address in use stops the start with one clear
 error naming the flag."""
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.slow
 RESOURCE = Resource.create({"service.name": "checkout", "service.instance.id": "i-1"})
 
 
-def _server(tmp_path: Path, port: int, otlp: str) -> list[str]:
+def _server(tmp_path: Path, port: int, otlp: str, *flags: str) -> list[str]:
     return [
         sys.executable, "-m", "vigil", "server",
         f"--storage.tsdb.path={tmp_path / 'data'}",
@@ -43,6 +44,7 @@ def _server(tmp_path: Path, port: int, otlp: str) -> list[str]:
         f"--otlp.listen-address={otlp}",
         "--agent.disable",
         "--rules.default.disable",
+        *flags,
     ]  # fmt: skip
 
 
@@ -98,9 +100,10 @@ def _export_trace(endpoint: str) -> str:
 
 
 def test_the_otlp_listener_takes_every_signal_at_collector_paths(tmp_path: Path) -> None:
-    port, otlp = free_port(), free_port()
+    port, otlp, zipkin = free_port(), free_port(), free_port()
     api = f"http://127.0.0.1:{port}"
-    with running(_server(tmp_path, port, f"127.0.0.1:{otlp}"), f"{api}/-/ready"):
+    server = _server(tmp_path, port, f"127.0.0.1:{otlp}", f"--zipkin.listen-address=:{zipkin}")
+    with running(server, f"{api}/-/ready"):
         _export_metrics(f"http://127.0.0.1:{otlp}/v1/metrics")
         _export_logs(f"http://127.0.0.1:{otlp}/v1/logs")
         traces = [
@@ -110,6 +113,15 @@ def test_the_otlp_listener_takes_every_signal_at_collector_paths(tmp_path: Path)
         for trace_id in traces:
             found = httpx.get(f"{api}/jaeger/api/traces/{trace_id}").json()["data"]
             assert sorted(span["operationName"] for span in found[0]["spans"]) == ["GET /pay", "db"]
+        for zipkin_url, trace_id in (
+            (f"http://127.0.0.1:{zipkin}/api/v2/spans", "1" * 32),
+            (f"{api}/api/v2/spans", "2" * 32),
+        ):
+            now_us = time.time_ns() // 1000
+            span = {"traceId": trace_id, "id": "1", "name": "zipkin", "timestamp": now_us}
+            assert httpx.post(zipkin_url, json=[span]).status_code == 202
+            found = httpx.get(f"{api}/jaeger/api/traces/{trace_id}").json()["data"]
+            assert [span["operationName"] for span in found[0]["spans"]] == ["zipkin"]
 
         def orders() -> list[Any]:
             query = {"query": "shop_orders_total"}

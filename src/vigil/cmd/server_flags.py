@@ -74,6 +74,7 @@ class ServerOptions:
     remote_write_receiver: bool = False
     otlp_receiver: bool = False
     otlp_listen_address: str = "127.0.0.1:4318"  # OTLP/HTTP traces, logs, metrics; "": off
+    zipkin_listen_address: str = ""  # Zipkin's span API on a port of its own (:9411); "": off
     external_url: str = ""
     lookback_delta_ms: int = 300_000
     query_timeout_s: float = 120.0
@@ -274,6 +275,14 @@ FLAGS = (
         "into the span store, /v1/logs into the log store, /v1/metrics into the TSDB (what "
         "SDKs and agents send to by default); empty turns it off",
         env="VIGIL_OTLP_LISTEN_ADDRESS",
+    ),
+    Flag(
+        "zipkin.listen-address",
+        "zipkin_listen_address",
+        kinds.TEXT,
+        "also take Zipkin v2 JSON spans (POST /api/v2/spans, served on the main port too) on "
+        "this address, e.g. :9411, so a Zipkin reporter's URL only changes its host "
+        "(default: off)",
     ),
     Flag(
         "syslog.listen-address",

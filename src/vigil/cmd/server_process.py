@@ -102,6 +102,7 @@ from vigil.web.ingest.elasticsearch import ElasticsearchAPI
 from vigil.web.ingest.loki import LokiPush
 from vigil.web.ingest.otlp_logs import OTLPLogs
 from vigil.web.ingest.otlp_traces import OTLPTraces
+from vigil.web.ingest.zipkin import ZipkinSpans
 from vigil.web.jaeger_api import JaegerAPI
 from vigil.web.lifecycle import Lifecycle
 from vigil.web.listen import parse_listen_address
@@ -259,6 +260,7 @@ class Server:
             now_ns=lambda: round(self.clock.now() * 1e9),
         )
         self.otlp_traces = OTLPTraces(lambda: self.span_appender)
+        self.zipkin = ZipkinSpans(lambda: self.span_appender)
         self.otlp_metrics = OTLPReceiver(
             self.storage.appender,
             lambda: OTLPSettings(self.config.otlp, options.lookback_delta_ms),
@@ -778,6 +780,7 @@ class Server:
             ("jaeger.listen-address", self.options.jaeger_listen_address, self._jaeger_app),
             ("tempo.listen-address", self.options.tempo_listen_address, self._tempo_app),
             ("otlp.listen-address", self.options.otlp_listen_address, self._otlp_app),
+            ("zipkin.listen-address", self.options.zipkin_listen_address, self._zipkin_app),
         ]
         return [Listener(flag, address, build) for flag, address, build in wanted if address]
 
@@ -808,6 +811,9 @@ class Server:
             *self.otlp_metrics.listener_routes("/v1/metrics"),
         ]
         return Starlette(routes=routes, exception_handlers=_HANDLERS)
+
+    def _zipkin_app(self) -> Starlette:
+        return Starlette(routes=self.zipkin.routes(), exception_handlers=_HANDLERS)
 
     def _otlp_logs(self) -> OTLPLogs:
         return OTLPLogs(lambda: self.logs, now_ns=lambda: round(self.clock.now() * 1e9))
@@ -876,6 +882,7 @@ class Server:
             *self._log_push_routes(),
             *self.elasticsearch.routes(),
             *self.otlp_traces.routes(),
+            *self.zipkin.routes(),
             *self._jaeger_api().routes(),
             *self._tempo_api().routes(),
             *SlowSQLAPI(lambda: self.metrics_generator).routes(),
