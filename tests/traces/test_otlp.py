@@ -30,6 +30,7 @@ from vigil.traces import (
 )
 from vigil.traces.otlp import decode
 from vigil.traces.otlp_columns import (
+    BAD_LINK_ID,
     BAD_PARENT_ID,
     BAD_SPAN_ID,
     BAD_TRACE_ID,
@@ -337,8 +338,10 @@ def test_spans_with_invalid_ids_are_refused_and_counted_the_rest_kept(kind: str)
         ]
     )
     if kind == PROTOBUF:
-        request.resource_spans.add().scope_spans.add().spans.add(
-            trace_id=TRACE, span_id=ROOT, parent_span_id=b"\x01" * 4, name="short parent"
+        spans = request.resource_spans.add().scope_spans.add().spans
+        spans.add(trace_id=TRACE, span_id=ROOT, parent_span_id=b"\x01" * 4, name="short parent")
+        spans.add(trace_id=TRACE, span_id=ROOT, name="short link").links.add(
+            trace_id=b"\x01" * 4, span_id=ROOT
         )
         raw = request.SerializeToString()
     else:
@@ -346,7 +349,7 @@ def test_spans_with_invalid_ids_are_refused_and_counted_the_rest_kept(kind: str)
     kept, columns = _decoded(raw, kind)
     want_refused = {BAD_TRACE_ID: 1, BAD_SPAN_ID: 2}
     if kind == PROTOBUF:  # in JSON, an id of the wrong size refuses the request (above)
-        want_refused[BAD_PARENT_ID] = 1
+        want_refused |= {BAD_PARENT_ID: 1, BAD_LINK_ID: 1}
     assert (kept, columns.refused) == ([good], want_refused)
     assert columns.message().startswith(f"refused 2 spans with {BAD_SPAN_ID}; 1 spans with")
 

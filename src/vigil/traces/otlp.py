@@ -8,7 +8,7 @@ The protobuf classes come from `opentelemetry-proto`, imported on the first requ
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vigil.remote.otlp.decode import PROTOBUF
 from vigil.remote.receiver import WriteRejected
@@ -18,6 +18,9 @@ from vigil.traces.otlp_json import decode_json
 
 if TYPE_CHECKING:
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+# AnyValue's field numbers: string, bool, int, double, array, kvlist, bytes.
+_STRING, _ARRAY, _KVLIST = 1, 5, 6
 
 # google.rpc.Code values for the statuses OTLP/HTTP answers with.
 INVALID_ARGUMENT = 3
@@ -50,28 +53,43 @@ def decode_protobuf(raw: bytes, columns: SpanColumns) -> None:
             f"body is not a valid ExportTraceServiceRequest protobuf (truncated, corrupt or "
             f"not UTF-8): {err}",
         ) from None
-    text, blob = columns.text, columns.blob
+    text, blob, quick = columns.text, columns.blob, columns.max_value // 4
 
     def attributes(pairs: Iterable[KeyValue]) -> Attributes:
-        return tuple([(kv.key, value(kv.value)) for kv in pairs])
+        # ListFields gives the oneof's one set field and its value in one call.
+        found: list[tuple[str, AttrValue]] = []
+        append = found.append
+        for kv in pairs:
+            fields = kv.value.ListFields()
+            if not fields:
+                append((kv.key, ""))
+                continue
+            field, got = fields[0]
+            number = field.number
+            if number == _STRING:
+                append((kv.key, got if len(got) <= quick else text(got)))
+            elif number < _ARRAY:
+                append((kv.key, got))
+            else:
+                append((kv.key, nested(number, got)))
+        return tuple(found)
 
     def value(v: AnyValue) -> AttrValue:
-        which = v.WhichOneof("value")
-        if which == "string_value":
-            return text(v.string_value)
-        if which == "int_value":
-            return v.int_value
-        if which == "double_value":
-            return v.double_value
-        if which == "bool_value":
-            return v.bool_value
-        if which == "array_value":
-            return tuple([value(item) for item in v.array_value.values])
-        if which == "kvlist_value":
-            return KeyValues(attributes(v.kvlist_value.values))
-        if which == "bytes_value":
-            return blob(v.bytes_value)
-        return ""
+        fields = v.ListFields()
+        if not fields:
+            return ""
+        field, got = fields[0]
+        return nested(field.number, got) if field.number >= _ARRAY else plain(field.number, got)
+
+    def plain(number: int, got: Any) -> AttrValue:
+        return got if number != _STRING or len(got) <= quick else text(got)
+
+    def nested(number: int, got: Any) -> AttrValue:
+        if number == _ARRAY:
+            return tuple([value(item) for item in got.values])
+        if number == _KVLIST:
+            return KeyValues(attributes(got.values))
+        return blob(got)
 
     add = columns.add
     for resource_spans in request.resource_spans:

@@ -2,9 +2,10 @@
 `Spans` of one request built a column at a time, with OTLP's validity rules applied per span.
 
 A span whose ids are not OTLP's (a 16-byte trace id and an 8-byte span id, not all zeros; a
-parent id empty or 8 bytes) or whose start does not fit int64 ns is refused and counted by
-reason, for OTLP's `partial_success`; attribute values longer than the limit are cut to it
-and counted as a warning (the span is kept)."""
+parent id empty or 8 bytes; links' ids of those sizes) or whose times do not fit int64 ns is
+refused and counted by reason, for OTLP's `partial_success`; an end before the start is no
+duration; attribute values longer than the limit are cut to it and counted as a warning (the
+span is kept)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.traces._api import (
     KIND_CONSUMER,
-    NO_PARENT,
     SPAN_ID_SIZE,
     STATUS_ERROR,
     TRACE_ID_SIZE,
@@ -27,7 +28,6 @@ from vigil.traces._api import (
     Spans,
 )
 
-_ZERO_TRACE = bytes(TRACE_ID_SIZE)
 _INT64_MAX = 2**63 - 1
 _MAX_REASONS_SHOWN = 5
 
@@ -46,7 +46,9 @@ class SpanLimits:
 
 
 class SpanColumns:
-    """The spans of one request as columns; `spans()` hands them over as `Spans`."""
+    """The spans of one request as columns: `add` only appends; `spans()` checks them all
+    at once (numpy over the id and time columns) and hands over the valid ones as `Spans`,
+    after which `refused` counts the others by reason."""
 
     def __init__(self, limits: SpanLimits = SpanLimits()) -> None:
         self.max_value = limits.max_attribute_bytes
@@ -54,7 +56,7 @@ class SpanColumns:
         self._span_ids: list[bytes] = []
         self._parent_ids: list[bytes] = []
         self._start: list[int] = []
-        self._duration: list[int] = []
+        self._end: list[int] = []
         self._kind: list[int] = []
         self._status: list[int] = []
         self._service: list[int] = []
@@ -66,6 +68,7 @@ class SpanColumns:
         self._attributes: list[Attributes] = []
         self._events: list[tuple[Event, ...]] = []
         self._links: list[tuple[Link, ...]] = []
+        self._bad_links: list[int] = []
         self._strings: dict[str, int] = {"": 0}
         self._resources: list[Resource] = []
         self._scopes: list[Scope] = []
@@ -101,23 +104,20 @@ class SpanColumns:
         status_message: str = "",
         trace_state: str = "",
     ) -> None:
-        """One span, or one more refused span counted by reason."""
-        problem = _problem(trace_id, span_id, parent_id, start_ns, end_ns, links)
-        if problem is not None:
-            self.refused[problem] += 1
-            return
-        code = self._strings.setdefault
+        strings = self._strings
+        if links and not all(_valid_link(link) for link in links):
+            self._bad_links.append(len(self._start))
         self._trace_ids.append(trace_id)
         self._span_ids.append(span_id)
-        self._parent_ids.append(parent_id or NO_PARENT)
+        self._parent_ids.append(parent_id)
         self._start.append(start_ns)
-        self._duration.append(end_ns - start_ns if end_ns > start_ns else 0)
-        self._kind.append(kind if 0 <= kind <= KIND_CONSUMER else 0)
-        self._status.append(status_code if 0 <= status_code <= STATUS_ERROR else 0)
+        self._end.append(end_ns)
+        self._kind.append(kind)
+        self._status.append(status_code)
         self._service.append(self._resource_service[resource])
-        self._name.append(code(name, len(self._strings)))
-        self._status_message.append(code(status_message, len(self._strings)))
-        self._trace_state.append(code(trace_state, len(self._strings)))
+        self._name.append(strings.setdefault(name, len(strings)))
+        self._status_message.append(strings.setdefault(status_message, len(strings)))
+        self._trace_state.append(strings.setdefault(trace_state, len(strings)))
         self._resource.append(resource)
         self._scope.append(scope)
         self._attributes.append(attributes)
@@ -140,15 +140,12 @@ class SpanColumns:
         self.truncated += 1
         return value[: self.max_value]
 
-    def __len__(self) -> int:
-        return len(self._start)
-
     def refused_count(self) -> int:
         return sum(self.refused.values())
 
     def message(self) -> str:
-        """What OTLP's `partial_success.error_message` says: the spans refused by reason and
-        the values cut ("" when neither)."""
+        """What OTLP's `partial_success.error_message` says (after `spans()`): the spans
+        refused by reason and the values cut ("" when neither)."""
         parts = [
             f"{count} spans with {reason}"
             for reason, count in self.refused.most_common(_MAX_REASONS_SHOWN)
@@ -162,23 +159,43 @@ class SpanColumns:
         return "; ".join(parts)
 
     def spans(self) -> Spans:
-        def column(values: list[int], dtype: type[np.generic]) -> np.typing.NDArray[np.generic]:
-            return np.array(values, dtype=dtype)
-
-        return Spans(
-            trace_ids=b"".join(self._trace_ids),
-            span_ids=b"".join(self._span_ids),
-            parent_ids=b"".join(self._parent_ids),
-            start_ns=column(self._start, np.int64),  # type: ignore[arg-type]
-            duration_ns=column(self._duration, np.int64),  # type: ignore[arg-type]
-            kind=column(self._kind, np.int8),  # type: ignore[arg-type]
-            status_code=column(self._status, np.int8),  # type: ignore[arg-type]
-            service=column(self._service, np.int32),  # type: ignore[arg-type]
-            name=column(self._name, np.int32),  # type: ignore[arg-type]
-            status_message=column(self._status_message, np.int32),  # type: ignore[arg-type]
-            trace_state=column(self._trace_state, np.int32),  # type: ignore[arg-type]
-            resource=column(self._resource, np.int32),  # type: ignore[arg-type]
-            scope=column(self._scope, np.int32),  # type: ignore[arg-type]
+        """The valid spans; the others counted in `refused` (call once)."""
+        n = len(self._start)
+        trace_ids, bad_trace = _ids(self._trace_ids, TRACE_ID_SIZE, n, empty_ok=False)
+        span_ids, bad_span = _ids(self._span_ids, SPAN_ID_SIZE, n, empty_ok=False)
+        parent_ids, bad_parent = _ids(self._parent_ids, SPAN_ID_SIZE, n, empty_ok=True)
+        start, bad_start = _times(self._start)
+        end, bad_end = _times(self._end)
+        bad_link = np.zeros(n, dtype=bool)
+        bad_link[self._bad_links] = True
+        refused = np.zeros(n, dtype=bool)
+        for reason, bad in (
+            (BAD_TRACE_ID, bad_trace),
+            (BAD_SPAN_ID, bad_span),
+            (BAD_PARENT_ID, bad_parent),
+            (BAD_TIME, bad_start | bad_end),
+            (BAD_LINK_ID, bad_link),
+        ):
+            count = int(np.count_nonzero(bad & ~refused))
+            if count:
+                self.refused[reason] += count
+                refused |= bad
+        kind = np.array(self._kind, dtype=np.int64)
+        status = np.array(self._status, dtype=np.int64)
+        spans = Spans(
+            trace_ids=trace_ids,
+            span_ids=span_ids,
+            parent_ids=parent_ids,
+            start_ns=start,
+            duration_ns=np.maximum(end - start, 0),
+            kind=np.where((kind < 0) | (kind > KIND_CONSUMER), 0, kind).astype(np.int8),
+            status_code=np.where((status < 0) | (status > STATUS_ERROR), 0, status).astype(np.int8),
+            service=np.array(self._service, dtype=np.int32),
+            name=np.array(self._name, dtype=np.int32),
+            status_message=np.array(self._status_message, dtype=np.int32),
+            trace_state=np.array(self._trace_state, dtype=np.int32),
+            resource=np.array(self._resource, dtype=np.int32),
+            scope=np.array(self._scope, dtype=np.int32),
             strings=tuple(self._strings),
             resources=tuple(self._resources),
             scopes=tuple(self._scopes),
@@ -186,28 +203,43 @@ class SpanColumns:
             events=tuple(self._events),
             links=tuple(self._links),
         )
+        return spans.take(np.flatnonzero(~refused)) if refused.any() else spans
 
     def _code(self, value: str) -> int:
         return self._strings.setdefault(value, len(self._strings))
 
 
-def _problem(
-    trace_id: bytes,
-    span_id: bytes,
-    parent_id: bytes,
-    start_ns: int,
-    end_ns: int,
-    links: tuple[Link, ...],
-) -> str | None:
-    if len(trace_id) != TRACE_ID_SIZE or trace_id == _ZERO_TRACE:
-        return BAD_TRACE_ID
-    if len(span_id) != SPAN_ID_SIZE or span_id == NO_PARENT:
-        return BAD_SPAN_ID
-    if parent_id and len(parent_id) != SPAN_ID_SIZE:
-        return BAD_PARENT_ID
-    if not 0 <= start_ns <= _INT64_MAX or not 0 <= end_ns <= _INT64_MAX:
-        return BAD_TIME
-    for link in links:
-        if len(link.trace_id) != TRACE_ID_SIZE or len(link.span_id) != SPAN_ID_SIZE:
-            return BAD_LINK_ID
-    return None
+def _ids(
+    ids: list[bytes], size: int, n: int, empty_ok: bool
+) -> tuple[bytes, npt.NDArray[np.bool_]]:
+    """The ids joined (an empty one as zeros) and which are invalid: not `size` bytes (an
+    empty one allowed with `empty_ok`), or all zeros (allowed with `empty_ok`)."""
+    joined = b"".join(ids)
+    if len(joined) == size * n:
+        bad = np.zeros(n, dtype=bool)
+    else:
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=n)
+        bad = lengths != size
+        if empty_ok:
+            bad &= lengths != 0
+        zero = bytes(size)
+        joined = b"".join(i if len(i) == size else zero for i in ids)
+    if not empty_ok:
+        words = np.frombuffer(joined, dtype=np.uint64).reshape(n, size // 8)
+        bad |= ~words.any(axis=1)
+    return joined, bad
+
+
+def _times(values: list[int]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Unix ns as int64, and which do not fit (those beyond int64 read as 0)."""
+    try:
+        found = np.array(values, dtype=np.int64)
+        return found, found < 0
+    except OverflowError:
+        wide = np.array([v if 0 <= v < 2**64 else 2**64 - 1 for v in values], dtype=np.uint64)
+        bad = wide > _INT64_MAX
+        return np.where(bad, 0, wide).astype(np.int64), bad
+
+
+def _valid_link(link: Link) -> bool:
+    return len(link.trace_id) == TRACE_ID_SIZE and len(link.span_id) == SPAN_ID_SIZE

@@ -90,10 +90,11 @@ class OTLPTraces:
         raw = decompress(body, encoding, self._limits.max_decoded_bytes)
         columns = SpanColumns(self._limits.span)
         decode(raw, kind, columns)
+        spans = columns.spans()
         message = columns.message()
-        if not len(columns):
+        if not len(spans):
             return Stored(0, columns.refused_count(), message)
-        result = self._appender().append(columns.spans())
+        result = self._appender().append(spans)
         rejected = columns.refused_count() + result.rejected
         return Stored(
             result.accepted, rejected, "; ".join(m for m in (message, result.message) if m)

@@ -77,10 +77,11 @@ class ZipkinSpans:
         raw = decompress(body, encoding, self._limits.max_decoded_bytes)
         columns = SpanColumns(self._limits.span)
         decode_zipkin(raw, columns)
+        spans = columns.spans()
         message = columns.message()
-        if not len(columns):
+        if not len(spans):
             return message
-        result = self._appender().append(columns.spans())
+        result = self._appender().append(spans)
         return "; ".join(m for m in (message, result.message) if m)
 
     def _refuse(self, request: Request, status: int, message: str) -> Response:
