@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
 from tests.conftest import PATIENCE_S
 from vigil.model import METRIC_NAME, Labels, Matcher, MatchType
@@ -260,8 +261,9 @@ def test_sampled_spans_count_for_the_spans_they_stand_for() -> None:
 
 
 def test_a_million_distinct_span_names_stay_under_the_cap() -> None:
-    storage, clock = MemoryStorage(), ManualClock(START)
-    generator = _generator(storage, clock, guards=SpanGuards(max_span_names=100))
+    storage, clock, registry = MemoryStorage(), ManualClock(START), CollectorRegistry()
+    options = GeneratorOptions(guards=SpanGuards(max_span_names=100))
+    generator = MetricsGenerator(storage.appender, clock, options, registry)
     total, batch = 1_000_000, 100_000
     for first in range(0, total, batch):
         names = tuple(f"GET /users/{i}" for i in range(first, first + batch))
@@ -274,6 +276,21 @@ def test_a_million_distinct_span_names_stay_under_the_cap() -> None:
         total - 100
     )
     assert calls(storage) == total
+    overflowed = registry.get_sample_value("vigil_spanmetrics_span_names_overflowed_total")
+    assert overflowed == total - 100
+
+
+def test_health_checks_are_counted_apart() -> None:
+    registry = CollectorRegistry()
+    generator = MetricsGenerator(MemoryStorage().appender, ManualClock(START), registry=registry)
+    generator.observe(Spans.of([span(attributes=(("url.path", "/healthz"),)), span(trace=2)]))
+    excluded = registry.get_sample_value(
+        "vigil_spanmetrics_spans_excluded_total", {"reason": "health_check"}
+    )
+    assert (excluded, registry.get_sample_value("vigil_spanmetrics_spans_observed_total")) == (
+        1.0,
+        2.0,
+    )
 
 
 def _columns(names: tuple[str, ...]) -> Spans:
