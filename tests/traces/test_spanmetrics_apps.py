@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from tests.conftest import PATIENCE_S
 from tests.logs.ingest.stores import serving
 from tests.traces.test_spanmetrics import START, series
 from vigil.model.clock import ManualClock
@@ -97,7 +98,8 @@ def test_calls_equal_requests_and_buckets_hold_the_durations(
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     provider.add_span_processor(SimpleSpanProcessor(kept))
     with serving(OTLPTraces(lambda: appender).routes()) as url:
-        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(f"{url}/otlp/v1/traces")))
+        exporter = OTLPSpanExporter(f"{url}/otlp/v1/traces", timeout=PATIENCE_S)
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
         get = build(provider)
         statuses = [get(path, headers) for path, headers, times in REQUESTS for _ in range(times)]
         provider.shutdown()
