@@ -95,6 +95,8 @@ def calls(storage: MemoryStorage, **labels: str) -> float:
         ("GET /users/123", (("http.method", "GET"), ("http.target", "/users/123")), "GET"),
         ("/users/123", (("http.request.method", "DELETE"),), "DELETE"),
         ("UserController.show", (("http.method", "GET"),), "UserController.show"),
+        ("GET /users/{id}", (("http.method", "GET"),), "GET /users/{id}"),
+        ("GET /users/:id", (("http.method", "GET"),), "GET /users/:id"),
         ("GET /users/123", (), "GET /users/123"),
     ],
 )

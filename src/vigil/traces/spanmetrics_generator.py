@@ -1,6 +1,7 @@
 """The metrics generator: span metrics, the service graph and slow SQL fed from every
-stored batch; the series of the first two written into the TSDB through the ordinary `Appender` every
-`interval_s` (Tempo's `collection_interval`, 15 s), on the injected clock like a rule group.
+stored batch; the series of the first two are written into the TSDB through the ordinary
+`Appender` every `interval_s` (Tempo's `collection_interval`, 15 s), on the injected clock
+like a rule group, and count against the head's series budget like any other.
 
 `ObservingSpanAppender` is the `SpanAppender` the receivers hold: it stores a batch, then
 shows it to the generator. A batch the store refuses with OSError (a full disk: the

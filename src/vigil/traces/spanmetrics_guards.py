@@ -2,8 +2,8 @@
 the TSDB or skew its figures:
 
 - span names: a server span with `http.route` is named `{method} {route}`; one without a
-  route whose name looks like a URL (`GET /users/123`) is named `{method}` (OpenTelemetry's
-  HTTP semantic conventions); a service keeps at most `max_span_names` distinct names, the
+  route whose name looks like a raw URL (`GET /users/123`, not a template such as
+  `GET /users/{id}`) is named `{method}` (OpenTelemetry's HTTP semantic conventions); a service keeps at most `max_span_names` distinct names, the
   rest count under `__cardinality_overflow__` (Tempo's overflow value);
 - health checks: server spans whose user agent starts with one of `health_user_agents` or
   whose path (`url.path`, `http.target` without its query, `http.route`) is one of
@@ -38,6 +38,7 @@ _METHOD_KEYS = ("http.request.method", "http.method")
 _PATH_KEYS = ("url.path", "http.target", "http.route")
 _AGENT_KEYS = ("user_agent.original", "http.user_agent")
 _URL_LIKE = re.compile(r"^[A-Z]+ /|^/")
+_TEMPLATE = re.compile(r"[{<]|/:")  # /users/{id}, /users/<int:id>, /users/:id
 _THRESHOLD = re.compile(r"(?:^|;)th:([0-9a-f]{1,14})(?:;|$)")
 _MAX_THRESHOLD = float(1 << 56)
 
@@ -190,7 +191,7 @@ def _server_name(name: str, attrs: dict[str, AttrValue]) -> str:
     route = _first(attrs, _ROUTE_KEYS)
     if route is not None:
         return f"{method} {route}" if method else route
-    if method is not None and _URL_LIKE.match(name):
+    if method is not None and _URL_LIKE.match(name) and not _TEMPLATE.search(name):
         return method
     return name
 
