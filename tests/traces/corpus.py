@@ -40,7 +40,8 @@ EVERY_TYPE = (
 
 
 def trace_id(i: int) -> bytes:
-    return (0x0AF7651916CD43DD8448EB211C800000 + i * 0x10001).to_bytes(16, "big")
+    high = (i + 1) * 0x9E3779B97F4A7C15 % 2**64
+    return high.to_bytes(8, "big") + (0x8448EB211C800000 + i).to_bytes(8, "big")
 
 
 def span_id(trace: int, i: int) -> bytes:

@@ -1,7 +1,8 @@
 """Immutable span blocks: `<ULID>/` with `meta.json`, `index` (a summary per page: place,
 CRC, span count, time range, (service, name, kind) triples with their longest duration and
-whether one failed), `traces` (every (trace id, page) pair, sorted by trace id: the trace
-lookup, mapped and searched in place) and `spans` (the pages, see block_page).
+whether one failed), `traces` (every (trace id, page) pair, sorted: the trace lookup, mapped
+and searched in place; it keeps a trace id's first 8 bytes, and the page checks the whole
+id, so a shared prefix costs a page read, never a wrong answer) and `spans` (the pages, see block_page).
 
 A block is written into `<ULID>.tmp/`, `meta.json` last, and renamed, as the log store's
 blocks are (`vigil.logs.block.publish_block`; a head block's WAL checkpoint is written
@@ -13,7 +14,6 @@ block whose meta, index or trace lookup cannot be read is left out at open, logg
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import logging
 import mmap
@@ -32,7 +32,13 @@ import orjson
 from vigil.logs.block import TMP, publish_block
 from vigil.traces._api import Spans
 from vigil.traces.block_columns import NameKey, Summary, merge_names, summarize
-from vigil.traces.block_page import PageFormatError, decode_page, decode_trace, encode_page
+from vigil.traces.block_page import (
+    PageFormatError,
+    decode_page,
+    decode_trace,
+    decode_trace_ids,
+    encode_page,
+)
 from vigil.tsdb._api import CorruptDataError
 from vigil.tsdb.block import is_ulid, new_ulid
 from vigil.tsdb.fileutil import fsync_dir, write_synced
@@ -163,12 +169,15 @@ class BlockWriter:
         if not self._pages:
             raise ValueError("a block needs at least one span")
         ids = np.concatenate(self._ids)
-        order = np.argsort(ids, kind="stable")
-        pages = np.concatenate(self._page_of)[order]
-        write_synced(self.tmp / TRACES_FILE, ids[order].tobytes() + pages.astype("<u4").tobytes())
+        prefixes = _prefixes(ids)
+        order = np.lexsort((np.concatenate(self._page_of), prefixes))
+        page_dtype = _page_dtype(len(self._pages))
+        pages = np.concatenate(self._page_of)[order].astype(page_dtype)
+        write_synced(self.tmp / TRACES_FILE, prefixes[order].tobytes() + pages.tobytes())
         index = {
             "version": VERSION,
             "traces": len(ids),
+            "page_dtype": page_dtype,
             "pages": [p.to_json() for p in self._pages],
         }
         write_synced(self.tmp / INDEX_FILE, orjson.dumps(index))
@@ -216,6 +225,15 @@ def write_block(
     return publish_block(tmp) if publish else tmp
 
 
+def _prefixes(ids: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    """The first 8 bytes of each S16 trace id, as big-endian words (order kept)."""
+    return np.frombuffer(ids.astype("S16").tobytes(), dtype=">u8").reshape(-1, 2)[:, 0].copy()
+
+
+def _page_dtype(pages: int) -> str:
+    return "<u2" if pages <= 1 << 16 else "<u4"
+
+
 def _map(path: Path) -> mmap.mmap | bytes:
     with path.open("rb") as handle:
         if not os.fstat(handle.fileno()).st_size:
@@ -247,10 +265,19 @@ class BlockPage:
     def _where(self) -> str:
         return f"page at offset {self.entry.offset} of {self.block / SPANS_FILE}"
 
-    def spans(self, columns_only: bool = False) -> Spans:
+    def spans(self, columns_only: bool = False, rows: npt.NDArray[np.intp] | None = None) -> Spans:
         data = self.load()
         try:
-            return decode_page(data, columns_only=columns_only)
+            return decode_page(data, rows, columns_only)
+        except PageFormatError as err:
+            raise CorruptSpanBlockError(
+                f"corrupt span block {self.block.name}: {self._where()} does not decode: {err}"
+            ) from None
+
+    def trace_ids(self, data: bytes) -> npt.NDArray[Any]:
+        """The page's trace ids (sorted, S16), from its loaded bytes."""
+        try:
+            return decode_trace_ids(data)[0]
         except PageFormatError as err:
             raise CorruptSpanBlockError(
                 f"corrupt span block {self.block.name}: {self._where()} does not decode: {err}"
@@ -269,15 +296,22 @@ class BlockPage:
 class SpanBlock:
     """An open block: its page summaries in memory, its trace lookup and pages mapped."""
 
-    def __init__(self, path: Path, meta: BlockMeta, pages: list[PageEntry], traces: int) -> None:
+    def __init__(
+        self, path: Path, meta: BlockMeta, pages: list[PageEntry], traces: int, page_dtype: str
+    ) -> None:
         self.path = path
         self.meta = meta
         self._data = _map(path / SPANS_FILE)
         self._lookup = _map(path / TRACES_FILE)
-        if len(self._lookup) != 20 * traces:
-            raise CorruptDataError(f"span block {path}: {TRACES_FILE} is not {20 * traces} bytes")
-        self._ids = np.frombuffer(self._lookup, dtype="S16", count=traces)
-        self._page_of = np.frombuffer(self._lookup, dtype="<u4", count=traces, offset=16 * traces)
+        size = (8 + np.dtype(page_dtype).itemsize) * traces
+        if len(self._lookup) != size:
+            raise CorruptDataError(f"span block {path}: {TRACES_FILE} is not {size} bytes")
+        self._prefixes = np.frombuffer(self._lookup, dtype=">u8", count=traces)
+        self._page_of = np.frombuffer(
+            self._lookup, dtype=page_dtype, count=traces, offset=8 * traces
+        )
+        if traces and int(self._page_of.max()) >= len(pages):
+            raise CorruptDataError(f"span block {path}: {TRACES_FILE} names pages it has not")
         self.pages = [BlockPage(path, self._data, p) for p in pages]
         self.names = merge_names([p.summary.names for p in self.pages])
         self.size_bytes = sum(
@@ -292,8 +326,10 @@ class SpanBlock:
             meta = read_meta(path)
             index = orjson.loads((path / INDEX_FILE).read_bytes())
             pages = [PageEntry.from_json(p) for p in index["pages"]]
-            traces = int(index["traces"])
-            return cls(path, meta, pages, traces)
+            dtype = str(index["page_dtype"])
+            if dtype not in ("<u2", "<u4"):
+                raise ValueError(f"page numbers of type {dtype!r}")
+            return cls(path, meta, pages, int(index["traces"]), dtype)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise CorruptDataError(f"span block {path} cannot be opened: {err}") from None
 
@@ -301,19 +337,10 @@ class SpanBlock:
         return self.meta.mint <= maxt and self.meta.maxt >= mint
 
     def trace_pages(self, trace_id: bytes) -> list[BlockPage]:
-        key = np.array([trace_id], dtype="S16")
-        lo, hi = (
-            np.searchsorted(self._ids, key, "left")[0],
-            np.searchsorted(self._ids, key, "right")[0],
-        )
-        return [self.pages[int(i)] for i in np.unique(self._page_of[lo:hi]).tolist()]
-
-    def page_trace_ids(self) -> list[npt.NDArray[Any]]:
-        """Each page's sorted unique trace ids (what compaction's index needs)."""
-        order = np.argsort(self._page_of, kind="stable")
-        bounds = np.searchsorted(self._page_of[order], np.arange(len(self.pages) + 1)).tolist()
-        ids = self._ids[order]
-        return [ids[a:b] for a, b in itertools.pairwise(bounds)]
+        prefix = np.uint64(int.from_bytes(trace_id[:8], "big"))
+        lo = int(np.searchsorted(self._prefixes, prefix, "left"))
+        hi = int(np.searchsorted(self._prefixes, prefix, "right"))
+        return [self.pages[i] for i in np.unique(self._page_of[lo:hi]).tolist()]
 
 
 def load_blocks(parent: Path, checkpoint: int | None) -> list[SpanBlock]:

@@ -59,12 +59,17 @@ def shuffled(values: npt.NDArray[Any]) -> bytes:
     return np.ascontiguousarray(values).view(np.uint8).reshape(-1, width).T.tobytes()
 
 
-def unshuffled(data: bytes | memoryview, dtype: str, count: int) -> npt.NDArray[Any]:
+def unshuffled(
+    data: bytes | memoryview, dtype: str, count: int, at: npt.NDArray[np.intp] | None = None
+) -> npt.NDArray[Any]:
+    """The column of `shuffled`, or only its values `at` (gathered without the rest)."""
     want = np.dtype(dtype)
     if len(data) != want.itemsize * count:
         raise ValueError(f"column of {len(data)} bytes for {count} values of {dtype}")
     raw = np.frombuffer(data, np.uint8).reshape(want.itemsize, count)
-    return np.ascontiguousarray(raw.T).view(want).reshape(count)
+    if at is not None:
+        raw = raw[:, at]
+    return np.ascontiguousarray(raw.T).view(want).reshape(-1)
 
 
 def code(strings: Strings, value: str) -> int:
@@ -121,6 +126,7 @@ def encode_attributes(owners: Sequence[Attributes], strings: Strings) -> bytes:
         raise ValueError("an int attribute does not fit in 64 bits") from None
     floats = np.array(values[tags == FLOAT].tolist(), dtype="<f8")
     others = [_to_json(v) for v in values[tags == OTHER].tolist()]
+    sizes, blob = encode_texts(values[tags == STR].tolist())
     return pack(
         (
             shuffled(counts),
@@ -128,56 +134,114 @@ def encode_attributes(owners: Sequence[Attributes], strings: Strings) -> bytes:
             tags.tobytes(),
             shuffled(ints),
             shuffled(floats),
-            orjson.dumps(values[tags == STR].tolist()),
+            shuffled(sizes),
+            blob,
             orjson.dumps(others),
         )
     )
+
+
+def encode_texts(texts: list[str]) -> tuple[npt.NDArray[np.uint32], bytes]:
+    """Strings as their UTF-8 sizes and one blob (lone surrogates kept, as JSON allows)."""
+    joined = "".join(texts)
+    blob = joined.encode("utf-8", "surrogatepass")
+    if len(blob) == len(joined):
+        return np.fromiter(map(len, texts), dtype="<u4", count=len(texts)), blob
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    return np.fromiter(map(len, encoded), dtype="<u4", count=len(texts)), b"".join(encoded)
+
+
+def decode_texts(
+    sizes: npt.NDArray[np.uint32], blob: bytes | memoryview, picked: npt.NDArray[np.intp] | None
+) -> list[str]:
+    """The strings `picked` (all when None) of `encode_texts`."""
+    ends = np.cumsum(sizes, dtype=np.int64)
+    if len(ends) and int(ends[-1]) != len(blob):
+        raise ValueError(f"strings of {int(ends[-1])} bytes in a blob of {len(blob)}")
+    starts = ends - sizes
+    raw = bytes(blob)
+    if picked is None:
+        text = raw.decode("utf-8", "surrogatepass")
+        source: str | bytes = text if len(text) == len(raw) else raw
+        found = [source[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    else:
+        found = [
+            raw[a:b] for a, b in zip(starts[picked].tolist(), ends[picked].tolist(), strict=True)
+        ]
+    return [t if isinstance(t, str) else t.decode("utf-8", "surrogatepass") for t in found]
+
+
+def spread(
+    counts: npt.NDArray[np.int64], picked: npt.NDArray[np.intp] | None
+) -> tuple[npt.NDArray[np.intp] | None, npt.NDArray[np.int64]]:
+    """The items owned by the owners `picked` (in order), and each picked owner's count:
+    what a subset of spans asks of a column of their attributes, events or links."""
+    if picked is None:
+        return None, counts
+    mine = counts[picked]
+    starts = np.cumsum(counts) - counts
+    shift = np.repeat(starts[picked] - (np.cumsum(mine) - mine), mine)
+    return (np.arange(int(mine.sum())) + shift).astype(np.intp), mine
 
 
 def decode_attributes(
     data: bytes | memoryview,
     owners: int,
     strings: Sequence[str],
-    rows: tuple[int, int] | None = None,
+    picked: npt.NDArray[np.intp] | None = None,
 ) -> list[Attributes]:
-    """The attributes of owners `rows` (start, stop; all by default): columns are read
+    """The attributes of the owners `picked` (ascending; all when None): columns are read
     whole, Python values are made for those owners only."""
-    counts_b, keys_b, tags_b, ints_b, floats_b, strs_b, others_b = unpack(data, 7)
+    counts_b, keys_b, tags_b, ints_b, floats_b, sizes_b, blob, others_b = unpack(data, 8)
     counts = unshuffled(counts_b, "<u4", owners).astype(np.int64)
-    lo, hi = rows if rows is not None else (0, owners)
-    ends = np.cumsum(counts)
-    total = int(ends[-1]) if owners else 0
-    first = int(ends[lo - 1]) if lo else 0
-    last = int(ends[hi - 1]) if hi else 0
-    if first == last:
-        if len(tags_b) != total:
-            raise ValueError("attribute tags do not match their counts")
-        return [_EMPTY] * (hi - lo)
-    keys = unshuffled(keys_b, "<u4", total)
+    total = int(counts.sum())
     tags = np.frombuffer(tags_b, np.uint8)
-    if len(tags) != total or not strings or int(keys.max()) >= len(strings):
-        raise ValueError("attribute keys or tags do not match their counts")
-    values = np.empty(total, dtype=object)
-    numeric = np.flatnonzero((tags == INT) | (tags == BOOL))
-    ints = unshuffled(ints_b, "<i8", len(numeric))
-    values[numeric] = ints
-    is_bool = tags[numeric] == BOOL
-    values[numeric[is_bool]] = ints[is_bool].astype(bool)
+    if len(tags) != total:
+        raise ValueError("attribute tags do not match their counts")
+    items, mine = spread(counts, picked)
+    if not int(mine.sum()):
+        return [_EMPTY] * len(mine)
+    keys = unshuffled(keys_b, "<u4", total, items)
+    if not strings or int(keys.max()) >= len(strings):
+        raise ValueError("an attribute key is past the string table")
+    kinds = tags if items is None else tags[items]
+    values = np.empty(len(kinds), dtype=object)
+    numeric = (tags == INT) | (tags == BOOL)
+    at, column = _slots(numeric, items)
+    ints = unshuffled(ints_b, "<i8", int(numeric.sum()), column)
+    values[at] = ints
+    is_bool = kinds[at] == BOOL
+    values[at[is_bool]] = ints[is_bool].astype(bool)
     is_float = tags == FLOAT
-    values[is_float] = unshuffled(floats_b, "<f8", int(is_float.sum()))
-    text = orjson.loads(bytes(strs_b))
-    others = orjson.loads(bytes(others_b))
-    is_str, is_other = tags == STR, tags == OTHER
-    if len(text) != int(is_str.sum()) or len(others) != int(is_other.sum()):
-        raise ValueError("attribute values do not match their tags")
-    strs = np.empty(len(text), dtype=object)
-    strs[:] = text
-    values[is_str] = strs
-    at = np.flatnonzero(is_other)
-    for i in np.flatnonzero((at >= first) & (at < last)).tolist():
-        values[at[i]] = _from_json(others[i])
-    table = np.array(strings, dtype=object)
-    pairs = list(zip(table[keys[first:last]].tolist(), values[first:last].tolist(), strict=True))
-    bounds = (ends[lo:hi] - first).tolist()
-    starts = [0, *bounds[:-1]]
-    return [tuple(pairs[a:b]) if a != b else _EMPTY for a, b in zip(starts, bounds, strict=True)]
+    at, column = _slots(is_float, items)
+    values[at] = unshuffled(floats_b, "<f8", int(is_float.sum()), column)
+    is_str = tags == STR
+    sizes = unshuffled(sizes_b, "<u4", int(is_str.sum()))
+    at, column = _slots(is_str, items)
+    texts = np.empty(len(at), dtype=object)
+    texts[:] = decode_texts(sizes, blob, None if items is None else column)
+    values[at] = texts
+    is_other = tags == OTHER
+    at, column = _slots(is_other, items)
+    if len(at):
+        others = orjson.loads(bytes(others_b))
+        if len(others) != int(is_other.sum()):
+            raise ValueError("attribute values do not match their tags")
+        for i, j in zip(at.tolist(), column.tolist(), strict=True):
+            values[i] = _from_json(others[j])
+    names = keys.tolist()
+    pairs = list(zip(map(strings.__getitem__, names), values.tolist(), strict=True))
+    ends = np.cumsum(mine).tolist()
+    starts = [0, *ends[:-1]]
+    return [tuple(pairs[a:b]) if a != b else _EMPTY for a, b in zip(starts, ends, strict=True)]
+
+
+def _slots(
+    mask: npt.NDArray[np.bool_], items: npt.NDArray[np.intp] | None
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """For the attributes `items` (all when None) of `mask`'s type: their positions among
+    `items`, and their places in that type's column (which holds them in attribute order)."""
+    if items is None:
+        return np.flatnonzero(mask), np.arange(int(mask.sum()))
+    at = np.flatnonzero(mask[items])
+    return at, (np.cumsum(mask) - 1)[items[at]]

@@ -17,8 +17,10 @@ def compact(parent: Path, group: Sequence[SpanBlock]) -> Path:
     writer = BlockWriter(parent)
     try:
         for block in group:
-            for page, ids in zip(block.pages, block.page_trace_ids(), strict=True):
-                writer.copy(page.load(), dataclasses.replace(page.summary, trace_ids=ids))
+            for page in block.pages:
+                data = page.load()
+                ids = page.trace_ids(data)
+                writer.copy(data, dataclasses.replace(page.summary, trace_ids=ids))
         sources = sorted({s for block in group for s in block.meta.sources})
         level = max(block.meta.level for block in group) + 1
         tmp = writer.finish(level, sources, None)

@@ -106,7 +106,7 @@ class BlockList:
         )
         return found
 
-    def flush(self, cutoff: int, block_range: int) -> list[Path]:
+    def flush(self, cutoff: int, block_range: int, page_spans: int) -> list[Path]:
         """Move the head's spans older than `cutoff` into a block per window (or finish a
         flush that failed before): blocks written as `.tmp`, WAL checkpointed, renamed."""
         with self._lock:
@@ -118,7 +118,6 @@ class BlockList:
                     return []
                 self._flush = _Flush(windows, upto, records)
             flush = self._flush
-        page_spans = self._head.options.page_spans
         tmps: list[Path] = []
         try:
             for _, pages in sorted(flush.windows.items()):

@@ -37,6 +37,7 @@ from vigil.traces.block_attributes import (
     encode_attributes,
     pack,
     shuffled,
+    spread,
     unpack,
     unshuffled,
 )
@@ -187,9 +188,11 @@ def encode_page(spans: Spans, level: int = 3) -> bytes:
 
 
 def decode_page(
-    data: bytes | memoryview, rows: tuple[int, int] | None = None, columns_only: bool = False
+    data: bytes | memoryview,
+    rows: npt.NDArray[np.intp] | None = None,
+    columns_only: bool = False,
 ) -> Spans:
-    """The page's spans (rows `start, stop` of them, or all); `columns_only` leaves out
+    """The page's spans (those at `rows`, ascending, or all); `columns_only` leaves out
     attributes, events and links (what summaries and prefilters need is in the columns).
     PageFormatError when its bytes do not decode."""
     try:
@@ -242,7 +245,7 @@ def decode_trace(data: bytes | memoryview, trace_id: bytes) -> Spans:
         at = int(np.searchsorted(ids, trace_id))
         if at == len(ids) or ids[at] != trace_id.rstrip(b"\0"):
             return Spans.empty()
-        return _decode_parts(parts, (int(bounds[at]), int(bounds[at + 1])), False)
+        return _decode_parts(parts, np.arange(int(bounds[at]), int(bounds[at + 1])), False)
     except (
         ValueError,
         struct.error,
@@ -253,17 +256,20 @@ def decode_trace(data: bytes | memoryview, trace_id: bytes) -> Spans:
         raise PageFormatError(str(err)) from None
 
 
-def _decode(data: bytes | memoryview, rows: tuple[int, int] | None, columns_only: bool) -> Spans:
+def _decode(
+    data: bytes | memoryview, rows: npt.NDArray[np.intp] | None, columns_only: bool
+) -> Spans:
     return _decode_parts(unpack(_body(data), _SECTIONS + 1), rows, columns_only)
 
 
 def _decode_parts(
-    parts: list[memoryview], rows: tuple[int, int] | None, columns_only: bool
+    parts: list[memoryview], rows: npt.NDArray[np.intp] | None, columns_only: bool
 ) -> Spans:
     n, traces, n_resources, n_scopes, n_events, n_links, base = _HEAD.unpack(parts[0])
-    lo, hi = rows if rows is not None else (0, n)
-    if not 0 <= lo <= hi <= n:
-        raise ValueError(f"rows {lo}:{hi} of a page of {n} spans")
+    if rows is not None and len(rows) and not (int(rows[0]) >= 0 and int(rows[-1]) < n):
+        raise ValueError(f"rows {int(rows[0])}..{int(rows[-1])} of a page of {n} spans")
+    sel: npt.NDArray[np.intp] | slice = slice(None) if rows is None else rows
+    picked = n if rows is None else len(rows)
     ids = np.frombuffer(parts[1], dtype="V16")
     runs = unshuffled(parts[2], "<u4", traces).astype(np.int64)
     if len(ids) != traces or int(runs.sum()) != n or len(parts[3]) != SPAN_ID_SIZE * n:
@@ -283,42 +289,42 @@ def _decode_parts(
     first = np.concatenate(([0], np.cumsum(runs)[:-1])) if traces else np.zeros(0, np.int64)
     summed = np.cumsum(deltas)
     starts = base + summed - np.repeat(summed[first] - deltas[first], runs)
-    durations = unshuffled(parts[7], "<i8", n)
-    flags = np.frombuffer(parts[8], dtype=np.uint8, count=n)
-    codes = unshuffled(parts[9], "<u4", 6 * n).astype(np.int32).reshape(6, n)
+    durations = unshuffled(parts[7], "<i8", n, rows)
+    flags = np.frombuffer(parts[8], dtype=np.uint8, count=n)[sel]
+    code_at = None if rows is None else (rows + n * np.arange(6)[:, None]).reshape(-1)
+    codes = unshuffled(parts[9], "<u4", 6 * n, code_at).astype(np.int32).reshape(6, -1)
     strings: list[str] = orjson.loads(bytes(parts[10]))
-    if n and int(codes[:4].max()) >= len(strings):
+    if codes.size and int(codes[:4].max()) >= len(strings):
         raise ValueError("a string code is past the page's string table")
     resource_attrs = decode_attributes(parts[11], n_resources, strings)
     scope_names = unshuffled(parts[12], "<u4", 2 * n_scopes).reshape(-1, 2).tolist()
     scope_attrs = decode_attributes(parts[13], n_scopes, strings)
-    if n and (int(codes[4].max()) >= n_resources or int(codes[5].max()) >= n_scopes):
+    if codes.size and (int(codes[4].max()) >= n_resources or int(codes[5].max()) >= n_scopes):
         raise ValueError("a resource or scope code is past the page's tables")
-    sel = slice(lo, hi)
     if columns_only:
-        attributes: Sequence[Attributes] = ((),) * (hi - lo)
-        events: tuple[tuple[Event, ...], ...] = (_NO_EVENTS,) * (hi - lo)
-        links: tuple[tuple[Link, ...], ...] = (_NO_LINKS,) * (hi - lo)
+        attributes: Sequence[Attributes] = ((),) * picked
+        events: tuple[tuple[Event, ...], ...] = (_NO_EVENTS,) * picked
+        links: tuple[tuple[Link, ...], ...] = (_NO_LINKS,) * picked
     else:
-        attributes = decode_attributes(parts[14], n, strings, (lo, hi))
+        attributes = decode_attributes(parts[14], n, strings, rows)
         event_counts = unshuffled(parts[15], "<u4", n).astype(np.int64)
-        events = _events(parts, event_counts, starts, strings, n_events, lo, hi)
+        events = _events(parts, event_counts, starts, strings, n_events, rows)
         link_counts = unshuffled(parts[19], "<u4", n).astype(np.int64)
-        links = _links(parts, link_counts, strings, n_links, lo, hi)
+        links = _links(parts, link_counts, strings, n_links, rows)
     return Spans(
         trace_ids=np.repeat(ids, runs)[sel].tobytes(),
-        span_ids=bytes(parts[3][SPAN_ID_SIZE * lo : SPAN_ID_SIZE * hi]),
+        span_ids=np.frombuffer(parts[3], dtype="V8")[sel].tobytes(),
         parent_ids=parents[sel].tobytes(),
         start_ns=starts[sel].astype(np.int64),
-        duration_ns=durations[sel].astype(np.int64),
-        kind=(flags[sel] & 0x0F).astype(np.int8),
-        status_code=(flags[sel] >> 4).astype(np.int8),
-        service=codes[0, sel],
-        name=codes[1, sel],
-        status_message=codes[2, sel],
-        trace_state=codes[3, sel],
-        resource=codes[4, sel],
-        scope=codes[5, sel],
+        duration_ns=durations.astype(np.int64),
+        kind=(flags & 0x0F).astype(np.int8),
+        status_code=(flags >> 4).astype(np.int8),
+        service=codes[0],
+        name=codes[1],
+        status_message=codes[2],
+        trace_state=codes[3],
+        resource=codes[4],
+        scope=codes[5],
         strings=tuple(strings),
         resources=tuple(Resource(a) for a in resource_attrs),
         scopes=tuple(
@@ -331,32 +337,23 @@ def _decode_parts(
     )
 
 
-def _owner_range(
-    counts: npt.NDArray[np.int64], lo: int, hi: int
-) -> tuple[int, int, npt.NDArray[np.int64]]:
-    ends = np.cumsum(counts)
-    first = int(ends[lo - 1]) if lo else 0
-    last = int(ends[hi - 1]) if hi else 0
-    return first, last, counts[lo:hi]
-
-
 def _events(
     parts: list[memoryview],
     counts: npt.NDArray[np.int64],
     starts: npt.NDArray[np.int64],
     strings: list[str],
     total: int,
-    lo: int,
-    hi: int,
+    rows: npt.NDArray[np.intp] | None,
 ) -> tuple[tuple[Event, ...], ...]:
     if int(counts.sum()) != total:
         raise ValueError("event counts do not add up")
-    first, last, mine = _owner_range(counts, lo, hi)
-    if first == last:
-        return (_NO_EVENTS,) * (hi - lo)
-    times = (unshuffled(parts[16], "<i8", total) + np.repeat(starts, counts))[first:last].tolist()
-    names = unshuffled(parts[17], "<u4", total)[first:last].tolist()
-    attrs = decode_attributes(parts[18], total, strings, (first, last))
+    items, mine = spread(counts, rows)
+    if not int(mine.sum()):
+        return (_NO_EVENTS,) * len(mine)
+    sel: npt.NDArray[np.intp] | slice = slice(None) if items is None else items
+    times = (unshuffled(parts[16], "<i8", total) + np.repeat(starts, counts))[sel].tolist()
+    names = unshuffled(parts[17], "<u4", total)[sel].tolist()
+    attrs = decode_attributes(parts[18], total, strings, items)
     made = [Event(t, strings[name], a) for t, name, a in zip(times, names, attrs, strict=True)]
     return _grouped(made, mine, _NO_EVENTS)
 
@@ -366,27 +363,23 @@ def _links(
     counts: npt.NDArray[np.int64],
     strings: list[str],
     total: int,
-    lo: int,
-    hi: int,
+    rows: npt.NDArray[np.intp] | None,
 ) -> tuple[tuple[Link, ...], ...]:
     if int(counts.sum()) != total:
         raise ValueError("link counts do not add up")
-    first, last, mine = _owner_range(counts, lo, hi)
-    if first == last:
-        return (_NO_LINKS,) * (hi - lo)
-    trace_ids, span_ids = bytes(parts[20]), bytes(parts[21])
-    if len(trace_ids) != TRACE_ID_SIZE * total or len(span_ids) != SPAN_ID_SIZE * total:
+    items, mine = spread(counts, rows)
+    if not int(mine.sum()):
+        return (_NO_LINKS,) * len(mine)
+    if len(parts[20]) != TRACE_ID_SIZE * total or len(parts[21]) != SPAN_ID_SIZE * total:
         raise ValueError("link ids do not match the link count")
-    states = unshuffled(parts[22], "<u4", total)[first:last].tolist()
-    attrs = decode_attributes(parts[23], total, strings, (first, last))
+    sel: npt.NDArray[np.intp] | slice = slice(None) if items is None else items
+    trace_ids = np.frombuffer(parts[20], dtype="V16")[sel].tolist()
+    span_ids = np.frombuffer(parts[21], dtype="V8")[sel].tolist()
+    states = unshuffled(parts[22], "<u4", total)[sel].tolist()
+    attrs = decode_attributes(parts[23], total, strings, items)
     made = [
-        Link(
-            trace_ids[TRACE_ID_SIZE * i : TRACE_ID_SIZE * (i + 1)],
-            span_ids[SPAN_ID_SIZE * i : SPAN_ID_SIZE * (i + 1)],
-            a,
-            strings[state],
-        )
-        for i, state, a in zip(range(first, last), states, attrs, strict=True)
+        Link(trace_id, span_id, a, strings[state])
+        for trace_id, span_id, state, a in zip(trace_ids, span_ids, states, attrs, strict=True)
     ]
     return _grouped(made, mine, _NO_LINKS)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.traces._api import Spans
 from vigil.traces.block_columns import Summary, concat, summarize
@@ -47,8 +48,8 @@ class HeadPage:
     def decoded(cls, data: bytes) -> HeadPage:
         return cls(data, summarize(decode_page(data, columns_only=True)))
 
-    def spans(self, columns_only: bool = False) -> Spans:
-        return decode_page(self.data, columns_only=columns_only)
+    def spans(self, columns_only: bool = False, rows: npt.NDArray[np.intp] | None = None) -> Spans:
+        return decode_page(self.data, rows, columns_only)
 
     def trace(self, trace_id: bytes) -> Spans:
         return decode_trace(self.data, trace_id)

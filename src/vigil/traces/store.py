@@ -49,6 +49,7 @@ DAY_NS = 24 * HOUR_NS
 class TraceStoreOptions:
     head: HeadOptions = field(default_factory=HeadOptions)
     block_range_ns: int = 2 * HOUR_NS
+    block_page_spans: int = 8192  # bigger pages compress better, smaller ones read faster
     compaction_range_ns: int = DAY_NS
     retention_ns: int = 7 * DAY_NS  # 0: keep forever
     retention_bytes: int = 0  # WAL and blocks; 0: no limit
@@ -173,7 +174,7 @@ class TraceStore:
             block_range = self.options.block_range_ns
             window = self.head.options.out_of_order_window_ns
             cutoff = (now_ns - window) // block_range * block_range
-            written = self.blocks.flush(cutoff, block_range)
+            written = self.blocks.flush(cutoff, block_range, self.options.block_page_spans)
             compacted = self.blocks.compact(cutoff, self.options.compaction_range_ns)
             deleted = self.blocks.apply_retention(
                 now_ns, self.options.retention_ns, self.options.retention_bytes

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.traces._api import STATUS_ERROR, SpanHints, Spans
 from vigil.traces.block_columns import NameKey, Summary, concat
@@ -21,7 +22,9 @@ class PageRef(Protocol):
     @property
     def summary(self) -> Summary: ...
 
-    def spans(self, columns_only: bool = False) -> Spans: ...
+    def spans(self, columns_only: bool = False, rows: npt.NDArray[np.intp] | None = None) -> Spans:
+        """All the page's spans, or those at `rows` (ascending)."""
+        ...
 
     def trace(self, trace_id: bytes) -> Spans: ...
 
@@ -32,7 +35,7 @@ TraceSource = Callable[[bytes, int, int], Sequence[PageRef]]
 """Pages that may hold spans of a trace starting in [mint, maxt]."""
 
 
-def _kept(spans: Spans, mint: int, maxt: int, hints: SpanHints) -> np.ndarray:
+def _kept(spans: Spans, mint: int, maxt: int, hints: SpanHints) -> npt.NDArray[np.bool_]:
     start = spans.start_ns
     keep = (start >= mint) & (start <= maxt)
     if hints.min_duration_ns is not None:
@@ -67,12 +70,15 @@ class TraceStoreQuerier:
                 wanted.services, wanted.names, wanted.min_duration_ns, wanted.error_only
             ):
                 continue
-            spans = page.spans()
-            keep = _kept(spans, self._mint, self._maxt, wanted)
+            summary = page.summary
+            if wanted == _ALL and self._mint <= summary.mint and summary.maxt <= self._maxt:
+                yield page.spans()
+                continue
+            keep = _kept(page.spans(columns_only=True), self._mint, self._maxt, wanted)
             if keep.all():
-                yield spans
+                yield page.spans()
             elif keep.any():
-                yield spans.take(np.flatnonzero(keep))
+                yield page.spans(rows=np.flatnonzero(keep))
 
     def _names(self) -> set[NameKey]:
         found: set[NameKey] = set()

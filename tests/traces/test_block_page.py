@@ -1,0 +1,81 @@
+"""The span page, the one encoding of head, WAL and blocks: any row range and any trace
+decodes to exactly what was encoded; bytes that do not decode say so."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from tests.traces.corpus import corpus, trace_id
+from vigil.traces import Attributes, KeyValues, Span, Spans
+from vigil.traces.block_page import (
+    PageFormatError,
+    decode_page,
+    decode_trace,
+    decode_trace_ids,
+    encode_page,
+)
+
+T0 = 1_700_000_000 * 10**9
+SPANS = sorted(corpus(6, T0, 10**6), key=lambda s: (s.trace_id, s.start_ns))
+PAGE = encode_page(Spans.of(SPANS[::-1]))
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0, 24), (0, 1), (3, 9), (23, 24), (5, 5)])
+def test_any_row_range_decodes_to_those_rows(lo: int, hi: int) -> None:
+    assert list(decode_page(PAGE, np.arange(lo, hi)).rows()) == SPANS[lo:hi]
+
+
+def test_any_rows_decode_to_those_rows() -> None:
+    rows = np.array([0, 2, 3, 11, 23])
+    assert list(decode_page(PAGE, rows).rows()) == [SPANS[i] for i in rows.tolist()]
+
+
+def test_a_trace_decodes_alone_and_ids_come_sorted() -> None:
+    for i in range(6):
+        assert list(decode_trace(PAGE, trace_id(i)).rows()) == [
+            s for s in SPANS if s.trace_id == trace_id(i)
+        ]
+    assert len(decode_trace(PAGE, bytes(16))) == 0
+    ids, bounds = decode_trace_ids(PAGE)
+    assert [bytes(i).ljust(16, b"\0") for i in ids] == sorted({s.trace_id for s in SPANS})
+    assert bounds.tolist() == [0, 4, 8, 12, 16, 20, 24]
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        (),
+        (("only", KeyValues()),),
+        (("a", ()), ("b", (KeyValues((("x", 1.5),)),))),
+        (("n", 2**63 - 1), ("f", float("-inf")), ("b", b"")),
+    ],
+)
+def test_attribute_shapes_round_trip(attributes: Attributes) -> None:
+    spans = [Span(bytes(15) + b"\1", bytes(7) + b"\1", "x", T0, T0 + 1, attributes=attributes)]
+    assert list(decode_page(encode_page(Spans.of(spans))).rows()) == spans
+
+
+def test_an_int_attribute_past_64_bits_is_refused() -> None:
+    spans = [Span(bytes(16), bytes(8), "x", 0, 1, attributes=(("big", 2**64),))]
+    with pytest.raises(ValueError, match="64 bits"):
+        encode_page(Spans.of(spans))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[: len(b) // 2],
+        lambda b: b"\x09" + b[1:],
+        lambda b: b[:-3] + b"abc",
+        lambda b: b"",
+    ],
+    ids=["truncated", "version", "tail", "empty"],
+)
+def test_bytes_that_do_not_decode_raise_page_format_errors(
+    damage: Callable[[bytes], bytes],
+) -> None:
+    with pytest.raises(PageFormatError):
+        decode_page(damage(PAGE))
