@@ -128,6 +128,57 @@ def test_search(params: dict[str, str], want: list[str]) -> None:
     assert [t["traceID"] for t in answer["traces"]] == want
 
 
+@pytest.mark.parametrize(
+    ("query", "want"),
+    [
+        ('{ resource.service.name = "payments" && status = error }', ["af7651916cd43dd8448eb211c80319c"]),
+        ("{ span.http.status_code >= 400 }", ["af7651916cd43dd8448eb211c80319c"]),
+        ("{ duration > 1s }", ["5b8efff798038103d269b633813fc60c"]),
+        ("{ kind = server } | count() > 1", ["af7651916cd43dd8448eb211c80319c"]),
+        ('{ rootServiceName = "frontend" }', ["abc", "af7651916cd43dd8448eb211c80319c"]),
+    ],
+)  # fmt: skip
+def test_traceql_search(query: str, want: list[str]) -> None:
+    answer = _json("/tempo/api/search", {**WINDOW, "q": query})
+    assert [t["traceID"] for t in answer["traces"]] == want
+
+
+def test_a_traceql_result_shows_the_fields_it_asked_about() -> None:
+    query = (
+        '{ resource.service.name = "payments" && status = error } | select(span.http.status_code)'
+    )
+    (trace,) = _json("/tempo/api/search", {**WINDOW, "q": query})["traces"]
+    span_set = {
+        "spans": [
+            {
+                "spanID": "00000000000000a2",
+                "name": "POST /pay",
+                "startTimeUnixNano": str(CHECKOUT_START + 30_000_000),
+                "durationNanos": "180000000",
+                "attributes": [
+                    {"key": "service.name", "value": {"stringValue": "payments"}},
+                    {"key": "status", "value": {"stringValue": "error"}},
+                    {"key": "http.status_code", "value": {"intValue": "402"}},
+                ],
+            }
+        ],
+        "matched": 1,
+    }
+    assert trace == {
+        "traceID": "af7651916cd43dd8448eb211c80319c",
+        "rootServiceName": "frontend",
+        "rootTraceName": "GET /checkout",
+        "startTimeUnixNano": str(CHECKOUT_START),
+        "durationMs": 300,
+        "serviceStats": {
+            "frontend": {"spanCount": 2},
+            "payments": {"spanCount": 2, "errorCount": 1},
+        },
+        "spanSets": [span_set],
+        "spanSet": span_set,
+    }
+
+
 def test_a_search_result_names_the_root_the_matched_spans_and_counts_spans_by_service() -> None:
     tags = "service.name=payments db.system=postgresql"
     answer = _json("/tempo/api/search", {**WINDOW, "tags": tags, "spss": "1"})
@@ -197,7 +248,6 @@ def test_tags_v2_lists_every_scope() -> None:
         ("/tempo/api/v2/traces/0123", {}, 404, "trace not found\n"),
         ("/tempo/api/traces/0123", {}, 404, "trace not found\n"),
         ("/tempo/api/v2/traces/nope", {}, 400, "invalid trace id 'nope': want 1 to 32 hex digits\n"),
-        ("/tempo/api/search", {"q": '{ span.http.status_code = 500 }'}, 400, "TraceQL not available yet: search with tags= (logfmt), or q={} for every trace\n"),
         ("/tempo/api/search", {"q": "{ .a = }"}, 400, "invalid TraceQL query: parse error at line 1, col 8: syntax error: unexpected '}', expecting a field (.attribute, an intrinsic such as name) or a value\n"),
         ("/tempo/api/search", {"limit": "0"}, 400, "invalid limit: must be a positive number\n"),
         ("/tempo/api/search", {"start": "soon"}, 400, "invalid start: 'soon' is not an integer\n"),

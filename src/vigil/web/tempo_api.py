@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
@@ -25,10 +25,12 @@ from vigil.traces import SpanQuerier, SpanQueryable, Spans, traceql
 from vigil.web.tempo_search import (
     NS_PER_S,
     TempoError,
-    is_match_all,
     search_answer,
     search_request,
     seconds_range,
+    service_stats,
+    traceql_answer,
+    traceql_request,
 )
 from vigil.web.tempo_tags import SCOPES, tag_names, tag_values_v1, tag_values_v2
 from vigil.web.tempo_trace import batches_json, trace_by_id_protobuf, trace_protobuf
@@ -141,18 +143,19 @@ class TempoAPI:
         return _json({"batches": batches_json(spans)})
 
     async def search(self, request: Request) -> Response:
+        """TraceQL when `q` is given (Grafana's search builder sends `{}` for every trace),
+        else the legacy search by `tags`, `minDuration` and `maxDuration`."""
         params = request.query_params
-        query = params.get("q", "")
-        if not is_match_all(query):
-            try:
-                traceql.parse(query)
-            except traceql.ParseError as err:
-                raise TempoError(f"invalid TraceQL query: {err}") from None
-            raise TempoError(
-                "TraceQL not available yet: search with tags= (logfmt), or q={} for every trace"
-            )
-        wanted = search_request(params)
         span = seconds_range(params, self._now_ns())
+        if params.get("q", "").strip():
+            query = traceql_request(params)
+
+            def run(querier: SpanQuerier) -> dict[str, Any]:
+                found = traceql.search(querier, query.query, query.limit, query.spans_per_set)
+                return traceql_answer(found, service_stats(querier, found))
+
+            return _json(await self._ask(span, run))
+        wanted = search_request(params)
         traces = await self._ask(
             span, lambda q: find_traces(q, wanted.span_filter, wanted.limit, wanted.keep)
         )

@@ -6,23 +6,24 @@ trace ids without leading zeros)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from starlette.datastructures import QueryParams
 
-from vigil.traces import STATUS_ERROR, Spans
+from vigil.traces import KIND_NAMES, STATUS_ERROR, STATUS_NAMES, SpanQuerier, Spans, traceql
+from vigil.traces.traceql.ast import Type
+from vigil.traces.traceql.fields import EnumValue, Value
 from vigil.web.trace_params import logfmt_tags, parse_duration_ns
-from vigil.web.trace_search import FoundTrace, SpanFilter
+from vigil.web.trace_search import FoundTrace, SpanFilter, value_text
 
 NS_PER_S = 1_000_000_000
 NS_PER_MS = 1_000_000
+Stats = dict[str, dict[str, int]]
 DEFAULT_LIMIT = 20
 DEFAULT_SPSS = 3
 DEFAULT_WINDOW_NS = 3600 * NS_PER_S
-_MATCH_ALL = re.compile(r"\s*(\{\s*\})?\s*\Z")
 
 
 class TempoError(Exception):
@@ -77,11 +78,6 @@ class SearchRequest:
         return self.max_duration_ns is None or duration <= self.max_duration_ns
 
 
-def is_match_all(query: str) -> bool:
-    """`q` empty or `{}`: every trace, as Grafana's search builder sends with no filter."""
-    return _MATCH_ALL.match(query) is not None
-
-
 def search_request(params: QueryParams) -> SearchRequest:
     try:
         tags = logfmt_tags(params.get("tags", ""))
@@ -97,6 +93,26 @@ def search_request(params: QueryParams) -> SearchRequest:
         span_filter=SpanFilter(tags=tags),
         min_duration_ns=min_ns,
         max_duration_ns=max_ns,
+        limit=_positive(params, "limit", DEFAULT_LIMIT),
+        spans_per_set=_positive(params, "spss", DEFAULT_SPSS),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TraceQLRequest:
+    query: traceql.ast.Query
+    limit: int
+    spans_per_set: int
+
+
+def traceql_request(params: QueryParams) -> TraceQLRequest:
+    """`q` parsed (a syntax error is a 400 naming line and column), `limit` and `spss`."""
+    try:
+        query = traceql.parse(params.get("q", ""))
+    except traceql.ParseError as err:
+        raise TempoError(f"invalid TraceQL query: {err}") from None
+    return TraceQLRequest(
+        query,
         limit=_positive(params, "limit", DEFAULT_LIMIT),
         spans_per_set=_positive(params, "spss", DEFAULT_SPSS),
     )
@@ -133,11 +149,11 @@ def _span_set(trace: FoundTrace, request: SearchRequest) -> dict[str, Any]:
     return {"spans": rendered, "matched": len(rows)}
 
 
-def _service_stats(spans: Spans) -> dict[str, dict[str, int]]:
+def _service_stats(spans: Spans) -> Stats:
     """Tempo's serviceStats: the trace's spans and erroring spans per service (a zero count
     left out, as protobuf's JSON leaves zeros out)."""
     failed = spans.status_code == STATUS_ERROR
-    stats: dict[str, dict[str, int]] = {}
+    stats: Stats = {}
     for code in np.unique(spans.service).tolist():
         mine = spans.service == code
         entry = {"spanCount": int(mine.sum())}
@@ -168,3 +184,66 @@ def search_answer(traces: list[FoundTrace], request: SearchRequest) -> dict[str,
         "traces": found,
         "metrics": {"completedJobs": 1, "totalJobs": 1},
     }
+
+
+def _any_value(value: Value) -> dict[str, Any]:
+    """A TraceQL value as OTLP JSON's AnyValue; a status or kind as its name."""
+    if isinstance(value, EnumValue):
+        names = STATUS_NAMES if value.type is Type.STATUS else KIND_NAMES
+        return {"stringValue": names[value.code]}
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, str):
+        return {"stringValue": value}
+    return {"stringValue": value_text(value)} if value is not None else {}
+
+
+def _attributes(pairs: tuple[tuple[str, Value], ...]) -> list[dict[str, Any]]:
+    return [{"key": k, "value": _any_value(v)} for k, v in pairs if v is not None]
+
+
+def _traceql_span_set(span_set: traceql.SpanSet) -> dict[str, Any]:
+    rendered: dict[str, Any] = {
+        "spans": [
+            {
+                "spanID": span.span_id.hex(),
+                "name": span.name,
+                "startTimeUnixNano": str(span.start_ns),
+                "durationNanos": str(span.duration_ns),
+                "attributes": _attributes(span.attributes),
+            }
+            for span in span_set.spans
+        ],
+        "matched": span_set.matched,
+    }
+    if span_set.attributes:
+        rendered["attributes"] = _attributes(span_set.attributes)
+    return rendered
+
+
+def service_stats(querier: SpanQuerier, results: list[traceql.TraceResult]) -> list[Stats]:
+    """Each result's serviceStats, from its whole trace."""
+    return [_service_stats(querier.trace(result.trace_id)) for result in results]
+
+
+def traceql_answer(results: list[traceql.TraceResult], stats: list[Stats]) -> dict[str, Any]:
+    found = []
+    for result, trace_stats in zip(results, stats, strict=True):
+        span_sets = [_traceql_span_set(s) for s in result.span_sets]
+        trace: dict[str, Any] = {
+            "traceID": tempo_id(result.trace_id),
+            "rootServiceName": result.root_service_name,
+            "rootTraceName": result.root_trace_name,
+            "startTimeUnixNano": str(result.start_ns),
+            "durationMs": result.duration_ns // NS_PER_MS,
+            "serviceStats": trace_stats,
+            "spanSets": span_sets,
+        }
+        if span_sets:
+            trace["spanSet"] = span_sets[0]
+        found.append(trace)
+    return {"traces": found, "metrics": {"completedJobs": 1, "totalJobs": 1}}
