@@ -100,6 +100,7 @@ from vigil.web.api import APIContext, PrometheusAPI, storage_corrupt, storage_no
 from vigil.web.dashboards_api import DashboardsAPI
 from vigil.web.ingest.elasticsearch import ElasticsearchAPI
 from vigil.web.ingest.loki import LokiPush
+from vigil.web.ingest.otlp_grpc import OTLPGrpc
 from vigil.web.ingest.otlp_logs import OTLPLogs
 from vigil.web.ingest.otlp_traces import OTLPTraces
 from vigil.web.ingest.zipkin import ZipkinSpans
@@ -261,6 +262,11 @@ class Server:
         )
         self.otlp_traces = OTLPTraces(lambda: self.span_appender)
         self.zipkin = ZipkinSpans(lambda: self.span_appender)
+        self.otlp_grpc = (
+            OTLPGrpc(options.otlp_grpc_listen_address, self.otlp_traces)
+            if options.otlp_grpc_listen_address
+            else None
+        )
         self.otlp_metrics = OTLPReceiver(
             self.storage.appender,
             lambda: OTLPSettings(self.config.otlp, options.lookback_delta_ms),
@@ -391,6 +397,11 @@ class Server:
             Service("logs", self.logs.start, self.logs.stop),
             Service("traces", self.traces.start, self.traces.stop),
             *self._syslog_service(),
+            *(
+                [Service("otlp grpc", self.otlp_grpc.start, self.otlp_grpc.stop)]
+                if self.otlp_grpc is not None
+                else []
+            ),
             Service("remote_write", stop=self.remote_write.stop),
             Service("scrape", stop=self.manager.stop),
         ]

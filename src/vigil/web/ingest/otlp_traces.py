@@ -56,7 +56,7 @@ class OTLPTraces:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._appender = appender
-        self._limits = limits
+        self.limits = limits
         self._refusals = StorageRefusals(clock, "OTLP traces")
 
     def routes(self, path: str = PATH) -> Sequence[BaseRoute]:
@@ -67,28 +67,31 @@ class OTLPTraces:
             kind = media_type(request.headers.get("content-type", ""))
         except WriteRejected as err:
             return self._refuse(request, JSON, err)
-        body = await read_capped(request, self._limits.max_body_bytes)
+        body = await read_capped(request, self.limits.max_body_bytes)
         if body is None:
-            limit = self._limits.max_body_bytes
+            limit = self.limits.max_body_bytes
             return self._refuse(
                 request, kind, WriteRejected(413, f"body of more than {limit} bytes (the limit)")
             )
         encoding = request.headers.get("content-encoding", "")
         try:
-            stored = await run_in_threadpool(self._decode_and_store, body, encoding, kind)
+            stored = await run_in_threadpool(self.store, body, encoding, kind)
         except WriteRejected as err:
             return self._refuse(request, kind, err)
         except StorageNotReady as err:
             return _retry_later(kind, f"span store not ready: {err.status}")
         except OSError as err:  # nothing of the request was stored: the exporter retries
-            return _retry_later(kind, self._refusals.note(err))
+            return _retry_later(kind, self.refused(err))
         if stored.message:
             log.warning("OTLP traces from %s: %s", _client(request), stored.message)
         return Response(encode_response(kind, stored.rejected, stored.message), media_type=kind)
 
-    def _decode_and_store(self, body: bytes, encoding: str, kind: str) -> Stored:
-        raw = decompress(body, encoding, self._limits.max_decoded_bytes)
-        columns = SpanColumns(self._limits.span)
+    def store(self, body: bytes, encoding: str, kind: str) -> Stored:
+        """Decode and store one request's body (blocking: call it off the event loop); raises
+        WriteRejected for a body refused whole, StorageNotReady or OSError when the store
+        cannot take it (nothing stored)."""
+        raw = decompress(body, encoding, self.limits.max_decoded_bytes)
+        columns = SpanColumns(self.limits.span)
         decode(raw, kind, columns)
         spans = columns.spans()
         message = columns.message()
@@ -99,6 +102,10 @@ class OTLPTraces:
         return Stored(
             result.accepted, rejected, "; ".join(m for m in (message, result.message) if m)
         )
+
+    def refused(self, err: OSError) -> str:
+        """Why a request the store could not write is refused (logged at most once a minute)."""
+        return self._refusals.note(err)
 
     def _refuse(self, request: Request, kind: str, err: WriteRejected) -> Response:
         log.warning("OTLP traces from %s refused: %s", _client(request), err.message)
