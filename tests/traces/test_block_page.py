@@ -51,6 +51,7 @@ def test_a_trace_decodes_alone_and_ids_come_sorted() -> None:
         (("only", KeyValues()),),
         (("a", ()), ("b", (KeyValues((("x", 1.5),)),))),
         (("n", 2**63 - 1), ("f", float("-inf")), ("b", b"")),
+        (("lone surrogate", "\ud800"), ("", "")),
     ],
 )
 def test_attribute_shapes_round_trip(attributes: Attributes) -> None:

@@ -22,7 +22,15 @@ import orjson
 from vigil.traces._api import Attributes, AttrValue, KeyValues
 
 STR, BOOL, INT, FLOAT, OTHER = range(5)
-_TAGS: dict[type, int] = {str: STR, bool: BOOL, int: INT, float: FLOAT}
+_TAGS: dict[type, int] = {
+    str: STR,
+    bool: BOOL,
+    int: INT,
+    float: FLOAT,
+    bytes: OTHER,
+    tuple: OTHER,
+    KeyValues: OTHER,
+}
 _EMPTY: Attributes = ()
 
 Strings = dict[str, int]
@@ -80,6 +88,13 @@ def _tag(value: AttrValue) -> int:
     return _TAGS.get(type(value), OTHER)
 
 
+def _codes(strings: Strings, keys: Sequence[str]) -> list[int]:
+    """`keys` coded into the table (new ones added in first-use order), a C loop each."""
+    for key in dict.fromkeys(keys):
+        strings.setdefault(key, len(strings))
+    return list(map(strings.__getitem__, keys))
+
+
 def _to_json(value: AttrValue) -> Any:
     if isinstance(value, str):
         return ["s", value]
@@ -112,13 +127,16 @@ def _from_json(doc: Any) -> AttrValue:
 
 
 def encode_attributes(owners: Sequence[Attributes], strings: Strings) -> bytes:
-    counts = np.fromiter((len(a) for a in owners), dtype="<u4", count=len(owners))
+    counts = np.fromiter(map(len, owners), dtype="<u4", count=len(owners))
     total = int(counts.sum())
-    keys = np.fromiter(
-        (code(strings, k) for attrs in owners for k, _ in attrs), dtype="<u4", count=total
-    )
-    values = np.fromiter((v for attrs in owners for _, v in attrs), dtype=object, count=total)
-    tags = np.fromiter((_tag(v) for v in values.tolist()), dtype=np.uint8, count=total)
+    pairs = [pair for attrs in owners for pair in attrs]
+    names, items = zip(*pairs, strict=True) if pairs else ((), ())
+    keys = np.array(_codes(strings, names), dtype="<u4")
+    values = np.fromiter(items, dtype=object, count=total)
+    try:
+        tags = np.array(list(map(_TAGS.__getitem__, map(type, items))), dtype=np.uint8)
+    except KeyError:
+        tags = np.fromiter(map(_tag, items), dtype=np.uint8, count=total)
     numbers = values[(tags == INT) | (tags == BOOL)].tolist()
     try:
         ints = np.array(numbers, dtype="<i8")
@@ -160,15 +178,14 @@ def decode_texts(
         raise ValueError(f"strings of {int(ends[-1])} bytes in a blob of {len(blob)}")
     starts = ends - sizes
     raw = bytes(blob)
+    if picked is not None:
+        starts, ends = starts[picked], ends[picked]
+    cuts = map(slice, starts.tolist(), ends.tolist())
     if picked is None:
         text = raw.decode("utf-8", "surrogatepass")
-        source: str | bytes = text if len(text) == len(raw) else raw
-        found = [source[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-    else:
-        found = [
-            raw[a:b] for a, b in zip(starts[picked].tolist(), ends[picked].tolist(), strict=True)
-        ]
-    return [t if isinstance(t, str) else t.decode("utf-8", "surrogatepass") for t in found]
+        if len(text) == len(raw):
+            return list(map(text.__getitem__, cuts))
+    return [raw[cut].decode("utf-8", "surrogatepass") for cut in cuts]
 
 
 def spread(
