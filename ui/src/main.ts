@@ -10,8 +10,11 @@ import { alertsPage } from "./alerts";
 import { silencesPage } from "./silences";
 import { statusPage } from "./status";
 import { logsPage } from "./logs";
-import { tracesPage } from "./traces";
+import "./traces.css";
 import { dashboardListPage, dashboardPage, homePage } from "./dashboards/pages";
+
+/** The Traces page's code loads on its first visit (its styles are in app.css). */
+const tracesPage: Page = async (root, route) => (await import("./traces")).tracesPage(root, route);
 
 const ROUTES: [RegExp, Page][] = [
   [/^\/$/, homePage],

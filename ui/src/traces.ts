@@ -1,7 +1,6 @@
 // The Traces page: search (/traces), the service map (/traces/map), slow SQL (/traces/sql) and
 // one trace's waterfall (/traces/<trace id>), over vigil's Tempo and Jaeger APIs, the
 // service-graph series and the slow-SQL API.
-import "./traces.css";
 import { h } from "./dom";
 import { type Route, navigate, setParams } from "./router";
 import { showMap } from "./traces_map";
