@@ -84,10 +84,10 @@ DASHBOARD: dict[str, Any] = {
         {"type": "geomap", "title": "Heat", "gridPos": {"x": 0, "y": 12, "w": 8, "h": 4}},
         {
             "type": "timeseries",
-            "title": "Logs",
-            "datasource": {"type": "loki", "uid": "loki1"},
+            "title": "Elastic",
+            "datasource": {"type": "elasticsearch", "uid": "es1"},
             "gridPos": {"x": 8, "y": 12, "w": 8, "h": 4},
-            "targets": [{"refId": "A", "expr": '{job="x"}'}],
+            "targets": [{"refId": "A", "query": "level:error"}],
         },
         {
             "type": "graph",
@@ -225,7 +225,10 @@ def test_panel_states_interpolation_and_escaping(
     expect(page.locator('[data-panel-title="Heat"]')).to_contain_text(
         "Panel type 'geomap' is not supported by vigil"
     )
-    assert states["Logs"] == "unsupported"
+    assert states["Elastic"] == "unsupported"
+    expect(page.locator('[data-panel-title="Elastic"]')).to_contain_text(
+        "This panel queries a elasticsearch datasource, which vigil does not serve."
+    )
     assert states["Broken"] == "error"
     assert states["Multi"] == "nodata"
     expect(page.locator('[data-panel-title="Multi"]')).to_contain_text("No data")

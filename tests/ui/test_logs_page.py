@@ -202,3 +202,71 @@ def test_live_tail_shows_new_lines_and_holds_them_while_paused(
         assert page.locator(".log-row img").count() == 0
         page.get_by_role("button", name="Live").click()
         expect(page.locator(".logs-results")).to_have_attribute("data-state", "done")
+
+
+def test_a_dashboard_reads_a_loki_datasource(
+    logs_server: str, page: Any, no_dialogs: list[str]
+) -> None:
+    """Grafana dashboards with Loki panels work unchanged: a `logs` panel lists a log
+    query's lines (text only), a time series draws a LogQL metric query; both go to vigil's
+    Loki API."""
+    import json
+
+    from playwright.sync_api import expect
+
+    loki = {"type": "loki", "uid": "P8E80F9AEF21F6940"}
+    dashboard = {
+        "uid": "loki-panels",
+        "title": "App logs",
+        "time": {"from": "now-15m", "to": "now"},
+        "panels": [
+            {
+                "type": "logs",
+                "title": "Lines",
+                "datasource": loki,
+                "gridPos": {"x": 0, "y": 0, "w": 12, "h": 8},
+                "options": {"showTime": True, "showLabels": True, "sortOrder": "Descending"},
+                "targets": [{"refId": "A", "expr": '{service_name=~"api|web"}'}],
+            },
+            {
+                "type": "timeseries",
+                "title": "Lines per service",
+                "datasource": loki,
+                "gridPos": {"x": 12, "y": 0, "w": 12, "h": 8},
+                "targets": [
+                    {
+                        "refId": "A",
+                        "expr": 'sum by (service_name) (count_over_time({service_name=~"api|web"}[1m]))',
+                        "legendFormat": "{{service_name}}",
+                    }
+                ],
+            },
+        ],
+    }
+    body = json.dumps(
+        {
+            "status": "success",
+            "data": {"uid": "loki-panels", "builtin": False, "dashboard": dashboard},
+        }
+    )
+    page.route(
+        "**/api/vigil/v1/dashboards/loki-panels",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=body),
+    )
+    page.goto(f"{logs_server}/d/loki-panels")
+    expect(page.locator(".dashboard")).to_have_attribute(
+        "data-dashboard-state", "done", timeout=PATIENCE_S * 1000
+    )
+    lines = page.locator('[data-panel-title="Lines"]')
+    expect(lines).to_have_attribute("data-panel-state", "rendered")
+    expect(lines.locator(".logs-panel-line")).to_have_text(NEWEST_FIRST)
+    expect(lines.locator(".logs-panel-row").nth(1)).to_have_attribute("data-level", "error")
+    expect(lines.locator(".logs-panel-labels").first).to_have_text(
+        "detected_level=info level=info service_name=web"
+    )
+    assert lines.locator("img").count() == 0
+    series = page.locator('[data-panel-title="Lines per service"]')
+    expect(series).to_have_attribute("data-panel-state", "rendered")
+    expect(series.locator(".u-legend")).to_contain_text("api")
+    expect(series.locator(".u-legend")).to_contain_text("web")
+    assert not no_dialogs

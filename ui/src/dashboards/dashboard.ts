@@ -11,7 +11,8 @@ import { type Inspection, type InspectTab, inspectDialog, panelMenu, queryHref }
 import { MetricNames } from "./nodata";
 import { firstScrapeBy, noticeTexts, parseNotices } from "./notices";
 import { PANELS } from "./panels";
-import { Limiter, type QueryRecord, datasourceProblem, planQueries, runQueries } from "./queries";
+import { datasourceProblem } from "./datasources";
+import { Limiter, type QueryRecord, planQueries, runQueries } from "./queries";
 import { QUICK_RANGES, REFRESH_CHOICES, type TimeRange, describeRange, parseTime, resolveRange, shiftRange, zoomOut } from "./time";
 import type { GrafanaPanel, PanelState } from "./types";
 import { ALL, type Variable, dependents, parseVariables, refreshVariables, selectedValues, variableBar, variableScope, writeParams } from "./variables";
@@ -468,7 +469,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
       if (kind.queries && !frames.length) {
         // Before the first scrape nothing is exported yet: the banner above says so.
         await scrapeKnown;
-        const missing = firstScrape === null ? await metricNames.missing(sent.map((r) => r.query.expr), range.from, range.to) : [];
+        const missing = firstScrape === null ? await metricNames.missing(sent.filter((r) => r.query.api === "prometheus").map((r) => r.query.expr), range.from, range.to) : [];
         if (closed || run !== view.run) return;
         show("nodata", ...noDataText(missing));
         return;

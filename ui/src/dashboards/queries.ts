@@ -1,12 +1,13 @@
 // Running a panel's targets against vigil's Prometheus API as Grafana's Prometheus datasource
 // would: interpolated PromQL, the interval/step arithmetic, range aligned to the step,
 // legendFormat; results lined up into Frames (types.ts).
-import { queryInstant, queryRange } from "../api";
+import { getJSON, queryInstant, queryRange } from "../api";
 import type { Labels } from "../api/types/labels";
 import type { MatrixSeries, NativeHistogram } from "../api/types/query";
 import { alignMatrix } from "../chart";
 import { seriesName } from "../dom";
 import { type Scope, calculateInterval, interpolate, rangeScope, targetInterval } from "./interpolate";
+import { type QueryAPI, datasourceAPI, datasourceProblem } from "./datasources";
 import type { Frame, GrafanaPanel, GrafanaTarget } from "./types";
 
 /** At most `n` tasks at once; the rest wait in order. */
@@ -25,27 +26,6 @@ export class Limiter {
       this.queue.shift()?.();
     }
   }
-}
-
-/** Datasources vigil answers: Prometheus-like ones, mixed/default, and dashboard inputs. */
-export function datasourceProblem(ds: unknown): string | null {
-  if (ds === null || ds === undefined || ds === "") return null;
-  let type = "";
-  let uid = "";
-  if (typeof ds === "string") uid = ds;
-  else if (typeof ds === "object") {
-    const o = ds as Record<string, unknown>;
-    type = typeof o.type === "string" ? o.type : "";
-    uid = typeof o.uid === "string" ? o.uid : "";
-  }
-  const t = type.toLowerCase();
-  const u = uid.toLowerCase();
-  if (u === "-- grafana --" || u === "grafana" || t === "grafana" || t === "datasource" && u === "grafana") return "Grafana's built-in datasource";
-  if (u === "-- dashboard --" || t === "dashboard") return "the Dashboard datasource";
-  if (u === "-- mixed --" || t === "mixed") return null;
-  if (t && !/prometheus|vigil|^datasource$/.test(t)) return `a ${type} datasource`;
-  if (!t && /loki|elastic|influx|graphite|mysql|postgres|tempo|jaeger/.test(u)) return `datasource ${uid}`;
-  return null;
 }
 
 export interface QueryContext {
@@ -80,6 +60,9 @@ export interface PlannedQuery {
   end: number;
   step: number;
   legendFormat: string;
+  api: QueryAPI;
+  /** Loki log queries: the most lines asked for. */
+  maxLines: number;
 }
 
 /** The queries a panel sends: one per visible target with an expression. */
@@ -101,6 +84,7 @@ export function planQueries(ctx: QueryContext): PlannedQuery[] {
     const expr = interpolate(t.expr, scope, "query");
     const instant = isInstant(t, panel);
     const step = iv.step;
+    const api = datasourceAPI(t.datasource ?? panel.datasource);
     out.push({
       refId: t.refId ?? String.fromCharCode(65 + i),
       expr,
@@ -109,6 +93,8 @@ export function planQueries(ctx: QueryContext): PlannedQuery[] {
       end: instant ? end : Math.ceil(end / step) * step,
       step,
       legendFormat: t.legendFormat ? interpolate(t.legendFormat, scope, "text") : "",
+      api,
+      maxLines: t.maxLines && t.maxLines > 0 ? t.maxLines : DEFAULT_MAX_LINES,
     });
   }
   return out;
@@ -128,10 +114,11 @@ export async function runQueries(ctx: QueryContext): Promise<Frame[]> {
       ctx.limiter.run(async () => {
         if (ctx.signal.cancelled) return [];
         const started = performance.now();
+        const path = `${q.api === "loki" ? "/loki" : ""}/api/v1/${q.instant ? "query" : "query_range"}`;
         const record = (series: number, error: string | null): void =>
-          ctx.onQuery?.({ query: q, path: q.instant ? "/api/v1/query" : "/api/v1/query_range", ms: performance.now() - started, series, error });
+          ctx.onQuery?.({ query: q, path, ms: performance.now() - started, series, error });
         try {
-          const frames = await (q.instant ? instantFrames(q) : rangeFrames(q));
+          const frames = await (q.api === "loki" ? lokiFrames(q, path) : q.instant ? instantFrames(q) : rangeFrames(q));
           record(frames.length, null);
           return frames;
         } catch (err) {
@@ -142,6 +129,47 @@ export async function runQueries(ctx: QueryContext): Promise<Frame[]> {
     ),
   );
   return results.flat();
+}
+
+const DEFAULT_MAX_LINES = 1000;
+
+type LokiData =
+  | { resultType: "streams"; result: { stream: Labels; values: [string, string][] }[] }
+  | { resultType: "matrix"; result: MatrixSeries[] }
+  | { resultType: "vector"; result: { metric: Labels; value: [number, string] }[] }
+  | { resultType: "scalar"; result: [number, string] };
+
+/** A target on a Loki datasource, as Grafana's Loki datasource sends it: log queries newest
+ * first up to maxLines (a stream per frame, lines ascending), metric queries as Prometheus's. */
+async function lokiFrames(q: PlannedQuery, path: string): Promise<Frame[]> {
+  const params: Record<string, string> = q.instant
+    ? { query: q.expr, time: String(q.end), limit: String(q.maxLines), direction: "backward" }
+    : { query: q.expr, start: String(q.start), end: String(q.end), step: String(q.step), limit: String(q.maxLines), direction: "backward" };
+  const data = (await getJSON<{ data: LokiData }>(path, params)).data;
+  switch (data.resultType) {
+    case "streams":
+      return data.result.map((s) => {
+        const values = [...s.values].sort((a, b) => (BigInt(a[0]) < BigInt(b[0]) ? -1 : BigInt(a[0]) > BigInt(b[0]) ? 1 : 0));
+        return {
+          refId: q.refId,
+          labels: s.stream,
+          name: legend(q, s.stream),
+          timestamps: Float64Array.from(values, ([t]) => Number(BigInt(t) / 1_000_000n) / 1000),
+          values: values.map(() => null),
+          lines: values.map(([, line]) => line),
+          nanos: values.map(([t]) => t),
+        };
+      });
+    case "matrix": {
+      if (!data.result.length) return [];
+      const { timestamps, columns } = alignMatrix(data.result, q.start, q.end, q.step);
+      return data.result.map((s, i) => ({ refId: q.refId, labels: s.metric, name: legend(q, s.metric), timestamps, values: columns[i] }));
+    }
+    case "vector":
+      return data.result.map((s) => ({ refId: q.refId, labels: s.metric, name: legend(q, s.metric), timestamps: new Float64Array([s.value[0]]), values: [toNumber(s.value[1])] }));
+    case "scalar":
+      return [{ refId: q.refId, labels: {}, name: q.legendFormat || q.expr, timestamps: new Float64Array([data.result[0]]), values: [toNumber(data.result[1])] }];
+  }
 }
 
 async function rangeFrames(q: PlannedQuery): Promise<Frame[]> {

@@ -51,8 +51,10 @@ export interface GrafanaTarget {
   format?: "time_series" | "table" | "heatmap";
   hide?: boolean;
   step?: number;
-  /** A target's own datasource (mixed panels); non-Prometheus ones are skipped. */
+  /** A target's own datasource (mixed panels): Prometheus or Loki; others are skipped. */
   datasource?: unknown;
+  /** Loki targets: the most log lines a log query returns (Grafana's default 1000). */
+  maxLines?: number;
 }
 
 export interface Threshold { value: number | null; color: string }
@@ -87,6 +89,10 @@ export interface Frame {
   values: (number | null)[];
   /** Native histogram points, parallel to `timestamps`, when the series has any. */
   histograms?: (NativeHistogram | null)[];
+  /** A Loki log query's stream: its lines, parallel to `timestamps` (then ascending, with
+   * `values` all null); `nanos` keeps each line's exact Unix-nanosecond time. */
+  lines?: string[];
+  nanos?: string[];
 }
 
 export interface PanelContext {

@@ -6,6 +6,7 @@ import { barGaugePanel } from "./bargauge";
 import { gaugePanel } from "./gauge";
 import { heatmapPanel } from "./heatmap";
 import { histogramPanel } from "./histogram";
+import { logsPanel } from "./logs";
 import { pieChartPanel } from "./piechart";
 import { stateTimelinePanel } from "./statetimeline";
 import { statPanel } from "./stat";
@@ -34,4 +35,5 @@ export const PANELS: Record<string, PanelKind> = {
   barchart: { render: barChartPanel, queries: true },
   piechart: { render: pieChartPanel, queries: true },
   histogram: { render: histogramPanel, queries: true },
+  logs: { render: logsPanel, queries: true },
 };
