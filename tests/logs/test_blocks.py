@@ -29,8 +29,10 @@ from vigil.logs.block import CHUNKS_FILE
 from vigil.logs.block_index import BlockIndex
 from vigil.logs.compact import DAY_NS
 from vigil.logs.head import HOUR_NS
+from vigil.logs.logql import LogQLEngine
 from vigil.logs.store import LogStore, LogStoreOptions
 from vigil.model import Labels, Matcher
+from vigil.promql import Matrix
 from vigil.tsdb import CorruptDataError
 
 ALL = T0 + 10**12  # after every entry
@@ -243,3 +245,51 @@ def test_head_and_block_gauges_follow_a_flush(tmp_path: Path) -> None:
         size = store.blocks.size_bytes()
     assert (before, after) == ([2, 2, 0, 0], [0, 0, 1, size])
     assert size > 0
+
+
+def _matrix(value: object) -> dict[Labels, list[tuple[int, float]]]:
+    assert isinstance(value, Matrix)
+    return {
+        s.labels: list(zip(s.timestamps.tolist(), s.values.tolist(), strict=True))
+        for s in value.series
+    }
+
+
+COUNTING = [
+    'sum by (job) (count_over_time({job=~".+"}[20us]))',
+    'count_over_time({job="app"}[50us])',
+    'rate({job=~".+"}[1ms])',
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_counting_leaves_line_bytes_compressed_and_counts_the_same(
+    tmp_path: Path, scenario: Scenario
+) -> None:
+    sc = scenario
+    fake = MemoryLogStore()
+    options = dataclasses.replace(
+        store_options(sc.target_bytes, sc.span_ns), block_range_ns=1, retention_ns=0
+    )
+    clock = Clock(T0)
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        for push in pushes(sc):
+            store.push(push)
+            fake.push(push)
+        clock.t_ns = T0 + 150_000 + HOUR_NS
+        store.tick()
+        for lo, hi, m in QUERIES:
+            read = [
+                (b.labels, b.timestamps.tolist(), b.metadata, b.lines.sizes().tolist())
+                for b in store.querier(lo, hi).select(m)
+            ]
+            counted = [
+                (b.labels, b.timestamps.tolist(), b.metadata, len(b))
+                for b in store.querier(lo, hi).select(m, SelectHints(lines=False))
+            ]
+            assert counted == [(labels, ts, meta, len(sizes)) for labels, ts, meta, sizes in read]
+        got = [
+            _matrix(LogQLEngine(store).query(q, T0, T0 + 300_000, 10_000).value) for q in COUNTING
+        ]
+    want = [_matrix(LogQLEngine(fake).query(q, T0, T0 + 300_000, 10_000).value) for q in COUNTING]
+    assert got == want

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.logs import Lines
@@ -46,6 +46,7 @@ def test_zigzag_varints_round_trip(values: list[int]) -> None:
     assert unzigzag(decode_varints(encoded, len(values))).tolist() == values
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 300), max_size=200))
 def test_varints_of_mixed_widths_round_trip(values: list[int]) -> None:
     array = np.array(values, dtype=np.uint64)
@@ -116,3 +117,16 @@ def test_entries_record_that_does_not_add_up_is_corrupt() -> None:
     record = encode_entries([(0, Piece(np.array([1], dtype=np.int64), Lines.of(["x"]), None))])
     with pytest.raises(ValueError, match="line bytes"):
         decode_entries(record + b"extra")
+
+
+def test_a_chunk_counted_without_its_lines_gives_times_and_metadata_and_empty_lines() -> None:
+    ts = np.array([10, 20, 20, 35], dtype=np.int64)
+    metadata = (Labels(), TRACE, Labels(), TRACE)
+    chunk = Chunk.encode(ts, Lines.of(["a", "bb", "", "dddd"]), metadata)
+    got = chunk.entries(TRACE, lines=False)
+    assert got is not None
+    assert (got.timestamps.tolist(), list(got.lines), got.metadata) == (
+        ts.tolist(),
+        [b""] * 4,
+        metadata,
+    )

@@ -126,10 +126,14 @@ class SelectHints:
     `needles`: every line the caller keeps contains each of these byte strings, so a chunk
     or block that surely lacks one may be skipped (the caller still filters every line).
     `backward`: the caller wants the newest lines first (a limit query reading from the end).
+    `lines`: False when the caller only counts entries (timestamps and metadata, as a
+    logs-volume `count_over_time` does): a store may then return every line empty instead of
+    decompressing them.
     """
 
     needles: tuple[bytes, ...] = ()
     backward: bool = False
+    lines: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,8 +209,10 @@ class BlockChunk:
     def sizes(self) -> I64:
         return _checked(self, lambda c: c.sizes())
 
-    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
-        return _checked(self, lambda c: c.entries(labels, needles))
+    def entries(
+        self, labels: Labels, needles: Sequence[bytes] = (), lines: bool = True
+    ) -> Entries | None:
+        return _checked(self, lambda c: c.entries(labels, needles, lines))
 
 
 def _checked(chunk: BlockChunk, read: Callable[[Chunk], T]) -> T:

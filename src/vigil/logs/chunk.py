@@ -1,14 +1,14 @@
 """A log chunk: one stream's entries over a span of time, encoded once and shared by the
 head and blocks.
 
-Layout: header (magic, lines, and the byte length of each section), then one zstd frame
-of the timestamps as zigzag varints of their differences (ascending: a few bytes each
-before zstd, about one after it for millisecond times) followed by the line sizes as
-varints, the line bytes as one zstd frame (level 3), and structured metadata as its own
-zstd frame (pairs per line as varints, then every name and value ended by 0xff), absent
-when no line has any. Varints are encoded and decoded a byte position at a time over the
-whole column with numpy, never a Python step per line; the timestamps and sizes are read
-without decompressing the lines (stats, series, range checks).
+Layout (magic VLC3): header (magic, lines, and the byte length of each section), then one
+zstd frame of the first timestamp, the differences of the timestamps and the line sizes,
+each column little-endian at the narrowest of 1/2/4/8 bytes that holds its values (numpy
+reads them in place; zstd makes a steady rate of lines cost next to nothing), the line
+bytes as one zstd frame (level 3), and structured metadata as its own zstd frame (pairs per
+line as varints, then every name and value ended by 0xff), absent when no line has any.
+The timestamps and sizes are read without decompressing the lines (stats, series, range
+checks, counting). The first format (VLC2: timestamps and sizes as varints) is still read.
 """
 
 from __future__ import annotations
@@ -34,9 +34,12 @@ from vigil.model import Labels
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 
-MAGIC = b"VLC2"
+MAGIC = b"VLC3"
+MAGIC_VARINTS = b"VLC2"  # the first format, still read
 ZSTD_LEVEL = 3
 _HEADER = struct.Struct("<4sIIII")  # magic, lines, bytes of timestamps+sizes/lines/metadata
+_COLUMNS_HEAD = struct.Struct("<qBB")  # first timestamp, bytes per difference, per size
+_WIDTHS = (1, 2, 4, 8)
 _MAX_VARINT = 10
 
 
@@ -119,10 +122,18 @@ class Chunk:
     @classmethod
     def encode(cls, timestamps: I64, lines: Lines, metadata: Metadata) -> Chunk:
         """`timestamps` must ascend."""
-        ts = encode_varints(zigzag(np.diff(timestamps, prepend=np.int64(0))))
-        sizes = encode_varints(lines.sizes().astype(np.uint64))
+        deltas = np.diff(timestamps, prepend=timestamps[:1]).view(np.uint64)
+        sizes = lines.sizes().view(np.uint64)
         compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-        columns = compressor.compress(ts + sizes)
+        columns = compressor.compress(
+            b"".join(
+                (
+                    _COLUMNS_HEAD.pack(int(timestamps[0]), _width(deltas), _width(sizes)),
+                    _fixed(deltas),
+                    _fixed(sizes),
+                )
+            )
+        )
         body = compressor.compress(lines.data)
         meta = b""
         if metadata is not None and any(metadata):
@@ -137,48 +148,71 @@ class Chunk:
             b"".join((header, columns, body, meta)),
         )
 
-    def _sections(self) -> tuple[int, list[memoryview]]:
+    def _sections(self) -> tuple[bytes, int, list[memoryview]]:
         data = memoryview(self.data)
         if len(data) < _HEADER.size:
             raise ChunkFormatError(f"chunk of {len(data)} bytes has no header")
         magic, count, *lengths = _HEADER.unpack_from(data)
-        if magic != MAGIC or _HEADER.size + sum(lengths) != len(data) or count != self.lines:
+        if (
+            magic not in (MAGIC, MAGIC_VARINTS)
+            or _HEADER.size + sum(lengths) != len(data)
+            or count != self.lines
+        ):
             raise ChunkFormatError("chunk header does not match its bytes")
         sections, at = [], _HEADER.size
         for length in lengths:
             sections.append(data[at : at + length])
             at += length
-        return count, sections
+        return magic, count, sections
 
-    def _columns(self) -> tuple[int, bytes, bytes, list[memoryview]]:
-        """Line count, timestamp and size varints, and the other sections."""
-        count, (columns, *rest) = self._sections()
+    def _columns(self) -> tuple[int, I64, I64, list[memoryview]]:
+        """Line count, timestamps, line sizes, and the other sections."""
+        magic, count, (columns, *rest) = self._sections()
         both = _decompress(columns, "timestamps and sizes")
-        ends = np.flatnonzero(np.frombuffer(both, dtype=np.uint8) < 0x80)
-        if len(ends) != 2 * count:
-            raise ChunkFormatError(f"{len(ends)} timestamps and sizes for {count} lines")
-        split = int(ends[count - 1]) + 1 if count else 0
-        return count, both[:split], both[split:], rest
+        if magic == MAGIC_VARINTS:
+            return count, *_varint_columns(both, count), rest
+        if len(both) < _COLUMNS_HEAD.size:
+            raise ChunkFormatError("timestamps and sizes have no header")
+        first, ts_width, size_width = _COLUMNS_HEAD.unpack_from(both)
+        if (
+            ts_width not in _WIDTHS
+            or size_width not in _WIDTHS
+            or len(both) != _COLUMNS_HEAD.size + count * (ts_width + size_width)
+        ):
+            raise ChunkFormatError(f"timestamps and sizes do not hold {count} lines")
+        at = _COLUMNS_HEAD.size
+        deltas = np.frombuffer(both, dtype=f"<u{ts_width}", count=count, offset=at)
+        sizes = np.frombuffer(
+            both, dtype=f"<u{size_width}", count=count, offset=at + count * ts_width
+        )
+        timestamps = np.cumsum(deltas.astype(np.uint64).view(np.int64)) + np.int64(first)
+        return count, timestamps, sizes.astype(np.int64), rest
 
     def timestamps(self) -> I64:
-        count, ts, _, _ = self._columns()
-        return np.cumsum(unzigzag(decode_varints(ts, count)))
+        return self._columns()[1]
 
     def sizes(self) -> I64:
-        count, _, sizes, _ = self._columns()
-        return decode_varints(sizes, count).view(np.int64)
+        return self._columns()[2]
 
-    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
-        """None when the line bytes lack one of `needles` (then no other column is decoded)."""
-        _, (_, body, _) = self._sections()
-        data = _decompress(body, "line bytes")
-        if not all(needle in data for needle in needles):
-            return None
-        count, ts, sizes, (_, meta) = self._columns()
+    def entries(
+        self, labels: Labels, needles: Sequence[bytes] = (), lines: bool = True
+    ) -> Entries | None:
+        """None when the line bytes lack one of `needles` (then no other column is decoded).
+        `lines=False` leaves the line bytes compressed: every line comes back empty (see
+        `SelectHints.lines`)."""
+        read_lines = lines or bool(needles)
+        data = b""
+        if read_lines:
+            _, _, (_, body, _) = self._sections()
+            data = _decompress(body, "line bytes")
+            if not all(needle in data for needle in needles):
+                return None
+        count, timestamps, sizes, (_, meta) = self._columns()
         offsets = np.zeros(count + 1, dtype=np.int64)
-        np.cumsum(decode_varints(sizes, count).view(np.int64), out=offsets[1:])
-        if len(data) != offsets[-1]:
-            raise ChunkFormatError(f"{len(data)} line bytes, sizes say {offsets[-1]}")
+        if read_lines:
+            np.cumsum(sizes, out=offsets[1:])
+            if len(data) != offsets[-1]:
+                raise ChunkFormatError(f"{len(data)} line bytes, sizes say {offsets[-1]}")
         metadata: Metadata = None
         if len(meta):
             column = _decompress(meta, "metadata")
@@ -192,8 +226,28 @@ class Chunk:
                 metadata = decode_metadata(counts, column[split:])
             except (ValueError, UnicodeDecodeError) as err:
                 raise ChunkFormatError(f"metadata: {err}") from None
-        timestamps = np.cumsum(unzigzag(decode_varints(ts, count)))
         return Entries(labels, timestamps, Lines(data, offsets), metadata)
+
+
+def _width(values: U64) -> int:
+    """Bytes per value of the narrowest unsigned type holding every one of `values`."""
+    top = int(values.max()) if len(values) else 0
+    return next(width for width in _WIDTHS if top < 1 << (8 * width))
+
+
+def _fixed(values: U64) -> bytes:
+    return values.astype(f"<u{_width(values)}").tobytes()
+
+
+def _varint_columns(both: bytes, count: int) -> tuple[I64, I64]:
+    """Timestamps and sizes of the first format: zigzag varints of the timestamps'
+    differences (from 0), then the sizes as varints."""
+    ends = np.flatnonzero(np.frombuffer(both, dtype=np.uint8) < 0x80)
+    if len(ends) != 2 * count:
+        raise ChunkFormatError(f"{len(ends)} timestamps and sizes for {count} lines")
+    split = int(ends[count - 1]) + 1 if count else 0
+    timestamps = np.cumsum(unzigzag(decode_varints(both[:split], count)))
+    return timestamps, decode_varints(both[split:], count).view(np.int64)
 
 
 def slice_entries(entries: Entries, mint: int, maxt: int) -> Entries | None:

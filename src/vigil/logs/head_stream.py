@@ -43,8 +43,11 @@ class OpenChunk:
         sizes = np.concatenate([p.lines.sizes() for p in self.pieces])
         return sizes[np.argsort(ts, kind="stable")]
 
-    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
-        """None when no piece's lines hold one of `needles` (none could hold them all)."""
+    def entries(
+        self, labels: Labels, needles: Sequence[bytes] = (), lines: bool = True
+    ) -> Entries | None:
+        """None when no piece's lines hold one of `needles` (none could hold them all); the
+        lines are in memory, so they come back whatever `lines` says."""
         for needle in needles:
             if not any(needle in piece.lines.data for piece in self.pieces):
                 return None

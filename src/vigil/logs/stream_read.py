@@ -39,8 +39,11 @@ class ReadableChunk(Protocol):
         """Line sizes, in the order of `timestamps()`."""
         ...
 
-    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
-        """None when the line bytes surely lack one of `needles` (see SelectHints)."""
+    def entries(
+        self, labels: Labels, needles: Sequence[bytes] = (), lines: bool = True
+    ) -> Entries | None:
+        """None when the line bytes surely lack one of `needles`; `lines=False` may return
+        every line empty (see SelectHints)."""
         ...
 
 
@@ -91,10 +94,11 @@ def batches(
 ) -> Iterator[Entries]:
     """The stream's entries in [mint, maxt], a run of overlapping chunks per batch, decoded
     as each batch is pulled; newest batch first with `hints.backward`; chunks whose lines
-    lack one of `hints.needles` are left out once decompressed (metadata never decoded)."""
+    lack one of `hints.needles` are left out once decompressed (metadata never decoded), and
+    with `hints.lines` False line bytes stay compressed."""
     runs = _groups(_overlapping(chunks, mint, maxt))
     for run in reversed(runs) if hints.backward else runs:
-        parts = [chunk.entries(labels, hints.needles) for chunk in run]
+        parts = [chunk.entries(labels, hints.needles, hints.lines) for chunk in run]
         kept = [part for part in parts if part is not None]
         if not kept:
             continue

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.logs import Lines
@@ -96,6 +96,7 @@ LEVEL_TEXT = st.lists(
 ).map("".join)  # fmt: skip
 
 
+@settings(deadline=None)
 @given(st.lists(LEVEL_TEXT, max_size=40))
 def test_levels_found_over_a_column_are_each_lines_own(texts: list[str]) -> None:
     lines = [text.encode() for text in texts]

@@ -15,7 +15,7 @@ from typing import Any
 import cramjam
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -368,6 +368,7 @@ def _decoded(body: bytes) -> list[tuple[Labels, list[int], list[bytes], object]]
     return [(e.labels, e.timestamps.tolist(), list(e.lines), e.metadata) for e in push.streams]
 
 
+@settings(deadline=None)
 @given(
     st.lists(
         st.tuples(

@@ -56,6 +56,7 @@ _PROMQL_FUNCTION = {
     "absent_over_time": "count_over_time",
 }
 _PER_SECOND = frozenset({"rate", "bytes_rate"})
+_COUNTS = frozenset({"count_over_time", "rate", "absent_over_time"})
 
 
 def _unwrap_stage(unwrap: ast.Unwrap) -> Stage:
@@ -253,6 +254,13 @@ def _absent_labels(node: ast.RangeAggregation) -> Labels:
     return Labels.from_dict({k: v for k, v in seen.items() if k not in repeated})
 
 
+def _reads_lines(node: ast.RangeAggregation) -> bool:
+    """False when only entries are counted (no stage, nothing unwrapped, no bytes summed): the
+    logs-volume query, answered from timestamps and metadata, line bytes left compressed."""
+    log_range = node.range
+    return bool(log_range.query.stages) or log_range.unwrap is not None or node.op not in _COUNTS
+
+
 def evaluate_range_aggregation(
     queryable: LogQueryable, node: ast.RangeAggregation, times_ns: I64, budget: QueryBudget
 ) -> VectorSteps:
@@ -271,7 +279,7 @@ def evaluate_range_aggregation(
     maxt = int(windows.ends[-1])
     querier = queryable.querier(mint, maxt)
     try:
-        hints = SelectHints(query_needles(log_range.query))
+        hints = SelectHints(query_needles(log_range.query), lines=_reads_lines(node))
         for entries in querier.select(log_range.query.matchers, hints):
             budget.read(entries)
             rows = pipeline.run(entries)
