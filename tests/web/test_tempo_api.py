@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from tests.web.tempo_proto import decode
 from tests.web.trace_store import CHECKOUT_START, NOW_S, T0_S, seeded_store
 from vigil.model.clock import ManualClock
+from vigil.traces import traceql
 from vigil.web.tempo_api import TempoAPI
 
 WINDOW = {"start": str(T0_S), "end": str(NOW_S)}
@@ -217,7 +218,10 @@ def test_a_search_result_names_the_root_the_matched_spans_and_counts_spans_by_se
     [
         ("/tempo/api/search/tags", {}, {"tagNames": ["cached", "db.system", "deployment.environment", "host.name", "http.route", "http.status_code", "ratio", "service.name"]}),
         ("/tempo/api/search/tags", {"scope": "resource"}, {"tagNames": ["deployment.environment", "host.name", "service.name"]}),
-        ("/tempo/api/search/tags", {"scope": "intrinsic"}, {"tagNames": ["duration", "kind", "name", "rootName", "rootServiceName", "status", "statusMessage", "traceDuration"]}),
+        ("/tempo/api/search/tags", {"scope": "intrinsic"}, {"tagNames": list(traceql.INTRINSICS)}),
+        ("/tempo/api/v2/search/tags", {"scope": "span", "q": '{ resource.service.name = "frontend" }'}, {"scopes": [{"name": "span", "tags": ["http.route", "http.status_code"]}]}),
+        ("/tempo/api/v2/search/tag/span.http.status_code/values", {"q": '{ resource.service.name = "payments" }'}, {"tagValues": [{"type": "int", "value": "402"}]}),
+        ("/tempo/api/search/tag/status.code/values", {}, {"tagValues": ["error", "unset"]}),
         ("/tempo/api/v2/search/tags", {"scope": "span"}, {"scopes": [{"name": "span", "tags": ["cached", "db.system", "http.route", "http.status_code", "ratio"]}]}),
         ("/tempo/api/search/tag/service.name/values", {}, {"tagValues": ["frontend", "payments"]}),
         ("/tempo/api/search/tag/http.status_code/values", {}, {"tagValues": ["200", "402"]}),
@@ -239,7 +243,7 @@ def test_tags(path: str, params: dict[str, str], want: Any) -> None:
 
 def test_tags_v2_lists_every_scope() -> None:
     scopes = _json("/tempo/api/v2/search/tags", WINDOW)["scopes"]
-    assert [s["name"] for s in scopes] == ["resource", "span", "intrinsic"]
+    assert [s["name"] for s in scopes] == ["resource", "span", "intrinsic", "instrumentation"]
 
 
 @pytest.mark.parametrize(
@@ -254,8 +258,9 @@ def test_tags_v2_lists_every_scope() -> None:
         ("/tempo/api/search", {"start": "20", "end": "10"}, 400, "invalid start: 20 is after end 10\n"),
         ("/tempo/api/search", {"minDuration": "long"}, 400, "invalid minDuration 'long': want a duration such as 100ms or 1.5s\n"),
         ("/tempo/api/search", {"tags": 'a="open'}, 400, "invalid tags 'a=\"open': logfmt syntax error at position 1\n"),
-        ("/tempo/api/search/tags", {"scope": "event"}, 400, "invalid scope 'event': want resource, span, intrinsic or none\n"),
-        ("/tempo/api/v2/search/tag/event.name/values", {}, 400, "invalid tag 'event.name': want name, status, kind, .attr, span.attr or resource.attr\n"),
+        ("/tempo/api/search/tags", {"scope": "event"}, 400, "invalid scope 'event': want one of resource, span, intrinsic, instrumentation\n"),
+        ("/tempo/api/v2/search/tag/event.name/values", {}, 400, "invalid tag 'event.name': event attributes ('event.name') not supported yet\n"),
+        ("/tempo/api/v2/search/tag/.a/values", {"q": "{ .a = }"}, 400, "invalid TraceQL query: parse error at line 1, col 8: syntax error: unexpected '}', expecting a field (.attribute, an intrinsic such as name) or a value\n"),
     ],
 )  # fmt: skip
 def test_refusals(path: str, params: dict[str, str], status: int, body: str) -> None:

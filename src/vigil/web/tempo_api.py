@@ -32,7 +32,6 @@ from vigil.web.tempo_search import (
     traceql_answer,
     traceql_request,
 )
-from vigil.web.tempo_tags import SCOPES, tag_names, tag_values_v1, tag_values_v2
 from vigil.web.tempo_trace import batches_json, trace_by_id_protobuf, trace_protobuf
 from vigil.web.trace_params import parse_trace_id
 from vigil.web.trace_search import find_traces
@@ -161,37 +160,58 @@ class TempoAPI:
         )
         return _json(search_answer(traces, wanted))
 
-    def _scope(self, request: Request) -> str:
+    @staticmethod
+    def _scope(request: Request) -> str | None:
+        """`scope`; empty or `none` means every scope."""
         scope = request.query_params.get("scope", "")
-        if scope not in ("", "none", *SCOPES):
-            raise TempoError(f"invalid scope {scope!r}: want resource, span, intrinsic or none")
-        return "" if scope == "none" else scope
+        return None if scope in ("", "none") else scope
 
-    async def tags_v1(self, request: Request) -> Response:
-        scope = self._scope(request)
-        names = await self._ask(seconds_range(request.query_params, self._now_ns()), tag_names)
-        found = names.of(scope) if scope else sorted(names.resource | names.span)
-        return _json({"tagNames": found})
-
-    async def tags_v2(self, request: Request) -> Response:
-        scope = self._scope(request)
-        names = await self._ask(seconds_range(request.query_params, self._now_ns()), tag_names)
-        scopes = [scope] if scope else list(SCOPES)
-        return _json({"scopes": [{"name": s, "tags": names.of(s)} for s in scopes]})
-
-    async def values_v1(self, request: Request) -> Response:
-        tag = request.path_params["tag"]
-        span = seconds_range(request.query_params, self._now_ns())
-        return _json({"tagValues": await self._ask(span, lambda q: tag_values_v1(q, tag))})
-
-    async def values_v2(self, request: Request) -> Response:
-        tag = request.path_params["tag"]
+    async def _tags(self, request: Request, ask: Callable[[SpanQuerier], _T], tag: str = "") -> _T:
+        """A tag API's answer from vigil's TraceQL tag autocomplete, over `start`/`end` (the
+        last hour by default); a bad `q`, scope or tag is a 400 that names it."""
+        query = request.query_params.get("q", "")
+        if query.strip():
+            try:
+                traceql.parse(query)
+            except traceql.ParseError as err:
+                raise TempoError(f"invalid TraceQL query: {err}") from None
         span = seconds_range(request.query_params, self._now_ns())
         try:
-            pairs = await self._ask(span, lambda q: tag_values_v2(q, tag))
+            return await self._ask(span, ask)
+        except traceql.ParseError as err:
+            raise TempoError(f"invalid tag {tag!r}: {err.message}") from None
         except ValueError as err:
             raise TempoError(str(err)) from None
-        return _json({"tagValues": [{"type": t, "value": v} for t, v in pairs]})
+
+    async def tags_v1(self, request: Request) -> Response:
+        """Tag names of one scope, or the span and resource ones together."""
+        scope, query = self._scope(request), request.query_params.get("q")
+        names = await self._tags(request, lambda q: traceql.tag_names(q, scope, query))
+        if scope is None:
+            return _json({"tagNames": sorted({*names["resource"], *names["span"]})})
+        return _json({"tagNames": names[scope]})
+
+    async def tags_v2(self, request: Request) -> Response:
+        scope, query = self._scope(request), request.query_params.get("q")
+        names = await self._tags(request, lambda q: traceql.tag_names(q, scope, query))
+        return _json({"scopes": [{"name": s, "tags": tags} for s, tags in names.items()]})
+
+    async def values_v1(self, request: Request) -> Response:
+        """Values of an unscoped attribute as strings; `name` and `status.code` are the
+        span's intrinsics, as Tempo's v1 search had them."""
+        tag = request.path_params["tag"]
+        field = _V1_INTRINSICS.get(tag, f".{tag}")
+        query = request.query_params.get("q")
+        values = await self._tags(request, lambda q: traceql.tag_values(q, field, query), tag)
+        return _json({"tagValues": sorted({v.value for v in values})})
+
+    async def values_v2(self, request: Request) -> Response:
+        tag, query = request.path_params["tag"], request.query_params.get("q")
+        values = await self._tags(request, lambda q: traceql.tag_values(q, tag, query), tag)
+        return _json({"tagValues": [{"type": v.type, "value": v.value} for v in values]})
+
+
+_V1_INTRINSICS = {"name": "name", "status.code": "status"}
 
 
 def _wants_protobuf(request: Request) -> bool:
