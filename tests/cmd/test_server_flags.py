@@ -60,6 +60,10 @@ def test_the_otlp_listener_default_comes_from_the_environment_when_set(
         ("--web.enable-otlp-receiver", {"otlp_receiver": True}),
         ("--otlp.listen-address=:4318", {"otlp_listen_address": ":4318"}),
         ("--zipkin.listen-address=:9411", {"zipkin_listen_address": ":9411"}),
+        (
+            "--traces.forward.url=http://tempo:4318/v1/traces",
+            {"traces_forward_url": "http://tempo:4318/v1/traces"},
+        ),
         ("--otlp.grpc.listen-address=:4317", {"otlp_grpc_listen_address": ":4317"}),
         ("--web.external-url=http://vm/", {"external_url": "http://vm/"}),
         ("--query.lookback-delta=1m", {"lookback_delta_ms": 60_000}),

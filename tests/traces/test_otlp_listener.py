@@ -2,7 +2,8 @@
 listener's collector paths (/v1/traces, /v1/logs, /v1/metrics), land in the span store, the log
 store and the TSDB (the listener takes metrics without --web.enable-otlp-receiver), and traces
 sent to /otlp/v1/traces on the main port too; Zipkin spans land from --zipkin.listen-address
-and the main port; an address in use stops the start with one clear
+and the main port; --traces.forward.url forwards them all to another OTLP receiver; an address
+in use stops the start with one clear
 error naming the flag."""
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tests.conftest import PATIENCE_S, free_port, running
+from tests.logs.ingest.stores import serving
+from vigil.traces import MemorySpanStore
+from vigil.web.ingest.otlp_traces import PATH, OTLPTraces
 
 pytestmark = pytest.mark.slow
 
@@ -102,49 +106,66 @@ def _export_trace(endpoint: str) -> str:
 def test_the_otlp_listener_takes_every_signal_at_collector_paths(tmp_path: Path) -> None:
     port, otlp, zipkin = free_port(), free_port(), free_port()
     api = f"http://127.0.0.1:{port}"
-    server = _server(tmp_path, port, f"127.0.0.1:{otlp}", f"--zipkin.listen-address=:{zipkin}")
-    with running(server, f"{api}/-/ready"):
-        _export_metrics(f"http://127.0.0.1:{otlp}/v1/metrics")
-        _export_logs(f"http://127.0.0.1:{otlp}/v1/logs")
-        traces = [
-            _export_trace(f"http://127.0.0.1:{otlp}/v1/traces"),
-            _export_trace(f"{api}/otlp/v1/traces"),
-        ]
-        for trace_id in traces:
-            found = httpx.get(f"{api}/jaeger/api/traces/{trace_id}").json()["data"]
-            assert sorted(span["operationName"] for span in found[0]["spans"]) == ["GET /pay", "db"]
-        for zipkin_url, trace_id in (
-            (f"http://127.0.0.1:{zipkin}/api/v2/spans", "1" * 32),
-            (f"{api}/api/v2/spans", "2" * 32),
-        ):
-            now_us = time.time_ns() // 1000
-            span = {"traceId": trace_id, "id": "1", "name": "zipkin", "timestamp": now_us}
-            assert httpx.post(zipkin_url, json=[span]).status_code == 202
-            found = httpx.get(f"{api}/jaeger/api/traces/{trace_id}").json()["data"]
-            assert [span["operationName"] for span in found[0]["spans"]] == ["zipkin"]
-
-        def orders() -> list[Any]:
-            query = {"query": "shop_orders_total"}
-            found: list[Any] = httpx.get(f"{api}/api/v1/query", params=query).json()["data"][
-                "result"
-            ]
-            return found
-
-        def lines() -> list[Any]:
-            query = {"query": '{service_name="checkout"}', "start": "0"}
-            answer = httpx.get(f"{api}/loki/api/v1/query_range", params=query).json()
-            return [value[1] for stream in answer["data"]["result"] for value in stream["values"]]
-
-        assert [(s["metric"]["payment_method"], s["value"][1]) for s in _until(orders)] == [
-            ("card", "3")
-        ]
-        assert _until(lines) == ["order 17 paid"]
-        on_main_port = httpx.post(
-            f"{api}/api/v1/otlp/v1/metrics",
-            content=b"",
-            headers={"Content-Type": "application/x-protobuf"},
+    far_end = MemorySpanStore()
+    with serving(OTLPTraces(lambda: far_end).routes()) as far_url:
+        server = _server(
+            tmp_path,
+            port,
+            f"127.0.0.1:{otlp}",
+            f"--zipkin.listen-address=:{zipkin}",
+            f"--traces.forward.url={far_url}{PATH}",
         )
-        assert on_main_port.status_code == 404  # still behind --web.enable-otlp-receiver
+        with running(server, f"{api}/-/ready"):
+            _every_signal(api, otlp, zipkin)
+
+            def forwarded() -> set[str]:
+                batches = far_end.querier(0, 2**63 - 1).select()
+                return {span.name for batch in batches for span in batch.rows()}
+
+            assert _until(lambda: forwarded() >= {"GET /pay", "db", "zipkin"})
+
+
+def _every_signal(api: str, otlp: int, zipkin: int) -> None:
+    """Every OTLP signal through the listener, traces on the main port, Zipkin on both."""
+    _export_metrics(f"http://127.0.0.1:{otlp}/v1/metrics")
+    _export_logs(f"http://127.0.0.1:{otlp}/v1/logs")
+    traces = [
+        _export_trace(f"http://127.0.0.1:{otlp}/v1/traces"),
+        _export_trace(f"{api}/otlp/v1/traces"),
+    ]
+    for trace_id in traces:
+        found = httpx.get(f"{api}/jaeger/api/traces/{trace_id}").json()["data"]
+        assert sorted(span["operationName"] for span in found[0]["spans"]) == ["GET /pay", "db"]
+    for zipkin_url, trace_id in (
+        (f"http://127.0.0.1:{zipkin}/api/v2/spans", "1" * 32),
+        (f"{api}/api/v2/spans", "2" * 32),
+    ):
+        now_us = time.time_ns() // 1000
+        span = {"traceId": trace_id, "id": "1", "name": "zipkin", "timestamp": now_us}
+        assert httpx.post(zipkin_url, json=[span]).status_code == 202
+        found = httpx.get(f"{api}/jaeger/api/traces/{trace_id}").json()["data"]
+        assert [span["operationName"] for span in found[0]["spans"]] == ["zipkin"]
+
+    def orders() -> list[Any]:
+        query = {"query": "shop_orders_total"}
+        found: list[Any] = httpx.get(f"{api}/api/v1/query", params=query).json()["data"]["result"]
+        return found
+
+    def lines() -> list[Any]:
+        query = {"query": '{service_name="checkout"}', "start": "0"}
+        answer = httpx.get(f"{api}/loki/api/v1/query_range", params=query).json()
+        return [value[1] for stream in answer["data"]["result"] for value in stream["values"]]
+
+    assert [(s["metric"]["payment_method"], s["value"][1]) for s in _until(orders)] == [
+        ("card", "3")
+    ]
+    assert _until(lines) == ["order 17 paid"]
+    on_main_port = httpx.post(
+        f"{api}/api/v1/otlp/v1/metrics",
+        content=b"",
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert on_main_port.status_code == 404  # still behind --web.enable-otlp-receiver
 
 
 def test_an_otlp_address_in_use_stops_the_start_naming_the_flag(tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ class ServerOptions:
     logs_retention_ms: int = 7 * 24 * 3_600_000
     traces_path: Path | None = None  # the span store's dir; None: <data_dir>/traces
     traces_retention_ms: int = 7 * 24 * 3_600_000
+    traces_forward_url: str = ""  # an OTLP/HTTP traces URL the span store's WAL is forwarded to
     spanmetrics_health_user_agents: tuple[str, ...] = DEFAULT_HEALTH_USER_AGENTS
     spanmetrics_health_paths: tuple[str, ...] = DEFAULT_HEALTH_PATHS
     spanmetrics_max_span_names: int = (
@@ -218,6 +219,14 @@ FLAGS = (
         "traces_retention_ms",
         kinds.DURATION_MS,
         "how long to keep spans (whole blocks go; 0: forever)",
+    ),
+    Flag(
+        "traces.forward.url",
+        "traces_forward_url",
+        kinds.URL,
+        "forward every span the store takes to this OTLP/HTTP traces URL (Tempo, Jaeger, an "
+        "OpenTelemetry collector: e.g. http://tempo:4318/v1/traces), from the store's WAL, at "
+        "least once and resumed after restarts",
     ),
     Flag(
         "traces.spanmetrics.health-user-agents",

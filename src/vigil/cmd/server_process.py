@@ -81,6 +81,7 @@ from vigil.rules.notifier import (
 from vigil.rules.query import logql_query_func
 from vigil.scrape.manager import ScrapeManager
 from vigil.scrape.metrics import ScrapeMetrics
+from vigil.traces.forward import SpanForwarder, SpanForwardOptions
 from vigil.traces.spanmetrics_generator import (
     GeneratorOptions,
     MetricsGenerator,
@@ -378,6 +379,7 @@ class Server:
                 self.host_collectors += self.containers.collectors
         self.log_collector = self._log_collector()
         self._forwarder: LogForwarder | None = None
+        self._span_forwarder: SpanForwarder | None = None
         self.reloaders: list[Reloader[Config]] = [
             Reloader("query", self._apply_query),
             Reloader("remote_read", self._apply_remote_read),
@@ -433,6 +435,10 @@ class Server:
             services.append(Service("containers", self._start_containers, self._stop_containers))
         if self.options.logs_forward_url:
             services.append(Service("logs forward", self._start_forward, self._stop_forward))
+        if self.options.traces_forward_url:
+            services.append(
+                Service("traces forward", self._start_span_forward, self._stop_span_forward)
+            )
         if self.log_collector is not None:
             collector = self.log_collector
             services.append(
@@ -455,6 +461,22 @@ class Server:
         )
         forwarder.start()
         self._forwarder = forwarder
+
+    async def _start_span_forward(self) -> None:
+        forwarder = SpanForwarder(
+            self.traces.path / "wal",
+            self.traces.path / "forward-position.json",
+            SpanForwardOptions(url=self.options.traces_forward_url),
+            self.registry,
+            self.clock.now,
+        )
+        forwarder.start()
+        self._span_forwarder = forwarder
+
+    async def _stop_span_forward(self) -> None:
+        forwarder, self._span_forwarder = self._span_forwarder, None
+        if forwarder is not None:
+            await asyncio.to_thread(forwarder.stop)
 
     async def _stop_forward(self) -> None:
         forwarder, self._forwarder = self._forwarder, None
