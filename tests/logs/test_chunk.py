@@ -130,3 +130,19 @@ def test_a_chunk_counted_without_its_lines_gives_times_and_metadata_and_empty_li
         [b""] * 4,
         metadata,
     )
+
+
+def test_a_chunk_compressed_again_harder_holds_the_same_entries_in_no_more_bytes() -> None:
+    lines = [f"GET /api/orders/{i % 40} user=u{i * 7 % 500} took={i % 90}ms" for i in range(3000)]
+    ts = np.arange(3000, dtype=np.int64) * 1_000_000
+    metadata = tuple(TRACE if i % 3 else Labels() for i in range(3000))
+    chunk = Chunk.encode(ts, Lines.of(lines), metadata)
+    harder = chunk.recompressed(9)
+    got, want = harder.entries(TRACE), chunk.entries(TRACE)
+    assert got is not None and want is not None
+    assert (got.timestamps.tolist(), list(got.lines), got.metadata) == (
+        want.timestamps.tolist(),
+        list(want.lines),
+        want.metadata,
+    )
+    assert len(harder.data) < len(chunk.data)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vigil.logs.block import LogBlock, publish_block, write_block
-from vigil.logs.chunk import Chunk
+from vigil.logs.chunk import BLOCK_ZSTD_LEVEL, Chunk
 from vigil.logs.compact import compact, plan
 from vigil.logs.head import Head
 from vigil.logs.retention import expired
@@ -76,7 +76,8 @@ class BlockList:
 
     def flush(self, cutoff: int) -> Path | None:
         """Move the head's chunks older than `cutoff` into a block (or finish a flush that
-        failed before): block written as `.tmp`, WAL checkpointed, block renamed."""
+        failed before), their lines compressed again harder (outside the lock): block
+        written as `.tmp`, WAL checkpointed, block renamed."""
         with self._lock:
             if self._flush is None:
                 chunks, upto, records = self._head.flush_before(cutoff, self._wal.cut_segment)
@@ -84,7 +85,11 @@ class BlockList:
                     return None
                 self._flush = _Flush(chunks, upto, records)
             flush = self._flush
-        tmp = write_block(self.path, flush.chunks, wal_checkpoint=flush.checkpoint, publish=False)
+        smaller = [
+            (labels, [c.recompressed(BLOCK_ZSTD_LEVEL) for c in chunks])
+            for labels, chunks in flush.chunks
+        ]
+        tmp = write_block(self.path, smaller, wal_checkpoint=flush.checkpoint, publish=False)
         try:
             self._wal.write_checkpoint(flush.checkpoint, flush.records)
         except BaseException:

@@ -5,10 +5,11 @@ Layout (magic VLC3): header (magic, lines, and the byte length of each section),
 zstd frame of the first timestamp, the differences of the timestamps and the line sizes,
 each column little-endian at the narrowest of 1/2/4/8 bytes that holds its values (numpy
 reads them in place; zstd makes a steady rate of lines cost next to nothing), the line
-bytes as one zstd frame (level 3), and structured metadata as its own zstd frame (pairs per
-line as varints, then every name and value ended by 0xff), absent when no line has any.
-The timestamps and sizes are read without decompressing the lines (stats, series, range
-checks, counting). The first format (VLC2: timestamps and sizes as varints) is still read.
+bytes as one zstd frame (level 3 in the head, 9 once in a block), and structured metadata
+as its own zstd frame (pairs per line as varints, then every name and value ended by 0xff),
+absent when no line has any. The timestamps and sizes are read without decompressing the
+lines (stats, series, range checks, counting). The first format (VLC2: timestamps and
+sizes as varints) is still read.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ U64 = npt.NDArray[np.uint64]
 MAGIC = b"VLC3"
 MAGIC_VARINTS = b"VLC2"  # the first format, still read
 ZSTD_LEVEL = 3
+BLOCK_ZSTD_LEVEL = 9  # a head chunk's lines when it moves into a block
 _HEADER = struct.Struct("<4sIIII")  # magic, lines, bytes of timestamps+sizes/lines/metadata
 _COLUMNS_HEAD = struct.Struct("<qBB")  # first timestamp, bytes per difference, per size
 _WIDTHS = (1, 2, 4, 8)
@@ -146,6 +148,23 @@ class Chunk:
             len(timestamps),
             len(lines.data),
             b"".join((header, columns, body, meta)),
+        )
+
+    def recompressed(self, level: int) -> Chunk:
+        """The same chunk with its line bytes compressed again at zstd `level` (the other
+        sections as they are): blocks take the time a push cannot for fewer bytes."""
+        magic, count, (columns, body, meta) = self._sections()
+        data = _decompress(body, "line bytes")
+        smaller = zstandard.ZstdCompressor(level=level).compress(data)
+        if len(smaller) >= len(body):
+            return self
+        header = _HEADER.pack(magic, count, len(columns), len(smaller), len(meta))
+        return Chunk(
+            self.mint,
+            self.maxt,
+            self.lines,
+            self.raw_bytes,
+            b"".join((header, columns, smaller, meta)),
         )
 
     def _sections(self) -> tuple[bytes, int, list[memoryview]]:
