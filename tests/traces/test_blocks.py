@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from tests.traces.corpus import HOUR_NS, corpus, span_id, trace, trace_id
 from vigil.traces import Span, Spans
@@ -68,7 +69,7 @@ def test_the_head_is_cut_into_blocks_per_window_and_answers_the_same(tmp_path: P
     with _open(tmp_path, clock) as store:
         spans = _fill(store)
         report = store.tick()
-        assert len(report.written) == 3  # windows 0-2h, 2-4h, 4-6h; 6h+ stays in the head
+        assert len(report.written) == 3  # windows 0-2h, 2-4h and 4-6h
         assert [(b.meta.mint // (2 * HOUR_NS)) % 12 for b in store.blocks.blocks] == [0, 1, 2]
         assert _everything(store) == spans
         assert list(store.querier(0, 2**62).trace(SPLIT).rows()) == _split_trace()
@@ -138,3 +139,40 @@ def test_a_corrupt_page_fails_the_reads_that_need_it_and_no_others(
         with pytest.raises(CorruptDataError, match=f"{first.path.name}.*{SPANS_FILE}"):
             querier.trace(trace_id(0))
         assert list(querier.trace(trace_id(5)).rows()) == trace(5, DAY0 + 5 * HOUR_NS // 2)
+
+
+def test_a_day_with_a_corrupt_page_is_left_uncompacted_and_readable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(DAY0 + 7 * HOUR_NS)
+    with _open(tmp_path, clock) as store:
+        _fill(store)
+        store.tick()
+        first = store.blocks.blocks[0]
+    data = bytearray((first.path / SPANS_FILE).read_bytes())
+    data[-1] ^= 0xFF
+    (first.path / SPANS_FILE).write_bytes(bytes(data))
+    clock.t_ns = DAY0 + DAY_NS + 2 * HOUR_NS
+    with caplog.at_level(logging.ERROR), _open(tmp_path, clock) as store:
+        assert store.tick().compacted == []
+        assert "not compacted" in caplog.text and first.path.name in caplog.text
+        assert [b.meta.level for b in store.blocks.blocks] == [1, 1, 1]
+        assert list(store.querier(0, 2**62).trace(trace_id(5)).rows()) == trace(
+            5, DAY0 + 5 * HOUR_NS // 2
+        )
+
+
+def test_the_store_counts_what_it_holds(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    clock = Clock(DAY0 + 7 * HOUR_NS)
+    with TraceStore.open(tmp_path, OPTIONS, clock=clock, registry=registry) as store:
+        spans = _fill(store)
+        store.tick()
+        store.append(Spans.of(trace(99, DAY0 + 6 * HOUR_NS)))
+        sample = registry.get_sample_value
+        in_blocks = sum(b.meta.spans for b in store.blocks.blocks)
+        assert sample("vigil_traces_appended_spans_total") == len(spans) + 4
+        assert sample("vigil_traces_blocks_loaded") == 3
+        assert sample("vigil_traces_blocks_spans") == in_blocks
+        assert (in_blocks, sample("vigil_traces_head_spans")) == (len(spans), 4)
+        assert sample("vigil_traces_blocks_bytes") == store.blocks.size_bytes() > 0

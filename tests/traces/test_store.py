@@ -39,6 +39,7 @@ def test_every_column_comes_back_by_trace_id(tmp_path: Path, reopen: bool) -> No
                 3, T0 + 3 * 10**9
             )
             assert len(store.querier(0, 2**62).trace(bytes(16))) == 0
+            assert len(store.querier(0, 2**62).trace(trace_id(3)[:8])) == 0
 
 
 def test_select_names_and_range(tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ from vigil.traces.wal import encode_spans_record
 from vigil.tsdb.wlog import WAL
 
 HOUR_NS = 3600 * 10**9
-HEAD_LEVEL = 1  # zstd level of head pages: appends pay for it
+APPEND_LEVEL = 1  # zstd level of an append's page: the append waits for it
+MERGE_LEVEL = 3  # of pages the tick merges or splits: smaller, off the append path
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +42,8 @@ class HeadPage:
     summary: Summary
 
     @classmethod
-    def of(cls, spans: Spans) -> HeadPage:
-        return cls(encode_page(spans, HEAD_LEVEL), summarize(spans))
+    def of(cls, spans: Spans, level: int = MERGE_LEVEL) -> HeadPage:
+        return cls(encode_page(spans, level), summarize(spans))
 
     @classmethod
     def decoded(cls, data: bytes) -> HeadPage:
@@ -83,7 +84,7 @@ class Head:
     def append(self, spans: Spans) -> tuple[int, int]:
         """Log and add one append; returns the page's size and the WAL token to wait on
         (outside the lock). Raises the WAL's OSError, having added nothing."""
-        page = HeadPage.of(spans)
+        page = HeadPage.of(spans, APPEND_LEVEL)
         with self._lock:
             token = 0
             if self.wal is not None:

@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from vigil.traces._api import STATUS_ERROR, SpanHints, Spans
+from vigil.traces._api import STATUS_ERROR, TRACE_ID_SIZE, SpanHints, Spans
 from vigil.traces.block_columns import NameKey, Summary, concat
 
 _ALL = SpanHints()
@@ -58,6 +58,8 @@ class TraceStoreQuerier:
         self._mint, self._maxt = mint, maxt
 
     def trace(self, trace_id: bytes) -> Spans:
+        if len(trace_id) != TRACE_ID_SIZE:
+            return Spans.empty()
         found = [p.trace(trace_id) for p in self._trace_pages(trace_id, self._mint, self._maxt)]
         spans = concat(found)
         keep = np.flatnonzero((spans.start_ns >= self._mint) & (spans.start_ns <= self._maxt))
