@@ -23,8 +23,9 @@ _PACKAGE = "vigil.tempo"
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _declare() -> tuple[type[Any], type[Any]]:
-    """Tempo's `Trace` and `TraceByIDResponse` (tempopb/tempo.proto), field for field."""
+def _declare() -> type[Any]:
+    """Tempo's `TraceByIDResponse` and the messages it holds (tempopb/tempo.proto), field for
+    field."""
     proto = descriptor_pb2.FileDescriptorProto(
         name="vigil/tempo/trace_by_id.proto",
         package=_PACKAGE,
@@ -66,15 +67,12 @@ def _declare() -> tuple[type[Any], type[Any]]:
     )
     pool = descriptor_pool.Default()
     pool.Add(proto)
-    return (
-        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.Trace")),
-        message_factory.GetMessageClass(
-            pool.FindMessageTypeByName(f"{_PACKAGE}.TraceByIDResponse")
-        ),
+    return message_factory.GetMessageClass(
+        pool.FindMessageTypeByName(f"{_PACKAGE}.TraceByIDResponse")
     )
 
 
-TempoTrace, TraceByIDResponse = _declare()
+TraceByIDResponse = _declare()
 
 
 def trace_protobuf(spans: Spans) -> bytes:
