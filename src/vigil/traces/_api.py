@@ -344,6 +344,7 @@ class MemorySpanStore:
 
     def __init__(self) -> None:
         self._batches: list[Spans] = []
+        self._ids: tuple[int, npt.NDArray[np.void], npt.NDArray[np.intp]] | None = None
 
     def append(self, spans: Spans) -> AppendResult:
         if len(spans):
@@ -351,31 +352,43 @@ class MemorySpanStore:
         return AppendResult(len(spans))
 
     def querier(self, mint_ns: int, maxt_ns: int) -> SpanQuerier:
-        return _MemorySpanQuerier(self._batches, mint_ns, maxt_ns)
+        return _MemorySpanQuerier(self, mint_ns, maxt_ns)
+
+    def locate(self, trace_id: bytes) -> list[tuple[Spans, int]]:
+        """(batch, row) of each span of the trace: one comparison over every span's id,
+        kept as one array until the next append."""
+        if self._ids is None or self._ids[0] != len(self._batches):
+            ids = np.frombuffer(b"".join(b.trace_ids for b in self._batches), dtype="V16")
+            starts = np.cumsum([0] + [len(b) for b in self._batches]).astype(np.intp)
+            self._ids = (len(self._batches), ids, starts)
+        _, ids, starts = self._ids
+        found = np.flatnonzero(ids == np.frombuffer(trace_id, dtype="V16"))
+        batches = np.searchsorted(starts, found, side="right") - 1
+        return [
+            (self._batches[b], i - int(starts[b]))
+            for b, i in zip(batches.tolist(), found.tolist(), strict=True)
+        ]
 
 
 @dataclass(slots=True)
 class _MemorySpanQuerier:
-    batches: list[Spans]
+    store: MemorySpanStore
     mint: int
     maxt: int
 
     def _in_range(self) -> Iterator[Spans]:
-        for batch in self.batches:
+        for batch in self.store._batches:
             keep = np.flatnonzero((batch.start_ns >= self.mint) & (batch.start_ns <= self.maxt))
-            if len(keep):
+            if len(keep) == len(batch):
+                yield batch
+            elif len(keep):
                 yield batch.take(keep)
 
     def trace(self, trace_id: bytes) -> Spans:
-        wanted = np.frombuffer(trace_id, dtype="V16")
         found = [
             batch.row(i)
-            for batch in self.batches
-            for i in np.flatnonzero(
-                (np.frombuffer(batch.trace_ids, dtype="V16") == wanted)
-                & (batch.start_ns >= self.mint)
-                & (batch.start_ns <= self.maxt)
-            ).tolist()
+            for batch, i in self.store.locate(trace_id)
+            if self.mint <= batch.start_ns[i] <= self.maxt
         ]
         return Spans.of(sorted(found, key=lambda s: s.start_ns))
 
