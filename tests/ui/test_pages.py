@@ -635,3 +635,57 @@ def test_containers_dashboard_links_the_selected_containers_logs(vigil: str, pag
     assert params["query"].startswith('{container=~"')
     link.click()
     expect(page.get_by_label("LogQL query")).to_have_value(params["query"])
+
+
+def test_alerts_page_shows_the_alertmanagers_groups_with_muted_alerts_on_request(
+    vigil: str, page: Any
+) -> None:
+    """The Notifications view: the built-in Alertmanager's alerts in their groups; a
+    silenced alert is hidden until "Silenced" is ticked, then shown as silenced."""
+    from playwright.sync_api import expect
+
+    def held() -> bool:
+        groups = _api(vigil, "/api/v2/alerts/groups")
+        names = {a["labels"]["alertname"] for g in groups for a in g["alerts"]}
+        return {"UIPayload", "OrderFiring"} <= names
+
+    _until(held, "UIPayload and OrderFiring in the Alertmanager")
+    now = time.time()
+    silence = httpx.post(
+        vigil + "/api/v2/silences",
+        json={
+            "matchers": [{"name": "alertname", "value": "OrderFiring", "isRegex": False}],
+            "startsAt": _iso(now - 60),
+            "endsAt": _iso(now + 3600),
+            "createdBy": "ui-test",
+            "comment": "groups view",
+        },
+        timeout=10,
+    ).json()["silenceID"]
+    try:
+        _until(
+            lambda: (
+                not any(
+                    a["labels"]["alertname"] == "OrderFiring"
+                    for g in _api(vigil, "/api/v2/alerts/groups", silenced="false")
+                    for a in g["alerts"]
+                )
+            ),
+            "OrderFiring silenced",
+        )
+        page.goto(vigil + "/alerts")
+        page.get_by_role("tab", name="Notification groups").click()
+        assert "view=groups" in page.url
+        group = page.locator('section.am-group[data-receiver="null"]')
+        expect(group.locator("tr.am-alert", has_text="UIPayload")).to_have_count(1)
+        expect(group.locator("tr.am-alert", has_text="OrderFiring")).to_have_count(0)
+        page.get_by_label("Silenced").check()
+        assert "silenced=1" in page.url
+        muted = group.locator("tr.am-alert", has_text="OrderFiring")
+        expect(muted).to_have_count(1)
+        expect(muted.locator(".pill", has_text="silenced")).to_have_count(1)
+        expect(muted.get_by_role("link", name="Silence again")).to_be_visible()
+        page.get_by_role("tab", name="By rule").click()
+        expect(page.locator("details.rule-row").first).to_be_visible()
+    finally:
+        httpx.delete(f"{vigil}/api/v2/silence/{silence}", timeout=10)

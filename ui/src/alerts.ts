@@ -13,6 +13,7 @@ import type { ActiveAlert, AlertingRule, RuleGroup, RulesData } from "./api/type
 import { errorText, labelChips, matchesSearch, matcherText, searchBox, absTime, timeEl } from "./pages/common";
 import { formatValue, ruleFileName, ruleText } from "./pages/rules-api";
 import { containerLogsLink } from "./pages/alert-links";
+import { groupsView } from "./alerts_groups";
 
 type State = "inactive" | "pending" | "firing";
 /** In the order the page lists them: what needs attention first. */
@@ -39,6 +40,8 @@ export async function alertsPage(root: HTMLElement, route: Route): Promise<void>
   );
   let search = params.get("search") ?? "";
   const open = new Set(params.getAll("open"));
+  let view: "rules" | "groups" = params.get("view") === "groups" ? "groups" : "rules";
+  const muted = { silenced: params.get("silenced") === "1", inhibited: params.get("inhibited") === "1" };
   let groups: RuleGroup[] | null = null;
   const amStatus = new Map<string, AMAlert["status"]>();
 
@@ -49,8 +52,12 @@ export async function alertsPage(root: HTMLElement, route: Route): Promise<void>
     if (chosen.size !== STATES.length) p.set("state", STATES.filter((s) => chosen.has(s)).join(","));
     if (search) p.set("search", search);
     for (const key of [...open].sort()) p.append("open", key);
+    if (view === "groups") p.set("view", "groups");
+    if (muted.silenced) p.set("silenced", "1");
+    if (muted.inhibited) p.set("inhibited", "1");
     setParams(p);
   };
+  const loadGroups = groupsView(list, muted, () => search, silenceLink);
 
   let sendsNowhere = false;
   const delivery = h("div");
@@ -94,6 +101,10 @@ export async function alertsPage(root: HTMLElement, route: Route): Promise<void>
   };
 
   const draw = (): void => {
+    if (view === "groups") {
+      void loadGroups();
+      return;
+    }
     if (groups === null) return;
     drawFilters();
     replace(
@@ -159,26 +170,80 @@ export async function alertsPage(root: HTMLElement, route: Route): Promise<void>
     draw();
   };
 
+  const toggle = (name: "silenced" | "inhibited", text: string): HTMLElement =>
+    h(
+      "label",
+      { class: "muted-filter" },
+      h("input", {
+        type: "checkbox",
+        name,
+        checked: muted[name],
+        onchange: (e: Event) => {
+          muted[name] = (e.target as HTMLInputElement).checked;
+          save();
+          draw();
+        },
+      }),
+      ` ${text}`,
+    );
+  const mutedToggles = h("div", { class: "tabs", role: "group", "aria-label": "Also show muted alerts" }, toggle("silenced", "Silenced"), toggle("inhibited", "Inhibited"));
+  const ruleControls = h("span", { class: "rule-controls" });
+  const viewTabs = h("div", { class: "tabs view-tabs", role: "tablist", "aria-label": "Alerts view" });
+  const drawView = (): void => {
+    replace(
+      viewTabs,
+      ([["rules", "By rule"], ["groups", "Notification groups"]] as const).map(([name, text]) =>
+        h(
+          "button",
+          {
+            type: "button",
+            role: "tab",
+            "aria-selected": String(view === name),
+            onclick: () => {
+              view = name;
+              save();
+              drawView();
+              if (name === "rules" && groups === null) void load();
+              else draw();
+            },
+          },
+          text,
+        ),
+      ),
+    );
+    filters.hidden = view === "groups";
+    ruleControls.hidden = view === "groups";
+    mutedToggles.hidden = view === "rules";
+  };
+  drawView();
+
   root.append(
     h("h1", null, "Alerts"),
     delivery,
+    viewTabs,
     h(
       "div",
       { class: "toolbar" },
       filters,
+      mutedToggles,
       searchBox("Filter by rule name or label", search, (value) => {
         search = value;
         save();
         draw();
       }),
-      h("button", { type: "button", onclick: () => expandAll(true) }, "Expand all"),
-      h("button", { type: "button", onclick: () => expandAll(false) }, "Collapse all"),
-      h("button", { type: "button", onclick: () => void load() }, "Refresh"),
+      ruleControls,
+      h("button", { type: "button", onclick: () => (view === "groups" ? void loadGroups() : void load()) }, "Refresh"),
     ),
     list,
   );
+  ruleControls.append(
+    h("button", { type: "button", onclick: () => expandAll(true) }, "Expand all"),
+    " ",
+    h("button", { type: "button", onclick: () => expandAll(false) }, "Collapse all"),
+  );
   list.append(h("p", { class: "muted" }, "Loading…"));
-  await load();
+  if (view === "groups") await loadGroups();
+  else await load();
 }
 
 function ruleDetails(
