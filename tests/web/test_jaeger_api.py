@@ -129,6 +129,19 @@ def test_a_trace_in_jaegers_json() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "found"),
+    [
+        (str(T0_S * US), str(NOW_S * US), True),
+        (str(T0_S * 1000), str(NOW_S * 1000), True),  # Grafana's trace-by-id window, in ms
+        (str((T0_S + 200) * US), str(NOW_S * US), False),
+    ],
+)
+def test_trace_by_id_in_a_window(start: str, end: str, found: bool) -> None:
+    response = _client().get("/jaeger/api/traces/abc", params={"start": start, "end": end})
+    assert response.status_code == (200 if found else 404)
+
+
 def test_references_logs_status_and_processes() -> None:
     (trace,) = _data("/jaeger/api/traces/0af7651916cd43dd8448eb211c80319c")
     spans = {s["spanID"]: s for s in trace["spans"]}

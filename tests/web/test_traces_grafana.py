@@ -49,6 +49,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "grafana_jaeger/operations": {"data": ["GET /checkout", "GET /health", "POST /pay"]},
     "grafana_jaeger/search": {"data[0].spans[0].operationName": "GET /checkout"},
     "grafana_jaeger/trace_by_id": {"data[0].spans[2].references[0].refType": "CHILD_OF"},
+    "grafana_jaeger/trace_by_id_time_params": {"data[0].spans[0].operationName": "GET /health"},
     "grafana_jaeger/dependencies": {"data[0]": {"parent": "frontend", "child": "payments", "callCount": 1}},
 }  # fmt: skip
 

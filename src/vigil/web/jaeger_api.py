@@ -29,6 +29,7 @@ ALL_TIME = (0, (1 << 63) - 1)
 DEFAULT_LOOKBACK_NS = 3600 * 1_000_000_000
 DEFAULT_DEPENDENCY_LOOKBACK_MS = 24 * 3600 * 1000
 DEFAULT_LIMIT = 100
+_MS_BELOW = 10**14
 _T = TypeVar("_T")
 
 
@@ -156,9 +157,9 @@ class JaegerAPI:
         params = request.query_params
         mint, maxt = ALL_TIME
         if params.get("start"):
-            mint = _int(params["start"], "start", 0) * NS_PER_US
+            mint = _time_ns(params["start"], "start")
         if params.get("end"):
-            maxt = _int(params["end"], "end", 0) * NS_PER_US
+            maxt = _time_ns(params["end"], "end")
         return mint, maxt
 
     def _search_range(self, request: Request) -> tuple[int, int]:
@@ -167,7 +168,7 @@ class JaegerAPI:
         params = request.query_params
         maxt = self._now_ns()
         if params.get("end"):
-            maxt = _int(params["end"], "end", 0) * NS_PER_US
+            maxt = _time_ns(params["end"], "end")
         lookback = params.get("lookback", "")
         span = DEFAULT_LOOKBACK_NS
         if lookback and lookback != "custom":
@@ -177,7 +178,7 @@ class JaegerAPI:
                 raise JaegerError(str(err)) from None
         mint = maxt - span
         if params.get("start"):
-            mint = _int(params["start"], "start", 0) * NS_PER_US
+            mint = _time_ns(params["start"], "start")
         if mint > maxt:
             raise JaegerError("start time is after end time")
         return mint, maxt
@@ -192,6 +193,13 @@ def _go_days(text: str) -> str:
     if text.endswith("d") and text[:-1].isdigit():
         return f"{int(text[:-1]) * 24}h"
     return text
+
+
+def _time_ns(text: str, name: str) -> int:
+    """A time in microseconds, as Jaeger reads `start` and `end`; a value too small to be
+    one since 1973 is taken as milliseconds, which Grafana's trace-by-id time window sends."""
+    value = _int(text, name, 0)
+    return value * (NS_PER_MS if abs(value) < _MS_BELOW else NS_PER_US)
 
 
 def _int(text: str, name: str, default: int) -> int:
