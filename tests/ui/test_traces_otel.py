@@ -1,5 +1,6 @@
 """The Traces page over spans the OpenTelemetry Python SDK exported to vigil over OTLP/HTTP: the
-search lists them and filters by service, a trace opens as a waterfall whose spans open onto
+search lists them and filters by service, by a tag picked in the tag browser or by a
+written TraceQL query, a trace opens as a waterfall whose spans open onto
 their status and events and whose logs link finds the line carrying its id, the slow-SQL table
 links the database call's trace, the service map draws the calls, and with no traces the page
 says how to send them.
@@ -121,6 +122,28 @@ def test_search_lists_the_traces_and_filters_by_service(
     expect(_done(page, ".traces-results").locator("tbody tr")).to_have_count(1)
 
 
+def test_tag_browser_and_a_written_traceql_query(otel_server: tuple[str, str], page: Any) -> None:
+    from playwright.sync_api import expect
+
+    base, trace_id = otel_server
+    page.goto(f"{base}/traces")
+    results = _done(page, ".traces-results")
+    page.get_by_text("Tag browser").click()
+    page.get_by_role("group", name="Tag names").get_by_role("button", name="db.system").click()
+    page.get_by_role("group", name="Tag values").get_by_role("button", name="postgresql").click()
+    expect(page.get_by_label("Tags")).to_have_value("db.system=postgresql")
+    expect(page.get_by_label("TraceQL")).to_have_value('{.db.system="postgresql"}')
+    expect(results.locator("tbody tr")).to_have_count(1)
+    query = page.get_by_label("TraceQL")
+    query.fill("{status=error && kind=server}")
+    query.press("Enter")
+    expect(results.locator("tbody tr")).to_have_attribute("data-trace-id", trace_id.lstrip("0"))
+    query.fill("{status=}")
+    query.press("Enter")
+    expect(results).to_have_attribute("data-state", "error")
+    expect(results.get_by_role("alert")).to_contain_text("line 1")
+
+
 def test_a_trace_opens_as_a_waterfall_linking_its_logs(
     otel_server: tuple[str, str], page: Any, no_dialogs: list[str]
 ) -> None:
@@ -150,6 +173,9 @@ def test_a_trace_opens_as_a_waterfall_linking_its_logs(
     expect(detail).to_contain_text("error: card declined")
     expect(detail.locator(".span-events")).to_contain_text("declined")
     expect(detail.locator(".span-events")).to_contain_text("insufficient funds")
+    expect(view.get_by_role("link", name="frontend on the Services dashboard")).to_have_attribute(
+        "href", "/d/vigil-services?var-service=frontend"
+    )
     page.get_by_role("link", name="Logs for this trace").click()
     results = _done(page, ".logs-results")
     expect(results.locator(".log-line")).to_have_text([f"payment refused trace_id={trace_id}"])

@@ -7,6 +7,7 @@ import { type Child, h, notice, replace } from "./dom";
 import { setParams } from "./router";
 import { formatNs } from "./traces_model";
 import { traceHref } from "./traces_links";
+import { tagBrowser } from "./traces_tags";
 import { type SearchAnswer, type SearchFields, type TraceRow, buildTraceQL, traceRows } from "./traces_traceql";
 import { dateTime } from "./timezone";
 
@@ -212,12 +213,23 @@ export function searchView(root: HTMLElement, params: URLSearchParams): () => vo
     services,
     operations,
   );
+  const tags = tagBrowser(
+    () => {
+      const end = Math.floor(Date.now() / 1000);
+      return [end - rangeSeconds(range.value), end];
+    },
+    (tag) => {
+      inputs.tags.value = `${inputs.tags.value.trim()} ${tag}`.trim();
+      rebuild();
+      void run(true);
+    },
+  );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     void run(true);
   });
   range.addEventListener("change", () => void run(true));
-  root.append(form, howto, results);
+  root.append(form, tags, howto, results);
   void loadServices();
   void loadOperations();
   void run(false);

@@ -78,8 +78,14 @@ function tagConditions(tags: string): { conditions: Condition[]; problems: strin
   return { conditions, problems };
 }
 
+/** `name=value` as the Tags field and logfmt take it, the value quoted when it has spaces,
+ * quotes or `=`. */
+export function tagText(name: string, value: string): string {
+  return `${name}=${/^[^\s"=]+$/.test(value) ? value : quote(value)}`;
+}
+
 function logfmt(tags: LegacyTag[]): string {
-  return tags.map(([k, v]) => `${k}=${/^[^\s"=]+$/.test(v) ? v : quote(v)}`).join(" ");
+  return tags.map(([k, v]) => tagText(k, v)).join(" ");
 }
 
 /** The fields as `{cond && cond ...}` (`{}`, every trace, when all are empty), and the same
