@@ -31,7 +31,7 @@ import orjson
 
 from vigil.logs.block import TMP, publish_block
 from vigil.traces._api import Spans
-from vigil.traces.block_columns import NameKey, Summary, merge_names, summarize
+from vigil.traces.block_columns import NameKey, Summary, summarize
 from vigil.traces.block_page import (
     PageFormatError,
     decode_page,
@@ -313,7 +313,6 @@ class SpanBlock:
         if traces and int(self._page_of.max()) >= len(pages):
             raise CorruptDataError(f"span block {path}: {TRACES_FILE} names pages it has not")
         self.pages = [BlockPage(path, self._data, p) for p in pages]
-        self.names = merge_names([p.summary.names for p in self.pages])
         self.size_bytes = sum(
             (path / name).stat().st_size
             for name in (META_FILE, INDEX_FILE, TRACES_FILE, SPANS_FILE)

@@ -128,16 +128,3 @@ def summarize(spans: Spans) -> Summary:
         np.unique(np.frombuffer(spans.trace_ids, dtype="S16")),
         names,
     )
-
-
-def merge_names(
-    summaries: Sequence[dict[NameKey, tuple[int, bool]]],
-) -> dict[NameKey, tuple[int, bool]]:
-    merged: dict[NameKey, tuple[int, bool]] = {}
-    for names in summaries:
-        for key, (longest, failed) in names.items():
-            old = merged.get(key)
-            merged[key] = (
-                (longest, failed) if old is None else (max(old[0], longest), old[1] or failed)
-            )
-    return merged
