@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,10 +50,15 @@ def peer(binary: str) -> str:
 PATIENCE_S = 120.0
 
 
-def wait_ok(url: str, seconds: float = PATIENCE_S) -> None:
-    """Poll `url` until it answers 200 (a bounded wait for a process to come up)."""
+def wait_ok(
+    url: str, seconds: float = PATIENCE_S, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll `url` until it answers 200 (a bounded wait for a process to come up); when the
+    process `proc` exits first, fail at once."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{url}: the process exited with {proc.returncode}")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
@@ -67,14 +73,21 @@ def running(
     args: list[str], ready_url: str, seconds: float = PATIENCE_S
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A server process (a real peer or `vigil ...`), ready when `ready_url` answers 200,
-    stopped when the block ends."""
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_ok(ready_url, seconds)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    stopped when the block ends. A process that never gets ready fails the test with the end
+    of what it wrote to stderr."""
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            try:
+                wait_ok(ready_url, seconds, proc)
+            except AssertionError as err:
+                stderr.seek(0)
+                tail = stderr.read()[-4000:].decode("utf-8", "replace")
+                raise AssertionError(f"{err}\n--- its stderr, last lines ---\n{tail}") from None
+            yield proc
+        finally:
+            proc.terminate()
+            proc.wait(30)
 
 
 SUMMARY_KEY = "vigil_summary"
