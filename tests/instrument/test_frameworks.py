@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.trace import SpanKind
 
 from tests.instrument.apps import ROUTES
 from tests.instrument.shop import FRAMEWORKS, Shop, build
@@ -59,7 +60,8 @@ def test_log_lines_carry_the_request_context_and_its_trace(
 ) -> None:
     status, body = shop.get("/items/7", {"X-Forwarded-For": "1.2.3.4, 203.0.113.7"}, BALANCER)
     shop.records.extend(caplog.records)
-    [span] = shop.server_spans()
+    [span] = shop.spans.get_finished_spans()  # the server span, no send/receive spans
+    assert span.kind is SpanKind.SERVER
     trace_id, span_id = format(span.context.trace_id, "032x"), format(span.context.span_id, "016x")
     context = {
         "client_ip": "203.0.113.7",

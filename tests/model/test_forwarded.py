@@ -84,3 +84,11 @@ def test_no_header_raises(peer: str, header: str) -> None:
         assert isinstance(proxies.client_behind(peer, hops), str)
         client = proxies.client(hops)
         assert client is None or parse_address(client) is not None
+
+
+def test_answers_stay_right_past_the_remembered_hops() -> None:
+    proxies = TrustedProxies()
+    clients = [f"203.0.{i // 256}.{i % 256}" for i in range(5000)]
+    first = [proxies.client_behind("10.0.0.1", [c, "10.0.0.2"]) for c in clients]
+    again = [proxies.client_behind("10.0.0.1", [c, "10.0.0.2"]) for c in reversed(clients)]
+    assert (first, again[::-1]) == (clients, clients)

@@ -31,7 +31,7 @@ class RequestContext:
     path: str | None = None
     route: str | None = None
     status: int | None = None
-    duration_ms: float | None = None
+    duration_s: float | None = None
     trace_id: str | None = None
     span_id: str | None = None
     fields: dict[str, object] = field(default_factory=dict)
@@ -49,10 +49,12 @@ class RequestContext:
         out: dict[str, object] = {}
         if self.route is None and self.route_source is not None:
             self.route = self.route_source()
-        for name in ("client_ip", "method", "path", "route", "status", "duration_ms"):
+        for name in ("client_ip", "method", "path", "route", "status"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.duration_s is not None:
+            out["duration_ms"] = round(self.duration_s * 1000, 3)
         ids = self.span_ids() if self.span_ids is not None else None
         trace_id, span_id = ids if ids is not None else (self.trace_id, self.span_id)
         if trace_id is not None:

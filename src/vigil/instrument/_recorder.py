@@ -23,6 +23,7 @@ _METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
 )
 ACCESS_LOGGER = "vigil.instrument.access"
+_REMEMBERED_CLIENTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +47,25 @@ class Recorder:
         self.span_ids = span_ids
         self.clock = clock
         self._access = logging.getLogger(ACCESS_LOGGER)
+        self._clients: dict[tuple[str, str], str] = {}
 
     def client_ip(self, peer: str, x_forwarded_for: str, forwarded: str) -> str:
-        if self.settings.forwarded_header == "forwarded":
-            hops = forwarded_hops(forwarded) if forwarded else []
-        else:
-            hops = x_forwarded_for_hops(x_forwarded_for) if x_forwarded_for else []
-        return self.settings.proxies.client_behind(peer, hops)
+        """The client's address, remembered for the last few thousand (peer, header)s."""
+        header = forwarded if self.settings.forwarded_header == "forwarded" else x_forwarded_for
+        key = (peer, header)
+        client = self._clients.get(key)
+        if client is None:
+            if not header:
+                hops = []
+            elif self.settings.forwarded_header == "forwarded":
+                hops = forwarded_hops(header)
+            else:
+                hops = x_forwarded_for_hops(header)
+            client = self.settings.proxies.client_behind(peer, hops)
+            if len(self._clients) >= _REMEMBERED_CLIENTS:
+                self._clients.clear()
+            self._clients[key] = client
+        return client
 
     def begin(
         self, method: str, path: str, client_ip: str, headers: Callable[[], Mapping[str, str]]
@@ -67,10 +80,10 @@ class Recorder:
 
     def end(self, context: RequestContext, status: int, seconds: float) -> None:
         """The RED metric and the access log, written in the request's context."""
-        method = context.method if context.method in _METHODS else "UNKNOWN"
+        method = context.method if context.method in _METHODS else None
         self.metrics.observe(method or "UNKNOWN", context.route, status, seconds)
         context.status = status
-        context.duration_ms = round(seconds * 1000, 3)
+        context.duration_s = seconds
         if self.settings.access_log and self._access.isEnabledFor(logging.INFO):
             self._access.info(
                 '%s "%s %s" %d %.1fms',

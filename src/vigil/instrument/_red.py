@@ -4,6 +4,7 @@ template a framework matched, and one value for requests no route matched."""
 
 from __future__ import annotations
 
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -16,15 +17,12 @@ UNKNOWN = "UNKNOWN"
 _BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, RedMetrics] = WeakKeyDictionary()
 
 
+_OUTCOMES = ("INFORMATIONAL", "SUCCESS", "REDIRECTION", "CLIENT_ERROR", "SERVER_ERROR")
+
+
 def outcome(status: int) -> str:
     """Micrometer's `Outcome.forStatus`."""
-    return {
-        1: "INFORMATIONAL",
-        2: "SUCCESS",
-        3: "REDIRECTION",
-        4: "CLIENT_ERROR",
-        5: "SERVER_ERROR",
-    }.get(status // 100, UNKNOWN)
+    return _OUTCOMES[status // 100 - 1] if 100 <= status < 600 else UNKNOWN
 
 
 def route_label(route: str | None, status: int) -> str:
@@ -42,6 +40,9 @@ class RedMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        # Children by (method, route, status): prometheus_client's labels() checks and locks
+        # at every call; the label sets are few (methods × templates × statuses).
+        self._children: dict[tuple[str, str | None, int], Any] = {}
         self.requests = Histogram(
             "http_server_requests_seconds",
             "Duration of HTTP server requests, by route template.",
@@ -64,8 +65,12 @@ class RedMetrics:
         return metrics
 
     def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
-        labels = (method, route_label(route, status), str(status), outcome(status))
-        self.requests.labels(*labels).observe(seconds)
+        key = (method, route, status)
+        child = self._children.get(key)
+        if child is None:
+            labels = (method, route_label(route, status), str(status), outcome(status))
+            child = self._children[key] = self.requests.labels(*labels)
+        child.observe(seconds)
 
     def render(self, accept: str) -> tuple[bytes, str]:
         """The registry's exposition in the format `accept` asks for (text or OpenMetrics)."""

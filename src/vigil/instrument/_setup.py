@@ -97,7 +97,13 @@ def _wire(app: Any, recorder: Recorder, tracing: Tracing | None) -> Any:
         elif tracing is not None:
             from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-            app.add_middleware(OpenTelemetryMiddleware, tracer_provider=tracing.provider)
+            from vigil.instrument._tracing import ASGI_NOISE
+
+            app.add_middleware(
+                OpenTelemetryMiddleware,
+                tracer_provider=tracing.provider,
+                exclude_spans=list(ASGI_NOISE),
+            )
         return app
     if kind == "flask":
         from vigil.instrument._flask import connect

@@ -6,7 +6,7 @@ records `sampling.probability`, which vigil's span metrics read to scale their c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from opentelemetry import trace
@@ -27,10 +27,9 @@ from opentelemetry.util.types import Attributes
 from vigil.instrument._health import HealthChecks
 
 SAMPLING_PROBABILITY = "sampling.probability"
-# The request's path (or URL) and User-Agent under the old and the stable HTTP conventions.
-_PATH_KEYS = ("url.path", "http.target")
-_URL_KEYS = ("url.full", "http.url")
-_USER_AGENT_KEYS = ("user_agent.original", "http.user_agent")
+# The ASGI instrumentation's internal span around each receive() and send() call: two or
+# more a request that say nothing the server span does not, each a span-metric series.
+ASGI_NOISE: tuple[Literal["receive", "send"], ...] = ("receive", "send")
 
 
 class HealthCheckSampler(Sampler):
@@ -40,6 +39,7 @@ class HealthCheckSampler(Sampler):
     def __init__(self, probability: float, health: HealthChecks, metrics_path: str | None):
         self._inner = ParentBased(TraceIdRatioBased(probability))
         self._probability = probability
+        self._recorded = {SAMPLING_PROBABILITY: probability}
         self._health = health
         self._metrics_path = metrics_path
 
@@ -60,19 +60,24 @@ class HealthCheckSampler(Sampler):
         )
         if result.decision is not Decision.RECORD_AND_SAMPLE:
             return result
-        recorded = {**(result.attributes or {}), SAMPLING_PROBABILITY: self._probability}
+        recorded = {**result.attributes, **self._recorded} if result.attributes else self._recorded
         return SamplingResult(result.decision, recorded, result.trace_state)
 
     def get_description(self) -> str:
         return f"HealthCheckSampler{{ParentBased{{TraceIdRatioBased{{{self._probability}}}}}}}"
 
     def _machine_traffic(self, attributes: Mapping[str, Any]) -> bool:
-        path = next((str(attributes[k]) for k in _PATH_KEYS if k in attributes), "")
+        """By the request's path (or URL) and User-Agent, under the stable HTTP conventions
+        or the old ones."""
+        path = str(attributes.get("url.path") or attributes.get("http.target") or "")
         if not path:
-            url = next((str(attributes[k]) for k in _URL_KEYS if k in attributes), "")
-            path = urlsplit(url).path
+            path = urlsplit(
+                str(attributes.get("url.full") or attributes.get("http.url") or "")
+            ).path
         path = path.split("?", 1)[0]
-        agent = next((str(attributes[k]) for k in _USER_AGENT_KEYS if k in attributes), "")
+        agent = str(
+            attributes.get("user_agent.original") or attributes.get("http.user_agent") or ""
+        )
         return path == self._metrics_path or self._health.matches(path, agent)
 
 
@@ -100,12 +105,16 @@ class Tracing:
     def fastapi(self, app: Any) -> None:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        FastAPIInstrumentor.instrument_app(app, tracer_provider=self.provider)
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=self.provider, exclude_spans=list(ASGI_NOISE)
+        )
 
     def asgi(self, app: Any) -> Any:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-        return OpenTelemetryMiddleware(app, tracer_provider=self.provider)
+        return OpenTelemetryMiddleware(
+            app, tracer_provider=self.provider, exclude_spans=list(ASGI_NOISE)
+        )
 
     def flask(self, app: Any) -> None:
         from opentelemetry.instrumentation.flask import FlaskInstrumentor

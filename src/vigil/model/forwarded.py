@@ -66,16 +66,25 @@ def parse_address(hop: str) -> Address | None:
         return None
 
 
+# A hop as read: its address in canonical form (None: not an address), and whether it is
+# a trusted proxy.
+_Hop = tuple[str | None, bool]
+_REMEMBERED_HOPS = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class TrustedProxies:
-    """The proxies (CIDRs) whose forwarded headers are believed."""
+    """The proxies (CIDRs) whose forwarded headers are believed. The last few thousand hops
+    read are remembered: a server sees the same balancers and clients again and again."""
 
     cidrs: tuple[str, ...] = TOMCAT_INTERNAL_PROXIES
     _networks: tuple[Network, ...] = field(init=False, repr=False, compare=False)
+    _hops: dict[str, _Hop] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         nets = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in self.cidrs)
         object.__setattr__(self, "_networks", nets)
+        object.__setattr__(self, "_hops", {})
 
     def trusts(self, address: Address) -> bool:
         return any(address in net for net in self._networks)
@@ -84,19 +93,25 @@ class TrustedProxies:
         """The right-most untrusted hop; the left-most when every hop is trusted; None when
         the walk meets a hop that is not an address (nothing to its left can be believed)."""
         for hop in reversed(hops):
-            address = parse_address(hop)
-            if address is None:
-                return None
-            if not self.trusts(address):
-                return str(address)
-        first = parse_address(hops[0]) if hops else None
-        return None if first is None else str(first)
+            address, trusted = self._read(hop)
+            if address is None or not trusted:
+                return address
+        return self._read(hops[0])[0] if hops else None
 
     def client_behind(self, peer: str, hops: Sequence[str]) -> str:
         """The client of a connection from `peer` carrying `hops`: the peer itself unless it
         is a trusted proxy (a client's own header is never believed), and the peer again
         when the hops name no address."""
-        address = parse_address(peer)
-        if address is None or not self.trusts(address) or not hops:
+        if not hops or not self._read(peer)[1]:
             return peer
         return self.client(hops) or peer
+
+    def _read(self, hop: str) -> _Hop:
+        known = self._hops.get(hop)
+        if known is None:
+            address = parse_address(hop)
+            known = (None, False) if address is None else (str(address), self.trusts(address))
+            if len(self._hops) >= _REMEMBERED_HOPS:
+                self._hops.clear()
+            self._hops[hop] = known
+        return known
