@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from tests.traces.corpus import HOUR_NS, corpus, span_id, trace, trace_id
 from vigil.traces import Span, Spans
-from vigil.traces.block import INDEX_FILE, SPANS_FILE
+from vigil.traces.block import INDEX_FILE, META_FILE, SPANS_FILE, TRACES_FILE
 from vigil.traces.store import DAY_NS, TraceStore, TraceStoreOptions
 from vigil.tsdb import CorruptDataError
 
@@ -55,6 +56,13 @@ def _split_trace() -> list[Span]:
         )
         for k, t in enumerate(starts)
     ]
+
+
+def _flip(path: Path) -> None:
+    """One byte of the file changed in place."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
 
 
 def _fill(store: TraceStore) -> list[Span]:
@@ -120,21 +128,31 @@ def test_retention_deletes_whole_blocks(
         assert [(b.meta.mint // (2 * HOUR_NS)) % 12 for b in store.blocks.blocks] == kept
 
 
+@pytest.mark.parametrize(
+    ("name", "damage", "logged"),
+    [
+        (TRACES_FILE, _flip, f"{TRACES_FILE} fails its CRC"),
+        (INDEX_FILE, lambda path: path.write_bytes(b"{"), "cannot be opened"),
+        (META_FILE, lambda path: path.unlink(), "meta.json cannot be read"),
+    ],
+)
 def test_a_corrupt_page_fails_the_reads_that_need_it_and_no_others(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    damage: Callable[[Path], object],
+    logged: str,
 ) -> None:
     clock = Clock(DAY0 + 7 * HOUR_NS)
     with _open(tmp_path, clock) as store:
         _fill(store)
         store.tick()
         first, second, third = store.blocks.blocks
-    data = bytearray((first.path / SPANS_FILE).read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    (first.path / SPANS_FILE).write_bytes(bytes(data))
-    (third.path / INDEX_FILE).write_bytes(b"{")
+    _flip(first.path / SPANS_FILE)
+    damage(third.path / name)
     with caplog.at_level(logging.ERROR), _open(tmp_path, clock) as store:
         assert [b.path for b in store.blocks.blocks] == [first.path, second.path]
-        assert third.path.name in caplog.text
+        assert third.path.name in caplog.text and logged in caplog.text
         querier = store.querier(0, 2**62)
         with pytest.raises(CorruptDataError, match=f"{first.path.name}.*{SPANS_FILE}"):
             querier.trace(trace_id(0))
@@ -149,9 +167,7 @@ def test_a_day_with_a_corrupt_page_is_left_uncompacted_and_readable(
         _fill(store)
         store.tick()
         first = store.blocks.blocks[0]
-    data = bytearray((first.path / SPANS_FILE).read_bytes())
-    data[-1] ^= 0xFF
-    (first.path / SPANS_FILE).write_bytes(bytes(data))
+    _flip(first.path / SPANS_FILE)
     clock.t_ns = DAY0 + DAY_NS + 2 * HOUR_NS
     with caplog.at_level(logging.ERROR), _open(tmp_path, clock) as store:
         assert store.tick().compacted == []

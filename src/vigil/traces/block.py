@@ -173,11 +173,13 @@ class BlockWriter:
         order = np.lexsort((np.concatenate(self._page_of), prefixes))
         page_dtype = _page_dtype(len(self._pages))
         pages = np.concatenate(self._page_of)[order].astype(page_dtype)
-        write_synced(self.tmp / TRACES_FILE, prefixes[order].tobytes() + pages.tobytes())
+        lookup = prefixes[order].tobytes() + pages.tobytes()
+        write_synced(self.tmp / TRACES_FILE, lookup)
         index = {
             "version": VERSION,
             "traces": len(ids),
             "page_dtype": page_dtype,
+            "traces_crc": crc32c.crc32c(lookup),
             "pages": [p.to_json() for p in self._pages],
         }
         write_synced(self.tmp / INDEX_FILE, orjson.dumps(index))
@@ -297,7 +299,13 @@ class SpanBlock:
     """An open block: its page summaries in memory, its trace lookup and pages mapped."""
 
     def __init__(
-        self, path: Path, meta: BlockMeta, pages: list[PageEntry], traces: int, page_dtype: str
+        self,
+        path: Path,
+        meta: BlockMeta,
+        pages: list[PageEntry],
+        traces: int,
+        page_dtype: str,
+        lookup_crc: int,
     ) -> None:
         self.path = path
         self.meta = meta
@@ -306,6 +314,8 @@ class SpanBlock:
         size = (8 + np.dtype(page_dtype).itemsize) * traces
         if len(self._lookup) != size:
             raise CorruptDataError(f"span block {path}: {TRACES_FILE} is not {size} bytes")
+        if crc32c.crc32c(self._lookup) != lookup_crc:
+            raise CorruptDataError(f"span block {path}: {TRACES_FILE} fails its CRC")
         self._prefixes = np.frombuffer(self._lookup, dtype=">u8", count=traces)
         self._page_of = np.frombuffer(
             self._lookup, dtype=page_dtype, count=traces, offset=8 * traces
@@ -328,7 +338,8 @@ class SpanBlock:
             dtype = str(index["page_dtype"])
             if dtype not in ("<u2", "<u4"):
                 raise ValueError(f"page numbers of type {dtype!r}")
-            return cls(path, meta, pages, int(index["traces"]), dtype)
+            crc = int(index["traces_crc"])
+            return cls(path, meta, pages, int(index["traces"]), dtype, crc)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise CorruptDataError(f"span block {path} cannot be opened: {err}") from None
 
