@@ -32,7 +32,6 @@ from vigil.web.tempo_search import (
     traceql_answer,
     traceql_request,
 )
-from vigil.web.tempo_trace import batches_json, trace_by_id_protobuf, trace_protobuf
 from vigil.web.trace_params import parse_trace_id
 from vigil.web.trace_search import find_traces
 
@@ -130,12 +129,16 @@ class TempoAPI:
         return spans
 
     async def trace_v2(self, request: Request) -> Response:
+        from vigil.web.tempo_trace import batches_json, trace_by_id_protobuf  # protobuf classes
+
         spans = await self._trace(request)
         if _wants_protobuf(request):
             return Response(trace_by_id_protobuf(spans), media_type=PROTOBUF)
         return _json({"trace": {"resourceSpans": batches_json(spans)}})
 
     async def trace_v1(self, request: Request) -> Response:
+        from vigil.web.tempo_trace import batches_json, trace_protobuf
+
         spans = await self._trace(request)
         if _wants_protobuf(request):
             return Response(trace_protobuf(spans), media_type=PROTOBUF)
