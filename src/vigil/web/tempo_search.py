@@ -90,7 +90,7 @@ def search_request(params: QueryParams) -> SearchRequest:
     if min_ns is not None and max_ns is not None and max_ns < min_ns:
         raise TempoError("invalid maxDuration: must be greater than minDuration")
     return SearchRequest(
-        span_filter=SpanFilter(tags=tags),
+        span_filter=_span_filter(tags),
         min_duration_ns=min_ns,
         max_duration_ns=max_ns,
         limit=_positive(params, "limit", DEFAULT_LIMIT),
@@ -116,6 +116,16 @@ def traceql_request(params: QueryParams) -> TraceQLRequest:
         limit=_positive(params, "limit", DEFAULT_LIMIT),
         spans_per_set=_positive(params, "spss", DEFAULT_SPSS),
     )
+
+
+def _span_filter(tags: tuple[tuple[str, str], ...]) -> SpanFilter:
+    """The tags, with `service.name` and `name` (what Grafana's search form adds) moved to
+    the service and name columns: compared once per distinct value, and hints to the store."""
+    service = next((v for k, v in tags if k == "service.name"), "")
+    name = next((v for k, v in tags if k == "name"), "")
+    lifted = {("service.name", service), ("name", name)}
+    rest = tuple(pair for pair in tags if pair not in lifted)
+    return SpanFilter(service=service, name=name, tags=rest)
 
 
 def tempo_id(trace_id: bytes) -> str:
