@@ -7,14 +7,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.trace import SpanKind
+from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
+from werkzeug.test import Client
 
 from tests.instrument.apps import ROUTES
 from tests.instrument.shop import FRAMEWORKS, Shop, build
 from tests.model.remote_ip import BALANCER, DIFFERENT, ROWS, tomcat_table
+from vigil.instrument import instrument
 
 ELB = {"User-Agent": "ELB-HealthChecker/2.0"}
 
@@ -144,7 +148,7 @@ def test_a_starlette_mount_gives_its_template() -> None:
     assert shop.requests() == {("GET", "/shops/{shop}/items/{item_id:int}", "200", "SUCCESS"): 1.0}
 
 
-def test_trusted_proxies_are_the_configured_ones(tmp_path: Path) -> None:
+def test_trusted_proxies_are_the_configured_ones() -> None:
     shop = build("flask", trusted_proxies=["192.0.2.0/24"])
     header = {"X-Forwarded-For": "203.0.113.7, 10.0.0.5"}
     answers = [
@@ -152,3 +156,44 @@ def test_trusted_proxies_are_the_configured_ones(tmp_path: Path) -> None:
         for peer in ("192.0.2.1", BALANCER)
     ]
     assert answers == ["10.0.0.5", BALANCER]
+
+
+def test_a_plain_asgi_or_wsgi_callable_is_measured_without_routes() -> None:
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("302 Found", [("Location", "/")])
+        return [b""]
+
+    answers = []
+    for app in (asgi, wsgi):
+        registry = CollectorRegistry()
+        served = instrument(app, service_name="plain", registry=registry, env={})
+        client = TestClient(served) if app is asgi else Client(served)
+        client.get("/anything/42", follow_redirects=False)
+        answers.append(_counts(registry))
+    assert answers == [
+        {("GET", "UNKNOWN", "204", "SUCCESS"): 1.0},
+        {("GET", "REDIRECTION", "302", "REDIRECTION"): 1.0},
+    ]
+
+
+def _counts(registry: CollectorRegistry) -> dict[tuple[str, ...], float]:
+    return {
+        tuple(sample.labels.values()): sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "http_server_requests_seconds_count"
+    }
+
+
+def test_sampling_follows_the_caller_then_the_ratio(shop: Shop) -> None:
+    shop = build(shop.framework, sample_ratio=0.0)
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    shop.get("/items/1")
+    shop.get("/items/2", {"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"})
+    sampled = [(format(s.context.trace_id, "032x"), s.attributes) for s in shop.server_spans()]
+    assert [(t, (a or {}).get("sampling.probability")) for t, a in sampled] == [(trace_id, None)]
+    assert sum(shop.requests().values()) == 2.0

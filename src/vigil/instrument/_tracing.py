@@ -34,7 +34,8 @@ ASGI_NOISE: tuple[Literal["receive", "send"], ...] = ("receive", "send")
 
 class HealthCheckSampler(Sampler):
     """ParentBased(TraceIdRatioBased(probability)), except that health checks and metric
-    scrapes are never sampled."""
+    scrapes are never sampled. The probability is recorded on the spans this process's
+    ratio decided (its roots and their children), not under a caller's sampled span."""
 
     def __init__(self, probability: float, health: HealthChecks, metrics_path: str | None):
         self._inner = ParentBased(TraceIdRatioBased(probability))
@@ -60,6 +61,9 @@ class HealthCheckSampler(Sampler):
         )
         if result.decision is not Decision.RECORD_AND_SAMPLE:
             return result
+        parent = trace.get_current_span(parent_context).get_span_context()
+        if parent.is_valid and parent.is_remote:
+            return result  # the caller's sampler chose: its probability is not known here
         recorded = {**result.attributes, **self._recorded} if result.attributes else self._recorded
         return SamplingResult(result.decision, recorded, result.trace_state)
 
