@@ -1,7 +1,7 @@
 """The Traces page over spans the OpenTelemetry Python SDK exported to vigil over OTLP/HTTP: the
 search lists them and filters by service, by a tag picked in the tag browser or by a
 written TraceQL query, a trace opens as a waterfall whose spans open onto
-their status and events and whose logs link finds the line carrying its id, the slow-SQL table
+their status and events and whose logs link finds the line carrying its id (which links back to the trace), the slow-SQL table
 links the database call's trace, the service map draws the calls, and with no traces the page
 says how to send them.
 
@@ -182,6 +182,10 @@ def test_a_trace_opens_as_a_waterfall_linking_its_logs(
     expect(page.get_by_role("textbox", name="LogQL query")).to_have_value(
         f'{{service_name=~"frontend|payments"}} |= "{trace_id}"'
     )
+    results.locator(".log-row summary").click()
+    results.get_by_role("link", name=f"Open trace {trace_id}").click()
+    expect(page).to_have_url(f"{base}/traces/{trace_id}")
+    expect(_done(page, ".trace-area").locator(".wf-row")).to_have_count(4)
 
 
 def test_slow_sql_links_the_database_calls_trace(otel_server: tuple[str, str], page: Any) -> None:

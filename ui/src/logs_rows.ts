@@ -5,6 +5,7 @@ import { showContext } from "./logs_context";
 import { markMatches } from "./logs_logql";
 import type { LogRow } from "./logs_streams";
 import { dateTime } from "./timezone";
+import { traceHref, traceIdOf } from "./traces_links";
 
 function compactLabels(labels: Record<string, string>): string {
   return Object.entries(labels)
@@ -51,10 +52,12 @@ export function logRow(row: LogRow, literals: readonly string[]): HTMLDetailsEle
         button.remove();
         void showContext(context, row);
       });
+      const traceId = traceIdOf(row);
       details.append(
         h(
           "div",
           { class: "log-detail" },
+          traceId ? h("a", { class: "button log-trace", href: traceHref(traceId) }, "Open trace ", h("code", null, traceId)) : null,
           fields("Stream labels", row.labels),
           fields("Structured metadata", row.meta.structuredMetadata),
           fields("Parsed fields", row.meta.parsed),

@@ -1,5 +1,7 @@
 // Where a trace leads: its services' log lines that carry its id (the Logs page over the
-// trace's time, a minute either side for clocks and buffering), and a service's dashboard.
+// trace's time, a minute either side for clocks and buffering), and a service's dashboard;
+// and back: the trace a log line names.
+import type { LogRow } from "./logs_streams";
 
 /** The built-in dashboard of RED metrics per service and its service variable. */
 export const SERVICES_DASHBOARD = "/d/vigil-services";
@@ -40,4 +42,20 @@ export function traceHref(traceId: string): string {
 
 export function searchHref(service: string): string {
   return `/traces?${new URLSearchParams({ service })}`;
+}
+
+const TRACE_KEYS = ["trace_id", "traceid", "traceId", "traceID", "trace.id"];
+const HEX_ID = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/i;
+const IN_LINE = /\btrace[._]?id["']?\s*[=:]\s*["']?([0-9a-f]{32}|[0-9a-f]{16})\b/i;
+
+/** The trace id a log line carries: in its structured metadata (OTLP logs, the instrument
+ * middleware), its parsed fields or its labels, else written in the line as `trace_id=…`. */
+export function traceIdOf(row: LogRow): string | null {
+  for (const fields of [row.meta.structuredMetadata, row.meta.parsed, row.labels]) {
+    for (const key of TRACE_KEYS) {
+      const value = fields?.[key];
+      if (value && HEX_ID.test(value)) return value.toLowerCase();
+    }
+  }
+  return IN_LINE.exec(row.line)?.[1].toLowerCase() ?? null;
 }

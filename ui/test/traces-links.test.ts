@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { windowOf } from "../src/logs_range";
-import { logsHref, serviceDashboardHref, traceLogQuery } from "../src/traces_links";
+import { logsHref, serviceDashboardHref, traceIdOf, traceLogQuery } from "../src/traces_links";
 
 const ID = "0af7651916cd43dd8448eb211c80319c";
 
@@ -24,4 +24,20 @@ test("the Logs page link covers the trace's time a minute either side, and the L
 
 test("a service's dashboard link sets its variable", () => {
   assert.equal(serviceDashboardHref("my shop"), "/d/vigil-services?var-service=my+shop");
+});
+
+test("a log line's trace: structured metadata, parsed fields, labels, then the line", () => {
+  const row = (line: string, meta = {}, labels = {}) => ({ ns: "1", line, labels, meta });
+  assert.deepEqual(
+    [
+      row("x", { structuredMetadata: { trace_id: ID.toUpperCase() } }),
+      row("x", { parsed: { traceId: "4bf92f3577b34da6" } }),
+      row("x", {}, { traceID: ID }),
+      row(`payment refused trace_id=${ID} span_id=00f067aa0ba902b7`),
+      row(`{"msg": "x", "traceId": "${ID}"}`),
+      row("trace_id=not-hex"),
+      row("x", { structuredMetadata: { trace_id: "1234" } }),
+    ].map(traceIdOf),
+    [ID, "4bf92f3577b34da6", ID, ID, ID, null, null],
+  );
 });
