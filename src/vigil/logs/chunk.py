@@ -49,10 +49,6 @@ class ChunkFormatError(ValueError):
     """A chunk's bytes do not decode (a corrupt file, or not a chunk)."""
 
 
-def zigzag(values: I64) -> U64:
-    return ((values << 1) ^ (values >> 63)).view(np.uint64)
-
-
 def unzigzag(values: U64) -> I64:
     return (values >> np.uint64(1)).view(np.int64) ^ -(values & np.uint64(1)).view(np.int64)
 
