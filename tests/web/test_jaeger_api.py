@@ -10,9 +10,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from tests.web.trace_store import NOW_S, T0_S, seeded_store
+from tests.web.trace_store import CRON, NOW_S, T0_S, seeded_store, spans
 from vigil.model.clock import ManualClock
+from vigil.traces import MemorySpanStore, Span, Spans
 from vigil.web.jaeger_api import JaegerAPI
+from vigil.web.jaeger_dependencies import Dependency, dependencies
 
 US = 1_000_000
 WINDOW = {"start": str(T0_S * US), "end": str(NOW_S * US)}
@@ -239,3 +241,17 @@ def test_refusals(path: str, params: dict[str, str], status: int, msg: str) -> N
 def test_the_listener_serves_jaegers_own_paths() -> None:
     response = _client(prefix="").get("/api/services")
     assert response.json()["data"] == ["frontend", "payments"]
+
+
+def test_dependencies_join_parents_across_batches() -> None:
+    """A child stored in a later batch than its parent still counts as a call; a span whose
+    parent is not stored counts as none."""
+    rows = spans()
+    store = MemorySpanStore()
+    for row in rows:
+        store.append(Spans.of([row]))
+    orphan = Span(CRON, bytes(7) + b"\x09", "lost", NOW_S * 10**9 - 1, NOW_S * 10**9,
+                  parent_span_id=bytes(7) + b"\x08", resource=rows[0].resource)  # fmt: skip
+    store.append(Spans.of([orphan]))
+    found = dependencies(store.querier(0, NOW_S * 10**9))
+    assert found == [Dependency("frontend", "payments", 1)]
