@@ -344,7 +344,7 @@ class MemorySpanStore:
 
     def __init__(self) -> None:
         self._batches: list[Spans] = []
-        self._ids: tuple[int, npt.NDArray[np.void], npt.NDArray[np.intp]] | None = None
+        self._ids: tuple[int, npt.NDArray[np.uint64], npt.NDArray[np.intp]] | None = None
 
     def append(self, spans: Spans) -> AppendResult:
         if len(spans):
@@ -358,11 +358,14 @@ class MemorySpanStore:
         """(batch, row) of each span of the trace: one comparison over every span's id,
         kept as one array until the next append."""
         if self._ids is None or self._ids[0] != len(self._batches):
-            ids = np.frombuffer(b"".join(b.trace_ids for b in self._batches), dtype="V16")
+            ids = b"".join(b.trace_ids for b in self._batches)
+            words = np.frombuffer(ids, dtype=np.uint64).reshape(-1, 2)
             starts = np.cumsum([0] + [len(b) for b in self._batches]).astype(np.intp)
-            self._ids = (len(self._batches), ids, starts)
-        _, ids, starts = self._ids
-        found = np.flatnonzero(ids == np.frombuffer(trace_id, dtype="V16"))
+            self._ids = (len(self._batches), words, starts)
+        _, words, starts = self._ids
+        high, low = np.frombuffer(_exact(trace_id, TRACE_ID_SIZE), dtype=np.uint64)
+        found = np.flatnonzero(words[:, 1] == low)
+        found = found[words[found, 0] == high]
         batches = np.searchsorted(starts, found, side="right") - 1
         return [
             (self._batches[b], i - int(starts[b]))
