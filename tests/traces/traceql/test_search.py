@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -194,9 +194,49 @@ def _engine(results: list[TraceResult]) -> dict[bytes, Spansets]:
 def test_vectorised_search_agrees_with_the_per_span_reference(
     spans: list[Span], query: str, cuts: list[int]
 ) -> None:
-    results = search(_store(spans, cuts).querier(0, 10**12), query, limit=1000, spss=1000)
+    store = _store(spans, cuts)
+    results = search(store.querier(0, 10**12), query, limit=1000, spss=1000)
     want = {t: _canonical(s) for t, s in reference.evaluate(parse(query), spans).items()}
     assert _engine(results) == want
+    hinted = search(_HintingQuerier(store), query, limit=1000, spss=1000)
+    assert {r.trace_id: r for r in hinted} == {r.trace_id: r for r in results}
+
+
+class _HintingQuerier:
+    """A store that reads only the spans within the hints (a span at a time, plainly)."""
+
+    def __init__(self, store: MemorySpanStore) -> None:
+        self.inner = store.querier(0, 10**12)
+
+    def trace(self, trace_id: bytes) -> Spans:
+        return self.inner.trace(trace_id)
+
+    def select(self, hints: SpanHints | None = None) -> Iterator[Spans]:
+        wanted = hints or SpanHints()
+        for batch in self.inner.select():
+            kept = [span for span in batch.rows() if _within(span, wanted)]
+            if kept:
+                yield Spans.of(kept)
+
+    def services(self) -> list[str]:
+        return self.inner.services()
+
+    def span_names(self, service: str | None = None) -> list[tuple[str, int]]:
+        return self.inner.span_names(service)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _within(span: Span, hints: SpanHints) -> bool:
+    low, high = hints.min_duration_ns, hints.max_duration_ns
+    return (
+        (not hints.services or span.service_name in hints.services)
+        and (not hints.names or span.name in hints.names)
+        and (low is None or span.duration_ns >= low)
+        and (high is None or span.duration_ns <= high)
+        and (not hints.error_only or span.status_code == STATUS_ERROR)
+    )
 
 
 SHOP = Resource((("service.name", "shop"),))

@@ -251,6 +251,7 @@ def _finite(values: npt.NDArray[Any]) -> Mask:
     return np.ones(values.shape, dtype=bool)
 
 
+@functools.lru_cache(maxsize=1024)
 def _cost(field: ast.Field) -> int:
     """How costly a field is per row: span attributes walk each span's attribute list."""
     if isinstance(field, ast.Attribute):

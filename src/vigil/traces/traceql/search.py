@@ -2,24 +2,35 @@
 
 The spans are asked for with `SpanHints` read off the query's first filter (its service,
 span name, duration bounds and error status when they are conjuncts of it), so a store reads
-only what can match; every stage after that filter only sees its spans, so the hints never
-change the answer. A query with trace-level intrinsics (`trace:rootService`,
-`trace:duration`, ...) needs whole traces: the hinted spans only nominate candidate traces,
-which are fetched with `querier.trace()`, newest first, until `limit` traces match. Without
-hints the spans in range are the whole traces as far as the range goes.
+only what can match. Every stage after that filter only sees its spans, so each batch is cut
+down to them as it arrives (one mask per batch) and the rest of the query runs on what is
+left; the answer's root service, start and duration then come from the `limit` traces
+fetched by id. A query with trace-level intrinsics (`trace:rootService`, `trace:duration`,
+...) needs whole traces: spans within the hints only nominate candidate traces, which are
+fetched with `querier.trace()`, newest first, until `limit` traces match. Without hints the
+spans in range are the whole traces as far as the range goes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from vigil.traces._api import KIND_NAMES, STATUS_NAMES, SpanHints, SpanQuerier
+from vigil.traces._api import (
+    KIND_NAMES,
+    STATUS_ERROR,
+    STATUS_NAMES,
+    Span,
+    SpanHints,
+    SpanQuerier,
+    Spans,
+)
 from vigil.traces.traceql import ast
 from vigil.traces.traceql.ast import Intrinsic, Type
-from vigil.traces.traceql.fields import EnumValue, Value, column, values
+from vigil.traces.traceql.fields import EnumValue, Value, column, matches, values
 from vigil.traces.traceql.parser import parse
 from vigil.traces.traceql.result import (
     ROOT_SPAN_NOT_YET_RECEIVED,
@@ -40,6 +51,7 @@ _SHOWN_AS = {
     Intrinsic.KIND: "kind",
 }
 _CANDIDATE_CHUNK = 64
+_FEW = 16
 
 
 def search(
@@ -49,27 +61,49 @@ def search(
     most `spss` spans shown per spanset). Raises ParseError for a bad query."""
     parsed = parse(query) if isinstance(query, str) else query
     plan = _Plan.of(parsed)
-    table = SpanTable.of(list(querier.select(plan.hints)))
+    batches = querier.select(plan.hints)
+    first = _first_filter(parsed.root)
+    if plan.trace_level and plan.hints != SpanHints():
+        return _search_candidates(querier, parsed, plan, batches, limit, spss)
+    if not plan.trace_level and first is not None and first.field is not None:
+        # Every later stage sees only the first filter's spans: keep just those.
+        table = SpanTable.of(_matching(batches, first.field))
+        complete = False
+    else:
+        table = SpanTable.of(list(batches))
+        complete = plan.hints == SpanHints()
     if len(table) == 0:
         return []
-    if plan.trace_level and plan.hints != SpanHints():
-        return _search_candidates(querier, parsed, plan, table, limit, spss)
     spansets = evaluate(parsed.root, table, Spansets.whole_traces(table))
     found = _newest(table, np.unique(spansets.trace), limit)
-    if plan.hints == SpanHints():
-        return [_result(table, t, spansets, plan, spss) for t in found]
-    # Hinted spans lack the traces' roots: the answer's root and extent come from the trace.
-    return [
-        _result(
-            table,
-            t,
-            spansets,
-            plan,
-            spss,
-            _facts(SpanTable.of([querier.trace(table.trace_id(t))]), 0),
-        )
+    results = [
+        _result(table, t, spansets, plan, spss, None if complete else _fetched(querier, table, t))
         for t in found
     ]
+    return sorted(results, key=lambda r: r.start_ns, reverse=True)
+
+
+def _matching(batches: Iterable[Spans], field: ast.Field) -> list[Spans]:
+    """The spans of each batch that `field` matches; a few matches of a batch are kept as
+    rows (one column of them all at the end) rather than a column each."""
+    parts: list[Spans] = []
+    few: list[Span] = []
+    for batch in batches:
+        keep = np.flatnonzero(
+            matches(field, SpanTable(batch), np.arange(len(batch), dtype=np.intp))
+        )
+        if len(keep) == len(batch):
+            parts.append(batch)
+        elif len(keep) > _FEW:
+            parts.append(batch.take(keep))
+        else:
+            few += [batch.row(i) for i in keep.tolist()]
+    return [*parts, Spans.of(few)] if few else parts
+
+
+def _fetched(querier: SpanQuerier, table: SpanTable, t: int) -> _Facts:
+    """A trace's root and extent from the whole trace (the spans read hold only some)."""
+    return _facts(SpanTable.of([querier.trace(table.trace_id(t))]), 0)
 
 
 def hints(query: str | ast.Query) -> SpanHints:
@@ -194,13 +228,18 @@ def _root_hints(conjuncts: list[ast.Binary]) -> SpanHints:
 
 
 def _search_candidates(
-    querier: SpanQuerier, query: ast.Query, plan: _Plan, table: SpanTable, limit: int, spss: int
+    querier: SpanQuerier,
+    query: ast.Query,
+    plan: _Plan,
+    batches: Iterable[Spans],
+    limit: int,
+    spss: int,
 ) -> list[TraceResult]:
-    candidates = _newest(table, np.arange(table.trace_count), table.trace_count)
+    """Traces with a span within the hints, newest first, fetched whole and evaluated in
+    chunks until `limit` match."""
     results: list[TraceResult] = []
-    for at in range(0, len(candidates), _CANDIDATE_CHUNK):
-        chunk = candidates[at : at + _CANDIDATE_CHUNK]
-        whole = SpanTable.of([s for t in chunk if len(s := querier.trace(table.trace_id(t)))])
+    for chunk in _chunks(_candidates(batches, plan.hints), _CANDIDATE_CHUNK):
+        whole = SpanTable.of([s for trace_id in chunk if len(s := querier.trace(trace_id))])
         if len(whole) == 0:
             continue
         spansets = evaluate(query.root, whole, Spansets.whole_traces(whole))
@@ -209,6 +248,42 @@ def _search_candidates(
             break
     results.sort(key=lambda r: r.start_ns, reverse=True)
     return results[:limit]
+
+
+def _candidates(batches: Iterable[Spans], wanted: SpanHints) -> list[bytes]:
+    """Ids of the traces with a span the hints allow, latest such span first."""
+    ids: list[npt.NDArray[np.void]] = []
+    starts: list[npt.NDArray[np.int64]] = []
+    for batch in batches:
+        keep = _within(batch, wanted)
+        ids.append(np.frombuffer(batch.trace_ids, dtype="V16")[keep])
+        starts.append(batch.start_ns[keep])
+    if not ids:
+        return []
+    unique, inverse = np.unique(np.concatenate(ids), return_inverse=True)
+    latest = np.full(len(unique), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(latest, inverse.reshape(-1), np.concatenate(starts))
+    return [bytes(unique[t]) for t in np.argsort(-latest, kind="stable").tolist()]
+
+
+def _within(batch: Spans, wanted: SpanHints) -> npt.NDArray[np.bool_]:
+    keep = np.ones(len(batch), dtype=bool)
+    for column_codes, allowed in ((batch.service, wanted.services), (batch.name, wanted.names)):
+        if allowed:
+            codes = [i for i, s in enumerate(batch.strings) if s in allowed]
+            keep &= np.isin(column_codes, codes)
+    if wanted.min_duration_ns is not None:
+        keep &= batch.duration_ns >= wanted.min_duration_ns
+    if wanted.max_duration_ns is not None:
+        keep &= batch.duration_ns <= wanted.max_duration_ns
+    if wanted.error_only:
+        keep &= batch.status_code == STATUS_ERROR
+    return keep
+
+
+def _chunks(items: list[bytes], size: int) -> Iterator[list[bytes]]:
+    for at in range(0, len(items), size):
+        yield items[at : at + size]
 
 
 def _newest(table: SpanTable, traces: np.ndarray, limit: int) -> list[int]:
