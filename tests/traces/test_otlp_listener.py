@@ -73,11 +73,9 @@ def _export_metrics(endpoint: str) -> None:
     provider.shutdown()
 
 
-def _export_logs(endpoint: str) -> None:
-    provider = LoggerProvider(resource=RESOURCE)
-    provider.add_log_record_processor(
-        SimpleLogRecordProcessor(OTLPLogExporter(endpoint=endpoint, timeout=PATIENCE_S))
-    )
+def _export_logs(provider: LoggerProvider, processor: SimpleLogRecordProcessor) -> None:
+    """One warning line, "order 17 paid", through `processor`'s exporter."""
+    provider.add_log_record_processor(processor)
     logger = logging.getLogger("shop.checkout.listener")
     logger.propagate = False
     handler = LoggingHandler(level=logging.INFO, logger_provider=provider)
@@ -128,7 +126,12 @@ def test_the_otlp_listener_takes_every_signal_at_collector_paths(tmp_path: Path)
 def _every_signal(api: str, otlp: int, zipkin: int) -> None:
     """Every OTLP signal through the listener, traces on the main port, Zipkin on both."""
     _export_metrics(f"http://127.0.0.1:{otlp}/v1/metrics")
-    _export_logs(f"http://127.0.0.1:{otlp}/v1/logs")
+    _export_logs(
+        LoggerProvider(resource=RESOURCE),
+        SimpleLogRecordProcessor(
+            OTLPLogExporter(endpoint=f"http://127.0.0.1:{otlp}/v1/logs", timeout=PATIENCE_S)
+        ),
+    )
     traces = [
         _export_trace(f"http://127.0.0.1:{otlp}/v1/traces"),
         _export_trace(f"{api}/otlp/v1/traces"),

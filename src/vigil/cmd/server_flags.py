@@ -75,7 +75,7 @@ class ServerOptions:
     remote_write_receiver: bool = False
     otlp_receiver: bool = False
     otlp_listen_address: str = "127.0.0.1:4318"  # OTLP/HTTP traces, logs, metrics; "": off
-    otlp_grpc_listen_address: str = ""  # OTLP/gRPC traces (needs vigil[grpc]); "": off
+    otlp_grpc_listen_address: str = ""  # OTLP/gRPC, every signal (needs vigil[grpc]); "": off
     zipkin_listen_address: str = ""  # Zipkin's span API on a port of its own (:9411); "": off
     external_url: str = ""
     lookback_delta_ms: int = 300_000
@@ -290,8 +290,8 @@ FLAGS = (
         "otlp.grpc.listen-address",
         "otlp_grpc_listen_address",
         kinds.TEXT,
-        "take OTLP/gRPC traces on this address, e.g. 127.0.0.1:4317 (needs pip install "
-        "'vigil[grpc]'; default: off)",
+        "take OTLP/gRPC traces, logs and metrics on this address, e.g. 127.0.0.1:4317 (needs "
+        "pip install 'vigil[grpc]'; default: off)",
     ),
     Flag(
         "zipkin.listen-address",

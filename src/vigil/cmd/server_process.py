@@ -99,6 +99,7 @@ from vigil.web.admin import AdminAPI
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
 from vigil.web.api import APIContext, PrometheusAPI, storage_corrupt, storage_not_ready
 from vigil.web.dashboards_api import DashboardsAPI
+from vigil.web.ingest import otlp_grpc
 from vigil.web.ingest.elasticsearch import ElasticsearchAPI
 from vigil.web.ingest.loki import LokiPush
 from vigil.web.ingest.otlp_grpc import OTLPGrpc
@@ -263,17 +264,13 @@ class Server:
         )
         self.otlp_traces = OTLPTraces(lambda: self.span_appender)
         self.zipkin = ZipkinSpans(lambda: self.span_appender)
-        self.otlp_grpc = (
-            OTLPGrpc(options.otlp_grpc_listen_address, self.otlp_traces)
-            if options.otlp_grpc_listen_address
-            else None
-        )
         self.otlp_metrics = OTLPReceiver(
             self.storage.appender,
             lambda: OTLPSettings(self.config.otlp, options.lookback_delta_ms),
             enabled=options.otlp_receiver,
             registry=self.registry,
         )
+        self.otlp_grpc = self._otlp_grpc()  # an address in use stops the start here
         self.manager = ScrapeManager(
             self.storage.appender, clock=self.clock, metrics=ScrapeMetrics(self.registry)
         )
@@ -847,6 +844,17 @@ class Server:
 
     def _zipkin_app(self) -> Starlette:
         return Starlette(routes=self.zipkin.routes(), exception_handlers=_HANDLERS)
+
+    def _otlp_grpc(self) -> OTLPGrpc | None:
+        if not self.options.otlp_grpc_listen_address:
+            return None
+        exports = {
+            otlp_grpc.TRACES: self.otlp_traces.export_protobuf,
+            otlp_grpc.LOGS: self._otlp_logs().export_protobuf,
+            otlp_grpc.METRICS: self.otlp_metrics.export_protobuf,
+        }
+        limit = self.otlp_traces.limits.max_decoded_bytes
+        return OTLPGrpc(self.options.otlp_grpc_listen_address, exports, limit)
 
     def _otlp_logs(self) -> OTLPLogs:
         return OTLPLogs(lambda: self.logs, now_ns=lambda: round(self.clock.now() * 1e9))

@@ -25,7 +25,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vigil.config.prometheus import OTLPConfig
-from vigil.remote.otlp.decode import decompress, encode_response, media_type, parse_request
+from vigil.remote.otlp.decode import (
+    PROTOBUF,
+    decompress,
+    encode_response,
+    media_type,
+    parse_request,
+)
 from vigil.remote.otlp.translate import (
     BAD_NAME,
     DELTA,
@@ -139,6 +145,18 @@ class OTLPReceiver:
             encode_response(kind, translation.n_dropped, message),
             media_type=kind,
         )
+
+    def export_protobuf(self, body: bytes) -> bytes:
+        """One OTLP/gRPC export (blocking; whatever --web.enable-otlp-receiver says): the
+        ExportMetricsServiceResponse, or WriteRejected with what the HTTP route answers."""
+        result, translation = self._decode_and_store(body, "", PROTOBUF)
+        problem = refusal(result, len(translation.write.timestamps))
+        if problem is not None:
+            raise WriteRejected(400, problem)
+        message = _summary(translation)
+        if message:
+            log.warning("OTLP/gRPC metrics: %s", message)
+        return encode_response(PROTOBUF, translation.n_dropped, message)
 
     def _decode_and_store(
         self, body: bytes, encoding: str, kind: str

@@ -59,7 +59,7 @@ class IngestEndpoint:
             return self.refuse(request, 413, f"request body is larger than {limit} bytes")
         encoding = request.headers.get("content-encoding", "")
         try:
-            return await run_in_threadpool(self._decode_and_store, body, encoding, decoder)
+            return await run_in_threadpool(self.decode_and_store, body, encoding, decoder)
         except (IngestRejected, WriteRejected) as err:
             return self.refuse(request, err.status, err.message)
         except StorageNotReady as err:  # the store is still opening: the shipper retries
@@ -72,7 +72,9 @@ class IngestEndpoint:
         log.warning("%s from %s refused: %s", self._sender, client, message)
         return PlainTextResponse(message, status_code=status)
 
-    def _decode_and_store(self, body: bytes, encoding: str, decoder: Decoder) -> PushResult:
+    def decode_and_store(self, body: bytes, encoding: str, decoder: Decoder) -> PushResult:
+        """Blocking: call it off the event loop. Raises IngestRejected, WriteRejected,
+        StorageNotReady or OSError for a push refused whole."""
         raw = decompress(body, encoding, self.limits.max_decoded_bytes)
         return decoder(raw).store(self._appender())
 

@@ -17,6 +17,7 @@ from vigil.logs.ingest import otlp
 from vigil.logs.ingest.batch import Push
 from vigil.logs.ingest.discovery import Discovery, DiscoveryOptions
 from vigil.remote.otlp.decode import media_type
+from vigil.remote.receiver import WriteRejected
 from vigil.web.ingest.endpoint import IngestEndpoint, IngestLimits, refusal_text
 
 PATH = "/otlp/v1/logs"
@@ -38,6 +39,18 @@ class OTLPLogs:
 
     def routes(self, path: str = PATH) -> Sequence[BaseRoute]:
         return [Route(path, self.push, methods=["POST"])]
+
+    def export_protobuf(self, body: bytes) -> bytes:
+        """One OTLP/gRPC export (blocking): the (empty) ExportLogsServiceResponse, or
+        WriteRejected with the status and text the HTTP route would answer."""
+        discovery, now_ns = self._discovery, self._now_ns
+        result = self._endpoint.decode_and_store(
+            body, "", lambda raw: otlp.decode(raw, otlp.PROTOBUF, discovery, now_ns)
+        )
+        status = result.status()
+        if status != 204:
+            raise WriteRejected(status, refusal_text(result))
+        return b""
 
     async def push(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "")

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from vigil.remote.otlp.decode import JSON, decompress, media_type
+from vigil.remote.otlp.decode import JSON, PROTOBUF, decompress, media_type
 from vigil.remote.receiver import RETRY_AFTER_S, StorageRefusals, WriteRejected
 from vigil.traces import SpanAppender
 from vigil.traces.otlp import decode, encode_response, encode_status
@@ -102,6 +102,13 @@ class OTLPTraces:
         return Stored(
             result.accepted, rejected, "; ".join(m for m in (message, result.message) if m)
         )
+
+    def export_protobuf(self, body: bytes) -> bytes:
+        """One OTLP/gRPC export (blocking): the ExportTraceServiceResponse; raises as `store`."""
+        stored = self.store(body, "", PROTOBUF)
+        if stored.message:
+            log.warning("OTLP/gRPC traces: %s", stored.message)
+        return encode_response(PROTOBUF, stored.rejected, stored.message)
 
     def refused(self, err: OSError) -> str:
         """Why a request the store could not write is refused (logged at most once a minute)."""
