@@ -291,7 +291,8 @@ def log_shipping(args: argparse.Namespace) -> LogShipping | None:
     from vigil.cmd.agent_app import LogShipping
     from vigil.exporter.logs import ClientIP, Extract, Level, LogCollectionOptions, MultilineRule
     from vigil.exporter.logs.journal import JournalOptions
-    from vigil.exporter.logs.stages import TOMCAT_INTERNAL_PROXIES, Stage
+    from vigil.exporter.logs.stages import Stage
+    from vigil.model.forwarded import TOMCAT_INTERNAL_PROXIES
     from vigil.model.regex import Anchor, Regex, RegexError
 
     if not args.logs_push_url:

@@ -16,8 +16,7 @@ from typing import Protocol
 import orjson
 
 from vigil.exporter.logs.entry import LogEntry
-from vigil.model.forwarded import TOMCAT_INTERNAL_PROXIES as TOMCAT_INTERNAL_PROXIES
-from vigil.model.forwarded import TrustedProxies, x_forwarded_for_hops
+from vigil.model.forwarded import TOMCAT_INTERNAL_PROXIES, TrustedProxies, x_forwarded_for_hops
 from vigil.model.regex import Anchor, Regex
 
 # A key starts a word (so a long word is read once, not once per character).
