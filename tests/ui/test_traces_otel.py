@@ -1,9 +1,10 @@
 """The Traces page over spans the OpenTelemetry Python SDK exported to vigil over OTLP/HTTP: the
-search lists them and filters by service, by a tag picked in the tag browser or by a
-written TraceQL query, a trace opens as a waterfall whose spans open onto
-their status and events and whose logs link finds the line carrying its id (which links back to the trace), the slow-SQL table
-links the database call's trace, the service map draws the calls, and with no traces the page
-says how to send them.
+search lists them and filters by service, by a tag picked in the tag browser or by a written
+TraceQL query; a trace opens as a waterfall whose spans open onto their status and events and
+whose logs link finds the line carrying its id (which links back to the trace); the Services
+dashboard's Traces link opens the search on its service and range; the slow-SQL table links
+the database call's trace; the service map draws the calls; and with no traces the page says
+how to send them.
 
 One vigil runs for the module; the SDK exports two traces to its /otlp/v1/traces.
 """
@@ -186,6 +187,26 @@ def test_a_trace_opens_as_a_waterfall_linking_its_logs(
     results.get_by_role("link", name=f"Open trace {trace_id}").click()
     expect(page).to_have_url(f"{base}/traces/{trace_id}")
     expect(_done(page, ".trace-area").locator(".wf-row")).to_have_count(4)
+
+
+def test_the_services_dashboard_links_a_services_traces_over_its_range(
+    otel_server: tuple[str, str], page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    base, trace_id = otel_server
+    page.goto(f"{base}/d/vigil-services?var-service=payments&from=now-30m&to=now")
+    expect(page.locator(".dashboard")).to_have_attribute(
+        "data-dashboard-state", "done", timeout=PATIENCE_S * 1000
+    )
+    page.get_by_role("navigation", name="Dashboard links").get_by_role(
+        "link", name="Traces"
+    ).click()
+    expect(page.get_by_label("Service")).to_have_value("payments")
+    expect(page.get_by_label("Time range")).to_have_value("window")
+    results = _done(page, ".traces-results")
+    expect(results.locator("tbody tr")).to_have_attribute("data-trace-id", trace_id.lstrip("0"))
+    assert "from=" in page.url and "to=" in page.url
 
 
 def test_slow_sql_links_the_database_calls_trace(otel_server: tuple[str, str], page: Any) -> None:

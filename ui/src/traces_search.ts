@@ -9,6 +9,7 @@ import { formatNs } from "./traces_model";
 import { traceHref } from "./traces_links";
 import { tagBrowser } from "./traces_tags";
 import { type SearchAnswer, type SearchFields, type TraceRow, buildTraceQL, traceRows } from "./traces_traceql";
+import { windowOf } from "./logs_range";
 import { dateTime } from "./timezone";
 
 export const RANGES: [string, number][] = [
@@ -27,8 +28,18 @@ const FIELDS: [keyof SearchFields, string, string, string][] = [
   ["maxDuration", "max", "Max trace duration", "5s"],
 ];
 
+/** The range select's value for a fixed window from the URL (`from`, `to` in Unix ms, as a
+ * dashboard link keeping its time range sends). */
+const WINDOW = "window";
+
 export function rangeSeconds(name: string): number {
   return RANGES.find(([n]) => n === name)?.[1] ?? 3600;
+}
+
+/** A Grafana dashboard link carrying its variables names the service as `var-service`. */
+function serviceParam(params: URLSearchParams): string {
+  const fromVar = params.get("var-service") ?? "";
+  return params.get("service") ?? (fromVar.startsWith("$") ? "" : fromVar);
 }
 
 /** How to send traces here: OTLP/HTTP to the collector port (--otlp.listen-address, read from
@@ -103,16 +114,24 @@ export function searchView(root: HTMLElement, params: URLSearchParams): () => vo
   const inputs = {} as Record<keyof SearchFields, HTMLInputElement>;
   const controls: Child[] = [];
   for (const [key, param, label, placeholder] of FIELDS) {
-    const input = h("input", { type: "text", name: param, placeholder, spellcheck: "false", value: params.get(param) ?? "", autocomplete: "off" });
+    const value = key === "service" ? serviceParam(params) : params.get(param) ?? "";
+    const input = h("input", { type: "text", name: param, placeholder, spellcheck: "false", value, autocomplete: "off" });
     if (key === "service" || key === "operation") input.setAttribute("list", `traces-${key}-list`);
     inputs[key] = input;
     controls.push(h("label", { class: `traces-field traces-field-${param}` }, h("span", null, label), input));
   }
+  const fixed = windowOf(params);
   const range = h(
     "select",
     { name: "range" },
-    RANGES.map(([name]) => h("option", { value: name, selected: name === (params.get("range") ?? "1h") }, `Last ${name}`)),
+    fixed ? h("option", { value: WINDOW, selected: true }, `${dateTime(fixed[0])} to ${dateTime(fixed[1])}`) : null,
+    RANGES.map(([name]) => h("option", { value: name, selected: !fixed && name === (params.get("range") ?? "1h") }, `Last ${name}`)),
   );
+  const searchWindow = (): [number, number] => {
+    if (fixed && range.value === WINDOW) return [Math.floor(fixed[0] / 1000), Math.ceil(fixed[1] / 1000)];
+    const end = Math.floor(Date.now() / 1000);
+    return [end - rangeSeconds(range.value), end];
+  };
   const limit = h("select", { name: "limit" }, LIMITS.map((n) => h("option", { value: n, selected: n === (params.get("limit") ?? "20") }, n)));
   const fields = (): SearchFields => ({
     service: inputs.service.value,
@@ -173,18 +192,21 @@ export function searchView(root: HTMLElement, params: URLSearchParams): () => vo
     const next = new URLSearchParams();
     for (const [key, param] of FIELDS) if (inputs[key].value.trim()) next.set(param, inputs[key].value.trim());
     next.set("q", q);
-    next.set("range", range.value);
+    if (fixed && range.value === WINDOW) {
+      next.set("from", String(fixed[0]));
+      next.set("to", String(fixed[1]));
+    } else next.set("range", range.value);
     next.set("limit", limit.value);
     setParams(next, push);
     results.dataset.state = "loading";
-    const end = Math.floor(Date.now() / 1000);
+    const [start, end] = searchWindow();
     try {
       const built = buildTraceQL(fields());
       const filter = built.legacy && q === built.query ? built.legacy : { q };
       const answer = await getJSON<SearchAnswer>("/tempo/api/search", {
         ...filter,
         limit: limit.value,
-        start: String(end - rangeSeconds(range.value)),
+        start: String(start),
         end: String(end),
       });
       if (mine !== generation) return;
@@ -213,17 +235,11 @@ export function searchView(root: HTMLElement, params: URLSearchParams): () => vo
     services,
     operations,
   );
-  const tags = tagBrowser(
-    () => {
-      const end = Math.floor(Date.now() / 1000);
-      return [end - rangeSeconds(range.value), end];
-    },
-    (tag) => {
-      inputs.tags.value = `${inputs.tags.value.trim()} ${tag}`.trim();
-      rebuild();
-      void run(true);
-    },
-  );
+  const tags = tagBrowser(searchWindow, (tag) => {
+    inputs.tags.value = `${inputs.tags.value.trim()} ${tag}`.trim();
+    rebuild();
+    void run(true);
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     void run(true);
