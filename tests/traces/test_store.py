@@ -78,3 +78,11 @@ def test_small_appends_are_merged_into_pages_and_stay_whole(tmp_path: Path) -> N
         store.tick()
         assert store.head.num_pages() == 1
         assert _all(store) == before == sorted((s.trace_id, s.start_ns, s.span_id) for s in spans)
+
+
+def test_a_retried_append_shows_its_spans_once_by_trace_id(tmp_path: Path) -> None:
+    spans = Spans.of(trace(1, T0))
+    with _open(tmp_path) as store:
+        store.append(spans)
+        store.append(spans)
+        assert list(store.querier(0, 2**62).trace(trace_id(1)).rows()) == trace(1, T0)

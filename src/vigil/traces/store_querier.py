@@ -1,6 +1,7 @@
 """The span store's `SpanQuerier`: pages from every part of the store (blocks, then the
 head) that may hold spans in range, skipped by their summaries where the hints allow, read
-a page at a time."""
+a page at a time. A trace by id holds each span id once, as Tempo answers: an exporter's
+retry of an export whose answer it lost is stored twice and shown once."""
 
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ class TraceStoreQuerier:
         found = [p.trace(trace_id) for p in self._trace_pages(trace_id, self._mint, self._maxt)]
         spans = concat(found)
         keep = np.flatnonzero((spans.start_ns >= self._mint) & (spans.start_ns <= self._maxt))
+        _, first = np.unique(spans.span_id_words()[keep], return_index=True)
+        keep = keep[np.sort(first)]
         return spans.take(keep[np.argsort(spans.start_ns[keep], kind="stable")])
 
     def select(self, hints: SpanHints | None = None) -> Iterator[Spans]:
