@@ -1,10 +1,10 @@
 """The Traces page over spans the OpenTelemetry Python SDK exported to vigil over OTLP/HTTP: the
 search lists them and filters by service, by a tag picked in the tag browser or by a written
-TraceQL query; a trace opens as a waterfall whose spans open onto their status and events and
-whose logs link finds the line carrying its id (which links back to the trace); the Services
-dashboard's Traces link opens the search on its service and range; the slow-SQL table links
-the database call's trace; the service map draws the calls; and with no traces the page says
-how to send them.
+TraceQL query; a trace opens as a waterfall whose subtrees fold and whose spans open onto
+their status and events, and whose logs link finds the line carrying its id (which links
+back to the trace); the Services dashboard's Traces link opens the search on its service and
+range; the slow-SQL table links the database call's trace; the service map draws the calls;
+and with no traces the page says how to send them.
 
 One vigil runs for the module; the SDK exports two traces to its /otlp/v1/traces.
 """
@@ -166,6 +166,14 @@ def test_a_trace_opens_as_a_waterfall_linking_its_logs(
     )
     indents = spans.evaluate_all("ns => ns.map(n => parseInt(n.style.paddingLeft))")
     assert indents == sorted(indents) and len(set(indents)) == 4, indents
+    fold = view.get_by_role("button", name="Spans under frontend POST /pay")
+    fold.click()
+    expect(fold).to_have_attribute("aria-expanded", "false")
+    expect(view.locator(".wf-row:visible .wf-name")).to_have_text(
+        ["frontend GET /checkout", "frontend POST /pay"]
+    )
+    fold.click()
+    expect(view.locator(".wf-row:visible")).to_have_count(4)
     served = view.locator(".wf-row").nth(2)
     served.focus()
     served.press("Enter")

@@ -253,6 +253,18 @@ export function traceOf(traceId: string, spans: TraceSpan[]): Trace {
   };
 }
 
+/** Which rows show when the rows at `folded` hide their descendants (the rows after them that
+ * are deeper), a fold inside a folded subtree kept for when its parent opens. */
+export function shownRows(depths: readonly number[], folded: ReadonlySet<number>): boolean[] {
+  let cut = Infinity;
+  return depths.map((depth, i) => {
+    if (depth <= cut) cut = Infinity;
+    const shown = depth <= cut;
+    if (shown && folded.has(i)) cut = depth;
+    return shown;
+  });
+}
+
 /** A span duration in nanoseconds as people read it: 850µs, 12.3ms, 2.51s, 1m 3s. */
 export function formatNs(ns: number): string {
   const abs = Math.abs(ns);

@@ -1,9 +1,9 @@
-// One trace as a waterfall: its span tree indented on the left, each span's bar on the trace's
-// time axis, coloured by service, errors marked. A span opens (click, Enter or Space) onto its
-// attributes, resource, events and links.
+// One trace as a waterfall: its span tree indented on the left (each subtree foldable), each
+// span's bar on the trace's time axis, coloured by service, errors marked. A span opens (click,
+// Enter or Space) onto its attributes, resource, events and links.
 import { getJSON } from "./api";
 import { type Child, h, notice, replace } from "./dom";
-import { type Attr, type SpanRow, type Trace, type TraceAnswer, type TraceSpan, formatNs, spansOf, traceOf } from "./traces_model";
+import { type Attr, type SpanRow, type Trace, type TraceAnswer, type TraceSpan, formatNs, shownRows, spansOf, traceOf } from "./traces_model";
 import { logsHref, searchHref, serviceDashboardHref, traceHref } from "./traces_links";
 import { stamp } from "./timezone";
 
@@ -65,7 +65,7 @@ function spanDetail(trace: Trace, span: TraceSpan, id: string): HTMLElement {
   );
 }
 
-function spanRow(trace: Trace, row: SpanRow, index: number): HTMLElement[] {
+function spanRow(trace: Trace, row: SpanRow, index: number, fold: (index: number) => void): HTMLElement {
   const { span } = row;
   const total = Math.max(1, ns(trace.endNs - trace.startNs));
   const left = (ns(span.startNs - trace.startNs) / total) * 100;
@@ -85,7 +85,7 @@ function spanRow(trace: Trace, row: SpanRow, index: number): HTMLElement[] {
     span.status === "error" ? [" ", h("span", { class: "pill err wf-error", title: span.statusMessage || "error" }, "error")] : null,
     row.orphan ? h("span", { class: "muted", title: `parent ${span.parentId} is not in this trace` }, " (parent missing)") : null,
   );
-  name.style.paddingLeft = `${row.depth * 14 + 6}px`;
+  name.style.paddingLeft = `${row.depth * 14 + 22}px`;
   const button = h(
     "button",
     {
@@ -106,7 +106,29 @@ function spanRow(trace: Trace, row: SpanRow, index: number): HTMLElement[] {
     button.setAttribute("aria-expanded", String(open));
     replace(slot, open ? spanDetail(trace, span, detailId) : null);
   });
-  return [button, slot];
+  const below = (trace.rows[index + 1]?.depth ?? -1) > row.depth;
+  const toggle = below
+    ? h("button", { type: "button", class: "wf-fold", "aria-expanded": "true", "aria-label": `Spans under ${span.service} ${span.name}`, onclick: () => fold(index) }, "▾")
+    : null;
+  if (toggle) toggle.style.left = `${row.depth * 14 + 4}px`;
+  return h("div", { class: "wf-item" }, toggle, button, slot);
+}
+
+/** The rows, each subtree foldable from its parent's ▾. */
+function spanRows(trace: Trace): HTMLElement[] {
+  const folded = new Set<number>();
+  const items: HTMLElement[] = [];
+  const fold = (index: number): void => {
+    if (folded.has(index)) folded.delete(index);
+    else folded.add(index);
+    const toggle = items[index].querySelector(".wf-fold");
+    toggle?.setAttribute("aria-expanded", String(!folded.has(index)));
+    if (toggle) toggle.textContent = folded.has(index) ? "▸" : "▾";
+    const shown = shownRows(trace.rows.map((r) => r.depth), folded);
+    items.forEach((item, i) => (item.hidden = !shown[i]));
+  };
+  trace.rows.forEach((row, i) => items.push(spanRow(trace, row, i, fold)));
+  return items;
 }
 
 function axis(trace: Trace): HTMLElement {
@@ -175,7 +197,7 @@ export function waterfall(trace: Trace): HTMLElement {
     "section",
     { class: "trace-view" },
     header(trace),
-    h("div", { class: "waterfall", role: "group", "aria-label": "Spans" }, axis(trace), trace.rows.map((row, i) => spanRow(trace, row, i))),
+    h("div", { class: "waterfall", role: "group", "aria-label": "Spans" }, axis(trace), spanRows(trace)),
   );
 }
 

@@ -3,7 +3,7 @@
 import "./browser-globals";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatNs, hexId, spansOf, traceOf, valueText } from "../src/traces_model";
+import { formatNs, hexId, shownRows, spansOf, traceOf, valueText } from "../src/traces_model";
 
 const TRACE = "0af7651916cd43dd8448eb211c80319c";
 const T0 = 1_765_000_000_000_000_000n;
@@ -171,4 +171,12 @@ test("durations as people read them", () => {
     [512, 850_000, 12_345_678, 2_510_000_000, 63_000_000_000, 7_260_000_000_000].map(formatNs),
     ["512ns", "850µs", "12.3ms", "2.51s", "1m 3s", "2h 1m"],
   );
+});
+
+test("a folded row hides the deeper rows after it; a fold inside a folded one waits for it to open", () => {
+  const depths = [0, 1, 2, 2, 1, 2, 0];
+  assert.deepEqual(shownRows(depths, new Set()), [true, true, true, true, true, true, true]);
+  assert.deepEqual(shownRows(depths, new Set([1])), [true, true, false, false, true, true, true]);
+  assert.deepEqual(shownRows(depths, new Set([0, 1])), [true, false, false, false, false, false, true]);
+  assert.deepEqual(shownRows(depths, new Set([4])), [true, true, true, true, true, false, true]);
 });
