@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Gauge
 from starlette.applications import Starlette
@@ -32,6 +33,7 @@ from vigil.cmd.alertmanager_service import (
 )
 from vigil.cmd.defaults import DEFAULT_ALERTMANAGER_CONFIG
 from vigil.cmd.disk_budget import DiskBudget, split_disk_budget
+from vigil.cmd.lazy_routes import LazyRoutes
 from vigil.cmd.server_flags import SelfScrape, ServerOptions
 from vigil.cmd.services import Reloader, Service, Services, apply_all, background
 from vigil.config import ConfigError
@@ -46,14 +48,7 @@ from vigil.exporter import (
     ScrapeCollector,
     build_host_collectors,
 )
-from vigil.exporter.containers import ContainerExporter, build_exporter
-from vigil.exporter.logs import LogCollectionOptions, LogCollector
-from vigil.exporter.logs.journal import JournalOptions
 from vigil.exporter.selfmetrics import self_registry
-from vigil.logs.forward import ForwardOptions, LogForwarder
-from vigil.logs.ingest.agent import AppenderSink
-from vigil.logs.ingest.elasticsearch import BulkOptions
-from vigil.logs.ingest.syslog_listener import SyslogListener
 from vigil.logs.last_words import LastWords
 from vigil.logs.logql.engine import LogQLEngine
 from vigil.logs.service import LogStorage
@@ -99,25 +94,28 @@ from vigil.web.admin import AdminAPI
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
 from vigil.web.api import APIContext, PrometheusAPI, storage_corrupt, storage_not_ready
 from vigil.web.dashboards_api import DashboardsAPI
-from vigil.web.ingest import otlp_grpc
-from vigil.web.ingest.elasticsearch import ElasticsearchAPI
-from vigil.web.ingest.loki import LokiPush
-from vigil.web.ingest.otlp_grpc import OTLPGrpc
-from vigil.web.ingest.otlp_logs import OTLPLogs
-from vigil.web.ingest.otlp_traces import OTLPTraces
-from vigil.web.ingest.zipkin import ZipkinSpans
-from vigil.web.jaeger_api import JaegerAPI
 from vigil.web.lifecycle import Lifecycle
 from vigil.web.listen import parse_listen_address
 from vigil.web.listeners import Listener
-from vigil.web.loki_api import LokiAPI, LokiContext
 from vigil.web.metrics import metrics_endpoint
 from vigil.web.rules import RulesAPI
 from vigil.web.slowsql_api import SlowSQLAPI
 from vigil.web.status import RuntimeFacts, alertmanagers_routes, runtime_info, tsdb_status
 from vigil.web.targets import GlobalURLOptions, TargetsAPI, family_metadata
-from vigil.web.tempo_api import TempoAPI
 from vigil.web.ui import UIAssets
+
+if TYPE_CHECKING:
+    from vigil.exporter.containers import ContainerExporter
+    from vigil.exporter.logs import LogCollector
+    from vigil.logs.forward import LogForwarder
+    from vigil.web.ingest.elasticsearch import ElasticsearchAPI
+    from vigil.web.ingest.otlp_grpc import OTLPGrpc
+    from vigil.web.ingest.otlp_logs import OTLPLogs
+    from vigil.web.ingest.otlp_traces import OTLPTraces
+    from vigil.web.ingest.zipkin import ZipkinSpans
+    from vigil.web.jaeger_api import JaegerAPI
+    from vigil.web.loki_api import LokiAPI
+    from vigil.web.tempo_api import TempoAPI
 
 log = logging.getLogger("vigil.server")
 
@@ -254,16 +252,6 @@ class Server:
         )
         # What the trace receivers append to: the span store, then span metrics.
         self.span_appender = ObservingSpanAppender(self.traces, self.metrics_generator)
-        self.elasticsearch = ElasticsearchAPI(
-            lambda: self.logs,
-            BulkOptions(
-                message_fields=options.elasticsearch_message_fields,
-                stream_fields=options.elasticsearch_stream_fields,
-            ),
-            now_ns=lambda: round(self.clock.now() * 1e9),
-        )
-        self.otlp_traces = OTLPTraces(lambda: self.span_appender)
-        self.zipkin = ZipkinSpans(lambda: self.span_appender)
         self.otlp_metrics = OTLPReceiver(
             self.storage.appender,
             lambda: OTLPSettings(self.config.otlp, options.lookback_delta_ms),
@@ -371,6 +359,8 @@ class Server:
                 DEFAULT_ENABLED, ExporterOptions(), self.clock.now
             )
             if options.containers is not None:
+                from vigil.exporter.containers import build_exporter
+
                 # The agent's container half in-process: cgroups, Docker, OOM kills.
                 self.containers = build_exporter(options.containers)
                 self.host_collectors += self.containers.collectors
@@ -449,6 +439,8 @@ class Server:
         return services
 
     async def _start_forward(self) -> None:
+        from vigil.logs.forward import ForwardOptions, LogForwarder
+
         forwarder = LogForwarder(
             self.logs.path / "wal",
             self.logs.path / "forward-position.json",
@@ -503,6 +495,10 @@ class Server:
         sources = options.logs_files or options.logs_docker_containers or options.logs_journal
         if not options.logs_collect or not sources:
             return None
+        from vigil.exporter.logs import LogCollectionOptions, LogCollector
+        from vigil.exporter.logs.journal import JournalOptions
+        from vigil.logs.ingest.agent import AppenderSink
+
         collection = LogCollectionOptions(
             docker_containers=options.logs_docker_containers,
             files=options.logs_files,
@@ -776,6 +772,8 @@ class Server:
         address = self.options.syslog_listen_address
         if not address:
             return []
+        from vigil.logs.ingest.syslog_listener import SyslogListener
+
         listener = SyslogListener(
             address,
             lambda: self.logs,
@@ -787,7 +785,35 @@ class Server:
 
     # --- the HTTP app ---------------------------------------------------------------------
 
+    @functools.cached_property
+    def otlp_traces(self) -> OTLPTraces:
+        from vigil.web.ingest.otlp_traces import OTLPTraces
+
+        return OTLPTraces(lambda: self.span_appender)
+
+    @functools.cached_property
+    def zipkin(self) -> ZipkinSpans:
+        from vigil.web.ingest.zipkin import ZipkinSpans
+
+        return ZipkinSpans(lambda: self.span_appender)
+
+    @functools.cached_property
+    def elasticsearch(self) -> ElasticsearchAPI:
+        from vigil.logs.ingest.elasticsearch import BulkOptions
+        from vigil.web.ingest.elasticsearch import ElasticsearchAPI
+
+        return ElasticsearchAPI(
+            lambda: self.logs,
+            BulkOptions(
+                message_fields=self.options.elasticsearch_message_fields,
+                stream_fields=self.options.elasticsearch_stream_fields,
+            ),
+            now_ns=lambda: round(self.clock.now() * 1e9),
+        )
+
     def _loki_api(self) -> LokiAPI:
+        from vigil.web.loki_api import LokiAPI, LokiContext
+
         return LokiAPI(
             LokiContext(
                 self.logs,
@@ -805,7 +831,7 @@ class Server:
             (
                 "elasticsearch.listen-address",
                 self.options.elasticsearch_listen_address,
-                self.elasticsearch.app,
+                lambda: self.elasticsearch.app(),
             ),
             ("jaeger.listen-address", self.options.jaeger_listen_address, self._jaeger_app),
             ("tempo.listen-address", self.options.tempo_listen_address, self._tempo_app),
@@ -815,9 +841,13 @@ class Server:
         return [Listener(flag, address, build) for flag, address, build in wanted if address]
 
     def _jaeger_api(self) -> JaegerAPI:
+        from vigil.web.jaeger_api import JaegerAPI
+
         return JaegerAPI(self.traces, self.clock)
 
     def _tempo_api(self) -> TempoAPI:
+        from vigil.web.tempo_api import TempoAPI
+
         return TempoAPI(self.traces, self.clock, not_ready=self.traces.status)
 
     def _jaeger_app(self) -> Starlette:
@@ -848,22 +878,52 @@ class Server:
     def _otlp_grpc(self) -> OTLPGrpc | None:
         if not self.options.otlp_grpc_listen_address:
             return None
+        from vigil.web.ingest import otlp_grpc
+
         exports = {
             otlp_grpc.TRACES: self.otlp_traces.export_protobuf,
             otlp_grpc.LOGS: self._otlp_logs().export_protobuf,
             otlp_grpc.METRICS: self.otlp_metrics.export_protobuf,
         }
         limit = self.otlp_traces.limits.max_decoded_bytes
-        return OTLPGrpc(self.options.otlp_grpc_listen_address, exports, limit)
+        return otlp_grpc.OTLPGrpc(self.options.otlp_grpc_listen_address, exports, limit)
 
     def _otlp_logs(self) -> OTLPLogs:
+        from vigil.web.ingest.otlp_logs import OTLPLogs
+
         return OTLPLogs(lambda: self.logs, now_ns=lambda: round(self.clock.now() * 1e9))
 
     def _log_push_routes(self) -> list[BaseRoute]:
         """Loki push and OTLP logs, into the log store."""
+        from vigil.web.ingest.loki import LokiPush
+
         return [
             *LokiPush(lambda: self.logs).routes(),
             *self._otlp_logs().routes(),
+        ]
+
+    def lazy_routes(self) -> list[LazyRoutes]:
+        """The log and trace APIs on the main port, imported on their first request."""
+        return [
+            LazyRoutes(
+                (
+                    "/loki",
+                    "/api/prom",
+                    "/prometheus/api/v1/rules",
+                    "/prometheus/api/v1/alerts",
+                    "/otlp/v1/logs",
+                ),
+                lambda: [*self._loki_api().routes(), *self._log_push_routes()],
+            ),
+            LazyRoutes(("/elasticsearch",), lambda: self.elasticsearch.routes()),
+            LazyRoutes(
+                ("/otlp/v1/traces", "/api/v2/spans"),
+                lambda: [*self.otlp_traces.routes(), *self.zipkin.routes()],
+            ),
+            LazyRoutes(
+                ("/jaeger", "/tempo"),
+                lambda: [*self._jaeger_api().routes(), *self._tempo_api().routes()],
+            ),
         ]
 
     def app(self) -> Starlette:
@@ -919,13 +979,7 @@ class Server:
                 self.storage.querier,
                 lambda: ReadOptions(external_labels=self.config.global_config.external_labels),
             ).routes(),
-            *self._loki_api().routes(),
-            *self._log_push_routes(),
-            *self.elasticsearch.routes(),
-            *self.otlp_traces.routes(),
-            *self.zipkin.routes(),
-            *self._jaeger_api().routes(),
-            *self._tempo_api().routes(),
+            *self.lazy_routes(),
             *SlowSQLAPI(lambda: self.metrics_generator).routes(),
         ]
         if self.alertmanager is not None:
