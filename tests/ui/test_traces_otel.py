@@ -1,8 +1,8 @@
 """The Traces page over spans the OpenTelemetry Python SDK exported to vigil over OTLP/HTTP: the
-search lists them and filters by service, by a tag picked in the tag browser or by a written
-TraceQL query; a trace opens as a waterfall whose subtrees fold and whose spans open onto
-their status and events, and whose logs link finds the line carrying its id (which links
-back to the trace); the Services dashboard's Traces link opens the search on its service and
+search lists them and filters by service (suggesting its operations), by a tag picked in the
+tag browser or by a written TraceQL query; a trace opens as a waterfall whose subtrees fold
+and whose spans open onto their status and events, and whose logs link finds the line
+carrying its id (which links back to the trace); the Services dashboard's Traces link opens the search on its service and
 range; the slow-SQL table links the database call's trace; the service map draws the calls;
 and with no traces the page says how to send them.
 
@@ -117,6 +117,9 @@ def test_search_lists_the_traces_and_filters_by_service(
     query.press("Enter")
     expect(rows).to_have_count(1)
     expect(rows.locator("td").nth(2)).to_have_text("GET /checkout")
+    operations = page.locator("#traces-operation-list option")
+    expect(operations).to_have_count(2)
+    assert operations.evaluate_all("os => os.map(o => o.value)") == ["POST /pay", "SELECT orders"]
     assert "service=payments" in page.url
     page.reload()
     expect(page.get_by_label("Service")).to_have_value("payments")
