@@ -2,9 +2,9 @@
 search lists them and filters by service (suggesting its operations), by a tag picked in the
 tag browser or by a written TraceQL query; a trace opens as a waterfall whose subtrees fold
 and whose spans open onto their status and events, and whose logs link finds the line
-carrying its id (which links back to the trace); the Services dashboard's Traces link opens the search on its service and
-range; the slow-SQL table links the database call's trace; the service map draws the calls;
-and with no traces the page says how to send them.
+carrying its id (which links back to the trace); the Services dashboard's Traces link opens
+the search on its service and range; the slow-SQL table links the database call's trace; the
+service map draws the calls; and with no traces the page says how to send them.
 
 One vigil runs for the module; the SDK exports two traces to its /otlp/v1/traces.
 """
