@@ -107,7 +107,7 @@ def test_search_lists_the_traces_and_filters_by_service(
             "frontend",
             "GET /checkout",
             re.compile(r"\d"),
-            re.compile(r"ms$"),
+            re.compile(r"^[\d.]+(ns|µs|ms|s)$"),
             "4 1 error",
         ]
     )
