@@ -79,6 +79,8 @@ def test_the_otlp_listener_default_comes_from_the_environment_when_set(
         ("--heartbeat.interval=5m", {"heartbeat_interval_s": 300.0}),
         ("--rules.default.disable", {"default_rules": False}),
         ("--alertmanager.disable", {"alertmanager_enabled": False}),
+        ("--logs.ingestion-rate-mb=32", {"logs_ingestion_rate_mb": 32.0}),
+        ("--logs.ingestion-burst-size-mb=0.5", {"logs_ingestion_burst_mb": 0.5}),
     ],
 )
 def test_each_flag_sets_its_field(flag: str, want: dict[str, object]) -> None:
@@ -111,6 +113,7 @@ def test_status_flags_show_every_flag_as_prometheus_spells_values() -> None:
         ("--storage.tsdb.retention.size=lots", "is not a size"),
         ("--query.remote-url=vm:8428", "is not an http:// or https:// URL"),
         ("--query.max-samples=many", "invalid int value"),
+        ("--logs.ingestion-rate-mb=-1", "is not a number >= 0"),
     ],
 )
 def test_a_bad_value_names_the_flag(

@@ -165,6 +165,11 @@ def test_ingestion_rate_refills_with_the_clock() -> None:
     assert allowed == [True, True, False, True, False, True, False]
 
 
+def test_an_ingestion_rate_of_zero_sets_no_limit() -> None:
+    limiter = RateLimiter(rate_mb=0.0, burst_mb=0.0, clock=lambda: 0.0)
+    assert [limiter.allow(64 * MIB) for _ in range(3)] == [True, True, True]
+
+
 @pytest.mark.parametrize(
     ("memory", "streams"),
     [(0, 0), (64 << 20, 1000), (1 << 30, 8192), (764 << 20, 6112)],

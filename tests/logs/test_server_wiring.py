@@ -88,6 +88,21 @@ def test_the_total_disk_budget_is_split_between_tsdb_logs_and_traces(
     server.storage.close()
 
 
+def test_the_ingestion_rate_flags_reach_the_stores_limits(tmp_path: Path) -> None:
+    args = build_parser().parse_args(
+        [
+            "server",
+            f"--storage.tsdb.path={tmp_path}",
+            "--logs.ingestion-rate-mb=32",
+            "--logs.ingestion-burst-size-mb=48",
+        ]
+    )
+    server = Server(options(args))
+    limits = server.logs.options.limits
+    assert (limits.ingestion_rate_mb, limits.ingestion_burst_size_mb) == (32.0, 48.0)
+    server.storage.close()
+
+
 def test_a_tsdb_share_not_below_the_total_is_refused() -> None:
     with pytest.raises(ValueError, match="total-retention"):
         split_disk_budget(GB, GB)

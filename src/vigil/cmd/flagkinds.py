@@ -83,6 +83,19 @@ URL: Kind[str] = Kind(http_url, str, "URL")
 PATH: Kind[Path | None] = Kind(_path, _show_path, "PATH")
 DIR: Kind[Path] = Kind(Path, str, "DIR")
 INT: Kind[int] = Kind(int, str, "N")
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0 (e.g. 4, 0.5)")
+    return value
+
+
+NUMBER: Kind[float] = Kind(_non_negative, lambda v: f"{v:g}", "NUMBER")
 SIZE: Kind[int] = Kind(size_bytes, _show_size, "SIZE")
 DURATION_MS: Kind[int] = Kind(duration_ms, _show_ms, "DURATION")
 DURATION_S: Kind[float] = Kind(

@@ -50,6 +50,8 @@ class ServerOptions:
     logs_rule_files: tuple[str, ...] = ()  # Loki-ruler files (LogQL rules)
     logs_forward_url: str = ""  # a Loki-push URL the log store's WAL is forwarded to
     logs_retention_ms: int = 7 * 24 * 3_600_000
+    logs_ingestion_rate_mb: float = 4.0  # Loki's ingestion_rate_mb (MiB/s, all streams)
+    logs_ingestion_burst_mb: float = 6.0  # Loki's ingestion_burst_size_mb
     traces_path: Path | None = None  # the span store's dir; None: <data_dir>/traces
     traces_retention_ms: int = 7 * 24 * 3_600_000
     traces_forward_url: str = ""  # an OTLP/HTTP traces URL the span store's WAL is forwarded to
@@ -206,6 +208,20 @@ FLAGS = (
         "logs_retention_ms",
         kinds.DURATION_MS,
         "how long to keep log lines (whole blocks go; 0: forever)",
+    ),
+    Flag(
+        "logs.ingestion-rate-mb",
+        "logs_ingestion_rate_mb",
+        kinds.NUMBER,
+        "log bytes per second the store takes from all pushes together, in MiB (Loki's "
+        "ingestion_rate_mb); pushes over it are answered 429; 0: no limit",
+    ),
+    Flag(
+        "logs.ingestion-burst-size-mb",
+        "logs_ingestion_burst_mb",
+        kinds.NUMBER,
+        "the burst above --logs.ingestion-rate-mb a push may take at once, in MiB (Loki's "
+        "ingestion_burst_size_mb)",
     ),
     Flag(
         "traces.storage.path",

@@ -50,6 +50,7 @@ from vigil.exporter import (
 )
 from vigil.exporter.selfmetrics import self_registry
 from vigil.logs.last_words import LastWords
+from vigil.logs.limits import LogLimits
 from vigil.logs.logql.engine import LogQLEngine
 from vigil.logs.service import LogStorage
 from vigil.logs.store import LogStoreOptions
@@ -220,6 +221,10 @@ class Server:
         self.logs = LogStorage(
             options.logs_path or options.data_dir / "logs",
             LogStoreOptions(
+                limits=LogLimits(
+                    ingestion_rate_mb=options.logs_ingestion_rate_mb,
+                    ingestion_burst_size_mb=options.logs_ingestion_burst_mb,
+                ),
                 retention_ns=options.logs_retention_ms * 1_000_000,
                 retention_bytes=self._disk_budget().logs,
                 wal_repair=options.wal_repair,

@@ -163,7 +163,7 @@ def check_entries(
 
 class RateLimiter:
     """Loki's ingestion rate: a token bucket of bytes on the store's clock; a push that
-    does not fit the bucket now is refused whole."""
+    does not fit the bucket now is refused whole. A rate of 0 sets no limit."""
 
     def __init__(self, rate_mb: float, burst_mb: float, clock: Callable[[], float]) -> None:
         self._rate = rate_mb * MIB
@@ -174,6 +174,8 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def allow(self, size: int) -> bool:
+        if self._rate <= 0:
+            return True
         with self._lock:
             now = self._clock()
             self._tokens = min(self._burst, self._tokens + max(0.0, now - self._at) * self._rate)
