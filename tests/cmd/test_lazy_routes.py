@@ -44,12 +44,14 @@ def _wait_ready(client: TestClient) -> None:
 
 
 def test_a_ready_server_has_not_imported_its_log_and_trace_apis(tmp_path: Path) -> None:
+    """Its listeners too (the OTLP one on 127.0.0.1:4318 is on by default)."""
     program = (
         "import sys, time\n"
         "from pathlib import Path\n"
         "from starlette.testclient import TestClient\n"
         "from tests.cmd.test_lazy_routes import LAZY_MODULES, _server, _wait_ready\n"
         f"server = _server(Path({str(tmp_path / 'data')!r}))\n"
+        "listening = [listener.build() for listener in server.listeners()]\n"
         "with TestClient(server.app()) as client:\n"
         "    _wait_ready(client)\n"
         "    print(sorted(m for m in LAZY_MODULES if m in sys.modules))\n"

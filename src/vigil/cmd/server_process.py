@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import Gauge
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute, Mount, Route
 
 from vigil.alerting.annotate import AnnotateStage
 from vigil.cmd import server_flags
@@ -142,6 +141,11 @@ _HANDLERS: dict[Any, Callable[..., Any]] = {
     StorageNotReady: storage_not_ready,
     CorruptDataError: storage_corrupt,
 }
+
+
+def _lazy_app(routes: Callable[[], Sequence[BaseRoute]]) -> Starlette:
+    """A listener's app: every path goes to `routes`, built by the first request."""
+    return Starlette(routes=[LazyRoutes(("/",), routes)], exception_handlers=_HANDLERS)
 
 
 def self_target(listen_address: str) -> str:
@@ -830,20 +834,37 @@ class Server:
         )
 
     def listeners(self) -> list[Listener]:
-        """The optional listeners the flags ask for, each serving its API's routes."""
-        wanted: list[tuple[str, str, Callable[[], ASGIApp]]] = [
-            ("loki.listen-address", self.options.loki_listen_address, self._loki_app),
+        """The optional listeners the flags ask for, each serving its API's routes (imported
+        by the first request, as on the main port)."""
+        wanted: list[tuple[str, str, Callable[[], Sequence[BaseRoute]]]] = [
+            ("loki.listen-address", self.options.loki_listen_address, self._loki_listener),
             (
                 "elasticsearch.listen-address",
                 self.options.elasticsearch_listen_address,
-                lambda: self.elasticsearch.app(),
+                lambda: [Mount("", app=self.elasticsearch.app())],
             ),
-            ("jaeger.listen-address", self.options.jaeger_listen_address, self._jaeger_app),
-            ("tempo.listen-address", self.options.tempo_listen_address, self._tempo_app),
-            ("otlp.listen-address", self.options.otlp_listen_address, self._otlp_app),
-            ("zipkin.listen-address", self.options.zipkin_listen_address, self._zipkin_app),
+            (
+                "jaeger.listen-address",
+                self.options.jaeger_listen_address,
+                lambda: self._jaeger_api().routes(prefix=""),
+            ),
+            (
+                "tempo.listen-address",
+                self.options.tempo_listen_address,
+                lambda: self._tempo_api().routes(prefix=""),
+            ),
+            ("otlp.listen-address", self.options.otlp_listen_address, self._otlp_listener),
+            (
+                "zipkin.listen-address",
+                self.options.zipkin_listen_address,
+                lambda: self.zipkin.routes(),
+            ),
         ]
-        return [Listener(flag, address, build) for flag, address, build in wanted if address]
+        return [
+            Listener(flag, address, functools.partial(_lazy_app, routes))
+            for flag, address, routes in wanted
+            if address
+        ]
 
     def _jaeger_api(self) -> JaegerAPI:
         from vigil.web.jaeger_api import JaegerAPI
@@ -855,30 +876,17 @@ class Server:
 
         return TempoAPI(self.traces, self.clock, not_ready=self.traces.status)
 
-    def _jaeger_app(self) -> Starlette:
-        """Jaeger's query API where Jaeger has it (`/api/*` at the root)."""
-        return Starlette(routes=self._jaeger_api().routes(prefix=""), exception_handlers=_HANDLERS)
-
-    def _tempo_app(self) -> Starlette:
-        """Tempo's query API where Tempo has it (`/api/*` and `/ready` at the root)."""
-        return Starlette(routes=self._tempo_api().routes(prefix=""), exception_handlers=_HANDLERS)
-
-    def _loki_app(self) -> Starlette:
+    def _loki_listener(self) -> list[BaseRoute]:
         """Loki's routes where Loki has them (`/loki/api/v1/*`, `/ready`, push, OTLP logs)."""
-        routes = [*self._loki_api().listener_routes(), *self._log_push_routes()]
-        return Starlette(routes=routes, exception_handlers=_HANDLERS)
+        return [*self._loki_api().listener_routes(), *self._log_push_routes()]
 
-    def _otlp_app(self) -> Starlette:
+    def _otlp_listener(self) -> list[BaseRoute]:
         """OTLP/HTTP at an OpenTelemetry collector's paths, what SDKs send to by default."""
-        routes = [
+        return [
             *self.otlp_traces.routes("/v1/traces"),
             *self._otlp_logs().routes("/v1/logs"),
             *self.otlp_metrics.listener_routes("/v1/metrics"),
         ]
-        return Starlette(routes=routes, exception_handlers=_HANDLERS)
-
-    def _zipkin_app(self) -> Starlette:
-        return Starlette(routes=self.zipkin.routes(), exception_handlers=_HANDLERS)
 
     def _otlp_grpc(self) -> OTLPGrpc | None:
         if not self.options.otlp_grpc_listen_address:
