@@ -206,6 +206,11 @@ def test_the_services_dashboard_links_a_services_traces_over_its_range(
     from playwright.sync_api import expect
 
     base, trace_id = otel_server
+    # The dashboard's service variable lists the services span metrics have written (on
+    # their interval): before that, payments is not an option and the choice falls back.
+    wait_for_data(
+        base, 'traces_spanmetrics_calls_total{service="payments",span_kind="SPAN_KIND_SERVER"}'
+    )
     page.goto(f"{base}/d/vigil-services?var-service=payments&from=now-30m&to=now")
     expect(page.locator(".dashboard")).to_have_attribute(
         "data-dashboard-state", "done", timeout=PATIENCE_S * 1000
