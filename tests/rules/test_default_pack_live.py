@@ -64,7 +64,12 @@ def test_the_default_pack_reads_only_metrics_a_fresh_server_exports(tmp_path: Pa
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             status = main(["check", "rules", f"--lint.metrics-from={url}", *map(str, PACK)])
+        # The Rules page's lint is the same lint, run by the server on its own storage.
+        served = httpx.get(f"{url}/api/v1/rules/lint", timeout=30).json()["data"]["findings"]
     text = out.getvalue() + err.getvalue()
+    assert {f["metric"] for f in served if "/default/" in f["file"]} == set(
+        _NO_SERIES.findall(text)
+    )
     assert status == 0, text
     missing = set(_NO_SERIES.findall(text))
     assert missing, "the lint found nothing absent at all: did it run?"

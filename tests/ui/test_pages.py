@@ -56,6 +56,12 @@ groups:
         expr: vector(0.5)
         labels:
           severity: critical
+  - name: ui-lint
+    rules:
+      - record: ui:dead:sum
+        expr: sum(ui_metric_nobody_exports) + sum(ui_test_value)
+      - record: ui:alive:sum
+        expr: sum(ui_test_value) + sum(job:up:sum)
 """
 
 
@@ -228,6 +234,20 @@ def test_rules_page_shows_every_group_and_rule(
             kind = "alert" if rule["type"] == "alerting" else "record"
             expect(row.locator("pre")).to_contain_text(f"{kind}: {rule['name']}")
             expect(row.locator(".pill")).to_have_text(rule["health"].upper())
+    # The lint: the rule reading a metric nobody exports says which; a recorded one is known.
+    findings = _api(vigil, "/api/v1/rules/lint")["findings"]
+    ours = [
+        (f["group"], f["index"], f["rule"], f["metric"])
+        for f in findings
+        if f["file"].endswith("rules.yml") and "default" not in f["file"]
+    ]
+    assert ours == [("ui-lint", 0, "ui:dead:sum", "ui_metric_nobody_exports")]
+    lint = page.locator('section.rule-group[data-group="ui-lint"]')
+    expect(lint.locator('tr.rule[data-rule-name="ui:dead:sum"] .lint')).to_have_text(
+        "metric ui_metric_nobody_exports has no series, and no rule records it"
+    )
+    expect(lint.locator('tr.rule[data-rule-name="ui:alive:sum"] .lint')).to_have_count(0)
+    expect(lint.locator(".lint-count")).to_have_text("1 rule reads missing metrics")
     payload = page.locator('tr.rule[data-rule-name="UIPayload"] pre')
     expect(payload).to_contain_text(f"payload: {LABEL_PAYLOAD}")
     expect(payload).to_contain_text(f"summary: {ANNOTATION_PAYLOAD}")

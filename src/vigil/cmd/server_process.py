@@ -92,7 +92,14 @@ from vigil.tsdb.snapshot import snapshot
 from vigil.tsdb.startup import StorageStartup
 from vigil.web.admin import AdminAPI
 from vigil.web.alertmanager_api import ALERTMANAGER_API_VERSION, AlertmanagerAPI, BuildInfo
-from vigil.web.api import APIContext, PrometheusAPI, storage_corrupt, storage_not_ready
+from vigil.web.api import (
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    APIContext,
+    PrometheusAPI,
+    storage_corrupt,
+    storage_not_ready,
+)
 from vigil.web.dashboards_api import DashboardsAPI
 from vigil.web.lifecycle import Lifecycle
 from vigil.web.listen import parse_listen_address
@@ -915,6 +922,14 @@ class Server:
             *self._otlp_logs().routes(),
         ]
 
+    def _metric_names(self) -> frozenset[str]:
+        """Every metric name with series in the TSDB, for the Rules page's lint."""
+        querier = self.storage.querier(MIN_TIME_MS, MAX_TIME_MS)
+        try:
+            return frozenset(querier.label_values(METRIC_NAME))
+        finally:
+            querier.close()
+
     def lazy_routes(self) -> list[LazyRoutes]:
         """The log and trace APIs on the main port, imported on their first request."""
         return [
@@ -983,7 +998,7 @@ class Server:
             ).routes(),
             *api.routes(),
             *TargetsAPI(self.manager, GlobalURLOptions()).routes(),
-            *RulesAPI(self.rules).routes(),
+            *RulesAPI(self.rules, self._metric_names).routes(),
             *DashboardsAPI(self.dashboards).routes(),
             *alertmanagers_routes(self.notifier.alertmanagers),
             *WriteReceiver(self.storage.appender, enabled=options.remote_write_receiver).routes(),

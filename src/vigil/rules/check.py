@@ -135,7 +135,9 @@ def _lint_warnings(
         warnings.extend(conflicting_alert_labels(rule_file))
     if LINT_MISSING_METRICS in lint.enabled and lint.metric_names is not None:
         known = lint.metric_names | recorded
-        warnings.extend(m.message(lint.metrics_from) for m in missing_metrics(rule_file, known))
+        warnings.extend(
+            m.message(lint.metrics_from) for m in missing_metrics(rule_file.groups, known)
+        )
     return warnings
 
 
@@ -157,7 +159,7 @@ def check_rules_command(
             loaded.append((path, load_rule_file(path, ignore_unknown_fields, check)))
         except ConfigError as error:
             loaded.append((path, error))
-    recorded = recorded_names([f for _, f in loaded if isinstance(f, RuleFile)])
+    recorded = recorded_names(g for _, f in loaded if isinstance(f, RuleFile) for g in f.groups)
     failed = linted = False
     for path, rule_file in loaded:
         print(f"Checking {path}", file=out)

@@ -7,10 +7,9 @@ loads, evaluates to nothing and never fires; promtool cannot see that without a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from vigil.model import METRIC_NAME, MatchType
 from vigil.promql import PromQLError, parse
@@ -24,7 +23,10 @@ from vigil.promql.ast import (
     Subquery,
     VectorSelector,
 )
-from vigil.rules.rulefile import AlertingRuleSpec, RecordingRuleSpec, RuleFile
+from vigil.rules.rulefile import AlertingRuleSpec, GroupSpec, RecordingRuleSpec
+
+if TYPE_CHECKING:
+    import httpx
 
 # Series the rule engine writes itself, whether or not any alert is active right now.
 RULE_ENGINE_SERIES = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
@@ -46,6 +48,8 @@ def fetch_metric_names(base_url: str, client: httpx.Client | None = None) -> fro
     `client` (with its own timeouts) lets tests pass an in-process client such as Starlette's
     TestClient instead of a socket.
     """
+    import httpx
+
     url = base_url.rstrip("/") + "/api/v1/label/__name__/values"
     try:
         response = httpx.get(url, timeout=_TIMEOUT_S) if client is None else client.get(url)
@@ -96,7 +100,8 @@ def _selectors(expr: Expr) -> Iterator[VectorSelector]:
 
 @dataclass(frozen=True, slots=True)
 class MissingMetric:
-    """A rule selecting `metric`, which has no series at the server and no rule records."""
+    """A rule selecting `metric`, which has no series at the server and no rule records;
+    `index` is the rule's position in its group (rules in a group may share a name)."""
 
     file: str
     group: str
@@ -104,6 +109,7 @@ class MissingMetric:
     rule: str
     line: int
     metric: str
+    index: int
 
     def message(self, url: str) -> str:
         return (
@@ -112,30 +118,30 @@ class MissingMetric:
         )
 
 
-def recorded_names(rule_files: list[RuleFile]) -> frozenset[str]:
+def recorded_names(groups: Iterable[GroupSpec]) -> frozenset[str]:
     """Recording rules' outputs: they exist once the rules run, whatever the server has now."""
     return frozenset(
         rule.record
-        for rule_file in rule_files
-        for group in rule_file.groups
+        for group in groups
         for rule in group.rules
         if isinstance(rule, RecordingRuleSpec)
     )
 
 
-def missing_metrics(rule_file: RuleFile, known: frozenset[str]) -> list[MissingMetric]:
+def missing_metrics(groups: Iterable[GroupSpec], known: frozenset[str]) -> list[MissingMetric]:
     """One finding per rule and metric name that is neither in `known` nor written by the rule
-    engine itself (`ALERTS`, `ALERTS_FOR_STATE`)."""
+    engine itself (`ALERTS`, `ALERTS_FOR_STATE`). Expressions that are not PromQL (LogQL
+    rules, or ones loading already refused) have no findings."""
     out = []
-    for group in rule_file.groups:
-        for rule in group.rules:
+    for group in groups:
+        for index, rule in enumerate(group.rules):
             try:
                 names = metric_names(parse(rule.expr))
             except PromQLError:
-                continue  # loading the file already reported it
+                continue
             kind = "alert" if isinstance(rule, AlertingRuleSpec) else "record"
             for name in sorted(names - known - RULE_ENGINE_SERIES):
                 out.append(
-                    MissingMetric(rule_file.path, group.name, kind, rule.name, rule.line, name)
+                    MissingMetric(group.file, group.name, kind, rule.name, rule.line, name, index)
                 )
     return out

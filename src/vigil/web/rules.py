@@ -3,10 +3,11 @@ Prometheus's JSON (Grafana's alerting views and Prometheus's own UI read these f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -14,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from vigil.model.gofloat import format_float
 from vigil.rules.alerting import Alert, AlertingRule, AlertState
 from vigil.rules.group import Group, Rule
+from vigil.rules.lint import missing_metrics, recorded_names
 from vigil.web.api import APIError, failure, success
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -75,17 +77,49 @@ def rule_json(rule: Rule, with_alerts: bool = True) -> dict[str, Any]:
 
 
 class RulesAPI:
-    """The two read-only routes over a RuleSource."""
+    """The read-only routes over a RuleSource; with `metric_names` (every metric name the
+    storage holds series for), also vigil's `/api/v1/rules/lint`."""
 
-    def __init__(self, source: RuleSource) -> None:
+    def __init__(
+        self, source: RuleSource, metric_names: Callable[[], frozenset[str]] | None = None
+    ) -> None:
         self._source = source
+        self._metric_names = metric_names
 
     def routes(self, prefix: str = "") -> list[BaseRoute]:
         """Under `prefix`: Loki's ruler serves the same JSON under `/prometheus`."""
-        return [
+        routes: list[BaseRoute] = [
             Route(f"{prefix}/api/v1/rules", self.rules, methods=["GET", "POST"]),
             Route(f"{prefix}/api/v1/alerts", self.alerts, methods=["GET"]),
         ]
+        if self._metric_names is not None:
+            routes.append(Route(f"{prefix}/api/v1/rules/lint", self.lint, methods=["GET"]))
+        return routes
+
+    async def lint(self, _: Request) -> Response:
+        """`vigil check rules --lint=missing-metrics` against this server's own storage: each
+        rule selecting a metric that has no series and that no loaded rule records. Rules are
+        found by group file, group name and `index` in the group (names may repeat)."""
+        assert self._metric_names is not None
+        specs = [group.spec for group in self._source.groups()]
+        known = await run_in_threadpool(self._metric_names)
+        findings = missing_metrics(specs, known | recorded_names(specs))
+        return success(
+            {
+                "findings": [
+                    {
+                        "file": f.file,
+                        "group": f.group,
+                        "index": f.index,
+                        "rule": f.rule,
+                        "type": "alerting" if f.kind == "alert" else "recording",
+                        "line": f.line,
+                        "metric": f.metric,
+                    }
+                    for f in findings
+                ]
+            }
+        )
 
     async def rules(self, request: Request) -> Response:
         params = request.query_params

@@ -48,3 +48,18 @@ export interface RuleGroup {
 export interface RulesData {
   groups: RuleGroup[];
 }
+
+// vigil's /api/v1/rules/lint: rules selecting a metric that has no series and no rule records.
+export interface LintFinding {
+  file: string;
+  group: string;
+  index: number;
+  rule: string;
+  type: "alerting" | "recording";
+  line: number;
+  metric: string;
+}
+
+export interface LintData {
+  findings: LintFinding[];
+}
