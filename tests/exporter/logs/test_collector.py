@@ -134,6 +134,31 @@ def test_rotation_while_down_and_a_container_restarted_under_its_name(tmp_path: 
     )
 
 
+def test_a_stopped_container_s_last_line_is_shipped_without_the_multiline_wait(
+    tmp_path: Path,
+) -> None:
+    """A running container's last line may still grow into a trace: it waits. Once Docker has
+    written the container's exit to its config.v2.json, nothing can continue it: the next round
+    ships it, though no clock moved."""
+    log = _docker(tmp_path)
+    clock = ManualClock()
+    _append(log, ("loading\n", "stdout", "2024-05-01T10:00:00Z"))
+    _append(log, ("rendering the PDF\n", "stdout", "2024-05-01T10:00:01Z"))
+    with http_capture([204]) as capture:
+        collector = _collector(tmp_path, capture.url(), clock)
+        collector.tick()
+        collector.tick()
+        while_running = [e[2] for e in _pushed(capture)]
+        config = orjson.loads((log.parent / "config.v2.json").read_bytes())
+        config["State"] = {"Running": False, "ExitCode": 137, "OOMKilled": True, "Pid": 0}
+        (log.parent / "config.v2.json").write_bytes(orjson.dumps(config))
+        collector.tick()
+    assert (while_running, [e[2] for e in _pushed(capture)]) == (
+        ["loading"],
+        ["loading", "rendering the PDF"],
+    )
+
+
 def test_files_by_glob_with_edge_stages_and_counted_drops(tmp_path: Path) -> None:
     app = tmp_path / "app.log"
     app.write_text(

@@ -5,7 +5,7 @@ A line that continues the entry before it (by default the shapes of a JVM stack 
 start pattern, every line that does not match it is. Patterns are RE2 (linear time on
 whatever a program prints), matched against the first PREFIX_CHARS of a line. An entry is complete when the next one
 starts, when it reaches `max_lines`, or when no line came for `max_wait_s` (driven by the
-caller's clock).
+caller's clock), or at once when the caller knows its writer has stopped.
 """
 
 from __future__ import annotations
@@ -67,9 +67,10 @@ class MultilineMerger:
         self._since = now
         return done
 
-    def flush_due(self, now: float) -> Line | None:
-        """The pending entry, when nothing was added for `max_wait_s`."""
-        if self._lines and now - self._since >= self._rule.max_wait_s:
+    def flush_due(self, now: float, *, at_once: bool = False) -> Line | None:
+        """The pending entry, when nothing was added for `max_wait_s` (or `at_once`: the writer
+        is gone, nothing can continue it)."""
+        if self._lines and (at_once or now - self._since >= self._rule.max_wait_s):
             return self._take()
         return None
 

@@ -41,6 +41,32 @@ def container_info(container_dir: Path) -> ContainerInfo:
     return ContainerInfo(name, image, service)
 
 
+class ContainerRunState:
+    """Whether a json-file log's container still runs, from the `State.Running` that Docker
+    writes to `config.v2.json` on each start and exit; the file is re-read only when it changed.
+    A container that stopped logs nothing more, so its last entry need not wait for a next line
+    (a dying container's last words reach its death alert in time)."""
+
+    def __init__(self, container_dir: Path) -> None:
+        self._config = container_dir / "config.v2.json"
+        self._seen: tuple[int, int] | None = None
+        self._running = True
+
+    def running(self) -> bool:
+        try:
+            stat = self._config.stat()
+        except OSError:
+            return True
+        if (stat.st_mtime_ns, stat.st_size) != self._seen:
+            self._seen = (stat.st_mtime_ns, stat.st_size)
+            try:
+                state = orjson.loads(self._config.read_bytes()).get("State") or {}
+                self._running = bool(state.get("Running", True))
+            except (OSError, orjson.JSONDecodeError, AttributeError):
+                self._running = True
+        return self._running
+
+
 class FollowedFile:
     """One followed file: its records become entries with `labels` (plus `stream` for Docker
     logs). `docker` decodes json-file lines; otherwise a line's time is when it was read."""
@@ -61,6 +87,7 @@ class FollowedFile:
         self.follower = FileFollower(path, start)
         self._joiner = PartialJoiner()
         self._mergers: dict[str, MultilineMerger] = {}
+        self._container = ContainerRunState(path.parent) if docker else None
         self._last_end: Position | None = start
         self.undecodable = 0
 
@@ -75,7 +102,8 @@ class FollowedFile:
         stopped growing)."""
         out: list[LogEntry] = []
         now_ns = int(now * 1e9)
-        for record in self.follower.read(budget):
+        records = self.follower.read(budget)
+        for record in records:
             self._last_end = record.end
             if self._docker:
                 parsed = decode(record)
@@ -93,8 +121,14 @@ class FollowedFile:
             done = self._merger(stream).push(line, now)
             if done is not None:
                 out.append(self._entry(done, stream))
+        stopped = (  # read to its end, a container that stopped: nothing can continue
+            not records
+            and self._container is not None
+            and any(m.pending_start() is not None for m in self._mergers.values())
+            and not self._container.running()
+        )
         for stream, merger in self._mergers.items():
-            due = merger.flush_due(now)
+            due = merger.flush_due(now, at_once=stopped)
             if due is not None:
                 out.append(self._entry(due, stream))
         out.sort(key=lambda e: self.follower.order(e.end) if e.end else (0, 0))
