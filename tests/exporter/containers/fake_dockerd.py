@@ -1,5 +1,6 @@
 """A test double of the Docker engine API on a unix socket: the container list, inspect, and a
-chunked `GET /events` stream the test feeds, answered from tests/fixtures/docker/."""
+chunked `GET /events` stream the test feeds (replaying, as dockerd does, the events at or after
+the `since` a client reconnects with), answered from tests/fixtures/docker/."""
 
 from __future__ import annotations
 
@@ -30,6 +31,18 @@ def fixture_events() -> list[dict[str, Any]]:
     return [json.loads(line) for line in (FIXTURES / "events.jsonl").read_text().splitlines()]
 
 
+def _since_ns(query: dict[str, list[str]]) -> int | None:
+    """Docker's `since` (`SECONDS[.NANOS]`) in nanoseconds."""
+    if "since" not in query:
+        return None
+    seconds, _, nanos = query["since"][0].partition(".")
+    return int(seconds) * 1_000_000_000 + int(nanos.ljust(9, "0")[:9] or 0)
+
+
+def _event_ns(event: dict[str, Any]) -> int:
+    return int(event.get("timeNano") or int(event["time"]) * 1_000_000_000)
+
+
 class FakeDockerd:
     """Serves `containers` (inspect bodies by id). `garbage=True` answers every call with HTML,
     as a wrong socket (or a proxy) would. Events pushed with `push_event` reach every open stream."""
@@ -45,6 +58,7 @@ class FakeDockerd:
         """Sent first on every new stream, which then ends if `end_after_initial`."""
         self.end_after_initial = False
         self._streams: list[queue.Queue[object]] = []
+        self._history: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._connected = threading.Condition(self._lock)
         daemon = self
@@ -109,7 +123,12 @@ class FakeDockerd:
                     stream.put(event)
                 if daemon.end_after_initial:
                     stream.put(_END)
+                since = _since_ns(query)
                 with daemon._connected:
+                    if since is not None:
+                        for event in daemon._history:
+                            if _event_ns(event) >= since:
+                                stream.put(event)
                     daemon._streams.append(stream)
                     daemon._connected.notify_all()
                 try:
@@ -151,6 +170,7 @@ class FakeDockerd:
 
     def push_event(self, event: dict[str, Any]) -> None:
         with self._lock:
+            self._history.append(event)
             for stream in self._streams:
                 stream.put(event)
 

@@ -82,11 +82,12 @@ def remove_cgroup(cgroup: str) -> None:
 
 
 @contextlib.contextmanager
-def memory_cgroup(limit: int) -> Iterator[str]:
+def memory_cgroup(limit: int, tag: str | None = None) -> Iterator[str]:
     """A fresh cgroup (unique per test, xdist runs them in parallel) limited to `limit` bytes without
-    swap; yields its id and removes it afterwards."""
+    swap; yields its id and removes it afterwards. `tag` (unique itself: a container id) names it
+    instead of a random one."""
     assert isinstance(HIERARCHY, MemoryHierarchy)
-    name = f"vigil-test-{uuid.uuid4().hex[:12]}"
+    name = f"vigil-test-{tag or uuid.uuid4().hex[:12]}"
     path = HIERARCHY.parent / name
     path.mkdir()
     try:
