@@ -1,7 +1,9 @@
-"""Stores written by earlier versions still read: `tests/fixtures/logs/v1` is a store dir
-(one block, chunks in the WAL, open pieces) written by the first chunk format (VLC2) from
-`fixture_pushes()`; it must answer every query as the seam's fake fed the same pushes.
-Regenerate nothing here: the files are the old code's output, kept as they were."""
+"""Stores written by earlier versions still read: each dir of `tests/fixtures/logs` is a store
+(one block, chunks in the WAL, open pieces) written from `fixture_pushes()` and one tick at
+`FLUSHED_AT` + 1 h by the code of its time — `v1` by the first chunk format (VLC2), `v2` by
+fixed-width timestamp and size columns (VLC3) — and must answer every query as the seam's
+fake fed the same pushes. Regenerate nothing here: the files are the old code's output, kept
+as they were."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.logs.pushes import QUERIES, SCENARIOS, T0, answers, pushes, store_options
 from vigil.logs import Entries, MemoryLogStore
 from vigil.logs.head import HOUR_NS
 from vigil.logs.store import LogStore, LogStoreOptions
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "logs" / "v1"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
 FLUSHED_AT = T0 + 150_000
 
 
@@ -34,11 +38,12 @@ class _Clock:
         return (FLUSHED_AT + HOUR_NS) / 1e9
 
 
-def test_a_store_written_by_the_first_format_reads_the_same(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_store_written_by_an_earlier_format_reads_the_same(tmp_path: Path, version: str) -> None:
     fake = MemoryLogStore()
     for push in fixture_pushes():
         fake.push(push)
-    shutil.copytree(FIXTURE, tmp_path / "store")
+    shutil.copytree(FIXTURES / version, tmp_path / "store")
     with LogStore.open(tmp_path / "store", fixture_options(), clock=_Clock()) as store:
         assert len(store.blocks.blocks) == 1
         got = [answers(store.querier(lo, hi), m) for lo, hi, m in QUERIES]
