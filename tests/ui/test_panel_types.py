@@ -158,6 +158,20 @@ DASHBOARD: dict[str, Any] = {
             {"expr": "demo_requests", "instant": True, "legendFormat": "{{route}}"},
             options={"combine": True},
         ),
+        _panel(
+            "heatmap",
+            "Requests heatmap",
+            12,
+            16,
+            {"expr": "demo_requests", "legendFormat": "{{route}}"},
+            options={
+                "calculate": True,
+                "calculation": {
+                    "xBuckets": {"mode": "size", "value": "5m"},
+                    "yBuckets": {"mode": "size", "value": "20"},
+                },
+            },
+        ),
     ],
 }
 
@@ -250,6 +264,21 @@ def test_heatmap_draws_classic_buckets_deaccumulated(shown: tuple[Any, int]) -> 
     assert sum(middle[:3]) < sum(top[:3]) - 300, (middle, top)
     # The colour scale's legend ends at the largest count.
     expect(panel.locator(".vp-heat-legend .vp-heat-max")).to_have_text("2")
+
+
+def test_heatmap_calculated_from_series_values(shown: tuple[Any, int]) -> None:
+    page, end_ms = shown
+    panel = _panel_el(page, "Requests heatmap")
+    panel.scroll_into_view_if_needed()
+    at = end_ms - 12 * 60_000
+    # The three routes' values 10, 30 and 60 in buckets of 20, top to bottom from 60: every
+    # 5-minute column counts each route's samples once; nothing has a value in 40–60.
+    lines = [_hover_text(page, *_cell(page, panel, at, row, 4)).splitlines() for row in range(4)]
+    names = [line[1] for line in lines]
+    counts = [int(line[2]) for line in lines]
+    assert names == ["60 – 80", "40 – 60", "20 – 40", "0 – 20"]
+    assert counts[1] == 0
+    assert counts[0] == counts[2] == counts[3] > 0, lines
 
 
 def test_state_timeline_rows_states_and_colours(shown: tuple[Any, int]) -> None:

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { DisplayValue } from "../src/dashboards/fieldconfig";
 import { ticks } from "../src/dashboards/panels/bars";
+import { calculateHeatmap, calculationOf } from "../src/dashboards/panels/heatmapcalc";
 import { heatmapData } from "../src/dashboards/panels/heatmapdata";
 import { histogramBuckets } from "../src/dashboards/panels/histogramdata";
 import { spans } from "../src/dashboards/panels/statetimeline";
@@ -27,6 +28,49 @@ test("classic buckets are sorted by le and de-accumulated for format heatmap", (
   assert.equal(data?.step, 15);
   // Without format heatmap the series already count their own bucket.
   assert.deepEqual(heatmapData(frames, [{ refId: "A" }])?.rows.map((r) => r.counts[0]), [1, 3, 4]);
+});
+
+test("a calculated heatmap counts every sample into time × value buckets of the sizes given", () => {
+  const calc = calculationOf({ calculate: true, calculation: { xBuckets: { mode: "size", value: "30s" }, yBuckets: { mode: "size", value: "10" } } });
+  assert.deepEqual(calc, { x: { mode: "size", value: 30 }, y: { mode: "size", value: 10 }, yLog: null });
+  // Times 100, 115, 130 fall in the 30 s buckets [90, 120) and [120, 150).
+  const data = calculateHeatmap([frame({}, [5, 12, 31]), frame({}, [7, null, 19])], calc!);
+  assert.deepEqual(Array.from(data!.timestamps), [120, 150]);
+  assert.equal(data!.step, 30);
+  assert.equal(data!.layout, "ge");
+  assert.deepEqual(data!.rows.map((r) => [r.lower, r.upper, r.counts]), [
+    [0, 10, [2, 0]],
+    [10, 20, [1, 1]],
+    [20, 30, [0, 0]],
+    [30, 40, [0, 1]],
+  ]);
+  // Milliseconds are a size too, as Grafana stores them.
+  assert.equal(calculationOf({ calculate: true, calculation: { xBuckets: { value: "60000" } } })?.x.value, 60);
+});
+
+test("a calculated heatmap without sizes takes the largest nice size under range / (count - 1)", () => {
+  const calc = calculationOf({ calculate: true })!;
+  assert.deepEqual(calc, { x: { mode: "size", value: null }, y: { mode: "size", value: null }, yLog: null });
+  // 10 value buckets over 0..90: 90 / 9 = 10; 20 time buckets over 30 s: 30 / 19 → 1 s.
+  const data = calculateHeatmap([frame({}, [0, 45, 90])], calc)!;
+  assert.equal(data.step, 1);
+  assert.deepEqual(data.rows.map((r) => r.lower), [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+  assert.equal(data.rows.flatMap((r) => r.counts).reduce((a, c) => a! + c!, 0), 3);
+  // A count of 4 buckets over 0..90: 30 is not nice, 25 is.
+  const four = calculationOf({ calculate: true, calculation: { yBuckets: { mode: "count", value: "4" } } })!;
+  assert.deepEqual(calculateHeatmap([frame({}, [0, 45, 90])], four)!.rows.map((r) => r.lower), [0, 25, 50, 75]);
+  assert.equal(calculationOf({ calculate: false }), null);
+});
+
+test("a calculated heatmap on a log scale splits each power of the base", () => {
+  const calc = calculationOf({ calculate: true, calculation: { yBuckets: { mode: "size", value: "2", scale: { type: "log", log: 2 } } } })!;
+  const data = calculateHeatmap([frame({}, [1, 3, 8]), frame({}, [0, -1, 2])], calc)!;
+  // Half powers of two: [1, 1.41), [1.41, 2), [2, 2.83), [2.83, 4), [4, 5.66), [5.66, 8), [8, 11.3); 0 and -1 are not counted.
+  assert.deepEqual(
+    data.rows.map((r) => r.counts.reduce((a, c) => a! + c!, 0)),
+    [1, 0, 1, 1, 0, 0, 1],
+  );
+  assert.deepEqual(data.rows.map((r) => r.lower).slice(0, 3), [1, 1.41421356237, 2]);
 });
 
 test("series without le are rows of their own, the first on top", () => {

@@ -7,6 +7,7 @@ import { dateTime } from "../../timezone";
 import { cssColor, valueFormatter } from "../fieldconfig";
 import type { GrafanaPanel, PanelRenderer } from "../types";
 import { cellChart, paintable } from "./cells";
+import { calculateHeatmap, calculationOf } from "./heatmapcalc";
 import { type HeatmapRow, heatmapData } from "./heatmapdata";
 import { noData, obj } from "./reduced";
 import "./panels.css";
@@ -62,6 +63,8 @@ function look(panel: GrafanaPanel): Look {
   const y = obj(legacy ? panel.yAxis : o.yAxis);
   const cells = obj(o.cellValues);
   const unit = panel.fieldConfig?.defaults?.unit;
+  // Calculated buckets are ranges of the series' values (in their unit); cells count samples.
+  const calculated = o.calculate === true;
   const filter = obj(o.filterValues);
   const hideBelow = legacy ? (panel.hideZeroBuckets === true ? 0 : null) : num(filter.le) ?? (o.filterValues === undefined ? 1e-9 : null);
   return {
@@ -72,9 +75,9 @@ function look(panel: GrafanaPanel): Look {
     min: num(color.min),
     max: num(color.max),
     hideBelow,
-    yUnit: String(y.unit ?? y.format ?? "short"),
+    yUnit: String(y.unit ?? y.format ?? (calculated ? unit : undefined) ?? "short"),
     yDecimals: num(y.decimals),
-    cellUnit: String(cells.unit ?? unit ?? "short"),
+    cellUnit: String(cells.unit ?? (calculated ? undefined : unit) ?? "short"),
     cellDecimals: num(cells.decimals),
     legend: obj(o.legend).show !== false && obj(panel.legend).show !== false,
     tooltip: obj(o.tooltip).show !== false && obj(panel.tooltip).show !== false,
@@ -115,7 +118,8 @@ function legendBar(l: Look, lo: number, hi: number, format: (v: number) => strin
 }
 
 export const heatmapPanel: PanelRenderer = (el, ctx) => {
-  const data = heatmapData(ctx.frames, ctx.panel.targets ?? []);
+  const calc = calculationOf(ctx.panel.options);
+  const data = calc ? calculateHeatmap(ctx.frames, calc) : heatmapData(ctx.frames, ctx.panel.targets ?? []);
   if (!data) {
     el.append(noData(ctx.panel));
     return;
@@ -139,7 +143,9 @@ export const heatmapPanel: PanelRenderer = (el, ctx) => {
   if (l.legend) el.append(legendBar(l, lo, hi, cellFormat));
   const { timestamps, step } = data;
   return cellChart(plotBox, {
-    rows: rows.map((r) => (r.upper === null ? r.name : r.upper === Infinity ? "+Inf" : yFormat(r.upper))),
+    rows: rows.map((r) =>
+      r.upper === null ? r.name : data.layout === "ge" && r.lower !== null ? yFormat(r.lower) : r.upper === Infinity ? "+Inf" : yFormat(r.upper),
+    ),
     from: ctx.from,
     to: ctx.to,
     width: ctx.width,

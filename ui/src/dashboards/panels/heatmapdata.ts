@@ -21,6 +21,9 @@ export interface HeatmapData {
   step: number;
   /** Bottom to top: ascending buckets, or the series in reverse order. */
   rows: HeatmapRow[];
+  /** Which bound names a bucket row on the axis: its upper (`le`, Prometheus's buckets) or
+   * its lower one (`ge`, buckets the panel calculated). */
+  layout: "le" | "ge";
 }
 
 function bound(text: string | undefined): number | null {
@@ -81,5 +84,5 @@ export function heatmapData(frames: Frame[], targets: GrafanaTarget[]): HeatmapD
     const cumulative = targets.some((t) => t.format === "heatmap");
     rows = classicRows(frames, cumulative, n);
   } else rows = [...frames].reverse().map((f) => ({ lower: null, upper: null, name: f.name, counts: f.values.slice(0, n) }));
-  return rows.length ? { timestamps, step, rows } : null;
+  return rows.length ? { timestamps, step, rows, layout: "le" } : null;
 }
