@@ -104,25 +104,66 @@ class SpanColumns:
         status_message: str = "",
         trace_state: str = "",
     ) -> None:
-        strings = self._strings
-        if links and not all(_valid_link(link) for link in links):
-            self._bad_links.append(len(self._start))
-        self._trace_ids.append(trace_id)
-        self._span_ids.append(span_id)
-        self._parent_ids.append(parent_id)
-        self._start.append(start_ns)
-        self._end.append(end_ns)
-        self._kind.append(kind)
-        self._status.append(status_code)
-        self._service.append(self._resource_service[resource])
-        self._name.append(strings.setdefault(name, len(strings)))
-        self._status_message.append(strings.setdefault(status_message, len(strings)))
-        self._trace_state.append(strings.setdefault(trace_state, len(strings)))
-        self._resource.append(resource)
-        self._scope.append(scope)
-        self._attributes.append(attributes)
-        self._events.append(events)
-        self._links.append(links)
+        self.extend(
+            resource,
+            scope,
+            [trace_id],
+            [span_id],
+            [parent_id],
+            [name],
+            [kind],
+            [start_ns],
+            [end_ns],
+            [attributes],
+            [events],
+            [links],
+            [status_code],
+            [status_message],
+            [trace_state],
+        )
+
+    def extend(
+        self,
+        resource: int,
+        scope: int,
+        trace_ids: list[bytes],
+        span_ids: list[bytes],
+        parent_ids: list[bytes],
+        names: list[str],
+        kinds: list[int],
+        start_ns: list[int],
+        end_ns: list[int],
+        attributes: list[Attributes],
+        events: list[tuple[Event, ...]],
+        links: list[tuple[Link, ...]],
+        status_codes: list[int],
+        status_messages: list[str],
+        trace_states: list[str],
+    ) -> None:
+        """`add` for many spans of one resource and scope, a column at a time."""
+        n, first = len(trace_ids), len(self._start)
+        if any(links):
+            self._bad_links += [
+                first + i
+                for i, found in enumerate(links)
+                if found and not all(map(_valid_link, found))
+            ]
+        self._trace_ids += trace_ids
+        self._span_ids += span_ids
+        self._parent_ids += parent_ids
+        self._start += start_ns
+        self._end += end_ns
+        self._kind += kinds
+        self._status += status_codes
+        self._service += [self._resource_service[resource]] * n
+        self._name += self._codes(names)
+        self._status_message += self._codes(status_messages)
+        self._trace_state += self._codes(trace_states)
+        self._resource += [resource] * n
+        self._scope += [scope] * n
+        self._attributes += attributes
+        self._events += events
+        self._links += links
 
     def text(self, value: str) -> str:
         """`value`, cut to the attribute limit in UTF-8 bytes (counted) when longer."""
@@ -207,6 +248,15 @@ class SpanColumns:
 
     def _code(self, value: str) -> int:
         return self._strings.setdefault(value, len(self._strings))
+
+    def _codes(self, values: list[str]) -> list[int]:
+        """Each value's code: one dict lookup per distinct value, then a C loop."""
+        strings = self._strings
+        if len(values) > 1:
+            for value in dict.fromkeys(values):
+                strings.setdefault(value, len(strings))
+            return list(map(strings.__getitem__, values))
+        return [strings.setdefault(value, len(strings)) for value in values]
 
 
 def _ids(
