@@ -18,8 +18,9 @@ from vigil.cmd.disk_budget import split_disk_budget
 from vigil.cmd.server_flags import options
 from vigil.cmd.server_process import Server
 from vigil.logs import Entries, Lines, PushResult
-from vigil.logs.service import TICK_SECONDS, LogStorage
+from vigil.logs.service import LogStorage
 from vigil.logs.store import LogStore, LogStoreOptions
+from vigil.logs.store_service import TICK_SECONDS
 from vigil.model import Labels
 from vigil.model.clock import ManualClock
 from vigil.tsdb import StorageNotReady

@@ -44,7 +44,7 @@ def test_traces_live_where_the_flags_say_and_close_with_the_server(
     server = Server(options(args))
     assert server.traces.options.retention_ns == retention_ns
     spans = Spans.of(corpus(1, T0, 1))
-    with pytest.raises(StorageNotReady):
+    with pytest.raises(StorageNotReady, match=r"^span store not ready: opening the span store"):
         server.traces.append(spans)
     with TestClient(server.app()) as client:
         assert client.get("/-/healthy").status_code == 200
