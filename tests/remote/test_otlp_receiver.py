@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from google.protobuf import json_format
+from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
@@ -273,6 +275,16 @@ def _same(got: Stored, want: Stored) -> None:
 def _partial_success(body: bytes) -> tuple[int, str]:
     response = ExportMetricsServiceResponse.FromString(body)
     return response.partial_success.rejected_data_points, response.partial_success.error_message
+
+
+def _status(response: httpx.Response) -> tuple[int, str, str]:
+    """A refused request's HTTP status, content type and `google.rpc.Status` message."""
+    kind = response.headers["content-type"]
+    if kind == PROTOBUF["Content-Type"]:
+        status = Status.FromString(response.content)
+    else:
+        status = json_format.Parse(response.content, Status())
+    return response.status_code, kind, status.message
 
 
 def test_each_kind_of_metric_is_stored_as_prometheus_3_translates_it(tsdb: TSDB) -> None:
@@ -540,7 +552,9 @@ def test_bad_requests_are_refused_with_a_reason_and_lose_nothing(
         good = client.post(PATH, content=json.dumps(_conformance()).encode(), headers=JSON)
         assert good.status_code == 200
         response = client.post(PATH, content=body, headers=headers)
-    assert (response.status_code, response.text[: len(message)]) == (status, message)
+    kind = headers["Content-Type"] if status != 415 else JSON["Content-Type"]
+    code, got_kind, got = _status(response)
+    assert (code, got_kind, got[: len(message)]) == (status, kind, message)
     assert _stored(tsdb) == {CONFORMANCE_GAUGE: [(CONFORMANCE_MS, 10.0)]}
 
 
@@ -558,12 +572,18 @@ def test_a_push_before_the_wal_is_replayed_is_answered_503_for_a_retry() -> None
     receiver = OTLPReceiver(not_ready)
     with TestClient(Starlette(routes=list(receiver.routes()))) as client:
         response = client.post(PATH, content=json.dumps(_conformance()).encode(), headers=JSON)
-    assert (response.status_code, response.text) == (503, "TSDB not ready: replaying the WAL (40%)")
+    assert _status(response) == (
+        503,
+        JSON["Content-Type"],
+        "TSDB not ready: replaying the WAL (40%)",
+    )
+    assert response.headers["Retry-After"] == "30"
 
 
-def test_samples_the_head_refuses_are_answered_400_naming_why(tsdb: TSDB) -> None:
+def test_samples_the_head_refuses_are_counted_in_partial_success(tsdb: TSDB) -> None:
     """Same bounds as remote write: a point beyond now + --storage.tsdb.max-future is refused
-    (400, so the exporter does not retry it forever); the rest of the request is kept."""
+    (said in a 200's partial success, so the exporter does not retry it forever); the rest of
+    the request is kept."""
     metrics = _metrics()[1:3]
     metrics[1].gauge.data_points[0].time_unix_nano = (NOW_MS + 3_600_000) * 1_000_000
     resource = Resource(attributes=_attributes(service__name="shop"))
@@ -571,12 +591,38 @@ def test_samples_the_head_refuses_are_answered_400_naming_why(tsdb: TSDB) -> Non
         response = client.post(
             PATH, content=_request(metrics, resource).SerializeToString(), headers=PROTOBUF
         )
-    assert (response.status_code, response.text) == (
-        400,
-        "1 of 2 samples refused (1 out of bounds (too far in the future: beyond now + "
-        "--storage.tsdb.max-future)); 1 stored",
+    assert (response.status_code, _partial_success(response.content)) == (
+        200,
+        (
+            1,
+            "1 of 2 samples refused (1 out of bounds (too far in the future: beyond now + "
+            "--storage.tsdb.max-future)); 1 stored",
+        ),
     )
     assert set(_stored(tsdb)) == {_labels("queue_depth", job="shop")}
+
+
+@pytest.mark.parametrize("headers", [PROTOBUF, JSON])
+def test_a_request_the_head_refuses_whole_is_a_400_status(
+    tsdb: TSDB, headers: dict[str, str]
+) -> None:
+    metric = _metrics()[2]
+    metric.gauge.data_points[0].time_unix_nano = (NOW_MS + 3_600_000) * 1_000_000
+    request = _request([metric], Resource(attributes=_attributes(service__name="shop")))
+    body = (
+        request.SerializeToString()
+        if headers is PROTOBUF
+        else json_format.MessageToJson(request).encode()
+    )
+    with _client(tsdb) as client:
+        response = client.post(PATH, content=body, headers=headers)
+    assert _status(response) == (
+        400,
+        headers["Content-Type"],
+        "1 of 1 samples refused (1 out of bounds (too far in the future: beyond now + "
+        "--storage.tsdb.max-future)); 0 stored",
+    )
+    assert _stored(tsdb) == {}
 
 
 def test_a_resent_request_stores_nothing_twice(tsdb: TSDB) -> None:
@@ -666,19 +712,12 @@ def test_a_full_disk_is_answered_503_with_retry_after_and_logged_once_a_minute(
         for advance in (0, 1, 60):
             clock.advance(advance)
             response = client.post(PATH, content=body.SerializeToString(), headers=PROTOBUF)
-            answers.append(
-                (response.status_code, response.headers.get("Retry-After"), response.text)
-            )
+            answers.append((*_status(response), response.headers.get("Retry-After")))
         full[0] = False
-        answers.append(
-            (
-                client.post(PATH, content=body.SerializeToString(), headers=PROTOBUF).status_code,
-                None,
-                "",
-            )
-        )
-    refused = (503, "30", "storage cannot write: No space left on device")
-    assert answers == [refused] * 3 + [(200, None, "")]
+        stored = client.post(PATH, content=body.SerializeToString(), headers=PROTOBUF)
+    refused = (503, PROTOBUF["Content-Type"], "storage cannot write: No space left on device", "30")
+    assert answers == [refused] * 3
+    assert (stored.status_code, _partial_success(stored.content)) == (200, (0, ""))
     logged = [r for r in caplog.records if r.name == "vigil.remote.receiver"]
     assert [(r.getMessage(), r.exc_info) for r in logged] == [
         ("OTLP metrics refused with 503: storage cannot write: No space left on device", None),

@@ -1,7 +1,8 @@
 """The real OpenTelemetry Python SDK (`opentelemetry-sdk` with the OTLP/HTTP protobuf exporter,
 gzip on) exports counters, up-down counters, gauges and histograms to a live `vigil server
---web.enable-otlp-receiver`; the series and values Prometheus 3 would store arrive, a delta
-exporter's sums are refused and counted, and /-/reload switches the translation strategy."""
+--web.enable-otlp-receiver` (at /api/v1/otlp/v1/metrics and /otlp/v1/metrics); the series and
+values Prometheus 3 would store arrive, a delta exporter's sums are refused and counted, and
+/-/reload switches the translation strategy."""
 
 from __future__ import annotations
 
@@ -156,3 +157,9 @@ def test_the_opentelemetry_sdk_exports_to_vigil(tmp_path: Path) -> None:
             meter.create_counter("shop.refunds").add(2, {"payment.method": "card"})
         refunds = _until(lambda: _query(api, '{"shop.refunds_total", "payment.method"="card"}'))
         assert refunds == {_series("shop.refunds_total", **SHOP, **{"payment.method": "card"}): 2.0}
+
+        # The main port's /otlp/v1/metrics, beside /otlp/v1/traces and /otlp/v1/logs.
+        with _meter(f"{api}/otlp/v1/metrics") as meter:
+            meter.create_counter("shop.returns").add(1, {"payment.method": "card"})
+        returns = _until(lambda: _query(api, '{"shop.returns_total"}'))
+        assert returns == {_series("shop.returns_total", **SHOP, **{"payment.method": "card"}): 1.0}

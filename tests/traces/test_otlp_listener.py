@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from google.rpc.status_pb2 import Status
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -37,6 +38,7 @@ from vigil.web.ingest.otlp_traces import PATH, OTLPTraces
 
 pytestmark = pytest.mark.slow
 
+PROTOBUF = "application/x-protobuf"
 RESOURCE = Resource.create({"service.name": "checkout", "service.instance.id": "i-1"})
 
 
@@ -169,6 +171,23 @@ def _every_signal(api: str, otlp: int, zipkin: int) -> None:
         headers={"Content-Type": "application/x-protobuf"},
     )
     assert on_main_port.status_code == 404  # still behind --web.enable-otlp-receiver
+    _bad_requests_get_a_status(api, otlp)
+
+
+def _bad_requests_get_a_status(api: str, otlp: int) -> None:
+    """A truncated protobuf at every OTLP path is a 400 `google.rpc.Status` in protobuf."""
+    paths = ["/v1/traces", "/v1/logs", "/v1/metrics"]
+    urls = [f"http://127.0.0.1:{otlp}{path}" for path in paths]
+    urls += [f"{api}/otlp/v1/traces", f"{api}/otlp/v1/logs"]
+    for url in urls:
+        answer = httpx.post(url, content=b"\x0a\xff", headers={"Content-Type": PROTOBUF})
+        status = Status.FromString(answer.content)
+        assert (answer.status_code, answer.headers["content-type"], status.code) == (
+            400,
+            PROTOBUF,
+            3,
+        ), url
+        assert "protobuf" in status.message, url
 
 
 def test_an_otlp_address_in_use_stops_the_start_naming_the_flag(tmp_path: Path) -> None:

@@ -383,7 +383,8 @@ FLAGS = (
         "otlp_receiver",
         kinds.SWITCH,
         "accept OpenTelemetry metrics (OTLP/HTTP, protobuf or JSON) on "
-        "POST /api/v1/otlp/v1/metrics, translated as the config's otlp section says",
+        "POST /api/v1/otlp/v1/metrics and /otlp/v1/metrics, translated as the config's otlp "
+        "section says",
     ),
     Flag("web.external-url", "external_url", kinds.TEXT, "URL vigil is reachable at"),
     Flag(

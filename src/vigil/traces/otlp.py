@@ -1,7 +1,7 @@
 """OTLP traces in: an `ExportTraceServiceRequest` (binary protobuf through `otlp_wire`'s
-trimmed schema, or OTLP/JSON through `otlp_json`) decoded into `SpanColumns`, and the bodies OTLP/HTTP answers with: an
-`ExportTraceServiceResponse` (with `partial_success` when spans were refused) or a
-`google.rpc.Status` for a request refused whole, each in the request's encoding.
+trimmed schema, or OTLP/JSON through `otlp_json`) decoded into `SpanColumns`, and the
+`ExportTraceServiceResponse` OTLP answers with (with `partial_success` when spans were
+refused), in the request's encoding.
 
 The protobuf classes come from `opentelemetry-proto`, imported on the first request."""
 
@@ -23,12 +23,6 @@ if TYPE_CHECKING:
 
 # AnyValue's field numbers: string, bool, int, double, array, kvlist, bytes.
 _STRING, _ARRAY, _KVLIST, _BYTES = 1, 5, 6, 7
-
-# google.rpc.Code values for the statuses OTLP/HTTP answers with.
-INVALID_ARGUMENT = 3
-RESOURCE_EXHAUSTED = 8
-UNAVAILABLE = 14
-_CODES = {413: RESOURCE_EXHAUSTED, 429: RESOURCE_EXHAUSTED, 503: UNAVAILABLE}
 
 
 def decode(raw: bytes, kind: str, columns: SpanColumns) -> None:
@@ -185,15 +179,3 @@ def encode_response(kind: str, rejected_spans: int, message: str) -> bytes:
     if kind == PROTOBUF:
         return response.SerializeToString()
     return json_format.MessageToJson(response, indent=None).encode()
-
-
-def encode_status(kind: str, http_status: int, message: str) -> bytes:
-    """The `google.rpc.Status` OTLP/HTTP answers a failed request with."""
-    from google.protobuf import json_format
-    from google.rpc.status_pb2 import Status
-
-    status = Status(code=_CODES.get(http_status, INVALID_ARGUMENT), message=message)
-    if kind == PROTOBUF:
-        raw: bytes = status.SerializeToString()
-        return raw
-    return json_format.MessageToJson(status, indent=None).encode()

@@ -3,7 +3,8 @@ the well-known resource attributes become stream labels (`.` and other character
 name cannot hold become `_`), every other resource attribute, the scope, the record's
 attributes and its fields (severity, trace and span ids, flags) become structured metadata;
 the body is the line. Nested map attributes are flattened (`a.b` → `a_b`), other values
-written as the OpenTelemetry collector's `AsString` writes them."""
+written as the OpenTelemetry collector's `AsString` writes them. Also the
+`ExportLogsServiceResponse` OTLP/HTTP answers with."""
 
 from __future__ import annotations
 
@@ -151,6 +152,23 @@ def _request(raw: bytes, kind: str) -> ExportLogsServiceRequest:
             400, f"body is not a valid OTLP/JSON ExportLogsServiceRequest: {err}"
         ) from None
     return request
+
+
+def encode_response(kind: str, rejected_records: int, message: str) -> bytes:
+    """An ExportLogsServiceResponse in the request's encoding; `partial_success` says how many
+    log records were not stored and why."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+        ExportLogsServiceResponse,
+    )
+
+    response = ExportLogsServiceResponse()
+    if rejected_records or message:
+        response.partial_success.rejected_log_records = rejected_records
+        response.partial_success.error_message = message
+    if kind == PROTOBUF:
+        return response.SerializeToString()
+    return json_format.MessageToJson(response, indent=None).encode()
 
 
 def _ids_as_base64(document: dict[str, Any]) -> None:

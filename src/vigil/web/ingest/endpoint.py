@@ -81,9 +81,14 @@ class IngestEndpoint:
 
 def refusal_text(result: PushResult) -> str:
     """What a push with discarded entries answers, one problem a line as Loki writes them."""
+    return "\n".join(refusal_lines(result)) + "\n"
+
+
+def refusal_lines(result: PushResult) -> list[str]:
+    """The problems of a push with discarded entries (the first few streams'), then the total."""
     messages = [d.message for d in result.discarded[:_MAX_MESSAGES]]
     if len(result.discarded) > _MAX_MESSAGES:
         messages.append(f"and {len(result.discarded) - _MAX_MESSAGES} more streams")
     ignored = sum(d.lines for d in result.discarded)
     messages.append(f"total ignored: {ignored} out of {ignored + result.accepted_lines}")
-    return "\n".join(messages) + "\n"
+    return messages
