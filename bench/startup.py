@@ -66,7 +66,7 @@ class Program:
 
 
 def _programs(root: Path) -> list[Program]:
-    node, am, prom, vigil = (free_port() for _ in range(4))
+    node, am, prom, vigil, otlp = (free_port() for _ in range(5))
     config = root / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 15s, evaluation_interval: 15s}\n"
@@ -109,6 +109,7 @@ def _programs(root: Path) -> list[Program]:
             (
                 sys.executable, "-m", "vigil", "server", "--storage.tsdb.path={data}",
                 f"--web.listen-address=127.0.0.1:{vigil}",
+                f"--otlp.listen-address=127.0.0.1:{otlp}",
             ),
             f"http://127.0.0.1:{vigil}/-/ready",
             env,

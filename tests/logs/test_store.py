@@ -3,13 +3,16 @@ restart, and refuses what Loki 3 refuses for time."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import PATIENCE_S
 from tests.logs.pushes import (
     APP,
     DB,
@@ -157,3 +160,19 @@ def test_a_full_disk_fails_one_push_whole_and_pushes_resume(
     with LogStore.open(tmp_path, store_options(), clock=NOW) as store:
         replayed = [(e.labels, list(e.lines)) for e in store.querier(0, 2**62).select([])]
     assert live == replayed == [(APP, [b"first", b"again"])]
+
+
+def test_the_fsync_thread_sleeps_until_a_push_then_fsyncs_it(tmp_path: Path) -> None:
+    options = dataclasses.replace(store_options(), wal_fsync_interval_s=0.01)
+    with LogStore.open(tmp_path, options, clock=NOW) as store:
+        synced = threading.Event()
+        sync = store.wal.sync
+
+        def observed_sync() -> None:
+            sync()
+            synced.set()
+
+        store.wal.sync = observed_sync  # type: ignore[method-assign]
+        store.push([Entries(APP, np.array([T0], dtype=np.int64), Lines.of(["a"]))])
+        assert synced.wait(PATIENCE_S)
+        assert store.wal.unsynced_bytes == 0

@@ -3,10 +3,12 @@ and after the WAL is replayed; queries by trace id, range and names."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import PATIENCE_S
 from tests.traces.corpus import HOUR_NS, corpus, trace, trace_id
 from vigil.traces import KIND_CLIENT, KIND_SERVER, SpanHints, Spans
 from vigil.traces.store import TraceStore, TraceStoreOptions
@@ -86,3 +88,19 @@ def test_a_retried_append_shows_its_spans_once_by_trace_id(tmp_path: Path) -> No
         store.append(spans)
         store.append(spans)
         assert list(store.querier(0, 2**62).trace(trace_id(1)).rows()) == trace(1, T0)
+
+
+def test_the_fsync_thread_sleeps_until_an_append_then_fsyncs_it(tmp_path: Path) -> None:
+    options = TraceStoreOptions(retention_ns=0, wal_fsync_interval_s=0.01)
+    with TraceStore.open(tmp_path, options, clock=lambda: T0 / 1e9) as store:
+        synced = threading.Event()
+        sync = store.wal.sync
+
+        def observed_sync() -> None:
+            sync()
+            synced.set()
+
+        store.wal.sync = observed_sync  # type: ignore[method-assign]
+        store.append(Spans.of(corpus(1, T0, 10**9)))
+        assert synced.wait(PATIENCE_S)
+        assert store.wal.unsynced_bytes == 0

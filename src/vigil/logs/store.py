@@ -96,7 +96,6 @@ class LogStore:
             lambda: len(self.blocks.blocks),
             self.blocks.size_bytes,
         )
-        self._closing = threading.Event()
         self._maintenance = threading.Lock()
         self._flusher: threading.Thread | None = None
         if options.wal_fsync == "batch" and options.wal_fsync_interval_s > 0:
@@ -202,8 +201,9 @@ class LogStore:
     # ----- lifecycle -----
 
     def _flush_wal(self) -> None:
-        """The "batch" policy's timer (a failing fsync is retried; the WAL logs and counts)."""
-        while not self._closing.wait(self.options.wal_fsync_interval_s / 10):
+        """The "batch" policy's timer (a failing fsync is retried; the WAL logs and counts),
+        asleep while nothing is written."""
+        while self.wal.await_sync():
             try:
                 self.wal.sync_if_due()
             except OSError as err:
@@ -212,7 +212,7 @@ class LogStore:
     def close(self) -> None:
         """Waits for a tick in progress."""
         self._maintenance.acquire()
-        self._closing.set()
+        self.wal.stop_waiting()
         if self._flusher is not None:
             self._flusher.join()
         self.wal.close()

@@ -25,7 +25,7 @@ from vigil.exporter.containers.collectors import (
     DockerCollector,
 )
 from vigil.exporter.containers.deaths import Death, DeathLedger, DeathReason
-from vigil.exporter.containers.docker import DockerClient, DockerEvent
+from vigil.exporter.containers.docker import DockerClient, DockerError, DockerEvent
 from vigil.exporter.containers.kmsg import KernelOomLog
 from vigil.exporter.containers.options import ContainerOptions
 from vigil.exporter.containers.watcher import DockerWatcher
@@ -390,3 +390,18 @@ def test_die_of_a_container_never_seen_running(world: World) -> None:
     world.set_state(JOB_ID, Status="exited", Running=False, ExitCode=137, OOMKilled=False, Pid=0)
     world.send(_event("die", JOB_ID, "job", "batch:2", 1709333300, exitCode="137"))
     assert world.tallies()["job"][0] == {R.HOST_OOM: 1}
+
+
+def test_a_missing_socket_fails_each_request_naming_it(short_tmp: Path) -> None:
+    sock = short_tmp / "docker.sock"
+    client = DockerClient(sock, 2.0)
+    errors = []
+    for request in (client.containers, lambda: list(client.events(None, 1.0))):
+        with pytest.raises(DockerError) as raised:
+            request()
+        errors.append(str(raised.value))
+    client.close()
+    assert errors == [
+        f"GET /containers/json on {sock}: no such socket",
+        f"GET /events on {sock}: no such socket",
+    ]

@@ -8,7 +8,10 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 _CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 
@@ -116,25 +119,37 @@ class DockerClient:
     """The engine API at a unix socket. Not shared between threads: each user builds its own."""
 
     def __init__(self, socket: Path, timeout: float) -> None:
-        import httpx  # only hosts with a Docker socket pay for importing the HTTP client
-
-        self._httpx = httpx
         self.socket = socket
         self._timeout = timeout
-        self._http = httpx.Client(
-            # Plain HTTP over the socket: no TLS context (loading the system CAs costs ~40 ms).
-            transport=httpx.HTTPTransport(uds=str(socket), verify=False),
-            base_url="http://docker",
-            timeout=timeout,
-        )
+        self._built: httpx.Client | None = None
+
+    def _http(self, path: str) -> httpx.Client:
+        """The HTTP client, built by the first request that finds the socket: a host without
+        Docker never imports it, and a missing socket fails without a connection attempt."""
+        if not self.socket.exists():
+            raise DockerError(f"GET {path} on {self.socket}: no such socket")
+        if self._built is None:
+            import httpx
+
+            self._built = httpx.Client(
+                # Plain HTTP over the socket: no TLS context (loading the system CAs costs ~40 ms).
+                transport=httpx.HTTPTransport(uds=str(self.socket), verify=False),
+                base_url="http://docker",
+                timeout=self._timeout,
+            )
+        return self._built
 
     def close(self) -> None:
-        self._http.close()
+        if self._built is not None:
+            self._built.close()
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        http = self._http(path)
+        import httpx
+
         try:
-            response = self._http.get(path, params=params)
-        except self._httpx.HTTPError as err:
+            response = http.get(path, params=params)
+        except httpx.HTTPError as err:
             raise DockerError(f"GET {path} on {self.socket}: {err or type(err).__name__}") from None
         if response.status_code != 200:
             raise DockerError(
@@ -175,10 +190,12 @@ class DockerClient:
         params = {"filters": json.dumps({"type": ["container"]})}
         if since is not None:
             params["since"] = since
-        httpx = self._httpx
+        http = self._http("/events")
+        import httpx
+
         timeout = httpx.Timeout(self._timeout, read=read_timeout)
         try:
-            with self._http.stream("GET", "/events", params=params, timeout=timeout) as response:
+            with http.stream("GET", "/events", params=params, timeout=timeout) as response:
                 if response.status_code != 200:
                     raise DockerError(f"GET /events on {self.socket}: HTTP {response.status_code}")
                 for line in response.iter_lines():
