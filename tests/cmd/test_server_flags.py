@@ -65,6 +65,7 @@ def test_the_otlp_listener_default_comes_from_the_environment_when_set(
             {"traces_forward_url": "http://tempo:4318/v1/traces"},
         ),
         ("--otlp.grpc.listen-address=:4317", {"otlp_grpc_listen_address": ":4317"}),
+        ("--traces.max-future=1h", {"traces_max_future_ms": 3_600_000}),
         ("--web.external-url=http://vm/", {"external_url": "http://vm/"}),
         ("--query.lookback-delta=1m", {"lookback_delta_ms": 60_000}),
         ("--query.timeout=30s", {"query_timeout_s": 30.0}),

@@ -61,6 +61,7 @@ class ServerOptions:
         1000  # = spanmetrics_guards.DEFAULT_MAX_SPAN_NAMES (a test holds it)
     )
     spanmetrics_interval_s: float = 15.0  # Tempo's collection_interval
+    traces_max_future_ms: int = 10 * 60 * 1000  # spans starting after now + this are refused
     total_retention_bytes: int = 0  # TSDB, log and span stores together (cmd/disk_budget.py)
     listen_address: str = "127.0.0.1:9090"
     loki_listen_address: str = ""  # Loki's API on a port of its own (e.g. :3100); "": off
@@ -235,6 +236,13 @@ FLAGS = (
         "traces_retention_ms",
         kinds.DURATION_MS,
         "how long to keep spans (whole blocks go; 0: forever)",
+    ),
+    Flag(
+        "traces.max-future",
+        "traces_max_future_ms",
+        kinds.DURATION_MS,
+        "refuse spans starting after now + this (a client whose clock runs ahead), told to the "
+        "exporter and counted in vigil_traces_discarded_spans_total; 0 turns the bound off",
     ),
     Flag(
         "traces.forward.url",

@@ -77,6 +77,7 @@ from vigil.rules.query import logql_query_func
 from vigil.scrape.manager import ScrapeManager
 from vigil.scrape.metrics import ScrapeMetrics
 from vigil.traces.forward import SpanForwarder, SpanForwardOptions
+from vigil.traces.future_guard import FutureSpanGuard
 from vigil.traces.spanmetrics_generator import (
     GeneratorOptions,
     MetricsGenerator,
@@ -266,8 +267,13 @@ class Server:
             ),
             registry=self.registry,
         )
-        # What the trace receivers append to: the span store, then span metrics.
-        self.span_appender = ObservingSpanAppender(self.traces, self.metrics_generator)
+        # What the trace receivers append to: spans not too far ahead, stored, then observed.
+        self.span_appender = FutureSpanGuard(
+            ObservingSpanAppender(self.traces, self.metrics_generator),
+            self.clock.now,
+            options.traces_max_future_ms * 1_000_000,
+            self.registry,
+        )
         self.otlp_metrics = OTLPReceiver(
             self.storage.appender,
             lambda: OTLPSettings(self.config.otlp, options.lookback_delta_ms),
