@@ -3,6 +3,7 @@ decodes to exactly what was encoded; bytes that do not decode say so."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -31,6 +32,28 @@ def test_any_row_range_decodes_to_those_rows(lo: int, hi: int) -> None:
 def test_any_rows_decode_to_those_rows() -> None:
     rows = np.array([0, 2, 3, 11, 23])
     assert list(decode_page(PAGE, rows).rows()) == [SPANS[i] for i in rows.tolist()]
+
+
+@pytest.mark.parametrize(
+    ("keys", "rows"),
+    [
+        (frozenset({"http.route", "k", "nested"}), None),
+        (frozenset({"tags", "absent"}), np.array([0, 5, 23])),
+        (frozenset({"absent"}), None),
+        (frozenset(), np.array([1, 4])),
+    ],
+)
+def test_only_the_attributes_asked_for_decode(
+    keys: frozenset[str], rows: np.ndarray | None
+) -> None:
+    picked = SPANS if rows is None else [SPANS[i] for i in rows.tolist()]
+    want = [
+        dataclasses.replace(
+            s, attributes=tuple((k, v) for k, v in s.attributes if k in keys), events=(), links=()
+        )
+        for s in picked
+    ]
+    assert list(decode_page(PAGE, rows, attributes=keys).rows()) == want
 
 
 def test_a_trace_decodes_alone_and_ids_come_sorted() -> None:

@@ -13,7 +13,14 @@ from prometheus_client import CollectorRegistry
 
 from tests.traces.corpus import HOUR_NS, corpus, span_id, trace, trace_id
 from vigil.traces import Span, Spans
-from vigil.traces.block import INDEX_FILE, META_FILE, SPANS_FILE, TRACES_FILE
+from vigil.traces.block import (
+    INDEX_FILE,
+    META_FILE,
+    SPANS_FILE,
+    TRACES_FILE,
+    SpanBlock,
+    write_block,
+)
 from vigil.traces.store import DAY_NS, TraceStore, TraceStoreOptions
 from vigil.tsdb import CorruptDataError
 
@@ -108,6 +115,41 @@ def test_a_day_of_blocks_is_compacted_into_one(tmp_path: Path) -> None:
         assert list(store.querier(0, 2**62).trace(SPLIT).rows()) == _split_trace()
     with _open(tmp_path, clock) as store:
         assert _everything(store) == spans
+
+
+@pytest.mark.parametrize(
+    ("mint", "maxt"),
+    [(0, 2**62), (DAY0 + 2 * HOUR_NS, DAY0 + 2 * HOUR_NS), (DAY0 + HOUR_NS, DAY0 + 5 * HOUR_NS)],
+)
+def test_traces_by_id_together_answer_as_each_alone(tmp_path: Path, mint: int, maxt: int) -> None:
+    with _open(tmp_path, Clock(DAY0 + 7 * HOUR_NS)) as store:
+        spans = _fill(store)
+        store.tick()
+        store.append(Spans.of(trace(99, DAY0 + 6 * HOUR_NS)))
+        querier = store.querier(mint, maxt)
+        ids = [*sorted({s.trace_id for s in spans}), trace_id(99), SPLIT, bytes(16), b"short"]
+        got = [list(t.rows()) for t in querier.traces(ids)]
+        assert got == [list(querier.trace(t).rows()) for t in ids]
+        assert sum(map(len, got)) > 0
+
+
+def _zipkin_id(i: int) -> bytes:
+    """A 64-bit trace id as 16 bytes: its high half zero."""
+    return bytes(8) + (0x5A17 + i).to_bytes(8, "big")
+
+
+@pytest.mark.parametrize(
+    "ids", [(trace_id(0), SPLIT), (_zipkin_id(1), _zipkin_id(2))], ids=["prefix", "zipkin"]
+)
+def test_trace_ids_alike_in_one_half_read_only_their_own_pages(
+    tmp_path: Path, ids: tuple[bytes, bytes]
+) -> None:
+    pages = [
+        Spans.of([dataclasses.replace(s, trace_id=t) for s in trace(i, DAY0)])
+        for i, t in enumerate(ids)
+    ]
+    block = SpanBlock.open(write_block(tmp_path, pages))
+    assert [[block.pages.index(p) for p in block.trace_pages(t)] for t in ids] == [[0], [1]]
 
 
 @pytest.mark.parametrize(

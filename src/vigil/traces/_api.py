@@ -302,13 +302,16 @@ class SpanAppender(Protocol):
 @dataclass(frozen=True, slots=True)
 class SpanHints:
     """What the caller will keep; a store may use it to read less, the caller still
-    filters every span it gets. Empty tuples and None mean no restriction."""
+    filters every span it gets. Empty tuples and None mean no restriction, but for
+    `attributes`: the span attribute keys the caller reads (None: all of them, and events
+    and links); a store may leave the other span attributes out, and events and links."""
 
     services: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
     min_duration_ns: int | None = None
     max_duration_ns: int | None = None
     error_only: bool = False
+    attributes: frozenset[str] | None = None
 
 
 class SpanQuerier(Protocol):
@@ -316,6 +319,11 @@ class SpanQuerier(Protocol):
 
     def trace(self, trace_id: bytes) -> Spans:
         """Every stored span of the trace (empty when unknown), ascending by start."""
+        ...
+
+    def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
+        """`trace()` of each id, in order: a store reads a page once for all the ids it
+        holds (a search's answer is the newest traces, mostly in the same few pages)."""
         ...
 
     def select(self, hints: SpanHints | None = None) -> Iterator[Spans]:
@@ -394,6 +402,9 @@ class _MemorySpanQuerier:
             if self.mint <= batch.start_ns[i] <= self.maxt
         ]
         return Spans.of(sorted(found, key=lambda s: s.start_ns))
+
+    def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
+        return [self.trace(t) for t in trace_ids]
 
     def select(self, hints: SpanHints | None = None) -> Iterator[Spans]:
         return iter(list(self._in_range()))

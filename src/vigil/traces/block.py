@@ -1,8 +1,8 @@
 """Immutable span blocks: `<ULID>/` with `meta.json`, `index` (a summary per page: place,
 CRC, span count, time range, (service, name, kind) triples with their longest duration and
-whether one failed), `traces` (every (trace id, page) pair, sorted: the trace lookup, mapped
-and searched in place; it keeps a trace id's first 8 bytes, and the page checks the whole
-id, so a shared prefix costs a page read, never a wrong answer) and `spans` (the pages, see block_page).
+whether one failed), `traces` (the trace lookup, see block_lookup: every (trace key, page)
+pair, sorted; mapped and searched in place) and `spans` (the pages, see block_page). The
+index says which lookup format a block has; blocks of either format are read.
 
 A block is written into `<ULID>.tmp/`, `meta.json` last, and renamed, as the log store's
 blocks are (`vigil.logs.block.publish_block`; a head block's WAL checkpoint is written
@@ -32,11 +32,12 @@ import orjson
 from vigil.logs.block import TMP, publish_block
 from vigil.traces._api import Spans
 from vigil.traces.block_columns import NameKey, Summary, summarize
+from vigil.traces.block_lookup import LookupWriter, TraceLookup
 from vigil.traces.block_page import (
     PageFormatError,
     decode_page,
-    decode_trace,
     decode_trace_ids,
+    decode_traces,
     encode_page,
 )
 from vigil.tsdb._api import CorruptDataError
@@ -49,7 +50,7 @@ META_FILE = "meta.json"
 INDEX_FILE = "index"
 TRACES_FILE = "traces"
 SPANS_FILE = "spans"
-VERSION = 1
+VERSION = 2  # of meta and index: the index names its lookup's format
 BLOCK_LEVEL = 9  # zstd level of block pages: written once, off the append path
 _NO_IDS = np.zeros(0, dtype="S16")
 
@@ -144,8 +145,7 @@ class BlockWriter:
         self._out = (self.tmp / SPANS_FILE).open("wb")
         self._offset = 0
         self._pages: list[PageEntry] = []
-        self._ids: list[npt.NDArray[Any]] = []
-        self._page_of: list[npt.NDArray[np.uint32]] = []
+        self._lookup = LookupWriter()
 
     def add(self, spans: Spans) -> None:
         """The spans as one page (sorted by trace id on the way)."""
@@ -156,8 +156,7 @@ class BlockWriter:
         """A page as encoded already (compaction: checked by its CRC, not re-encoded)."""
         self._out.write(data)
         entry = PageEntry(self._offset, len(data), crc32c.crc32c(data), summary)
-        self._ids.append(summary.trace_ids)
-        self._page_of.append(np.full(len(summary.trace_ids), len(self._pages), dtype="<u4"))
+        self._lookup.add(summary.trace_ids)
         self._pages.append(entry)
         self._offset += len(data)
 
@@ -168,17 +167,11 @@ class BlockWriter:
         self._out.close()
         if not self._pages:
             raise ValueError("a block needs at least one span")
-        ids = np.concatenate(self._ids)
-        prefixes = _prefixes(ids)
-        order = np.lexsort((np.concatenate(self._page_of), prefixes))
-        page_dtype = _page_dtype(len(self._pages))
-        pages = np.concatenate(self._page_of)[order].astype(page_dtype)
-        lookup = prefixes[order].tobytes() + pages.tobytes()
+        lookup, about = self._lookup.finish()
         write_synced(self.tmp / TRACES_FILE, lookup)
         index = {
             "version": VERSION,
-            "traces": len(ids),
-            "page_dtype": page_dtype,
+            **about,
             "traces_crc": crc32c.crc32c(lookup),
             "pages": [p.to_json() for p in self._pages],
         }
@@ -189,7 +182,7 @@ class BlockWriter:
             min(s.mint for s in summaries),
             max(s.maxt for s in summaries),
             sum(s.spans for s in summaries),
-            len(np.unique(ids)),
+            self._lookup.traces(),
             len(self._pages),
             level,
             tuple(sources) or (self.ulid,),
@@ -227,15 +220,6 @@ def write_block(
     return publish_block(tmp) if publish else tmp
 
 
-def _prefixes(ids: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
-    """The first 8 bytes of each S16 trace id, as big-endian words (order kept)."""
-    return np.frombuffer(ids.astype("S16").tobytes(), dtype=">u8").reshape(-1, 2)[:, 0].copy()
-
-
-def _page_dtype(pages: int) -> str:
-    return "<u2" if pages <= 1 << 16 else "<u4"
-
-
 def _map(path: Path) -> mmap.mmap | bytes:
     with path.open("rb") as handle:
         if not os.fstat(handle.fileno()).st_size:
@@ -267,10 +251,15 @@ class BlockPage:
     def _where(self) -> str:
         return f"page at offset {self.entry.offset} of {self.block / SPANS_FILE}"
 
-    def spans(self, columns_only: bool = False, rows: npt.NDArray[np.intp] | None = None) -> Spans:
+    def spans(
+        self,
+        columns_only: bool = False,
+        rows: npt.NDArray[np.intp] | None = None,
+        attributes: frozenset[str] | None = None,
+    ) -> Spans:
         data = self.load()
         try:
-            return decode_page(data, rows, columns_only)
+            return decode_page(data, rows, columns_only, attributes)
         except PageFormatError as err:
             raise CorruptSpanBlockError(
                 f"corrupt span block {self.block.name}: {self._where()} does not decode: {err}"
@@ -285,10 +274,10 @@ class BlockPage:
                 f"corrupt span block {self.block.name}: {self._where()} does not decode: {err}"
             ) from None
 
-    def trace(self, trace_id: bytes) -> Spans:
+    def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
         data = self.load()
         try:
-            return decode_trace(data, trace_id)
+            return decode_traces(data, trace_ids)
         except PageFormatError as err:
             raise CorruptSpanBlockError(
                 f"corrupt span block {self.block.name}: {self._where()} does not decode: {err}"
@@ -303,25 +292,18 @@ class SpanBlock:
         path: Path,
         meta: BlockMeta,
         pages: list[PageEntry],
-        traces: int,
-        page_dtype: str,
-        lookup_crc: int,
+        index: dict[str, Any],
     ) -> None:
         self.path = path
         self.meta = meta
         self._data = _map(path / SPANS_FILE)
-        self._lookup = _map(path / TRACES_FILE)
-        size = (8 + np.dtype(page_dtype).itemsize) * traces
-        if len(self._lookup) != size:
-            raise CorruptDataError(f"span block {path}: {TRACES_FILE} is not {size} bytes")
-        if crc32c.crc32c(self._lookup) != lookup_crc:
+        data = _map(path / TRACES_FILE)
+        if crc32c.crc32c(data) != int(index["traces_crc"]):
             raise CorruptDataError(f"span block {path}: {TRACES_FILE} fails its CRC")
-        self._prefixes = np.frombuffer(self._lookup, dtype=">u8", count=traces)
-        self._page_of = np.frombuffer(
-            self._lookup, dtype=page_dtype, count=traces, offset=8 * traces
-        )
-        if traces and int(self._page_of.max()) >= len(pages):
-            raise CorruptDataError(f"span block {path}: {TRACES_FILE} names pages it has not")
+        try:
+            self._lookup = TraceLookup(data, index, len(pages))
+        except ValueError as err:
+            raise CorruptDataError(f"span block {path}: {TRACES_FILE}: {err}") from None
         self.pages = [BlockPage(path, self._data, p) for p in pages]
         self.size_bytes = sum(
             (path / name).stat().st_size
@@ -335,11 +317,7 @@ class SpanBlock:
             meta = read_meta(path)
             index = orjson.loads((path / INDEX_FILE).read_bytes())
             pages = [PageEntry.from_json(p) for p in index["pages"]]
-            dtype = str(index["page_dtype"])
-            if dtype not in ("<u2", "<u4"):
-                raise ValueError(f"page numbers of type {dtype!r}")
-            crc = int(index["traces_crc"])
-            return cls(path, meta, pages, int(index["traces"]), dtype, crc)
+            return cls(path, meta, pages, index)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise CorruptDataError(f"span block {path} cannot be opened: {err}") from None
 
@@ -347,10 +325,7 @@ class SpanBlock:
         return self.meta.mint <= maxt and self.meta.maxt >= mint
 
     def trace_pages(self, trace_id: bytes) -> list[BlockPage]:
-        prefix = np.uint64(int.from_bytes(trace_id[:8], "big"))
-        lo = int(np.searchsorted(self._prefixes, prefix, "left"))
-        hi = int(np.searchsorted(self._prefixes, prefix, "right"))
-        return [self.pages[i] for i in np.unique(self._page_of[lo:hi]).tolist()]
+        return [self.pages[i] for i in self._lookup.pages(trace_id)]
 
 
 def load_blocks(parent: Path, checkpoint: int | None) -> list[SpanBlock]:

@@ -206,9 +206,11 @@ def decode_attributes(
     owners: int,
     strings: Sequence[str],
     picked: npt.NDArray[np.intp] | None = None,
+    keys_wanted: Sequence[int] | None = None,
 ) -> list[Attributes]:
-    """The attributes of the owners `picked` (ascending; all when None): columns are read
-    whole, Python values are made for those owners only."""
+    """The attributes of the owners `picked` (ascending; all when None), only those whose
+    key is one of the string codes `keys_wanted` unless it is None: columns are read whole,
+    Python values are made for those attributes only."""
     counts_b, keys_b, tags_b, ints_b, floats_b, sizes_b, blob, others_b = unpack(data, 8)
     counts = unshuffled(counts_b, "<u4", owners).astype(np.int64)
     total = int(counts.sum())
@@ -216,6 +218,11 @@ def decode_attributes(
     if len(tags) != total:
         raise ValueError("attribute tags do not match their counts")
     items, mine = spread(counts, picked)
+    if keys_wanted is not None:
+        kept = np.isin(unshuffled(keys_b, "<u4", total, items), keys_wanted)
+        owner = np.repeat(np.arange(len(mine)), mine)[kept]
+        items = (np.flatnonzero(kept) if items is None else items[kept]).astype(np.intp)
+        mine = np.bincount(owner, minlength=len(mine)).astype(np.int64)
     if not int(mine.sum()):
         return [_EMPTY] * len(mine)
     keys = unshuffled(keys_b, "<u4", total, items)

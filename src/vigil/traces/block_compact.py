@@ -1,5 +1,6 @@
 """Span block compaction: the blocks of one day, once no new block can fall into that day,
-merged into one — pages copied as they are (CRC-checked), their trace lookups joined."""
+merged into one — pages copied as they are (CRC-checked), the trace lookup made anew from
+their trace ids (blocks of an earlier lookup format are merged into the current one)."""
 
 from __future__ import annotations
 

@@ -191,12 +191,14 @@ def decode_page(
     data: bytes | memoryview,
     rows: npt.NDArray[np.intp] | None = None,
     columns_only: bool = False,
+    attributes: frozenset[str] | None = None,
 ) -> Spans:
     """The page's spans (those at `rows`, ascending, or all); `columns_only` leaves out
-    attributes, events and links (what summaries and prefilters need is in the columns).
+    attributes, events and links (what summaries and prefilters need is in the columns),
+    `attributes` (unless None) every span attribute but those keys, and events and links.
     PageFormatError when its bytes do not decode."""
     try:
-        return _decode(data, rows, columns_only)
+        return _decode(data, rows, columns_only or attributes == frozenset(), attributes)
     except (
         ValueError,
         struct.error,
@@ -239,13 +241,31 @@ def _ids(parts: list[memoryview]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int6
 def decode_trace(data: bytes | memoryview, trace_id: bytes) -> Spans:
     """The spans of one trace in the page (none when it holds none); PageFormatError when
     its bytes do not decode."""
+    return decode_traces(data, [trace_id])[0]
+
+
+def decode_traces(data: bytes | memoryview, trace_ids: Sequence[bytes]) -> list[Spans]:
+    """The spans of each trace in the page (none when it holds none), the page unpacked
+    once and their rows decoded together; PageFormatError when its bytes do not decode."""
     try:
         parts = unpack(_body(data), _SECTIONS + 1)
         ids, bounds = _ids(parts)
-        at = int(np.searchsorted(ids, trace_id))
-        if at == len(ids) or ids[at] != trace_id.rstrip(b"\0"):
-            return Spans.empty()
-        return _decode_parts(parts, np.arange(int(bounds[at]), int(bounds[at + 1])), False)
+        wanted = np.array(trace_ids, dtype="S16").reshape(-1)
+        at = np.minimum(np.searchsorted(ids, wanted), max(len(ids) - 1, 0))
+        found = ids[at] == wanted if len(ids) else np.zeros(len(wanted), dtype=bool)
+        lo = np.where(found, bounds[at], 0) if len(ids) else np.zeros(len(wanted), np.int64)
+        hi = np.where(found, bounds[at + 1], 0) if len(ids) else lo
+        starts = sorted(set(lo[found].tolist()))
+        rows = np.concatenate(
+            [np.arange(a, int(bounds[np.searchsorted(bounds, a) + 1])) for a in starts]
+            or [np.zeros(0, np.int64)]
+        )
+        spans = _decode_parts(parts, rows, False) if len(rows) else Spans.empty()
+        offset = dict(zip(starts, np.searchsorted(rows, starts).tolist(), strict=True))
+        return [
+            spans.take(np.arange(offset[a], offset[a] + b - a)) if b > a else Spans.empty()
+            for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
+        ]
     except (
         ValueError,
         struct.error,
@@ -257,13 +277,19 @@ def decode_trace(data: bytes | memoryview, trace_id: bytes) -> Spans:
 
 
 def _decode(
-    data: bytes | memoryview, rows: npt.NDArray[np.intp] | None, columns_only: bool
+    data: bytes | memoryview,
+    rows: npt.NDArray[np.intp] | None,
+    columns_only: bool,
+    keys: frozenset[str] | None,
 ) -> Spans:
-    return _decode_parts(unpack(_body(data), _SECTIONS + 1), rows, columns_only)
+    return _decode_parts(unpack(_body(data), _SECTIONS + 1), rows, columns_only, keys)
 
 
 def _decode_parts(
-    parts: list[memoryview], rows: npt.NDArray[np.intp] | None, columns_only: bool
+    parts: list[memoryview],
+    rows: npt.NDArray[np.intp] | None,
+    columns_only: bool,
+    keys: frozenset[str] | None = None,
 ) -> Spans:
     n, traces, n_resources, n_scopes, n_events, n_links, base = _HEAD.unpack(parts[0])
     if rows is not None and len(rows) and not (int(rows[0]) >= 0 and int(rows[-1]) < n):
@@ -301,10 +327,13 @@ def _decode_parts(
     scope_attrs = decode_attributes(parts[13], n_scopes, strings)
     if codes.size and (int(codes[4].max()) >= n_resources or int(codes[5].max()) >= n_scopes):
         raise ValueError("a resource or scope code is past the page's tables")
-    if columns_only:
-        attributes: Sequence[Attributes] = ((),) * picked
+    if columns_only or keys is not None:
         events: tuple[tuple[Event, ...], ...] = (_NO_EVENTS,) * picked
         links: tuple[tuple[Link, ...], ...] = (_NO_LINKS,) * picked
+        attributes: Sequence[Attributes] = ((),) * picked
+        if not columns_only and keys is not None:
+            wanted = [i for i, s in enumerate(strings) if s in keys]
+            attributes = decode_attributes(parts[14], n, strings, rows, wanted)
     else:
         attributes = decode_attributes(parts[14], n, strings, rows)
         event_counts = unshuffled(parts[15], "<u4", n).astype(np.int64)

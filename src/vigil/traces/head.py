@@ -10,7 +10,7 @@ are merged by `merge_small_pages`, run by the store's tick; the WAL keeps them a
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from vigil.traces._api import Spans
 from vigil.traces.block_columns import Summary, concat, summarize
-from vigil.traces.block_page import decode_page, decode_trace, encode_page
+from vigil.traces.block_page import decode_page, decode_traces, encode_page
 from vigil.traces.wal import encode_spans_record
 from vigil.tsdb.wlog import WAL
 
@@ -49,11 +49,16 @@ class HeadPage:
     def decoded(cls, data: bytes) -> HeadPage:
         return cls(data, summarize(decode_page(data, columns_only=True)))
 
-    def spans(self, columns_only: bool = False, rows: npt.NDArray[np.intp] | None = None) -> Spans:
-        return decode_page(self.data, rows, columns_only)
+    def spans(
+        self,
+        columns_only: bool = False,
+        rows: npt.NDArray[np.intp] | None = None,
+        attributes: frozenset[str] | None = None,
+    ) -> Spans:
+        return decode_page(self.data, rows, columns_only, attributes)
 
-    def trace(self, trace_id: bytes) -> Spans:
-        return decode_trace(self.data, trace_id)
+    def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
+        return decode_traces(self.data, trace_ids)
 
     def holds(self, key: bytes) -> bool:
         ids = self.summary.trace_ids

@@ -23,11 +23,19 @@ class PageRef(Protocol):
     @property
     def summary(self) -> Summary: ...
 
-    def spans(self, columns_only: bool = False, rows: npt.NDArray[np.intp] | None = None) -> Spans:
-        """All the page's spans, or those at `rows` (ascending)."""
+    def spans(
+        self,
+        columns_only: bool = False,
+        rows: npt.NDArray[np.intp] | None = None,
+        attributes: frozenset[str] | None = None,
+    ) -> Spans:
+        """All the page's spans, or those at `rows` (ascending); see `decode_page` for
+        `columns_only` and `attributes`."""
         ...
 
-    def trace(self, trace_id: bytes) -> Spans: ...
+    def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
+        """The page's spans of each trace (none when it holds none)."""
+        ...
 
 
 PageSource = Callable[[int, int], Sequence[PageRef]]
@@ -59,10 +67,23 @@ class TraceStoreQuerier:
         self._mint, self._maxt = mint, maxt
 
     def trace(self, trace_id: bytes) -> Spans:
-        if len(trace_id) != TRACE_ID_SIZE:
-            return Spans.empty()
-        found = [p.trace(trace_id) for p in self._trace_pages(trace_id, self._mint, self._maxt)]
-        spans = concat(found)
+        return self.traces([trace_id])[0]
+
+    def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
+        pages: dict[int, tuple[PageRef, list[bytes]]] = {}
+        order: dict[bytes, list[int]] = {}
+        for trace_id in dict.fromkeys(t for t in trace_ids if len(t) == TRACE_ID_SIZE):
+            for page in self._trace_pages(trace_id, self._mint, self._maxt):
+                pages.setdefault(id(page), (page, []))[1].append(trace_id)
+                order.setdefault(trace_id, []).append(id(page))
+        read: dict[tuple[int, bytes], Spans] = {}
+        for key, (page, ids) in pages.items():
+            for trace_id, spans in zip(ids, page.traces(ids), strict=True):
+                read[key, trace_id] = spans
+        return [self._in_range(concat([read[p, t] for p in order.get(t, [])])) for t in trace_ids]
+
+    def _in_range(self, spans: Spans) -> Spans:
+        """The spans in range, each span id once (the first stored), ascending by start."""
         keep = np.flatnonzero((spans.start_ns >= self._mint) & (spans.start_ns <= self._maxt))
         _, first = np.unique(spans.span_id_words()[keep], return_index=True)
         keep = keep[np.sort(first)]
@@ -76,14 +97,21 @@ class TraceStoreQuerier:
             ):
                 continue
             summary = page.summary
+            keys = wanted.attributes
             if wanted == _ALL and self._mint <= summary.mint and summary.maxt <= self._maxt:
                 yield page.spans()
                 continue
-            keep = _kept(page.spans(columns_only=True), self._mint, self._maxt, wanted)
-            if keep.all():
-                yield page.spans()
+            columns = page.spans(columns_only=True)
+            keep = _kept(columns, self._mint, self._maxt, wanted)
+            if keys == frozenset():
+                if keep.all():
+                    yield columns
+                elif keep.any():
+                    yield columns.take(np.flatnonzero(keep))
+            elif keep.all():
+                yield page.spans(attributes=keys)
             elif keep.any():
-                yield page.spans(rows=np.flatnonzero(keep))
+                yield page.spans(rows=np.flatnonzero(keep), attributes=keys)
 
     def _names(self) -> set[NameKey]:
         found: set[NameKey] = set()

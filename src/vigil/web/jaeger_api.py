@@ -133,7 +133,7 @@ class JaegerAPI:
                 wanted = [parse_trace_id(text) for text in ids]
             except ValueError as err:
                 raise JaegerError(str(err)) from None
-            found = await self._ask(mint, maxt, lambda q: [q.trace(t) for t in wanted])
+            found = await self._ask(mint, maxt, lambda q: q.traces(wanted))
             return _json(envelope([jaeger_trace(spans) for spans in found if len(spans)]))
         span_filter = _span_filter(request)
         limit = _int(params.get("limit", ""), "limit", DEFAULT_LIMIT)

@@ -236,8 +236,8 @@ def _traceql_span_set(span_set: traceql.SpanSet) -> dict[str, Any]:
 
 
 def service_stats(querier: SpanQuerier, results: list[traceql.TraceResult]) -> list[Stats]:
-    """Each result's serviceStats, from its whole trace."""
-    return [_service_stats(querier.trace(result.trace_id)) for result in results]
+    """Each result's serviceStats, from its whole trace (read together)."""
+    return [_service_stats(spans) for spans in querier.traces([r.trace_id for r in results])]
 
 
 def traceql_answer(results: list[traceql.TraceResult], stats: list[Stats]) -> dict[str, Any]:

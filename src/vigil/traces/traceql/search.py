@@ -5,16 +5,18 @@ span name, duration bounds and error status when they are conjuncts of it), so a
 only what can match. Every stage after that filter only sees its spans, so each batch is cut
 down to them as it arrives (one mask per batch) and the rest of the query runs on what is
 left; the answer's root service, start and duration then come from the `limit` traces
-fetched by id. A query with trace-level intrinsics (`trace:rootService`, `trace:duration`,
-...) needs whole traces: spans within the hints only nominate candidate traces, which are
-fetched with `querier.trace()`, newest first, until `limit` traces match. Without hints the
-spans in range are the whole traces as far as the range goes.
+fetched by id together (`querier.traces()`: a page read once for all it holds). A query
+with trace-level intrinsics (`trace:rootService`, `trace:duration`, ...) needs whole
+traces: spans within the hints only nominate candidate traces, which are fetched by id,
+newest first, until `limit` traces match. Without hints the spans in range are the whole
+traces as far as the range goes. The store is asked for the span attributes the query
+reads only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +41,7 @@ from vigil.traces.traceql.result import (
     TraceResult,
 )
 from vigil.traces.traceql.spansets import Spansets, evaluate
-from vigil.traces.traceql.table import SpanTable
+from vigil.traces.traceql.table import SpanTable, concat
 
 _UNSHOWN = frozenset(
     {Intrinsic.NAME, Intrinsic.DURATION, Intrinsic.TRACE_DURATION, Intrinsic.ROOT_NAME,
@@ -51,6 +53,7 @@ _SHOWN_AS = {
     Intrinsic.KIND: "kind",
 }
 _CANDIDATE_CHUNK = 64
+_CHUNK_SPANS = 16384
 _FEW = 16
 
 
@@ -61,10 +64,11 @@ def search(
     most `spss` spans shown per spanset). Raises ParseError for a bad query."""
     parsed = parse(query) if isinstance(query, str) else query
     plan = _Plan.of(parsed)
-    batches = querier.select(plan.hints)
     first = _first_filter(parsed.root)
     if plan.trace_level and plan.hints != SpanHints():
+        batches = querier.select(replace(plan.hints, attributes=frozenset()))
         return _search_candidates(querier, parsed, plan, batches, limit, spss)
+    batches = querier.select(replace(plan.hints, attributes=plan.attributes))
     if not plan.trace_level and first is not None and first.field is not None:
         # Every later stage sees only the first filter's spans: keep just those.
         table = SpanTable.of(_matching(batches, first.field))
@@ -76,19 +80,20 @@ def search(
         return []
     spansets = evaluate(parsed.root, table, Spansets.whole_traces(table))
     found = _newest(table, np.unique(spansets.trace), limit)
+    facts = [None] * len(found) if complete else _fetched(querier, table, found)
     results = [
-        _result(table, t, spansets, plan, spss, None if complete else _fetched(querier, table, t))
-        for t in found
+        _result(table, t, spansets, plan, spss, f) for t, f in zip(found, facts, strict=True)
     ]
     return sorted(results, key=lambda r: r.start_ns, reverse=True)
 
 
 def _matching(batches: Iterable[Spans], field: ast.Field) -> list[Spans]:
-    """The spans of each batch that `field` matches; a few matches of a batch are kept as
-    rows (one column of them all at the end) rather than a column each."""
+    """The spans that `field` matches, batches joined up to `_CHUNK_SPANS` first (a
+    filter's cost per batch outweighs its cost per span in small batches); a few matches of
+    a chunk are kept as rows (one column of them all at the end) rather than a column each."""
     parts: list[Spans] = []
     few: list[Span] = []
-    for batch in batches:
+    for batch in _chunks_of(batches):
         keep = np.flatnonzero(
             matches(field, SpanTable(batch), np.arange(len(batch), dtype=np.intp))
         )
@@ -101,13 +106,29 @@ def _matching(batches: Iterable[Spans], field: ast.Field) -> list[Spans]:
     return [*parts, Spans.of(few)] if few else parts
 
 
-def _fetched(querier: SpanQuerier, table: SpanTable, t: int) -> _Facts:
-    """A trace's root and extent from the whole trace (the spans read hold only some)."""
-    return _facts(SpanTable.of([querier.trace(table.trace_id(t))]), 0)
+def _chunks_of(batches: Iterable[Spans]) -> Iterator[Spans]:
+    chunk: list[Spans] = []
+    size = 0
+    for batch in batches:
+        chunk.append(batch)
+        size += len(batch)
+        if size >= _CHUNK_SPANS:
+            yield concat(chunk)
+            chunk, size = [], 0
+    if chunk:
+        yield concat(chunk)
+
+
+def _fetched(querier: SpanQuerier, table: SpanTable, traces: list[int]) -> list[_Facts | None]:
+    """The traces' roots and extents from the whole traces (the spans read hold only some),
+    read together."""
+    whole = querier.traces([table.trace_id(t) for t in traces])
+    return [_facts(SpanTable.of([spans]), 0) if len(spans) else None for spans in whole]
 
 
 def hints(query: str | ast.Query) -> SpanHints:
-    """The hints `search` passes to the querier for this query."""
+    """The hints `search` passes to the querier for this query, but for the attributes it
+    reads (None here: every attribute)."""
     return _Plan.of(parse(query) if isinstance(query, str) else query).hints
 
 
@@ -121,6 +142,7 @@ class _Plan:
     hints: SpanHints
     trace_level: bool
     shown: tuple[ast.Field, ...]
+    attributes: frozenset[str]  # the span attribute keys the query reads
 
     @classmethod
     def of(cls, query: ast.Query) -> _Plan:
@@ -140,7 +162,12 @@ class _Plan:
                 isinstance(leaf, ast.IntrinsicField) and leaf.intrinsic not in _UNSHOWN
             ):
                 shown.setdefault(leaf)
-        return cls(found, trace_level, tuple(shown))
+        attributes = frozenset(
+            leaf.name
+            for leaf in leaves
+            if isinstance(leaf, ast.Attribute) and leaf.scope in ("", "span")
+        )
+        return cls(found, trace_level, tuple(shown), attributes)
 
 
 def _fields(node: ast.Spanset) -> Iterator[ast.Field]:
@@ -239,7 +266,7 @@ def _search_candidates(
     chunks until `limit` match."""
     results: list[TraceResult] = []
     for chunk in _chunks(_candidates(batches, plan.hints), _CANDIDATE_CHUNK):
-        whole = SpanTable.of([s for trace_id in chunk if len(s := querier.trace(trace_id))])
+        whole = SpanTable.of([s for s in querier.traces(chunk) if len(s)])
         if len(whole) == 0:
             continue
         spansets = evaluate(query.root, whole, Spansets.whole_traces(whole))

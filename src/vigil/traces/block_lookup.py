@@ -1,0 +1,73 @@
+"""A span block's trace lookup (its `traces` file): every (trace key, page) pair of the
+block, sorted, mapped and searched in place. A key is 8 bytes of the trace id and the page
+checks the whole id, so ids sharing a key cost a page read, never a wrong answer.
+
+Columns: the keys (big-endian u64), then the pages (u2 or u4). Format 2 keys a trace by
+its id's two halves XORed, so ids alike in one half still differ (Zipkin's 64-bit ids
+have a zero high half, X-Ray's begin with a time); format 1, still read, kept the first
+half only, and a corpus of 64-bit ids read every page of a block for each trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FIRST_HALF, FOLDED = 1, 2  # the lookup's formats
+
+
+def _keys(ids: npt.NDArray[Any], form: int) -> npt.NDArray[np.uint64]:
+    """The keys of S16 trace ids (order kept)."""
+    halves = np.frombuffer(ids.astype("S16").tobytes(), dtype=">u8").reshape(-1, 2)
+    keys = halves[:, 0] if form == FIRST_HALF else halves[:, 0] ^ halves[:, 1]
+    return np.asarray(keys, dtype=np.uint64)
+
+
+class LookupWriter:
+    """The lookup of a block's pages, given page by page (their sorted unique ids)."""
+
+    def __init__(self) -> None:
+        self._ids: list[npt.NDArray[Any]] = []
+
+    def add(self, ids: npt.NDArray[Any]) -> None:
+        self._ids.append(ids)
+
+    def traces(self) -> int:
+        """Distinct trace ids."""
+        return len(np.unique(np.concatenate(self._ids)))
+
+    def finish(self) -> tuple[bytes, dict[str, Any]]:
+        """The `traces` file and what the index keeps of it."""
+        keys = _keys(np.concatenate(self._ids), FOLDED)
+        page_of = np.concatenate([np.full(len(ids), i) for i, ids in enumerate(self._ids)])
+        order = np.lexsort((page_of, keys))
+        page_dtype = "<u2" if len(self._ids) <= 1 << 16 else "<u4"
+        data = keys[order].astype(">u8").tobytes() + page_of[order].astype(page_dtype).tobytes()
+        return data, {"lookup_format": FOLDED, "traces": len(keys), "page_dtype": page_dtype}
+
+
+class TraceLookup:
+    """A block's mapped lookup; ValueError when its size or page numbers do not hold."""
+
+    def __init__(self, data: Any, about: dict[str, Any], pages: int) -> None:
+        self.format = int(about.get("lookup_format", FIRST_HALF))
+        traces = int(about["traces"])
+        page_dtype = str(about["page_dtype"])
+        if page_dtype not in ("<u2", "<u4") or self.format not in (FIRST_HALF, FOLDED):
+            raise ValueError(f"lookup format {self.format} with page numbers {page_dtype!r}")
+        size = (8 + np.dtype(page_dtype).itemsize) * traces
+        if len(data) != size:
+            raise ValueError(f"it is not {size} bytes")
+        self._keys = np.frombuffer(data, dtype=">u8", count=traces)
+        self._page = np.frombuffer(data, dtype=page_dtype, count=traces, offset=8 * traces)
+        if traces and int(self._page.max()) >= pages:
+            raise ValueError("it names pages the block has not")
+
+    def pages(self, trace_id: bytes) -> list[int]:
+        """The pages that may hold spans of the trace, ascending."""
+        key = _keys(np.array([trace_id], dtype="S16"), self.format)[0]
+        lo = int(np.searchsorted(self._keys, key, "left"))
+        hi = int(np.searchsorted(self._keys, key, "right"))
+        return sorted(set(self._page[lo:hi].tolist()))
