@@ -318,7 +318,8 @@ class SpanQuerier(Protocol):
     """Read access over spans that start in [mint_ns, maxt_ns] (inclusive)."""
 
     def trace(self, trace_id: bytes) -> Spans:
-        """Every stored span of the trace (empty when unknown), ascending by start."""
+        """Every stored span of the trace, each span id once (an exporter's retry stores a
+        span twice), ascending by start; empty when unknown."""
         ...
 
     def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
@@ -328,7 +329,8 @@ class SpanQuerier(Protocol):
 
     def select(self, hints: SpanHints | None = None) -> Iterator[Spans]:
         """Spans in range, lazily, in batches (a block's part is read when its batch is
-        pulled); a batch is never empty."""
+        pulled); a batch is never empty. A span stored twice comes twice: a reader gathering
+        batches drops the copies (`traces.distinct`)."""
         ...
 
     def services(self) -> list[str]:
@@ -396,12 +398,11 @@ class _MemorySpanQuerier:
                 yield batch.take(keep)
 
     def trace(self, trace_id: bytes) -> Spans:
-        found = [
-            batch.row(i)
-            for batch, i in self.store.locate(trace_id)
-            if self.mint <= batch.start_ns[i] <= self.maxt
-        ]
-        return Spans.of(sorted(found, key=lambda s: s.start_ns))
+        found: dict[bytes, Span] = {}
+        for batch, i in self.store.locate(trace_id):
+            if self.mint <= batch.start_ns[i] <= self.maxt:
+                found.setdefault(batch.span_id(i), batch.row(i))
+        return Spans.of(sorted(found.values(), key=lambda s: s.start_ns))
 
     def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
         return [self.trace(t) for t in trace_ids]

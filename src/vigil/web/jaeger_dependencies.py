@@ -1,7 +1,8 @@
 """Jaeger's `/api/dependencies`: how often a service called another, counted as Jaeger's own
 stores count it: each span whose parent (same trace) belongs to another service is one call
 from the parent's service to its own. Joined with numpy: every span's (trace id, span id)
-key is sorted once and each (trace id, parent id) key looked up in it."""
+key is sorted once and each (trace id, parent id) key looked up in it; a span stored twice
+(an exporter's retry) is one call."""
 
 from __future__ import annotations
 
@@ -32,6 +33,15 @@ def _keys(trace_ids: bytes, ids: bytes) -> npt.NDArray[np.void]:
     return np.ascontiguousarray(both).view("V24").ravel()
 
 
+def _later_copies(
+    order: npt.NDArray[np.intp], sorted_keys: npt.NDArray[np.void]
+) -> npt.NDArray[np.bool_]:
+    """True at each span stored again (an exporter's retry) after its first copy."""
+    later = np.zeros(len(order), dtype=bool)
+    later[order[1:][sorted_keys[1:] == sorted_keys[:-1]]] = True
+    return later
+
+
 def dependencies(querier: SpanQuerier) -> list[Dependency]:
     """Calls between distinct services among the spans in range, sorted by (parent, child)."""
     services: dict[str, int] = {}
@@ -52,6 +62,7 @@ def dependencies(querier: SpanQuerier) -> list[Dependency]:
     child_rows = np.flatnonzero(np.concatenate(has_parent))
     order = np.argsort(key, kind="stable")
     sorted_keys = key[order]
+    child_rows = child_rows[~_later_copies(order, sorted_keys)[child_rows]]
     at = np.searchsorted(sorted_keys, parent[child_rows])
     inside = at < len(sorted_keys)
     child_rows, at = child_rows[inside], at[inside]

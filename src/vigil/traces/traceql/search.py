@@ -30,6 +30,7 @@ from vigil.traces._api import (
     SpanQuerier,
     Spans,
 )
+from vigil.traces.distinct import distinct
 from vigil.traces.traceql import ast
 from vigil.traces.traceql.ast import Intrinsic, Type
 from vigil.traces.traceql.fields import EnumValue, Value, column, matches, values
@@ -71,10 +72,10 @@ def search(
     batches = querier.select(replace(plan.hints, attributes=plan.attributes))
     if not plan.trace_level and first is not None and first.field is not None:
         # Every later stage sees only the first filter's spans: keep just those.
-        table = SpanTable.of(_matching(batches, first.field))
+        table = SpanTable.of(distinct(_matching(batches, first.field)))
         complete = False
     else:
-        table = SpanTable.of(list(batches))
+        table = SpanTable.of(distinct(list(batches)))
         complete = plan.hints == SpanHints()
     if len(table) == 0:
         return []
