@@ -237,3 +237,141 @@ def test_text_scrape_reads_as_prometheus_does(
         )
     ]
     assert got == want
+
+
+def _read(body: bytes, fmt: Format, cache: SeriesCache) -> ScrapeBatch | str:
+    try:
+        return scan(body, fmt, cache)
+    except ParseError as err:
+        return f"ParseError: {err}"
+
+
+def _as_table(read: ScrapeBatch | str) -> object:
+    if isinstance(read, str):
+        return read
+    return (
+        read.series,
+        read.values.view(np.uint64).tolist(),
+        read.timestamps.tolist(),
+        read.labels,
+        read.metadata,
+    )
+
+
+OM = b"# EOF\n"
+HEAD = b"# HELP a A.\n# TYPE a counter\n"
+# (name, format, body read first, body read next through the same cache, whether the next
+# one has the first one's series in the same order: read without a regex or lookups)
+SAME_SERIES_CASES = [
+    ("new values", Format.TEXT, HEAD + b'a{x="1"} 1\nb 2\n', HEAD + b'a{x="1"} 10\nb 2.5\n', True),
+    ("no space after }", Format.TEXT, b'a{x="1"}1\nb 2\n', b'a{x="1"}7\nb 8\n', True),
+    ("last line without newline", Format.TEXT, b"a 1\nb 2", b"a 3\nb 4", True),
+    (
+        "NaN, infinities, the stale marker's bits, signs, exponents",
+        Format.TEXT,
+        b"a 1\nb 2\nc 3\nd 4\ne 5\n",
+        b"a NaN\nb +Inf\nc -Inf\nd -0\ne 1.5E-3\n",
+        True,
+    ),
+    ("a value beyond float64", Format.TEXT, b"a 1\n", b"a 1e999\n", False),
+    ("a value that is no number", Format.TEXT, b"a 1\nb 2\n", b"a 1\nb 2x\n", False),
+    ("a word for a value", Format.TEXT, b"a 1\n", b"a nan\n", False),
+    ("an empty value", Format.TEXT, b"a 1\nb 2\n", b"a 1\nb \n", False),
+    ("a timestamp appears", Format.TEXT, b"a 1\nb 2\n", b"a 1 1000\nb 2\n", False),
+    ("timestamps are never remembered", Format.TEXT, b"a 1 1000\n", b"a 1 2000\n", False),
+    ("a series added", Format.TEXT, b"a 1\n", b"a 1\nb 2\n", False),
+    ("a series removed", Format.TEXT, b"a 1\nb 2\n", b"a 1\n", False),
+    ("series reordered", Format.TEXT, b"a 1\nb 2\n", b"b 2\na 1\n", False),
+    ("a label value of the same length", Format.TEXT, b'a{x="1"} 1\n', b'a{x="2"} 1\n', False),
+    ("values of other lengths", Format.TEXT, b"ab 1\nc 22\n", b"ab 12.5\nc 2\n", True),
+    ("HELP changed", Format.TEXT, HEAD + b"a 1\n", HEAD.replace(b"A.", b"B.") + b"a 1\n", False),
+    ("a blank line", Format.TEXT, b"a 1\nb 2\n", b"a 1\n\nb 2\n", False),
+    ("a broken line", Format.TEXT, b"a 1\nb 2\n", b"a 1\nb{x=} 2\n", False),
+    (
+        "a classic histogram",
+        Format.TEXT,
+        b'# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3\nh_count 2\n',
+        b'# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 5\nh_sum 7.5\nh_count 5\n',
+        True,
+    ),
+    (
+        "OpenMetrics",
+        Format.OPENMETRICS,
+        HEAD + b"a_total 1\n" + OM,
+        HEAD + b"a_total 2\n" + OM,
+        True,
+    ),
+    ("OpenMetrics without last newline", Format.OPENMETRICS, b"a 1\n# EOF", b"a 2\n# EOF", True),
+    ("OpenMetrics, EOF missing", Format.OPENMETRICS, b"a 1\n" + OM, b"a 2\n", False),
+    (
+        "OpenMetrics, an exemplar appears",
+        Format.OPENMETRICS,
+        HEAD + b"a_total 1\n" + OM,
+        HEAD + b'a_total 2 # {t="1"} 1\n' + OM,
+        False,
+    ),
+    (
+        "OpenMetrics, a timestamp in seconds appears",
+        Format.OPENMETRICS,
+        b"a 1\n" + OM,
+        b"a 2 1.5\n" + OM,
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "first", "then", "same"),
+    [case[1:] for case in SAME_SERIES_CASES],
+    ids=[case[0] for case in SAME_SERIES_CASES],
+)
+def test_a_body_with_the_last_series_reads_as_a_fresh_cache_does(
+    fmt: Format, first: bytes, then: bytes, same: bool
+) -> None:
+    cache = SeriesCache(fmt)
+    before = scan(first, fmt, cache)
+    read = _read(then, fmt, cache)
+    fresh = _read(then, fmt, SeriesCache(fmt))
+    taken = not isinstance(read, str) and read.series is before.series
+    assert (_as_table(read), taken) == (_as_table(fresh), same)
+
+
+def test_a_body_read_after_a_failed_one_is_read_in_full() -> None:
+    cache = SeriesCache(Format.TEXT)
+    scan(b"a 1\n", Format.TEXT, cache)
+    with pytest.raises(ParseError):
+        scan(b"a x\n", Format.TEXT, cache)
+    assert scan(b"a 2\n", Format.TEXT, cache).values.tolist() == [2.0]
+
+
+def test_a_body_with_the_last_series_still_counts_against_the_sample_limit() -> None:
+    cache = SeriesCache(Format.TEXT)
+    scan(b"a 1\nb 2\n", Format.TEXT, cache)
+    steps = scan_steps(b"a 3\nb 4\n", Format.TEXT, cache, max_samples=1)
+    with pytest.raises(SampleLimitReached):
+        while True:
+            next(steps)
+
+
+@settings(max_examples=examples(200), deadline=None, derandomize=DERANDOMIZE)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True).map(lambda v: repr(v).encode()),
+            st.integers(-(10**20), 10**20).map(lambda v: str(v).encode()),
+            st.from_regex(rb"\A[+-]?[0-9]{0,19}\.?[0-9]{0,4}([eE][+-]?[0-9]{1,3})?\Z"),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_values_of_a_body_with_the_last_series_are_what_float_reads(values: list[bytes]) -> None:
+    names = [f"m{i}".encode() for i in range(len(values))]
+    cache = SeriesCache(Format.TEXT)
+    scan(b"".join(n + b" 0\n" for n in names), Format.TEXT, cache)
+    then = b"".join(n + b" " + v + b"\n" for n, v in zip(names, values, strict=True))
+    read, fresh = (
+        _read(then, Format.TEXT, cache),
+        _read(then, Format.TEXT, SeriesCache(Format.TEXT)),
+    )
+    assert _as_table(read) == _as_table(fresh)

@@ -515,3 +515,78 @@ def test_refusal_text_names_each_reason() -> None:
         "samples refused by the storage: 2 out of bounds (older than the head accepts), "
         "3 out of order, 1 a duplicate timestamp with another value"
     )
+
+
+# Bodies scraped in turn: each scrape with the loop's caches (the same series in the same
+# order as the last scrape are read without a regex or lookups) must store what a loop that
+# forgets its caches before every scrape stores.
+SEQUENCES = [
+    ("values change", (b"a 1\nb 2\n", b"a 3\nb 4\n", b"a 5.5\nb 6e3\n"), {}),
+    ("NaN and infinities", (b"a 1\nb 2\n", b"a NaN\nb +Inf\n", b"a -Inf\nb -0\n"), {}),
+    ("a series goes and comes back", (b"a 1\nb 2\n", b"a 3\n", b"a 4\nb 5\n", b"a 6\nb 7\n"), {}),
+    ("series reordered", (b"a 1\nb 2\n", b"b 3\na 4\n", b"b 5\na 6\n"), {}),
+    ("timestamps", (b"a 1 1000\nb 2\n", b"a 3 2000\nb 4\n", b"a 5\nb 6\n"), {}),
+    ("a broken body between", (b"a 1\nb 2\n", b"a x\nb 3\n", b"a 4\nb 5\n", b"a 6\nb 7\n"), {}),
+    (
+        "a classic histogram",
+        tuple(
+            b'# TYPE h histogram\nh_bucket{le="1"} %d\nh_bucket{le="+Inf"} %d\nh_sum %d\n'
+            b"h_count %d\n" % (n, 2 * n, 3 * n, 2 * n)
+            for n in range(3)
+        ),
+        {},
+    ),
+    (
+        "metric relabeling drops a series",
+        (b"a 1\nb 2\n", b"a 3\nb 4\n", b"a 5\nb 6\n"),
+        {"metric_relabel_configs": (DROP_B,)},
+    ),
+    ("honor_labels", (b'a{job="x"} 1\n', b'a{job="x"} 2\n'), {"honor_labels": True}),
+]
+
+
+@pytest.mark.parametrize(
+    ("bodies", "config"), [s[1:] for s in SEQUENCES], ids=[s[0] for s in SEQUENCES]
+)
+def test_scrapes_with_caches_store_what_scrapes_without_them_store(
+    bodies: tuple[bytes, ...], config: dict[str, Any]
+) -> None:
+    async def stored(forget: bool) -> dict[str, list[tuple[int, int]]]:
+        clock = ManualClock()
+        exporters, head = Exporters(), Head()
+        loop = make_loop(job(**config), exporters, FakeStorage(), clock)
+        loop._appendable = head.appender
+        for body in bodies:
+            exporters["t:9100"].body = body
+            if forget:
+                loop.state = loop.state.without_caches()
+            await loop.scrape(clock.now())
+            clock.advance(15)
+        found = head.querier(0, 2**62).select([Matcher.of("__name__", "!=", "scrape_series_added")])
+        return {
+            str(data.labels): list(
+                zip(data.timestamps.tolist(), data.values.view(np.uint64).tolist(), strict=True)
+            )
+            for data in found
+        }
+
+    assert asyncio.run(stored(False)) == asyncio.run(stored(True))
+
+
+def test_a_lower_sample_limit_after_a_reload_fails_a_scrape_of_the_same_series() -> None:
+    async def scenario() -> list[str]:
+        clock = ManualClock()
+        exporters, storage = Exporters(), FakeStorage()
+        loop = make_loop(job(), exporters, storage, clock)
+        exporters["t:9100"].body = b"a 1\nb 2\n"
+        errors = [(await loop.scrape(clock.now())).error]
+        clock.advance(15)
+        exporters["t:9100"].body = b"a 3\nb 4\n"
+        config = job(sample_limit=1)
+        reloaded = ScrapeLoop(
+            loop.target, ScrapeOptions.of(config), loop.client, storage.appender, clock, loop.state
+        )
+        errors.append((await reloaded.scrape(clock.now())).error)
+        return errors
+
+    assert asyncio.run(scenario()) == ["", "sample limit exceeded"]

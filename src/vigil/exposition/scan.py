@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from vigil.exposition._lexer import METRIC_NAME_RE, _Line
 from vigil.exposition._types import Format, MetricFamily, MetricType, ParseError
+from vigil.exposition.layout import Layout, layout_of, values_if_same
 from vigil.exposition.openmetrics import (
     EXEMPLAR_NAME_SUFFIXES,
     OpenMetricsParser,
@@ -69,7 +70,10 @@ class FamilyMetadata:
 class ScrapeBatch:
     """One scrape's samples as columns. `timestamps` holds NO_TIMESTAMP where a line had none.
     `histograms` (protobuf bodies only) is None or, like SeriesData's, an object column
-    holding a native histogram where the sample is one (its value a NaN placeholder)."""
+    holding a native histogram where the sample is one (its value a NaN placeholder).
+    When a body has the same series in the same order as the last one read through the same
+    SeriesCache, `series`, `labels` and `metadata` are that batch's very objects, so a caller
+    may keep what it derived from them, keyed on `series`'s identity."""
 
     series: list[bytes]
     values: npt.NDArray[np.float64]
@@ -117,6 +121,9 @@ def scan_steps(
     caller on an event loop can serve others between slices, or stop at any pause. Raises
     SampleLimitReached as soon as more than `max_samples` (when > 0) have been read."""
     cache = cache if cache is not None else SeriesCache(fmt)
+    same = yield from _scan_same_series(body, cache, max_samples)
+    if same is not None:
+        return same
     fast = _scan_openmetrics_fast if fmt is Format.OPENMETRICS else _scan_text_fast
     batch = yield from fast(body, cache, max_samples)
     if batch is None:
@@ -132,6 +139,7 @@ def scan_steps(
 
 
 _SLICE_BYTES = 1 << 20
+_NO_LENGTHS: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
 _SERIES_PER_STEP = 16384
 
 
@@ -159,6 +167,35 @@ def _resolve(body: bytes, cache: SeriesCache, series: list[bytes]) -> list[tuple
         raise ParseError(line, col, err.message) from None
 
 
+def _scan_same_series(
+    body: bytes, cache: SeriesCache, max_samples: int
+) -> Generator[None, None, ScrapeBatch | None]:
+    """The batch of a body with the last one's series in the same order (their objects, new
+    values), or None when its shape differs or it holds more than `max_samples`."""
+    last = cache.last
+    cache.last = None
+    if last is None or not body:
+        return None
+    layout, batch = last
+    if max_samples and len(batch) > max_samples:
+        return None
+    read = values_if_same(np.frombuffer(_with_newline(body), dtype=np.uint8), layout)
+    yield
+    if read is None:
+        return None
+    values, tokens = read
+    if _beyond_float64(values, tokens):
+        return None
+    timestamps = np.full(len(values), NO_TIMESTAMP, dtype=np.int64)
+    same = ScrapeBatch(batch.series, values, timestamps, batch.metadata, batch.labels)
+    cache.last = layout, same
+    return same
+
+
+def _with_newline(body: bytes) -> bytes:
+    return body if body.endswith(b"\n") else body + b"\n"
+
+
 def _scan_text_fast(
     body: bytes, cache: SeriesCache, max_samples: int
 ) -> Generator[None, None, ScrapeBatch | None]:
@@ -171,7 +208,7 @@ def _scan_text_fast(
     metadata = cache.metadata(comments, _text_metadata)
     if metadata is None:
         return None
-    return pieces.batch(metadata)
+    return pieces.remembered(body, metadata, cache)
 
 
 def _scan_openmetrics_fast(
@@ -190,7 +227,7 @@ def _scan_openmetrics_fast(
     metadata = cache.metadata(comments, _openmetrics_metadata)
     if metadata is None:
         return None  # the line parser names the body's line
-    return pieces.batch(metadata)
+    return pieces.remembered(body, metadata, cache)
 
 
 def _openmetrics_metadata(comments: list[bytes]) -> dict[str, FamilyMetadata] | None:
@@ -211,6 +248,20 @@ class _Pieces:
     values: list[npt.NDArray[np.float64]] = field(default_factory=list)
     timestamps: list[npt.NDArray[np.int64]] = field(default_factory=list)
     labels: list[tuple[str, Labels]] = field(default_factory=list)
+    value_lengths: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    plain: bool = True  # no timestamps, no exemplars: the body's layout can be remembered
+
+    def remembered(
+        self, body: bytes, metadata: dict[str, FamilyMetadata], cache: SeriesCache
+    ) -> ScrapeBatch:
+        """The batch, kept in `cache` with the body's layout when it has one."""
+        batch = self.batch(metadata)
+        if self.plain:
+            lengths = np.concatenate(self.value_lengths) if self.value_lengths else _NO_LENGTHS
+            layout = layout_of(np.frombuffer(_with_newline(body), dtype=np.uint8), lengths)
+            if layout is not None:
+                cache.last = layout, batch
+        return batch
 
     def batch(self, metadata: dict[str, FamilyMetadata]) -> ScrapeBatch:
         if len(self.values) == 1:
@@ -250,6 +301,10 @@ def _scan_lines(
         if columns is None:
             return None
         series, values, timestamps = columns
+        pieces.value_lengths.append(np.fromiter(map(len, map(_second, rows)), np.int64, len(rows)))
+        pieces.plain &= int(timestamps.max()) == NO_TIMESTAMP and not (
+            len(rows[0]) > 3 and any(map(_fourth, rows))
+        )
         pieces.labels += _resolve(body, cache, series)
         pieces.series += series
         pieces.values.append(values)
@@ -287,11 +342,8 @@ def _columns(
     value_tokens = list(map(_second, rows))
     ts_tokens = list(map(_third, rows))
     values = np.fromiter(map(float, value_tokens), dtype=np.float64, count=len(rows))
-    if np.isinf(values).any() and any(
-        np.isinf(v) and not t.lstrip(b"+-").startswith(b"I")
-        for v, t in zip(values, value_tokens, strict=True)
-    ):
-        return None  # a literal beyond float64's range: the line parser reports it
+    if _beyond_float64(values, value_tokens):
+        return None  # the line parser reports it
     if (
         len(rows[0]) > 3
         and any(exemplars := list(map(_fourth, rows)))
@@ -305,6 +357,14 @@ def _columns(
     else:
         timestamps = np.full(len(series), NO_TIMESTAMP, dtype=np.int64)
     return series, values, timestamps
+
+
+def _beyond_float64(values: npt.NDArray[np.float64], tokens: list[bytes]) -> bool:
+    """Whether a token is a literal too large for float64 (read as an infinity)."""
+    return bool(np.isinf(values).any()) and any(
+        np.isinf(v) and not t.lstrip(b"+-").startswith(b"I")
+        for v, t in zip(values, tokens, strict=True)
+    )
 
 
 def _exemplar_allowed(series: bytes, exemplar: bytes) -> bool:
@@ -362,6 +422,7 @@ class SeriesCache:
         self._parsed: dict[bytes, tuple[str, Labels]] = {}
         self._comments: list[bytes] | None = None
         self._metadata: dict[str, FamilyMetadata] | None = None
+        self.last: tuple[Layout, ScrapeBatch] | None = None  # the last body read, if plain
 
     def metadata(
         self,

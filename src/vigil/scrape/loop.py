@@ -160,11 +160,23 @@ class ScrapeOptions:
 class SeriesState:
     """What a target's loop remembers between scrapes, handed to its successor on reload."""
 
-    __slots__ = ("parsed", "refs", "report_refs", "tracked", "tracked_in_order")
+    __slots__ = (
+        "last_refs",
+        "last_series",
+        "parsed",
+        "refs",
+        "report_refs",
+        "tracked",
+        "tracked_in_order",
+    )
 
     def __init__(self, tracked: I64 = _EMPTY_REFS, report_refs: I64 | None = None) -> None:
         self.parsed: dict[Format, SeriesCache] = {}
         self.refs: dict[bytes, int] = {}  # series text → TSDB ref, or _DROPPED
+        # the refs of the last batch whose every series has one (or was dropped), under the
+        # identity of its series list: a batch with that very list has the same refs
+        self.last_series: list[bytes] | None = None
+        self.last_refs = _EMPTY_REFS
         self.tracked = tracked  # sorted refs written last scrape: stale-marked if they vanish
         self.tracked_in_order = _EMPTY_REFS  # the same, in body order: a cheap "unchanged" test
         self.report_refs = report_refs
@@ -382,8 +394,15 @@ class ScrapeLoop:
         scrape_timeout (as appending is not in Prometheus): series created stay cached, so a
         target with many new series is never refused for good by its own size."""
         opts = self.options
+        state = self.state
+        if batch.series is state.last_series:
+            post_relabel = int(np.count_nonzero(state.last_refs >= 0))
+            if opts.sample_limit and post_relabel > opts.sample_limit:
+                return _Read(batch, state.last_refs, post_relabel, error="sample limit exceeded")
+            return _Read(batch, state.last_refs, post_relabel)
+        state.last_series = None
         n = len(batch)
-        cache = self.state.refs
+        cache = state.refs
         refs = np.fromiter(map(cache.get, batch.series, repeat(_NEW, n)), np.int64, n)
         new_at = np.flatnonzero(refs == _NEW)
         cached = int(np.count_nonzero(refs >= 0))
@@ -429,6 +448,9 @@ class ScrapeLoop:
                 return _Read(batch, refs, error=f"append failed: {err}")
             finally:
                 app.rollback()  # it only created series: nothing to commit
+        if added == len(new_kept) and batch.histograms is None:
+            refs.flags.writeable = False
+            state.last_series, state.last_refs = batch.series, refs
         return _Read(batch, refs, cached + len(new_kept), added)
 
     def _limit_histograms(self, batch: ScrapeBatch, refs: I64) -> None:
