@@ -27,6 +27,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.traces._api import (
     KIND_CLIENT,
@@ -149,8 +150,12 @@ class ServiceGraph:
             spans.span_ids,
             spans.parent_ids,
         )
+        peers = guarded.columns.text(_PEER_KEYS)[picked].tolist()
+        databases = _databases(guarded, picked, peers)
         columns = zip(
             picked.tolist(),
+            databases,
+            peers,
             spans.kind[picked].tolist(),
             spans.service[picked].tolist(),
             (spans.duration_ns[picked] / 1e9).tolist(),
@@ -159,14 +164,12 @@ class ServiceGraph:
             (spans.parent_id_words()[picked] == 0).tolist(),
             strict=True,
         )
-        for i, kind, service_code, seconds, failed, multiplier, root in columns:
+        for i, database, peer, kind, service_code, seconds, failed, multiplier, root in columns:
             service = strings[service_code]
             messaging = kind in (KIND_PRODUCER, KIND_CONSUMER)
             trace = trace_ids[16 * i : 16 * i + 16]
             if kind in (KIND_CLIENT, KIND_PRODUCER):
-                attrs = guarded.attributes(i)
-                database = None if messaging else _database(attrs)
-                if database is not None:
+                if database is not None and not messaging:
                     edges.add((service, database, DATABASE), seconds, seconds, failed, multiplier)
                     continue
                 key = trace + span_ids[8 * i : 8 * i + 8]
@@ -175,7 +178,7 @@ class ServiceGraph:
                     lost.append(((service, "", MESSAGING if messaging else ""), DROPPED))
                     continue
                 half.client, half.client_s = service, seconds
-                half.peer = _first(attrs, _PEER_KEYS)
+                half.peer = peer or ""
             else:
                 if root:
                     edges.add((USER, service, VIRTUAL_NODE), 0.0, seconds, failed, multiplier)
@@ -252,25 +255,28 @@ class ServiceGraph:
                 metric.add(unique, rows, None, t_ms)
 
 
-def _first(attrs: dict[str, AttrValue], keys: tuple[str, ...]) -> str:
-    for key in keys:
-        value = attrs.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return ""
+def _databases(
+    guarded: GuardedSpans, rows: npt.NDArray[np.intp], peers: list[str | None]
+) -> list[str | None]:
+    """Per span of `rows` (whose peers are given), the server node of its database call,
+    or None when it names no database."""
+    columns = guarded.columns
+    names = columns.text(_DB_NAME_KEYS)[rows].tolist()
+    systems = columns.text(_DB_SYSTEM_KEYS)[rows].tolist()
+    found: list[str | None] = []
+    for i, name, system, peer in zip(rows.tolist(), names, systems, peers, strict=True):
+        if name is None and system is None:
+            found.append(None)
+        elif peer is not None:
+            found.append(peer)
+        else:
+            found.append(_address(guarded.attributes(i)) or name or system)
+    return found
 
 
-def _database(attrs: dict[str, AttrValue]) -> str | None:
-    """The server node of a database call, or None when the span names no database."""
-    name = _first(attrs, _DB_NAME_KEYS)
-    system = _first(attrs, _DB_SYSTEM_KEYS)
-    if not name and not system:
-        return None
-    peer = _first(attrs, _PEER_KEYS)
-    if peer:
-        return peer
+def _address(attrs: dict[str, AttrValue]) -> str | None:
     address = attrs.get("network.peer.address")
     if isinstance(address, str) and address:
         port = attrs.get("network.peer.port")
         return f"{address}:{port}" if isinstance(port, int | str) and port != "" else address
-    return name or system
+    return None

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from vigil.traces._api import KIND_CLIENT, SPAN_ID_SIZE, TRACE_ID_SIZE
+from vigil.traces._api import KIND_CLIENT, SPAN_ID_SIZE, TRACE_ID_SIZE, AttrValue
+from vigil.traces.spanmetrics_attributes import AttributeColumns, truthy
 from vigil.traces.spanmetrics_guards import GuardedSpans
 
 DEFAULT_SAMPLES = 256
@@ -64,11 +65,22 @@ _SPACE = re.compile(r"\s+")
 @functools.lru_cache(maxsize=4096)
 def normalize(statement: str) -> str:
     """One query shape per statement text (cached: prepared statements repeat their text)."""
-    text = _COMMENTS.sub(" ", statement[: _MAX_TEXT * 4])
+    text = statement[: _MAX_TEXT * 4]
+    if "/*" in text or "--" in text:
+        text = _COMMENTS.sub(" ", text)
     text = _LITERALS.sub("?", text)
-    text = _LISTS.sub("(?)", text)
-    text = _ROWS.sub(r"\1", text)
-    return _SPACE.sub(" ", text).strip().rstrip(";").rstrip()[:_MAX_TEXT]
+    if "(" in text and "?" in text:
+        text = _ROWS.sub(r"\1", _LISTS.sub("(?)", text))
+    return " ".join(text.split()).rstrip(";").rstrip()[:_MAX_TEXT]
+
+
+def _either(
+    columns: AttributeColumns, keys: tuple[str, str], rows: npt.NDArray[np.intp]
+) -> list[AttrValue | None]:
+    """Per span of `rows`: its first key's value when that is truthy, else its second's."""
+    first, second = columns.value(keys[0])[rows], columns.value(keys[1])[rows]
+    found: list[AttrValue | None] = np.where(truthy(first), first, second).tolist()
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,20 +151,20 @@ class SlowSQL:
         spans = guarded.spans
         found: dict[tuple[str, str], tuple[str, list[int]]] = {}
         clients = np.flatnonzero(spans.kind == KIND_CLIENT)
-        for i, service in zip(clients.tolist(), spans.service[clients].tolist(), strict=True):
-            attrs = guarded.attributes(i)
-            text = attrs.get(_TEXT_KEYS[0]) or attrs.get(_TEXT_KEYS[1])
+        texts = _either(guarded.columns, _TEXT_KEYS, clients)
+        systems = _either(guarded.columns, _SYSTEM_KEYS, clients)
+        rows = zip(clients.tolist(), spans.service[clients].tolist(), texts, systems, strict=True)
+        for i, service, text, system in rows:
             if not isinstance(text, str):
                 continue
-            system = attrs.get(_SYSTEM_KEYS[0]) or attrs.get(_SYSTEM_KEYS[1])
             key = (spans.strings[service], normalize(text))
             found.setdefault(key, (system if isinstance(system, str) else "", []))[1].append(i)
         if not found:
             return
-        for key, (system, rows) in found.items():
-            picked = np.asarray(rows, dtype=np.intp)
+        for key, (system, picked_rows) in found.items():
+            picked = np.asarray(picked_rows, dtype=np.intp)
             ids = np.frombuffer(
-                b"".join([spans.trace_id(i) + spans.span_id(i) for i in rows]), dtype=_IDS
+                b"".join([spans.trace_id(i) + spans.span_id(i) for i in picked_rows]), dtype=_IDS
             )
             self._ring(key, system).add(
                 t_ms, spans.start_ns[picked], spans.duration_ns[picked], ids

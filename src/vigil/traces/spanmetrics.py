@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from vigil.traces._api import Spans
 from vigil.traces.spanmetrics_guards import OVERFLOW, GuardedSpans, NameCap, SpanGuards
 from vigil.traces.spanmetrics_series import (
     GeneratedCounter,
@@ -103,7 +102,7 @@ class SpanMetrics:
         self.calls.add(key_list, rows, weights, t_ms)
         seconds = spans.duration_ns[picked] / 1e9
         self.latency.observe(key_list, rows, seconds, weights, t_ms)
-        self.size.add(key_list, rows, _sizes(spans, picked), t_ms)
+        self.size.add(key_list, rows, _sizes(guarded, picked), t_ms)
         return int(overflowed[inverse].sum())
 
 
@@ -115,19 +114,18 @@ _KINDS = _labels(KIND_LABELS, 8)
 _STATUSES = _labels(STATUS_LABELS, 4)
 
 
-def _text_lengths(values: tuple[object, ...], empty: int) -> npt.NDArray[np.float64]:
-    lengths = np.fromiter(map(len, map(repr, values)), dtype=np.float64, count=len(values))
-    lengths -= empty
+def _text_lengths(values: tuple[tuple[object, ...], ...]) -> npt.NDArray[np.float64]:
+    """The length of the text of each span's events or links (0 for none)."""
+    lengths = np.zeros(len(values), dtype=np.float64)
+    for i in np.flatnonzero(np.fromiter(map(len, values), dtype=bool, count=len(values))):
+        lengths[i] = len(repr(values[i])) - 2
     return lengths
 
 
-def _sizes(spans: Spans, picked: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+def _sizes(guarded: GuardedSpans, picked: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+    spans = guarded.spans
     name_lengths = np.fromiter(map(len, spans.strings), dtype=np.float64, count=len(spans.strings))
-    text = (
-        _text_lengths(spans.attributes, 0)
-        + _text_lengths(spans.events, 2)
-        + _text_lengths(spans.links, 2)
-    )
+    text = guarded.columns.sizes() + _text_lengths(spans.events) + _text_lengths(spans.links)
     sizes: npt.NDArray[np.float64] = (
         text[picked] + name_lengths[spans.name[picked]] + _FIXED_SPAN_BYTES
     )

@@ -19,7 +19,6 @@ the TSDB or skew its figures:
 
 from __future__ import annotations
 
-import operator
 import re
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ import numpy.typing as npt
 
 from vigil.model.healthcheck import DEFAULT_HEALTH_PATHS, DEFAULT_HEALTH_USER_AGENTS
 from vigil.traces._api import KIND_SERVER, AttrValue, Spans
+from vigil.traces.spanmetrics_attributes import AttributeColumns
 
 OVERFLOW = "__cardinality_overflow__"
 DEFAULT_MAX_SPAN_NAMES = 1000
@@ -83,20 +83,13 @@ class NameCap:
         return service, kept
 
 
-def _first(attributes: dict[str, AttrValue], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        value = attributes.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 @dataclass(slots=True)
 class GuardedSpans:
     """One batch seen through the guards: per-span flags and values the span-metric,
-    service-graph and slow-SQL processors share (each attribute map is read once)."""
+    service-graph and slow-SQL processors share (attributes read as columns, once)."""
 
     spans: Spans
+    columns: AttributeColumns
     counted: npt.NDArray[np.bool_]  # not a health check
     health_checks: int
     multiplier: npt.NDArray[np.float64]
@@ -107,37 +100,26 @@ class GuardedSpans:
     @classmethod
     def of(cls, spans: Spans, guards: SpanGuards) -> GuardedSpans:
         n = len(spans)
-        dicts: list[dict[str, AttrValue] | None] = [None] * n
+        columns = AttributeColumns(spans.attributes)
         strings = list(spans.strings)
-        codes: dict[str, int] = {}
         name_codes = spans.name.astype(np.int64)
         counted = np.ones(n, dtype=bool)
-        agents, paths = guards.health_user_agents, frozenset(guards.health_paths)
-        for i in np.flatnonzero(spans.kind == KIND_SERVER).tolist():
-            attrs = dicts[i] = dict(spans.attributes[i])
-            if _is_health_check(attrs, agents, paths):
-                counted[i] = False
-            name = strings[name_codes[i]]
-            rewritten = _server_name(name, attrs)
-            if rewritten != name:
-                if not codes:
-                    codes = {name: code for code, name in enumerate(strings)}
-                code = codes.get(rewritten)
-                if code is None:
-                    code = codes[rewritten] = len(strings)
-                    strings.append(rewritten)
-                name_codes[i] = code
+        server = np.flatnonzero(spans.kind == KIND_SERVER)
+        if len(server):
+            counted[server] = ~_health_checks(columns, server, guards)
+            name_codes[server] = _server_names(columns, server, name_codes[server], strings)
         if not counted.all():
             ids = np.frombuffer(spans.trace_ids, dtype="V16")
             counted &= ~np.isin(ids, ids[~counted])
         guarded = cls(
             spans=spans,
+            columns=columns,
             counted=counted,
             health_checks=int(n - counted.sum()),
             multiplier=np.ones(n, dtype=np.float64),
             name_codes=name_codes,
             strings=strings,
-            _dicts=dicts,
+            _dicts=[None] * n,
         )
         guarded.multiplier = guarded._multipliers()
         return guarded
@@ -160,11 +142,10 @@ class GuardedSpans:
             by_state[code] = _threshold_multiplier(spans.strings[code]) or 1.0
         out = by_state[spans.trace_state]
         unset = out == 1.0
-        for i, attrs in enumerate(spans.attributes):
-            if attrs and not _SAMPLING_KEYS.isdisjoint(map(_KEY, attrs)) and unset[i]:
-                found = _attribute_multiplier(self.attributes(i))
-                if found is not None:
-                    out[i], unset[i] = found, False
+        for i in np.flatnonzero(self.columns.owning(_SAMPLING_KEYS) & unset).tolist():
+            found = _attribute_multiplier(self.attributes(i))
+            if found is not None:
+                out[i], unset[i] = found, False
         if unset.any() and spans.resources:
             by_resource = np.array(
                 [_attribute_multiplier(dict(r.attributes)) or 1.0 for r in spans.resources]
@@ -173,22 +154,58 @@ class GuardedSpans:
         return out
 
 
-def _is_health_check(
-    attrs: dict[str, AttrValue], agents: tuple[str, ...], paths: frozenset[str]
-) -> bool:
-    agent = _first(attrs, _AGENT_KEYS)
-    if agent is not None and agent.startswith(agents):
-        return True
+def _health_checks(
+    columns: AttributeColumns, rows: npt.NDArray[np.intp], guards: SpanGuards
+) -> npt.NDArray[np.bool_]:
+    """Which spans of `rows` are health checks, by user agent or by path (each distinct
+    value tested once)."""
+    agents = guards.health_user_agents
+    found = columns.text(_AGENT_KEYS)[rows].tolist()
+    by_agent = {a: a is not None and a.startswith(agents) for a in set(found)}
+    health = np.fromiter(map(by_agent.__getitem__, found), dtype=bool, count=len(rows))
+    paths = frozenset(guards.health_paths)
     for key in _PATH_KEYS:
-        value = attrs.get(key)
-        if isinstance(value, str) and value.split("?", 1)[0] in paths:
-            return True
-    return False
+        found = columns.value(key)[rows].tolist()
+        by_path = {v: isinstance(v, str) and v.split("?", 1)[0] in paths for v in set(found)}
+        health |= np.fromiter(map(by_path.__getitem__, found), dtype=bool, count=len(rows))
+    return health
 
 
-def _server_name(name: str, attrs: dict[str, AttrValue]) -> str:
-    method = _first(attrs, _METHOD_KEYS)
-    route = _first(attrs, _ROUTE_KEYS)
+def _server_names(
+    columns: AttributeColumns,
+    rows: npt.NDArray[np.intp],
+    codes: npt.NDArray[np.int64],
+    strings: list[str],
+) -> npt.NDArray[np.int64]:
+    """The name codes of the server spans `rows` after the route rewrite (new names added
+    to `strings`); each distinct (name, method, route) rewritten once."""
+    found = list(
+        zip(
+            codes.tolist(),
+            columns.text(_METHOD_KEYS)[rows].tolist(),
+            columns.text(_ROUTE_KEYS)[rows].tolist(),
+            strict=True,
+        )
+    )
+    index: dict[str, int] = {}
+    rewritten: dict[tuple[int, str | None, str | None], int] = {}
+    for key in dict.fromkeys(found):
+        name = strings[key[0]]
+        new = _server_name(name, key[1], key[2])
+        if new == name:
+            rewritten[key] = key[0]
+            continue
+        if not index:
+            index = {name: code for code, name in enumerate(strings)}
+        code = index.get(new)
+        if code is None:
+            code = index[new] = len(strings)
+            strings.append(new)
+        rewritten[key] = code
+    return np.fromiter(map(rewritten.__getitem__, found), dtype=np.int64, count=len(found))
+
+
+def _server_name(name: str, method: str | None, route: str | None) -> str:
     if route is not None:
         return f"{method} {route}" if method else route
     if method is not None and _URL_LIKE.match(name) and not _TEMPLATE.search(name):
@@ -196,8 +213,7 @@ def _server_name(name: str, attrs: dict[str, AttrValue]) -> str:
     return name
 
 
-_KEY = operator.itemgetter(0)
-_SAMPLING_KEYS = frozenset({"sampling.probability", "SampleRate", "X-SampleRatio"})
+_SAMPLING_KEYS = ("sampling.probability", "SampleRate", "X-SampleRatio")
 
 
 def _attribute_multiplier(attrs: dict[str, AttrValue]) -> float | None:
