@@ -1,8 +1,8 @@
 """TraceQL acceptance: vigil parses a query exactly when Grafana's `@grafana/lezer-traceql`
 grammar (run by node from ui/node_modules) parses it without an error node, except
 
-- unsupported.txt: valid TraceQL vigil does not evaluate yet (structural operators, metrics
-  queries, event/link/parent fields): lezer accepts each, vigil refuses it saying so;
+- unsupported.txt: valid TraceQL vigil does not evaluate yet (metrics queries,
+  event/link/parent fields): lezer accepts each, vigil refuses it saying so;
 - DELIBERATE: queries where Tempo's own parser refuses what lezer's grammar lets through.
 
 The corpus (testdata/*.txt, one query a line, `#` lines are comments) is written from Tempo's

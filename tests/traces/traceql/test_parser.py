@@ -149,7 +149,6 @@ def test_the_most_recent_hint_is_kept() -> None:
 
 
 ERRORS = [
-    ("{ .a = 1 } >> { .b = 2 }", "line 1, col 12: structural operators ('>>') not supported yet"),
     ("{ } | rate() by (name)", "line 1, col 7: metrics queries ('rate') not supported yet"),
     ('{ event:name = "x" }', "line 1, col 3: event fields ('event:name') not supported yet"),
     (

@@ -192,8 +192,9 @@ class Coalesce:
 
 @dataclass(frozen=True, slots=True)
 class SpansetOp:
-    """`lhs && rhs` (both sides matched something: their spans together) or `lhs || rhs`
-    (the spans of whichever side matched)."""
+    """`lhs && rhs` (both sides matched something: their spans together), `lhs || rhs`
+    (the spans of whichever side matched), or a structural operator (`>>`, `!<`, `&~`, ...:
+    traceql.structure)."""
 
     op: str
     lhs: Spanset

@@ -2,9 +2,10 @@
 
 What parses is what Grafana's `@grafana/lezer-traceql` grammar parses, minus what Tempo refuses
 while parsing (operand types, invalid regexes; listed in tests/traces/traceql/test_corpus.py)
-and minus what vigil does not evaluate yet — structural operators, metrics queries, `parent`
-and event/link fields — which fail with an error saying so. Operators bind as in Tempo:
-`^`, then `* / %`, `+ -`, comparisons, `&&`, `||`; between spansets `&&`, `||`, then `|`.
+and minus what vigil does not evaluate yet — metrics queries, `parent` and event/link
+fields — which fail with an error saying so. Operators bind as in Tempo: `^`, then
+`* / %`, `+ -`, comparisons, `&&`, `||`; between spansets the structural operators (`>>`,
+`!<`, `&~`, ...; left to right), then `&&`, `||`, then `|`.
 A pipeline stage standing first (`count() > 2`) reads as `{ } | count() > 2`.
 """
 
@@ -19,6 +20,7 @@ from vigil.traces._api import KIND_NAMES, STATUS_NAMES
 from vigil.traces.traceql import ast
 from vigil.traces.traceql._lex import Kind, ParseError, Source, Token, tokenize
 from vigil.traces.traceql.ast import Type
+from vigil.traces.traceql.structure import OPERATORS as STRUCTURAL
 
 _T = TypeVar("_T")
 
@@ -33,9 +35,6 @@ _NS = {
 }
 _COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">=", "=~", "!~"})
 _ORDERINGS = frozenset({"<", "<=", ">", ">="})
-_STRUCTURAL = frozenset(
-    {">>", "<<", ">", "<", "~", "!>>", "!<<", "!>", "!<", "!~", "&>>", "&<<", "&>", "&<", "&~"}
-)
 _AGGREGATES = frozenset({"avg", "min", "max", "sum"})
 _METRICS = frozenset(
     {
@@ -149,10 +148,11 @@ class _Parser:
         return lhs
 
     def spanset_unit(self) -> ast.Spanset:
-        unit = self.spanset_atom()
-        if self.tok.kind is Kind.OP and self.tok.text in _STRUCTURAL:
-            raise self.not_supported("structural operators", self.tok)
-        return unit
+        lhs = self.spanset_atom()
+        while self.tok.kind is Kind.OP and self.tok.text in STRUCTURAL:
+            op = self.advance().text
+            lhs = ast.SpansetOp(op, lhs, self.spanset_atom())
+        return lhs
 
     def spanset_atom(self) -> ast.Spanset:
         token = self.tok

@@ -31,7 +31,7 @@ from vigil.traces._api import (
     Spans,
 )
 from vigil.traces.distinct import distinct
-from vigil.traces.traceql import ast
+from vigil.traces.traceql import ast, structure
 from vigil.traces.traceql.ast import Intrinsic, Type
 from vigil.traces.traceql.fields import EnumValue, Value, column, matches, values
 from vigil.traces.traceql.parser import parse
@@ -134,7 +134,7 @@ def hints(query: str | ast.Query) -> SpanHints:
 
 
 def needs_whole_traces(query: str | ast.Query) -> bool:
-    """Whether the query reads trace-level intrinsics (root, trace duration)."""
+    """Whether the query reads trace-level intrinsics (root, trace duration) or structure."""
     return _Plan.of(parse(query) if isinstance(query, str) else query).trace_level
 
 
@@ -149,7 +149,7 @@ class _Plan:
     def of(cls, query: ast.Query) -> _Plan:
         fields = list(_fields(query.root))
         leaves = [f for field in fields for f in _leaves(field)]
-        trace_level = any(
+        trace_level = structure.used_in(query.root) or any(
             isinstance(f, ast.IntrinsicField) and f.intrinsic.trace_level for f in leaves
         )
         first = _first_filter(query.root)

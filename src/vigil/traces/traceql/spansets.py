@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vigil.traces.traceql import ast
+from vigil.traces.traceql import ast, structure
 from vigil.traces.traceql.fields import Rows, Value, column, matches, numbers, values
 from vigil.traces.traceql.table import SpanTable
 
@@ -75,12 +75,11 @@ def evaluate(node: ast.Spanset, table: SpanTable, inputs: Spansets) -> Spansets:
         second = evaluate(node.rhs, table, first.fresh())
         return _reparent(second, first.parent[second.parent])
     if isinstance(node, ast.SpansetOp):
-        return _combine(
-            node.op,
-            evaluate(node.lhs, table, inputs.fresh()),
-            evaluate(node.rhs, table, inputs.fresh()),
-            inputs,
-        )
+        left = evaluate(node.lhs, table, inputs.fresh())
+        right = evaluate(node.rhs, table, inputs.fresh())
+        if node.op in structure.OPERATORS:
+            return _structural(node.op, table, left, right, inputs)
+        return _combine(node.op, left, right, inputs)
     if isinstance(node, ast.ScalarFilter):
         lhs = _scalar(node.lhs, table, inputs)
         rhs = _scalar(node.rhs, table, inputs)
@@ -118,7 +117,24 @@ def _combine(op: str, lhs: Spansets, rhs: Spansets, inputs: Spansets) -> Spanset
     owner = np.concatenate([lhs.parent[lhs.group], rhs.parent[rhs.group]])
     rows = np.concatenate([lhs.rows, rhs.rows])
     wanted = keep[owner]
-    owner, rows = owner[wanted], rows[wanted]
+    return _per_input(owner[wanted], rows[wanted], inputs)
+
+
+def _structural(
+    op: str, table: SpanTable, lhs: Spansets, rhs: Spansets, inputs: Spansets
+) -> Spansets:
+    found = structure.relate(
+        op,
+        table,
+        structure.Entries(lhs.parent[lhs.group], lhs.rows),
+        structure.Entries(rhs.parent[rhs.group], rhs.rows),
+        len(inputs),
+    )
+    return _per_input(found.owner, found.rows, inputs)
+
+
+def _per_input(owner: Rows, rows: Rows, inputs: Spansets) -> Spansets:
+    """One spanset per input spanset owning some of the (owner, row) entries, each once."""
     pairs = np.unique(np.stack([owner, rows]), axis=1)
     owner, rows = pairs[0], pairs[1]
     alive, group = np.unique(owner, return_inverse=True)
