@@ -2,14 +2,16 @@
 block, sorted, mapped and searched in place. A key is 8 bytes of the trace id and the page
 checks the whole id, so ids sharing a key cost a page read, never a wrong answer.
 
-Columns: the keys (big-endian u64), then the pages (u2 or u4). Format 2 keys a trace by
-its id's two halves XORed, so ids alike in one half still differ (Zipkin's 64-bit ids
-have a zero high half, X-Ray's begin with a time); format 1, still read, kept the first
-half only, and a corpus of 64-bit ids read every page of a block for each trace.
+Columns: the keys (u64), then the pages (u2 or u4). Format 2 keys a trace by its id's two
+halves XORed, so ids alike in one half still differ (Zipkin's 64-bit ids have a zero high
+half, X-Ray's begin with a time), little-endian, so numpy searches the mapped keys in place.
+Format 1, still read, kept the first half, big-endian, which numpy would copy whole for
+each search: its keys are bisected in Python instead.
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 import numpy as np
@@ -44,7 +46,7 @@ class LookupWriter:
         page_of = np.concatenate([np.full(len(ids), i) for i, ids in enumerate(self._ids)])
         order = np.lexsort((page_of, keys))
         page_dtype = "<u2" if len(self._ids) <= 1 << 16 else "<u4"
-        data = keys[order].astype(">u8").tobytes() + page_of[order].astype(page_dtype).tobytes()
+        data = keys[order].astype("<u8").tobytes() + page_of[order].astype(page_dtype).tobytes()
         return data, {"lookup_format": FOLDED, "traces": len(keys), "page_dtype": page_dtype}
 
 
@@ -60,7 +62,8 @@ class TraceLookup:
         size = (8 + np.dtype(page_dtype).itemsize) * traces
         if len(data) != size:
             raise ValueError(f"it is not {size} bytes")
-        self._keys = np.frombuffer(data, dtype=">u8", count=traces)
+        key_dtype = ">u8" if self.format == FIRST_HALF else "<u8"
+        self._keys = np.frombuffer(data, dtype=key_dtype, count=traces)
         self._page = np.frombuffer(data, dtype=page_dtype, count=traces, offset=8 * traces)
         if traces and int(self._page.max()) >= pages:
             raise ValueError("it names pages the block has not")
@@ -68,6 +71,10 @@ class TraceLookup:
     def pages(self, trace_id: bytes) -> list[int]:
         """The pages that may hold spans of the trace, ascending."""
         key = _keys(np.array([trace_id], dtype="S16"), self.format)[0]
-        lo = int(np.searchsorted(self._keys, key, "left"))
-        hi = int(np.searchsorted(self._keys, key, "right"))
+        if self.format == FOLDED:
+            lo = int(np.searchsorted(self._keys, key, "left"))
+            hi = int(np.searchsorted(self._keys, key, "right"))
+        else:
+            lo = bisect.bisect_left(self._keys, key)
+            hi = bisect.bisect_right(self._keys, key, lo)
         return sorted(set(self._page[lo:hi].tolist()))
