@@ -13,6 +13,8 @@ test: figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -289,16 +291,34 @@ def _blocks_bytes(store: TraceStore) -> int:
 def _lookups(
     name: str, lookup: Callable[[bytes, int], Spans], picks: list[tuple[bytes, int]]
 ) -> None:
-    walls, cpus = [], []
+    """Wall and CPU time per lookup, and where the slowest 1% of them waited: switched out
+    by the scheduler for another process (involuntary switches), blocked on a lock, the GIL
+    or I/O (voluntary switches), or reading mapped pages from disk (major faults)."""
+    walls, cpus, waits = [], [], []
     found = 0
     for tid, t in picks:
+        before = resource.getrusage(resource.RUSAGE_THREAD)
         started, cpu = time.perf_counter(), time.thread_time()
         found += len(lookup(tid, t))
         walls.append(time.perf_counter() - started)
         cpus.append(time.thread_time() - cpu)
+        after = resource.getrusage(resource.RUSAGE_THREAD)
+        waits.append(
+            (
+                after.ru_nivcsw - before.ru_nivcsw,
+                after.ru_nvcsw - before.ru_nvcsw,
+                after.ru_majflt - before.ru_majflt,
+            )
+        )
     p50, p99 = np.percentile(np.array(walls) * 1000, [50, 99])
     c50, c99 = np.percentile(np.array(cpus) * 1000, [50, 99])
     print(f"{name:38}{p50:10.2f}{p99:10.2f}{c50:10.2f}{c99:10.2f}{found / len(picks):8.1f}")
+    slowest = np.argsort(walls)[-max(1, len(walls) // 100) :]
+    involuntary, voluntary, faults = (sum(waits[i][k] for i in slowest) for k in range(3))
+    print(
+        f"{'':4}slowest {len(slowest)}: {involuntary} involuntary and {voluntary} voluntary "
+        f"switches, {faults} major faults (load average {os.getloadavg()[0]:.1f})"
+    )
 
 
 def _picks(ids: list[tuple[bytes, int]], lookups: int) -> list[tuple[bytes, int]]:
