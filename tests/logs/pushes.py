@@ -3,12 +3,12 @@ a querier gives on them: what the disk store and the seam's fake must agree on."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from vigil.logs import Entries, Lines, LogQuerier, SelectHints
+from vigil.logs import BucketCounts, Entries, Lines, LogQuerier, SelectHints
 from vigil.logs.head import HOUR_NS, HeadOptions
 from vigil.logs.store import LogStoreOptions
 from vigil.model import Labels, Matcher
@@ -101,9 +101,23 @@ QUERIES = [
 ]
 
 
-def answers(querier: LogQuerier, matchers: list[Matcher]) -> tuple[object, ...]:
+def totals(counts: Iterable[BucketCounts]) -> dict[Labels, tuple[list[int], list[int]]]:
+    """Bucket counts by series, the parts of a series added up."""
+    found: dict[Labels, tuple[list[int], list[int]]] = {}
+    for part in counts:
+        entries, size = found.get(part.labels, ([0] * len(part.entries), [0] * len(part.bytes)))
+        found[part.labels] = (
+            [a + b for a, b in zip(entries, part.entries.tolist(), strict=True)],
+            [a + b for a, b in zip(size, part.bytes.tolist(), strict=True)],
+        )
+    return {labels: counted for labels, counted in found.items() if any(counted[0])}
+
+
+def answers(querier: LogQuerier, matchers: list[Matcher], lo: int, hi: int) -> tuple[object, ...]:
     stats = querier.stats(matchers)
+    edges = np.unique(np.linspace(lo - 1, hi, 6).astype(np.int64))
     return (
+        totals(querier.counts(matchers, edges)),
         flat(list(querier.select(matchers))),
         querier.series(matchers),
         querier.label_names(matchers),

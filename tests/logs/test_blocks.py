@@ -69,14 +69,14 @@ def test_answers_stay_the_same_as_chunks_move_into_blocks(
         clock.t_ns = flush_at + HOUR_NS
         written = len(store.tick().written)
         assert written == 1 if flush_at == ALL else written <= 1
-        live = [answers(store.querier(lo, hi), m) for lo, hi, m in QUERIES]
+        live = [answers(store.querier(lo, hi), m, lo, hi) for lo, hi, m in QUERIES]
         for lo, hi, m in QUERIES:
             assert_batches_well_formed(store.querier(lo, hi), m)
-    want = [answers(fake.querier(lo, hi), m) for lo, hi, m in QUERIES]
+    want = [answers(fake.querier(lo, hi), m, lo, hi) for lo, hi, m in QUERIES]
     assert live == want
     with LogStore.open(tmp_path, options, clock=clock) as reopened:
         assert len(reopened.blocks.blocks) == written
-        assert [answers(reopened.querier(lo, hi), m) for lo, hi, m in QUERIES] == want
+        assert [answers(reopened.querier(lo, hi), m, lo, hi) for lo, hi, m in QUERIES] == want
 
 
 def _all_lines(store: LogStore) -> list[bytes]:
@@ -213,7 +213,7 @@ def test_block_index_keeps_streams_chunks_and_postings() -> None:
     web = Labels.from_dict({"job": "app", "level": "info"})
     index = BlockIndex(
         [DB, web],
-        *(np.array([0, 1, 1], dtype=np.int64) for _ in range(8)),
+        *(np.array([0, 1, 1], dtype=np.int64) for _ in range(9)),
     )
     decoded, postings = BlockIndex.decode(index.encode())
     assert decoded.streams == [DB, web]

@@ -46,5 +46,5 @@ def test_a_store_written_by_an_earlier_format_reads_the_same(tmp_path: Path, ver
     shutil.copytree(FIXTURES / version, tmp_path / "store")
     with LogStore.open(tmp_path / "store", fixture_options(), clock=_Clock()) as store:
         assert len(store.blocks.blocks) == 1
-        got = [answers(store.querier(lo, hi), m) for lo, hi, m in QUERIES]
-    assert got == [answers(fake.querier(lo, hi), m) for lo, hi, m in QUERIES]
+        got = [answers(store.querier(lo, hi), m, lo, hi) for lo, hi, m in QUERIES]
+    assert got == [answers(fake.querier(lo, hi), m, lo, hi) for lo, hi, m in QUERIES]

@@ -41,13 +41,13 @@ def test_store_answers_as_the_fake_does_before_and_after_restart(
     with LogStore.open(tmp_path, options, clock=NOW) as store:
         for push in pushes(scenario):
             assert store.push(push) == fake.push(push)
-        live = [answers(store.querier(lo, hi), m) for lo, hi, m in QUERIES]
+        live = [answers(store.querier(lo, hi), m, lo, hi) for lo, hi, m in QUERIES]
         for lo, hi, m in QUERIES:
             assert_batches_well_formed(store.querier(lo, hi), m)
-    want = [answers(fake.querier(lo, hi), m) for lo, hi, m in QUERIES]
+    want = [answers(fake.querier(lo, hi), m, lo, hi) for lo, hi, m in QUERIES]
     assert live == want
     with LogStore.open(tmp_path, options, clock=NOW) as reopened:
-        assert [answers(reopened.querier(lo, hi), m) for lo, hi, m in QUERIES] == want
+        assert [answers(reopened.querier(lo, hi), m, lo, hi) for lo, hi, m in QUERIES] == want
 
 
 def test_stats_count_chunks_in_range(tmp_path: Path) -> None:

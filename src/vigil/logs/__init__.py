@@ -2,6 +2,7 @@
 ingest adapters (Loki push, Elasticsearch `_bulk`, syslog, OTLP logs)."""
 
 from vigil.logs._api import (
+    BucketCounts,
     Discarded,
     Entries,
     IndexStats,
@@ -15,6 +16,7 @@ from vigil.logs._api import (
 )
 
 __all__ = [
+    "BucketCounts",
     "Discarded",
     "Entries",
     "IndexStats",

@@ -27,8 +27,9 @@ import numpy as np
 import zstandard
 
 from vigil.logs._api import Entries
-from vigil.logs.block_index import I64, BlockIndex
+from vigil.logs.block_index import FLAG_METADATA, I64, BlockIndex
 from vigil.logs.chunk import Chunk, ChunkFormatError
+from vigil.logs.lines import Metadata
 from vigil.logs.stream_read import ReadableChunk
 from vigil.model import Labels, Matcher
 from vigil.tsdb._api import CorruptDataError
@@ -119,7 +120,7 @@ def write_block(
     try:
         (tmp / "chunks").mkdir(parents=True)
         labels: list[Labels] = []
-        rows: list[tuple[int, int, int, int, int, int, int, int]] = []
+        rows: list[tuple[int, int, int, int, int, int, int, int, int]] = []
         offset = 0
         with (tmp / CHUNKS_FILE).open("wb") as out:
             for stream, chunks in sorted(streams, key=lambda item: item[0]):
@@ -139,6 +140,7 @@ def write_block(
                             offset,
                             len(c.data),
                             crc,
+                            FLAG_METADATA if c.has_metadata else 0,
                         )
                     )
                     offset += len(c.data)
@@ -195,6 +197,7 @@ class BlockChunk:
     maxt: int
     lines: int
     raw_bytes: int
+    has_metadata: bool
 
     def load(self) -> Chunk:
         data = bytes(memoryview(self.data_file)[self.offset : self.offset + self.length])
@@ -213,6 +216,9 @@ class BlockChunk:
         self, labels: Labels, needles: Sequence[bytes] = (), lines: bool = True
     ) -> Entries | None:
         return _checked(self, lambda c: c.entries(labels, needles, lines))
+
+    def counted(self) -> tuple[I64, I64, Metadata]:
+        return _checked(self, lambda c: c.counted())
 
 
 def _checked(chunk: BlockChunk, read: Callable[[Chunk], T]) -> T:
@@ -266,20 +272,19 @@ class LogBlock:
 
     def chunks(self, stream: int) -> list[ReadableChunk]:
         index = self._index
-        return [
-            BlockChunk(
-                self.path,
-                self._data,
-                int(index.offset[i]),
-                int(index.length[i]),
-                int(index.crc[i]),
-                int(index.mint[i]),
-                int(index.maxt[i]),
-                int(index.lines[i]),
-                int(index.raw_bytes[i]),
-            )
-            for i in range(self._bounds[stream], self._bounds[stream + 1])
-        ]
+        rows = slice(self._bounds[stream], self._bounds[stream + 1])
+        columns = zip(
+            index.offset[rows].tolist(),
+            index.length[rows].tolist(),
+            index.crc[rows].tolist(),
+            index.mint[rows].tolist(),
+            index.maxt[rows].tolist(),
+            index.lines[rows].tolist(),
+            index.raw_bytes[rows].tolist(),
+            (index.flags[rows] & FLAG_METADATA).astype(bool).tolist(),
+            strict=True,
+        )
+        return [BlockChunk(self.path, self._data, *row) for row in columns]
 
     def select(self, matchers: Sequence[Matcher]) -> list[tuple[Labels, list[ReadableChunk]]]:
         refs = select_refs(

@@ -1,8 +1,10 @@
 """A log block's index: its streams (label sets, in label order), per chunk the stream,
-min/max time, line count, raw line bytes, and where its bytes are in the chunk file with
-their CRC32C, and the postings (per label pair, the streams that have it) — columns of
-little-endian numpy arrays and 0xff-ended strings, zstd-compressed as one frame, after a
-magic and the CRC32C of that frame."""
+min/max time, line count, raw line bytes, where its bytes are in the chunk file with
+their CRC32C, and flags (FLAG_METADATA: some line has structured metadata), and the
+postings (per label pair, the streams that have it) — columns of little-endian numpy arrays
+and 0xff-ended strings, zstd-compressed as one frame, after a magic and the CRC32C of that
+frame. The first format (VLI2, without flags) is still read: its chunks may all have
+metadata."""
 
 from __future__ import annotations
 
@@ -20,10 +22,22 @@ from vigil.model import Labels
 
 I64 = npt.NDArray[np.int64]
 
-MAGIC = b"VLI2"
+MAGIC = b"VLI3"
+MAGIC_NO_FLAGS = b"VLI2"  # the first format, still read
+FLAG_METADATA = 1
 _HEAD = struct.Struct("<4sI")  # magic, crc32c of the compressed body
 _COUNTS = struct.Struct("<IIII")  # streams, chunks, label pairs, stream label bytes
-_INT_COLUMNS = ("stream", "mint", "maxt", "lines", "raw_bytes", "offset", "length", "crc")
+_INT_COLUMNS = (
+    "stream",
+    "mint",
+    "maxt",
+    "lines",
+    "raw_bytes",
+    "offset",
+    "length",
+    "crc",
+    "flags",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +54,7 @@ class BlockIndex:
     offset: I64
     length: I64
     crc: I64
+    flags: I64
 
     def postings(self) -> list[tuple[str, str, I64]]:
         """Per label pair (sorted), the ascending streams that have it."""
@@ -77,7 +92,7 @@ class BlockIndex:
             raise ValueError(f"index of {len(data)} bytes has no header")
         magic, crc = _HEAD.unpack_from(data)
         frame = data[_HEAD.size :]
-        if magic != MAGIC:
+        if magic not in (MAGIC, MAGIC_NO_FLAGS):
             raise ValueError("index does not start with its magic")
         if crc32c.crc32c(frame) != crc:
             raise ValueError("index checksum mismatch")
@@ -87,9 +102,11 @@ class BlockIndex:
         counts = np.frombuffer(body, dtype="<u2", count=n_streams, offset=at).astype(np.int64)
         at += 2 * n_streams
         columns = []
-        for _ in _INT_COLUMNS:
+        for _ in _INT_COLUMNS[: -1 if magic == MAGIC_NO_FLAGS else None]:
             columns.append(np.frombuffer(body, dtype="<i8", count=n_chunks, offset=at).copy())
             at += 8 * n_chunks
+        if magic == MAGIC_NO_FLAGS:
+            columns.append(np.full(n_chunks, FLAG_METADATA, dtype=np.int64))
         sizes = np.frombuffer(body, dtype="<i8", count=n_pairs, offset=at)
         at += 8 * n_pairs
         total = int(sizes.sum())

@@ -228,20 +228,36 @@ class Chunk:
             np.cumsum(sizes, out=offsets[1:])
             if len(data) != offsets[-1]:
                 raise ChunkFormatError(f"{len(data)} line bytes, sizes say {offsets[-1]}")
-        metadata: Metadata = None
-        if len(meta):
-            column = _decompress(meta, "metadata")
-            raw = np.frombuffer(column, dtype=np.uint8)
-            ends = np.flatnonzero(raw < 0x80)
-            if len(ends) < count:
-                raise ChunkFormatError("metadata column is short")
-            split = int(ends[count - 1]) + 1 if count else 0
-            counts = decode_varints(column[:split], count).view(np.int64)
-            try:
-                metadata = decode_metadata(counts, column[split:])
-            except (ValueError, UnicodeDecodeError) as err:
-                raise ChunkFormatError(f"metadata: {err}") from None
-        return Entries(labels, timestamps, Lines(data, offsets), metadata)
+        return Entries(labels, timestamps, Lines(data, offsets), _metadata(meta, count))
+
+    @property
+    def has_metadata(self) -> bool:
+        """Whether some line has structured metadata (read from the header alone)."""
+        if len(self.data) < _HEADER.size:
+            raise ChunkFormatError(f"chunk of {len(self.data)} bytes has no header")
+        return bool(_HEADER.unpack_from(self.data)[4])
+
+    def counted(self) -> tuple[I64, I64, Metadata]:
+        """Timestamps, line sizes and metadata, line bytes left compressed (what counting
+        entries and their bytes needs)."""
+        count, timestamps, sizes, (_, meta) = self._columns()
+        return timestamps, sizes, _metadata(meta, count)
+
+
+def _metadata(section: memoryview, count: int) -> Metadata:
+    if not len(section):
+        return None
+    column = _decompress(section, "metadata")
+    raw = np.frombuffer(column, dtype=np.uint8)
+    ends = np.flatnonzero(raw < 0x80)
+    if len(ends) < count:
+        raise ChunkFormatError("metadata column is short")
+    split = int(ends[count - 1]) + 1 if count else 0
+    counts = decode_varints(column[:split], count).view(np.int64)
+    try:
+        return decode_metadata(counts, column[split:])
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ChunkFormatError(f"metadata: {err}") from None
 
 
 def _width(values: U64) -> int:

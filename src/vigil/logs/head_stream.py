@@ -10,6 +10,7 @@ import numpy as np
 
 from vigil.logs._api import Entries, Lines
 from vigil.logs.chunk import I64, Chunk
+from vigil.logs.lines import Metadata
 from vigil.logs.stream_read import sort_entries
 from vigil.logs.wal import Piece
 from vigil.model import Labels
@@ -52,6 +53,15 @@ class OpenChunk:
             if not any(needle in piece.lines.data for piece in self.pieces):
                 return None
         return self._sorted(labels)
+
+    @property
+    def has_metadata(self) -> bool:
+        return any(p.metadata is not None for p in self.pieces)
+
+    def counted(self) -> tuple[I64, I64, Metadata]:
+        """In push order (counting needs no order)."""
+        joined = Piece.join(self.pieces)
+        return joined.timestamps, joined.lines.sizes(), joined.metadata
 
     def encode(self) -> Chunk:
         sorted_ = self._sorted(Labels())

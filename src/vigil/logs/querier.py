@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from vigil.logs._api import Entries, IndexStats, SelectHints
-from vigil.logs.stream_read import ReadableChunk, StatsTally, batches, has_entries
+import numpy as np
+import numpy.typing as npt
+
+from vigil.logs._api import BucketCounts, Entries, IndexStats, SelectHints
+from vigil.logs.stream_read import (
+    ReadableChunk,
+    StatsTally,
+    batches,
+    bucket_counts,
+    has_entries,
+)
 from vigil.model import Labels, Matcher
 
 ChunkSource = Callable[[Sequence[Matcher]], list[tuple[Labels, list[ReadableChunk]]]]
@@ -57,6 +66,12 @@ class LogStoreQuerier:
         for _, chunks in self._streams(matchers):
             tally.add(chunks, self._mint, self._maxt)
         return tally.result()
+
+    def counts(
+        self, matchers: Sequence[Matcher], edges: npt.NDArray[np.int64]
+    ) -> Iterator[BucketCounts]:
+        for labels, chunks in self._streams(matchers):
+            yield from bucket_counts(labels, chunks, edges, self._mint, self._maxt)
 
     def close(self) -> None:
         on_close, self._on_close = self._on_close, None

@@ -4,15 +4,22 @@ that only decode timestamps and sizes, never the line bytes."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from vigil.logs._api import Entries, IndexStats, SelectHints
+from vigil.logs._api import BucketCounts, Entries, IndexStats, SelectHints, series_labels
 from vigil.logs.chunk import I64, slice_entries
-from vigil.logs.lines import concat_lines, concat_metadata, gather_lines, take_metadata
+from vigil.logs.lines import (
+    Metadata,
+    concat_lines,
+    concat_metadata,
+    gather_lines,
+    take_metadata,
+)
 from vigil.model import Labels
 
 
@@ -39,11 +46,20 @@ class ReadableChunk(Protocol):
         """Line sizes, in the order of `timestamps()`."""
         ...
 
+    @property
+    def has_metadata(self) -> bool:
+        """False when no line has structured metadata; True when some may."""
+        ...
+
     def entries(
         self, labels: Labels, needles: Sequence[bytes] = (), lines: bool = True
     ) -> Entries | None:
         """None when the line bytes surely lack one of `needles`; `lines=False` may return
         every line empty (see SelectHints)."""
+        ...
+
+    def counted(self) -> tuple[I64, I64, Metadata]:
+        """Timestamps, line sizes and metadata, in any one order, line bytes not decoded."""
         ...
 
 
@@ -147,3 +163,52 @@ class StatsTally:
 
     def result(self) -> IndexStats:
         return IndexStats(self.streams, self.chunks, self.entries, self.bytes)
+
+
+def bucket_counts(
+    labels: Labels, chunks: Sequence[ReadableChunk], edges: I64, mint: int, maxt: int
+) -> list[BucketCounts]:
+    """One stream's entries in [mint, maxt] per bucket `(edges[i], edges[i+1]]` by series
+    (see BucketCounts): a chunk without metadata inside one bucket counts from its index
+    entry, any other has its timestamps and sizes (and metadata) decoded, never its lines."""
+    n = len(edges) - 1
+    bounds: list[int] = edges.tolist()
+    plain = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    found: dict[Labels, tuple[I64, I64]] = {}
+    for chunk in _overlapping(chunks, mint, maxt):
+        at = bisect_left(bounds, chunk.mint) - 1
+        if 0 <= at < n and chunk.maxt <= bounds[at + 1] and not chunk.has_metadata:
+            plain[0][at] += chunk.lines
+            plain[1][at] += chunk.raw_bytes
+            continue
+        ts, sizes, metadata = chunk.counted()
+        keep = (ts >= mint) & (ts <= maxt)
+        bucket = np.searchsorted(edges, ts, side="left") - 1
+        keep &= (bucket >= 0) & (bucket < n)
+        if metadata is None:
+            _add(plain, bucket[keep], sizes[keep], n)
+            continue
+        codes: dict[Labels, int] = {}
+        code = np.fromiter(
+            (codes.setdefault(m, len(codes)) for m in metadata), np.int64, len(metadata)
+        )[keep]
+        bucket, sizes = bucket[keep], sizes[keep]
+        order = np.argsort(code, kind="stable")
+        runs = np.split(order, np.flatnonzero(np.diff(code[order])) + 1)
+        sets = list(codes)
+        for rows in runs:
+            if len(rows):
+                key = series_labels(labels, sets[int(code[rows[0]])])
+                into = plain if key == labels else found.get(key)
+                if into is None:
+                    into = found[key] = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+                _add(into, bucket[rows], sizes[rows], n)
+    if plain[0].any():
+        found[labels] = plain
+    return [BucketCounts(key, entries, size) for key, (entries, size) in found.items()]
+
+
+def _add(into: tuple[I64, I64], bucket: I64, sizes: I64, n: int) -> None:
+    if len(bucket):
+        into[0][:] += np.bincount(bucket, minlength=n)
+        into[1][:] += np.bincount(bucket, weights=sizes, minlength=n).astype(np.int64)

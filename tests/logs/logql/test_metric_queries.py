@@ -10,9 +10,10 @@ import statistics
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
-from vigil.logs import Entries, Lines, LogQuerier, MemoryLogStore, SelectHints
+from vigil.logs import BucketCounts, Entries, Lines, LogQuerier, MemoryLogStore, SelectHints
 from vigil.logs.logql import LogQLEngine, LogQLError, PipelineError, QueryTimeoutError
 from vigil.model import Labels, Matcher
 from vigil.model.clock import ManualClock
@@ -417,6 +418,13 @@ class _SlowQuerier:
         for entries in self.inner.select(matchers, hints):
             self.clock.advance(60)
             yield entries
+
+    def counts(
+        self, matchers: Sequence[Matcher], edges: npt.NDArray[np.int64]
+    ) -> Iterator[BucketCounts]:
+        for counts in self.inner.counts(matchers, edges):
+            self.clock.advance(60)
+            yield counts
 
     def close(self) -> None:
         self.inner.close()

@@ -34,6 +34,11 @@ class QueryBudget:
                 "(narrow the time range or the stream selector)"
             )
 
+    def count(self, lines: int) -> None:
+        """Account entries counted from the store's index (no line bytes read)."""
+        self.check_deadline()
+        self.lines += lines
+
     def reserve(self, cells: int) -> None:
         """Refuse a step grid (series x steps) larger than MAX_CELLS before allocating it."""
         if cells > MAX_CELLS:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from vigil.logs._api import LogQueryable, SelectHints
+from vigil.logs._api import BucketCounts, LogQueryable, SelectHints
 from vigil.logs.logql import ast
 from vigil.logs.logql.budget import QueryBudget
 from vigil.logs.logql.errors import PipelineError
@@ -100,6 +100,14 @@ class _StepWindows:
         starts, ends = self.starts[first:last], self.ends[first:last]
         return np.searchsorted(ts, starts, side="right"), np.searchsorted(ts, ends, side="right")
 
+    def edges(self) -> tuple[I64, I64, I64]:
+        """Every window's start and end, ascending (buckets `(edges[i], edges[i+1]]`), and
+        per step the first and past-the-last bucket of its window."""
+        edges = np.unique(np.concatenate((self.starts, self.ends)))
+        first = np.searchsorted(edges, self.starts)
+        last = np.searchsorted(edges, self.ends)
+        return edges, first, last
+
     def touching(self, ts: I64) -> tuple[int, int]:
         """The steps `[first, last)` whose windows may hold some of the ascending `ts`."""
         first = int(np.searchsorted(self.ends, ts[0], side="left"))
@@ -140,6 +148,18 @@ class _LineCounts:
                 prefix = np.concatenate(([0], np.cumsum(sizes if whole else sizes[indices])))
                 total = self.sizes.setdefault(labels, np.zeros(steps))
                 total[first:last] += prefix[hi] - prefix[lo]
+
+    def add_counts(self, counts: BucketCounts, first: I64, last: I64) -> None:
+        """A series' entries per bucket of `windows.edges()`; step i's window is buckets
+        [first[i], last[i])."""
+        steps = len(self.windows.times_ns)
+        prefix = np.concatenate(([0], np.cumsum(counts.entries)))
+        total = self.counts.setdefault(counts.labels, np.zeros(steps))
+        total += prefix[last] - prefix[first]
+        if self.bytes:
+            prefix = np.concatenate(([0], np.cumsum(counts.bytes)))
+            size = self.sizes.setdefault(counts.labels, np.zeros(steps))
+            size += prefix[last] - prefix[first]
 
     def result(self) -> VectorSteps:
         op, steps = self.node.op, len(self.windows.times_ns)
@@ -254,11 +274,11 @@ def _absent_labels(node: ast.RangeAggregation) -> Labels:
     return Labels.from_dict({k: v for k, v in seen.items() if k not in repeated})
 
 
-def _reads_lines(node: ast.RangeAggregation) -> bool:
-    """False when only entries are counted (no stage, nothing unwrapped, no bytes summed): the
-    logs-volume query, answered from timestamps and metadata, line bytes left compressed."""
+def _counts_only(node: ast.RangeAggregation) -> bool:
+    """True when the aggregation only counts entries or their bytes (no stage, nothing
+    unwrapped): the logs-volume query, which the store answers from its chunk index."""
     log_range = node.range
-    return bool(log_range.query.stages) or log_range.unwrap is not None or node.op not in _COUNTS
+    return not log_range.query.stages and log_range.unwrap is None
 
 
 def evaluate_range_aggregation(
@@ -278,8 +298,17 @@ def evaluate_range_aggregation(
     mint = int(windows.starts[0]) + 1
     maxt = int(windows.ends[-1])
     querier = queryable.querier(mint, maxt)
+    if isinstance(accumulator, _LineCounts) and _counts_only(node):
+        edges, first, last = windows.edges()
+        try:
+            for counts in querier.counts(log_range.query.matchers, edges):
+                budget.count(int(counts.entries.sum()))
+                accumulator.add_counts(counts, first, last)
+        finally:
+            querier.close()
+        return accumulator.result()
     try:
-        hints = SelectHints(query_needles(log_range.query), lines=_reads_lines(node))
+        hints = SelectHints(query_needles(log_range.query))
         for entries in querier.select(log_range.query.matchers, hints):
             budget.read(entries)
             rows = pipeline.run(entries)
