@@ -1,7 +1,8 @@
 """The Logs page shows what vigil's Loki API answers: lines newest first as text only, the
 literals of `|=` filters highlighted, a row opening onto its labels and fields, Loki's errors,
-the query with its range in a URL that can be shared, a volume histogram by level, and a label browser that adds matchers to the selector, a row's context in its stream, and a
-live tail that shows lines pushed after it started, held back while paused.
+the query with its range in a URL that can be shared, a volume histogram by level, a label browser
+and completions in the query box that add matchers to the selector, a row's context in its stream,
+and a live tail that shows lines pushed after it started, held back while paused.
 
 One vigil runs for the module; the test pushes its lines through the Loki push API.
 """
@@ -102,7 +103,7 @@ def test_enter_runs_a_filter_with_highlights_and_a_shareable_url(
     from playwright.sync_api import expect
 
     _open(page, logs_server, range="15m")
-    box = page.get_by_role("textbox", name="LogQL query")
+    box = page.get_by_role("combobox", name="LogQL query")
     box.fill('{service_name=~".+"} |= "db"')
     box.press("Enter")
     expect(page.locator(".log-row")).to_have_count(2)
@@ -111,7 +112,7 @@ def test_enter_runs_a_filter_with_highlights_and_a_shareable_url(
     shared = page.url
     assert "range=15m" in shared and "query=" in shared
     page.goto(shared)
-    expect(page.get_by_role("textbox", name="LogQL query")).to_have_value(
+    expect(page.get_by_role("combobox", name="LogQL query")).to_have_value(
         '{service_name=~".+"} |= "db"'
     )
     expect(page.get_by_label("Time range")).to_have_value("15m")
@@ -134,10 +135,38 @@ def test_volume_bars_stack_the_lines_by_level(logs_server: str, page: Any) -> No
     expect(volume.locator(".volume-key")).to_have_text(["error 2", "info 2"])
     levels = volume.locator(".volume-seg").evaluate_all("segs => segs.map(s => s.dataset.level)")
     assert sorted(set(levels)) == ["error", "info"]
-    filtered = page.get_by_role("textbox", name="LogQL query")
+    filtered = page.get_by_role("combobox", name="LogQL query")
     filtered.fill('{service_name="web"}')
     filtered.press("Enter")
     expect(volume.locator(".volume-key")).to_have_text(["info 2"])
+
+
+def test_the_query_box_completes_label_names_and_values_from_the_label_api(
+    logs_server: str, page: Any
+) -> None:
+    """`{` offers the range's label names, `="` a name's values over the range (the batch
+    stream is older than the hour shown), both picked from the keyboard; the query then runs."""
+    from playwright.sync_api import expect
+
+    _open(page, logs_server)
+    box = page.get_by_role("combobox", name="LogQL query")
+    offered = page.get_by_role("listbox", name="Completions").locator(".completion-text")
+    box.fill("")
+    box.press_sequentially("{")
+    expect(offered).to_have_text(["level", "service_name"])
+    box.press_sequentially("serv")
+    expect(offered).to_have_text(["service_name"])
+    box.press("Enter")
+    box.press_sequentially('="')
+    expect(offered).to_have_text(["api", "web"])
+    box.press("ArrowDown")
+    box.press("Enter")
+    expect(box).to_have_value('{service_name="web"')
+    box.press_sequentially("}")
+    expect(page.get_by_role("listbox", name="Completions")).to_be_hidden()
+    box.press("Enter")
+    expect(page.locator(".log-row")).to_have_count(2)
+    assert _lines(page) == ["GET / 200", "GET /db 200"]
 
 
 def test_label_browser_adds_a_matcher_to_the_selector(logs_server: str, page: Any) -> None:
@@ -150,7 +179,7 @@ def test_label_browser_adds_a_matcher_to_the_selector(logs_server: str, page: An
     values = page.get_by_role("group", name="Label values")
     expect(values.get_by_role("button")).to_have_text(["api", "web"])
     values.get_by_role("button", name="web").click()
-    expect(page.get_by_role("textbox", name="LogQL query")).to_have_value(
+    expect(page.get_by_role("combobox", name="LogQL query")).to_have_value(
         '{service_name=~".+", service_name="web"}'
     )
     expect(page.locator(".log-row")).to_have_count(2)

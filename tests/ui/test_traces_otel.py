@@ -191,7 +191,7 @@ def test_a_trace_opens_as_a_waterfall_linking_its_logs(
     page.get_by_role("link", name="Logs for this trace").click()
     results = _done(page, ".logs-results")
     expect(results.locator(".log-line")).to_have_text([f"payment refused trace_id={trace_id}"])
-    expect(page.get_by_role("textbox", name="LogQL query")).to_have_value(
+    expect(page.get_by_role("combobox", name="LogQL query")).to_have_value(
         f'{{service_name=~"frontend|payments"}} |= "{trace_id}"'
     )
     results.locator(".log-row summary").click()

@@ -3,6 +3,7 @@
 import "./logs.css";
 import { getJSON } from "./api";
 import { h, notice, replace } from "./dom";
+import { LogLabelSources, logqlCompleter } from "./logs_complete";
 import { labelBrowser } from "./logs_labels";
 import { lineFilterLiterals, withMatcher } from "./logs_logql";
 import { logRow } from "./logs_rows";
@@ -10,6 +11,7 @@ import { type LogStream, lineCount, mergeStreams } from "./logs_streams";
 import { RANGES, rangeNs, windowOf } from "./logs_range";
 import { type Tail, startTail } from "./logs_tail";
 import { loadVolume } from "./logs_volume";
+import { editor } from "./query/editor";
 import { type Route, setParams } from "./router";
 import { dateTime } from "./timezone";
 
@@ -26,13 +28,6 @@ interface StreamsData {
 }
 
 export function logsPage(root: HTMLElement, route: Route): () => void {
-  const input = h("input", {
-    type: "text",
-    class: "logs-query mono",
-    "aria-label": "LogQL query",
-    spellcheck: "false",
-    value: route.params.get("query") ?? DEFAULT_LOG_QUERY,
-  });
   const fixed = windowOf(route.params);
   const initialRange = fixed ? WINDOW : route.params.get("range") ?? DEFAULT_RANGE;
   const range = h(
@@ -43,6 +38,14 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
   );
   const windowNs = (): [bigint, bigint] =>
     fixed && range.value === WINDOW ? [BigInt(fixed[0]) * 1_000_000n, BigInt(fixed[1]) * 1_000_000n] : rangeNs(range.value);
+  const sources = new LogLabelSources(windowNs);
+  const input = editor({
+    complete: logqlCompleter(sources),
+    value: route.params.get("query") ?? DEFAULT_LOG_QUERY,
+    label: "LogQL query",
+    placeholder: "LogQL query (press Shift+Enter for newlines)",
+    onRun: () => void run(true),
+  });
   const volume = h("div", { class: "logs-volume-area" });
   const results = h("div", { class: "logs-results", "data-state": "idle", "aria-live": "polite" });
   let generation = 0;
@@ -65,7 +68,7 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
       return;
     }
     ++generation;
-    const query = input.value.trim() || DEFAULT_LOG_QUERY;
+    const query = input.value().trim() || DEFAULT_LOG_QUERY;
     tail = startTail(results, query, lineFilterLiterals(query));
     live.setAttribute("aria-pressed", "true");
     pause.hidden = false;
@@ -81,8 +84,9 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
 
   async function run(push: boolean): Promise<void> {
     stopTail();
+    input.close();
     const mine = ++generation;
-    const query = input.value.trim() || DEFAULT_LOG_QUERY;
+    const query = input.value().trim() || DEFAULT_LOG_QUERY;
     const params = new URLSearchParams(location.search);
     params.set("query", query);
     if (range.value === WINDOW) params.delete("range");
@@ -130,14 +134,14 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
   const labels = labelBrowser(
     windowNs,
     (name, value) => {
-      input.value = withMatcher(input.value.trim() || DEFAULT_LOG_QUERY, name, value);
+      input.setValue(withMatcher(input.value().trim() || DEFAULT_LOG_QUERY, name, value));
       void run(true);
     },
   );
   const form = h(
     "form",
     { class: "toolbar logs-form", role: "search" },
-    input,
+    input.element,
     range,
     h("button", { type: "submit", class: "primary" }, "Run"),
     live,
@@ -148,6 +152,7 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     void run(true);
   });
   range.addEventListener("change", () => {
+    sources.clear();
     void run(true);
     void labels.reload();
   });

@@ -35,6 +35,15 @@ export interface Suggestion {
   help?: string;
 }
 
+/** What to offer at a cursor: the suggestions, and where the text they replace begins. */
+export interface Completion {
+  from: number;
+  items: Suggestion[];
+}
+
+/** The editor's source of completions (PromQL's here, LogQL's on the Logs page). */
+export type Completer = (text: string, cursor: number) => Promise<Completion | null>;
+
 /** Where the cursor is, grammatically, and the prefix the suggestion replaces. */
 export type Context =
   | { kind: "expr"; prefix: string; from: number }
@@ -251,4 +260,12 @@ export async function suggest(ctx: Context, sources: Sources): Promise<Suggestio
         .map((v) => ({ insert: escapeString(v, ctx.quote), text: v, kind: "value" as const }));
     }
   }
+}
+
+/** PromQL's completions from the Prometheus API. */
+export function promqlCompleter(sources: Sources): Completer {
+  return async (text, cursor) => {
+    const ctx = contextAt(text, cursor);
+    return ctx.kind === "none" ? null : { from: ctx.from, items: await suggest(ctx, sources) };
+  };
 }

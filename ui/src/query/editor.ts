@@ -1,9 +1,9 @@
-// The PromQL editor: a growing monospace <textarea> with an ARIA combobox/listbox of
-// completions. ArrowUp/ArrowDown move, Enter/Tab accept, Escape closes; Enter with the list
+// The query editor (PromQL on the Query page, LogQL on the Logs page): a growing monospace
+// <textarea> with an ARIA combobox/listbox of completions from the page's completer. ArrowUp/ArrowDown move, Enter/Tab accept, Escape closes; Enter with the list
 // closed runs the query and Shift+Enter inserts a newline. The text is drawn highlighted by a
 // <pre> behind the (transparent) textarea, which also marks where a parse error points.
 import { h } from "../dom";
-import { type Sources, type Suggestion, contextAt, suggest } from "./autocomplete";
+import type { Completer, Suggestion } from "./autocomplete";
 import { errorSpan, paint } from "./highlight";
 
 export interface Editor {
@@ -20,7 +20,13 @@ export interface Editor {
 
 let ids = 0;
 
-export function editor(options: { sources: Sources; value: string; label: string; onRun: () => void }): Editor {
+export function editor(options: {
+  complete: Completer;
+  value: string;
+  label: string;
+  onRun: () => void;
+  placeholder?: string;
+}): Editor {
   const id = `promql-${++ids}`;
   const list = h("ul", { id: `${id}-list`, class: "completions", role: "listbox", "aria-label": "Completions", hidden: true });
   const textarea = h("textarea", {
@@ -36,7 +42,7 @@ export function editor(options: { sources: Sources; value: string; label: string
     "aria-expanded": "false",
     "aria-controls": list.id,
     "aria-multiline": "true",
-    placeholder: "Expression (press Shift+Enter for newlines)",
+    placeholder: options.placeholder ?? "Expression (press Shift+Enter for newlines)",
   });
   textarea.value = options.value;
   const painted = h("pre", { class: "promql-highlight", "aria-hidden": "true" });
@@ -99,17 +105,17 @@ export function editor(options: { sources: Sources; value: string; label: string
 
   const open = async (): Promise<void> => {
     const mine = ++request;
-    const ctx = contextAt(textarea.value, textarea.selectionStart);
-    const found = textarea.selectionStart === textarea.selectionEnd ? await suggest(ctx, options.sources) : [];
+    const { selectionStart, selectionEnd, value } = textarea;
+    const found = selectionStart === selectionEnd ? await options.complete(value, selectionStart) : null;
     if (mine !== request || document.activeElement !== textarea) return;
-    if (!found.length || ctx.kind === "none") {
+    if (!found?.items.length) {
       close();
       return;
     }
-    items = found;
-    from = ctx.from;
+    items = found.items;
+    from = found.from;
     list.replaceChildren(
-      ...found.map((item, i) =>
+      ...items.map((item, i) =>
         h(
           "li",
           {

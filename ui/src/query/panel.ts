@@ -6,7 +6,7 @@ import type { QueryData } from "../api/types/query";
 import { type Chart, alignMatrix, timeChart } from "../chart";
 import { h, notice, replace, seriesName } from "../dom";
 import { formatDuration } from "../duration";
-import { type Sources, metricSelector } from "./autocomplete";
+import { type Sources, metricSelector, promqlCompleter } from "./autocomplete";
 import { type Editor, editor } from "./editor";
 import { openExplorer } from "./explorer";
 import { clearHistory, loadHistory, remember } from "./history";
@@ -125,7 +125,7 @@ export class QueryPanel {
   ) {
     this.state = { ...initial };
     const id = `qp${++panelIds}`;
-    this.editor = editor({ sources, value: initial.expr, label: "Expression", onRun: () => void this.run() });
+    this.editor = editor({ complete: promqlCompleter(sources), value: initial.expr, label: "Expression", onRun: () => void this.run() });
 
     const tab = (which: Tab, text: string): HTMLButtonElement =>
       h("button", {
