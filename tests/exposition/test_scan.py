@@ -375,3 +375,9 @@ def test_values_of_a_body_with_the_last_series_are_what_float_reads(values: list
         _read(then, Format.TEXT, SeriesCache(Format.TEXT)),
     )
     assert _as_table(read) == _as_table(fresh)
+
+
+def test_cache_keeps_one_object_per_label_pair_and_metric_name() -> None:
+    body = b'a{x="1",y="2"} 1\na{x="1",y="3"} 2\n'
+    (name, labels), (other_name, other) = scan(body, Format.TEXT, SeriesCache(Format.TEXT)).labels
+    assert (name is other_name, labels[0] is other[0], labels[1] is other[1]) == (True, True, False)

@@ -20,7 +20,7 @@ from vigil.tsdb.head_append import (
     TOO_FAR_IN_FUTURE,
     AppendError,
 )
-from vigil.tsdb.head_state import HeadOptions
+from vigil.tsdb.head_state import HeadOptions, SeriesTable
 from vigil.tsdb.postings import literal_alternatives
 
 SERIES = [
@@ -394,3 +394,12 @@ def test_uncommitted_and_rolled_back_samples_are_invisible() -> None:
     appender.rollback()
     appender.commit()
     assert list(head.querier(0, 10).select([])) == []
+
+
+def test_series_share_one_object_per_label_pair_taking_the_callers_when_it_can() -> None:
+    table = SeriesTable()
+    shared = ("job", "node")
+    table.add(0, Labels([("a", "1"), shared]))
+    table.add(1, Labels([("a", "2"), ("job", "node")]))
+    first, second = table.labels_at(0), table.labels_at(1)
+    assert (first[1] is shared, second[1] is shared, second[0] is first[0]) == (True, True, False)

@@ -413,13 +413,16 @@ def decode_body(body: bytes) -> str:
 class SeriesCache:
     """Series text → (metric name, labels), parsed once per distinct series.
 
-    Kept by a scrape loop across scrapes of one target, so a steady target costs one dict
-    lookup per sample.
+    Kept by a scrape loop across scrapes of one target: a body with the last one's series in
+    the same order is read by its layout (`last`), others cost one dict lookup per sample.
     """
 
     def __init__(self, fmt: Format) -> None:
         self._fmt = fmt
         self._parsed: dict[bytes, tuple[str, Labels]] = {}
+        # one object per distinct label pair and metric name, shared by the series holding it
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        self._names: dict[str, str] = {}
         self._comments: list[bytes] | None = None
         self._metadata: dict[str, FamilyMetadata] | None = None
         self.last: tuple[Layout, ScrapeBatch] | None = None  # the last body read, if plain
@@ -457,8 +460,10 @@ class SeriesCache:
             return [self._parse(raw) for raw in raws]
         out: list[tuple[str, Labels]] = []
         pairs_of = _PLAIN_PAIR.findall
+        shared_pair, shared_name = self._pairs.setdefault, self._names.setdefault
         for raw, (name, block) in zip(raws, heads, strict=True):
-            pairs = pairs_of(block) if block else []
+            found = pairs_of(block) if block else []
+            pairs = list(map(shared_pair, found, found))
             if len(pairs) > 1:
                 names = dict(pairs)
                 if len(names) != len(pairs) or "__name__" in names:
@@ -468,7 +473,7 @@ class SeriesCache:
             elif pairs and pairs[0][0] == "__name__":
                 out.append(self._parse(raw))
                 continue
-            entry = (name, Labels(pairs))
+            entry = (shared_name(name, name), Labels(pairs))
             self._parsed[raw] = entry
             out.append(entry)
         return out
@@ -477,6 +482,7 @@ class SeriesCache:
         """Forget series not in this scrape (Prometheus drops cache entries the same way)."""
         keep = set(series)
         self._parsed = {k: v for k, v in self._parsed.items() if k in keep}
+        self._pairs, self._names = {}, {}
 
     def _parse(self, raw: bytes) -> tuple[str, Labels]:
         entry = self._parsed.get(raw)

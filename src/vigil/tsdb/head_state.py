@@ -166,7 +166,9 @@ class SeriesTable:
         for pair in labels:
             shared = pairs.get(pair)
             if shared is None:
-                shared = pairs[pair] = (sys.intern(pair[0]), sys.intern(pair[1]))
+                name, value = sys.intern(pair[0]), sys.intern(pair[1])
+                fresh = name is not pair[0] or value is not pair[1]
+                shared = pairs[pair] = (name, value) if fresh else pair
             interned.append(shared)
         return Labels(interned)
 
