@@ -2,6 +2,7 @@
 // Both are mapped to one description (series styles, axis, legend), so the drawing is shared.
 import { type ChartSeries, PALETTE, type TooltipOptions, cssColor, timeChart } from "../../chart";
 import { h } from "../../dom";
+import { attachDataLinks, parseDataLinks } from "../datalinks";
 import { resolveField } from "../fieldconfig";
 import type { Frame, GrafanaPanel, PanelContext, PanelRenderer } from "../types";
 import { unitFormatter } from "../units";
@@ -293,7 +294,19 @@ function draw(el: HTMLElement, ctx: PanelContext, plan: Plan, timestamps: Float6
   } else if (legendH) {
     legendBox.append(legendTable(plan, chart.plot.setSeries.bind(chart.plot)));
   }
-  return () => chart.destroy();
+  const links = parseDataLinks(ctx.panel);
+  const unlink = links.length
+    ? attachDataLinks(chart.plot, plotBox, links, (i) => ({
+        labels: ctx.frames[i]?.labels ?? {},
+        fromMs: ctx.from * 1000,
+        toMs: ctx.to * 1000,
+        interpolate: ctx.interpolate,
+      }))
+    : null;
+  return () => {
+    unlink?.();
+    chart.destroy();
+  };
 }
 
 function legendTable(plan: Plan, setSeries: (i: number, opts: { show: boolean }) => void): HTMLTableElement {
