@@ -12,10 +12,12 @@ import pytest
 from tests.traces.corpus import corpus, trace_id
 from vigil.traces import Attributes, KeyValues, Span, Spans
 from vigil.traces.block_page import (
+    PageColumns,
     PageFormatError,
     decode_page,
     decode_trace,
     decode_trace_ids,
+    decode_where,
     encode_page,
 )
 
@@ -54,6 +56,39 @@ def test_only_the_attributes_asked_for_decode(
         for s in picked
     ]
     assert list(decode_page(PAGE, rows, attributes=keys).rows()) == want
+
+
+@pytest.mark.parametrize("attributes", [None, frozenset(), frozenset({"k"})])
+def test_a_prefilter_reads_the_columns_and_the_spans_it_keeps_decode(
+    attributes: frozenset[str] | None,
+) -> None:
+    seen: list[PageColumns] = []
+
+    def keep(columns: PageColumns) -> np.ndarray:
+        seen.append(columns)
+        names = np.array([s.startswith("SELECT") for s in columns.strings])
+        return names[columns.name] & (columns.duration_ns > 250_000)
+
+    got = decode_where(PAGE, keep, attributes)
+    whole = decode_page(PAGE)
+    (columns,) = seen
+    assert [
+        columns.start_ns.tolist(),
+        columns.duration_ns.tolist(),
+        columns.status_code.tolist(),
+        [columns.strings[i] for i in columns.service.tolist()],
+        [columns.strings[i] for i in columns.name.tolist()],
+    ] == [
+        whole.start_ns.tolist(),
+        whole.duration_ns.tolist(),
+        whole.status_code.tolist(),
+        whole.service_names(),
+        whole.span_names(),
+    ]
+    rows = np.flatnonzero(keep(columns))
+    assert 0 < len(rows) < len(SPANS)
+    assert list(got.rows()) == list(decode_page(PAGE, rows, attributes=attributes).rows())
+    assert len(decode_where(PAGE, lambda c: np.zeros(len(c.start_ns), bool))) == 0
 
 
 def test_a_trace_decodes_alone_and_ids_come_sorted() -> None:

@@ -19,7 +19,7 @@ import logging
 import mmap
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,12 @@ from vigil.traces._api import Spans
 from vigil.traces.block_columns import NameKey, Summary, summarize
 from vigil.traces.block_lookup import LookupWriter, TraceLookup
 from vigil.traces.block_page import (
+    PageColumns,
     PageFormatError,
     decode_page,
     decode_trace_ids,
     decode_traces,
+    decode_where,
     encode_page,
 )
 from vigil.tsdb._api import CorruptDataError
@@ -269,6 +271,19 @@ class BlockPage:
         """The page's trace ids (sorted, S16), from its loaded bytes."""
         try:
             return decode_trace_ids(data)[0]
+        except PageFormatError as err:
+            raise CorruptSpanBlockError(
+                f"corrupt span block {self.block.name}: {self._where()} does not decode: {err}"
+            ) from None
+
+    def spans_where(
+        self,
+        keep: Callable[[PageColumns], npt.NDArray[np.bool_]],
+        attributes: frozenset[str] | None = None,
+    ) -> Spans:
+        data = self.load()
+        try:
+            return decode_where(data, keep, attributes)
         except PageFormatError as err:
             raise CorruptSpanBlockError(
                 f"corrupt span block {self.block.name}: {self._where()} does not decode: {err}"

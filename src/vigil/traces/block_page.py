@@ -12,7 +12,8 @@ own tables (strings, resources, scopes); attributes, events and links as attribu
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -209,6 +210,74 @@ def decode_page(
         raise PageFormatError(str(err)) from None
 
 
+@dataclass(frozen=True, slots=True)
+class PageColumns:
+    """What a prefilter reads of all a page's spans, decoded without the rest: starts,
+    durations, status codes, and service and name codes into `strings`."""
+
+    start_ns: npt.NDArray[np.int64]
+    duration_ns: npt.NDArray[np.int64]
+    status_code: npt.NDArray[np.int8]
+    service: npt.NDArray[np.int32]
+    name: npt.NDArray[np.int32]
+    strings: tuple[str, ...]
+
+
+def decode_where(
+    data: bytes | memoryview,
+    keep: Callable[[PageColumns], npt.NDArray[np.bool_]],
+    attributes: frozenset[str] | None = None,
+) -> Spans:
+    """The page's spans that `keep` accepts (as `decode_page` with `attributes`), the page
+    unpacked once and the rest of their columns decoded for them only; PageFormatError when
+    its bytes do not decode."""
+    try:
+        parts = unpack(_body(data), _SECTIONS + 1)
+        kept = keep(_filter_columns(parts))
+        if not kept.any():
+            return Spans.empty()
+        rows = None if kept.all() else np.flatnonzero(kept)
+        return _decode_parts(parts, rows, attributes == frozenset(), attributes)
+    except (
+        ValueError,
+        struct.error,
+        zstandard.ZstdError,
+        orjson.JSONDecodeError,
+        IndexError,
+    ) as err:
+        raise PageFormatError(str(err)) from None
+
+
+def _filter_columns(parts: list[memoryview]) -> PageColumns:
+    n, traces = _HEAD.unpack(parts[0])[:2]
+    base = _HEAD.unpack(parts[0])[6]
+    runs = unshuffled(parts[2], "<u4", traces).astype(np.int64)
+    if int(runs.sum()) != n:
+        raise ValueError("trace ids do not match the page's span count")
+    codes = unshuffled(parts[9], "<u4", 6 * n, np.arange(2 * n)).astype(np.int32)
+    strings: list[str] = orjson.loads(bytes(parts[10]))
+    if len(codes) and int(codes.max()) >= len(strings):
+        raise ValueError("a string code is past the page's string table")
+    flags = np.frombuffer(parts[8], dtype=np.uint8, count=n)
+    return PageColumns(
+        _starts(unshuffled(parts[6], "<i8", n), runs, base),
+        unshuffled(parts[7], "<i8", n).astype(np.int64),
+        (flags >> 4).astype(np.int8),
+        codes[:n],
+        codes[n:],
+        tuple(strings),
+    )
+
+
+def _starts(
+    deltas: npt.NDArray[np.int64], runs: npt.NDArray[np.int64], base: int
+) -> npt.NDArray[np.int64]:
+    """Starts from their deltas within each trace (a trace's first from the page's base)."""
+    first = np.concatenate(([0], np.cumsum(runs)[:-1])) if len(runs) else np.zeros(0, np.int64)
+    summed = np.cumsum(deltas)
+    return np.asarray(base + summed - np.repeat(summed[first] - deltas[first], runs), np.int64)
+
+
 def _body(data: bytes | memoryview) -> bytes:
     view = memoryview(data)
     if not len(view) or view[0] != VERSION:
@@ -311,10 +380,7 @@ def _decode_parts(
     parents[at] = span_words[source]
     external = refs == _EXTERNAL
     parents[external] = np.frombuffer(parts[5], dtype=">u8", count=int(external.sum()))
-    deltas = unshuffled(parts[6], "<i8", n)
-    first = np.concatenate(([0], np.cumsum(runs)[:-1])) if traces else np.zeros(0, np.int64)
-    summed = np.cumsum(deltas)
-    starts = base + summed - np.repeat(summed[first] - deltas[first], runs)
+    starts = _starts(unshuffled(parts[6], "<i8", n), runs, base)
     durations = unshuffled(parts[7], "<i8", n, rows)
     flags = np.frombuffer(parts[8], dtype=np.uint8, count=n)[sel]
     code_at = None if rows is None else (rows + n * np.arange(6)[:, None]).reshape(-1)

@@ -18,7 +18,13 @@ import numpy.typing as npt
 
 from vigil.traces._api import Spans
 from vigil.traces.block_columns import Summary, concat, summarize
-from vigil.traces.block_page import decode_page, decode_traces, encode_page
+from vigil.traces.block_page import (
+    PageColumns,
+    decode_page,
+    decode_traces,
+    decode_where,
+    encode_page,
+)
 from vigil.traces.wal import encode_spans_record
 from vigil.tsdb.wlog import WAL
 
@@ -56,6 +62,13 @@ class HeadPage:
         attributes: frozenset[str] | None = None,
     ) -> Spans:
         return decode_page(self.data, rows, columns_only, attributes)
+
+    def spans_where(
+        self,
+        keep: Callable[[PageColumns], npt.NDArray[np.bool_]],
+        attributes: frozenset[str] | None = None,
+    ) -> Spans:
+        return decode_where(self.data, keep, attributes)
 
     def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
         return decode_traces(self.data, trace_ids)

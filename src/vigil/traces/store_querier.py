@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from vigil.traces._api import STATUS_ERROR, TRACE_ID_SIZE, SpanHints, Spans
 from vigil.traces.block_columns import NameKey, Summary, concat
+from vigil.traces.block_page import PageColumns
 
 _ALL = SpanHints()
 
@@ -33,6 +34,14 @@ class PageRef(Protocol):
         `columns_only` and `attributes`."""
         ...
 
+    def spans_where(
+        self,
+        keep: Callable[[PageColumns], npt.NDArray[np.bool_]],
+        attributes: frozenset[str] | None = None,
+    ) -> Spans:
+        """The page's spans that `keep` accepts (see `decode_where`)."""
+        ...
+
     def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
         """The page's spans of each trace (none when it holds none)."""
         ...
@@ -44,7 +53,7 @@ TraceSource = Callable[[bytes, int, int], Sequence[PageRef]]
 """Pages that may hold spans of a trace starting in [mint, maxt]."""
 
 
-def _kept(spans: Spans, mint: int, maxt: int, hints: SpanHints) -> npt.NDArray[np.bool_]:
+def _kept(spans: PageColumns, mint: int, maxt: int, hints: SpanHints) -> npt.NDArray[np.bool_]:
     start = spans.start_ns
     keep = (start >= mint) & (start <= maxt)
     if hints.min_duration_ns is not None:
@@ -97,21 +106,14 @@ class TraceStoreQuerier:
             ):
                 continue
             summary = page.summary
-            keys = wanted.attributes
             if wanted == _ALL and self._mint <= summary.mint and summary.maxt <= self._maxt:
                 yield page.spans()
                 continue
-            columns = page.spans(columns_only=True)
-            keep = _kept(columns, self._mint, self._maxt, wanted)
-            if keys == frozenset():
-                if keep.all():
-                    yield columns
-                elif keep.any():
-                    yield columns.take(np.flatnonzero(keep))
-            elif keep.all():
-                yield page.spans(attributes=keys)
-            elif keep.any():
-                yield page.spans(rows=np.flatnonzero(keep), attributes=keys)
+            spans = page.spans_where(
+                lambda c: _kept(c, self._mint, self._maxt, wanted), wanted.attributes
+            )
+            if len(spans):
+                yield spans
 
     def _names(self) -> set[NameKey]:
         found: set[NameKey] = set()
