@@ -118,3 +118,19 @@ def test_memory_store_answers_by_range_trace_and_names() -> None:
         ("SELECT appointments", KIND_CLIENT),
     ]
     assert sum(len(b) for b in querier.select()) == 2
+
+
+def test_memory_store_readers_get_its_batches_joined_into_bigger_columns() -> None:
+    store = MemorySpanStore()
+    store.JOINED_SPANS = 4
+    spans = _spans()
+    for _ in range(3):
+        store.append(Spans.of(spans))
+    querier = store.querier(0, 10_000)
+    assert [len(b) for b in querier.select()] == [6, 3]
+    store.append(Spans.of(spans[:2]))
+    batches = list(querier.select())
+    assert ([len(b) for b in batches], [s for b in batches for s in b.rows()]) == (
+        [6, 5],
+        [*spans * 3, *spans[:2]],
+    )

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias
+from itertools import chain
+from typing import Protocol, TypeAlias, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -268,10 +269,56 @@ class Spans:
 
     @classmethod
     def concat(cls, batches: Sequence[Spans]) -> Spans:
-        """One column of all batches' spans, in order; string tables merged."""
+        """One column of all batches' spans, in order: numpy concatenation plus a remap of
+        each batch's small tables (strings, resources, scopes); no Python step per span."""
+        batches = [b for b in batches if len(b)]
         if len(batches) == 1:
             return batches[0]
-        return cls.of(span for batch in batches for span in batch.rows())
+        if not batches:
+            return cls.empty()
+        strings: dict[str, int] = {}
+        resources: dict[Resource, int] = {}
+        scopes: dict[Scope, int] = {}
+        coded: dict[str, list[npt.NDArray[np.int32]]] = {
+            k: [] for k in ("service", "name", "status_message", "trace_state", "resource", "scope")
+        }
+        for batch in batches:
+            codes = _remapped(strings, batch.strings)
+            coded["service"].append(codes[batch.service])
+            coded["name"].append(codes[batch.name])
+            coded["status_message"].append(codes[batch.status_message])
+            coded["trace_state"].append(codes[batch.trace_state])
+            coded["resource"].append(_remapped(resources, batch.resources)[batch.resource])
+            coded["scope"].append(_remapped(scopes, batch.scopes)[batch.scope])
+        return cls(
+            trace_ids=b"".join(b.trace_ids for b in batches),
+            span_ids=b"".join(b.span_ids for b in batches),
+            parent_ids=b"".join(b.parent_ids for b in batches),
+            start_ns=np.concatenate([b.start_ns for b in batches]),
+            duration_ns=np.concatenate([b.duration_ns for b in batches]),
+            kind=np.concatenate([b.kind for b in batches]),
+            status_code=np.concatenate([b.status_code for b in batches]),
+            service=np.concatenate(coded["service"]),
+            name=np.concatenate(coded["name"]),
+            status_message=np.concatenate(coded["status_message"]),
+            trace_state=np.concatenate(coded["trace_state"]),
+            resource=np.concatenate(coded["resource"]),
+            scope=np.concatenate(coded["scope"]),
+            strings=tuple(strings),
+            resources=tuple(resources),
+            scopes=tuple(scopes),
+            attributes=tuple(chain.from_iterable(b.attributes for b in batches)),
+            events=tuple(chain.from_iterable(b.events for b in batches)),
+            links=tuple(chain.from_iterable(b.links for b in batches)),
+        )
+
+
+_T = TypeVar("_T")
+
+
+def _remapped(table: dict[_T, int], values: Sequence[_T]) -> npt.NDArray[np.int32]:
+    """Each value's code in `table` (new ones added), as a lookup array."""
+    return np.array([table.setdefault(v, len(table)) for v in values], dtype=np.int32)
 
 
 def _exact(value: bytes, size: int) -> bytes:
@@ -350,11 +397,17 @@ class SpanQueryable(Protocol):
 
 class MemorySpanStore:
     """Spans kept as a list of batches, no limits, no disk: the store of TraceQL and API
-    unit tests. Implements `SpanAppender` and `SpanQueryable`."""
+    unit tests. Implements `SpanAppender` and `SpanQueryable`. Readers get the batches
+    joined into columns of at least `JOINED_SPANS` (joined once: appends only add), as the
+    disk store's pages are, so a query's cost per batch does not add up over small ones."""
+
+    JOINED_SPANS = 8192
 
     def __init__(self) -> None:
         self._batches: list[Spans] = []
         self._ids: tuple[int, npt.NDArray[np.uint64], npt.NDArray[np.intp]] | None = None
+        self._joined: list[Spans] = []
+        self._joined_batches = 0
 
     def append(self, spans: Spans) -> AppendResult:
         if len(spans):
@@ -363,6 +416,19 @@ class MemorySpanStore:
 
     def querier(self, mint_ns: int, maxt_ns: int) -> SpanQuerier:
         return _MemorySpanQuerier(self, mint_ns, maxt_ns)
+
+    def columns(self) -> list[Spans]:
+        """Every span: the joined columns, then the batches not joined yet."""
+        run: list[Spans] = []
+        size = 0
+        for batch in self._batches[self._joined_batches :]:
+            run.append(batch)
+            size += len(batch)
+            if size >= self.JOINED_SPANS:
+                self._joined.append(Spans.concat(run))
+                self._joined_batches += len(run)
+                run, size = [], 0
+        return [*self._joined, *run]
 
     def locate(self, trace_id: bytes) -> list[tuple[Spans, int]]:
         """(batch, row) of each span of the trace: one comparison over every span's id,
@@ -390,7 +456,7 @@ class _MemorySpanQuerier:
     maxt: int
 
     def _in_range(self) -> Iterator[Spans]:
-        for batch in self.store._batches:
+        for batch in self.store.columns():
             keep = np.flatnonzero((batch.start_ns >= self.mint) & (batch.start_ns <= self.maxt))
             if len(keep) == len(batch):
                 yield batch

@@ -18,7 +18,6 @@ from vigil.logs.compact import plan
 from vigil.logs.retention import expired
 from vigil.traces._api import Spans
 from vigil.traces.block import SpanBlock, write_block
-from vigil.traces.block_columns import concat
 from vigil.traces.block_compact import compact
 from vigil.traces.head import Head, HeadPage
 from vigil.traces.store_querier import PageRef
@@ -51,10 +50,10 @@ def _batches(pages: Sequence[HeadPage], page_spans: int) -> Iterator[Spans]:
     for page in pages:
         batch.append(page)
         if sum(p.summary.spans for p in batch) >= page_spans:
-            yield concat([p.spans() for p in batch])
+            yield Spans.concat([p.spans() for p in batch])
             batch = []
     if batch:
-        yield concat([p.spans() for p in batch])
+        yield Spans.concat([p.spans() for p in batch])
 
 
 class BlockList:

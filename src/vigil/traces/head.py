@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.traces._api import Spans
-from vigil.traces.block_columns import Summary, concat, summarize
+from vigil.traces.block_columns import Summary, summarize
 from vigil.traces.block_page import (
     PageColumns,
     decode_page,
@@ -133,7 +133,9 @@ class Head:
                 runs.append(run)
             run.append(page)
         merged = {
-            id(r[0]): (r, HeadPage.of(concat([p.spans() for p in r]))) for r in runs if len(r) > 1
+            id(r[0]): (r, HeadPage.of(Spans.concat([p.spans() for p in r])))
+            for r in runs
+            if len(r) > 1
         }
         if not merged:
             return 0

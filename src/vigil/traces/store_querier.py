@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.traces._api import STATUS_ERROR, TRACE_ID_SIZE, SpanHints, Spans
-from vigil.traces.block_columns import NameKey, Summary, concat
+from vigil.traces.block_columns import NameKey, Summary
 from vigil.traces.block_page import PageColumns
 
 _ALL = SpanHints()
@@ -89,7 +89,9 @@ class TraceStoreQuerier:
         for key, (page, ids) in pages.items():
             for trace_id, spans in zip(ids, page.traces(ids), strict=True):
                 read[key, trace_id] = spans
-        return [self._in_range(concat([read[p, t] for p in order.get(t, [])])) for t in trace_ids]
+        return [
+            self._in_range(Spans.concat([read[p, t] for p in order.get(t, [])])) for t in trace_ids
+        ]
 
     def _in_range(self, spans: Spans) -> Spans:
         """The spans in range, each span id once (the first stored), ascending by start."""

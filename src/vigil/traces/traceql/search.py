@@ -42,7 +42,7 @@ from vigil.traces.traceql.result import (
     TraceResult,
 )
 from vigil.traces.traceql.spansets import Spansets, evaluate
-from vigil.traces.traceql.table import SpanTable, concat
+from vigil.traces.traceql.table import SpanTable
 
 _UNSHOWN = frozenset(
     {Intrinsic.NAME, Intrinsic.DURATION, Intrinsic.TRACE_DURATION, Intrinsic.ROOT_NAME,
@@ -54,7 +54,6 @@ _SHOWN_AS = {
     Intrinsic.KIND: "kind",
 }
 _CANDIDATE_CHUNK = 64
-_CHUNK_SPANS = 16384
 _FEW = 16
 
 
@@ -89,12 +88,11 @@ def search(
 
 
 def _matching(batches: Iterable[Spans], field: ast.Field) -> list[Spans]:
-    """The spans that `field` matches, batches joined up to `_CHUNK_SPANS` first (a
-    filter's cost per batch outweighs its cost per span in small batches); a few matches of
-    a chunk are kept as rows (one column of them all at the end) rather than a column each."""
+    """The spans of each batch that `field` matches; a few matches of a batch are kept as
+    rows (one column of them all at the end) rather than a column each."""
     parts: list[Spans] = []
     few: list[Span] = []
-    for batch in _chunks_of(batches):
+    for batch in batches:
         keep = np.flatnonzero(
             matches(field, SpanTable(batch), np.arange(len(batch), dtype=np.intp))
         )
@@ -105,19 +103,6 @@ def _matching(batches: Iterable[Spans], field: ast.Field) -> list[Spans]:
         else:
             few += [batch.row(i) for i in keep.tolist()]
     return [*parts, Spans.of(few)] if few else parts
-
-
-def _chunks_of(batches: Iterable[Spans]) -> Iterator[Spans]:
-    chunk: list[Spans] = []
-    size = 0
-    for batch in batches:
-        chunk.append(batch)
-        size += len(batch)
-        if size >= _CHUNK_SPANS:
-            yield concat(chunk)
-            chunk, size = [], 0
-    if chunk:
-        yield concat(chunk)
 
 
 def _fetched(querier: SpanQuerier, table: SpanTable, traces: list[int]) -> list[_Facts | None]:

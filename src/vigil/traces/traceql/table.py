@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +22,7 @@ class SpanTable:
 
     @classmethod
     def of(cls, batches: Sequence[Spans]) -> SpanTable:
-        return cls(concat(batches))
+        return cls(Spans.concat(batches))
 
     def __len__(self) -> int:
         return len(self.spans)
@@ -66,51 +65,3 @@ class SpanTable:
         found = np.full(self.trace_count, -1, dtype=np.intp)
         found[traces] = order[first]
         return found
-
-
-def concat(batches: Sequence[Spans]) -> Spans:
-    """One column of all batches' spans with merged string, resource and scope tables:
-    numpy concatenation plus a remap of each batch's small tables (no per-span Python)."""
-    if len(batches) == 1:
-        return batches[0]
-    if not batches:
-        return Spans.empty()
-    strings: dict[str, int] = {}
-    resources: dict[object, int] = {}
-    scopes: dict[object, int] = {}
-
-    def remap(table: dict[object, int], values: Sequence[object]) -> npt.NDArray[np.int32]:
-        return np.fromiter(
-            (table.setdefault(v, len(table)) for v in values), dtype=np.int32, count=len(values)
-        )
-
-    coded: dict[str, list[npt.NDArray[np.int32]]] = {
-        k: [] for k in ("service", "name", "status_message", "trace_state", "resource", "scope")
-    }
-    for batch in batches:
-        codes = remap(strings, batch.strings)  # type: ignore[arg-type]
-        for column in ("service", "name", "status_message", "trace_state"):
-            coded[column].append(codes[getattr(batch, column)])
-        coded["resource"].append(remap(resources, batch.resources)[batch.resource])
-        coded["scope"].append(remap(scopes, batch.scopes)[batch.scope])
-    return Spans(
-        trace_ids=b"".join(b.trace_ids for b in batches),
-        span_ids=b"".join(b.span_ids for b in batches),
-        parent_ids=b"".join(b.parent_ids for b in batches),
-        start_ns=np.concatenate([b.start_ns for b in batches]),
-        duration_ns=np.concatenate([b.duration_ns for b in batches]),
-        kind=np.concatenate([b.kind for b in batches]),
-        status_code=np.concatenate([b.status_code for b in batches]),
-        service=np.concatenate(coded["service"]),
-        name=np.concatenate(coded["name"]),
-        status_message=np.concatenate(coded["status_message"]),
-        trace_state=np.concatenate(coded["trace_state"]),
-        resource=np.concatenate(coded["resource"]),
-        scope=np.concatenate(coded["scope"]),
-        strings=tuple(strings),
-        resources=tuple(resources),  # type: ignore[arg-type]
-        scopes=tuple(scopes),  # type: ignore[arg-type]
-        attributes=tuple(chain.from_iterable(b.attributes for b in batches)),
-        events=tuple(chain.from_iterable(b.events for b in batches)),
-        links=tuple(chain.from_iterable(b.links for b in batches)),
-    )
