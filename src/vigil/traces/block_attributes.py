@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -129,8 +130,9 @@ def _from_json(doc: Any) -> AttrValue:
 def encode_attributes(owners: Sequence[Attributes], strings: Strings) -> bytes:
     counts = np.fromiter(map(len, owners), dtype="<u4", count=len(owners))
     total = int(counts.sum())
-    pairs = [pair for attrs in owners for pair in attrs]
-    names, items = zip(*pairs, strict=True) if pairs else ((), ())
+    flat: list[Any] = list(chain.from_iterable(chain.from_iterable(owners)))
+    names: list[str] = flat[0::2]
+    items: list[AttrValue] = flat[1::2]
     keys = np.array(_codes(strings, names), dtype="<u4")
     values = np.fromiter(items, dtype=object, count=total)
     try:
