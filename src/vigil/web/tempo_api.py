@@ -1,8 +1,8 @@
 """Tempo's query API under `/tempo/` (and at the root of `--tempo.listen-address`): what
 Grafana's Tempo data source calls — echo (Save & test), trace by id v2 and v1 (protobuf for
 `Accept: application/protobuf`, OTLP JSON otherwise), search, tag names and values v1/v2,
-build info and readiness. Errors are Tempo's: plain text, 400 for bad parameters, 404 for
-an unknown trace.
+TraceQL metrics over a range, build info and readiness. Errors are Tempo's: plain text, 400
+for bad parameters, 404 for an unknown trace.
 
 Thin: it parses parameters, asks a `SpanQuerier` in a worker thread and renders."""
 
@@ -22,6 +22,8 @@ from starlette.routing import BaseRoute, Route
 import vigil
 from vigil.model.clock import Clock, SystemClock
 from vigil.traces import SpanQuerier, SpanQueryable, Spans, traceql
+from vigil.traces.traceql.metrics import query_range
+from vigil.web import tempo_metrics
 from vigil.web.tempo_search import (
     NS_PER_S,
     TempoError,
@@ -60,6 +62,11 @@ class TempoAPI:
             Route(f"{api}/v2/traces/{{trace_id}}", self._wrap(self.trace_v2), methods=["GET"]),
             Route(f"{api}/traces/{{trace_id}}", self._wrap(self.trace_v1), methods=["GET"]),
             Route(f"{api}/search", self._wrap(self.search), methods=["GET"]),
+            Route(
+                f"{api}/metrics/query_range",
+                self._wrap(self.metrics_query_range),
+                methods=["GET"],
+            ),
             Route(f"{api}/search/tags", self._wrap(self.tags_v1), methods=["GET"]),
             Route(f"{api}/v2/search/tags", self._wrap(self.tags_v2), methods=["GET"]),
             Route(f"{api}/search/tag/{{tag}}/values", self._wrap(self.values_v1), methods=["GET"]),
@@ -162,6 +169,15 @@ class TempoAPI:
             span, lambda q: find_traces(q, wanted.span_filter, wanted.limit, wanted.keep)
         )
         return _json(search_answer(traces, wanted))
+
+    async def metrics_query_range(self, request: Request) -> Response:
+        """A TraceQL metrics query (`| rate()`, `| count_over_time()`) over a range by step."""
+        wanted = tempo_metrics.range_request(request.query_params, self._now_ns())
+        series = await self._ask(
+            wanted.span,
+            lambda q: query_range(q, wanted.query, wanted.start_ns, wanted.end_ns, wanted.step_ns),
+        )
+        return _json(tempo_metrics.range_answer(series))
 
     @staticmethod
     def _scope(request: Request) -> str | None:
