@@ -28,6 +28,7 @@ from tests.logs.pushes import (
 )
 from vigil.logs import Entries, Lines, MemoryLogStore, PushResult
 from vigil.logs.head import HOUR_NS
+from vigil.logs.logql import Direction, LogQLEngine, Streams
 from vigil.logs.store import LogStore
 from vigil.model import Matcher
 
@@ -176,3 +177,47 @@ def test_the_fsync_thread_sleeps_until_a_push_then_fsyncs_it(tmp_path: Path) -> 
         store.push([Entries(APP, np.array([T0], dtype=np.int64), Lines.of(["a"]))])
         assert synced.wait(PATIENCE_S)
         assert store.wal.unsynced_bytes == 0
+
+
+def _streams(value: object) -> list[tuple[dict[str, str], list[int], list[str]]]:
+    assert isinstance(value, Streams)
+    return [(dict(s.labels), s.timestamps.tolist(), list(s.lines)) for s in value.streams]
+
+
+@pytest.mark.parametrize(
+    ("query", "direction", "limit"),
+    [
+        ('{job=~".+"}', Direction.BACKWARD, 25),
+        ('{job=~".+"}', Direction.FORWARD, 25),
+        ('{job=~".+"} |= "7"', Direction.BACKWARD, 10),
+        ('{job="app"}', Direction.BACKWARD, 1),
+    ],
+)
+def test_a_limit_query_reads_only_the_chunks_it_needs_and_answers_as_the_fake(
+    tmp_path: Path, query: str, direction: Direction, limit: int
+) -> None:
+    """Two streams of 40 chunks each (some entries at the same time in both): the store's
+    answer is the fake's, read from the chunks at the wanted end of each stream only."""
+    fake = MemoryLogStore()
+    rows = 400
+    with LogStore.open(tmp_path, store_options(target_bytes=64), clock=NOW) as store:
+        for k in range(0, rows, 10):
+            push = [
+                Entries(
+                    labels,
+                    T0 + np.arange(k, k + 10, dtype=np.int64) * 10**6 // (1 + i),
+                    Lines.of([f"{labels.get('job')} line {j}" for j in range(k, k + 10)]),
+                )
+                for i, labels in enumerate((APP, DB))
+            ]
+            store.push(push)
+            fake.push(push)
+        window = (T0, T0 + rows * 10**6)
+        got = LogQLEngine(store).query(query, *window, direction=direction, limit=limit)
+    want = LogQLEngine(fake).query(query, *window, direction=direction, limit=limit)
+    assert _streams(got.value) == _streams(want.value)
+    # The fake reads every matching line; the store the chunks that reach the limit.
+    assert (want.stats.lines_processed, got.stats.lines_processed <= 2 * (limit + 20)) == (
+        rows * (1 if "app" in query else 2),
+        True,
+    )

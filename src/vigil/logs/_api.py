@@ -11,7 +11,7 @@ fake, lives here beside them.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -129,11 +129,15 @@ class SelectHints:
     `lines`: False when the caller only counts entries (timestamps and metadata, as a
     logs-volume `count_over_time` does): a store may then return every line empty instead of
     decompressing them.
+    `skip`: asked with a batch's time bounds (inclusive, Unix ns) before it is read; True when
+    the caller wants no entry in them any more (a limit query that holds `limit` newer lines),
+    so a store may leave that batch unread. It may change its mind as batches arrive.
     """
 
     needles: tuple[bytes, ...] = ()
     backward: bool = False
     lines: bool = True
+    skip: Callable[[int, int], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)

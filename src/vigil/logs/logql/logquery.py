@@ -2,7 +2,9 @@
 final labels, and the `limit` oldest (forward) or newest (backward) kept across streams.
 
 Memory stays near `limit` lines: after each batch the candidates are trimmed to the best
-`limit` by one stable sort of their timestamps.
+`limit` by one stable sort of their timestamps. Once `limit` lines are held, batches wholly
+older (backward) or newer (forward) than all of them are not read at all: a 24 h query for
+the newest 1000 lines reads each stream's newest chunks, not the day.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class _Best:
         self.chunks: list[_Chunk] = []
         self.count = 0
         self.seen = 0
+        self.bound: int | None = None  # the worst kept timestamp, once `limit` are kept
 
     def add(self, labels: Labels, ts: I64, lines: Lines) -> None:
         seq = np.arange(self.seen, self.seen + len(ts), dtype=np.int64)
@@ -53,13 +56,17 @@ class _Best:
         return order[::-1] if self.backward else order
 
     def trim(self) -> None:
-        if self.count <= self.limit:
+        if self.count < self.limit or not self.chunks:
             return
+        if self.count == self.limit and self.bound is not None:
+            return  # trimmed already, nothing added since
         ts = np.concatenate([c.ts for c in self.chunks])
         seq = np.concatenate([c.seq for c in self.chunks])
         starts = np.cumsum([0] + [len(c.ts) for c in self.chunks])
         kept = np.zeros(len(ts), dtype=bool)
-        kept[self._order(ts, seq)[: self.limit]] = True
+        best = self._order(ts, seq)[: self.limit]
+        kept[best] = True
+        self.bound = int(ts[best[-1]]) if len(best) else None
         chunks = []
         for i, chunk in enumerate(self.chunks):
             rows = np.flatnonzero(kept[starts[i] : starts[i + 1]])
@@ -70,6 +77,16 @@ class _Best:
                     )
                 )
         self.chunks, self.count = chunks, self.limit
+
+    def skip(self, mint: int, maxt: int) -> bool:
+        """Whether no entry in [mint, maxt] can be among the best: all are strictly worse
+        than the `limit` held (an equal time may still win on arrival order)."""
+        if self.limit <= 0 or self.count < self.limit:
+            return False
+        self.trim()
+        if self.bound is None:
+            return False
+        return maxt < self.bound if self.backward else mint > self.bound
 
     def streams(self) -> Streams:
         self.trim()
@@ -97,7 +114,7 @@ def select_streams(
     backward = direction is Direction.BACKWARD
     pipeline = Pipeline(query.stages)
     best = _Best(limit, backward)
-    hints = SelectHints(query_needles(query), backward)
+    hints = SelectHints(query_needles(query), backward, skip=best.skip)
     for entries in querier.select(query.matchers, hints):
         budget.read(entries)
         rows = pipeline.run(entries)
