@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from vigil.exporter.logs.sources import (
     glob_files,
 )
 from vigil.exporter.logs.stages import Level, Stage, run_pipeline
+from vigil.exporter.rounds import Backoff, RoundThread
 
 log = logging.getLogger(__name__)
 
@@ -121,17 +121,17 @@ class LogCollector:
         self._journal: JournalFollower | None = None
         self._journal_error = ""
         self._journal_retry_at = 0.0
-        self._backoff = 0.0
-        self._next_attempt = 0.0
+        self._backoff = Backoff(options.max_backoff_s)
         self.last_error = ""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._rounds = RoundThread(
+            "vigil-logs", self._round, options.interval_s, "log collection round failed"
+        )
 
     # --- one round ---------------------------------------------------------------------------
 
     def tick(self) -> None:
         now = self._clock()
-        if now < self._next_attempt:
+        if self._backoff.waiting(now):
             return
         self._discover()
         share = max(64 * 1024, self._options.batch_bytes // max(1, len(self._files)))
@@ -154,7 +154,7 @@ class LogCollector:
                 self._retry_later(now, result.reason, read_from)
                 return
             self._count(entries, result)
-        self._backoff = 0.0
+        self._backoff.succeeded()
         self._commit(read_from)
 
     def _process(self, got: list[LogEntry], entries: list[LogEntry]) -> None:
@@ -198,10 +198,9 @@ class LogCollector:
         if self._journal is not None:
             self._journal.rewind()
         self._metrics.failures.labels("retry").inc()
-        self._backoff = min(self._options.max_backoff_s, max(1.0, self._backoff * 2))
-        self._next_attempt = now + self._backoff
+        self._backoff.failed(now)
         if reason != self.last_error:
-            log.warning("log push failed, retrying in %.0f s: %s", self._backoff, reason)
+            log.warning("log push failed, retrying in %.0f s: %s", self._backoff.delay_s, reason)
         self.last_error = reason
 
     def _count(self, entries: list[LogEntry], result: PushResult) -> None:
@@ -255,23 +254,16 @@ class LogCollector:
     # --- the agent's thread -------------------------------------------------------------------
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="vigil-logs", daemon=True)
-        self._thread.start()
+        self._rounds.start()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except OSError as err:  # a file vanished mid-read, a full disk for positions
-                log.error("log collection round failed: %s", err)
-            self._stop.wait(self._options.interval_s)
+    def _round(self) -> bool:
+        """A round for the thread, which waits `interval_s` after each: an OSError (a file
+        vanished mid-read, a full disk for positions) is logged and the next round tried."""
+        self.tick()
+        return False
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._rounds.stop()
         for followed in self._files.values():
             followed.close()
         if self._journal is not None:
