@@ -171,6 +171,7 @@ ERRORS = [
         "{ } | count () > 1",
         "line 1, col 13: syntax error: unexpected '()', expecting '()' right after 'count'",
     ),
+    ("{ .a = 1 } // done\n/* open", "line 2, col 1: unterminated comment"),
 ]
 
 

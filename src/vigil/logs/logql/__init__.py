@@ -4,7 +4,6 @@ Entry point: `LogQLEngine(queryable).query(text, start_ns, end_ns, step_ns, dire
 """
 
 from vigil.logs.logql import ast
-from vigil.logs.logql._lex import ParseError
 from vigil.logs.logql.engine import LogQLEngine
 from vigil.logs.logql.errors import LogQLError, PipelineError, QueryLimitError, QueryTimeoutError
 from vigil.logs.logql.format import format_expr
@@ -17,6 +16,7 @@ from vigil.logs.logql.result import (
     Stream,
     Streams,
 )
+from vigil.logs.query_source import ParseError
 
 __all__ = [
     "Direction",

@@ -10,16 +10,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-
-class ParseError(ValueError):
-    """A query that is not LogQL; str() is Loki's `parse error at line L, col C: ...`."""
-
-    def __init__(self, message: str, line: int, col: int) -> None:
-        super().__init__(message)
-        self.message, self.line, self.col = message, line, col
-
-    def __str__(self) -> str:
-        return f"parse error at line {self.line}, col {self.col}: {self.message}"
+from vigil.logs.query_source import Source
 
 
 class Kind(enum.Enum):
@@ -67,30 +58,10 @@ _ESCAPES = {
 }  # fmt: skip
 
 
-class Source:
-    """Positions in the query text as Loki reports them (1-based line and column)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def error(self, message: str, pos: int) -> ParseError:
-        line = self.text.count("\n", 0, pos) + 1
-        col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-        return ParseError(message, line, col)
-
-
 def tokenize(source: Source) -> list[Token]:
-    text, pos, tokens = source.text, 0, []
-    while True:
-        space = _SPACE.match(text, pos)
-        if space:
-            pos = space.end()
-        if pos >= len(text):
-            tokens.append(Token(Kind.EOF, "", pos))
-            return tokens
-        token = _token_at(source, pos)
-        tokens.append(token)
-        pos += len(token.text)
+    return source.tokenize(
+        _SPACE, lambda pos: _token_at(source, pos), lambda pos: Token(Kind.EOF, "", pos)
+    )
 
 
 def _token_at(source: Source, pos: int) -> Token:

@@ -12,11 +12,12 @@ import re
 from collections.abc import Callable
 
 from vigil.logs.logql import ast
-from vigil.logs.logql._lex import Kind, ParseError, Source, Token, tokenize
+from vigil.logs.logql._lex import Kind, Token, tokenize
 from vigil.logs.logql._linefilter import ip_matcher
 from vigil.logs.logql.parsers import json_path
 from vigil.logs.logql.pattern import Pattern
 from vigil.logs.logql.templates import LineTemplate, TemplateError
+from vigil.logs.query_source import ParseError, Source
 from vigil.model import Matcher
 from vigil.model.regex import Anchor, Regex, RegexError
 
@@ -88,10 +89,7 @@ class _Parser:
         return token
 
     def error(self, token: Token, expected: str = "") -> ParseError:
-        message = f"syntax error: unexpected {token.describe()}"
-        return self.source.error(
-            message + (f", expecting {expected}" if expected else ""), token.pos
-        )
+        return self.source.unexpected(token, expected)
 
     def is_op(self, *ops: str) -> bool:
         return self.tok.kind is Kind.OP and self.tok.text in ops

@@ -5,8 +5,8 @@ Entry points: `search(querier, query, limit, spss)` for Tempo's `/api/search`,
 `tag_names` and `tag_values` for its tag APIs, `parse` for the syntax tree.
 """
 
+from vigil.logs.query_source import ParseError
 from vigil.traces.traceql import ast
-from vigil.traces.traceql._lex import ParseError
 from vigil.traces.traceql.parser import parse
 from vigil.traces.traceql.result import (
     ROOT_SPAN_NOT_YET_RECEIVED,

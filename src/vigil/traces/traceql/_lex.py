@@ -12,17 +12,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-
-class ParseError(ValueError):
-    """A query that is not TraceQL (or not vigil's subset of it); str() is Tempo's
-    `parse error at line L, col C: ...`."""
-
-    def __init__(self, message: str, line: int, col: int, pos: int) -> None:
-        super().__init__(message)
-        self.message, self.line, self.col, self.pos = message, line, col, pos
-
-    def __str__(self) -> str:
-        return f"parse error at line {self.line}, col {self.col}: {self.message}"
+from vigil.logs.query_source import Source
 
 
 class Kind(enum.Enum):
@@ -72,36 +62,16 @@ _OPS = (
 _SPACE = re.compile(r"(?:\s+|//[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)+")
 
 
-class Source:
-    """Positions in the query text (1-based line and column)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def error(self, message: str, pos: int) -> ParseError:
-        line = self.text.count("\n", 0, pos) + 1
-        col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-        return ParseError(message, line, col, pos)
-
-
 def tokenize(source: Source) -> list[Token]:
-    text, pos, tokens = source.text, 0, []
-    while True:
-        space = _SPACE.match(text, pos)
-        if space:
-            pos = space.end()
-        if text.startswith("/*", pos):
-            raise source.error("unterminated comment", pos)
-        if pos >= len(text):
-            tokens.append(Token(Kind.EOF, "", pos))
-            return tokens
-        token = _token_at(source, pos)
-        tokens.append(token)
-        pos += len(token.text)
+    return source.tokenize(
+        _SPACE, lambda pos: _token_at(source, pos), lambda pos: Token(Kind.EOF, "", pos)
+    )
 
 
 def _token_at(source: Source, pos: int) -> Token:
     text = source.text
+    if text.startswith("/*", pos):
+        raise source.error("unterminated comment", pos)
     char = text[pos]
     if char == '"':
         end, value = _quoted(source, pos)

@@ -15,10 +15,11 @@ import functools
 from collections.abc import Callable
 from typing import TypeVar
 
+from vigil.logs.query_source import ParseError, Source
 from vigil.model.regex import Anchor, Regex, RegexError
 from vigil.traces._api import KIND_NAMES, STATUS_NAMES
 from vigil.traces.traceql import ast
-from vigil.traces.traceql._lex import Kind, ParseError, Source, Token, tokenize
+from vigil.traces.traceql._lex import Kind, Token, tokenize
 from vigil.traces.traceql.ast import Type
 from vigil.traces.traceql.structure import OPERATORS as STRUCTURAL
 
@@ -100,10 +101,7 @@ class _Parser:
         return self.tok.kind is Kind.WORD and self.tok.text in words
 
     def unexpected(self, token: Token, expected: str = "") -> ParseError:
-        message = f"syntax error: unexpected {token.describe()}"
-        return self.source.error(
-            message + (f", expecting {expected}" if expected else ""), token.pos
-        )
+        return self.source.unexpected(token, expected)
 
     def expect_op(self, op: str) -> Token:
         if not self.is_op(op):
