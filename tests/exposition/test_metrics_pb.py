@@ -1,65 +1,34 @@
 """metrics_pb2: the committed generated module matches metrics.proto, and its field numbers
 are client_model's (io.prometheus.client).
 
-Run this file as a script to regenerate src/vigil/exposition/metrics_pb2.py/.pyi after
-editing metrics.proto (needs grpcio-tools, a test dependency).
+Run it as a module (`python -m tests.exposition.test_metrics_pb`) to regenerate
+src/vigil/exposition/metrics_pb2.py/.pyi after editing metrics.proto (needs grpcio-tools, a
+test dependency).
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.protoc import ROOT, GeneratedProto
 from vigil.exposition import metrics_pb2
 
-ROOT = Path(__file__).resolve().parents[2]
-PROTO_DIR = ROOT / "src" / "vigil" / "exposition"
-GENERATED = ("metrics_pb2.py", "metrics_pb2.pyi")
-HEADER = (
-    "# ruff: noqa\n"
-    "# Generated from metrics.proto by tests/exposition/test_metrics_pb.py; do not edit.\n"
+PROTO = GeneratedProto(
+    ROOT / "src" / "vigil" / "exposition" / "metrics.proto", "tests/exposition/test_metrics_pb.py"
 )
-STUB_HEADER = '# mypy: disable-error-code="type-arg"\n'
-
-
-def generate(out_dir: Path) -> None:
-    """protoc (from grpcio-tools) → metrics_pb2.py/.pyi, then ruff-formatted."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{PROTO_DIR}",
-            f"--python_out={out_dir}",
-            f"--pyi_out={out_dir}",
-            str(PROTO_DIR / "metrics.proto"),
-        ],
-        check=True,
-    )
-    for name in GENERATED:
-        path = out_dir / name
-        extra = STUB_HEADER if name.endswith(".pyi") else ""
-        path.write_text(HEADER + extra + path.read_text())
-    ruff = Path(sys.executable).with_name("ruff")
-    subprocess.run(
-        [str(ruff), "format", "--quiet", "--config", str(ROOT / "pyproject.toml")]
-        + [str(out_dir / n) for n in GENERATED],
-        check=True,
-    )
 
 
 def test_generated_module_is_up_to_date(tmp_path: Path) -> None:
     pytest.importorskip("grpc_tools")
-    generate(tmp_path)
-    stale = [n for n in GENERATED if (tmp_path / n).read_text() != (PROTO_DIR / n).read_text()]
-    assert stale == [], f"regenerate with `python {Path(__file__).name}`"
+    assert PROTO.stale(tmp_path) == [], (
+        "regenerate with `python -m tests.exposition.test_metrics_pb`"
+    )
 
 
 if __name__ == "__main__":
-    generate(PROTO_DIR)
+    PROTO.regenerate()
 
 
 # (message, field, number) as in client_model's io/prometheus/client/metrics.proto.

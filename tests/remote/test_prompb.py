@@ -1,69 +1,36 @@
 """prompb: the committed generated module matches prompb.proto, and its field numbers are Prometheus's.
 
-Run this file as a script to regenerate src/vigil/remote/prompb_pb2.py/.pyi
-after editing prompb.proto (needs grpcio-tools, a test dependency).
+Run it as a module (`python -m tests.remote.test_prompb`) to regenerate
+src/vigil/remote/prompb_pb2.py/.pyi after editing prompb.proto (needs grpcio-tools, a test
+dependency).
 """
 
 from __future__ import annotations
 
 import math
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.protoc import ROOT, GeneratedProto
 
 from vigil.model import Labels
 from vigil.remote import prompb
 from vigil.remote.encode import LabelTable, encode_metadata
 
-ROOT = Path(__file__).resolve().parents[2]
-REMOTE_DIR = ROOT / "src" / "vigil" / "remote"
-GENERATED = ("prompb_pb2.py", "prompb_pb2.pyi")
-HEADER = (
-    "# ruff: noqa\n# Generated from prompb.proto by tests/remote/test_prompb.py; do not edit.\n"
+PROTO = GeneratedProto(
+    ROOT / "src" / "vigil" / "remote" / "prompb.proto", "tests/remote/test_prompb.py"
 )
-# protoc's stubs use bare Mapping in __init__ signatures.
-STUB_HEADER = '# mypy: disable-error-code="type-arg"\n'
-
-
-def generate(out_dir: Path) -> None:
-    """protoc (from grpcio-tools) → prompb_pb2.py/.pyi, then ruff-formatted so `make lint` passes."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{REMOTE_DIR}",
-            f"--python_out={out_dir}",
-            f"--pyi_out={out_dir}",
-            str(REMOTE_DIR / "prompb.proto"),
-        ],
-        check=True,
-    )
-    for name in GENERATED:
-        path = out_dir / name
-        extra = STUB_HEADER if name.endswith(".pyi") else ""
-        path.write_text(HEADER + extra + path.read_text())
-    ruff = Path(sys.executable).with_name("ruff")
-    subprocess.run(
-        [str(ruff), "format", "--quiet", "--config", str(ROOT / "pyproject.toml")]
-        + [str(out_dir / n) for n in GENERATED],
-        check=True,
-    )
 
 
 def test_generated_module_is_up_to_date(tmp_path: Path) -> None:
     pytest.importorskip("grpc_tools")
-    generate(tmp_path)
-    stale = [n for n in GENERATED if (tmp_path / n).read_text() != (REMOTE_DIR / n).read_text()]
-    assert stale == [], f"regenerate with `python {Path(__file__).name}`"
+    assert PROTO.stale(tmp_path) == [], "regenerate with `python -m tests.remote.test_prompb`"
 
 
 if __name__ == "__main__":
-    generate(REMOTE_DIR)
+    PROTO.regenerate()
 
 
 # (message, field, number) as in Prometheus's prompb/types.proto and prompb/remote.proto.
