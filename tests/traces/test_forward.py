@@ -47,12 +47,15 @@ class FarEnd:
     def __init__(self) -> None:
         self.store = MemorySpanStore()
         self.down = False
-        self._route = OTLPTraces(lambda: self.store)
+        (route,) = OTLPTraces(lambda: self.store).routes()
+        assert isinstance(route, Route)
+        self._route = route
 
     async def export(self, request: Request) -> Response:
         if self.down:
             return Response(b"", 503)
-        return await self._route.export(request)
+        response: Response = await self._route.endpoint(request)
+        return response
 
     def received(self) -> list[Span]:
         return [
