@@ -11,7 +11,6 @@ the reads that need that chunk with CorruptChunkError naming block and file, and
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import mmap
@@ -33,7 +32,7 @@ from vigil.logs.lines import Metadata
 from vigil.logs.stream_read import ReadableChunk
 from vigil.model import Labels, Matcher
 from vigil.tsdb._api import CorruptDataError
-from vigil.tsdb.block import is_ulid, new_ulid
+from vigil.tsdb.block import new_ulid
 from vigil.tsdb.fileutil import fsync_dir, write_synced
 from vigil.tsdb.postings import MemPostings, select_refs
 
@@ -296,41 +295,3 @@ class LogBlock:
         """Every stream with its chunks loaded (CRC-checked): what compaction copies."""
         for ref, labels in enumerate(self._index.streams):
             yield labels, [c.load() for c in self.chunks(ref) if isinstance(c, BlockChunk)]
-
-
-def load_blocks(parent: Path, checkpoint: int | None) -> list[LogBlock]:
-    """Finish or drop what a crash left (see the module doc), drop blocks a compaction
-    replaced, and open the rest, oldest first; a block that cannot be opened is left out
-    with an error in the log."""
-    for tmp in sorted(parent.glob("*" + TMP)):
-        wanted: int | None = None
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            wanted = read_meta(tmp).wal_checkpoint
-        if wanted is not None and checkpoint is not None and checkpoint >= wanted:
-            publish_block(tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    metas: dict[Path, BlockMeta] = {}
-    for path in sorted(parent.iterdir()):
-        if not (path.is_dir() and is_ulid(path.name)):
-            continue
-        try:
-            metas[path] = read_meta(path)
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            log.error("log block %s left out: its meta.json cannot be read (%s)", path, err)
-    replaced = {
-        path
-        for path, meta in metas.items()
-        for other in metas.values()
-        if other.ulid != meta.ulid and set(meta.sources) < set(other.sources)
-    }
-    blocks: list[LogBlock] = []
-    for path in metas:
-        if path in replaced:
-            shutil.rmtree(path, ignore_errors=True)
-            continue
-        try:
-            blocks.append(LogBlock.open(path))
-        except CorruptDataError as err:
-            log.error("%s; it is left out", err)
-    return sorted(blocks, key=lambda b: (b.meta.mint, b.meta.ulid))

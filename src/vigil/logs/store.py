@@ -22,24 +22,19 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from vigil.logs._api import Entries, LogQuerier, PushResult
-from vigil.logs.block import LogBlock, load_blocks
+from vigil.logs.block import LogBlock, read_meta
 from vigil.logs.block_list import BlockList, TickReport
 from vigil.logs.compact import DAY_NS
 from vigil.logs.head import HOUR_NS, Head, HeadOptions
 from vigil.logs.limits import LogLimits, PushValidator, default_max_streams
 from vigil.logs.metrics import LogStoreMetrics
 from vigil.logs.querier import LogStoreQuerier
+from vigil.logs.store_dir import WALFlusher, open_dir
 from vigil.logs.wal import LogReplaySinks, replay
 from vigil.model import Labels
-from vigil.tsdb.db import DirLock, prepare_dir
+from vigil.tsdb.db import DirLock
 from vigil.tsdb.limits import memory_limit_bytes
-from vigil.tsdb.wlog import (
-    WAL,
-    FsyncPolicy,
-    WALMetrics,
-    latest_checkpoint,
-    remove_stale_temp_dirs,
-)
+from vigil.tsdb.wlog import WAL, FsyncPolicy
 from vigil.tsdb.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
@@ -97,12 +92,7 @@ class LogStore:
             self.blocks.size_bytes,
         )
         self._maintenance = threading.Lock()
-        self._flusher: threading.Thread | None = None
-        if options.wal_fsync == "batch" and options.wal_fsync_interval_s > 0:
-            self._flusher = threading.Thread(
-                target=self._flush_wal, name="vigil-logs-wal-fsync", daemon=True
-            )
-            self._flusher.start()
+        self._flusher = WALFlusher(wal, options, "vigil-logs-wal-fsync", "log")
 
     @classmethod
     def open(
@@ -116,36 +106,27 @@ class LogStore:
         corruption repaired as the TSDB's, unless `wal_repair` is off)."""
         path = Path(path)
         options = options or LogStoreOptions()
-        prepare_dir(path, "--logs.storage.path")
-        lock = DirLock(path / "lock")
-        try:
-            max_streams = options.limits.max_global_streams_per_user
-            if max_streams is None:
-                max_streams = default_max_streams(memory_limit_bytes())
-            head = Head(dataclasses.replace(options.head, max_streams=max_streams))
-            wal_dir = path / "wal"
-            remove_stale_temp_dirs(wal_dir)
-            checkpoint = latest_checkpoint(wal_dir)
-            blocks = load_blocks(path, None if checkpoint is None else checkpoint[0])
-            sinks = LogReplaySinks(head.replay_streams, head.replay_entries, head.replay_chunk)
-            stats = replay(wal_dir, sinks, None, options.wal_repair)
-            health = WriteHealth(clock)
-            wal = WAL(
-                wal_dir,
-                options.wal_segment_size,
-                options.wal_fsync,
-                WALMetrics(CollectorRegistry()),
-                sync_interval_s=options.wal_fsync_interval_s,
-                health=health,
-            )
-        except BaseException:
-            lock.release()
-            raise
+        max_streams = options.limits.max_global_streams_per_user
+        if max_streams is None:
+            max_streams = default_max_streams(memory_limit_bytes())
+        head = Head(dataclasses.replace(options.head, max_streams=max_streams))
+        sinks = LogReplaySinks(head.replay_streams, head.replay_entries, head.replay_chunk)
+        opened = open_dir(
+            path,
+            "--logs.storage.path",
+            options,
+            clock,
+            read_meta=read_meta,
+            open_block=LogBlock.open,
+            noun="log",
+            replay=lambda wal_dir: replay(wal_dir, sinks, None, options.wal_repair),
+        )
+        wal, stats, blocks = opened.wal, opened.replayed, opened.blocks
         head.wal = wal
         log.info(
             "replayed log WAL %s in %.3fs: checkpoint %s, %d segments, %d records, %d streams; "
             "%d blocks loaded",
-            wal_dir,
+            wal.directory,
             stats.seconds,
             stats.checkpoint,
             stats.segments,
@@ -154,7 +135,7 @@ class LogStore:
             len(blocks),
         )
         metrics = LogStoreMetrics(registry if registry is not None else CollectorRegistry())
-        return cls(path, options, clock, head, wal, lock, health, metrics, blocks)
+        return cls(path, options, clock, head, wal, opened.lock, opened.health, metrics, blocks)
 
     # ----- the two seams -----
 
@@ -200,21 +181,10 @@ class LogStore:
 
     # ----- lifecycle -----
 
-    def _flush_wal(self) -> None:
-        """The "batch" policy's timer (a failing fsync is retried; the WAL logs and counts),
-        asleep while nothing is written."""
-        while self.wal.await_sync():
-            try:
-                self.wal.sync_if_due()
-            except OSError as err:
-                log.error("fsync of log WAL segment in %s failed: %s", self.wal.directory, err)
-
     def close(self) -> None:
         """Waits for a tick in progress."""
         self._maintenance.acquire()
-        self.wal.stop_waiting()
-        if self._flusher is not None:
-            self._flusher.join()
+        self._flusher.stop()
         self.wal.close()
         self._lock.release()
 

@@ -43,7 +43,7 @@ from vigil.traces.block_page import (
     encode_page,
 )
 from vigil.tsdb._api import CorruptDataError
-from vigil.tsdb.block import is_ulid, new_ulid
+from vigil.tsdb.block import new_ulid
 from vigil.tsdb.fileutil import fsync_dir, write_synced
 
 log = logging.getLogger(__name__)
@@ -341,41 +341,3 @@ class SpanBlock:
 
     def trace_pages(self, trace_id: bytes) -> list[BlockPage]:
         return [self.pages[i] for i in self._lookup.pages(trace_id)]
-
-
-def load_blocks(parent: Path, checkpoint: int | None) -> list[SpanBlock]:
-    """Finish or drop what a crash left (a complete `.tmp` head block whose checkpoint
-    exists is renamed, any other `.tmp` deleted), drop blocks a compaction replaced, and
-    open the rest, oldest first; a block that cannot be opened is left out, logged."""
-    for tmp in sorted(parent.glob("*" + TMP)):
-        wanted: int | None = None
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            wanted = read_meta(tmp).wal_checkpoint
-        if wanted is not None and checkpoint is not None and checkpoint >= wanted:
-            publish_block(tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    metas: dict[Path, BlockMeta] = {}
-    for path in sorted(parent.iterdir()):
-        if not (path.is_dir() and is_ulid(path.name)):
-            continue
-        try:
-            metas[path] = read_meta(path)
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            log.error("span block %s left out: its meta.json cannot be read (%s)", path, err)
-    replaced = {
-        path
-        for path, meta in metas.items()
-        for other in metas.values()
-        if other.ulid != meta.ulid and set(meta.sources) < set(other.sources)
-    }
-    blocks: list[SpanBlock] = []
-    for path in metas:
-        if path in replaced:
-            shutil.rmtree(path, ignore_errors=True)
-            continue
-        try:
-            blocks.append(SpanBlock.open(path))
-        except CorruptDataError as err:
-            log.error("%s; it is left out", err)
-    return sorted(blocks, key=lambda b: (b.meta.mint, b.meta.ulid))

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vigil.logs.block import publish_block
-from vigil.logs.compact import plan
-from vigil.logs.retention import expired
+from vigil.logs.block_set import BlockSet
 from vigil.traces._api import Spans
 from vigil.traces.block import SpanBlock, write_block
 from vigil.traces.block_compact import compact
 from vigil.traces.head import Head, HeadPage
 from vigil.traces.store_querier import PageRef
-from vigil.tsdb._api import CorruptDataError
 from vigil.tsdb.wlog import WAL
 
 log = logging.getLogger(__name__)
@@ -56,22 +53,11 @@ def _batches(pages: Sequence[HeadPage], page_spans: int) -> Iterator[Spans]:
         yield Spans.concat([p.spans() for p in batch])
 
 
-class BlockList:
+class BlockList(BlockSet[SpanBlock]):
     def __init__(self, path: Path, blocks: list[SpanBlock], head: Head, wal: WAL) -> None:
-        self.path = path
-        self._blocks = blocks
+        super().__init__(path, blocks, wal, SpanBlock.open, compact, "span")
         self._head = head
-        self._wal = wal
-        self._lock = threading.Lock()
         self._flush: _Flush | None = None
-        self._uncompactable: set[str] = set()
-
-    @property
-    def blocks(self) -> list[SpanBlock]:
-        return list(self._blocks)
-
-    def size_bytes(self) -> int:
-        return sum(b.size_bytes for b in self._blocks)
 
     def num_spans(self) -> int:
         return sum(b.meta.spans for b in self._blocks)
@@ -139,40 +125,3 @@ class BlockList:
                 self._add(block)
             self._flush = None
         return [b.path for b in blocks]
-
-    def _add(self, block: SpanBlock) -> None:
-        self._blocks.append(block)
-        self._blocks.sort(key=lambda b: (b.meta.mint, b.meta.ulid))
-
-    def compact(self, cutoff: int, span: int) -> list[Path]:
-        """Merge each finished `span`'s (a day's) blocks into one; a group with a corrupt
-        page is left as it is (logged), its blocks readable but never compacted again."""
-        written: list[Path] = []
-        usable = [b for b in self._blocks if b.meta.ulid not in self._uncompactable]
-        for group in plan(usable, cutoff, span):
-            try:
-                path = compact(self.path, group)
-            except CorruptDataError as err:
-                log.error("span blocks %s not compacted: %s", [b.path.name for b in group], err)
-                self._uncompactable |= {b.meta.ulid for b in group}
-                continue
-            merged = SpanBlock.open(path)
-            with self._lock:
-                self._add(merged)
-                for block in group:
-                    self._blocks.remove(block)
-            for block in group:
-                shutil.rmtree(block.path, ignore_errors=True)
-            written.append(path)
-        return written
-
-    def apply_retention(self, now_ns: int, retention_ns: int, retention_bytes: int) -> list[Path]:
-        doomed = expired(
-            self._blocks, now_ns, retention_ns, retention_bytes, self._wal.size_bytes()
-        )
-        with self._lock:
-            for block in doomed:
-                self._blocks.remove(block)
-        for block in doomed:
-            shutil.rmtree(block.path, ignore_errors=True)
-        return [block.path for block in doomed]

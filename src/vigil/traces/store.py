@@ -21,21 +21,16 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from vigil.logs.store_dir import WALFlusher, open_dir
 from vigil.traces._api import AppendResult, SpanQuerier, Spans
-from vigil.traces.block import SpanBlock, load_blocks
+from vigil.traces.block import SpanBlock, read_meta
 from vigil.traces.block_list import BlockList, TickReport
 from vigil.traces.head import HOUR_NS, Head, HeadOptions
 from vigil.traces.store_metrics import TraceStoreMetrics
 from vigil.traces.store_querier import TraceStoreQuerier
 from vigil.traces.wal import replay
-from vigil.tsdb.db import DirLock, prepare_dir
-from vigil.tsdb.wlog import (
-    WAL,
-    FsyncPolicy,
-    WALMetrics,
-    latest_checkpoint,
-    remove_stale_temp_dirs,
-)
+from vigil.tsdb.db import DirLock
+from vigil.tsdb.wlog import WAL, FsyncPolicy
 from vigil.tsdb.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
@@ -91,12 +86,7 @@ class TraceStore:
             self.blocks.num_spans,
         )
         self._maintenance = threading.Lock()
-        self._flusher: threading.Thread | None = None
-        if options.wal_fsync == "batch" and options.wal_fsync_interval_s > 0:
-            self._flusher = threading.Thread(
-                target=self._flush_wal, name="vigil-traces-wal-fsync", daemon=True
-            )
-            self._flusher.start()
+        self._flusher = WALFlusher(wal, options, "vigil-traces-wal-fsync", "span")
 
     @classmethod
     def open(
@@ -110,33 +100,24 @@ class TraceStore:
         corruption repaired as the TSDB's, unless `wal_repair` is off)."""
         path = Path(path)
         options = options or TraceStoreOptions()
-        prepare_dir(path, "--traces.storage.path")
-        lock = DirLock(path / "lock")
-        try:
-            head = Head(options.head)
-            wal_dir = path / "wal"
-            remove_stale_temp_dirs(wal_dir)
-            checkpoint = latest_checkpoint(wal_dir)
-            blocks = load_blocks(path, None if checkpoint is None else checkpoint[0])
-            stats = replay(wal_dir, head.replay_page, None, options.wal_repair)
-            health = WriteHealth(clock)
-            wal = WAL(
-                wal_dir,
-                options.wal_segment_size,
-                options.wal_fsync,
-                WALMetrics(CollectorRegistry()),
-                sync_interval_s=options.wal_fsync_interval_s,
-                health=health,
-                compression=False,
-            )
-        except BaseException:
-            lock.release()
-            raise
+        head = Head(options.head)
+        opened = open_dir(
+            path,
+            "--traces.storage.path",
+            options,
+            clock,
+            read_meta=read_meta,
+            open_block=SpanBlock.open,
+            noun="span",
+            replay=lambda wal_dir: replay(wal_dir, head.replay_page, None, options.wal_repair),
+            compression=False,
+        )
+        wal, stats, blocks = opened.wal, opened.replayed, opened.blocks
         head.wal = wal
         log.info(
             "replayed span WAL %s in %.3fs: checkpoint %s, %d segments, %d records, %d spans; "
             "%d blocks loaded",
-            wal_dir,
+            wal.directory,
             stats.seconds,
             stats.checkpoint,
             stats.segments,
@@ -145,7 +126,7 @@ class TraceStore:
             len(blocks),
         )
         metrics = TraceStoreMetrics(registry if registry is not None else CollectorRegistry())
-        return cls(path, options, clock, head, wal, lock, health, metrics, blocks)
+        return cls(path, options, clock, head, wal, opened.lock, opened.health, metrics, blocks)
 
     # ----- the two seams -----
 
@@ -186,21 +167,10 @@ class TraceStore:
 
     # ----- lifecycle -----
 
-    def _flush_wal(self) -> None:
-        """The "batch" policy's timer (a failing fsync is retried; the WAL logs and counts),
-        asleep while nothing is written."""
-        while self.wal.await_sync():
-            try:
-                self.wal.sync_if_due()
-            except OSError as err:
-                log.error("fsync of span WAL segment in %s failed: %s", self.wal.directory, err)
-
     def close(self) -> None:
         """Waits for a tick in progress."""
         self._maintenance.acquire()
-        self.wal.stop_waiting()
-        if self._flusher is not None:
-            self._flusher.join()
+        self._flusher.stop()
         self.wal.close()
         self._lock.release()
 
