@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from vigil.logs.compact import plan
-from vigil.logs.retention import TimedBlock, expired
 from vigil.tsdb._api import CorruptDataError
+from vigil.tsdb.retention import TimedBlock, expired
 from vigil.tsdb.wlog import WAL
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from vigil.logs.block import LogBlock, write_block
 from vigil.logs.chunk import Chunk
-from vigil.logs.retention import B
 from vigil.model import Labels
+from vigil.tsdb.retention import B
 
 DAY_NS = 86_400 * 10**9
 

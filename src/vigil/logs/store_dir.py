@@ -17,10 +17,10 @@ from typing import Generic, Protocol, TypeVar
 from prometheus_client import CollectorRegistry
 
 from vigil.logs.block import TMP, publish_block
-from vigil.logs.retention import BlockRange
 from vigil.tsdb._api import CorruptDataError
 from vigil.tsdb.block import is_ulid
 from vigil.tsdb.db import DirLock, prepare_dir
+from vigil.tsdb.retention import BlockRange
 from vigil.tsdb.wlog import (
     WAL,
     FsyncPolicy,
