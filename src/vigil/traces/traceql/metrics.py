@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from vigil.logs.query_source import ParseError, Source
 from vigil.traces._api import KIND_NAMES, STATUS_NAMES, SpanHints, SpanQuerier
 from vigil.traces.distinct import distinct
 from vigil.traces.traceql import ast
-from vigil.traces.traceql._lex import Kind, ParseError, Source, tokenize
+from vigil.traces.traceql._lex import Kind, tokenize
 from vigil.traces.traceql.ast import Type
 from vigil.traces.traceql.fields import EnumValue, Value, column, values
 from vigil.traces.traceql.parser import parse
