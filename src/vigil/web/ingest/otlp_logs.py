@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from vigil.logs import LogAppender
@@ -47,7 +49,10 @@ class OTLPLogs:
         )
 
     def routes(self, path: str = PATH) -> Sequence[BaseRoute]:
-        return [Route(path, self._export.handle, methods=["POST"])]
+        return [Route(path, self.push, methods=["POST"])]
+
+    async def push(self, request: Request) -> Response:
+        return await self._export.handle(request)
 
     def export_protobuf(self, body: bytes) -> bytes:
         """One OTLP/gRPC export (blocking): the ExportLogsServiceResponse."""

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from vigil.remote.otlp.export import Exported, ExportLimits, OTLPExport
@@ -46,7 +48,10 @@ class OTLPTraces:
         )
 
     def routes(self, path: str = PATH) -> Sequence[BaseRoute]:
-        return [Route(path, self._export.handle, methods=["POST"])]
+        return [Route(path, self.export, methods=["POST"])]
+
+    async def export(self, request: Request) -> Response:
+        return await self._export.handle(request)
 
     def export_protobuf(self, body: bytes) -> bytes:
         """One OTLP/gRPC export (blocking): the ExportTraceServiceResponse."""
