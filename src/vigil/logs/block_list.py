@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.logs.block import LogBlock, publish_block, write_block
@@ -30,13 +30,6 @@ class _Flush:
     chunks: list[tuple[Labels, list[Chunk]]]
     checkpoint: int
     records: list[bytes]
-
-
-@dataclass(frozen=True, slots=True)
-class TickReport:
-    written: list[Path] = field(default_factory=list)
-    compacted: list[Path] = field(default_factory=list)
-    deleted: list[Path] = field(default_factory=list)
 
 
 class BlockList(BlockSet[LogBlock]):

@@ -8,6 +8,7 @@ import logging
 import shutil
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
@@ -25,6 +26,15 @@ class SetBlock(TimedBlock, Protocol):
 
 
 B = TypeVar("B", bound=SetBlock)
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """The block dirs a store's tick wrote from its head, compacted and deleted."""
+
+    written: list[Path] = field(default_factory=list)
+    compacted: list[Path] = field(default_factory=list)
+    deleted: list[Path] = field(default_factory=list)
 
 
 class BlockSet(Generic[B]):

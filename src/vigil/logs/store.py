@@ -23,7 +23,8 @@ from prometheus_client import CollectorRegistry
 
 from vigil.logs._api import Entries, LogQuerier, PushResult
 from vigil.logs.block import LogBlock, read_meta
-from vigil.logs.block_list import BlockList, TickReport
+from vigil.logs.block_list import BlockList
+from vigil.logs.block_set import TickReport
 from vigil.logs.compact import DAY_NS
 from vigil.logs.head import HOUR_NS, Head, HeadOptions
 from vigil.logs.limits import LogLimits, PushValidator, default_max_streams

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.logs.block import publish_block
@@ -31,13 +31,6 @@ class _Flush:
     windows: dict[int, list[HeadPage]]
     checkpoint: int
     records: list[bytes]
-
-
-@dataclass(frozen=True, slots=True)
-class TickReport:
-    written: list[Path] = field(default_factory=list)
-    compacted: list[Path] = field(default_factory=list)
-    deleted: list[Path] = field(default_factory=list)
 
 
 def _batches(pages: Sequence[HeadPage], page_spans: int) -> Iterator[Spans]:

@@ -21,10 +21,11 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from vigil.logs.block_set import TickReport
 from vigil.logs.store_dir import WALFlusher, open_dir
 from vigil.traces._api import AppendResult, SpanQuerier, Spans
 from vigil.traces.block import SpanBlock, read_meta
-from vigil.traces.block_list import BlockList, TickReport
+from vigil.traces.block_list import BlockList
 from vigil.traces.head import HOUR_NS, Head, HeadOptions
 from vigil.traces.store_metrics import TraceStoreMetrics
 from vigil.traces.store_querier import TraceStoreQuerier
