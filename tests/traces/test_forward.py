@@ -47,15 +47,12 @@ class FarEnd:
     def __init__(self) -> None:
         self.store = MemorySpanStore()
         self.down = False
-        (route,) = OTLPTraces(lambda: self.store).routes()
-        assert isinstance(route, Route)
-        self._route = route
+        self._route = OTLPTraces(lambda: self.store)
 
     async def export(self, request: Request) -> Response:
         if self.down:
             return Response(b"", 503)
-        response: Response = await self._route.endpoint(request)
-        return response
+        return await self._route.export(request)
 
     def received(self) -> list[Span]:
         return [
