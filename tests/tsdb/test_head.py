@@ -403,3 +403,12 @@ def test_series_share_one_object_per_label_pair_taking_the_callers_when_it_can()
     table.add(1, Labels([("a", "2"), ("job", "node")]))
     first, second = table.labels_at(0), table.labels_at(1)
     assert (first[1] is shared, second[1] is shared, second[0] is first[0]) == (True, True, False)
+
+
+def test_new_series_of_one_call_are_created_together_in_order() -> None:
+    head = Head()
+    a, b, c = (Labels.from_dict({"__name__": "m", "x": x}) for x in "abc")
+    first = head.refs_for([b, a, b]).tolist()
+    second = head.refs_for([a, c, b]).tolist()
+    stored = [head.labels_of(ref) for ref in range(3)]
+    assert (first, second, head.num_series, stored) == ([0, 1, 0], [1, 2, 0], 3, [b, a, c])

@@ -114,16 +114,33 @@ class Head:
             return ref
 
     def refs_for(self, labels: Sequence[Labels]) -> I64:
+        """Each label set's ref, the new ones created together; -1 (counted, name remembered)
+        for those past max_series."""
         known = self._state.series.by_labels
-        refs = [known.get(item) for item in labels]
-        return np.fromiter(
-            (
-                ref if ref is not None else self.get_or_create(item)
-                for ref, item in zip(refs, labels, strict=True)
-            ),
-            dtype=np.int64,
-            count=len(refs),
-        )
+        found = list(map(known.get, labels))
+        if None in found:
+            with self._lock:
+                found = list(map(known.get, labels))
+                new = [item for item, ref in zip(labels, found, strict=True) if ref is None]
+                self._create(list(dict.fromkeys(new)))
+                found = [known.get(item, -1) for item in labels]
+                self._count_refused([item for item in new if item not in known])
+        return np.fromiter(found, dtype=np.int64, count=len(found))
+
+    def _create(self, new: list[Labels]) -> None:
+        """Series for `new` (distinct, none known), as many as max_series leaves room for."""
+        table = self._state.series
+        limit = self.options.max_series
+        if limit:
+            new = new[: max(0, limit - table.n_alive)]
+        if new:
+            self._state.add_many_series(len(table.labels), new)
+
+    def _count_refused(self, refused: list[Labels]) -> None:
+        if refused:
+            for labels in refused:
+                self._state.series.refused_by_name[labels.get(METRIC_NAME)] += 1
+            self._state.metrics.series_refused.inc(len(refused))
 
     def labels_of(self, ref: SeriesRef) -> Labels | None:
         labels = self._state.series.labels

@@ -157,20 +157,19 @@ class SeriesTable:
         self.min_t: I64 = np.zeros(0, dtype=np.int64)
 
     def intern(self, labels: Labels) -> Labels:
-        pairs = self._pairs
-        try:  # every pair seen before: the usual case
-            return Labels([pairs[pair] for pair in labels])
-        except KeyError:
-            pass
-        interned = []
-        for pair in labels:
-            shared = pairs.get(pair)
-            if shared is None:
-                name, value = sys.intern(pair[0]), sys.intern(pair[1])
-                fresh = name is not pair[0] or value is not pair[1]
-                shared = pairs[pair] = (name, value) if fresh else pair
-            interned.append(shared)
-        return Labels(interned)
+        """The same labels made of pairs (and strings) shared with every other series."""
+        shared = list(map(self._pairs.get, labels))
+        if None not in shared:
+            return Labels(shared)  # type: ignore[arg-type]
+        return Labels(
+            [found or self._intern_pair(pair) for found, pair in zip(shared, labels, strict=True)]
+        )
+
+    def _intern_pair(self, pair: tuple[str, str]) -> tuple[str, str]:
+        name, value = sys.intern(pair[0]), sys.intern(pair[1])
+        fresh = name is not pair[0] or value is not pair[1]
+        shared = self._pairs[pair] = (name, value) if fresh else pair
+        return shared
 
     def ensure_capacity(self, size: int) -> None:
         if size <= len(self.alive):
@@ -193,6 +192,19 @@ class SeriesTable:
         self.alive[ref] = True
         self.postings.add(ref, labels)
         self.n_alive += 1
+
+    def add_many(self, first: int, labels: list[Labels]) -> None:
+        """Series `first`, `first + 1`, … for `labels` (distinct, none known), past every
+        ref so far."""
+        interned = list(map(self.intern, labels))
+        end = first + len(interned)
+        self.labels.extend([None] * (first - len(self.labels)))
+        self.labels.extend(interned)
+        self.ensure_capacity(end)
+        self.by_labels.update(zip(interned, range(first, end), strict=True))
+        self.alive[first:end] = True
+        self.postings.add_after(first, interned)
+        self.n_alive += len(interned)
 
     def labels_at(self, ref: int) -> Labels:
         labels = self.labels[ref]
@@ -380,4 +392,9 @@ class HeadState:
     def add_series(self, ref: int, labels: Labels) -> None:
         self.series.add(ref, labels)
         self.metrics.series_created.inc()
+        self.metrics.series.set(self.series.n_alive)
+
+    def add_many_series(self, first: int, labels: list[Labels]) -> None:
+        self.series.add_many(first, labels)
+        self.metrics.series_created.inc(len(labels))
         self.metrics.series.set(self.series.n_alive)

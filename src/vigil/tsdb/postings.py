@@ -82,6 +82,20 @@ class MemPostings:
             else:
                 refs.insert(bisect.bisect_left(refs, ref), ref)
 
+    def add_after(self, first: int, labels: Iterable[Labels]) -> None:
+        """Series `first`, `first + 1`, … with these labels, each ref above every one held."""
+        by_name = self._by_name
+        for ref, series in enumerate(labels, first):
+            for name, value in series:
+                values = by_name.get(name)
+                if values is None:
+                    values = by_name[name] = {}
+                refs = values.get(value)
+                if refs is None:
+                    values[value] = array("q", (ref,))
+                else:
+                    refs.append(ref)
+
     def remove(self, dead: Iterable[tuple[int, Labels]]) -> None:
         """Drop series from every list they are in (head truncation's garbage collection)."""
         touched: dict[tuple[str, str], list[int]] = {}
