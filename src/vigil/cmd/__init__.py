@@ -5,6 +5,7 @@ the stages it runs inside `run`, so `vigil agent` never loads the TSDB or PromQL
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 from collections.abc import Callable, Sequence
 
@@ -12,6 +13,8 @@ import vigil
 from vigil.cmd import agent, alertmanager, check, dashboards, logs, query, server, test, tsdb
 
 COMMANDS = (server, agent, check, test, tsdb, query, logs, alertmanager, dashboards)
+SERVING = frozenset({"server", "agent", "alertmanager"})
+"""The commands that end in `serving.serve`, which turns the garbage collector back on."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,4 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per scrape is noise
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run_command
-    return run(args)
+    if args.command not in SERVING:
+        return run(args)
+    # Start-up builds long-lived objects (modules, classes, stages), no garbage: collecting
+    # while it runs costs a tenth of its CPU for nothing.
+    gc.disable()
+    try:
+        return run(args)
+    finally:
+        gc.enable()

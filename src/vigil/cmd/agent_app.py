@@ -23,7 +23,7 @@ from vigil.exporter import (
     build_host_collectors,
 )
 from vigil.exporter.containers import ContainerOptions, build_exporter
-from vigil.exporter.logs import LogCollectionOptions, LogCollector, LokiPusher
+from vigil.exporter.logs import LogCollectionOptions, LogCollector
 from vigil.exporter.selfmetrics import self_registry
 from vigil.web.metrics import metrics_endpoint
 
@@ -71,6 +71,8 @@ def build_app(
     scrape = ScrapeCollector(agent_collectors(options, extra_collectors, clock), timer)
     logs = None
     if options.logs is not None:
+        from vigil.exporter.logs.push import LokiPusher
+
         positions = options.logs.collection.positions_file
         if positions is not None:
             positions.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vigil.cmd.logs_output import OUTPUTS, Entry, Printer, entries, print_entries
 from vigil.cmd.query import QueryCommandError, format_label_set, parse_go_duration
@@ -30,6 +29,8 @@ def _zone(name: str) -> tzinfo:
         return datetime.now().astimezone().tzinfo or UTC
     if name == "UTC":
         return UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -4,6 +4,7 @@ before anything starts, and one uvicorn server behind the web guard."""
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import socket
@@ -132,6 +133,9 @@ def serve(
     server = _logged_server(config, command)
     if serving is not None:
         serving(server)
+    # What start-up built lives as long as the process: kept out of every later collection.
+    gc.freeze()
+    gc.enable()
     server.run(sockets=[listener, *(sock for _, sock in extra)])
     return 0
 

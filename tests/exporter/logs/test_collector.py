@@ -13,7 +13,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from tests.notify.capture import HTTPCapture, http_capture
-from vigil.exporter.logs import LogCollectionOptions, LogCollector, LokiPusher
+from vigil.exporter.logs import LogCollectionOptions, LogCollector
+from vigil.exporter.logs.push import LokiPusher
 from vigil.exporter.logs.stages import Drop, Level
 from vigil.model.clock import ManualClock
 

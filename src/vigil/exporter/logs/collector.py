@@ -29,8 +29,8 @@ from vigil.exporter.logs.journal import (
     JournalUnavailable,
 )
 from vigil.exporter.logs.multiline import MultilineRule
+from vigil.exporter.logs.outcome import Outcome, PushResult
 from vigil.exporter.logs.positions import Positions
-from vigil.exporter.logs.push import Outcome, PushResult
 from vigil.exporter.logs.sources import (
     FollowedFile,
     docker_labels,

@@ -3,10 +3,8 @@ Loki's JSON push body, through the one outbound client builder (auth, TLS, proxy
 
 from __future__ import annotations
 
-import enum
 import gzip
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import httpx
 import orjson
@@ -14,20 +12,9 @@ import orjson
 from vigil.config.http import HTTPClientConfig
 from vigil.config.http_client import sync_client
 from vigil.exporter.logs.entry import LogEntry, StreamLabels
+from vigil.exporter.logs.outcome import Outcome, PushResult
 
 GZIP_ABOVE_BYTES = 32 * 1024
-
-
-class Outcome(enum.Enum):
-    SHIPPED = "shipped"
-    RETRY = "retry"  # the far end is down, busy or limiting: send the same lines again later
-    REJECTED = "rejected"  # the far end refuses these lines for good (a 4xx): drop them
-
-
-@dataclass(frozen=True, slots=True)
-class PushResult:
-    outcome: Outcome
-    reason: str = ""
 
 
 def push_body(entries: Sequence[LogEntry]) -> bytes:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vigil.exporter.logs.entry import LogEntry
-from vigil.exporter.logs.push import Outcome
-from vigil.exporter.logs.push import PushResult as ShipResult
+from vigil.exporter.logs.outcome import Outcome
+from vigil.exporter.logs.outcome import PushResult as ShipResult
 from vigil.logs._api import RATE_LIMIT_REASONS, LogAppender
 from vigil.logs.ingest.batch import PushBatch
 from vigil.logs.ingest.discovery import Discovery
