@@ -78,6 +78,8 @@ def _spanset(
         return out
     if isinstance(node, ast.Pipe):
         return _spanset(node.rhs, spans, facts, _spanset(node.lhs, spans, facts, inputs))
+    if isinstance(node, ast.SpansetOp) and node.op not in ("&&", "||"):
+        return _structural(node, spans, facts, inputs)
     if isinstance(node, ast.SpansetOp):
         out = []
         for one in inputs:
@@ -101,6 +103,61 @@ def _spanset(
     if isinstance(node, ast.Coalesce):
         return [(frozenset().union(*(s for s, _ in inputs)), inputs[0][1])] if inputs else []
     return inputs
+
+
+def _structural(
+    node: ast.SpansetOp, spans: list[Span], facts: TraceFacts, inputs: list[Spanset]
+) -> list[Spanset]:
+    """`{A} op {B}` per input: the B spans in the relation to an A span (`!`: those not,
+    when A matched something; `&`: and the A spans in it)."""
+    relation = node.op.lstrip("!&")
+    out = []
+    for one in inputs:
+        lhs = frozenset().union(*(s for s, _ in _spanset(node.lhs, spans, facts, [one])))
+        rhs = frozenset().union(*(s for s, _ in _spanset(node.rhs, spans, facts, [one])))
+        if not lhs or not rhs:
+            continue
+        matched = {r for r in rhs if any(_related(relation, spans, a, r) for a in lhs)}
+        if node.op.startswith("!"):
+            kept = set(rhs - matched)
+        elif node.op.startswith("&"):
+            kept = matched | {
+                a for a in lhs if any(_related(relation, spans, a, r) for r in matched)
+            }
+        else:
+            kept = matched
+        if kept:
+            out.append((frozenset(kept), one[1]))
+    return out
+
+
+def _related(relation: str, spans: list[Span], a: int, b: int) -> bool:
+    """Whether span b is `relation` of span a: its child, parent, descendant, ancestor or
+    sibling (another span with the same parent id)."""
+    x, y = spans[a], spans[b]
+    if x.trace_id != y.trace_id:
+        return False
+    if relation == ">":
+        return y.parent_span_id == x.span_id
+    if relation == "<":
+        return x.parent_span_id == y.span_id
+    if relation == ">>":
+        return a in _ancestors(spans, b)
+    if relation == "<<":
+        return b in _ancestors(spans, a)
+    return a != b and any(x.parent_span_id) and x.parent_span_id == y.parent_span_id
+
+
+def _ancestors(spans: list[Span], i: int) -> set[int]:
+    """The spans up the parent links from span i (stopping where a parent is not stored or
+    was already met: a loop of parent ids makes a span its own ancestor)."""
+    by_id = {(s.trace_id, s.span_id): k for k, s in enumerate(spans)}
+    found: set[int] = set()
+    at = by_id.get((spans[i].trace_id, spans[i].parent_span_id))
+    while at is not None and at not in found:
+        found.add(at)
+        at = by_id.get((spans[at].trace_id, spans[at].parent_span_id))
+    return found
 
 
 def _scalar_holds(node: ast.ScalarFilter, members: list[Span], facts: TraceFacts) -> bool:

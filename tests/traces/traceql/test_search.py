@@ -77,6 +77,7 @@ CONDITIONS = (
     'span:id = "0000000000000002"',
     "true",
 )
+STRUCTURAL = tuple(f"{p}{op}" for p in ("", "!", "&") for op in (">", "<", ">>", "<<", "~"))
 STAGES = (
     "count() > 1",
     "count() = 1",
@@ -111,6 +112,8 @@ def _query(draw: st.DrawFn) -> str:
     spanset = draw(_filter())
     if draw(st.integers(0, 2)) == 0:
         spanset = f"({spanset} {draw(st.sampled_from(('&&', '||')))} {draw(_filter())})"
+    elif draw(st.integers(0, 2)) == 0:
+        spanset = f"({spanset} {draw(st.sampled_from(STRUCTURAL))} {draw(_filter())})"
     stages = draw(st.lists(st.sampled_from(STAGES) | _filter(), max_size=3))
     if "coalesce()" in stages and any(s.startswith("by(") for s in stages):
         stages = [s for s in stages if s != "coalesce()"]
