@@ -53,9 +53,11 @@ _IDS = f"V{TRACE_ID_SIZE + SPAN_ID_SIZE}"
 
 _COMMENTS = re.compile(r"/\*.*?\*/|--[^\n]*", re.S)
 _LITERALS = re.compile(
+    r"(?=['\d-])(?:"  # what every literal starts with: most places are passed at once
     r"'(?:[^']|'')*'"  # strings, '' escaping a quote
     r"|(?<![\w$.])0x[0-9a-fA-F]+\b"  # hex
     r"|(?<![\w$.])-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w$])"  # numbers, not in names
+    r")"
 )
 _LISTS = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
 _ROWS = re.compile(r"(\(\?\))(?:\s*,\s*\(\?\))+")

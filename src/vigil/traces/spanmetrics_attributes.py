@@ -34,7 +34,9 @@ class AttributeColumns:
             map(isinstance, values, repeat(str)), dtype=bool, count=len(values)
         )
         self.text_lengths = np.fromiter(
-            map(len, compress(values, self.is_text)), dtype=np.int64, count=int(self.is_text.sum())
+            map(len, compress(values, self.is_text.tolist())),
+            dtype=np.int64,
+            count=int(self.is_text.sum()),
         )
         self.nonempty_text = self.is_text.copy()
         self.nonempty_text[self.is_text] = self.text_lengths > 0
