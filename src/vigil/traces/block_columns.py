@@ -53,20 +53,28 @@ def summarize(spans: Spans) -> Summary:
     n = len(spans)
     if not n:
         return Summary(0, 0, -1, np.zeros(0, dtype="S16"), {})
-    keys = np.stack(
-        [spans.service.astype(np.int64), spans.name.astype(np.int64), spans.kind.astype(np.int64)]
-    )
-    triples, inverse = np.unique(keys, axis=1, return_inverse=True)
+    width = len(spans.strings)
+    kind = spans.kind.astype(np.int64) + 128  # int8 as 0..255
+    keys = (spans.service.astype(np.int64) * width + spans.name) * 256 + kind
+    unique, inverse = np.unique(keys, return_inverse=True)
     inverse = inverse.reshape(-1)
-    longest = np.full(triples.shape[1], np.iinfo(np.int64).min, dtype=np.int64)
+    pairs, kinds = np.divmod(unique, 256)
+    kinds -= 128
+    services, span_names = np.divmod(pairs, width)
+    longest = np.full(len(unique), np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(longest, inverse, spans.duration_ns)
-    failed = np.zeros(triples.shape[1], dtype=bool)
+    failed = np.zeros(len(unique), dtype=bool)
     failed[inverse[spans.status_code == STATUS_ERROR]] = True
     table = spans.strings
     names = {
         (table[s], table[m], k): (d, f)
-        for (s, m, k), d, f in zip(
-            triples.T.tolist(), longest.tolist(), failed.tolist(), strict=True
+        for s, m, k, d, f in zip(
+            services.tolist(),
+            span_names.tolist(),
+            kinds.tolist(),
+            longest.tolist(),
+            failed.tolist(),
+            strict=True,
         )
     }
     return Summary(
