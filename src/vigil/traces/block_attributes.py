@@ -69,7 +69,10 @@ def shuffled(values: npt.NDArray[Any]) -> bytes:
 
 
 def unshuffled(
-    data: bytes | memoryview, dtype: str, count: int, at: npt.NDArray[np.intp] | None = None
+    data: bytes | memoryview,
+    dtype: str,
+    count: int,
+    at: npt.NDArray[np.intp] | slice | None = None,
 ) -> npt.NDArray[Any]:
     """The column of `shuffled`, or only its values `at` (gathered without the rest)."""
     want = np.dtype(dtype)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -210,17 +210,57 @@ def decode_page(
         raise PageFormatError(str(err)) from None
 
 
-@dataclass(frozen=True, slots=True)
 class PageColumns:
-    """What a prefilter reads of all a page's spans, decoded without the rest: starts,
-    durations, status codes, and service and name codes into `strings`."""
+    """What a prefilter reads of all a page's spans, each column decoded when first read
+    (and kept for decoding the spans it keeps): starts, durations, status codes, and
+    service and name codes into `strings`."""
 
-    start_ns: npt.NDArray[np.int64]
-    duration_ns: npt.NDArray[np.int64]
-    status_code: npt.NDArray[np.int8]
-    service: npt.NDArray[np.int32]
-    name: npt.NDArray[np.int32]
-    strings: tuple[str, ...]
+    def __init__(self, parts: list[memoryview]) -> None:
+        self._parts = parts
+        self.spans, self._traces = _HEAD.unpack(parts[0])[:2]
+
+    @cached_property
+    def runs(self) -> npt.NDArray[np.int64]:
+        """Spans per trace."""
+        runs = unshuffled(self._parts[2], "<u4", self._traces).astype(np.int64)
+        if int(runs.sum()) != self.spans:
+            raise ValueError("trace ids do not match the page's span count")
+        return runs
+
+    @cached_property
+    def start_ns(self) -> npt.NDArray[np.int64]:
+        base = _HEAD.unpack(self._parts[0])[6]
+        return _starts(unshuffled(self._parts[6], "<i8", self.spans), self.runs, base)
+
+    @cached_property
+    def duration_ns(self) -> npt.NDArray[np.int64]:
+        return unshuffled(self._parts[7], "<i8", self.spans).astype(np.int64)
+
+    @cached_property
+    def status_code(self) -> npt.NDArray[np.int8]:
+        flags = np.frombuffer(self._parts[8], dtype=np.uint8, count=self.spans)
+        return (flags >> 4).astype(np.int8)
+
+    @cached_property
+    def strings(self) -> list[str]:
+        found: list[str] = orjson.loads(bytes(self._parts[10]))
+        return found
+
+    @cached_property
+    def _names(self) -> npt.NDArray[np.int32]:
+        n = self.spans
+        codes = unshuffled(self._parts[9], "<u4", 6 * n, slice(0, 2 * n)).astype(np.int32)
+        if len(codes) and int(codes.max()) >= len(self.strings):
+            raise ValueError("a string code is past the page's string table")
+        return codes
+
+    @property
+    def service(self) -> npt.NDArray[np.int32]:
+        return self._names[: self.spans]
+
+    @property
+    def name(self) -> npt.NDArray[np.int32]:
+        return self._names[self.spans :]
 
 
 def decode_where(
@@ -233,11 +273,12 @@ def decode_where(
     its bytes do not decode."""
     try:
         parts = unpack(_body(data), _SECTIONS + 1)
-        kept = keep(_filter_columns(parts))
+        columns = PageColumns(parts)
+        kept = keep(columns)
         if not kept.any():
             return Spans.empty()
         rows = None if kept.all() else np.flatnonzero(kept)
-        return _decode_parts(parts, rows, attributes == frozenset(), attributes)
+        return _decode_parts(parts, rows, attributes == frozenset(), attributes, columns)
     except (
         ValueError,
         struct.error,
@@ -246,27 +287,6 @@ def decode_where(
         IndexError,
     ) as err:
         raise PageFormatError(str(err)) from None
-
-
-def _filter_columns(parts: list[memoryview]) -> PageColumns:
-    n, traces = _HEAD.unpack(parts[0])[:2]
-    base = _HEAD.unpack(parts[0])[6]
-    runs = unshuffled(parts[2], "<u4", traces).astype(np.int64)
-    if int(runs.sum()) != n:
-        raise ValueError("trace ids do not match the page's span count")
-    codes = unshuffled(parts[9], "<u4", 6 * n, np.arange(2 * n)).astype(np.int32)
-    strings: list[str] = orjson.loads(bytes(parts[10]))
-    if len(codes) and int(codes.max()) >= len(strings):
-        raise ValueError("a string code is past the page's string table")
-    flags = np.frombuffer(parts[8], dtype=np.uint8, count=n)
-    return PageColumns(
-        _starts(unshuffled(parts[6], "<i8", n), runs, base),
-        unshuffled(parts[7], "<i8", n).astype(np.int64),
-        (flags >> 4).astype(np.int8),
-        codes[:n],
-        codes[n:],
-        tuple(strings),
-    )
 
 
 def _starts(
@@ -359,33 +379,39 @@ def _decode_parts(
     rows: npt.NDArray[np.intp] | None,
     columns_only: bool,
     keys: frozenset[str] | None = None,
+    columns: PageColumns | None = None,
 ) -> Spans:
-    n, traces, n_resources, n_scopes, n_events, n_links, base = _HEAD.unpack(parts[0])
+    """The spans at `rows` (all when None); `columns` reuses what a prefilter decoded."""
+    n, traces, n_resources, n_scopes, n_events, n_links, _ = _HEAD.unpack(parts[0])
     if rows is not None and len(rows) and not (int(rows[0]) >= 0 and int(rows[-1]) < n):
         raise ValueError(f"rows {int(rows[0])}..{int(rows[-1])} of a page of {n} spans")
+    columns = columns or PageColumns(parts)
+    at: npt.NDArray[np.intp] = np.arange(n) if rows is None else rows
     sel: npt.NDArray[np.intp] | slice = slice(None) if rows is None else rows
-    picked = n if rows is None else len(rows)
+    picked = len(at)
     ids = np.frombuffer(parts[1], dtype="V16")
-    runs = unshuffled(parts[2], "<u4", traces).astype(np.int64)
-    if len(ids) != traces or int(runs.sum()) != n or len(parts[3]) != SPAN_ID_SIZE * n:
+    runs = columns.runs
+    if len(ids) != traces or len(parts[3]) != SPAN_ID_SIZE * n:
         raise ValueError("trace or span ids do not match the page's span count")
     span_words = np.frombuffer(parts[3], dtype=">u8")
-    refs = unshuffled(parts[4], "<i4", n).astype(np.int64)
-    parents = np.zeros(n, dtype=">u8")
+    all_refs = unshuffled(parts[4], "<i4", n).astype(np.int64)
+    external = all_refs == _EXTERNAL
+    outside = np.frombuffer(parts[5], dtype=">u8", count=int(external.sum()))
+    refs = all_refs[sel]
+    parents = np.zeros(picked, dtype=">u8")
     internal = (refs != 0) & (refs != _EXTERNAL)
-    at = np.flatnonzero(internal)
-    source = at - refs[internal]
+    source = at[internal] - refs[internal]
     if len(source) and (int(source.min()) < 0 or int(source.max()) >= n):
         raise ValueError("a parent reference points outside the page")
-    parents[at] = span_words[source]
-    external = refs == _EXTERNAL
-    parents[external] = np.frombuffer(parts[5], dtype=">u8", count=int(external.sum()))
-    starts = _starts(unshuffled(parts[6], "<i8", n), runs, base)
-    durations = unshuffled(parts[7], "<i8", n, rows)
+    parents[internal] = span_words[source]
+    mine = refs == _EXTERNAL
+    parents[mine] = outside[(np.cumsum(external) - 1)[at[mine]]]
+    starts = columns.start_ns
+    durations = columns.duration_ns[sel]
     flags = np.frombuffer(parts[8], dtype=np.uint8, count=n)[sel]
     code_at = None if rows is None else (rows + n * np.arange(6)[:, None]).reshape(-1)
     codes = unshuffled(parts[9], "<u4", 6 * n, code_at).astype(np.int32).reshape(6, -1)
-    strings: list[str] = orjson.loads(bytes(parts[10]))
+    strings = columns.strings
     if codes.size and int(codes[:4].max()) >= len(strings):
         raise ValueError("a string code is past the page's string table")
     resource_attrs = decode_attributes(parts[11], n_resources, strings)
@@ -407,9 +433,13 @@ def _decode_parts(
         link_counts = unshuffled(parts[19], "<u4", n).astype(np.int64)
         links = _links(parts, link_counts, strings, n_links, rows)
     return Spans(
-        trace_ids=np.repeat(ids, runs)[sel].tobytes(),
+        trace_ids=(
+            np.repeat(ids, runs)
+            if rows is None
+            else ids[np.searchsorted(np.cumsum(runs), rows, "right")]
+        ).tobytes(),
         span_ids=np.frombuffer(parts[3], dtype="V8")[sel].tobytes(),
-        parent_ids=parents[sel].tobytes(),
+        parent_ids=parents.tobytes(),
         start_ns=starts[sel].astype(np.int64),
         duration_ns=durations.astype(np.int64),
         kind=(flags & 0x0F).astype(np.int8),

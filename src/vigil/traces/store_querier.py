@@ -6,6 +6,7 @@ retry of an export whose answer it lost is stored twice and shown once."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -53,9 +54,15 @@ TraceSource = Callable[[bytes, int, int], Sequence[PageRef]]
 """Pages that may hold spans of a trace starting in [mint, maxt]."""
 
 
-def _kept(spans: PageColumns, mint: int, maxt: int, hints: SpanHints) -> npt.NDArray[np.bool_]:
-    start = spans.start_ns
-    keep = (start >= mint) & (start <= maxt)
+def _kept(
+    spans: PageColumns, span: tuple[int, int] | None, hints: SpanHints
+) -> npt.NDArray[np.bool_]:
+    """The spans starting in `span` (None: the whole page is in range) within the hints."""
+    if span is None:
+        keep = np.ones(spans.spans, dtype=bool)
+    else:
+        start = spans.start_ns
+        keep = (start >= span[0]) & (start <= span[1])
     if hints.min_duration_ns is not None:
         keep &= spans.duration_ns >= hints.min_duration_ns
     if hints.max_duration_ns is not None:
@@ -111,9 +118,9 @@ class TraceStoreQuerier:
             if wanted == _ALL and self._mint <= summary.mint and summary.maxt <= self._maxt:
                 yield page.spans()
                 continue
-            spans = page.spans_where(
-                lambda c: _kept(c, self._mint, self._maxt, wanted), wanted.attributes
-            )
+            inside = self._mint <= summary.mint and summary.maxt <= self._maxt
+            span = None if inside else (self._mint, self._maxt)
+            spans = page.spans_where(partial(_kept, span=span, hints=wanted), wanted.attributes)
             if len(spans):
                 yield spans
 
