@@ -163,11 +163,11 @@ class SlowSQL:
             found.setdefault(key, (system if isinstance(system, str) else "", []))[1].append(i)
         if not found:
             return
+        trace_ids = np.frombuffer(spans.trace_ids, np.uint8).reshape(-1, TRACE_ID_SIZE)
+        span_ids = np.frombuffer(spans.span_ids, np.uint8).reshape(-1, SPAN_ID_SIZE)
         for key, (system, picked_rows) in found.items():
             picked = np.asarray(picked_rows, dtype=np.intp)
-            ids = np.frombuffer(
-                b"".join([spans.trace_id(i) + spans.span_id(i) for i in picked_rows]), dtype=_IDS
-            )
+            ids = np.hstack([trace_ids[picked], span_ids[picked]]).view(_IDS).reshape(-1)
             self._ring(key, system).add(
                 t_ms, spans.start_ns[picked], spans.duration_ns[picked], ids
             )
