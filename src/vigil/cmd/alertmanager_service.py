@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from starlette.applications import Starlette
@@ -38,12 +39,12 @@ from vigil.config.alertmanager import Config, Receiver, load_config
 from vigil.model.alert import Alert
 from vigil.model.clock import Clock
 from vigil.notify.kinds import KINDS
-from vigil.notify.receivers import UnsupportedIntegration, build_integrations, test_receiver
-from vigil.notify.retry import NotifyMetrics, RetryStage
-from vigil.notify.template import Templates
-from vigil.template import TemplateError
+from vigil.notify.metrics import NotifyMetrics
 from vigil.web import alertmanager_api as api
 from vigil.web.metrics import metrics_endpoint
+
+if TYPE_CHECKING:
+    from vigil.notify.template import Templates
 
 log = logging.getLogger("vigil.alertmanager")
 
@@ -71,26 +72,12 @@ class _Pipeline:
     def __init__(self, service: AlertmanagerService, config: Config) -> None:
         self.config = config
         self.tree = build_tree(config)
-        self.templates = Templates.load(config.templates, service.clock.now)
+        self.templates: Templates | None = None
         self.inhibitor = Inhibitor(config.inhibit_rules, service.marker, service.clock)
         intervals = {interval.name: interval for interval in config.time_intervals}
         by_receiver: dict[str, Stage] = {}
         for receiver in config.receivers:
-            integrations = []
-            for integration in build_integrations(
-                config, receiver.name, self.templates, service.external_url, service.clock.now
-            ):
-                key = ReceiverKey(receiver.name, integration.name, integration.index)
-                integrations.append(
-                    MultiStage(
-                        [
-                            DedupStage(service.nflog, key, integration.send_resolved),
-                            RetryStage(integration, service.notify_metrics, service.clock),
-                            RecordStage(service.nflog, key),
-                            service.persist,
-                        ]
-                    )
-                )
+            integrations = self._integrations(service, receiver)
             by_receiver[receiver.name] = MultiStage(
                 [
                     MuteStage(self.inhibitor),
@@ -102,6 +89,35 @@ class _Pipeline:
                 ]
             )
         self.stage = RoutingStage(by_receiver)
+
+    def _integrations(self, service: AlertmanagerService, receiver: Receiver) -> list[Stage]:
+        """Each integration's dedup, retry and record stages. Receivers that send nowhere
+        (the default config's) load no sender, HTTP client or template: `templates` stays
+        None until a receiver has an integration."""
+        if not receiver.integrations:
+            return []
+        from vigil.notify.receivers import build_integrations
+        from vigil.notify.retry import RetryStage
+        from vigil.notify.template import Templates
+
+        if self.templates is None:
+            self.templates = Templates.load(self.config.templates, service.clock.now)
+        stages: list[Stage] = []
+        for integration in build_integrations(
+            self.config, receiver.name, self.templates, service.external_url, service.clock.now
+        ):
+            key = ReceiverKey(receiver.name, integration.name, integration.index)
+            stages.append(
+                MultiStage(
+                    [
+                        DedupStage(service.nflog, key, integration.send_resolved),
+                        RetryStage(integration, service.notify_metrics, service.clock),
+                        RecordStage(service.nflog, key),
+                        service.persist,
+                    ]
+                )
+            )
+        return stages
 
 
 class _Persist:
@@ -416,6 +432,8 @@ class AlertmanagerService:
         return self.config.receivers
 
     async def test_receiver(self, name: str) -> list[tuple[str, bool, str]]:
+        from vigil.notify.receivers import test_receiver
+
         results = await test_receiver(
             self.config, name, self.clock, self._pipeline.templates, self.external_url
         )
@@ -454,6 +472,12 @@ def load_service_config(path: Path) -> tuple[Config, str]:
 
 
 def check_service_config(config: Config) -> None:
+    if not config.templates and not any(receiver.integrations for receiver in config.receivers):
+        return  # no template to parse, no sender to build: nothing to import for them
+    from vigil.notify.receivers import UnsupportedIntegration, build_integrations
+    from vigil.notify.template import Templates
+    from vigil.template import TemplateError
+
     try:
         templates = Templates.load(config.templates)
         for receiver in config.receivers:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+from typing import TYPE_CHECKING
 
 from vigil.config import alertmanager
 from vigil.config.alertmanager import Config, Kinds
-from vigil.notify.integration import SendingKind
+
+if TYPE_CHECKING:
+    from vigil.notify.integration import SendingKind
 
 _WHERE = (
     ("webhook", "vigil.notify.webhook", "WebhookConfig"),
