@@ -18,6 +18,7 @@ from vigil.logs.service import LogStorage
 from vigil.logs.store import LogStoreOptions
 from vigil.model import Labels
 from vigil.model.clock import ManualClock
+from vigil.tsdb.wlog import list_segments, segment_index
 
 APP = Labels.from_dict({"job": "app", "service_name": "app"})
 
@@ -67,3 +68,36 @@ def test_forwarded_through_an_outage_and_a_restart(tmp_path: Path) -> None:
     got = _received(loki)
     assert [line for _, line, _ in got] == [f"line {i}" for i in (0, 1, 2, 0, 1, 2, 3, 4)]
     assert got[-1] == (dict(APP), "line 4", {"trace_id": "t4"})
+
+
+def test_segment_lag_counts_the_wal_segments_not_yet_forwarded(tmp_path: Path) -> None:
+    clock = ManualClock()
+    options = LogStoreOptions(wal_segment_size=8192)
+    storage = LogStorage(tmp_path / "logs", options, clock, CollectorRegistry())
+    asyncio.run(storage.start())
+    wal = storage.path / "wal"
+    registry = CollectorRegistry()
+    try:
+        with http_capture([503, 204]) as loki:
+            forwarder = LogForwarder(
+                wal,
+                tmp_path / "forward.json",
+                ForwardOptions(url=loki.url("/")),
+                registry,
+                clock.now,
+            )
+            for k in range(40):
+                _push(storage, k * 50, 50, clock.now())
+            indexes = [segment_index(p) for p in list_segments(wal)]
+            assert len(indexes) > 2
+            assert forwarder.tick() == 0  # 503: nothing delivered, still at the first segment
+            lag = registry.get_sample_value("vigil_logs_forward_wal_segment_lag")
+            assert lag == indexes[-1] - indexes[0]
+            clock.advance(1)
+            while forwarder.tick():
+                pass
+    finally:
+        asyncio.run(storage.stop())
+    # The refused first POST held every line; the retries delivered them all again.
+    assert len(_received(loki)) == 2 * 40 * 50
+    assert registry.get_sample_value("vigil_logs_forward_wal_segment_lag") == 0

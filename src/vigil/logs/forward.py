@@ -34,12 +34,6 @@ class ForwardOptions:
 
 
 def _counters(registry: CollectorRegistry) -> ForwardCounters:
-    # Exported as it always was, at 0: nothing measures the lag yet.
-    Gauge(
-        "vigil_logs_forward_wal_segment_lag",
-        "WAL segments between the forwarder's position and the newest one.",
-        registry=registry,
-    )
     return ForwardCounters(
         sent=Counter(
             "vigil_logs_forwarded_lines",
@@ -53,6 +47,11 @@ def _counters(registry: CollectorRegistry) -> ForwardCounters:
         ),
         failures=Counter(
             "vigil_logs_forward_failures", "Failed forward pushes (retried).", registry=registry
+        ),
+        segment_lag=Gauge(
+            "vigil_logs_forward_wal_segment_lag",
+            "WAL segments between the forwarder's position and the newest one.",
+            registry=registry,
         ),
     )
 

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Generic, Literal, Protocol, TypeVar
 
 import httpx
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from vigil.config.http import HTTPClientConfig
 from vigil.config.http_client import sync_client
 from vigil.exporter.rounds import Backoff, RoundThread
+from vigil.tsdb.wlog import list_segments, segment_index
 from vigil.tsdb.wlog_follow import IndexSink, Position, Record, WALFollower
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,13 @@ class ForwardTarget(Protocol):
 @dataclass(frozen=True, slots=True)
 class ForwardCounters:
     """Items (lines, spans) the far end `sent` accepted or `dropped` for good; `failures`
-    counts the POSTs retried."""
+    counts the POSTs retried; `segment_lag` is how many WAL segments the forwarder's position
+    is behind the newest one after each round."""
 
     sent: Counter
     dropped: Counter
     failures: Counter
+    segment_lag: Gauge
 
 
 def _nothing(_: memoryview) -> None:
@@ -98,6 +101,7 @@ class WALForwarder(Generic[T]):
         self._position_file = position_file
         self._clock = clock
         self._counters = counters
+        self._wal_dir = wal_dir
         self._follower = WALFollower(
             wal_dir,
             forwarded.record_types,
@@ -125,6 +129,13 @@ class WALForwarder(Generic[T]):
 
     def tick(self) -> int:
         """One round: send what the WAL gained (one batch); items delivered."""
+        try:
+            return self._round()
+        finally:
+            newest = max((segment_index(p) for p in list_segments(self._wal_dir)), default=0)
+            self._counters.segment_lag.set(max(0, newest - self._follower.position.segment))
+
+    def _round(self) -> int:
         now = self._clock()
         if self._backoff.waiting(now):
             return 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from vigil.config.http import HTTPClientConfig
 from vigil.logs.wal_forward import ForwardCounters, Forwarded, WALForwarder
@@ -51,6 +51,11 @@ def _counters(registry: CollectorRegistry) -> ForwardCounters:
         ),
         failures=Counter(
             "vigil_traces_forward_failures", "Failed forward exports (retried).", registry=registry
+        ),
+        segment_lag=Gauge(
+            "vigil_traces_forward_wal_segment_lag",
+            "WAL segments between the forwarder's position and the newest one.",
+            registry=registry,
         ),
     )
 
