@@ -232,13 +232,21 @@ def bench_volume_store(lines_per_second: int, hours: int) -> None:
 BLOCK_NS = 2 * 3600 * 10**9
 
 
-def write_volume_blocks(path: Path, lines_per_second: int, hours: int) -> int:
-    """`hours` of `lines_per_second` Spring-like lines in four streams (one per level), as
-    2 h blocks of the head's zstd chunks written straight into a store dir (no WAL: a day at
-    1k lines/s is 17 GB of text); returns the end time (ns). A dir written before is kept."""
+def write_volume_blocks(
+    path: Path,
+    lines_per_second: int,
+    hours: int,
+    start_ns: int | None = None,
+    block_ns: int = BLOCK_NS,
+) -> int:
+    """`hours` of `lines_per_second` Spring-like lines from `start_ns` in four streams (one
+    per level), as blocks of `block_ns` (aligned to it, as the store cuts and compacts them)
+    of the head's zstd chunks written straight into a store dir (no WAL: a day at 1k lines/s
+    is 17 GB of text); returns the end time (ns). A dir written before is kept."""
+    start = VOLUME_T0 if start_ns is None else start_ns
     n = lines_per_second * 3600 * hours
     step = 10**9 // lines_per_second
-    end_ns = VOLUME_T0 + n * step
+    end_ns = start + n * step
     if any(path.glob("*/meta.json")):
         return end_ns
     template = Lines.of(spring_lines(CHUNK_LINES))
@@ -246,18 +254,19 @@ def write_volume_blocks(path: Path, lines_per_second: int, hours: int) -> int:
     streams = [Labels.from_dict({"job": "shop", "level": level}) for level in levels]
     per_chunk = CHUNK_LINES * len(levels) * step  # a stream has a quarter of the lines
     path.mkdir(parents=True, exist_ok=True)
-    for block_start in range(VOLUME_T0, end_ns, BLOCK_NS):
+    for block_start in range(start // block_ns * block_ns, end_ns, block_ns):
+        block_end = min(block_start + block_ns, end_ns)
         chunks: dict[Labels, list[Chunk]] = {labels: [] for labels in streams}
-        for start in range(block_start, min(block_start + BLOCK_NS, end_ns), per_chunk):
+        for chunk_start in range(max(block_start, start), block_end, per_chunk):
             for k, labels in enumerate(streams):
-                ts = start + (k + len(levels) * np.arange(CHUNK_LINES, dtype=np.int64)) * step
-                ts = ts[ts < min(block_start + BLOCK_NS, end_ns)]
+                ts = chunk_start + (k + len(levels) * np.arange(CHUNK_LINES)) * step
+                ts = ts[ts < block_end]
                 if len(ts):
                     lines = (
                         template if len(ts) == CHUNK_LINES else Lines.of(list(template)[: len(ts)])
                     )
                     chunks[labels].append(Chunk.encode(ts, lines, None))
-        write_block(path, list(chunks.items()))
+        write_block(path, [(labels, found) for labels, found in chunks.items() if found])
     return end_ns
 
 
@@ -267,21 +276,23 @@ VOLUME_QUERY = 'sum by (level) (count_over_time({job="shop"}[1m]))'
 
 def bench_volume_blocks(lines_per_second: int, hours: int, path: Path) -> None:
     """The logs-volume query over a store of blocks only (median of 3), e.g. the issue's
-    24 h at 1k lines/s (target: under 1 s)."""
+    24 h at 1k lines/s (target: under 1 s); CPU seconds beside wall time, which a busy
+    machine stretches."""
     end_ns = write_volume_blocks(path, lines_per_second, hours)
     limits = LogLimits(reject_old_samples=False, max_global_streams_per_user=0)
     options = LogStoreOptions(limits=limits, retention_ns=0)
     with LogStore.open(path, options, clock=lambda: end_ns / 1e9) as store:
         engine = LogQLEngine(store)
-        runs = []
+        runs, cpu = [], []
         for _ in range(3):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             engine.query(VOLUME_QUERY, VOLUME_T0, end_ns, 60 * 10**9)
             runs.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
         blocks = len(store.blocks.blocks)
     print(
         f"{VOLUME_QUERY} from {blocks} blocks, {hours} h at {lines_per_second} lines/s: "
-        f"{sorted(runs)[1]:.2f} s (median of 3; target < 1 s)"
+        f"{sorted(runs)[1]:.2f} s wall, {sorted(cpu)[1]:.2f} CPU-s (median of 3; target < 1 s)"
     )
 
 

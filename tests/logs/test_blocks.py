@@ -213,7 +213,7 @@ def test_block_index_keeps_streams_chunks_and_postings() -> None:
     web = Labels.from_dict({"job": "app", "level": "info"})
     index = BlockIndex(
         [DB, web],
-        *(np.array([0, 1, 1], dtype=np.int64) for _ in range(9)),
+        *(np.array([0, 1, 1], dtype=np.int64) for _ in range(10)),
     )
     decoded, postings = BlockIndex.decode(index.encode())
     assert decoded.streams == [DB, web]

@@ -1,5 +1,7 @@
 """Immutable log blocks: `<ULID>/` with `meta.json`, `index` (streams and chunk entries,
-see block_index) and `chunks/000001` (the chunks' bytes, as the head encoded them).
+see block_index), `chunks/000001` (the chunks' bytes) and, when some chunk's lines were
+compressed with one, `dictionaries` (the zstd dictionaries the index's chunks name by
+position; see logs.dictionaries). A block without that file has none.
 
 A block is written into `<ULID>.tmp/`, `meta.json` last, and renamed. The rename is the
 commit point, except for blocks cut from the head: the head's WAL checkpoint is written
@@ -16,6 +18,7 @@ import logging
 import mmap
 import os
 import shutil
+import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ import numpy as np
 import zstandard
 
 from vigil.logs._api import Entries
-from vigil.logs.block_index import FLAG_METADATA, I64, BlockIndex
+from vigil.logs.block_index import FLAG_METADATA, I64, NO_DICTIONARY, BlockIndex
 from vigil.logs.chunk import Chunk, ChunkFormatError
 from vigil.logs.lines import Metadata
 from vigil.logs.stream_read import ReadableChunk
@@ -42,6 +45,10 @@ T = TypeVar("T")
 META_FILE = "meta.json"
 INDEX_FILE = "index"
 CHUNKS_FILE = "chunks/000001"
+DICTIONARIES_FILE = "dictionaries"
+_DICTIONARIES_MAGIC = b"VLD1"
+_DICTIONARIES_HEAD = struct.Struct("<4sII")  # magic, count, crc32c of what follows
+_LENGTH = struct.Struct("<I")
 TMP = ".tmp"
 VERSION = 1
 
@@ -119,7 +126,9 @@ def write_block(
     try:
         (tmp / "chunks").mkdir(parents=True)
         labels: list[Labels] = []
-        rows: list[tuple[int, int, int, int, int, int, int, int, int]] = []
+        rows: list[tuple[int, ...]] = []
+        dictionaries: dict[int, int] = {}  # id() of a chunk's dictionary: its position
+        tables: list[zstandard.ZstdCompressionDict] = []
         offset = 0
         with (tmp / CHUNKS_FILE).open("wb") as out:
             for stream, chunks in sorted(streams, key=lambda item: item[0]):
@@ -129,6 +138,11 @@ def write_block(
                 for c in chunks:
                     out.write(c.data)
                     crc = crc32c.crc32c(c.data)
+                    dictionary = NO_DICTIONARY
+                    if c.dictionary is not None:
+                        dictionary = dictionaries.setdefault(id(c.dictionary), len(tables))
+                        if dictionary == len(tables):
+                            tables.append(c.dictionary)
                     rows.append(
                         (
                             len(labels) - 1,
@@ -140,6 +154,7 @@ def write_block(
                             len(c.data),
                             crc,
                             FLAG_METADATA if c.has_metadata else 0,
+                            dictionary,
                         )
                     )
                     offset += len(c.data)
@@ -150,6 +165,8 @@ def write_block(
         columns = np.array(rows, dtype=np.int64).T
         index = BlockIndex(labels, *columns)
         write_synced(tmp / INDEX_FILE, index.encode())
+        if tables:
+            write_synced(tmp / DICTIONARIES_FILE, _encode_dictionaries(tables))
         meta = BlockMeta(
             ulid,
             int(index.mint.min()),
@@ -169,6 +186,30 @@ def write_block(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return publish_block(tmp) if publish else tmp
+
+
+def _encode_dictionaries(tables: Sequence[zstandard.ZstdCompressionDict]) -> bytes:
+    body = b"".join(_LENGTH.pack(len(d.as_bytes())) + d.as_bytes() for d in tables)
+    return _DICTIONARIES_HEAD.pack(_DICTIONARIES_MAGIC, len(tables), crc32c.crc32c(body)) + body
+
+
+def _decode_dictionaries(data: bytes) -> list[zstandard.ZstdCompressionDict]:
+    """ValueError naming what is wrong when the bytes are not intact dictionaries."""
+    if len(data) < _DICTIONARIES_HEAD.size:
+        raise ValueError(f"dictionaries file of {len(data)} bytes has no header")
+    magic, count, crc = _DICTIONARIES_HEAD.unpack_from(data)
+    body = memoryview(data)[_DICTIONARIES_HEAD.size :]
+    if magic != _DICTIONARIES_MAGIC or crc32c.crc32c(body) != crc:
+        raise ValueError("dictionaries file fails its magic or checksum")
+    tables, at = [], 0
+    for _ in range(count):
+        (length,) = _LENGTH.unpack_from(body, at)
+        at += _LENGTH.size
+        tables.append(zstandard.ZstdCompressionDict(bytes(body[at : at + length])))
+        at += length
+    if at != len(body):
+        raise ValueError("dictionaries file holds more than its count says")
+    return tables
 
 
 def publish_block(tmp: Path) -> Path:
@@ -197,13 +238,14 @@ class BlockChunk:
     lines: int
     raw_bytes: int
     has_metadata: bool
+    dictionary: zstandard.ZstdCompressionDict | None
 
     def load(self) -> Chunk:
         data = bytes(memoryview(self.data_file)[self.offset : self.offset + self.length])
         where = f"chunk at offset {self.offset} of {self.block / CHUNKS_FILE}"
         if len(data) != self.length or crc32c.crc32c(data) != self.crc:
             raise CorruptChunkError(f"corrupt log block {self.block.name}: {where} fails its CRC")
-        return Chunk(self.mint, self.maxt, self.lines, self.raw_bytes, data)
+        return Chunk(self.mint, self.maxt, self.lines, self.raw_bytes, data, self.dictionary)
 
     def timestamps(self) -> I64:
         return _checked(self, lambda c: c.timestamps())
@@ -247,16 +289,21 @@ class LogBlock:
         meta: BlockMeta,
         index: BlockIndex,
         postings: list[tuple[str, str, I64]],
+        dictionaries: Sequence[zstandard.ZstdCompressionDict] = (),
     ) -> None:
         self.path = path
         self.meta = meta
         self._index = index
+        self._dictionaries = [None, *dictionaries]  # index column + 1
         self._data = _map(path / CHUNKS_FILE)
         self._postings = MemPostings.from_lists(postings)
         bounds = np.searchsorted(index.stream, np.arange(len(index.streams) + 1))
         self._bounds: list[int] = bounds.tolist()
+        self._chunks: list[list[ReadableChunk] | None] = [None] * len(index.streams)
         self.size_bytes = sum(
-            (path / name).stat().st_size for name in (META_FILE, INDEX_FILE, CHUNKS_FILE)
+            (path / name).stat().st_size
+            for name in (META_FILE, INDEX_FILE, CHUNKS_FILE)
+            + ((DICTIONARIES_FILE,) if dictionaries else ())
         )
 
     @classmethod
@@ -265,11 +312,24 @@ class LogBlock:
         try:
             meta = read_meta(path)
             index, postings = BlockIndex.decode((path / INDEX_FILE).read_bytes())
+            dictionaries: list[zstandard.ZstdCompressionDict] = []
+            if (path / DICTIONARIES_FILE).exists():
+                dictionaries = _decode_dictionaries((path / DICTIONARIES_FILE).read_bytes())
+            if int(index.dictionary.max(initial=NO_DICTIONARY)) >= len(dictionaries):
+                raise ValueError("index names a dictionary the block does not have")
         except (OSError, ValueError, KeyError, TypeError, zstandard.ZstdError) as err:
             raise CorruptDataError(f"log block {path} cannot be opened: {err}") from None
-        return cls(path, meta, index, postings)
+        return cls(path, meta, index, postings, dictionaries)
 
     def chunks(self, stream: int) -> list[ReadableChunk]:
+        """Built at the stream's first read and kept (a query of a day's chunks then makes no
+        object per chunk)."""
+        built = self._chunks[stream]
+        if built is None:
+            built = self._chunks[stream] = self._build_chunks(stream)
+        return built
+
+    def _build_chunks(self, stream: int) -> list[ReadableChunk]:
         index = self._index
         rows = slice(self._bounds[stream], self._bounds[stream + 1])
         columns = zip(
@@ -281,6 +341,7 @@ class LogBlock:
             index.lines[rows].tolist(),
             index.raw_bytes[rows].tolist(),
             (index.flags[rows] & FLAG_METADATA).astype(bool).tolist(),
+            [self._dictionaries[d + 1] for d in index.dictionary[rows].tolist()],
             strict=True,
         )
         return [BlockChunk(self.path, self._data, *row) for row in columns]

@@ -1,10 +1,10 @@
 """A log block's index: its streams (label sets, in label order), per chunk the stream,
 min/max time, line count, raw line bytes, where its bytes are in the chunk file with
-their CRC32C, and flags (FLAG_METADATA: some line has structured metadata), and the
-postings (per label pair, the streams that have it) — columns of little-endian numpy arrays
-and 0xff-ended strings, zstd-compressed as one frame, after a magic and the CRC32C of that
-frame. The first format (VLI2, without flags) is still read: its chunks may all have
-metadata."""
+their CRC32C, flags (FLAG_METADATA: some line has structured metadata) and the block
+dictionary its lines need (-1: none), and the postings (per label pair, the streams that have
+it) — columns of little-endian numpy arrays and 0xff-ended strings, zstd-compressed as one
+frame, after a magic and the CRC32C of that frame. Earlier formats still read: VLI3 (no
+dictionaries) and VLI2 (no flags either: its chunks may all have metadata)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,11 @@ from vigil.model import Labels
 
 I64 = npt.NDArray[np.int64]
 
-MAGIC = b"VLI3"
-MAGIC_NO_FLAGS = b"VLI2"  # the first format, still read
+MAGIC = b"VLI4"
 FLAG_METADATA = 1
+NO_DICTIONARY = -1
+# columns each format holds (the ones after them take their defaults)
+_FORMATS = {b"VLI2": 8, b"VLI3": 9, MAGIC: 10}
 _HEAD = struct.Struct("<4sI")  # magic, crc32c of the compressed body
 _COUNTS = struct.Struct("<IIII")  # streams, chunks, label pairs, stream label bytes
 _INT_COLUMNS = (
@@ -37,7 +39,9 @@ _INT_COLUMNS = (
     "length",
     "crc",
     "flags",
+    "dictionary",
 )
+_DEFAULTS = {"flags": FLAG_METADATA, "dictionary": NO_DICTIONARY}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ class BlockIndex:
     length: I64
     crc: I64
     flags: I64
+    dictionary: I64
 
     def postings(self) -> list[tuple[str, str, I64]]:
         """Per label pair (sorted), the ascending streams that have it."""
@@ -92,7 +97,7 @@ class BlockIndex:
             raise ValueError(f"index of {len(data)} bytes has no header")
         magic, crc = _HEAD.unpack_from(data)
         frame = data[_HEAD.size :]
-        if magic not in (MAGIC, MAGIC_NO_FLAGS):
+        if magic not in _FORMATS:
             raise ValueError("index does not start with its magic")
         if crc32c.crc32c(frame) != crc:
             raise ValueError("index checksum mismatch")
@@ -102,11 +107,12 @@ class BlockIndex:
         counts = np.frombuffer(body, dtype="<u2", count=n_streams, offset=at).astype(np.int64)
         at += 2 * n_streams
         columns = []
-        for _ in _INT_COLUMNS[: -1 if magic == MAGIC_NO_FLAGS else None]:
+        for k, name in enumerate(_INT_COLUMNS):
+            if k >= _FORMATS[magic]:
+                columns.append(np.full(n_chunks, _DEFAULTS[name], dtype=np.int64))
+                continue
             columns.append(np.frombuffer(body, dtype="<i8", count=n_chunks, offset=at).copy())
             at += 8 * n_chunks
-        if magic == MAGIC_NO_FLAGS:
-            columns.append(np.full(n_chunks, FLAG_METADATA, dtype=np.int64))
         sizes = np.frombuffer(body, dtype="<i8", count=n_pairs, offset=at)
         at += 8 * n_pairs
         total = int(sizes.sum())

@@ -15,6 +15,7 @@ from vigil.logs.block import LogBlock, publish_block, write_block
 from vigil.logs.block_set import BlockSet
 from vigil.logs.chunk import BLOCK_ZSTD_LEVEL, Chunk
 from vigil.logs.compact import compact
+from vigil.logs.dictionaries import compress_for_block
 from vigil.logs.head import Head
 from vigil.logs.stream_read import ReadableChunk
 from vigil.model import Labels, Matcher, matches_all
@@ -65,10 +66,7 @@ class BlockList(BlockSet[LogBlock]):
                     return None
                 self._flush = _Flush(chunks, upto, records)
             flush = self._flush
-        smaller = [
-            (labels, [c.recompressed(BLOCK_ZSTD_LEVEL) for c in chunks])
-            for labels, chunks in flush.chunks
-        ]
+        smaller = compress_for_block(flush.chunks, BLOCK_ZSTD_LEVEL)
         tmp = write_block(self.path, smaller, wal_checkpoint=flush.checkpoint, publish=False)
         try:
             self._wal.write_checkpoint(flush.checkpoint, flush.records)

@@ -7,9 +7,11 @@ each column little-endian at the narrowest of 1/2/4/8 bytes that holds its value
 reads them in place; zstd makes a steady rate of lines cost next to nothing), the line
 bytes as one zstd frame (level 3 in the head, 9 once in a block), and structured metadata
 as its own zstd frame (pairs per line as varints, then every name and value ended by 0xff),
-absent when no line has any. The timestamps and sizes are read without decompressing the
-lines (stats, series, range checks, counting). The first format (VLC2: timestamps and
-sizes as varints) is still read.
+absent when no line has any. In a block, the line bytes of a small chunk may be compressed
+with a zstd dictionary the block keeps (its frame names the dictionary's id; see
+logs.dictionaries). The timestamps and sizes are read without decompressing the lines
+(stats, series, range checks, counting). The first format (VLC2: timestamps and sizes as
+varints) is still read.
 """
 
 from __future__ import annotations
@@ -100,9 +102,13 @@ def decode_varints(data: bytes | memoryview, count: int) -> U64:
     return values
 
 
-def _decompress(frame: bytes | memoryview, what: str) -> bytes:
+def _decompress(
+    frame: bytes | memoryview, what: str, dictionary: zstandard.ZstdCompressionDict | None = None
+) -> bytes:
     try:
-        return zstandard.ZstdDecompressor().decompress(frame)
+        if dictionary is None:
+            return zstandard.ZstdDecompressor().decompress(frame)
+        return zstandard.ZstdDecompressor(dict_data=dictionary).decompress(frame)
     except zstandard.ZstdError as err:
         raise ChunkFormatError(f"{what} do not decompress: {err}") from None
 
@@ -116,6 +122,7 @@ class Chunk:
     lines: int
     raw_bytes: int  # line bytes before compression
     data: bytes
+    dictionary: zstandard.ZstdCompressionDict | None = None  # of the line bytes' frame
 
     @classmethod
     def encode(cls, timestamps: I64, lines: Lines, metadata: Metadata) -> Chunk:
@@ -146,14 +153,25 @@ class Chunk:
             b"".join((header, columns, body, meta)),
         )
 
-    def recompressed(self, level: int) -> Chunk:
-        """The same chunk with its line bytes compressed again at zstd `level` (the other
-        sections as they are): blocks take the time a push cannot for fewer bytes."""
+    def line_bytes(self) -> bytes:
+        """The lines, decompressed, one after the other."""
+        _, _, (_, body, _) = self._sections()
+        return _decompress(body, "line bytes", self.dictionary)
+
+    def recompressed(
+        self, level: int, dictionary: zstandard.ZstdCompressionDict | None = None
+    ) -> Chunk:
+        """The same chunk with its line bytes compressed again at zstd `level` (with
+        `dictionary`), the other sections as they are: blocks take the time a push cannot
+        for fewer bytes. Without a dictionary, the chunk as it was when that is no larger."""
         magic, count, (columns, body, meta) = self._sections()
-        data = _decompress(body, "line bytes")
-        smaller = zstandard.ZstdCompressor(level=level).compress(data)
-        if len(smaller) >= len(body):
-            return self
+        data = _decompress(body, "line bytes", self.dictionary)
+        if dictionary is None:
+            smaller = zstandard.ZstdCompressor(level=level).compress(data)
+            if len(smaller) >= len(body) and self.dictionary is None:
+                return self
+        else:
+            smaller = zstandard.ZstdCompressor(level=level, dict_data=dictionary).compress(data)
         header = _HEADER.pack(magic, count, len(columns), len(smaller), len(meta))
         return Chunk(
             self.mint,
@@ -161,6 +179,7 @@ class Chunk:
             self.lines,
             self.raw_bytes,
             b"".join((header, columns, smaller, meta)),
+            dictionary,
         )
 
     def _sections(self) -> tuple[bytes, int, list[memoryview]]:
@@ -218,8 +237,7 @@ class Chunk:
         read_lines = lines or bool(needles)
         data = b""
         if read_lines:
-            _, _, (_, body, _) = self._sections()
-            data = _decompress(body, "line bytes")
+            data = self.line_bytes()
             if not all(needle in data for needle in needles):
                 return None
         count, timestamps, sizes, (_, meta) = self._columns()

@@ -186,12 +186,14 @@ def bucket_counts(
             plain[0][at] += chunk.lines
             plain[1][at] += chunk.raw_bytes
             continue
+        first, last = max(at, 0), min(bisect_left(bounds, chunk.maxt), n)
+        if first >= last:
+            continue
         ts, sizes, metadata = chunk.counted()
-        keep = (ts >= mint) & (ts <= maxt)
-        bucket = np.searchsorted(edges, ts, side="left") - 1
-        keep &= (bucket >= 0) & (bucket < n)
+        bucket = np.searchsorted(edges[first : last + 1], ts, side="left") - 1
+        keep = (ts >= mint) & (ts <= maxt) & (bucket >= 0) & (bucket < last - first)
         if metadata is None:
-            _add(plain, bucket[keep], sizes[keep], n)
+            _add(plain, bucket[keep], sizes[keep], first, last)
             continue
         codes: dict[Labels, int] = {}
         code = np.fromiter(
@@ -207,13 +209,15 @@ def bucket_counts(
                 into = plain if key == labels else found.get(key)
                 if into is None:
                     into = found[key] = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
-                _add(into, bucket[rows], sizes[rows], n)
+                _add(into, bucket[rows], sizes[rows], first, last)
     if plain[0].any():
         found[labels] = plain
     return [BucketCounts(key, entries, size) for key, (entries, size) in found.items()]
 
 
-def _add(into: tuple[I64, I64], bucket: I64, sizes: I64, n: int) -> None:
+def _add(into: tuple[I64, I64], bucket: I64, sizes: I64, first: int, last: int) -> None:
+    """Entries in buckets `first + bucket` (all before `last`) and their sizes."""
     if len(bucket):
-        into[0][:] += np.bincount(bucket, minlength=n)
-        into[1][:] += np.bincount(bucket, weights=sizes, minlength=n).astype(np.int64)
+        into[0][first:last] += np.bincount(bucket, minlength=last - first)
+        weights = np.bincount(bucket, weights=sizes, minlength=last - first)
+        into[1][first:last] += weights.astype(np.int64)
