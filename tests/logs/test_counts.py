@@ -1,10 +1,11 @@
-"""Metric queries that only count entries or their bytes (the logs-volume query) are answered
-from the store's chunk index where a chunk falls in one window: on streams with and without
-structured metadata, in blocks and in the head, they equal a count of the pushed lines made
-here line by line."""
+"""Metric queries that count entries or their bytes equal a count of the pushed lines made
+here line by line, on streams with and without structured metadata, in blocks and in the
+head: without stages (the logs-volume query, answered from the chunk index where a chunk
+falls in one window) and with line and label filters (labels from metadata)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -70,14 +71,20 @@ def _series(row: Row) -> dict[str, str]:
 
 
 def _brute(
-    rows: list[Row], op: str, range_ns: int, offset_ns: int, step_ns: int, by: list[str] | None
+    rows: list[Row],
+    op: str,
+    range_ns: int,
+    offset_ns: int,
+    step_ns: int,
+    by: list[str] | None,
+    kept: Callable[[Row], bool],
 ) -> dict[tuple[tuple[str, str], ...], list[tuple[int, float]]]:
     """The query's matrix counted line by line."""
     found: dict[tuple[tuple[str, str], ...], list[tuple[int, float]]] = {}
     for t in range(T0, T0 + SPAN + 1, step_ns):
         values: dict[tuple[tuple[str, str], ...], float] = {}
         for row in rows:
-            if t - offset_ns - range_ns < row[1] <= t - offset_ns:
+            if t - offset_ns - range_ns < row[1] <= t - offset_ns and kept(row):
                 labels = _series(row)
                 if by is not None:
                     labels = {k: v for k, v in labels.items() if k in by}
@@ -91,18 +98,42 @@ def _brute(
     return found
 
 
+def _every(row: Row) -> bool:
+    return True
+
+
 CASES = [
-    ("count_over_time", "1m", 0, MINUTE, None),
-    ("count_over_time", "2m", 0, 30 * 10**9, ["level"]),
-    ("count_over_time", "1m", MINUTE, MINUTE, ["detected_level"]),
-    ("bytes_over_time", "30s", 0, MINUTE, None),
-    ("rate", "90s", 0, 20 * 10**9, ["job"]),
-    ("bytes_rate", "1m", 0, MINUTE, ["level", "detected_level"]),
+    ("count_over_time", "1m", 0, MINUTE, None, "", _every),
+    ("count_over_time", "2m", 0, 30 * 10**9, ["level"], "", _every),
+    ("count_over_time", "1m", MINUTE, MINUTE, ["detected_level"], "", _every),
+    ("bytes_over_time", "30s", 0, MINUTE, None, "", _every),
+    ("rate", "90s", 0, 20 * 10**9, ["job"], "", _every),
+    ("bytes_rate", "1m", 0, MINUTE, ["level", "detected_level"], "", _every),
+    # with stages: lines read, labels from structured metadata once per distinct set
+    (
+        "count_over_time",
+        "1m",
+        0,
+        MINUTE,
+        ["detected_level"],
+        ' | detected_level="warn"',
+        lambda row: _series(row).get("detected_level") == "warn",
+    ),
+    (
+        "count_over_time",
+        "2m",
+        0,
+        MINUTE,
+        None,
+        ' |= "line 1" | level!="override"',
+        lambda row: b"line 1" in row[2] and _series(row).get("level") != "override",
+    ),
+    ("bytes_over_time", "1m", 0, MINUTE, ["trace_id"], ' != "x"', lambda r: b"x" not in r[2]),
 ]
 
 
 @pytest.mark.parametrize("where", ["head", "blocks and head"])
-@pytest.mark.parametrize(("op", "window", "offset_ns", "step_ns", "by"), CASES)
+@pytest.mark.parametrize(("op", "window", "offset_ns", "step_ns", "by", "stages", "kept"), CASES)
 def test_a_count_query_equals_the_lines_counted_one_by_one(
     tmp_path: Path,
     where: str,
@@ -111,6 +142,8 @@ def test_a_count_query_equals_the_lines_counted_one_by_one(
     offset_ns: int,
     step_ns: int,
     by: list[str] | None,
+    stages: str,
+    kept: Callable[[Row], bool],
 ) -> None:
     rows = _rows()
     now = [(T0 + SPAN) / 1e9]
@@ -121,9 +154,7 @@ def test_a_count_query_equals_the_lines_counted_one_by_one(
         if where != "head":
             now[0] = (T0 + SPAN // 2 + HOUR_NS) / 1e9
             assert store.tick().written
-        inner = (
-            f'{op}({{job=~".+"}}[{window}]{f" offset {offset_ns // MINUTE}m" if offset_ns else ""})'
-        )
+        inner = f'{op}({{job=~".+"}}{stages} [{window}]{f" offset {offset_ns // MINUTE}m" if offset_ns else ""})'
         query = inner if by is None else f"sum by ({', '.join(by)}) ({inner})"
         result = LogQLEngine(store).query(query, T0, T0 + SPAN, step_ns)
     assert isinstance(result.value, Matrix)
@@ -132,7 +163,7 @@ def test_a_count_query_equals_the_lines_counted_one_by_one(
         for s in result.value.series
     }
     range_ns = {"1m": MINUTE, "2m": 2 * MINUTE, "30s": MINUTE // 2, "90s": 3 * MINUTE // 2}
-    want = _brute(rows, op, range_ns[window], offset_ns, step_ns, by)
+    want = _brute(rows, op, range_ns[window], offset_ns, step_ns, by, kept)
     assert {k: [t for t, _ in v] for k, v in got.items()} == {
         k: [t for t, _ in v] for k, v in want.items()
     }

@@ -1,8 +1,9 @@
 """A log pipeline (`|= "x" | json | level="error" | line_format ...`) as a list of small
 stages, each applied to a whole batch of one stream's entries.
 
-Until a stage needs them, lines share their stream's labels (`Rows.labels is None`): line
-filters then cost one blob scan and no Python object per line. Parsers and label stages turn
+Until a stage needs them, lines share their stream's labels and one of a few structured
+metadata sets (`Rows.labels is None`): line filters then cost one blob scan, label filters and
+grouping one step per distinct set, and no Python object per line. Parsers and label stages turn
 labels into one dict per surviving line.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -44,9 +45,11 @@ def take_lines(lines: Lines, indices: I64) -> Lines:
 
 @dataclass(slots=True)
 class Rows:
-    """The surviving lines of one stream batch. `labels[i]` are line i's labels, or every
-    line has `shared` when `labels` is None; `values[i]` is line i's unwrapped sample value
-    once an `unwrap` stage ran."""
+    """The surviving lines of one stream batch. `labels[i]` are line i's labels; while
+    `labels` is None, line i has `shared` with `meta_sets[meta_codes[i]]` (its structured
+    metadata) over it, or `shared` alone when `meta_codes` is None: stages that only read
+    labels then work once per distinct metadata set, not per line. `values[i]` is line i's
+    unwrapped sample value once an `unwrap` stage ran."""
 
     stream: Labels
     ts: I64
@@ -54,13 +57,20 @@ class Rows:
     shared: dict[str, str]
     labels: list[dict[str, str]] | None = None
     values: npt.NDArray[np.float64] | None = None
+    meta_sets: list[Labels] = field(default_factory=list)
+    meta_codes: I64 | None = None
 
     @classmethod
     def of(cls, entries: Entries) -> Rows:
-        shared = dict(entries.labels)
-        rows = cls(entries.labels, entries.timestamps, entries.lines, shared)
+        rows = cls(entries.labels, entries.timestamps, entries.lines, dict(entries.labels))
         if entries.metadata is not None:
-            rows.labels = [{**shared, **dict(meta)} for meta in entries.metadata]
+            index: dict[Labels, int] = {}
+            rows.meta_codes = np.fromiter(
+                (index.setdefault(m, len(index)) for m in entries.metadata),
+                np.int64,
+                len(entries.metadata),
+            )
+            rows.meta_sets = list(index)
         return rows
 
     def __len__(self) -> int:
@@ -71,13 +81,29 @@ class Rows:
             return self
         indices = np.flatnonzero(keep)
         labels = None if self.labels is None else [self.labels[i] for i in indices.tolist()]
+        codes = None if self.meta_codes is None else self.meta_codes[indices]
         return Rows(
-            self.stream, self.ts[indices], take_lines(self.lines, indices), self.shared, labels
+            self.stream,
+            self.ts[indices],
+            take_lines(self.lines, indices),
+            self.shared,
+            labels,
+            meta_sets=self.meta_sets,
+            meta_codes=codes,
         )
+
+    def distinct(self) -> list[dict[str, str]]:
+        """While `labels` is None: the label set of each metadata set (see the class doc)."""
+        return [{**self.shared, **dict(meta)} for meta in self.meta_sets]
 
     def per_line(self) -> list[dict[str, str]]:
         if self.labels is None:
-            self.labels = [dict(self.shared) for _ in range(len(self))]
+            if self.meta_codes is None:
+                self.labels = [dict(self.shared) for _ in range(len(self))]
+            else:
+                sets = self.distinct()
+                self.labels = [dict(sets[k]) for k in self.meta_codes.tolist()]
+            self.meta_codes, self.meta_sets = None, []
         return self.labels
 
     def groups(self) -> list[tuple[Labels, I64]]:
@@ -85,7 +111,18 @@ class Rows:
         if not len(self):
             return []
         if self.labels is None:
-            return [(_final(self.shared), np.arange(len(self), dtype=np.int64))]
+            if self.meta_codes is None:
+                return [(_final(self.shared), np.arange(len(self), dtype=np.int64))]
+            keys: dict[Labels, int] = {}
+            key_of = np.array(
+                [keys.setdefault(_final(labels), len(keys)) for labels in self.distinct()],
+                dtype=np.int64,
+            )
+            line_key = key_of[self.meta_codes]
+            order = np.argsort(line_key, kind="stable")
+            runs = np.split(order, np.flatnonzero(np.diff(line_key[order])) + 1)
+            names = list(keys)
+            return [(names[int(line_key[run[0]])], run) for run in runs]
         index: dict[Labels, list[int]] = {}
         for i, labels in enumerate(self.labels):
             index.setdefault(_final(labels), []).append(i)
@@ -136,10 +173,15 @@ def _label_filter(stage: ast.LabelFilterStage) -> Stage:
 def label_filter_stage(test: LabelTest) -> Stage:
     def apply(rows: Rows) -> Rows:
         if rows.labels is None:
-            probe = dict(rows.shared)
-            passed = test(probe)
-            if probe == rows.shared:
-                return rows if passed else rows.select(np.zeros(len(rows), dtype=bool))
+            probes = [dict(rows.shared)] if rows.meta_codes is None else rows.distinct()
+            before = [dict(probe) for probe in probes]
+            passed = np.array([test(probe) for probe in probes], dtype=bool)
+            if probes == before:  # the test added no error label: one verdict per set
+                return rows.select(
+                    np.full(len(rows), passed[0])
+                    if rows.meta_codes is None
+                    else passed[rows.meta_codes]
+                )
         keep = np.fromiter((test(labels) for labels in rows.per_line()), bool, len(rows))
         return rows.select(keep)
 
@@ -204,9 +246,9 @@ def _selection(stage: ast.Drop | ast.Keep) -> Stage:
         return {k: v for k, v in labels.items() if chosen(k, v) is keep}
 
     def apply(rows: Rows) -> Rows:
-        if rows.labels is None:
+        if rows.labels is None and rows.meta_codes is None:
             return replace(rows, shared=edit(rows.shared))
-        rows.labels = [edit(labels) for labels in rows.labels]
+        rows.labels = [edit(labels) for labels in rows.per_line()]
         return rows
 
     return apply
