@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 import vigil
 from vigil.model.clock import Clock, SystemClock
 from vigil.traces import SpanQuerier, SpanQueryable, Spans, traceql
-from vigil.traces.traceql.metrics import query_range
+from vigil.traces.traceql.metrics import query_instant, query_range
 from vigil.web import tempo_metrics
 from vigil.web.tempo_search import (
     NS_PER_S,
@@ -67,6 +67,7 @@ class TempoAPI:
                 self._wrap(self.metrics_query_range),
                 methods=["GET"],
             ),
+            Route(f"{api}/metrics/query", self._wrap(self.metrics_query), methods=["GET"]),
             Route(f"{api}/search/tags", self._wrap(self.tags_v1), methods=["GET"]),
             Route(f"{api}/v2/search/tags", self._wrap(self.tags_v2), methods=["GET"]),
             Route(f"{api}/search/tag/{{tag}}/values", self._wrap(self.values_v1), methods=["GET"]),
@@ -178,6 +179,15 @@ class TempoAPI:
             lambda q: query_range(q, wanted.query, wanted.start_ns, wanted.end_ns, wanted.step_ns),
         )
         return _json(tempo_metrics.range_answer(series))
+
+    async def metrics_query(self, request: Request) -> Response:
+        """A TraceQL metrics query's one value per series over `start`/`end`."""
+        wanted = tempo_metrics.instant_request(request.query_params, self._now_ns())
+        series = await self._ask(
+            (wanted.start_ns, wanted.end_ns),
+            lambda q: query_instant(q, wanted.query, wanted.start_ns, wanted.end_ns),
+        )
+        return _json(tempo_metrics.instant_answer(series))
 
     @staticmethod
     def _scope(request: Request) -> str | None:

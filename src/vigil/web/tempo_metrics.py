@@ -1,4 +1,5 @@
-"""Tempo's `/api/metrics/query_range`: a TraceQL metrics query (`q`, e.g.
+"""Tempo's `/api/metrics/query_range` (and `/api/metrics/query`, one value per series over the
+range): a TraceQL metrics query (`q`, e.g.
 `{ status = error } | rate() by (resource.service.name)`) over `start`/`end` (Unix seconds,
 nanoseconds or RFC 3339; the last hour by default) by `step` (a duration; by default the
 range over 250, at least 1s), answered as Tempo's `QueryRangeResponse` in JSON: series with
@@ -13,7 +14,13 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from vigil.traces.traceql import ParseError
-from vigil.traces.traceql.metrics import MetricsQuery, Series, aligned_start, parse_metrics
+from vigil.traces.traceql.metrics import (
+    Label,
+    MetricsQuery,
+    Series,
+    aligned_start,
+    parse_metrics,
+)
 from vigil.web.tempo_search import DEFAULT_WINDOW_NS, NS_PER_S, TempoError
 from vigil.web.trace_params import parse_duration_ns
 
@@ -77,6 +84,28 @@ def _time(params: QueryParams, name: str, default: int) -> int:
     return int(text) if digits >= _NS_DIGITS and text.isdigit() else round(number * NS_PER_S)
 
 
+def instant_request(params: QueryParams, now_ns: int) -> RangeRequest:
+    """`q`, `start` and `end` of an instant query; its one step spans the range."""
+    wanted = range_request(params, now_ns)
+    return RangeRequest(
+        wanted.query, wanted.start_ns, wanted.end_ns, wanted.end_ns - wanted.start_ns
+    )
+
+
+def instant_answer(series: list[tuple[tuple[Label, ...], float]]) -> dict[str, Any]:
+    return {
+        "series": [
+            {
+                "labels": [{"key": k, "value": _any_value(v)} for k, v in labels],
+                "promLabels": _prom_labels(labels),
+                "value": value,
+            }
+            for labels, value in series
+        ],
+        "metrics": {},
+    }
+
+
 def range_answer(series: list[Series]) -> dict[str, Any]:
     return {
         "series": [
@@ -104,7 +133,7 @@ def _any_value(value: str | bool | int | float) -> dict[str, Any]:
     return {"stringValue": value}
 
 
-def _prom_labels(labels: tuple[tuple[str, str | bool | int | float], ...]) -> str:
+def _prom_labels(labels: tuple[Label, ...]) -> str:
     def text(value: str | bool | int | float) -> str:
         shown = str(value).lower() if isinstance(value, bool) else str(value)
         return shown.replace("\\", "\\\\").replace('"', '\\"')

@@ -144,3 +144,23 @@ def test_tempo_query_range_answers_tempos_shape() -> None:
     bad = client.get("/tempo/api/metrics/query_range", params={**params, "q": "{ } | topk(2)"})
     assert (bad.status_code, "not supported yet" in bad.text) == (400, True)
     assert np.isfinite(answer.json()["series"][0]["samples"][0]["value"])
+
+
+def test_tempo_instant_query_answers_one_value_per_series() -> None:
+    api = TempoAPI(_store(), ManualClock(T0 / S + 3600))
+    client = TestClient(Starlette(routes=api.routes("/tempo")))
+    params = {
+        "q": "{ } | count_over_time() by (resource.service.name)",
+        "start": str(T0 // S),
+        "end": str((T0 + 60 * S) // S),
+    }
+    answer = client.get("/tempo/api/metrics/query", params=params)
+    assert answer.status_code == 200, answer.text
+    assert sorted((s["promLabels"], s["value"]) for s in answer.json()["series"]) == [
+        ('{resource.service.name="db"}', 2.0),
+        ('{resource.service.name="shop"}', 3.0),
+    ]
+    rate = client.get("/tempo/api/metrics/query", params={**params, "q": "{ } | rate()"})
+    assert [(s["labels"], s["value"]) for s in rate.json()["series"]] == [
+        ([{"key": "__name__", "value": {"stringValue": "rate"}}], 5 / 60)
+    ]

@@ -1,4 +1,5 @@
-"""TraceQL metrics queries, as Tempo's `/api/metrics/query_range` answers them: a spanset query
+"""TraceQL metrics queries, as Tempo's `/api/metrics/query_range` (and `/api/metrics/query`, one
+value over the whole range) answer them: a spanset query
 followed by `| rate()` (matching spans per second) or `| count_over_time()` (matching spans per
 step), optionally `by (field, ...)`. Each matching span counts once, in the step its start
 falls in: step i covers [start + i·step, start + (i+1)·step), start aligned down to a whole
@@ -111,14 +112,10 @@ def query_range(
     start = aligned_start(start_ns, step_ns)
     steps = (end_ns - start) // step_ns + 1
     timestamps = (start + np.arange(steps, dtype=np.int64) * step_ns) // 1_000_000
-    wanted = SpanHints() if needs_whole_traces(query.spans) else hints(query.spans)
-    table = SpanTable.of(distinct(list(querier.select(wanted))))
-    if not len(table):
+    found = _matching(querier, query, start, end_ns)
+    if found is None:
         return []
-    spansets = evaluate(query.spans.root, table, Spansets.whole_traces(table))
-    rows = np.unique(spansets.rows)
-    begins = table.spans.start_ns[rows]
-    rows = rows[(begins >= start) & (begins <= end_ns)]
+    table, rows = found
     step = (table.spans.start_ns[rows] - start) // step_ns
     keys, group = _groups(query, table, rows)
     counts = np.bincount(group * steps + step, minlength=len(keys) * steps).reshape(-1, steps)
@@ -127,6 +124,36 @@ def query_range(
         Series(labels, timestamps, counts[g].astype(np.float64) / scale)
         for g, labels in enumerate(keys)
     ]
+
+
+def query_instant(
+    querier: SpanQuerier, query: MetricsQuery, start_ns: int, end_ns: int
+) -> list[tuple[tuple[Label, ...], float]]:
+    """The query's one value per series over [start, end]: a count, or a rate over the
+    whole range."""
+    found = _matching(querier, query, start_ns, end_ns)
+    if found is None:
+        return []
+    table, rows = found
+    keys, group = _groups(query, table, rows)
+    counts = np.bincount(group, minlength=len(keys)).astype(np.float64)
+    if query.function == RATE:
+        counts /= max(end_ns - start_ns, 1) / 1e9
+    return list(zip(keys, counts.tolist(), strict=True))
+
+
+def _matching(
+    querier: SpanQuerier, query: MetricsQuery, start_ns: int, end_ns: int
+) -> tuple[SpanTable, npt.NDArray[np.intp]] | None:
+    """The spans the spanset query matches that start in [start, end], each once."""
+    wanted = SpanHints() if needs_whole_traces(query.spans) else hints(query.spans)
+    table = SpanTable.of(distinct(list(querier.select(wanted))))
+    if not len(table):
+        return None
+    spansets = evaluate(query.spans.root, table, Spansets.whole_traces(table))
+    rows = np.unique(spansets.rows)
+    begins = table.spans.start_ns[rows]
+    return table, rows[(begins >= start_ns) & (begins <= end_ns)]
 
 
 def _groups(
