@@ -13,11 +13,14 @@ test: figures are printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -429,7 +432,32 @@ def latency(week_spans: int, lookups: int) -> None:
             picks,
         )
         _lookups("whole week, unknown ids", lambda tid, t: week.trace(tid[::-1]), picks)
+        fresh = list(export_batches(generate(2000, now, 10**6, seed=99)))
+        with _appending(store, fresh):
+            _lookups("whole week, a thread appending", lambda tid, t: week.trace(tid), picks)
         print("target: p99 < 50 ms")
+
+
+@contextmanager
+def _appending(store: TraceStore, batches: list[Spans]) -> Iterator[None]:
+    """Another thread appending `batches` over and over, as fast as it can (a busy
+    receiver), while the block runs: its GIL holds and the head's lock show as voluntary
+    switches of the lookups."""
+    stop = threading.Event()
+
+    def ingest() -> None:
+        for batch in itertools.cycle(batches):
+            if stop.is_set():
+                return
+            store.append(batch)
+
+    thread = threading.Thread(target=ingest, name="bench-append")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def main() -> None:
