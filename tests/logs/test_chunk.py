@@ -125,16 +125,16 @@ def test_entries_record_that_does_not_add_up_is_corrupt() -> None:
         decode_entries(record + b"extra")
 
 
-def test_a_chunk_counted_without_its_lines_gives_times_and_metadata_and_empty_lines() -> None:
+def test_a_chunk_counted_without_its_lines_gives_times_sizes_and_metadata() -> None:
     ts = np.array([10, 20, 20, 35], dtype=np.int64)
     metadata = (Labels(), TRACE, Labels(), TRACE)
     chunk = Chunk.encode(ts, Lines.of(["a", "bb", "", "dddd"]), metadata)
-    got = chunk.entries(TRACE, lines=False)
-    assert got is not None
-    assert (got.timestamps.tolist(), list(got.lines), got.metadata) == (
+    got_ts, sizes, got_meta = chunk.counted()
+    assert (got_ts.tolist(), sizes.tolist(), got_meta, chunk.has_metadata) == (
         ts.tolist(),
-        [b""] * 4,
+        [1, 2, 0, 4],
         metadata,
+        True,
     )
 
 

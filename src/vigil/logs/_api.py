@@ -126,9 +126,6 @@ class SelectHints:
     `needles`: every line the caller keeps contains each of these byte strings, so a chunk
     or block that surely lacks one may be skipped (the caller still filters every line).
     `backward`: the caller wants the newest lines first (a limit query reading from the end).
-    `lines`: False when the caller only counts entries (timestamps and metadata, as a
-    logs-volume `count_over_time` does): a store may then return every line empty instead of
-    decompressing them.
     `skip`: asked with a batch's time bounds (inclusive, Unix ns) before it is read; True when
     the caller wants no entry in them any more (a limit query that holds `limit` newer lines),
     so a store may leave that batch unread. It may change its mind as batches arrive.
@@ -136,7 +133,6 @@ class SelectHints:
 
     needles: tuple[bytes, ...] = ()
     backward: bool = False
-    lines: bool = True
     skip: Callable[[int, int], bool] | None = None
 
 

@@ -253,10 +253,8 @@ class BlockChunk:
     def sizes(self) -> I64:
         return _checked(self, lambda c: c.sizes())
 
-    def entries(
-        self, labels: Labels, needles: Sequence[bytes] = (), lines: bool = True
-    ) -> Entries | None:
-        return _checked(self, lambda c: c.entries(labels, needles, lines))
+    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
+        return _checked(self, lambda c: c.entries(labels, needles))
 
     def counted(self) -> tuple[I64, I64, Metadata]:
         return _checked(self, lambda c: c.counted())

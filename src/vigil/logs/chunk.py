@@ -228,24 +228,16 @@ class Chunk:
     def sizes(self) -> I64:
         return self._columns()[2]
 
-    def entries(
-        self, labels: Labels, needles: Sequence[bytes] = (), lines: bool = True
-    ) -> Entries | None:
-        """None when the line bytes lack one of `needles` (then no other column is decoded).
-        `lines=False` leaves the line bytes compressed: every line comes back empty (see
-        `SelectHints.lines`)."""
-        read_lines = lines or bool(needles)
-        data = b""
-        if read_lines:
-            data = self.line_bytes()
-            if not all(needle in data for needle in needles):
-                return None
+    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
+        """None when the line bytes lack one of `needles` (then no other column is decoded)."""
+        data = self.line_bytes()
+        if not all(needle in data for needle in needles):
+            return None
         count, timestamps, sizes, (_, meta) = self._columns()
         offsets = np.zeros(count + 1, dtype=np.int64)
-        if read_lines:
-            np.cumsum(sizes, out=offsets[1:])
-            if len(data) != offsets[-1]:
-                raise ChunkFormatError(f"{len(data)} line bytes, sizes say {offsets[-1]}")
+        np.cumsum(sizes, out=offsets[1:])
+        if len(data) != offsets[-1]:
+            raise ChunkFormatError(f"{len(data)} line bytes, sizes say {offsets[-1]}")
         return Entries(labels, timestamps, Lines(data, offsets), _metadata(meta, count))
 
     @property

@@ -44,11 +44,8 @@ class OpenChunk:
         sizes = np.concatenate([p.lines.sizes() for p in self.pieces])
         return sizes[np.argsort(ts, kind="stable")]
 
-    def entries(
-        self, labels: Labels, needles: Sequence[bytes] = (), lines: bool = True
-    ) -> Entries | None:
-        """None when no piece's lines hold one of `needles` (none could hold them all); the
-        lines are in memory, so they come back whatever `lines` says."""
+    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
+        """None when no piece's lines hold one of `needles` (none could hold them all)."""
         for needle in needles:
             if not any(needle in piece.lines.data for piece in self.pieces):
                 return None

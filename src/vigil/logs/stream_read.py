@@ -51,11 +51,8 @@ class ReadableChunk(Protocol):
         """False when no line has structured metadata; True when some may."""
         ...
 
-    def entries(
-        self, labels: Labels, needles: Sequence[bytes] = (), lines: bool = True
-    ) -> Entries | None:
-        """None when the line bytes surely lack one of `needles`; `lines=False` may return
-        every line empty (see SelectHints)."""
+    def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
+        """None when the line bytes surely lack one of `needles`."""
         ...
 
     def counted(self) -> tuple[I64, I64, Metadata]:
@@ -111,15 +108,14 @@ def batches(
     """The stream's entries in [mint, maxt], a run of overlapping chunks per batch, decoded
     as each batch is pulled; newest batch first with `hints.backward`; a run `hints.skip`
     refuses is never read; chunks whose lines lack one of `hints.needles` are left out once
-    decompressed (metadata never decoded), and with `hints.lines` False line bytes stay
-    compressed."""
+    decompressed (metadata never decoded)."""
     runs = _groups(_overlapping(chunks, mint, maxt))
     for run in reversed(runs) if hints.backward else runs:
         if hints.skip is not None and hints.skip(
             max(mint, min(c.mint for c in run)), min(maxt, max(c.maxt for c in run))
         ):
             continue
-        parts = [chunk.entries(labels, hints.needles, hints.lines) for chunk in run]
+        parts = [chunk.entries(labels, hints.needles) for chunk in run]
         kept = [part for part in parts if part is not None]
         if not kept:
             continue
