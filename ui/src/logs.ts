@@ -99,7 +99,6 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     results.dataset.state = "loading";
     const [start, end] = windowNs();
     const current = (): boolean => mine === generation;
-    void loadVolume(volume, query, Number(start / 1_000_000_000n), Number(end / 1_000_000_000n), current);
     try {
       const data = await getJSON<{ data: StreamsData }>(
         "/loki/api/v1/query_range",
@@ -128,6 +127,10 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
       if (mine !== generation) return;
       replace(results, notice("error", err instanceof Error ? err.message : String(err)));
       results.dataset.state = "error";
+    } finally {
+      // The volume counts every line of the range: asked once the lines are drawn, so the
+      // first page never waits behind it.
+      if (current()) void loadVolume(volume, query, Number(start / 1_000_000_000n), Number(end / 1_000_000_000n), current);
     }
   }
 
