@@ -24,7 +24,7 @@ def distinct(batches: Sequence[Spans]) -> list[Spans]:
     ordered = span_ids[order]
     if not (ordered[1:] == ordered[:-1]).any():  # the common case: one sort of 8-byte words
         return batches
-    keep = first_copies(np.concatenate([_keys(b) for b in batches]))
+    keep = first_copies(np.concatenate([id_keys(b.trace_ids, b.span_ids) for b in batches]))
     ends = np.cumsum([len(b) for b in batches])
     kept: list[Spans] = []
     for batch, end in zip(batches, ends.tolist(), strict=True):
@@ -44,12 +44,12 @@ def first_copies(keys: npt.NDArray[np.void]) -> npt.NDArray[np.bool_]:
     return keep
 
 
-def _keys(batch: Spans) -> npt.NDArray[np.void]:
-    """Each span's trace id and span id as one 24-byte value."""
+def id_keys(trace_ids: bytes, ids: bytes) -> npt.NDArray[np.void]:
+    """Each row's trace id and (span or parent) id as one 24-byte value."""
     both = np.concatenate(
         [
-            np.frombuffer(batch.trace_ids, dtype=np.uint8).reshape(-1, 16),
-            np.frombuffer(batch.span_ids, dtype=np.uint8).reshape(-1, 8),
+            np.frombuffer(trace_ids, dtype=np.uint8).reshape(-1, 16),
+            np.frombuffer(ids, dtype=np.uint8).reshape(-1, 8),
         ],
         axis=1,
     )

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.traces import SpanQuerier, Spans
+from vigil.traces.distinct import id_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,18 +20,6 @@ class Dependency:
     parent: str
     child: str
     call_count: int
-
-
-def _keys(trace_ids: bytes, ids: bytes) -> npt.NDArray[np.void]:
-    rows = len(ids) // 8
-    both = np.concatenate(
-        [
-            np.frombuffer(trace_ids, dtype=np.uint8).reshape(rows, 16),
-            np.frombuffer(ids, dtype=np.uint8).reshape(rows, 8),
-        ],
-        axis=1,
-    )
-    return np.ascontiguousarray(both).view("V24").ravel()
 
 
 def _later_copies(
@@ -50,8 +39,8 @@ def dependencies(querier: SpanQuerier) -> list[Dependency]:
     codes: list[npt.NDArray[np.int64]] = []
     has_parent: list[npt.NDArray[np.bool_]] = []
     for batch in querier.select():
-        keys.append(_keys(batch.trace_ids, batch.span_ids))
-        parents.append(_keys(batch.trace_ids, batch.parent_ids))
+        keys.append(id_keys(batch.trace_ids, batch.span_ids))
+        parents.append(id_keys(batch.trace_ids, batch.parent_ids))
         codes.append(_service_codes(batch, services)[batch.service])
         has_parent.append(batch.parent_id_words() != 0)
     if not keys:

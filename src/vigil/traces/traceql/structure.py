@@ -17,6 +17,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
+from vigil.traces.distinct import id_keys
 from vigil.traces.traceql import ast
 from vigil.traces.traceql.table import SpanTable
 
@@ -85,12 +86,12 @@ class _Tree:
     @cached_property
     def _up(self) -> npt.NDArray[np.void]:
         spans = self._table.spans
-        return _pair_keys(spans.trace_ids, spans.parent_ids)
+        return id_keys(spans.trace_ids, spans.parent_ids)
 
     @cached_property
     def parent(self) -> Rows:
         spans = self._table.spans
-        own = _pair_keys(spans.trace_ids, spans.span_ids)
+        own = id_keys(spans.trace_ids, spans.span_ids)
         order = np.argsort(own, kind="stable")
         ordered = own[order]
         at = np.searchsorted(ordered, self._up)
@@ -184,16 +185,3 @@ class _Tree:
 
 def _key(owner: Rows, rows: npt.NDArray[np.integer], n: int) -> I64:
     return owner.astype(np.int64) * n + rows.astype(np.int64)
-
-
-def _pair_keys(trace_ids: bytes, ids: bytes) -> npt.NDArray[np.void]:
-    """Each row's trace id and (span or parent) id as one 24-byte value."""
-    rows = len(ids) // 8
-    both = np.concatenate(
-        [
-            np.frombuffer(trace_ids, dtype=np.uint8).reshape(rows, 16),
-            np.frombuffer(ids, dtype=np.uint8).reshape(rows, 8),
-        ],
-        axis=1,
-    )
-    return np.ascontiguousarray(both).view("V24").ravel()
