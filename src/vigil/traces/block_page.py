@@ -57,6 +57,10 @@ class PageFormatError(ValueError):
     """A page whose bytes do not decode."""
 
 
+# What decoding a page's bytes raises when they are damaged: turned into PageFormatError.
+_UNDECODABLE = (ValueError, struct.error, zstandard.ZstdError, orjson.JSONDecodeError, IndexError)
+
+
 def trace_order(spans: Spans) -> npt.NDArray[np.intp]:
     """Rows by trace id (byte order), then start."""
     words = spans.trace_id_words()
@@ -200,13 +204,7 @@ def decode_page(
     PageFormatError when its bytes do not decode."""
     try:
         return _decode(data, rows, columns_only or attributes == frozenset(), attributes)
-    except (
-        ValueError,
-        struct.error,
-        zstandard.ZstdError,
-        orjson.JSONDecodeError,
-        IndexError,
-    ) as err:
+    except _UNDECODABLE as err:
         raise PageFormatError(str(err)) from None
 
 
@@ -279,13 +277,7 @@ def decode_where(
             return Spans.empty()
         rows = None if kept.all() else np.flatnonzero(kept)
         return _decode_parts(parts, rows, attributes == frozenset(), attributes, columns)
-    except (
-        ValueError,
-        struct.error,
-        zstandard.ZstdError,
-        orjson.JSONDecodeError,
-        IndexError,
-    ) as err:
+    except _UNDECODABLE as err:
         raise PageFormatError(str(err)) from None
 
 
@@ -355,13 +347,7 @@ def decode_traces(data: bytes | memoryview, trace_ids: Sequence[bytes]) -> list[
             spans.take(np.arange(offset[a], offset[a] + b - a)) if b > a else Spans.empty()
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
         ]
-    except (
-        ValueError,
-        struct.error,
-        zstandard.ZstdError,
-        orjson.JSONDecodeError,
-        IndexError,
-    ) as err:
+    except _UNDECODABLE as err:
         raise PageFormatError(str(err)) from None
 
 
