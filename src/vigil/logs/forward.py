@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from vigil.config.http import HTTPClientConfig
 from vigil.logs.wal import ENTRIES, RECORD_TYPES, STREAMS, Piece, decode_entries, decode_streams
@@ -31,29 +31,6 @@ class ForwardOptions:
     timeout_s: float = 30.0
     max_backoff_s: float = 60.0
     interval_s: float = 1.0
-
-
-def _counters(registry: CollectorRegistry) -> ForwardCounters:
-    return ForwardCounters(
-        sent=Counter(
-            "vigil_logs_forwarded_lines",
-            "Log lines the forward endpoint accepted.",
-            registry=registry,
-        ),
-        dropped=Counter(
-            "vigil_logs_forward_dropped_lines",
-            "Log lines the forward endpoint refused for good (a 4xx other than 429).",
-            registry=registry,
-        ),
-        failures=Counter(
-            "vigil_logs_forward_failures", "Failed forward pushes (retried).", registry=registry
-        ),
-        segment_lag=Gauge(
-            "vigil_logs_forward_wal_segment_lag",
-            "WAL segments between the forwarder's position and the newest one.",
-            registry=registry,
-        ),
-    )
 
 
 class LogForwarder(WALForwarder[list[tuple[int, Piece]]]):
@@ -78,7 +55,9 @@ class LogForwarder(WALForwarder[list[tuple[int, Piece]]]):
             index_types=frozenset({STREAMS}),
             on_index=self._on_streams,
         )
-        counters = _counters(registry)
+        counters = ForwardCounters.register(
+            registry, "logs", "lines", "Log lines", "a 4xx other than 429", "pushes"
+        )
         super().__init__(
             wal_dir,
             position_file,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Generic, Literal, Protocol, TypeVar
 
 import httpx
-from prometheus_client import Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from vigil.config.http import HTTPClientConfig
 from vigil.config.http_client import sync_client
@@ -59,6 +59,34 @@ class ForwardCounters:
     dropped: Counter
     failures: Counter
     segment_lag: Gauge
+
+    @classmethod
+    def register(
+        cls, registry: CollectorRegistry, signal: str, unit: str, items: str, why: str, posts: str
+    ) -> ForwardCounters:
+        """`vigil_{signal}_forwarded_{unit}` and its siblings; `items` names what is counted
+        in help texts, `why` what is refused for good, `posts` what one POST is."""
+        name = f"vigil_{signal}_forward"
+        return cls(
+            sent=Counter(
+                f"vigil_{signal}_forwarded_{unit}",
+                f"{items} the forward endpoint accepted.",
+                registry=registry,
+            ),
+            dropped=Counter(
+                f"{name}_dropped_{unit}",
+                f"{items} the forward endpoint refused for good ({why}).",
+                registry=registry,
+            ),
+            failures=Counter(
+                f"{name}_failures", f"Failed forward {posts} (retried).", registry=registry
+            ),
+            segment_lag=Gauge(
+                f"{name}_wal_segment_lag",
+                "WAL segments between the forwarder's position and the newest one.",
+                registry=registry,
+            ),
+        )
 
 
 def _nothing(_: memoryview) -> None:

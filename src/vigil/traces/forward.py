@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from vigil.config.http import HTTPClientConfig
 from vigil.logs.wal_forward import ForwardCounters, Forwarded, WALForwarder
@@ -37,29 +37,6 @@ class SpanForwardOptions:
     interval_s: float = 1.0
 
 
-def _counters(registry: CollectorRegistry) -> ForwardCounters:
-    return ForwardCounters(
-        sent=Counter(
-            "vigil_traces_forwarded_spans",
-            "Spans the forward endpoint accepted.",
-            registry=registry,
-        ),
-        dropped=Counter(
-            "vigil_traces_forward_dropped_spans",
-            "Spans the forward endpoint refused for good (an answer OTLP does not retry).",
-            registry=registry,
-        ),
-        failures=Counter(
-            "vigil_traces_forward_failures", "Failed forward exports (retried).", registry=registry
-        ),
-        segment_lag=Gauge(
-            "vigil_traces_forward_wal_segment_lag",
-            "WAL segments between the forwarder's position and the newest one.",
-            registry=registry,
-        ),
-    )
-
-
 class SpanForwarder(WALForwarder[Spans]):
     def __init__(
         self,
@@ -79,7 +56,9 @@ class SpanForwarder(WALForwarder[Spans]):
             content_type="application/x-protobuf",
             retryable=_RETRYABLE.__contains__,
         )
-        counters = _counters(registry)
+        counters = ForwardCounters.register(
+            registry, "traces", "spans", "Spans", "an answer OTLP does not retry", "exports"
+        )
         super().__init__(
             wal_dir,
             position_file,
