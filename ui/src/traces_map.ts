@@ -122,7 +122,10 @@ function callTable(edges: Edge[]): HTMLTableElement {
 export async function showMap(root: HTMLElement, range: string, current: () => boolean): Promise<void> {
   root.dataset.state = "loading";
   try {
-    const [requests, failed] = await Promise.all(graphQueries(range).map((q) => queryInstant(q)));
+    // Both at one instant: rate() extrapolates to the evaluation time, so two "now"s a few ms
+    // apart would give an error share that is not failed/total.
+    const at = Date.now() / 1000;
+    const [requests, failed] = await Promise.all(graphQueries(range).map((q) => queryInstant(q, at)));
     if (!current()) return;
     const vector = (data: QueryData): Sample[] => (data.resultType === "vector" ? data.result : []);
     const edges = edgesOf(vector(requests), vector(failed));
