@@ -4,6 +4,7 @@ the config types: what it never uses costs it no memory."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,41 @@ def test_the_agent_imports_the_http_client_only_to_ship_logs(
         check=True,
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [200, True, loaded]
+
+
+HELP_PROGRAM = """
+import contextlib, io, json, sys
+from vigil.cmd import main
+
+out = io.StringIO()
+with contextlib.suppress(SystemExit), contextlib.redirect_stdout(out):
+    main(sys.argv[1:])
+print(json.dumps([out.getvalue(), sorted(m for m in sys.modules if m.startswith("vigil.cmd."))]))
+"""
+
+
+def _help(*argv: str) -> tuple[str, list[str]]:
+    """What `vigil ARGV` prints, and the vigil.cmd modules it loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELP_PROGRAM, *argv],
+        env={"PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    text, modules = json.loads(done.stdout.strip().splitlines()[-1])
+    return text, modules
+
+
+def test_a_command_loads_only_its_own_modules() -> None:
+    text, modules = _help("agent", "--help")
+    assert "--collector.disable-defaults" in text
+    assert modules == ["vigil.cmd.agent", "vigil.cmd.flagkinds", "vigil.cmd.serving"]
+
+
+def test_help_lists_every_command() -> None:
+    from vigil.cmd import COMMANDS
+
+    text, _ = _help("--help")
+    listed = re.findall(r"^    (\w+)", text, re.MULTILINE)
+    assert listed == list(COMMANDS)
