@@ -76,7 +76,6 @@ from vigil.rules.notifier import (
 from vigil.rules.query import logql_query_func
 from vigil.scrape.manager import ScrapeManager
 from vigil.scrape.metrics import ScrapeMetrics
-from vigil.traces.forward import SpanForwarder, SpanForwardOptions
 from vigil.traces.future_guard import FutureSpanGuard
 from vigil.traces.spanmetrics_generator import (
     GeneratorOptions,
@@ -116,6 +115,7 @@ if TYPE_CHECKING:
     from vigil.exporter.containers import ContainerExporter
     from vigil.exporter.logs import LogCollector
     from vigil.logs.forward import LogForwarder
+    from vigil.traces.forward import SpanForwarder
     from vigil.web.ingest.elasticsearch import ElasticsearchAPI
     from vigil.web.ingest.otlp_grpc import OTLPGrpc
     from vigil.web.ingest.otlp_logs import OTLPLogs
@@ -474,6 +474,8 @@ class Server:
         self._forwarder = forwarder
 
     async def _start_span_forward(self) -> None:
+        from vigil.traces.forward import SpanForwarder, SpanForwardOptions
+
         forwarder = SpanForwarder(
             self.traces.path / "wal",
             self.traces.path / "forward-position.json",

@@ -11,9 +11,11 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    import asyncio
+
     from vigil.web.listeners import Listener
     from vigil.web.webconfig import WebConfigSource
 
@@ -72,7 +74,8 @@ def serve(
     """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
     the uvicorn server (setting its `should_exit` stops it). uvicorn's "auto" takes the C HTTP
     parser (httptools) and event loop (uvloop) when they import, else h11 and asyncio;
-    WebSockets (Loki's live tail) through wsproto, a third of the import RSS of websockets.
+    WebSockets (Loki's live tail) through wsproto, a third of the import RSS of websockets,
+    imported by the first upgrade.
     The app is always behind WebGuard (CSRF; with `web`, basic auth and headers); `web`'s
     tls_server_config turns on HTTPS; `internal_token` is the bearer token vigil's own
     self-scrape shows the guard instead of a password. Each of `listeners` (optional
@@ -127,7 +130,7 @@ def serve(
         log_level="warning",
         http="auto",
         loop="auto",
-        ws="wsproto",
+        ws=cast("type[asyncio.Protocol]", _websocket_protocol),
         ssl_context_factory=None if context is None else lambda _config, _default: context,
     )
     server = _logged_server(config, command)
@@ -176,6 +179,14 @@ def _bind(host: str, port: int) -> socket.socket:
         listener.close()
         raise
     return listener
+
+
+def _websocket_protocol(**kwargs: Any) -> Any:
+    """uvicorn's wsproto protocol for one upgraded connection; importing it builds wsproto's
+    frame tables, a twentieth of start-up CPU for what most processes never serve."""
+    from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
+
+    return WSProtocol(**kwargs)
 
 
 def _logged_server(config: Any, command: str) -> Any:

@@ -23,15 +23,12 @@ from google.protobuf.message import DecodeError
 from vigil.exposition._types import MetricType, ParseError
 from vigil.exposition.metrics_pb2 import BucketSpan, Histogram, Metric, MetricFamily
 from vigil.exposition.metrics_pb2 import MetricType as ProtoType
+from vigil.exposition.protobuf_format import CONTENT_TYPE as CONTENT_TYPE
+from vigil.exposition.protobuf_format import HistogramChoice
 from vigil.exposition.scan import NO_TIMESTAMP, FamilyMetadata, ScrapeBatch
 from vigil.model import Labels
 from vigil.model.gofloat import format_float
 from vigil.model.histogram import CounterResetHint, FloatHistogram, Indexed
-
-MEDIA_TYPE = "application/vnd.google.protobuf"
-CONTENT_TYPE = (
-    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
-)
 
 _TYPES = {
     ProtoType.COUNTER: MetricType.COUNTER,
@@ -53,15 +50,6 @@ class ProtobufError(ParseError):
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-@dataclass(frozen=True, slots=True)
-class HistogramChoice:
-    """What to keep of histogram messages: native histograms (`scrape_native_histograms`),
-    and then also their classic buckets (`always_scrape_classic_histograms`)."""
-
-    native: bool = False
-    classic_too: bool = False
 
 
 @dataclass(slots=True)

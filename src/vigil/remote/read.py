@@ -34,16 +34,9 @@ from vigil.config.remote import RemoteReadConfig
 from vigil.config.shown import redact_url
 from vigil.model import Labels, Matcher
 from vigil.model.matchers import MatchType
+from vigil.remote import prompb
 from vigil.remote.encode import encode_labels, varint
 from vigil.remote.histograms import from_prompb, to_prompb
-from vigil.remote.prompb import (
-    LabelMatcher,
-    Query,
-    ReadHints,
-    ReadRequest,
-    ReadResponse,
-    TimeSeries,
-)
 from vigil.tsdb import Querier, SelectHints, SeriesBatch, SeriesData, merge_batches, merge_series
 from vigil.tsdb.db import TSDB
 from vigil.tsdb.series import histogram_column
@@ -55,8 +48,8 @@ Queryable = Callable[[int, int], Querier]
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 
-_OPS = {LabelMatcher.EQ: "=", LabelMatcher.NEQ: "!=", LabelMatcher.RE: "=~", LabelMatcher.NRE: "!~"}
-_PB_TYPES = {op: pb for pb, op in _OPS.items()}
+_OPS = {"EQ": "=", "NEQ": "!=", "RE": "=~", "NRE": "!~"}  # by prompb's LabelMatcher.Type names
+_PB_TYPES = {op: name for name, op in _OPS.items()}
 _SHIFTS = np.arange(0, 70, 7, dtype=np.uint64)
 _THRESHOLDS = np.uint64(1) << _SHIFTS[1:]
 _ROW = 22  # 0x12 len 0x09 value(8) 0x10 varint(<=10)
@@ -70,20 +63,23 @@ class ReadError(Exception):
 # --- encoding and decoding ------------------------------------------------------------------
 
 
-def decode_read_request(body: bytes) -> ReadRequest:
+def decode_read_request(body: bytes) -> prompb.ReadRequest:
     try:
         raw = bytes(cramjam.snappy.decompress_raw(body))
     except cramjam.DecompressionError as err:
         raise ReadError(f"body is not snappy-compressed (block format): {err}") from None
     try:
-        return ReadRequest.FromString(raw)
+        return prompb.ReadRequest.FromString(raw)
     except DecodeError as err:
         raise ReadError(f"body is not a valid ReadRequest protobuf: {err}") from None
 
 
-def matchers_of(query: Query) -> list[Matcher]:
+def matchers_of(query: prompb.Query) -> list[Matcher]:
     try:
-        return [Matcher.of(m.name, _OPS[m.type], m.value) for m in query.matchers]
+        return [
+            Matcher.of(m.name, _OPS[prompb.LabelMatcher.Type.Name(m.type)], m.value)
+            for m in query.matchers
+        ]
     except (KeyError, ValueError) as err:
         raise ReadError(f"invalid matcher: {err}") from None
 
@@ -259,22 +255,22 @@ class RemoteReadClient:
     def read(
         self, mint: int, maxt: int, matchers: Sequence[Matcher], hints: SelectHints | None = None
     ) -> list[SeriesData]:
-        query = Query(
+        query = prompb.Query(
             start_timestamp_ms=mint,
             end_timestamp_ms=maxt,
             matchers=[
-                LabelMatcher(type=_PB_TYPES[m.type.value], name=m.name, value=m.value)
+                prompb.LabelMatcher(type=_PB_TYPES[m.type.value], name=m.name, value=m.value)
                 for m in matchers
             ],
-            hints=ReadHints(
+            hints=prompb.ReadHints(
                 start_ms=mint,
                 end_ms=maxt,
                 step_ms=hints.step_ms if hints else 0,
                 func=hints.func if hints else "",
             ),
         )
-        body = ReadRequest(
-            queries=[query], accepted_response_types=[ReadRequest.SAMPLES]
+        body = prompb.ReadRequest(
+            queries=[query], accepted_response_types=[prompb.ReadRequest.SAMPLES]
         ).SerializeToString()
         where = f"remote_read {self.name}"
         try:
@@ -295,7 +291,7 @@ class RemoteReadClient:
                 f"{where}: HTTP {response.status_code}: {response.text[:200].strip()}"
             )
         try:
-            decoded = ReadResponse.FromString(
+            decoded = prompb.ReadResponse.FromString(
                 bytes(cramjam.snappy.decompress_raw(response.content))
             )
         except (cramjam.DecompressionError, DecodeError) as err:
@@ -308,7 +304,7 @@ class RemoteReadClient:
             raise RemoteReadError(f"{where}: a histogram does not decode: {err}") from None
 
 
-def _series_data(ts: TimeSeries) -> SeriesData:
+def _series_data(ts: prompb.TimeSeries) -> SeriesData:
     labels = Labels.from_pairs((p.name, p.value) for p in ts.labels if p.value)
     samples = ts.samples
     n = len(samples)

@@ -1,0 +1,72 @@
+"""`vigil server` on its default configuration becomes ready without what only some servers
+use: protobuf's runtime (remote write/read, OTLP, protobuf scrapes) and wsproto (Loki's
+live tail); each is imported by its first use, which then works as before."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PATIENCE_S, free_port, running
+
+SRC = Path(__file__).resolve().parent.parent.parent / "src"
+UNUSED = (
+    "google.protobuf.descriptor_pool",
+    "vigil.exposition.metrics_pb2",
+    "vigil.remote.prompb_pb2",
+    "vigil.traces.forward",
+    "wsproto",
+)
+
+
+def test_a_ready_server_has_not_imported_what_its_config_does_not_use(tmp_path: Path) -> None:
+    program = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from starlette.testclient import TestClient\n"
+        "from tests.cmd.test_lazy_routes import _server, _wait_ready\n"
+        "from tests.cmd.test_server_imports import UNUSED\n"
+        f"server = _server(Path({str(tmp_path / 'data')!r}))\n"
+        "with TestClient(server.app()) as client:\n"
+        "    _wait_ready(client)\n"
+        "    print(sorted(m for m in UNUSED if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        env={"PYTHONPATH": f"{SRC}:{SRC.parent}"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.slow
+def test_the_first_websocket_upgrade_imports_wsproto_and_is_accepted(tmp_path: Path) -> None:
+    """Loki's live tail over a real socket, on a server that has not imported wsproto (nor
+    has this module: the test above reads UNUSED from it in its own process)."""
+    import wsproto
+    from wsproto.events import AcceptConnection, CloseConnection, Request
+
+    port = free_port()
+    args = [
+        sys.executable, "-m", "vigil", "server", f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}", "--agent.disable",
+    ]  # fmt: skip
+    with (
+        running(args, f"http://127.0.0.1:{port}/-/ready"),
+        socket.create_connection(("127.0.0.1", port), timeout=PATIENCE_S) as sock,
+    ):
+        client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+        target = "/loki/api/v1/tail?query=%7Bjob%3D%22app%22%7D"
+        sock.sendall(client.send(Request(host=f"127.0.0.1:{port}", target=target)))
+        events: list[object] = []
+        while not events:
+            client.receive_data(sock.recv(4096))
+            events = list(client.events())
+        sock.sendall(client.send(CloseConnection(code=1000)))
+    assert [type(event) for event in events] == [AcceptConnection]
