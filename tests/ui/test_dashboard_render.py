@@ -424,3 +424,32 @@ def test_list_imports_and_deletes(server: str, page: Any, tmp_path: Any) -> None
     row = page.locator('tr[data-uid="g1-import"]')
     row.get_by_role("button", name=f"Delete Mine {XSS}").click()
     expect(row).to_have_count(0)
+
+
+def test_all_with_a_custom_all_value_queries_each_panel_once(server: str, page: Any) -> None:
+    """The options of an "All" variable with an allValue load beside the panels; the panels'
+    queries do not depend on them, so they are not sent a second time."""
+    dashboard = {
+        "uid": "g1-allvalue",
+        "title": "All value",
+        "time": {"from": "now-1h", "to": "now"},
+        "templating": {
+            "list": [
+                {
+                    "type": "query",
+                    "name": "job",
+                    "query": "label_values(up, job)",
+                    "includeAll": True,
+                    "multi": True,
+                    "allValue": ".+",
+                    "current": {"value": ["$__all"], "text": ["All"]},
+                }
+            ]
+        },
+        "panels": [_ts("Up", 'up{job=~"$job"}', 0, 0)],
+    }
+    _serve(page, dashboard)
+    sent = _range_queries(page)
+    page.goto(server + "/d/g1-allvalue")
+    assert _settled_states(page) == {"Up": "rendered"}
+    assert [q["query"] for q in sent] == ['up{job=~".+"}']
