@@ -120,14 +120,21 @@ def start_server(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], 
 
 
 @contextmanager
-def vigil_server(data_dir: Path, *extra: str) -> Iterator[str]:
-    """start_server for a with block: its base URL, the server stopped when the block ends."""
+def vigil_process(data_dir: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """start_server for a with block: the process and its base URL, stopped when the block ends."""
     proc, base = start_server(data_dir, *extra)
     try:
-        yield base
+        yield proc, base
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@contextmanager
+def vigil_server(data_dir: Path, *extra: str) -> Iterator[str]:
+    """vigil_process's base URL alone."""
+    with vigil_process(data_dir, *extra) as (_, base):
+        yield base
 
 
 @contextmanager
