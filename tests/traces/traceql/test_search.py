@@ -76,6 +76,23 @@ CONDITIONS = (
     'instrumentation.language = "java"',
     'span:id = "0000000000000002"',
     "true",
+    'span.route < "/b"',
+    'span.route >= "/b"',
+    'span.route =~ "/b.*"',
+    'span.route !~ "/b.*"',
+    'span.route != "/a"',
+    'span.route = ""',
+    "span.route > 3",
+    ".size > 2.5",
+    ".size < -2.5",
+    ".size >= 9007199254740993",
+    ".size = 2.5",
+    ".size != true",
+    "span.size <= 0",
+    '.region != "eu"',
+    'span.http.status_code =~ "5.*"',
+    'span.tags !~ "a"',
+    "span.cached != true",
 )
 STRUCTURAL = tuple(f"{p}{op}" for p in ("", "!", "&") for op in (">", "<", ">>", "<<", "~"))
 STAGES = (
@@ -143,6 +160,15 @@ def _spans(draw: st.DrawFn) -> list[Span]:
                 attributes.append(("cached", rnd.random() < 0.5))
             if rnd.random() < 0.25:
                 attributes.append(("ratio", rnd.choice((0.25, 0.75, 1))))
+            if rnd.random() < 0.25:  # one key, values of several types
+                attributes.append(("route", rnd.choice(("/a", "/b/1", "/c", "", 7))))
+            if rnd.random() < 0.2:
+                sizes = (0, 3, -3, 2.5, 2**53 + 1, 2**63 - 1, True)
+                attributes.append(("size", rnd.choice(sizes)))
+            if rnd.random() < 0.1:  # a span's own attribute before its resource's
+                attributes.append(("region", "us"))
+            if rnd.random() < 0.1:  # a repeated key: the last one counts
+                attributes.append(("http.status_code", 404))
             resource: tuple[tuple[str, Any], ...] = (("service.name", rnd.choice(SERVICES)),)
             if rnd.random() < 0.5:
                 resource += (("region", rnd.choice(("eu", "us"))),)

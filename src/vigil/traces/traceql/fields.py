@@ -2,8 +2,9 @@
 
 Intrinsics are numpy columns; strings, resource and scope attributes are dictionary-coded
 (`Coded`: a comparison runs once per distinct value, then a gather spreads it over the rows);
-span attributes are looked up only for the rows asked, and `&&`/`||` ask the costly side only
-about the rows the cheap side left undecided.
+span attributes are typed columns (`AttributeColumn`: numbers compared by numpy, strings
+once per distinct string), and `&&`/`||` ask the second side only about the rows the first
+left undecided.
 
 Comparisons follow Tempo: operands of different types never match; `= nil` matches a missing
 field and `!= nil` a present one; an array attribute matches `=`/`=~` when any element does
@@ -26,6 +27,15 @@ from vigil.model.regex import Anchor, Regex
 from vigil.traces._api import AttrValue, attribute
 from vigil.traces.traceql import ast
 from vigil.traces.traceql.ast import Intrinsic, Type
+from vigil.traces.traceql.attribute_column import (
+    ABSENT,
+    BOOL,
+    FLOAT,
+    INT,
+    OTHER,
+    STR,
+    AttributeColumn,
+)
 from vigil.traces.traceql.table import SpanTable
 
 Rows: TypeAlias = npt.NDArray[np.intp]
@@ -65,7 +75,7 @@ class Const:
     type: Type
 
 
-Column: TypeAlias = "Num | Coded | Const"
+Column: TypeAlias = "Num | Coded | Const | AttributeColumn"
 
 _FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _ORDER: dict[str, Callable[[Any, Any], Any]] = {
@@ -137,6 +147,10 @@ def numbers(col: Column, n: int) -> Num:
         value = _number(col.value)
         present = np.full(n, not math.isnan(value))
         return Num(np.full(n, value), present, col.type)
+    if isinstance(col, AttributeColumn):
+        is_int, is_float = col.kind == INT, col.kind == FLOAT
+        found = np.where(is_int, col.ints.astype(np.float64), col.floats)
+        return Num(found, is_int | is_float, Type.ATTRIBUTE)
     table = np.array([_number(v) for v in col.table], dtype=np.float64)
     values = table[col.codes]
     return Num(values, ~np.isnan(values), Type.ATTRIBUTE)
@@ -149,6 +163,8 @@ def values(col: Column, n: int) -> list[Value]:
     if isinstance(col, Coded):
         table = col.table
         return [table[c] for c in col.codes.tolist()]
+    if isinstance(col, AttributeColumn):
+        return list(col.values())
     return [
         _num_value(col.type, v) if p else None
         for v, p in zip(col.values.tolist(), col.present.tolist(), strict=True)
@@ -164,6 +180,8 @@ def compare(op: str, lhs: Column, rhs: Column, n: int) -> Mask:
         if isinstance(lhs, Coded):
             matched = np.array([_match(op, v, rhs.value) for v in lhs.table], dtype=bool)
             return np.asarray(matched[lhs.codes], dtype=bool)
+        if isinstance(lhs, AttributeColumn):
+            return _compare_attribute(op, lhs, rhs.value)
         return _compare_numbers(op, lhs, rhs)
     return np.fromiter(
         (_match(op, a, b) for a, b in zip(values(lhs, n), values(rhs, n), strict=True)),
@@ -191,6 +209,61 @@ def _compare_numbers(op: str, lhs: Num, rhs: Const) -> Mask:
     elif not isinstance(value, int | float) or lhs.type in (Type.STATUS, Type.KIND, Type.BOOL):
         return np.zeros_like(lhs.present)
     return _ORDER[op](lhs.values, value) & lhs.present  # type: ignore[no-any-return]
+
+
+def _compare_attribute(op: str, col: AttributeColumn, value: Value) -> Mask:
+    """`_match` of every row with `value`, a numpy mask per type."""
+    kind = col.kind
+    found = np.zeros(len(col), dtype=bool)
+    if value is None:
+        return kind == ABSENT if op == "=" else kind != ABSENT if op == "!=" else found
+    if isinstance(value, str) and op in ("=~", "!~"):
+        regex = _regex(value)
+        per_text = [regex.matches(t) == (op == "=~") for t in col.texts.tolist()]
+        _spread(found, kind == STR, per_text, col.text)
+    elif isinstance(value, str) and op in _ORDER:
+        per_text = [_ORDER[op](t, value) for t in col.texts.tolist()]
+        _spread(found, kind == STR, per_text, col.text)
+    elif isinstance(value, bool) and op in ("=", "!="):
+        at = kind == BOOL
+        found[at] = _ORDER[op](col.ints[at], int(value))
+    elif isinstance(value, int | float) and not isinstance(value, bool) and op in _ORDER:
+        at = kind == INT
+        found[at] = _order_ints(op, col.ints[at], value)
+        at = kind == FLOAT
+        found[at] = _ORDER[op](col.floats[at], value)
+        if isinstance(value, int) and abs(value) > _EXACT_FLOAT:
+            found[at] = [_match(op, v, value) for v in col.floats[at].tolist()]
+    at = np.flatnonzero(kind == OTHER)
+    if len(at):
+        found[at] = [_match(op, v, value) for v in col.others[at].tolist()]
+    return found
+
+
+_EXACT_FLOAT = 2**53  # past this an int does not always convert to float64 exactly
+
+
+def _spread(found: Mask, at: Mask, per_text: list[bool], text: npt.NDArray[np.intp]) -> None:
+    """`found[i] = per_text[text[i]]` for the rows `at`."""
+    if per_text:
+        found[at] = np.array(per_text, dtype=bool)[text[at]]
+
+
+def _order_ints(op: str, ints: npt.NDArray[np.int64], value: int | float) -> Mask:
+    """Ints compared with a number exactly, as Python compares them (an int64 column
+    compared with a float would be converted to float64 and round past 2**53)."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return np.full(len(ints), op == "!=")
+        if math.isinf(value):
+            return np.asarray(_ORDER[op](ints.astype(np.float64), value), dtype=bool)
+        if not value.is_integer():
+            if op in ("=", "!="):
+                return np.full(len(ints), op == "!=")
+            # x < 2.5 iff x < 3, x <= 2.5 iff x <= 2, x > 2.5 iff x > 2, x >= 2.5 iff x >= 3
+            value = math.floor(value) if op in ("<=", ">") else math.ceil(value)
+        value = int(value)
+    return np.asarray(_ORDER[op](ints, value), dtype=bool)
 
 
 def _match(op: str, value: Value, other: Value) -> bool:
@@ -308,7 +381,7 @@ def _hex_id(intrinsic: Intrinsic, table: SpanTable, row: int) -> str | None:
     return parent.hex() if any(parent) else None
 
 
-def _attribute(field: ast.Attribute, table: SpanTable, rows: Rows) -> Coded:
+def _attribute(field: ast.Attribute, table: SpanTable, rows: Rows) -> Coded | AttributeColumn:
     spans, name = table.spans, field.name
     if field.scope == "resource":
         found = [attribute(r.attributes, name) for r in spans.resources]
@@ -316,10 +389,8 @@ def _attribute(field: ast.Attribute, table: SpanTable, rows: Rows) -> Coded:
     if field.scope == "instrumentation":
         found = [attribute(s.attributes, name) for s in spans.scopes]
         return Coded(spans.scope[rows], (*found, None))
-    attributes = spans.attributes
-    own = [attribute(attributes[i], name) for i in rows.tolist()]
+    own = table.attribute(name).take(rows)
     if field.scope == "":
-        resources = [attribute(r.attributes, name) for r in spans.resources]
-        resource = spans.resource[rows].tolist()
-        own = [v if v is not None else resources[r] for v, r in zip(own, resource, strict=True)]
-    return Coded(np.arange(len(rows)), own)
+        resources = AttributeColumn.of([attribute(r.attributes, name) for r in spans.resources])
+        return own.or_else(resources.take(spans.resource[rows]))
+    return own

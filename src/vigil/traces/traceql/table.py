@@ -1,6 +1,7 @@
 """The spans a query runs over, as one column with each span's trace and each trace's root,
 extent and start: what trace-level intrinsics (`trace:rootService`, `trace:duration`) and the
-search answer read, computed once with numpy."""
+search answer read, computed once with numpy; span attributes as typed columns, each built
+when a query first reads it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.traces._api import Spans
+from vigil.traces.traceql.attribute_column import AttributeColumn
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,17 @@ class SpanTable:
 
     def trace_id(self, t: int) -> bytes:
         return bytes(self._traces[0][t])
+
+    def attribute(self, name: str) -> AttributeColumn:
+        """Span attribute `name` of every row, as typed columns built on first use."""
+        found = self._attributes.get(name)
+        if found is None:
+            found = self._attributes[name] = AttributeColumn.find(self.spans.attributes, name)
+        return found
+
+    @cached_property
+    def _attributes(self) -> dict[str, AttributeColumn]:
+        return {}
 
     @cached_property
     def trace_start_ns(self) -> npt.NDArray[np.int64]:

@@ -17,7 +17,8 @@ import numpy as np
 
 from vigil.traces._api import KIND_NAMES, STATUS_NAMES, KeyValues, SpanQuerier
 from vigil.traces.traceql import ast
-from vigil.traces.traceql.fields import Coded, Const, EnumValue, Num, Rows, Value, column
+from vigil.traces.traceql.attribute_column import AttributeColumn
+from vigil.traces.traceql.fields import Coded, Column, EnumValue, Num, Rows, Value, column
 from vigil.traces.traceql.parser import parse
 from vigil.traces.traceql.search import hints, needs_whole_traces
 from vigil.traces.traceql.spansets import Spansets, evaluate
@@ -110,7 +111,9 @@ def _keys(attribute_lists: Iterable[tuple[tuple[str, object], ...]]) -> list[str
     return sorted({key for attributes in attribute_lists for key, _ in attributes})
 
 
-def _distinct_values(col: Coded | Num | Const) -> Iterable[Value]:
+def _distinct_values(col: Column) -> Iterable[Value]:
+    if isinstance(col, AttributeColumn):
+        return col.distinct()
     if isinstance(col, Coded):
         return [col.table[c] for c in np.unique(col.codes).tolist()]
     if isinstance(col, Num):
