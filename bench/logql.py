@@ -154,8 +154,10 @@ class _BatchQuerier:
     def stats(self, matchers: Sequence[Matcher]) -> IndexStats:
         return IndexStats()
 
-    def counts(self, matchers: Sequence[Matcher], edges: np.ndarray) -> Iterator[BucketCounts]:
-        return count_entries(self.select(matchers), edges)
+    def counts(
+        self, matchers: Sequence[Matcher], edges: np.ndarray, by: Sequence[str] | None = None
+    ) -> Iterator[BucketCounts]:
+        return count_entries(self.select(matchers), edges, by)
 
     def close(self) -> None:
         return None

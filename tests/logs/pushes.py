@@ -118,6 +118,8 @@ def answers(querier: LogQuerier, matchers: list[Matcher], lo: int, hi: int) -> t
     edges = np.unique(np.linspace(lo - 1, hi, 6).astype(np.int64))
     return (
         totals(querier.counts(matchers, edges)),
+        totals(querier.counts(matchers, edges, ("level",))),
+        totals(querier.counts(matchers, edges, ("trace_id", "job"))),
         flat(list(querier.select(matchers))),
         querier.series(matchers),
         querier.label_names(matchers),

@@ -27,6 +27,7 @@ from vigil.logs import Entries, Lines, MemoryLogStore, SelectHints
 from vigil.logs import block_list as block_list_module
 from vigil.logs.block import CHUNKS_FILE
 from vigil.logs.block_index import BlockIndex
+from vigil.logs.chunk_values import ChunkValues
 from vigil.logs.compact import DAY_NS
 from vigil.logs.head import HOUR_NS
 from vigil.logs.logql import LogQLEngine
@@ -209,14 +210,23 @@ def test_needles_leave_out_chunks_without_changing_what_a_filter_keeps(
     assert {"all": read == total, "some": 0 < read < total, "none": read == 0}[batches_read]
 
 
-def test_block_index_keeps_streams_chunks_and_postings() -> None:
+def test_block_index_keeps_streams_chunks_values_and_postings() -> None:
     web = Labels.from_dict({"job": "app", "level": "info"})
-    index = BlockIndex(
-        [DB, web],
-        *(np.array([0, 1, 1], dtype=np.int64) for _ in range(10)),
+    counted = ChunkValues(
+        frozenset({"level", "trace_id"}),
+        (Labels.from_dict({"level": "warn"}), Labels.from_dict({"level": ""}), Labels()),
+        (3, 1, 2),
+        (30, 12, 0),
+    )
+    values = [None, counted, ChunkValues(frozenset({"level"}), (Labels(),), (4,), (9,))]
+    index = BlockIndex.build(
+        [DB, web], [(k, k + 1, k + 2, 4, 5, 6, 7, 8, 0, -1) for k in (0, 1, 1)], values
     )
     decoded, postings = BlockIndex.decode(index.encode())
     assert decoded.streams == [DB, web]
+    assert decoded.maxt.tolist() == [2, 3, 3]
+    starts = decoded.value_starts().tolist()
+    assert [decoded.chunk_values(i, starts[i]) for i in range(3)] == values
     assert [(n, v, refs.tolist()) for n, v, refs in postings] == [
         ("job", "app", [1]),
         ("job", "db", [0]),

@@ -5,11 +5,14 @@ falls in one window) and with line and label filters (labels from metadata)."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.logs.pushes import APP, APP_ERR, DB, T0
 from vigil.logs import Entries, Lines
@@ -193,3 +196,114 @@ def test_chunks_without_metadata_are_counted_without_reading_them(tmp_path: Path
         assert [s.value for s in result.value.samples] == [40.0]
         with pytest.raises(CorruptDataError, match="000001"):
             engine.query('count_over_time({job="db"} |= "l" [1m])', T0 + MINUTE, T0 + MINUTE, 0)
+
+
+LEVELED = [
+    {"level": "info"},
+    {"level": "warn", "detected_level": "warn"},
+    {"detected_level": "error"},
+    {"level": ""},
+    {"level": "info", "trace_id": "t1"},
+    {},
+]
+GROUPINGS = [
+    "sum by (level)",
+    "sum by (level, detected_level)",
+    "sum by (detected_level, job)",
+    "sum",
+    "sum by (trace_id)",
+    "sum by (level) (sum by (level, job)",
+]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    metadata=st.lists(st.sampled_from(range(len(LEVELED))), min_size=1, max_size=4),
+    grouping=st.sampled_from(GROUPINGS),
+    op=st.sampled_from(["count_over_time", "bytes_over_time"]),
+    window_s=st.sampled_from([20, 60, 150]),
+    step_s=st.sampled_from([30, 60, 90]),
+    start_s=st.integers(0, SPAN // 10**9),
+    length_s=st.integers(0, SPAN // 10**9),
+    target=st.sampled_from([200, 600, 4000]),
+)
+def test_a_grouped_count_answered_from_counted_values_equals_the_lines_read(
+    seed: int,
+    metadata: list[int],
+    grouping: str,
+    op: str,
+    window_s: int,
+    step_s: int,
+    start_s: int,
+    length_s: int,
+    target: int,
+) -> None:
+    """`sum by (…) (count_over_time({…}[r]))` (counted from chunk values where a chunk lies in
+    one window) equals the same query with `|= ""`, which reads every line: chunks in blocks
+    and in the head, partly inside the range, with the level as metadata or a stream label."""
+    rng = np.random.default_rng(seed)
+    rows = [
+        (
+            stream,
+            t,
+            line,
+            LEVELED[metadata[int(rng.integers(len(metadata)))]] if stream != DB else {},
+        )
+        for stream, t, line, _ in _rows(seed)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        now = [(T0 + SPAN) / 1e9]
+        head = HeadOptions(chunk_target_bytes=target, chunk_max_span_ns=40 * 10**9)
+        options = LogStoreOptions(head=head, block_range_ns=MINUTE, retention_ns=0)
+        with LogStore.open(Path(tmp), options, clock=lambda: now[0]) as store:
+            _push(store, rows)
+            now[0] = (T0 + SPAN // 2 + HOUR_NS) / 1e9
+            store.tick()
+            engine = LogQLEngine(store)
+            start = T0 + start_s * 10**9
+            end = min(start + length_s * 10**9, T0 + SPAN)
+
+            def query(stages: str) -> dict[tuple[tuple[str, str], ...], list[tuple[int, float]]]:
+                inner = f'{op}({{job=~".+"}}{stages} [{window_s}s])'
+                closing = ")" * (grouping.count("(") - grouping.count(")") + 1)
+                result = engine.query(f"{grouping} ({inner}{closing}", start, end, step_s * 10**9)
+                assert isinstance(result.value, Matrix)
+                return {
+                    tuple(s.labels): list(
+                        zip(s.timestamps.tolist(), s.values.tolist(), strict=True)
+                    )
+                    for s in result.value.series
+                }
+
+            assert query("") == query(' |= ""')
+
+
+def test_chunks_with_levels_in_metadata_are_counted_from_their_values(tmp_path: Path) -> None:
+    """A corrupted chunk whose lines carry their level as metadata, inside one window: the
+    volume by level still counts it (from the index), a line filter fails naming it."""
+    options = LogStoreOptions(
+        head=HeadOptions(chunk_max_span_ns=10 * 10**9), block_range_ns=MINUTE, retention_ns=0
+    )
+    ts = T0 + np.arange(1, 41, dtype=np.int64) * 10**9
+    levels = tuple(Labels.from_dict({"level": ("info", "warn")[i % 2]}) for i in range(40))
+    with LogStore.open(tmp_path, options, clock=lambda: (T0 + HOUR_NS + MINUTE) / 1e9) as store:
+        for part in np.split(np.arange(40), 4):
+            lines = Lines.of([f"l{i}" for i in part.tolist()])
+            store.push([Entries(DB, ts[part], lines, tuple(levels[i] for i in part))])
+        (block,) = store.tick().written
+    data = block / "chunks" / "000001"
+    raw = bytearray(data.read_bytes())
+    raw[-1] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    with LogStore.open(tmp_path, options, clock=lambda: (T0 + HOUR_NS + MINUTE) / 1e9) as store:
+        engine = LogQLEngine(store)
+        query = 'sum by (level) (count_over_time({job="db"}%s[1m]))'
+        result = engine.query(query % "", T0 + MINUTE, T0 + MINUTE, 0)
+        assert isinstance(result.value, Vector)
+        assert sorted((s.labels.get("level"), s.value) for s in result.value.samples) == [
+            ("info", 20.0),
+            ("warn", 20.0),
+        ]
+        with pytest.raises(CorruptDataError, match="000001"):
+            engine.query(query % ' |= "l"', T0 + MINUTE, T0 + MINUTE, 0)

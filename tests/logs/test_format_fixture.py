@@ -2,7 +2,7 @@
 (one block, chunks in the WAL, open pieces) written from `fixture_pushes()` and one tick at
 `FLUSHED_AT` + 1 h by the code of its time — `v1` by the first chunk format (VLC2), `v2` by
 fixed-width timestamp and size columns (VLC3), `v3` by the block index with per-chunk flags
-(VLI3) — and must answer every query as the seam's fake fed the same pushes. Regenerate nothing here: the files are the old code's output, kept
+(VLI3), `v4` by the index naming block dictionaries (VLI4) — and must answer every query as the seam's fake fed the same pushes. Regenerate nothing here: the files are the old code's output, kept
 as they were."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class _Clock:
         return (FLUSHED_AT + HOUR_NS) / 1e9
 
 
-@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+@pytest.mark.parametrize("version", ["v1", "v2", "v3", "v4"])
 def test_a_store_written_by_an_earlier_format_reads_the_same(tmp_path: Path, version: str) -> None:
     fake = MemoryLogStore()
     for push in fixture_pushes():

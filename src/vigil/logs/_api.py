@@ -148,16 +148,22 @@ class BucketCounts:
     bytes: npt.NDArray[np.int64]
 
 
-def series_labels(stream: Labels, metadata: Labels) -> Labels:
-    """The series a line of `stream` with `metadata` counts in (see BucketCounts)."""
-    if not metadata:
-        return stream
-    merged = {**dict(stream), **dict(metadata)}
-    return Labels(sorted((k, v) for k, v in merged.items() if v))
+def series_labels(stream: Labels, metadata: Labels, by: Sequence[str] | None = None) -> Labels:
+    """The series a line of `stream` with `metadata` counts in (see BucketCounts), only its
+    labels named in `by` when given."""
+    if by is None:
+        if not metadata:
+            return stream
+        merged = {**dict(stream), **dict(metadata)}
+        return Labels(sorted((k, v) for k, v in merged.items() if v))
+    found = dict(metadata)
+    return Labels(
+        sorted((k, v) for k in set(by) if (v := found[k] if k in found else stream.get(k)))
+    )
 
 
 def count_entries(
-    batches: Iterable[Entries], edges: npt.NDArray[np.int64]
+    batches: Iterable[Entries], edges: npt.NDArray[np.int64], by: Sequence[str] | None = None
 ) -> Iterator[BucketCounts]:
     """`counts` over batches of entries, line by line: what a store without an index of its
     chunks answers (the seam's fake, test doubles)."""
@@ -169,7 +175,7 @@ def count_entries(
         meta = batch.metadata or (Labels(),) * len(batch)
         groups: dict[Labels, list[int]] = {}
         for i in np.flatnonzero(inside).tolist():
-            groups.setdefault(series_labels(batch.labels, meta[i]), []).append(i)
+            groups.setdefault(series_labels(batch.labels, meta[i], by), []).append(i)
         for labels, rows in groups.items():
             at = np.array(rows, dtype=np.int64)
             yield BucketCounts(
@@ -212,12 +218,16 @@ class LogQuerier(Protocol):
     def stats(self, matchers: Sequence[Matcher]) -> IndexStats: ...
 
     def counts(
-        self, matchers: Sequence[Matcher], edges: npt.NDArray[np.int64]
+        self,
+        matchers: Sequence[Matcher],
+        edges: npt.NDArray[np.int64],
+        by: Sequence[str] | None = None,
     ) -> Iterator[BucketCounts]:
         """Per series (see BucketCounts) of the matching streams, its entries in range in each
         bucket `(edges[i], edges[i+1]]` of the ascending `edges`: what `count_over_time` and
         `bytes_over_time` without stages need, which a store may answer from its chunks'
-        index without decoding them. A series may come several times (add them up)."""
+        index without decoding them. With `by`, series keep only the labels it names (what
+        `sum by (…)` around the count keeps). A series may come several times (add them up)."""
         ...
 
     def close(self) -> None: ...
@@ -291,9 +301,12 @@ class _MemoryLogQuerier:
         return sorted({labels.get(name) for labels in self.series(matchers)} - {""})
 
     def counts(
-        self, matchers: Sequence[Matcher], edges: npt.NDArray[np.int64]
+        self,
+        matchers: Sequence[Matcher],
+        edges: npt.NDArray[np.int64],
+        by: Sequence[str] | None = None,
     ) -> Iterator[BucketCounts]:
-        return count_entries(self._selected(matchers), edges)
+        return count_entries(self._selected(matchers), edges, by)
 
     def stats(self, matchers: Sequence[Matcher]) -> IndexStats:
         found = list(self._selected(matchers))

@@ -31,7 +31,8 @@ import zstandard
 from vigil.logs._api import Entries
 from vigil.logs.block_index import FLAG_METADATA, I64, NO_DICTIONARY, BlockIndex
 from vigil.logs.chunk import Chunk, ChunkFormatError
-from vigil.logs.lines import Metadata
+from vigil.logs.chunk_values import ChunkValues
+from vigil.logs.metadata_column import MetadataColumn
 from vigil.logs.stream_read import ReadableChunk
 from vigil.model import Labels, Matcher
 from vigil.tsdb._api import CorruptDataError
@@ -127,6 +128,7 @@ def write_block(
         (tmp / "chunks").mkdir(parents=True)
         labels: list[Labels] = []
         rows: list[tuple[int, ...]] = []
+        values: list[ChunkValues | None] = []
         dictionaries: dict[int, int] = {}  # id() of a chunk's dictionary: its position
         tables: list[zstandard.ZstdCompressionDict] = []
         offset = 0
@@ -157,13 +159,13 @@ def write_block(
                             dictionary,
                         )
                     )
+                    values.append(c.with_values().values)
                     offset += len(c.data)
             out.flush()
             os.fsync(out.fileno())
         if not rows:
             raise ValueError("a block needs at least one chunk")
-        columns = np.array(rows, dtype=np.int64).T
-        index = BlockIndex(labels, *columns)
+        index = BlockIndex.build(labels, rows, values)
         write_synced(tmp / INDEX_FILE, index.encode())
         if tables:
             write_synced(tmp / DICTIONARIES_FILE, _encode_dictionaries(tables))
@@ -239,13 +241,16 @@ class BlockChunk:
     raw_bytes: int
     has_metadata: bool
     dictionary: zstandard.ZstdCompressionDict | None
+    values: ChunkValues | None
 
     def load(self) -> Chunk:
         data = bytes(memoryview(self.data_file)[self.offset : self.offset + self.length])
         where = f"chunk at offset {self.offset} of {self.block / CHUNKS_FILE}"
         if len(data) != self.length or crc32c.crc32c(data) != self.crc:
             raise CorruptChunkError(f"corrupt log block {self.block.name}: {where} fails its CRC")
-        return Chunk(self.mint, self.maxt, self.lines, self.raw_bytes, data, self.dictionary)
+        return Chunk(
+            self.mint, self.maxt, self.lines, self.raw_bytes, data, self.dictionary, self.values
+        )
 
     def timestamps(self) -> I64:
         return _checked(self, lambda c: c.timestamps())
@@ -256,7 +261,7 @@ class BlockChunk:
     def entries(self, labels: Labels, needles: Sequence[bytes] = ()) -> Entries | None:
         return _checked(self, lambda c: c.entries(labels, needles))
 
-    def counted(self) -> tuple[I64, I64, Metadata]:
+    def counted(self) -> tuple[I64, I64, MetadataColumn | None]:
         return _checked(self, lambda c: c.counted())
 
 
@@ -297,6 +302,7 @@ class LogBlock:
         self._postings = MemPostings.from_lists(postings)
         bounds = np.searchsorted(index.stream, np.arange(len(index.streams) + 1))
         self._bounds: list[int] = bounds.tolist()
+        self._value_starts = index.value_starts()
         self._chunks: list[list[ReadableChunk] | None] = [None] * len(index.streams)
         self.size_bytes = sum(
             (path / name).stat().st_size
@@ -340,6 +346,14 @@ class LogBlock:
             index.raw_bytes[rows].tolist(),
             (index.flags[rows] & FLAG_METADATA).astype(bool).tolist(),
             [self._dictionaries[d + 1] for d in index.dictionary[rows].tolist()],
+            [
+                index.chunk_values(chunk, start)
+                for chunk, start in zip(
+                    range(rows.start, rows.stop),
+                    self._value_starts[rows].tolist(),
+                    strict=True,
+                )
+            ],
             strict=True,
         )
         return [BlockChunk(self.path, self._data, *row) for row in columns]

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 import zstandard
 
 from vigil.logs._api import Entries, Lines
+from vigil.logs.chunk_values import ChunkValues
 from vigil.logs.lines import (
     Metadata,
     decode_metadata,
@@ -32,6 +33,7 @@ from vigil.logs.lines import (
     slice_lines,
     slice_metadata,
 )
+from vigil.logs.metadata_column import MetadataColumn
 from vigil.model import Labels
 
 I64 = npt.NDArray[np.int64]
@@ -115,7 +117,8 @@ def _decompress(
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Encoded entries (ascending by time) with what the index keeps of them."""
+    """Encoded entries (ascending by time) with what the index keeps of them; `values` None
+    when its metadata's values are not counted (no metadata, too many, or not known)."""
 
     mint: int
     maxt: int
@@ -123,6 +126,7 @@ class Chunk:
     raw_bytes: int  # line bytes before compression
     data: bytes
     dictionary: zstandard.ZstdCompressionDict | None = None  # of the line bytes' frame
+    values: ChunkValues | None = field(default=None, compare=False)
 
     @classmethod
     def encode(cls, timestamps: I64, lines: Lines, metadata: Metadata) -> Chunk:
@@ -141,9 +145,11 @@ class Chunk:
         )
         body = compressor.compress(lines.data)
         meta = b""
+        values = None
         if metadata is not None and any(metadata):
             counts, blob = encode_metadata(metadata)
             meta = compressor.compress(encode_varints(counts.astype(np.uint64)) + blob)
+            values = ChunkValues.count(MetadataColumn.decode(counts, blob), lines.sizes())
         header = _HEADER.pack(MAGIC, len(timestamps), len(columns), len(body), len(meta))
         return cls(
             int(timestamps[0]),
@@ -151,6 +157,7 @@ class Chunk:
             len(timestamps),
             len(lines.data),
             b"".join((header, columns, body, meta)),
+            values=values,
         )
 
     def line_bytes(self) -> bytes:
@@ -180,7 +187,18 @@ class Chunk:
             self.raw_bytes,
             b"".join((header, columns, smaller, meta)),
             dictionary,
+            self.values,
         )
+
+    def with_values(self) -> Chunk:
+        """The chunk with its metadata's values counted (read from its bytes when a chunk
+        comes without them: a WAL checkpoint, an older block)."""
+        if self.values is not None or not self.has_metadata:
+            return self
+        _, sizes, column = self.counted()
+        if column is None:
+            return self
+        return replace(self, values=ChunkValues.count(column, sizes))
 
     def _sections(self) -> tuple[bytes, int, list[memoryview]]:
         data = memoryview(self.data)
@@ -247,25 +265,34 @@ class Chunk:
             raise ChunkFormatError(f"chunk of {len(self.data)} bytes has no header")
         return bool(_HEADER.unpack_from(self.data)[4])
 
-    def counted(self) -> tuple[I64, I64, Metadata]:
-        """Timestamps, line sizes and metadata, line bytes left compressed (what counting
-        entries and their bytes needs)."""
+    def counted(self) -> tuple[I64, I64, MetadataColumn | None]:
+        """Timestamps, line sizes and metadata (None: no line has any), in line order, line
+        bytes left compressed (what counting entries and their bytes needs)."""
         count, timestamps, sizes, (_, meta) = self._columns()
-        return timestamps, sizes, _metadata(meta, count)
+        if not len(meta):
+            return timestamps, sizes, None
+        try:
+            return timestamps, sizes, MetadataColumn.decode(*_metadata_parts(meta, count))
+        except ValueError as err:
+            raise ChunkFormatError(f"metadata: {err}") from None
 
 
-def _metadata(section: memoryview, count: int) -> Metadata:
-    if not len(section):
-        return None
+def _metadata_parts(section: memoryview, count: int) -> tuple[I64, bytes]:
+    """Pairs per line, and the names and values."""
     column = _decompress(section, "metadata")
     raw = np.frombuffer(column, dtype=np.uint8)
     ends = np.flatnonzero(raw < 0x80)
     if len(ends) < count:
         raise ChunkFormatError("metadata column is short")
     split = int(ends[count - 1]) + 1 if count else 0
-    counts = decode_varints(column[:split], count).view(np.int64)
+    return decode_varints(column[:split], count).view(np.int64), column[split:]
+
+
+def _metadata(section: memoryview, count: int) -> Metadata:
+    if not len(section):
+        return None
     try:
-        return decode_metadata(counts, column[split:])
+        return decode_metadata(*_metadata_parts(section, count))
     except (ValueError, UnicodeDecodeError) as err:
         raise ChunkFormatError(f"metadata: {err}") from None
 

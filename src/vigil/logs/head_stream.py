@@ -10,7 +10,8 @@ import numpy as np
 
 from vigil.logs._api import Entries, Lines
 from vigil.logs.chunk import I64, Chunk
-from vigil.logs.lines import Metadata
+from vigil.logs.chunk_values import ChunkValues
+from vigil.logs.metadata_column import MetadataColumn
 from vigil.logs.stream_read import sort_entries
 from vigil.logs.wal import Piece
 from vigil.model import Labels
@@ -55,10 +56,16 @@ class OpenChunk:
     def has_metadata(self) -> bool:
         return any(p.metadata is not None for p in self.pieces)
 
-    def counted(self) -> tuple[I64, I64, Metadata]:
+    @property
+    def values(self) -> ChunkValues | None:
+        """Not counted while it fills: it is read instead (one chunk per stream)."""
+        return None
+
+    def counted(self) -> tuple[I64, I64, MetadataColumn | None]:
         """In push order (counting needs no order)."""
         joined = Piece.join(self.pieces)
-        return joined.timestamps, joined.lines.sizes(), joined.metadata
+        meta = None if joined.metadata is None else MetadataColumn.of(joined.metadata)
+        return joined.timestamps, joined.lines.sizes(), meta
 
     def encode(self) -> Chunk:
         sorted_ = self._sorted(Labels())
@@ -96,6 +103,7 @@ class HeadStream:
 
     def add_chunk(self, chunk: Chunk) -> None:
         """A cut chunk as a checkpoint holds it."""
+        chunk = chunk.with_values()
         self.chunks.append(chunk)
         if chunk.maxt >= self.max_t:
             entries = chunk.entries(self.labels)

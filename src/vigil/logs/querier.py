@@ -68,10 +68,13 @@ class LogStoreQuerier:
         return tally.result()
 
     def counts(
-        self, matchers: Sequence[Matcher], edges: npt.NDArray[np.int64]
+        self,
+        matchers: Sequence[Matcher],
+        edges: npt.NDArray[np.int64],
+        by: Sequence[str] | None = None,
     ) -> Iterator[BucketCounts]:
         for labels, chunks in self._streams(matchers):
-            yield from bucket_counts(labels, chunks, edges, self._mint, self._maxt)
+            yield from bucket_counts(labels, chunks, edges, self._mint, self._maxt, by)
 
     def close(self) -> None:
         on_close, self._on_close = self._on_close, None

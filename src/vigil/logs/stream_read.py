@@ -13,13 +13,9 @@ import numpy as np
 
 from vigil.logs._api import BucketCounts, Entries, IndexStats, SelectHints, series_labels
 from vigil.logs.chunk import I64, slice_entries
-from vigil.logs.lines import (
-    Metadata,
-    concat_lines,
-    concat_metadata,
-    gather_lines,
-    take_metadata,
-)
+from vigil.logs.chunk_values import ChunkValues
+from vigil.logs.lines import concat_lines, concat_metadata, gather_lines, take_metadata
+from vigil.logs.metadata_column import MetadataColumn
 from vigil.model import Labels
 
 
@@ -55,7 +51,12 @@ class ReadableChunk(Protocol):
         """None when the line bytes surely lack one of `needles`."""
         ...
 
-    def counted(self) -> tuple[I64, I64, Metadata]:
+    @property
+    def values(self) -> ChunkValues | None:
+        """Its metadata's values counted, when known without decoding it."""
+        ...
+
+    def counted(self) -> tuple[I64, I64, MetadataColumn | None]:
         """Timestamps, line sizes and metadata, in any one order, line bytes not decoded."""
         ...
 
@@ -167,21 +168,43 @@ class StatsTally:
 
 
 def bucket_counts(
-    labels: Labels, chunks: Sequence[ReadableChunk], edges: I64, mint: int, maxt: int
+    labels: Labels,
+    chunks: Sequence[ReadableChunk],
+    edges: I64,
+    mint: int,
+    maxt: int,
+    by: Sequence[str] | None = None,
 ) -> list[BucketCounts]:
     """One stream's entries in [mint, maxt] per bucket `(edges[i], edges[i+1]]` by series
-    (see BucketCounts): a chunk without metadata inside one bucket counts from its index
-    entry, any other has its timestamps and sizes (and metadata) decoded, never its lines."""
+    (see BucketCounts; only the labels in `by` when given). A chunk inside one bucket counts
+    from its index entry when it has no metadata, or when its counted values tell the series
+    asked for; any other has its timestamps, sizes and metadata decoded, never its lines."""
     n = len(edges) - 1
     bounds: list[int] = edges.tolist()
-    plain = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     found: dict[Labels, tuple[I64, I64]] = {}
+
+    def into(key: Labels) -> tuple[I64, I64]:
+        counts = found.get(key)
+        if counts is None:
+            counts = found[key] = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        return counts
+
+    plain = series_labels(labels, Labels(), by)
     for chunk in _overlapping(chunks, mint, maxt):
         at = bisect_left(bounds, chunk.mint) - 1
-        if 0 <= at < n and chunk.maxt <= bounds[at + 1] and not chunk.has_metadata:
-            plain[0][at] += chunk.lines
-            plain[1][at] += chunk.raw_bytes
-            continue
+        if 0 <= at < n and chunk.maxt <= bounds[at + 1] and _inside(chunk, mint, maxt):
+            values = chunk.values if chunk.has_metadata else None
+            if not chunk.has_metadata:
+                counts = into(plain)
+                counts[0][at] += chunk.lines
+                counts[1][at] += chunk.raw_bytes
+                continue
+            if values is not None and values.answers(by):
+                for key, lines, size in values.series(labels, by):
+                    counts = into(key)
+                    counts[0][at] += lines
+                    counts[1][at] += size
+                continue
         first, last = max(at, 0), min(bisect_left(bounds, chunk.maxt), n)
         if first >= last:
             continue
@@ -189,26 +212,54 @@ def bucket_counts(
         bucket = np.searchsorted(edges[first : last + 1], ts, side="left") - 1
         keep = (ts >= mint) & (ts <= maxt) & (bucket >= 0) & (bucket < last - first)
         if metadata is None:
-            _add(plain, bucket[keep], sizes[keep], first, last)
+            _add(into(plain), bucket[keep], sizes[keep], first, last)
             continue
-        codes: dict[Labels, int] = {}
-        code = np.fromiter(
-            (codes.setdefault(m, len(codes)) for m in metadata), np.int64, len(metadata)
-        )[keep]
-        bucket, sizes = bucket[keep], sizes[keep]
-        order = np.argsort(code, kind="stable")
-        runs = np.split(order, np.flatnonzero(np.diff(code[order])) + 1)
-        sets = list(codes)
-        for rows in runs:
-            if len(rows):
-                key = series_labels(labels, sets[int(code[rows[0]])])
-                into = plain if key == labels else found.get(key)
-                if into is None:
-                    into = found[key] = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
-                _add(into, bucket[rows], sizes[rows], first, last)
-    if plain[0].any():
-        found[labels] = plain
+        code, keys = _line_series(labels, metadata, by)
+        code, bucket, sizes = code[keep], bucket[keep], sizes[keep]
+        width = last - first
+        cell = code * width + bucket
+        entries = np.bincount(cell, minlength=len(keys) * width).reshape(len(keys), width)
+        weights = np.bincount(cell, weights=sizes, minlength=len(keys) * width)
+        total = weights.astype(np.int64).reshape(len(keys), width)
+        for k, key in enumerate(keys):
+            if entries[k].any():
+                counts = into(key)
+                counts[0][first:last] += entries[k]
+                counts[1][first:last] += total[k]
     return [BucketCounts(key, entries, size) for key, (entries, size) in found.items()]
+
+
+def _line_series(
+    labels: Labels, metadata: MetadataColumn, by: Sequence[str] | None
+) -> tuple[I64, list[Labels]]:
+    """Per line (of a stream with `labels`) the position of its series in the list."""
+    if by is None:
+        code, sets = metadata.sets()
+        keys = [series_labels(labels, s) for s in sets]
+    else:
+        code = np.zeros(len(metadata), dtype=np.int64)
+        names = sorted(set(by))
+        found = []
+        for name in names:
+            value, values = metadata.values(name)
+            _, code = np.unique(code * (len(values) + 1) + value + 1, return_inverse=True)
+            found.append((value, values))
+        _, first, code = np.unique(code, return_index=True, return_inverse=True)
+        keys = [
+            series_labels(
+                labels,
+                Labels(
+                    (name, values[value[row]])
+                    for name, (value, values) in zip(names, found, strict=True)
+                    if value[row] >= 0
+                ),
+                by,
+            )
+            for row in first.tolist()
+        ]
+    distinct: dict[Labels, int] = {}
+    remap = np.array([distinct.setdefault(key, len(distinct)) for key in keys], dtype=np.int64)
+    return remap[code.reshape(-1)], list(distinct)
 
 
 def _add(into: tuple[I64, I64], bucket: I64, sizes: I64, first: int, last: int) -> None:

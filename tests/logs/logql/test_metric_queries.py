@@ -420,9 +420,12 @@ class _SlowQuerier:
             yield entries
 
     def counts(
-        self, matchers: Sequence[Matcher], edges: npt.NDArray[np.int64]
+        self,
+        matchers: Sequence[Matcher],
+        edges: npt.NDArray[np.int64],
+        by: Sequence[str] | None = None,
     ) -> Iterator[BucketCounts]:
-        for counts in self.inner.counts(matchers, edges):
+        for counts in self.inner.counts(matchers, edges, by):
             self.clock.advance(60)
             yield counts
 

@@ -18,7 +18,7 @@ from vigil.logs.logql import ast
 from vigil.logs.logql.budget import MAX_CELLS, QueryBudget
 from vigil.logs.logql.errors import LogQLError, QueryTimeoutError
 from vigil.logs.logql.format import format_expr
-from vigil.logs.logql.rangeagg import evaluate_range_aggregation
+from vigil.logs.logql.rangeagg import evaluate_range_aggregation, grouped_counts
 from vigil.model import METRIC_NAME, Labels, Matcher, MatchType
 from vigil.promql import (
     Engine,
@@ -140,7 +140,7 @@ def evaluate_metric(
             leaves[name] = _leaf_batch(name, vector, times_ms)
         return names[node]
 
-    promql = format_expr(expr, leaf)
+    promql = format_expr(grouped_counts(expr), leaf)
     remaining = budget.deadline - budget.clock.now()
     if remaining <= 0:
         raise QueryTimeoutError

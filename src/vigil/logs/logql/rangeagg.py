@@ -7,7 +7,7 @@ are kept per series and handed to the PromQL engine's range functions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -281,6 +281,30 @@ def _counts_only(node: ast.RangeAggregation) -> bool:
     return not log_range.query.stages and log_range.unwrap is None
 
 
+_SUMMABLE = frozenset({"count_over_time", "bytes_over_time"})
+
+
+def grouped_counts(expr: ast.MetricExpr) -> ast.MetricExpr:
+    """`expr` with each `sum by (…)` (or plain `sum`) of a count without stages turned into
+    that count grouped as the sum groups (a grouping LogQL itself refuses there): its series
+    then carry only those labels, so the store counts per level, not per line's metadata.
+    The sum over them is the same integer (rates, being divided per series, are left)."""
+    match expr:
+        case ast.VectorAggregation("sum", ast.RangeAggregation() as inner, None, grouping) if (
+            inner.op in _SUMMABLE
+            and inner.grouping is None
+            and _counts_only(inner)
+            and (grouping is None or not grouping.without)
+        ):
+            by = ast.Grouping(grouping.labels if grouping is not None else ())
+            return replace(expr, expr=replace(inner, grouping=by))
+        case ast.VectorAggregation() | ast.LabelReplace():
+            return replace(expr, expr=grouped_counts(expr.expr))
+        case ast.BinaryOp():
+            return replace(expr, lhs=grouped_counts(expr.lhs), rhs=grouped_counts(expr.rhs))
+    return expr
+
+
 def evaluate_range_aggregation(
     queryable: LogQueryable, node: ast.RangeAggregation, times_ns: I64, budget: QueryBudget
 ) -> VectorSteps:
@@ -300,8 +324,9 @@ def evaluate_range_aggregation(
     querier = queryable.querier(mint, maxt)
     if isinstance(accumulator, _LineCounts) and _counts_only(node):
         edges, first, last = windows.edges()
+        by = None if node.grouping is None else node.grouping.labels
         try:
-            for counts in querier.counts(log_range.query.matchers, edges):
+            for counts in querier.counts(log_range.query.matchers, edges, by):
                 budget.count(int(counts.entries.sum()))
                 accumulator.add_counts(counts, first, last)
         finally:
