@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         internal_token=self_scrape.token,
         allowed_hosts=options.allowed_hosts,
         listeners=server.listeners(),
+        on_shutdown=server.logql.cancel,
     )
     if server.failure is not None:
         print(f"vigil server: {server.failure}", file=sys.stderr)

@@ -330,6 +330,7 @@ class Server:
             max_entries=options.logs_query_max_entries,
             timeout_s=options.query_timeout_s,
             clock=self.clock,
+            registry=self.registry,
         )
         self.rules = RuleManager(
             engine_query_func(self.engine),

@@ -70,6 +70,7 @@ def serve(
     internal_token: str = "",
     allowed_hosts: str = "",
     listeners: Sequence[Listener] = (),
+    on_shutdown: Callable[[], None] = lambda: None,
 ) -> int:
     """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
     the uvicorn server (setting its `should_exit` stops it). uvicorn's "auto" takes the C HTTP
@@ -79,7 +80,9 @@ def serve(
     The app is always behind WebGuard (CSRF; with `web`, basic auth and headers); `web`'s
     tls_server_config turns on HTTPS; `internal_token` is the bearer token vigil's own
     self-scrape shows the guard instead of a password. Each of `listeners` (optional
-    listeners such as --loki.listen-address) is bound too, behind the same guard."""
+    listeners such as --loki.listen-address) is bound too, behind the same guard. When the
+    server stops (a signal, or `should_exit`), `on_shutdown` runs before it waits for the
+    requests in progress: work that would hold that wait up (a long query) stops there."""
     import uvicorn
 
     from vigil.web.listen import parse_listen_address
@@ -133,7 +136,7 @@ def serve(
         ws=cast("type[asyncio.Protocol]", _websocket_protocol),
         ssl_context_factory=None if context is None else lambda _config, _default: context,
     )
-    server = _logged_server(config, command)
+    server = _logged_server(config, command, on_shutdown)
     if serving is not None:
         serving(server)
     # What start-up built lives as long as the process: kept out of every later collection.
@@ -189,9 +192,9 @@ def _websocket_protocol(**kwargs: Any) -> Any:
     return WSProtocol(**kwargs)
 
 
-def _logged_server(config: Any, command: str) -> Any:
+def _logged_server(config: Any, command: str, on_shutdown: Callable[[], None]) -> Any:
     """uvicorn's server (imported here: `vigil check` never loads it), saying which signal
-    stopped it."""
+    stopped it, and calling `on_shutdown` as it starts to stop."""
     import uvicorn
 
     class LoggedServer(uvicorn.Server):
@@ -203,6 +206,7 @@ def _logged_server(config: Any, command: str) -> Any:
             super().handle_exit(sig, frame)
 
         async def shutdown(self, sockets: Any = None) -> None:
+            on_shutdown()
             await super().shutdown(sockets)
             logging.getLogger("vigil").info("%s stopped", command)
 

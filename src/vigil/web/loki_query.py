@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from vigil.logs import LogQueryable, logql
 from vigil.logs.logql.engine import LogQLEngine
-from vigil.logs.logql.errors import LogQLError, QueryTimeoutError
+from vigil.logs.logql.errors import LogQLError, QueryCancelledError, QueryTimeoutError
 from vigil.logs.logql.result import Direction as EngineDirection
 from vigil.logs.logql.result import LogQLResult, Stream, Streams
 from vigil.model import Labels, Matcher
@@ -60,6 +60,8 @@ async def run_query(
         raise LokiError(str(err)) from None
     except QueryTimeoutError as err:
         raise LokiError(str(err), status=504) from None
+    except QueryCancelledError as err:
+        raise LokiError(str(err), status=503) from None
     except LogQLError as err:
         raise LokiError(str(err)) from None
 

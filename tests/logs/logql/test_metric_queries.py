@@ -14,7 +14,13 @@ import numpy.typing as npt
 import pytest
 
 from vigil.logs import BucketCounts, Entries, Lines, LogQuerier, MemoryLogStore, SelectHints
-from vigil.logs.logql import LogQLEngine, LogQLError, PipelineError, QueryTimeoutError
+from vigil.logs.logql import (
+    LogQLEngine,
+    LogQLError,
+    PipelineError,
+    QueryCancelledError,
+    QueryTimeoutError,
+)
 from vigil.model import Labels, Matcher
 from vigil.model.clock import ManualClock
 from vigil.promql import Matrix, Scalar, Vector
@@ -407,16 +413,17 @@ def test_an_operator_on_incompatible_series_is_a_query_error(engine: LogQLEngine
 
 
 class _SlowQuerier:
-    """A querier whose every batch takes a minute of the test's clock."""
+    """A querier that calls `on_batch` before each batch (a minute of the test's clock, or the
+    server shutting down)."""
 
-    def __init__(self, inner: LogQuerier, clock: ManualClock) -> None:
-        self.inner, self.clock = inner, clock
+    def __init__(self, inner: LogQuerier, on_batch: Callable[[], None]) -> None:
+        self.inner, self.on_batch = inner, on_batch
 
     def select(
         self, matchers: Sequence[Matcher], hints: SelectHints | None = None
     ) -> Iterator[Entries]:
         for entries in self.inner.select(matchers, hints):
-            self.clock.advance(60)
+            self.on_batch()
             yield entries
 
     def counts(
@@ -426,7 +433,7 @@ class _SlowQuerier:
         by: Sequence[str] | None = None,
     ) -> Iterator[BucketCounts]:
         for counts in self.inner.counts(matchers, edges, by):
-            self.clock.advance(60)
+            self.on_batch()
             yield counts
 
     def close(self) -> None:
@@ -434,22 +441,37 @@ class _SlowQuerier:
 
 
 class _SlowStore:
-    def __init__(self, inner: MemoryLogStore, clock: ManualClock) -> None:
-        self.inner, self.clock = inner, clock
+    def __init__(self, inner: MemoryLogStore, on_batch: Callable[[], None]) -> None:
+        self.inner, self.on_batch = inner, on_batch
 
     def querier(self, mint_ns: int, maxt_ns: int) -> LogQuerier:
-        return _SlowQuerier(self.inner.querier(mint_ns, maxt_ns), self.clock)  # type: ignore[return-value]
+        return _SlowQuerier(self.inner.querier(mint_ns, maxt_ns), self.on_batch)  # type: ignore[return-value]
+
+
+def _three_streams() -> MemoryLogStore:
+    store = MemoryLogStore()
+    for job in ("a", "b", "c"):
+        store.push([Entries(Labels.from_dict({"job": job}), np.array([T0]), Lines.of(["x"]))])
+    return store
 
 
 @pytest.mark.parametrize("query", ['{job=~".+"}', 'count_over_time({job=~".+"}[1m])'])
 def test_a_query_past_its_timeout_stops(query: str) -> None:
-    store = MemoryLogStore()
-    for job in ("a", "b", "c"):
-        store.push([Entries(Labels.from_dict({"job": job}), np.array([T0]), Lines.of(["x"]))])
     clock = ManualClock()
-    engine = LogQLEngine(_SlowStore(store, clock), timeout_s=90, clock=clock)
+    engine = LogQLEngine(
+        _SlowStore(_three_streams(), lambda: clock.advance(60)), timeout_s=90, clock=clock
+    )
     with pytest.raises(QueryTimeoutError):
         engine.query(query, T0, T0 + S, 0)
+
+
+@pytest.mark.parametrize("query", ['{job=~".+"}', 'count_over_time({job=~".+"}[1m])'])
+def test_a_cancelled_engine_stops_its_running_query_and_refuses_later_ones(query: str) -> None:
+    engine = LogQLEngine(_SlowStore(_three_streams(), lambda: engine.cancel()))
+    with pytest.raises(QueryCancelledError, match="server is shutting down"):
+        engine.query(query, T0, T0 + S, 0)
+    with pytest.raises(QueryCancelledError):
+        engine.query('count_over_time({job="a"}[1m])', T0, T0 + S, 0)
 
 
 def test_absent_over_time_of_an_unwrapped_range_is_one_at_every_step(engine: LogQLEngine) -> None:

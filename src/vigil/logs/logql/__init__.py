@@ -5,7 +5,13 @@ Entry point: `LogQLEngine(queryable).query(text, start_ns, end_ns, step_ns, dire
 
 from vigil.logs.logql import ast
 from vigil.logs.logql.engine import LogQLEngine
-from vigil.logs.logql.errors import LogQLError, PipelineError, QueryLimitError, QueryTimeoutError
+from vigil.logs.logql.errors import (
+    LogQLError,
+    PipelineError,
+    QueryCancelledError,
+    QueryLimitError,
+    QueryTimeoutError,
+)
 from vigil.logs.logql.format import format_expr
 from vigil.logs.logql.parser import parse
 from vigil.logs.logql.result import (
@@ -26,6 +32,7 @@ __all__ = [
     "LogQLValue",
     "ParseError",
     "PipelineError",
+    "QueryCancelledError",
     "QueryLimitError",
     "QueryStats",
     "QueryTimeoutError",

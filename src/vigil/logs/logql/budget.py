@@ -1,18 +1,27 @@
-"""A query's bounds: a deadline on the engine's clock and a budget of bytes read, with the
-counts that become its statistics."""
+"""A query's bounds: a deadline on the engine's clock, a budget of bytes read and the engine's
+cancel flag (set when the server shuts down), with the counts that become its statistics."""
 
 from __future__ import annotations
 
+import threading
+
 from vigil.logs._api import Entries
-from vigil.logs.logql.errors import QueryLimitError, QueryTimeoutError
+from vigil.logs.logql.errors import QueryCancelledError, QueryLimitError, QueryTimeoutError
 from vigil.model.clock import Clock
 
 MAX_CELLS = 50_000_000
 
 
 class QueryBudget:
-    def __init__(self, clock: Clock, timeout_s: float, max_bytes: int) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        timeout_s: float,
+        max_bytes: int,
+        cancelled: threading.Event | None = None,
+    ) -> None:
         self.clock = clock
+        self.cancelled = cancelled
         self.started = clock.now()
         self.deadline = self.started + timeout_s
         self.max_bytes = max_bytes
@@ -20,6 +29,9 @@ class QueryBudget:
         self.bytes = 0
 
     def check_deadline(self) -> None:
+        """Called between batches: raises once the query is out of time or cancelled."""
+        if self.cancelled is not None and self.cancelled.is_set():
+            raise QueryCancelledError
         if self.clock.now() > self.deadline:
             raise QueryTimeoutError
 

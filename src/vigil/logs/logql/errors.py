@@ -16,6 +16,13 @@ class QueryTimeoutError(LogQLError):
         super().__init__("query timed out")
 
 
+class QueryCancelledError(LogQLError):
+    """The engine was told to stop (the server is shutting down); the HTTP layer answers 503."""
+
+    def __init__(self) -> None:
+        super().__init__("query cancelled: the server is shutting down")
+
+
 class PipelineError(LogQLError):
     """A metric query met lines whose pipeline failed (Loki's wording and advice)."""
 
