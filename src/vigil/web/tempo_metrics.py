@@ -3,10 +3,12 @@ range): a TraceQL metrics query (`q`, e.g.
 `{ status = error } | rate() by (resource.service.name)`) over `start`/`end` (Unix seconds,
 nanoseconds or RFC 3339; the last hour by default) by `step` (a duration; by default the
 range over 250, at least 1s), answered as Tempo's `QueryRangeResponse` in JSON: series with
-OTLP key-value labels, `promLabels` and `samples` of `timestampMs` and `value`."""
+OTLP key-value labels (`__bucket` and `p` as doubles), `promLabels` and `samples` of
+`timestampMs` and `value`."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -107,20 +109,23 @@ def instant_answer(series: list[tuple[tuple[Label, ...], float]]) -> dict[str, A
 
 
 def range_answer(series: list[Series]) -> dict[str, Any]:
-    return {
-        "series": [
-            {
-                "labels": [{"key": k, "value": _any_value(v)} for k, v in s.labels],
-                "promLabels": _prom_labels(s.labels),
-                "samples": [
-                    {"timestampMs": str(t), "value": v}
-                    for t, v in zip(s.timestamps_ms.tolist(), s.values.tolist(), strict=True)
-                ],
-            }
-            for s in series
-        ],
-        "metrics": {},
-    }
+    """Steps without a value (NaN) are left out, and series without any, as Tempo does."""
+    answered = []
+    for s in series:
+        samples = [
+            {"timestampMs": str(t), "value": v}
+            for t, v in zip(s.timestamps_ms.tolist(), s.values.tolist(), strict=True)
+            if not math.isnan(v)
+        ]
+        if samples:
+            answered.append(
+                {
+                    "labels": [{"key": k, "value": _any_value(v)} for k, v in s.labels],
+                    "promLabels": _prom_labels(s.labels),
+                    "samples": samples,
+                }
+            )
+    return {"series": answered, "metrics": {}}
 
 
 def _any_value(value: str | bool | int | float) -> dict[str, Any]:

@@ -88,14 +88,117 @@ def test_query_range(query: str, want: dict[tuple[tuple[str, Any], ...], list[fl
         assert series.timestamps_ms.tolist() == [(T0 + i * 15 * S) // 10**6 for i in range(5)]
 
 
+def _valued(
+    n: int, at_s: float, service: str, duration_ns: int, size: float | str | None = None
+) -> Span:
+    start = T0 + round(at_s * S)
+    return Span(
+        TRACE,
+        n.to_bytes(8, "big"),
+        "op",
+        start,
+        start + duration_ns,
+        attributes=(("size", size),) if size is not None else (),
+        resource=Resource((("service.name", service),)),
+    )
+
+
+MS_NS = 1_000_000
+VALUED = [
+    _valued(1, 1, "shop", 3 * MS_NS, 100),  # bucket 2**22 ns
+    _valued(2, 2, "shop", 5 * MS_NS, 300),  # 2**23
+    _valued(7, 3, "shop", 4 * MS_NS),  # 2**22
+    _valued(3, 10, "db", 1 * MS_NS, 2.5),  # 2**20; a float size has no bucket
+    _valued(4, 20, "shop", 2000 * MS_NS),  # 2**31
+    _valued(5, 50, "db", 1, 1),  # under 2: no bucket
+    _valued(6, 52, "db", 1 * MS_NS, "big"),  # a string has no number
+]
+NAN = None  # a step without a value
+B20, B22, B23, B31 = (2**e / 1e9 for e in (20, 22, 23, 31))
+SHOP = ("resource.service.name", "shop")
+DB = ("resource.service.name", "db")
+
+VALUE_CASES: list[tuple[str, dict[tuple[tuple[str, Any], ...], list[float | None]]]] = [
+    (
+        "{ } | min_over_time(duration)",
+        {(("__name__", "min_over_time"),): [0.001, 2.0, NAN, 1e-9, NAN]},
+    ),
+    (
+        "{ } | max_over_time(duration) by (resource.service.name)",
+        {(SHOP,): [0.005, 2.0, NAN, NAN, NAN], (DB,): [0.001, NAN, NAN, 0.001, NAN]},
+    ),
+    (
+        "{ } | sum_over_time(span.size)",
+        {(("__name__", "sum_over_time"),): [402.5, NAN, NAN, 1.0, NAN]},
+    ),
+    (
+        "{ } | avg_over_time(.size) by (resource.service.name)",
+        {(SHOP,): [200.0, NAN, NAN, NAN, NAN], (DB,): [2.5, NAN, NAN, 1.0, NAN]},
+    ),
+    ("{ } | avg_over_time(span.nope)", {}),
+    (
+        "{ } | histogram_over_time(duration)",
+        {
+            (("__bucket", B20),): [1, 0, 0, 1, 0],
+            (("__bucket", B22),): [2, 0, 0, 0, 0],
+            (("__bucket", B23),): [1, 0, 0, 0, 0],
+            (("__bucket", B31),): [0, 1, 0, 0, 0],
+        },
+    ),
+    (
+        '{ resource.service.name = "shop" } | histogram_over_time(span.size) by (name)',
+        {
+            (("name", "op"), ("__bucket", 128.0)): [1, 0, 0, 0, 0],
+            (("name", "op"), ("__bucket", 512.0)): [1, 0, 0, 0, 0],
+        },
+    ),
+    (
+        "{ } | quantile_over_time(duration, 0.5, 0.9, 1)",
+        {
+            # step 0: buckets 2**20 ×1, 2**22 ×2, 2**23 ×1; the 2nd span is halfway into 2**22
+            (("p", 0.5),): [2**21 / 1e9, B31, 0, B20, 0],
+            (("p", 0.9),): [B23, B31, 0, B20, 0],
+            (("p", 1.0),): [B23, B31, 0, B20, 0],
+        },
+    ),
+    (
+        "{ } | quantile_over_time(duration, 0.25) by (resource.service.name)",
+        {
+            # shop's first bucket holds 2 spans: the 1st is halfway up from half its bound
+            (SHOP, ("p", 0.25)): [2**21.5 / 1e9, B31, 0, 0, 0],
+            (DB, ("p", 0.25)): [B20, 0, 0, B20, 0],
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "want"), VALUE_CASES, ids=[q for q, _ in VALUE_CASES])
+def test_value_functions_over_time(
+    query: str, want: dict[tuple[tuple[str, Any], ...], list[float | None]]
+) -> None:
+    store = MemorySpanStore()
+    store.append(Spans.of(VALUED))
+    found = query_range(
+        store.querier(T0, T0 + 60 * S), parse_metrics(query), T0 + 5 * S, T0 + 60 * S, 15 * S
+    )
+    got = {
+        s.labels: [None if np.isnan(v) else round(v, 15) for v in s.values.tolist()] for s in found
+    }
+    assert got == {k: [v if v is None else round(v, 15) for v in vs] for k, vs in want.items()}
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ("{ }", "line 1, col 4: a metrics query ends in '| rate()' or '| count_over_time()'"),
         (
-            "{ } | quantile_over_time(duration, 0.9)",
-            "col 7: metrics function ('quantile_over_time') not supported yet",
+            "{ } | compare({ status = error })",
+            "col 7: metrics function ('compare') not supported yet",
         ),
+        ("{ } | quantile_over_time(duration)", "col 26: quantile_over_time() takes a field and"),
+        ("{ } | quantile_over_time(duration, 1.5)", "col 36: quantile 1.5 is not between 0 and 1"),
+        ("{ } | min_over_time(.a + 1)", "col 21: min_over_time() takes an attribute or intrinsic"),
+        ("{ } | max_over_time()", "col 20: max_over_time() takes one field"),
         ("{ } | rate(1)", "col 11: rate() takes no arguments"),
         ("{ } | rate() by (", "col 18: syntax error: unexpected end of input"),
         ("{ } | rate() x", "col 14: syntax error: unexpected"),
@@ -163,4 +266,46 @@ def test_tempo_instant_query_answers_one_value_per_series() -> None:
     rate = client.get("/tempo/api/metrics/query", params={**params, "q": "{ } | rate()"})
     assert [(s["labels"], s["value"]) for s in rate.json()["series"]] == [
         ([{"key": "__name__", "value": {"stringValue": "rate"}}], 5 / 60)
+    ]
+
+
+def test_tempo_answers_leave_out_steps_without_a_value_and_type_buckets_as_doubles() -> None:
+    store = MemorySpanStore()
+    store.append(Spans.of(VALUED))
+    client = TestClient(
+        Starlette(routes=TempoAPI(store, ManualClock(T0 / S + 3600)).routes("/tempo"))
+    )
+    params = {"start": str((T0 + 5 * S) // S), "end": str((T0 + 60 * S) // S), "step": "15s"}
+    t0_ms = T0 // 10**6
+    db_max = client.get(
+        "/tempo/api/metrics/query_range",
+        params={**params, "q": '{ resource.service.name = "db" } | max_over_time(duration)'},
+    )
+    assert db_max.json()["series"] == [
+        {
+            "labels": [{"key": "__name__", "value": {"stringValue": "max_over_time"}}],
+            "promLabels": '{__name__="max_over_time"}',
+            "samples": [
+                {"timestampMs": str(t0_ms), "value": 0.001},
+                {"timestampMs": str(t0_ms + 45_000), "value": 0.001},
+            ],
+        }
+    ]
+    slow = client.get(
+        "/tempo/api/metrics/query_range",
+        params={**params, "q": "{ duration > 1s } | histogram_over_time(duration)"},
+    )
+    assert [(s["labels"], s["promLabels"]) for s in slow.json()["series"]] == [
+        ([{"key": "__bucket", "value": {"doubleValue": B31}}], '{__bucket="2.147483648"}')
+    ]
+    instant = client.get(
+        "/tempo/api/metrics/query",
+        params={
+            **params,
+            "q": "{ } | quantile_over_time(duration, 0.9) by (resource.service.name)",
+        },
+    )
+    assert sorted((s["promLabels"], s["value"]) for s in instant.json()["series"]) == [
+        ('{resource.service.name="db", p="0.9"}', B20),
+        ('{resource.service.name="shop", p="0.9"}', B31),
     ]

@@ -1,10 +1,13 @@
 """TraceQL metrics queries, as Tempo's `/api/metrics/query_range` (and `/api/metrics/query`, one
-value over the whole range) answer them: a spanset query
-followed by `| rate()` (matching spans per second) or `| count_over_time()` (matching spans per
-step), optionally `by (field, ...)`. Each matching span counts once, in the step its start
-falls in: step i covers [start + i·step, start + (i+1)·step), start aligned down to a whole
-step, as Tempo aligns it. Other metrics functions (quantile_over_time, histogram_over_time,
-compare, ...) are refused saying so."""
+value over the whole range) answer them: a spanset query followed by `| rate()` (matching
+spans per second), `| count_over_time()` (per step), `| min_over_time(f)`, `max_over_time`,
+`sum_over_time`, `avg_over_time` (of a field's numbers, a duration in seconds),
+`| histogram_over_time(f)` (spans per power-of-two bucket of f, label `__bucket`) or
+`| quantile_over_time(f, q, ...)` (from those buckets, a series per quantile, label `p`),
+optionally `by (field, ...)`. Each matching span counts once, in the step its start falls
+in: step i covers [start + i·step, start + (i+1)·step), start aligned down to a whole step,
+as Tempo aligns it. A step without a value (min, max, sum, avg) is NaN: Tempo's answer
+leaves it out. compare(), topk() and bottomk() are refused saying so."""
 
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ import numpy.typing as npt
 from vigil.logs.query_source import ParseError, Source
 from vigil.traces._api import KIND_NAMES, STATUS_NAMES, SpanHints, SpanQuerier
 from vigil.traces.distinct import distinct
-from vigil.traces.traceql import ast
-from vigil.traces.traceql._lex import Kind, tokenize
+from vigil.traces.traceql import ast, over_time
+from vigil.traces.traceql._lex import Kind, Token, tokenize
 from vigil.traces.traceql.ast import Type
 from vigil.traces.traceql.fields import EnumValue, Value, column, values
 from vigil.traces.traceql.parser import parse
@@ -26,30 +29,33 @@ from vigil.traces.traceql.spansets import Spansets, evaluate
 from vigil.traces.traceql.table import SpanTable
 
 RATE, COUNT_OVER_TIME = "rate", "count_over_time"
-FUNCTIONS = frozenset({RATE, COUNT_OVER_TIME})
-_LATER = frozenset(
-    {
-        "min_over_time", "max_over_time", "avg_over_time", "sum_over_time",
-        "quantile_over_time", "histogram_over_time", "compare", "topk", "bottomk",
-    }
-)  # fmt: skip
+HISTOGRAM, QUANTILE = "histogram_over_time", "quantile_over_time"
+REDUCTIONS = frozenset({"min_over_time", "max_over_time", "sum_over_time", "avg_over_time"})
+FUNCTIONS = frozenset({RATE, COUNT_OVER_TIME, HISTOGRAM, QUANTILE, *REDUCTIONS})
+_LATER = frozenset({"compare", "topk", "bottomk"})
+BUCKET, QUANTILE_LABEL = "__bucket", "p"
 
-_GROUPING = "{ } | "  # `by (...)` parsed as the pipeline stage it also is
+_GROUPING = "{ } | by"  # a field list parsed as the `by` pipeline stage
 
 Label = tuple[str, "str | bool | int | float"]
 
 
 @dataclass(frozen=True, slots=True)
 class MetricsQuery:
+    """`field` is the argument of the `*_over_time` functions, `quantiles` those of
+    quantile_over_time."""
+
     spans: ast.Query
     function: str
     by: tuple[ast.Field, ...] = ()
+    field: ast.Field | None = None
+    quantiles: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """One series: its labels (the `by` fields' values, or `__name__` and the function)
-    and a value per step, at `timestamps_ms`."""
+    """One series: its labels (the `by` fields' values, or `__name__` and the function;
+    `__bucket` or `p` after them) and a value per step (NaN: none), at `timestamps_ms`."""
 
     labels: tuple[Label, ...]
     timestamps_ms: npt.NDArray[np.int64]
@@ -57,8 +63,8 @@ class Series:
 
 
 def parse_metrics(text: str) -> MetricsQuery:
-    """`{ ... } | rate() by (...)` as its spanset query, function and grouping; ParseError
-    naming line and column otherwise."""
+    """`{ ... } | function(args) by (...)` as its spanset query, function, argument and
+    grouping; ParseError naming line and column otherwise."""
     source = Source(text)
     tokens = tokenize(source)
     depth, stage = 0, None
@@ -76,28 +82,88 @@ def parse_metrics(text: str) -> MetricsQuery:
         raise source.error(f"metrics function ({word.text!r}) not supported yet", word.pos)
     if word.text not in FUNCTIONS:
         raise source.error(
-            f"syntax error: unexpected {word.describe()}, expecting rate or count_over_time",
+            f"syntax error: unexpected {word.describe()}, expecting a metrics function "
+            f"({', '.join(sorted(FUNCTIONS))})",
             word.pos,
         )
     at = stage + 2
+    arguments: list[list[Token]] = []
     if tokens[at].kind is Kind.OP and tokens[at].text == "()":
         at += 1
-    elif [t.text for t in tokens[at : at + 2]] == ["(", ")"]:
-        at += 2
+    elif tokens[at].kind is Kind.OP and tokens[at].text == "(":
+        at, arguments = _arguments(source, tokens, at)
     else:
-        raise source.error(f"{word.text}() takes no arguments", tokens[at].pos)
+        raise source.error(f"syntax error: expecting '(' after {word.text}", tokens[at].pos)
+    field, quantiles = _function_arguments(source, text, word, tokens[stage + 2], arguments)
     spans = parse(text[: tokens[stage].pos])
     rest = tokens[at]
     if rest.kind is Kind.EOF:
-        return MetricsQuery(spans, word.text)
+        return MetricsQuery(spans, word.text, (), field, quantiles)
     if not (rest.kind is Kind.WORD and rest.text == "by"):
         raise source.error(f"syntax error: unexpected {rest.describe()}, expecting by", rest.pos)
+    by = _fields(source, text[rest.pos + len("by") :], rest.pos + len("by"))
+    return MetricsQuery(spans, word.text, by, field, quantiles)
+
+
+def _arguments(source: Source, tokens: list[Token], at: int) -> tuple[int, list[list[Token]]]:
+    """The comma-separated arguments from the '(' at `at`, and the index after its ')'."""
+    arguments: list[list[Token]] = [[]]
+    depth = 0
+    for i in range(at + 1, len(tokens)):
+        token = tokens[i]
+        if token.kind is Kind.EOF:
+            break
+        if token.kind is Kind.OP and token.text == ")" and depth == 0:
+            return i + 1, arguments if arguments != [[]] else []
+        if token.kind is Kind.OP and token.text in ("(", ")"):
+            depth += 1 if token.text == "(" else -1
+        if token.kind is Kind.OP and token.text == "," and depth == 0:
+            arguments.append([])
+        else:
+            arguments[-1].append(token)
+    raise source.error("syntax error: unexpected end of input, expecting ')'", len(source.text))
+
+
+def _function_arguments(
+    source: Source, text: str, word: Token, paren: Token, arguments: list[list[Token]]
+) -> tuple[ast.Field | None, tuple[float, ...]]:
+    """The field and quantiles of a function's arguments, checked as Tempo checks them."""
+    if word.text in (RATE, COUNT_OVER_TIME):
+        if arguments:
+            raise source.error(f"{word.text}() takes no arguments", paren.pos)
+        return None, ()
+    want = "a field and one or more quantiles" if word.text == QUANTILE else "one field"
+    if not arguments or any(not a for a in arguments):
+        raise source.error(f"{word.text}() takes {want}", paren.pos)
+    if (word.text == QUANTILE) != (len(arguments) > 1):
+        raise source.error(f"{word.text}() takes {want}", arguments[-1][0].pos)
+    first = arguments[0]
+    end = first[-1].pos + len(first[-1].text)
+    (field,) = _fields(source, "(" + text[first[0].pos : end] + ")", first[0].pos - 1)
+    if not isinstance(field, ast.Attribute | ast.IntrinsicField):
+        raise source.error(
+            f"{word.text}() takes an attribute or intrinsic, not {ast.field_text(field)}",
+            first[0].pos,
+        )
+    quantiles = []
+    for argument in arguments[1:]:
+        number = argument[0]
+        if len(argument) != 1 or number.kind not in (Kind.INTEGER, Kind.FLOAT):
+            raise source.error("a quantile is a number between 0 and 1", number.pos)
+        if not 0 <= float(number.text) <= 1:
+            raise source.error(f"quantile {number.text} is not between 0 and 1", number.pos)
+        quantiles.append(float(number.text))
+    return field, tuple(quantiles)
+
+
+def _fields(source: Source, text: str, offset: int) -> tuple[ast.Field, ...]:
+    """`(field, ...)` at `offset` of the query, parsed as the `by` stage."""
     try:
-        grouped = parse(_GROUPING + text[rest.pos :]).root
+        grouped = parse(_GROUPING + text).root
     except ParseError as err:
-        raise source.error(err.message, rest.pos + err.pos - len(_GROUPING)) from None
+        raise source.error(err.message, offset + err.pos - len(_GROUPING)) from None
     assert isinstance(grouped, ast.Pipe) and isinstance(grouped.rhs, ast.GroupBy)
-    return MetricsQuery(spans, word.text, grouped.rhs.fields)
+    return grouped.rhs.fields
 
 
 def aligned_start(start_ns: int, step_ns: int) -> int:
@@ -117,29 +183,94 @@ def query_range(
         return []
     table, rows = found
     step = (table.spans.start_ns[rows] - start) // step_ns
-    keys, group = _groups(query, table, rows)
-    counts = np.bincount(group * steps + step, minlength=len(keys) * steps).reshape(-1, steps)
-    scale = 1.0 if query.function == COUNT_OVER_TIME else step_ns / 1e9
     return [
-        Series(labels, timestamps, counts[g].astype(np.float64) / scale)
-        for g, labels in enumerate(keys)
+        Series(labels, timestamps, found)
+        for labels, found in _evaluate(query, table, rows, step, steps, step_ns)
     ]
 
 
 def query_instant(
     querier: SpanQuerier, query: MetricsQuery, start_ns: int, end_ns: int
 ) -> list[tuple[tuple[Label, ...], float]]:
-    """The query's one value per series over [start, end]: a count, or a rate over the
-    whole range."""
+    """The query's one value per series over [start, end] (one step as long as the range;
+    a rate per second of it); series without a value are left out."""
     found = _matching(querier, query, start_ns, end_ns)
     if found is None:
         return []
     table, rows = found
+    step = np.zeros(len(rows), dtype=np.int64)
+    series = _evaluate(query, table, rows, step, 1, max(end_ns - start_ns, 1))
+    return [(labels, float(v[0])) for labels, v in series if not np.isnan(v[0])]
+
+
+Evaluated = list[tuple[tuple[Label, ...], npt.NDArray[np.float64]]]
+
+
+def _evaluate(
+    query: MetricsQuery,
+    table: SpanTable,
+    rows: npt.NDArray[np.intp],
+    step: npt.NDArray[np.int64],
+    steps: int,
+    step_ns: int,
+) -> Evaluated:
+    """Each series' labels and values per step; `step[i]` is row i's step."""
     keys, group = _groups(query, table, rows)
-    counts = np.bincount(group, minlength=len(keys)).astype(np.float64)
-    if query.function == RATE:
-        counts /= max(end_ns - start_ns, 1) / 1e9
-    return list(zip(keys, counts.tolist(), strict=True))
+    if query.function in (HISTOGRAM, QUANTILE):
+        return _histograms(query, table, rows, keys if query.by else [()], group, step, steps)
+    cell = group * steps + step
+    cells = len(keys) * steps
+    if query.function in REDUCTIONS:
+        assert query.field is not None
+        numbers = over_time.field_numbers(query.field, table, rows)
+        found = over_time.reduce(query.function, cell, numbers, cells).reshape(-1, steps)
+        return [(k, found[g]) for g, k in enumerate(keys) if not np.isnan(found[g]).all()]
+    counts = np.bincount(cell, minlength=cells).reshape(-1, steps).astype(np.float64)
+    scale = 1.0 if query.function == COUNT_OVER_TIME else step_ns / 1e9
+    return [(labels, counts[g] / scale) for g, labels in enumerate(keys)]
+
+
+_EXPONENTS = 64  # a bucket 2**e of an int64 value has e < 64
+
+
+def _histograms(
+    query: MetricsQuery,
+    table: SpanTable,
+    rows: npt.NDArray[np.intp],
+    keys: list[tuple[Label, ...]],
+    group: npt.NDArray[np.int64],
+    step: npt.NDArray[np.int64],
+    steps: int,
+) -> Evaluated:
+    """histogram_over_time: a series per (group, bucket) of span counts per step;
+    quantile_over_time: a series per (group with buckets, quantile)."""
+    assert query.field is not None
+    exponent, seconds = over_time.log2_buckets(query.field, table, rows)
+    kept = exponent >= 0
+    group, step, exponent = group[kept], step[kept], exponent[kept]
+    if query.function == HISTOGRAM:
+        series, which = np.unique(group * _EXPONENTS + exponent, return_inverse=True)
+        cell = which.reshape(-1) * steps + step
+        counts = np.bincount(cell, minlength=len(series) * steps).reshape(-1, steps)
+        return [
+            (
+                keys[s // _EXPONENTS]
+                + ((BUCKET, over_time.bucket_bound(s % _EXPONENTS, seconds)),),
+                counts[k].astype(np.float64),
+            )
+            for k, s in enumerate(series.tolist())
+        ]
+    used, bucket = np.unique(exponent, return_inverse=True)
+    cell = (group * steps + step) * len(used) + bucket.reshape(-1)
+    counts = np.bincount(cell, minlength=len(keys) * steps * len(used))
+    bounds = np.array([over_time.bucket_bound(e, seconds) for e in used.tolist()])
+    found = over_time.quantiles(counts.reshape(-1, len(used)), bounds, query.quantiles)
+    per_group = found.reshape(len(query.quantiles), len(keys), steps)
+    return [
+        (keys[g] + ((QUANTILE_LABEL, q),), per_group[k, g])
+        for g in np.unique(group).tolist()
+        for k, q in enumerate(query.quantiles)
+    ]
 
 
 def _matching(
