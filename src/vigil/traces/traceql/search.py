@@ -334,9 +334,11 @@ def _result(
 ) -> TraceResult:
     """Trace t's answer; `facts` from the whole trace when `table` holds only some spans."""
     span_sets = []
+    spans = table.spans
     for g in np.flatnonzero(spansets.trace == t).tolist():
         rows = spansets.rows[spansets.group == g]
-        shown = rows[np.argsort(table.spans.start_ns[rows], kind="stable")[:spss]]
+        by_start = np.lexsort((spans.span_id_words()[rows], spans.start_ns[rows]))
+        shown = rows[by_start[:spss]]
         span_sets.append(
             SpanSet(
                 _spans(table, shown, plan.shown),
@@ -344,6 +346,9 @@ def _result(
                 tuple((f"by({ast.field_text(f)})", _shown_value(v)) for f, v in spansets.labels[g]),
             )
         )
+    # A trace's spansets are disjoint: their first spans order them, however the spans
+    # were read.
+    span_sets.sort(key=lambda s: (s.spans[0].start_ns, s.spans[0].span_id) if s.spans else (0, b""))
     facts = facts or _facts(table, t)
     return TraceResult(
         table.trace_id(t),
