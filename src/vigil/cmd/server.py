@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     import secrets
 
     from vigil.cmd.alertmanager_service import ServiceConfigError
+    from vigil.cmd.allocator import bound_free_memory
     from vigil.cmd.server_flags import SelfScrape
     from vigil.cmd.server_process import Server
     from vigil.config import ConfigError
@@ -43,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"vigil server: {err}", file=sys.stderr)
         return 2
+    bound_free_memory()  # before the server's threads allocate
     path = args.web_config_file
     web = web_config("server", "" if path is None else str(path))
     self_scrape = SelfScrape()
