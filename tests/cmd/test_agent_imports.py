@@ -1,5 +1,7 @@
 """`vigil agent` without --logs.push-url serves /metrics without importing the HTTP client or
-the config types: what it never uses costs it no memory."""
+the config types, and never imports uvicorn, Starlette, anyio or bcrypt (its server is
+vigil.web.lean_server; bcrypt only with basic-auth users): what it never uses costs it no
+memory."""
 
 from __future__ import annotations
 
@@ -12,12 +14,23 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent.parent / "src"
-UNLOADED = ("httpx", "vigil.config.prometheus", "vigil.config.http_client", "zoneinfo")
+UNLOADED = (
+    "httpx",
+    "vigil.config.prometheus",
+    "vigil.config.http_client",
+    "zoneinfo",
+    "uvicorn",
+    "starlette",
+    "anyio",
+    "bcrypt",
+)
 PROGRAM = """
 import asyncio, json, sys
 from vigil.cmd import build_parser
 from vigil.cmd.agent import agent_options
 from vigil.cmd.agent_app import build_app
+from vigil.web.guard import WebGuard
+from vigil.web.lean_server import LeanServer
 
 app = build_app(agent_options(build_parser().parse_args(sys.argv[1:])))
 sent = []
@@ -44,7 +57,7 @@ print(json.dumps([sent[0]["status"], b"node_cpu_seconds_total" in body,
         ([], []),
         (
             ["--logs.push-url=http://127.0.0.1:1/loki/api/v1/push"],
-            ["httpx", "vigil.config.http_client"],
+            ["anyio", "httpx", "vigil.config.http_client"],  # httpx's own dependency
         ),
     ],
     ids=["metrics only", "shipping logs"],

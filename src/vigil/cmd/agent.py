@@ -412,4 +412,6 @@ def run(args: argparse.Namespace) -> int:
     def build() -> Any:
         return build_app(agent_options(args))
 
-    return serve("agent", args.listen_address, build, web=web, allowed_hosts=args.allowed_hosts)
+    return serve(
+        "agent", args.listen_address, build, web=web, allowed_hosts=args.allowed_hosts, lean=True
+    )

@@ -71,6 +71,7 @@ def serve(
     allowed_hosts: str = "",
     listeners: Sequence[Listener] = (),
     on_shutdown: Callable[[], None] = lambda: None,
+    lean: bool = False,
 ) -> int:
     """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
     the uvicorn server (setting its `should_exit` stops it). uvicorn's "auto" takes the C HTTP
@@ -82,9 +83,9 @@ def serve(
     self-scrape shows the guard instead of a password. Each of `listeners` (optional
     listeners such as --loki.listen-address) is bound too, behind the same guard. When the
     server stops (a signal, or `should_exit`), `on_shutdown` runs before it waits for the
-    requests in progress: work that would hold that wait up (a long query) stops there."""
-    import uvicorn
-
+    requests in progress: work that would hold that wait up (a long query) stops there.
+    `lean` serves with vigil's small HTTP/1.1 server (`vigil.web.lean_server`: no WebSockets,
+    no `serving`) instead of uvicorn: the agent's choice, for its memory."""
     from vigil.web.listen import parse_listen_address
 
     try:
@@ -109,7 +110,6 @@ def serve(
         return 1
     from vigil.web.guard import WebGuard
     from vigil.web.hosts import AllowedHosts
-    from vigil.web.listeners import PortDispatch
     from vigil.web.webconfig import WebConfig, reloading_context
 
     current = web.current if web is not None else WebConfig
@@ -117,6 +117,8 @@ def serve(
     hosts = AllowedHosts.parse(allowed_hosts, host, external_url)
     main = build()
     if extra:
+        from vigil.web.listeners import PortDispatch
+
         ports = {sock.getsockname()[1]: served.build() for served, sock in extra}
         main = PortDispatch(main, ports)
     app = WebGuard(main, current, external_url, internal_token=internal_token, allowed_hosts=hosts)
@@ -126,6 +128,16 @@ def serve(
         logging.getLogger("vigil").info(
             "%s: --%s listening on %s", command, served.flag, served.address
         )
+    sockets = [listener, *(sock for _, sock in extra)]
+    if lean:
+        from vigil.web.lean_server import LeanServer
+
+        lean_server = LeanServer(app, command, context)
+        gc.freeze()
+        gc.enable()
+        return lean_server.run(sockets)
+    import uvicorn
+
     config = uvicorn.Config(
         app,
         host=host,
@@ -142,7 +154,7 @@ def serve(
     # What start-up built lives as long as the process: kept out of every later collection.
     gc.freeze()
     gc.enable()
-    server.run(sockets=[listener, *(sock for _, sock in extra)])
+    server.run(sockets=sockets)
     return 0
 
 

@@ -43,16 +43,15 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import anyio
-import anyio.to_thread
-import bcrypt
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.config._yaml import ConfigError
 from vigil.web.hosts import AllowedHosts
 from vigil.web.webconfig import WebConfig
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +82,15 @@ def _origin(url: str) -> str | None:
 
 class BasicAuthCache:
     """Checks (user, password) against bcrypt hashes off the event loop, at most
-    `concurrency` at once, remembering the last `size` successes."""
+    `concurrency` at once, remembering the last `size` successes. bcrypt and anyio are
+    imported by the first check: a server without basic_auth_users never loads them."""
 
     def __init__(self, size: int = _CACHE_SIZE, concurrency: int = _BCRYPT_CONCURRENCY) -> None:
         self._size = size
         self._good: OrderedDict[tuple[str, bytes, bytes], None] = OrderedDict()
         self._lock = threading.Lock()  # guards `_good` only, never held during bcrypt
-        self._slots = anyio.CapacityLimiter(concurrency)
+        self._concurrency = concurrency
+        self._slots: Any = None  # anyio.CapacityLimiter, made by the first check
         self.bcrypt_checks = 0
 
     def cached(self, users: Mapping[str, bytes], user: str, password: bytes) -> bool:
@@ -105,6 +106,11 @@ class BasicAuthCache:
         concurrency bound (the wait holds no thread)."""
         if self.cached(users, user, password):
             return True
+        import anyio
+        import anyio.to_thread
+
+        if self._slots is None:
+            self._slots = anyio.CapacityLimiter(self._concurrency)
         return await anyio.to_thread.run_sync(
             self._check, users, user, password, limiter=self._slots
         )
@@ -113,6 +119,8 @@ class BasicAuthCache:
         """Compare in constant time (bcrypt.checkpw); remember a success."""
         if self.cached(users, user, password):  # verified while this one queued
             return True
+        import bcrypt
+
         hashed = users.get(user)
         with self._lock:
             self.bcrypt_checks += 1

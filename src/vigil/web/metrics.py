@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.responses import Response
+from vigil.exposition import Exposition, expose, families_from_registry
 
-from vigil.exposition import expose, families_from_registry
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+
+def exposition(registries: tuple[Any, ...], accept: str | None, encoding: str | None) -> Exposition:
+    """Every registry collected now, in the format and encoding the request accepts."""
+    families = [f for registry in registries for f in families_from_registry(registry)]
+    return expose(families, accept, encoding)
 
 
 def metrics_endpoint(*registries: Any) -> Callable[[Request], Awaitable[Response]]:
-    """A handler that collects every registry on each request."""
+    """A Starlette handler that collects every registry on each request."""
+    from starlette.responses import Response
 
     async def handle(request: Request) -> Response:
-        families = [f for registry in registries for f in families_from_registry(registry)]
-        exposition = expose(
-            families, request.headers.get("accept"), request.headers.get("accept-encoding")
+        found = exposition(
+            registries, request.headers.get("accept"), request.headers.get("accept-encoding")
         )
-        headers = (
-            {"Content-Encoding": exposition.content_encoding} if exposition.content_encoding else {}
-        )
-        return Response(exposition.body, media_type=exposition.content_type, headers=headers)
+        headers = {"Content-Encoding": found.content_encoding} if found.content_encoding else {}
+        return Response(found.body, media_type=found.content_type, headers=headers)
 
     return handle
