@@ -19,7 +19,7 @@ from vigil.config.scrape import ScrapeConfig
 from vigil.model import Labels, Matcher
 from vigil.model.clock import ManualClock
 from vigil.model.regex import Regex
-from vigil.scrape.loop import ScrapeLoop, ScrapeOptions, refusal_text
+from vigil.scrape.loop import RELEASE_AFTER_SERIES, ScrapeLoop, ScrapeOptions, refusal_text
 from vigil.scrape.metrics import ScrapeMetrics
 from vigil.scrape.relabel import populate_labels
 from vigil.scrape.target import Target, accept_header
@@ -324,6 +324,35 @@ def test_request_headers_are_prometheus_3s() -> None:
         "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
         "text/plain;version=0.0.4;q=0.5,*/*;q=0.4"
     )
+
+
+def test_memory_is_released_after_a_scrape_that_created_many_series() -> None:
+    """The first scrape of a big target, and only it, gives its garbage back."""
+    big = "".join(f'm{{i="{i}"}} 1\n' for i in range(RELEASE_AFTER_SERIES)).encode()
+    few_new = big + b'm{i="new"} 1\n'
+
+    async def scenario() -> list[int]:
+        clock = ManualClock()
+        exporters, storage = Exporters(), FakeStorage()
+        internal, discovered = populate_labels(Labels.from_dict({"__address__": "t:9100"}), job())
+        assert internal is not None
+        released: list[int] = []
+        loop = ScrapeLoop(
+            Target.of(job(), internal, discovered),
+            ScrapeOptions.of(job()),
+            httpx.AsyncClient(transport=exporters.transport()),
+            storage.appender,
+            clock,
+            release=lambda: released.append(loop.scrapes),
+        )
+        for body in (big, big, few_new):
+            exporters["t:9100"].body = body
+            outcome = await loop.scrape(clock.now())
+            assert outcome.error == ""
+            clock.advance(15)
+        return released
+
+    assert asyncio.run(scenario()) == [0]
 
 
 def test_timeout_is_measured_on_the_clock() -> None:

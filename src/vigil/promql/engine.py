@@ -27,7 +27,6 @@ from vigil.promql.errors import (
     TooManySamplesError,
 )
 from vigil.promql.functions import FUNCTIONS, FunctionCall
-from vigil.promql.heap import trim_heap
 from vigil.promql.histograms import (
     call_with_histograms,
     negate_histograms,
@@ -66,6 +65,7 @@ from vigil.tsdb import (
     is_stale_marker,
     merge_batches,
 )
+from vigil.tsdb.heap import trim_heap
 
 Queryable = Callable[[int, int], Querier]
 

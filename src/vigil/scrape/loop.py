@@ -49,6 +49,7 @@ from vigil.scrape.nhcb import convert_to_nhcb
 from vigil.scrape.relabel import relabel
 from vigil.scrape.target import ScrapeOutcome, Target, accept_header
 from vigil.tsdb import STALE_NAN, Appender
+from vigil.tsdb.heap import trim_heap
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ _NEW = -2  # series text not seen before: its labels are still to be worked out
 _DROPPED = -1  # metric_relabel_configs dropped it (also what refs_for returns when refused)
 _EMPTY_REFS: I64 = np.empty(0, dtype=np.int64)
 _NEW_SERIES_PER_STEP = 1024  # new series labelled and created between two event-loop turns
+# A scrape creating this many series leaves megabytes of garbage (its body, parse, WAL
+# records) that the allocator would keep: it is given back to the system after the append.
+RELEASE_AFTER_SERIES = 4096
 _TIMESTAMP_TOLERANCE_MS = 2  # Prometheus's ScrapeTimestampTolerance
 EXPORTED_PREFIX = "exported_"
 
@@ -244,7 +248,9 @@ class ScrapeLoop:
         clock: Clock,
         state: SeriesState | None = None,
         metrics: ScrapeMetrics | None = None,
+        release: Callable[[], object] = trim_heap,
     ) -> None:
+        """`release` runs after a scrape that created RELEASE_AFTER_SERIES series or more."""
         self.target = target
         self.options = options
         self.state = state if state is not None else SeriesState()
@@ -254,6 +260,7 @@ class ScrapeLoop:
         self._appendable = appendable
         self._clock = clock
         self._metrics = metrics if metrics is not None else ScrapeMetrics()
+        self._release = release
         self._next_ms: int | None = None
         self._headers = {
             "Accept": options.accept,
@@ -342,6 +349,8 @@ class ScrapeLoop:
             error = f"append failed: {err}"
         if read is not None:
             target.metadata = read.batch.metadata
+            if read.series_added >= RELEASE_AFTER_SERIES:
+                self._release()
         outcome = ScrapeOutcome(start, max(0.0, self._clock.now() - start), error, refused)
         target.outcome = outcome
         self.scrapes += 1

@@ -1,7 +1,8 @@
-"""Giving the memory of a big query back to the system.
+"""Giving the memory of a burst of work back to the system (a big query, a scrape that
+created many series: its body, parse and WAL records are garbage once the series exist).
 
 glibc keeps freed memory in its arenas (one per thread that allocated, and queries run in
-worker threads): after one large evaluation the process would hold its peak RSS for good.
+worker threads): after one large burst the process would hold its peak RSS for good.
 `malloc_trim(0)` returns the free pages of every arena; elsewhere (musl, macOS) it is a no-op.
 """
 
