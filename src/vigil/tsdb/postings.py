@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections.abc import Callable, Iterable, Sequence
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -50,15 +51,29 @@ def literal_alternatives(pattern: str) -> list[str] | None:
     return alternatives
 
 
-def _as_refs(values: array[int]) -> RefArray:
+_Refs: TypeAlias = "array[int] | int"
+
+
+def _as_refs(values: _Refs) -> RefArray:
+    if isinstance(values, int):
+        return np.array([values], dtype=np.int64)
     return np.frombuffer(values, dtype=np.int64).copy() if len(values) else _EMPTY
 
 
+def _count(values: _Refs) -> int:
+    return 1 if isinstance(values, int) else len(values)
+
+
+def _held(refs: RefArray) -> _Refs:
+    return int(refs[0]) if len(refs) == 1 else array("q", refs.astype(np.int64).tobytes())
+
+
 class MemPostings:
-    """Label pair -> ascending series refs, kept as compact `array('q')` (8 bytes a ref)."""
+    """Label pair -> ascending series refs, kept as compact `array('q')` (8 bytes a ref), or
+    as the plain ref of a pair only one series has (a label unique per series costs no array)."""
 
     def __init__(self) -> None:
-        self._by_name: dict[str, dict[str, array[int]]] = {}
+        self._by_name: dict[str, dict[str, _Refs]] = {}
 
     @classmethod
     def from_lists(cls, lists: Iterable[tuple[str, str, RefArray]]) -> MemPostings:
@@ -66,7 +81,7 @@ class MemPostings:
         postings = cls()
         for name, value, refs in lists:
             values = postings._by_name.setdefault(name, {})
-            values[value] = array("q", refs.astype(np.int64).tobytes())
+            values[value] = _held(refs)
         return postings
 
     def add(self, ref: int, labels: Labels) -> None:
@@ -76,7 +91,10 @@ class MemPostings:
                 values = self._by_name[name] = {}
             refs = values.get(value)
             if refs is None:
-                values[value] = array("q", (ref,))
+                values[value] = ref
+            elif isinstance(refs, int):
+                if refs != ref:
+                    values[value] = array("q", sorted((refs, ref)))
             elif not refs or refs[-1] < ref:
                 refs.append(ref)
             else:
@@ -92,7 +110,9 @@ class MemPostings:
                     values = by_name[name] = {}
                 refs = values.get(value)
                 if refs is None:
-                    values[value] = array("q", (ref,))
+                    values[value] = ref
+                elif isinstance(refs, int):
+                    values[value] = array("q", (refs, ref))
                 else:
                     refs.append(ref)
 
@@ -106,7 +126,7 @@ class MemPostings:
             values = self._by_name[name]
             kept = np.setdiff1d(_as_refs(values[value]), np.asarray(refs, dtype=np.int64))
             if len(kept):
-                values[value] = array("q", kept.tobytes())
+                values[value] = _held(kept)
             else:
                 del values[value]
                 if not values:
@@ -124,7 +144,7 @@ class MemPostings:
 
     def cardinality(self, name: str) -> dict[str, int]:
         """Series count per value of one label name."""
-        return {value: len(refs) for value, refs in self._by_name.get(name, {}).items()}
+        return {value: _count(refs) for value, refs in self._by_name.get(name, {}).items()}
 
     def value_counts(self) -> dict[str, int]:
         """Number of distinct values per label name."""
