@@ -14,6 +14,7 @@ from tests.fuzzing import DERANDOMIZE, examples
 from vigil.exposition import Format, ParseError
 from vigil.exposition.scan import (
     NO_TIMESTAMP,
+    SETTLED,
     SampleLimitReached,
     ScrapeBatch,
     SeriesCache,
@@ -172,6 +173,23 @@ def test_cache_parses_each_series_once() -> None:
     assert second.labels[0] is first.labels[0]
     cache.retain([b'a{x="1"}'])
     assert len(cache) == 1
+
+
+def test_settled_series_stay_known_without_their_labels() -> None:
+    cache = SeriesCache(Format.TEXT)
+    first = scan(b'a{x="1"} 1\na{x="2"} 2\n', Format.TEXT, cache)
+    cache.settle([b'a{x="1"}'])
+    assert first.labels == [SETTLED, ("a", Labels.from_dict({"x": "2"}))]
+    again = scan(b'a{x="1"} 3\na{x="2"} 4\n', Format.TEXT, cache)  # the same layout
+    reordered = scan(b'a{x="3"} 5\na{x="2"} 6\na{x="1"} 7\n', Format.TEXT, cache)
+    assert (again.labels, again.values.tolist()) == (first.labels, [3.0, 4.0])
+    assert reordered.labels == [
+        ("a", Labels.from_dict({"x": "3"})),
+        ("a", Labels.from_dict({"x": "2"})),
+        SETTLED,
+    ]
+    with pytest.raises(ParseError):
+        scan(b'a{x="1"} 1\na{x="1",x="2"} 2\n', Format.TEXT, cache)
 
 
 @pytest.mark.parametrize(

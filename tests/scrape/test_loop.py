@@ -72,6 +72,20 @@ CASES = [
         ),
     ),
     Case(
+        "known series in another order, beside a new one and a dropped one",
+        (Answer(b'a 1\nb 0\nc{x="1"} 2\n'), Answer(b'c{x="2"} 5\nb 0\nc{x="1"} 4\na 3\n')),
+        (
+            {"a" + T: "1", 'c{instance="t:9100",job="j",x="1"}': "2", **report(1, 3, 2, 2)},
+            {
+                "a" + T: "3",
+                'c{instance="t:9100",job="j",x="1"}': "4",
+                'c{instance="t:9100",job="j",x="2"}': "5",
+                **report(1, 4, 3, 1),
+            },
+        ),
+        config={"metric_relabel_configs": (DROP_B,)},
+    ),
+    Case(
         "a series that disappears gets one staleness marker",
         (Answer(b"a 1\nb 2\n"), Answer(b"a 1\n"), Answer(b"a 1\n")),
         (

@@ -410,11 +410,16 @@ def decode_body(body: bytes) -> str:
         raise ParseError(line, col, f"invalid UTF-8 byte 0x{body[err.start]:02x}") from None
 
 
+# What `resolve` gives for a settled series: valid, its labels no longer kept.
+SETTLED: tuple[str, Labels] = ("", Labels())
+
+
 class SeriesCache:
     """Series text → (metric name, labels), parsed once per distinct series.
 
     Kept by a scrape loop across scrapes of one target: a body with the last one's series in
     the same order is read by its layout (`last`), others cost one dict lookup per sample.
+    A caller that keeps what it derived from a series' labels (a TSDB ref) `settle`s it.
     """
 
     def __init__(self, fmt: Format) -> None:
@@ -477,6 +482,18 @@ class SeriesCache:
             self._parsed[raw] = entry
             out.append(entry)
         return out
+
+    def settle(self, series: Iterable[bytes]) -> None:
+        """Forget these series' labels, and every shared pair (later series parse their own):
+        they stay known as valid, resolved as SETTLED, and the last batch's labels of them too."""
+        parsed = self._parsed
+        for raw in series:
+            if raw in parsed:
+                parsed[raw] = SETTLED
+        self._pairs, self._names = {}, {}
+        if self.last is not None:
+            batch = self.last[1]
+            batch.labels = list(map(parsed.get, batch.series, batch.labels))
 
     def retain(self, series: Iterable[bytes]) -> None:
         """Forget series not in this scrape (Prometheus drops cache entries the same way)."""

@@ -439,8 +439,9 @@ class ScrapeLoop:
         except (ScrapeError, BucketLimitExceeded) as err:
             return _Read(batch, refs, error=str(err))
         series = batch.series
-        for index in new_at[refs[new_at] == _DROPPED].tolist():
-            cache[series[index]] = _DROPPED
+        settled = [series[index] for index in new_at[refs[new_at] == _DROPPED].tolist()]
+        for key in settled:
+            cache[key] = _DROPPED
         added = 0
         if new_kept:
             app = self._appendable()
@@ -452,6 +453,7 @@ class ScrapeLoop:
                     for index, ref in zip(kept, created.tolist(), strict=True):
                         if ref >= 0:  # a ref the store refused is asked for again next scrape
                             cache[series[index]] = ref
+                            settled.append(series[index])
                             added += 1
                     await asyncio.sleep(0)
             except Exception as err:
@@ -459,10 +461,18 @@ class ScrapeLoop:
                 return _Read(batch, refs, error=f"append failed: {err}")
             finally:
                 app.rollback()  # it only created series: nothing to commit
+        self._settle(settled)
         if added == len(new_kept) and batch.histograms is None:
             refs.flags.writeable = False
             state.last_series, state.last_refs = batch.series, refs
         return _Read(batch, refs, cached + len(new_kept), added)
+
+    def _settle(self, series: list[bytes]) -> None:
+        """Series with a cached ref (or dropped) need their parsed labels no more, unless
+        classic histograms are converted (that reads every scrape's labels)."""
+        if series and not self.options.convert_nhcb:
+            for cache in self.state.parsed.values():
+                cache.settle(series)
 
     def _limit_histograms(self, batch: ScrapeBatch, refs: I64) -> None:
         """Apply the bucket factor and limit to the native histograms kept after relabeling,
