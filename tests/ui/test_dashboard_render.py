@@ -13,6 +13,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import pytest
 
 from tests.ui.conftest import ARTIFACTS, wait_for_data
@@ -453,3 +454,69 @@ def test_all_with_a_custom_all_value_queries_each_panel_once(server: str, page: 
     page.goto(server + "/d/g1-allvalue")
     assert _settled_states(page) == {"Up": "rendered"}
     assert [q["query"] for q in sent] == ['up{job=~".+"}']
+
+
+CHAINED: dict[str, Any] = {
+    "uid": "g1-chained",
+    "title": "Chained",
+    "time": {"from": "now-1h", "to": "now"},
+    "templating": {
+        "list": [
+            {"type": "query", "name": "job", "query": "label_values(up, job)"},
+            {"type": "query", "name": "inst", "query": 'label_values(up{job="$job"}, instance)'},
+        ]
+    },
+    "panels": [_ts("Up", 'up{job="$job",instance="$inst"}', 0, 0)],
+}
+
+
+def _api_requests(page: Any) -> list[str]:
+    """The API requests the page sends from now on, in order: path and parameters, decoded."""
+    from urllib.parse import unquote_plus
+
+    sent: list[str] = []
+
+    def record(request: Any) -> None:
+        if "/api/v1/" in request.url:
+            sent.append(
+                unquote_plus(request.url.split("/api/v1/", 1)[1] + (request.post_data or ""))
+            )
+
+    page.on("request", record)
+    return sent
+
+
+def _first_value(server: str, label: str, selector: str) -> str:
+    answer = httpx.get(f"{server}/api/v1/label/{label}/values", params={"match[]": selector})
+    return str(answer.json()["data"][0])
+
+
+def test_variables_named_in_the_url_load_at_once_before_the_panels(server: str, page: Any) -> None:
+    """Both variables' options are asked for with the URL's values, once each, before any
+    panel query (the browser sends requests in the order they were made)."""
+    _serve(page, CHAINED)
+    sent = _api_requests(page)
+    instance = _first_value(server, "instance", 'up{job="vigil"}')
+    page.goto(f"{server}/d/g1-chained?var-job=vigil&var-inst={instance}")
+    assert _settled_states(page) == {"Up": "rendered"}
+    labels = [s for s in sent if s.startswith("label/")]
+    assert [s.split("?")[0] for s in labels] == ["label/job/values", "label/instance/values"]
+    assert 'match[]=up{job="vigil"}' in labels[1]
+    first_query = next(i for i, s in enumerate(sent) if s.startswith("query"))
+    assert sent.index(labels[1]) < first_query
+
+
+def test_a_variable_whose_value_is_gone_reloads_the_ones_reading_it(server: str, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    _serve(page, CHAINED)
+    sent = _api_requests(page)
+    page.goto(f"{server}/d/g1-chained?var-job=gone&var-inst=nowhere:1")
+    _settled_states(page)
+    job = _first_value(server, "job", "up")
+    instance = _first_value(server, "instance", f'up{{job="{job}"}}')
+    expect(page.get_by_label("job", exact=True)).to_have_value(job)
+    expect(page.get_by_label("inst", exact=True)).to_have_value(instance)
+    labels = [s for s in sent if s.startswith("label/instance/values")]
+    assert ['match[]=up{job="gone"}' in s for s in labels] == [True, False], labels
+    assert f'match[]=up{{job="{job}"}}' in labels[1]

@@ -18,13 +18,14 @@ export class APIError extends Error {
 export const stats = { requests: 0, bytes: 0 };
 (window as unknown as { vigilStats: typeof stats }).vigilStats = stats;
 
-async function send(method: string, path: string, body?: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
+async function send(method: string, path: string, body?: BodyInit, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
   stats.requests++;
   const response = await fetch(path, {
     method,
     body,
     credentials: "same-origin",
     headers: method === "GET" ? headers : { "X-Vigil-UI": "1", ...headers },
+    signal,
   });
   return response;
 }
@@ -55,9 +56,9 @@ export async function promGet<T>(path: string, params: Record<string, string | s
 }
 
 /** POST form parameters to a Prometheus-style API; used for long queries. */
-export async function promPost<T>(path: string, params: Record<string, string>): Promise<T> {
+export async function promPost<T>(path: string, params: Record<string, string>, signal?: AbortSignal): Promise<T> {
   const body = new URLSearchParams(params);
-  const response = await send("POST", path, body);
+  const response = await send("POST", path, body, {}, signal);
   const payload = await decode<{ status: string; data: T; error?: string }>(response);
   if (payload.status !== "success") throw new APIError(payload.error ?? "request failed", response.status);
   return payload.data;
@@ -68,8 +69,9 @@ export async function getJSON<T>(
   path: string,
   params: Record<string, string | string[]> = {},
   headers: Record<string, string> = {},
+  signal?: AbortSignal,
 ): Promise<T> {
-  return decode<T>(await send("GET", withParams(path, params), undefined, headers));
+  return decode<T>(await send("GET", withParams(path, params), undefined, headers, signal));
 }
 
 export async function sendJSON<T>(method: "POST" | "PUT" | "DELETE", path: string, body?: unknown): Promise<T> {
@@ -86,17 +88,21 @@ export function withParams(path: string, params: Record<string, string | string[
   return q ? `${path}${path.includes("?") ? "&" : "?"}${q}` : path;
 }
 
-export function queryInstant(query: string, time?: number): Promise<QueryData> {
+export function queryInstant(query: string, time?: number, signal?: AbortSignal): Promise<QueryData> {
   const params: Record<string, string> = { query };
   if (time !== undefined) params.time = String(time);
-  return promPost<QueryData>("/api/v1/query", params);
+  return promPost<QueryData>("/api/v1/query", params, signal);
 }
 
-export function queryRange(query: string, start: number, end: number, step: number): Promise<QueryData> {
-  return promPost<QueryData>("/api/v1/query_range", {
-    query,
-    start: String(start),
-    end: String(end),
-    step: String(step),
-  });
+export function queryRange(query: string, start: number, end: number, step: number, signal?: AbortSignal): Promise<QueryData> {
+  return promPost<QueryData>(
+    "/api/v1/query_range",
+    {
+      query,
+      start: String(start),
+      end: String(end),
+      step: String(step),
+    },
+    signal,
+  );
 }

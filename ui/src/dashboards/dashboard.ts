@@ -12,7 +12,7 @@ import { MetricNames } from "./nodata";
 import { firstScrapeBy, noticeTexts, parseNotices } from "./notices";
 import { PANELS } from "./panels";
 import { datasourceProblem } from "./datasources";
-import { Limiter, type QueryRecord, planQueries, runQueries } from "./queries";
+import { type QueryRecord, planQueries, runQueries } from "./queries";
 import { QUICK_RANGES, REFRESH_CHOICES, type TimeRange, describeRange, parseTime, resolveRange, shiftRange, zoomOut } from "./time";
 import type { GrafanaPanel, PanelState } from "./types";
 import { ALL, dependents, parseVariables, refreshVariables, variableBar, variableScope, writeParams } from "./variables";
@@ -38,8 +38,6 @@ export interface DashboardModel {
 const CELL_HEIGHT = 30;
 const MARGIN = 8;
 const HEADER = 26;
-/** Queries in flight at once for the whole dashboard. */
-const CONCURRENCY = 6;
 
 interface PanelView {
   placed: Placed;
@@ -49,8 +47,8 @@ interface PanelView {
   height: number;
   cleanup: (() => void) | null;
   run: number;
-  /** Set when this view's queries are no longer wanted (a newer run, or the page left). */
-  signal: { cancelled: boolean };
+  /** Aborted when this view's queries are no longer wanted (a newer run, or the page left). */
+  abort: AbortController;
   /** What the last run sent and got, for Inspect. */
   inspection: Inspection;
 }
@@ -75,7 +73,6 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
   const defaultRefresh = typeof model.refresh === "string" ? model.refresh : "";
   let range: TimeRange = resolveRange(params.get("from") ?? model.time?.from ?? "now-6h", params.get("to") ?? model.time?.to ?? "now");
   let refresh = params.has("refresh") ? params.get("refresh") ?? "" : defaultRefresh;
-  const limiter = new Limiter(CONCURRENCY);
   let views: PanelView[] = [];
   /** The panel shown full screen (View), over the grid. */
   let viewer: { view: PanelView; overlay: HTMLElement } | null = null;
@@ -368,23 +365,20 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     }
     view.el.setAttribute("data-panel-state", "loading");
     dash.setAttribute("data-dashboard-state", "loading");
-    view.signal.cancelled = true;
-    const signal = { cancelled: false };
-    view.signal = signal;
+    view.abort.abort();
+    const abort = new AbortController();
+    view.abort = abort;
     const sent: QueryRecord[] = [];
     view.inspection = { frames: [], queries: sent };
     try {
       const frames = kind.queries
-        ? await runQueries({ panel, scope, from: range.from, to: range.to, width: view.width, limiter, signal, onQuery: (r) => sent.push(r) })
+        ? await runQueries({ panel, scope, from: range.from, to: range.to, width: view.width, signal: abort.signal, onQuery: (r) => sent.push(r) })
         : [];
       if (closed || run !== view.run) return;
       view.inspection = { frames, queries: sent };
       if (kind.queries && !frames.length) {
-        // Before the first scrape nothing is exported yet: the banner above says so.
-        await scrapeKnown;
-        const missing = firstScrape === null ? await metricNames.missing(sent.filter((r) => r.query.api === "prometheus").map((r) => r.query.expr), range.from, range.to) : [];
-        if (closed || run !== view.run) return;
-        show("nodata", ...noDataText(missing));
+        show("nodata", ...noDataText([]));
+        void explainNoData(view, run, sent);
         return;
       }
       view.cleanup?.();
@@ -407,6 +401,18 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
       if (closed || run !== view.run) return;
       show("error", err instanceof Error ? err.message : String(err));
     }
+  };
+
+  /** Why a panel has no data, when no target exports a metric it reads; told once known, so
+   * the panel (and the dashboard) is done without waiting for the server's list of names. */
+  const explainNoData = async (view: PanelView, run: number, sent: QueryRecord[]): Promise<void> => {
+    // Before the first scrape nothing is exported yet: the banner above says so.
+    await scrapeKnown;
+    if (firstScrape !== null) return;
+    const prometheus = sent.filter((r) => r.query.api === "prometheus").sort((a, b) => a.position - b.position);
+    const missing = await metricNames.missing(prometheus.map((r) => r.query.expr), range.from, range.to);
+    if (closed || run !== view.run || !missing.length) return;
+    replace(view.body, h("div", { class: "panel-note nodata" }, ...noDataText(missing)));
   };
 
   const panelView = (placed: Placed, width: number, height: number): PanelView => {
@@ -432,7 +438,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
         description ? h("span", { class: "panel-info", tabindex: "0", role: "note", title: description, "aria-label": description }, "i") : null,
         panelMenu(ptitle, {
           view: () => openViewer(placed, true),
-          queryHref: () => queryHref(planQueries({ panel, scope, from: range.from, to: range.to, width, limiter, signal: { cancelled: true } }), range),
+          queryHref: () => queryHref(planQueries({ panel, scope, from: range.from, to: range.to, width }), range),
           inspect: (tab: InspectTab) => {
             const dialog = inspectDialog(ptitle || "Panel", view.inspection, tab);
             document.body.append(dialog);
@@ -443,7 +449,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
       ),
       body,
     );
-    const view: PanelView = { placed, el, body, width, height, cleanup: null, run: 0, signal: { cancelled: false }, inspection: { frames: [], queries: [] } };
+    const view: PanelView = { placed, el, body, width, height, cleanup: null, run: 0, abort: new AbortController(), inspection: { frames: [], queries: [] } };
     return view;
   };
 
@@ -455,7 +461,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     const { view, overlay } = viewer;
     viewer = null;
     view.run++;
-    view.signal.cancelled = true;
+    view.abort.abort();
     view.cleanup?.();
     overlay.remove();
     if (push) writeUrl(true);
@@ -503,7 +509,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     }
     for (const v of views) {
       v.run++;
-      v.signal.cancelled = true;
+      v.abort.abort();
       v.cleanup?.();
     }
     views = [];
@@ -615,12 +621,6 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
   syncHeader();
   drawLinks();
   schedule();
-  void showNotices();
-  const scrapeKnown = watchFirstScrape();
-  void oldestSample().then((t) => {
-    oldest = t;
-    if (!closed) syncHeader();
-  });
   void (async () => {
     const mine = ++generation;
     // When the URL (or the saved dashboard) already names every variable's value, panels
@@ -629,17 +629,26 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     const known = vars.every((v) => v.current.length > 0 && !(v.current.includes(ALL) && v.allValue === null));
     const drawn = (): string => layoutKey(layout(model.panels ?? [], vars), baseScope());
     const chosen = known ? drawn() : "";
+    // The variables' requests first: the browser sends requests in the order they were made.
+    const loaded = loadVariables(null);
     if (known) {
       drawVars();
       build();
     }
-    await loadVariables(null);
+    await loaded;
     if (closed || mine !== generation) return;
     writeUrl();
     drawVars();
     if (!known || drawn() !== chosen) build();
     else settle();
   })();
+  // After the panels' first queries: the browser sends requests in the order they were made.
+  void showNotices();
+  const scrapeKnown = watchFirstScrape();
+  void oldestSample().then((t) => {
+    oldest = t;
+    if (!closed) syncHeader();
+  });
 
   return () => {
     closed = true;
@@ -649,7 +658,7 @@ export function renderDashboard(root: HTMLElement, uid: string, model: Dashboard
     window.clearTimeout(scrapeTimer);
     for (const v of views) {
       v.run++;
-      v.signal.cancelled = true;
+      v.abort.abort();
       v.cleanup?.();
     }
     views = [];

@@ -118,7 +118,7 @@ function queryList(records: QueryRecord[]): HTMLElement {
   return h(
     "div",
     { class: "inspect-queries" },
-    records.map((r) => {
+    [...records].sort((a, b) => a.position - b.position).map((r) => {
       const q = r.query;
       const form: Record<string, string> = q.instant
         ? { query: q.expr, time: String(q.end) }

@@ -10,24 +10,6 @@ import { type Scope, calculateInterval, interpolate, rangeScope, targetInterval 
 import { type QueryAPI, datasourceAPI, datasourceProblem } from "./datasources";
 import type { Frame, GrafanaPanel, GrafanaTarget } from "./types";
 
-/** At most `n` tasks at once; the rest wait in order. */
-export class Limiter {
-  private running = 0;
-  private readonly queue: (() => void)[] = [];
-  constructor(private readonly n: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.n) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.running++;
-    try {
-      return await task();
-    } finally {
-      this.running--;
-      this.queue.shift()?.();
-    }
-  }
-}
-
 export interface QueryContext {
   panel: GrafanaPanel;
   scope: Scope;
@@ -36,8 +18,8 @@ export interface QueryContext {
   to: number;
   /** Plot width in pixels, Grafana's resolution when the panel has no maxDataPoints. */
   width: number;
-  limiter: Limiter;
-  signal: { cancelled: boolean };
+  /** Aborts the panel's requests when their answers are no longer wanted. */
+  signal: AbortSignal;
   /** Told of every query sent: what the panel's Inspect → Query shows. */
   onQuery?: (record: QueryRecord) => void;
 }
@@ -45,6 +27,8 @@ export interface QueryContext {
 /** One query as it went: the request, how long it took, and what came back. */
 export interface QueryRecord {
   query: PlannedQuery;
+  /** Its place among the panel's queries (records arrive as the answers do). */
+  position: number;
   path: string;
   ms: number;
   series: number;
@@ -66,7 +50,7 @@ export interface PlannedQuery {
 }
 
 /** The queries a panel sends: one per visible target with an expression. */
-export function planQueries(ctx: QueryContext): PlannedQuery[] {
+export function planQueries(ctx: Omit<QueryContext, "signal" | "onQuery">): PlannedQuery[] {
   const panel = ctx.panel;
   const rangeMs = ctx.to - ctx.from;
   const resolution = panel.maxDataPoints || ctx.width || 1000;
@@ -106,27 +90,28 @@ function isInstant(t: GrafanaTarget, panel: GrafanaPanel): boolean {
   return false;
 }
 
-/** Runs a panel's queries (through the shared limiter) into frames, in target order. */
+/**
+ * Runs a panel's queries into frames, in target order. Every request is sent at once, as
+ * Grafana does: the browser queues what exceeds its connections per host and sends each as
+ * a connection frees, whether or not the page's main thread is busy drawing other panels.
+ */
 export async function runQueries(ctx: QueryContext): Promise<Frame[]> {
   const planned = planQueries(ctx);
   const results = await Promise.all(
-    planned.map((q) =>
-      ctx.limiter.run(async () => {
-        if (ctx.signal.cancelled) return [];
-        const started = performance.now();
-        const path = `${q.api === "loki" ? "/loki" : ""}/api/v1/${q.instant ? "query" : "query_range"}`;
-        const record = (series: number, error: string | null): void =>
-          ctx.onQuery?.({ query: q, path, ms: performance.now() - started, series, error });
-        try {
-          const frames = await (q.api === "loki" ? lokiFrames(q, path) : q.instant ? instantFrames(q) : rangeFrames(q));
-          record(frames.length, null);
-          return frames;
-        } catch (err) {
-          record(0, err instanceof Error ? err.message : String(err));
-          throw err;
-        }
-      }),
-    ),
+    planned.map(async (q, position) => {
+      const started = performance.now();
+      const path = `${q.api === "loki" ? "/loki" : ""}/api/v1/${q.instant ? "query" : "query_range"}`;
+      const record = (series: number, error: string | null): void =>
+        ctx.onQuery?.({ query: q, position, path, ms: performance.now() - started, series, error });
+      try {
+        const frames = await (q.api === "loki" ? lokiFrames(q, path, ctx.signal) : q.instant ? instantFrames(q, ctx.signal) : rangeFrames(q, ctx.signal));
+        record(frames.length, null);
+        return frames;
+      } catch (err) {
+        record(0, err instanceof Error ? err.message : String(err));
+        throw err;
+      }
+    }),
   );
   return results.flat();
 }
@@ -141,11 +126,11 @@ type LokiData =
 
 /** A target on a Loki datasource, as Grafana's Loki datasource sends it: log queries newest
  * first up to maxLines (a stream per frame, lines ascending), metric queries as Prometheus's. */
-async function lokiFrames(q: PlannedQuery, path: string): Promise<Frame[]> {
+async function lokiFrames(q: PlannedQuery, path: string, signal: AbortSignal): Promise<Frame[]> {
   const params: Record<string, string> = q.instant
     ? { query: q.expr, time: String(q.end), limit: String(q.maxLines), direction: "backward" }
     : { query: q.expr, start: String(q.start), end: String(q.end), step: String(q.step), limit: String(q.maxLines), direction: "backward" };
-  const data = (await getJSON<{ data: LokiData }>(path, params)).data;
+  const data = (await getJSON<{ data: LokiData }>(path, params, {}, signal)).data;
   switch (data.resultType) {
     case "streams":
       return data.result.map((s) => {
@@ -172,8 +157,8 @@ async function lokiFrames(q: PlannedQuery, path: string): Promise<Frame[]> {
   }
 }
 
-async function rangeFrames(q: PlannedQuery): Promise<Frame[]> {
-  const data = await queryRange(q.expr, q.start, q.end, q.step);
+async function rangeFrames(q: PlannedQuery, signal: AbortSignal): Promise<Frame[]> {
+  const data = await queryRange(q.expr, q.start, q.end, q.step, signal);
   if (data.resultType === "scalar" || data.resultType === "string") {
     return [{ refId: q.refId, labels: {}, name: q.legendFormat || q.expr, timestamps: new Float64Array([data.result[0]]), values: [parseFloat(data.result[1])] }];
   }
@@ -203,8 +188,8 @@ function alignHistograms(points: [number, NativeHistogram][], q: PlannedQuery): 
   return out;
 }
 
-async function instantFrames(q: PlannedQuery): Promise<Frame[]> {
-  const data = await queryInstant(q.expr, q.end);
+async function instantFrames(q: PlannedQuery, signal: AbortSignal): Promise<Frame[]> {
+  const data = await queryInstant(q.expr, q.end, signal);
   if (data.resultType === "scalar" || data.resultType === "string") {
     return [{ refId: q.refId, labels: {}, name: q.legendFormat || q.expr, timestamps: new Float64Array([data.result[0]]), values: [toNumber(data.result[1])] }];
   }

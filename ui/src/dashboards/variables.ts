@@ -159,22 +159,47 @@ export function selectedValues(v: Variable): VarOption[] {
 }
 
 /**
- * Loads the options of `vars` (all, or those named in `only`) in dependency order and
- * checks each selection against them: values that are gone fall back to the first option.
+ * Loads the options of `vars` (all, or those named in `only`) and checks each selection
+ * against them: values that are gone fall back to the first option. Every load starts at
+ * once with the values selected now; in dependency order, a variable whose query reads
+ * another that validation changed is loaded again with the new value.
  */
 export async function refreshVariables(vars: Variable[], range: TimeRange, only: Set<string> | null, onTimeChange = false): Promise<void> {
-  for (const v of vars) {
-    if (only && !only.has(v.name)) continue;
-    if (onTimeChange && !(v.type === "query" && v.refresh === 2) && !(v.type === "interval" && v.auto)) continue;
+  const wanted = vars.filter((v) => {
+    if (only && !only.has(v.name)) return false;
+    return !onTimeChange || (v.type === "query" && v.refresh === 2) || (v.type === "interval" && v.auto !== null);
+  });
+  const started = new Map(wanted.map((v) => [v, startLoad(v, variableScope(vars, range), range)]));
+  for (const v of wanted) {
+    let load = started.get(v) as Load;
+    const scope = variableScope(vars, range);
+    if (load.key !== loadKey(v, scope)) load = startLoad(v, scope, range);
     v.error = "";
     try {
-      v.options = await loadOptions(v, variableScope(vars, range), range);
+      v.options = await load.options;
     } catch (err) {
       v.options = [];
       v.error = err instanceof Error ? err.message : String(err);
     }
     validate(v);
   }
+}
+
+interface Load {
+  /** What the options were asked for with: the query and regex as interpolated. */
+  key: string;
+  options: Promise<VarOption[]>;
+}
+
+function loadKey(v: Variable, scope: Scope): string {
+  return `${interpolate(v.query, scope, "query")}\u0000${interpolate(v.regex, scope, "query")}`;
+}
+
+function startLoad(v: Variable, scope: Scope, range: TimeRange): Load {
+  const options = loadOptions(v, scope, range);
+  // Awaited in order later, or dropped: either way not an unhandled rejection meanwhile.
+  options.catch(() => undefined);
+  return { key: loadKey(v, scope), options };
 }
 
 function validate(v: Variable): void {
