@@ -53,3 +53,17 @@ def test_unknown_path_is_answered_by_the_server_not_the_ui(server: str) -> None:
     assert httpx.get(server + "/no-such-page").status_code == 404
     assert httpx.get(server + "/static/no-such.js").status_code == 404
     assert httpx.get(server + "/static/../app.py").status_code == 404
+
+
+def test_the_page_announces_the_chunks_app_js_imports(server: str) -> None:
+    """The browser fetches them beside app.js rather than after parsing it."""
+    import re
+
+    import httpx
+
+    app = httpx.get(server + "/static/app.js").text
+    imported = set(re.findall(r'(?:from|import)\s*"\./(chunk-[\w-]+\.js)"', app))
+    announced = re.findall(
+        r'<link rel="modulepreload" href="/static/(chunk-[\w-]+\.js)">', httpx.get(server).text
+    )
+    assert imported and sorted(announced) == sorted(imported)
