@@ -1,6 +1,7 @@
 """`vigil server` on its default configuration becomes ready without what only some servers
-use: protobuf's runtime (remote write/read, OTLP, protobuf scrapes) and wsproto (Loki's
-live tail); each is imported by its first use, which then works as before."""
+use: protobuf's runtime (remote write/read, OTLP, protobuf scrapes), wsproto (Loki's live
+tail) and LogQL (the default pack's log rules are parsed by its tests, not at each start);
+each is imported by its first use, which then works as before."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from tests.conftest import PATIENCE_S, free_port, running
 SRC = Path(__file__).resolve().parent.parent.parent / "src"
 UNUSED = (
     "google.protobuf.descriptor_pool",
+    "vigil.logs.logql.ast",
+    "vigil.logs.logql.engine",
     "vigil.exposition.metrics_pb2",
     "vigil.remote.prompb_pb2",
     "vigil.traces.forward",
@@ -43,6 +46,12 @@ def test_a_ready_server_has_not_imported_what_its_config_does_not_use(tmp_path: 
         check=True,
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_name_logql_lists_is_there() -> None:
+    from vigil.logs import logql
+
+    assert [name for name in logql.__all__ if getattr(logql, name, None) is None] == []
 
 
 @pytest.mark.slow

@@ -40,20 +40,24 @@ def _burst(store: MemoryLogStore, at_s: int, n: int, text: str = "ERROR boom") -
     store.push([Entries(labels, stamps, Lines.of([text] * n))])
 
 
-def test_an_error_burst_goes_pending_then_firing_then_resolves(tmp_path: Path) -> None:
+@pytest.mark.parametrize("files", ["log_rule_files", "packaged_log_rule_files"])
+def test_an_error_burst_goes_pending_then_firing_then_resolves(tmp_path: Path, files: str) -> None:
+    """The same for the files vigil ships (the default pack), loaded without parsing them."""
     (tmp_path / "logs.yml").write_text(RULES)
     config = parse_config("rule_files: []\n", str(tmp_path / "prometheus.yml"))
     store, metrics = MemoryLogStore(), MemoryStorage()
     clock = ManualClock(T0)
+    log_query = logql_query_func(LogQLEngine(store, clock=clock))
     manager = RuleManager(
         engine_query_func(Engine(metrics.queryable, EngineOptions(timeout_s=None))),
         lambda: MemoryAppender(metrics, []),
         metrics.queryable,
         clock,
-        log_query=logql_query_func(LogQLEngine(store, clock=clock)),
-        log_rule_files=[str(tmp_path / "*.yml")],
+        log_query=log_query,
+        **{files: [str(tmp_path / "*.yml")]},
     )
     (group,) = manager.load(config)
+    assert group.query is log_query
     rule = group.rules[0]
     assert isinstance(rule, AlertingRule)
     _burst(store, T0, 3, "INFO fine")

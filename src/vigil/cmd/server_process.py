@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import logging
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from importlib import resources
@@ -50,7 +51,6 @@ from vigil.exporter import (
 from vigil.exporter.selfmetrics import self_registry
 from vigil.logs.last_words import LastWords
 from vigil.logs.limits import LogLimits
-from vigil.logs.logql.engine import LogQLEngine
 from vigil.logs.service import LogStorage
 from vigil.logs.store import LogStoreOptions
 from vigil.model import METRIC_NAME, Labels
@@ -61,7 +61,7 @@ from vigil.notify.heartbeat import GroupHealth, Heartbeat, rules_problem
 from vigil.notify.kinds import KINDS
 from vigil.promql.engine import Engine, EngineOptions, QueryEngine
 from vigil.promql.errors import PromQLError
-from vigil.promql.value import Vector
+from vigil.promql.value import Sample, Vector
 from vigil.remote.otlp import OTLPReceiver, OTLPSettings
 from vigil.remote.read import ReadEndpoint, ReadOptions, RemoteReadQueryable, oldest_timestamp
 from vigil.remote.receiver import WriteReceiver
@@ -115,6 +115,7 @@ if TYPE_CHECKING:
     from vigil.exporter.containers import ContainerExporter
     from vigil.exporter.logs import LogCollector
     from vigil.logs.forward import LogForwarder
+    from vigil.logs.logql.engine import LogQLEngine
     from vigil.traces.forward import SpanForwarder
     from vigil.web.ingest.elasticsearch import ElasticsearchAPI
     from vigil.web.ingest.otlp_grpc import OTLPGrpc
@@ -204,6 +205,9 @@ class Server:
         self._on_fatal = on_fatal
         self._on_quit = on_quit  # POST /-/quit (--web.enable-lifecycle) stops the process
         self.failure: str | None = None
+        self._logql: LogQLEngine | None = None
+        self._logql_lock = threading.Lock()
+        self._log_queries_cancelled = False
         self.registry = self_registry()
         self.config, self.config_text = self._load_config()
         self.started = self.clock.now()
@@ -325,13 +329,6 @@ class Server:
                 external_url=options.external_url,
             ),
         )
-        self.logql = LogQLEngine(
-            self.logs,
-            max_entries=options.logs_query_max_entries,
-            timeout_s=options.query_timeout_s,
-            clock=self.clock,
-            registry=self.registry,
-        )
         self.rules = RuleManager(
             engine_query_func(self.engine),
             self.storage.appender,
@@ -340,11 +337,9 @@ class Server:
             registry=self.registry,
             external_url=options.external_url,
             notify=self.notifier.notify_group,
-            log_query=logql_query_func(self.logql),
-            log_rule_files=[
-                *options.logs_rule_files,
-                *(default_log_rule_files() if options.default_rules else []),
-            ],
+            log_query=self._log_rule_query,
+            log_rule_files=options.logs_rule_files,
+            packaged_log_rule_files=default_log_rule_files() if options.default_rules else (),
         )
         # A bad rule file stops the start; the groups are the first application's.
         self._start_rules: list[Group] | None = self.rules.load(
@@ -496,6 +491,36 @@ class Server:
         forwarder, self._forwarder = self._forwarder, None
         if forwarder is not None:
             await asyncio.to_thread(forwarder.stop)
+
+    @property
+    def logql(self) -> LogQLEngine:
+        """LogQL's engine, imported and built by the first log query (a rule's, in a worker
+        thread, or the API's)."""
+        from vigil.logs.logql.engine import LogQLEngine
+
+        with self._logql_lock:
+            if self._logql is None:
+                self._logql = LogQLEngine(
+                    self.logs,
+                    max_entries=self.options.logs_query_max_entries,
+                    timeout_s=self.options.query_timeout_s,
+                    clock=self.clock,
+                    registry=self.registry,
+                )
+                if self._log_queries_cancelled:
+                    self._logql.cancel()
+            return self._logql
+
+    def cancel_log_queries(self) -> None:
+        """Shutdown's first step: running LogQL queries stop at their next batch, and later
+        ones are refused."""
+        with self._logql_lock:
+            self._log_queries_cancelled = True
+            if self._logql is not None:
+                self._logql.cancel()
+
+    def _log_rule_query(self, expr: str, t_ms: int) -> tuple[Sample, ...]:
+        return logql_query_func(self.logql)(expr, t_ms)
 
     def _death_time(self, alert: Alert) -> float | None:
         """When the agent saw the alert's container die (the newest death at the alert's

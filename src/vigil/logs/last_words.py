@@ -23,7 +23,6 @@ import numpy.typing as npt
 
 from vigil.alerting.annotate import AnnotationUnavailable
 from vigil.logs._api import LogQueryable, SelectHints
-from vigil.logs.logql.format import go_quote
 from vigil.model import Matcher
 from vigil.model.alert import Alert
 from vigil.tsdb import CorruptDataError, StorageNotReady
@@ -77,6 +76,8 @@ class LastWords:
 
     def logs_url(self, container: str, died: float) -> str:
         """The Logs page on the container's lines around `died` (Unix seconds)."""
+        from vigil.logs.logql.format import go_quote  # with LogQL's AST: by the first death
+
         o = self._options
         query = urllib.parse.urlencode(
             {

@@ -104,6 +104,10 @@ def _restore_alert(
     rule.restore_active_at(alert.labels, active_at_ms)
 
 
+def _checked_by_tests(_: str) -> None:
+    """The expressions of the files vigil ships, which its tests parse."""
+
+
 class RuleManager:
     """Owns the running groups; `apply(config)` on start and on every reload."""
 
@@ -120,15 +124,20 @@ class RuleManager:
         offload: Callable[[Callable[[], None]], Awaitable[None]] | None = None,
         log_query: QueryFunc | None = None,
         log_rule_files: Sequence[str] = (),
+        packaged_log_rule_files: Sequence[str] = (),
     ) -> None:
         """`notify(group, t_ms)` runs after each evaluation (the notifier's hand-over);
         `offload` runs an evaluation off the event loop (a worker thread by default, so a
         big group never stalls scrapes or the API; tests on a manual clock run it inline).
         `log_rule_files` (globs) are Loki-ruler files: their LogQL runs through `log_query`,
-        the rest of their life (for, labels, annotations, notifications) is any rule's."""
+        the rest of their life (for, labels, annotations, notifications) is any rule's.
+        `packaged_log_rule_files` are such files shipped with vigil (the default pack), whose
+        LogQL the project's tests parse: loading them does not parse it again, so a server
+        imports LogQL's parser with its first log query rather than at start."""
         self._query = query
         self._log_query = log_query
         self._log_rule_files = tuple(log_rule_files)
+        self._packaged_log_rule_files = tuple(packaged_log_rule_files)
         self._appendable = appendable
         self._queryable = queryable
         self._clock = clock
@@ -163,6 +172,7 @@ class RuleManager:
         ]
         if self._log_query is not None:
             languages.append((self._log_rule_files, check_logql, self._log_query))
+            languages.append((self._packaged_log_rule_files, _checked_by_tests, self._log_query))
         groups: list[Group] = []
         for files, check, query in languages:
             for path in expand_rule_files(files):

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from vigil.logs.logql import ast as logql_ast
-from vigil.logs.logql.engine import LogQLEngine
-from vigil.logs.logql.errors import LogQLError
-from vigil.logs.logql.parser import parse as parse_logql
 from vigil.model import Labels
 from vigil.promql.engine import QueryEngine
 from vigil.promql.errors import PromQLError
 from vigil.promql.value import Sample, Scalar, Vector
 from vigil.tsdb import CorruptDataError, StorageNotReady
+
+if TYPE_CHECKING:
+    from vigil.logs.logql.engine import LogQLEngine
 
 QueryFunc = Callable[[str, int], tuple[Sample, ...]]
 
@@ -53,7 +53,9 @@ def _samples(value: object) -> tuple[Sample, ...]:
 def check_logql(expr: str) -> None:
     """A Loki-ruler rule's expression: a LogQL metric query (a log query has no value to
     compare or record); raises ValueError saying why not."""
-    if isinstance(parse_logql(expr), logql_ast.LogQuery):
+    from vigil.logs.logql import ast, parse
+
+    if isinstance(parse(expr), ast.LogQuery):
         raise ValueError(
             f"a log query is not a rule expression: aggregate it, e.g. count_over_time({expr} [5m])"
         )
@@ -61,6 +63,7 @@ def check_logql(expr: str) -> None:
 
 def logql_query_func(engine: LogQLEngine) -> QueryFunc:
     """Loki's ruler: an instant LogQL metric query at the evaluation time."""
+    from vigil.logs.logql.errors import LogQLError
 
     def query(expr: str, t_ms: int) -> tuple[Sample, ...]:
         t_ns = t_ms * 1_000_000
