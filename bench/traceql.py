@@ -4,7 +4,8 @@ batches, as receivers append them): the issue's query
 each the median of --runs searches (limit 20, 3 spans per spanset, as Grafana asks), over
 two stores: the MemorySpanStore (which hands back the 512-span batches and ignores hints)
 and the disk TraceStore after its blocks are cut (8192-span pages, hints applied to the
-pages' summaries and spans). Beside them, the anchor from the same run: the same filter
+pages' summaries and spans), then a few TraceQL metrics queries over the hour (step 60s).
+Beside them, the anchor from the same run: the same filter
 written as a plain Python loop over the memory store's batches (resource names looked up
 once per resource, then one test per span). Not a test.
 
@@ -37,6 +38,7 @@ from vigil.traces import (
 )
 from vigil.traces.store import TraceStore
 from vigil.traces.traceql import search
+from vigil.traces.traceql.metrics import parse_metrics, query_range
 from vigil.web.tempo_search import service_stats, traceql_answer
 
 SERVICES = ("x", "shop", "billing", "users", "gateway", "search", "mail", "auth")
@@ -47,6 +49,13 @@ QUERIES = (
     "{ span.http.status_code >= 500 }",
     '{ resource.service.name = "x" } | count() > 3',
     '{ rootServiceName = "gateway" && duration > 1s }',
+)
+METRICS = (
+    "{ } | rate() by (resource.service.name)",
+    "{ status = error } | count_over_time() by (name)",
+    "{ } | quantile_over_time(duration, 0.5, 0.99) by (span.http.route)",
+    "{ kind = server } | histogram_over_time(duration)",
+    "{ } | avg_over_time(span.http.status_code) by (resource.service.name)",
 )
 BATCH = 512
 
@@ -135,6 +144,7 @@ def median_ms(run: Callable[[], object], runs: int) -> float:
 
 
 LAST_CPU_MS = [0.0]  # the CPU median of the last median_ms
+END_NS = [0]  # the end of the corpus's range
 
 
 def main() -> None:
@@ -146,6 +156,7 @@ def main() -> None:
     started = time.perf_counter()
     batches = corpus(args.hours, args.rate)
     end = START_NS + int(args.hours * 3600 * 10**9) + 60 * 10**9
+    END_NS[0] = end
     later = (end + 4 * 3600 * 10**9) / 1e9
     memory = MemorySpanStore()
     with tempfile.TemporaryDirectory() as tmp:
@@ -185,6 +196,16 @@ def run(querier: SpanQuerier, hits: set[bytes], runs: int) -> None:
     print(
         f"{'the first, answered as /api/search (serviceStats)':52} {tempo_ms:8.0f} {'':7} {LAST_CPU_MS[0]:8.0f}"
     )
+    print(
+        f"{'metrics query_range over the hour, step 60s':52} {'p50 ms':>8} {'series':>7} {'CPU ms':>8}"
+    )
+    for text in METRICS:
+        query = parse_metrics(text)
+        series = len(query_range(querier, query, START_NS, END_NS[0], 60 * 10**9))
+        wall = median_ms(
+            lambda q=query: query_range(querier, q, START_NS, END_NS[0], 60 * 10**9), runs
+        )
+        print(f"{text:52} {wall:8.0f} {series:7} {LAST_CPU_MS[0]:8.0f}")
 
 
 def tempo_answer(querier: SpanQuerier, query: str) -> dict[str, object]:

@@ -11,7 +11,7 @@ leaves it out. compare(), topk() and bottomk() are refused saying so."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -22,11 +22,12 @@ from vigil.traces.distinct import distinct
 from vigil.traces.traceql import ast, over_time
 from vigil.traces.traceql._lex import Kind, Token, tokenize
 from vigil.traces.traceql.ast import Type
-from vigil.traces.traceql.fields import EnumValue, Value, column, values
+from vigil.traces.traceql.fields import EnumValue, Value, column
 from vigil.traces.traceql.parser import parse
-from vigil.traces.traceql.search import hints, needs_whole_traces
+from vigil.traces.traceql.search import hints, needs_whole_traces, span_attribute_keys
 from vigil.traces.traceql.spansets import Spansets, evaluate
 from vigil.traces.traceql.table import SpanTable
+from vigil.traces.traceql.value_codes import combined, value_codes
 
 RATE, COUNT_OVER_TIME = "rate", "count_over_time"
 HISTOGRAM, QUANTILE = "histogram_over_time", "quantile_over_time"
@@ -268,7 +269,7 @@ def _histograms(
     per_group = found.reshape(len(query.quantiles), len(keys), steps)
     return [
         (keys[g] + ((QUANTILE_LABEL, q),), per_group[k, g])
-        for g in np.unique(group).tolist()
+        for g in np.flatnonzero(np.bincount(group, minlength=len(keys))).tolist()
         for k, q in enumerate(query.quantiles)
     ]
 
@@ -278,11 +279,18 @@ def _matching(
 ) -> tuple[SpanTable, npt.NDArray[np.intp]] | None:
     """The spans the spanset query matches that start in [start, end], each once."""
     wanted = SpanHints() if needs_whole_traces(query.spans) else hints(query.spans)
+    read = (*query.by, *([query.field] if query.field is not None else []))
+    keys = span_attribute_keys(query.spans) | {
+        f.name for f in read if isinstance(f, ast.Attribute) and f.scope in ("", "span")
+    }
+    wanted = replace(wanted, attributes=keys)
     table = SpanTable.of(distinct(list(querier.select(wanted))))
     if not len(table):
         return None
     spansets = evaluate(query.spans.root, table, Spansets.whole_traces(table))
-    rows = np.unique(spansets.rows)
+    matched = np.zeros(len(table), dtype=bool)  # not np.unique: numpy 2's hashes ints slowly
+    matched[spansets.rows] = True
+    rows = np.flatnonzero(matched)
     begins = table.spans.start_ns[rows]
     return table, rows[(begins >= start_ns) & (begins <= end_ns)]
 
@@ -290,21 +298,24 @@ def _matching(
 def _groups(
     query: MetricsQuery, table: SpanTable, rows: npt.NDArray[np.intp]
 ) -> tuple[list[tuple[Label, ...]], npt.NDArray[np.int64]]:
-    """Each row's series: the labels of every series and each row's index among them."""
+    """Each row's series: the labels of every series and each row's index among them
+    (fields without a value leave their label out)."""
     if not query.by:
         return [(("__name__", query.function),)], np.zeros(len(rows), dtype=np.int64)
-    per_field = [values(column(f, table, rows), len(rows)) for f in query.by]
+    coded = [value_codes(column(f, table, rows), len(rows)) for f in query.by]
+    group, first = combined([codes for codes, _ in coded], [len(d) for _, d in coded])
     names = [_label_name(f) for f in query.by]
-    found: dict[tuple[Label, ...], int] = {}
-    group = np.empty(len(rows), dtype=np.int64)
-    for k, key in enumerate(zip(*per_field, strict=True)):
-        labels = tuple(
-            (name, _label(value))
-            for name, value in zip(names, key, strict=True)
-            if value is not None
+    keys = [
+        tuple(
+            (name, _label(distinct[c]))
+            for name, (codes, distinct) in zip(names, coded, strict=True)
+            if (c := int(codes[row])) >= 0
         )
-        group[k] = found.setdefault(labels, len(found))
-    return list(found), group
+        for row in first.tolist()
+    ]
+    series: dict[tuple[Label, ...], int] = {}  # groups whose labels are equal are one
+    same = np.array([series.setdefault(k, len(series)) for k in keys], dtype=np.int64)
+    return list(series), same[group] if len(group) else group
 
 
 def _label_name(field: ast.Field) -> str:

@@ -79,12 +79,18 @@ def search(
     if len(table) == 0:
         return []
     spansets = evaluate(parsed.root, table, Spansets.whole_traces(table))
-    found = _newest(table, np.unique(spansets.trace), limit)
+    found = _newest(table, _traces_of(spansets, table), limit)
     facts = [None] * len(found) if complete else _fetched(querier, table, found)
     results = [
         _result(table, t, spansets, plan, spss, f) for t, f in zip(found, facts, strict=True)
     ]
     return sorted(results, key=lambda r: r.start_ns, reverse=True)
+
+
+def _traces_of(spansets: Spansets, table: SpanTable) -> npt.NDArray[np.intp]:
+    """The traces with a spanset, ascending (a count per trace: numpy 2's np.unique hashes
+    ints, many times slower than this)."""
+    return np.flatnonzero(np.bincount(spansets.trace, minlength=table.trace_count))
 
 
 def _matching(batches: Iterable[Spans], field: ast.Field) -> list[Spans]:
@@ -116,6 +122,11 @@ def hints(query: str | ast.Query) -> SpanHints:
     """The hints `search` passes to the querier for this query, but for the attributes it
     reads (None here: every attribute)."""
     return _Plan.of(parse(query) if isinstance(query, str) else query).hints
+
+
+def span_attribute_keys(query: ast.Query) -> frozenset[str]:
+    """The span attribute keys the query reads (what `search` asks the store for)."""
+    return _Plan.of(query).attributes
 
 
 def needs_whole_traces(query: str | ast.Query) -> bool:
@@ -256,7 +267,8 @@ def _search_candidates(
         if len(whole) == 0:
             continue
         spansets = evaluate(query.root, whole, Spansets.whole_traces(whole))
-        results += [_result(whole, t, spansets, plan, spss) for t in np.unique(spansets.trace)]
+        found = _traces_of(spansets, whole).tolist()
+        results += [_result(whole, t, spansets, plan, spss) for t in found]
         if len(results) >= limit:
             break
     results.sort(key=lambda r: r.start_ns, reverse=True)

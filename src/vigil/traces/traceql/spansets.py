@@ -18,8 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.traces.traceql import ast, structure
-from vigil.traces.traceql.fields import Rows, Value, column, matches, numbers, values
+from vigil.traces.traceql.fields import Rows, Value, column, matches, numbers
 from vigil.traces.traceql.table import SpanTable
+from vigil.traces.traceql.value_codes import combined, value_codes
 
 Labels = tuple[tuple[ast.Field, Value], ...]
 
@@ -182,19 +183,17 @@ def _scalar(node: ast.Scalar, table: SpanTable, inputs: Spansets) -> npt.NDArray
 
 def _group_by(fields: tuple[ast.Field, ...], table: SpanTable, inputs: Spansets) -> Spansets:
     n = len(inputs.rows)
-    per_field = [values(column(f, table, inputs.rows), n) for f in fields]
-    key_ids: dict[tuple[object, ...], int] = {}
-    keys: list[tuple[Value, ...]] = []
-    entry_key = np.empty(n, dtype=np.intp)
-    for k, key in enumerate(zip(*per_field, strict=True)):
-        typed = tuple((type(v), v) for v in key)  # 1, 1.0 and true are different groups
-        entry_key[k] = key_ids.setdefault(typed, len(key_ids))
-        if entry_key[k] == len(keys):
-            keys.append(key)
-    combined = inputs.group.astype(np.int64) * max(len(key_ids), 1) + entry_key
-    order = np.lexsort((inputs.rows, combined))
-    alive, group = np.unique(combined[order], return_inverse=True)
-    old_group = (alive // max(len(key_ids), 1)).astype(np.intp)
+    coded = [value_codes(column(f, table, inputs.rows), n) for f in fields]
+    entry_key, first = combined([codes for codes, _ in coded], [len(d) for _, d in coded])
+    keys = [
+        tuple(distinct[c] if (c := int(codes[row])) >= 0 else None for codes, distinct in coded)
+        for row in first.tolist()
+    ]  # 1, 1.0 and true are different groups
+    width = max(len(keys), 1)
+    per_input = inputs.group.astype(np.int64) * width + entry_key
+    order = np.lexsort((inputs.rows, per_input))
+    alive, group = np.unique(per_input[order], return_inverse=True)
+    old_group = (alive // width).astype(np.intp)
     return Spansets(
         inputs.rows[order],
         group.reshape(-1).astype(np.intp),
@@ -202,9 +201,7 @@ def _group_by(fields: tuple[ast.Field, ...], table: SpanTable, inputs: Spansets)
         inputs.parent[old_group],
         tuple(
             inputs.labels[g] + tuple(zip(fields, keys[k], strict=True))
-            for g, k in zip(
-                old_group.tolist(), (alive % max(len(key_ids), 1)).tolist(), strict=True
-            )
+            for g, k in zip(old_group.tolist(), (alive % width).tolist(), strict=True)
         ),
     )
 
