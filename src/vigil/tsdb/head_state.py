@@ -37,11 +37,17 @@ _Array = TypeVar("_Array", bound=npt.NDArray[Any])
 
 
 def grown(array: _Array, size: int, fill: object) -> _Array:
-    """A copy with room for at least `size` rows (grown by half), new rows set to `fill`."""
+    """A copy with room for at least `size` rows (grown by half), new rows set to `fill`.
+    Rows filled with zeros are left to the system's zeroed pages: they take no memory until
+    written."""
     capacity = max(size, len(array) + len(array) // 2, 64)
-    bigger = np.empty((capacity, *array.shape[1:]), dtype=array.dtype)
+    shape = (capacity, *array.shape[1:])
+    if fill == 0:
+        bigger = np.zeros(shape, dtype=array.dtype)
+    else:
+        bigger = np.empty(shape, dtype=array.dtype)
+        bigger[len(array) :] = fill
     bigger[: len(array)] = array
-    bigger[len(array) :] = fill
     return bigger  # type: ignore[return-value]
 
 
@@ -263,8 +269,8 @@ class OpenChunks:
         width = min(self.chunk_samples, max(needed, 2 * old))
         ts = np.zeros((len(self.ts), width), dtype=np.int64)
         vs = np.zeros((len(self.vs), width), dtype=np.float64)
-        ts[:, :old] = self.ts
-        vs[:, :old] = self.vs
+        ts[: self.used, :old] = self.ts[: self.used]
+        vs[: self.used, :old] = self.vs[: self.used]
         self.ts, self.vs = ts, vs
 
 
