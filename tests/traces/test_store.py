@@ -90,6 +90,21 @@ def test_a_retried_append_shows_its_spans_once_by_trace_id(tmp_path: Path) -> No
         assert list(store.querier(0, 2**62).trace(trace_id(1)).rows()) == trace(1, T0)
 
 
+def test_the_head_keeps_8_bytes_a_trace_and_an_id_sharing_them_finds_nothing(
+    tmp_path: Path,
+) -> None:
+    spans = Spans.of(trace(1, T0))
+    tid = trace_id(1)
+    twin = tid[8:] + tid[:8]  # its halves XORed: the same 8-byte key
+    with _open(tmp_path) as store:
+        store.append(spans)
+        (page,) = store.head.pages
+        assert (page.keys.nbytes, len(page.summary.trace_ids)) == (8, 0)
+        assert page.may_hold(twin)
+        querier = store.querier(0, 2**62)
+        assert (list(querier.trace(tid).rows()), len(querier.trace(twin))) == (trace(1, T0), 0)
+
+
 def test_the_fsync_thread_sleeps_until_an_append_then_fsyncs_it(tmp_path: Path) -> None:
     options = TraceStoreOptions(retention_ns=0, wal_fsync_interval_s=0.01)
     with TraceStore.open(tmp_path, options, clock=lambda: T0 / 1e9) as store:

@@ -80,7 +80,7 @@ class BlockList(BlockSet[SpanBlock]):
         found.extend(
             p
             for p in head
-            if p.summary.mint <= maxt and p.summary.maxt >= mint and p.holds(trace_id)
+            if p.summary.mint <= maxt and p.summary.maxt >= mint and p.may_hold(trace_id)
         )
         return found
 

@@ -27,6 +27,12 @@ def _keys(ids: npt.NDArray[Any], form: int) -> npt.NDArray[np.uint64]:
     return np.asarray(keys, dtype=np.uint64)
 
 
+def folded_keys(ids: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
+    """Format 2's keys of S16 trace ids, sorted unique: 8 bytes a trace where a head page
+    would keep 16 to say whether it may hold one."""
+    return np.unique(_keys(ids, FOLDED))
+
+
 class LookupWriter:
     """The lookup of a block's pages, given page by page (their sorted unique ids)."""
 

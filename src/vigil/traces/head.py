@@ -9,6 +9,7 @@ are merged by `merge_small_pages`, run by the store's tick; the WAL keeps them a
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import numpy.typing as npt
 
 from vigil.traces._api import Spans
 from vigil.traces.block_columns import Summary, summarize
+from vigil.traces.block_lookup import folded_keys
 from vigil.traces.block_page import (
     PageColumns,
     decode_page,
@@ -31,6 +33,7 @@ from vigil.tsdb.wlog import WAL
 HOUR_NS = 3600 * 10**9
 APPEND_LEVEL = 1  # zstd level of an append's page: the append waits for it
 MERGE_LEVEL = 3  # of pages the tick merges or splits: smaller, off the append path
+_NO_IDS = np.zeros(0, dtype="S16")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +47,25 @@ class HeadOptions:
 
 @dataclass(frozen=True, slots=True)
 class HeadPage:
+    """A page's bytes and summary; the summary's trace ids are kept as their 8-byte lookup
+    keys (`keys`), which say whether the page may hold a trace (the page checks the id)."""
+
     data: bytes
     summary: Summary
+    keys: npt.NDArray[np.uint64]
 
     @classmethod
     def of(cls, spans: Spans, level: int = MERGE_LEVEL) -> HeadPage:
-        return cls(encode_page(spans, level), summarize(spans))
+        return cls._keyed(encode_page(spans, level), summarize(spans))
 
     @classmethod
     def decoded(cls, data: bytes) -> HeadPage:
-        return cls(data, summarize(decode_page(data, columns_only=True)))
+        return cls._keyed(data, summarize(decode_page(data, columns_only=True)))
+
+    @classmethod
+    def _keyed(cls, data: bytes, summary: Summary) -> HeadPage:
+        keys = folded_keys(summary.trace_ids)
+        return cls(data, dataclasses.replace(summary, trace_ids=_NO_IDS), keys)
 
     def spans(
         self,
@@ -73,10 +85,10 @@ class HeadPage:
     def traces(self, trace_ids: Sequence[bytes]) -> list[Spans]:
         return decode_traces(self.data, trace_ids)
 
-    def holds(self, key: bytes) -> bool:
-        ids = self.summary.trace_ids
-        at = int(np.searchsorted(ids, key))
-        return at < len(ids) and bytes(ids[at]).ljust(16, b"\0") == key
+    def may_hold(self, trace_id: bytes) -> bool:
+        key = folded_keys(np.array([trace_id], dtype="S16"))[0]
+        at = int(np.searchsorted(self.keys, key))
+        return at < len(self.keys) and self.keys[at] == key
 
 
 class Head:
