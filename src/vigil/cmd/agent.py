@@ -406,7 +406,10 @@ def container_options(args: argparse.Namespace) -> ContainerOptions | None:
 
 def run(args: argparse.Namespace) -> int:
     from vigil.cmd.agent_app import build_app
+    from vigil.cmd.allocator import bound_free_memory
 
+    # the tailing and pushing threads would each take a glibc arena and keep what they freed
+    bound_free_memory()
     web = web_config("agent", args.web_config_file)
 
     def build() -> Any:
