@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 from urllib.parse import urlencode
@@ -46,7 +48,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.logs import spring_corpus  # noqa: E402
-from bench.ui import Load, _Network, _short  # noqa: E402
+from bench.ui import Load, _Network, _process_cpu_s, _short  # noqa: E402
 from tests.conftest import free_port, wait_ok  # noqa: E402
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
@@ -214,10 +216,19 @@ _MARKS = """
 """
 
 
-def _load(browser: Any, url: str) -> tuple[Load, float | None, int]:
-    """One cold load until the results are drawn, and the volume (None when not within
-    VOLUME_WAIT_S): the results' time as a Load (with the network), the volume's seconds,
-    and how many rows the page shows."""
+@dataclass(frozen=True, slots=True)
+class PageLoad:
+    """One cold load: until the results are drawn (a Load, with the network and the server's
+    CPU-seconds until then), the volume's seconds (None when not within VOLUME_WAIT_S), the
+    server's CPU-seconds until the volume was drawn too, and how many rows the page shows."""
+
+    results: Load
+    volume_s: float | None
+    server_cpu_to_volume_s: float
+    rows: int
+
+
+def _load(browser: Any, url: str, server_pid: int) -> PageLoad:
     from playwright.sync_api import Error
 
     context = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
@@ -228,23 +239,52 @@ def _load(browser: Any, url: str) -> tuple[Load, float | None, int]:
     def mark(selector: str, timeout_s: float) -> float | None:
         try:
             page.wait_for_function(
-                f"window.__marks[{json.dumps(selector)}] !== undefined", timeout=timeout_s * 1000
+                f"window.__marks[{json.dumps(selector)}] !== undefined",
+                polling=50,
+                timeout=timeout_s * 1000,
             )
         except Error:
             return None
         return float(page.evaluate(f"window.__marks[{json.dumps(selector)}]")) / 1000
 
+    before = _process_cpu_s(server_pid)
     try:
         page.goto(url)
         results = mark(RESULTS_DONE, 600)
         if results is None:
             raise SystemExit(f"no results drawn within 600 s: {url}")
+        server_cpu = _process_cpu_s(server_pid) - before
         rows = int(page.evaluate("document.querySelectorAll('.log-row').length"))
         volume = mark(VOLUME_DRAWN, VOLUME_WAIT_S)
-        network.fill(load := Load(seconds=results))
+        network.fill(load := Load(seconds=results, server_cpu_s=server_cpu))
     finally:
         context.close()
-    return load, volume, rows
+    return PageLoad(load, volume, _process_cpu_s(server_pid) - before, rows)
+
+
+def volume_cpu(logs: Path, query: str, end_ns: int, hours: float, runs: int) -> None:
+    """The Logs page's volume query for `query` (60 bars over the range) run in this process
+    on the store `runs` times: CPU-seconds (what a loaded machine does not change) and wall."""
+    from vigil.logs.logql import LogQLEngine
+
+    step_s = -(-int(hours * 3600) // 60)
+    volume = f"sum by (level) (count_over_time({query} [{step_s}s]))"
+    start_ns = end_ns - int(hours * 3600) * 10**9
+    cpu, wall = [], []
+    with LogStore.open(logs, _options()) as store:
+        engine = LogQLEngine(store)
+        for _ in range(runs):
+            began, began_cpu = time.perf_counter(), time.process_time()
+            result = engine.query(volume, start_ns, end_ns, step_s * 10**9)
+            cpu.append(time.process_time() - began_cpu)
+            wall.append(time.perf_counter() - began)
+    total = sum(float(s.values.sum()) for s in getattr(result.value, "series", ()))
+    load1, _, _ = os.getloadavg()
+    print(
+        f"\n{volume}: {total / 1e6:.1f} M lines counted; in-process median of {runs}: "
+        f"{statistics.median(cpu):.2f} CPU-s, {statistics.median(wall):.2f} s wall "
+        f"(first {cpu[0]:.2f} CPU-s; load average {load1:.1f}; target p50 < 1 s)"
+    )
 
 
 def _serve(data: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -289,6 +329,7 @@ def main() -> None:
         end_ns = int(end_file.read_text())
         size = sum(p.stat().st_size for p in logs.rglob("*") if p.is_file())
         print(f"store: {size / 2**20:.0f} MiB on disk")
+        volume_cpu(logs, QUERIES[0], end_ns, args.hours, args.runs)
         end_ms = end_ns // 10**6
         span = {"from": str(end_ms - int(args.hours * 3600_000)), "to": str(end_ms)}
         proc, base = _serve(data)
@@ -297,7 +338,7 @@ def main() -> None:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 for query in QUERIES:
                     url = f"{base}/logs?{urlencode({'query': query, **span})}"
-                    runs = [_load(browser, url) for _ in range(args.runs)]
+                    runs = [_load(browser, url, proc.pid) for _ in range(args.runs)]
                     _report(query, args.hours, runs)
                 browser.close()
         finally:
@@ -305,19 +346,23 @@ def main() -> None:
             proc.wait(60)
 
 
-def _report(query: str, hours: float, runs: list[tuple[Load, float | None, int]]) -> None:
-    results = [load.seconds for load, _, _ in runs]
-    volumes = [volume for _, volume, _ in runs if volume is not None]
+def _report(query: str, hours: float, runs: list[PageLoad]) -> None:
+    results = [run.results.seconds for run in runs]
+    volumes = [run.volume_s for run in runs if run.volume_s is not None]
     median = statistics.median(results)
-    print(f"\nLogs page, {query} over {hours:g} h ({runs[0][2]} rows shown)")
+    load1, load5, _ = os.getloadavg()
+    print(f"\nLogs page, {query} over {hours:g} h ({runs[0].rows} rows shown)")
+    print(f"  machine load average now {load1:.1f}, 5 min {load5:.1f} (2 cores)")
     print(
         f"  first page of results drawn: median of {len(runs)} {median:.2f} s "
-        f"(min {min(results):.2f}, max {max(results):.2f})"
+        f"(min {min(results):.2f}, max {max(results):.2f}); server CPU until then: median "
+        f"{statistics.median(run.results.server_cpu_s or 0.0 for run in runs):.2f} s"
     )
     if len(volumes) == len(runs):
         print(
             f"  volume histogram drawn: median {statistics.median(volumes):.2f} s "
-            f"(min {min(volumes):.2f}, max {max(volumes):.2f})"
+            f"(min {min(volumes):.2f}, max {max(volumes):.2f}); server CPU until then: median "
+            f"{statistics.median(run.server_cpu_to_volume_s for run in runs):.2f} s"
         )
     else:
         print(
@@ -326,7 +371,7 @@ def _report(query: str, hours: float, runs: list[tuple[Load, float | None, int]]
     verdict = "met" if median < TARGET_FIRST_PAGE_S else "MISSED"
     print(f"  target: first page < {TARGET_FIRST_PAGE_S} s: {verdict} ({median:.2f} s)")
     print("  API requests (DevTools network timings, last run):")
-    for seconds, name, size in runs[-1][0].slowest_api:
+    for seconds, name, size in runs[-1].results.slowest_api:
         print(f"    {seconds * 1000:7.0f} ms {size / 1024:8.1f} KB {_short(name)}")
 
 

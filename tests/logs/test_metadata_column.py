@@ -5,6 +5,7 @@ counted values are the lines counted one by one per combination of the level nam
 from __future__ import annotations
 
 from collections import Counter
+from random import Random
 
 import numpy as np
 import pytest
@@ -98,3 +99,23 @@ def test_counted_values_answer_a_grouping_unless_it_names_uncounted_metadata(
 ) -> None:
     values = ChunkValues(frozenset(names), (Labels(),), (1,), (1,))
     assert values.answers(by) is answers
+
+
+@settings(max_examples=200, deadline=None)
+@given(METADATA, st.randoms(use_true_random=False))
+def test_which_of_the_sets_each_line_has_is_its_set_or_no_answer(
+    metadata: list[Labels], rng: Random
+) -> None:
+    sets = sorted(set(metadata))
+    rng.shuffle(sets)
+    column = MetadataColumn.of(metadata)
+    which = column.which(sets)
+    if which is not None:
+        assert [sets[k] for k in which.tolist()] == metadata
+
+
+def test_which_tells_levels_apart_by_a_few_bytes() -> None:
+    sets = [Labels.from_dict({"level": v}) for v in ("info", "warn", "debug", "error")]
+    metadata = [sets[i % 4] for i in range(40)] + [Labels()]
+    which = MetadataColumn.of(metadata).which([*sets, Labels()])
+    assert which is not None and which.tolist() == [i % 4 for i in range(40)] + [4]

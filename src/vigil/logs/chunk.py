@@ -281,6 +281,8 @@ def _metadata_parts(section: memoryview, count: int) -> tuple[I64, bytes]:
     """Pairs per line, and the names and values."""
     column = _decompress(section, "metadata")
     raw = np.frombuffer(column, dtype=np.uint8)
+    if len(raw) >= count and not (raw[:count] & 0x80).any():
+        return raw[:count].astype(np.int64), column[count:]
     ends = np.flatnonzero(raw < 0x80)
     if len(ends) < count:
         raise ChunkFormatError("metadata column is short")

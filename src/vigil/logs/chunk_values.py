@@ -5,7 +5,7 @@ decoding its lines or their metadata, also when the level is metadata, not a str
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +63,6 @@ class ChunkValues:
             return self.names <= frozenset(VALUE_NAMES)
         return all(name in VALUE_NAMES or name not in self.names for name in by)
 
-    def series(self, stream: Labels, by: Sequence[str] | None) -> Iterator[tuple[Labels, int, int]]:
-        """Per set, the series its lines count in (when `answers(by)`), lines and bytes."""
-        for labels, lines, size in zip(self.sets, self.lines, self.bytes, strict=True):
-            yield series_labels(stream, labels, by), lines, size
+    def series(self, stream: Labels, by: Sequence[str] | None) -> list[Labels]:
+        """Per set, the series its lines count in (when `answers(by)`)."""
+        return [series_labels(stream, labels, by) for labels in self.sets]

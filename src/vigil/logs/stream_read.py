@@ -190,20 +190,30 @@ def bucket_counts(
         return counts
 
     plain = series_labels(labels, Labels(), by)
+    known: dict[tuple[Labels, ...], list[Labels]] = {}  # a chunk's value sets: their series
+    cells: dict[Labels, tuple[list[int], list[int], list[int]]] = {}  # bucket, lines, bytes
+
+    def count(key: Labels, at: int, lines: int, size: int) -> None:
+        found = cells.get(key)
+        if found is None:
+            found = cells[key] = [], [], []
+        found[0].append(at)
+        found[1].append(lines)
+        found[2].append(size)
+
     for chunk in _overlapping(chunks, mint, maxt):
         at = bisect_left(bounds, chunk.mint) - 1
         if 0 <= at < n and chunk.maxt <= bounds[at + 1] and _inside(chunk, mint, maxt):
-            values = chunk.values if chunk.has_metadata else None
             if not chunk.has_metadata:
-                counts = into(plain)
-                counts[0][at] += chunk.lines
-                counts[1][at] += chunk.raw_bytes
+                count(plain, at, chunk.lines, chunk.raw_bytes)
                 continue
+            values = chunk.values
             if values is not None and values.answers(by):
-                for key, lines, size in values.series(labels, by):
-                    counts = into(key)
-                    counts[0][at] += lines
-                    counts[1][at] += size
+                series = known.get(values.sets)
+                if series is None:
+                    series = known[values.sets] = values.series(labels, by)
+                for key, lines, size in zip(series, values.lines, values.bytes, strict=True):
+                    count(key, at, lines, size)
                 continue
         first, last = max(at, 0), min(bisect_left(bounds, chunk.maxt), n)
         if first >= last:
@@ -214,7 +224,15 @@ def bucket_counts(
         if metadata is None:
             _add(into(plain), bucket[keep], sizes[keep], first, last)
             continue
-        code, keys = _line_series(labels, metadata, by)
+        values = chunk.values
+        which = metadata.which(values.sets) if values is not None and values.answers(None) else None
+        if values is not None and which is not None:
+            keys = known.get(values.sets) or known.setdefault(
+                values.sets, values.series(labels, by)
+            )
+            code = which
+        else:
+            code, keys = _line_series(labels, metadata, by)
         code, bucket, sizes = code[keep], bucket[keep], sizes[keep]
         width = last - first
         cell = code * width + bucket
@@ -226,6 +244,10 @@ def bucket_counts(
                 counts = into(key)
                 counts[0][first:last] += entries[k]
                 counts[1][first:last] += total[k]
+    for key, (buckets, lines_in, bytes_in) in cells.items():
+        into_entries, into_bytes = into(key)
+        into_entries += np.bincount(buckets, weights=lines_in, minlength=n).astype(np.int64)
+        into_bytes += np.bincount(buckets, weights=bytes_in, minlength=n).astype(np.int64)
     return [BucketCounts(key, entries, size) for key, (entries, size) in found.items()]
 
 
@@ -236,6 +258,12 @@ def _line_series(
     if by is None:
         code, sets = metadata.sets()
         keys = [series_labels(labels, s) for s in sets]
+    elif len(set(by)) == 1:
+        (name,) = set(by)
+        value, values = metadata.values(name)
+        code = value + 1
+        fallback = series_labels(labels, Labels(), by)
+        keys = [fallback, *(series_labels(labels, Labels([(name, v)]), by) for v in values)]
     else:
         code = np.zeros(len(metadata), dtype=np.int64)
         names = sorted(set(by))
