@@ -1,7 +1,8 @@
 """Log store storage and push throughput: bytes per line on disk (block index, metadata,
-dictionaries and chunks included) beside the raw text, Loki's default codec (snappy over
-256 KiB blocks) and plain zstd-3 of the whole text, on a generated Spring Boot-like corpus
-(in four streams, and over 500 small ones) and on this machine's /var/log; then lines/s through `LogStore.push` (WAL written, chunks cut); then
+dictionaries and chunks included) in 2 h blocks and once compacted into a day's block, with
+where they go, beside the raw text, Loki's default codec (snappy over 256 KiB blocks) and
+plain zstd-3 of the whole text, on a generated Spring Boot-like corpus (in four streams, and
+over 500 small ones) and on this machine's /var/log, each spread over a few hours; then lines/s through `LogStore.push` (WAL written, chunks cut); then
 Loki's JSON push end to end over HTTP into a `vigil server` (decode, level discovery, WAL,
 chunks): lines/s of wall time and per CPU-second of the server, beside the issue's target of
 100k lines/s per core (no Loki is installable to run beside it). Not a test: figures are
@@ -29,6 +30,8 @@ import orjson
 import zstandard
 
 from vigil.logs import Entries, Lines
+from vigil.logs.block import CHUNKS_FILE
+from vigil.logs.compact import DAY_NS
 from vigil.logs.limits import LogLimits
 from vigil.logs.store import LogStore, LogStoreOptions
 from vigil.model import Labels
@@ -37,8 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.agent import cpu_seconds, free_port
 
-T0_NS = 1_700_000_000 * 10**9
+T0_NS = 1_699_920_000 * 10**9  # a day's start: the corpora's blocks compact into one
 SNAPPY_BLOCK = 256 * 1024
+BLOCK_NS = 2 * 3600 * 10**9
 BATCH = 1000
 
 LEVELS = ["INFO"] * 8 + ["DEBUG", "WARN"] + ["ERROR"] * 1
@@ -167,8 +171,31 @@ def _dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def store_corpus(corpus: Corpus, step_ns: int) -> tuple[int, float, int]:
-    """Bytes of the blocks the corpus becomes, push lines/s, lines stored."""
+@dataclass(frozen=True, slots=True)
+class Stored:
+    blocks: int  # bytes of every file of the 2 h blocks
+    compacted: int  # of the day's block
+    parts: dict[str, int]  # where the day's block's bytes go
+    rate: float  # push lines/s
+    lines: int
+
+
+def _parts(store: LogStore) -> dict[str, int]:
+    parts = dict.fromkeys(("lines", "timestamps+sizes", "metadata", "chunk headers"), 0)
+    for block in store.blocks.blocks:
+        for _, chunks in block.streams():
+            for chunk in chunks:
+                header, columns, lines, meta = chunk.section_bytes()
+                parts["chunk headers"] += header
+                parts["timestamps+sizes"] += columns
+                parts["lines"] += lines
+                parts["metadata"] += meta
+        chunk_file = (block.path / CHUNKS_FILE).stat().st_size
+        parts["index, meta, dictionaries"] = _dir_bytes(block.path) - chunk_file
+    return parts
+
+
+def store_corpus(corpus: Corpus, step_ns: int) -> Stored:
     batches = list(_pushes(corpus, step_ns))
     newest = max(int(p[0].timestamps[-1]) for p in batches)
     now = [newest / 1e9]
@@ -181,10 +208,16 @@ def store_corpus(corpus: Corpus, step_ns: int) -> tuple[int, float, int]:
         for push in batches:
             stored += store.push(push).accepted_lines
         seconds = time.perf_counter() - started
-        now[0] = newest / 1e9 + 4 * 3600
-        store.tick()
+        window = store.head.options.out_of_order_window_ns
+        for cutoff in range(T0_NS + BLOCK_NS, newest + 2 * BLOCK_NS, BLOCK_NS):
+            now[0] = (cutoff + window) / 1e9  # one 2 h block per tick, as a server cuts them
+            store.tick()
         size = sum(_dir_bytes(b.path) for b in store.blocks.blocks)
-    return size, stored / seconds, stored
+        now[0] = (newest // DAY_NS + 1) * DAY_NS / 1e9 + 4 * 3600
+        store.tick()
+        compacted = sum(_dir_bytes(b.path) for b in store.blocks.blocks)
+        parts = _parts(store)
+    return Stored(size, compacted, parts, stored / seconds, stored)
 
 
 def report(corpus: Corpus, step_ns: int) -> None:
@@ -192,7 +225,7 @@ def report(corpus: Corpus, step_ns: int) -> None:
     raw, n = len(text), corpus.lines
     snappy = snappy_blocks(text)
     zstd3 = len(zstandard.ZstdCompressor(level=3).compress(text))
-    vigil, rate, stored = store_corpus(corpus, step_ns)
+    stored = store_corpus(corpus, step_ns)
     print(
         f"\n{corpus.name}: {n} lines in {len(corpus.streams)} streams, {raw / n:.0f} bytes/line raw"
     )
@@ -201,11 +234,17 @@ def report(corpus: Corpus, step_ns: int) -> None:
         ("raw text", raw),
         ("snappy, 256 KiB blocks", snappy),
         ("zstd -3, whole text", zstd3),
-        ("vigil blocks (all files)", vigil),
+        ("vigil 2 h blocks", stored.blocks),
+        ("vigil compacted to 1 d", stored.compacted),
     ]:
         print(f"  {name:<28}{size / n:>12.1f}{size / raw:>10.3f}{size / snappy:>11.3f}")
     print(
-        f"  push through LogStore.push: {rate:,.0f} lines/s ({stored} lines, {corpus.batch}/push)"
+        "  where the compacted bytes go: "
+        + ", ".join(f"{name} {size / n:.2f}" for name, size in stored.parts.items())
+    )
+    print(
+        f"  push through LogStore.push: {stored.rate:,.0f} lines/s ({stored.lines} lines,"
+        f" {corpus.batch}/push)"
     )
 
 
@@ -295,7 +334,7 @@ def main() -> None:
     parser.add_argument("--var-log-mb", type=int, default=64)
     parser.add_argument("--http-lines", type=int, default=300_000, help="0: skip")
     args = parser.parse_args()
-    report(spring_corpus(args.lines), 10_000_000)
+    report(spring_corpus(args.lines), 100_000_000)
     report(small_streams_corpus(args.lines), 30 * 10**9)
     report(var_log_corpus(args.var_log_mb << 20), 100_000_000)
     if args.http_lines:

@@ -103,6 +103,39 @@ def test_a_day_of_blocks_is_compacted_into_one(tmp_path: Path) -> None:
     assert got == [f"hour {h}".encode() for h in range(0, 20, 3)] + [b"db"] * 7
 
 
+def _spring_lines(n: int, seed: int) -> list[bytes]:
+    rng = np.random.default_rng(seed)
+    return [
+        f"2026-12-07 10:00:{i % 60:02d}.{int(rng.integers(1000)):03d}  INFO 4711 --- "
+        f"[nio-8080-exec-{int(rng.integers(1, 11))}] c.e.clinic.web.AppointmentController : "
+        f"GET /api/appointments/{int(rng.integers(200_000))} -> 200 "
+        f"({int(rng.exponential(40))} ms) user={int(rng.integers(5000))}".encode()
+        for i in range(n)
+    ]
+
+
+def test_compaction_compresses_lines_harder_and_keeps_them_byte_exact(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    day_start = T0 // DAY_NS * DAY_NS
+    sent: list[bytes] = []
+    with LogStore.open(tmp_path, LogStoreOptions(retention_ns=0), clock=clock) as store:
+        for block in range(3):
+            t = day_start + 2 * block * HOUR_NS
+            lines = _spring_lines(2000, block)
+            sent += lines
+            store.push([Entries(APP, t + np.arange(len(lines), dtype=np.int64), Lines.of(lines))])
+            clock.t_ns = t + 4 * HOUR_NS
+            store.tick()
+        before = sum((b.path / CHUNKS_FILE).stat().st_size for b in store.blocks.blocks)
+        clock.t_ns = day_start + DAY_NS + 4 * HOUR_NS
+        assert len(store.tick().compacted) == 1
+        (block,) = store.blocks.blocks
+        after = (block.path / CHUNKS_FILE).stat().st_size
+        got = _all_lines(store)
+    assert got == sent
+    assert after < 0.97 * before
+
+
 @pytest.mark.parametrize(
     ("retention", "kept"),
     [

@@ -1,5 +1,7 @@
 """Log block compaction: the blocks of one day, once no new block can fall into that day,
-merged into one (chunks copied as they are, CRC-checked; streams joined by label set)."""
+merged into one (streams joined by label set; chunks CRC-checked and their lines compressed
+again at chunk.COMPACTED_ZSTD when that makes them smaller, chunks compressed with a block's
+dictionary copied as they are)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vigil.logs.block import LogBlock, write_block
-from vigil.logs.chunk import Chunk
+from vigil.logs.chunk import COMPACTED_ZSTD, Chunk
 from vigil.model import Labels
 from vigil.tsdb.retention import B
 
@@ -34,7 +36,9 @@ def compact(parent: Path, group: Sequence[LogBlock]) -> Path:
     streams: dict[Labels, list[Chunk]] = defaultdict(list)
     for block in group:
         for labels, chunks in block.streams():
-            streams[labels].extend(chunks)
+            streams[labels].extend(
+                c if c.dictionary is not None else c.recompressed(COMPACTED_ZSTD) for c in chunks
+            )
     sources = sorted({s for block in group for s in block.meta.sources})
     level = max(block.meta.level for block in group) + 1
     return write_block(parent, streams.items(), level=level, sources=sources)
