@@ -298,6 +298,7 @@ def _serve(data: Path) -> tuple[subprocess.Popen[bytes], str]:
         f"--web.listen-address=127.0.0.1:{port}",
         f"--storage.tsdb.path={data}",
         "--logs.docker-containers=",
+        "--otlp.listen-address=",
     ]
     began = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
