@@ -12,11 +12,16 @@ after its launch each is measured:
 Samples and series are the processes' own prometheus_tsdb_head_* counters. vigil runs with
 --rules.default.disable (Prometheus evaluates no rules here either).
 
+--alone (1M series) runs vigil without Prometheus, every --alone-interval, and prints its
+RSS --duration seconds after its first scrape beside the budget its series limit assumes
+(tsdb/limits.py: HEAD_BYTES_PER_SERIES a series, HEAD_SHARE of the memory for the head).
+
 --profile also samples vigil with py-spy (`pip install py-spy`) from the end of its first
 scrape and prints its functions with the most CPU samples of their own; the sampling costs
 vigil some CPU, so compare the figures of a run without it.
 
-    .venv/bin/python bench/ingest.py [--series 10000,100000] [--duration 60] [--profile]
+    .venv/bin/python bench/ingest.py [--series 10000,100000] [--alone 1000000] [--duration 60]
+                                     [--profile]
 Not a test: the machine is shared, only the ratios from one run mean anything.
 """
 
@@ -39,6 +44,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import free_port, peer, wait_ok
+
+from vigil.tsdb.limits import HEAD_BYTES_PER_SERIES, HEAD_SHARE
 
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -165,10 +172,12 @@ def _launch(stack: ExitStack, name: str, argv: list[str], port: int, data: Path)
     return Server(name, proc.pid, f"http://127.0.0.1:{port}", data, time.monotonic())
 
 
-def _after_first_scrape(client: httpx.Client, server: Server, series: int) -> None:
+def _after_first_scrape(
+    client: httpx.Client, server: Server, series: int, deadline_s: float = 300
+) -> None:
     """Wait until the first scrape's samples are in the head; note CPU and samples then."""
-    wait_ok(f"{server.base}/-/ready")
-    deadline = time.monotonic() + 300
+    wait_ok(f"{server.base}/-/ready", seconds=deadline_s)
+    deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         samples, _ = _head_counters(client, server.base)
         if samples >= series:
@@ -178,8 +187,8 @@ def _after_first_scrape(client: httpx.Client, server: Server, series: int) -> No
     raise RuntimeError(f"{server.name} did not scrape {series} series")
 
 
-def _measure(client: httpx.Client, server: Server, duration: float) -> Figures:
-    time.sleep(max(0.0, server.launched + duration - time.monotonic()))
+def _measure(client: httpx.Client, server: Server, until: float) -> Figures:
+    time.sleep(max(0.0, until - time.monotonic()))
     cpu, rss = _cpu_seconds(server.pid), _rss_bytes(server.pid)
     samples, series = _head_counters(client, server.base)
     steady = samples - server.samples_first
@@ -251,13 +260,59 @@ def run(series: int, args: argparse.Namespace, root: Path) -> tuple[Figures, Fig
             if args.profile:
                 ours = servers[1]
                 spy = py_spy(ours.pid, ours.launched + args.duration - time.monotonic(), raw)
-            prom, vigil = (_measure(client, server, args.duration) for server in servers)
+            prom, vigil = (
+                _measure(client, server, server.launched + args.duration) for server in servers
+            )
             for server in servers:
                 _report_scrape_errors(client, server)
         if not args.profile:
             return prom, vigil, []
         spy.wait(120)
         return prom, vigil, own_cpu_top(raw, args.top)
+
+
+def run_alone(series: int, args: argparse.Namespace, root: Path) -> Figures:
+    """vigil alone on one target of `series` series, measured --duration s after its first
+    scrape."""
+    exporter_port, vigil_port = free_port(), free_port()
+    target = f"127.0.0.1:{exporter_port}"
+    with ExitStack() as stack:
+        exporter = subprocess.Popen(
+            [sys.executable, "-c", EXPORTER, str(series), str(args.alone_interval),
+             str(exporter_port)]
+        )  # fmt: skip
+        stack.callback(exporter.wait, 30)
+        stack.callback(exporter.terminate)
+        wait_ok(f"http://{target}/metrics", seconds=300)
+        config = root / "prometheus.yml"
+        config.write_text(_config(target, args.alone_interval))
+        vigil_argv = [
+            sys.executable, "-m", "vigil", "server", f"--config.file={config}",
+            f"--storage.tsdb.path={root / 'vigil'}", f"--web.listen-address=127.0.0.1:{vigil_port}",
+            "--rules.default.disable",
+        ]  # fmt: skip
+        vigil = _launch(stack, "vigil", vigil_argv, vigil_port, root / "vigil")
+        with httpx.Client(timeout=60) as client:
+            _after_first_scrape(client, vigil, series, deadline_s=1800)
+            figures = _measure(client, vigil, time.monotonic() + args.duration)
+            _report_scrape_errors(client, vigil)
+        return figures
+
+
+def _print_alone(series: int, args: argparse.Namespace, vigil: Figures) -> None:
+    budget = series * HEAD_BYTES_PER_SERIES
+    print(
+        f"\n{series} series, vigil alone, one target every {args.alone_interval:g} s, measured"
+        f" {args.duration:g} s after its first scrape (head series {vigil.series:.0f})"
+    )
+    print(f"  {'RSS MiB':32}{vigil.rss / MIB:12.1f}")
+    print(f"  {'RSS bytes / series':32}{vigil.rss / series:12.0f}")
+    print(
+        f"  {'budget: head MiB at 3 h':32}{budget / MIB:12.1f}  ({HEAD_BYTES_PER_SERIES} bytes a"
+        f" series; the series limit wants {budget / HEAD_SHARE / 2**30:.1f} GiB of memory)"
+    )
+    print(f"  {'CPU-s / 1M samples, steady':32}{vigil.cpu_per_m:12.2f}")
+    print(f"  {'samples appended':32}{vigil.samples:12.0f}")
 
 
 def _print(series: int, args: argparse.Namespace, prom: Figures, vigil: Figures) -> None:
@@ -285,17 +340,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", default="10000,100000", help="comma-separated (10000,100000)")
     parser.add_argument("--interval", type=float, default=5.0, help="scrape interval, s (5)")
+    parser.add_argument("--alone", default="1000000", help="series, vigil alone (1000000)")
+    parser.add_argument(
+        "--alone-interval", type=float, default=120.0, help="scrape interval alone, s (120)"
+    )
     parser.add_argument("--duration", type=float, default=60.0, help="s after launch (60)")
     parser.add_argument("--profile", action="store_true", help="sample vigil with py-spy")
     parser.add_argument("--top", type=int, default=20, help="profile entries printed (20)")
     args = parser.parse_args()
-    for series in (int(s) for s in args.series.split(",")):
+    for series in (int(s) for s in args.series.split(",") if s):
         with tempfile.TemporaryDirectory() as tmp:
             prom, vigil, top = run(series, args, Path(tmp))
         _print(series, args, prom, vigil)
         if top:
             print("  vigil's functions by own CPU samples (py-spy; figures above include it):")
             print("\n".join(f"    {line}" for line in top))
+    for series in (int(s) for s in args.alone.split(",") if s):
+        with tempfile.TemporaryDirectory() as tmp:
+            _print_alone(series, args, run_alone(series, args, Path(tmp)))
 
 
 if __name__ == "__main__":
