@@ -10,7 +10,12 @@ target (<= 30 MiB) and beside the anchor from the same run: the same server's ow
 the idle phase of the same length (what it grows by without any span), with the bytes of
 protobuf it received.
 
-    .venv/bin/python bench/traces_rss.py [--rate 100] [--seconds 120] [--warmup 20]
+With --speed N the server runs on a clock N times as fast (bench/fast_clock.py; --seconds
+and --warmup are then of its clock): N exports a second, each stamped with its second of
+the server's clock, so hours of the span head filling and being cut into blocks take
+minutes; RSS is then printed at each 10 minutes of the server's clock.
+
+    .venv/bin/python bench/traces_rss.py [--rate 100] [--seconds 120] [--warmup 20] [--speed 1]
 Not a test: the machine is shared, only figures from one run mean anything together.
 """
 
@@ -67,6 +72,7 @@ class Phase:
 
 
 def _phase(pid: int, seconds: float, each_second: Callable[[int], None] | None = None) -> Phase:
+    """`seconds` of the wall clock."""
     phase, cpu = Phase(), _cpu_s(pid)
     began = time.monotonic()
     for second in range(int(seconds)):
@@ -83,12 +89,23 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=100, help="spans per second")
     parser.add_argument("--seconds", type=float, default=120, help="of idle, then of load")
     parser.add_argument("--warmup", type=float, default=20, help="seconds after ready")
+    parser.add_argument("--speed", type=int, default=1, help="the server's clock, x wall clock")
     args = parser.parse_args()
+    speed = args.speed
     web, otlp = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    t0, monotonic0 = time.time(), time.monotonic()
+
+    def server_ns() -> int:
+        return round((t0 + (time.monotonic() - monotonic0) * speed) * 1e9)
+
+    runner = ["-m", "vigil"]
+    if speed != 1:
+        runner = [str(Path(__file__).with_name("fast_clock.py")), str(speed), repr(t0)]
+        runner.append(repr(monotonic0))
     with tempfile.TemporaryDirectory() as data:
         command = [
-            sys.executable, "-m", "vigil", "server",
+            sys.executable, *runner, "server",
             f"--storage.tsdb.path={data}",
             f"--web.listen-address=127.0.0.1:{web}",
             f"--otlp.listen-address=127.0.0.1:{otlp}",
@@ -99,30 +116,41 @@ def main() -> None:
         try:
             wait_ok(f"http://127.0.0.1:{web}/-/ready")
             ready = _rss_mib(server.pid)
-            time.sleep(args.warmup)
-            idle = _phase(server.pid, args.seconds)
+            time.sleep(args.warmup / speed)
+            idle = _phase(server.pid, args.seconds / speed)
             sent = [0]
             url = f"http://127.0.0.1:{otlp}/v1/traces"
+
+            def body(k: int) -> bytes:
+                """Export k, its spans from the server's now on (export() starts export
+                k's spans k x rate ms later: taken back so they never run ahead)."""
+                now_ns = server_ns() - k * args.rate * 1_000_000
+                return export(args.rate, k, now_ns).SerializeToString()
+
             with httpx.Client(timeout=60) as client:
-                first = export(args.rate, 0, time.time_ns()).SerializeToString()
+                first = body(0)
                 answer = client.post(url, content=first, headers={"Content-Type": PROTOBUF})
                 assert answer.status_code == 200, answer.text
                 sent[0] += len(first)
                 imported = _rss_mib(server.pid)
 
                 def send(second: int) -> None:
-                    body = export(args.rate, second + 1, time.time_ns()).SerializeToString()
-                    answer = client.post(url, content=body, headers={"Content-Type": PROTOBUF})
-                    assert answer.status_code == 200, answer.text
-                    sent[0] += len(body)
+                    for k in range(second * speed + 1, (second + 1) * speed + 1):
+                        data = body(k)
+                        answer = client.post(url, content=data, headers={"Content-Type": PROTOBUF})
+                        assert answer.status_code == 200, answer.text
+                        sent[0] += len(data)
 
-                load = _phase(server.pid, args.seconds, send)
+                load = _phase(server.pid, args.seconds / speed, send)
         finally:
             server.terminate()
             server.wait(60)
-    spans = (int(args.seconds) + 1) * args.rate
+    spans = (int(args.seconds / speed) * speed + 1) * args.rate
     added = load.last - idle.last
-    print(f"vigil server RSS, MiB (default job; {args.rate} spans/s over OTLP/HTTP protobuf)")
+    clock = "" if speed == 1 else f"; its clock {speed}x the wall clock's"
+    print(
+        f"vigil server RSS, MiB (default job; {args.rate} spans/s over OTLP/HTTP protobuf{clock})"
+    )
     rows = [
         ("ready", ready, ""),
         (f"+{args.warmup:.0f} s, then {args.seconds:.0f} s idle", idle.last, ""),
@@ -135,8 +163,10 @@ def main() -> None:
     ]
     for name, mib, note in rows:
         print(f"  {name:40} {mib:7.1f}  {note}")
-    minutes = " ".join(f"{mib:.1f}" for mib in load.samples[59::60])
-    print(f"  under load, at each minute               {minutes}")
+    every = 60 if speed == 1 else 600
+    step = max(1, every // speed)
+    minutes = " ".join(f"{mib:.1f}" for mib in load.samples[step - 1 :: step])
+    print(f"  under load, at each {every // 60:2} min of its clock    {minutes}")
     print(
         f"added by traces (end of load - end of idle): {added:+.1f} MiB   target <= {TARGET_MIB:.0f} MiB "
         f"({'met' if added <= TARGET_MIB else 'missed'})"
