@@ -5,6 +5,10 @@ so it is imported only by a scrape whose target answers in protobuf."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vigil.exposition.scan import ScrapeBatch
 
 MEDIA_TYPE = "application/vnd.google.protobuf"
 CONTENT_TYPE = (
@@ -19,3 +23,11 @@ class HistogramChoice:
 
     native: bool = False
     classic_too: bool = False
+
+
+def scan_protobuf(body: bytes, choice: HistogramChoice) -> ScrapeBatch:
+    """Read a delimited protobuf body (`protobuf.scan_protobuf`, loaded by the first call);
+    raises ProtobufError."""
+    from vigil.exposition.protobuf import scan_protobuf as scan
+
+    return scan(body, choice)

@@ -10,6 +10,7 @@ import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from vigil.logs import logql
 from vigil.model import Labels
 from vigil.promql.engine import QueryEngine
 from vigil.promql.errors import PromQLError
@@ -53,9 +54,7 @@ def _samples(value: object) -> tuple[Sample, ...]:
 def check_logql(expr: str) -> None:
     """A Loki-ruler rule's expression: a LogQL metric query (a log query has no value to
     compare or record); raises ValueError saying why not."""
-    from vigil.logs.logql import ast, parse
-
-    if isinstance(parse(expr), ast.LogQuery):
+    if isinstance(logql.parse(expr), logql.ast.LogQuery):
         raise ValueError(
             f"a log query is not a rule expression: aggregate it, e.g. count_over_time({expr} [5m])"
         )
@@ -63,13 +62,18 @@ def check_logql(expr: str) -> None:
 
 def logql_query_func(engine: LogQLEngine) -> QueryFunc:
     """Loki's ruler: an instant LogQL metric query at the evaluation time."""
-    from vigil.logs.logql.errors import LogQLError
 
     def query(expr: str, t_ms: int) -> tuple[Sample, ...]:
         t_ns = t_ms * 1_000_000
         try:
             value = engine.query(expr, t_ns, t_ns).value
-        except (LogQLError, PromQLError, ValueError, StorageNotReady, CorruptDataError) as err:
+        except (
+            logql.LogQLError,
+            PromQLError,
+            ValueError,
+            StorageNotReady,
+            CorruptDataError,
+        ) as err:
             raise RuleEvaluationError(str(err)) from err
         return _samples(value)
 

@@ -30,7 +30,7 @@ from vigil.config.relabel import RelabelConfig
 from vigil.config.scrape import ScrapeConfig
 from vigil.exposition._types import Format, ParseError
 from vigil.exposition.protobuf_format import MEDIA_TYPE as PROTOBUF_MEDIA_TYPE
-from vigil.exposition.protobuf_format import HistogramChoice
+from vigil.exposition.protobuf_format import HistogramChoice, scan_protobuf
 from vigil.exposition.render import is_legacy_metric_name
 from vigil.exposition.scan import (
     NO_TIMESTAMP,
@@ -380,8 +380,6 @@ class ScrapeLoop:
         opts = self.options
         limit = 0 if opts.metric_relabel_configs else opts.sample_limit
         if fmt == "protobuf":
-            from vigil.exposition.protobuf import scan_protobuf
-
             read = scan_protobuf(body, opts.histograms)
             if limit and len(read) > limit:
                 raise SampleLimitExceeded(len(read))
