@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -138,3 +139,18 @@ def test_bytes_that_do_not_decode_raise_page_format_errors(
 ) -> None:
     with pytest.raises(PageFormatError):
         decode_page(damage(PAGE))
+
+
+def test_pages_decode_from_several_threads_at_once() -> None:
+    """Query threads and the store's tick thread decode pages together: a zstd context
+    shared between them mixed up their outputs."""
+    pages = [encode_page(Spans.of(corpus(150, T0 + k * 10**12, 10**6))) for k in range(6)]
+    want = [decode_trace_ids(p)[0].tobytes() for p in pages]
+
+    def mismatches(k: int) -> int:
+        page = pages[k % len(pages)]
+        wanted = want[k % len(pages)]
+        return sum(decode_trace_ids(page)[0].tobytes() != wanted for _ in range(60))
+
+    with ThreadPoolExecutor(6) as pool:
+        assert sum(pool.map(mismatches, range(6))) == 0

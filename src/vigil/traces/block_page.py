@@ -12,6 +12,7 @@ own tables (strings, resources, scopes); attributes, events and links as attribu
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
@@ -50,7 +51,17 @@ _EXTERNAL = np.iinfo(np.int32).min  # parent not in the page: kept whole
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _NO_EVENTS: tuple[Event, ...] = ()
 _NO_LINKS: tuple[Link, ...] = ()
-_DECOMPRESSOR = zstandard.ZstdDecompressor()
+
+
+class _Codec(threading.local):
+    """A zstd context decompresses one frame at a time, and pages are decoded by query
+    threads and the store's tick thread at once: one per thread."""
+
+    def __init__(self) -> None:
+        self.decompressor = zstandard.ZstdDecompressor()
+
+
+_CODEC = _Codec()
 
 
 class PageFormatError(ValueError):
@@ -294,7 +305,7 @@ def _body(data: bytes | memoryview) -> bytes:
     view = memoryview(data)
     if not len(view) or view[0] != VERSION:
         raise ValueError(f"page format {view[0] if len(view) else None} is not {VERSION}")
-    return _DECOMPRESSOR.decompress(view[1:])
+    return _CODEC.decompressor.decompress(view[1:])
 
 
 def decode_trace_ids(data: bytes | memoryview) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
