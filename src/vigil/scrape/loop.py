@@ -43,6 +43,7 @@ from vigil.model import METRIC_NAME, Labels
 from vigil.model.clock import Clock
 from vigil.model.gofloat import format_float
 from vigil.model.labels import is_legacy_label_name, json_quote
+from vigil.model.sorted_set import sorted_set
 from vigil.scrape.histogram_limits import BucketLimitExceeded, limited, max_schema
 from vigil.scrape.metrics import ScrapeMetrics
 from vigil.scrape.nhcb import convert_to_nhcb
@@ -609,7 +610,7 @@ class ScrapeLoop:
         if np.array_equal(in_order, state.tracked_in_order):
             tracked = state.tracked  # the usual scrape: same series in the same order
         else:
-            tracked = np.unique(in_order)
+            tracked = sorted_set(in_order)
             state.tracked_in_order = in_order.copy()
         return _Columns(refs, times, batch.values, tracked, batch.histograms)
 

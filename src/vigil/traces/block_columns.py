@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vigil.model.sorted_set import sorted_set
 from vigil.traces._api import STATUS_ERROR, Spans
 
 NameKey = tuple[str, str, int]
@@ -81,6 +82,6 @@ def summarize(spans: Spans) -> Summary:
         n,
         int(spans.start_ns.min()),
         int(spans.start_ns.max()),
-        np.unique(np.frombuffer(spans.trace_ids, dtype="S16")),
+        sorted_set(np.frombuffer(spans.trace_ids, dtype="S16")),
         names,
     )

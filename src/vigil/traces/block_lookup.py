@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vigil.model.sorted_set import sorted_set
+
 FIRST_HALF, FOLDED = 1, 2  # the lookup's formats
 
 
@@ -30,7 +32,7 @@ def _keys(ids: npt.NDArray[Any], form: int) -> npt.NDArray[np.uint64]:
 def folded_keys(ids: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
     """Format 2's keys of S16 trace ids, sorted unique: 8 bytes a trace where a head page
     would keep 16 to say whether it may hold one."""
-    return np.unique(_keys(ids, FOLDED))
+    return sorted_set(_keys(ids, FOLDED))
 
 
 class LookupWriter:
@@ -44,7 +46,7 @@ class LookupWriter:
 
     def traces(self) -> int:
         """Distinct trace ids."""
-        return len(np.unique(np.concatenate(self._ids)))
+        return len(sorted_set(np.concatenate(self._ids)))
 
     def finish(self) -> tuple[bytes, dict[str, Any]]:
         """The `traces` file and what the index keeps of it."""

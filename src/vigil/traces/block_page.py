@@ -22,6 +22,7 @@ import numpy.typing as npt
 import orjson
 import zstandard
 
+from vigil.model.sorted_set import sorted_set
 from vigil.traces._api import (
     SPAN_ID_SIZE,
     TRACE_ID_SIZE,
@@ -87,7 +88,7 @@ def _remap(
     columns: Sequence[npt.NDArray[np.int32]],
 ) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.uint32]]]:
     """The codes used by `columns` (sorted) and the columns recoded to their positions."""
-    used = np.unique(np.concatenate(columns)) if len(columns[0]) else np.zeros(0, np.int64)
+    used = sorted_set(np.concatenate(columns)) if len(columns[0]) else np.zeros(0, np.int64)
     lut = np.zeros(int(used[-1]) + 1 if len(used) else 1, dtype=np.uint32)
     lut[used] = np.arange(len(used), dtype=np.uint32)
     return used.astype(np.int64), [lut[c] for c in columns]

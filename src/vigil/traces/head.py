@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from vigil.model.sorted_set import sorted_set
 from vigil.traces._api import Spans
 from vigil.traces.block_columns import Summary, summarize
 from vigil.traces.block_lookup import folded_keys
@@ -187,7 +188,7 @@ class Head:
                 spans = page.spans()
                 windows = spans.start_ns // block_range * block_range
                 windows[spans.start_ns >= cutoff] = cutoff
-                for start in np.unique(windows).tolist():
+                for start in sorted_set(windows).tolist():
                     part = HeadPage.of(spans.take(np.flatnonzero(windows == start)))
                     (kept if start == cutoff else taken.setdefault(start, [])).append(part)
             if not taken:

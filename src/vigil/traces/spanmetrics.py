@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from vigil.model.sorted_set import sorted_set
 from vigil.traces.spanmetrics_guards import OVERFLOW, GuardedSpans, NameCap, SpanGuards
 from vigil.traces.spanmetrics_series import (
     GeneratedCounter,
@@ -74,7 +75,7 @@ class SpanMetrics:
         keys: dict[LabelValues, int] = {}
         remap = np.empty(len(unique), dtype=np.intp)
         overflowed = np.zeros(len(unique), dtype=bool)
-        for service in np.unique(services).tolist():
+        for service in sorted_set(services).tolist():
             at = np.flatnonzero(services == service)
             label, kept = self.names.admit(
                 strings[service], [strings[n] for n in names[at].tolist()]

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model.healthcheck import DEFAULT_HEALTH_PATHS, DEFAULT_HEALTH_USER_AGENTS
+from vigil.model.sorted_set import sorted_set
 from vigil.traces._api import KIND_SERVER, AttrValue, Spans
 from vigil.traces.spanmetrics_attributes import AttributeColumns
 
@@ -138,7 +139,7 @@ class GuardedSpans:
     def _multipliers(self) -> npt.NDArray[np.float64]:
         spans = self.spans
         by_state = np.ones(len(spans.strings), dtype=np.float64)
-        for code in np.unique(spans.trace_state).tolist():
+        for code in sorted_set(spans.trace_state).tolist():
             by_state[code] = _threshold_multiplier(spans.strings[code]) or 1.0
         out = by_state[spans.trace_state]
         unset = out == 1.0

@@ -43,6 +43,7 @@ import numpy.ma  # np.unique imports it on first use (~60 ms): at start, not in 
 import numpy.typing as npt
 
 from vigil.model import Labels, Matcher
+from vigil.model.sorted_set import sorted_set
 from vigil.tsdb._api import SelectHints
 from vigil.tsdb.cache import DecodedCache
 from vigil.tsdb.chunkenc import ChunkFormatError, decode, encode
@@ -479,7 +480,7 @@ class BlockQuerier:
         with self._block._reading() as index:
             if not matchers and self._covers_block():
                 return [index.symbol(int(s)) for s in index.label_names]
-            names = np.unique(index.pairs_of(self._ids(index, matchers))[:, 0])
+            names = sorted_set(index.pairs_of(self._ids(index, matchers))[:, 0])
             return [index.symbol(int(s)) for s in names]
 
     def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
@@ -491,7 +492,7 @@ class BlockQuerier:
             if name_id is None:
                 return []
             pairs = index.pairs_of(self._ids(index, matchers))
-            values = np.unique(pairs[pairs[:, 0] == name_id, 1])
+            values = sorted_set(pairs[pairs[:, 0] == name_id, 1])
             return [index.symbol(int(s)) for s in values]
 
     def series(self, matchers: Sequence[Matcher]) -> list[Labels]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from vigil.model import Labels
 from vigil.model.histogram import FloatHistogram
+from vigil.model.sorted_set import sorted_set
 from vigil.tsdb import wal as walfmt
 from vigil.tsdb._api import STALE_NAN, STALE_NAN_BITS, SeriesRef
 from vigil.tsdb.head_read import gather
@@ -338,7 +339,7 @@ def _log(
     touched = np.concatenate([r, ooo_r]) if len(ooo_r) else r
     if parts:
         touched = np.concatenate([touched, *(np.asarray(h.refs, dtype=np.int64) for h in parts)])
-    new = np.unique(touched[~state.series.logged[touched]])
+    new = sorted_set(touched[~state.series.logged[touched]])
     records = []
     if len(new):
         records.append(

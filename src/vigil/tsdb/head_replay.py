@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from vigil.model import Labels
+from vigil.model.sorted_set import sorted_set
 from vigil.tsdb.chunkenc.head_chunk import ENCODE_ROWS
 from vigil.tsdb.head_append import CommitResult, apply, insert_in_order
 from vigil.tsdb.head_state import F64, I64, Bools, HeadState
@@ -170,7 +171,7 @@ def _replay_block(state: HeadState, refs: I64, ts: I64, vs: F64) -> None:
     fill = np.zeros(len(refs), dtype=np.int64)
     has_open = open_slot >= 0
     fill[has_open] = state.open.length[open_slot[has_open]]
-    fills = fill[:1] if fill.min() == fill.max() else np.unique(fill)
+    fills = fill[:1] if fill.min() == fill.max() else sorted_set(fill)
     if len(fills) > _MAX_FILL_GROUPS:  # series far out of step: the general placement
         insert_in_order(state, np.repeat(refs, width), ts.reshape(-1), vs.reshape(-1))
     elif len(fills) == 1:

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from vigil.model import Labels, Matcher, MatchType
 from vigil.model.regex import Regex
+from vigil.model.sorted_set import sorted_set
 from vigil.tsdb._api import CorruptDataError
 from vigil.tsdb.cache import PostingsCache
 from vigil.tsdb.fileutil import write_synced
@@ -327,7 +328,7 @@ class IndexReader:
             positions = self._positions(m, lo, hi, want)
             ids = self._postings(positions).astype(np.int64)
             if len(positions) > 1:
-                ids = np.unique(ids)
+                ids = sorted_set(ids)
             ids = self._postings_cache.put(key, ids)
         return ids
 

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.model import Labels, Matcher, MatchType
+from vigil.model.sorted_set import sorted_set
 
 RefArray = npt.NDArray[np.int64]
 
@@ -157,7 +158,7 @@ class MemPostings:
             return _EMPTY
         if len(parts) == 1:
             return parts[0]
-        return np.unique(np.concatenate(parts))
+        return sorted_set(np.concatenate(parts))
 
 
 def _union_where(postings: MemPostings, matcher: Matcher, want: bool) -> RefArray:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from vigil.model.sorted_set import sorted_set
 from vigil.traces import SpanQuerier, Spans
 from vigil.traces.distinct import id_keys
 
@@ -73,6 +74,6 @@ def dependencies(querier: SpanQuerier) -> list[Dependency]:
 def _service_codes(batch: Spans, services: dict[str, int]) -> npt.NDArray[np.int64]:
     """The batch's string codes mapped onto one code per service name across batches."""
     table = np.full(len(batch.strings), -1, dtype=np.int64)
-    for code in np.unique(batch.service).tolist():
+    for code in sorted_set(batch.service).tolist():
         table[code] = services.setdefault(batch.strings[code], len(services))
     return table

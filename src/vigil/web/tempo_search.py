@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from starlette.datastructures import QueryParams
 
+from vigil.model.sorted_set import sorted_set
 from vigil.traces import KIND_NAMES, STATUS_ERROR, STATUS_NAMES, SpanQuerier, Spans, traceql
 from vigil.traces.traceql.ast import Type
 from vigil.traces.traceql.fields import EnumValue, Value
@@ -164,7 +164,7 @@ def _service_stats(spans: Spans) -> Stats:
     left out, as protobuf's JSON leaves zeros out)."""
     failed = spans.status_code == STATUS_ERROR
     stats: Stats = {}
-    for code in np.unique(spans.service).tolist():
+    for code in sorted_set(spans.service).tolist():
         mine = spans.service == code
         entry = {"spanCount": int(mine.sum())}
         errors = int((mine & failed).sum())

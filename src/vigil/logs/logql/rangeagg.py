@@ -27,6 +27,7 @@ from vigil.logs.logql.labelfilter import (
 from vigil.logs.logql.pipeline import Pipeline, Rows, Stage, label_filter_stage
 from vigil.logs.logql.prefilter import query_needles
 from vigil.model import Labels, MatchType
+from vigil.model.sorted_set import sorted_set
 from vigil.promql.functions import FUNCTIONS, FunctionCall
 from vigil.promql.value import RangeSteps, ScalarSteps, VectorSteps
 
@@ -103,7 +104,7 @@ class _StepWindows:
     def edges(self) -> tuple[I64, I64, I64]:
         """Every window's start and end, ascending (buckets `(edges[i], edges[i+1]]`), and
         per step the first and past-the-last bucket of its window."""
-        edges = np.unique(np.concatenate((self.starts, self.ends)))
+        edges = sorted_set(np.concatenate((self.starts, self.ends)))
         first = np.searchsorted(edges, self.starts)
         last = np.searchsorted(edges, self.ends)
         return edges, first, last

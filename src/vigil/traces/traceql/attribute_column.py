@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vigil.model.sorted_set import sorted_set
 from vigil.traces._api import Attributes, AttrValue
 
 ABSENT, STR, INT, FLOAT, BOOL, OTHER = range(6)
@@ -120,10 +121,10 @@ class AttributeColumn:
     def distinct(self) -> list[AttrValue]:
         """The values the rows hold, each once (but bytes, arrays and maps, one per row)."""
         kind = self.kind
-        texts = self.texts[np.unique(self.text[kind == STR])].tolist()
-        ints = np.unique(self.ints[kind == INT]).tolist()
-        bools = np.unique(self.ints[kind == BOOL]).astype(bool).tolist()
-        floats = np.unique(self.floats[kind == FLOAT]).tolist()
+        texts = self.texts[sorted_set(self.text[kind == STR])].tolist()
+        ints = sorted_set(self.ints[kind == INT]).tolist()
+        bools = sorted_set(self.ints[kind == BOOL]).astype(bool).tolist()
+        floats = sorted_set(self.floats[kind == FLOAT]).tolist()
         return [*texts, *ints, *bools, *floats, *self.others[kind == OTHER].tolist()]
 
     def values(self) -> list[AttrValue | None]:

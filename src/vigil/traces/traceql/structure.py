@@ -17,6 +17,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
+from vigil.model.sorted_set import sorted_set
 from vigil.traces.distinct import id_keys
 from vigil.traces.traceql import ast
 from vigil.traces.traceql.table import SpanTable
@@ -136,7 +137,7 @@ class _Tree:
     def _below(self, src: Entries, dst: Entries) -> Mask:
         """Whether a src entry of the same input is an ancestor of each dst entry."""
         n = self._n
-        wanted = np.unique(_key(src.owner, src.rows, n))
+        wanted = sorted_set(_key(src.owner, src.rows, n))
         matched = np.zeros(len(dst.rows), dtype=bool)
         live = np.arange(len(dst.rows), dtype=np.intp)
         above = self.parent[dst.rows]
@@ -163,7 +164,7 @@ class _Tree:
                 break
             found.append(_key(owner, above, n))
             above = self.parent[above]
-        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+        return sorted_set(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
     def _siblings(self, src: Entries, dst: Entries) -> Mask:
         """Whether another span of the same input's src entries has dst's parent."""

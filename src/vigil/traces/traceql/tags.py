@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vigil.model.sorted_set import sorted_set
 from vigil.traces._api import KIND_NAMES, STATUS_NAMES, KeyValues, SpanQuerier
 from vigil.traces.traceql import ast
 from vigil.traces.traceql.attribute_column import AttributeColumn
@@ -104,7 +105,7 @@ def _matched(querier: SpanQuerier, query: str | None) -> tuple[SpanTable, Rows]:
 
 
 def _distinct(codes: np.ndarray, rows: Rows) -> list[int]:
-    return [int(c) for c in np.unique(codes[rows]).tolist()]
+    return [int(c) for c in sorted_set(codes[rows]).tolist()]
 
 
 def _keys(attribute_lists: Iterable[tuple[tuple[str, object], ...]]) -> list[str]:
@@ -115,9 +116,9 @@ def _distinct_values(col: Column) -> Iterable[Value]:
     if isinstance(col, AttributeColumn):
         return col.distinct()
     if isinstance(col, Coded):
-        return [col.table[c] for c in np.unique(col.codes).tolist()]
+        return [col.table[c] for c in sorted_set(col.codes).tolist()]
     if isinstance(col, Num):
-        codes = np.unique(col.values[col.present]).tolist()
+        codes = sorted_set(col.values[col.present]).tolist()
         return [EnumValue(col.type, int(c)) for c in codes]
     return [col.value]
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from vigil.model.sorted_set import sorted_set
 from vigil.tsdb.chunkenc.primitives import POW10, decimal_scales, width_codes, width_dtype
 
 I64 = npt.NDArray[np.int64]
@@ -105,7 +106,7 @@ def _encode_chunk_rows(ts: I64, vs: F64) -> list[bytes]:
         | signatures[:, 5].astype(np.int64)
     )
     out: list[bytes] = [b""] * k_rows
-    for key in np.unique(keys).tolist():
+    for key in sorted_set(keys).tolist():
         rows = np.flatnonzero(keys == key)
         t_width, mode, a, b = key >> 24, (key >> 16) & 0xFF, (key >> 8) & 0xFF, key & 0xFF
         parts = [head_bytes[rows]]
