@@ -5,7 +5,9 @@ cache, one `map(dict.get)` turns series text into TSDB refs, and numpy builds th
 handed to `Appender.append_batch`. Python code runs per *new* series only: the honor_labels
 merge, `metric_relabel_configs` and the label limits are applied once and the resulting ref
 (or -1 when relabeling drops the series) is cached under the series text, as Prometheus's
-scrape cache does.
+scrape cache does. A cached ref the head has since garbage-collected (no sample in the window
+it keeps) is refused at commit as an unknown series: the caches are then forgotten and the
+scrape's series resolved again from their labels, their samples appended in the same scrape.
 
 Failure semantics are Prometheus's: a fetch error, a parse error or an exceeded limit fails
 the whole scrape (`up` 0, nothing of it appended but the report series) and every series of
@@ -15,7 +17,9 @@ the previous scrape gets a staleness marker.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -37,6 +41,7 @@ from vigil.exposition.scan import (
     SampleLimitReached,
     ScrapeBatch,
     SeriesCache,
+    parse_series,
     scan_steps,
 )
 from vigil.model import METRIC_NAME, Labels
@@ -50,6 +55,7 @@ from vigil.scrape.nhcb import convert_to_nhcb
 from vigil.scrape.relabel import relabel
 from vigil.scrape.target import ScrapeOutcome, Target, accept_header
 from vigil.tsdb import STALE_NAN, Appender
+from vigil.tsdb.head_append import UNKNOWN_SERIES
 from vigil.tsdb.heap import trim_heap
 
 log = logging.getLogger(__name__)
@@ -263,6 +269,7 @@ class ScrapeLoop:
         self._metrics = metrics if metrics is not None else ScrapeMetrics()
         self._release = release
         self._next_ms: int | None = None
+        self._format: Parser = Format.TEXT  # of the last body read
         self._headers = {
             "Accept": options.accept,
             "Accept-Encoding": "gzip" if options.enable_compression else "identity",
@@ -342,7 +349,16 @@ class ScrapeLoop:
             error = str(err)
         refused = ""
         try:
-            error, refused = self._append(read, t_ms, start, error, limited)
+            error, refused_by, report = self._append(read, t_ms, start, error, limited)
+            if refused_by.get(UNKNOWN_SERIES) and read is not None and not error:
+                again = await self._resolve_again(read, t_ms, report)
+                merged = Counter(refused_by)
+                del merged[UNKNOWN_SERIES]  # the dead refs' samples, now appended
+                merged.update(again)
+                refused_by = merged
+            if refused_by:
+                self._metrics.count(refused_by)
+            refused = refusal_text(refused_by)
         except OSError as err:  # storage that cannot write logs it itself, once a minute
             error = f"append failed: {err}"
         except Exception as err:  # any other refusal: report it, keep looping
@@ -377,7 +393,7 @@ class ScrapeLoop:
         metric_relabel_configs every sample counts against sample_limit, so reading stops as
         soon as it is exceeded."""
         body, content_type = await self._request()
-        fmt = self._parser_of(content_type)
+        fmt = self._format = self._parser_of(content_type)
         opts = self.options
         limit = 0 if opts.metric_relabel_configs else opts.sample_limit
         if fmt == "protobuf":
@@ -529,11 +545,10 @@ class ScrapeLoop:
 
     def _append(
         self, read: _Read | None, t_ms: int, start: float, error: str, limited: int = 0
-    ) -> tuple[str, str]:
+    ) -> tuple[str, Mapping[str, int], F64]:
         """Append the scrape (unless it failed), its staleness markers and its report in one
-        transaction; returns the error text and what the storage refused of it (counted in
-        the scrape metrics). `limited` counts the samples read before sample_limit stopped
-        the reading."""
+        transaction; returns the error text, what the storage refused of it and the report's
+        values. `limited` counts the samples read before sample_limit stopped the reading."""
         state = self.state
         app = self._appendable()
         try:
@@ -583,10 +598,45 @@ class ScrapeLoop:
             raise
         if read is not None and columns is not None:
             self._prune(read.batch)
-        refused = app.refused()
-        if refused:
-            self._metrics.count(refused)
-        return error, refusal_text(refused)
+        return error, app.refused(), report
+
+    async def _resolve_again(self, read: _Read, t_ms: int, report: F64) -> Mapping[str, int]:
+        """The commit named series the head has removed since they were cached (no sample in
+        the window it keeps, e.g. a target down for hours): forget the caches, resolve this
+        scrape's series and report series from their labels again, and append in a second
+        transaction the samples whose ref changed (the ones refused). Returns what the
+        storage refused of that."""
+        state = self.state
+        old_report = state.report_refs
+        self.state = state = state.without_caches()
+        batch = read.batch
+        if isinstance(self._format, Format) and not self.options.convert_nhcb:
+            fmt = self._format
+            labels = [parse_series(series.decode("utf-8"), fmt) for series in batch.series]
+            batch = dataclasses.replace(batch, labels=labels)
+        again = await self._series_refs(batch)
+        if again.error:
+            return {}
+        columns = self._columns(again, t_ms)
+        state.tracked = columns.tracked
+        app = self._appendable()
+        try:
+            state.report_refs = app.refs_for(report_labels(self.target))
+            all_refs = np.concatenate((columns.refs, state.report_refs))
+            old_refs = np.concatenate(
+                (read.refs, old_report if old_report is not None else state.report_refs)
+            )
+            moved = (all_refs != old_refs) & (all_refs >= 0)
+            all_times = np.concatenate((columns.timestamps, np.full(report.size, t_ms, np.int64)))
+            all_values = np.concatenate((columns.values, report))
+            if columns.histograms is not None:
+                moved = _append_histograms(app, columns, moved)
+            app.append_batch(all_refs[moved], all_times[moved], all_values[moved])
+            app.commit()
+        except BaseException:
+            app.rollback()
+            raise
+        return app.refused()
 
     def _columns(self, read: _Read, t_ms: int) -> _Columns:
         """The hot path: refs, times and the sorted refs to track for staleness."""
