@@ -6,15 +6,14 @@ each is imported by its first use, which then works as before."""
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cmd.test_lazy_routes import loaded_when_ready
 from tests.conftest import PATIENCE_S, free_port, running
 
-SRC = Path(__file__).resolve().parent.parent.parent / "src"
 UNUSED = (
     "google.protobuf.descriptor_pool",
     "vigil.logs.logql.ast",
@@ -27,25 +26,7 @@ UNUSED = (
 
 
 def test_a_ready_server_has_not_imported_what_its_config_does_not_use(tmp_path: Path) -> None:
-    program = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from starlette.testclient import TestClient\n"
-        "from tests.cmd.test_lazy_routes import _server, _wait_ready\n"
-        "from tests.cmd.test_server_imports import UNUSED\n"
-        f"server = _server(Path({str(tmp_path / 'data')!r}))\n"
-        "with TestClient(server.app()) as client:\n"
-        "    _wait_ready(client)\n"
-        "    print(sorted(m for m in UNUSED if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        env={"PYTHONPATH": f"{SRC}:{SRC.parent}"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert loaded_when_ready(tmp_path / "data", UNUSED) == []
 
 
 def test_every_name_logql_lists_is_there() -> None:
