@@ -228,23 +228,33 @@ def own_cpu_top(raw: Path, count: int) -> list[str]:
     return [f"{100 * n / total:5.1f}%  {frame}" for frame, n in own.most_common(count)]
 
 
-def run(series: int, args: argparse.Namespace, root: Path) -> tuple[Figures, Figures, list[str]]:
-    exporter_port, prom_port, vigil_port = free_port(), free_port(), free_port()
+def _target_and_vigil(
+    stack: ExitStack, root: Path, series: int, interval: float, vigil_port: int, ready_s: float
+) -> tuple[Path, list[str]]:
+    """The exporter of `series` series, started (and stopped with `stack`), the config that
+    scrapes it every `interval` s, and the vigil command line that reads that config."""
+    exporter_port = free_port()
     target = f"127.0.0.1:{exporter_port}"
+    exporter = subprocess.Popen(
+        [sys.executable, "-c", EXPORTER, str(series), str(interval), str(exporter_port)]
+    )
+    stack.callback(exporter.wait, 30)
+    stack.callback(exporter.terminate)
+    wait_ok(f"http://{target}/metrics", seconds=ready_s)
+    config = root / "prometheus.yml"
+    config.write_text(_config(target, interval))
+    vigil_argv = [
+        sys.executable, "-m", "vigil", "server", f"--config.file={config}",
+        f"--storage.tsdb.path={root / 'vigil'}", f"--web.listen-address=127.0.0.1:{vigil_port}",
+        "--rules.default.disable",
+    ]  # fmt: skip
+    return config, vigil_argv
+
+
+def run(series: int, args: argparse.Namespace, root: Path) -> tuple[Figures, Figures, list[str]]:
+    prom_port, vigil_port = free_port(), free_port()
     with ExitStack() as stack:
-        exporter = subprocess.Popen(
-            [sys.executable, "-c", EXPORTER, str(series), str(args.interval), str(exporter_port)]
-        )
-        stack.callback(exporter.wait, 30)
-        stack.callback(exporter.terminate)
-        wait_ok(f"http://{target}/metrics")
-        config = root / "prometheus.yml"
-        config.write_text(_config(target, args.interval))
-        vigil_argv = [
-            sys.executable, "-m", "vigil", "server", f"--config.file={config}",
-            f"--storage.tsdb.path={root / 'vigil'}", f"--web.listen-address=127.0.0.1:{vigil_port}",
-            "--rules.default.disable",
-        ]  # fmt: skip
+        config, vigil_argv = _target_and_vigil(stack, root, series, args.interval, vigil_port, 60)
         prom_argv = [
             peer("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={root / 'prom'}",
             f"--web.listen-address=127.0.0.1:{prom_port}",
@@ -274,23 +284,11 @@ def run(series: int, args: argparse.Namespace, root: Path) -> tuple[Figures, Fig
 def run_alone(series: int, args: argparse.Namespace, root: Path) -> Figures:
     """vigil alone on one target of `series` series, measured --duration s after its first
     scrape."""
-    exporter_port, vigil_port = free_port(), free_port()
-    target = f"127.0.0.1:{exporter_port}"
+    vigil_port = free_port()
     with ExitStack() as stack:
-        exporter = subprocess.Popen(
-            [sys.executable, "-c", EXPORTER, str(series), str(args.alone_interval),
-             str(exporter_port)]
-        )  # fmt: skip
-        stack.callback(exporter.wait, 30)
-        stack.callback(exporter.terminate)
-        wait_ok(f"http://{target}/metrics", seconds=300)
-        config = root / "prometheus.yml"
-        config.write_text(_config(target, args.alone_interval))
-        vigil_argv = [
-            sys.executable, "-m", "vigil", "server", f"--config.file={config}",
-            f"--storage.tsdb.path={root / 'vigil'}", f"--web.listen-address=127.0.0.1:{vigil_port}",
-            "--rules.default.disable",
-        ]  # fmt: skip
+        _, vigil_argv = _target_and_vigil(
+            stack, root, series, args.alone_interval, vigil_port, ready_s=300
+        )
         vigil = _launch(stack, "vigil", vigil_argv, vigil_port, root / "vigil")
         with httpx.Client(timeout=60) as client:
             _after_first_scrape(client, vigil, series, deadline_s=1800)
