@@ -174,21 +174,30 @@ def test_a_count_query_equals_the_lines_counted_one_by_one(
         assert [v for _, v in got[key]] == pytest.approx([v for _, v in points])
 
 
-def test_chunks_without_metadata_are_counted_without_reading_them(tmp_path: Path) -> None:
-    """A corrupted chunk that lies inside one window is still counted from the index (a query
-    that reads it fails, naming it), so the count never decoded it."""
+def _a_block_with_a_corrupt_chunk(tmp_path: Path, metadata: tuple[Labels, ...]) -> LogStoreOptions:
+    """40 lines of DB, one every second from T0 + 1 s (with `metadata`, one per line, if any),
+    cut into one block of four 10 s chunks whose chunk file's last byte is then flipped."""
     options = LogStoreOptions(
         head=HeadOptions(chunk_max_span_ns=10 * 10**9), block_range_ns=MINUTE, retention_ns=0
     )
     ts = T0 + np.arange(1, 41, dtype=np.int64) * 10**9
     with LogStore.open(tmp_path, options, clock=lambda: (T0 + HOUR_NS + MINUTE) / 1e9) as store:
-        for part in np.split(ts, 4):
-            store.push([Entries(DB, part, Lines.of([f"l{t}" for t in part.tolist()]))])
+        for part in np.split(np.arange(40), 4):
+            lines = Lines.of([f"l{i}" for i in part.tolist()])
+            meta = tuple(metadata[i] for i in part) if metadata else None
+            store.push([Entries(DB, ts[part], lines, meta)])
         (block,) = store.tick().written
     data = block / "chunks" / "000001"
     raw = bytearray(data.read_bytes())
     raw[-1] ^= 0xFF
     data.write_bytes(bytes(raw))
+    return options
+
+
+def test_chunks_without_metadata_are_counted_without_reading_them(tmp_path: Path) -> None:
+    """A corrupted chunk that lies inside one window is still counted from the index (a query
+    that reads it fails, naming it), so the count never decoded it."""
+    options = _a_block_with_a_corrupt_chunk(tmp_path, ())
     with LogStore.open(tmp_path, options, clock=lambda: (T0 + HOUR_NS + MINUTE) / 1e9) as store:
         engine = LogQLEngine(store)
         result = engine.query('count_over_time({job="db"}[1m])', T0 + MINUTE, T0 + MINUTE, 0)
@@ -282,20 +291,8 @@ def test_a_grouped_count_answered_from_counted_values_equals_the_lines_read(
 def test_chunks_with_levels_in_metadata_are_counted_from_their_values(tmp_path: Path) -> None:
     """A corrupted chunk whose lines carry their level as metadata, inside one window: the
     volume by level still counts it (from the index), a line filter fails naming it."""
-    options = LogStoreOptions(
-        head=HeadOptions(chunk_max_span_ns=10 * 10**9), block_range_ns=MINUTE, retention_ns=0
-    )
-    ts = T0 + np.arange(1, 41, dtype=np.int64) * 10**9
     levels = tuple(Labels.from_dict({"level": ("info", "warn")[i % 2]}) for i in range(40))
-    with LogStore.open(tmp_path, options, clock=lambda: (T0 + HOUR_NS + MINUTE) / 1e9) as store:
-        for part in np.split(np.arange(40), 4):
-            lines = Lines.of([f"l{i}" for i in part.tolist()])
-            store.push([Entries(DB, ts[part], lines, tuple(levels[i] for i in part))])
-        (block,) = store.tick().written
-    data = block / "chunks" / "000001"
-    raw = bytearray(data.read_bytes())
-    raw[-1] ^= 0xFF
-    data.write_bytes(bytes(raw))
+    options = _a_block_with_a_corrupt_chunk(tmp_path, levels)
     with LogStore.open(tmp_path, options, clock=lambda: (T0 + HOUR_NS + MINUTE) / 1e9) as store:
         engine = LogQLEngine(store)
         query = 'sum by (level) (count_over_time({job="db"}%s[1m]))'
