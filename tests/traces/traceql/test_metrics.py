@@ -74,6 +74,22 @@ CASES: list[tuple[str, dict[tuple[tuple[str, Any], ...], list[float]]]] = [
     ),
     ('{ resource.service.name = "shop" } | count_over_time() by (.nope)', {(): [2, 0, 1, 0, 0]}),
     ('{ name = "none" } | rate()', {(("__name__", "rate"),): [0, 0, 0, 0, 0]}),
+    # shop counts 2, 0, 1, 0, 0 (a mean of 0.6), db 0, 1, 0, 1, 0 (0.4)
+    (
+        "{ } | count_over_time() by (resource.service.name) | topk(1)",
+        {(("resource.service.name", "shop"),): [2, 0, 1, 0, 0]},
+    ),
+    (
+        "{ } | count_over_time() by (resource.service.name) | bottomk(1)",
+        {(("resource.service.name", "db"),): [0, 1, 0, 1, 0]},
+    ),
+    (
+        "{ } | count_over_time() by (resource.service.name) | topk(5)",
+        {
+            (("resource.service.name", "shop"),): [2, 0, 1, 0, 0],
+            (("resource.service.name", "db"),): [0, 1, 0, 1, 0],
+        },
+    ),
 ]
 
 
@@ -136,6 +152,15 @@ VALUE_CASES: list[tuple[str, dict[tuple[tuple[str, Any], ...], list[float | None
         {(SHOP,): [200.0, NAN, NAN, NAN, NAN], (DB,): [2.5, NAN, NAN, 1.0, NAN]},
     ),
     ("{ } | avg_over_time(span.nope)", {}),
+    # the mean of the steps with a value: shop 200, db (2.5 + 1) / 2
+    (
+        "{ } | avg_over_time(.size) by (resource.service.name) | topk(1)",
+        {(SHOP,): [200.0, NAN, NAN, NAN, NAN]},
+    ),
+    (
+        "{ } | avg_over_time(.size) by (resource.service.name) | bottomk(1)",
+        {(DB,): [2.5, NAN, NAN, 1.0, NAN]},
+    ),
     (
         "{ } | histogram_over_time(duration)",
         {
@@ -202,6 +227,10 @@ def test_value_functions_over_time(
         ("{ } | rate(1)", "col 11: rate() takes no arguments"),
         ("{ } | rate() by (", "col 18: syntax error: unexpected end of input"),
         ("{ } | rate() x", "col 14: syntax error: unexpected"),
+        ("{ } | topk(2)", "col 7: topk() follows a metrics function"),
+        ("{ } | rate() | bottomk(0)", "col 24: bottomk(): the limit must be greater than 0"),
+        ("{ } | rate() | topk(.a)", "col 16: topk() takes the number of series to keep"),
+        ("{ } | rate() | topk(1) | topk(1)", "col 26: topk() follows a metrics function"),
         ("{ .a = } | rate()", "col 8: syntax error"),
     ],
 )
@@ -245,7 +274,7 @@ def test_tempo_query_range_answers_tempos_shape() -> None:
         },
     ]
     bad = client.get("/tempo/api/metrics/query_range", params={**params, "q": "{ } | topk(2)"})
-    assert (bad.status_code, "not supported yet" in bad.text) == (400, True)
+    assert (bad.status_code, "follows a metrics function" in bad.text) == (400, True)
     assert np.isfinite(answer.json()["series"][0]["samples"][0]["value"])
 
 

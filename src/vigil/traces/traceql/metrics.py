@@ -7,7 +7,9 @@ spans per second), `| count_over_time()` (per step), `| min_over_time(f)`, `max_
 optionally `by (field, ...)`. Each matching span counts once, in the step its start falls
 in: step i covers [start + i·step, start + (i+1)·step), start aligned down to a whole step,
 as Tempo aligns it. A step without a value (min, max, sum, avg) is NaN: Tempo's answer
-leaves it out. compare(), topk() and bottomk() are refused saying so."""
+leaves it out. A second stage `| topk(n)` or `| bottomk(n)` keeps the n series whose mean
+over their steps with a value is highest (lowest), as Tempo ranks them; compare() is refused
+saying so."""
 
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ RATE, COUNT_OVER_TIME = "rate", "count_over_time"
 HISTOGRAM, QUANTILE = "histogram_over_time", "quantile_over_time"
 REDUCTIONS = frozenset({"min_over_time", "max_over_time", "sum_over_time", "avg_over_time"})
 FUNCTIONS = frozenset({RATE, COUNT_OVER_TIME, HISTOGRAM, QUANTILE, *REDUCTIONS})
-_LATER = frozenset({"compare", "topk", "bottomk"})
+_LATER = frozenset({"compare"})
+TOPK, BOTTOMK = "topk", "bottomk"
 BUCKET, QUANTILE_LABEL = "__bucket", "p"
 
 _GROUPING = "{ } | by"  # a field list parsed as the `by` pipeline stage
@@ -51,6 +54,7 @@ class MetricsQuery:
     by: tuple[ast.Field, ...] = ()
     field: ast.Field | None = None
     quantiles: tuple[float, ...] = ()
+    keep: tuple[str, int] | None = None  # (topk or bottomk, how many series)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +68,21 @@ class Series:
 
 
 def parse_metrics(text: str) -> MetricsQuery:
-    """`{ ... } | function(args) by (...)` as its spanset query, function, argument and
-    grouping; ParseError naming line and column otherwise."""
+    """`{ ... } | function(args) by (...) [| topk(n)]` as its spanset query, function,
+    argument, grouping and second stage; ParseError naming line and column otherwise."""
     source = Source(text)
     tokens = tokenize(source)
-    depth, stage = 0, None
-    for i, token in enumerate(tokens):
-        if token.kind is Kind.OP and token.text in ("{", "("):
-            depth += 1
-        elif token.kind is Kind.OP and token.text in ("}", ")"):
-            depth -= 1
-        elif token.kind is Kind.OP and token.text == "|" and depth == 0:
-            stage = i
+    stages = _stages(tokens)
+    if len(stages) >= 2 and _word(tokens, stages[-1]) in (TOPK, BOTTOMK):
+        keep = _second_stage(source, tokens, stages[-1])
+        if _word(tokens, stages[-2]) not in FUNCTIONS:
+            word = tokens[stages[-1] + 1]
+            raise source.error(f"{word.text}() follows a metrics function", word.pos)
+        return replace(parse_metrics(text[: tokens[stages[-1]].pos]), keep=keep)
+    if stages and _word(tokens, stages[-1]) in (TOPK, BOTTOMK):
+        word = tokens[stages[-1] + 1]
+        raise source.error(f"{word.text}() follows a metrics function", word.pos)
+    stage = stages[-1] if stages else None
     if stage is None or tokens[stage + 1].kind is not Kind.WORD:
         raise source.error("a metrics query ends in '| rate()' or '| count_over_time()'", len(text))
     word = tokens[stage + 1]
@@ -104,6 +111,43 @@ def parse_metrics(text: str) -> MetricsQuery:
         raise source.error(f"syntax error: unexpected {rest.describe()}, expecting by", rest.pos)
     by = _fields(source, text[rest.pos + len("by") :], rest.pos + len("by"))
     return MetricsQuery(spans, word.text, by, field, quantiles)
+
+
+def _stages(tokens: list[Token]) -> list[int]:
+    """The indices of the pipes between stages (those outside braces and parentheses)."""
+    depth, stages = 0, []
+    for i, token in enumerate(tokens):
+        if token.kind is Kind.OP and token.text in ("{", "("):
+            depth += 1
+        elif token.kind is Kind.OP and token.text in ("}", ")"):
+            depth -= 1
+        elif token.kind is Kind.OP and token.text == "|" and depth == 0:
+            stages.append(i)
+    return stages
+
+
+def _word(tokens: list[Token], stage: int) -> str | None:
+    after = tokens[stage + 1]
+    return after.text if after.kind is Kind.WORD else None
+
+
+def _second_stage(source: Source, tokens: list[Token], stage: int) -> tuple[str, int]:
+    """`topk(n)` or `bottomk(n)` after the pipe at `stage`, n a positive integer."""
+    word = tokens[stage + 1]
+    at, arguments = (
+        _arguments(source, tokens, stage + 2)
+        if tokens[stage + 2].kind is Kind.OP and tokens[stage + 2].text == "("
+        else (stage + 3, [])
+    )
+    if len(arguments) != 1 or len(arguments[0]) != 1 or arguments[0][0].kind is not Kind.INTEGER:
+        raise source.error(f"{word.text}() takes the number of series to keep", word.pos)
+    limit = int(arguments[0][0].text)
+    if limit <= 0:
+        raise source.error(f"{word.text}(): the limit must be greater than 0", arguments[0][0].pos)
+    rest = tokens[at]
+    if rest.kind is not Kind.EOF:
+        raise source.error(f"syntax error: unexpected {rest.describe()}", rest.pos)
+    return word.text, limit
 
 
 def _arguments(source: Source, tokens: list[Token], at: int) -> tuple[int, list[list[Token]]]:
@@ -184,10 +228,8 @@ def query_range(
         return []
     table, rows = found
     step = (table.spans.start_ns[rows] - start) // step_ns
-    return [
-        Series(labels, timestamps, found)
-        for labels, found in _evaluate(query, table, rows, step, steps, step_ns)
-    ]
+    evaluated = _kept(query, _evaluate(query, table, rows, step, steps, step_ns))
+    return [Series(labels, timestamps, found) for labels, found in evaluated]
 
 
 def query_instant(
@@ -200,7 +242,7 @@ def query_instant(
         return []
     table, rows = found
     step = np.zeros(len(rows), dtype=np.int64)
-    series = _evaluate(query, table, rows, step, 1, max(end_ns - start_ns, 1))
+    series = _kept(query, _evaluate(query, table, rows, step, 1, max(end_ns - start_ns, 1)))
     return [(labels, float(v[0])) for labels, v in series if not np.isnan(v[0])]
 
 
@@ -229,6 +271,20 @@ def _evaluate(
     counts = np.bincount(cell, minlength=cells).reshape(-1, steps).astype(np.float64)
     scale = 1.0 if query.function == COUNT_OVER_TIME else step_ns / 1e9
     return [(labels, counts[g] / scale) for g, labels in enumerate(keys)]
+
+
+def _kept(query: MetricsQuery, series: Evaluated) -> Evaluated:
+    """topk/bottomk: the n series with the highest (lowest) mean of their values, series
+    without any value last, ties in their first order."""
+    if query.keep is None or not series:
+        return series
+    op, limit = query.keep
+    values = np.array([v for _, v in series], dtype=np.float64).reshape(len(series), -1)
+    valued = (~np.isnan(values)).sum(axis=1)
+    means = np.nansum(values, axis=1) / np.maximum(valued, 1)
+    rank = np.where(valued == 0, np.inf, -means if op == TOPK else means)
+    order = np.argsort(rank, kind="stable")[:limit]
+    return [series[i] for i in order.tolist()]
 
 
 _EXPONENTS = 64  # a bucket 2**e of an int64 value has e < 64
