@@ -16,6 +16,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from vigil.traces.traceql import ParseError
+from vigil.traces.traceql.compare import META_ERROR
 from vigil.traces.traceql.metrics import (
     Label,
     MetricsQuery,
@@ -109,7 +110,8 @@ def instant_answer(series: list[tuple[tuple[Label, ...], float]]) -> dict[str, A
 
 
 def range_answer(series: list[Series]) -> dict[str, Any]:
-    """Steps without a value (NaN) are left out, and series without any, as Tempo does."""
+    """Steps without a value (NaN) are left out, and series without any, as Tempo does, but
+    compare()'s `__meta_error` series, which say a field had too many values."""
     answered = []
     for s in series:
         samples = [
@@ -117,7 +119,7 @@ def range_answer(series: list[Series]) -> dict[str, Any]:
             for t, v in zip(s.timestamps_ms.tolist(), s.values.tolist(), strict=True)
             if not math.isnan(v)
         ]
-        if samples:
+        if samples or any(k == META_ERROR for k, _ in s.labels):
             answered.append(
                 {
                     "labels": [{"key": k, "value": _any_value(v)} for k, v in s.labels],
@@ -128,7 +130,9 @@ def range_answer(series: list[Series]) -> dict[str, Any]:
     return {"series": answered, "metrics": {}}
 
 
-def _any_value(value: str | bool | int | float) -> dict[str, Any]:
+def _any_value(value: str | bool | int | float | None) -> dict[str, Any]:
+    if value is None:
+        return {}
     if isinstance(value, bool):
         return {"boolValue": value}
     if isinstance(value, int):
@@ -139,8 +143,10 @@ def _any_value(value: str | bool | int | float) -> dict[str, Any]:
 
 
 def _prom_labels(labels: tuple[Label, ...]) -> str:
-    def text(value: str | bool | int | float) -> str:
+    def text(value: str | bool | int | float | None) -> str:
+        if value is None:
+            return "nil"
         shown = str(value).lower() if isinstance(value, bool) else str(value)
-        return shown.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    return "{" + ", ".join(f'{k}="{text(v)}"' for k, v in labels) + "}"
+    return "{" + ", ".join(f"{k}={text(v)}" for k, v in labels) + "}"

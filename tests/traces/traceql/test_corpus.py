@@ -3,8 +3,7 @@ grammar (run by node from ui/node_modules) parses it without an error node, exce
 
 - unsupported.txt: valid TraceQL vigil does not evaluate yet (event/link/parent fields):
   lezer accepts each, vigil refuses it saying so;
-- metrics.txt: metrics queries, judged by `parse_metrics` the same way (compare() refused
-  saying so);
+- metrics.txt: metrics queries, judged by `parse_metrics` the same way;
 - DELIBERATE: queries where Tempo's own parser refuses what lezer's grammar lets through.
 
 The corpus (testdata/*.txt, one query a line, `#` lines are comments) is written from Tempo's
@@ -66,7 +65,6 @@ def _read(path: Path) -> list[str]:
 
 UNSUPPORTED = _read(TESTDATA / "unsupported.txt")
 METRICS = _read(TESTDATA / "metrics.txt")
-METRICS_LATER = [q for q in METRICS if "| compare(" in q]
 CORPUS = [q for path in sorted(TESTDATA.glob("*.txt")) for q in _read(path)]
 
 
@@ -102,7 +100,7 @@ def test_corpus_is_large_and_every_deliberate_difference_is_in_it() -> None:
 
 def test_vigil_accepts_a_query_exactly_when_lezer_does() -> None:
     lezer = _lezer_error_offsets()
-    judged = [q for q in CORPUS if q not in UNSUPPORTED + METRICS_LATER and q not in DELIBERATE]
+    judged = [q for q in CORPUS if q not in UNSUPPORTED and q not in DELIBERATE]
     disagreements = {
         query: ("lezer accepts" if lezer[query] == -1 else f"lezer errs at {lezer[query]}")
         for query in judged
@@ -116,7 +114,7 @@ def test_what_vigil_does_not_evaluate_yet_is_valid_and_refused_saying_so() -> No
     lezer = _lezer_error_offsets()
     wrong = {
         query: str(_vigil_error(query))
-        for query in UNSUPPORTED + METRICS_LATER
+        for query in UNSUPPORTED
         if lezer[query] != -1 or "not supported yet" not in str(_vigil_error(query))
     }
-    assert (wrong, len(METRICS_LATER)) == ({}, 2)
+    assert wrong == {}

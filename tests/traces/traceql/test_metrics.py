@@ -212,14 +212,78 @@ def test_value_functions_over_time(
     assert got == {k: [v if v is None else round(v, 15) for v in vs] for k, vs in want.items()}
 
 
+def _compared(top: int) -> dict[tuple[tuple[str, Any], ...], list[float]]:
+    """compare({ status = error }, top) over SPANS, by hand: the baseline is spans 1, 4, 5
+    (steps 0, 2, 3), the selection spans 2, 3 (steps 0, 1); all in one trace whose root is
+    span 1 (shop's "op")."""
+    base, sel = [1, 0, 1, 1, 0], [1, 1, 0, 0, 0]
+    want: dict[tuple[tuple[str, Any], ...], list[float]] = {}
+    same = {"name": "op", "statusMessage": "", "kind": "unspecified", "rootName": "op"}
+    for field, value in {**same, "rootServiceName": "shop"}.items():
+        want[(("__meta_type", "baseline"), (field, value))] = base
+        want[(("__meta_type", "selection"), (field, value))] = sel
+    want[(("__meta_type", "baseline"), ("status", "unset"))] = base
+    want[(("__meta_type", "selection"), ("status", "error"))] = sel
+    service, route = "resource.service.name", "span.http.route"
+    want[(("__meta_type", "baseline"), (service, "shop"))] = [1, 0, 1, 0, 0]
+    want[(("__meta_type", "selection"), (service, "shop"))] = [1, 0, 0, 0, 0]
+    want[(("__meta_type", "baseline"), (route, "/pay"))] = [1, 0, 0, 0, 0]
+    want[(("__meta_type", "selection"), (route, "/pay"))] = [1, 0, 0, 0, 0]
+    if top > 1:
+        want[(("__meta_type", "baseline"), (service, "db"))] = [0, 0, 0, 1, 0]
+        want[(("__meta_type", "selection"), (service, "db"))] = [0, 1, 0, 0, 0]
+        want[(("__meta_type", "baseline"), (route, "/cart"))] = [0, 0, 1, 0, 0]
+    for field in [*same, "rootServiceName", "status", service]:
+        want[(("__meta_type", "baseline_total"), (field, None))] = base
+        want[(("__meta_type", "selection_total"), (field, None))] = sel
+    want[(("__meta_type", "baseline_total"), (route, None))] = [1, 0, 1, 0, 0]
+    want[(("__meta_type", "selection_total"), (route, None))] = [1, 0, 0, 0, 0]
+    if top == 1:  # two services and two routes in the baseline
+        want[(("__meta_error", "__too_many_values__"), (service, None))] = [NAN] * 5
+        want[(("__meta_error", "__too_many_values__"), (route, None))] = [NAN] * 5
+    return want
+
+
+@pytest.mark.parametrize("top", [10, 1])
+def test_compare_counts_each_field_value_in_the_selection_and_the_baseline(top: int) -> None:
+    query = (
+        "{ } | compare({ status = error })" if top == 10 else "{ } | compare({ status = error }, 1)"
+    )
+    found = query_range(
+        _store().querier(T0, T0 + 60 * S), parse_metrics(query), T0 + 5 * S, T0 + 60 * S, 15 * S
+    )
+    got = {s.labels: [None if np.isnan(v) else v for v in s.values.tolist()] for s in found}
+    assert got == _compared(top)
+
+
+def test_compare_with_a_window_selects_only_spans_started_in_it() -> None:
+    window = f"{T0 + 15 * S}, {T0 + 16 * S}"  # span 3 (db, error) only
+    query = "{ } | compare({ status = error }, 10, " + window + ")"
+    found = query_range(
+        _store().querier(T0, T0 + 60 * S), parse_metrics(query), T0 + 5 * S, T0 + 60 * S, 15 * S
+    )
+    got = {s.labels: s.values.tolist() for s in found if "resource.service.name" in dict(s.labels)}
+    assert got == {
+        (("__meta_type", "baseline"), ("resource.service.name", "shop")): [2, 0, 1, 0, 0],
+        (("__meta_type", "baseline"), ("resource.service.name", "db")): [0, 0, 0, 1, 0],
+        (("__meta_type", "baseline_total"), ("resource.service.name", None)): [2, 0, 1, 1, 0],
+        (("__meta_type", "selection"), ("resource.service.name", "db")): [0, 1, 0, 0, 0],
+        (("__meta_type", "selection_total"), ("resource.service.name", None)): [0, 1, 0, 0, 0],
+    }
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ("{ }", "line 1, col 4: a metrics query ends in '| rate()' or '| count_over_time()'"),
-        (
-            "{ } | compare({ status = error })",
-            "col 7: metrics function ('compare') not supported yet",
-        ),
+        ("{ } | compare()", "col 7: compare() takes a spanset filter"),
+        ("{ } | compare(.a)", "col 15: compare() takes a spanset filter such as"),
+        ("{ } | compare({ .a = 1 }, 0)", "col 7: compare() top number of values must be greater"),
+        ("{ } | compare({ .a = 1 }, 2, 5, 4)", "col 7: compare()'s start and end are Unix"),
+        ("{ } | compare({ .a = 1 }, 2, 5)", "col 7: compare() takes a spanset filter, then"),
+        ("{ } | compare({ .a = 1 }, x)", "col 27: compare()'s topN, start and end are integers"),
+        ("{ } | compare({ .a = }, 2)", "col 22: syntax error"),
+        ("{ } | compare({ .a = 1 }) by (name)", "col 27: syntax error: unexpected word 'by'"),
         ("{ } | quantile_over_time(duration)", "col 26: quantile_over_time() takes a field and"),
         ("{ } | quantile_over_time(duration, 1.5)", "col 36: quantile 1.5 is not between 0 and 1"),
         ("{ } | min_over_time(.a + 1)", "col 21: min_over_time() takes an attribute or intrinsic"),
@@ -276,6 +340,30 @@ def test_tempo_query_range_answers_tempos_shape() -> None:
     bad = client.get("/tempo/api/metrics/query_range", params={**params, "q": "{ } | topk(2)"})
     assert (bad.status_code, "follows a metrics function" in bad.text) == (400, True)
     assert np.isfinite(answer.json()["series"][0]["samples"][0]["value"])
+
+
+def test_tempo_compare_answers_totals_without_a_value_and_errors_without_samples() -> None:
+    api = TempoAPI(_store(), ManualClock(T0 / S + 3600))
+    client = TestClient(Starlette(routes=api.routes("/tempo")))
+    params = {
+        "q": "{ } | compare({ status = error }, 1)",
+        "start": str((T0 + 5 * S) // S),
+        "end": str((T0 + 60 * S) // S),
+        "step": "15s",
+    }
+    answer = client.get("/tempo/api/metrics/query_range", params=params)
+    assert answer.status_code == 200, answer.text
+    by_labels = {s["promLabels"]: s for s in answer.json()["series"]}
+    total = by_labels['{__meta_type="selection_total", resource.service.name=nil}']
+    error = by_labels['{__meta_error="__too_many_values__", span.http.route=nil}']
+    assert (total["labels"], [x["value"] for x in total["samples"]], error["samples"]) == (
+        [
+            {"key": "__meta_type", "value": {"stringValue": "selection_total"}},
+            {"key": "resource.service.name", "value": {}},
+        ],
+        [1.0, 1.0, 0.0, 0.0, 0.0],
+        [],
+    )
 
 
 def test_tempo_instant_query_answers_one_value_per_series() -> None:

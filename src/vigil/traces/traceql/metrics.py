@@ -7,9 +7,9 @@ spans per second), `| count_over_time()` (per step), `| min_over_time(f)`, `max_
 optionally `by (field, ...)`. Each matching span counts once, in the step its start falls
 in: step i covers [start + i·step, start + (i+1)·step), start aligned down to a whole step,
 as Tempo aligns it. A step without a value (min, max, sum, avg) is NaN: Tempo's answer
-leaves it out. A second stage `| topk(n)` or `| bottomk(n)` keeps the n series whose mean
-over their steps with a value is highest (lowest), as Tempo ranks them; compare() is refused
-saying so."""
+leaves it out. `| compare({filter}, ...)` compares the spans the filter selects with the
+rest (see `compare`). A second stage `| topk(n)` or `| bottomk(n)` keeps the n series whose
+mean over their steps with a value is highest (lowest), as Tempo ranks them."""
 
 from __future__ import annotations
 
@@ -19,12 +19,18 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.logs.query_source import ParseError, Source
-from vigil.traces._api import KIND_NAMES, STATUS_NAMES, SpanHints, SpanQuerier
+from vigil.traces._api import SpanHints, SpanQuerier
 from vigil.traces.distinct import distinct
 from vigil.traces.traceql import ast, over_time
 from vigil.traces.traceql._lex import Kind, Token, tokenize
-from vigil.traces.traceql.ast import Type
-from vigil.traces.traceql.fields import EnumValue, Value, column
+from vigil.traces.traceql.compare import (
+    Compare,
+    compare,
+    compare_arguments,
+    label_value,
+    span_fields,
+)
+from vigil.traces.traceql.fields import column
 from vigil.traces.traceql.parser import parse
 from vigil.traces.traceql.search import hints, needs_whole_traces, span_attribute_keys
 from vigil.traces.traceql.spansets import Spansets, evaluate
@@ -34,14 +40,14 @@ from vigil.traces.traceql.value_codes import combined, value_codes
 RATE, COUNT_OVER_TIME = "rate", "count_over_time"
 HISTOGRAM, QUANTILE = "histogram_over_time", "quantile_over_time"
 REDUCTIONS = frozenset({"min_over_time", "max_over_time", "sum_over_time", "avg_over_time"})
-FUNCTIONS = frozenset({RATE, COUNT_OVER_TIME, HISTOGRAM, QUANTILE, *REDUCTIONS})
-_LATER = frozenset({"compare"})
+COMPARE = "compare"
+FUNCTIONS = frozenset({RATE, COUNT_OVER_TIME, HISTOGRAM, QUANTILE, COMPARE, *REDUCTIONS})
 TOPK, BOTTOMK = "topk", "bottomk"
 BUCKET, QUANTILE_LABEL = "__bucket", "p"
 
 _GROUPING = "{ } | by"  # a field list parsed as the `by` pipeline stage
 
-Label = tuple[str, "str | bool | int | float"]
+Label = tuple[str, "str | bool | int | float | None"]  # None: a field without a value
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,7 @@ class MetricsQuery:
     field: ast.Field | None = None
     quantiles: tuple[float, ...] = ()
     keep: tuple[str, int] | None = None  # (topk or bottomk, how many series)
+    compare: Compare | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +93,6 @@ def parse_metrics(text: str) -> MetricsQuery:
     if stage is None or tokens[stage + 1].kind is not Kind.WORD:
         raise source.error("a metrics query ends in '| rate()' or '| count_over_time()'", len(text))
     word = tokens[stage + 1]
-    if word.text in _LATER:
-        raise source.error(f"metrics function ({word.text!r}) not supported yet", word.pos)
     if word.text not in FUNCTIONS:
         raise source.error(
             f"syntax error: unexpected {word.describe()}, expecting a metrics function "
@@ -102,9 +107,14 @@ def parse_metrics(text: str) -> MetricsQuery:
         at, arguments = _arguments(source, tokens, at)
     else:
         raise source.error(f"syntax error: expecting '(' after {word.text}", tokens[at].pos)
-    field, quantiles = _function_arguments(source, text, word, tokens[stage + 2], arguments)
     spans = parse(text[: tokens[stage].pos])
     rest = tokens[at]
+    if word.text == COMPARE:
+        compared = compare_arguments(source, text, word, arguments)
+        if rest.kind is not Kind.EOF:
+            raise source.error(f"syntax error: unexpected {rest.describe()}", rest.pos)
+        return MetricsQuery(spans, COMPARE, compare=compared)
+    field, quantiles = _function_arguments(source, text, word, tokens[stage + 2], arguments)
     if rest.kind is Kind.EOF:
         return MetricsQuery(spans, word.text, (), field, quantiles)
     if not (rest.kind is Kind.WORD and rest.text == "by"):
@@ -258,6 +268,8 @@ def _evaluate(
     step_ns: int,
 ) -> Evaluated:
     """Each series' labels and values per step; `step[i]` is row i's step."""
+    if query.compare is not None:
+        return compare(query.compare, table, rows, step, steps, span_fields(table, rows))
     keys, group = _groups(query, table, rows)
     if query.function in (HISTOGRAM, QUANTILE):
         return _histograms(query, table, rows, keys if query.by else [()], group, step, steps)
@@ -334,12 +346,13 @@ def _matching(
     querier: SpanQuerier, query: MetricsQuery, start_ns: int, end_ns: int
 ) -> tuple[SpanTable, npt.NDArray[np.intp]] | None:
     """The spans the spanset query matches that start in [start, end], each once."""
-    wanted = SpanHints() if needs_whole_traces(query.spans) else hints(query.spans)
+    whole = query.compare is not None or needs_whole_traces(query.spans)  # compare: roots too
+    wanted = SpanHints() if whole else hints(query.spans)
     read = (*query.by, *([query.field] if query.field is not None else []))
     keys = span_attribute_keys(query.spans) | {
         f.name for f in read if isinstance(f, ast.Attribute) and f.scope in ("", "span")
     }
-    wanted = replace(wanted, attributes=keys)
+    wanted = replace(wanted, attributes=None if query.compare is not None else keys)
     table = SpanTable.of(distinct(list(querier.select(wanted))))
     if not len(table):
         return None
@@ -363,7 +376,7 @@ def _groups(
     names = [_label_name(f) for f in query.by]
     keys = [
         tuple(
-            (name, _label(distinct[c]))
+            (name, label_value(distinct[c]))
             for name, (codes, distinct) in zip(names, coded, strict=True)
             if (c := int(codes[row])) >= 0
         )
@@ -379,11 +392,3 @@ def _label_name(field: ast.Field) -> str:
     if isinstance(field, ast.IntrinsicField):
         return field.intrinsic.value.rpartition(":")[2]
     return ast.field_text(field)
-
-
-def _label(value: Value) -> str | bool | int | float:
-    if isinstance(value, EnumValue):
-        return (STATUS_NAMES if value.type is Type.STATUS else KIND_NAMES)[value.code]
-    if isinstance(value, str | bool | int | float):
-        return value
-    return str(value)
