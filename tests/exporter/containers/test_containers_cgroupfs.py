@@ -241,6 +241,12 @@ def _broken_tree(tmp_path: Path, breakage: str) -> tuple[Path, str]:
         (scope / "memory.events").symlink_to("memory.events")  # ELOOP: fails even as root
     elif breakage == "garbage":
         (scope / "memory.current").write_text("lots\n")
+    elif breakage == "garbage in a keyed file":
+        stat = scope / "memory.stat"
+        lines = stat.read_text().splitlines()
+        stat.write_text(
+            "\n".join("anon lots" if x.startswith("anon ") else x for x in lines) + "\n"
+        )
     return root, str(scope)
 
 
@@ -250,6 +256,7 @@ def _broken_tree(tmp_path: Path, breakage: str) -> tuple[Path, str]:
         ("missing", "memory.stat: missing"),
         ("unreadable", "memory.events: Too many levels of symbolic links"),
         ("garbage", "memory.current: expected an integer, got 'lots'"),
+        ("garbage in a keyed file", "memory.stat: expected an integer, got 'lots'"),
     ],
 )
 def test_broken_cgroup_file(
