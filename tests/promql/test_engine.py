@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from vigil.model import Labels
 from vigil.promql import Engine, EngineOptions, ParseError, TooManySamplesError, Vector
-from vigil.promql.errors import QueryTimeoutError, UnsupportedFeatureError
+from vigil.promql.errors import QueryCancelledError, QueryTimeoutError, UnsupportedFeatureError
 from vigil.tsdb import MemoryStorage
 
 
@@ -43,6 +45,23 @@ def test_timeout_hook_fires_between_nodes() -> None:
     engine = Engine(_storage().queryable, EngineOptions(timeout_s=1.5), clock=lambda: next(ticks))
     with pytest.raises(QueryTimeoutError):
         engine.instant_query("sum(up) + sum(up) + sum(up)", 300_000)
+
+
+def test_a_shutdown_stops_a_running_query_and_refuses_later_ones() -> None:
+    storage = _storage()
+    opened: list[tuple[int, int]] = []
+
+    def queryable(mint: int, maxt: int) -> Any:
+        opened.append((mint, maxt))
+        engine.cancel()  # the shutdown arrives while the query reads storage
+        return storage.queryable(mint, maxt)
+
+    engine = Engine(queryable)
+    with pytest.raises(QueryCancelledError, match="the server is shutting down"):
+        engine.instant_query("sum(up) + sum(up)", 300_000)
+    with pytest.raises(QueryCancelledError):
+        engine.range_query("vector(1)", 0, 60_000, 15_000)
+    assert len(opened) == 1
 
 
 def test_instant_query_returns_vector() -> None:

@@ -269,3 +269,21 @@ def test_range_query_step_in_float_seconds(
 def test_far_off_time_is_an_empty_answer(client: TestClient, when: str) -> None:
     """Prometheus answers, it does not refuse (and vigil once overflowed int64: a 500)."""
     assert _ok(client.get("/api/v1/query", params={"query": "up", "time": when}))["result"] == []
+
+
+def test_a_query_during_shutdown_is_answered_canceled() -> None:
+    storage = MemoryStorage()
+    engine = Engine(storage.queryable)
+    client = TestClient(
+        Starlette(routes=PrometheusAPI(APIContext(engine, storage.queryable)).routes())
+    )
+    engine.cancel()
+    answer = client.get("/api/v1/query", params={"query": "vector(1)"})
+    assert (answer.status_code, answer.json()) == (
+        503,
+        {
+            "status": "error",
+            "errorType": "canceled",
+            "error": "query cancelled: the server is shutting down",
+        },
+    )

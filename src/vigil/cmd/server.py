@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         internal_token=self_scrape.token,
         allowed_hosts=options.allowed_hosts,
         listeners=server.listeners(),
-        on_shutdown=server.cancel_log_queries,
+        on_shutdown=server.cancel_queries,
     )
     if server.failure is not None:
         print(f"vigil server: {server.failure}", file=sys.stderr)

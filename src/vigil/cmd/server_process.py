@@ -511,9 +511,10 @@ class Server:
                     self._logql.cancel()
             return self._logql
 
-    def cancel_log_queries(self) -> None:
-        """Shutdown's first step: running LogQL queries stop at their next batch, and later
-        ones are refused."""
+    def cancel_queries(self) -> None:
+        """Shutdown's first step: running PromQL and LogQL queries stop at their next step or
+        batch, and later ones are refused."""
+        self.local_engine.cancel()
         with self._logql_lock:
             self._log_queries_cancelled = True
             if self._logql is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from vigil.promql.aggregation import aggregate
 from vigil.promql.binary import evaluate_binary
 from vigil.promql.errors import (
     InvalidQueryError,
+    QueryCancelledError,
     QueryError,
     QueryTimeoutError,
     StorageError,
@@ -139,6 +141,7 @@ class Engine:
         self._options = options or EngineOptions()
         self._clock = clock
         self._release = release
+        self._cancelled = threading.Event()
 
     @property
     def options(self) -> EngineOptions:
@@ -182,6 +185,11 @@ class Engine:
     def close(self) -> None:
         return None
 
+    def cancel(self) -> None:
+        """Shutdown's first step: running queries stop at their next step with
+        QueryCancelledError, and later ones are refused with it."""
+        self._cancelled.set()
+
     def _deadline(self, timeout_s: float | None, queued_s: float) -> float | None:
         """When the query must be done on the engine's clock: the tighter of --query.timeout
         and the caller's limit, less the time it spent queued."""
@@ -211,7 +219,10 @@ class Engine:
             0 if instant else step_ms,
             deadline,
             self._clock,
+            self._cancelled,
         )
+        if self._cancelled.is_set():
+            raise QueryCancelledError()
         evaluation.reserve((end_ms - start_ms) // step_ms + 1)
         times = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         try:
@@ -235,6 +246,7 @@ class _Evaluation:
         step_ms: int,
         deadline: float | None,
         clock: Callable[[], float],
+        cancelled: threading.Event,
     ) -> None:
         self.queryable = queryable
         self.options = options
@@ -243,9 +255,13 @@ class _Evaluation:
         self.step_ms = step_ms
         self.deadline = deadline
         self.clock = clock
+        self.cancelled = cancelled
         self.largest_grid = 0  # cells of the largest grid reserved so far
 
     def check_deadline(self) -> None:
+        """Raises once the query is out of time, or cancelled by a shutdown."""
+        if self.cancelled.is_set():
+            raise QueryCancelledError()
         if self.deadline is not None and self.clock() > self.deadline:
             raise QueryTimeoutError()
 

@@ -50,5 +50,13 @@ class QueryTimeoutError(QueryError):
         super().__init__(f"query timed out in {where}")
 
 
+class QueryCancelledError(QueryError):
+    """The server is shutting down: running queries stop at their next step, later ones are
+    refused."""
+
+    def __init__(self) -> None:
+        super().__init__("query cancelled: the server is shutting down")
+
+
 class StorageError(QueryError):
     """Storage could not read data the query needs (a corrupt block); the message names it."""

@@ -39,6 +39,7 @@ from vigil.promql.errors import (
     InvalidQueryError,
     ParseError,
     PromQLError,
+    QueryCancelledError,
     QueryTimeoutError,
     UnsupportedFeatureError,
 )
@@ -466,6 +467,8 @@ class PrometheusAPI:
             raise APIError("bad_data", str(err)) from None
         except QueryTimeoutError as err:
             raise APIError("timeout", str(err)) from None
+        except QueryCancelledError as err:
+            raise APIError("canceled", str(err)) from None
         except PromQLError as err:
             raise APIError("execution", str(err)) from None
 
