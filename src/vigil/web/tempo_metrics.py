@@ -16,9 +16,8 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from vigil.traces.traceql import ParseError
-from vigil.traces.traceql.compare import META_ERROR
+from vigil.traces.traceql.compare import META_ERROR, Label
 from vigil.traces.traceql.metrics import (
-    Label,
     MetricsQuery,
     Series,
     aligned_start,

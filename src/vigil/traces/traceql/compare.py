@@ -42,8 +42,9 @@ _INTRINSICS = tuple(
     )
 )
 
-LabelValue = str | bool | int | float | None
-CompareLabel = tuple[str, LabelValue]
+LabelValue = str | bool | int | float | None  # None: a field without a value
+Label = tuple[str, LabelValue]
+Evaluated = list[tuple[tuple[Label, ...], npt.NDArray[np.float64]]]  # series, values per step
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +91,6 @@ def compare_arguments(
     return Compare(selection, top, start, stop)
 
 
-Evaluated = list[tuple[tuple[CompareLabel, ...], npt.NDArray[np.float64]]]
-
-
 def compare(
     spec: Compare,
     table: SpanTable,
@@ -105,7 +103,7 @@ def compare(
     of row i), for each of `fields` (label name, field)."""
     selected = _selected(spec, table, rows)
     found: Evaluated = []
-    errors: list[tuple[CompareLabel, ...]] = []
+    errors: list[tuple[Label, ...]] = []
     for name, field in fields:
         codes, distinct = value_codes(column(field, table, rows), len(rows))
         for side, in_side in ((BASELINE, ~selected), (SELECTION, selected)):

@@ -25,6 +25,8 @@ from vigil.traces.traceql import ast, over_time
 from vigil.traces.traceql._lex import Kind, Token, tokenize
 from vigil.traces.traceql.compare import (
     Compare,
+    Evaluated,
+    Label,
     compare,
     compare_arguments,
     label_value,
@@ -46,8 +48,6 @@ TOPK, BOTTOMK = "topk", "bottomk"
 BUCKET, QUANTILE_LABEL = "__bucket", "p"
 
 _GROUPING = "{ } | by"  # a field list parsed as the `by` pipeline stage
-
-Label = tuple[str, "str | bool | int | float | None"]  # None: a field without a value
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,9 +254,6 @@ def query_instant(
     step = np.zeros(len(rows), dtype=np.int64)
     series = _kept(query, _evaluate(query, table, rows, step, 1, max(end_ns - start_ns, 1)))
     return [(labels, float(v[0])) for labels, v in series if not np.isnan(v[0])]
-
-
-Evaluated = list[tuple[tuple[Label, ...], npt.NDArray[np.float64]]]
 
 
 def _evaluate(
