@@ -1,6 +1,7 @@
 """`vigil server` on its default configuration becomes ready without what only some servers
 use: protobuf's runtime (remote write/read, OTLP, protobuf scrapes), wsproto (Loki's live
-tail) and LogQL (the default pack's log rules are parsed by its tests, not at each start);
+tail), LogQL and the template engine (the default pack's log rules and templates are parsed by
+its tests, not at each start; an alert's templates are expanded when it fires);
 each is imported by its first use, which then works as before."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ UNUSED = (
     "vigil.logs.logql.engine",
     "vigil.exposition.metrics_pb2",
     "vigil.remote.prompb_pb2",
+    "vigil.template._template",
     "vigil.traces.forward",
     "wsproto",
 )

@@ -18,7 +18,7 @@ from vigil.config.prometheus import parse_config
 from vigil.model import Labels
 from vigil.model.clock import ManualClock
 from vigil.promql.engine import Engine, EngineOptions
-from vigil.rules import RuleManager, engine_query_func, evaluate_group
+from vigil.rules import RuleFileError, RuleManager, engine_query_func, evaluate_group
 from vigil.tsdb import MemoryAppender, MemoryStorage
 from vigil.web.rules import RulesAPI
 
@@ -297,3 +297,42 @@ def test_alerts_reach_the_notifier_while_the_storage_refuses_their_series(
         [(first_ms + 60_000 * k, ["Always"]) for k in range(5)],
         ["ALERTS", "ALERTS_FOR_STATE"],
     )
+
+
+BAD_TEMPLATE = """
+groups:
+  - name: g
+    rules:
+      - alert: Unclosed
+        expr: vector(1)
+        annotations: {summary: "{{ $labels.job "}
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "loaded"),
+    [
+        ("config", "RuleFileError"),
+        ("packaged_rule_files", "Unclosed"),  # the pack's templates are its tests' to parse
+    ],
+)
+def test_only_the_configs_own_rule_files_have_their_templates_parsed_at_load(
+    tmp_path: Path, files: str, loaded: str
+) -> None:
+    (tmp_path / "rules.yml").write_text(BAD_TEMPLATE)
+    named = "['rules.yml']" if files == "config" else "[]"
+    config = parse_config(f"rule_files: {named}\n", str(tmp_path / "prometheus.yml"))
+    storage = MemoryStorage()
+    packaged = {files: [str(tmp_path / "rules.yml")]} if files != "config" else {}
+    manager = RuleManager(
+        engine_query_func(Engine(storage.queryable, EngineOptions(timeout_s=None))),
+        lambda: MemoryAppender(storage, []),
+        storage.queryable,
+        ManualClock(START),
+        **packaged,
+    )
+    try:
+        found = [rule.name for group in manager.load(config) for rule in group.rules]
+    except RuleFileError as err:
+        found = [type(err).__name__]
+    assert found == [loaded]

@@ -340,11 +340,10 @@ class Server:
             log_query=self._log_rule_query,
             log_rule_files=options.logs_rule_files,
             packaged_log_rule_files=default_log_rule_files() if options.default_rules else (),
+            packaged_rule_files=default_rule_files() if options.default_rules else (),
         )
         # A bad rule file stops the start; the groups are the first application's.
-        self._start_rules: list[Group] | None = self.rules.load(
-            self._with_default_rules(self.config)
-        )
+        self._start_rules: list[Group] | None = self.rules.load(self.config)
         self.alertmanager: AlertmanagerService | None = None
         if options.alertmanager_enabled:
             am_config, am_text = self._load_alertmanager_config()
@@ -574,12 +573,6 @@ class Server:
             config = load_config(str(path))
         return config, config.shown
 
-    def _with_default_rules(self, config: Config) -> Config:
-        """The config with the default alert pack's files after the user's own."""
-        if not self.options.default_rules:
-            return config
-        return dataclasses.replace(config, rule_files=(*config.rule_files, *default_rule_files()))
-
     def _load_alertmanager_config(self) -> tuple[AlertmanagerConfig, str]:
         path = self.options.alertmanager_config_file
         if path is None:
@@ -645,7 +638,7 @@ class Server:
         if groups is not None:  # the start's own config, its files read moments ago
             self.rules.replace(groups)
             return
-        await self.rules.apply(self._with_default_rules(config))
+        await self.rules.apply(config)
 
     def _deliver(self, alerts: Sequence[PostableAlert]) -> None:
         assert self.alertmanager is not None

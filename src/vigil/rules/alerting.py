@@ -9,11 +9,11 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from vigil import template
 from vigil.model import METRIC_NAME, Labels
 from vigil.promql.value import Sample
 from vigil.rules.query import QueryFunc, RuleEvaluationError, RuleHealth
 from vigil.rules.rulefile import AlertingRuleSpec
-from vigil.template.prometheus import QueryResultSample, expand_alert_template
 
 log = logging.getLogger("vigil.rules")
 
@@ -217,10 +217,10 @@ class AlertingRule:
         if "{{" not in text:
             return text
 
-        def template_query(expr: str) -> list[QueryResultSample]:
-            return [QueryResultSample(dict(s.labels), s.value) for s in query(expr, t_ms)]
+        def template_query(expr: str) -> list[template.QueryResultSample]:
+            return [template.QueryResultSample(dict(s.labels), s.value) for s in query(expr, t_ms)]
 
-        return expand_alert_template(
+        return template.expand_alert_template(
             f"__alert_{self.spec.alert}",
             text,
             dict(labels),

@@ -26,7 +26,13 @@ from vigil.rules.alerting import (
 )
 from vigil.rules.group import Appendable, Group, GroupOptions, RuleMetrics
 from vigil.rules.query import QueryFunc, check_logql
-from vigil.rules.rulefile import ExprCheck, check_promql, load_rule_file
+from vigil.rules.rulefile import (
+    ExprCheck,
+    TemplateCheck,
+    check_promql,
+    load_rule_file,
+    template_problem,
+)
 from vigil.tsdb._api import is_stale_marker
 
 log = logging.getLogger("vigil.rules")
@@ -108,6 +114,10 @@ def _checked_by_tests(_: str) -> None:
     """The expressions of the files vigil ships, which its tests parse."""
 
 
+def _templates_checked_by_tests(_: str, __: str) -> None:
+    """The label and annotation templates of the files vigil ships, which its tests parse."""
+
+
 class RuleManager:
     """Owns the running groups; `apply(config)` on start and on every reload."""
 
@@ -125,6 +135,7 @@ class RuleManager:
         log_query: QueryFunc | None = None,
         log_rule_files: Sequence[str] = (),
         packaged_log_rule_files: Sequence[str] = (),
+        packaged_rule_files: Sequence[str] = (),
     ) -> None:
         """`notify(group, t_ms)` runs after each evaluation (the notifier's hand-over);
         `offload` runs an evaluation off the event loop (a worker thread by default, so a
@@ -133,11 +144,16 @@ class RuleManager:
         the rest of their life (for, labels, annotations, notifications) is any rule's.
         `packaged_log_rule_files` are such files shipped with vigil (the default pack), whose
         LogQL the project's tests parse: loading them does not parse it again, so a server
-        imports LogQL's parser with its first log query rather than at start."""
+        imports LogQL's parser with its first log query rather than at start.
+        `packaged_rule_files` are the PromQL files shipped with vigil, loaded after the
+        config's own; their templates, like those of the packaged log rules, are parsed by the
+        project's tests and not again at each start (the template engine is imported when an
+        alert first expands one)."""
         self._query = query
         self._log_query = log_query
         self._log_rule_files = tuple(log_rule_files)
         self._packaged_log_rule_files = tuple(packaged_log_rule_files)
+        self._packaged_rule_files = tuple(packaged_rule_files)
         self._appendable = appendable
         self._queryable = queryable
         self._clock = clock
@@ -167,16 +183,21 @@ class RuleManager:
             query_offset_ms=global_config.rule_query_offset.milliseconds,
             context=TemplateContext(global_config.external_labels, self._external_url),
         )
-        languages: list[tuple[Sequence[str], ExprCheck, QueryFunc]] = [
-            (config.rule_files, check_promql, self._query)
+        packaged = _templates_checked_by_tests
+        languages: list[tuple[Sequence[str], ExprCheck, TemplateCheck, QueryFunc]] = [
+            (config.rule_files, check_promql, template_problem, self._query),
+            (self._packaged_rule_files, check_promql, packaged, self._query),
         ]
         if self._log_query is not None:
-            languages.append((self._log_rule_files, check_logql, self._log_query))
-            languages.append((self._packaged_log_rule_files, _checked_by_tests, self._log_query))
+            log_query = self._log_query
+            languages.append((self._log_rule_files, check_logql, template_problem, log_query))
+            languages.append(
+                (self._packaged_log_rule_files, _checked_by_tests, packaged, log_query)
+            )
         groups: list[Group] = []
-        for files, check, query in languages:
+        for files, check, templates, query in languages:
             for path in expand_rule_files(files):
-                for spec in load_rule_file(path, check=check).groups:
+                for spec in load_rule_file(path, check=check, templates=templates).groups:
                     groups.append(
                         Group(
                             spec,

@@ -7,13 +7,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from vigil import template
 from vigil.config._yaml import ConfigError, Mapping, Node, load_yaml
 from vigil.config.duration import Duration
 from vigil.model import Labels
 from vigil.promql.errors import PromQLError
 from vigil.promql.parser import parse
-from vigil.template import TemplateError
-from vigil.template.prometheus import parse_prometheus_template
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -117,27 +116,49 @@ class RuleFile:
 
 ExprCheck = Callable[[str], None]
 """Raises ValueError (or PromQLError) saying why `expr` is not a rule expression."""
+TemplateCheck = Callable[[str, str], str | None]
+"""Why an alerting rule's (name, label or annotation text) is not a template, or None."""
 
 
 def check_promql(expr: str) -> None:
     parse(expr)
 
 
+def template_problem(rule_name: str, text: str) -> str | None:
+    """Why `text` does not parse as an alert template (None when it does): Prometheus rejects
+    such rules at load time rather than sending `<error expanding template>` later."""
+    if "{{" not in text:
+        return None
+    try:
+        template.parse_prometheus_template(f"__alert_{rule_name}", TEMPLATE_DEFINITIONS + text)
+    except template.TemplateError as err:
+        return str(err)
+    return None
+
+
 def load_rule_file(
-    path: str, ignore_unknown_fields: bool = False, check: ExprCheck = check_promql
+    path: str,
+    ignore_unknown_fields: bool = False,
+    check: ExprCheck = check_promql,
+    templates: TemplateCheck = template_problem,
 ) -> RuleFile:
     """Read and validate one rule file (expressions by `check`: PromQL unless told, LogQL
-    for Loki-ruler files); raises RuleFileError (a ConfigError)."""
+    for Loki-ruler files; label and annotation templates by `templates`, `template_problem`
+    unless told); raises RuleFileError (a ConfigError)."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as err:
         raise RuleFileError(path, 0, err.strerror or str(err)) from None
-    return parse_rule_file(text, path, ignore_unknown_fields, check)
+    return parse_rule_file(text, path, ignore_unknown_fields, check, templates)
 
 
 def parse_rule_file(
-    text: str, path: str, ignore_unknown_fields: bool = False, check: ExprCheck = check_promql
+    text: str,
+    path: str,
+    ignore_unknown_fields: bool = False,
+    check: ExprCheck = check_promql,
+    templates: TemplateCheck = template_problem,
 ) -> RuleFile:
     try:
         root = load_yaml(text, path)
@@ -150,7 +171,7 @@ def parse_rule_file(
         groups: list[GroupSpec] = []
         seen: set[str] = set()
         for item in top.sequence("groups"):
-            group = _group(item, path, ignore_unknown_fields, check)
+            group = _group(item, path, ignore_unknown_fields, check, templates)
             if group.name in seen:
                 raise RuleFileError(
                     path, item.line, f'groupname: "{group.name}" is repeated in the same file'
@@ -171,7 +192,9 @@ def _mapping(node: Node, keys: tuple[str, ...], what: str, ignore_unknown: bool)
     return node.mapping(keys, what)
 
 
-def _group(node: Node, path: str, ignore_unknown: bool, check: ExprCheck) -> GroupSpec:
+def _group(
+    node: Node, path: str, ignore_unknown: bool, check: ExprCheck, templates: TemplateCheck
+) -> GroupSpec:
     fields = _mapping(node, _GROUP_KEYS, "a rule group", ignore_unknown)
     name = fields.string("name")
     if not name:
@@ -179,7 +202,7 @@ def _group(node: Node, path: str, ignore_unknown: bool, check: ExprCheck) -> Gro
     interval = fields.get("interval")
     offset = fields.get("query_offset")
     rules = tuple(
-        _rule(item, path, name, index, ignore_unknown, check)
+        _rule(item, path, name, index, ignore_unknown, check, templates)
         for index, item in enumerate(fields.sequence("rules"), start=1)
     )
     return GroupSpec(
@@ -195,7 +218,13 @@ def _group(node: Node, path: str, ignore_unknown: bool, check: ExprCheck) -> Gro
 
 
 def _rule(
-    node: Node, path: str, group: str, index: int, ignore_unknown: bool, check: ExprCheck
+    node: Node,
+    path: str,
+    group: str,
+    index: int,
+    ignore_unknown: bool,
+    check: ExprCheck,
+    templates: TemplateCheck,
 ) -> RuleSpec:
     fields = _mapping(node, _RULE_KEYS, "a rule", ignore_unknown)
     record, alert = fields.string("record"), fields.string("alert")
@@ -233,7 +262,7 @@ def _rule(
     annotations = _labels(fields.get("annotations"), path, group, name, index, "annotation")
     for kind, pairs in (("label", labels), ("annotation", annotations)):
         for key, text in pairs:
-            problem = template_problem(alert, text)
+            problem = templates(alert, text)
             if problem is not None:
                 raise RuleFileError(path, 0, f'{kind} "{key}": {problem}', group, name, index)
     return AlertingRuleSpec(
@@ -257,15 +286,3 @@ def _labels(node: Node | None, path: str, group: str, rule: str, index: int, kin
             raise RuleFileError(path, key.line, f"invalid {kind} name: {name}", group, rule, index)
         pairs[name] = value.string()
     return Labels.from_dict(pairs)
-
-
-def template_problem(rule_name: str, text: str) -> str | None:
-    """Why `text` does not parse as an alert template (None when it does): Prometheus rejects
-    such rules at load time rather than sending `<error expanding template>` later."""
-    if "{{" not in text:
-        return None
-    try:
-        parse_prometheus_template(f"__alert_{rule_name}", TEMPLATE_DEFINITIONS + text)
-    except TemplateError as err:
-        return str(err)
-    return None
