@@ -8,6 +8,7 @@ notifications reached a local sink (one per group expected).
     .venv/bin/python bench/alertmanager.py [--alerts 10000 --groups 500 --rounds 5]
     .venv/bin/python bench/alertmanager.py --profile   # vigil in-process under cProfile
     .venv/bin/python bench/alertmanager.py --bulk 100000   # one POST of 100k alerts, then reads
+    .venv/bin/python bench/alertmanager.py --idle 10   # RSS 10 s after ready, default config
 
 `--bulk N` POSTs N alerts (in 1,000 groups) in one request, then GETs `/api/v2/alerts` and
 `/api/v2/alerts/groups`, asking `/-/healthy` every 0.1 s meanwhile; printed for both: each
@@ -15,6 +16,9 @@ request's seconds, the health answers' median and worst latency, and the CPU the
 used in the 10 s after the reads (busy = still working for nobody). Without the inhibit rule:
 Alertmanager 0.25 checks every target against every source alert, which at 100k alerts takes
 it longer than the whole run.
+`--idle S` starts each on vigil's default alertmanager.yml (its receivers send nowhere) and
+prints its RSS S seconds after it first answered `/-/ready`, with nothing sent to it (the
+figure of the README's table), over --runs launches.
 Not a test: the machine is shared, only the ratios from one run mean anything. Under
 PYTHONDONTWRITEBYTECODE=1 with vigil's sources not compiled, vigil compiles every module at
 start, which adds a few MiB to its RSS that a pip-installed vigil does not pay.
@@ -258,6 +262,40 @@ def _bulk(count: int) -> None:
         )
 
 
+def _idle(seconds: float, runs: int) -> None:
+    config = Path(__file__).resolve().parent.parent / "src/vigil/alerting/default/alertmanager.yml"
+    rss: dict[str, list[float]] = {"alertmanager": [], "vigil": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(runs):
+            for name in rss:
+                port = free_port()
+                command = (
+                    [peer("prometheus-alertmanager"), "--cluster.listen-address="]
+                    if name == "alertmanager"
+                    else [sys.executable, "-m", "vigil", "alertmanager"]
+                )
+                command += [
+                    f"--config.file={config}",
+                    f"--storage.path={Path(tmp) / f'{name}{run}'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                ]
+                with running(command, f"http://127.0.0.1:{port}/-/ready") as proc:
+                    time.sleep(seconds)
+                    rss[name].append(_rss_mib(proc.pid))
+    print(
+        f"RSS MiB {seconds:g} s after ready, default alertmanager.yml, {runs} runs, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    for name, values in rss.items():
+        print(
+            f"{name:14}"
+            + " ".join(f"{v:6.1f}" for v in values)
+            + f"   median {statistics.median(values):.1f}"
+        )
+    ratio = statistics.median(rss["vigil"]) / statistics.median(rss["alertmanager"])
+    print(f"vigil/alertmanager: {ratio:.2f}x (target <= 1x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=10_000)
@@ -265,7 +303,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="profile vigil in-process")
     parser.add_argument("--bulk", type=int, metavar="N", help="one POST of N alerts, then reads")
+    parser.add_argument("--idle", type=float, metavar="S", help="RSS S s after ready, idle")
+    parser.add_argument("--runs", type=int, default=3, help="launches of each for --idle")
     args = parser.parse_args()
+    if args.idle:
+        _idle(args.idle, args.runs)
+        return
     if args.bulk:
         _bulk(args.bulk)
         return

@@ -100,4 +100,4 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read(tmp_path: Path) -> Non
             timeout=60,
         )
     assert response.status_code == 413
-    assert "larger than" in response.json()["message"]
+    assert "larger than" in response.text

@@ -1,6 +1,7 @@
-"""vigil's small HTTP/1.1 server (what `vigil agent` serves with), as a real process spoken to
-over raw sockets: keep-alive, HEAD, bodies by Content-Length and 100-continue, chunked
-responses, its own 400/411/413/431/500 answers, the app's lifespan, and a logged SIGTERM."""
+"""vigil's small HTTP/1.1 server (what `vigil agent` and `vigil alertmanager` serve with), as a
+real process spoken to over raw sockets: keep-alive, HEAD, bodies by Content-Length, chunked
+and 100-continue under the app's cap, chunked responses, its own 400/413/431/500/501 answers,
+slow heads dropped, the app's lifespan, and a logged SIGTERM."""
 
 from __future__ import annotations
 
@@ -43,7 +44,18 @@ async def app(scope, receive, send):
             await send({"type": "http.response.body", "body": part, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         return
-    body = (await receive())["body"]
+    if path == "/unread":
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        body += message["body"]
+        if not message["more_body"]:
+            break
     answer = f"{scope['method']} {path} {scope['query_string'].decode()} {body.decode()}"
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain")]})
@@ -52,7 +64,7 @@ async def app(scope, receive, send):
 sock = socket.socket()
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind(("127.0.0.1", int(sys.argv[1])))
-sys.exit(LeanServer(app, "test").run([sock]))
+sys.exit(LeanServer(app, "test", max_body_bytes=4096).run([sock]))
 """
 
 
@@ -142,12 +154,61 @@ def _refused(status: int, phrase: bytes, reason: bytes) -> bytes:
             _refused(400, b"Bad Request", b"malformed header line"),
         ),
         (
-            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-            _refused(411, b"Length Required", b"a request body needs Content-Length"),
+            b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" + CLOSE + b"\r\n"
+            b"5\r\nhello\r\n6;name=value\r\n world\r\n0\r\nTrailer: x\r\n\r\n",
+            _ok(b"POST /c  hello world"),
         ),
         (
-            b"POST / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n",
-            _refused(413, b"Request Entity Too Large", b"request body larger than 1048576 bytes"),
+            b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n"
+            + CLOSE
+            + b"\r\n2\r\nhi\r\n0\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\n" + _ok(b"POST /c  hi"),
+        ),
+        (
+            b"POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiPOST /b HTTP/1.1\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n2\r\nho\r\n0\r\n\r\nGET /c HTTP/1.1\r\n"
+            + CLOSE
+            + b"\r\n",
+            _ok(b"POST /a  hi", closing=False)
+            + _ok(b"POST /b  ho", closing=False)
+            + _ok(b"GET /c  "),
+        ),
+        (
+            b"POST /unread HTTP/1.1\r\nContent-Length: 3000\r\n\r\n"
+            + b"x" * 3000
+            + b"GET /c HTTP/1.1\r\n"
+            + CLOSE
+            + b"\r\n",
+            b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n" + _ok(b"GET /c  "),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 4097\r\n\r\n",
+            _refused(413, b"Request Entity Too Large", b"request body larger than 4096 bytes"),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"800\r\n" + b"x" * 2048 + b"\r\n801\r\n",
+            _refused(413, b"Request Entity Too Large", b"request body larger than 4096 bytes"),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            _refused(400, b"Bad Request", b"malformed chunk size"),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiX0\r\n\r\n",
+            _refused(400, b"Bad Request", b"malformed chunked body"),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            _refused(501, b"Not Implemented", b"only the chunked Transfer-Encoding is served"),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            _refused(400, b"Bad Request", b"both Content-Length and Transfer-Encoding"),
+        ),
+        (
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            _refused(400, b"Bad Request", b"malformed Content-Length"),
         ),
         (
             b"GET / HTTP/1.1\r\nX: " + b"y" * 70_000 + b"\r\n\r\n",
@@ -167,12 +228,57 @@ def _refused(status: int, phrase: bytes, reason: bytes) -> bytes:
         "bad request line",
         "folded header",
         "chunked request",
-        "body too large",
+        "chunked request, 100-continue",
+        "bodies on one connection",
+        "unread body dropped, connection kept",
+        "body over the cap",
+        "chunked body over the cap",
+        "bad chunk size",
+        "chunk without its CRLF",
+        "other transfer-encoding",
+        "two framings",
+        "two lengths",
         "head too large",
     ],
 )
 def test_answers(port: int, request_bytes: bytes, answer: bytes) -> None:
     assert _exchange(port, request_bytes) == answer
+
+
+def test_a_body_cut_short_is_a_400(port: int) -> None:
+    """The client stops sending (half-closes) before the body's Content-Length."""
+    with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE_S) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nhello")
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received == _refused(400, b"Bad Request", b"request body cut short")
+
+
+def test_a_head_that_never_ends_is_dropped(port: int) -> None:
+    """A slowloris head: the server closes the connection (KEEP_ALIVE_S) without an answer,
+    and meanwhile still answers others."""
+    with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE_S) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nX-Slow: ")
+        assert (
+            httpx.get(f"http://127.0.0.1:{port}/other", timeout=PATIENCE_S).text == "GET /other  "
+        )
+        sock.sendall(b"a")
+        assert sock.recv(65536) == b""
+
+
+def test_a_refused_body_already_sent_leaves_the_answer_readable(port: int) -> None:
+    """A client that sends its whole too-large body before reading (no 100-continue) still
+    reads the 413: the server drops what arrives before it closes instead of resetting."""
+    with socket.create_connection(("127.0.0.1", port), timeout=PATIENCE_S) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nContent-Length: 500000\r\n\r\n" + b"x" * 500_000)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received == _refused(
+        413, b"Request Entity Too Large", b"request body larger than 4096 bytes"
+    )
 
 
 def test_sigterm_stops_after_the_lifespan_shutdown_and_is_raised_again() -> None:

@@ -149,6 +149,7 @@ def _run_alertmanager(args: argparse.Namespace) -> int:
     )
     from vigil.config import ConfigError
     from vigil.model.clock import SystemClock
+    from vigil.web.alertmanager_api import MAX_BODY_BYTES
 
     logging.getLogger().setLevel(args.log_level.upper())
     if args.cluster_listen_address or args.cluster_peer:
@@ -185,6 +186,8 @@ def _run_alertmanager(args: argparse.Namespace) -> int:
         web=web,
         external_url=options.external_url,
         allowed_hosts=args.allowed_hosts,
+        lean=True,
+        max_body_bytes=MAX_BODY_BYTES,
     )
 
 

@@ -72,6 +72,7 @@ def serve(
     listeners: Sequence[Listener] = (),
     on_shutdown: Callable[[], None] = lambda: None,
     lean: bool = False,
+    max_body_bytes: int = 1 << 20,
 ) -> int:
     """Build the ASGI app and serve it on --web.listen-address until stopped; `serving` gets
     the uvicorn server (setting its `should_exit` stops it). uvicorn's "auto" takes the C HTTP
@@ -85,7 +86,8 @@ def serve(
     server stops (a signal, or `should_exit`), `on_shutdown` runs before it waits for the
     requests in progress: work that would hold that wait up (a long query) stops there.
     `lean` serves with vigil's small HTTP/1.1 server (`vigil.web.lean_server`: no WebSockets,
-    no `serving`) instead of uvicorn: the agent's choice, for its memory."""
+    no `serving`) instead of uvicorn, which refuses request bodies over `max_body_bytes`: the
+    agent's and the standalone Alertmanager's choice, for their memory."""
     from vigil.web.listen import parse_listen_address
 
     try:
@@ -132,7 +134,7 @@ def serve(
     if lean:
         from vigil.web.lean_server import LeanServer
 
-        lean_server = LeanServer(app, command, context)
+        lean_server = LeanServer(app, command, context, max_body_bytes)
         gc.freeze()
         gc.enable()
         return lean_server.run(sockets)

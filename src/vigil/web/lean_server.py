@@ -1,13 +1,20 @@
-"""A small HTTP/1.1 server for an ASGI app, on asyncio streams: what `vigil agent` serves
-/metrics with instead of uvicorn, whose stack (uvicorn, uvloop, httptools, Starlette) is a
-seventh of the agent's resident memory.
+"""A small HTTP/1.1 server for an ASGI app, on asyncio streams: what `vigil agent` and `vigil
+alertmanager` serve with instead of uvicorn, whose stack (uvicorn, uvloop, httptools) is a
+sixth of their resident memory.
 
-It keeps what scrapers, curl and browsers need: keep-alive, HEAD (headers only), request
-bodies by Content-Length (with `Expect: 100-continue`), chunked responses for streamed
-bodies, TLS from an ssl context, its own 400/411/413/431/500 answers, and a graceful stop on
-SIGTERM/SIGINT (idle connections closed, requests in progress answered, then the app's
-lifespan shutdown; the signal is raised again once stopped, as uvicorn does). It leaves out
-WebSockets, chunked request bodies and HTTP/2."""
+It keeps what scrapers, curl, browsers and amtool need: keep-alive, HEAD (headers only),
+request bodies by Content-Length or chunked (with `Expect: 100-continue`), streamed to the app
+as it reads them, chunked responses for streamed bodies, TLS from an ssl context, its own
+400/408/413/431/500/501 answers, and a graceful stop on SIGTERM/SIGINT (idle connections
+closed, requests in progress answered, then the app's lifespan shutdown; the signal is raised
+again once stopped, as uvicorn does). It leaves out WebSockets and HTTP/2.
+
+What a client can make it hold is bounded: a request head by MAX_HEAD_BYTES and
+KEEP_ALIVE_S (a head trickled in slowly is dropped when the time is up), a body by the app's
+cap (`max_body_bytes`: a larger Content-Length is refused before the app runs, a chunked body
+when its bytes pass the cap) and BODY_TIMEOUT_S between two reads of it. What of a body the
+app leaves unread is read and dropped after its response, as uvicorn does, so the connection
+stays open."""
 
 from __future__ import annotations
 
@@ -16,11 +23,13 @@ import contextlib
 import logging
 import signal
 import socket
-import ssl
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    import ssl
 
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[
@@ -36,6 +45,13 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1 << 20
 KEEP_ALIVE_S = 5.0  # uvicorn's timeout_keep_alive
 BODY_TIMEOUT_S = 30.0
+READ_BYTES = 64 * 1024
+"""The most a body read hands the app at once."""
+LINGER_S = 5.0
+"""How long an answer given before the request body was read waits, dropping what the client
+still sends, before the connection closes (nginx's lingering close): closing a socket with
+unread bytes resets it, and a reset can destroy the answer before the client reads it."""
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 log = logging.getLogger("vigil")
 
@@ -49,12 +65,20 @@ class _BadRequest(Exception):
 
 class LeanServer:
     """Serves `app` on listening sockets until SIGTERM or SIGINT; `command` names it in the
-    log lines ("agent: SIGTERM received, shutting down", "agent stopped")."""
+    log lines ("agent: SIGTERM received, shutting down", "agent stopped"). A request body
+    larger than `max_body_bytes` is refused with 413."""
 
-    def __init__(self, app: ASGIApp, command: str, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        command: str,
+        tls: ssl.SSLContext | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self.app = app
         self.command = command
         self.tls = tls
+        self.max_body_bytes = max_body_bytes
         self._idle: dict[asyncio.Task[None], bool] = {}
         self._stopping = False
 
@@ -106,6 +130,10 @@ class LeanServer:
         task = asyncio.current_task()
         assert task is not None
         self._idle[task] = True
+        sock = writer.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # asyncio sets this only on sockets made with proto=IPPROTO_TCP, not on ours
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             while not self._stopping:
                 try:
@@ -116,7 +144,10 @@ class LeanServer:
                 except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
                     return
                 self._idle[task] = False
-                if not await self._exchange(head, reader, writer):
+                after = await self._exchange(head, reader, writer)
+                if after == "linger":
+                    await _linger(reader, writer)
+                if after != "keep":
                     return
                 self._idle[task] = True
         except asyncio.CancelledError:
@@ -127,42 +158,72 @@ class LeanServer:
 
     async def _exchange(
         self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
-        """One request and its response; whether the connection stays open."""
+    ) -> _After:
+        """One request and its response; what becomes of the connection."""
         try:
             scope = _scope(head, writer, "https" if self.tls is not None else "http")
-            body = await _body(scope, reader, writer)
+            body = _RequestBody(scope, reader, writer, self.max_body_bytes)
         except _BadRequest as err:
             await _refuse(writer, err.status, err.reason)
-            return False
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
-            return False
-        response = _Response(writer, scope, keep_alive=_keep_alive(scope) and not self._stopping)
-        sent_request = False
+            return "linger"
+        keep_alive = _keep_alive(scope) and not self._stopping
+        response = _Response(writer, scope, keep_alive)
+        sent_all = False
 
         async def receive() -> Message:
-            nonlocal sent_request
-            if not sent_request:
-                sent_request = True
-                return {"type": "http.request", "body": body, "more_body": False}
+            nonlocal sent_all
+            if not response.done.is_set() and not sent_all:
+                try:
+                    piece = b"" if body.complete else await body.read()
+                except _BadRequest as err:
+                    await response.refuse(err.status, err.reason)
+                except ConnectionError:
+                    response.abandon()
+                else:
+                    sent_all = body.complete
+                    return {"type": "http.request", "body": piece, "more_body": not sent_all}
             await response.done.wait()
             return {"type": "http.disconnect"}
 
         try:
             await self.app(scope, receive, response.send)
         except (ConnectionError, asyncio.CancelledError):
-            return False
+            return "close"
         except Exception:
+            if response.refused:  # the app failed on the disconnect that followed a refusal
+                return "linger"
             log.exception("%s: %s %s failed", self.command, scope["method"], scope["path"])
             if not response.started:
                 await _refuse(writer, 500, "internal server error")
-            return False
+            return "linger"
+        if response.refused:
+            return "linger"
         if not response.done.is_set():
             if response.started:
-                return False
+                return "close"
             await _refuse(writer, 500, "the application sent no response")
-            return False
-        return response.keep_alive and not self._stopping
+            return "linger"
+        if not response.keep_alive or self._stopping or body.awaits_continue:
+            return "close" if body.complete else "linger"
+        try:
+            while not body.complete:  # what the app left unread, dropped
+                await body.read()
+        except (_BadRequest, ConnectionError):
+            return "linger"
+        return "keep"
+
+
+_After = Literal["keep", "close", "linger"]
+"""After an exchange: wait for the next request, close, or close after `_linger`."""
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(TimeoutError, ConnectionError, OSError):
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(LINGER_S):
+            while await reader.read(READ_BYTES):
+                pass
 
 
 def _scope(head: bytes, writer: asyncio.StreamWriter, scheme: str) -> dict[str, Any]:
@@ -212,22 +273,103 @@ def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
     return None
 
 
-async def _body(
-    scope: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> bytes:
-    if _header(scope, b"transfer-encoding") is not None:
-        raise _BadRequest(411, "a request body needs Content-Length")
-    length = _header(scope, b"content-length")
-    if length is None:
-        return b""
-    if not length.isdigit():
-        raise _BadRequest(400, "malformed Content-Length")
-    size = int(length)
-    if size > MAX_BODY_BYTES:
-        raise _BadRequest(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-    if size and (_header(scope, b"expect") or b"").lower() == b"100-continue":
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    return await asyncio.wait_for(reader.readexactly(size), BODY_TIMEOUT_S)
+class _RequestBody:
+    """A request's body, read from the connection as the app asks for it: Content-Length or
+    chunked, never more than `limit` bytes in all. `read` raises _BadRequest (400 malformed or
+    cut short, 408 stalled, 413 too large) or a connection error; "" once complete."""
+
+    def __init__(
+        self,
+        scope: dict[str, Any],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        limit: int,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._limit = limit
+        self._received = 0
+        self._chunked = False
+        self._left = 0
+        """Bytes left in the body (Content-Length) or in the current chunk (chunked)."""
+        encoding = _header(scope, b"transfer-encoding")
+        lengths = {value for name, value in scope["headers"] if name == b"content-length"}
+        if encoding is not None:
+            if lengths:
+                raise _BadRequest(400, "both Content-Length and Transfer-Encoding")
+            if encoding.lower() != b"chunked":
+                raise _BadRequest(501, "only the chunked Transfer-Encoding is served")
+            if scope["http_version"] == "1.0":
+                raise _BadRequest(400, "Transfer-Encoding in an HTTP/1.0 request")
+            self._chunked = True
+        elif lengths:
+            length = lengths.pop()
+            if lengths or not length.isdigit():
+                raise _BadRequest(400, "malformed Content-Length")
+            self._left = int(length)
+            if self._left > limit:
+                raise _BadRequest(413, self._too_large())
+        self.complete = not self._chunked and not self._left
+        expect = (_header(scope, b"expect") or b"").lower() == b"100-continue"
+        self.awaits_continue = expect and not self.complete
+        """The client waits for "100 Continue" before it sends the body: sent by the first read."""
+
+    def _too_large(self) -> str:
+        return f"request body larger than {self._limit} bytes"
+
+    async def read(self) -> bytes:
+        """The next piece of the body (at most READ_BYTES), b"" when the body is complete."""
+        if self.awaits_continue:
+            self.awaits_continue = False
+            self._writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self._chunked and not self._left:
+            await self._next_chunk()
+            if self.complete:
+                return b""
+        piece = await self._within(self._reader.read(min(self._left, READ_BYTES)))
+        if not piece:
+            raise _BadRequest(400, "request body cut short")
+        self._left -= len(piece)
+        if not self._chunked and not self._left:
+            self.complete = True
+        return piece
+
+    async def _next_chunk(self) -> None:
+        """Past the end of the previous chunk, the next one's size line (or the last chunk
+        and the trailer fields after it)."""
+        if self._received and await self._line():
+            raise _BadRequest(400, "malformed chunked body")
+        text = (await self._line()).split(b";", 1)[0].strip(b" \t")
+        if not text or len(text) > 16 or not _HEX.issuperset(text):
+            raise _BadRequest(400, "malformed chunk size")
+        size = int(text, 16)
+        if not size:
+            while trailer := await self._line():  # trailer fields, not passed on
+                self._count(len(trailer))
+            self.complete = True
+            return
+        self._count(size)
+        self._left = size
+
+    def _count(self, size: int) -> None:
+        self._received += size
+        if self._received > self._limit:
+            raise _BadRequest(413, self._too_large())
+
+    async def _line(self) -> bytes:
+        try:
+            return (await self._within(self._reader.readuntil(b"\r\n")))[:-2]
+        except asyncio.LimitOverrunError:
+            raise _BadRequest(400, "malformed chunked body") from None
+        except asyncio.IncompleteReadError:
+            raise _BadRequest(400, "request body cut short") from None
+
+    @staticmethod
+    async def _within(read: Awaitable[bytes]) -> bytes:
+        try:
+            return await asyncio.wait_for(read, BODY_TIMEOUT_S)
+        except TimeoutError:
+            raise _BadRequest(408, "request body not received in time") from None
 
 
 def _keep_alive(scope: dict[str, Any]) -> bool:
@@ -253,19 +395,40 @@ class _Response:
     """The ASGI `send` of one request: the head goes out with the first body message (with
     Content-Length when the body comes in one message and the app set none, else chunked)."""
 
-    def __init__(self, writer: asyncio.StreamWriter, scope: dict[str, Any], keep_alive: bool):
+    def __init__(
+        self,
+        writer: asyncio.StreamWriter,
+        scope: dict[str, Any],
+        keep_alive: bool,
+    ):
         self.writer = writer
         self.head_only = scope["method"] == "HEAD"
         self.http10 = scope["http_version"] == "1.0"
         self.keep_alive = keep_alive
         self.started = False
+        self.refused = False
+        """The server answered instead of the app (its body was refused, or the client went
+        away): the app's later messages are dropped, the connection closes."""
         self.done = asyncio.Event()
         self._status = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._chunked = False
         self._head_sent = False
 
+    async def refuse(self, status: int, reason: str) -> None:
+        """The server's own answer in place of the app's, when no response has started."""
+        started = self.started
+        self.abandon()
+        if not started:
+            await _refuse(self.writer, status, reason)
+
+    def abandon(self) -> None:
+        self.refused = self.started = True
+        self.done.set()
+
     async def send(self, message: Message) -> None:
+        if self.refused:
+            return
         kind = message["type"]
         if kind == "http.response.start" and not self.started:
             self.started = True
@@ -276,17 +439,20 @@ class _Response:
             raise RuntimeError(f"unexpected ASGI message {kind!r}")
         body = bytes(message.get("body", b""))
         more = bool(message.get("more_body", False))
-        if not self._head_sent:
-            self._write_head(len(body) if not more else None)
-        if not self.head_only and body:
-            self.writer.write(b"%x\r\n%s\r\n" % (len(body), body) if self._chunked else body)
+        out = b"" if self._head_sent else self._head(len(body) if not more else None)
+        if not self.head_only:
+            if self._chunked:
+                out += b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+                out += b"" if more else b"0\r\n\r\n"
+            else:
+                out += body
+        if out:  # in one write: a response's parts in separate segments wait for delayed ACKs
+            self.writer.write(out)
         if not more:
-            if self._chunked and not self.head_only:
-                self.writer.write(b"0\r\n\r\n")
             self.done.set()
         await self.writer.drain()
 
-    def _write_head(self, length: int | None) -> None:
+    def _head(self, length: int | None) -> bytes:
         names = {name for name, _ in self._headers}
         headers = list(self._headers)
         if b"content-length" not in names:
@@ -305,8 +471,8 @@ class _Response:
             phrase = ""
         lines = [f"HTTP/1.1 {self._status} {phrase}".encode()]
         lines += [name + b": " + value for name, value in headers]
-        self.writer.write(b"\r\n".join(lines) + b"\r\n\r\n")
         self._head_sent = True
+        return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
 class _Lifespan:
