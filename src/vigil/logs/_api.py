@@ -128,7 +128,8 @@ class SelectHints:
     `backward`: the caller wants the newest lines first (a limit query reading from the end).
     `skip`: asked with a batch's time bounds (inclusive, Unix ns) before it is read; True when
     the caller wants no entry in them any more (a limit query that holds `limit` newer lines),
-    so a store may leave that batch unread. It may change its mind as batches arrive.
+    so a store may leave that batch unread, and every later batch of the same stream in the
+    query's direction: a refusal is never taken back.
     """
 
     needles: tuple[bytes, ...] = ()

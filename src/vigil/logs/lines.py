@@ -91,20 +91,31 @@ def encode_metadata(meta: Sequence[Labels]) -> tuple[I64, bytes]:
 
 
 def decode_metadata(counts: I64, blob: bytes | memoryview) -> tuple[Labels, ...]:
-    """Inverse of `encode_metadata`; ValueError if the blob does not hold what counts say."""
+    """Inverse of `encode_metadata`; ValueError if the blob does not hold what counts say.
+    Each line's bytes are cut out with numpy's help and each distinct encoding decoded once:
+    a column repeats a few sets, so a line costs a slice and a dict lookup."""
     raw = bytes(blob)
-    strings = raw[:-1].split(b"\xff") if raw else []
+    ends = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 0xFF)
     total = int(counts.sum())
-    if len(strings) != 2 * total or (raw and raw[-1] != 0xFF):
-        raise ValueError(f"metadata holds {len(strings)} strings for {total} pairs")
-    text = [s.decode() for s in strings]
-    pairs = list(zip(text[0::2], text[1::2], strict=True))
-    out: list[Labels] = []
-    end = 0
-    for count in counts.tolist():
-        begin, end = end, end + count
-        out.append(Labels(pairs[begin:end]) if count else NO_LABELS)
-    return tuple(out)
+    if len(ends) != 2 * total or (raw and raw[-1] != 0xFF) or (counts < 0).any():
+        raise ValueError(f"metadata holds {len(ends)} strings for {total} pairs")
+    if not total:
+        return (NO_LABELS,) * len(counts)
+    through = 2 * np.cumsum(counts)
+    line_ends = np.zeros(len(counts) + 1, dtype=np.int64)
+    line_ends[1:][through > 0] = ends[through[through > 0] - 1] + 1
+    bounds = line_ends.tolist()
+    spans = list(map(raw.__getitem__, map(slice, bounds[:-1], bounds[1:])))
+    decoded = {span: _labels_of(span) for span in set(spans)}
+    return tuple(map(decoded.__getitem__, spans))
+
+
+def _labels_of(encoded: bytes) -> Labels:
+    """One line's pairs, every name and value ended by 0xff."""
+    if not encoded:
+        return NO_LABELS
+    text = [s.decode() for s in encoded[:-1].split(b"\xff")]
+    return Labels(zip(text[0::2], text[1::2], strict=True))
 
 
 def clip_lines(lines: Lines, max_size: int) -> Lines:

@@ -107,15 +107,15 @@ def batches(
     hints: SelectHints,
 ) -> Iterator[Entries]:
     """The stream's entries in [mint, maxt], a run of overlapping chunks per batch, decoded
-    as each batch is pulled; newest batch first with `hints.backward`; a run `hints.skip`
-    refuses is never read; chunks whose lines lack one of `hints.needles` are left out once
-    decompressed (metadata never decoded)."""
+    as each batch is pulled; newest batch first with `hints.backward`; once `hints.skip`
+    refuses a run, it and every run after it are never read; chunks whose lines lack one of
+    `hints.needles` are left out once decompressed (metadata never decoded)."""
     runs = _groups(_overlapping(chunks, mint, maxt))
     for run in reversed(runs) if hints.backward else runs:
         if hints.skip is not None and hints.skip(
             max(mint, min(c.mint for c in run)), min(maxt, max(c.maxt for c in run))
         ):
-            continue
+            return
         parts = [chunk.entries(labels, hints.needles) for chunk in run]
         kept = [part for part in parts if part is not None]
         if not kept:

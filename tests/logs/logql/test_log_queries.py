@@ -415,3 +415,38 @@ def test_structured_metadata_is_labels_of_its_line() -> None:
             ({"job": "x"}, t, line) for t, line in zip([1, 2, 3], lines, strict=True)
         ],
     }
+
+
+@pytest.mark.parametrize("limit", [1, 7, 45])
+@pytest.mark.parametrize("direction", [Direction.BACKWARD, Direction.FORWARD])
+def test_a_limit_smaller_than_each_push_keeps_the_first_lines_in_its_direction(
+    direction: Direction, limit: int
+) -> None:
+    store = MemoryLogStore()
+    for push in range(3):
+        ts = T0 + (push * 20 + np.arange(20, dtype=np.int64) // 2) * SECOND
+        store.push(
+            [
+                Entries(Labels.from_dict({"job": job}), ts, Lines.of([f"{job} {t}" for t in ts]))
+                for job in ("a", "b")
+            ]
+        )
+    result = LogQLEngine(store).query(
+        '{job=~"a|b"}', T0, T0 + 100 * SECOND, direction=direction, limit=limit
+    )
+    assert isinstance(result.value, Streams)
+    backward = direction is Direction.BACKWARD
+    every = sorted(T0 + (push * 20 + i // 2) * SECOND for push in range(3) for i in range(20)) * 2
+    got = [
+        (s.labels.get("job"), t, line)
+        for s in result.value.streams
+        for t, line in zip(s.timestamps.tolist(), s.lines, strict=True)
+    ]
+    assert (
+        sorted(t for _, t, _ in got),
+        all(line == f"{job} {t}" for job, t, line in got),
+        all(
+            sorted(s.timestamps.tolist(), reverse=backward) == s.timestamps.tolist()
+            for s in result.value.streams
+        ),
+    ) == (sorted(sorted(every, reverse=backward)[:limit]), True, True)

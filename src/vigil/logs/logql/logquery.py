@@ -43,11 +43,20 @@ class _Best:
         self.seen = 0
         self.bound: int | None = None  # the worst kept timestamp, once `limit` are kept
 
-    def add(self, labels: Labels, ts: I64, lines: Lines) -> None:
-        seq = np.arange(self.seen, self.seen + len(ts), dtype=np.int64)
-        self.seen += len(ts)
-        self.chunks.append(_Chunk(labels, ts, lines, seq))
-        self.count += len(ts)
+    def add(self, labels: Labels, ts: I64, lines: Lines, rows: I64) -> None:
+        """Lines `rows` of a batch (`ts`, `lines`), in arrival order; only those that can
+        still be among the best are copied: at most `limit`, none worse than the bound."""
+        if self.limit > 0 and len(rows) > self.limit:
+            rows = np.sort(rows[self._order(ts[rows], rows)[: self.limit]])
+        if self.bound is not None and self.count >= self.limit:
+            times = ts[rows]
+            rows = rows[times >= self.bound if self.backward else times <= self.bound]
+        if not len(rows):
+            return
+        seq = np.arange(self.seen, self.seen + len(rows), dtype=np.int64)
+        self.seen += len(rows)
+        self.chunks.append(_Chunk(labels, ts[rows], take_lines(lines, rows), seq))
+        self.count += len(rows)
         if self.count > 2 * self.limit:
             self.trim()
 
@@ -119,5 +128,5 @@ def select_streams(
         budget.read(entries)
         rows = pipeline.run(entries)
         for labels, indices in rows.groups():
-            best.add(labels, rows.ts[indices], take_lines(rows.lines, indices))
+            best.add(labels, rows.ts, rows.lines, indices)
     return best.streams()
