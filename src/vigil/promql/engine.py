@@ -515,7 +515,14 @@ class _FlatSeries:
 
     def count_at_or_before(self, t: I64) -> I64:
         """Per series and step: index one past the last sample with timestamp <= t[step]."""
-        rel = np.clip(t - self.base, 0, self.span - 2)
+        maxt = self.base + self.span - 2
+        after, before = t >= maxt, t <= self.base
+        if (after | before).all():
+            # Every step at or past one end of the fetched range (an instant query's window):
+            # each series' first or last sample, no search needed.
+            at_ends: I64 = np.where(after[None, :], self.starts[1:, None], self.starts[:-1, None])
+            return at_ends
+        rel = np.clip(t - self.base, 0, maxt - self.base)
         rows = np.arange(len(self.labels), dtype=np.int64)[:, None] * self.span
         found: I64 = np.searchsorted(self._keys(), rows + rel[None, :], "right")
         return found
