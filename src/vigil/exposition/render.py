@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 
@@ -53,8 +54,10 @@ def is_legacy_metric_name(name: str) -> bool:
     return bool(name) and (is_legacy_label_name(name.replace(":", "_")))
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def series_text(name: str, labels: Labels) -> str:
-    """`name{a="b"}` as a body writes it; quoted where a name is not a classic one."""
+    """`name{a="b"}` as a body writes it; quoted where a name is not a classic one. Cached:
+    an exporter's /metrics writes the same series on every scrape."""
     parts = []
     legacy = is_legacy_metric_name(name)
     if not legacy:
