@@ -55,34 +55,42 @@ def layout_of(buf: U8, value_lengths: I64) -> Layout | None:
     if len(series_bytes) and (int(series_bytes.min()) < 1 or int(series_bytes.max()) >= 2**31):
         return None
     comment_lines = np.flatnonzero(comment)
-    cut = _cut(buf, comment_lines, series_bytes, ends, starts)
-    if cut is None:
+    in_skeleton = _skeleton_mask(buf, comment_lines, series_bytes, ends)
+    if in_skeleton is None:
         return None
-    skeleton, _ = cut
-    return Layout(len(ends), comment_lines, series_bytes.astype(np.int32), _digest(skeleton))
+    digest = _digest(buf[in_skeleton])
+    return Layout(len(ends), comment_lines, series_bytes.astype(np.int32), digest)
 
 
-def values_if_same(buf: U8, layout: Layout) -> tuple[F64, list[bytes]] | None:
-    """The values of a body (ending with a newline) shaped as `layout`, and their tokens; None
-    when it is shaped otherwise (other series, a timestamp, a token that is no value)."""
+def values_if_same(buf: U8, layout: Layout) -> F64 | None:
+    """The values of a body (ending with a newline) shaped as `layout`; None when it is
+    shaped otherwise (other series, a timestamp, a token that is no value, a literal too
+    large for float64)."""
     ends = np.flatnonzero(buf == _NEWLINE)
     if len(ends) != layout.lines:
         return None
-    cut = _cut(buf, layout.comment_lines, layout.series_bytes, ends, _starts(ends))
-    if cut is None:
+    in_skeleton = _skeleton_mask(buf, layout.comment_lines, layout.series_bytes, ends)
+    if in_skeleton is None or _digest(buf[in_skeleton]) != layout.digest:
         return None
-    skeleton, tokens = cut
-    if _digest(skeleton) != layout.digest:
-        return None
+    tokens = buf[np.logical_not(in_skeleton, out=in_skeleton)].tobytes()
     if tokens.translate(None, _NUMERIC) and _VALUES.fullmatch(tokens) is None:
         return None
-    words = tokens.split(b"\n")
-    words.pop()
     try:
-        values = np.fromiter(map(float, words), dtype=np.float64, count=len(words))
+        values = np.fromstring(tokens, dtype=np.float64, sep="\n")
     except ValueError:
         return None
-    return values, words
+    if len(values) != len(ends) - len(layout.comment_lines) or _beyond_float64(values, tokens):
+        return None
+    return values
+
+
+def _beyond_float64(values: F64, tokens: bytes) -> bool:
+    """Whether a token is a literal too large for float64 (read as an infinity)."""
+    infinite = np.isinf(values)
+    if not infinite.any():
+        return False
+    words = tokens.split(b"\n")
+    return any(not words[at].lstrip(b"+-").startswith(b"I") for at in np.flatnonzero(infinite))
 
 
 def _starts(ends: I64) -> I64:
@@ -93,26 +101,25 @@ def _starts(ends: I64) -> I64:
     return starts
 
 
-def _cut(
-    buf: U8, comment_lines: I64, series_bytes: I64 | I32, ends: I64, starts: I64
-) -> tuple[bytes, bytes] | None:
-    """The body without its sample lines' value tokens and newlines, and those tokens each
-    followed by its newline; None when a line is too short to hold its series."""
+def _skeleton_mask(
+    buf: U8, comment_lines: I64, series_bytes: I64 | I32, ends: I64
+) -> npt.NDArray[np.bool_] | None:
+    """Where the body is not a sample line's value token or the newline after it; None when
+    a line is too short to hold its series."""
     sample = np.ones(len(ends), dtype=np.bool_)
     sample[comment_lines] = False
-    value_from = starts[sample] + series_bytes
-    value_to = ends[sample] + 1
-    if len(value_from) and bool((value_from >= value_to - 1).any()):
+    sample_ends = ends[sample]
+    token_lengths = sample_ends - _starts(ends)[sample] - series_bytes
+    if len(token_lengths) and int(token_lengths.min()) < 1:
         return None
-    bounds = np.empty(2 * len(value_from) + 2, dtype=np.int64)
+    bounds = np.empty(2 * len(sample_ends) + 2, dtype=np.int64)
     bounds[0], bounds[-1] = 0, len(buf)
-    bounds[1:-1:2] = value_from
-    bounds[2:-1:2] = value_to
-    in_value = np.zeros(len(bounds) - 1, dtype=np.bool_)
-    in_value[1::2] = True
-    mask = np.repeat(in_value, np.diff(bounds))
-    return buf[~mask].tobytes(), buf[mask].tobytes()
+    bounds[1:-1:2] = sample_ends - token_lengths
+    bounds[2:-1:2] = sample_ends + 1
+    outside = np.zeros(len(bounds) - 1, dtype=np.bool_)
+    outside[::2] = True
+    return np.repeat(outside, np.diff(bounds))
 
 
-def _digest(skeleton: bytes) -> bytes:
-    return hashlib.sha1(skeleton, usedforsecurity=False).digest()
+def _digest(skeleton: U8) -> bytes:
+    return hashlib.sha1(skeleton.data, usedforsecurity=False).digest()

@@ -179,12 +179,9 @@ def _scan_same_series(
     layout, batch = last
     if max_samples and len(batch) > max_samples:
         return None
-    read = values_if_same(np.frombuffer(_with_newline(body), dtype=np.uint8), layout)
+    values = values_if_same(np.frombuffer(_with_newline(body), dtype=np.uint8), layout)
     yield
-    if read is None:
-        return None
-    values, tokens = read
-    if _beyond_float64(values, tokens):
+    if values is None:
         return None
     timestamps = np.full(len(values), NO_TIMESTAMP, dtype=np.int64)
     same = ScrapeBatch(batch.series, values, timestamps, batch.metadata, batch.labels)
