@@ -92,6 +92,7 @@ def test_the_first_request_for_a_lazy_api_is_answered(tmp_path: Path) -> None:
         ("GET", "/elasticsearch/", b""),
         ("POST", "/api/v2/spans", b"[]"),
         ("GET", "/tempo/api/echo", b""),
+        ("POST", "/api/v1/otlp/v1/metrics", b""),
     ]
     app = server.app()
     groups = [route for route in app.routes if isinstance(route, LazyRoutes)]
@@ -109,4 +110,5 @@ def test_the_first_request_for_a_lazy_api_is_answered(tmp_path: Path) -> None:
         ("/elasticsearch/", 200),
         ("/api/v2/spans", 202),
         ("/tempo/api/echo", 200),
+        ("/api/v1/otlp/v1/metrics", 404),  # as Prometheus without --web.enable-otlp-receiver
     ]

@@ -1,8 +1,9 @@
 """`vigil server` on its default configuration becomes ready without what only some servers
-use: protobuf's runtime (remote write/read, OTLP, protobuf scrapes), wsproto (Loki's live
+use: protobuf's runtime and the remote storage stage (remote write/read and OTLP metrics, built
+by a config naming them or by their first request; protobuf scrapes), wsproto (Loki's live
 tail), LogQL and the template engine (the default pack's log rules and templates are parsed by
-its tests, not at each start; an alert's templates are expanded when it fires);
-each is imported by its first use, which then works as before."""
+its tests, not at each start; an alert's templates are expanded when it fires); each is
+imported by its first use, which then works as before."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ UNUSED = (
     "vigil.logs.logql.engine",
     "vigil.exposition.metrics_pb2",
     "vigil.remote.prompb_pb2",
+    "vigil.remote.otlp.receiver",
+    "vigil.remote.read",
+    "vigil.remote.receiver",
+    "vigil.remote.write",
     "vigil.template._template",
     "vigil.traces.forward",
     "wsproto",

@@ -62,11 +62,6 @@ from vigil.notify.kinds import KINDS
 from vigil.promql.engine import Engine, EngineOptions, QueryEngine
 from vigil.promql.errors import PromQLError
 from vigil.promql.value import Sample, Vector
-from vigil.remote.otlp import OTLPReceiver, OTLPSettings
-from vigil.remote.read import ReadEndpoint, ReadOptions, RemoteReadQueryable, oldest_timestamp
-from vigil.remote.receiver import WriteReceiver
-from vigil.remote.remote_query import RemoteEngine
-from vigil.remote.write import RemoteWriteStorage, scrape_metadata
 from vigil.rules import Group, RuleManager, engine_query_func
 from vigil.rules.notifier import (
     Notifier,
@@ -75,6 +70,7 @@ from vigil.rules.notifier import (
 )
 from vigil.rules.query import logql_query_func
 from vigil.scrape.manager import ScrapeManager
+from vigil.scrape.metadata import scrape_metadata
 from vigil.scrape.metrics import ScrapeMetrics
 from vigil.traces.future_guard import FutureSpanGuard
 from vigil.traces.spanmetrics_generator import (
@@ -85,7 +81,7 @@ from vigil.traces.spanmetrics_generator import (
 from vigil.traces.spanmetrics_guards import SpanGuards
 from vigil.traces.store import TraceStoreOptions
 from vigil.traces.store_service import TraceStorage
-from vigil.tsdb import CorruptDataError, StorageNotReady
+from vigil.tsdb import CorruptDataError, Querier, StorageNotReady
 from vigil.tsdb.db import TSDB, TSDBOptions
 from vigil.tsdb.live import LiveSeriesQueryable
 from vigil.tsdb.snapshot import snapshot
@@ -116,6 +112,9 @@ if TYPE_CHECKING:
     from vigil.exporter.logs import LogCollector
     from vigil.logs.forward import LogForwarder
     from vigil.logs.logql.engine import LogQLEngine
+    from vigil.remote.otlp import OTLPReceiver
+    from vigil.remote.read import RemoteReadQueryable
+    from vigil.remote.write import RemoteWriteStorage
     from vigil.traces.forward import SpanForwarder
     from vigil.web.ingest.elasticsearch import ElasticsearchAPI
     from vigil.web.ingest.otlp_grpc import OTLPGrpc
@@ -278,27 +277,14 @@ class Server:
             options.traces_max_future_ms * 1_000_000,
             self.registry,
         )
-        self.otlp_metrics = OTLPReceiver(
-            self.storage.appender,
-            lambda: OTLPSettings(self.config.otlp, options.lookback_delta_ms),
-            enabled=options.otlp_receiver,
-            registry=self.registry,
-        )
         self.otlp_grpc = self._otlp_grpc()  # an address in use stops the start here
         self.manager = ScrapeManager(
             self.storage.appender, clock=self.clock, metrics=ScrapeMetrics(self.registry)
         )
         self.scrape_metadata = scrape_metadata(lambda: self.manager.pools.values())
-        self.remote_write = RemoteWriteStorage(
-            options.data_dir / "wal",
-            options.data_dir / "remote_write",
-            self.registry,
-            metadata_source=self.scrape_metadata,
-            clock=self.clock,
-        )
-        self.remote_read = RemoteReadQueryable(
-            self.storage.querier, lambda: oldest_timestamp(self.tsdb)
-        )
+        # Built when a config first names a remote_write / remote_read (imported then).
+        self._remote_write: RemoteWriteStorage | None = None
+        self._remote_read: RemoteReadQueryable | None = None
         self._writes_failing = Labels.from_pairs(
             [
                 (METRIC_NAME, "vigil_tsdb_writes_failing"),
@@ -308,7 +294,7 @@ class Server:
         )
         self.local_engine = Engine(
             LiveSeriesQueryable(
-                self.remote_read, self._live_series, lambda: int(self.clock.now() * 1000)
+                self._queryable, self._live_series, lambda: int(self.clock.now() * 1000)
             ),
             EngineOptions(
                 lookback_delta_ms=options.lookback_delta_ms,
@@ -319,6 +305,8 @@ class Server:
         )
         self.engine: QueryEngine = self.local_engine
         if options.query_remote_url:
+            from vigil.remote.remote_query import RemoteEngine
+
             self.engine = RemoteEngine(options.query_remote_url, timeout_s=options.query_timeout_s)
         self.notifier = Notifier(
             self.clock,
@@ -387,7 +375,7 @@ class Server:
         self.reloaders: list[Reloader[Config]] = [
             Reloader("query", self._apply_query),
             Reloader("remote_read", self._apply_remote_read),
-            Reloader("remote_write", self.remote_write.apply),
+            Reloader("remote_write", self._apply_remote_write),
             Reloader("scrape", self.manager.apply),
             Reloader("notifier", self._apply_notifier),
             Reloader("alertmanager", self._apply_alertmanager),
@@ -408,7 +396,7 @@ class Server:
                 if self.otlp_grpc is not None
                 else []
             ),
-            Service("remote_write", stop=self.remote_write.stop),
+            Service("remote_write", stop=self._stop_remote_write),
             Service("scrape", stop=self.manager.stop),
         ]
         if self.alertmanager is not None:
@@ -605,8 +593,39 @@ class Server:
             dataclasses.replace(self.local_engine.options, default_subquery_step_ms=step_ms)
         )
 
+    def _queryable(self, mint: int, maxt: int) -> Querier:
+        """The engine's storage: the TSDB, merged with the remote_read stores once a config
+        names some."""
+        remote = self._remote_read
+        return remote(mint, maxt) if remote is not None else self.storage.querier(mint, maxt)
+
     async def _apply_remote_read(self, config: Config) -> None:
-        self.remote_read.apply(config.remote_read)
+        if config.remote_read and self._remote_read is None:
+            from vigil.remote.read import RemoteReadQueryable, oldest_timestamp
+
+            self._remote_read = RemoteReadQueryable(
+                self.storage.querier, lambda: oldest_timestamp(self.tsdb)
+            )
+        if self._remote_read is not None:
+            self._remote_read.apply(config.remote_read)
+
+    async def _apply_remote_write(self, config: Config) -> None:
+        if config.remote_write and self._remote_write is None:
+            from vigil.remote.write import RemoteWriteStorage
+
+            self._remote_write = RemoteWriteStorage(
+                self.options.data_dir / "wal",
+                self.options.data_dir / "remote_write",
+                self.registry,
+                metadata_source=self.scrape_metadata,
+                clock=self.clock,
+            )
+        if self._remote_write is not None:
+            await self._remote_write.apply(config)
+
+    async def _stop_remote_write(self) -> None:
+        if self._remote_write is not None:
+            await self._remote_write.stop()
 
     async def _apply_notifier(self, config: Config) -> None:
         """Alerts go to the in-process Alertmanager when prometheus.yml names no other, or
@@ -736,7 +755,8 @@ class Server:
 
     async def _close_queriers(self) -> None:
         self.engine.close()
-        self.remote_read.close()
+        if self._remote_read is not None:
+            self._remote_read.close()
 
     async def _start_containers(self) -> None:
         assert self.containers is not None
@@ -828,6 +848,19 @@ class Server:
         return [Service("syslog", listener.start, listener.stop)]
 
     # --- the HTTP app ---------------------------------------------------------------------
+
+    @functools.cached_property
+    def otlp_metrics(self) -> OTLPReceiver:
+        """OTLP metrics into the TSDB, built by the first request (or the gRPC listener)."""
+        from vigil.remote.otlp import OTLPReceiver, OTLPSettings
+
+        lookback_ms = self.options.lookback_delta_ms
+        return OTLPReceiver(
+            self.storage.appender,
+            lambda: OTLPSettings(self.config.otlp, lookback_ms),
+            enabled=self.options.otlp_receiver,
+            registry=self.registry,
+        )
 
     @functools.cached_property
     def otlp_traces(self) -> OTLPTraces:
@@ -958,8 +991,24 @@ class Server:
         finally:
             querier.close()
 
+    def _remote_routes(self) -> list[BaseRoute]:
+        """Prometheus's remote write and read endpoints and its OTLP metrics receiver."""
+        from vigil.remote.read import ReadEndpoint, ReadOptions
+        from vigil.remote.receiver import WriteReceiver
+
+        enabled = self.options.remote_write_receiver
+        return [
+            *WriteReceiver(self.storage.appender, enabled=enabled).routes(),
+            *self.otlp_metrics.routes(),
+            *ReadEndpoint(
+                self.storage.querier,
+                lambda: ReadOptions(external_labels=self.config.global_config.external_labels),
+            ).routes(),
+        ]
+
     def lazy_routes(self) -> list[LazyRoutes]:
-        """The log and trace APIs on the main port, imported on their first request."""
+        """The log, trace and remote storage APIs on the main port, imported on their first
+        request."""
         return [
             LazyRoutes(
                 (
@@ -975,6 +1024,10 @@ class Server:
             LazyRoutes(
                 ("/otlp/v1/traces", "/api/v2/spans"),
                 lambda: [*self.otlp_traces.routes(), *self.zipkin.routes()],
+            ),
+            LazyRoutes(
+                ("/api/v1/write", "/api/v1/read", "/api/v1/otlp", "/otlp/v1/metrics"),
+                self._remote_routes,
             ),
             LazyRoutes(
                 ("/jaeger", "/tempo"),
@@ -1029,12 +1082,6 @@ class Server:
             *RulesAPI(self.rules, self._metric_names).routes(),
             *DashboardsAPI(self.dashboards).routes(),
             *alertmanagers_routes(self.notifier.alertmanagers),
-            *WriteReceiver(self.storage.appender, enabled=options.remote_write_receiver).routes(),
-            *self.otlp_metrics.routes(),
-            *ReadEndpoint(
-                self.storage.querier,
-                lambda: ReadOptions(external_labels=self.config.global_config.external_labels),
-            ).routes(),
             *self.lazy_routes(),
             *SlowSQLAPI(lambda: self.metrics_generator).routes(),
         ]

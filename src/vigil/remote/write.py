@@ -22,7 +22,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -42,7 +42,7 @@ from vigil.model import Labels
 from vigil.model.clock import Clock, SystemClock
 from vigil.remote.encode import LabelTable, encode_metadata
 from vigil.remote.watcher import Position, SampleRecord, WALWatcher
-from vigil.scrape.manager import ScrapePool
+from vigil.scrape.metadata import MetadataSource
 from vigil.scrape.relabel import relabel
 from vigil.tsdb.series import Histograms, histogram_column
 
@@ -64,8 +64,6 @@ METADATA_TYPES = {
     "stateset": 7,
 }
 SHARD_UPDATE_INTERVAL = 10.0  # seconds, as Prometheus's shardUpdateDuration
-MetadataSource = Callable[[], Iterable[tuple[str, str, str, str]]]
-"""(metric family name, type as in the text format, help, unit) of what is scraped now."""
 
 
 class RemoteWriteMetrics:
@@ -792,15 +790,3 @@ class RemoteWriteStorage:
         for _, queue in self._queues.values():
             await queue.stop()
         self._queues.clear()
-
-
-def scrape_metadata(pools: Callable[[], Iterable[ScrapePool]]) -> MetadataSource:
-    """The metadata source of `vigil server`: what the scrape loops last saw, per family."""
-
-    def source() -> Iterable[tuple[str, str, str, str]]:
-        for pool in pools():
-            for target in pool.targets():
-                for name, meta in target.metadata.items():
-                    yield name, str(meta.type), meta.help or "", meta.unit or ""
-
-    return source
