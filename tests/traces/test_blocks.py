@@ -21,6 +21,8 @@ from vigil.traces.block import (
     SpanBlock,
     write_block,
 )
+from vigil.traces.block_page import encode_page
+from vigil.traces.page_table import PageTable
 from vigil.traces.store import DAY_NS, TraceStore, TraceStoreOptions
 from vigil.tsdb import CorruptDataError
 
@@ -145,7 +147,9 @@ def test_trace_ids_alike_in_one_half_read_only_their_own_pages(
     tmp_path: Path, ids: tuple[bytes, bytes]
 ) -> None:
     pages = [
-        Spans.of([dataclasses.replace(s, trace_id=t) for s in trace(i, DAY0)])
+        PageTable.read(
+            encode_page(Spans.of([dataclasses.replace(s, trace_id=t) for s in trace(i, DAY0)]))
+        )
         for i, t in enumerate(ids)
     ]
     block = SpanBlock.open(write_block(tmp_path, pages))

@@ -31,7 +31,7 @@ import orjson
 
 from vigil.logs.block import TMP, publish_block
 from vigil.traces._api import Spans
-from vigil.traces.block_columns import NameKey, Summary, summarize
+from vigil.traces.block_columns import NameKey, Summary
 from vigil.traces.block_lookup import LookupWriter, TraceLookup
 from vigil.traces.block_page import (
     PageColumns,
@@ -40,8 +40,8 @@ from vigil.traces.block_page import (
     decode_trace_ids,
     decode_traces,
     decode_where,
-    encode_page,
 )
+from vigil.traces.page_table import PageTable
 from vigil.tsdb._api import CorruptDataError
 from vigil.tsdb.block import new_ulid
 from vigil.tsdb.fileutil import fsync_dir, write_synced
@@ -149,10 +149,10 @@ class BlockWriter:
         self._pages: list[PageEntry] = []
         self._lookup = LookupWriter()
 
-    def add(self, spans: Spans) -> None:
+    def add(self, table: PageTable) -> None:
         """The spans as one page (sorted by trace id on the way)."""
-        if len(spans):
-            self.copy(encode_page(spans, BLOCK_LEVEL), summarize(spans))
+        if len(table):
+            self.copy(table.encode(BLOCK_LEVEL), table.summary())
 
     def copy(self, data: bytes, summary: Summary) -> None:
         """A page as encoded already (compaction: checked by its CRC, not re-encoded)."""
@@ -202,7 +202,7 @@ class BlockWriter:
 
 def write_block(
     parent: Path,
-    batches: Iterable[Spans],
+    batches: Iterable[PageTable],
     *,
     level: int = 1,
     sources: Sequence[str] = (),

@@ -51,24 +51,46 @@ class Summary:
 
 
 def summarize(spans: Spans) -> Summary:
-    n = len(spans)
+    return summary_of(
+        spans.strings,
+        np.frombuffer(spans.trace_ids, dtype="S16"),
+        spans.start_ns,
+        spans.duration_ns,
+        spans.kind,
+        spans.status_code,
+        spans.service,
+        spans.name,
+    )
+
+
+def summary_of(
+    strings: Sequence[str],
+    trace_ids: npt.NDArray[Any],
+    start_ns: npt.NDArray[np.int64],
+    duration_ns: npt.NDArray[np.int64],
+    kind: npt.NDArray[np.int8],
+    status_code: npt.NDArray[np.int8],
+    service: npt.NDArray[np.int32],
+    name: npt.NDArray[np.int32],
+) -> Summary:
+    """The summary of spans given as columns (trace ids as S16, names as codes into
+    `strings`)."""
+    n = len(start_ns)
     if not n:
         return Summary(0, 0, -1, np.zeros(0, dtype="S16"), {})
-    width = len(spans.strings)
-    kind = spans.kind.astype(np.int64) + 128  # int8 as 0..255
-    keys = (spans.service.astype(np.int64) * width + spans.name) * 256 + kind
+    width = len(strings)
+    keys = (service.astype(np.int64) * width + name) * 256 + kind.astype(np.int64) + 128
     unique, inverse = np.unique(keys, return_inverse=True)
     inverse = inverse.reshape(-1)
     pairs, kinds = np.divmod(unique, 256)
     kinds -= 128
     services, span_names = np.divmod(pairs, width)
     longest = np.full(len(unique), np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(longest, inverse, spans.duration_ns)
+    np.maximum.at(longest, inverse, duration_ns)
     failed = np.zeros(len(unique), dtype=bool)
-    failed[inverse[spans.status_code == STATUS_ERROR]] = True
-    table = spans.strings
+    failed[inverse[status_code == STATUS_ERROR]] = True
     names = {
-        (table[s], table[m], k): (d, f)
+        (strings[s], strings[m], k): (d, f)
         for s, m, k, d, f in zip(
             services.tolist(),
             span_names.tolist(),
@@ -78,10 +100,4 @@ def summarize(spans: Spans) -> Summary:
             strict=True,
         )
     }
-    return Summary(
-        n,
-        int(spans.start_ns.min()),
-        int(spans.start_ns.max()),
-        sorted_set(np.frombuffer(spans.trace_ids, dtype="S16")),
-        names,
-    )
+    return Summary(n, int(start_ns.min()), int(start_ns.max()), sorted_set(trace_ids), names)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from vigil.logs.block import publish_block
 from vigil.logs.block_set import BlockSet
-from vigil.traces._api import Spans
 from vigil.traces.block import SpanBlock, write_block
 from vigil.traces.block_compact import compact
 from vigil.traces.head import Head, HeadPage
+from vigil.traces.page_table import PageTable
 from vigil.traces.store_querier import PageRef
 from vigil.tsdb.wlog import WAL
 
@@ -33,17 +33,17 @@ class _Flush:
     records: list[bytes]
 
 
-def _batches(pages: Sequence[HeadPage], page_spans: int) -> Iterator[Spans]:
+def _batches(pages: Sequence[HeadPage], page_spans: int) -> Iterator[PageTable]:
     """Head pages joined into batches of at least `page_spans` (the last may be smaller),
-    decoded a batch at a time."""
+    read as columns a batch at a time."""
     batch: list[HeadPage] = []
     for page in pages:
         batch.append(page)
         if sum(p.summary.spans for p in batch) >= page_spans:
-            yield Spans.concat([p.spans() for p in batch])
+            yield PageTable.concat([p.table() for p in batch])
             batch = []
     if batch:
-        yield Spans.concat([p.spans() for p in batch])
+        yield PageTable.concat([p.table() for p in batch])
 
 
 class BlockList(BlockSet[SpanBlock]):

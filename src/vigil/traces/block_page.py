@@ -46,9 +46,9 @@ from vigil.traces.block_attributes import (
 )
 
 VERSION = 1
-_HEAD = struct.Struct("<IIIIIIq")  # spans, traces, resources, scopes, events, links, base
-_SECTIONS = 23
-_EXTERNAL = np.iinfo(np.int32).min  # parent not in the page: kept whole
+HEAD = struct.Struct("<IIIIIIq")  # spans, traces, resources, scopes, events, links, base
+SECTIONS = 23
+EXTERNAL = np.iinfo(np.int32).min  # parent not in the page: kept whole
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _NO_EVENTS: tuple[Event, ...] = ()
 _NO_LINKS: tuple[Link, ...] = ()
@@ -70,7 +70,7 @@ class PageFormatError(ValueError):
 
 
 # What decoding a page's bytes raises when they are damaged: turned into PageFormatError.
-_UNDECODABLE = (ValueError, struct.error, zstandard.ZstdError, orjson.JSONDecodeError, IndexError)
+UNDECODABLE = (ValueError, struct.error, zstandard.ZstdError, orjson.JSONDecodeError, IndexError)
 
 
 def trace_order(spans: Spans) -> npt.NDArray[np.intp]:
@@ -84,7 +84,7 @@ def trace_keys(spans: Spans) -> npt.NDArray[Any]:
     return np.frombuffer(spans.trace_ids, dtype="S16")
 
 
-def _remap(
+def remap(
     columns: Sequence[npt.NDArray[np.int32]],
 ) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.uint32]]]:
     """The codes used by `columns` (sorted) and the columns recoded to their positions."""
@@ -94,13 +94,13 @@ def _remap(
     return used.astype(np.int64), [lut[c] for c in columns]
 
 
-def _parent_refs(
+def parent_refs(
     span_words: npt.NDArray[np.uint64],
     parent_words: npt.NDArray[np.uint64],
     group: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.int32]:
     """Per row: 0 for a root, `row - parent row` when the parent is in the same trace of the
-    page, else _EXTERNAL. Spans are found by (trace, span id) folded into one word; a
+    page, else EXTERNAL. Spans are found by (trace, span id) folded into one word; a
     collision only costs an external parent, never a wrong one (matches are checked)."""
     n = len(span_words)
     mixed = group.astype(np.uint64) * _MIX
@@ -110,10 +110,10 @@ def _parent_refs(
     at = np.minimum(at, max(n - 1, 0))
     rows = order[at] if n else np.zeros(0, np.intp)
     found = (group[rows] == group) & (span_words[rows] == parent_words) if n else np.zeros(0, bool)
-    refs = np.full(n, _EXTERNAL, dtype=np.int64)
+    refs = np.full(n, EXTERNAL, dtype=np.int64)
     refs[found] = np.arange(n)[found] - rows[found]
     refs[parent_words == 0] = 0
-    refs[found & (refs == 0)] = _EXTERNAL  # its own parent: keep it whole
+    refs[found & (refs == 0)] = EXTERNAL  # its own parent: keep it whole
     return refs.astype(np.int32)
 
 
@@ -139,16 +139,16 @@ def encode_page(spans: Spans, level: int = 3) -> bytes:
         deltas[first] = starts[first] - base
     span_words = spans.span_id_words().astype(np.uint64)
     parent_words = spans.parent_id_words().astype(np.uint64)
-    refs = _parent_refs(span_words, parent_words, group)
-    external = np.frombuffer(spans.parent_ids, dtype="V8")[refs == _EXTERNAL].tobytes()
-    used, (service, name, message, state) = _remap(
+    refs = parent_refs(span_words, parent_words, group)
+    external = np.frombuffer(spans.parent_ids, dtype="V8")[refs == EXTERNAL].tobytes()
+    used, (service, name, message, state) = remap(
         [spans.service, spans.name, spans.status_message, spans.trace_state]
     )
     strings: Strings = {}
     for i in used.tolist():
         code(strings, spans.strings[i])
-    used_resources, (resource,) = _remap([spans.resource])
-    used_scopes, (scope,) = _remap([spans.scope])
+    used_resources, (resource,) = remap([spans.resource])
+    used_scopes, (scope,) = remap([spans.scope])
     resources = [spans.resources[i] for i in used_resources.tolist()]
     scopes = [spans.scopes[i] for i in used_scopes.tolist()]
     events = [e for per_span in spans.events for e in per_span]
@@ -196,7 +196,7 @@ def encode_page(spans: Spans, level: int = 3) -> bytes:
         len(link.trace_id) != TRACE_ID_SIZE or len(link.span_id) != SPAN_ID_SIZE for link in links
     ):
         raise ValueError("a link's ids are not 16 and 8 bytes")
-    sections[0] = _HEAD.pack(
+    sections[0] = HEAD.pack(
         n, len(first), len(resources), len(scopes), len(events), len(links), base
     )
     sections.insert(10, orjson.dumps(list(strings)))
@@ -216,7 +216,7 @@ def decode_page(
     PageFormatError when its bytes do not decode."""
     try:
         return _decode(data, rows, columns_only or attributes == frozenset(), attributes)
-    except _UNDECODABLE as err:
+    except UNDECODABLE as err:
         raise PageFormatError(str(err)) from None
 
 
@@ -227,7 +227,7 @@ class PageColumns:
 
     def __init__(self, parts: list[memoryview]) -> None:
         self._parts = parts
-        self.spans, self._traces = _HEAD.unpack(parts[0])[:2]
+        self.spans, self._traces = HEAD.unpack(parts[0])[:2]
 
     @cached_property
     def runs(self) -> npt.NDArray[np.int64]:
@@ -239,8 +239,8 @@ class PageColumns:
 
     @cached_property
     def start_ns(self) -> npt.NDArray[np.int64]:
-        base = _HEAD.unpack(self._parts[0])[6]
-        return _starts(unshuffled(self._parts[6], "<i8", self.spans), self.runs, base)
+        base = HEAD.unpack(self._parts[0])[6]
+        return starts_of(unshuffled(self._parts[6], "<i8", self.spans), self.runs, base)
 
     @cached_property
     def duration_ns(self) -> npt.NDArray[np.int64]:
@@ -282,24 +282,29 @@ def decode_where(
     unpacked once and the rest of their columns decoded for them only; PageFormatError when
     its bytes do not decode."""
     try:
-        parts = unpack(_body(data), _SECTIONS + 1)
+        parts = page_sections(data)
         columns = PageColumns(parts)
         kept = keep(columns)
         if not kept.any():
             return Spans.empty()
         rows = None if kept.all() else np.flatnonzero(kept)
         return _decode_parts(parts, rows, attributes == frozenset(), attributes, columns)
-    except _UNDECODABLE as err:
+    except UNDECODABLE as err:
         raise PageFormatError(str(err)) from None
 
 
-def _starts(
+def starts_of(
     deltas: npt.NDArray[np.int64], runs: npt.NDArray[np.int64], base: int
 ) -> npt.NDArray[np.int64]:
     """Starts from their deltas within each trace (a trace's first from the page's base)."""
     first = np.concatenate(([0], np.cumsum(runs)[:-1])) if len(runs) else np.zeros(0, np.int64)
     summed = np.cumsum(deltas)
     return np.asarray(base + summed - np.repeat(summed[first] - deltas[first], runs), np.int64)
+
+
+def page_sections(data: bytes | memoryview) -> list[memoryview]:
+    """The page's sections, decompressed (see `encode_page`)."""
+    return unpack(_body(data), SECTIONS + 1)
 
 
 def _body(data: bytes | memoryview) -> bytes:
@@ -319,11 +324,11 @@ def decode_trace_ids(data: bytes | memoryview) -> tuple[npt.NDArray[Any], npt.ND
 
 
 def _trace_ids(data: bytes | memoryview) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
-    return _ids(unpack(_body(data), _SECTIONS + 1))
+    return _ids(page_sections(data))
 
 
 def _ids(parts: list[memoryview]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
-    n, traces = _HEAD.unpack(parts[0])[:2]
+    n, traces = HEAD.unpack(parts[0])[:2]
     ids = np.frombuffer(parts[1], dtype="S16")
     runs = unshuffled(parts[2], "<u4", traces).astype(np.int64)
     if len(ids) != traces or int(runs.sum()) != n:
@@ -341,7 +346,7 @@ def decode_traces(data: bytes | memoryview, trace_ids: Sequence[bytes]) -> list[
     """The spans of each trace in the page (none when it holds none), the page unpacked
     once and their rows decoded together; PageFormatError when its bytes do not decode."""
     try:
-        parts = unpack(_body(data), _SECTIONS + 1)
+        parts = page_sections(data)
         ids, bounds = _ids(parts)
         wanted = np.array(trace_ids, dtype="S16").reshape(-1)
         at = np.minimum(np.searchsorted(ids, wanted), max(len(ids) - 1, 0))
@@ -359,7 +364,7 @@ def decode_traces(data: bytes | memoryview, trace_ids: Sequence[bytes]) -> list[
             spans.take(np.arange(offset[a], offset[a] + b - a)) if b > a else Spans.empty()
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
         ]
-    except _UNDECODABLE as err:
+    except UNDECODABLE as err:
         raise PageFormatError(str(err)) from None
 
 
@@ -369,7 +374,7 @@ def _decode(
     columns_only: bool,
     keys: frozenset[str] | None,
 ) -> Spans:
-    return _decode_parts(unpack(_body(data), _SECTIONS + 1), rows, columns_only, keys)
+    return _decode_parts(page_sections(data), rows, columns_only, keys)
 
 
 def _decode_parts(
@@ -380,7 +385,7 @@ def _decode_parts(
     columns: PageColumns | None = None,
 ) -> Spans:
     """The spans at `rows` (all when None); `columns` reuses what a prefilter decoded."""
-    n, traces, n_resources, n_scopes, n_events, n_links, _ = _HEAD.unpack(parts[0])
+    n, traces, n_resources, n_scopes, n_events, n_links, _ = HEAD.unpack(parts[0])
     if rows is not None and len(rows) and not (int(rows[0]) >= 0 and int(rows[-1]) < n):
         raise ValueError(f"rows {int(rows[0])}..{int(rows[-1])} of a page of {n} spans")
     columns = columns or PageColumns(parts)
@@ -393,16 +398,16 @@ def _decode_parts(
         raise ValueError("trace or span ids do not match the page's span count")
     span_words = np.frombuffer(parts[3], dtype=">u8")
     all_refs = unshuffled(parts[4], "<i4", n).astype(np.int64)
-    external = all_refs == _EXTERNAL
+    external = all_refs == EXTERNAL
     outside = np.frombuffer(parts[5], dtype=">u8", count=int(external.sum()))
     refs = all_refs[sel]
     parents = np.zeros(picked, dtype=">u8")
-    internal = (refs != 0) & (refs != _EXTERNAL)
+    internal = (refs != 0) & (refs != EXTERNAL)
     source = at[internal] - refs[internal]
     if len(source) and (int(source.min()) < 0 or int(source.max()) >= n):
         raise ValueError("a parent reference points outside the page")
     parents[internal] = span_words[source]
-    mine = refs == _EXTERNAL
+    mine = refs == EXTERNAL
     parents[mine] = outside[(np.cumsum(external) - 1)[at[mine]]]
     starts = columns.start_ns
     durations = columns.duration_ns[sel]

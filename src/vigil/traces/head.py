@@ -28,6 +28,7 @@ from vigil.traces.block_page import (
     decode_where,
     encode_page,
 )
+from vigil.traces.page_table import PageTable
 from vigil.traces.wal import encode_spans_record
 from vigil.tsdb.wlog import WAL
 
@@ -60,6 +61,10 @@ class HeadPage:
         return cls._keyed(encode_page(spans, level), summarize(spans))
 
     @classmethod
+    def of_table(cls, table: PageTable) -> HeadPage:
+        return cls._keyed(table.encode(MERGE_LEVEL), table.summary())
+
+    @classmethod
     def decoded(cls, data: bytes) -> HeadPage:
         return cls._keyed(data, summarize(decode_page(data, columns_only=True)))
 
@@ -75,6 +80,9 @@ class HeadPage:
         attributes: frozenset[str] | None = None,
     ) -> Spans:
         return decode_page(self.data, rows, columns_only, attributes)
+
+    def table(self) -> PageTable:
+        return PageTable.read(self.data)
 
     def spans_where(
         self,
@@ -146,7 +154,7 @@ class Head:
                 runs.append(run)
             run.append(page)
         merged = {
-            id(r[0]): (r, HeadPage.of(Spans.concat([p.spans() for p in r])))
+            id(r[0]): (r, HeadPage.of_table(PageTable.concat([p.table() for p in r])))
             for r in runs
             if len(r) > 1
         }
@@ -185,11 +193,11 @@ class Head:
                 if summary.maxt < min(cutoff, window + block_range):
                     taken.setdefault(window, []).append(page)
                     continue
-                spans = page.spans()
-                windows = spans.start_ns // block_range * block_range
-                windows[spans.start_ns >= cutoff] = cutoff
+                table = page.table()
+                windows = table.start_ns // block_range * block_range
+                windows[table.start_ns >= cutoff] = cutoff
                 for start in sorted_set(windows).tolist():
-                    part = HeadPage.of(spans.take(np.flatnonzero(windows == start)))
+                    part = HeadPage.of_table(table.take(np.flatnonzero(windows == start)))
                     (kept if start == cutoff else taken.setdefault(start, [])).append(part)
             if not taken:
                 return {}, -1, []
