@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from tests.conftest import PATIENCE_S
-from vigil.exporter.rounds import Backoff, RoundThread
+from vigil.exporter.rounds import Backoff, IdlePace, RoundThread
 
 
 def test_the_backoff_doubles_from_a_second_up_to_its_most_and_starts_again_after_a_success() -> (
@@ -26,6 +26,16 @@ def test_the_backoff_doubles_from_a_second_up_to_its_most_and_starts_again_after
         1.0,
         False,
     )
+
+
+def test_the_idle_pace_doubles_after_each_idle_round_up_to_its_most_and_work_resets_it() -> None:
+    pace = IdlePace(interval_s=1.0, idle_max_s=5.0)
+    waits = [pace.wait_s]
+    for _ in range(4):
+        pace.idle()
+        waits.append(pace.wait_s)
+    pace.worked()
+    assert (waits, pace.wait_s) == ([1.0, 2.0, 4.0, 5.0, 5.0], 1.0)
 
 
 def test_rounds_run_again_at_once_while_there_is_more_and_stop_ends_the_wait() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +33,42 @@ class Backoff:
         self.delay_s = 0.0
 
 
+class IdlePace:
+    """The wait before a shipper's next round: `interval_s` after a round that found work,
+    twice as long after each round that found none, up to `idle_max_s`. A quiet host's files
+    are looked at every few seconds instead of every second; the first line after a quiet
+    spell waits at most `idle_max_s`."""
+
+    def __init__(self, interval_s: float, idle_max_s: float) -> None:
+        self.interval_s = interval_s
+        self.idle_max_s = max(interval_s, idle_max_s)
+        self.wait_s = interval_s
+
+    def worked(self) -> None:
+        self.wait_s = self.interval_s
+
+    def idle(self) -> None:
+        self.wait_s = min(self.idle_max_s, self.wait_s * 2)
+
+
+class Paced(Protocol):
+    """Anything whose `wait_s` says how long to wait before the next round (an IdlePace)."""
+
+    @property
+    def wait_s(self) -> float: ...
+
+
 class RoundThread:
     """Runs `run_round()` in a daemon thread named `name` until `stop`: again at once while it
-    returns True (there is more to send), else after `interval_s`. A round raising one of
-    `errors` is logged as `failure: error` and the rounds go on."""
+    returns True (there is more to send), else after `interval_s` (a number, or a pace whose
+    `wait_s` is read after each round). A round raising one of `errors` is logged as
+    `failure: error` and the rounds go on."""
 
     def __init__(
         self,
         name: str,
         run_round: Callable[[], bool],
-        interval_s: float,
+        interval_s: float | Paced,
         failure: str,
         errors: tuple[type[Exception], ...] = (OSError,),
     ) -> None:
@@ -66,7 +93,11 @@ class RoundThread:
                 log.error("%s: %s", self._failure, err)
                 more = False
             if not more:
-                self._stop.wait(self._interval_s)
+                self._stop.wait(self._wait_s())
+
+    def _wait_s(self) -> float:
+        interval = self._interval_s
+        return float(interval) if isinstance(interval, float | int) else interval.wait_s
 
     def stop(self) -> None:
         """Ask the rounds to end and wait for the one running."""

@@ -201,3 +201,24 @@ def test_a_refused_push_is_dropped_and_counted_not_retried_forever(
         _round(collector, clock)
     assert len(capture.requests) == 1
     assert registry.get_sample_value("vigil_logs_rejected_entries_total") == 1
+
+
+def test_quiet_rounds_wait_longer_and_a_new_line_brings_the_pace_back(tmp_path: Path) -> None:
+    log = _docker(tmp_path)
+    log.touch()
+    clock = ManualClock()
+    with http_capture([204]) as capture:
+        collector = _collector(tmp_path, capture.url(), clock, idle_interval_s=4.0)
+        waits = []
+        for _ in range(4):  # the first round discovers the file: work
+            collector.tick()
+            waits.append(collector.pace.wait_s)
+            clock.advance(1)
+        _append(log, ("hello\n", "stdout", "2024-05-01T10:00:00Z"))
+        _round(collector, clock)  # read, then shipped after the multiline wait
+        waits.append(collector.pace.wait_s)
+        collector.stop()
+    assert (waits, [line for _, _, line, _ in _pushed(capture)]) == (
+        [1.0, 2.0, 4.0, 4.0, 1.0],
+        ["hello"],
+    )

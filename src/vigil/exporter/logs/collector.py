@@ -39,7 +39,7 @@ from vigil.exporter.logs.sources import (
     glob_files,
 )
 from vigil.exporter.logs.stages import Level, Stage, run_pipeline
-from vigil.exporter.rounds import Backoff, RoundThread
+from vigil.exporter.rounds import Backoff, IdlePace, RoundThread
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class LogCollectionOptions:
     multiline: MultilineRule = field(default_factory=MultilineRule)
     batch_bytes: int = 1 << 20
     interval_s: float = 1.0
+    idle_interval_s: float = 5.0  # the most a round waits after rounds that found nothing
     max_backoff_s: float = 30.0
 
 
@@ -122,9 +123,10 @@ class LogCollector:
         self._journal_error = ""
         self._journal_retry_at = 0.0
         self._backoff = Backoff(options.max_backoff_s)
+        self.pace = IdlePace(options.interval_s, options.idle_interval_s)
         self.last_error = ""
         self._rounds = RoundThread(
-            "vigil-logs", self._round, options.interval_s, "log collection round failed"
+            "vigil-logs", self._round, self.pace, "log collection round failed"
         )
 
     # --- one round ---------------------------------------------------------------------------
@@ -133,7 +135,7 @@ class LogCollector:
         now = self._clock()
         if self._backoff.waiting(now):
             return
-        self._discover()
+        discovered = self._discover()
         share = max(64 * 1024, self._options.batch_bytes // max(1, len(self._files)))
         entries: list[LogEntry] = []
         read_from: list[FollowedFile] = []
@@ -148,6 +150,10 @@ class LogCollector:
             undecodable = journal.undecodable
             self._process(journal.read(self._options.batch_bytes), entries)
             self._metrics.undecodable.inc(journal.undecodable - undecodable)
+        if entries or discovered or any(followed.active() for followed in read_from):
+            self.pace.worked()
+        else:
+            self.pace.idle()
         if entries:
             result = self._sink.push(entries)
             if result.outcome is Outcome.RETRY:
@@ -232,14 +238,17 @@ class LogCollector:
         if changed:
             self._positions.save()
 
-    def _discover(self) -> None:
+    def _discover(self) -> bool:
+        """Follow the files that appeared, forget those gone; whether any did."""
         options = self._options
         found = {}
         if options.docker_containers is not None:
             found.update({k: (p, True) for k, p in docker_logs(options.docker_containers).items()})
         found.update({k: (p, False) for k, p in glob_files(options.files).items()})
+        changed = False
         for key, (path, docker) in found.items():
             if key not in self._files:
+                changed = True
                 labels = (
                     docker_labels(path, options.host) if docker else file_labels(path, options.host)
                 )
@@ -247,9 +256,11 @@ class LogCollector:
                     key, path, labels, self._positions.get(key), options.multiline, docker
                 )
         for key in [k for k in self._files if k not in found]:
+            changed = True
             self._files.pop(key).close()
             self._positions.forget([key])
         self._metrics.files.set(len(self._files))
+        return changed
 
     # --- the agent's thread -------------------------------------------------------------------
 

@@ -89,6 +89,7 @@ class FollowedFile:
         self._mergers: dict[str, MultilineMerger] = {}
         self._container = ContainerRunState(path.parent) if docker else None
         self._last_end: Position | None = start
+        self._read_any = False
         self.undecodable = 0
 
     def _merger(self, stream: str) -> MultilineMerger:
@@ -103,6 +104,7 @@ class FollowedFile:
         out: list[LogEntry] = []
         now_ns = int(now * 1e9)
         records = self.follower.read(budget)
+        self._read_any = bool(records)
         for record in records:
             self._last_end = record.end
             if self._docker:
@@ -137,6 +139,11 @@ class FollowedFile:
     def _entry(self, line: Line, stream: str) -> LogEntry:
         labels = self.labels if not stream else tuple(sorted((*self.labels, ("stream", stream))))
         return LogEntry(labels, line.ts_ns, line.text, {}, line.end)
+
+    def active(self) -> bool:
+        """Whether the last read found records or an entry is still unfinished: the file's
+        next round should not be put off."""
+        return self._read_any or self.safe_position() != self._last_end
 
     def safe_position(self) -> Position | None:
         """Up to where everything read has become an entry: the start of the oldest
