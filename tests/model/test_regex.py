@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +169,41 @@ def test_exponential_backtracking_patterns_answer_in_linear_time() -> None:
     assert not Regex("(a|aa)+$").matches("a" * 100_000 + "b")
     assert Regex("(.|.)*x").matching(["a" * 1000] * 1000 + ["ax"]) == [1000]
     assert time.monotonic() - started < 5  # Python's re: longer than the age of the universe
+
+
+LITERALS = [
+    ("cgroup_oom|host_oom", "host_oom", True),
+    ("cgroup_oom|host_oom", "host_oom\n", False),
+    ("(?:a|b)", "b", True),
+    ("a\\.b", "a.b", True),
+    ("", "", True),
+    ("a.*", "a\nb", False),
+    (".*b", "a\nb", False),
+]
+
+
+@pytest.mark.parametrize(("pattern", "value", "want"), LITERALS)
+def test_alertmanager_literals_match_as_re2_does(pattern: str, value: str, want: bool) -> None:
+    """Plain-string patterns skip RE2 under Alertmanager's anchoring too (`.` not matching a
+    newline keeps the `.*` forms on RE2)."""
+    assert Regex(pattern, Anchor.ALERTMANAGER).matches(value) is want
+
+
+def test_re2_is_loaded_by_the_first_pattern_that_needs_it() -> None:
+    program = (
+        "import sys\n"
+        "from vigil.model.regex import Anchor, Regex\n"
+        "Regex('cgroup_oom|host_oom', Anchor.ALERTMANAGER).matches('host_oom')\n"
+        "Regex('down.*').matches('downstream')\n"
+        "before = 're2' in sys.modules\n"
+        "Regex('a+', Anchor.ALERTMANAGER).matches('aa')\n"
+        "print(before, 're2' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "True"]

@@ -9,14 +9,10 @@ kept for patterns vigil writes itself. Errors use Go's wording, as Prometheus re
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-import re2
-from re2 import _re2
-
-_ANCHOR_BOTH = _re2.RE2.Anchor.ANCHOR_BOTH
-_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
 _META = frozenset(".^$*+?{}[]\\|()")
 _LINE_ANCHORS = ("$", "\\A", "\\z")
 
@@ -63,18 +59,42 @@ class RegexMatch(Protocol):
     def re(self) -> Any: ...
 
 
-def _options(*, dot_nl: bool, capture: bool = False, never_nl: bool = False) -> Any:
-    options = re2.Options()
-    options.log_errors = False
-    options.dot_nl = dot_nl
-    options.never_capture = not capture
-    options.never_nl = never_nl
-    return options
+class _RE2:
+    """re2 and the options vigil compiles with, imported by the first pattern that is not a
+    plain string test (see `_literal_test`): a process whose patterns are all literals (the
+    default alertmanager.yml's) never loads it (~2.5 MiB of resident memory)."""
+
+    def __init__(self) -> None:
+        import re2
+        from re2 import _re2
+
+        self.compile = re2.compile
+        self.program = _re2.RE2
+        self.anchor_both = _re2.RE2.Anchor.ANCHOR_BOTH
+        self.unanchored = _re2.RE2.Anchor.UNANCHORED
+        self.test = {dot_nl: self._options(dot_nl=dot_nl) for dot_nl in (False, True)}
+        self.capture = {
+            dot_nl: self._options(dot_nl=dot_nl, capture=True) for dot_nl in (False, True)
+        }
+        self.scan = {
+            dot_nl: self._options(dot_nl=dot_nl, never_nl=True) for dot_nl in (False, True)
+        }
+
+    @staticmethod
+    def _options(*, dot_nl: bool, capture: bool = False, never_nl: bool = False) -> Any:
+        import re2
+
+        options = re2.Options()
+        options.log_errors = False
+        options.dot_nl = dot_nl
+        options.never_capture = not capture
+        options.never_nl = never_nl
+        return options
 
 
-_TEST = {dot_nl: _options(dot_nl=dot_nl) for dot_nl in (False, True)}
-_CAPTURE = {dot_nl: _options(dot_nl=dot_nl, capture=True) for dot_nl in (False, True)}
-_SCAN = {dot_nl: _options(dot_nl=dot_nl, never_nl=True) for dot_nl in (False, True)}
+@functools.cache
+def _re2() -> _RE2:
+    return _RE2()
 
 
 def _encode(text: str) -> bytes:
@@ -82,7 +102,7 @@ def _encode(text: str) -> bytes:
 
 
 def _program(pattern: str, options: Any) -> Any:
-    program = _re2.RE2(_encode(pattern), options)
+    program = _re2().program(_encode(pattern), options)
     if not program.ok():
         raise RegexError(_go_reason(program.error().decode("utf-8", "replace")))
     return program
@@ -115,18 +135,37 @@ def _reject_any_byte(pattern: str) -> None:
 class Regex:
     """A user's pattern compiled by RE2; `text` is what the user wrote."""
 
-    __slots__ = ("_capture", "_dot_nl", "_literal", "_scan", "_test", "anchor", "text")
+    __slots__ = (
+        "_capture",
+        "_dot_nl",
+        "_literal",
+        "_match_anchor",
+        "_scan",
+        "_test",
+        "anchor",
+        "text",
+    )
 
     def __init__(self, text: str, anchor: Anchor = Anchor.PROMETHEUS) -> None:
-        """Raises RegexError for what Go's regexp (and so Prometheus) rejects."""
+        """Raises RegexError for what Go's regexp (and so Prometheus) rejects. A pattern that is
+        a plain string test is not compiled: RE2 accepts every such pattern."""
         _reject_any_byte(text)
         self.text = text
         self.anchor = anchor
         self._dot_nl = anchor is Anchor.PROMETHEUS
-        self._test = _program(text, _TEST[self._dot_nl])
         self._capture: Any = None
         self._scan: Any = None
-        self._literal = _literal_test(text) if anchor is Anchor.PROMETHEUS else None
+        self._test: Any = None
+        self._match_anchor: Any = None
+        self._literal = (
+            _literal_test(text, dot_nl=self._dot_nl) if anchor is not Anchor.SEARCH else None
+        )
+        if self._literal is None:
+            engine = _re2()
+            self._test = _program(text, engine.test[self._dot_nl])
+            self._match_anchor = (
+                engine.unanchored if anchor is Anchor.SEARCH else engine.anchor_both
+            )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Regex) and self.text == other.text and self.anchor is other.anchor
@@ -142,8 +181,7 @@ class Regex:
         if self._literal is not None:
             return self._literal(value)
         data = _encode(value)
-        anchor = _UNANCHORED if self.anchor is Anchor.SEARCH else _ANCHOR_BOTH
-        return bool(self._test.Match(anchor, data, 0, len(data))[0][0] != -1)
+        return bool(self._test.Match(self._match_anchor, data, 0, len(data))[0][0] != -1)
 
     def matching(self, values: Sequence[str]) -> list[int]:
         """Indices of the values that match, in order: one RE2 scan over all of them joined by
@@ -159,12 +197,13 @@ class Regex:
         newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
         if len(newlines) != len(values) - 1:
             return [i for i, value in enumerate(values) if self.matches(value)]
+        engine = _re2()
         if self._scan is None:
-            self._scan = _program(f"(?m:^)(?:{self.text})(?m:$)", _SCAN[self._dot_nl])
+            self._scan = _program(f"(?m:^)(?:{self.text})(?m:$)", engine.scan[self._dot_nl])
         starts: list[int] = []
         position, end = 0, len(data)
         while position <= end:
-            span = self._scan.Match(_UNANCHORED, data, position, end)[0]
+            span = self._scan.Match(engine.unanchored, data, position, end)[0]
             if span[0] == -1:
                 break
             starts.append(span[0])
@@ -175,7 +214,7 @@ class Regex:
     def captures(self, value: str) -> RegexMatch | None:
         """The match with its groups, for `$1`/`${name}` replacements."""
         if self._capture is None:
-            self._capture = re2.compile(self.text, _CAPTURE[self._dot_nl])
+            self._capture = _re2().compile(self.text, _re2().capture[self._dot_nl])
         try:
             if self.anchor is Anchor.SEARCH:
                 found: RegexMatch | None = self._capture.search(value)
@@ -188,7 +227,7 @@ class Regex:
     def sub(self, replace: Callable[[RegexMatch], str], text: str) -> str:
         """Every non-overlapping match in `text` replaced (Go's `ReplaceAllStringFunc`)."""
         if self._capture is None:
-            self._capture = re2.compile(self.text, _CAPTURE[self._dot_nl])
+            self._capture = _re2().compile(self.text, _re2().capture[self._dot_nl])
         try:
             result: str = self._capture.sub(replace, text)
         except UnicodeEncodeError:
@@ -203,14 +242,15 @@ def _has_line_anchor(text: str) -> bool:
     return "^" in text.replace("[^", "")
 
 
-def _literal_test(text: str) -> Callable[[str], bool] | None:
-    """A plain string test for the common shapes `lit`, `a|b|c`, `lit.*`, `.*lit`, `.*lit.*`
-    (with `.` matching newlines they are exactly equality, startswith, endswith, `in`)."""
+def _literal_test(text: str, *, dot_nl: bool) -> Callable[[str], bool] | None:
+    """A plain string test for the common shapes `lit`, `a|b|c`, and with `.` matching
+    newlines `lit.*`, `.*lit`, `.*lit.*`: exactly equality, set membership, startswith,
+    endswith, `in`."""
     body = text
-    head = body.startswith(".*")
+    head = dot_nl and body.startswith(".*")
     if head:
         body = body[2:]
-    tail = body.endswith(".*") and _literal(body[:-2]) is not None
+    tail = dot_nl and body.endswith(".*") and _literal(body[:-2]) is not None
     if tail:
         body = body[:-2]
     if head or tail:
