@@ -7,6 +7,7 @@ and order-dependent reductions (Kahan sums, quantiles) from a padded (windows ×
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -401,12 +402,18 @@ def _relabelled(vector: VectorSteps, labels: list[Labels], dst: str) -> VectorSt
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> Regex:
+    """label_replace's regex, compiled once: a rule runs the same one at every evaluation."""
+    return Regex(pattern)
+
+
 @_register("label_replace")
 def _label_replace(call: FunctionCall) -> Value:
     vector = call.vector()
     dst, replacement, src, pattern = (call.string(i) for i in range(1, 5))
     try:
-        regex = Regex(pattern)
+        regex = _compiled(pattern)
     except RegexError as err:
         raise QueryError(
             f"invalid regular expression in label_replace(): {pattern}: {err}"
