@@ -99,6 +99,14 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
     results.dataset.state = "loading";
     const [start, end] = windowNs();
     const current = (): boolean => mine === generation;
+    // The volume counts every line of the range: asked once the lines have arrived, so the
+    // first page never waits behind it, and counted by the server while the rows are drawn.
+    let volumeAsked = false;
+    const askVolume = (): void => {
+      if (volumeAsked) return;
+      volumeAsked = true;
+      void loadVolume(volume, query, Number(start / 1_000_000_000n), Number(end / 1_000_000_000n), current);
+    };
     try {
       const data = await getJSON<{ data: StreamsData }>(
         "/loki/api/v1/query_range",
@@ -106,6 +114,7 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
         { "X-Loki-Response-Encoding-Flags": "categorize-labels" },
       );
       if (mine !== generation) return;
+      askVolume();
       if (data.data.resultType !== "streams") {
         replace(results, notice("warn", "This is a metric query; the Logs page shows log queries. Try it on the Query page."));
         results.dataset.state = "error";
@@ -125,12 +134,9 @@ export function logsPage(root: HTMLElement, route: Route): () => void {
       results.dataset.state = rows.length ? "done" : "empty";
     } catch (err) {
       if (mine !== generation) return;
+      askVolume();
       replace(results, notice("error", err instanceof Error ? err.message : String(err)));
       results.dataset.state = "error";
-    } finally {
-      // The volume counts every line of the range: asked once the lines are drawn, so the
-      // first page never waits behind it.
-      if (current()) void loadVolume(volume, query, Number(start / 1_000_000_000n), Number(end / 1_000_000_000n), current);
     }
   }
 
