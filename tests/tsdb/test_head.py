@@ -4,6 +4,7 @@ values, series limit, truncation."""
 from __future__ import annotations
 
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -403,6 +404,23 @@ def test_series_share_one_object_per_label_pair_taking_the_callers_when_it_can()
     table.add(1, Labels([("a", "2"), ("job", "node")]))
     first, second = table.labels_at(0), table.labels_at(1)
     assert (first[1] is shared, second[1] is shared, second[0] is first[0]) == (True, True, False)
+
+
+def test_series_keep_no_copy_of_a_pair_whose_strings_were_interned_elsewhere() -> None:
+    """A scrape's parsed pair holds its own copies of strings interned before: the table
+    keeps an interned twin, and nothing of the caller's (at 100k series, 40 MiB of RSS)."""
+    name, value = sys.intern("job"), sys.intern("node")
+    given = ("".join(["jo", "b"]), "".join(["no", "de"]))
+    table = SeriesTable()
+    table.add(0, Labels([given]))
+    table.add_many(1, [Labels([given, ("x", "1")])])
+    stored = table.labels_at(0)[0]
+    assert (stored[0] is name, stored[1] is value, table.labels_at(1)[0] is stored) == (
+        True,
+        True,
+        True,
+    )
+    assert sys.getrefcount(given) == 2  # this frame's name and the call's argument
 
 
 def test_new_series_of_one_call_are_created_together_in_order() -> None:

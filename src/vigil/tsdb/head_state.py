@@ -173,8 +173,8 @@ class SeriesTable:
 
     def _intern_pair(self, pair: tuple[str, str]) -> tuple[str, str]:
         name, value = sys.intern(pair[0]), sys.intern(pair[1])
-        fresh = name is not pair[0] or value is not pair[1]
-        shared = self._pairs[pair] = (name, value) if fresh else pair
+        shared = (name, value) if name is not pair[0] or value is not pair[1] else pair
+        self._pairs[shared] = shared  # keyed by itself: the caller's pair and strings go
         return shared
 
     def ensure_capacity(self, size: int) -> None:
