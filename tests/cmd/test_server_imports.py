@@ -2,8 +2,9 @@
 use: protobuf's runtime and the remote storage stage (remote write/read and OTLP metrics, built
 by a config naming them or by their first request; protobuf scrapes), wsproto (Loki's live
 tail), LogQL and the template engine (the default pack's log rules and templates are parsed by
-its tests, not at each start; an alert's templates are expanded when it fires); each is
-imported by its first use, which then works as before."""
+its tests, not at each start; an alert's templates are expanded when it fires) and numpy.ma
+(np.unique's first call imports it: a trace or log query, not the scrapes and default rules);
+each is imported by its first use, which then works as before."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.conftest import PATIENCE_S, free_port, running
 
 UNUSED = (
     "google.protobuf.descriptor_pool",
+    "numpy.ma",
     "vigil.logs.logql.ast",
     "vigil.logs.logql.engine",
     "vigil.exposition.metrics_pb2",

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.ma  # np.unique imports it on first use (~60 ms): at start, not in a query
 import numpy.typing as npt
 
 from vigil.model import Labels, Matcher
