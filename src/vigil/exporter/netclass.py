@@ -41,11 +41,12 @@ _NUMBERS = (
 _INFO = ("address", "broadcast", "duplex", "operstate", "ifalias")
 
 
-def read_attribute(path: str) -> bytes | None:
-    """One read of a sysfs attribute (procfs' SysReadFile: at most 4 KiB, whitespace trimmed);
-    None when the attribute does not apply to this interface."""
+def read_attribute(name: str, directory_fd: int) -> bytes | None:
+    """One read of a sysfs attribute (procfs' SysReadFile: at most 4 KiB, whitespace trimmed),
+    opened relative to its interface's directory; None when the attribute does not apply to
+    this interface."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(name, os.O_RDONLY, dir_fd=directory_fd)
     except OSError as err:
         if err.errno in _ABSENT:
             return None
@@ -122,23 +123,29 @@ class NetclassCollector:
             "node_network_speed_bytes", "Network device property: speed_bytes", labels=["device"]
         )
         for device in self._devices():
-            directory = os.path.join(self._dir, device)
-            if not os.path.isdir(directory):  # gone since the listing
+            try:
+                # The interface's directory opened once: its ~22 attributes are opened from it
+                # without the kernel walking /sys/class/net/<device> again for each.
+                directory = os.open(os.path.join(self._dir, device), os.O_RDONLY | os.O_DIRECTORY)
+            except (FileNotFoundError, NotADirectoryError):  # gone since the listing
                 continue
-            texts = [read_attribute(os.path.join(directory, name)) or b"" for name in _INFO]
-            up.add_metric([device], 1.0 if texts[3] == b"up" else 0.0)
-            info.add_metric([device, *(t.decode("utf-8", "replace") for t in texts)], 1.0)
-            for attribute, family in numbers.items():
-                value = self._number(directory, attribute)
-                if value is not None:
-                    family.add_metric([device], float(value))
-            megabits = self._number(directory, "speed")
+            try:
+                texts = [read_attribute(name, directory) or b"" for name in _INFO]
+                up.add_metric([device], 1.0 if texts[3] == b"up" else 0.0)
+                info.add_metric([device, *(t.decode("utf-8", "replace") for t in texts)], 1.0)
+                for attribute, family in numbers.items():
+                    value = self._number(directory, attribute)
+                    if value is not None:
+                        family.add_metric([device], float(value))
+                megabits = self._number(directory, "speed")
+            finally:
+                os.close(directory)
             if megabits is not None and (megabits >= 0 or not self._ignore_invalid_speed):
                 speed.add_metric([device], float(speed_bytes(megabits)))
         families: list[Metric] = [up, info, *numbers.values(), speed]
         return [family for family in families if family.samples]
 
     @staticmethod
-    def _number(directory: str, attribute: str) -> int | None:
-        text = read_attribute(os.path.join(directory, attribute))
+    def _number(directory: int, attribute: str) -> int | None:
+        text = read_attribute(attribute, directory)
         return None if text is None else go_int(text)
