@@ -19,6 +19,7 @@ import logging
 import mmap
 import os
 import shutil
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,12 +230,33 @@ def _map(path: Path) -> mmap.mmap | bytes:
         return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
+def _release(data: mmap.mmap | bytes) -> None:
+    """Drop a mapping's pages from the server's resident memory once checked (they stay in
+    the page cache): a block's whole lookup, read at open, is not counted in the process's
+    RSS for as long as the block is open; a search touches a few of its pages again."""
+    if isinstance(data, mmap.mmap):
+        data.madvise(mmap.MADV_DONTNEED)
+
+
+class SpansFile:
+    """A block's `spans` file, read a page at a time with pread: what queries and
+    compaction read stays in the page cache, not mapped into the server's memory. Closed
+    when the last page holding it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb")
+        weakref.finalize(self, self._file.close)
+
+    def read(self, offset: int, length: int) -> bytes:
+        return os.pread(self._file.fileno(), length, offset)
+
+
 @dataclass(frozen=True, slots=True)
 class BlockPage:
-    """A page in a block's mapped `spans` file, checked against its CRC at every read."""
+    """A page in a block's `spans` file, checked against its CRC at every read."""
 
     block: Path
-    data_file: mmap.mmap | bytes
+    data_file: SpansFile
     entry: PageEntry
 
     @property
@@ -243,7 +265,7 @@ class BlockPage:
 
     def load(self) -> bytes:
         e = self.entry
-        data = bytes(memoryview(self.data_file)[e.offset : e.offset + e.length])
+        data = self.data_file.read(e.offset, e.length)
         # Held through the check (microseconds): a handoff of the GIL costs a reader more.
         if len(data) != e.length or crc32c.crc32c(data, gil_release_mode=0) != e.crc:
             raise CorruptSpanBlockError(
@@ -301,7 +323,8 @@ class BlockPage:
 
 
 class SpanBlock:
-    """An open block: its page summaries in memory, its trace lookup and pages mapped."""
+    """An open block: its page summaries in memory, its trace lookup mapped, its pages read
+    from their file."""
 
     def __init__(
         self,
@@ -312,7 +335,7 @@ class SpanBlock:
     ) -> None:
         self.path = path
         self.meta = meta
-        self._data = _map(path / SPANS_FILE)
+        self._data = SpansFile(path / SPANS_FILE)
         data = _map(path / TRACES_FILE)
         if crc32c.crc32c(data) != int(index["traces_crc"]):
             raise CorruptDataError(f"span block {path}: {TRACES_FILE} fails its CRC")
@@ -320,6 +343,7 @@ class SpanBlock:
             self._lookup = TraceLookup(data, index, len(pages))
         except ValueError as err:
             raise CorruptDataError(f"span block {path}: {TRACES_FILE}: {err}") from None
+        _release(data)
         self.pages = [BlockPage(path, self._data, p) for p in pages]
         self.size_bytes = sum(
             (path / name).stat().st_size
