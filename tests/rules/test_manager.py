@@ -299,12 +299,12 @@ def test_alerts_reach_the_notifier_while_the_storage_refuses_their_series(
     )
 
 
-BAD_TEMPLATE = """
+UNPARSED = """
 groups:
   - name: g
     rules:
       - alert: Unclosed
-        expr: vector(1)
+        expr: vector(1
         annotations: {summary: "{{ $labels.job "}
 """
 
@@ -313,13 +313,13 @@ groups:
     ("files", "loaded"),
     [
         ("config", "RuleFileError"),
-        ("packaged_rule_files", "Unclosed"),  # the pack's templates are its tests' to parse
+        ("packaged_rule_files", "Unclosed"),  # the pack is its tests' to parse
     ],
 )
-def test_only_the_configs_own_rule_files_have_their_templates_parsed_at_load(
+def test_only_the_configs_own_rule_files_are_parsed_at_load(
     tmp_path: Path, files: str, loaded: str
 ) -> None:
-    (tmp_path / "rules.yml").write_text(BAD_TEMPLATE)
+    (tmp_path / "rules.yml").write_text(UNPARSED)
     named = "['rules.yml']" if files == "config" else "[]"
     config = parse_config(f"rule_files: {named}\n", str(tmp_path / "prometheus.yml"))
     storage = MemoryStorage()

@@ -146,9 +146,10 @@ class RuleManager:
         LogQL the project's tests parse: loading them does not parse it again, so a server
         imports LogQL's parser with its first log query rather than at start.
         `packaged_rule_files` are the PromQL files shipped with vigil, loaded after the
-        config's own; their templates, like those of the packaged log rules, are parsed by the
-        project's tests and not again at each start (the template engine is imported when an
-        alert first expands one)."""
+        config's own; their expressions and templates, like those of the packaged log rules,
+        are parsed by the project's tests and not again at each start (the engine parses an
+        expression at its first evaluation, the template engine is imported when an alert
+        first expands one)."""
         self._query = query
         self._log_query = log_query
         self._log_rule_files = tuple(log_rule_files)
@@ -186,7 +187,7 @@ class RuleManager:
         packaged = _templates_checked_by_tests
         languages: list[tuple[Sequence[str], ExprCheck, TemplateCheck, QueryFunc]] = [
             (config.rule_files, check_promql, template_problem, self._query),
-            (self._packaged_rule_files, check_promql, packaged, self._query),
+            (self._packaged_rule_files, _checked_by_tests, packaged, self._query),
         ]
         if self._log_query is not None:
             log_query = self._log_query
