@@ -10,7 +10,8 @@ after its launch each is measured:
 - RSS of the process;
 - disk: the WAL plus Prometheus's memory-mapped head chunks (vigil keeps its head in memory).
 Samples and series are the processes' own prometheus_tsdb_head_* counters. vigil runs with
---rules.default.disable (Prometheus evaluates no rules here either).
+--rules.default.disable (Prometheus evaluates no rules here either) and without its OTLP
+listener (its fixed port would refuse a second vigil on the machine, and Prometheus has none).
 
 --alone (1M series) runs vigil without Prometheus, every --alone-interval, and prints its
 RSS --duration seconds after its first scrape beside the budget its series limit assumes
@@ -246,7 +247,7 @@ def _target_and_vigil(
     vigil_argv = [
         sys.executable, "-m", "vigil", "server", f"--config.file={config}",
         f"--storage.tsdb.path={root / 'vigil'}", f"--web.listen-address=127.0.0.1:{vigil_port}",
-        "--rules.default.disable",
+        "--rules.default.disable", "--otlp.listen-address=",
     ]  # fmt: skip
     return config, vigil_argv
 
