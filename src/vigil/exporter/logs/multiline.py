@@ -3,13 +3,16 @@
 A line that continues the entry before it (by default the shapes of a JVM stack trace: `\tat
 …`, `Caused by: …`, `\t... 12 more`, an exception's class line) is appended to it; with a
 start pattern, every line that does not match it is. Patterns are RE2 (linear time on
-whatever a program prints), matched against the first PREFIX_CHARS of a line. An entry is complete when the next one
+whatever a program prints), matched against the first PREFIX_CHARS of a line; the default
+Java rule is tested with string methods instead (`java_continues`), so a shipper on the
+defaults never loads RE2 (~2.5 MiB). An entry is complete when the next one
 starts, when it reaches `max_lines`, or when no line came for `max_wait_s` (driven by the
 caller's clock), or at once when the caller knows its writer has stopped.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from vigil.exporter.logs.tail import Position
@@ -20,6 +23,10 @@ JAVA_CONTINUATION = (
     r"|^[a-zA-Z_$][\w$]*(?:\.[a-zA-Z_$][\w$]*)*\.[\w$]*(?:Exception|Error|Throwable)(?::|$)"
 )
 _NEVER_CONTINUES_JAVA = frozenset("0123456789{[<(\"'-+#*/|")
+_RE2_SPACE = "\t\n\f\r "  # RE2's \s
+_NAME = re.compile(r"[A-Za-z0-9_$.]*")  # [\w$.]*, one pass
+_TRACE_ENDS = (" more", " common frames omitted")
+_THROWABLES = ("Exception", "Error", "Throwable")
 PREFIX_CHARS = 1024  # patterns look at the start of a line only: a huge line costs no more
 
 
@@ -39,19 +46,49 @@ class Line:
     end: Position  # just past its last record
 
 
+def java_continues(text: str) -> bool:
+    """Whether JAVA_CONTINUATION matches `text`, in one pass of string operations."""
+    rest = text.lstrip(_RE2_SPACE)
+    if rest.startswith("Suppressed: ") or text.startswith("Caused by: "):
+        return True
+    if len(rest) < len(text):
+        if rest.startswith("at "):
+            return True
+        if rest.startswith("... "):
+            count = rest[4:]
+            digits = len(count) - len(count.lstrip("0123456789"))
+            return digits > 0 and count[digits:].startswith(_TRACE_ENDS)
+        return False
+    name = _NAME.match(text)
+    assert name is not None  # matches the empty string at least
+    if text[name.end() : name.end() + 1] not in ("", ":"):
+        return False
+    *packages, last = name.group().split(".")
+    return (
+        bool(packages)
+        and all(part and not part[0].isdigit() for part in packages)
+        and last.endswith(_THROWABLES)
+    )
+
+
 class MultilineMerger:
     def __init__(self, rule: MultilineRule) -> None:
         self._rule = rule
-        self._start = Regex(rule.start, Anchor.SEARCH) if rule.start else None
-        self._continuation = Regex(rule.continuation, Anchor.SEARCH) if rule.continuation else None
         self._java = not rule.start and rule.continuation == JAVA_CONTINUATION
+        self._start = Regex(rule.start, Anchor.SEARCH) if rule.start else None
+        self._continuation = (
+            Regex(rule.continuation, Anchor.SEARCH)
+            if rule.continuation and not self._java
+            else None
+        )
         self._lines: list[Line] = []
         self._since = 0.0
 
     def _continues(self, text: str) -> bool:
         head = text[:PREFIX_CHARS]
-        if self._java and head[:1] in _NEVER_CONTINUES_JAVA:
-            return False  # most lines start with a timestamp or a JSON object: no regex
+        if self._java:
+            # most lines start with a timestamp or a JSON object: nothing more to look at
+            return head[:1] not in _NEVER_CONTINUES_JAVA and java_continues(head)
         if self._start is not None:
             return not self._start.matches(head)
         return self._continuation is not None and self._continuation.matches(head)
