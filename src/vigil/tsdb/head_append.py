@@ -363,6 +363,8 @@ def insert_in_order(state: HeadState, r: I64, t: I64, v: F64) -> None:
     size = state.options.chunk_samples
     n = len(r)
     first = group_starts(r)
+    if first.all() and _append_to_open_chunks(state, r, t, v):
+        return
     starts = np.flatnonzero(first)
     refs = r[starts]
     counts = np.diff(np.append(starts, n))
@@ -397,6 +399,27 @@ def insert_in_order(state: HeadState, r: I64, t: I64, v: F64) -> None:
     state.series.last_t[refs] = t[last]
     state.series.last_bits[refs] = v.view(np.uint64)[last]
     state.series.min_t[refs] = np.minimum(state.series.min_t[refs], t[starts])
+
+
+def _append_to_open_chunks(state: HeadState, r: I64, t: I64, v: F64) -> bool:
+    """A scrape's case, done in place: one sample for each of distinct series that all have
+    an open chunk this sample does not fill. False (and nothing done) otherwise."""
+    open_slot = state.series.open_slot[r]
+    if not len(r) or int(open_slot.min()) < 0:
+        return False
+    fill = state.open.length[open_slot]
+    widest = int(fill.max()) + 1
+    if widest >= state.options.chunk_samples:
+        return False
+    if widest > state.open.ts.shape[1]:
+        state.open.widen(widest)
+    state.open.ts[open_slot, fill] = t
+    state.open.vs[open_slot, fill] = v
+    state.open.length[open_slot] = fill + 1
+    state.series.last_t[r] = t
+    state.series.last_bits[r] = v.view(np.uint64)
+    state.series.min_t[r] = np.minimum(state.series.min_t[r], t)
+    return True
 
 
 def _close_chunks(
