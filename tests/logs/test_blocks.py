@@ -136,6 +136,40 @@ def test_compaction_compresses_lines_harder_and_keeps_them_byte_exact(tmp_path: 
     assert after < 0.97 * before
 
 
+def test_compaction_joins_a_quiet_streams_small_chunks_and_reads_them_the_same(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(T0)
+    day_start = T0 // DAY_NS * DAY_NS
+    level = Labels.from_dict({"level": "warn"})
+    sent: list[tuple[int, bytes, Labels]] = []
+    with LogStore.open(tmp_path, LogStoreOptions(retention_ns=0), clock=clock) as store:
+        for hour in range(0, 20, 3):
+            t = day_start + hour * HOUR_NS + np.arange(3, dtype=np.int64)
+            lines = [f"hour {hour} line {i}".encode() for i in range(3)]
+            meta = (level, Labels(), level) if hour % 2 else None
+            store.push([Entries(APP, t, Lines.of(lines), meta)])
+            sent += [
+                (int(ts), line, m)
+                for ts, line, m in zip(t, lines, meta or [Labels()] * 3, strict=True)
+            ]
+            clock.t_ns = int(t[-1]) + 4 * HOUR_NS
+            store.tick()
+        before = sum(len(chunks) for b in store.blocks.blocks for _, chunks in b.select([]))
+        clock.t_ns = day_start + DAY_NS + 4 * HOUR_NS
+        assert len(store.tick().compacted) == 1
+        (block,) = store.blocks.blocks
+        after = sum(len(chunks) for _, chunks in block.select([]))
+        got = [
+            (int(t), line, m)
+            for e in store.querier(0, 2**62).select([])
+            for t, line, m in zip(
+                e.timestamps, e.lines, e.metadata or [Labels()] * len(e), strict=True
+            )
+        ]
+    assert (before, after, got) == (7, 1, sent)
+
+
 @pytest.mark.parametrize(
     ("retention", "kept"),
     [

@@ -1,7 +1,9 @@
 """Log block compaction: the blocks of one day, once no new block can fall into that day,
-merged into one (streams joined by label set; chunks CRC-checked and their lines compressed
-again at chunk.COMPACTED_ZSTD when that makes them smaller, chunks compressed with a block's
-dictionary copied as they are)."""
+merged into one (streams joined by label set; chunks CRC-checked; a stream's chunks that
+follow one another in time joined into chunks of up to JOINED_BYTES of lines when that is
+smaller, as the small chunks of a quiet stream are; lines compressed again at
+chunk.COMPACTED_ZSTD when that makes them smaller, chunks compressed with a block's
+dictionary and not joined copied as they are)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from vigil.logs.block import LogBlock, write_block
 from vigil.logs.chunk import COMPACTED_ZSTD, Chunk
+from vigil.logs.lines import NO_LABELS, concat_lines, concat_metadata
 from vigil.model import Labels
 from vigil.tsdb.retention import B
 
 DAY_NS = 86_400 * 10**9
+JOINED_BYTES = 1 << 20
+"""Line bytes a chunk joined from smaller ones holds at most (the head cuts chunks at that)."""
 
 
 def plan(blocks: Sequence[B], cutoff: int, span: int) -> list[list[B]]:
@@ -36,9 +43,38 @@ def compact(parent: Path, group: Sequence[LogBlock]) -> Path:
     streams: dict[Labels, list[Chunk]] = defaultdict(list)
     for block in group:
         for labels, chunks in block.streams():
-            streams[labels].extend(
-                c if c.dictionary is not None else c.recompressed(COMPACTED_ZSTD) for c in chunks
-            )
+            streams[labels].extend(chunks)
+    joined = {labels: _joined(chunks) for labels, chunks in streams.items()}
     sources = sorted({s for block in group for s in block.meta.sources})
     level = max(block.meta.level for block in group) + 1
-    return write_block(parent, streams.items(), level=level, sources=sources)
+    return write_block(parent, joined.items(), level=level, sources=sources)
+
+
+def _joined(chunks: Sequence[Chunk]) -> list[Chunk]:
+    """Runs of chunks each starting after the previous one ends, up to JOINED_BYTES of lines,
+    each as one chunk when that is smaller than the run's chunks compressed again."""
+    out: list[Chunk] = []
+    run: list[Chunk] = []
+    for chunk in chunks:
+        if run and (
+            chunk.mint <= run[-1].maxt
+            or sum(c.raw_bytes for c in run) + chunk.raw_bytes > JOINED_BYTES
+        ):
+            out.extend(_join(run))
+            run = []
+        run.append(chunk)
+    return out + _join(run) if run else out
+
+
+def _join(run: list[Chunk]) -> list[Chunk]:
+    alone = [c if c.dictionary is not None else c.recompressed(COMPACTED_ZSTD) for c in run]
+    if len(run) == 1:
+        return alone
+    parts = [c.entries(NO_LABELS) for c in run]
+    entries = [e for e in parts if e is not None]
+    one = Chunk.encode(
+        np.concatenate([e.timestamps for e in entries]),
+        concat_lines([e.lines for e in entries]),
+        concat_metadata([e.metadata for e in entries], [len(e.timestamps) for e in entries]),
+    ).recompressed(COMPACTED_ZSTD)
+    return [one] if len(one.data) < sum(len(c.data) for c in alone) else alone
