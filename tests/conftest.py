@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,20 @@ def pytest_configure(config: pytest.Config) -> None:
     at once would collide: tests that want the OTLP listener pass a free port to
     --otlp.listen-address."""
     os.environ["VIGIL_OTLP_LISTEN_ADDRESS"] = ""
+
+
+class SetAfter(threading.Event):
+    """An event that reads as set from its `n`th question on: a store closing while its
+    compaction is half-way through a block."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.asked = 0
+        self.n = n
+
+    def is_set(self) -> bool:
+        self.asked += 1
+        return self.asked >= self.n
 
 
 def free_port() -> int:

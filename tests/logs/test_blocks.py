@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.conftest import SetAfter
 from tests.logs.pushes import (
     APP,
     DB,
@@ -100,6 +101,30 @@ def test_a_day_of_blocks_is_compacted_into_one(tmp_path: Path) -> None:
         assert len(report.compacted) == 1
         assert [(b.meta.level, b.meta.lines) for b in store.blocks.blocks] == [(2, 14)]
         got = _all_lines(store)
+    assert got == [f"hour {h}".encode() for h in range(0, 20, 3)] + [b"db"] * 7
+
+
+def test_a_store_closing_stops_its_compaction_half_way_and_leaves_the_blocks_as_they_were(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(T0)
+    options = LogStoreOptions(retention_ns=0)
+    day_start = T0 // DAY_NS * DAY_NS
+    with LogStore.open(tmp_path, options, clock=clock) as store:
+        for hour in range(0, 20, 3):
+            t = day_start + hour * HOUR_NS
+            store.push([_line(t, f"hour {hour}"), Entries(DB, np.array([t]), Lines.of(["db"]))])
+            clock.t_ns = t + 4 * HOUR_NS
+            store.tick()
+        before = sorted(p.name for p in tmp_path.iterdir())
+        closing = store.blocks.closing = SetAfter(2)  # after the first stream's first chunk
+        clock.t_ns = day_start + DAY_NS + 4 * HOUR_NS
+        report = store.tick()
+        assert (report.compacted, closing.asked) == ([], 2)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before  # no half-written block
+    with LogStore.open(tmp_path, options, clock=clock) as reopened:
+        assert len(reopened.tick().compacted) == 1
+        got = _all_lines(reopened)
     assert got == [f"hour {h}".encode() for h in range(0, 20, 3)] + [b"db"] * 7
 
 

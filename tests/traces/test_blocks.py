@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.conftest import SetAfter
 from tests.traces.corpus import HOUR_NS, corpus, span_id, trace, trace_id
 from vigil.traces import Span, Spans
 from vigil.traces.block import (
@@ -116,6 +117,23 @@ def test_a_day_of_blocks_is_compacted_into_one(tmp_path: Path) -> None:
         assert _everything(store) == spans
         assert list(store.querier(0, 2**62).trace(SPLIT).rows()) == _split_trace()
     with _open(tmp_path, clock) as store:
+        assert _everything(store) == spans
+
+
+def test_a_store_closing_stops_its_compaction_and_leaves_the_blocks_as_they_were(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(DAY0 + 7 * HOUR_NS)
+    with _open(tmp_path, clock) as store:
+        spans = _fill(store)
+        store.tick()
+        before = sorted(p.name for p in tmp_path.iterdir())
+        closing = store.blocks.closing = SetAfter(2)  # after the first page is copied
+        clock.t_ns = DAY0 + DAY_NS + 2 * HOUR_NS
+        assert (store.tick().compacted, closing.asked) == ([], 2)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before  # no half-written block
+    with _open(tmp_path, clock) as store:
+        assert len(store.tick().compacted) == 1
         assert _everything(store) == spans
 
 

@@ -108,7 +108,7 @@ class BlockMeta:
         )
 
 
-StreamChunks = tuple[Labels, Sequence[Chunk]]
+StreamChunks = tuple[Labels, Iterable[Chunk]]
 
 
 def write_block(
@@ -364,7 +364,8 @@ class LogBlock:
         )
         return [(self._index.streams[ref], self.chunks(ref)) for ref in refs.tolist()]
 
-    def streams(self) -> Iterator[tuple[Labels, list[Chunk]]]:
-        """Every stream with its chunks loaded (CRC-checked): what compaction copies."""
+    def streams(self) -> Iterator[tuple[Labels, Iterator[Chunk]]]:
+        """Every stream with its chunks, each loaded (CRC-checked) only when its iterator
+        reaches it: what compaction copies, one chunk at a time."""
         for ref, labels in enumerate(self._index.streams):
-            yield labels, [c.load() for c in self.chunks(ref) if isinstance(c, BlockChunk)]
+            yield labels, (c.load() for c in self.chunks(ref) if isinstance(c, BlockChunk))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from vigil.logs.compact import plan
+from vigil.logs.compact import CompactionCancelled, plan
 from vigil.tsdb._api import CorruptDataError
 from vigil.tsdb.retention import TimedBlock, expired
 from vigil.tsdb.wlog import WAL
@@ -39,8 +39,9 @@ class TickReport:
 
 class BlockSet(Generic[B]):
     """`open_block` opens a published block dir; `merge` writes a group's merged block and
-    returns its dir, raising CorruptDataError (nothing written) for a corrupt group; `noun`
-    names the blocks in the log."""
+    returns its dir, raising CorruptDataError (nothing written) for a corrupt group and
+    CompactionCancelled once `closing` (its third argument) is set; `noun` names the blocks
+    in the log."""
 
     def __init__(
         self,
@@ -48,7 +49,7 @@ class BlockSet(Generic[B]):
         blocks: list[B],
         wal: WAL,
         open_block: Callable[[Path], B],
-        merge: Callable[[Path, Sequence[B]], Path],
+        merge: Callable[[Path, Sequence[B], threading.Event], Path],
         noun: str,
     ) -> None:
         self.path = path
@@ -59,6 +60,8 @@ class BlockSet(Generic[B]):
         self._noun = noun
         self._lock = threading.Lock()
         self._uncompactable: set[str] = set()
+        self.closing = threading.Event()
+        """Set when the store closes: a compaction in progress stops at its next chunk."""
 
     @property
     def blocks(self) -> list[B]:
@@ -78,7 +81,10 @@ class BlockSet(Generic[B]):
         usable = [b for b in self._blocks if b.meta.ulid not in self._uncompactable]
         for group in plan(usable, cutoff, span):
             try:
-                path = self._merge(self.path, group)
+                path = self._merge(self.path, group, self.closing)
+            except CompactionCancelled:
+                log.info("%s compaction stopped: the store is closing", self._noun)
+                break
             except CorruptDataError as err:
                 names = [b.path.name for b in group]
                 log.error("%s blocks %s not compacted: %s", self._noun, names, err)

@@ -3,12 +3,16 @@ merged into one (streams joined by label set; chunks CRC-checked; a stream's chu
 follow one another in time joined into chunks of up to JOINED_BYTES of lines when that is
 smaller, as the small chunks of a quiet stream are; lines compressed again at
 chunk.COMPACTED_ZSTD when that makes them smaller, chunks compressed with a block's
-dictionary and not joined copied as they are)."""
+dictionary and not joined copied as they are). The merged block is written as its
+chunks are read, so a compaction holds about one run of a stream's chunks in memory, not a
+day of them; a store that closes stops it (CompactionCancelled, nothing written)."""
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -37,33 +41,47 @@ def plan(blocks: Sequence[B], cutoff: int, span: int) -> list[list[B]]:
     ]
 
 
-def compact(parent: Path, group: Sequence[LogBlock]) -> Path:
+class CompactionCancelled(Exception):
+    """The store is closing: the compaction stopped, its unfinished block removed."""
+
+
+def compact(
+    parent: Path, group: Sequence[LogBlock], closing: threading.Event | None = None
+) -> Path:
     """Write the merged block (each stream's chunks in the group's order); raises
-    CorruptDataError (nothing written) when a chunk of the group is corrupt."""
-    streams: dict[Labels, list[Chunk]] = defaultdict(list)
+    CorruptDataError when a chunk of the group is corrupt and CompactionCancelled once
+    `closing` is set (nothing written either way)."""
+    streams: dict[Labels, list[Iterator[Chunk]]] = defaultdict(list)
     for block in group:
         for labels, chunks in block.streams():
-            streams[labels].extend(chunks)
-    joined = {labels: _joined(chunks) for labels, chunks in streams.items()}
+            streams[labels].append(chunks)
+
+    def written(parts: list[Iterator[Chunk]]) -> Iterator[Chunk]:
+        for chunk in _joined(chain.from_iterable(parts)):
+            if closing is not None and closing.is_set():
+                raise CompactionCancelled()
+            yield chunk
+
     sources = sorted({s for block in group for s in block.meta.sources})
     level = max(block.meta.level for block in group) + 1
-    return write_block(parent, joined.items(), level=level, sources=sources)
+    merged = ((labels, written(parts)) for labels, parts in streams.items())
+    return write_block(parent, merged, level=level, sources=sources)
 
 
-def _joined(chunks: Sequence[Chunk]) -> list[Chunk]:
+def _joined(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
     """Runs of chunks each starting after the previous one ends, up to JOINED_BYTES of lines,
     each as one chunk when that is smaller than the run's chunks compressed again."""
-    out: list[Chunk] = []
     run: list[Chunk] = []
     for chunk in chunks:
         if run and (
             chunk.mint <= run[-1].maxt
             or sum(c.raw_bytes for c in run) + chunk.raw_bytes > JOINED_BYTES
         ):
-            out.extend(_join(run))
+            yield from _join(run)
             run = []
         run.append(chunk)
-    return out + _join(run) if run else out
+    if run:
+        yield from _join(run)
 
 
 def _join(run: list[Chunk]) -> list[Chunk]:

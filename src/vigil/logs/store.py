@@ -183,7 +183,8 @@ class LogStore:
     # ----- lifecycle -----
 
     def close(self) -> None:
-        """Waits for a tick in progress."""
+        """Stops a compaction in progress at its next chunk, then waits for the tick."""
+        self.blocks.closing.set()
         self._maintenance.acquire()
         self._flusher.stop()
         self.wal.close()

@@ -169,7 +169,8 @@ class TraceStore:
     # ----- lifecycle -----
 
     def close(self) -> None:
-        """Waits for a tick in progress."""
+        """Stops a compaction in progress at its next chunk, then waits for the tick."""
+        self.blocks.closing.set()
         self._maintenance.acquire()
         self._flusher.stop()
         self.wal.close()
