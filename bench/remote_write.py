@@ -130,7 +130,7 @@ def config_text(exporter_port: int, interval: int, vm_url: str | None) -> str:
 def subject_args(name: str, config: Path, data: Path, port: int) -> list[str]:
     if name == "vigil":
         return [
-            sys.executable, "-m", "vigil", "server", "--agent.disable",
+            sys.executable, "-m", "vigil", "server", "--agent.disable", "--otlp.listen-address=",
             f"--config.file={config}", f"--storage.tsdb.path={data}",
             f"--web.listen-address=127.0.0.1:{port}",
         ]  # fmt: skip

@@ -256,7 +256,7 @@ def main() -> int:
             running(
                 [sys.executable, "-m", "vigil", "server", f"--config.file={root / 'vigil.yml'}",
                  f"--storage.tsdb.path={root / 'v'}", f"--web.listen-address=127.0.0.1:{ports['vigil']}",
-                 "--agent.disable", "--rules.default.disable"],
+                 "--agent.disable", "--rules.default.disable", "--otlp.listen-address="],
                 f"http://127.0.0.1:{ports['vigil']}/-/ready",
             )
         )  # fmt: skip

@@ -28,11 +28,10 @@ CONFORMANCE = SHARED / "conformance"
 FIXTURES = SHARED / "fixtures"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Every `vigil server` a test starts would listen on OTLP's port 4318 by default, and two
-    at once would collide: tests that want the OTLP listener pass a free port to
-    --otlp.listen-address."""
-    os.environ["VIGIL_OTLP_LISTEN_ADDRESS"] = ""
+# Every `vigil server` a test or a bench (they import this module) starts would listen on
+# OTLP's port 4318 by default, and two at once would collide: those that want the OTLP
+# listener pass a free port to --otlp.listen-address.
+os.environ["VIGIL_OTLP_LISTEN_ADDRESS"] = ""
 
 
 class SetAfter(threading.Event):
