@@ -61,7 +61,10 @@ class LogCollectionOptions:
     multiline: MultilineRule = field(default_factory=MultilineRule)
     batch_bytes: int = 1 << 20
     interval_s: float = 1.0
-    idle_interval_s: float = 5.0  # the most a round waits after rounds that found nothing
+    # The most a round waits after rounds that found nothing. Kept at interval_s until a
+    # container's death wakes the collector: its last lines must be read before the death
+    # alert's notification (group_wait can be 1 s) takes them from the store.
+    idle_interval_s: float = 1.0
     max_backoff_s: float = 30.0
 
 
