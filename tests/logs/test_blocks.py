@@ -85,16 +85,21 @@ def _all_lines(store: LogStore) -> list[bytes]:
     return [line for e in store.querier(0, 2**62).select([]) for line in e.lines]
 
 
+def _a_day_of_blocks(store: LogStore, clock: Clock, day_start: int) -> None:
+    """Two streams' lines every 3 h of the day, each 2 h window cut into its block."""
+    for hour in range(0, 20, 3):
+        t = day_start + hour * HOUR_NS
+        store.push([_line(t, f"hour {hour}"), Entries(DB, np.array([t]), Lines.of(["db"]))])
+        clock.t_ns = t + 4 * HOUR_NS
+        store.tick()
+
+
 def test_a_day_of_blocks_is_compacted_into_one(tmp_path: Path) -> None:
     clock = Clock(T0)
     options = LogStoreOptions(retention_ns=0)
     day_start = T0 // DAY_NS * DAY_NS
     with LogStore.open(tmp_path, options, clock=clock) as store:
-        for hour in range(0, 20, 3):
-            t = day_start + hour * HOUR_NS
-            store.push([_line(t, f"hour {hour}"), Entries(DB, np.array([t]), Lines.of(["db"]))])
-            clock.t_ns = t + 4 * HOUR_NS
-            store.tick()
+        _a_day_of_blocks(store, clock, day_start)
         assert len(store.blocks.blocks) > 2
         clock.t_ns = day_start + DAY_NS + 4 * HOUR_NS
         report = store.tick()
@@ -111,11 +116,7 @@ def test_a_store_closing_stops_its_compaction_half_way_and_leaves_the_blocks_as_
     options = LogStoreOptions(retention_ns=0)
     day_start = T0 // DAY_NS * DAY_NS
     with LogStore.open(tmp_path, options, clock=clock) as store:
-        for hour in range(0, 20, 3):
-            t = day_start + hour * HOUR_NS
-            store.push([_line(t, f"hour {hour}"), Entries(DB, np.array([t]), Lines.of(["db"]))])
-            clock.t_ns = t + 4 * HOUR_NS
-            store.tick()
+        _a_day_of_blocks(store, clock, day_start)
         before = sorted(p.name for p in tmp_path.iterdir())
         closing = store.blocks.closing = SetAfter(2)  # after the first stream's first chunk
         clock.t_ns = day_start + DAY_NS + 4 * HOUR_NS

@@ -94,6 +94,21 @@ def remap(
     return used.astype(np.int64), [lut[c] for c in columns]
 
 
+def trace_runs(
+    keys: npt.NDArray[np.void],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """Of spans sorted by trace: each trace's first row, its span count, and each span's
+    trace (0, 1, ...)."""
+    n = len(keys)
+    first = (
+        np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        if n
+        else np.zeros(0, np.intp)
+    )
+    runs = np.diff(np.append(first, n)).astype("<u4")
+    return first, runs, np.repeat(np.arange(len(first)), runs)
+
+
 def parent_refs(
     span_words: npt.NDArray[np.uint64],
     parent_words: npt.NDArray[np.uint64],
@@ -124,13 +139,7 @@ def encode_page(spans: Spans, level: int = 3) -> bytes:
         spans = spans.take(order)
     n = len(spans)
     keys = trace_keys(spans)
-    first = (
-        np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        if n
-        else np.zeros(0, np.intp)
-    )
-    runs = np.diff(np.append(first, n)).astype("<u4")
-    group = np.repeat(np.arange(len(first)), runs)
+    first, runs, group = trace_runs(keys)
     base = int(spans.start_ns.min()) if n else 0
     starts = spans.start_ns
     deltas = np.empty(n, dtype="<i8")

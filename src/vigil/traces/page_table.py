@@ -39,6 +39,7 @@ from vigil.traces.block_page import (
     page_sections,
     parent_refs,
     remap,
+    trace_runs,
 )
 
 
@@ -263,13 +264,7 @@ def _encode(t: PageTable, level: int) -> bytes:
     """`t`, sorted by trace id then start, as a page (the layout of `encode_page`)."""
     n = len(t)
     keys = t.trace_ids
-    first = (
-        np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        if n
-        else np.zeros(0, np.intp)
-    )
-    runs = np.diff(np.append(first, n)).astype("<u4")
-    group = np.repeat(np.arange(len(first)), runs)
+    first, runs, group = trace_runs(keys)
     base = int(t.start_ns.min()) if n else 0
     deltas = np.empty(n, dtype="<i8")
     if n:
